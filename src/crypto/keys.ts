@@ -1,0 +1,26 @@
+// Key hierarchy: every sub-key comes from HKDF-SHA256 with its own label, so no key serves two purposes.
+import { hkdfSync, createHmac, createHash } from 'node:crypto';
+import { utf8 } from './bytes.js';
+
+export const LABEL = {
+  kek: 'kpm/v1/kek',
+  manifest: 'kpm/v1/manifest',
+  nameTag: 'kpm/v1/name-tag',
+} as const;
+
+export function hkdf(ikm: Uint8Array, info: string | Uint8Array, length = 32, salt: Uint8Array = new Uint8Array(0)): Uint8Array {
+  const infoBytes = typeof info === 'string' ? utf8.encode(info) : info;
+  return new Uint8Array(hkdfSync('sha256', ikm, salt, infoBytes, length));
+}
+
+export function hmacSha256(key: Uint8Array, ...data: Uint8Array[]): Uint8Array {
+  const h = createHmac('sha256', key);
+  for (const d of data) h.update(d);
+  return new Uint8Array(h.digest());
+}
+
+export function sha256(...data: Uint8Array[]): Uint8Array {
+  const h = createHash('sha256');
+  for (const d of data) h.update(d);
+  return new Uint8Array(h.digest());
+}

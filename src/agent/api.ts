@@ -1,0 +1,23 @@
+// The vault operations the CLI needs, whether served by the agent or by an in-process Session.
+import type { KdfParams } from '../crypto/kdf.js';
+import type { EntryPayload, EntrySummary } from '../vault/entry.js';
+import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
+
+export interface VaultApi {
+  readonly viaAgent: boolean;
+  get(query: string, vault?: string): Promise<EntryView>;
+  list(filter: ListFilter): Promise<EntrySummary[]>;
+  add(vault: string | undefined, payload: EntryPayload): Promise<EntryView>;
+  update(vault: string, id: string, baseVersion: number, payload: EntryPayload): Promise<EntryView>;
+  remove(query: string, vault?: string): Promise<EntryView>;
+  trash(vault?: string): Promise<EntrySummary[]>;
+  listVaults(): Promise<VaultInfo[]>;
+  createVault(name: string, ownPassword?: string, params?: KdfParams): Promise<VaultInfo>;
+  unlockVault(name: string, password: string): Promise<VaultInfo>;
+  lockVault(name: string): Promise<void>;
+  renameVault(name: string, newName: string): Promise<VaultInfo>;
+  close(): Promise<void>;
+}
+
+/** Methods the agent answers; everything else is refused. */
+export const AGENT_METHODS = ['get', 'list', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault'] as const;

@@ -1,0 +1,87 @@
+// Talking to the agent: one connection per request, newline-delimited JSON.
+import * as net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
+import type { KpmPaths } from '../vault/paths.js';
+import type { UnlockedProfile } from '../vault/keyring.js';
+import { AGENT_METHODS, type VaultApi } from './api.js';
+import { agentPaths, type AgentResponse } from './socket.js';
+import { encodeHandover } from './handover.js';
+
+export class AgentUnavailable extends Error {}
+
+export function agentCall(paths: KpmPaths, method: string, params: unknown[] = []): Promise<unknown> {
+  const ap = agentPaths(paths);
+  let token: string;
+  try {
+    token = readFileSync(ap.token, 'utf8');
+  } catch {
+    return Promise.reject(new AgentUnavailable('agent not running'));
+  }
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(ap.socket);
+    let buf = '';
+    let connected = false;
+    sock.setEncoding('utf8');
+    sock.on('connect', () => {
+      connected = true;
+      sock.write(JSON.stringify({ token, method, params }) + '\n');
+    });
+    sock.on('data', (c: string) => (buf += c));
+    sock.on('error', (e) => reject(connected ? new KpmError(`lost the connection to the agent: ${e.message}`, EXIT.error) : new AgentUnavailable(e.message)));
+    sock.on('close', () => {
+      if (!connected) return;
+      let res: AgentResponse;
+      try {
+        res = JSON.parse(buf);
+      } catch {
+        return reject(new KpmError('the agent closed the connection unexpectedly', EXIT.error));
+      }
+      if ('error' in res) reject(new KpmError(res.error.message, res.error.exitCode as ExitCode, res.error.hint));
+      else resolve(res.ok);
+    });
+  });
+}
+
+/** A VaultApi served by the running agent; rejects with AgentUnavailable when there is none. */
+export function agentApi(paths: KpmPaths): VaultApi {
+  const api: Record<string, unknown> = { viaAgent: true, close: async () => {} };
+  for (const m of AGENT_METHODS) api[m] = (...params: unknown[]) => agentCall(paths, m, params);
+  return api as unknown as VaultApi;
+}
+
+export async function agentStatus(paths: KpmPaths): Promise<{ pid: number; idleSeconds: number; entries: number } | null> {
+  try {
+    return (await agentCall(paths, 'status')) as { pid: number; idleSeconds: number; entries: number };
+  } catch (e) {
+    if (e instanceof AgentUnavailable) return null;
+    throw e;
+  }
+}
+
+/** Starts a detached agent and hands it the keys through a pipe; resolves once it listens. */
+export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys: Record<string, Uint8Array>, idleSeconds: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [process.argv[1], '__agent'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    let out = '';
+    let err = '';
+    const fail = (msg: string) => reject(new KpmError(`could not start the agent: ${msg}`, EXIT.error));
+    child.on('error', (e) => fail(e.message));
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => (err += c));
+    child.stdout!.on('data', (c: string) => {
+      out += c;
+      if (out.includes('ready\n')) {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.unref();
+        resolve();
+      }
+    });
+    child.on('exit', (code) => fail(err.trim() || `exited with code ${code}`));
+    const handover = encodeHandover(profile, vaultKeys, idleSeconds);
+    child.stdin!.end(handover, () => handover.fill(0));
+  });
+}

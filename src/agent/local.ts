@@ -1,0 +1,32 @@
+// VaultApi over an in-process Session (no agent: CI, --password-stdin, KPM_MASTER_PASSWORD).
+import { utf8 } from '../crypto/bytes.js';
+import type { KdfParams } from '../crypto/kdf.js';
+import type { EntryPayload } from '../vault/entry.js';
+import type { Session } from '../vault/session.js';
+import type { VaultApi } from './api.js';
+
+export function sessionApi(s: Session, viaAgent = false): VaultApi {
+  return {
+    viaAgent,
+    get: async (q, vault) => s.get(q, vault),
+    list: async (filter) => s.list(filter),
+    add: async (vault, payload: EntryPayload) => s.add(vault, payload),
+    update: async (vault, id, base, payload) => s.update(vault, id, base, payload),
+    remove: async (q, vault) => s.remove(q, vault),
+    trash: async (vault) => s.trash(vault),
+    listVaults: async () => s.listVaults(),
+    createVault: (name, pw?: string, params?: KdfParams) => s.createVault(name, pw === undefined ? undefined : utf8.encode(pw), params),
+    unlockVault: (name, pw) => s.unlockVault(name, utf8.encode(pw)),
+    lockVault: async (name) => s.lockVault(name),
+    renameVault: async (name, newName) => {
+      const v = s.vault(name);
+      if (s.listVaults().some((i) => i.id !== v.id && i.name.toLowerCase() === newName.trim().toLowerCase())) {
+        const { KpmError, EXIT } = await import('../vault/errors.js');
+        throw new KpmError(`a vault named "${newName}" already exists`, EXIT.conflict);
+      }
+      v.rename(newName.trim());
+      return s.listVaults().find((i) => i.id === v.id)!;
+    },
+    close: async () => s.close(),
+  };
+}

@@ -1,0 +1,231 @@
+// add, get, list, edit, rm, totp, trash: everyday work with entries.
+import type { Command } from 'commander';
+import { fieldValue, primaryField, type EntryPayload } from '../../vault/entry.js';
+import { notFound, usageError } from '../../vault/errors.js';
+import type { EntryView } from '../../vault/session.js';
+import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
+import { info, isInteractive, json, out, readStdinText } from '../io.js';
+import { askConfirm, askSecret } from '../prompt.js';
+import { openApi } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { ctx } from '../context.js';
+import { applyFieldFlags, applyJsonFields, entryType, generatedSecret, type EntryFlags } from '../entryinput.js';
+import { entryJson, printEntry } from '../format.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface CommonOpts {
+  vault?: string;
+  passwordStdin?: boolean;
+  json?: boolean;
+}
+
+const api = (o: { masterStdin?: boolean }) => {
+  const { paths } = ctx();
+  return openApi(paths, { passwordStdin: o.masterStdin }, async () => (await loadSettings(paths)).autolock);
+};
+
+function secretOptions(cmd: Command): Command {
+  return cmd
+    .option('--password-stdin', "read the entry's password from the first line of stdin")
+    .option('-g, --generate', 'generate the password')
+    .option('--length <n>', 'generated password length (default 20)')
+    .option('--no-symbols', 'generated password without symbols')
+    .option('--no-digits', 'generated password without digits')
+    .option('--words <n>', 'generate a passphrase of N words instead')
+    .option('--separator <s>', 'passphrase word separator (default "-")');
+}
+
+function entryOptions(cmd: Command): Command {
+  return cmd
+    .option('-u, --username <username>', 'user name')
+    .option('--url <url>', 'website address')
+    .option('--notes <text>', 'notes')
+    .option('--totp <uri>', 'TOTP secret: an otpauth:// URI or a base32 secret')
+    .option('-f, --field <key=value>', 'set a field (repeatable); an empty value removes it', collect)
+    .option('--from-json <file>', 'read fields from a JSON document ("-" for stdin)')
+    .option('--vault <name>', 'vault (default: Personal)');
+}
+
+async function readJsonDoc(file: string): Promise<unknown> {
+  const text = file === '-' ? await readStdinText('JSON document', false) : (await import('node:fs')).readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw usageError(`--from-json: invalid JSON: ${(e as Error).message}`);
+  }
+}
+
+/** Where a new password comes from: stdin, the generator, a prompt on a TTY, or nowhere. */
+async function newSecret(f: EntryFlags & { passwordStdin?: boolean }, name: string, required: boolean): Promise<{ value?: string; generated: boolean }> {
+  if (f.passwordStdin && f.generate) throw usageError('use either --password-stdin or --generate, not both');
+  if (f.passwordStdin) return { value: await readStdinText('password'), generated: false };
+  if (f.generate || f.words !== undefined || f.length !== undefined) return { value: generatedSecret(f), generated: true };
+  if (required && isInteractive()) {
+    const v = await askSecret(`Password for ${name} (empty to generate one)`);
+    return v ? { value: v, generated: false } : { value: generatedSecret(f), generated: true };
+  }
+  return { generated: false };
+}
+
+export function register(program: Command): void {
+  const add = program
+    .command('add <name>')
+    .description('add an entry (a login by default); the password comes from a prompt, stdin or the generator, never from arguments')
+    .option('-t, --type <type>', 'login | card | identity | note | document', 'login');
+  entryOptions(secretOptions(add))
+    .option('--json', 'print the new entry as JSON')
+    .addHelpText('after', `
+Examples:
+  kpm add github --username octocat --url https://github.com --generate
+  printf %s "$PW" | kpm add db --username admin --password-stdin
+  kpm add visa --type card --field cardholder="A N Other" --field expiry=12/29 < /dev/null
+  echo '{"number":"4242424242424242","code":"123"}' | kpm add visa --type card --from-json -`)
+    .action(async (name: string, o) => {
+      const type = entryType(o.type);
+      const now = new Date().toISOString();
+      const p: EntryPayload = { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
+      if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
+      applyFieldFlags(p, o);
+      const secret = await newSecret(o, name, type === 'login' && p.fields.password === undefined);
+      if (secret.value !== undefined) {
+        p.fields.password = secret.value;
+      }
+      if (p.fields.password !== undefined) p.passwordChanged = now;
+      const v = await (await api(o)).add(o.vault, p);
+      if (o.json) return json(entryJson(v));
+      info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}.`);
+    });
+
+  program
+    .command('get <name>')
+    .description('print one entry\'s password (or another field); exact name or id')
+    .option('--field <field>', 'password | username | url | notes | totp (current code) | a custom field name')
+    .option('--json', 'print the whole entry as JSON')
+    .option('-c, --copy', 'copy the value to the clipboard instead of printing it; cleared after clipboard_clear seconds')
+    .option('--vault <name>', 'look only in this vault')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm get github\n  kpm get github --field username\n  export TOKEN="$(kpm get api-token)"\n  kpm get github --json | jq .fields.url')
+    .action(async (name: string, o: CommonOpts & { field?: string; copy?: boolean }) => {
+      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
+      if (o.json) return json(entryJson(v));
+      const value = valueOf(v, o.field);
+      if (o.copy) {
+        const { copyAndClear } = await import('../clipboard.js');
+        await copyAndClear(value, (await loadSettings(ctx().paths)).clipboard_clear);
+        return;
+      }
+      out(value);
+    });
+
+  program
+    .command('list')
+    .alias('ls')
+    .description('list entries (names, user names, addresses; never passwords)')
+    .option('-s, --search <text>', 'only entries whose name, user name or URL contains TEXT')
+    .option('-t, --type <type>', 'only entries of this type')
+    .option('--vault <name>', 'only this vault')
+    .option('--json', 'print JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm list\n  kpm list --search git --json')
+    .action(async (o) => {
+      const type = o.type ? entryType(o.type) : undefined;
+      const items = await (await api({ masterStdin: o.passwordStdin })).list({ vault: o.vault, search: o.search, type });
+      if (o.json) return json(items);
+      if (items.length === 0) return info('No entries.');
+      const w = Math.min(40, Math.max(4, ...items.map((i) => i.name.length)));
+      for (const i of items) out(`${i.name.padEnd(w)}  ${(i.username ?? '').padEnd(20)}  ${i.url ?? ''}`.trimEnd() + (i.vault !== 'Personal' ? `  [${i.vault}]` : ''));
+    });
+
+  const edit = program.command('edit <name>').description('change fields of an entry').option('--name <new>', 'rename the entry');
+  entryOptions(secretOptions(edit))
+    .option('--json', 'print the changed entry as JSON')
+    .addHelpText('after', '\nExamples:\n  kpm edit github --generate\n  kpm edit github --username new-login --field "recovery email=me@example.com"\n  kpm edit github --field "old field="   (removes it)')
+    .action(async (name: string, o) => {
+      if (o.type && o.type !== 'login') throw usageError('the type of an entry cannot be changed');
+      const a = await api(o);
+      const cur = await a.get(name, o.vault);
+      const p = cur.payload;
+      if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
+      applyFieldFlags(p, o);
+      if (o.name !== undefined) p.name = o.name;
+      const secret = await newSecret(o, name, false);
+      const now = new Date().toISOString();
+      if (secret.value !== undefined && secret.value !== p.fields.password) {
+        p.fields.password = secret.value;
+        p.passwordChanged = now;
+      }
+      p.updated = now;
+      const v = await a.update(cur.vault, cur.id, cur.version, p);
+      if (o.json) return json(entryJson(v));
+      info(`Updated ${v.vault}/${v.payload.name}.`);
+    });
+
+  program
+    .command('rm <name>')
+    .alias('remove')
+    .description('delete an entry (it moves to the trash: `kpm trash`)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--vault <name>', 'vault')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm rm old-site\n  kpm rm old-site --yes')
+    .action(async (name: string, o) => {
+      const a = await api({ masterStdin: o.passwordStdin });
+      if (!o.yes) {
+        if (!isInteractive()) throw usageError('refusing to delete without confirmation', 'add --yes when running without a terminal');
+        const cur = await a.get(name, o.vault);
+        if (!(await askConfirm(`Delete ${cur.vault}/${cur.payload.name}?`, false))) return info('Nothing deleted.');
+      }
+      const v = await a.remove(name, o.vault);
+      info(`Deleted ${v.vault}/${v.payload.name}.`);
+    });
+
+  program
+    .command('totp <name>')
+    .description('print the current one-time code of an entry (seconds left on stderr)')
+    .option('--json', 'print {code, secondsLeft, period}')
+    .option('--vault <name>', 'vault')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm totp github\n  kpm totp github --json')
+    .action(async (name: string, o) => {
+      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
+      const uri = v.payload.fields.totp;
+      if (!uri) throw notFound(`entry "${v.payload.name}" has no TOTP secret`, 'add one with `kpm edit NAME --totp otpauth://…`');
+      const t = totpNow(parseOtpauthUri(uri));
+      if (o.json) return json(t);
+      out(t.code);
+      if (process.stderr.isTTY) info(`(${t.secondsLeft}s left)`);
+    });
+
+  program
+    .command('trash')
+    .description('list deleted entries')
+    .option('--vault <name>', 'vault')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const items = await (await api({})).trash(o.vault);
+      if (o.json) return json(items);
+      if (items.length === 0) return info('The trash is empty.');
+      for (const i of items) out(`${i.name}  [${i.vault}]  deleted ${i.updated}`);
+    });
+
+  program
+    .command('show <name>')
+    .description('show an entry for people: every field, secrets hidden unless --reveal')
+    .option('--reveal', 'show secret fields too')
+    .option('--vault <name>', 'vault')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .action(async (name: string, o) => {
+      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
+      printEntry(v, Boolean(o.reveal));
+    });
+}
+
+/** The value `get` prints: the asked field, or the type's primary field. */
+function valueOf(v: EntryView, field?: string): string {
+  const f = (field ?? primaryField(v.payload.type)).toLowerCase();
+  if (f === 'totp' && v.payload.fields.totp) return totpNow(parseOtpauthUri(v.payload.fields.totp)).code;
+  const value = fieldValue(v.payload, f);
+  if (value === undefined) throw notFound(`entry "${v.payload.name}" has no field "${field ?? f}"`);
+  return value;
+}

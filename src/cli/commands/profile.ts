@@ -1,0 +1,140 @@
+// init, unlock, lock, status, passwd: the life of the profile and its agent.
+import type { Command } from 'commander';
+import { utf8, wipe } from '../../crypto/bytes.js';
+import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
+import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
+import { DEFAULT_VAULT, Session } from '../../vault/session.js';
+import { listVaultDirs, readVaultHeader } from '../../vault/store.js';
+import { usageError, EXIT, KpmError } from '../../vault/errors.js';
+import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
+import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
+import { askNewSecret } from '../prompt.js';
+import { checkNewMasterPassword, masterPassword, nonInteractiveMasterPassword, requireVault, unlockProfile } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { ctx, intOption } from '../context.js';
+
+const UNRECOVERABLE = 'Your master password cannot be recovered by anyone, not even by the kpm server or its operators. If you forget it, your data is lost.';
+
+function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfParallelism?: string }): KdfParams {
+  const m = o.kdfMemory ? intOption('--kdf-memory', o.kdfMemory, 19, 2048) * 1024 : DEFAULT_KDF.m;
+  const t = o.kdfIterations ? intOption('--kdf-iterations', o.kdfIterations, KDF_FLOOR.t, 16) : DEFAULT_KDF.t;
+  const p = o.kdfParallelism ? intOption('--kdf-parallelism', o.kdfParallelism, 1, 16) : DEFAULT_KDF.p;
+  return { m, t, p };
+}
+
+export function register(program: Command): void {
+  program
+    .command('init')
+    .description('create a new encrypted vault protected by a master password')
+    .option('--password-stdin', 'read the master password from the first line of stdin')
+    .option('--kdf-memory <MiB>', 'Argon2id memory in MiB (19-2048; default 64)')
+    .option('--kdf-iterations <n>', 'Argon2id iterations (2-16; default 3)')
+    .option('--kdf-parallelism <n>', 'Argon2id lanes (1-16; default 4)')
+    .addHelpText('after', '\nExamples:\n  kpm init\n  printf %s "$MASTER" | kpm init --password-stdin')
+    .action(async (o) => {
+      const { paths } = ctx();
+      const params = kdfFromOptions(o);
+      let pw = await nonInteractiveMasterPassword(o);
+      if (pw === undefined) {
+        if (!isInteractive()) throw usageError('a master password is needed, but there is no terminal to ask on', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');
+        info(UNRECOVERABLE);
+        pw = await askNewSecret('Choose a master password', 'Repeat the master password');
+      } else warn(UNRECOVERABLE);
+      checkNewMasterPassword(pw);
+      const bytes = utf8.encode(pw);
+      const profile = await createKeyring(paths, bytes, params);
+      wipe(bytes);
+      const session = await Session.open(paths, profile);
+      await session.createVault(DEFAULT_VAULT);
+      session.close();
+      info(`Created a vault in ${paths.data}`);
+    });
+
+  program
+    .command('unlock')
+    .description('unlock the vault and keep it unlocked in the background agent until `kpm lock` or the idle timeout')
+    .option('--password-stdin', 'read the master password from the first line of stdin')
+    .option('--timeout <minutes>', 'lock after this many idle minutes (default: the autolock setting, 15; 0 = never)')
+    .addHelpText('after', '\nExamples:\n  kpm unlock\n  printf %s "$MASTER" | kpm unlock --password-stdin --timeout 60')
+    .action(async (o) => {
+      const { paths } = ctx();
+      requireVault(paths);
+      if (await agentStatus(paths)) {
+        info('kpm is already unlocked.');
+        return;
+      }
+      const minutes = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : (await loadSettings(paths)).autolock;
+      const profile = await unlockProfile(paths, await masterPassword(o));
+      const session = await Session.open(paths, profile);
+      await startAgent(paths, profile, session.vaultKeys(), minutes * 60);
+      session.close();
+      info(minutes > 0 ? `Unlocked; kpm locks itself after ${minutes} idle minutes.` : 'Unlocked until `kpm lock`.');
+    });
+
+  program
+    .command('lock')
+    .description('lock the vault: the agent wipes its keys and stops')
+    .action(async () => {
+      const { paths } = ctx();
+      if (!(await agentStatus(paths))) {
+        info('kpm is already locked.');
+        return;
+      }
+      await agentCall(paths, 'lock');
+      info('Locked.');
+    });
+
+  program
+    .command('status')
+    .description('show whether kpm is locked, where the vault is and how many entries it holds (no password needed)')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const { paths } = ctx();
+      const exists = (() => {
+        try {
+          readKeyring(paths);
+          return true;
+        } catch (e) {
+          if (e instanceof KpmError && e.exitCode === EXIT.notFound) return false;
+          throw e;
+        }
+      })();
+      const agent = exists ? await agentStatus(paths) : null;
+      const vaults = listVaultDirs(paths.vaults).map((d) => readVaultHeader(d));
+      const entries = vaults.reduce((n, h) => n + h.commit.liveCount, 0);
+      const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null };
+      if (o.json) return json(status);
+      if (!exists) return out(`no vault in ${paths.data} (run \`kpm init\`)`);
+      out(`${agent ? 'unlocked' : 'locked'}`);
+      out(`vault: ${paths.data}`);
+      out(`entries: ${entries} in ${vaults.length} vault${vaults.length === 1 ? '' : 's'}`);
+    });
+
+  program
+    .command('passwd')
+    .description('change the master password (rewraps the vault key; entries are not re-encrypted)')
+    .option('--password-stdin', 'read the current master password from line 1 of stdin and the new one from line 2')
+    .addHelpText('after', '\nExamples:\n  kpm passwd\n  printf "%s\\n%s\\n" "$OLD" "$NEW" | kpm passwd --password-stdin')
+    .action(async (o) => {
+      const { paths } = ctx();
+      requireVault(paths);
+      let current: string, next: string;
+      if (o.passwordStdin) {
+        const lines = (await readStdinText('passwords', false)).split(/\r?\n/);
+        if (lines.length < 2 || !lines[1]) throw usageError('--password-stdin expects the current password on line 1 and the new one on line 2');
+        [current, next] = lines;
+      } else {
+        current = await masterPassword({}, 'Current master password');
+        if (!isInteractive()) throw usageError('the new master password is needed, but there is no terminal to ask on', 'use --password-stdin');
+        info(UNRECOVERABLE);
+        next = await askNewSecret('New master password', 'Repeat the new master password');
+      }
+      checkNewMasterPassword(next);
+      const profile = await unlockProfile(paths, current);
+      const bytes = utf8.encode(next);
+      const params = readKeyring(paths).kdf.params;
+      await changeMasterPassword(paths, profile, bytes, isBelowDefault(params) ? DEFAULT_KDF : params);
+      wipe(bytes, profile.accountKey);
+      info('Master password changed.');
+    });
+}

@@ -1,0 +1,76 @@
+// kpm vault …: several vaults per profile, and data vaults with their own password.
+import type { Command } from 'commander';
+import { usageError } from '../../vault/errors.js';
+import { info, isInteractive, json, out, readStdinText } from '../io.js';
+import { askNewSecret, askSecret } from '../prompt.js';
+import { openApi } from '../unlock.js';
+import { ctx } from '../context.js';
+
+const OWN_UNRECOVERABLE = "This vault's password cannot be recovered by anyone. If you forget it, the vault's data is lost.";
+
+const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin });
+
+async function vaultPassword(o: { vaultPasswordStdin?: boolean }, isNew: boolean, name: string): Promise<string> {
+  if (o.vaultPasswordStdin) return readStdinText('vault password');
+  if (!isInteractive()) throw usageError(`the password of vault "${name}" is needed, but there is no terminal to ask on`, 'pass it with --vault-password-stdin');
+  if (!isNew) return askSecret(`Password of vault "${name}"`);
+  info(OWN_UNRECOVERABLE);
+  return askNewSecret(`Choose a password for vault "${name}"`, 'Repeat it');
+}
+
+export function register(program: Command): void {
+  const vault = program.command('vault').description('manage vaults (default vault: Personal)');
+
+  vault
+    .command('list')
+    .description('list vaults, which have their own password, and which are locked')
+    .option('--json', 'print JSON')
+    .action(async (o) => {
+      const vs = await (await api({})).listVaults();
+      if (o.json) return json(vs);
+      for (const v of vs) out(`${v.name}${v.ownPassword ? `  (own password, ${v.locked ? 'locked' : 'unlocked'})` : ''}  ${v.entries} entr${v.entries === 1 ? 'y' : 'ies'}`);
+    });
+
+  vault
+    .command('create <name>')
+    .description('create a vault; with --own-password it is protected by its own password instead of the master password')
+    .option('--own-password', 'protect the vault with its own password (asked twice, or --vault-password-stdin)')
+    .option('--vault-password-stdin', "read the vault's own password from stdin")
+    .addHelpText('after', '\nExamples:\n  kpm vault create Work\n  kpm vault create Private --own-password')
+    .action(async (name: string, o) => {
+      let pw: string | undefined;
+      if (o.ownPassword || o.vaultPasswordStdin) {
+        pw = await vaultPassword(o, true, name);
+        if ([...pw].length < 8) throw usageError('a vault password must be at least 8 characters long');
+        if (o.vaultPasswordStdin) info(OWN_UNRECOVERABLE);
+      }
+      const v = await (await api({})).createVault(name, pw);
+      info(`Created vault "${v.name}"${v.ownPassword ? ' with its own password' : ''}.`);
+    });
+
+  vault
+    .command('unlock <name>')
+    .description('unlock a vault that has its own password (kept by the agent until it locks)')
+    .option('--vault-password-stdin', "read the vault's password from stdin")
+    .action(async (name: string, o) => {
+      const a = await api({});
+      const v = await a.unlockVault(name, await vaultPassword(o, false, name));
+      info(a.viaAgent ? `Vault "${v.name}" is unlocked.` : `Vault "${v.name}" opened (run \`kpm unlock\` first to keep it unlocked).`);
+    });
+
+  vault
+    .command('lock <name>')
+    .description('lock a vault that has its own password')
+    .action(async (name: string) => {
+      await (await api({})).lockVault(name);
+      info(`Vault "${name}" is locked.`);
+    });
+
+  vault
+    .command('rename <name> <newName>')
+    .description('rename a vault')
+    .action(async (name: string, newName: string) => {
+      const v = await (await api({})).renameVault(name, newName);
+      info(`Renamed to "${v.name}".`);
+    });
+}

@@ -1,0 +1,100 @@
+// Building an entry payload from flags, stdin JSON and prompts (shared by add and edit).
+import { isEntryType, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { usageError } from '../vault/errors.js';
+import { parseOtpauthUri, OtpParseError } from '../vault/totp.js';
+import { generatePassword, generatePassphrase } from '../vault/generator.js';
+import { intOption } from './context.js';
+
+export interface EntryFlags {
+  type?: string;
+  username?: string;
+  url?: string;
+  notes?: string;
+  totp?: string;
+  field?: string[];
+  generate?: boolean;
+  length?: string;
+  symbols?: boolean;
+  digits?: boolean;
+  words?: string;
+  separator?: string;
+}
+
+export function entryType(t: string | undefined): EntryType {
+  const type = t ?? 'login';
+  if (!isEntryType(type)) throw usageError(`unknown entry type "${type}"`, 'use one of: login, card, identity, note, document');
+  return type;
+}
+
+/** Sets a documented field of the type, or a custom field; an empty value removes it. */
+export function setField(p: EntryPayload, key: string, value: string): void {
+  const k = key.trim();
+  if (!k) throw usageError('a field name must not be empty');
+  checkValue(k, value);
+  const lower = k.toLowerCase();
+  if (lower === 'totp' && value !== '') {
+    try {
+      parseOtpauthUri(value);
+    } catch (e) {
+      if (e instanceof OtpParseError) throw usageError(`--totp: ${e.message}`);
+      throw e;
+    }
+  }
+  if (TYPE_FIELDS[p.type].includes(lower) || lower === 'password') {
+    if (value === '') delete p.fields[lower];
+    else p.fields[lower] = value;
+    return;
+  }
+  const i = p.custom.findIndex((c) => c.name.toLowerCase() === lower);
+  if (value === '') {
+    if (i >= 0) p.custom.splice(i, 1);
+  } else if (i >= 0) p.custom[i].value = value;
+  else p.custom.push({ name: k, value });
+}
+
+/** Applies --username/--url/--notes/--totp/--field KEY=VALUE. Passwords are refused on argv. */
+export function applyFieldFlags(p: EntryPayload, f: EntryFlags): void {
+  if (f.username !== undefined) setField(p, 'username', f.username);
+  if (f.url !== undefined) setField(p, 'url', f.url);
+  if (f.notes !== undefined) setField(p, 'notes', f.notes);
+  if (f.totp !== undefined) setField(p, 'totp', f.totp);
+  for (const kv of f.field ?? []) {
+    const eq = kv.indexOf('=');
+    if (eq < 0) throw usageError(`--field expects KEY=VALUE, got "${kv}"`);
+    const key = kv.slice(0, eq);
+    if (key.trim().toLowerCase() === 'password') {
+      throw usageError('passwords never go on the command line', 'use --password-stdin, --generate or the prompt');
+    }
+    setField(p, key, kv.slice(eq + 1));
+  }
+}
+
+export function generatedSecret(f: EntryFlags): string {
+  if (f.words !== undefined) {
+    return generatePassphrase({ words: intOption('--words', f.words, 1, 64), separator: f.separator ?? '-' });
+  }
+  return generatePassword({
+    length: f.length !== undefined ? intOption('--length', f.length, 4, 1024) : 20,
+    symbols: f.symbols !== false,
+    digits: f.digits !== false,
+  });
+}
+
+/** Fields given as a JSON document: {"fields": {...}, "custom": [...]} or a flat {"number": "…"}. */
+export function applyJsonFields(p: EntryPayload, doc: unknown): void {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw usageError('--from-json expects a JSON object');
+  const o = doc as Record<string, unknown>;
+  const fields = (o.fields && typeof o.fields === 'object' ? o.fields : o) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(fields)) {
+    if (['name', 'type', 'custom', 'tags', 'fields'].includes(k)) continue;
+    if (typeof v !== 'string') throw usageError(`field "${k}" must be a string`);
+    setField(p, k, v);
+  }
+  if (Array.isArray(o.custom)) {
+    for (const c of o.custom) {
+      if (!c || typeof c.name !== 'string' || typeof c.value !== 'string') throw usageError('custom fields must be {"name": "…", "value": "…"}');
+      p.custom.push({ name: c.name, value: c.value });
+    }
+  }
+  if (Array.isArray(o.tags)) p.tags = o.tags.map(String);
+}

@@ -1,0 +1,30 @@
+// Human and JSON renderings of entries. The JSON shape is documented in README "JSON output".
+import { SECRET_FIELDS } from '../vault/entry.js';
+import type { EntryView } from '../vault/session.js';
+import { dim, out } from './io.js';
+
+export function entryJson(v: EntryView) {
+  const p = v.payload;
+  return {
+    id: v.id,
+    vault: v.vault,
+    type: p.type,
+    name: p.name,
+    fields: p.fields,
+    custom: p.custom,
+    tags: p.tags,
+    created: p.created,
+    updated: p.updated,
+    passwordChanged: p.passwordChanged ?? null,
+    version: v.version,
+  };
+}
+
+export function printEntry(v: EntryView, reveal: boolean): void {
+  const p = v.payload;
+  out(`${p.name}  ${dim(`(${p.type}, ${v.vault}, ${v.id.slice(0, 8)})`)}`);
+  const show = (k: string, val: string) => out(`  ${k}: ${SECRET_FIELDS.has(k.toLowerCase()) && !reveal ? '••••••••' : val}`);
+  for (const [k, val] of Object.entries(p.fields)) show(k, val);
+  for (const c of p.custom) show(c.name, c.value);
+  out(dim(`  updated ${p.updated}`));
+}

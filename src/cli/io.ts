@@ -1,0 +1,77 @@
+// Output conventions: data on stdout, messages on stderr, one clear line per error, exit codes from
+// src/vault/errors.ts. Colour only on a TTY and never with NO_COLOR.
+import { decodeUtf8 } from '../crypto/bytes.js';
+import { KpmError, EXIT, usageError } from '../vault/errors.js';
+
+export const isInteractive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
+const useColor = (): boolean => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+
+const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const dim = (s: string) => paint(2, s);
+export const bold = (s: string) => paint(1, s);
+export const yellow = (s: string) => paint(33, s);
+
+export function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+export function json(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+}
+
+export function info(msg: string): void {
+  process.stderr.write(msg + '\n');
+}
+
+export function warn(msg: string): void {
+  process.stderr.write(yellow('warning: ') + msg + '\n');
+}
+
+/** Prints one line for the error (and a hint line if there is one) and returns its exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof KpmError) {
+    process.stderr.write(`kpm: ${e.message}\n`);
+    if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    return e.exitCode;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'EACCES' || err?.code === 'EPERM') {
+    process.stderr.write(`kpm: permission denied: ${err.path ?? err.message}\n`);
+    return EXIT.error;
+  }
+  if (err?.code === 'ENOSPC') {
+    process.stderr.write('kpm: no space left on device; nothing was saved\n');
+    return EXIT.error;
+  }
+  process.stderr.write(`kpm: unexpected error: ${err?.message ?? String(e)}\n`);
+  if (process.env.KPM_DEBUG) process.stderr.write(String(err?.stack) + '\n');
+  return EXIT.error;
+}
+
+let stdinCache: Promise<Buffer> | undefined;
+export function readStdinBytes(): Promise<Buffer> {
+  stdinCache ??= (async () => {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  })();
+  return stdinCache;
+}
+
+/** Reads stdin as strict UTF-8; with `firstLine`, only up to the first newline (for secrets). */
+export async function readStdinText(what: string, firstLine = true): Promise<string> {
+  if (process.stdin.isTTY) throw usageError(`${what}: expected input on stdin, but stdin is a terminal`);
+  const bytes = await readStdinBytes();
+  let text: string;
+  try {
+    text = decodeUtf8(bytes);
+  } catch {
+    throw usageError(`${what}: input is not valid UTF-8`);
+  }
+  if (firstLine) {
+    const nl = text.indexOf('\n');
+    if (nl >= 0) text = text.slice(0, nl);
+    text = text.replace(/\r$/, '');
+  }
+  return text;
+}

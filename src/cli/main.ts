@@ -1,0 +1,35 @@
+// Entry point. Internal sub-processes (the agent, the clipboard clearer) are dispatched before the
+// command-line program is even loaded, and so is the hot path `kpm get NAME` with an unlocked agent.
+import { fastGet } from './fastget.js';
+
+const argv = process.argv.slice(2);
+
+async function main(): Promise<number> {
+  if (argv[0] === '__agent') {
+    const { runAgent } = await import('../agent/server.js');
+    const { resolvePaths } = await import('../vault/paths.js');
+    await runAgent(resolvePaths());
+    return -1; // keeps running
+  }
+  if (argv[0] === '__clipclear') {
+    const { clearLater } = await import('./clipboard.js');
+    let digest = '';
+    for await (const c of process.stdin) digest += c;
+    await clearLater(Number(argv[1]), digest.trim());
+    return 0;
+  }
+  const fast = await fastGet(argv);
+  if (fast !== undefined) return fast;
+  const { runCli } = await import('./program.js');
+  return runCli(argv);
+}
+
+main().then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e) => {
+    process.stderr.write(`kpm: unexpected error: ${(e as Error)?.message ?? e}\n`);
+    process.exitCode = 1;
+  },
+);

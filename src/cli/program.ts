@@ -1,0 +1,43 @@
+// The commander program: global conventions, then one module per group of commands.
+import { Command, CommanderError } from 'commander';
+import { register as profile } from './commands/profile.js';
+import { register as entries } from './commands/entries.js';
+import { register as generate } from './commands/generate.js';
+import { register as vaults } from './commands/vaults.js';
+import { reportError } from './io.js';
+import { EXIT } from '../vault/errors.js';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('kpm')
+    .description('kpm: a fast, zero-knowledge password manager for the terminal, scripts and CI')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
+    .addHelpText('after', `
+Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
+            6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden.
+Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COLOR.`);
+  program.exitOverride();
+  profile(program);
+  entries(program);
+  generate(program);
+  vaults(program);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function runCli(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT.ok;
+      return EXIT.usage; // commander already printed its one-line message
+    }
+    return reportError(e);
+  }
+}

@@ -1,0 +1,239 @@
+// Encoding and decoding of keyring.kpm, vault.kpm and log records, exactly as docs/FORMAT.md says.
+// Pure functions over bytes: no file I/O and no key derivation here.
+import { bytesEqual, concatBytes, utf8 } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/keys.js';
+import { checkKdfParams, KDF_ARGON2ID, KdfParamsError, type KdfParams } from '../crypto/kdf.js';
+import { ByteReader, ByteWriter } from './binary.js';
+import { corrupt } from './errors.js';
+
+export const FORMAT_VERSION = 1;
+export const ID_BYTES = 16;
+export const CHECKSUM_BYTES = 32;
+const MAGIC_KEYRING = utf8.encode('KPMK');
+const MAGIC_VAULT = utf8.encode('KPMV');
+const MAGIC_LOG = utf8.encode('KPML');
+
+export const AAD = {
+  keyring: utf8.encode('kpm/v1/keyring'),
+  vaultKey: utf8.encode('kpm/v1/vault-key'),
+  vaultMeta: utf8.encode('kpm/v1/vault-meta'),
+  entry: utf8.encode('kpm/v1/entry'),
+  logChain: utf8.encode('kpm/v1/log'),
+};
+
+export interface KdfSpec {
+  params: KdfParams;
+  salt: Uint8Array;
+}
+
+export interface Keyring {
+  kdf: KdfSpec;
+  profileId: Uint8Array;
+  wrappedKey: Uint8Array;
+  /** header bytes the wrapped key is bound to (everything before it) */
+  boundBytes: Uint8Array;
+}
+
+export const WRAP_BY_ACCOUNT = 1;
+export const WRAP_BY_OWN_PASSWORD = 2;
+
+export interface Commit {
+  generation: number;
+  sequence: number;
+  logLength: number;
+  recordCount: number;
+  liveCount: number;
+  chain: Uint8Array;
+}
+
+export interface VaultHeader {
+  vaultId: Uint8Array;
+  profileId: Uint8Array;
+  wrapKind: number;
+  ownKdf?: KdfSpec;
+  wrappedKey: Uint8Array;
+  sealedMeta: Uint8Array;
+  /** bytes the wrapped vault key is bound to */
+  keyBoundBytes: Uint8Array;
+  commit: Commit;
+  /** bytes the commit MAC covers */
+  macBoundBytes: Uint8Array;
+  mac: Uint8Array;
+}
+
+function checkMagicAndVersion(r: ByteReader, magic: Uint8Array, what: string): void {
+  if (!bytesEqual(r.bytes(4), magic)) throw corrupt(`${what} is not a kpm file (bad magic)`);
+  const version = r.u16();
+  if (version !== FORMAT_VERSION) throw corrupt(`${what} has unsupported format version ${version}`);
+}
+
+/** Verifies and strips the trailing SHA-256 checksum; runs before anything else is parsed. */
+function verifyChecksum(file: Uint8Array, what: string): Uint8Array {
+  if (file.length < CHECKSUM_BYTES + 6) throw corrupt(`${what} is truncated or corrupt`);
+  const body = file.subarray(0, file.length - CHECKSUM_BYTES);
+  if (!bytesEqual(sha256(body), file.subarray(body.length))) throw corrupt(`${what} is corrupt (checksum mismatch)`);
+  return body;
+}
+
+function writeKdf(w: ByteWriter, kdf: KdfSpec): void {
+  w.u8(KDF_ARGON2ID).u32(kdf.params.m).u32(kdf.params.t).u32(kdf.params.p).varBytes(kdf.salt);
+}
+
+function readKdf(r: ByteReader, what: string): KdfSpec {
+  const id = r.u8();
+  if (id !== KDF_ARGON2ID) throw corrupt(`${what} names an unknown key derivation function (${id})`);
+  const params = { m: r.u32(), t: r.u32(), p: r.u32() };
+  const salt = r.varBytes(1024);
+  try {
+    checkKdfParams(params, salt.length);
+  } catch (e) {
+    if (e instanceof KdfParamsError) throw corrupt(`${what}: ${e.message}`);
+    throw e;
+  }
+  return { params, salt };
+}
+
+export function keyringBoundBytes(kdf: KdfSpec, profileId: Uint8Array): Uint8Array {
+  const w = new ByteWriter().bytes(MAGIC_KEYRING).u16(FORMAT_VERSION);
+  writeKdf(w, kdf);
+  return w.bytes(profileId).finish();
+}
+
+export function encodeKeyring(boundBytes: Uint8Array, wrappedKey: Uint8Array): Uint8Array {
+  const body = new ByteWriter().bytes(boundBytes).varBytes(wrappedKey).finish();
+  return concatBytes(body, sha256(body));
+}
+
+export function decodeKeyring(file: Uint8Array): Keyring {
+  const what = 'keyring';
+  const body = verifyChecksum(file, what);
+  const r = new ByteReader(body, what);
+  checkMagicAndVersion(r, MAGIC_KEYRING, what);
+  const kdf = readKdf(r, what);
+  const profileId = r.bytes(ID_BYTES);
+  const boundBytes = body.subarray(0, r.offset);
+  const wrappedKey = r.varBytes(4096);
+  if (r.remaining !== 0) throw corrupt(`${what} is corrupt (trailing bytes)`);
+  return { kdf, profileId, wrappedKey, boundBytes };
+}
+
+export function vaultKeyBoundBytes(vaultId: Uint8Array, profileId: Uint8Array, wrapKind: number, ownKdf?: KdfSpec): Uint8Array {
+  const w = new ByteWriter().bytes(MAGIC_VAULT).u16(FORMAT_VERSION).bytes(vaultId).bytes(profileId).u8(wrapKind);
+  if (wrapKind === WRAP_BY_OWN_PASSWORD) writeKdf(w, ownKdf!);
+  return w.finish();
+}
+
+/** Everything the commit MAC covers: key part, meta, commit fields. */
+export function vaultMacBoundBytes(keyBoundBytes: Uint8Array, wrappedKey: Uint8Array, sealedMeta: Uint8Array, c: Commit): Uint8Array {
+  return new ByteWriter()
+    .bytes(keyBoundBytes)
+    .varBytes(wrappedKey)
+    .varBytes(sealedMeta)
+    .u32(c.generation)
+    .u64(c.sequence)
+    .u64(c.logLength)
+    .u32(c.recordCount)
+    .u32(c.liveCount)
+    .bytes(c.chain)
+    .finish();
+}
+
+export function encodeVaultHeader(macBoundBytes: Uint8Array, mac: Uint8Array): Uint8Array {
+  const body = concatBytes(macBoundBytes, mac);
+  return concatBytes(body, sha256(body));
+}
+
+export function decodeVaultHeader(file: Uint8Array): VaultHeader {
+  const what = 'vault header';
+  const body = verifyChecksum(file, what);
+  const r = new ByteReader(body, what);
+  checkMagicAndVersion(r, MAGIC_VAULT, what);
+  const vaultId = r.bytes(ID_BYTES);
+  const profileId = r.bytes(ID_BYTES);
+  const wrapKind = r.u8();
+  if (wrapKind !== WRAP_BY_ACCOUNT && wrapKind !== WRAP_BY_OWN_PASSWORD) throw corrupt(`${what} has an unknown key wrapping (${wrapKind})`);
+  const ownKdf = wrapKind === WRAP_BY_OWN_PASSWORD ? readKdf(r, what) : undefined;
+  const keyBoundBytes = body.subarray(0, r.offset);
+  const wrappedKey = r.varBytes(4096);
+  const sealedMeta = r.varBytes(1 << 16);
+  const commit: Commit = {
+    generation: r.u32(),
+    sequence: r.u64(),
+    logLength: r.u64(),
+    recordCount: r.u32(),
+    liveCount: r.u32(),
+    chain: r.bytes(32),
+  };
+  const macBoundBytes = body.subarray(0, r.offset);
+  const mac = r.bytes(32);
+  if (r.remaining !== 0) throw corrupt(`${what} is corrupt (trailing bytes)`);
+  return { vaultId, profileId, wrapKind, ownKdf, wrappedKey, sealedMeta, keyBoundBytes, commit, macBoundBytes, mac };
+}
+
+// ---- log ----
+
+export const LOG_HEADER_BYTES = 4 + 2 + ID_BYTES;
+export const RECORD_FIXED_BYTES = ID_BYTES + 4 + 1 + 16;
+export const FLAG_DELETED = 1;
+
+export interface LogRecord {
+  entryId: Uint8Array;
+  version: number;
+  flags: number;
+  nameTag: Uint8Array;
+  sealed: Uint8Array;
+  /** the whole record as stored, length prefix included */
+  raw: Uint8Array;
+}
+
+export function encodeLogHeader(vaultId: Uint8Array): Uint8Array {
+  return new ByteWriter().bytes(MAGIC_LOG).u16(FORMAT_VERSION).bytes(vaultId).finish();
+}
+
+export function entryAad(profileId: Uint8Array, vaultId: Uint8Array, entryId: Uint8Array, version: number, flags: number, nameTag: Uint8Array): Uint8Array {
+  return new ByteWriter().bytes(AAD.entry).bytes(profileId).bytes(vaultId).bytes(entryId).u32(version).u8(flags).bytes(nameTag).finish();
+}
+
+export function encodeRecord(entryId: Uint8Array, version: number, flags: number, nameTag: Uint8Array, sealed: Uint8Array): Uint8Array {
+  return new ByteWriter().u32(RECORD_FIXED_BYTES + sealed.length).bytes(entryId).u32(version).u8(flags).bytes(nameTag).bytes(sealed).finish();
+}
+
+export function initialChain(vaultId: Uint8Array): Uint8Array {
+  return sha256(AAD.logChain, vaultId);
+}
+
+export function nextChain(chain: Uint8Array, rawRecord: Uint8Array): Uint8Array {
+  return sha256(chain, sha256(rawRecord));
+}
+
+export function checkLogHeader(head: Uint8Array, vaultId: Uint8Array): void {
+  const what = 'vault log';
+  const r = new ByteReader(head, what);
+  if (!bytesEqual(r.bytes(4), MAGIC_LOG)) throw corrupt(`${what} is not a kpm file (bad magic)`);
+  if (r.u16() !== FORMAT_VERSION) throw corrupt(`${what} has an unsupported format version`);
+  if (!bytesEqual(r.bytes(ID_BYTES), vaultId)) throw corrupt(`${what} belongs to another vault`);
+}
+
+/**
+ * Parses consecutive records. With a `chain`, extends the hash chain over every record and
+ * returns the result, for the caller to compare with the committed chain.
+ */
+export function decodeRecords(bytes: Uint8Array, chain?: Uint8Array): { records: LogRecord[]; chain?: Uint8Array } {
+  const what = 'vault log';
+  const r = new ByteReader(bytes, what);
+  const records: LogRecord[] = [];
+  while (r.remaining > 0) {
+    const start = r.offset;
+    const length = r.u32();
+    if (length < RECORD_FIXED_BYTES + 40) throw corrupt(`${what} is corrupt (bad record length)`);
+    const entryId = r.bytes(ID_BYTES);
+    const version = r.u32();
+    const flags = r.u8();
+    const nameTag = r.bytes(16);
+    const sealed = r.bytes(length - RECORD_FIXED_BYTES);
+    const raw = bytes.subarray(start, r.offset);
+    if (chain) chain = nextChain(chain, raw);
+    records.push({ entryId, version, flags, nameTag, sealed, raw });
+  }
+  return { records, chain };
+}

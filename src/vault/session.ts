@@ -1,0 +1,212 @@
+// An unlocked profile: the operations every command uses, over all of the profile's vaults.
+// The agent serves exactly these methods over its socket; without an agent the CLI calls them directly.
+import { join } from 'node:path';
+import { randomBytes } from '../crypto/random.js';
+import { toHex, wipe } from '../crypto/bytes.js';
+import type { KdfParams } from '../crypto/kdf.js';
+import { FLAG_DELETED, type LogRecord } from './format.js';
+import { checkName, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
+import { KpmError, EXIT, notFound, usageError } from './errors.js';
+import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
+import type { UnlockedProfile } from './keyring.js';
+import type { KpmPaths } from './paths.js';
+
+export const DEFAULT_VAULT = 'Personal';
+
+export interface VaultInfo {
+  id: string;
+  name: string;
+  ownPassword: boolean;
+  locked: boolean;
+  entries: number;
+}
+
+export interface EntryView {
+  id: string;
+  vault: string;
+  version: number;
+  payload: EntryPayload;
+}
+
+export interface ListFilter {
+  vault?: string;
+  search?: string;
+  type?: EntryType;
+}
+
+export class Session {
+  private readonly open = new Map<string, Vault>();
+  private readonly summaries = new WeakMap<LogRecord, EntrySummary>();
+
+  private constructor(
+    readonly paths: KpmPaths,
+    readonly profile: UnlockedProfile,
+  ) {}
+
+  /** Opens every vault the account key unwraps, plus data vaults whose keys are given. */
+  static async open(paths: KpmPaths, profile: UnlockedProfile, dataVaultKeys: Record<string, Uint8Array> = {}): Promise<Session> {
+    const s = new Session(paths, profile);
+    for (const dir of listVaultDirs(paths.vaults)) {
+      const h = readVaultHeader(dir);
+      const id = toHex(h.vaultId);
+      if (h.wrapKind === 1 || dataVaultKeys[id]) s.open.set(id, await Vault.open(dir, profile, { vaultKey: dataVaultKeys[id] }));
+    }
+    return s;
+  }
+
+  close(): void {
+    for (const v of this.open.values()) v.close();
+    this.open.clear();
+    wipe(this.profile.accountKey);
+  }
+
+  /** Picks up commits made by other processes. */
+  refresh(): void {
+    for (const v of this.open.values()) v.refresh();
+  }
+
+  vaultKeys(): Record<string, Uint8Array> {
+    const out: Record<string, Uint8Array> = {};
+    for (const [id, v] of this.open) if (v.ownPassword) out[id] = v.exportKey();
+    return out;
+  }
+
+  listVaults(): VaultInfo[] {
+    return listVaultDirs(this.paths.vaults).map((dir) => {
+      const h = readVaultHeader(dir);
+      const id = toHex(h.vaultId);
+      const v = this.open.get(id);
+      return { id, name: v?.name ?? openVaultMeta(h, this.profile).name, ownPassword: h.wrapKind === 2, locked: !v, entries: h.commit.liveCount };
+    });
+  }
+
+  private vaultInfo(name: string): VaultInfo | undefined {
+    const n = normalizeName(name);
+    return this.listVaults().find((v) => normalizeName(v.name) === n || v.id === name.toLowerCase());
+  }
+
+  /** The named vault (default "Personal"), unlocked. */
+  vault(name: string = DEFAULT_VAULT): Vault {
+    const info = this.vaultInfo(name);
+    if (!info) throw notFound(`no vault named "${name}"`, 'see `kpm vault list`');
+    const v = this.open.get(info.id);
+    if (!v) throw new KpmError(`vault "${info.name}" has its own password and is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\``);
+    return v;
+  }
+
+  private vaultsFor(name?: string): Vault[] {
+    return name ? [this.vault(name)] : [...this.open.values()];
+  }
+
+  async createVault(name: string, ownPassword?: Uint8Array, params?: KdfParams): Promise<VaultInfo> {
+    const n = checkName(name, 'vault name');
+    if (this.vaultInfo(n)) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict);
+    const v = await Vault.create(this.paths.vaults, this.profile, n, ownPassword, params);
+    this.open.set(v.id, v);
+    return { id: v.id, name: v.name, ownPassword: v.ownPassword, locked: false, entries: 0 };
+  }
+
+  async unlockVault(name: string, password: Uint8Array): Promise<VaultInfo> {
+    const info = this.vaultInfo(name);
+    if (!info) throw notFound(`no vault named "${name}"`);
+    if (!this.open.has(info.id)) this.open.set(info.id, await Vault.open(join(this.paths.vaults, info.id), this.profile, { ownPassword: password }));
+    return { ...info, locked: false };
+  }
+
+  lockVault(name: string): void {
+    const v = this.vault(name);
+    if (!v.ownPassword) throw usageError(`vault "${v.name}" is protected by the master password; use \`kpm lock\``);
+    v.close();
+    this.open.delete(v.id);
+  }
+
+  private summary(v: Vault, r: LogRecord): EntrySummary {
+    let s = this.summaries.get(r);
+    if (!s) {
+      const p = v.decrypt(r);
+      s = { id: toHex(r.entryId), vault: v.name, name: p.name, type: p.type, updated: p.updated };
+      if (p.fields.username) s.username = p.fields.username;
+      if (p.fields.url) s.url = p.fields.url;
+      this.summaries.set(r, s);
+    }
+    return s;
+  }
+
+  list(filter: ListFilter = {}): EntrySummary[] {
+    const q = filter.search ? normalizeName(filter.search) : undefined;
+    const out: EntrySummary[] = [];
+    for (const v of this.vaultsFor(filter.vault)) {
+      for (const r of v.liveRecords()) {
+        const s = this.summary(v, r);
+        if (filter.type && s.type !== filter.type) continue;
+        if (q && ![s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q))) continue;
+        out.push(s);
+      }
+    }
+    return out.sort((a, b) => a.vault.localeCompare(b.vault) || a.name.localeCompare(b.name));
+  }
+
+  /** Finds one live entry by exact name (case-insensitive) or by id / id prefix of ≥ 8 hex digits. */
+  private find(query: string, vaultName?: string): { v: Vault; r: LogRecord } {
+    const vaults = this.vaultsFor(vaultName);
+    let hits = vaults.flatMap((v) => {
+      const r = v.findByName(query);
+      return r ? [{ v, r }] : [];
+    });
+    if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) {
+      const prefix = query.toLowerCase();
+      hits = vaults.flatMap((v) => v.liveRecords().filter((r) => toHex(r.entryId).startsWith(prefix)).map((r) => ({ v, r })));
+    }
+    if (hits.length === 1) return hits[0];
+    if (hits.length > 1) {
+      const names = hits.map(({ v, r }) => `${v.name}/${this.summary(v, r).name} (${toHex(r.entryId).slice(0, 8)})`);
+      throw usageError(`"${query}" matches ${hits.length} entries: ${names.join(', ')}`, 'name the vault with --vault, or use an id');
+    }
+    const similar = this.list({ vault: vaultName, search: query }).slice(0, 5).map((s) => s.name);
+    throw notFound(`no entry named "${query}"${vaultName ? ` in vault "${vaultName}"` : ''}`, similar.length ? `did you mean: ${similar.join(', ')}` : 'see `kpm list`');
+  }
+
+  get(query: string, vaultName?: string): EntryView {
+    const { v, r } = this.find(query, vaultName);
+    return { id: toHex(r.entryId), vault: v.name, version: r.version, payload: v.decrypt(r) };
+  }
+
+  add(vaultName: string | undefined, payload: EntryPayload): EntryView {
+    const v = this.vault(vaultName);
+    payload.name = checkName(payload.name);
+    const entryId = randomBytes(16);
+    v.write([{ entryId, payload, baseVersion: 0 }]);
+    return { id: toHex(entryId), vault: v.name, version: 1, payload };
+  }
+
+  /** Replaces an entry's payload; `baseVersion` guards against overwriting a concurrent change. */
+  update(vaultName: string, id: string, baseVersion: number, payload: EntryPayload): EntryView {
+    const v = this.vault(vaultName);
+    payload.name = checkName(payload.name);
+    const entryId = Buffer.from(id, 'hex');
+    v.write([{ entryId, payload, baseVersion }]);
+    return { id, vault: v.name, version: baseVersion + 1, payload };
+  }
+
+  remove(query: string, vaultName?: string): EntryView {
+    const { v, r } = this.find(query, vaultName);
+    const payload = v.decrypt(r);
+    v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
+    return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
+  }
+
+  /** Deleted entries (latest version is a tombstone). */
+  trash(vaultName?: string): EntrySummary[] {
+    const out: EntrySummary[] = [];
+    for (const v of this.vaultsFor(vaultName)) {
+      for (const r of v.latest.values()) if (r.flags & FLAG_DELETED) out.push(this.summary(v, r));
+    }
+    return out;
+  }
+
+  entryCount(): number {
+    let n = 0;
+    for (const v of this.open.values()) n += v.commit.liveCount;
+    return n;
+  }
+}

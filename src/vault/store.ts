@@ -1,0 +1,339 @@
+// One vault on disk: its header, its append-only log, and the in-memory state built from them.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { AuthError, open, seal } from '../crypto/aead.js';
+import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
+import { hkdf, hmacSha256, LABEL } from '../crypto/keys.js';
+import { randomBytes } from '../crypto/random.js';
+import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
+import {
+  AAD, checkLogHeader, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
+  entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
+  vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
+} from './format.js';
+import { ensureDir, FILE_MODE, readFileOrNull, readRange, withLock, writeFileAtomic } from './fsutil.js';
+import { corrupt, KpmError, EXIT, wrongPassword } from './errors.js';
+import { MAX_PAYLOAD_BYTES, normalizeName, type EntryPayload } from './entry.js';
+import { deriveKek, type UnlockedProfile } from './keyring.js';
+
+export interface VaultMeta {
+  name: string;
+  created: string;
+}
+
+const HEADER_FILE = 'vault.kpm';
+const logFile = (gen: number) => `entries.${gen}.log`;
+
+export function readVaultHeader(dir: string): VaultHeader {
+  const file = readFileOrNull(join(dir, HEADER_FILE));
+  if (!file) throw corrupt(`vault header missing in ${dir}`);
+  return decodeVaultHeader(file);
+}
+
+export function listVaultDirs(vaultsDir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(vaultsDir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^[0-9a-f]{32}$/.test(n)).sort().map((n) => join(vaultsDir, n));
+}
+
+/** Opens a vault's sealed metadata (name) with the account key. */
+export function openVaultMeta(h: VaultHeader, profile: UnlockedProfile): VaultMeta {
+  if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
+  try {
+    return JSON.parse(decodeUtf8(open(profile.accountKey, h.sealedMeta, concatBytes(AAD.vaultMeta, h.vaultId, h.profileId))));
+  } catch (e) {
+    if (e instanceof AuthError || e instanceof SyntaxError) throw corrupt('vault metadata is corrupt or was tampered with');
+    throw e;
+  }
+}
+
+function sealMeta(profile: UnlockedProfile, vaultId: Uint8Array, meta: VaultMeta): Uint8Array {
+  return seal(profile.accountKey, utf8.encode(JSON.stringify(meta)), concatBytes(AAD.vaultMeta, vaultId, profile.profileId));
+}
+
+export interface NewRecord {
+  entryId: Uint8Array;
+  payload: EntryPayload;
+  deleted?: boolean;
+  /** the version the caller based its change on (0 for a new entry); mismatch → conflict */
+  baseVersion: number;
+}
+
+export class Vault {
+  /** latest record per entry id (hex) */
+  readonly latest = new Map<string, LogRecord>();
+  private header!: VaultHeader;
+  private loadedLength = 0;
+  private loadedChain!: Uint8Array;
+  private headerStamp = '';
+  private readonly macKey: Uint8Array;
+  private readonly tagKey: Uint8Array;
+
+  private constructor(
+    readonly dir: string,
+    readonly profile: UnlockedProfile,
+    private readonly vk: Uint8Array,
+    public meta: VaultMeta,
+  ) {
+    this.macKey = hkdf(vk, LABEL.manifest);
+    this.tagKey = hkdf(vk, LABEL.nameTag);
+  }
+
+  get id(): string {
+    return toHex(this.header.vaultId);
+  }
+  get name(): string {
+    return this.meta.name;
+  }
+  get ownPassword(): boolean {
+    return this.header.wrapKind === WRAP_BY_OWN_PASSWORD;
+  }
+
+  static async create(vaultsDir: string, profile: UnlockedProfile, name: string, ownPassword?: Uint8Array, params: KdfParams = DEFAULT_KDF): Promise<Vault> {
+    const vaultId = randomBytes(ID_BYTES);
+    const dir = join(vaultsDir, toHex(vaultId));
+    const vk = randomBytes(32);
+    let wrapKind = WRAP_BY_ACCOUNT, ownKdf: KdfSpec | undefined, wrapKey = profile.accountKey;
+    if (ownPassword) {
+      wrapKind = WRAP_BY_OWN_PASSWORD;
+      ownKdf = { params, salt: randomBytes(SALT_BYTES) };
+      wrapKey = await deriveKek(ownPassword, ownKdf);
+    }
+    const keyBound = vaultKeyBoundBytes(vaultId, profile.profileId, wrapKind, ownKdf);
+    const wrappedKey = seal(wrapKey, vk, concatBytes(AAD.vaultKey, keyBound));
+    if (ownPassword) wipe(wrapKey);
+    const meta = { name, created: new Date().toISOString() };
+    const sealedMeta = sealMeta(profile, vaultId, meta);
+    ensureDir(vaultsDir);
+    ensureDir(dir);
+    const logHead = encodeLogHeader(vaultId);
+    writeFileAtomic(join(dir, logFile(1)), logHead);
+    const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, recordCount: 0, liveCount: 0, chain: initialChain(vaultId) };
+    const macBound = vaultMacBoundBytes(keyBound, wrappedKey, sealedMeta, commit);
+    const macKey = hkdf(vk, LABEL.manifest);
+    writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
+    wipe(macKey);
+    return Vault.open(dir, profile, { vaultKey: vk, meta });
+  }
+
+  /**
+   * Opens a vault: unwraps its key (with the account key, or with `ownPassword` for a data vault,
+   * or takes an already unwrapped `vaultKey`), verifies the commit MAC, loads its records.
+   */
+  static async open(dir: string, profile: UnlockedProfile, opts: { ownPassword?: Uint8Array; vaultKey?: Uint8Array; meta?: VaultMeta; verifyChain?: boolean } = {}): Promise<Vault> {
+    const h = readVaultHeader(dir);
+    const meta = opts.meta ?? openVaultMeta(h, profile);
+    let vk = opts.vaultKey;
+    if (!vk) {
+      let wrapKey: Uint8Array;
+      if (h.wrapKind === WRAP_BY_OWN_PASSWORD) {
+        if (!opts.ownPassword) throw new KpmError(`vault "${meta.name}" has its own password and is locked`, EXIT.locked, `run \`kpm vault unlock "${meta.name}"\``);
+        wrapKey = await deriveKek(opts.ownPassword, h.ownKdf!);
+      } else wrapKey = profile.accountKey;
+      try {
+        vk = open(wrapKey, h.wrappedKey, concatBytes(AAD.vaultKey, h.keyBoundBytes));
+      } catch (e) {
+        if (!(e instanceof AuthError)) throw e;
+        if (h.wrapKind === WRAP_BY_OWN_PASSWORD) throw wrongPassword(`wrong password for vault "${meta.name}"`);
+        throw corrupt(`vault "${meta.name}" key is corrupt or was tampered with`);
+      } finally {
+        if (wrapKey !== profile.accountKey) wipe(wrapKey);
+      }
+    }
+    if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
+    const v = new Vault(dir, profile, vk, meta);
+    v.load(opts.verifyChain ?? true);
+    return v;
+  }
+
+  /** The raw vault key, for handing to the agent. */
+  exportKey(): Uint8Array {
+    return this.vk.slice();
+  }
+
+  private stamp(): string {
+    try {
+      const st = fs.statSync(join(this.dir, HEADER_FILE));
+      return `${st.ino}:${st.mtimeMs}:${st.size}`;
+    } catch {
+      return '';
+    }
+  }
+
+  private verifyMac(h: VaultHeader): void {
+    if (!bytesEqual(hmacSha256(this.macKey, h.macBoundBytes), h.mac)) throw corrupt(`vault "${this.meta.name}" header was tampered with (bad MAC)`);
+    if (!bytesEqual(h.vaultId, this.header?.vaultId ?? h.vaultId)) throw corrupt('vault header belongs to another vault');
+  }
+
+  /**
+   * Brings the in-memory state up to the committed state on disk: reads only new records when the
+   * log has grown, everything otherwise. With verifyChain, the hash chain must equal the commit's.
+   */
+  load(verifyChain = true): void {
+    const stamp = this.stamp();
+    const h = readVaultHeader(this.dir);
+    this.verifyMac(h);
+    const c = h.commit;
+    const path = join(this.dir, logFile(c.generation));
+    const incremental = this.header && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && this.loadedLength > 0;
+    if (!incremental) {
+      this.latest.clear();
+      if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
+      checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
+      this.loadedLength = LOG_HEADER_BYTES;
+      this.loadedChain = initialChain(h.vaultId);
+    }
+    let size: number;
+    try {
+      size = fs.statSync(path).size;
+    } catch {
+      throw corrupt('vault log is missing');
+    }
+    if (size < c.logLength) throw corrupt('vault log is truncated or corrupt');
+    const bytes = readRange(path, this.loadedLength, c.logLength);
+    const { records, chain } = decodeRecords(bytes, verifyChain ? this.loadedChain : undefined);
+    if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
+    for (const r of records) {
+      const id = toHex(r.entryId);
+      const prev = this.latest.get(id);
+      if (prev && r.version <= prev.version) throw corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
+      this.latest.set(id, r);
+    }
+    this.header = h;
+    this.loadedLength = c.logLength;
+    this.loadedChain = c.chain;
+    this.headerStamp = stamp;
+  }
+
+  /** Reloads if another process committed since the last load. Cheap: one stat when nothing changed. */
+  refresh(): void {
+    if (this.stamp() !== this.headerStamp) this.load(true);
+  }
+
+  get commit(): Commit {
+    return this.header.commit;
+  }
+
+  nameTag(name: string): Uint8Array {
+    return hmacSha256(this.tagKey, utf8.encode(normalizeName(name))).subarray(0, 16);
+  }
+
+  liveRecords(): LogRecord[] {
+    const out: LogRecord[] = [];
+    for (const r of this.latest.values()) if (!(r.flags & FLAG_DELETED)) out.push(r);
+    return out;
+  }
+
+  findByName(name: string): LogRecord | undefined {
+    const tag = this.nameTag(name);
+    for (const r of this.latest.values()) if (!(r.flags & FLAG_DELETED) && bytesEqual(r.nameTag, tag)) return r;
+    return undefined;
+  }
+
+  decrypt(r: LogRecord): EntryPayload {
+    const aad = entryAad(this.profile.profileId, this.header.vaultId, r.entryId, r.version, r.flags, r.nameTag);
+    try {
+      return JSON.parse(decodeUtf8(open(this.vk, r.sealed, aad))) as EntryPayload;
+    } catch (e) {
+      if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) {
+        throw corrupt(`entry ${toHex(r.entryId)} in vault "${this.meta.name}" is corrupt or was tampered with`);
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Commits records atomically under the vault lock (docs/FORMAT.md "Writing"). Checks, against the
+   * latest committed state, that each change is based on the current version and that live names stay
+   * unique in the vault.
+   */
+  write(changes: NewRecord[]): void {
+    withLock(this.dir, () => {
+      this.load(false);
+      const c = this.header.commit;
+      const path = join(this.dir, logFile(c.generation));
+      const encoded: Uint8Array[] = [];
+      let chain = c.chain;
+      let live = c.liveCount;
+      const state = new Map(this.latest);
+      for (const ch of changes) {
+        const id = toHex(ch.entryId);
+        const cur = state.get(id);
+        const curVersion = cur?.version ?? 0;
+        if (curVersion !== ch.baseVersion) throw new KpmError(`entry "${ch.payload.name}" was changed by another process; try again`, EXIT.conflict);
+        const flags = ch.deleted ? FLAG_DELETED : 0;
+        const tag = this.nameTag(ch.payload.name);
+        if (!ch.deleted) {
+          for (const [rid, r] of state) {
+            if (rid !== id && !(r.flags & FLAG_DELETED) && bytesEqual(r.nameTag, tag)) {
+              throw new KpmError(`an entry named "${ch.payload.name}" already exists in vault "${this.meta.name}"`, EXIT.conflict, 'choose another name or edit the existing entry');
+            }
+          }
+        }
+        const wasLive = cur && !(cur.flags & FLAG_DELETED) ? 1 : 0;
+        live += (ch.deleted ? 0 : 1) - wasLive;
+        const version = curVersion + 1;
+        const plaintext = utf8.encode(JSON.stringify(ch.payload));
+        if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
+        const sealed = seal(this.vk, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
+        const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
+        chain = nextChain(chain, raw);
+        encoded.push(raw);
+        state.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
+      }
+      const appended = concatBytes(...encoded);
+      const fd = fs.openSync(path, 'r+', FILE_MODE);
+      try {
+        fs.ftruncateSync(fd, c.logLength); // drop the tail of a crashed writer, if any
+        fs.writeSync(fd, appended, 0, appended.length, c.logLength);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const next: Commit = { ...c, sequence: c.sequence + 1, logLength: c.logLength + appended.length, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
+      this.writeHeader(this.header, next);
+      this.load(false);
+    });
+  }
+
+  private writeHeader(h: VaultHeader, c: Commit, sealedMeta = h.sealedMeta, keyBound = h.keyBoundBytes, wrappedKey = h.wrappedKey): void {
+    const macBound = vaultMacBoundBytes(keyBound, wrappedKey, sealedMeta, c);
+    writeFileAtomic(join(this.dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(this.macKey, macBound)));
+  }
+
+  rename(newName: string): void {
+    withLock(this.dir, () => {
+      this.load(false);
+      const meta = { ...this.meta, name: newName };
+      this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, sealMeta(this.profile, this.header.vaultId, meta));
+      this.meta = meta;
+      this.load(false);
+    });
+  }
+
+  /** Rewraps this data vault's key under a new own password; entries are untouched. */
+  async changeOwnPassword(newPassword: Uint8Array, params: KdfParams = DEFAULT_KDF): Promise<void> {
+    const ownKdf = { params, salt: randomBytes(SALT_BYTES) };
+    const kek = await deriveKek(newPassword, ownKdf);
+    withLock(this.dir, () => {
+      this.load(false);
+      const keyBound = vaultKeyBoundBytes(this.header.vaultId, this.profile.profileId, WRAP_BY_OWN_PASSWORD, ownKdf);
+      const wrapped = seal(kek, this.vk, concatBytes(AAD.vaultKey, keyBound));
+      this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, this.header.sealedMeta, keyBound, wrapped);
+      this.load(false);
+    });
+    wipe(kek);
+  }
+
+  close(): void {
+    wipe(this.vk, this.macKey, this.tagKey);
+  }
+}
+
+export function parseEntryId(hex: string): Uint8Array | undefined {
+  return /^[0-9a-f]{32}$/i.test(hex) ? fromHex(hex.toLowerCase()) : undefined;
+}

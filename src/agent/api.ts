@@ -7,6 +7,8 @@ export interface VaultApi {
   readonly viaAgent: boolean;
   get(query: string, vault?: string): Promise<EntryView>;
   list(filter: ListFilter): Promise<EntrySummary[]>;
+  /** full entries, secrets included (audit, export) */
+  entries(filter: ListFilter): Promise<EntryView[]>;
   add(vault: string | undefined, payload: EntryPayload): Promise<EntryView>;
   update(vault: string, id: string, baseVersion: number, payload: EntryPayload): Promise<EntryView>;
   remove(query: string, vault?: string): Promise<EntryView>;
@@ -20,4 +22,4 @@ export interface VaultApi {
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault'] as const;
+export const AGENT_METHODS = ['get', 'list', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault'] as const;

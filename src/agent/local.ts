@@ -10,6 +10,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     viaAgent,
     get: async (q, vault) => s.get(q, vault),
     list: async (filter) => s.list(filter),
+    entries: async (filter) => s.entries(filter),
     add: async (vault, payload: EntryPayload) => s.add(vault, payload),
     update: async (vault, id, base, payload) => s.update(vault, id, base, payload),
     remove: async (q, vault) => s.remove(q, vault),

@@ -146,6 +146,21 @@ export class Session {
     return out.sort((a, b) => a.vault.localeCompare(b.vault) || a.name.localeCompare(b.name));
   }
 
+  /** Full entries (secrets included) matching a filter; for audit and export. */
+  entries(filter: ListFilter = {}): EntryView[] {
+    const q = filter.search ? normalizeName(filter.search) : undefined;
+    const out: EntryView[] = [];
+    for (const v of this.vaultsFor(filter.vault)) {
+      for (const r of v.liveRecords()) {
+        const s = this.summary(v, r);
+        if (filter.type && s.type !== filter.type) continue;
+        if (q && ![s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q))) continue;
+        out.push({ id: s.id, vault: v.name, version: r.version, payload: v.decrypt(r) });
+      }
+    }
+    return out.sort((a, b) => a.vault.localeCompare(b.vault) || a.payload.name.localeCompare(b.payload.name));
+  }
+
   /** Finds one live entry by exact name (case-insensitive) or by id / id prefix of ≥ 8 hex digits. */
   private find(query: string, vaultName?: string): { v: Vault; r: LogRecord } {
     const vaults = this.vaultsFor(vaultName);

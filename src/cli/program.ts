@@ -4,6 +4,7 @@ import { register as profile } from './commands/profile.js';
 import { register as entries } from './commands/entries.js';
 import { register as generate } from './commands/generate.js';
 import { register as vaults } from './commands/vaults.js';
+import { register as audit } from './commands/audit.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -24,6 +25,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   entries(program);
   generate(program);
   vaults(program);
+  audit(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -47,9 +47,13 @@ type NativeArgon2 = {
 };
 let native: NativeArgon2 | undefined;
 
+/** How many derivations this process ran; lets tests prove a check happens before the KDF (R3). */
+export let derivationCount = 0;
+
 /** Argon2id(password, salt) → 32-byte key. Parameters are checked before any memory is allocated. */
 export async function argon2id(password: Uint8Array, salt: Uint8Array, params: KdfParams): Promise<Uint8Array> {
   checkKdfParams(params, salt.length);
+  derivationCount++;
   native ??= createRequire(import.meta.url)('argon2') as NativeArgon2;
   const out = await native.hash(Buffer.from(password), {
     type: native.argon2id,

@@ -41,6 +41,8 @@ export interface Commit {
   generation: number;
   sequence: number;
   logLength: number;
+  /** while a writer appends: the log length it is writing up to (0 otherwise) */
+  pendingLength: number;
   recordCount: number;
   liveCount: number;
   chain: Uint8Array;
@@ -132,6 +134,7 @@ export function vaultMacBoundBytes(keyBoundBytes: Uint8Array, wrappedKey: Uint8A
     .u32(c.generation)
     .u64(c.sequence)
     .u64(c.logLength)
+    .u64(c.pendingLength)
     .u32(c.recordCount)
     .u32(c.liveCount)
     .bytes(c.chain)
@@ -160,6 +163,7 @@ export function decodeVaultHeader(file: Uint8Array): VaultHeader {
     generation: r.u32(),
     sequence: r.u64(),
     logLength: r.u64(),
+    pendingLength: r.u64(),
     recordCount: r.u32(),
     liveCount: r.u32(),
     chain: r.bytes(32),

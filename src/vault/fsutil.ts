@@ -61,7 +61,7 @@ function lockAgeMs(path: string): number {
 }
 
 const sleepBuffer = new Int32Array(new SharedArrayBuffer(4));
-function sleepMs(ms: number): void {
+export function sleepMs(ms: number): void {
   Atomics.wait(sleepBuffer, 0, 0, ms);
 }
 

@@ -11,7 +11,7 @@ import {
   entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
   vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
 } from './format.js';
-import { ensureDir, FILE_MODE, readFileOrNull, readRange, withLock, writeFileAtomic } from './fsutil.js';
+import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withLock, writeFileAtomic } from './fsutil.js';
 import { corrupt, KpmError, EXIT, wrongPassword } from './errors.js';
 import { MAX_PAYLOAD_BYTES, normalizeName, type EntryPayload } from './entry.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
@@ -23,6 +23,16 @@ export interface VaultMeta {
 
 const HEADER_FILE = 'vault.kpm';
 const logFile = (gen: number) => `entries.${gen}.log`;
+
+/** The log and header disagree; final unless a writer was committing meanwhile. */
+class LogRaceError extends Error {
+  constructor(
+    message: string,
+    readonly headerChanged: boolean,
+  ) {
+    super(message);
+  }
+}
 
 export function readVaultHeader(dir: string): VaultHeader {
   const file = readFileOrNull(join(dir, HEADER_FILE));
@@ -112,7 +122,7 @@ export class Vault {
     ensureDir(dir);
     const logHead = encodeLogHeader(vaultId);
     writeFileAtomic(join(dir, logFile(1)), logHead);
-    const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, recordCount: 0, liveCount: 0, chain: initialChain(vaultId) };
+    const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, pendingLength: 0, recordCount: 0, liveCount: 0, chain: initialChain(vaultId) };
     const macBound = vaultMacBoundBytes(keyBound, wrappedKey, sealedMeta, commit);
     const macKey = hkdf(vk, LABEL.manifest);
     writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
@@ -173,7 +183,21 @@ export class Vault {
    * Brings the in-memory state up to the committed state on disk: reads only new records when the
    * log has grown, everything otherwise. With verifyChain, the hash chain must equal the commit's.
    */
-  load(verifyChain = true): void {
+  load(verifyChain = true, underLock = false): void {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.loadOnce(verifyChain);
+      } catch (e) {
+        if (!(e instanceof LogRaceError)) throw e;
+        // A reader takes no lock, so a writer may be committing right now: retry while one is.
+        const writerActive = !underLock && (e.headerChanged || fs.existsSync(join(this.dir, 'lock')));
+        if (!writerActive || attempt >= 100) throw corrupt(e.message);
+        sleepMs(10);
+      }
+    }
+  }
+
+  private loadOnce(verifyChain: boolean): void {
     const stamp = this.stamp();
     const h = readVaultHeader(this.dir);
     this.verifyMac(h);
@@ -193,7 +217,12 @@ export class Vault {
     } catch {
       throw corrupt('vault log is missing');
     }
-    if (size < c.logLength) throw corrupt('vault log is truncated or corrupt');
+    if (size < c.logLength) throw new LogRaceError('vault log is truncated or corrupt', this.stamp() !== stamp);
+    if (size > c.logLength && !(c.pendingLength && size <= c.pendingLength)) {
+      // Bytes beyond the commit that no writer announced: appended by someone else, unless a
+      // writer committed since we read the header.
+      throw new LogRaceError(`vault "${this.meta.name}" log has bytes that were never committed (tampered or corrupt)`, this.stamp() !== stamp);
+    }
     const bytes = readRange(path, this.loadedLength, c.logLength);
     const { records, chain } = decodeRecords(bytes, verifyChain ? this.loadedChain : undefined);
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
@@ -253,7 +282,7 @@ export class Vault {
    */
   write(changes: NewRecord[]): void {
     withLock(this.dir, () => {
-      this.load(false);
+      this.load(false, true);
       const c = this.header.commit;
       const path = join(this.dir, logFile(c.generation));
       const encoded: Uint8Array[] = [];
@@ -286,6 +315,9 @@ export class Vault {
         state.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
       }
       const appended = concatBytes(...encoded);
+      const newLength = c.logLength + appended.length;
+      // Announce the append first, so a crash remnant is told apart from bytes appended by others.
+      this.writeHeader(this.header, { ...c, sequence: c.sequence + 1, pendingLength: newLength });
       const fd = fs.openSync(path, 'r+', FILE_MODE);
       try {
         fs.ftruncateSync(fd, c.logLength); // drop the tail of a crashed writer, if any
@@ -294,9 +326,9 @@ export class Vault {
       } finally {
         fs.closeSync(fd);
       }
-      const next: Commit = { ...c, sequence: c.sequence + 1, logLength: c.logLength + appended.length, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
+      const next: Commit = { ...c, sequence: c.sequence + 2, logLength: newLength, pendingLength: 0, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
       this.writeHeader(this.header, next);
-      this.load(false);
+      this.load(false, true);
     });
   }
 
@@ -307,11 +339,11 @@ export class Vault {
 
   rename(newName: string): void {
     withLock(this.dir, () => {
-      this.load(false);
+      this.load(false, true);
       const meta = { ...this.meta, name: newName };
       this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, sealMeta(this.profile, this.header.vaultId, meta));
       this.meta = meta;
-      this.load(false);
+      this.load(false, true);
     });
   }
 
@@ -320,11 +352,11 @@ export class Vault {
     const ownKdf = { params, salt: randomBytes(SALT_BYTES) };
     const kek = await deriveKek(newPassword, ownKdf);
     withLock(this.dir, () => {
-      this.load(false);
+      this.load(false, true);
       const keyBound = vaultKeyBoundBytes(this.header.vaultId, this.profile.profileId, WRAP_BY_OWN_PASSWORD, ownKdf);
       const wrapped = seal(kek, this.vk, concatBytes(AAD.vaultKey, keyBound));
       this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, this.header.sealedMeta, keyBound, wrapped);
-      this.load(false);
+      this.load(false, true);
     });
     wipe(kek);
   }

@@ -4,6 +4,7 @@ import { usageError } from '../vault/errors.js';
 import { parseOtpauthUri, OtpParseError } from '../vault/totp.js';
 import { generatePassword, generatePassphrase } from '../vault/generator.js';
 import { intOption } from './context.js';
+import { cardBrand, luhnValid } from '../vault/card.js';
 
 export interface EntryFlags {
   type?: string;
@@ -97,4 +98,28 @@ export function applyJsonFields(p: EntryPayload, doc: unknown): void {
     }
   }
   if (Array.isArray(o.tags)) p.tags = o.tags.map(String);
+}
+
+/** Cards: fills in the brand from the number; returns a warning when the Luhn check fails. */
+export function completeCard(p: EntryPayload): string | undefined {
+  if (p.type !== 'card' || !p.fields.number) return undefined;
+  const brand = cardBrand(p.fields.number);
+  if (brand && !p.fields.brand) p.fields.brand = brand;
+  return luhnValid(p.fields.number) ? undefined : 'the card number fails the Luhn check; saved anyway, but check for a typo';
+}
+
+/** Multi-line text for a note: from $EDITOR on a terminal. */
+export async function editText(initial = ''): Promise<string> {
+  const [{ spawnSync }, fs, os, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:os'), import('node:path')]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpm-edit-'));
+  const file = path.join(dir, 'note.txt');
+  try {
+    fs.writeFileSync(file, initial, { mode: 0o600 });
+    const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
+    const r = spawnSync(`${editor} "${file}"`, { stdio: 'inherit', shell: true });
+    if (r.status !== 0) throw usageError(`the editor (${editor}) exited with an error; nothing saved`);
+    return fs.readFileSync(file, 'utf8');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

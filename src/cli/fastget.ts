@@ -27,6 +27,6 @@ export async function fastGet(argv: string[]): Promise<number | undefined> {
   }
   const value = fieldValue(v.payload, field ?? primaryField(v.payload.type));
   if (value === undefined) return undefined;
-  process.stdout.write(value + '\n');
+  process.stdout.write(value.endsWith('\n') ? value : value + '\n');
   return 0;
 }

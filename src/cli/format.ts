@@ -1,5 +1,6 @@
 // Human and JSON renderings of entries. The JSON shape is documented in README "JSON output".
 import { SECRET_FIELDS } from '../vault/entry.js';
+import { maskCardNumber } from '../vault/card.js';
 import type { EntryView } from '../vault/session.js';
 import { dim, out } from './io.js';
 
@@ -23,7 +24,8 @@ export function entryJson(v: EntryView) {
 export function printEntry(v: EntryView, reveal: boolean): void {
   const p = v.payload;
   out(`${p.name}  ${dim(`(${p.type}, ${v.vault}, ${v.id.slice(0, 8)})`)}`);
-  const show = (k: string, val: string) => out(`  ${k}: ${SECRET_FIELDS.has(k.toLowerCase()) && !reveal ? '••••••••' : val}`);
+  const hidden = (k: string, val: string) => (k === 'number' && p.type === 'card' ? maskCardNumber(val) : '••••••••');
+  const show = (k: string, val: string) => out(`  ${k}: ${SECRET_FIELDS.has(k.toLowerCase()) && !reveal ? hidden(k.toLowerCase(), val) : val}`);
   for (const [k, val] of Object.entries(p.fields)) show(k, val);
   for (const c of p.custom) show(c.name, c.value);
   out(dim(`  updated ${p.updated}`));

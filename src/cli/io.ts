@@ -1,15 +1,16 @@
 // Output conventions: data on stdout, messages on stderr, one clear line per error, exit codes from
 // src/vault/errors.ts. Colour only on a TTY and never with NO_COLOR.
+import { Chalk } from 'chalk';
 import { decodeUtf8 } from '../crypto/bytes.js';
 import { KpmError, EXIT, usageError } from '../vault/errors.js';
 
 export const isInteractive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 const useColor = (): boolean => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const colors = new Chalk({ level: useColor() ? 1 : 0 });
 
-const paint = (code: number, s: string) => (useColor() ? `\x1b[${code}m${s}\x1b[0m` : s);
-export const dim = (s: string) => paint(2, s);
-export const bold = (s: string) => paint(1, s);
-export const yellow = (s: string) => paint(33, s);
+export const dim = (s: string) => colors.dim(s);
+export const bold = (s: string) => colors.bold(s);
+export const yellow = (s: string) => colors.yellow(s);
 
 export function out(line: string): void {
   process.stdout.write(line + '\n');

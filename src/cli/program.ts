@@ -5,6 +5,7 @@ import { register as entries } from './commands/entries.js';
 import { register as generate } from './commands/generate.js';
 import { register as vaults } from './commands/vaults.js';
 import { register as audit } from './commands/audit.js';
+import { register as docs } from './commands/docs.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -26,6 +27,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   generate(program);
   vaults(program);
   audit(program);
+  docs(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

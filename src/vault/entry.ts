@@ -80,5 +80,7 @@ export interface EntrySummary {
   type: EntryType;
   username?: string;
   url?: string;
+  /** cards: the masked number, e.g. "•••• 4242" */
+  hint?: string;
   updated: string;
 }

@@ -1,7 +1,7 @@
 // Where kpm keeps its files. KPM_HOME relocates everything (tests, CI, several profiles);
 // otherwise the XDG base directories are used.
-import { homedir } from 'node:os';
 import { join } from 'node:path';
+import envPaths from 'env-paths';
 
 export interface KpmPaths {
   home: string;
@@ -20,9 +20,9 @@ export function resolvePaths(env: NodeJS.ProcessEnv = process.env): KpmPaths {
     config = join(home, 'config');
     run = join(home, 'run');
   } else {
-    const h = homedir();
-    data = join(env.XDG_DATA_HOME || join(h, '.local', 'share'), 'kpm');
-    config = join(env.XDG_CONFIG_HOME || join(h, '.config'), 'kpm');
+    const xdg = envPaths('kpm', { suffix: '' });
+    data = xdg.data;
+    config = xdg.config;
     run = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'kpm') : join(data, 'run');
     home = data;
   }

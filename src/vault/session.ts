@@ -7,6 +7,7 @@ import type { KdfParams } from '../crypto/kdf.js';
 import { FLAG_DELETED, type LogRecord } from './format.js';
 import { checkName, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from './errors.js';
+import { maskCardNumber } from './card.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from './paths.js';
@@ -127,6 +128,7 @@ export class Session {
       s = { id: toHex(r.entryId), vault: v.name, name: p.name, type: p.type, updated: p.updated };
       if (p.fields.username) s.username = p.fields.username;
       if (p.fields.url) s.url = p.fields.url;
+      if (p.type === 'card' && p.fields.number) s.hint = maskCardNumber(p.fields.number);
       this.summaries.set(r, s);
     }
     return s;

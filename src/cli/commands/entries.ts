@@ -4,12 +4,12 @@ import { fieldValue, primaryField, type EntryPayload } from '../../vault/entry.j
 import { notFound, usageError } from '../../vault/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
-import { info, isInteractive, json, out, readStdinText } from '../io.js';
+import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { askConfirm, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
-import { applyFieldFlags, applyJsonFields, entryType, generatedSecret, type EntryFlags } from '../entryinput.js';
+import { applyFieldFlags, applyJsonFields, completeCard, editText, entryType, generatedSecret, type EntryFlags } from '../entryinput.js';
 import { entryJson, printEntry } from '../format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -87,6 +87,11 @@ Examples:
       const p: EntryPayload = { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
+      if (type === 'note' && o.notes === undefined && !o.fromJson) {
+        p.fields.notes = process.stdin.isTTY ? await editText() : await readStdinText('note', false);
+      }
+      const cardWarning = completeCard(p);
+      if (cardWarning) warn(cardWarning);
       const secret = await newSecret(o, name, type === 'login' && p.fields.password === undefined);
       if (secret.value !== undefined) {
         p.fields.password = secret.value;
@@ -115,7 +120,7 @@ Examples:
         await copyAndClear(value, (await loadSettings(ctx().paths)).clipboard_clear);
         return;
       }
-      out(value);
+      process.stdout.write(value.endsWith('\n') ? value : value + '\n');
     });
 
   program
@@ -134,7 +139,7 @@ Examples:
       if (o.json) return json(items);
       if (items.length === 0) return info('No entries.');
       const w = Math.min(40, Math.max(4, ...items.map((i) => i.name.length)));
-      for (const i of items) out(`${i.name.padEnd(w)}  ${(i.username ?? '').padEnd(20)}  ${i.url ?? ''}`.trimEnd() + (i.vault !== 'Personal' ? `  [${i.vault}]` : ''));
+      for (const i of items) out(`${i.name.padEnd(w)}  ${(i.username ?? i.hint ?? '').padEnd(20)}  ${i.url ?? ''}`.trimEnd() + (i.vault !== 'Personal' ? `  [${i.vault}]` : ''));
     });
 
   const edit = program.command('edit <name>').description('change fields of an entry').option('--name <new>', 'rename the entry');
@@ -149,6 +154,8 @@ Examples:
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
       if (o.name !== undefined) p.name = o.name;
+      const cardWarning = completeCard(p);
+      if (cardWarning) warn(cardWarning);
       const secret = await newSecret(o, name, false);
       const now = new Date().toISOString();
       if (secret.value !== undefined && secret.value !== p.fields.password) {

@@ -1,12 +1,16 @@
 // Bundles the CLI into dist/ with esbuild. Entry points stay tiny; heavy modules
 // (prompts, settings, clipboard) are split into chunks loaded only by the commands that need them.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
+// Build into a private folder and swap it in, so a kpm running meanwhile never sees a half-built dist/.
+const dist = fileURLToPath(new URL('../dist', import.meta.url));
+const tmp = `${dist}.${process.pid}.tmp`;
+rmSync(tmp, { recursive: true, force: true });
 await build({
   entryPoints: { kpm: 'src/cli/main.ts' },
-  outdir: 'dist',
+  outdir: tmp,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -21,3 +25,5 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+rmSync(dist, { recursive: true, force: true });
+renameSync(tmp, dist);

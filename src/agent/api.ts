@@ -18,8 +18,10 @@ export interface VaultApi {
   unlockVault(name: string, password: string): Promise<VaultInfo>;
   lockVault(name: string): Promise<void>;
   renameVault(name: string, newName: string): Promise<VaultInfo>;
+  changeVaultPassword(name: string, oldPassword: string | undefined, newPassword: string): Promise<void>;
+  removeVault(name: string): Promise<VaultInfo>;
   close(): Promise<void>;
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault'] as const;
+export const AGENT_METHODS = ['get', 'list', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault'] as const;

@@ -28,6 +28,8 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
       v.rename(newName.trim());
       return s.listVaults().find((i) => i.id === v.id)!;
     },
+    changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),
+    removeVault: async (name) => s.removeVault(name),
     close: async () => s.close(),
   };
 }

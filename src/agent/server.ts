@@ -50,6 +50,8 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     server.close();
     process.exit(code);
   };
+  // Data vaults with their own password lock after the same idle time, on their own clock.
+  if (idleSeconds > 0) setInterval(() => session.lockIdleDataVaults(idleSeconds * 1000), Math.min(30_000, idleSeconds * 250)).unref();
   const touch = () => {
     if (idleTimer) clearTimeout(idleTimer);
     if (idleSeconds > 0) idleTimer = setTimeout(() => stop(0), idleSeconds * 1000);

@@ -1,6 +1,7 @@
 // An unlocked profile: the operations every command uses, over all of the profile's vaults.
 // The agent serves exactly these methods over its socket; without an agent the CLI calls them directly.
 import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
@@ -38,6 +39,8 @@ export interface ListFilter {
 export class Session {
   private readonly open = new Map<string, Vault>();
   private readonly summaries = new WeakMap<LogRecord, EntrySummary>();
+  /** when each vault was last used (for the data vaults' own idle timeout) */
+  private readonly lastUsed = new Map<string, number>();
 
   private constructor(
     readonly paths: KpmPaths,
@@ -92,11 +95,52 @@ export class Session {
     if (!info) throw notFound(`no vault named "${name}"`, 'see `kpm vault list`');
     const v = this.open.get(info.id);
     if (!v) throw new KpmError(`vault "${info.name}" has its own password and is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\``);
+    this.lastUsed.set(v.id, Date.now());
     return v;
   }
 
   private vaultsFor(name?: string): Vault[] {
-    return name ? [this.vault(name)] : [...this.open.values()];
+    if (name) return [this.vault(name)];
+    const now = Date.now();
+    for (const id of this.open.keys()) this.lastUsed.set(id, now);
+    return [...this.open.values()];
+  }
+
+  /** Locks data vaults (own password) unused for longer than `idleMs`; returns their names. */
+  lockIdleDataVaults(idleMs: number, now = Date.now()): string[] {
+    const locked: string[] = [];
+    for (const [id, v] of this.open) {
+      if (v.ownPassword && now - (this.lastUsed.get(id) ?? 0) > idleMs) {
+        v.close();
+        this.open.delete(id);
+        locked.push(v.name);
+      }
+    }
+    return locked;
+  }
+
+  /** Rewraps a data vault's key under a new own password (the old one is needed to open it). */
+  async changeVaultPassword(name: string, oldPassword: Uint8Array | undefined, newPassword: Uint8Array, params?: KdfParams): Promise<void> {
+    const info = this.vaultInfo(name);
+    if (!info) throw notFound(`no vault named "${name}"`);
+    if (!info.ownPassword) throw usageError(`vault "${info.name}" is protected by the master password; use \`kpm passwd\``);
+    if (!this.open.has(info.id)) {
+      if (!oldPassword) throw new KpmError(`vault "${info.name}" is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\``);
+      await this.unlockVault(name, oldPassword);
+    }
+    await this.open.get(info.id)!.changeOwnPassword(newPassword, params);
+  }
+
+  /** Deletes a vault and all its entries from this device. */
+  removeVault(name: string): VaultInfo {
+    const info = this.vaultInfo(name);
+    if (!info) throw notFound(`no vault named "${name}"`);
+    if (this.listVaults().length === 1) throw usageError('cannot remove the only vault');
+    const v = this.open.get(info.id);
+    v?.close();
+    this.open.delete(info.id);
+    rmSync(join(this.paths.vaults, info.id), { recursive: true, force: true });
+    return info;
   }
 
   async createVault(name: string, ownPassword?: Uint8Array, params?: KdfParams): Promise<VaultInfo> {
@@ -180,7 +224,9 @@ export class Session {
       throw usageError(`"${query}" matches ${hits.length} entries: ${names.join(', ')}`, 'name the vault with --vault, or use an id');
     }
     const similar = this.list({ vault: vaultName, search: query }).slice(0, 5).map((s) => s.name);
-    throw notFound(`no entry named "${query}"${vaultName ? ` in vault "${vaultName}"` : ''}`, similar.length ? `did you mean: ${similar.join(', ')}` : 'see `kpm list`');
+    const lockedVaults = vaultName ? [] : this.listVaults().filter((v) => v.locked).map((v) => v.name);
+    const hint = similar.length ? `did you mean: ${similar.join(', ')}` : lockedVaults.length ? `locked vaults are not searched: ${lockedVaults.join(', ')}` : 'see `kpm list`';
+    throw notFound(`no entry named "${query}"${vaultName ? ` in vault "${vaultName}"` : ''}`, hint);
   }
 
   get(query: string, vaultName?: string): EntryView {

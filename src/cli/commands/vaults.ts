@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../vault/errors.js';
 import { info, isInteractive, json, out, readStdinText } from '../io.js';
-import { askNewSecret, askSecret } from '../prompt.js';
+import { askConfirm, askNewSecret, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
 
@@ -64,6 +64,40 @@ export function register(program: Command): void {
     .action(async (name: string) => {
       await (await api({})).lockVault(name);
       info(`Vault "${name}" is locked.`);
+    });
+
+  vault
+    .command('passwd <name>')
+    .description("change a data vault's own password (rewraps its key only)")
+    .option('--vault-password-stdin', 'read the current password from line 1 of stdin and the new one from line 2')
+    .addHelpText('after', '\nExamples:\n  kpm vault passwd Private\n  printf "%s\\n%s\\n" "$OLD" "$NEW" | kpm vault passwd Private --vault-password-stdin')
+    .action(async (name: string, o) => {
+      let current: string, next: string;
+      if (o.vaultPasswordStdin) {
+        const lines = (await readStdinText('vault passwords', false)).split(/\r?\n/);
+        if (lines.length < 2 || !lines[1]) throw usageError('--vault-password-stdin expects the current password on line 1 and the new one on line 2');
+        [current, next] = lines;
+      } else {
+        current = await vaultPassword(o, false, name);
+        next = await vaultPassword(o, true, name);
+      }
+      if ([...next].length < 8) throw usageError('a vault password must be at least 8 characters long');
+      await (await api({})).changeVaultPassword(name, current, next);
+      info(`Password of vault "${name}" changed.`);
+    });
+
+  vault
+    .command('rm <name>')
+    .description('delete a vault and every entry in it from this device')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .action(async (name: string, o) => {
+      const a = await api({});
+      if (!o.yes) {
+        if (!isInteractive()) throw usageError('refusing to delete a vault without confirmation', 'add --yes when running without a terminal');
+        if (!(await askConfirm(`Delete vault "${name}" and all its entries?`, false))) return info('Nothing deleted.');
+      }
+      const v = await a.removeVault(name);
+      info(`Deleted vault "${v.name}" (${v.entries} entries).`);
     });
 
   vault

@@ -60,10 +60,18 @@ export async function agentStatus(paths: KpmPaths): Promise<{ pid: number; idleS
   }
 }
 
+/** The environment for kpm's own background processes: never the master password (R38). */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.KPM_MASTER_PASSWORD;
+  delete env.KPM_TOKEN;
+  return env;
+}
+
 /** Starts a detached agent and hands it the keys through a pipe; resolves once it listens. */
 export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys: Record<string, Uint8Array>, idleSeconds: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [process.argv[1], '__agent'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: process.env });
+    const child = spawn(process.execPath, [process.argv[1], '__agent'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
     let out = '';
     let err = '';
     const fail = (msg: string) => reject(new KpmError(`could not start the agent: ${msg}`, EXIT.error));

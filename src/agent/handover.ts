@@ -2,6 +2,7 @@
 // raw bytes so the receiving side can wipe them: profile id ‖ account key ‖ idle seconds ‖
 // count ‖ (vault id ‖ vault key)*.
 import { toHex } from '../crypto/bytes.js';
+import { offHeapCopy } from '../crypto/aead.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 
 export function encodeHandover(profile: UnlockedProfile, vaultKeys: Record<string, Uint8Array>, idleSeconds: number): Buffer {
@@ -21,10 +22,10 @@ export function encodeHandover(profile: UnlockedProfile, vaultKeys: Record<strin
 
 export function decodeHandover(buf: Buffer): { profile: UnlockedProfile; vaultKeys: Record<string, Uint8Array>; idleSeconds: number } {
   if (buf.length < 56) throw new Error('agent handover is truncated');
-  const profile = { profileId: new Uint8Array(buf.subarray(0, 16)), accountKey: new Uint8Array(buf.subarray(16, 48)) };
+  const profile = { profileId: new Uint8Array(buf.subarray(0, 16)), accountKey: offHeapCopy(buf.subarray(16, 48)) };
   const idleSeconds = buf.readUInt32BE(48);
   const n = buf.readUInt32BE(52);
   const vaultKeys: Record<string, Uint8Array> = {};
-  for (let i = 0, o = 56; i < n; i++, o += 48) vaultKeys[toHex(buf.subarray(o, o + 16))] = new Uint8Array(buf.subarray(o + 16, o + 48));
+  for (let i = 0, o = 56; i < n; i++, o += 48) vaultKeys[toHex(buf.subarray(o, o + 16))] = offHeapCopy(buf.subarray(o + 16, o + 48));
   return { profile, vaultKeys, idleSeconds };
 }

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { info } from './io.js';
+import { childEnv } from '../agent/client.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -15,7 +16,7 @@ export async function copyAndClear(value: string, clearSeconds: number): Promise
     throw new KpmError(`cannot use the clipboard: ${(e as Error).message.split('\n')[0]}`, EXIT.error, 'print the value instead (without --copy)');
   }
   if (clearSeconds > 0) {
-    const child = spawn(process.execPath, [process.argv[1], '__clipclear', String(clearSeconds)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(process.execPath, [process.argv[1], '__clipclear', String(clearSeconds)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: childEnv() });
     child.stdin!.end(digest(value));
     child.unref();
     info(`Copied; the clipboard is cleared in ${clearSeconds} seconds.`);

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { argon2id, DEFAULT_KDF, isBelowDefault, SALT_BYTES, type KdfParams } from '../crypto/kdf.js';
 import { concatBytes, wipe } from '../crypto/bytes.js';
 import { hkdf, LABEL } from '../crypto/keys.js';
-import { AuthError, open, seal } from '../crypto/aead.js';
+import { AuthError, openKey, sealKey } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { AAD, decodeKeyring, encodeKeyring, ID_BYTES, keyringBoundBytes, type KdfSpec, type Keyring } from './format.js';
 import { ensureDir, readFileOrNull, withLock, writeFileAtomic } from './fsutil.js';
@@ -35,7 +35,7 @@ export function readKeyring(paths: KpmPaths): Keyring {
 
 function writeKeyring(paths: KpmPaths, kek: Uint8Array, kdf: KdfSpec, profileId: Uint8Array, accountKey: Uint8Array): void {
   const bound = keyringBoundBytes(kdf, profileId);
-  const wrapped = seal(kek, accountKey, concatBytes(AAD.keyring, bound));
+  const wrapped = sealKey(kek, accountKey, concatBytes(AAD.keyring, bound));
   writeFileAtomic(paths.keyring, encodeKeyring(bound, wrapped));
 }
 
@@ -63,7 +63,7 @@ export async function unlockKeyring(paths: KpmPaths, password: Uint8Array): Prom
   const kek = await deriveKek(password, kr.kdf);
   let accountKey: Uint8Array;
   try {
-    accountKey = open(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
+    accountKey = openKey(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
   } catch (e) {
     if (e instanceof AuthError) throw wrongPassword();
     throw e;

@@ -1,7 +1,7 @@
 // One vault on disk: its header, its append-only log, and the in-memory state built from them.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { AuthError, open, seal } from '../crypto/aead.js';
+import { AuthError, offHeapCopy, open, openKey, seal, sealKey } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf, hmacSha256, LABEL } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
@@ -89,8 +89,8 @@ export class Vault {
     private readonly vk: Uint8Array,
     public meta: VaultMeta,
   ) {
-    this.macKey = hkdf(vk, LABEL.manifest);
-    this.tagKey = hkdf(vk, LABEL.nameTag);
+    this.macKey = offHeapCopy(hkdf(vk, LABEL.manifest));
+    this.tagKey = offHeapCopy(hkdf(vk, LABEL.nameTag));
   }
 
   get id(): string {
@@ -114,7 +114,7 @@ export class Vault {
       wrapKey = await deriveKek(ownPassword, ownKdf);
     }
     const keyBound = vaultKeyBoundBytes(vaultId, profile.profileId, wrapKind, ownKdf);
-    const wrappedKey = seal(wrapKey, vk, concatBytes(AAD.vaultKey, keyBound));
+    const wrappedKey = sealKey(wrapKey, vk, concatBytes(AAD.vaultKey, keyBound));
     if (ownPassword) wipe(wrapKey);
     const meta = { name, created: new Date().toISOString() };
     const sealedMeta = sealMeta(profile, vaultId, meta);
@@ -145,7 +145,7 @@ export class Vault {
         wrapKey = await deriveKek(opts.ownPassword, h.ownKdf!);
       } else wrapKey = profile.accountKey;
       try {
-        vk = open(wrapKey, h.wrappedKey, concatBytes(AAD.vaultKey, h.keyBoundBytes));
+        vk = openKey(wrapKey, h.wrappedKey, concatBytes(AAD.vaultKey, h.keyBoundBytes));
       } catch (e) {
         if (!(e instanceof AuthError)) throw e;
         if (h.wrapKind === WRAP_BY_OWN_PASSWORD) throw wrongPassword(`wrong password for vault "${meta.name}"`);
@@ -354,7 +354,7 @@ export class Vault {
     withLock(this.dir, () => {
       this.load(false, true);
       const keyBound = vaultKeyBoundBytes(this.header.vaultId, this.profile.profileId, WRAP_BY_OWN_PASSWORD, ownKdf);
-      const wrapped = seal(kek, this.vk, concatBytes(AAD.vaultKey, keyBound));
+      const wrapped = sealKey(kek, this.vk, concatBytes(AAD.vaultKey, keyBound));
       this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, this.header.sealedMeta, keyBound, wrapped);
       this.load(false, true);
     });

@@ -1,0 +1,351 @@
+// Documents and attachments: files encrypted as a chunked stream into blobs (docs/FORMAT.md
+// "Documents (blobs)"). Every file has its own random key, kept with its name, type, size and
+// SHA-256 in the entry payload, so blobs are read and written without the vault key, and memory
+// stays bounded whatever the file size.
+import * as fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { basename, dirname, extname, join } from 'node:path';
+import { open, seal, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
+import { randomBytes } from '../crypto/random.js';
+import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
+import type { EntryPayload } from './entry.js';
+import { KpmError, EXIT, notFound, usageError } from './errors.js';
+import { FILE_MODE, ensureDir } from './fsutil.js';
+import type { KpmPaths } from './paths.js';
+
+/** One stored file, as kept in an entry payload's `files`. */
+export interface StoredFile {
+  /** blob id: 32 lowercase hex digits, the blob's file name */
+  blob: string;
+  /** the file key, 32 bytes, base64 */
+  key: string;
+  /** file name (no directory part) */
+  name: string;
+  /** media type, e.g. application/pdf */
+  type: string;
+  /** plaintext size in bytes */
+  size: number;
+  /** SHA-256 of the plaintext, hex */
+  sha256: string;
+}
+
+export type PayloadWithFiles = EntryPayload & { files?: StoredFile[] };
+/** (bytes done, bytes in all) */
+export type Progress = (done: number, total: number) => void;
+
+export const BLOB_MAGIC = utf8.encode('KPMB');
+export const BLOB_VERSION = 1;
+export const CHUNK_SIZE = 64 * 1024;
+export const HEADER_BYTES = 4 + 2 + 16 + 4;
+export const SEALED_CHUNK_BYTES = CHUNK_SIZE + SEAL_OVERHEAD;
+const AAD_PREFIX = utf8.encode('kpm/v1/blob');
+const BLOB_ID = /^[0-9a-f]{32}$/;
+
+export const blobsDir = (paths: KpmPaths): string => join(paths.data, 'blobs');
+export const filesOf = (p: EntryPayload): StoredFile[] => (p as PayloadWithFiles).files ?? [];
+export function setFiles(p: EntryPayload, files: StoredFile[]): void {
+  if (files.length) (p as PayloadWithFiles).files = files;
+  else delete (p as PayloadWithFiles).files;
+}
+
+const tampered = (name: string, why: string) =>
+  new KpmError(`file "${name}" is corrupt or has been tampered with (${why}); nothing was written`, EXIT.corrupt);
+
+/** A file name as stored and as written out: one path component, no control characters. */
+export function checkFileName(name: string): string {
+  const n = name.normalize('NFC');
+  // eslint-disable-next-line no-control-regex
+  if (!n || n === '.' || n === '..' || /[/\\\u0000-\u001f\u007f]/.test(n) || Buffer.byteLength(n) > 255) {
+    throw usageError(`unusable file name ${JSON.stringify(name)}`, 'file names must be one path component of at most 255 bytes without control characters');
+  }
+  return n;
+}
+
+/** Checks a StoredFile read from a payload before any of it is used as a path or key. */
+export function checkStoredFile(f: StoredFile): Uint8Array {
+  const key = typeof f?.key === 'string' ? fromBase64(f.key) : new Uint8Array(0);
+  if (!BLOB_ID.test(String(f?.blob)) || key.length !== 32 || !Number.isSafeInteger(f.size) || f.size < 0 || !/^[0-9a-f]{64}$/.test(String(f.sha256))) {
+    throw new KpmError(`the entry's record of file "${String(f?.name)}" is malformed`, EXIT.corrupt);
+  }
+  checkFileName(f.name);
+  return key;
+}
+
+const MEDIA_TYPES: Record<string, string> = {
+  '.pdf': 'application/pdf', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif',
+  '.webp': 'image/webp', '.heic': 'image/heic', '.tif': 'image/tiff', '.tiff': 'image/tiff', '.svg': 'image/svg+xml',
+  '.txt': 'text/plain', '.md': 'text/markdown', '.csv': 'text/csv', '.html': 'text/html', '.json': 'application/json',
+  '.xml': 'application/xml', '.zip': 'application/zip', '.gz': 'application/gzip', '.tar': 'application/x-tar',
+  '.7z': 'application/x-7z-compressed', '.pem': 'application/x-pem-file', '.crt': 'application/x-x509-ca-cert',
+  '.asc': 'application/pgp-keys', '.gpg': 'application/pgp-encrypted', '.kdbx': 'application/x-keepass2',
+  '.doc': 'application/msword', '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  '.xls': 'application/vnd.ms-excel', '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  '.odt': 'application/vnd.oasis.opendocument.text', '.ods': 'application/vnd.oasis.opendocument.spreadsheet',
+};
+export const mediaType = (name: string): string => MEDIA_TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream';
+
+export function blobHeader(blobId: Uint8Array): Uint8Array {
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.set(BLOB_MAGIC, 0);
+  h.writeUInt16BE(BLOB_VERSION, 4);
+  h.set(blobId, 6);
+  h.writeUInt32BE(CHUNK_SIZE, 22);
+  return h;
+}
+
+/** "kpm/v1/blob" ‖ blob id ‖ chunk index u64 ‖ final u8, rewritten in place for every chunk. */
+class ChunkAad {
+  readonly bytes = Buffer.alloc(AAD_PREFIX.length + 16 + 8 + 1);
+  constructor(blobId: Uint8Array) {
+    this.bytes.set(AAD_PREFIX, 0);
+    this.bytes.set(blobId, AAD_PREFIX.length);
+  }
+  at(index: number, final: boolean): Uint8Array {
+    this.bytes.writeBigUInt64BE(BigInt(index), AAD_PREFIX.length + 16);
+    this.bytes[this.bytes.length - 1] = final ? 1 : 0;
+    return this.bytes;
+  }
+}
+
+type Read = (buf: Uint8Array) => number;
+type Write = (bytes: Uint8Array) => void;
+
+/** Reads until `buf` is full or the source ends; returns the bytes read. */
+function fill(read: Read, buf: Uint8Array): number {
+  let got = 0;
+  while (got < buf.length) {
+    const n = read(buf.subarray(got));
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * The STREAM construction: chunks of CHUNK_SIZE, the last one (shorter, full, or empty for an
+ * empty input) flagged final. One chunk of read-ahead tells whether a full chunk is the last.
+ */
+export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, write: Write, onChunk?: (done: number) => void): { size: number; sha256: string } {
+  const aad = new ChunkAad(blobId);
+  const hash = createHash('sha256');
+  let cur = Buffer.allocUnsafe(CHUNK_SIZE);
+  let next = Buffer.allocUnsafe(CHUNK_SIZE);
+  write(blobHeader(blobId));
+  let curLen = fill(read, cur);
+  let size = 0;
+  for (let index = 0; ; index++) {
+    const nextLen = curLen === CHUNK_SIZE ? fill(read, next) : 0;
+    const final = nextLen === 0;
+    const plain = cur.subarray(0, curLen);
+    hash.update(plain);
+    write(seal(key, plain, aad.at(index, final)));
+    size += curLen;
+    onChunk?.(size);
+    if (final) break;
+    [cur, next] = [next, cur];
+    curLen = nextLen;
+  }
+  cur.fill(0);
+  next.fill(0);
+  return { size, sha256: hash.digest('hex') };
+}
+
+/**
+ * Decrypts a blob, handing each verified chunk to `write`. Throws (exit 8) on any header change,
+ * failed chunk, missing final chunk, data after it, or size / SHA-256 mismatch; the caller must
+ * discard what was written unless this returns.
+ */
+export function decryptStream(file: StoredFile, read: Read, write: Write, onChunk?: (done: number) => void): void {
+  const key = checkStoredFile(file);
+  const blobId = Buffer.from(file.blob, 'hex');
+  try {
+    const header = new Uint8Array(HEADER_BYTES);
+    if (fill(read, header) !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
+    const aad = new ChunkAad(blobId);
+    const hash = createHash('sha256');
+    let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+    let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+    let curLen = fill(read, cur);
+    let size = 0;
+    for (let index = 0; ; index++) {
+      const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
+      const final = nextLen === 0;
+      if (curLen < SEAL_OVERHEAD) throw tampered(file.name, 'truncated');
+      if (final && index > 0 && curLen === SEAL_OVERHEAD) throw tampered(file.name, 'empty final chunk');
+      let plain: Uint8Array;
+      try {
+        plain = open(key, cur.subarray(0, curLen), aad.at(index, final));
+      } catch (e) {
+        if (e instanceof AuthError) throw tampered(file.name, `chunk ${index} fails to authenticate`);
+        throw e;
+      }
+      size += plain.length;
+      if (size > file.size) throw tampered(file.name, 'longer than recorded');
+      hash.update(plain);
+      write(plain);
+      onChunk?.(size);
+      if (final) break;
+      [cur, next] = [next, cur];
+      curLen = nextLen;
+    }
+    if (size !== file.size) throw tampered(file.name, 'size differs from the record');
+    if (hash.digest('hex') !== file.sha256) throw tampered(file.name, 'SHA-256 differs from the record');
+  } finally {
+    wipe(key);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files
+
+const fdReader = (fd: number): Read => (buf) => fs.readSync(fd, buf, 0, buf.length, null);
+const fdWriter = (fd: number): Write => (bytes) => {
+  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+};
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const tempName = (dest: string) => join(dirname(dest), `.${basename(dest).slice(0, 200)}.${toHex(randomBytes(6))}.kpm-tmp`);
+
+/** Encrypts `srcPath` into a new blob (temp file, fsync, rename) and returns its record for the payload. */
+export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Progress): StoredFile {
+  const name = checkFileName(basename(srcPath));
+  let src: number;
+  try {
+    src = fs.openSync(srcPath, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw notFound(`no such file: ${srcPath}`);
+    throw e;
+  }
+  const blobId = randomBytes(16);
+  const id = toHex(blobId);
+  const key = randomBytes(32);
+  const tmp = join(dir, `${id}.tmp`);
+  let out: number | undefined;
+  try {
+    const st = fs.fstatSync(src);
+    if (!st.isFile()) throw usageError(`${srcPath} is not a regular file`);
+    ensureDir(dir);
+    out = fs.openSync(tmp, 'wx', FILE_MODE);
+    const { size, sha256 } = encryptStream(key, blobId, fdReader(src), fdWriter(out), onProgress && ((done) => onProgress(done, st.size)));
+    fs.fsyncSync(out);
+    fs.closeSync(out);
+    out = undefined;
+    fs.renameSync(tmp, join(dir, id));
+    fsyncDir(dir);
+    return { blob: id, key: toBase64(key), name, type: mediaType(name), size, sha256 };
+  } catch (e) {
+    if (out !== undefined) fs.closeSync(out);
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  } finally {
+    fs.closeSync(src);
+    wipe(key);
+  }
+}
+
+/**
+ * Decrypts a blob to `destPath`: into a temp file beside it (0600), renamed into place only after
+ * the final chunk and the checksum verified. Without `force`, an existing destination is refused
+ * (exit 2) and never replaced, even if it appears while decrypting.
+ */
+export function decryptBlobToFile(dir: string, file: StoredFile, destPath: string, opts: { force?: boolean } = {}, onProgress?: Progress): void {
+  checkStoredFile(file);
+  const existing = fs.statSync(destPath, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw usageError(`${destPath} is a directory`);
+  if (existing && !opts.force) throw exists(destPath);
+  let src: number;
+  try {
+    src = fs.openSync(join(dir, file.blob), 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${file.name}" is missing (blob ${file.blob})`, EXIT.corrupt);
+    throw e;
+  }
+  const tmp = tempName(destPath);
+  let out: number | undefined;
+  let placed = false;
+  try {
+    out = fs.openSync(tmp, 'wx', FILE_MODE);
+    fs.fchmodSync(out, FILE_MODE);
+    decryptStream(file, fdReader(src), fdWriter(out), onProgress && ((done) => onProgress(done, file.size)));
+    fs.fsyncSync(out);
+    fs.closeSync(out);
+    out = undefined;
+    placeFile(tmp, destPath, Boolean(opts.force));
+    placed = true;
+    fsyncDir(dirname(destPath));
+  } finally {
+    if (out !== undefined) fs.closeSync(out);
+    if (!placed) fs.rmSync(tmp, { force: true });
+    fs.closeSync(src);
+  }
+}
+
+const exists = (path: string) => usageError(`${path} exists`, 'use --force to overwrite it');
+
+/** Moves the finished temp file into place; without `force`, never over an existing file. */
+function placeFile(tmp: string, dest: string, force: boolean): void {
+  if (force) return fs.renameSync(tmp, dest);
+  try {
+    fs.linkSync(tmp, dest); // atomic "create only if absent"
+    fs.rmSync(tmp, { force: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw exists(dest);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV' && code !== 'EMLINK') throw e;
+    // file systems without hard links: check, then rename
+    if (fs.existsSync(dest)) throw exists(dest);
+    fs.renameSync(tmp, dest);
+  }
+}
+
+/** Deletes a blob; true if it existed. */
+export function removeBlob(dir: string, blobId: string): boolean {
+  if (!BLOB_ID.test(blobId)) return false;
+  const path = join(dir, blobId);
+  if (!fs.existsSync(path)) return false;
+  fs.rmSync(path, { force: true });
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// In memory (tests and small data)
+
+/** Encrypts bytes into a complete blob; returns the blob and its payload record. */
+export function encryptBytes(plaintext: Uint8Array, name = 'file'): { blob: Uint8Array; file: StoredFile } {
+  const blobId = randomBytes(16);
+  const key = randomBytes(32);
+  const parts: Uint8Array[] = [];
+  let pos = 0;
+  const read: Read = (buf) => {
+    const n = Math.min(buf.length, plaintext.length - pos);
+    buf.set(plaintext.subarray(pos, pos + n));
+    pos += n;
+    return n;
+  };
+  const { size, sha256 } = encryptStream(key, blobId, read, (b) => parts.push(Uint8Array.from(b)));
+  const file: StoredFile = { blob: toHex(blobId), key: toBase64(key), name: checkFileName(name), type: mediaType(name), size, sha256 };
+  return { blob: Buffer.concat(parts), file };
+}
+
+/** Decrypts a complete in-memory blob (throws exit 8 on any tampering). */
+export function decryptBytes(file: StoredFile, blob: Uint8Array): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let pos = 0;
+  const read: Read = (buf) => {
+    const n = Math.min(buf.length, blob.length - pos);
+    buf.set(blob.subarray(pos, pos + n));
+    pos += n;
+    return n;
+  };
+  decryptStream(file, read, (b) => parts.push(Uint8Array.from(b)));
+  return Buffer.concat(parts);
+}

@@ -273,3 +273,50 @@ describe('metadata binding (R9, R14)', () => {
     expect(await asyncExitCodeOf(() => readAll(paths, profile))).toBe(EXIT.corrupt);
   });
 });
+
+describe('R40: fuzzed vault files', () => {
+  it('10k mutated keyring, header and log files each end in a documented error (exit 8) or a correct read, never a crash', async () => {
+    const { paths, profile } = await makeProfile(3);
+    const files = [paths.keyring, ...vaultFiles(paths)];
+    const originals = files.map((f) => fs.readFileSync(f));
+    let seed = 0x9e3779b9;
+    const rand = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const outcomes = new Map<string, number>();
+    for (let i = 0; i < 10_000; i++) {
+      const which = rand(files.length);
+      let buf = Buffer.from(originals[which]);
+      const edits = 1 + rand(4);
+      for (let k = 0; k < edits; k++) {
+        const op = rand(4);
+        const at = rand(buf.length + 1);
+        if (op === 0 && buf.length) buf[at % buf.length] = rand(256);
+        else if (op === 1) buf = Buffer.concat([buf.subarray(0, at), Buffer.from([rand(256)]), buf.subarray(at)]);
+        else if (op === 2) buf = Buffer.concat([buf.subarray(0, at), buf.subarray(at + 1 + rand(8))]);
+        else buf = buf.subarray(0, at);
+      }
+      fs.writeFileSync(files[which], buf);
+      let outcome: string;
+      try {
+        if (which === 0) {
+          // Parsing and the checksum run before any key derivation; an intact file parses.
+          const kr = readKeyring(paths);
+          outcome = Buffer.from(kr.profileId).equals(Buffer.from(profile.profileId)) ? 'ok' : 'bad';
+        } else {
+          const entries = await readAll(paths, profile);
+          outcome = entries.join() === 'site0=pw0,site1=pw1,site2=pw2' ? 'ok' : `wrong data: ${entries.join()}`;
+        }
+      } catch (e) {
+        outcome = e instanceof KpmError ? `exit ${e.exitCode}` : `crash: ${(e as Error).stack}`;
+      }
+      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      fs.writeFileSync(files[which], originals[which]);
+    }
+    for (const o of outcomes.keys()) expect(['ok', 'exit 8']).toContain(o);
+    expect(outcomes.get('exit 8')).toBeGreaterThan(9_000);
+  });
+});

@@ -7,6 +7,8 @@ export interface VaultApi {
   readonly viaAgent: boolean;
   get(query: string, vault?: string): Promise<EntryView>;
   list(filter: ListFilter): Promise<EntrySummary[]>;
+  /** `kpm list` output, rendered next to the data */
+  listText(filter: ListFilter, json: boolean): Promise<string>;
   /** full entries, secrets included (audit, export) */
   entries(filter: ListFilter): Promise<EntryView[]>;
   add(vault: string | undefined, payload: EntryPayload): Promise<EntryView>;
@@ -24,4 +26,4 @@ export interface VaultApi {
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault'] as const;
+export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault'] as const;

@@ -1,48 +1,13 @@
 // Talking to the agent: one connection per request, newline-delimited JSON.
-import * as net from 'node:net';
-import { readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
+import { agentCall, AgentUnavailable } from './call.js';
 import type { KpmPaths } from '../vault/paths.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import { AGENT_METHODS, type VaultApi } from './api.js';
-import { agentPaths, type AgentResponse } from './socket.js';
 import { encodeHandover } from './handover.js';
 
-export class AgentUnavailable extends Error {}
-
-export function agentCall(paths: KpmPaths, method: string, params: unknown[] = []): Promise<unknown> {
-  const ap = agentPaths(paths);
-  let token: string;
-  try {
-    token = readFileSync(ap.token, 'utf8');
-  } catch {
-    return Promise.reject(new AgentUnavailable('agent not running'));
-  }
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(ap.socket);
-    let buf = '';
-    let connected = false;
-    sock.setEncoding('utf8');
-    sock.on('connect', () => {
-      connected = true;
-      sock.write(JSON.stringify({ token, method, params }) + '\n');
-    });
-    sock.on('data', (c: string) => (buf += c));
-    sock.on('error', (e) => reject(connected ? new KpmError(`lost the connection to the agent: ${e.message}`, EXIT.error) : new AgentUnavailable(e.message)));
-    sock.on('close', () => {
-      if (!connected) return;
-      let res: AgentResponse;
-      try {
-        res = JSON.parse(buf);
-      } catch {
-        return reject(new KpmError('the agent closed the connection unexpectedly', EXIT.error));
-      }
-      if ('error' in res) reject(new KpmError(res.error.message, res.error.exitCode as ExitCode, res.error.hint));
-      else resolve(res.ok);
-    });
-  });
-}
+export { agentCall, AgentUnavailable };
 
 /** A VaultApi served by the running agent; rejects with AgentUnavailable when there is none. */
 export function agentApi(paths: KpmPaths): VaultApi {
@@ -81,6 +46,8 @@ export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys:
     child.stderr!.on('data', (c: string) => (err += c));
     child.stdout!.on('data', (c: string) => {
       out += c;
+      const failed = /^error (\d+) (.*)\n/.exec(out);
+      if (failed) return reject(new KpmError(failed[2], Number(failed[1]) as ExitCode));
       if (out.includes('ready\n')) {
         child.stdout!.destroy();
         child.stderr!.destroy();

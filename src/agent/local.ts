@@ -4,6 +4,7 @@ import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
 import type { VaultApi } from './api.js';
+import { renderList } from '../vault/listing.js';
 
 export function sessionApi(s: Session, viaAgent = false): VaultApi {
   return {
@@ -11,6 +12,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     get: async (q, vault) => s.get(q, vault),
     list: async (filter) => s.list(filter),
     entries: async (filter) => s.entries(filter),
+    listText: async (filter, json) => renderList(s.list(filter), json),
     add: async (vault, payload: EntryPayload) => s.add(vault, payload),
     update: async (vault, id, base, payload) => s.update(vault, id, base, payload),
     remove: async (q, vault) => s.remove(q, vault),

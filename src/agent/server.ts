@@ -26,7 +26,16 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   const input = await readAll(process.stdin);
   const { profile, vaultKeys, idleSeconds } = decodeHandover(input);
   input.fill(0);
-  const session = await Session.open(paths, profile, vaultKeys);
+  let session: Session;
+  try {
+    session = await Session.open(paths, profile, vaultKeys);
+    session.listVaults(); // every vault's header and metadata must verify before we serve anything
+  } catch (e) {
+    // Tell the starting CLI why, with the exit code it should use.
+    const code = e instanceof KpmError ? e.exitCode : 1;
+    process.stdout.write(`error ${code} ${(e as Error).message}\n`);
+    process.exit(1);
+  }
   for (const k of Object.values(vaultKeys)) wipe(k);
   const api: VaultApi = sessionApi(session, true);
   const ap = agentPaths(paths);
@@ -107,7 +116,14 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     fs.chmodSync(ap.socket, 0o600);
     touch();
     process.stdout.write('ready\n');
+    // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
+    const warm = () => {
+      if (!stopped && !session.warmUp(20)) setTimeout(warm, 1);
+    };
+    setTimeout(warm, 1);
   });
+  process.stdout.on('error', () => {});
+  process.stderr.on('error', () => {});
   server.on('error', (e) => {
     process.stderr.write(`kpm agent: ${e.message}\n`);
     stop(1);

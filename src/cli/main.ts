@@ -1,8 +1,14 @@
 // Entry point. Internal sub-processes (the agent, the clipboard clearer) are dispatched before the
 // command-line program is even loaded, and so is the hot path `kpm get NAME` with an unlocked agent.
-import { fastGet } from './fastget.js';
+import { fastPath } from './fastpath.js';
 
 const argv = process.argv.slice(2);
+
+// A reader that stops early (`kpm list | head`) is not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 async function main(): Promise<number> {
   if (argv[0] === '__agent') {
@@ -18,7 +24,7 @@ async function main(): Promise<number> {
     await clearLater(Number(argv[1]), digest.trim());
     return 0;
   }
-  const fast = await fastGet(argv);
+  const fast = await fastPath(argv);
   if (fast !== undefined) return fast;
   const { runCli } = await import('./program.js');
   return runCli(argv);

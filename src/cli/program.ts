@@ -6,6 +6,9 @@ import { register as generate } from './commands/generate.js';
 import { register as vaults } from './commands/vaults.js';
 import { register as audit } from './commands/audit.js';
 import { register as docs } from './commands/docs.js';
+import { register as config } from './commands/config.js';
+import { register as settings } from './commands/settings.js';
+import { register as account } from './commands/account.js'; // TEMP-ISSUE4
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -28,6 +31,9 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   vaults(program);
   audit(program);
   docs(program);
+  config(program);
+  settings(program);
+  account(program); // TEMP-ISSUE4
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -5,10 +5,11 @@ import { rmSync } from 'node:fs';
 import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
-import { FLAG_DELETED, type LogRecord } from './format.js';
+import { FLAG_DELETED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
 import { checkName, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from './errors.js';
 import { maskCardNumber } from './card.js';
+import { collator } from './listing.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from './paths.js';
@@ -53,7 +54,7 @@ export class Session {
     for (const dir of listVaultDirs(paths.vaults)) {
       const h = readVaultHeader(dir);
       const id = toHex(h.vaultId);
-      if (h.wrapKind === 1 || dataVaultKeys[id]) s.open.set(id, await Vault.open(dir, profile, { vaultKey: dataVaultKeys[id] }));
+      if (h.wrapKind === WRAP_BY_ACCOUNT || dataVaultKeys[id]) s.open.set(id, await Vault.open(dir, profile, { vaultKey: dataVaultKeys[id] }));
     }
     return s;
   }
@@ -189,7 +190,20 @@ export class Session {
         out.push(s);
       }
     }
-    return out.sort((a, b) => a.vault.localeCompare(b.vault) || a.name.localeCompare(b.name));
+    return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.name, b.name));
+  }
+
+  /** Decrypts every entry's summary ahead of use, a slice at a time (the agent does this when idle). */
+  warmUp(budgetMs = 20): boolean {
+    const deadline = Date.now() + budgetMs;
+    for (const v of this.open.values()) {
+      for (const r of v.liveRecords()) {
+        if (this.summaries.has(r)) continue;
+        this.summary(v, r);
+        if (Date.now() > deadline) return false;
+      }
+    }
+    return true;
   }
 
   /** Full entries (secrets included) matching a filter; for audit and export. */
@@ -204,7 +218,7 @@ export class Session {
         out.push({ id: s.id, vault: v.name, version: r.version, payload: v.decrypt(r) });
       }
     }
-    return out.sort((a, b) => a.vault.localeCompare(b.vault) || a.payload.name.localeCompare(b.payload.name));
+    return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.payload.name, b.payload.name));
   }
 
   /** Finds one live entry by exact name (case-insensitive) or by id / id prefix of ≥ 8 hex digits. */

@@ -74,8 +74,12 @@ export interface NewRecord {
 }
 
 export class Vault {
-  /** latest record per entry id (hex) */
-  readonly latest = new Map<string, LogRecord>();
+  /** latest record per entry id (hex); loaded on first use */
+  private readonly records = new Map<string, LogRecord>();
+  /** name tag (hex) → id of the live entry with that name */
+  private readonly liveByTag = new Map<string, string>();
+  private recordsLoaded = false;
+  private chainVerified = false;
   private header!: VaultHeader;
   private loadedLength = 0;
   private loadedChain!: Uint8Array;
@@ -134,7 +138,7 @@ export class Vault {
    * Opens a vault: unwraps its key (with the account key, or with `ownPassword` for a data vault,
    * or takes an already unwrapped `vaultKey`), verifies the commit MAC, loads its records.
    */
-  static async open(dir: string, profile: UnlockedProfile, opts: { ownPassword?: Uint8Array; vaultKey?: Uint8Array; meta?: VaultMeta; verifyChain?: boolean } = {}): Promise<Vault> {
+  static async open(dir: string, profile: UnlockedProfile, opts: { ownPassword?: Uint8Array; vaultKey?: Uint8Array; meta?: VaultMeta } = {}): Promise<Vault> {
     const h = readVaultHeader(dir);
     const meta = opts.meta ?? openVaultMeta(h, profile);
     let vk = opts.vaultKey;
@@ -156,7 +160,8 @@ export class Vault {
     }
     if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
     const v = new Vault(dir, profile, vk, meta);
-    v.load(opts.verifyChain ?? true);
+    v.verifyMac(h);
+    v.header = h;
     return v;
   }
 
@@ -172,6 +177,16 @@ export class Vault {
     } catch {
       return '';
     }
+  }
+
+  /** Latest record per entry id, loaded (and its hash chain verified) on first use. */
+  get latest(): Map<string, LogRecord> {
+    this.ensureLoaded(true);
+    return this.records;
+  }
+
+  private ensureLoaded(verifyChain: boolean): void {
+    if (!this.recordsLoaded || (verifyChain && !this.chainVerified)) this.load(verifyChain);
   }
 
   private verifyMac(h: VaultHeader): void {
@@ -203,9 +218,12 @@ export class Vault {
     this.verifyMac(h);
     const c = h.commit;
     const path = join(this.dir, logFile(c.generation));
-    const incremental = this.header && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && this.loadedLength > 0;
+    // Read only the new records when the log grew, unless the part already read must now be verified.
+    const incremental =
+      this.recordsLoaded && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && (!verifyChain || this.chainVerified);
     if (!incremental) {
-      this.latest.clear();
+      this.records.clear();
+      this.liveByTag.clear();
       if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
       checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
       this.loadedLength = LOG_HEADER_BYTES;
@@ -228,10 +246,14 @@ export class Vault {
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
     for (const r of records) {
       const id = toHex(r.entryId);
-      const prev = this.latest.get(id);
+      const prev = this.records.get(id);
       if (prev && r.version <= prev.version) throw corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
-      this.latest.set(id, r);
+      this.records.set(id, r);
+      if (prev && !(prev.flags & FLAG_DELETED) && this.liveByTag.get(toHex(prev.nameTag)) === id) this.liveByTag.delete(toHex(prev.nameTag));
+      if (!(r.flags & FLAG_DELETED)) this.liveByTag.set(toHex(r.nameTag), id);
     }
+    this.recordsLoaded = true;
+    this.chainVerified = verifyChain && (incremental ? this.chainVerified : true);
     this.header = h;
     this.loadedLength = c.logLength;
     this.loadedChain = c.chain;
@@ -240,7 +262,7 @@ export class Vault {
 
   /** Reloads if another process committed since the last load. Cheap: one stat when nothing changed. */
   refresh(): void {
-    if (this.stamp() !== this.headerStamp) this.load(true);
+    if (this.recordsLoaded && this.stamp() !== this.headerStamp) this.load(true);
   }
 
   get commit(): Commit {
@@ -258,9 +280,9 @@ export class Vault {
   }
 
   findByName(name: string): LogRecord | undefined {
-    const tag = this.nameTag(name);
-    for (const r of this.latest.values()) if (!(r.flags & FLAG_DELETED) && bytesEqual(r.nameTag, tag)) return r;
-    return undefined;
+    this.ensureLoaded(true);
+    const id = this.liveByTag.get(toHex(this.nameTag(name)));
+    return id === undefined ? undefined : this.records.get(id);
   }
 
   decrypt(r: LogRecord): EntryPayload {
@@ -282,27 +304,32 @@ export class Vault {
    */
   write(changes: NewRecord[]): void {
     withLock(this.dir, () => {
-      this.load(false, true);
+      // The records are read without re-hashing the chain: the new chain extends the MAC'd one.
+      this.load(this.chainVerified, true);
       const c = this.header.commit;
       const path = join(this.dir, logFile(c.generation));
       const encoded: Uint8Array[] = [];
       let chain = c.chain;
       let live = c.liveCount;
-      const state = new Map(this.latest);
+      const changed = new Map<string, LogRecord>(); // this batch's records by entry id
+      const tagOwner = new Map<string, string | undefined>(); // this batch's view of liveByTag
+      const ownerOf = (tag: string) => (tagOwner.has(tag) ? tagOwner.get(tag) : this.liveByTag.get(tag));
       for (const ch of changes) {
         const id = toHex(ch.entryId);
-        const cur = state.get(id);
+        const cur = changed.get(id) ?? this.records.get(id);
         const curVersion = cur?.version ?? 0;
         if (curVersion !== ch.baseVersion) throw new KpmError(`entry "${ch.payload.name}" was changed by another process; try again`, EXIT.conflict);
         const flags = ch.deleted ? FLAG_DELETED : 0;
         const tag = this.nameTag(ch.payload.name);
+        const tagHex = toHex(tag);
         if (!ch.deleted) {
-          for (const [rid, r] of state) {
-            if (rid !== id && !(r.flags & FLAG_DELETED) && bytesEqual(r.nameTag, tag)) {
-              throw new KpmError(`an entry named "${ch.payload.name}" already exists in vault "${this.meta.name}"`, EXIT.conflict, 'choose another name or edit the existing entry');
-            }
+          const owner = ownerOf(tagHex);
+          if (owner !== undefined && owner !== id) {
+            throw new KpmError(`an entry named "${ch.payload.name}" already exists in vault "${this.meta.name}"`, EXIT.conflict, 'choose another name or edit the existing entry');
           }
         }
+        if (cur && !(cur.flags & FLAG_DELETED) && ownerOf(toHex(cur.nameTag)) === id) tagOwner.set(toHex(cur.nameTag), undefined);
+        if (!ch.deleted) tagOwner.set(tagHex, id);
         const wasLive = cur && !(cur.flags & FLAG_DELETED) ? 1 : 0;
         live += (ch.deleted ? 0 : 1) - wasLive;
         const version = curVersion + 1;
@@ -312,7 +339,7 @@ export class Vault {
         const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
         chain = nextChain(chain, raw);
         encoded.push(raw);
-        state.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
+        changed.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
       }
       const appended = concatBytes(...encoded);
       const newLength = c.logLength + appended.length;
@@ -328,7 +355,7 @@ export class Vault {
       }
       const next: Commit = { ...c, sequence: c.sequence + 2, logLength: newLength, pendingLength: 0, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
       this.writeHeader(this.header, next);
-      this.load(false, true);
+      this.load(this.chainVerified, true);
     });
   }
 

@@ -135,11 +135,9 @@ Examples:
     .addHelpText('after', '\nExamples:\n  kpm list\n  kpm list --search git --json')
     .action(async (o) => {
       const type = o.type ? entryType(o.type) : undefined;
-      const items = await (await api({ masterStdin: o.passwordStdin })).list({ vault: o.vault, search: o.search, type });
-      if (o.json) return json(items);
-      if (items.length === 0) return info('No entries.');
-      const w = Math.min(40, Math.max(4, ...items.map((i) => i.name.length)));
-      for (const i of items) out(`${i.name.padEnd(w)}  ${(i.username ?? i.hint ?? '').padEnd(20)}  ${i.url ?? ''}`.trimEnd() + (i.vault !== 'Personal' ? `  [${i.vault}]` : ''));
+      const text = await (await api({ masterStdin: o.passwordStdin })).listText({ vault: o.vault, search: o.search, type }, Boolean(o.json));
+      if (!text && !o.json) return info('No entries.');
+      process.stdout.write(text);
     });
 
   const edit = program.command('edit <name>').description('change fields of an entry').option('--name <new>', 'rename the entry');
@@ -147,7 +145,6 @@ Examples:
     .option('--json', 'print the changed entry as JSON')
     .addHelpText('after', '\nExamples:\n  kpm edit github --generate\n  kpm edit github --username new-login --field "recovery email=me@example.com"\n  kpm edit github --field "old field="   (removes it)')
     .action(async (name: string, o) => {
-      if (o.type && o.type !== 'login') throw usageError('the type of an entry cannot be changed');
       const a = await api(o);
       const cur = await a.get(name, o.vault);
       const p = cur.payload;

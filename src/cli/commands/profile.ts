@@ -65,9 +65,8 @@ export function register(program: Command): void {
       }
       const minutes = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : (await loadSettings(paths)).autolock;
       const profile = await unlockProfile(paths, await masterPassword(o));
-      const session = await Session.open(paths, profile);
-      await startAgent(paths, profile, session.vaultKeys(), minutes * 60);
-      session.close();
+      await startAgent(paths, profile, {}, minutes * 60); // the agent opens and verifies the vaults itself
+      wipe(profile.accountKey);
       info(minutes > 0 ? `Unlocked; kpm locks itself after ${minutes} idle minutes.` : 'Unlocked until `kpm lock`.');
     });
 

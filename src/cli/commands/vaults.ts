@@ -5,6 +5,7 @@ import { info, isInteractive, json, out, readStdinText } from '../io.js';
 import { askConfirm, askNewSecret, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
+import { requireSettingsPassword } from '../guard.js';
 
 const OWN_UNRECOVERABLE = "This vault's password cannot be recovered by anyone. If you forget it, the vault's data is lost.";
 
@@ -90,7 +91,9 @@ export function register(program: Command): void {
     .command('rm <name>')
     .description('delete a vault and every entry in it from this device')
     .option('-y, --yes', 'do not ask for confirmation')
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected)')
     .action(async (name: string, o) => {
+      await requireSettingsPassword('vault rm', { settingsPasswordStdin: o.settingsPasswordStdin });
       const a = await api({});
       if (!o.yes) {
         if (!isInteractive()) throw usageError('refusing to delete a vault without confirmation', 'add --yes when running without a terminal');

@@ -1,0 +1,594 @@
+// register, activate, login, logout, whoami, devices, 2fa, account reset-password: the account on a
+// kpm server (docs/PROTOCOL.md). The account password is not the master password: it signs in to the
+// server and can be reset by email; the master password never leaves this device and cannot be
+// recovered by anyone. Network code lives in src/sync/http.ts and loads only when a command runs.
+import type { Command } from 'commander';
+import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import type { KpmPaths } from '../../vault/paths.js';
+import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, TwoFactorStatusT, TotpSetupT, TokensT } from '../../protocol/schemas.js';
+import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
+import { ctx } from '../context.js';
+
+type Http = typeof import('../../sync/http.js');
+const http = (): Promise<Http> => import('../../sync/http.js');
+
+interface ServerFlags {
+  server?: string;
+  insecure?: boolean;
+}
+
+const MASTER_NOTE = 'Your master password is not involved: nobody can reset or recover it, and your vault stays as it is.';
+
+function serverOptions(cmd: Command): Command {
+  return cmd
+    .option('--server <url>', 'kpm server URL (default: $KPM_SERVER, the signed-in server, or the `server` setting)')
+    .option('--insecure', 'allow plain http to a non-loopback host and untrusted TLS certificates (testing only)');
+}
+
+async function settingsServer(paths: KpmPaths): Promise<string | undefined> {
+  try {
+    const { loadSettings } = await import('../settings.js');
+    const s = (await loadSettings(paths)) as unknown as Record<string, unknown>;
+    return typeof s.server === 'string' && s.server !== '' ? s.server : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** --server, then KPM_SERVER, then the server of the stored session, then the `server` setting. */
+async function serverUrl(o: ServerFlags, sessionServer?: string): Promise<string> {
+  const url = o.server ?? (process.env.KPM_SERVER || undefined) ?? sessionServer ?? (await settingsServer(ctx().paths));
+  if (!url) throw usageError('no kpm server given', 'pass --server URL, set KPM_SERVER, or `kpm login --server URL` once');
+  return url;
+}
+
+async function client(o: ServerFlags, sessionServer?: string) {
+  const h = await http();
+  return { h, api: new h.ApiClient(await serverUrl(o, sessionServer), o.insecure) };
+}
+
+/** The stored session and a client for its server, or exit 4 when not signed in. */
+async function signedIn(o: ServerFlags) {
+  const h = await http();
+  const { paths } = ctx();
+  const session = h.loadSession(paths);
+  if (!session) throw h.notSignedIn();
+  const api = new h.ApiClient(await serverUrl(o, session.server), o.insecure);
+  const call = <T>(name: Parameters<typeof h.authedCall>[3], opts: { body?: unknown; params?: Record<string, string> } = {}) => h.authedCall<T>(paths, api, session, name, opts);
+  return { h, api, session, call, paths };
+}
+
+// ------------------------------------------------------------------ input
+
+let stdinLines: Promise<string[]> | undefined;
+/** stdin split in lines, read once: the password first (--password-stdin), then a code (--otp-stdin). */
+function stdinLine(what: string): Promise<string> {
+  stdinLines ??= readStdinText(what, false).then((t) => t.split(/\r?\n/));
+  return stdinLines.then((lines) => {
+    const l = lines.shift();
+    if (l === undefined || l === '') throw usageError(`${what}: expected a line on stdin`);
+    return l;
+  });
+}
+
+async function prompt(kind: 'input' | 'password', message: string, def?: string): Promise<string> {
+  const p = await import('@inquirer/prompts');
+  const c = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
+  return kind === 'password' ? p.password({ message, mask: '*' }, c) : p.input({ message, default: def }, c);
+}
+
+function needTty(what: string, hint: string): void {
+  if (!isInteractive()) throw new KpmError(`${what} is needed, but there is no terminal to ask on`, EXIT.locked, hint);
+}
+
+async function emailOf(o: { email?: string }, arg?: string): Promise<string> {
+  const e = arg ?? o.email;
+  if (e) return e;
+  needTty('the email address', 'pass it as an argument or with --email');
+  return prompt('input', 'Email address');
+}
+
+async function accountPassword(o: { passwordStdin?: boolean }, message = 'Account password'): Promise<string> {
+  if (o.passwordStdin) return stdinLine('account password');
+  needTty('the account password', 'pass it on stdin with --password-stdin');
+  return prompt('password', message);
+}
+
+async function otpOf(o: { otp?: string; otpStdin?: boolean }): Promise<string | undefined> {
+  if (o.otp !== undefined && o.otpStdin) throw usageError('use either --otp or --otp-stdin, not both');
+  if (o.otpStdin) return stdinLine('verification code');
+  return o.otp;
+}
+
+function otpOptions(cmd: Command): Command {
+  return cmd.option('--otp <code>', 'verification code (authenticator app, SMS, or a recovery code)').option('--otp-stdin', 'read the verification code from stdin (after the password, with --password-stdin)');
+}
+
+/** The seed's rule and the common list, checked here before the server does (R26). */
+async function checkNewPassword(pw: string): Promise<void> {
+  const { passwordProblems, describeProblems } = await import('../../protocol/password-policy.js');
+  const problems = await passwordProblems(pw);
+  if (problems.length > 0) throw usageError(describeProblems(problems));
+}
+
+/** R21: the account password must not be the master password (the server sees it at every sign-in). */
+async function refuseMasterPassword(paths: KpmPaths, pw: string): Promise<void> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(paths.keyring)) return;
+  const { unlockProfile } = await import('../unlock.js');
+  try {
+    await unlockProfile(paths, pw);
+  } catch (e) {
+    if (e instanceof KpmError && e.exitCode === EXIT.wrongPassword) return;
+    throw e;
+  }
+  throw usageError('the account password must not be your master password', 'the server sees the account password at every sign-in; the master password must never leave this device');
+}
+
+/** A new account password: from stdin, or asked twice on a terminal until it follows the rule. */
+async function newAccountPassword(paths: KpmPaths, o: { passwordStdin?: boolean }): Promise<string> {
+  if (o.passwordStdin) {
+    const pw = await stdinLine('account password');
+    await checkNewPassword(pw);
+    await refuseMasterPassword(paths, pw);
+    return pw;
+  }
+  needTty('the new account password', 'pass it on stdin with --password-stdin');
+  info('The account password signs in to the server. It must differ from your master password:\nat least 8 characters with a digit, a lowercase and an uppercase letter, no spaces.');
+  for (;;) {
+    const pw = await prompt('password', 'Account password');
+    try {
+      await checkNewPassword(pw);
+      await refuseMasterPassword(paths, pw);
+    } catch (e) {
+      if (!(e instanceof KpmError) || e.exitCode !== EXIT.usage) throw e;
+      info(e.message);
+      continue;
+    }
+    if ((await prompt('password', 'Confirm the account password')) === pw) return pw;
+    info('The two entries do not match. Try again.');
+  }
+}
+
+// ------------------------------------------------------------------ the security check
+
+interface CheckFlags {
+  pow?: boolean;
+  captchaFile?: string;
+}
+
+function checkOptions(cmd: Command): Command {
+  return cmd
+    .option('--no-pow', 'do not solve proof-of-work challenges automatically (ask for the captcha instead)')
+    .option('--captcha-file <file>', 'also write the captcha as an image (.svg or .png) when the security check asks for one');
+}
+
+const MAX_POW_BITS = 24;
+
+async function solveChallenge(api: InstanceType<Http['ApiClient']>, c: ChallengeT, o: CheckFlags): Promise<ChallengeSolutionT> {
+  if (c.pow && o.pow !== false && c.pow.bits <= MAX_POW_BITS) {
+    info('Security check: solving a proof-of-work puzzle…');
+    const { solvePow } = await import('../../protocol/pow.js');
+    const nonce = solvePow(c.pow.salt, c.pow.bits);
+    if (nonce !== null) return { id: c.id, nonce };
+  }
+  needTty('a security check (captcha)', 'run the command on a terminal, or let kpm solve the proof of work (without --no-pow)');
+  if (o.captchaFile) {
+    const format = o.captchaFile.toLowerCase().endsWith('.png') ? 'png' : 'svg';
+    const image = await api.download(`/v1/challenges/${c.id}/captcha.${format}`);
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(o.captchaFile, image, { mode: 0o600 });
+    info(`The captcha is also in ${o.captchaFile}.`);
+  }
+  info(`Security check: type the ${c.captcha.length} characters below.\n\n${c.captcha.lines.join('\n')}\n`);
+  return { id: c.id, answer: await prompt('input', 'Characters') };
+}
+
+/** Runs `attempt`, solving the server's security check when it asks for one. */
+async function withSecurityCheck<T>(api: InstanceType<Http['ApiClient']>, o: CheckFlags, attempt: (s?: ChallengeSolutionT) => Promise<T>): Promise<T> {
+  const { ServerError } = await http();
+  let solution: ChallengeSolutionT | undefined;
+  for (let round = 0; ; round++) {
+    try {
+      return await attempt(solution);
+    } catch (e) {
+      if (!(e instanceof ServerError) || !e.body.challenge || round >= 4) throw e;
+      if (e.code !== 'challenge_required' && e.code !== 'challenge_failed') throw e;
+      if (e.code === 'challenge_failed') info('That was not right; here is a new one.');
+      solution = await solveChallenge(api, e.body.challenge, o);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ output
+
+function deviceName(name?: string): string {
+  const n = (name ?? process.env.HOSTNAME ?? '').replace(/\p{Cc}/gu, '').trim();
+  if (n) return [...n].slice(0, 64).join('');
+  return 'kpm device';
+}
+
+const since = (iso: string) => iso.replace('T', ' ').slice(0, 16);
+
+function twoFactorText(t: TwoFactorStatusT): string {
+  const on = [...(t.totp ? ['authenticator app'] : []), ...(t.sms ? [`SMS to ${t.sms}`] : [])];
+  return on.length ? `${on.join(' and ')}; ${t.recoveryCodesLeft} recovery codes left` : 'off';
+}
+
+async function showQr(uri: string): Promise<void> {
+  const { default: qrcode } = await import('qrcode-terminal');
+  await new Promise<void>((resolve) =>
+    qrcode.generate(uri, { small: true }, (qr: string) => {
+      process.stderr.write(qr + '\n');
+      resolve();
+    }),
+  );
+}
+
+function printRecoveryCodes(codes: string[], asJson: boolean): void {
+  if (asJson) return json({ recoveryCodes: codes });
+  if (codes.length === 0) return info('Your existing recovery codes stay valid.');
+  info('Recovery codes: each works once, in place of a code, if you lose your phone. They are shown only now:');
+  for (const c of codes) out(c);
+}
+
+// ------------------------------------------------------------------ sign-in
+
+async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean): Promise<void> {
+  const previous = h.loadSession(paths);
+  h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t });
+  if (previous && previous.device.id !== t.device.id) {
+    // The old device session of this profile is replaced; tell its server, if it still listens.
+    await api.call('logout', { body: {}, token: previous.accessToken }).catch(() => undefined);
+  }
+  if (asJson) return json({ account: t.account, device: t.device, server: api.base.origin });
+  info(`Signed in to ${api.base.host} as ${t.account.email} (device "${t.device.name}", id ${t.device.id}).`);
+}
+
+async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {
+  const { ServerError } = await http();
+  const where = r.smsSentTo ? `the code sent by SMS to ${r.smsSentTo}` : r.methods.includes('totp') ? 'the code from your authenticator app' : 'a verification code';
+  needTty('a verification code', `${r.smsSentTo ? `an SMS was sent to ${r.smsSentTo}; ` : ''}pass the code with --otp CODE or --otp-stdin (a recovery code works too)`);
+  info(`Two-step verification: enter ${where} (or a recovery code).`);
+  for (let i = 0; ; i++) {
+    const code = await prompt('input', 'Code');
+    try {
+      return await api.call<TokensT>('loginOtp', { body: { ticket: r.ticket, code: code.trim() } });
+    } catch (e) {
+      if (!(e instanceof ServerError) || e.code !== 'invalid_otp' || i >= 2 || /sign in again/.test(e.message)) throw e;
+      info(`${e.message}. Try again.`);
+    }
+  }
+}
+
+export function register(program: Command): void {
+  serverOptions(
+    checkOptions(
+      program
+        .command('register')
+        .description('create an account on a kpm server (asks on a terminal; flags and stdin for scripts)')
+        .option('--email <email>', 'email address')
+        .option('--password-stdin', 'read the new account password from the first line of stdin')
+        .option('--region <code>', 'region: an ISO 3166 country code (default: from LANG / the system locale)')
+        .option('--marketing', 'I agree to provide my email address to receive personalized marketing offers (default: no)')
+        .option('--list-regions', 'print the region codes and names, and exit')
+        .option('--json', 'print the result as JSON'),
+    ),
+  )
+    .addHelpText('after', `
+The account password signs in to the server and can be reset by email; it must differ from your
+master password, which never leaves this device and can never be recovered.
+
+Examples:
+  kpm register --server https://kpm.example.org
+  printf %s "$ACCOUNT_PW" | kpm register --email ann@example.org --password-stdin --region DE`)
+    .action(async (o) => {
+      const { REGIONS, isRegion, regionOfLocale } = await import('../../protocol/regions.js');
+      const names = new Intl.DisplayNames(['en'], { type: 'region' });
+      if (o.listRegions) {
+        for (const r of REGIONS) out(`${r}  ${names.of(r)}`);
+        return;
+      }
+      const { api } = await client(o);
+      const { paths } = ctx();
+      const email = await emailOf(o);
+      const { isValidEmail, normalizeEmail } = await import('../../protocol/email.js');
+      if (!isValidEmail(normalizeEmail(email))) throw usageError(`"${email}" is not a valid email address`);
+      const password = await newAccountPassword(paths, o);
+      const guess =
+        regionOfLocale(process.env.LC_ALL) ?? regionOfLocale(process.env.LANG) ?? regionOfLocale(Intl.DateTimeFormat().resolvedOptions().locale) ?? 'US';
+      let region = (o.region as string | undefined)?.toUpperCase();
+      let marketing = Boolean(o.marketing);
+      if (region === undefined && isInteractive()) {
+        const { search } = await import('@inquirer/prompts');
+        const choices = REGIONS.map((r) => ({ value: r, name: `${names.of(r)} (${r})` }));
+        choices.sort((a, b) => (a.value === guess ? -1 : b.value === guess ? 1 : a.name.localeCompare(b.name)));
+        region = await search(
+          { message: 'Region (type to filter)', source: (term) => choices.filter((c) => !term || c.name.toLowerCase().includes(term.toLowerCase())) },
+          { input: process.stdin, output: process.stderr, clearPromptOnDone: false },
+        );
+        if (!o.marketing) {
+          const { confirm } = await import('@inquirer/prompts');
+          marketing = await confirm({ message: 'I agree to provide my email address to receive personalized marketing offers', default: false }, { input: process.stdin, output: process.stderr, clearPromptOnDone: false });
+        }
+      }
+      region ??= guess;
+      if (!isRegion(region)) throw usageError(`unknown region "${region}"`, 'see `kpm register --list-regions`');
+      const r = await withSecurityCheck(api, o, (challenge) => api.call<{ message: string }>('register', { body: { email, password, region, marketing, ...(challenge ? { challenge } : {}) } }));
+      await api.close();
+      if (o.json) return json({ status: 'pending', email: normalizeEmail(email), region, marketing });
+      info(`${r.message[0].toUpperCase()}${r.message.slice(1)} (${normalizeEmail(email)}, region ${region}).\nThen run \`kpm activate CODE\` with the code from the mail, or open its link.`);
+    });
+
+  serverOptions(program.command('activate <code>').description('activate a new account with the code from the activation mail').option('--json', 'print the result as JSON'))
+    .addHelpText('after', '\nExample:\n  kpm activate 4EG6-NVPS-YJ2T-NM2B-H4WZ-KNDY --server https://kpm.example.org')
+    .action(async (code: string, o) => {
+      const { api } = await client(o);
+      const r = await api.call<{ status: string; email: string }>('activate', { body: { code: code.trim() } });
+      await api.close();
+      if (o.json) return json(r);
+      info(`Account ${r.email} is activated. Sign in with \`kpm login ${r.email}\`.`);
+    });
+
+  serverOptions(
+    checkOptions(
+      otpOptions(
+        program
+          .command('login [email]')
+          .description('sign in to your account on a kpm server; this device gets its own session')
+          .option('--email <email>', 'email address (or give it as the argument)')
+          .option('--password-stdin', 'read the account password from the first line of stdin')
+          .option('--device <name>', 'name of this device in `kpm devices` (default: the host name)')
+          .option('--json', 'print the result as JSON'),
+      ),
+    ),
+  )
+    .addHelpText('after', `
+Examples:
+  kpm login ann@example.org --server https://kpm.example.org
+  printf '%s\\n' "$ACCOUNT_PW" | kpm login ann@example.org --password-stdin
+  printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin`)
+    .action(async (emailArg: string | undefined, o) => {
+      const { h, api } = await client(o, await sessionServer());
+      const { paths } = ctx();
+      const email = await emailOf(o, emailArg);
+      const password = await accountPassword(o);
+      const otp = await otpOf(o);
+      const { hostname } = await import('node:os');
+      const body = { email, password, deviceName: deviceName(o.device ?? hostname()), ...(otp ? { otp: otp.trim() } : {}) };
+      const r = await withSecurityCheck(api, o, (challenge) => api.call<LoginResultT>('login', { body: challenge ? { ...body, challenge } : body }));
+      const tokens = r.status === 'ok' ? r : await secondStep(api, r);
+      await finishLogin(h, paths, api, tokens, Boolean(o.json));
+      await api.close();
+    });
+
+  serverOptions(program.command('logout').description('sign this device out (its tokens are deleted here and revoked on the server)'))
+    .addHelpText('after', '\nExample:\n  kpm logout')
+    .action(async (o) => {
+      const h = await http();
+      const { paths } = ctx();
+      const session = h.loadSession(paths);
+      if (!session) return info('Not signed in.');
+      try {
+        const api = new h.ApiClient(await serverUrl(o, session.server), o.insecure);
+        await h.authedCall(paths, api, session, 'logout', { body: {} });
+        await api.close();
+      } catch (e) {
+        if (!(e instanceof KpmError) || e.exitCode === EXIT.usage) throw e;
+        warn(`the server could not be told (${e.message}); revoke this device later with \`kpm devices revoke ${session.device.id}\``);
+      }
+      h.clearSession(paths);
+      info('Signed out.');
+    });
+
+  serverOptions(program.command('whoami').description('the signed-in account and device').option('--json', 'print JSON'))
+    .addHelpText('after', '\nExamples:\n  kpm whoami\n  kpm whoami --json | jq -r .email')
+    .action(async (o) => {
+      const { call, api, session } = await signedIn(o);
+      const a = await call<AccountT>('account');
+      await api.close();
+      if (o.json) return json({ ...a, server: session.server });
+      out(a.email);
+      info(`server ${session.server}, region ${a.region}, device "${a.device.name}" (${a.device.id})\ntwo-step verification: ${twoFactorText(a.twoFactor)}`);
+    });
+
+  const devices = program.command('devices').description('devices signed in to your account');
+  serverOptions(devices.command('list', { isDefault: true }).description('list the signed-in devices (the default)').option('--json', 'print JSON'))
+    .addHelpText('after', '\nExamples:\n  kpm devices\n  kpm devices --json')
+    .action(async (o) => {
+      const { call, api } = await signedIn(o);
+      const { devices: list } = await call<{ devices: DeviceT[] }>('devices');
+      await api.close();
+      if (o.json) return json(list);
+      const w = Math.max(4, ...list.map((d) => d.name.length));
+      out(`${'ID'.padEnd(16)}  ${'NAME'.padEnd(w)}  ${'SIGNED IN'.padEnd(16)}  LAST SEEN`);
+      for (const d of list) out(`${d.id.padEnd(16)}  ${d.name.padEnd(w)}  ${since(d.createdAt).padEnd(16)}  ${since(d.lastSeenAt)}${d.current ? '  (this device)' : ''}`);
+    });
+  serverOptions(devices.command('revoke <id>').description('sign a device out'))
+    .addHelpText('after', '\nExample:\n  kpm devices revoke 3f2a9c1b0d4e5f60')
+    .action(async (id: string, o) => {
+      const { call, api, session, h, paths } = await signedIn(o);
+      await call('revokeDevice', { params: { id } });
+      await api.close();
+      if (id === session.device.id) {
+        h.clearSession(paths);
+        return info('This device is signed out.');
+      }
+      info(`Device ${id} is signed out.`);
+    });
+  serverOptions(devices.command('rename <id> <name>').description('rename a device'))
+    .addHelpText('after', '\nExample:\n  kpm devices rename 3f2a9c1b0d4e5f60 "work laptop"')
+    .action(async (id: string, name: string, o) => {
+      const { call, api, session, h, paths } = await signedIn(o);
+      const d = await call<DeviceT>('renameDevice', { params: { id }, body: { name: deviceName(name) } });
+      await api.close();
+      if (d.current) h.saveSession(paths, { ...session, device: { id: d.id, name: d.name } });
+      info(`Device ${d.id} is now "${d.name}".`);
+    });
+
+  registerTwoFactor(program);
+  registerAccount(program);
+}
+
+/** The server of the stored session, if any (login and reset default to it). */
+async function sessionServer(): Promise<string | undefined> {
+  return (await http()).loadSession(ctx().paths)?.server;
+}
+
+function registerTwoFactor(program: Command): void {
+  const tf = program.command('2fa').description('two-step verification: an authenticator app (recommended) or SMS, plus recovery codes');
+
+  serverOptions(tf.command('status').description('what protects the sign-in').option('--json', 'print JSON'))
+    .addHelpText('after', '\nExample:\n  kpm 2fa status')
+    .action(async (o) => {
+      const { call, api } = await signedIn(o);
+      const s = await call<TwoFactorStatusT>('twoFactor');
+      await api.close();
+      if (o.json) return json(s);
+      out(`two-step verification: ${twoFactorText(s)}`);
+    });
+
+  serverOptions(
+    otpOptions(
+      tf
+        .command('enable')
+        .description('turn on two-step verification: --totp (an authenticator app; recommended) or --sms PHONE')
+        .option('--totp', 'use an authenticator app (shows a QR code and the secret)')
+        .option('--sms <phone>', 'send codes by SMS to this number (international format, e.g. +4915112345678)')
+        .option('--json', 'print the secret (and then the recovery codes) as JSON'),
+    ),
+  )
+    .addHelpText('after', `
+On a terminal kpm shows the QR code, then asks for the first code. In scripts, get the secret with
+--json, compute a code, and confirm it with \`kpm 2fa confirm CODE\` (or pass --otp right away for SMS).
+
+Examples:
+  kpm 2fa enable --totp
+  kpm 2fa enable --sms +4915112345678
+  kpm 2fa enable --totp --json | jq -r .secret`)
+    .action(async (o) => {
+      let method: 'totp' | 'sms' | undefined = o.totp ? 'totp' : o.sms ? 'sms' : undefined;
+      if (o.totp && o.sms) throw usageError('choose one of --totp and --sms');
+      if (!method) {
+        if (!isInteractive()) throw usageError('choose --totp (an authenticator app; recommended) or --sms PHONE');
+        const { select } = await import('@inquirer/prompts');
+        method = await select(
+          {
+            message: 'Second step',
+            choices: [
+              { value: 'totp' as const, name: 'Authenticator app (recommended)' },
+              { value: 'sms' as const, name: 'SMS (less safe: codes can be intercepted)' },
+            ],
+          },
+          { input: process.stdin, output: process.stderr, clearPromptOnDone: false },
+        );
+      }
+      const { call, api } = await signedIn(o);
+      if (method === 'totp') {
+        const s = await call<TotpSetupT>('totpSetup', { body: {} });
+        const given = await otpOf(o);
+        if (o.json && given === undefined) {
+          json({ secret: s.secret, uri: s.uri, algorithm: s.algorithm, digits: s.digits, period: s.period });
+          info('Confirm with `kpm 2fa confirm CODE` and a code the app computes from this secret.');
+          return api.close();
+        }
+        await showQr(s.uri);
+        info(`Scan the QR code with your authenticator app, or enter this secret: ${s.secret}\n(${s.uri})`);
+        const code = given ?? (isInteractive() ? await prompt('input', 'The code the app shows now') : undefined);
+        if (code === undefined) return void (info('Then confirm with `kpm 2fa confirm CODE`.'), await api.close());
+        const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('totpConfirm', { body: { code: code.trim() } });
+        await api.close();
+        info('Two-step verification with the authenticator app is on.');
+        return printRecoveryCodes(recoveryCodes, Boolean(o.json));
+      }
+      let phone = o.sms as string | undefined;
+      if (phone === undefined) phone = await prompt('input', 'Phone number (international format, e.g. +4915112345678)');
+      const sent = await call<{ sentTo: string }>('smsSetup', { body: { phone } });
+      info(`A code was sent by SMS to ${sent.sentTo}.`);
+      const code = (await otpOf(o)) ?? (isInteractive() ? await prompt('input', 'The code from the SMS') : undefined);
+      if (code === undefined) {
+        await api.close();
+        if (o.json) json({ status: 'sent', sentTo: sent.sentTo });
+        return info('Then confirm with `kpm 2fa confirm --sms CODE`.');
+      }
+      const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('smsConfirm', { body: { code: code.trim() } });
+      await api.close();
+      info('Two-step verification by SMS is on.');
+      printRecoveryCodes(recoveryCodes, Boolean(o.json));
+    });
+
+  serverOptions(
+    tf
+      .command('confirm [code]')
+      .description('confirm a pending `2fa enable` with its first code')
+      .option('--sms', 'confirm the SMS set-up (default: the authenticator app)')
+      .option('--otp-stdin', 'read the code from stdin')
+      .option('--json', 'print the recovery codes as JSON'),
+  )
+    .addHelpText('after', '\nExamples:\n  kpm 2fa confirm 123456\n  kpm 2fa confirm --sms 654321')
+    .action(async (codeArg: string | undefined, o) => {
+      const code = codeArg ?? (await otpOf(o));
+      if (!code) throw usageError('the code is missing', 'give it as the argument or with --otp-stdin');
+      const { call, api } = await signedIn(o);
+      const { recoveryCodes } = await call<{ recoveryCodes: string[] }>(o.sms ? 'smsConfirm' : 'totpConfirm', { body: { code: code.trim() } });
+      await api.close();
+      info(`Two-step verification ${o.sms ? 'by SMS' : 'with the authenticator app'} is on.`);
+      printRecoveryCodes(recoveryCodes, Boolean(o.json));
+    });
+
+  serverOptions(otpOptions(tf.command('disable').description('turn two-step verification off (needs the account password and a current code)').option('--password-stdin', 'read the account password from the first line of stdin')))
+    .addHelpText('after', "\nExamples:\n  kpm 2fa disable\n  printf '%s\\n%s\\n' \"$ACCOUNT_PW\" \"$CODE\" | kpm 2fa disable --password-stdin --otp-stdin")
+    .action(async (o) => {
+      const password = await accountPassword(o);
+      let code = await otpOf(o);
+      if (code === undefined) {
+        needTty('a verification code', 'pass it with --otp CODE or --otp-stdin');
+        code = await prompt('input', 'A current code (or a recovery code)');
+      }
+      const { call, api } = await signedIn(o);
+      await call('twoFactorDisable', { body: { password, code: code.trim() } });
+      await api.close();
+      info('Two-step verification is off; the recovery codes are void.');
+    });
+}
+
+function registerAccount(program: Command): void {
+  const account = program.command('account').description('your account on the kpm server');
+  serverOptions(
+    checkOptions(
+      account
+        .command('reset-password')
+        .description('reset a forgotten ACCOUNT password by email (the master password can never be recovered)')
+        .option('--email <email>', 'the account email address (step 1: mails a code)')
+        .option('--code <code>', 'the code from the mail (step 2: sets the new password)')
+        .option('--password-stdin', 'read the new account password from the first line of stdin'),
+    ),
+  )
+    .addHelpText('after', `
+This resets the password you sign in to the server with. Your master password cannot be reset or
+recovered by anyone (it never leaves this device), and your vault is not touched.
+
+Examples:
+  kpm account reset-password --email ann@example.org
+  printf %s "$NEW_PW" | kpm account reset-password --code ABCD-EFGH-… --password-stdin`)
+    .action(async (o) => {
+      const { h, api } = await client(o, await sessionServer());
+      const { paths } = ctx();
+      let code: string | undefined = o.code;
+      if (code === undefined) {
+        const email = o.email ?? h.loadSession(paths)?.account.email ?? (await emailOf(o));
+        const r = await withSecurityCheck(api, o, (challenge) => api.call<{ message: string }>('resetRequest', { body: { email, ...(challenge ? { challenge } : {}) } }));
+        info(`${r.message[0].toUpperCase()}${r.message.slice(1)}.\n${MASTER_NOTE}`);
+        if (!isInteractive()) {
+          await api.close();
+          return info('Then run `kpm account reset-password --code CODE` (with --password-stdin in scripts).');
+        }
+        code = await prompt('input', 'Code from the mail');
+      }
+      const password = await newAccountPassword(paths, o);
+      await api.call('resetConfirm', { body: { code: code.trim(), password } });
+      await api.close();
+      if (h.loadSession(paths)) h.clearSession(paths);
+      info(`The account password is changed and every device is signed out; sign in again with \`kpm login\`.\n${MASTER_NOTE}`);
+    });
+}

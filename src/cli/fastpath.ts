@@ -1,0 +1,59 @@
+// The hot paths: `kpm get NAME [--field F] [--vault V]` and `kpm list [--search T] [--type T]
+// [--vault V] [--json]` while the agent is unlocked. They load no command-line framework, only the
+// small agent client, and hand anything else (or any error) to the full program.
+import { agentCall, AgentUnavailable } from '../agent/call.js';
+import { resolvePaths } from '../vault/paths.js';
+import { KpmError } from '../vault/errors.js';
+import type { EntryView } from '../vault/session.js';
+import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
+
+function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
+  const args: string[] = [];
+  const flags: Record<string, string | true> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (valued.includes(a) && i + 1 < argv.length) flags[a] = argv[++i];
+    else if (bool.includes(a)) flags[a] = true;
+    else if (!a.startsWith('-')) args.push(a);
+    else return undefined;
+  }
+  return { args, flags };
+}
+
+async function call(method: string, params: unknown[]): Promise<unknown | undefined> {
+  try {
+    return await agentCall(resolvePaths(), method, params);
+  } catch (e) {
+    if (e instanceof AgentUnavailable || e instanceof KpmError) return undefined; // the full program reports it
+    throw e;
+  }
+}
+
+export async function fastPath(argv: string[]): Promise<number | undefined> {
+  if (process.env.KPM_MASTER_PASSWORD) return undefined;
+  const [cmd, ...rest] = argv;
+  if (cmd === 'get') {
+    const p = parseFlags(rest, ['--field', '--vault'], []);
+    if (!p || p.args.length !== 1) return undefined;
+    const field = p.flags['--field'] as string | undefined;
+    if (field?.toLowerCase() === 'totp') return undefined;
+    const v = (await call('get', [p.args[0], p.flags['--vault']])) as EntryView | undefined;
+    if (!v) return undefined;
+    const value = fieldValue(v.payload, field ?? primaryField(v.payload.type));
+    if (value === undefined) return undefined;
+    process.stdout.write(value.endsWith('\n') ? value : value + '\n');
+    return 0;
+  }
+  if (cmd === 'list' || cmd === 'ls') {
+    const p = parseFlags(rest, ['--search', '-s', '--vault', '--type', '-t'], ['--json']);
+    if (!p || p.args.length) return undefined;
+    const type = (p.flags['--type'] ?? p.flags['-t']) as string | undefined;
+    if (type && !isEntryType(type)) return undefined;
+    const filter = { search: p.flags['--search'] ?? p.flags['-s'], vault: p.flags['--vault'], type };
+    const text = (await call('listText', [filter, p.flags['--json'] === true])) as string | undefined;
+    if (text === undefined || text === '') return undefined; // "No entries." comes from the full program
+    process.stdout.write(text);
+    return 0;
+  }
+  return undefined;
+}

@@ -94,7 +94,7 @@ export function applyJsonFields(p: EntryPayload, doc: unknown): void {
   if (Array.isArray(o.custom)) {
     for (const c of o.custom) {
       if (!c || typeof c.name !== 'string' || typeof c.value !== 'string') throw usageError('custom fields must be {"name": "…", "value": "…"}');
-      p.custom.push({ name: c.name, value: c.value });
+      setField(p, c.name, c.value);
     }
   }
   if (Array.isArray(o.tags)) p.tags = o.tags.map(String);

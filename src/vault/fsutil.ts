@@ -107,7 +107,13 @@ export function withLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): T {
 
 /** Reads bytes [start, end) of a file; fails as corrupt if the file is shorter. */
 export function readRange(path: string, start: number, end: number): Uint8Array {
-  const fd = fs.openSync(path, 'r');
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`vault file ${path} is missing`, EXIT.corrupt);
+    throw e;
+  }
   try {
     const buf = Buffer.allocUnsafe(end - start);
     let got = 0;

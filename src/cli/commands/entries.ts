@@ -1,6 +1,6 @@
 // add, get, list, edit, rm, totp, trash: everyday work with entries.
 import type { Command } from 'commander';
-import { fieldValue, primaryField, type EntryPayload } from '../../vault/entry.js';
+import { checkValue, fieldValue, primaryField, type EntryPayload } from '../../vault/entry.js';
 import { notFound, usageError } from '../../vault/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
@@ -57,11 +57,16 @@ async function readJsonDoc(file: string): Promise<unknown> {
 }
 
 /** Where a new password comes from: stdin, the generator, a prompt on a TTY, or nowhere. */
-async function newSecret(f: EntryFlags & { passwordStdin?: boolean }, name: string, required: boolean): Promise<{ value?: string; generated: boolean }> {
+async function newSecret(f: EntryFlags & { passwordStdin?: boolean; password?: boolean }, name: string, required: boolean): Promise<{ value?: string; generated: boolean }> {
   if (f.passwordStdin && f.generate) throw usageError('use either --password-stdin or --generate, not both');
-  if (f.passwordStdin) return { value: await readStdinText('password'), generated: false };
+  if (f.passwordStdin) {
+    const value = await readStdinText('password');
+    checkValue('password', value);
+    return { value, generated: false };
+  }
   if (f.generate || f.words !== undefined || f.length !== undefined) return { value: generatedSecret(f), generated: true };
-  if (required && isInteractive()) {
+  if (required && f.password !== false) {
+    if (!isInteractive()) throw usageError(`a password for "${name}" is needed, but there is no terminal to ask on`, 'use --password-stdin, --generate, or --no-password for a login without one');
     const v = await askSecret(`Password for ${name} (empty to generate one)`);
     return v ? { value: v, generated: false } : { value: generatedSecret(f), generated: true };
   }
@@ -74,6 +79,7 @@ export function register(program: Command): void {
     .description('add an entry (a login by default); the password comes from a prompt, stdin or the generator, never from arguments')
     .option('-t, --type <type>', 'login | card | identity | note | document', 'login');
   entryOptions(secretOptions(add))
+    .option('--no-password', 'a login without a password (no prompt)')
     .option('--json', 'print the new entry as JSON')
     .addHelpText('after', `
 Examples:
@@ -174,9 +180,9 @@ Examples:
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm rm old-site\n  kpm rm old-site --yes')
     .action(async (name: string, o) => {
+      if (!o.yes && !isInteractive()) throw usageError('refusing to delete without confirmation', 'add --yes when running without a terminal');
       const a = await api({ masterStdin: o.passwordStdin });
       if (!o.yes) {
-        if (!isInteractive()) throw usageError('refusing to delete without confirmation', 'add --yes when running without a terminal');
         const cur = await a.get(name, o.vault);
         if (!(await askConfirm(`Delete ${cur.vault}/${cur.payload.name}?`, false))) return info('Nothing deleted.');
       }
@@ -206,8 +212,9 @@ Examples:
     .description('list deleted entries')
     .option('--vault <name>', 'vault')
     .option('--json', 'print JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .action(async (o) => {
-      const items = await (await api({})).trash(o.vault);
+      const items = await (await api({ masterStdin: o.passwordStdin })).trash(o.vault);
       if (o.json) return json(items);
       if (items.length === 0) return info('The trash is empty.');
       for (const i of items) out(`${i.name}  [${i.vault}]  deleted ${i.updated}`);

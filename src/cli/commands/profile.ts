@@ -1,5 +1,6 @@
 // init, unlock, lock, status, passwd: the life of the profile and its agent.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { utf8, wipe } from '../../crypto/bytes.js';
 import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
 import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .action(async (o) => {
       const { paths } = ctx();
       const params = kdfFromOptions(o);
+      if (existsSync(paths.keyring)) throw usageError(`a vault already exists in ${paths.data}`, 'use `kpm unlock`, or set KPM_HOME to create another profile');
       let pw = await nonInteractiveMasterPassword(o);
       if (pw === undefined) {
         if (!isInteractive()) throw usageError('a master password is needed, but there is no terminal to ask on', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');

@@ -1,0 +1,103 @@
+// Password strength: zxcvbn-ts with its common and English dictionaries.
+//
+// The dictionaries are a few MB of JavaScript, so they are imported only when a strength check is
+// actually made (never by `kpm get` and friends), once per process. The estimator is built without
+// the library's own ranked-dictionary objects and matches words through DictionaryIndex instead
+// (src/audit/dictindex.ts, src/audit/zxcvbn-fast.ts: same results, 10-100× faster, quicker to
+// build). If the library's internals
+// ever change shape, the stock estimator is used instead: slower, same answers.
+import type { ZxcvbnResult } from '@zxcvbn-ts/core';
+import type { Dictionaries } from './dictindex.js';
+import { installFastDictionary } from './zxcvbn-fast.js';
+
+export interface StrengthEstimate {
+  /** 0 (too guessable) … 4 (very unguessable): zxcvbn's score */
+  score: number;
+  /** log10 of the estimated number of guesses an attacker needs */
+  guessesLog10: number;
+  /** what is wrong, if zxcvbn can say ('' when nothing specific) */
+  warning: string;
+  suggestions: string[];
+}
+
+export type Estimator = (password: string, userInputs?: readonly string[]) => StrengthEstimate;
+
+/** Only the first characters count: zxcvbn's cost grows with the square of the length. */
+export const MAX_CHECKED_LENGTH = 100;
+
+let loading: Promise<Estimator> | undefined;
+
+/** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
+export function loadEstimator(): Promise<Estimator> {
+  loading ??= (async () => {
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core').then(cjs), import('@zxcvbn-ts/language-common').then(cjs), import('@zxcvbn-ts/language-en').then(cjs)]);
+    const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
+    const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
+    let factory = new ZxcvbnFactory(base);
+    if (!installFastDictionary(factory, dictionary)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
+    return (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
+  })();
+  return loading;
+}
+
+/** The packages are CommonJS: bundled by esbuild, their exports sit on `default` only. */
+function cjs<T extends object>(m: T): T {
+  const d = (m as { default?: unknown }).default;
+  return d && typeof d === 'object' ? (d as T) : m;
+}
+
+/** User inputs as zxcvbn wants them: non-empty, lower-case, with e-mail and URL parts split out. */
+function cleanInputs(inputs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const raw of inputs) {
+    const v = raw.trim().toLowerCase();
+    if (!v) continue;
+    out.add(v);
+    for (const part of v.split(/[^\p{L}\p{N}]+/u)) if (part.length >= 3) out.add(part);
+  }
+  return [...out];
+}
+
+function toEstimate(r: ZxcvbnResult): StrengthEstimate {
+  return {
+    score: r.score,
+    guessesLog10: Math.round(r.guessesLog10 * 100) / 100,
+    warning: r.feedback.warning ?? '',
+    suggestions: [...r.feedback.suggestions],
+  };
+}
+
+/** Estimates the strength of one password; `userInputs` (user name, site…) make guesses cheaper when used. */
+export async function estimate(password: string, userInputs?: readonly string[]): Promise<StrengthEstimate> {
+  return (await loadEstimator())(password, userInputs);
+}
+
+/** A one-line explanation of why a password is weak: zxcvbn's warning, else its first suggestion. */
+export function weaknessHint(e: StrengthEstimate): string {
+  if (e.warning) return e.warning;
+  if (e.suggestions.length) return e.suggestions[0];
+  return e.guessesLog10 < 10 ? 'Too short or too predictable: use a longer password or a passphrase.' : '';
+}
+
+/**
+ * For `kpm add` / `kpm edit` with a typed password: one line saying why the password is weak, or
+ * undefined when its score reaches `minScore` (the audit_min_score setting).
+ */
+export async function weakPasswordWarning(password: string, minScore: number, userInputs?: readonly string[]): Promise<string | undefined> {
+  if (password === '') return undefined;
+  const e = await estimate(password, userInputs);
+  if (e.score >= minScore) return undefined;
+  const hint = weaknessHint(e);
+  return `weak password (strength ${e.score}/4, about 10^${e.guessesLog10.toFixed(1)} guesses)${hint ? `: ${hint}` : ''}`;
+}
+
+/** Estimates many passwords (the audit), reporting progress now and then. */
+export async function estimateAll(jobs: readonly { password: string; inputs?: readonly string[] }[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
+  const est = await loadEstimator();
+  const out: StrengthEstimate[] = [];
+  for (let i = 0; i < jobs.length; i++) {
+    out.push(est(jobs[i].password, jobs[i].inputs));
+    if (onProgress && (i % 25 === 24 || i === jobs.length - 1)) onProgress(i + 1, jobs.length);
+  }
+  return out;
+}

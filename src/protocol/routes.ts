@@ -1,0 +1,57 @@
+// The routes of the kpm server API: one table read by the server (to register handlers with their
+// schemas) and by the client (to call them and check the answers). No I/O.
+import * as S from './schemas.js';
+import type { JsonSchema } from './validate.js';
+
+export interface RouteSpec {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  /** needs `Authorization: Bearer <access token>` */
+  auth: boolean;
+  body?: JsonSchema;
+  params?: JsonSchema;
+  status: number;
+  response: JsonSchema;
+}
+
+const Empty: JsonSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] };
+
+const r = (method: RouteSpec['method'], path: string, auth: boolean, body: JsonSchema | undefined, response: JsonSchema, status = 200): RouteSpec => ({
+  method,
+  path,
+  auth,
+  ...(body ? { body } : {}),
+  ...(path.includes(':id') ? { params: S.DeviceParams } : {}),
+  status,
+  response,
+});
+
+export const ROUTES = {
+  health: r('GET', '/v1/health', false, undefined, S.Health),
+  register: r('POST', '/v1/accounts', false, S.RegisterBody, S.Pending, 202),
+  activate: r('POST', '/v1/accounts/activate', false, S.ActivateBody, S.Activated),
+  resetRequest: r('POST', '/v1/password-reset', false, S.ResetRequestBody, S.Pending, 202),
+  resetConfirm: r('POST', '/v1/password-reset/confirm', false, S.ResetConfirmBody, S.Done),
+  challenge: r('POST', '/v1/challenges', false, Empty, S.Challenge),
+  login: r('POST', '/v1/sessions', false, S.LoginBody, S.LoginResult),
+  loginOtp: r('POST', '/v1/sessions/otp', false, S.OtpBody, S.LoginResult),
+  refresh: r('POST', '/v1/sessions/refresh', false, S.RefreshBody, S.Tokens),
+  logout: r('POST', '/v1/sessions/logout', true, Empty, S.Done),
+  account: r('GET', '/v1/account', true, undefined, S.Account),
+  devices: r('GET', '/v1/devices', true, undefined, S.DeviceList),
+  renameDevice: r('PATCH', '/v1/devices/:id', true, S.RenameDeviceBody, S.Device),
+  revokeDevice: r('DELETE', '/v1/devices/:id', true, undefined, S.Done),
+  twoFactor: r('GET', '/v1/2fa', true, undefined, S.TwoFactorStatus),
+  totpSetup: r('POST', '/v1/2fa/totp', true, Empty, S.TotpSetup),
+  totpConfirm: r('POST', '/v1/2fa/totp/confirm', true, S.ConfirmBody, S.RecoveryCodes),
+  smsSetup: r('POST', '/v1/2fa/sms', true, S.SmsSetupBody, S.SmsSent),
+  smsConfirm: r('POST', '/v1/2fa/sms/confirm', true, S.ConfirmBody, S.RecoveryCodes),
+  twoFactorDisable: r('POST', '/v1/2fa/disable', true, S.DisableBody, S.Done),
+} as const satisfies Record<string, RouteSpec>;
+
+export type RouteName = keyof typeof ROUTES;
+
+/** `/v1/devices/:id` with `{ id }` → `/v1/devices/abc` */
+export function routePath(spec: RouteSpec, params: Record<string, string> = {}): string {
+  return spec.path.replace(/:([a-z]+)/g, (_, k: string) => encodeURIComponent(params[k] ?? ''));
+}

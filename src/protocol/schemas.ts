@@ -1,0 +1,225 @@
+// Request and response bodies of the kpm server API (/v1), as JSON Schemas shared by the server
+// (fastify validates requests and serialises responses with them) and the client (which checks every
+// response with ./validate.ts). docs/PROTOCOL.md describes each route. No I/O.
+import type { JsonSchema } from './validate.js';
+import { MAX_EMAIL_LENGTH } from './email.js';
+import { MAX_PASSWORD_LENGTH } from './password-policy.js';
+
+export const API_VERSION = 'v1';
+/** Largest request body the server reads (the account API's bodies are tiny). */
+export const MAX_BODY_BYTES = 16 * 1024;
+
+const str = (minLength: number, maxLength: number, pattern?: string): JsonSchema => (pattern ? { type: 'string', minLength, maxLength, pattern } : { type: 'string', minLength, maxLength });
+const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  required,
+});
+const bool: JsonSchema = { type: 'boolean' };
+const int = (minimum: number, maximum: number): JsonSchema => ({ type: 'integer', minimum, maximum });
+const time: JsonSchema = str(20, 30); // ISO 8601, e.g. 2026-11-24T23:53:00.000Z
+
+export const S = {
+  email: str(1, MAX_EMAIL_LENGTH),
+  password: str(1, MAX_PASSWORD_LENGTH),
+  region: str(2, 2, '^[A-Z]{2}$'),
+  /** activation, reset, recovery and 2FA codes: letters, digits and dashes */
+  code: str(4, 64, '^[A-Za-z0-9-]+$'),
+  token: str(20, 128, '^kp[art]_[A-Za-z0-9_-]+$'),
+  id: str(1, 64, '^[a-z0-9]+$'),
+  deviceName: str(1, 64, '^[^\\p{Cc}]+$'),
+  phone: str(4, 20, '^\\+?[0-9 ()-]+$'),
+  time,
+};
+
+// ------------------------------------------------------------------ security check
+
+export const ChallengeSolution = obj({ id: S.id, answer: str(1, 32), nonce: str(1, 64) }, ['id']);
+
+export const Challenge = obj(
+  {
+    id: S.id,
+    expiresAt: time,
+    /** text-art rows the client draws; the user types the characters back as `answer` */
+    captcha: obj({ lines: { type: 'array', maxItems: 64, items: str(0, 400) }, length: int(1, 16) }),
+    /** hashcash-style: find `nonce` so that SHA-256(salt ":" nonce) starts with `bits` zero bits */
+    pow: obj({ salt: str(8, 64, '^[0-9a-f]+$'), bits: int(1, 32) }),
+  },
+  ['id', 'expiresAt', 'captcha'],
+);
+
+export const ErrorBody = obj(
+  {
+    error: str(1, 40),
+    message: str(0, 500),
+    requestId: str(0, 64),
+    rules: { type: 'array', maxItems: 10, items: str(1, 20) },
+    challenge: Challenge,
+    retryAfter: int(0, 86400),
+  },
+  ['error', 'message', 'requestId'],
+);
+
+// ------------------------------------------------------------------ accounts
+
+export const RegisterBody = obj(
+  { email: S.email, password: S.password, region: S.region, marketing: bool, challenge: ChallengeSolution },
+  ['email', 'password', 'region', 'marketing'],
+);
+/** The same answer whether the address was free or in use (the mail tells the owner). */
+export const Pending = obj({ status: { type: 'string', const: 'pending' }, message: str(1, 300) });
+export const ActivateBody = obj({ code: S.code });
+export const Activated = obj({ status: { type: 'string', const: 'activated' }, email: S.email });
+export const ResetRequestBody = obj({ email: S.email, challenge: ChallengeSolution }, ['email']);
+export const ResetConfirmBody = obj({ code: S.code, password: S.password });
+export const Done = obj({ status: { type: 'string', const: 'ok' } });
+
+// ------------------------------------------------------------------ sessions
+
+export const LoginBody = obj(
+  { email: S.email, password: S.password, deviceName: S.deviceName, otp: S.code, challenge: ChallengeSolution },
+  ['email', 'password', 'deviceName'],
+);
+export const OtpBody = obj({ ticket: S.token, code: S.code });
+export const RefreshBody = obj({ refreshToken: S.token });
+
+const Session = {
+  accessToken: S.token,
+  accessExpiresAt: time,
+  refreshToken: S.token,
+  refreshExpiresAt: time,
+  account: obj({ id: S.id, email: S.email }),
+  device: obj({ id: S.id, name: S.deviceName }),
+};
+export const Tokens = obj(Session);
+export const LoginResult = obj(
+  {
+    status: { type: 'string', enum: ['ok', 'otp_required'] },
+    ...Session,
+    /** with otp_required: send the code with this ticket to /v1/sessions/otp */
+    ticket: S.token,
+    methods: { type: 'array', maxItems: 3, items: { type: 'string', enum: ['totp', 'sms', 'recovery'] } },
+    smsSentTo: str(1, 24),
+  },
+  ['status'],
+);
+
+// ------------------------------------------------------------------ account, devices
+
+export const Device = obj({ id: S.id, name: S.deviceName, createdAt: time, lastSeenAt: time, current: bool });
+export const DeviceList = obj({ devices: { type: 'array', maxItems: 1000, items: Device } });
+export const RenameDeviceBody = obj({ name: S.deviceName });
+export const DeviceParams = obj({ id: S.id });
+
+export const TwoFactorStatus = obj({
+  totp: bool,
+  /** the phone number, masked, or null */
+  sms: { type: ['string', 'null'], maxLength: 24 },
+  recoveryCodesLeft: int(0, 100),
+});
+
+export const Account = obj({
+  id: S.id,
+  email: S.email,
+  region: S.region,
+  marketing: bool,
+  activated: bool,
+  createdAt: time,
+  twoFactor: TwoFactorStatus,
+  device: obj({ id: S.id, name: S.deviceName }),
+});
+
+// ------------------------------------------------------------------ two-step verification
+
+export const TotpSetup = obj({ secret: str(32, 128, '^[A-Z2-7]+$'), uri: str(10, 500), algorithm: { type: 'string', const: 'SHA1' }, digits: { type: 'integer', const: 6 }, period: { type: 'integer', const: 30 } });
+export const ConfirmBody = obj({ code: S.code });
+export const RecoveryCodes = obj({ recoveryCodes: { type: 'array', maxItems: 20, items: str(8, 40) } });
+export const SmsSetupBody = obj({ phone: S.phone });
+export const SmsSent = obj({ status: { type: 'string', const: 'sent' }, sentTo: str(1, 24) });
+export const DisableBody = obj({ password: S.password, code: S.code });
+
+export const Health = obj({ status: { type: 'string', const: 'ok' }, version: str(1, 40) });
+
+// ------------------------------------------------------------------ TypeScript shapes
+
+export interface ChallengeSolutionT {
+  id: string;
+  answer?: string;
+  nonce?: string;
+}
+export interface ChallengeT {
+  id: string;
+  expiresAt: string;
+  captcha: { lines: string[]; length: number };
+  pow?: { salt: string; bits: number };
+}
+export interface ErrorBodyT {
+  error: string;
+  message: string;
+  requestId: string;
+  rules?: string[];
+  challenge?: ChallengeT;
+  retryAfter?: number;
+}
+export interface RegisterBodyT {
+  email: string;
+  password: string;
+  region: string;
+  marketing: boolean;
+  challenge?: ChallengeSolutionT;
+}
+export interface PendingT {
+  status: 'pending';
+  message: string;
+}
+export interface ActivatedT {
+  status: 'activated';
+  email: string;
+}
+export interface LoginBodyT {
+  email: string;
+  password: string;
+  deviceName: string;
+  otp?: string;
+  challenge?: ChallengeSolutionT;
+}
+export interface TokensT {
+  accessToken: string;
+  accessExpiresAt: string;
+  refreshToken: string;
+  refreshExpiresAt: string;
+  account: { id: string; email: string };
+  device: { id: string; name: string };
+}
+export type OtpMethod = 'totp' | 'sms' | 'recovery';
+export type LoginResultT = ({ status: 'ok' } & TokensT) | { status: 'otp_required'; ticket: string; methods: OtpMethod[]; smsSentTo?: string };
+export interface DeviceT {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastSeenAt: string;
+  current: boolean;
+}
+export interface TwoFactorStatusT {
+  totp: boolean;
+  sms: string | null;
+  recoveryCodesLeft: number;
+}
+export interface AccountT {
+  id: string;
+  email: string;
+  region: string;
+  marketing: boolean;
+  activated: boolean;
+  createdAt: string;
+  twoFactor: TwoFactorStatusT;
+  device: { id: string; name: string };
+}
+export interface TotpSetupT {
+  secret: string;
+  uri: string;
+  algorithm: 'SHA1';
+  digits: 6;
+  period: 30;
+}

@@ -1,0 +1,84 @@
+// A small JSON-Schema validator for the subset the protocol schemas use (type, properties, required,
+// additionalProperties, items, enum, const, min/maxLength, pattern, minimum/maximum, min/maxItems).
+// The server validates with fastify's Ajv; the client checks responses with this, so it needs no
+// schema compiler at all. No I/O.
+
+export interface JsonSchema {
+  type?: string | readonly string[];
+  properties?: Readonly<Record<string, JsonSchema>>;
+  required?: readonly string[];
+  additionalProperties?: boolean;
+  items?: JsonSchema;
+  enum?: readonly unknown[];
+  const?: unknown;
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minItems?: number;
+  maxItems?: number;
+  description?: string;
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  return typeof v;
+}
+
+const patterns = new Map<string, RegExp>();
+const regex = (p: string): RegExp => {
+  let r = patterns.get(p);
+  if (!r) patterns.set(p, (r = new RegExp(p, 'u')));
+  return r;
+};
+
+/**
+ * The first problem of `value` against `schema` as "path: what", or null when it conforms.
+ * With `allowExtra`, unknown object properties are ignored (a newer server may add fields).
+ */
+export function validate(schema: JsonSchema, value: unknown, opts: { allowExtra?: boolean } = {}, path = '$'): string | null {
+  if (schema.type !== undefined) {
+    const types = typeof schema.type === 'string' ? [schema.type] : schema.type;
+    const t = typeOf(value);
+    if (!types.includes(t) && !(t === 'integer' && types.includes('number'))) return `${path}: expected ${types.join(' or ')}, got ${t}`;
+  }
+  if (schema.const !== undefined && value !== schema.const) return `${path}: expected ${JSON.stringify(schema.const)}`;
+  if (schema.enum && !schema.enum.includes(value)) return `${path}: not one of ${schema.enum.join(', ')}`;
+  if (typeof value === 'string') {
+    const len = [...value].length;
+    if (schema.minLength !== undefined && len < schema.minLength) return `${path}: shorter than ${schema.minLength}`;
+    if (schema.maxLength !== undefined && len > schema.maxLength) return `${path}: longer than ${schema.maxLength}`;
+    if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) return `${path}: does not match ${schema.pattern}`;
+  }
+  if (typeof value === 'number') {
+    if (schema.minimum !== undefined && value < schema.minimum) return `${path}: below ${schema.minimum}`;
+    if (schema.maximum !== undefined && value > schema.maximum) return `${path}: above ${schema.maximum}`;
+  }
+  if (Array.isArray(value)) {
+    if (schema.minItems !== undefined && value.length < schema.minItems) return `${path}: fewer than ${schema.minItems} items`;
+    if (schema.maxItems !== undefined && value.length > schema.maxItems) return `${path}: more than ${schema.maxItems} items`;
+    if (schema.items) {
+      for (let i = 0; i < value.length; i++) {
+        const p = validate(schema.items, value[i], opts, `${path}[${i}]`);
+        if (p) return p;
+      }
+    }
+  }
+  if (typeOf(value) === 'object') {
+    const o = value as Record<string, unknown>;
+    for (const k of schema.required ?? []) if (!Object.hasOwn(o, k)) return `${path}: missing ${k}`;
+    for (const [k, v] of Object.entries(o)) {
+      const sub = schema.properties?.[k];
+      if (sub) {
+        const p = validate(sub, v, opts, `${path}.${k}`);
+        if (p) return p;
+      } else if (schema.additionalProperties === false && !opts.allowExtra) {
+        return `${path}: unknown field ${k}`;
+      }
+    }
+  }
+  return null;
+}

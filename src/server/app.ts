@@ -1,0 +1,213 @@
+// The HTTP API (fastify). Routes, schemas and statuses come from src/protocol/routes.ts; handlers
+// call the services. Every failure leaves as `{ error, message, requestId }` with a stable code and a
+// 4xx status; anything unexpected is logged and answered with a bare 500 "internal", never a stack.
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { ROUTES, type RouteName } from '../protocol/routes.js';
+import { MAX_BODY_BYTES } from '../protocol/schemas.js';
+import type * as T from '../protocol/schemas.js';
+import { ERROR_STATUS, type ErrorCode } from '../protocol/errors.js';
+import type { RequestInfo, ServerContext } from './context.js';
+import { ApiError, apiError } from './errors.js';
+import { newId } from './tokens.js';
+import * as accounts from './accounts.js';
+import * as sessions from './sessions.js';
+import * as twofactor from './twofactor.js';
+import { captchaImage, newChallenge } from './challenges.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: sessions.AuthInfo;
+  }
+}
+
+export interface AppOptions {
+  /** pino options, or false for no logs */
+  logger?: FastifyServerOptions['logger'];
+  https?: { cert: Buffer; key: Buffer };
+  trustProxy?: boolean;
+}
+
+/** Never logged: headers with credentials, and (defensively) any field that could hold a secret. */
+export const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'body',
+  'req.body',
+  '*.password',
+  '*.code',
+  '*.otp',
+  '*.ticket',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.answer',
+];
+
+export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    serializers: {
+      // The query string goes: the activation link carries its code there.
+      req: (req: FastifyRequest) => ({ method: req.method, url: req.url.split('?')[0], remoteAddress: req.ip }),
+      res: (res: FastifyReply) => ({ statusCode: res.statusCode }),
+    },
+    ...(stream ? { stream } : {}),
+  } as FastifyServerOptions['logger'];
+}
+
+const info = (req: FastifyRequest): RequestInfo => ({ ip: req.ip, log: req.log });
+
+type Handler = (ctx: ServerContext, req: FastifyRequest) => Promise<unknown>;
+
+function errorBody(req: FastifyRequest, code: ErrorCode, message: string, extra: object = {}): T.ErrorBodyT {
+  return { error: code, message, requestId: String(req.id), ...extra };
+}
+
+function send(reply: FastifyReply, req: FastifyRequest, code: ErrorCode, message: string, extra: object = {}): FastifyReply {
+  const body = errorBody(req, code, message, extra);
+  if (code === 'too_many_attempts' && 'retryAfter' in extra) reply.header('retry-after', String(extra.retryAfter));
+  return reply.code(ERROR_STATUS[code]).type('application/json; charset=utf-8').send(JSON.stringify(body));
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  validation?: { instancePath?: string; message?: string; keyword?: string; params?: Record<string, unknown> }[];
+  validationContext?: string;
+  message?: string;
+}
+
+function describeValidation(e: FastifyLikeError): string {
+  const v = e.validation?.[0];
+  if (!v) return 'the request does not match the schema';
+  const where = `${e.validationContext ?? 'body'}${v.instancePath ?? ''}`;
+  if (v.keyword === 'additionalProperties') return `${where}: unknown field "${String(v.params?.additionalProperty)}"`;
+  if (v.keyword === 'required') return `${where}: missing field "${String(v.params?.missingProperty)}"`;
+  return `${where} ${v.message ?? 'is invalid'}`;
+}
+
+const handlers: Record<RouteName, Handler> = {
+  health: async (ctx) => ({ status: 'ok', version: ctx.settings.version }),
+  register: (ctx, req) => accounts.register(ctx, info(req), req.body as T.RegisterBodyT),
+  activate: (ctx, req) => accounts.activate(ctx, (req.body as { code: string }).code),
+  resetRequest: (ctx, req) => accounts.requestReset(ctx, info(req), req.body as { email: string }),
+  resetConfirm: async (ctx, req) => {
+    await accounts.confirmReset(ctx, info(req), req.body as { code: string; password: string });
+    return { status: 'ok' };
+  },
+  challenge: (ctx) => newChallenge(ctx),
+  login: (ctx, req) => sessions.login(ctx, info(req), req.body as T.LoginBodyT),
+  loginOtp: (ctx, req) => sessions.loginOtp(ctx, info(req), req.body as { ticket: string; code: string }),
+  refresh: (ctx, req) => sessions.refresh(ctx, (req.body as { refreshToken: string }).refreshToken),
+  logout: async (ctx, req) => {
+    await sessions.logout(ctx, req.auth!);
+    return { status: 'ok' };
+  },
+  account: (ctx, req) => sessions.account(ctx, req.auth!),
+  devices: async (ctx, req) => ({ devices: await sessions.devices(ctx, req.auth!) }),
+  renameDevice: (ctx, req) => sessions.renameDevice(ctx, req.auth!, (req.params as { id: string }).id, (req.body as { name: string }).name),
+  revokeDevice: async (ctx, req) => {
+    await sessions.revokeDevice(ctx, req.auth!, (req.params as { id: string }).id);
+    return { status: 'ok' };
+  },
+  twoFactor: (ctx, req) => twofactor.status(ctx, req.auth!.accountId),
+  totpSetup: (ctx, req) => twofactor.setupTotp(ctx, req.auth!),
+  totpConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmTotp(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
+  smsSetup: async (ctx, req) => ({ status: 'sent', sentTo: await twofactor.setupSms(ctx, req.auth!, (req.body as { phone: string }).phone) }),
+  smsConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmSms(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
+  twoFactorDisable: async (ctx, req) => {
+    const b = req.body as { password: string; code: string };
+    await sessions.disableTwoFactor(ctx, info(req), req.auth!, b.password, b.code);
+    return { status: 'ok' };
+  },
+};
+
+const HTML = (title: string, text: string) =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
+
+export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: MAX_BODY_BYTES,
+    genReqId: () => newId(8),
+    requestIdHeader: false,
+    trustProxy: opts.trustProxy ?? false,
+    return503OnClosing: true,
+    ...(opts.https ? { https: opts.https } : {}),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: false, allErrors: false } },
+  } as FastifyServerOptions) as unknown as FastifyInstance;
+
+  app.removeContentTypeParser('text/plain'); // JSON only: anything else is 415
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', String(req.id));
+    reply.header('cache-control', 'no-store');
+  });
+
+  app.setErrorHandler((err: FastifyLikeError, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.status >= 500) req.log.error({ code: err.code }, err.message);
+      return send(reply, req, err.code, err.message, err.extra);
+    }
+    if (err.validation) return send(reply, req, 'invalid_body', describeValidation(err));
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return send(reply, req, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return send(reply, req, 'unsupported_media_type', 'send JSON with content-type application/json');
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return send(reply, req, 'bad_request', 'the JSON body is empty');
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return send(reply, req, 'bad_request', 'the body is not valid JSON');
+    }
+    // A parse error's own message may quote the body (which may hold a password): never echo it.
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return send(reply, req, 'bad_request', err.statusCode === 400 ? 'the body is not valid JSON' : 'bad request');
+    }
+    req.log.error({ err: { code: err.code, message: err.message } }, 'unexpected error');
+    return send(reply, req, 'internal', 'internal server error');
+  });
+
+  app.setNotFoundHandler((req, reply) => send(reply, req, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+
+  const authenticate = async (req: FastifyRequest) => {
+    req.auth = await sessions.authenticate(ctx, req.headers.authorization);
+  };
+
+  for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
+    const schema: Record<string, unknown> = { response: { [spec.status]: spec.response } };
+    if ('body' in spec && spec.body) schema.body = spec.body;
+    if ('params' in spec && spec.params) schema.params = spec.params;
+    app.route({
+      method: spec.method,
+      url: spec.path,
+      schema,
+      ...(spec.auth ? { preHandler: authenticate } : {}),
+      handler: async (req, reply) => {
+        const result = await handlers[name](ctx, req);
+        return reply.code(spec.status).send(result);
+      },
+    });
+  }
+
+  // The activation link of the mail (a browser GET): activates and says so in a small page.
+  app.get('/v1/activate', { schema: { querystring: { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] } } }, async (req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    try {
+      const r = await accounts.activate(ctx, (req.query as { code: string }).code);
+      return HTML('Account activated', `The kpm account ${r.email.replace(/[<>&"]/g, '')} is active. You can sign in with <code>kpm login</code>.`);
+    } catch (e) {
+      if (e instanceof ApiError) return reply.code(e.status).send(HTML('Activation failed', 'The link is unknown, already used or expired.'));
+      throw e;
+    }
+  });
+
+  // The captcha of an open challenge as an image, for people who prefer it to text art.
+  app.get('/v1/challenges/:id/captcha.:format', { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z0-9]{1,64}$' }, format: { type: 'string', enum: ['svg', 'png'] } }, required: ['id', 'format'] } } }, async (req, reply) => {
+    const { id, format } = req.params as { id: string; format: 'svg' | 'png' };
+    const image = await captchaImage(ctx, id, format);
+    if (image === null) throw apiError('not_found', 'unknown, used or expired challenge');
+    return reply.type(format === 'svg' ? 'image/svg+xml' : 'image/png').send(image);
+  });
+
+  return app;
+}

@@ -1,0 +1,115 @@
+// Schema migrations, run at every start (kysely's Migrator records what ran in kysely_migration and
+// takes a lock, so two instances starting together on one PostgreSQL do not race).
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+const m001: Migration = {
+  async up(db: Kysely<unknown>) {
+    const s = db.schema;
+    await s
+      .createTable('accounts')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('email', 'varchar(254)', (c) => c.notNull().unique())
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('region', 'varchar(2)', (c) => c.notNull())
+      .addColumn('marketing', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('activated_at', 'bigint')
+      .addColumn('disabled_at', 'bigint')
+      .addColumn('password_changed_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('activations')
+      .addColumn('code_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('password_hash', 'text', (c) => c.notNull())
+      .addColumn('region', 'varchar(2)', (c) => c.notNull())
+      .addColumn('marketing', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('resets')
+      .addColumn('code_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('sessions')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+      .addColumn('access_hash', 'varchar(64)', (c) => c.notNull().unique())
+      .addColumn('access_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('refresh_hash', 'varchar(64)', (c) => c.notNull().unique())
+      .addColumn('refresh_expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute();
+    await s.createIndex('sessions_account').on('sessions').column('account_id').execute();
+    await s
+      .createTable('tickets')
+      .addColumn('ticket_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('device_name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('tries', 'integer', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('failures')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('scope', 'varchar(8)', (c) => c.notNull())
+      .addColumn('key', 'varchar(300)', (c) => c.notNull())
+      .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s.createIndex('failures_scope_key_at').on('failures').columns(['scope', 'key', 'at']).execute();
+    await s
+      .createTable('challenges')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('answer_enc', 'text', (c) => c.notNull())
+      .addColumn('pow_salt', 'varchar(64)')
+      .addColumn('pow_bits', 'integer', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await s
+      .createTable('totp')
+      .addColumn('account_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('secret_enc', 'text', (c) => c.notNull())
+      .addColumn('confirmed_at', 'bigint')
+      .addColumn('last_step', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('sms')
+      .addColumn('account_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('phone', 'varchar(24)', (c) => c.notNull())
+      .addColumn('confirmed_at', 'bigint')
+      .execute();
+    await s
+      .createTable('sms_codes')
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('purpose', 'varchar(8)', (c) => c.notNull())
+      .addColumn('code_hash', 'varchar(64)', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('tries', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sms_codes_pk', ['account_id', 'purpose'])
+      .execute();
+    await s
+      .createTable('recovery_codes')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute();
+    await s.createIndex('recovery_codes_account').on('recovery_codes').column('account_id').execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001 };
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+export async function migrate(db: Kysely<unknown>): Promise<void> {
+  const { error } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) throw error;
+}

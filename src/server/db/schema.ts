@@ -1,0 +1,114 @@
+// Table types for kysely. Times are milliseconds since the epoch (bigint columns); flags are 0/1
+// integers, so the same queries run on SQLite and PostgreSQL.
+
+export interface AccountsTable {
+  id: string;
+  email: string; // normalised (src/protocol/email.ts)
+  password_hash: string; // Argon2id PHC string
+  region: string;
+  marketing: number;
+  created_at: number;
+  activated_at: number | null;
+  disabled_at: number | null;
+  password_changed_at: number;
+}
+
+/** One row per registration attempt of an address: activating sets the account to what it asked for. */
+export interface ActivationsTable {
+  code_hash: string; // SHA-256 of the code
+  account_id: string;
+  password_hash: string;
+  region: string;
+  marketing: number;
+  expires_at: number;
+}
+
+export interface ResetsTable {
+  code_hash: string;
+  account_id: string;
+  expires_at: number;
+}
+
+/** A device session: a refresh token and its current access token. */
+export interface SessionsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  created_at: number;
+  last_seen_at: number;
+  access_hash: string;
+  access_expires_at: number;
+  refresh_hash: string;
+  refresh_expires_at: number;
+  revoked_at: number | null;
+}
+
+/** Password checked, second factor outstanding. */
+export interface TicketsTable {
+  ticket_hash: string;
+  account_id: string;
+  device_name: string;
+  expires_at: number;
+  tries: number;
+}
+
+/** Failures counted by the security check: scope 'acct' (key = email) or 'ip' (key = address). */
+export interface FailuresTable {
+  id: string;
+  scope: string;
+  key: string;
+  kind: string; // password | otp | register | reset | verify (a password check in progress)
+  at: number;
+}
+
+export interface ChallengesTable {
+  id: string;
+  answer_enc: string; // the captcha answer, sealed with the server key (images are drawn on request)
+  pow_salt: string | null;
+  pow_bits: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+export interface TotpTable {
+  account_id: string;
+  secret_enc: string; // base64 of XChaCha20-Poly1305(server key) over the secret
+  confirmed_at: number | null;
+  last_step: number; // highest accepted time step; any step ≤ it is refused
+}
+
+export interface SmsTable {
+  account_id: string;
+  phone: string;
+  confirmed_at: number | null;
+}
+
+/** The latest SMS code per account and purpose; a new code replaces the old one. */
+export interface SmsCodesTable {
+  account_id: string;
+  purpose: string; // enrol | login
+  code_hash: string; // HMAC-SHA256(server key, code)
+  expires_at: number;
+  tries: number;
+}
+
+export interface RecoveryCodesTable {
+  id: string;
+  account_id: string;
+  code_hash: string; // Argon2id PHC string
+  used_at: number | null;
+}
+
+export interface Database {
+  accounts: AccountsTable;
+  activations: ActivationsTable;
+  resets: ResetsTable;
+  sessions: SessionsTable;
+  tickets: TicketsTable;
+  failures: FailuresTable;
+  challenges: ChallengesTable;
+  totp: TotpTable;
+  sms: SmsTable;
+  sms_codes: SmsCodesTable;
+  recovery_codes: RecoveryCodesTable;
+}

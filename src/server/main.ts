@@ -1,0 +1,212 @@
+// kpm-server: the account server. `kpm-server` (or `kpm-server serve`) runs it; `kpm-server admin …`
+// works on its database. Exit codes: 0 ok, 1 error, 2 usage, 3 not found.
+import { readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import envPaths from 'env-paths';
+import { openDatabase, isPostgresUrl, type OpenDb } from './db/connect.js';
+import { buildApp, loggerOptions } from './app.js';
+import { DEFAULT_SETTINGS, type SecurityCheckSettings, type ServerSettings } from './context.js';
+import { createMailer } from './mail.js';
+import { smsFromEnv } from './sms.js';
+import { loadServerKey, serverKeys } from './secrets.js';
+import { prune } from './throttle.js';
+import { AdminError, listAccounts, setDisabled, setRegion, throttleStatus } from './admin.js';
+
+export const SERVER_VERSION = '0.1.0';
+const env = process.env;
+
+class UsageError extends Error {}
+
+function int(flag: string, min: number, max: number) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`${flag} expects a whole number from ${min} to ${max}, got "${v}"`);
+    return Number(v);
+  };
+}
+
+interface StoreOpts {
+  dataDir?: string;
+  database?: string;
+}
+
+const dataDirOf = (o: StoreOpts): string => o.dataDir ?? env.KPM_SERVER_DATA ?? envPaths('kpm-server', { suffix: '' }).data;
+const databaseOf = (o: StoreOpts): string => o.database ?? env.KPM_SERVER_DATABASE ?? join(dataDirOf(o), 'kpm-server.sqlite');
+
+function storeOptions(cmd: Command): Command {
+  return cmd
+    .option('--data-dir <dir>', 'data folder: SQLite file, server key, mail outbox (env KPM_SERVER_DATA; default ~/.local/share/kpm-server)')
+    .option('--database <url>', 'postgres://user:pass@host/db for PostgreSQL, or a SQLite file path (env KPM_SERVER_DATABASE)');
+}
+
+function checkOptions(cmd: Command): Command {
+  const d = DEFAULT_SETTINGS.check;
+  return cmd
+    .option('--check-after <n>', 'failed sign-ins per account or address before the security check', int('--check-after', 1, 1000), d.after)
+    .option('--check-window <min>', 'minutes the security check looks back', int('--check-window', 1, 1440), d.windowMs / 60_000)
+    .option('--register-check-after <n>', 'registration / reset requests per address before the security check', int('--register-check-after', 1, 100000), d.registerAfter)
+    .option('--hourly-cap <n>', 'failed verifications per account and hour before attempts are refused (≤ 100)', int('--hourly-cap', 1, 100), d.hourlyCap)
+    .option('--pow-bits <n>', 'proof-of-work difficulty offered with the captcha (0: captcha only)', int('--pow-bits', 0, 28), d.powBits);
+}
+
+function checkSettings(o: { checkAfter: number; checkWindow: number; registerCheckAfter: number; hourlyCap: number; powBits: number }): SecurityCheckSettings {
+  return { after: o.checkAfter, windowMs: o.checkWindow * 60_000, registerAfter: o.registerCheckAfter, hourlyCap: o.hourlyCap, powBits: o.powBits };
+}
+
+async function open(o: StoreOpts): Promise<OpenDb> {
+  const target = databaseOf(o);
+  if (!isPostgresUrl(target)) mkdirSync(dataDirOf(o), { recursive: true, mode: 0o700 });
+  return openDatabase(target);
+}
+
+async function serve(o: Record<string, any>): Promise<void> {
+  const dataDir = dataDirOf(o);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
+  const https = o.tlsCert ? { cert: readFileSync(o.tlsCert), key: readFileSync(o.tlsKey) } : undefined;
+  const store = await open(o);
+  const scheme = https ? 'https' : 'http';
+  const settings: ServerSettings = {
+    ...DEFAULT_SETTINGS,
+    version: SERVER_VERSION,
+    publicUrl: '',
+    accessTtlMs: o.accessTtl * 1000,
+    check: checkSettings(o as never),
+  };
+  const ctx = {
+    db: store.db,
+    engine: store.engine,
+    settings,
+    now: () => Date.now(),
+    mailer: createMailer({ from: o.mailFrom, smtpUrl: o.smtp, outboxDir: o.outbox ?? join(dataDir, 'outbox') }),
+    sms: smsFromEnv(env, o.smsOutbox ?? join(dataDir, 'outbox', 'sms.jsonl'), o.smsProvider),
+    keys: serverKeys(loadServerKey({ key: env.KPM_SERVER_KEY, keyFile: o.serverKeyFile ?? join(dataDir, 'server.key') })),
+  };
+  const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, trustProxy: Boolean(o.trustProxy) });
+  await prune(ctx);
+  const pruner = setInterval(() => prune(ctx).catch((e) => app.log.error({ err: { message: (e as Error).message } }, 'prune failed')), 10 * 60_000);
+  pruner.unref();
+  const address = await app.listen({ host: o.host, port: o.port });
+  const port = Number(new URL(address).port);
+  settings.publicUrl = (o.publicUrl ?? `${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`).replace(/\/+$/, '');
+  process.stderr.write(`kpm-server ${SERVER_VERSION}: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (${store.engine}: ${store.where}; mail: ${ctx.mailer.kind}; sms: ${ctx.sms.kind})\n`);
+  let closing = false;
+  const stop = async () => {
+    if (closing) return;
+    closing = true;
+    clearInterval(pruner);
+    await app.close();
+    ctx.mailer.close();
+    await store.db.destroy();
+    process.exit(0);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+function printTable(rows: Record<string, unknown>[]): void {
+  if (rows.length === 0) return;
+  const keys = Object.keys(rows[0]);
+  const cell = (v: unknown) => (Array.isArray(v) ? v.join(',') || '-' : String(v));
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => cell(r[k]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join('  ').trimEnd();
+  process.stdout.write(line(keys) + '\n' + rows.map((r) => line(keys.map((k) => cell(r[k])))).join('\n') + '\n');
+}
+
+async function withDb<T>(o: StoreOpts, fn: (s: OpenDb) => Promise<T>): Promise<T> {
+  const s = await open(o);
+  try {
+    return await fn(s);
+  } finally {
+    await s.db.destroy();
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('kpm-server')
+    .description('kpm-server: the self-hostable account server of kpm (accounts, sign-in, security check, two-step verification, devices)')
+    .version(SERVER_VERSION, '-V, --version')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', '\nRun `kpm-server serve --help` for the server options.\nExit codes: 0 ok, 1 error, 2 usage, 3 not found.');
+  program.exitOverride();
+
+  const serveCmd = program.command('serve', { isDefault: true }).description('run the server (the default command)');
+  storeOptions(serveCmd)
+    .addOption(new Option('--host <addr>', 'address to listen on').env('KPM_SERVER_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <n>', 'port (0: any free one)').env('KPM_SERVER_PORT').default(8787).argParser(int('--port', 0, 65535)))
+    .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)').env('KPM_SERVER_TLS_CERT'))
+    .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM)').env('KPM_SERVER_TLS_KEY'))
+    .addOption(new Option('--public-url <url>', 'base URL in mailed links (default: the listening address)').env('KPM_SERVER_PUBLIC_URL'))
+    .addOption(new Option('--smtp <url>', 'send mail over SMTP, e.g. smtps://user:pass@mail.example.org (default: .eml files in the outbox)').env('KPM_SMTP_URL'))
+    .addOption(new Option('--mail-from <addr>', 'sender of the mails').env('KPM_MAIL_FROM').default('kpm <no-reply@localhost>'))
+    .option('--outbox <dir>', 'folder of the development mail transport (default <data-dir>/outbox)')
+    .addOption(new Option('--sms-provider <kind>', 'outbox (default) or http (see docs/PROTOCOL.md)').choices(['outbox', 'http']).env('KPM_SMS_PROVIDER'))
+    .option('--sms-outbox <file>', 'file of the SMS outbox provider (default <data-dir>/outbox/sms.jsonl)')
+    .option('--server-key-file <file>', 'the 32-byte server key (default <data-dir>/server.key, made on first start; env KPM_SERVER_KEY holds the key itself)')
+    .option('--access-ttl <s>', 'lifetime of access tokens in seconds', int('--access-ttl', 1, 86400), DEFAULT_SETTINGS.accessTtlMs / 1000)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('KPM_SERVER_LOG_LEVEL').default('info'))
+    .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy only)');
+  checkOptions(serveCmd)
+    .addHelpText('after', `
+Examples:
+  kpm-server                                   # SQLite in ~/.local/share/kpm-server, http://127.0.0.1:8787
+  kpm-server --data-dir /srv/kpm --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+  kpm-server --database postgres://kpm:secret@db/kpm --smtp smtp://mail.example.org:587`)
+    .action(serve);
+
+  const admin = program.command('admin').description('manage accounts in the database');
+  storeOptions(admin.command('list').description('list accounts').option('--json', 'print JSON'))
+    .addHelpText('after', '\nExample:\n  kpm-server admin list --data-dir /srv/kpm --json')
+    .action(async (o) =>
+      withDb(o, async (s) => {
+        const rows = await listAccounts(s.db, Date.now());
+        if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else if (rows.length === 0) process.stderr.write('No accounts.\n');
+        else printTable(rows.map((r) => ({ email: r.email, region: r.region, activated: r.activated, disabled: r.disabled, '2fa': r.twoFactor, devices: r.devices, created: r.createdAt })));
+      }),
+    );
+  storeOptions(admin.command('set-region <email> <region>').description("change an account's region (the only way it changes)"))
+    .addHelpText('after', '\nExample:\n  kpm-server admin set-region ann@example.org FR')
+    .action(async (email: string, region: string, o) => withDb(o, (s) => setRegion(s.db, email, region)));
+  storeOptions(admin.command('disable <email>').description('disable an account: sign-in refused, every device signed out').option('--enable', 'enable it again'))
+    .addHelpText('after', '\nExamples:\n  kpm-server admin disable mallory@example.org\n  kpm-server admin disable ann@example.org --enable')
+    .action(async (email: string, o) => withDb(o, (s) => setDisabled(s.db, email, !o.enable, Date.now())));
+  checkOptions(storeOptions(admin.command('throttle-status [email]').description('failure counters of the security check, busiest first').option('--ip <addr>', 'only this address').option('--json', 'print JSON')))
+    .addHelpText('after', '\nExamples:\n  kpm-server admin throttle-status\n  kpm-server admin throttle-status ann@example.org --json')
+    .action(async (email: string | undefined, o) =>
+      withDb(o, async (s) => {
+        const rows = await throttleStatus(s.db, checkSettings(o), Date.now(), { email, ip: o.ip });
+        if (o.json) process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        else if (rows.length === 0) process.stderr.write('No recent failures.\n');
+        else printTable(rows.map((r) => ({ scope: r.scope === 'acct' ? 'account' : 'address', key: r.key, window: r.window, hour: r.hour, requests: r.requests, check: r.checkRequired, capped: r.capped })));
+      }),
+    );
+  for (const c of [serveCmd, admin, ...admin.commands]) c.exitOverride();
+  return program;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+    if (e instanceof UsageError) {
+      process.stderr.write(`kpm-server: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof AdminError) {
+      process.stderr.write(`kpm-server: ${e.message}\n`);
+      return e.exitCode;
+    }
+    const err = e as NodeJS.ErrnoException;
+    process.stderr.write(`kpm-server: ${err.code === 'EADDRINUSE' ? 'the port is already in use' : (err?.message ?? String(e))}\n`);
+    if (env.KPM_DEBUG) process.stderr.write(String(err?.stack) + '\n');
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  // exit only once stderr is flushed (a pipe would lose the message otherwise)
+  if (code !== 0) process.stderr.write('', () => process.exit(code));
+});

@@ -1,0 +1,214 @@
+// Sign-in, device sessions and bearer tokens. A session is one device: a refresh token (rotated on
+// every use) and the current short-lived access token; the database keeps SHA-256 digests only.
+import type { AccountT, DeviceT, LoginBodyT, LoginResultT, OtpMethod, TokensT } from '../protocol/schemas.js';
+import { normalizeEmail } from '../protocol/email.js';
+import { type RequestInfo, type ServerContext, iso } from './context.js';
+import { apiError } from './errors.js';
+import { verifyDummy, verifyPassword } from './passwords.js';
+import { newId, newToken, sha256Hex } from './tokens.js';
+import { checkHourlyCap, LOGIN_KINDS, requireSecurityCheck, reserveVerification } from './throttle.js';
+import * as twofactor from './twofactor.js';
+
+export interface AuthInfo {
+  sessionId: string;
+  accountId: string;
+  email: string;
+  deviceName: string;
+}
+
+const WRONG = 'wrong email or password';
+
+async function issueSession(ctx: ServerContext, account: { id: string; email: string }, deviceName: string): Promise<TokensT> {
+  const now = ctx.now();
+  const accessToken = newToken('a');
+  const refreshToken = newToken('r');
+  const id = newId(8);
+  const s = ctx.settings;
+  await ctx.db
+    .insertInto('sessions')
+    .values({
+      id,
+      account_id: account.id,
+      name: deviceName,
+      created_at: now,
+      last_seen_at: now,
+      access_hash: sha256Hex(accessToken),
+      access_expires_at: now + s.accessTtlMs,
+      refresh_hash: sha256Hex(refreshToken),
+      refresh_expires_at: now + s.refreshTtlMs,
+      revoked_at: null,
+    })
+    .execute();
+  return {
+    accessToken,
+    accessExpiresAt: iso(now + s.accessTtlMs),
+    refreshToken,
+    refreshExpiresAt: iso(now + s.refreshTtlMs),
+    account: { id: account.id, email: account.email },
+    device: { id, name: deviceName },
+  };
+}
+
+/** Email + password, then (when the account has it) a second factor, then a device session. */
+export async function login(ctx: ServerContext, req: RequestInfo, body: LoginBodyT): Promise<LoginResultT> {
+  const email = normalizeEmail(body.email);
+  await checkHourlyCap(ctx, email);
+  await requireSecurityCheck(ctx, req, { email, kinds: LOGIN_KINDS, threshold: ctx.settings.check.after, solution: body.challenge });
+  const reservation = await reserveVerification(ctx, req, email);
+  const acct = await ctx.db.selectFrom('accounts').selectAll().where('email', '=', email).executeTakeFirst();
+  const ok = acct ? await verifyPassword(acct.password_hash, body.password) : await verifyDummy(body.password);
+  if (!acct || !ok) throw apiError('invalid_credentials', WRONG);
+  await reservation.succeeded();
+  if (acct.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  if (acct.activated_at == null) throw apiError('account_not_activated', 'the account is not activated yet: run `kpm activate CODE` with the code from the activation mail');
+  const who = { accountId: acct.id, email: acct.email };
+  const tf = await twofactor.status(ctx, acct.id);
+  if (!twofactor.isOn(tf)) return { status: 'ok', ...(await issueSession(ctx, acct, body.deviceName)) };
+  if (body.otp !== undefined) {
+    await twofactor.verifySecondFactor(ctx, req, who, body.otp);
+    return { status: 'ok', ...(await issueSession(ctx, acct, body.deviceName)) };
+  }
+  const ticket = newToken('t');
+  await ctx.db
+    .insertInto('tickets')
+    .values({ ticket_hash: sha256Hex(ticket), account_id: acct.id, device_name: body.deviceName, expires_at: ctx.now() + ctx.settings.ticketTtlMs, tries: 0 })
+    .execute();
+  const methods: OtpMethod[] = [...(tf.totp ? (['totp'] as const) : []), ...(tf.sms ? (['sms'] as const) : []), 'recovery'];
+  const result: LoginResultT = { status: 'otp_required', ticket, methods };
+  if (tf.sms && !tf.totp) {
+    const phone = await ctx.db.selectFrom('sms').select('phone').where('account_id', '=', acct.id).executeTakeFirstOrThrow();
+    result.smsSentTo = await twofactor.sendSmsCode(ctx, acct.id, phone.phone, 'login');
+  }
+  return result;
+}
+
+/** The second step of a sign-in: the ticket from `login` and a code. At most 5 tries per ticket. */
+export async function loginOtp(ctx: ServerContext, req: RequestInfo, body: { ticket: string; code: string }): Promise<LoginResultT> {
+  const hash = sha256Hex(body.ticket);
+  const t = await ctx.db.selectFrom('tickets').selectAll().where('ticket_hash', '=', hash).where('expires_at', '>', ctx.now()).executeTakeFirst();
+  if (!t) throw apiError('invalid_otp', 'the sign-in has expired; sign in again');
+  const acct = await ctx.db.selectFrom('accounts').select(['id', 'email', 'disabled_at']).where('id', '=', t.account_id).executeTakeFirstOrThrow();
+  await checkHourlyCap(ctx, acct.email);
+  const counted = await ctx.db.updateTable('tickets').set((eb) => ({ tries: eb('tries', '+', 1) })).where('ticket_hash', '=', hash).where('tries', '<', 5).executeTakeFirst();
+  if (Number(counted.numUpdatedRows) !== 1) {
+    await ctx.db.deleteFrom('tickets').where('ticket_hash', '=', hash).execute();
+    throw apiError('invalid_otp', 'too many wrong codes; sign in again');
+  }
+  await twofactor.verifySecondFactor(ctx, req, { accountId: acct.id, email: acct.email }, body.code);
+  const gone = await ctx.db.deleteFrom('tickets').where('ticket_hash', '=', hash).executeTakeFirst();
+  if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_otp', 'the sign-in has expired; sign in again');
+  if (acct.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  return { status: 'ok', ...(await issueSession(ctx, acct, t.device_name)) };
+}
+
+/** New access and refresh tokens for a refresh token; the old refresh token stops working. */
+export async function refresh(ctx: ServerContext, refreshToken: string): Promise<TokensT> {
+  const now = ctx.now();
+  const oldHash = sha256Hex(refreshToken);
+  const row = await ctx.db
+    .selectFrom('sessions')
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .select(['sessions.id', 'sessions.name', 'sessions.revoked_at', 'sessions.refresh_expires_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
+    .where('sessions.refresh_hash', '=', oldHash)
+    .executeTakeFirst();
+  if (!row || row.revoked_at != null || row.refresh_expires_at <= now) throw apiError('unauthorized', 'this device is signed out; sign in again');
+  if (row.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  const s = ctx.settings;
+  const accessToken = newToken('a');
+  const newRefresh = newToken('r');
+  const res = await ctx.db
+    .updateTable('sessions')
+    .set({ access_hash: sha256Hex(accessToken), access_expires_at: now + s.accessTtlMs, refresh_hash: sha256Hex(newRefresh), refresh_expires_at: now + s.refreshTtlMs, last_seen_at: now })
+    .where('id', '=', row.id)
+    .where('refresh_hash', '=', oldHash)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw apiError('unauthorized', 'this device is signed out; sign in again');
+  return {
+    accessToken,
+    accessExpiresAt: iso(now + s.accessTtlMs),
+    refreshToken: newRefresh,
+    refreshExpiresAt: iso(now + s.refreshTtlMs),
+    account: { id: row.account_id, email: row.email },
+    device: { id: row.id, name: row.name },
+  };
+}
+
+/** The session behind an `Authorization: Bearer kpa_…` header (one indexed query). */
+export async function authenticate(ctx: ServerContext, header: string | undefined): Promise<AuthInfo> {
+  const m = /^Bearer (kpa_[A-Za-z0-9_-]{20,100})$/.exec(header ?? '');
+  if (!m) throw apiError('unauthorized', header ? 'malformed access token' : 'sign in first: this request needs an access token');
+  const row = await ctx.db
+    .selectFrom('sessions')
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .select(['sessions.id', 'sessions.name', 'sessions.access_expires_at', 'sessions.revoked_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
+    .where('sessions.access_hash', '=', sha256Hex(m[1]))
+    .executeTakeFirst();
+  if (!row || row.revoked_at != null) throw apiError('unauthorized', 'unknown or revoked access token');
+  if (row.access_expires_at <= ctx.now()) throw apiError('token_expired', 'the access token has expired; refresh it');
+  if (row.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  return { sessionId: row.id, accountId: row.account_id, email: row.email, deviceName: row.name };
+}
+
+export async function logout(ctx: ServerContext, auth: AuthInfo): Promise<void> {
+  await ctx.db.updateTable('sessions').set({ revoked_at: ctx.now() }).where('id', '=', auth.sessionId).execute();
+}
+
+export async function account(ctx: ServerContext, auth: AuthInfo): Promise<AccountT> {
+  const a = await ctx.db.selectFrom('accounts').selectAll().where('id', '=', auth.accountId).executeTakeFirstOrThrow();
+  return {
+    id: a.id,
+    email: a.email,
+    region: a.region,
+    marketing: a.marketing === 1,
+    activated: a.activated_at != null,
+    createdAt: iso(a.created_at),
+    twoFactor: await twofactor.status(ctx, a.id),
+    device: { id: auth.sessionId, name: auth.deviceName },
+  };
+}
+
+const deviceView = (auth: AuthInfo, s: { id: string; name: string; created_at: number; last_seen_at: number }): DeviceT => ({
+  id: s.id,
+  name: s.name,
+  createdAt: iso(s.created_at),
+  lastSeenAt: iso(s.last_seen_at),
+  current: s.id === auth.sessionId,
+});
+
+export async function devices(ctx: ServerContext, auth: AuthInfo): Promise<DeviceT[]> {
+  const rows = await ctx.db
+    .selectFrom('sessions')
+    .select(['id', 'name', 'created_at', 'last_seen_at'])
+    .where('account_id', '=', auth.accountId)
+    .where('revoked_at', 'is', null)
+    .where('refresh_expires_at', '>', ctx.now())
+    .orderBy('created_at')
+    .execute();
+  return rows.map((r) => deviceView(auth, r));
+}
+
+export async function renameDevice(ctx: ServerContext, auth: AuthInfo, id: string, name: string): Promise<DeviceT> {
+  const res = await ctx.db.updateTable('sessions').set({ name }).where('id', '=', id).where('account_id', '=', auth.accountId).where('revoked_at', 'is', null).executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw apiError('not_found', `no device ${id}`);
+  const row = await ctx.db.selectFrom('sessions').select(['id', 'name', 'created_at', 'last_seen_at']).where('id', '=', id).executeTakeFirstOrThrow();
+  return deviceView(auth, row);
+}
+
+export async function revokeDevice(ctx: ServerContext, auth: AuthInfo, id: string): Promise<void> {
+  const res = await ctx.db.updateTable('sessions').set({ revoked_at: ctx.now() }).where('id', '=', id).where('account_id', '=', auth.accountId).where('revoked_at', 'is', null).executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) throw apiError('not_found', `no device ${id}`);
+}
+
+/** Password and a current code, for turning two-step verification off. */
+export async function disableTwoFactor(ctx: ServerContext, req: RequestInfo, auth: AuthInfo, password: string, code: string): Promise<void> {
+  await checkHourlyCap(ctx, auth.email);
+  const reservation = await reserveVerification(ctx, req, auth.email);
+  const acct = await ctx.db.selectFrom('accounts').select('password_hash').where('id', '=', auth.accountId).executeTakeFirstOrThrow();
+  if (!(await verifyPassword(acct.password_hash, password))) throw apiError('invalid_credentials', 'wrong account password');
+  await reservation.succeeded();
+  const who = { accountId: auth.accountId, email: auth.email };
+  if (twofactor.isOn(await twofactor.status(ctx, auth.accountId))) await twofactor.verifySecondFactor(ctx, req, who, code);
+  await twofactor.disable(ctx, auth.accountId);
+  req.log.info({ account: auth.accountId }, 'two-step verification disabled');
+}
+

@@ -1,0 +1,255 @@
+// The client side of the kpm server API: HTTPS with undici (plain http only to loopback unless
+// --insecure, R20), every response checked against the shared schema, errors turned into KpmErrors
+// with documented exit codes, and the device session (tokens) kept 0600 in the data folder.
+import { join } from 'node:path';
+import { unlinkSync } from 'node:fs';
+import { Agent, request, type Dispatcher } from 'undici';
+import { ROUTES, routePath, type RouteName, type RouteSpec } from '../protocol/routes.js';
+import { ErrorBody, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
+import { validate } from '../protocol/validate.js';
+import { isErrorCode, type ErrorCode } from '../protocol/errors.js';
+import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
+import type { KpmPaths } from '../vault/paths.js';
+
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+const TIMEOUT_MS = 30_000;
+
+const networkError = (msg: string, hint?: string) => new KpmError(msg, EXIT.network, hint);
+
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
+}
+
+/** The server's base URL, or exit 6 for anything but https (or http to loopback) without --insecure. */
+export function checkServerUrl(raw: string, insecure = false): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new KpmError(`invalid server URL "${raw}"`, EXIT.usage, 'use e.g. https://kpm.example.org');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new KpmError(`the server URL must start with https://, got "${raw}"`, EXIT.usage);
+  if (url.username || url.password) throw new KpmError('the server URL must not contain credentials', EXIT.usage);
+  if (url.protocol === 'http:' && !isLoopback(url.hostname) && !insecure) {
+    throw networkError(`refusing plain http to ${url.host}: passwords and tokens would cross the network unencrypted`, 'use https://, or --insecure if you really must (testing only)');
+  }
+  url.pathname = url.pathname.replace(/\/+$/, '');
+  url.search = '';
+  url.hash = '';
+  return url;
+}
+
+/** An error answer of the server, with its stable code. */
+export class ServerError extends KpmError {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBodyT,
+    exitCode: ExitCode,
+    hint?: string,
+  ) {
+    super(body.message, exitCode, hint);
+  }
+  get code(): string {
+    return this.body.error;
+  }
+}
+
+const EXIT_OF: Partial<Record<ErrorCode, ExitCode>> = {
+  bad_request: EXIT.usage,
+  invalid_body: EXIT.usage,
+  body_too_large: EXIT.usage,
+  password_policy: EXIT.usage,
+  invalid_email: EXIT.usage,
+  invalid_region: EXIT.usage,
+  invalid_phone: EXIT.usage,
+  not_found: EXIT.notFound,
+  unauthorized: EXIT.locked,
+  token_expired: EXIT.locked,
+  account_not_activated: EXIT.locked,
+  challenge_required: EXIT.locked,
+  invalid_credentials: EXIT.wrongPassword,
+  invalid_otp: EXIT.wrongPassword,
+  otp_reused: EXIT.wrongPassword,
+  invalid_code: EXIT.wrongPassword,
+  challenge_failed: EXIT.wrongPassword,
+  account_disabled: EXIT.forbidden,
+  forbidden: EXIT.forbidden,
+  too_many_attempts: EXIT.forbidden,
+  conflict: EXIT.conflict,
+};
+
+const HINT_OF: Partial<Record<ErrorCode, string>> = {
+  unauthorized: 'run `kpm login`',
+  token_expired: 'run `kpm login`',
+};
+
+export interface CallOptions {
+  body?: unknown;
+  params?: Record<string, string>;
+  token?: string;
+}
+
+export class ApiClient {
+  private readonly dispatcher: Dispatcher;
+  readonly base: URL;
+
+  constructor(serverUrl: string, readonly insecure = false) {
+    this.base = checkServerUrl(serverUrl, insecure);
+    this.dispatcher = new Agent({ connect: { rejectUnauthorized: !insecure, timeout: 10_000 }, headersTimeout: TIMEOUT_MS, bodyTimeout: TIMEOUT_MS });
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  /** Calls a route and returns its checked answer; throws ServerError / KpmError(6) otherwise. */
+  async call<T>(name: RouteName, o: CallOptions = {}): Promise<T> {
+    const spec: RouteSpec = ROUTES[name];
+    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.token);
+    if (status === spec.status) {
+      const problem = validate(spec.response, json, { allowExtra: true });
+      if (problem) throw networkError(`the server sent an unexpected answer (${problem})`);
+      return json as T;
+    }
+    throw toServerError(status, json);
+  }
+
+  /** A GET of binary content (captcha images). */
+  async download(path: string): Promise<Buffer> {
+    const res = await this.send('GET', path);
+    const body = await readLimited(res.body);
+    if (res.statusCode !== 200) throw networkError(`the server answered HTTP ${res.statusCode}`);
+    return body;
+  }
+
+  private async send(method: string, path: string, body?: unknown, token?: string): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'kpm' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (token) headers.authorization = `Bearer ${token}`;
+    const prefix = this.base.pathname === '/' ? '' : this.base.pathname;
+    const url = new URL(prefix + path, this.base);
+    try {
+      return await request(url, { method: method as Dispatcher.HttpMethod, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.dispatcher });
+    } catch (e) {
+      throw describeNetworkError(e, this.base);
+    }
+  }
+
+  private async raw(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown }> {
+    const res = await this.send(method, path, body, token);
+    let text: string;
+    try {
+      text = (await readLimited(res.body)).toString('utf8');
+    } catch (e) {
+      throw e instanceof KpmError ? e : describeNetworkError(e, this.base);
+    }
+    if (res.statusCode >= 500) throw networkError(`the server failed (HTTP ${res.statusCode}); try again later`);
+    try {
+      return { status: res.statusCode, json: JSON.parse(text) };
+    } catch {
+      throw networkError(`the server sent a non-JSON answer (HTTP ${res.statusCode}); is ${this.base.origin} a kpm server?`);
+    }
+  }
+}
+
+async function readLimited(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of body) {
+    size += (c as Buffer).length;
+    if (size > MAX_RESPONSE_BYTES) {
+      body.destroy();
+      throw networkError('the server sent an answer larger than 1 MiB');
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toServerError(status: number, json: unknown): KpmError {
+  if (validate(ErrorBody, json, { allowExtra: true }) !== null) return networkError(`the server sent an unexpected answer (HTTP ${status})`);
+  const body = json as ErrorBodyT;
+  const code = isErrorCode(body.error) ? body.error : undefined;
+  const exit = (code && EXIT_OF[code]) ?? EXIT.network;
+  return new ServerError(status, { ...body, message: oneLine(body.message) }, exit, code ? HINT_OF[code] : undefined);
+}
+
+const oneLine = (s: string): string => s.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').slice(0, 300);
+
+function describeNetworkError(e: unknown, base: URL): KpmError {
+  const err = e as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = err.code ?? err.cause?.code ?? '';
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME/i.test(code + ' ' + (err.message ?? ''))) {
+    return networkError(`the TLS certificate of ${base.host} is not trusted (${code || err.message})`, 'install its CA (NODE_EXTRA_CA_CERTS=ca.pem), or use --insecure for testing only');
+  }
+  if (code === 'ECONNREFUSED') return networkError(`cannot connect to ${base.origin}: connection refused`, 'is kpm-server running there?');
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return networkError(`cannot resolve ${base.hostname}`);
+  if (/TIMEOUT/i.test(code)) return networkError(`${base.origin} did not answer in time`);
+  return networkError(`cannot reach ${base.origin}: ${code || err.message || String(e)}`);
+}
+
+// ------------------------------------------------------------------ the device session on disk
+
+export interface StoredSession extends TokensT {
+  server: string;
+}
+
+export const sessionFile = (paths: KpmPaths): string => join(paths.data, 'session.json');
+
+export function loadSession(paths: KpmPaths): StoredSession | null {
+  const bytes = readFileOrNull(sessionFile(paths));
+  if (!bytes) return null;
+  try {
+    const s = JSON.parse(Buffer.from(bytes).toString('utf8')) as StoredSession;
+    if (typeof s.server === 'string' && typeof s.refreshToken === 'string' && typeof s.accessToken === 'string' && s.account && s.device) return s;
+  } catch {
+    /* unreadable: treated as signed out */
+  }
+  return null;
+}
+
+export function saveSession(paths: KpmPaths, s: StoredSession): void {
+  ensureDir(paths.data);
+  writeFileAtomic(sessionFile(paths), Buffer.from(JSON.stringify(s, null, 2) + '\n'));
+}
+
+export function clearSession(paths: KpmPaths): void {
+  try {
+    unlinkSync(sessionFile(paths));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+}
+
+export const notSignedIn = () => new KpmError('not signed in', EXIT.locked, 'run `kpm login`');
+
+/**
+ * Calls an authenticated route with the stored session: refreshes the access token when it is about
+ * to expire or the server says it has, and saves the new tokens.
+ */
+export async function authedCall<T>(paths: KpmPaths, client: ApiClient, session: StoredSession, name: RouteName, o: Omit<CallOptions, 'token'> = {}): Promise<T> {
+  const refresh = async () => {
+    try {
+      const t = await client.call<TokensT>('refresh', { body: { refreshToken: session.refreshToken } });
+      Object.assign(session, t);
+      saveSession(paths, session);
+    } catch (e) {
+      if (e instanceof ServerError && (e.code === 'unauthorized' || e.code === 'account_disabled')) {
+        clearSession(paths);
+        throw e.code === 'unauthorized' ? new KpmError('this device was signed out', EXIT.locked, 'run `kpm login`') : e;
+      }
+      throw e;
+    }
+  };
+  if (Date.parse(session.accessExpiresAt) - Date.now() < 30_000) await refresh();
+  try {
+    return await client.call<T>(name, { ...o, token: session.accessToken });
+  } catch (e) {
+    // expired, or revoked (then the refresh fails too, and says this device was signed out)
+    if (!(e instanceof ServerError && (e.code === 'token_expired' || e.code === 'unauthorized'))) throw e;
+  }
+  await refresh();
+  return client.call<T>(name, { ...o, token: session.accessToken });
+}

@@ -1,0 +1,433 @@
+// End-to-end helpers: run the BUILT kpm binary as a user would, in throw-away KPM_HOMEs.
+//
+// Importing this module makes sure dist/ is built from the current sources, once per vitest run
+// (shared by all workers through a lock file in os.tmpdir()), and takes a snapshot of bin/ and dist/
+// that every test of the run executes, so a rebuild by someone else in the middle of a run (dist/ is
+// swapped, lazily loaded chunks vanish) cannot break running tests. KPM_E2E_IN_PLACE=1 runs
+// ./bin/kpm directly instead. It also registers an afterAll that stops any agent a test home
+// started and removes the homes.
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
+import { afterAll } from 'vitest';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIST = join(ROOT, 'dist', 'kpm.mjs');
+export const PTY = join(ROOT, 'test', 'helpers', 'pty.py');
+
+/** A master password long enough for kpm's minimum, used by most tests. */
+export const MASTER = 'correct horse battery staple';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface RunOptions {
+  /** KPM_HOME (and HOME) of the run */
+  home?: string;
+  /** extra environment; a value of undefined removes a variable */
+  env?: Record<string, string | undefined>;
+  /** bytes for stdin; stdin is an empty pipe (never a TTY) otherwise */
+  input?: string | Buffer | Uint8Array;
+  timeoutMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Build once per run
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
+    else if (e.isFile()) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function isBuildFresh(): boolean {
+  let built: number;
+  try {
+    built = fs.statSync(DIST).mtimeMs;
+  } catch {
+    return false;
+  }
+  const sources = Math.max(newestMtime(join(ROOT, 'src')), fs.statSync(join(ROOT, 'scripts', 'build.mjs')).mtimeMs);
+  return built >= sources;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+const sleepSync = (ms: number) => Atomics.wait(sleepCell, 0, 0, ms);
+
+/** When a process started (Linux: /proc/PID/stat field 22), to tell a reused pid apart; '0' elsewhere. */
+function processStart(pid: number): string {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0';
+  } catch {
+    return '0';
+  }
+}
+
+/** Names the current vitest run: its main process (the parent of a fork worker, or this process for threads). */
+function vitestRunId(): string {
+  const pid = isMainThread ? process.ppid : process.pid;
+  return `${pid}-${processStart(pid)}`;
+}
+
+/** Relative imports of the built .mjs files that do not resolve inside `dist` (a half-copied snapshot). */
+function unresolvedImports(dist: string): string[] {
+  const missing: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.mjs')) {
+        const text = fs.readFileSync(p, 'utf8');
+        // esbuild's chunk imports; only .mjs paths, so that import('…') in bundled JSDoc does not count
+        for (const m of text.matchAll(/(?:from\s*|import\s*\(?\s*)["'](\.{1,2}\/[^"']+\.mjs)["']/g)) {
+          if (!fs.existsSync(resolve(dir, m[1]))) missing.push(`${p} → ${m[1]}`);
+        }
+      }
+    }
+  };
+  walk(dist);
+  return missing;
+}
+
+/** Copies bin/ and dist/ (consistently: retried if dist/ is swapped meanwhile) into `snap`. */
+function takeSnapshot(snap: string): void {
+  for (let attempt = 0; ; attempt++) {
+    fs.rmSync(snap, { recursive: true, force: true });
+    fs.mkdirSync(snap, { recursive: true });
+    fs.cpSync(join(ROOT, 'bin'), join(snap, 'bin'), { recursive: true });
+    fs.cpSync(join(ROOT, 'dist'), join(snap, 'dist'), { recursive: true });
+    fs.copyFileSync(join(ROOT, 'package.json'), join(snap, 'package.json')); // "type": "module" for bin/kpm
+    fs.symlinkSync(join(ROOT, 'node_modules'), join(snap, 'node_modules'), 'dir'); // argon2 and friends
+    const missing = unresolvedImports(join(snap, 'dist'));
+    if (missing.length === 0 && fs.existsSync(join(snap, 'dist', 'kpm.mjs'))) break;
+    if (attempt >= 10) throw new Error(`e2e: could not take a consistent snapshot of dist/: ${missing.slice(0, 3).join(', ')}`);
+    sleepSync(500);
+  }
+  fs.writeFileSync(join(snap, 'complete'), String(Date.now()));
+}
+
+/**
+ * Builds dist/ with `npm run build` unless it is newer than every source file, and snapshots it.
+ * Runs at most once per vitest run: the first worker to get the lock does it and names the snapshot
+ * after the vitest main process, so later workers reuse it. Returns the kpm launcher to run.
+ */
+export function ensureBuilt(): string {
+  const tag = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
+  const snap = join(os.tmpdir(), `kpm-e2e-bin-${tag}-${vitestRunId()}`);
+  const bin = process.env.KPM_E2E_IN_PLACE ? join(ROOT, 'bin', 'kpm') : join(snap, 'bin', 'kpm');
+  const lock = join(os.tmpdir(), `kpm-e2e-build-${tag}.lock`);
+  const done = () => fs.existsSync(join(snap, 'complete'));
+  if (done()) return bin;
+  const deadline = Date.now() + 180_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number.parseInt(fs.readFileSync(lock, 'utf8') || '0', 10);
+      if (owner > 0 && !pidAlive(owner)) {
+        fs.rmSync(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for the build lock ${lock}`);
+      sleepSync(100);
+    }
+  }
+  try {
+    if (done()) return bin;
+    if (!isBuildFresh()) {
+      try {
+        execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
+      } catch (e) {
+        const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
+        throw new Error(`e2e: npm run build failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+      }
+    }
+    // forget the snapshots of earlier runs
+    for (const n of fs.readdirSync(os.tmpdir())) {
+      const m = /^kpm-e2e-(?:bin|built)-([0-9a-f]{12})-(\d+)(?:-(\d+))?$/.exec(n);
+      if (m && m[1] === tag && (!pidAlive(Number(m[2])) || (m[3] !== undefined && m[3] !== processStart(Number(m[2]))))) {
+        fs.rmSync(join(os.tmpdir(), n), { recursive: true, force: true });
+      }
+    }
+    takeSnapshot(snap);
+    return bin;
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
+/** The kpm launcher the tests run (a snapshot of ./bin/kpm and ./dist, see above). */
+export const BIN = ensureBuilt();
+
+// ---------------------------------------------------------------------------------------------
+// Homes
+
+const homes: string[] = [];
+
+/** A fresh, empty KPM_HOME (removed after the test file, its agent stopped). */
+export function makeHome(): string {
+  const h = fs.mkdtempSync(join(os.tmpdir(), 'kpm-e2e-'));
+  homes.push(h);
+  return h;
+}
+
+/** Stops the agent of a home, if one runs (by the pid it wrote; only agents our tests started). */
+export function stopAgent(home: string): void {
+  const pidFile = join(home, 'run', 'agent.pid');
+  let pid: number;
+  try {
+    pid = Number.parseInt(fs.readFileSync(pidFile, 'utf8'), 10);
+  } catch {
+    return;
+  }
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 50 && pidAlive(pid); i++) sleepSync(20);
+  if (pidAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export function agentPid(home: string): number | undefined {
+  try {
+    const pid = Number.parseInt(fs.readFileSync(join(home, 'run', 'agent.pid'), 'utf8'), 10);
+    return pid > 0 && pidAlive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+afterAll(() => {
+  for (const h of homes.splice(0)) {
+    stopAgent(h);
+    fs.rmSync(h, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Running kpm
+
+/** The environment of a kpm run: nothing from the caller's shell but PATH, TMPDIR, LANG and CI. */
+export function cleanEnv(home: string | undefined, extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    TMPDIR: process.env.TMPDIR,
+    LANG: 'C.UTF-8',
+    NO_COLOR: '1',
+    TERM: 'dumb',
+    CI: process.env.CI,
+  };
+  if (home) {
+    env.KPM_HOME = home;
+    env.HOME = home;
+  }
+  Object.assign(env, extra);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+/** Runs `kpm ARGS` (the built binary) and collects its exit code and output. Never throws for a non-zero exit. */
+export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = Date.now();
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.home ?? os.tmpdir(),
+      env: cleanEnv(opts.home, opts.env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => {}); // EPIPE when kpm does not read stdin
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - started,
+      });
+    });
+    if (opts.input !== undefined) child.stdin.end(opts.input);
+    else child.stdin.end();
+  });
+}
+
+/** A one-line description of a result, for assertion messages. */
+export function describeRun(args: string[], r: RunResult): string {
+  return `kpm ${args.join(' ')} → exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${JSON.stringify(r.stdout.slice(0, 2000))}\nstderr: ${JSON.stringify(r.stderr.slice(0, 2000))}`;
+}
+
+/** Runs kpm and throws (with its output) unless it exits 0. */
+export async function runOk(args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(args, opts);
+  if (r.code !== 0) throw new Error(`expected exit 0:\n${describeRun(args, r)}`);
+  return r;
+}
+
+/** The environment that unlocks for one command (no agent). */
+export const withMaster = (pw: string = MASTER): Record<string, string> => ({ KPM_MASTER_PASSWORD: pw });
+
+/** `kpm init --password-stdin` with the default KDF. */
+export async function initVault(home: string, pw: string = MASTER): Promise<RunResult> {
+  return runOk(['init', '--password-stdin'], { home, input: pw + '\n' });
+}
+
+/** Adds a login with the password on stdin, unlocking with KPM_MASTER_PASSWORD. */
+export async function addEntry(home: string, name: string, password: string, extra: string[] = [], master: string = MASTER): Promise<RunResult> {
+  return runOk(['add', name, '--password-stdin', ...extra], { home, env: withMaster(master), input: password + '\n' });
+}
+
+/** Lines of a text, without the empty one after the last newline. */
+export const lines = (s: string): string[] => s.split('\n').filter((l, i, a) => !(l === '' && i === a.length - 1));
+
+/** Problems with a result's output that no kpm command should ever show: stack traces, secrets. */
+export function leaks(r: RunResult, secrets: string[] = []): string[] {
+  const problems: string[] = [];
+  for (const [name, text] of [['stdout', r.stdout], ['stderr', r.stderr]] as const) {
+    if (/^\s{4}at /m.test(text)) problems.push(`${name} has a stack trace`);
+    for (const s of secrets) if (s && text.includes(s)) problems.push(`${name} contains the secret ${JSON.stringify(s)}`);
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Terminal runs
+
+export interface TtyStep {
+  expect?: string;
+  send?: string;
+  sleep?: number;
+  timeout?: number;
+}
+
+export interface TtyResult {
+  code: number | null;
+  /** what the terminal showed, ANSI escapes removed */
+  transcript: string;
+  raw: string;
+  /** pty.py's own complaints (failed expects) */
+  driverErrors: string;
+  /** with stdoutToFile: what kpm wrote to stdout */
+  stdout?: string;
+  ms: number;
+}
+
+// Same expression as pty.py's strip_ansi.
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;?<=>]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78DEHMc]/g;
+export const stripAnsi = (s: string) => s.replace(ANSI, '');
+
+/**
+ * Runs `kpm ARGS` on a pseudo-terminal through test/helpers/pty.py and plays `steps`.
+ * With `stdoutToFile`, kpm's stdout goes to a file (as in `x=$(kpm get NAME)` at a terminal) and
+ * comes back as `stdout`; the transcript then holds only what went to stderr (the terminal).
+ */
+export function runTty(
+  args: string[],
+  steps: TtyStep[],
+  opts: { home?: string; env?: Record<string, string | undefined>; stdoutToFile?: boolean; stepTimeoutS?: number; totalTimeoutS?: number } = {},
+): Promise<TtyResult> {
+  const started = Date.now();
+  const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-pty-'));
+  const script = join(dir, 'steps.json');
+  const outFile = join(dir, 'stdout');
+  fs.writeFileSync(script, JSON.stringify(steps));
+  const driverArgs = [PTY, '--script', script, '--timeout', String(opts.stepTimeoutS ?? 15), '--total-timeout', String(opts.totalTimeoutS ?? 60)];
+  if (opts.stdoutToFile) driverArgs.push('--stdout', outFile);
+  driverArgs.push('--', process.execPath, BIN, ...args);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn('python3', driverArgs, {
+      cwd: opts.home ?? os.tmpdir(),
+      env: cleanEnv(opts.home, { TERM: 'xterm', ...opts.env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const raw = Buffer.concat(out).toString('utf8');
+      let stdout: string | undefined;
+      if (opts.stdoutToFile) stdout = fs.existsSync(outFile) ? fs.readFileSync(outFile, 'utf8') : '';
+      fs.rmSync(dir, { recursive: true, force: true });
+      resolvePromise({ code, raw, transcript: stripAnsi(raw), driverErrors: Buffer.concat(err).toString('utf8'), stdout, ms: Date.now() - started });
+    });
+  });
+}
+
+export function describeTty(args: string[], r: TtyResult): string {
+  return `kpm ${args.join(' ')} (tty) → exit ${r.code}\n${r.driverErrors}transcript:\n${r.transcript}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small utilities
+
+/** Runs `fn` over `items` with at most `n` at a time. */
+export async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(n, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** A small seeded PRNG (mulberry32) so sampled cases are reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

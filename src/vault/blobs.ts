@@ -42,7 +42,7 @@ const AAD_PREFIX = utf8.encode('kpm/v1/blob');
 const BLOB_ID = /^[0-9a-f]{32}$/;
 
 export const blobsDir = (paths: KpmPaths): string => join(paths.data, 'blobs');
-export const filesOf = (p: EntryPayload): StoredFile[] => (p as PayloadWithFiles).files ?? [];
+export const filesOf = (p: EntryPayload): StoredFile[] => p.files ?? [];
 export function setFiles(p: EntryPayload, files: StoredFile[]): void {
   if (files.length) (p as PayloadWithFiles).files = files;
   else delete (p as PayloadWithFiles).files;

@@ -1,5 +1,6 @@
 // Entry payloads: what is inside one entry's ciphertext (docs/FORMAT.md "Entry payload").
 import { usageError } from './errors.js';
+import type { StoredFile } from './blobs.js';
 
 export const ENTRY_TYPES = ['login', 'card', 'identity', 'note', 'document'] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
@@ -30,6 +31,8 @@ export interface EntryPayload {
   created: string;
   updated: string;
   passwordChanged?: string;
+  /** documents and attachments: each file's blob id, key and metadata */
+  files?: StoredFile[];
 }
 
 export const MAX_NAME_LENGTH = 256;

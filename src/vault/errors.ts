@@ -11,6 +11,7 @@ export const EXIT = {
   conflict: 7,
   corrupt: 8,
   forbidden: 9,
+  auditFindings: 10,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

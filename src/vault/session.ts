@@ -166,10 +166,10 @@ export class Session {
     this.open.delete(v.id);
   }
 
-  private summary(v: Vault, r: LogRecord): EntrySummary {
+  private summary(v: Vault, r: LogRecord, payload?: EntryPayload): EntrySummary {
     let s = this.summaries.get(r);
     if (!s) {
-      const p = v.decrypt(r);
+      const p = payload ?? v.decrypt(r);
       s = { id: toHex(r.entryId), vault: v.name, name: p.name, type: p.type, updated: p.updated };
       if (p.fields.username) s.username = p.fields.username;
       if (p.fields.url) s.url = p.fields.url;
@@ -179,15 +179,18 @@ export class Session {
     return s;
   }
 
+  private static matches(s: EntrySummary, filter: ListFilter, q: string | undefined): boolean {
+    if (filter.type && s.type !== filter.type) return false;
+    return !q || [s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q));
+  }
+
   list(filter: ListFilter = {}): EntrySummary[] {
     const q = filter.search ? normalizeName(filter.search) : undefined;
     const out: EntrySummary[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
       for (const r of v.liveRecords()) {
         const s = this.summary(v, r);
-        if (filter.type && s.type !== filter.type) continue;
-        if (q && ![s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q))) continue;
-        out.push(s);
+        if (Session.matches(s, filter, q)) out.push(s);
       }
     }
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.name, b.name));
@@ -212,10 +215,8 @@ export class Session {
     const out: EntryView[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
       for (const r of v.liveRecords()) {
-        const s = this.summary(v, r);
-        if (filter.type && s.type !== filter.type) continue;
-        if (q && ![s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q))) continue;
-        out.push({ id: s.id, vault: v.name, version: r.version, payload: v.decrypt(r) });
+        const payload = v.decrypt(r);
+        if (Session.matches(this.summary(v, r, payload), filter, q)) out.push({ id: toHex(r.entryId), vault: v.name, version: r.version, payload });
       }
     }
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.payload.name, b.payload.name));

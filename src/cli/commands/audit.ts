@@ -1,7 +1,7 @@
 // kpm audit: weak, reused, old and breached passwords, for people and as a CI gate (docs/AUDIT.md).
 // The audit modules (zxcvbn and its dictionaries above all) are loaded only when the command runs.
 import type { Command } from 'commander';
-import { KpmError, usageError, type ExitCode } from '../../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../../vault/errors.js';
 import type { AuditError, AuditReport, Check, EntryRef } from '../../audit/report.js';
 import { info, json, out } from '../io.js';
 import { openApi } from '../unlock.js';
@@ -9,7 +9,6 @@ import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
 
 /** Exit code when a check named in --fail-on found something (docs/AUDIT.md, README exit codes). */
-export const EXIT_AUDIT_FINDINGS = 10;
 
 const ALL_CHECKS: readonly Check[] = ['weak', 'reused', 'old', 'breached'];
 
@@ -68,7 +67,7 @@ export function register(program: Command): void {
     .option('--hibp-file <file>', 'a downloaded Pwned Passwords SHA-1 file ordered by hash ("HASH:COUNT" lines); implies --offline')
     .option('--hibp-url <url>', 'Pwned Passwords range API base URL (default: the hibp_url setting)')
     .option('--only <checks>', 'run only these checks: weak,reused,old,breached (comma-separated)')
-    .option('--fail-on <checks>', `exit ${EXIT_AUDIT_FINDINGS} when any of these checks finds something: weak,reused,old,breached or all`)
+    .option('--fail-on <checks>', `exit ${EXIT.auditFindings} when any of these checks finds something: weak,reused,old,breached or all`)
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText(
       'after',
@@ -77,14 +76,14 @@ Only the first 5 hex characters of each password's SHA-1 are sent to the range A
 with response padding); nothing is sent with --offline or --hibp-file.
 
 Exit codes: 0 nothing that --fail-on names was found (always 0 without --fail-on, unless a check
-failed); ${EXIT_AUDIT_FINDINGS} a check named in --fail-on found something; 6 the breach service could not be
+failed); ${EXIT.auditFindings} a check named in --fail-on found something; 6 the breach service could not be
 reached (the rest of the report is still printed); 2 usage; 4 locked.
 
 Examples:
   kpm audit
   kpm audit --vault Work --only weak,reused
   kpm audit --offline --hibp-file pwned-passwords-sha1-ordered-by-hash-v8.txt
-  kpm audit --json --fail-on breached,weak        # CI gate: exit ${EXIT_AUDIT_FINDINGS} on findings
+  kpm audit --json --fail-on breached,weak        # CI gate: exit ${EXIT.auditFindings} on findings
   printf '%s\\n' "$MASTER" | kpm audit --password-stdin --fail-on all`,
     )
     .action(async (o: AuditOptions) => runAudit(o));
@@ -96,13 +95,17 @@ async function runAudit(o: AuditOptions): Promise<void> {
   for (const c of failOn) if (!checks.has(c)) throw usageError(`--fail-on ${c}, but --only leaves the ${c} check out`);
   const { paths } = ctx();
   const settings = await loadSettings(paths);
-  const [{ buildReport, strengthJobs, failedChecks, passwordOf }, hibp] = await Promise.all([import('../../audit/report.js'), import('../../audit/hibp.js')]);
+  const [{ buildReport, strengthJobs, failedChecks, passwordOf }, hibp, { HashFile }] = await Promise.all([
+    import('../../audit/report.js'),
+    import('../../audit/hibp.js'),
+    import('../../audit/hashfile.js'),
+  ]);
 
   // Problems with the flags are reported before the vault is unlocked.
   let source: import('../../audit/hibp.js').BreachSource | undefined;
   const skipped: AuditReport['skipped'] = [];
   if (checks.has('breached')) {
-    if (o.hibpFile !== undefined) source = new hibp.HashFile(o.hibpFile);
+    if (o.hibpFile !== undefined) source = new HashFile(o.hibpFile);
     else if (o.offline) skipped.push({ check: 'breached', reason: '--offline without --hibp-file' });
     else source = new hibp.RangeClient(o.hibpUrl ?? settings.hibp_url, { userAgent: 'kpm-audit' });
   }
@@ -155,7 +158,7 @@ async function runAudit(o: AuditOptions): Promise<void> {
 
     const failed = failedChecks(report, failOn);
     if (failed.length) {
-      throw new KpmError(`audit found problems: ${failed.map((c) => `${report.summary[c]} ${c}`).join(', ')}`, EXIT_AUDIT_FINDINGS as unknown as ExitCode);
+      throw new KpmError(`audit found problems: ${failed.map((c) => `${report.summary[c]} ${c}`).join(', ')}`, EXIT.auditFindings);
     }
     if (breachError) throw new KpmError('audit incomplete: breached passwords could not be checked', breachError.exitCode);
   } finally {

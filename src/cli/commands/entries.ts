@@ -28,6 +28,7 @@ const api = (o: { masterStdin?: boolean }) => {
 function secretOptions(cmd: Command): Command {
   return cmd
     .option('--password-stdin', "read the entry's password from the first line of stdin")
+    .option('--no-check', 'do not warn when a typed password is weak')
     .option('-g, --generate', 'generate the password')
     .option('--length <n>', 'generated password length (default 20)')
     .option('--no-symbols', 'generated password without symbols')
@@ -54,6 +55,14 @@ async function readJsonDoc(file: string): Promise<unknown> {
   } catch (e) {
     throw usageError(`--from-json: invalid JSON: ${(e as Error).message}`);
   }
+}
+
+/** Warns (never refuses) when a password the user typed is weak; generated ones are not checked. */
+async function warnIfWeak(p: EntryPayload, secret: { value?: string; generated: boolean }, check: boolean): Promise<void> {
+  if (!check || secret.generated || !secret.value) return;
+  const [{ weakPasswordWarning }, settings] = await Promise.all([import('../../audit/strength.js'), loadSettings(ctx().paths)]);
+  const warning = await weakPasswordWarning(secret.value, settings.audit_min_score, [p.name, p.fields.username ?? '', p.fields.url ?? '']);
+  if (warning) warn(warning);
 }
 
 /** Where a new password comes from: stdin, the generator, a prompt on a TTY, or nowhere. */
@@ -102,6 +111,7 @@ Examples:
       if (secret.value !== undefined) {
         p.fields.password = secret.value;
       }
+      await warnIfWeak(p, secret, o.check !== false);
       if (p.fields.password !== undefined) p.passwordChanged = now;
       const v = await (await api(o)).add(o.vault, p);
       if (o.json) return json(entryJson(v));
@@ -164,6 +174,7 @@ Examples:
       if (secret.value !== undefined && secret.value !== p.fields.password) {
         p.fields.password = secret.value;
         p.passwordChanged = now;
+        await warnIfWeak(p, secret, o.check !== false);
       }
       p.updated = now;
       const v = await a.update(cur.vault, cur.id, cur.version, p);

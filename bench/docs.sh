@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Documents: encrypt and decrypt a 1 GiB file with kpm (`kpm doc add` / `kpm doc get`, agent
+# unlocked) and with age (X25519 identity, `age -r` / `age -d -i`), interleaved in the same run.
+# Prints both throughputs (MiB/s, median of BENCH_DOC_RUNS runs), the ratio kpm / age (target:
+# at least 0.7) and kpm's peak RSS (GNU time; target: under 150 MiB).
+# kpm fsyncs what it writes (blob and restored file) before renaming it into place; age does not,
+# so age is also timed followed by `sync FILE` (for information; the target is against plain age).
+# Every timed command starts after a `sync`, so none pays for another's dirty pages.
+# Usage: bash bench/docs.sh   (knobs: BENCH_DOC_MIB=1024 BENCH_DOC_RUNS=3, and bench/lib/common.sh)
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+MIB="${BENCH_DOC_MIB:-1024}"
+DOC_RUNS="${BENCH_DOC_RUNS:-3}"
+
+ensure_tools age:age age-keygen:age /usr/bin/time:time
+have age && have age-keygen || die "age is required (Debian package: age)"
+[ -x /usr/bin/time ] || die "GNU time is required (Debian package: time)"
+build_kpm
+new_run_dir # removed on exit, with the 1 GiB files in it
+machine_note
+
+IN="$RUN_DIR/in.bin"
+OUT="$RUN_DIR/out.bin"
+AGE_FILE="$RUN_DIR/in.age"
+log "writing a $MIB MiB random input file"
+head -c "$((MIB * 1024 * 1024))" /dev/urandom >"$IN"
+
+# kpm: a profile with no entries, unlocked (the agent holds the keys; the CLI streams the file).
+KH="$RUN_DIR/kpm"
+make_kpm_home "$KH" 0
+export KPM_HOME="$KH"
+unset KPM_MASTER_PASSWORD
+kpm_unlock "$KH"
+
+# age: an X25519 identity (age -p would need a terminal).
+age-keygen -o "$RUN_DIR/age-key.txt" 2>/dev/null
+RECIPIENT="$(age-keygen -y "$RUN_DIR/age-key.txt")"
+
+# timed LABEL CMD... — runs CMD after a sync; appends "seconds peak_kib" to $RUN_DIR/LABEL.txt.
+timed() {
+  local label="$1"; shift
+  sync
+  /usr/bin/time -f '%e %M' -o "$RUN_DIR/time.txt" "$@" >/dev/null 2>"$RUN_DIR/cmd.err" </dev/null ||
+    { cat "$RUN_DIR/cmd.err" >&2; die "$label failed: $*"; }
+  tail -n 1 "$RUN_DIR/time.txt" >>"$RUN_DIR/$label.txt"
+  log "  $label: $(tail -n 1 "$RUN_DIR/time.txt" | awk '{ printf "%s s, peak RSS %.0f MiB", $1, $2 / 1024 }')"
+}
+
+# Median seconds / max peak KiB of a label.
+median_s() { sort -n "$RUN_DIR/$1.txt" | awk '{ s[NR] = $1 } END { print (NR % 2) ? s[(NR + 1) / 2] : (s[NR / 2] + s[NR / 2 + 1]) / 2 }'; }
+max_kib() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$RUN_DIR/$1.txt"; }
+mibs() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.0f", m / s }'; }
+
+for ((i = 1; i <= DOC_RUNS; i++)); do
+  log "run $i/$DOC_RUNS"
+  timed kpm-enc "$KPM" doc add "bench-doc" "$IN"
+  timed age-enc age -r "$RECIPIENT" -o "$AGE_FILE" "$IN"
+  rm -f "$AGE_FILE"
+  timed age-enc-fsync sh -c 'age -r "$1" -o "$2" "$3" && sync "$2"' sh "$RECIPIENT" "$AGE_FILE" "$IN"
+  timed kpm-dec "$KPM" doc get "bench-doc" -o "$OUT" --force
+  if [ "$i" = 1 ]; then cmp -s "$IN" "$OUT" || die "kpm doc get did not restore the file byte for byte"; fi
+  rm -f "$OUT"
+  timed age-dec age -d -i "$RUN_DIR/age-key.txt" -o "$OUT" "$AGE_FILE"
+  if [ "$i" = 1 ]; then cmp -s "$IN" "$OUT" || die "age did not restore the file"; fi
+  rm -f "$OUT"
+  timed age-dec-fsync sh -c 'age -d -i "$1" -o "$2" "$3" && sync "$2"' sh "$RUN_DIR/age-key.txt" "$OUT" "$AGE_FILE"
+  rm -f "$OUT" "$AGE_FILE"
+  "$KPM" doc rm "bench-doc" --yes >/dev/null 2>&1 || die "kpm doc rm failed"
+done
+[ -z "$(ls -A "$KH/data/blobs")" ] || die "kpm doc rm left blobs behind"
+
+ke="$(median_s kpm-enc)"; kd="$(median_s kpm-dec)"; ae="$(median_s age-enc)"; ad="$(median_s age-dec)"
+aes="$(median_s age-enc-fsync)"; ads="$(median_s age-dec-fsync)"
+rss="$(awk -v a="$(max_kib kpm-enc)" -v b="$(max_kib kpm-dec)" 'BEGIN { printf "%.1f", (a > b ? a : b) / 1024 }')"
+verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? (r >= t) : (r <= t); print ok ? "meets target" : "MISSES target" }'; }
+
+header "a $MIB MiB file, median of $DOC_RUNS runs (seconds include process start; kpm's include fsync)"
+printf '  %-24s %10s %10s\n' '' 'encrypt' 'decrypt'
+printf '  %-24s %7s s  %7s s\n' 'kpm doc add / doc get' "$ke" "$kd"
+printf '  %-24s %7s s  %7s s\n' 'age -r / age -d' "$ae" "$ad"
+printf '  %-24s %4s MiB/s %4s MiB/s\n' 'kpm throughput' "$(mibs "$ke")" "$(mibs "$kd")"
+printf '  %-24s %7s s  %7s s\n' 'age, then fsync output' "$aes" "$ads"
+printf '  %-24s %4s MiB/s %4s MiB/s\n' 'age throughput' "$(mibs "$ae")" "$(mibs "$ad")"
+printf '  %-24s %4s MiB/s %4s MiB/s\n' 'age + fsync throughput' "$(mibs "$aes")" "$(mibs "$ads")"
+for dir in enc dec; do
+  if [ "$dir" = enc ]; then k="$ke" a="$ae" what=encrypt; else k="$kd" a="$ad" what=decrypt; fi
+  r="$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"
+  v="$(verdict "$r" 0.7 min)"
+  printf '  %-46s %6s×   target ≥ 0.7× — %s\n' "kpm/age throughput, $what" "$r" "$v"
+  summary "docs: kpm/age throughput, $what $MIB MiB" "${r}×" "≥ 0.7×" "$v"
+done
+for dir in enc dec; do
+  if [ "$dir" = enc ]; then k="$ke" a="$aes" what=encrypt; else k="$kd" a="$ads" what=decrypt; fi
+  printf '  %-46s %6s×   (both durable on return; for information)\n' "kpm/(age + fsync) throughput, $what" "$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"
+done
+v="$(verdict "$rss" 150 max)"
+printf '  %-46s %6s MiB target < 150 MiB — %s\n' 'kpm peak RSS (doc add, doc get)' "$rss" "$v"
+summary "docs: kpm peak RSS, $MIB MiB file" "$rss MiB" "< 150 MiB" "$v"

@@ -1,0 +1,214 @@
+// Pwned Passwords offline: a downloaded SHA-1 file in the "ordered by hash" text format (lines
+// `HASH:COUNT`, 40 hex characters, sorted by hash, `\n` or `\r\n` line ends), searched by binary
+// search over byte offsets with positioned reads, so the file (tens of GB for the full set) is
+// never loaded. The "ordered by prevalence" (count) file cannot be searched this way: unsorted lines
+// met during the search are detected and the file is refused.
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { EXIT, usageError } from '../vault/errors.js';
+import { BreachCheckError, isHash, type BreachSource } from './hibp.js';
+
+const PAGE = 4096;
+const MAX_LINE = 256;
+const MAX_CACHED_PAGES = 4096; // 16 MiB
+const HASH_LEN = 40;
+
+const hexValue = (b: number): number => (b >= 0x30 && b <= 0x39 ? b - 0x30 : b >= 0x41 && b <= 0x46 ? b - 55 : b >= 0x61 && b <= 0x66 ? b - 87 : -1);
+
+/**
+ * Binary search in a sorted `HASH:COUNT` file, by positioned reads through a small page cache.
+ * SHA-1s are uniform, so each search starts where the hash should be in proportion to the file size
+ * and widens from there until it brackets the hash (galloping), then halves the bracket: a few
+ * nearby pages per lookup. The answer does not depend on that guess, only the number of reads.
+ */
+export class HashFile implements BreachSource {
+  private fd: number | undefined;
+  readonly size: number;
+  private readonly pages = new Map<number, Buffer>();
+  /** bytes read from the file so far (the search reads a few pages per lookup, never the file) */
+  bytesRead = 0;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (e) {
+      throw usageError(`cannot open the hash file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const st = fstatSync(this.fd);
+    if (!st.isFile()) {
+      this.close();
+      throw usageError(`${path} is not a regular file`);
+    }
+    this.size = st.size;
+    if (this.size > 0) this.checkFirstLines();
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+    this.pages.clear();
+  }
+
+  private fail(msg: string): never {
+    throw new BreachCheckError(`${this.path}: ${msg}`, EXIT.error, 'use the Pwned Passwords SHA-1 file ordered by hash (as the PwnedPasswordsDownloader writes it, or pwned-passwords-sha1-ordered-by-hash-v8.txt)');
+  }
+
+  private page(n: number): Buffer {
+    let p = this.pages.get(n);
+    if (!p) {
+      if (this.fd === undefined) throw new Error('hash file is closed');
+      const buf = Buffer.allocUnsafe(Math.min(PAGE, this.size - n * PAGE));
+      let got = 0;
+      while (got < buf.length) {
+        const r = readSync(this.fd, buf, got, buf.length - got, n * PAGE + got);
+        if (r === 0) this.fail('the file changed size while being read');
+        got += r;
+        this.bytesRead += r;
+      }
+      if (this.pages.size >= MAX_CACHED_PAGES) this.pages.clear();
+      this.pages.set(n, (p = buf));
+    }
+    return p;
+  }
+
+  /** The bytes [pos, pos + len) (clipped at the end of the file), across pages when needed. */
+  private bytes(pos: number, len: number): Buffer {
+    const end = Math.min(this.size, pos + len);
+    const first = Math.floor(pos / PAGE);
+    const last = Math.floor((end - 1) / PAGE);
+    if (first === last) return this.page(first).subarray(pos - first * PAGE, end - first * PAGE);
+    const parts: Buffer[] = [];
+    for (let n = first; n <= last; n++) {
+      const p = this.page(n);
+      parts.push(p.subarray(n === first ? pos - first * PAGE : 0, n === last ? end - n * PAGE : p.length));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** The start of the first line that begins at or after `pos` (this.size when there is none). */
+  private lineStartFrom(pos: number): number {
+    if (pos <= 0) return 0;
+    let p = pos - 1;
+    for (let scanned = 0; p < this.size; scanned += PAGE) {
+      const n = Math.floor(p / PAGE);
+      const page = this.page(n);
+      const nl = page.indexOf(0x0a, p - n * PAGE);
+      if (nl >= 0) return n * PAGE + nl + 1;
+      if (scanned > MAX_LINE) this.fail(`no line break near offset ${pos}: not a HASH:COUNT text file`);
+      p = (n + 1) * PAGE;
+    }
+    return this.size;
+  }
+
+  /** The 40-character hash of the line at `start`, upper-cased, checked to be hex followed by ':'. */
+  private hashAt(start: number): Buffer {
+    const b = this.bytes(start, HASH_LEN + 1);
+    if (b.length < HASH_LEN + 1 || b[HASH_LEN] !== 0x3a) this.badLine(start);
+    let upper: Buffer | undefined;
+    for (let k = 0; k < HASH_LEN; k++) {
+      const v = b[k];
+      if (hexValue(v) < 0) this.badLine(start);
+      if (v >= 0x61) (upper ??= Buffer.from(b.subarray(0, HASH_LEN)))[k] = v - 0x20;
+    }
+    return upper ?? b.subarray(0, HASH_LEN);
+  }
+
+  /** The whole line at `start`: hash, count, and where the next line starts. */
+  private lineAt(start: number): { hash: string; count: number; next: number } {
+    const buf = this.bytes(start, MAX_LINE);
+    let nl = buf.indexOf(0x0a);
+    if (nl < 0) {
+      if (start + buf.length < this.size) this.fail(`line at offset ${start} is too long`);
+      nl = buf.length; // last line without a final newline
+    }
+    const line = buf.toString('latin1', 0, nl).replace(/\r$/, '');
+    const m = /^([0-9A-Fa-f]{40}):(\d+)$/.exec(line);
+    if (!m) this.badLine(start);
+    return { hash: m[1].toUpperCase(), count: Number(m[2]), next: start + nl + 1 };
+  }
+
+  private badLine(start: number): never {
+    const line = this.bytes(start, 80).toString('latin1').split(/\r?\n/)[0];
+    if (/^[0-9A-Fa-f]{32}:/.test(line)) this.fail('this is an NTLM hash file; kpm needs the SHA-1 file');
+    this.fail(`line at offset ${start} is not "SHA1:COUNT": "${line.slice(0, 60)}"`);
+  }
+
+  private checkFirstLines(): void {
+    const a = this.lineAt(0);
+    if (a.next < this.size) this.checkOrder(Buffer.from(a.hash, 'latin1'), a.next);
+  }
+
+  /** `before` is the hash of the line before `next`: the two must be in order. */
+  private checkOrder(before: Buffer, next: number): void {
+    if (next < this.size && before.compare(this.hashAt(next)) >= 0) {
+      this.fail(`lines are not sorted by hash (offset ${next}); the file ordered by prevalence (count) is not supported`);
+    }
+  }
+
+  /**
+   * P(pos): whether the first line starting at or after `pos` has a hash >= target (true past the
+   * end). P only goes from false to true along the file when the file is sorted.
+   */
+  private atOrAfter(pos: number, target: Buffer): boolean {
+    const s = this.lineStartFrom(pos);
+    if (s >= this.size) return true;
+    const h = this.hashAt(s);
+    // Neighbouring lines must be in order: catches a file sorted by count on the first probes.
+    const nl = this.lineStartFrom(s + 1);
+    this.checkOrder(h, nl);
+    return h.compare(target) >= 0;
+  }
+
+  /** The count of one hash (upper-case hex), or undefined; `from`: no answer lies before this line. */
+  private find(hash: string, from = 0): { count?: number; at: number } {
+    const target = Buffer.from(hash, 'latin1');
+    let lo = from;
+    let hi = this.size; // P(size) is true
+    // Bracket by interpolation and galloping, then halve: the smallest p in [lo, hi] with P(p).
+    if (hi - lo > 16 * PAGE) {
+      const guess = Math.min(hi - 1, Math.max(lo, Math.floor((parseInt(hash.slice(0, 8), 16) / 2 ** 32) * this.size)));
+      let step = 4 * PAGE;
+      if (this.atOrAfter(guess, target)) {
+        hi = guess;
+        for (let a = guess - step; a > lo; step *= 2, a = guess - step) {
+          if (!this.atOrAfter(a, target)) {
+            lo = a;
+            break;
+          }
+          hi = a;
+        }
+      } else {
+        lo = guess;
+        for (let b = guess + step; b < hi; step *= 2, b = guess + step) {
+          if (this.atOrAfter(b, target)) {
+            hi = b;
+            break;
+          }
+          lo = b;
+        }
+      }
+    }
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      if (this.atOrAfter(mid, target)) hi = mid;
+      else lo = mid + 1;
+    }
+    const s = this.lineStartFrom(lo);
+    if (s >= this.size) return { at: s };
+    const line = this.lineAt(s);
+    return { count: line.hash === hash ? line.count : undefined, at: s };
+  }
+
+  async lookup(hashes: readonly string[], onProgress?: (done: number, total: number) => void): Promise<Map<string, number>> {
+    const sorted = [...new Set(hashes)].sort();
+    const found = new Map<string, number>();
+    let from = 0;
+    sorted.forEach((h, k) => {
+      if (!isHash(h)) throw new Error('lookup expects upper-case hex SHA-1 hashes');
+      const r = this.find(h, from);
+      if (r.count !== undefined) found.set(h, r.count);
+      from = r.at; // later hashes are larger: they cannot sit before this line
+      if (onProgress && (k % 256 === 255 || k === sorted.length - 1)) onProgress(k + 1, sorted.length);
+    });
+    return found;
+  }
+}

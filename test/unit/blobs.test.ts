@@ -1,0 +1,360 @@
+// Documents: the chunked blob stream (docs/FORMAT.md "Documents (blobs)"). Round trips, and every
+// chunk attack of the STREAM construction refused with exit 8 and nothing written.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { buildSync } from 'esbuild';
+import { createHash, randomBytes as nodeRandom } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fromHex, toBase64, toHex } from '../../src/crypto/bytes.js';
+import { seal } from '../../src/crypto/aead.js';
+import {
+  CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
+  removeBlob, type StoredFile,
+} from '../../src/vault/blobs.js';
+import { KpmError, EXIT } from '../../src/vault/errors.js';
+
+let root: string;
+let blobs: string;
+let outDir: string;
+beforeAll(() => {
+  root = fs.mkdtempSync(join(tmpdir(), 'kpm-blobs-'));
+  blobs = join(root, 'data', 'blobs');
+  outDir = join(root, 'out');
+  fs.mkdirSync(outDir);
+});
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function exitCodeOf(fn: () => unknown): number | 'ok' {
+  try {
+    fn();
+    return 'ok';
+  } catch (e) {
+    if (e instanceof KpmError) return e.exitCode;
+    throw e;
+  }
+}
+
+/** Encrypts with a chosen key and blob id (to build the cross-blob attacks). */
+function encryptWith(plain: Uint8Array, key: Uint8Array, blobId: Uint8Array): { blob: Buffer; file: StoredFile } {
+  const parts: Uint8Array[] = [];
+  let pos = 0;
+  const { size, sha256 } = encryptStream(key, blobId, (buf) => {
+    const n = Math.min(buf.length, plain.length - pos);
+    buf.set(plain.subarray(pos, pos + n));
+    pos += n;
+    return n;
+  }, (b) => parts.push(Uint8Array.from(b)));
+  return { blob: Buffer.concat(parts), file: { blob: toHex(blobId), key: toBase64(key), name: 'f.bin', type: 'application/octet-stream', size, sha256 } };
+}
+
+/** header, then the sealed chunks */
+function split(blob: Uint8Array): { header: Buffer; chunks: Buffer[] } {
+  const b = Buffer.from(blob);
+  const chunks: Buffer[] = [];
+  for (let off = HEADER_BYTES; off < b.length; off += SEALED_CHUNK_BYTES) chunks.push(b.subarray(off, Math.min(b.length, off + SEALED_CHUNK_BYTES)));
+  return { header: b.subarray(0, HEADER_BYTES), chunks };
+}
+const join_ = (header: Uint8Array, chunks: Uint8Array[]) => Buffer.concat([header, ...chunks]);
+
+describe('round trips', () => {
+  const sizes = [0, 1, 100, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 3 * 1024 * 1024 + 17];
+  it.each(sizes)('%i bytes in memory, with the documented chunk layout', (n) => {
+    const plain = nodeRandom(n);
+    const { blob, file } = encryptBytes(plain, 'x.bin');
+    const chunks = Math.max(1, Math.ceil(n / CHUNK_SIZE));
+    expect(blob.length).toBe(HEADER_BYTES + n + chunks * 40);
+    expect(file.size).toBe(n);
+    expect(file.sha256).toBe(createHash('sha256').update(plain).digest('hex'));
+    expect(Buffer.from(decryptBytes(file, blob)).equals(plain)).toBe(true);
+  });
+
+  it('writes the header: magic, version 1, blob id, chunk size', () => {
+    const { blob, file } = encryptBytes(new Uint8Array(5));
+    const h = Buffer.from(blob.subarray(0, HEADER_BYTES));
+    expect(h.subarray(0, 4).toString()).toBe('KPMB');
+    expect(h.readUInt16BE(4)).toBe(1);
+    expect(toHex(h.subarray(6, 22))).toBe(file.blob);
+    expect(h.readUInt32BE(22)).toBe(65536);
+  });
+
+  it('gives every file its own key and blob id', () => {
+    const a = encryptBytes(new Uint8Array(10)).file;
+    const b = encryptBytes(new Uint8Array(10)).file;
+    expect(a.key).not.toBe(b.key);
+    expect(a.blob).not.toBe(b.blob);
+  });
+
+  const names = ['plain.txt', 'with spaces in it.pdf', 'Übersicht — naïve 日本語 😀.png', '.hidden'];
+  it.each(names)('file %s: byte-identical, blob 0600 in a 0700 folder, output 0600, no temp files left', (name) => {
+    const src = join(root, name);
+    const plain = nodeRandom(CHUNK_SIZE * 2 + 333);
+    fs.writeFileSync(src, plain);
+    const f = encryptFileToBlob(blobs, src);
+    expect(f.name).toBe(name.normalize('NFC'));
+    expect(f.size).toBe(plain.length);
+    expect(fs.statSync(join(blobs, f.blob)).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(blobs).mode & 0o777).toBe(0o700);
+    const dest = join(outDir, name);
+    decryptBlobToFile(blobs, f, dest);
+    expect(fs.readFileSync(dest).equals(plain)).toBe(true);
+    expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(blobs).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(fs.readdirSync(outDir).filter((n) => n.includes('kpm-tmp'))).toEqual([]);
+  });
+
+  it('empty and multi-MB files through the file functions', () => {
+    for (const n of [0, 1, 5 * 1024 * 1024 + 3]) {
+      const src = join(root, `size-${n}`);
+      const plain = nodeRandom(n);
+      fs.writeFileSync(src, plain);
+      const f = encryptFileToBlob(blobs, src);
+      const dest = join(outDir, `size-${n}.out`);
+      decryptBlobToFile(blobs, f, dest);
+      expect(fs.readFileSync(dest).equals(plain)).toBe(true);
+    }
+  });
+
+  it('refuses to overwrite without force (exit 2), overwrites with it', () => {
+    const src = join(root, 'ow.txt');
+    fs.writeFileSync(src, 'new content');
+    const f = encryptFileToBlob(blobs, src);
+    const dest = join(outDir, 'ow.txt');
+    fs.writeFileSync(dest, 'old', { mode: 0o644 });
+    expect(exitCodeOf(() => decryptBlobToFile(blobs, f, dest))).toBe(EXIT.usage);
+    expect(fs.readFileSync(dest, 'utf8')).toBe('old');
+    decryptBlobToFile(blobs, f, dest, { force: true });
+    expect(fs.readFileSync(dest, 'utf8')).toBe('new content');
+    expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
+  });
+
+  it('reports progress up to the file size', () => {
+    const src = join(root, 'progress.bin');
+    fs.writeFileSync(src, nodeRandom(3 * CHUNK_SIZE + 5));
+    const seen: number[] = [];
+    const f = encryptFileToBlob(blobs, src, (done) => seen.push(done));
+    expect(seen).toEqual([CHUNK_SIZE, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE + 5]);
+    const back: number[] = [];
+    decryptBlobToFile(blobs, f, join(outDir, 'progress.out'), {}, (done, total) => back.push(total - done));
+    expect(back.at(-1)).toBe(0);
+  });
+
+  it('removeBlob deletes the blob and ignores ids that are not blob ids', () => {
+    const src = join(root, 'rm.txt');
+    fs.writeFileSync(src, 'x');
+    const f = encryptFileToBlob(blobs, src);
+    expect(removeBlob(blobs, f.blob)).toBe(true);
+    expect(fs.existsSync(join(blobs, f.blob))).toBe(false);
+    expect(removeBlob(blobs, f.blob)).toBe(false);
+    expect(removeBlob(blobs, '../keyring.kpm')).toBe(false);
+  });
+
+  it('a missing source is exit 3 and leaves no blob behind', () => {
+    const before = fs.readdirSync(blobs).length;
+    expect(exitCodeOf(() => encryptFileToBlob(blobs, join(root, 'nope')))).toBe(EXIT.notFound);
+    expect(fs.readdirSync(blobs).length).toBe(before);
+  });
+});
+
+describe('format as documented', () => {
+  /** Builds a blob from docs/FORMAT.md alone, with the public seal(). */
+  function specBlob(plainChunks: Uint8Array[], key: Uint8Array, id: Uint8Array): Buffer {
+    const header = Buffer.alloc(26);
+    header.write('KPMB', 0, 'latin1');
+    header.writeUInt16BE(1, 4);
+    header.set(id, 6);
+    header.writeUInt32BE(65536, 22);
+    const parts: Uint8Array[] = [header];
+    plainChunks.forEach((c, i) => {
+      const aad = Buffer.alloc(11 + 16 + 8 + 1);
+      aad.write('kpm/v1/blob', 0, 'latin1');
+      aad.set(id, 11);
+      aad.writeBigUInt64BE(BigInt(i), 27);
+      aad[35] = i === plainChunks.length - 1 ? 1 : 0;
+      parts.push(seal(key, c, aad));
+    });
+    return Buffer.concat(parts);
+  }
+  const record = (plain: Uint8Array, key: Uint8Array, id: Uint8Array): StoredFile => ({
+    blob: toHex(id), key: toBase64(key), name: 'spec.bin', type: 'application/octet-stream', size: plain.length, sha256: createHash('sha256').update(plain).digest('hex'),
+  });
+
+  it('a blob built from the spec decrypts', () => {
+    const key = nodeRandom(32), id = nodeRandom(16);
+    const plain = nodeRandom(2 * CHUNK_SIZE + 7);
+    const blob = specBlob([plain.subarray(0, CHUNK_SIZE), plain.subarray(CHUNK_SIZE, 2 * CHUNK_SIZE), plain.subarray(2 * CHUNK_SIZE)], key, id);
+    expect(Buffer.from(decryptBytes(record(plain, key, id), blob)).equals(plain)).toBe(true);
+  });
+
+  it('only the canonical encoding is accepted: no empty final chunk after full ones', () => {
+    const key = nodeRandom(32), id = nodeRandom(16);
+    const plain = nodeRandom(CHUNK_SIZE);
+    const blob = specBlob([plain, new Uint8Array(0)], key, id);
+    expect(exitCodeOf(() => decryptBytes(record(plain, key, id), blob))).toBe(EXIT.corrupt);
+  });
+});
+
+describe('attacks: refused with exit 8 and nothing written', () => {
+  // 4 chunks: three full ones and a short final one
+  const plain = nodeRandom(3 * CHUNK_SIZE + 1000);
+  const key = nodeRandom(32);
+  const id = nodeRandom(16);
+  const a = encryptWith(plain, key, id);
+  const { header, chunks } = split(a.blob);
+  const other = encryptWith(plain, nodeRandom(32), nodeRandom(16)); // another file, another key
+  const sameKey = encryptWith(plain, key, nodeRandom(16)); // same key, other blob id
+  const flip = (buf: Uint8Array, at: number) => {
+    const c = Buffer.from(buf);
+    c[at] ^= 0x01;
+    return c;
+  };
+  const replace = (i: number, c: Uint8Array) => join_(header, chunks.map((x, j) => (j === i ? c : x)));
+  let n = 0;
+
+  /** How the stream itself refuses (not merely the size / SHA-256 cross-check in the record). */
+  const BY_STREAM = /chunk \d+ fails to authenticate|truncated|bad header|empty final chunk/;
+
+  /**
+   * Writes `blob` as the blob of `file` and decrypts it to a fresh path: must be exit 8 for the
+   * expected reason, with no output and no temp file left.
+   */
+  function expectRefused(blob: Uint8Array, file: StoredFile = a.file, reason: RegExp = BY_STREAM): void {
+    let err: unknown;
+    try {
+      decryptBytes(file, blob);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KpmError);
+    expect((err as KpmError).exitCode).toBe(EXIT.corrupt);
+    expect((err as KpmError).message).toMatch(reason);
+    const dir = join(root, `attack-${++n}`);
+    fs.mkdirSync(join(dir, 'blobs'), { recursive: true });
+    fs.writeFileSync(join(dir, 'blobs', file.blob), blob);
+    const dest = join(dir, 'out.bin');
+    expect(exitCodeOf(() => decryptBlobToFile(join(dir, 'blobs'), file, dest))).toBe(EXIT.corrupt);
+    expect(fs.readdirSync(dir)).toEqual(['blobs']);
+  }
+
+  it('the untouched blob decrypts (control)', () => {
+    expect(chunks.length).toBe(4);
+    expect(Buffer.from(decryptBytes(a.file, a.blob)).equals(plain)).toBe(true);
+  });
+
+  it('reordered chunks', () => {
+    expectRefused(join_(header, [chunks[1], chunks[0], chunks[2], chunks[3]]));
+    expectRefused(join_(header, [chunks[0], chunks[2], chunks[1], chunks[3]]));
+  });
+
+  it('truncated at a chunk boundary (final chunk dropped)', () => {
+    expectRefused(join_(header, chunks.slice(0, 3)));
+    expectRefused(join_(header, chunks.slice(0, 1)));
+    expectRefused(header);
+  });
+
+  it('truncated inside a chunk', () => {
+    expectRefused(a.blob.subarray(0, a.blob.length - 1));
+    expectRefused(a.blob.subarray(0, HEADER_BYTES + SEALED_CHUNK_BYTES + 100));
+    expectRefused(a.blob.subarray(0, HEADER_BYTES + 10));
+    expectRefused(a.blob.subarray(0, HEADER_BYTES - 1));
+  });
+
+  it('a chunk appended, or bytes after the final chunk', () => {
+    expectRefused(join_(header, [...chunks, chunks[1]]));
+    expectRefused(join_(header, [...chunks, other.blob.subarray(HEADER_BYTES + 3 * SEALED_CHUNK_BYTES)]));
+    expectRefused(Buffer.concat([a.blob, Buffer.from([0])]));
+  });
+
+  it('a chunk from another file under another key', () => {
+    const o = split(other.blob).chunks;
+    expectRefused(replace(1, o[1]));
+    expectRefused(replace(3, o[3]));
+  });
+
+  it('a chunk from another blob under the same key (other blob id)', () => {
+    const s = split(sameKey.blob);
+    expectRefused(replace(1, s.chunks[1]));
+    expectRefused(replace(3, s.chunks[3]));
+    // the whole other blob, with or without its header rewritten to this blob id
+    expectRefused(sameKey.blob);
+    expectRefused(join_(header, s.chunks));
+  });
+
+  it('a chunk duplicated in place of another one', () => {
+    expectRefused(replace(2, chunks[1]));
+  });
+
+  it('one flipped bit anywhere in the header', () => {
+    for (let i = 0; i < HEADER_BYTES; i++) expectRefused(flip(a.blob, i));
+  });
+
+  it('one flipped bit in a nonce, ciphertext or tag of the first, a middle and the final chunk', () => {
+    for (const c of [0, 2, 3]) {
+      const start = HEADER_BYTES + c * SEALED_CHUNK_BYTES;
+      const len = chunks[c].length;
+      for (const at of [0, 23, 24, 24 + 500, len - 17, len - 16, len - 1]) expectRefused(flip(a.blob, start + at));
+    }
+  });
+
+  it('the wrong file key', () => {
+    expectRefused(a.blob, { ...a.file, key: toBase64(nodeRandom(32)) });
+  });
+
+  it('a record whose size differs from the blob', () => {
+    expectRefused(a.blob, { ...a.file, size: a.file.size - 1 }, /longer than recorded/);
+    expectRefused(a.blob, { ...a.file, size: a.file.size + 1 }, /size differs/);
+  });
+
+  it('an empty file: final chunk dropped, or a chunk appended', () => {
+    const e = encryptWith(new Uint8Array(0), key, id);
+    const ec = split(e.blob);
+    expect(ec.chunks.length).toBe(1);
+    expectRefused(ec.header, e.file);
+    expectRefused(join_(ec.header, [ec.chunks[0], ec.chunks[0]]), e.file);
+  });
+
+  it('a malformed record (path-like blob id, short key) is refused before any file is touched', () => {
+    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: '../../keyring.kpm' }, join(outDir, 'm1')))).toBe(EXIT.corrupt);
+    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, key: toBase64(new Uint8Array(16)) }, join(outDir, 'm2')))).toBe(EXIT.corrupt);
+    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, name: '../evil' }, join(outDir, 'm3')))).toBe(EXIT.usage);
+    expect(fs.existsSync(join(outDir, 'm1')) || fs.existsSync(join(outDir, 'm2')) || fs.existsSync(join(outDir, 'm3'))).toBe(false);
+  });
+
+  it('a missing blob is exit 8', () => {
+    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: toHex(fromHex('00'.repeat(16))) }, join(outDir, 'missing')))).toBe(EXIT.corrupt);
+    expect(fs.existsSync(join(outDir, 'missing'))).toBe(false);
+  });
+});
+
+describe('bounded memory', () => {
+  it('encrypts and decrypts a 256 MiB file with peak RSS well under 150 MiB (child process)', () => {
+    const dir = join(root, 'mem');
+    fs.mkdirSync(dir);
+    const entry = join(dir, 'mem.ts');
+    const bundle = join(dir, 'mem.mjs');
+    const blobsTs = fileURLToPath(new URL('../../src/vault/blobs.ts', import.meta.url));
+    fs.writeFileSync(entry, `
+import * as fs from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { encryptFileToBlob, decryptBlobToFile } from ${JSON.stringify(blobsTs)};
+const [dir] = process.argv.slice(2);
+const src = dir + '/big.bin';
+const fd = fs.openSync(src, 'w');
+const buf = Buffer.alloc(1 << 20);
+for (let i = 0; i < 256; i++) fs.writeSync(fd, randomFillSync(buf));
+fs.closeSync(fd);
+const base = process.resourceUsage().maxRSS;
+const f = encryptFileToBlob(dir + '/blobs', src);
+decryptBlobToFile(dir + '/blobs', f, dir + '/big.out');
+const same = fs.statSync(dir + '/big.out').size === f.size;
+fs.rmSync(src); fs.rmSync(dir + '/big.out'); fs.rmSync(dir + '/blobs', { recursive: true });
+console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS, same }));
+`);
+    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'warning' });
+    const r = JSON.parse(execFileSync(process.execPath, [bundle, dir], { encoding: 'utf8' })) as { base: number; peak: number; same: boolean };
+    expect(r.same).toBe(true);
+    expect(r.peak / 1024).toBeLessThan(150);
+  });
+});

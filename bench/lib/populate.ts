@@ -57,6 +57,7 @@ async function populateKpm(start: number, count: number, batch: number, exact: b
   const vault = session.vault(DEFAULT_VAULT);
 
   const write = (changes: NewRecord[]) => vault.write(changes);
+
   const existing = new Set(vault.liveRecords().map((r) => toHex(r.nameTag)));
   const now = new Date().toISOString();
   for (let b = start; b < start + count; b += batch) {
@@ -75,7 +76,7 @@ async function populateKpm(start: number, count: number, batch: number, exact: b
       if (existing.size && existing.has(toHex(vault.nameTag(payload.name)))) throw new Error(`an entry named "${payload.name}" already exists`);
       changes.push({ entryId: randomBytes(16), payload, baseVersion: 0 });
     }
-    write(changes);
+    await write(changes);
     if (process.env.KPM_BENCH_VERBOSE) process.stderr.write(`populate: ${Math.min(start + count, b + batch)} / ${start + count}  ${((performance.now() - tOpen) / 1000).toFixed(1)} s\n`);
   }
   const tWrite = performance.now();

@@ -13,9 +13,9 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     list: async (filter) => s.list(filter),
     entries: async (filter) => s.entries(filter),
     listText: async (filter, json) => renderList(s.list(filter), json),
-    add: async (vault, payload: EntryPayload) => s.add(vault, payload),
-    update: async (vault, id, base, payload) => s.update(vault, id, base, payload),
-    remove: async (q, vault) => s.remove(q, vault),
+    add: (vault, payload: EntryPayload) => s.add(vault, payload),
+    update: (vault, id, base, payload) => s.update(vault, id, base, payload),
+    remove: (q, vault) => s.remove(q, vault),
     trash: async (vault) => s.trash(vault),
     listVaults: async () => s.listVaults(),
     createVault: (name, pw?: string, params?: KdfParams) => s.createVault(name, pw === undefined ? undefined : utf8.encode(pw), params),
@@ -27,7 +27,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
         const { KpmError, EXIT } = await import('../vault/errors.js');
         throw new KpmError(`a vault named "${newName}" already exists`, EXIT.conflict);
       }
-      v.rename(newName.trim());
+      await v.rename(newName.trim());
       return s.listVaults().find((i) => i.id === v.id)!;
     },
     changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),

@@ -66,42 +66,94 @@ export function sleepMs(ms: number): void {
 }
 
 /**
- * Runs `fn` while holding an exclusive lock file in `dir`. The lock holds the owner's pid; a lock
- * whose owner died (SIGKILL, crash) is taken over. Waits up to `timeoutMs`, then fails (exit 7).
+ * Runs `fn` while holding an exclusive lock file in `dir` (used where contention is rare: the
+ * keyring and the settings). The lock holds the owner's pid. A lock whose owner died is removed,
+ * but only under a second, short-lived "takeover" lock, and only after re-reading that it still
+ * names the dead owner, so two processes can never both remove a lock and both go on.
+ * Waits up to `timeoutMs`, then fails (exit 7).
  */
 export function withLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): T {
   const lockPath = join(dir, 'lock');
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
-  for (;;) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx', FILE_MODE);
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number.parseInt(String(readFileOrNull(lockPath) ?? ''), 10);
-      if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) {
-        // Stale: its owner is gone. Remove it only if it is still the same stale lock.
-        const again = Number.parseInt(String(readFileOrNull(lockPath) ?? ''), 10);
-        if (again === owner) fs.rmSync(lockPath, { force: true });
-        continue;
-      }
-      if (!Number.isInteger(owner) && lockAgeMs(lockPath) > 5_000) {
-        // Created but never given a pid: its creator died between the two steps.
-        fs.rmSync(lockPath, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new KpmError('the vault is locked by another kpm process; try again', EXIT.conflict);
-      sleepMs(delay);
-      delay = Math.min(delay * 2, 50);
+  while (!tryCreateLock(lockPath)) {
+    const owner = readPid(lockPath);
+    if ((owner !== undefined && !pidAlive(owner)) || (owner === undefined && lockAgeMs(lockPath) > 5_000)) {
+      removeStaleLock(lockPath, owner);
+      continue;
     }
+    if (Date.now() > deadline) throw new KpmError('the vault is locked by another kpm process; try again', EXIT.conflict);
+    sleepMs(delay);
+    delay = Math.min(delay * 2, 50);
   }
   try {
     return fn();
   } finally {
     fs.rmSync(lockPath, { force: true });
+  }
+}
+
+function tryCreateLock(path: string): boolean {
+  try {
+    const fd = fs.openSync(path, 'wx', FILE_MODE);
+    fs.writeSync(fd, String(process.pid));
+    fs.closeSync(fd);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    return false;
+  }
+}
+
+function readPid(path: string): number | undefined {
+  const n = Number.parseInt(String(readFileOrNull(path) ?? ''), 10);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+function removeStaleLock(lockPath: string, staleOwner: number | undefined): void {
+  const takeover = `${lockPath}.takeover`;
+  if (!tryCreateLock(takeover)) {
+    // Someone else is taking over; a takeover lock left by a crash expires after a few seconds.
+    const t = readPid(takeover);
+    if ((t === undefined || !pidAlive(t)) && lockAgeMs(takeover) > 3_000) fs.rmSync(takeover, { force: true });
+    else sleepMs(2);
+    return;
+  }
+  try {
+    if (readPid(lockPath) === staleOwner) fs.rmSync(lockPath, { force: true });
+  } finally {
+    fs.rmSync(takeover, { force: true });
+  }
+}
+
+/**
+ * The vault writers' lock. On Linux it is an abstract-namespace Unix socket named after the vault
+ * folder: binding it is atomic, and the kernel releases it the instant its owner exits or is
+ * killed, so a crashed writer never leaves a stale lock behind. Elsewhere: the lock file above.
+ */
+export async function withVaultLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): Promise<T> {
+  if (process.platform !== 'linux') return withLock(dir, fn, timeoutMs);
+  const { createServer } = await import('node:net');
+  const { createHash } = await import('node:crypto');
+  const name = `\0kpm-vault-lock-${createHash('sha256').update(fs.realpathSync(dir)).digest('hex').slice(0, 40)}`;
+  const deadline = Date.now() + timeoutMs;
+  let delay = 1;
+  for (;;) {
+    const server = createServer();
+    const got = await new Promise<boolean>((resolve, reject) => {
+      server.once('error', (e: NodeJS.ErrnoException) => (e.code === 'EADDRINUSE' ? resolve(false) : reject(e)));
+      server.listen(name, () => resolve(true));
+    });
+    if (got) {
+      try {
+        return fn();
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
+    if (Date.now() > deadline) throw new KpmError('the vault is locked by another kpm process; try again', EXIT.conflict);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 20);
   }
 }
 

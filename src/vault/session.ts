@@ -249,27 +249,27 @@ export class Session {
     return { id: toHex(r.entryId), vault: v.name, version: r.version, payload: v.decrypt(r) };
   }
 
-  add(vaultName: string | undefined, payload: EntryPayload): EntryView {
+  async add(vaultName: string | undefined, payload: EntryPayload): Promise<EntryView> {
     const v = this.vault(vaultName);
     payload.name = checkName(payload.name);
     const entryId = randomBytes(16);
-    v.write([{ entryId, payload, baseVersion: 0 }]);
+    await v.write([{ entryId, payload, baseVersion: 0 }]);
     return { id: toHex(entryId), vault: v.name, version: 1, payload };
   }
 
   /** Replaces an entry's payload; `baseVersion` guards against overwriting a concurrent change. */
-  update(vaultName: string, id: string, baseVersion: number, payload: EntryPayload): EntryView {
+  async update(vaultName: string, id: string, baseVersion: number, payload: EntryPayload): Promise<EntryView> {
     const v = this.vault(vaultName);
     payload.name = checkName(payload.name);
     const entryId = Buffer.from(id, 'hex');
-    v.write([{ entryId, payload, baseVersion }]);
+    await v.write([{ entryId, payload, baseVersion }]);
     return { id, vault: v.name, version: baseVersion + 1, payload };
   }
 
-  remove(query: string, vaultName?: string): EntryView {
+  async remove(query: string, vaultName?: string): Promise<EntryView> {
     const { v, r } = this.find(query, vaultName);
     const payload = v.decrypt(r);
-    v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
+    await v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }
 

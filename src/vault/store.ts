@@ -11,7 +11,7 @@ import {
   entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
   vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
 } from './format.js';
-import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withLock, writeFileAtomic } from './fsutil.js';
+import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from './fsutil.js';
 import { corrupt, KpmError, EXIT, wrongPassword } from './errors.js';
 import { MAX_PAYLOAD_BYTES, normalizeName, type EntryPayload } from './entry.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
@@ -204,9 +204,9 @@ export class Vault {
         return this.loadOnce(verifyChain);
       } catch (e) {
         if (!(e instanceof LogRaceError)) throw e;
-        // A reader takes no lock, so a writer may be committing right now: retry while one is.
-        const writerActive = !underLock && (e.headerChanged || fs.existsSync(join(this.dir, 'lock')));
-        if (!writerActive || attempt >= 100) throw corrupt(e.message);
+        // A reader takes no lock. A writer rewrites the header (announcing the append) before it
+        // touches the log, so a log that changed under us always comes with a changed header.
+        if (underLock || !e.headerChanged || attempt >= 100) throw corrupt(e.message);
         sleepMs(10);
       }
     }
@@ -302,8 +302,8 @@ export class Vault {
    * latest committed state, that each change is based on the current version and that live names stay
    * unique in the vault.
    */
-  write(changes: NewRecord[]): void {
-    withLock(this.dir, () => {
+  async write(changes: NewRecord[]): Promise<void> {
+    await withVaultLock(this.dir, () => {
       // The records are read without re-hashing the chain: the new chain extends the MAC'd one.
       this.load(this.chainVerified, true);
       const c = this.header.commit;
@@ -364,8 +364,8 @@ export class Vault {
     writeFileAtomic(join(this.dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(this.macKey, macBound)));
   }
 
-  rename(newName: string): void {
-    withLock(this.dir, () => {
+  async rename(newName: string): Promise<void> {
+    await withVaultLock(this.dir, () => {
       this.load(false, true);
       const meta = { ...this.meta, name: newName };
       this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, sealMeta(this.profile, this.header.vaultId, meta));
@@ -378,7 +378,7 @@ export class Vault {
   async changeOwnPassword(newPassword: Uint8Array, params: KdfParams = DEFAULT_KDF): Promise<void> {
     const ownKdf = { params, salt: randomBytes(SALT_BYTES) };
     const kek = await deriveKek(newPassword, ownKdf);
-    withLock(this.dir, () => {
+    await withVaultLock(this.dir, () => {
       this.load(false, true);
       const keyBound = vaultKeyBoundBytes(this.header.vaultId, this.profile.profileId, WRAP_BY_OWN_PASSWORD, ownKdf);
       const wrapped = sealKey(kek, this.vk, concatBytes(AAD.vaultKey, keyBound));

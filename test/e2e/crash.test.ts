@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, initVault, makeHome, mapLimit, MASTER, prng, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
 
-// KPM_E2E_QUICK=1 shrinks the run for a quick local check (60 adds).
-const ADDS = process.env.KPM_E2E_QUICK ? 60 : 200;
+// Each killed `kpm add` pays a whole key derivation, so the binary gets 40 kills here; the 200-kill
+// run with real writer processes is test/unit/vault-processes.test.ts. KPM_E2E_CRASH_ADDS overrides.
+const ADDS = Number(process.env.KPM_E2E_CRASH_ADDS ?? 40);
 const LANES = 2;
 
 type Mode = 'spawn+0-250ms' | 'lifetime' | 'after-lock';

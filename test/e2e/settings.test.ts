@@ -230,9 +230,11 @@ describe('throttling of wrong settings passwords', () => {
     expect(waited(fourth)).toBeLessThanOrEqual(1);
     expect(waited(fifth)).toBeGreaterThan(waited(fourth));
     expect(waited(fifth)).toBeLessThanOrEqual(2);
+    const beforeFifthEnded = Date.now();
     const state = JSON.parse(fs.readFileSync(throttlePath(home), 'utf8'));
     expect(state.failures).toBe(5);
-    expect(state.nextAt - Date.now()).toBeGreaterThan(2000); // the next wait is 4 s
+    // the next wait is 4 s, counted from the fifth try (which ended before `beforeFifthEnded`)
+    expect(state.nextAt - (beforeFifthEnded - fifth.ms)).toBeGreaterThanOrEqual(4000);
     const s = JSON.parse((await kpm(home, ['settings', 'status', '--json'], 0)).stdout);
     expect(s.failures).toBe(5);
     // the right password still works (after the wait) and starts the count again

@@ -48,7 +48,7 @@ async function makeProfile(entries: number, params = kdf.DEFAULT_KDF): Promise<{
   const profile = await createKeyring(paths, utf8.encode(PW), params);
   const s = await Session.open(paths, { ...profile, accountKey: profile.accountKey.slice() });
   await s.createVault('Personal');
-  for (let i = 0; i < entries; i++) s.add(undefined, payload(`site${i}`, `pw${i}`));
+  for (let i = 0; i < entries; i++) await s.add(undefined, payload(`site${i}`, `pw${i}`));
   return { paths, profile };
 }
 
@@ -74,7 +74,7 @@ describe('vault round trip', () => {
   it('names are unique per vault, case-insensitively', async () => {
     const { paths, profile } = await makeProfile(1);
     const s = await Session.open(paths, profile);
-    expect(exitCodeOf(() => s.add(undefined, payload('SITE0', 'x')))).toBe(EXIT.conflict);
+    expect(await asyncExitCodeOf(() => s.add(undefined, payload('SITE0', 'x')))).toBe(EXIT.conflict);
   });
 
   it('no plaintext name, user name, URL or password appears in any file (R10, R16 locally)', async () => {
@@ -237,7 +237,7 @@ describe('metadata binding (R9, R14)', () => {
     const v = s.vault();
     const v1 = v.findByName('site0')!;
     const old = s.get('site0');
-    s.update('Personal', old.id, old.version, { ...old.payload, fields: { ...old.payload.fields, password: 'new' } });
+    await s.update('Personal', old.id, old.version, { ...old.payload, fields: { ...old.payload.fields, password: 'new' } });
     const v2 = v.latest.get(old.id)!;
     expect(v2.version).toBe(2);
     expect(v.decrypt(v2).fields.password).toBe('new');
@@ -249,7 +249,7 @@ describe('metadata binding (R9, R14)', () => {
     const two = await makeProfile(1);
     const s1 = await Session.open(one.paths, one.profile);
     const work = await s1.createVault('Work');
-    s1.add('Work', payload('other', 'x'));
+    await s1.add('Work', payload('other', 'x'));
     const rec = s1.vault().liveRecords()[0];
     expect(exitCodeOf(() => s1.vault('Work').decrypt(rec))).toBe(EXIT.corrupt);
     const s2 = await Session.open(two.paths, two.profile);

@@ -2,18 +2,17 @@
 // No function here accepts a nonce from the caller (SECURITY-REQUIREMENTS R5).
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { randomBytes } from './random.js';
-import { NONCE_BYTES, TAG_BYTES, xchachaDecrypt, xchachaEncrypt, AuthError } from './xchacha.js';
+import { NONCE_BYTES, TAG_BYTES, xchachaDecrypt, xchachaEncryptInto, AuthError } from './xchacha.js';
 
 export { AuthError };
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
 /** nonce ‖ ciphertext ‖ tag */
 export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
-  const nonce = randomBytes(NONCE_BYTES);
-  const body = xchachaEncrypt(key, nonce, plaintext, aad);
-  const out = new Uint8Array(NONCE_BYTES + body.length);
-  out.set(nonce, 0);
-  out.set(body, NONCE_BYTES);
+  const out = new Uint8Array(NONCE_BYTES + plaintext.length + TAG_BYTES);
+  const nonce = out.subarray(0, NONCE_BYTES);
+  nonce.set(randomBytes(NONCE_BYTES));
+  xchachaEncryptInto(key, nonce, plaintext, aad, out, NONCE_BYTES);
   return out;
 }
 

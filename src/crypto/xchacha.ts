@@ -36,17 +36,22 @@ function subkeyAndNonce(key: Uint8Array, nonce: Uint8Array): [Buffer, Buffer] {
 
 /** Returns ciphertext ‖ tag. */
 export function xchachaEncrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
+  const out = new Uint8Array(plaintext.length + TAG_BYTES);
+  xchachaEncryptInto(key, nonce, plaintext, aad, out, 0);
+  return out;
+}
+
+/** Writes ciphertext ‖ tag into `out` at `offset` (one copy, for the bulk path). */
+export function xchachaEncryptInto(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): void {
   const [subkey, iv] = subkeyAndNonce(key, nonce);
   const cipher = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: TAG_BYTES });
   subkey.fill(0);
   cipher.setAAD(aad, { plaintextLength: plaintext.length });
-  const out = new Uint8Array(plaintext.length + TAG_BYTES);
   const body = cipher.update(plaintext);
-  out.set(body, 0);
+  out.set(body, offset);
   const fin = cipher.final();
-  out.set(fin, body.length);
-  out.set(cipher.getAuthTag(), plaintext.length);
-  return out;
+  out.set(fin, offset + body.length);
+  out.set(cipher.getAuthTag(), offset + plaintext.length);
 }
 
 /** Takes ciphertext ‖ tag; throws AuthError on any mismatch. */

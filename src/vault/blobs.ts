@@ -3,7 +3,6 @@
 // SHA-256 in the entry payload, so blobs are read and written without the vault key, and memory
 // stays bounded whatever the file size.
 import * as fs from 'node:fs';
-import { createHash } from 'node:crypto';
 import { basename, dirname, extname, join } from 'node:path';
 import { open, seal, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
@@ -25,8 +24,6 @@ export interface StoredFile {
   type: string;
   /** plaintext size in bytes */
   size: number;
-  /** SHA-256 of the plaintext, hex */
-  sha256: string;
 }
 
 export type PayloadWithFiles = EntryPayload & { files?: StoredFile[] };
@@ -64,7 +61,7 @@ export function checkFileName(name: string): string {
 /** Checks a StoredFile read from a payload before any of it is used as a path or key. */
 export function checkStoredFile(f: StoredFile): Uint8Array {
   const key = typeof f?.key === 'string' ? fromBase64(f.key) : new Uint8Array(0);
-  if (!BLOB_ID.test(String(f?.blob)) || key.length !== 32 || !Number.isSafeInteger(f.size) || f.size < 0 || !/^[0-9a-f]{64}$/.test(String(f.sha256))) {
+  if (!BLOB_ID.test(String(f?.blob)) || key.length !== 32 || !Number.isSafeInteger(f.size) || f.size < 0) {
     throw new KpmError(`the entry's record of file "${String(f?.name)}" is malformed`, EXIT.corrupt);
   }
   checkFileName(f.name);
@@ -130,9 +127,8 @@ function fill(read: Read, buf: Uint8Array): number {
  * The STREAM construction: chunks of CHUNK_SIZE, the last one (shorter, full, or empty for an
  * empty input) flagged final. One chunk of read-ahead tells whether a full chunk is the last.
  */
-export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, write: Write, opts: StreamOptions = {}): { size: number; sha256: string } {
+export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, write: Write, opts: StreamOptions = {}): { size: number } {
   const aad = new ChunkAad(blobId);
-  const hash = createHash('sha256');
   let cur = Buffer.allocUnsafe(CHUNK_SIZE);
   let next = Buffer.allocUnsafe(CHUNK_SIZE);
   write(blobHeader(blobId));
@@ -143,7 +139,6 @@ export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, w
     const final = nextLen === 0;
     const plain = cur.subarray(0, curLen);
     write(seal(key, plain, aad.at(index, final)));
-    hash.update(plain);
     size += curLen;
     opts.onChunk?.(size);
     if (final) break;
@@ -152,7 +147,7 @@ export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, w
   }
   cur.fill(0);
   next.fill(0);
-  return { size, sha256: hash.digest('hex') };
+  return { size };
 }
 
 /**
@@ -238,13 +233,13 @@ export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Pro
     if (!st.isFile()) throw usageError(`${srcPath} is not a regular file`);
     ensureDir(dir);
     out = fs.openSync(tmp, 'wx', FILE_MODE);
-    const { size, sha256 } = encryptStream(key, blobId, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, st.size)) });
+    const { size } = encryptStream(key, blobId, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, st.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
     out = undefined;
     fs.renameSync(tmp, join(dir, id));
     fsyncDir(dir);
-    return { blob: id, key: toBase64(key), name, type: mediaType(name), size, sha256 };
+    return { blob: id, key: toBase64(key), name, type: mediaType(name), size };
   } catch (e) {
     if (out !== undefined) fs.closeSync(out);
     fs.rmSync(tmp, { force: true });
@@ -334,8 +329,8 @@ export function encryptBytes(plaintext: Uint8Array, name = 'file', opts: StreamO
     pos += n;
     return n;
   };
-  const { size, sha256 } = encryptStream(key, blobId, read, (b) => parts.push(Uint8Array.from(b)), opts);
-  const file: StoredFile = { blob: toHex(blobId), key: toBase64(key), name: checkFileName(name), type: mediaType(name), size, sha256 };
+  const { size } = encryptStream(key, blobId, read, (b) => parts.push(Uint8Array.from(b)), opts);
+  const file: StoredFile = { blob: toHex(blobId), key: toBase64(key), name: checkFileName(name), type: mediaType(name), size };
   return { blob: Buffer.concat(parts), file };
 }
 

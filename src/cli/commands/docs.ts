@@ -120,7 +120,7 @@ function destinations(files: StoredFile[], output: string | undefined): string[]
 }
 
 function fileJson(f: StoredFile) {
-  return { name: f.name, type: f.type, size: f.size, sha256: f.sha256 };
+  return { name: f.name, type: f.type, size: f.size };
 }
 
 function printFiles(files: StoredFile[], indent = ''): void {
@@ -274,7 +274,7 @@ export function register(program: Command): void {
     .command('attachments <entry>')
     .description("list an entry's files (names, sizes, types)")
     .option('--vault <name>', 'look only in this vault')
-    .option('--json', 'print JSON: [{name, type, size, sha256}]')
+    .option('--json', 'print JSON: [{name, type, size}]')
     .option('--password-stdin', MASTER_STDIN)
     .addHelpText('after', '\nExamples:\n  kpm attachments github\n  kpm attachments passport --json')
     .action(async (entry: string, o) => {

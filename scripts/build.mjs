@@ -1,5 +1,7 @@
 // Bundles the CLI into dist/ with esbuild. Entry points stay tiny; heavy modules
 // (prompts, settings, clipboard) are split into chunks loaded only by the commands that need them.
+// The account server is a second, separate bundle (dist/kpm-server.mjs): its dependencies (fastify,
+// kysely, better-sqlite3, pg, nodemailer) stay in node_modules and are never loaded by `kpm`.
 import { build } from 'esbuild';
 import { renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +22,20 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   external: ['argon2'],
   banner: { js: "import { createRequire as __kpmCreateRequire } from 'node:module'; const require = __kpmCreateRequire(import.meta.url);" },
+  sourcemap: false,
+  minify: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+await build({
+  entryPoints: { 'kpm-server': 'src/server/main.ts' },
+  outdir: tmp,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.mjs' },
+  packages: 'external',
   sourcemap: false,
   minify: false,
   legalComments: 'none',

@@ -8,7 +8,7 @@ import { register as audit } from './commands/audit.js';
 import { register as docs } from './commands/docs.js';
 import { register as config } from './commands/config.js';
 import { register as settings } from './commands/settings.js';
-import { register as account } from './commands/account.js'; // TEMP-ISSUE4
+import { register as account } from './commands/account.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -22,7 +22,8 @@ export function buildProgram(): Command {
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
     .addHelpText('after', `
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
-            6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden.
+            6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,
+            10 audit found problems (kpm audit --fail-on).
 Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COLOR.`);
   program.exitOverride();
   profile(program);
@@ -33,7 +34,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   docs(program);
   config(program);
   settings(program);
-  account(program); // TEMP-ISSUE4
+  account(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -15,12 +15,19 @@ import * as mails from './mails.js';
 export const PENDING_REGISTER: PendingT = { status: 'pending', message: 'check your inbox: we sent a message to finish creating the account' };
 export const PENDING_RESET: PendingT = { status: 'pending', message: 'check your inbox: if the address has an account, the message holds a reset code' };
 
+/** Waits until `floorMs` have passed since `t0`: the answer then takes as long whatever happened. */
+async function padTo(t0: number, floorMs: number): Promise<void> {
+  const left = floorMs - (performance.now() - t0);
+  if (left > 0) await new Promise((r) => setTimeout(r, left));
+}
+
 async function checkPassword(password: string): Promise<void> {
   const problems = await passwordProblems(password);
   if (problems.length > 0) throw apiError('password_policy', describeProblems(problems), { rules: problems });
 }
 
 export async function register(ctx: ServerContext, req: RequestInfo, body: RegisterBodyT): Promise<PendingT> {
+  const t0 = performance.now();
   const check = ctx.settings.check;
   await requireSecurityCheck(ctx, req, { kinds: ['register'], threshold: check.registerAfter, solution: body.challenge });
   // Every attempt counts, not only visible failures: counting "address in use" alone would reveal it.
@@ -32,7 +39,9 @@ export async function register(ctx: ServerContext, req: RequestInfo, body: Regis
   const hash = await hashPassword(body.password);
   for (let attempt = 0; ; attempt++) {
     try {
-      return await createOrRenew(ctx, req, email, hash, body);
+      const pending = await createOrRenew(ctx, req, email, hash, body);
+      await padTo(t0, ctx.settings.pendingFloorMs);
+      return pending;
     } catch (e) {
       // Two registrations of one new address at once: the loser sees the winner's row on retry.
       if (attempt > 0 || !isUniqueViolation(e)) throw e;
@@ -89,6 +98,7 @@ export async function activate(ctx: ServerContext, code: string): Promise<Activa
 }
 
 export async function requestReset(ctx: ServerContext, req: RequestInfo, body: { email: string; challenge?: RegisterBodyT['challenge'] }): Promise<PendingT> {
+  const t0 = performance.now();
   const email = normalizeEmail(body.email);
   await requireSecurityCheck(ctx, req, { email, kinds: ['reset'], threshold: ctx.settings.check.registerAfter, solution: body.challenge });
   await recordFailures(ctx, req, email, 'reset');
@@ -96,6 +106,7 @@ export async function requestReset(ctx: ServerContext, req: RequestInfo, body: {
   const acct = await ctx.db.selectFrom('accounts').select(['id', 'disabled_at']).where('email', '=', email).executeTakeFirst();
   if (!acct || acct.disabled_at != null) {
     await ctx.mailer.send(mails.resetUnknown(ctx, email), req.log);
+    await padTo(t0, ctx.settings.pendingFloorMs);
     return PENDING_RESET;
   }
   const code = newCode(15);
@@ -104,6 +115,7 @@ export async function requestReset(ctx: ServerContext, req: RequestInfo, body: {
     .values({ code_hash: sha256Hex(normalizeCode(code)), account_id: acct.id, expires_at: ctx.now() + ctx.settings.resetTtlMs })
     .execute();
   await ctx.mailer.send(mails.reset(ctx, email, code), req.log);
+  await padTo(t0, ctx.settings.pendingFloorMs);
   return PENDING_RESET;
 }
 

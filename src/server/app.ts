@@ -55,6 +55,13 @@ export function loggerOptions(level: string, stream?: NodeJS.WritableStream): Fa
   } as FastifyServerOptions['logger'];
 }
 
+/** Request ids: a random per-process prefix and a counter (cheaper than random bytes per request). */
+function requestIds(): () => string {
+  const prefix = newId(4);
+  let n = 0;
+  return () => `${prefix}${(++n).toString(16).padStart(8, '0')}`;
+}
+
 const info = (req: FastifyRequest): RequestInfo => ({ ip: req.ip, log: req.log });
 
 type Handler = (ctx: ServerContext, req: FastifyRequest) => Promise<unknown>;
@@ -129,7 +136,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: MAX_BODY_BYTES,
-    genReqId: () => newId(8),
+    genReqId: requestIds(),
     requestIdHeader: false,
     trustProxy: opts.trustProxy ?? false,
     return503OnClosing: true,

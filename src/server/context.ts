@@ -32,6 +32,8 @@ export interface ServerSettings {
   challengeTtlMs: number;
   smsTtlMs: number;
   smsMaxTries: number;
+  /** registration and reset requests answer no sooner than this, so taken and free addresses look alike */
+  pendingFloorMs: number;
   check: SecurityCheckSettings;
 }
 
@@ -44,6 +46,7 @@ export const DEFAULT_SETTINGS: Omit<ServerSettings, 'publicUrl' | 'version'> = {
   challengeTtlMs: 10 * 60_000,
   smsTtlMs: 10 * 60_000,
   smsMaxTries: 5,
+  pendingFloorMs: 150,
   check: { after: 5, windowMs: 15 * 60_000, registerAfter: 5, hourlyCap: 100, powBits: 18 },
 };
 

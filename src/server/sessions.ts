@@ -8,6 +8,7 @@ import { verifyDummy, verifyPassword } from './passwords.js';
 import { newId, newToken, sha256Hex } from './tokens.js';
 import { checkHourlyCap, LOGIN_KINDS, requireSecurityCheck, reserveVerification } from './throttle.js';
 import * as twofactor from './twofactor.js';
+import { prepared } from './db/prepared.js';
 
 export interface AuthInfo {
   sessionId: string;
@@ -17,13 +18,40 @@ export interface AuthInfo {
 }
 
 const WRONG = 'wrong email or password';
+const DISABLED = 'this account is disabled; contact the administrator of the server';
 
-async function issueSession(ctx: ServerContext, account: { id: string; email: string }, deviceName: string): Promise<TokensT> {
+/** A fresh token pair, its digests and expiry times. */
+function newTokens(ctx: ServerContext) {
   const now = ctx.now();
   const accessToken = newToken('a');
   const refreshToken = newToken('r');
+  return {
+    accessToken,
+    refreshToken,
+    row: {
+      access_hash: sha256Hex(accessToken),
+      access_expires_at: now + ctx.settings.accessTtlMs,
+      refresh_hash: sha256Hex(refreshToken),
+      refresh_expires_at: now + ctx.settings.refreshTtlMs,
+    },
+  };
+}
+
+function tokensView(t: ReturnType<typeof newTokens>, account: { id: string; email: string }, device: { id: string; name: string }): TokensT {
+  return {
+    accessToken: t.accessToken,
+    accessExpiresAt: iso(t.row.access_expires_at),
+    refreshToken: t.refreshToken,
+    refreshExpiresAt: iso(t.row.refresh_expires_at),
+    account: { id: account.id, email: account.email },
+    device,
+  };
+}
+
+async function issueSession(ctx: ServerContext, account: { id: string; email: string }, deviceName: string): Promise<TokensT> {
+  const now = ctx.now();
+  const t = newTokens(ctx);
   const id = newId(8);
-  const s = ctx.settings;
   await ctx.db
     .insertInto('sessions')
     .values({
@@ -32,21 +60,11 @@ async function issueSession(ctx: ServerContext, account: { id: string; email: st
       name: deviceName,
       created_at: now,
       last_seen_at: now,
-      access_hash: sha256Hex(accessToken),
-      access_expires_at: now + s.accessTtlMs,
-      refresh_hash: sha256Hex(refreshToken),
-      refresh_expires_at: now + s.refreshTtlMs,
+      ...t.row,
       revoked_at: null,
     })
     .execute();
-  return {
-    accessToken,
-    accessExpiresAt: iso(now + s.accessTtlMs),
-    refreshToken,
-    refreshExpiresAt: iso(now + s.refreshTtlMs),
-    account: { id: account.id, email: account.email },
-    device: { id, name: deviceName },
-  };
+  return tokensView(t, account, { id, name: deviceName });
 }
 
 /** Email + password, then (when the account has it) a second factor, then a device session. */
@@ -59,7 +77,7 @@ export async function login(ctx: ServerContext, req: RequestInfo, body: LoginBod
   const ok = acct ? await verifyPassword(acct.password_hash, body.password) : await verifyDummy(body.password);
   if (!acct || !ok) throw apiError('invalid_credentials', WRONG);
   await reservation.succeeded();
-  if (acct.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  if (acct.disabled_at != null) throw apiError('account_disabled', DISABLED);
   if (acct.activated_at == null) throw apiError('account_not_activated', 'the account is not activated yet: run `kpm activate CODE` with the code from the activation mail');
   const who = { accountId: acct.id, email: acct.email };
   const tf = await twofactor.status(ctx, acct.id);
@@ -97,7 +115,7 @@ export async function loginOtp(ctx: ServerContext, req: RequestInfo, body: { tic
   await twofactor.verifySecondFactor(ctx, req, { accountId: acct.id, email: acct.email }, body.code);
   const gone = await ctx.db.deleteFrom('tickets').where('ticket_hash', '=', hash).executeTakeFirst();
   if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_otp', 'the sign-in has expired; sign in again');
-  if (acct.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  if (acct.disabled_at != null) throw apiError('account_disabled', DISABLED);
   return { status: 'ok', ...(await issueSession(ctx, acct, t.device_name)) };
 }
 
@@ -112,40 +130,34 @@ export async function refresh(ctx: ServerContext, refreshToken: string): Promise
     .where('sessions.refresh_hash', '=', oldHash)
     .executeTakeFirst();
   if (!row || row.revoked_at != null || row.refresh_expires_at <= now) throw apiError('unauthorized', 'this device is signed out; sign in again');
-  if (row.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
-  const s = ctx.settings;
-  const accessToken = newToken('a');
-  const newRefresh = newToken('r');
+  if (row.disabled_at != null) throw apiError('account_disabled', DISABLED);
+  const t = newTokens(ctx);
   const res = await ctx.db
     .updateTable('sessions')
-    .set({ access_hash: sha256Hex(accessToken), access_expires_at: now + s.accessTtlMs, refresh_hash: sha256Hex(newRefresh), refresh_expires_at: now + s.refreshTtlMs, last_seen_at: now })
+    .set({ ...t.row, last_seen_at: now })
     .where('id', '=', row.id)
     .where('refresh_hash', '=', oldHash)
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) throw apiError('unauthorized', 'this device is signed out; sign in again');
-  return {
-    accessToken,
-    accessExpiresAt: iso(now + s.accessTtlMs),
-    refreshToken: newRefresh,
-    refreshExpiresAt: iso(now + s.refreshTtlMs),
-    account: { id: row.account_id, email: row.email },
-    device: { id: row.id, name: row.name },
-  };
+  return tokensView(t, { id: row.account_id, email: row.email }, { id: row.id, name: row.name });
 }
+
+const sessionByAccessHash = prepared((db) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
+    .select(['sessions.id', 'sessions.name', 'sessions.access_expires_at', 'sessions.revoked_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
+    .where('sessions.access_hash', '=', ''),
+);
 
 /** The session behind an `Authorization: Bearer kpa_…` header (one indexed query). */
 export async function authenticate(ctx: ServerContext, header: string | undefined): Promise<AuthInfo> {
   const m = /^Bearer (kpa_[A-Za-z0-9_-]{20,100})$/.exec(header ?? '');
   if (!m) throw apiError('unauthorized', header ? 'malformed access token' : 'sign in first: this request needs an access token');
-  const row = await ctx.db
-    .selectFrom('sessions')
-    .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-    .select(['sessions.id', 'sessions.name', 'sessions.access_expires_at', 'sessions.revoked_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
-    .where('sessions.access_hash', '=', sha256Hex(m[1]))
-    .executeTakeFirst();
+  const [row] = await sessionByAccessHash(ctx.db, sha256Hex(m[1]));
   if (!row || row.revoked_at != null) throw apiError('unauthorized', 'unknown or revoked access token');
   if (row.access_expires_at <= ctx.now()) throw apiError('token_expired', 'the access token has expired; refresh it');
-  if (row.disabled_at != null) throw apiError('account_disabled', 'this account is disabled; contact the administrator of the server');
+  if (row.disabled_at != null) throw apiError('account_disabled', DISABLED);
   return { sessionId: row.id, accountId: row.account_id, email: row.email, deviceName: row.name };
 }
 
@@ -175,15 +187,18 @@ const deviceView = (auth: AuthInfo, s: { id: string; name: string; created_at: n
   current: s.id === auth.sessionId,
 });
 
-export async function devices(ctx: ServerContext, auth: AuthInfo): Promise<DeviceT[]> {
-  const rows = await ctx.db
+const devicesOf = prepared((db) =>
+  db
     .selectFrom('sessions')
     .select(['id', 'name', 'created_at', 'last_seen_at'])
-    .where('account_id', '=', auth.accountId)
+    .where('account_id', '=', '')
     .where('revoked_at', 'is', null)
-    .where('refresh_expires_at', '>', ctx.now())
-    .orderBy('created_at')
-    .execute();
+    .where('refresh_expires_at', '>', 0)
+    .orderBy('created_at'),
+);
+
+export async function devices(ctx: ServerContext, auth: AuthInfo): Promise<DeviceT[]> {
+  const rows = await devicesOf(ctx.db, auth.accountId, ctx.now());
   return rows.map((r) => deviceView(auth, r));
 }
 

@@ -71,10 +71,12 @@ function stdinLine(what: string): Promise<string> {
   });
 }
 
+/** Where prompts read and write: stdout stays for data. */
+const PROMPT_IO = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
+
 async function prompt(kind: 'input' | 'password', message: string, def?: string): Promise<string> {
   const p = await import('@inquirer/prompts');
-  const c = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
-  return kind === 'password' ? p.password({ message, mask: '*' }, c) : p.input({ message, default: def }, c);
+  return kind === 'password' ? p.password({ message, mask: '*' }, PROMPT_IO) : p.input({ message, default: def }, PROMPT_IO);
 }
 
 function needTty(what: string, hint: string): void {
@@ -305,11 +307,11 @@ Examples:
         choices.sort((a, b) => (a.value === guess ? -1 : b.value === guess ? 1 : a.name.localeCompare(b.name)));
         region = await search(
           { message: 'Region (type to filter)', source: (term) => choices.filter((c) => !term || c.name.toLowerCase().includes(term.toLowerCase())) },
-          { input: process.stdin, output: process.stderr, clearPromptOnDone: false },
+          PROMPT_IO,
         );
         if (!o.marketing) {
           const { confirm } = await import('@inquirer/prompts');
-          marketing = await confirm({ message: 'I agree to provide my email address to receive personalized marketing offers', default: false }, { input: process.stdin, output: process.stderr, clearPromptOnDone: false });
+          marketing = await confirm({ message: 'I agree to provide my email address to receive personalized marketing offers', default: false }, PROMPT_IO);
         }
       }
       region ??= guess;
@@ -480,7 +482,7 @@ Examples:
               { value: 'sms' as const, name: 'SMS (less safe: codes can be intercepted)' },
             ],
           },
-          { input: process.stdin, output: process.stderr, clearPromptOnDone: false },
+          PROMPT_IO,
         );
       }
       const { call, api } = await signedIn(o);

@@ -1,6 +1,7 @@
 // Opens the database: SQLite (better-sqlite3) by default, PostgreSQL (pg) for postgres:// URLs.
 // Both drivers load only when used, so the other one never needs to be installed correctly.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
@@ -28,6 +29,23 @@ export function redactUrl(url: string): string {
   }
 }
 
+// SQLite has no migration lock across processes: an instance that loses the race sees the database
+// locked, or (having read the migration table before the winner committed) the winner's tables.
+// Either way the winner's migration is, or is about to be, committed as a whole: try again.
+const isLocked = (e: unknown): boolean => /SQLITE_BUSY|database is locked|already exists/i.test(`${(e as { code?: string }).code} ${(e as Error).message}`);
+
+/** Runs `fn`, again and again for up to 10 s while another SQLite connection is in the way. */
+async function whileLocked<T>(fn: () => T | Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isLocked(e) || attempt >= 100) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 export async function openDatabase(target: string, opts: { poolSize?: number } = {}): Promise<OpenDb> {
   let open: OpenDb;
   if (isPostgresUrl(target)) {
@@ -35,26 +53,55 @@ export async function openDatabase(target: string, opts: { poolSize?: number } =
     // bigint (int8, 20) and count() results as numbers: every value kpm stores fits in 2^53.
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => (oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) };
     const pool = new pg.Pool({ connectionString: target, max: opts.poolSize ?? 10, types: types as never });
-    open = { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), engine: 'postgres', where: redactUrl(target) };
+    // An idle connection that the database drops (restart, admin command) must not crash the server;
+    // the pool replaces it on next use.
+    pool.on('error', () => undefined);
+    // Named statements: PostgreSQL parses and plans each distinct query once per connection instead
+    // of on every call. Raw statements (begin, commit, …) take no parameters and stay unnamed.
+    const named = new Map<string, string>();
+    const nameOf = (text: string) => {
+      let n = named.get(text);
+      if (!n) named.set(text, (n = `k${createHash('sha256').update(text).digest('hex').slice(0, 20)}`));
+      return n;
+    };
+    const wrapped = {
+      async connect() {
+        const client = await pool.connect();
+        return {
+          query: (text: string, values: unknown[]) => (values.length > 0 ? client.query({ name: nameOf(text), text, values }) : client.query(text)),
+          release: (destroy?: boolean) => client.release(destroy),
+        };
+      },
+      end: () => pool.end(),
+    };
+    open = { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool: wrapped as never }) }), engine: 'postgres', where: redactUrl(target) };
   } else {
     const { default: SQLite } = await import('better-sqlite3');
-    if (target !== ':memory:') mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-    const database = new SQLite(target);
-    database.pragma('journal_mode = WAL');
+    if (target !== ':memory:') {
+      mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+      closeSync(openSync(target, 'a', 0o600)); // created private; SQLite gives -wal and -shm the same mode
+    }
+    const database = new SQLite(target, { timeout: 5000 }); // busy_timeout, set before anything else
+    await whileLocked(() => database.pragma('journal_mode = WAL'));
     database.pragma('synchronous = NORMAL');
-    database.pragma('busy_timeout = 5000');
     database.pragma('foreign_keys = ON');
-    open = { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), engine: 'sqlite', where: target };
+    // Statements are prepared once per SQL text (kysely would prepare on every query).
+    const statements = new Map<string, ReturnType<typeof database.prepare>>();
+    const cached = {
+      prepare(sqlText: string) {
+        let st = statements.get(sqlText);
+        if (!st) {
+          if (statements.size > 1000) statements.clear();
+          statements.set(sqlText, (st = database.prepare(sqlText)));
+        }
+        return st;
+      },
+      close: () => database.close(),
+    };
+    open = { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }), engine: 'sqlite', where: target };
   }
   // Two instances starting at once on one SQLite file: the loser of the write lock retries (by then
   // the winner has migrated). PostgreSQL takes kysely's migration lock instead.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await migrate(open.db as Kysely<unknown>);
-      return open;
-    } catch (e) {
-      if (open.engine !== 'sqlite' || !/SQLITE_BUSY|database is locked/i.test(`${(e as { code?: string }).code} ${(e as Error).message}`) || attempt >= 50) throw e;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await (open.engine === 'sqlite' ? whileLocked(() => migrate(open.db as Kysely<unknown>)) : migrate(open.db as Kysely<unknown>));
+  return open;
 }

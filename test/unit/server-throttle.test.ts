@@ -1,0 +1,148 @@
+// The security check and the hourly cap (R28 timing, R29, R30), in process with a fake clock.
+// Runs on SQLite, and on PostgreSQL too when KPM_TEST_PG is set.
+import { describe, expect, it } from 'vitest';
+import { ACCOUNT_PW, createAccount, ENGINES, PG_SKIP_REASON, PG_URL, loginTokens, readCaptcha, testServer, type TestServer } from '../helpers/server.js';
+import * as passwords from '../../src/server/passwords.js';
+import { solvePow } from '../../src/protocol/pow.js';
+import { validate } from '../../src/protocol/validate.js';
+import { ErrorBody } from '../../src/protocol/schemas.js';
+
+const WRONG = 'Wrong1Password';
+const login = (s: TestServer, email: string, password: string, extra: Record<string, unknown> = {}, ip = '127.0.0.1') =>
+  s.call('POST', '/v1/sessions', { email, password, deviceName: 'test', ...extra }, { ip });
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median latencies of `a(i)` and `b(i)` over `trials` interleaved pairs (alternating which goes first). */
+async function medians(trials: number, a: (i: number) => Promise<unknown>, b: (i: number) => Promise<unknown>): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
+  const timed = async (k: 0 | 1, i: number) => {
+    const t0 = performance.now();
+    await (k === 0 ? a : b)(i);
+    times[k].push(performance.now() - t0);
+  };
+  for (let i = 0; i < trials; i++) {
+    const order: (0 | 1)[] = i % 2 ? [0, 1] : [1, 0];
+    for (const k of order) await timed(k, i);
+  }
+  return [median(times[0]), median(times[1])];
+}
+
+
+if (!PG_URL) it.skip(`PostgreSQL runs of this suite: ${PG_SKIP_REASON}`, () => {});
+describe('R28: timing', () => {
+  it('R28: median latency of unknown email vs wrong password differs by < 10% over 200 trials (dummy Argon2id)', async () => {
+    const s = await testServer({ check: { after: 1e9, hourlyCap: 1e9, registerAfter: 1e9 } });
+    await createAccount(s, 'timing@example.org');
+    const expect401 = async (email: string) => expect((await login(s, email, WRONG)).status).toBe(401);
+    const [mu, mw] = await medians(200, (i) => expect401(`nobody${i}@example.org`), () => expect401('timing@example.org'));
+    expect(Math.abs(mu - mw) / Math.max(mu, mw), `medians: unknown ${mu.toFixed(1)} ms, wrong ${mw.toFixed(1)} ms`).toBeLessThan(0.1);
+  });
+
+  it('R28: registering a taken address takes as long as a free one (median of 25, < 10%; answers are padded to 150 ms)', async () => {
+    const s = await testServer({ check: { after: 1e9, hourlyCap: 1e9, registerAfter: 1e9 } });
+    await createAccount(s, 'taken@example.org');
+    const register = async (email: string) =>
+      expect((await s.call('POST', '/v1/accounts', { email, password: 'Other7Password', region: 'DE', marketing: false })).status).toBe(202);
+    const [mt, mf] = await medians(25, () => register('taken@example.org'), (i) => register(`free${i}@example.org`));
+    expect(Math.abs(mt - mf) / Math.max(mt, mf), `medians: taken ${mt.toFixed(1)} ms, free ${mf.toFixed(1)} ms`).toBeLessThan(0.1);
+  });
+});
+
+describe.each(ENGINES)('security check on %s', (engine) => {
+  it('R29: after 5 failures on an account, a challenge is required BEFORE the password is checked; a correct password without a solution is refused', async () => {
+    const s = await testServer({ engine });
+    await createAccount(s, 'victim@example.org');
+    // failures from five different addresses: the per-account counter trips, not the per-address one
+    for (let i = 0; i < 5; i++) expect((await login(s, 'victim@example.org', WRONG, {}, `10.0.0.${i + 1}`)).body.error).toBe('invalid_credentials');
+    const before = passwords.verificationCount;
+    const r = await login(s, 'victim@example.org', ACCOUNT_PW, {}, '10.0.1.1');
+    expect(r.status).toBe(428);
+    expect(r.body.error).toBe('challenge_required');
+    expect(validate(ErrorBody, r.body)).toBeNull();
+    expect(passwords.verificationCount).toBe(before); // refused before any Argon2id ran
+    const c = r.body.challenge;
+    expect(c.captcha.lines.length).toBeGreaterThan(4);
+    expect(c.pow.bits).toBe(8);
+    // a wrong answer: refused, a fresh challenge, still no verification
+    const bad = await login(s, 'victim@example.org', ACCOUNT_PW, { challenge: { id: c.id, answer: 'WRONG' } }, '10.0.1.1');
+    expect(bad.body.error).toBe('challenge_failed');
+    expect(passwords.verificationCount).toBe(before);
+    // the captcha read back works, once
+    const c2 = bad.body.challenge;
+    const ok = await login(s, 'victim@example.org', ACCOUNT_PW, { challenge: { id: c2.id, answer: readCaptcha(c2.captcha.lines).toLowerCase() } }, '10.0.1.1');
+    expect(ok.status).toBe(200);
+    const reuse = await login(s, 'victim@example.org', ACCOUNT_PW, { challenge: { id: c2.id, answer: readCaptcha(c2.captcha.lines) } }, '10.0.1.1');
+    expect(reuse.body.error).toBe('challenge_failed');
+    // proof of work solves it too
+    const c3 = reuse.body.challenge;
+    const pow = await login(s, 'victim@example.org', ACCOUNT_PW, { challenge: { id: c3.id, nonce: solvePow(c3.pow.salt, c3.pow.bits) } }, '10.0.1.1');
+    expect(pow.status).toBe(200);
+    // the window passes: no more challenge
+    s.clock.advance(15 * 60_000 + 1);
+    expect((await login(s, 'victim@example.org', ACCOUNT_PW, {}, '10.0.1.1')).status).toBe(200);
+  });
+
+  it('R29: after 5 failures from one address, every sign-in from it needs a challenge; other addresses do not', async () => {
+    const s = await testServer({ engine });
+    await createAccount(s, 'someone@example.org');
+    for (let i = 0; i < 5; i++) await login(s, `guess${i}@example.org`, WRONG, {}, '192.0.2.7');
+    expect((await login(s, 'someone@example.org', ACCOUNT_PW, {}, '192.0.2.7')).body.error).toBe('challenge_required');
+    expect((await login(s, 'someone@example.org', ACCOUNT_PW, {}, '192.0.2.8')).status).toBe(200);
+  });
+
+  it('R29: failed second-factor codes count toward the security check', async () => {
+    const s = await testServer({ engine });
+    await createAccount(s, 'codes@example.org');
+    const t = await loginTokens(s, 'codes@example.org');
+    await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken });
+    for (let i = 0; i < 5; i++) expect((await s.call('POST', '/v1/2fa/totp/confirm', { code: '000000' }, { token: t.accessToken, ip: `10.9.0.${i}` })).body.error).toBe('invalid_otp');
+    expect((await login(s, 'codes@example.org', ACCOUNT_PW, {}, '10.9.1.1')).body.error).toBe('challenge_required');
+  });
+
+  it('repeated registrations from one address trigger the security check (every attempt counts, so "address in use" is not revealed)', async () => {
+    const s = await testServer({ engine });
+    const reg = (email: string, password = 'Other7Password', extra = {}) => s.call('POST', '/v1/accounts', { email, password, region: 'DE', marketing: false, ...extra }, { ip: '198.51.100.1' });
+    expect((await reg('bad-address')).body.error).toBe('invalid_email');
+    expect((await reg('x@example.org', 'Password1')).body.error).toBe('password_policy');
+    for (let i = 0; i < 3; i++) expect((await reg(`n${i}@example.org`)).status).toBe(202);
+    const r = await reg('n9@example.org');
+    expect(r.body.error).toBe('challenge_required');
+    const c = r.body.challenge;
+    expect((await reg('n9@example.org', 'Other7Password', { challenge: { id: c.id, answer: readCaptcha(c.captcha.lines) } })).status).toBe(202);
+  });
+
+  it('R30: a 10,000-attempt attack on one account (captchas solved) gets ≤ 100 password verifications per hour; after the hour the owner signs in', async () => {
+    const s = await testServer({ engine });
+    await createAccount(s, 'target@example.org');
+    const before = passwords.verificationCount;
+    const statuses: Record<number, number> = {};
+    let solved = 0;
+    const attack = async (n: number) => {
+      for (let i = 0; i < n; i++) {
+        let r = await login(s, 'target@example.org', `Guess${i}x${n}`, {}, '203.0.113.9');
+        if (r.body?.error === 'challenge_required') {
+          const c = r.body.challenge;
+          solved++;
+          r = await login(s, 'target@example.org', `Guess${i}x${n}`, { challenge: { id: c.id, answer: readCaptcha(c.captcha.lines) } }, '203.0.113.9');
+        }
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      }
+    };
+    // four attackers at once: the cap holds under concurrency too
+    await Promise.all([attack(2500), attack(2500), attack(2500), attack(2500)]);
+    const verifications = passwords.verificationCount - before;
+    expect(verifications, JSON.stringify(statuses)).toBeLessThanOrEqual(100);
+    expect(verifications).toBeGreaterThan(90);
+    expect(statuses[200]).toBeUndefined();
+    expect(statuses[429]).toBeGreaterThan(9000);
+    expect(solved).toBeGreaterThan(80);
+    const capped = await login(s, 'target@example.org', ACCOUNT_PW, {}, '198.51.100.77');
+    expect(capped.status).toBe(429);
+    expect(capped.body.error).toBe('too_many_attempts');
+    expect(capped.headers['retry-after']).toBe(String(capped.body.retryAfter));
+    expect(passwords.verificationCount - before).toBe(verifications); // refused without verifying
+    s.clock.advance(3600_000 + 1000);
+    await loginTokens(s, 'target@example.org');
+  }, 180_000);
+});

@@ -7,6 +7,7 @@ import { KpmError, EXIT, usageError } from '../../vault/errors.js';
 import type { KpmPaths } from '../../vault/paths.js';
 import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, TwoFactorStatusT, TotpSetupT, TokensT } from '../../protocol/schemas.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
+import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
 
 type Http = typeof import('../../sync/http.js');
@@ -365,8 +366,10 @@ Examples:
     });
 
   serverOptions(program.command('logout').description('sign this device out (its tokens are deleted here and revoked on the server)'))
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected; after any other stdin lines)')
     .addHelpText('after', '\nExample:\n  kpm logout')
     .action(async (o) => {
+      await requireSettingsPassword('logout', { settingsPasswordStdin: o.settingsPasswordStdin });
       const h = await http();
       const { paths } = ctx();
       const session = h.loadSession(paths);
@@ -407,8 +410,10 @@ Examples:
       for (const d of list) out(`${d.id.padEnd(16)}  ${d.name.padEnd(w)}  ${since(d.createdAt).padEnd(16)}  ${since(d.lastSeenAt)}${d.current ? '  (this device)' : ''}`);
     });
   serverOptions(devices.command('revoke <id>').description('sign a device out'))
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected; after any other stdin lines)')
     .addHelpText('after', '\nExample:\n  kpm devices revoke 3f2a9c1b0d4e5f60')
     .action(async (id: string, o) => {
+      await requireSettingsPassword('devices revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
       const { call, api, session, h, paths } = await signedIn(o);
       await call('revokeDevice', { params: { id } });
       await api.close();
@@ -539,8 +544,10 @@ Examples:
     });
 
   serverOptions(otpOptions(tf.command('disable').description('turn two-step verification off (needs the account password and a current code)').option('--password-stdin', 'read the account password from the first line of stdin')))
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected; after any other stdin lines)')
     .addHelpText('after', "\nExamples:\n  kpm 2fa disable\n  printf '%s\\n%s\\n' \"$ACCOUNT_PW\" \"$CODE\" | kpm 2fa disable --password-stdin --otp-stdin")
     .action(async (o) => {
+      await requireSettingsPassword('2fa disable', { settingsPasswordStdin: o.settingsPasswordStdin, stdinLine: (o.passwordStdin ? 1 : 0) + (o.otpStdin ? 1 : 0) });
       const password = await accountPassword(o);
       let code = await otpOf(o);
       if (code === undefined) {

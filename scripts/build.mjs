@@ -41,5 +41,19 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// The hot paths as one small CommonJS file (bin/kpm loads it before anything else).
+await build({
+  entryPoints: { fast: 'src/cli/fastpath.ts' },
+  outdir: tmp,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.cjs' },
+  sourcemap: false,
+  minify: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

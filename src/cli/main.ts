@@ -24,8 +24,11 @@ async function main(): Promise<number> {
     await clearLater(Number(argv[1]), digest.trim());
     return 0;
   }
-  const fast = await fastPath(argv);
-  if (fast !== undefined) return fast;
+  // bin/kpm tries the hot paths from its own small bundle first; run directly, try them here.
+  if (!(globalThis as { __kpmFastPathTried?: boolean }).__kpmFastPathTried) {
+    const fast = await fastPath(argv);
+    if (fast !== undefined) return fast;
+  }
   const { runCli } = await import('./program.js');
   return runCli(argv);
 }

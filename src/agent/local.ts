@@ -21,15 +21,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     createVault: (name, pw?: string, params?: KdfParams) => s.createVault(name, pw === undefined ? undefined : utf8.encode(pw), params),
     unlockVault: (name, pw) => s.unlockVault(name, utf8.encode(pw)),
     lockVault: async (name) => s.lockVault(name),
-    renameVault: async (name, newName) => {
-      const v = s.vault(name);
-      if (s.listVaults().some((i) => i.id !== v.id && i.name.toLowerCase() === newName.trim().toLowerCase())) {
-        const { KpmError, EXIT } = await import('../vault/errors.js');
-        throw new KpmError(`a vault named "${newName}" already exists`, EXIT.conflict);
-      }
-      await v.rename(newName.trim());
-      return s.listVaults().find((i) => i.id === v.id)!;
-    },
+    renameVault: (name, newName) => s.renameVault(name, newName),
     changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),
     removeVault: async (name) => s.removeVault(name),
     close: async () => s.close(),

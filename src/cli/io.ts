@@ -76,3 +76,10 @@ export async function readStdinText(what: string, firstLine = true): Promise<str
   }
   return text;
 }
+
+/** Two secrets from stdin, the current one on line 1 and the new one on line 2 (password changes). */
+export async function readOldAndNew(flag: string): Promise<[string, string]> {
+  const lines = (await readStdinText(flag, false)).split(/\r?\n/);
+  if (lines.length < 2 || !lines[1]) throw usageError(`${flag} expects the current password on line 1 and the new one on line 2`);
+  return [lines[0], lines[1]];
+}

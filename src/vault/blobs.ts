@@ -9,7 +9,7 @@ import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import type { EntryPayload } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from './errors.js';
-import { FILE_MODE, ensureDir } from './fsutil.js';
+import { FILE_MODE, ensureDir, fsyncDir } from './fsutil.js';
 import type { KpmPaths } from './paths.js';
 
 /** One stored file, as kept in an entry payload's `files`. */
@@ -200,15 +200,6 @@ const fdReader = (fd: number): Read => (buf) => fs.readSync(fd, buf, 0, buf.leng
 const fdWriter = (fd: number): Write => (bytes) => {
   for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
 };
-
-function fsyncDir(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const tempName = (dest: string) => join(dirname(dest), `.${basename(dest).slice(0, 200)}.${toHex(randomBytes(6))}.kpm-tmp`);
 

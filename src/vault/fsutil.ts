@@ -11,7 +11,7 @@ export function ensureDir(path: string): void {
   fs.chmodSync(path, DIR_MODE);
 }
 
-function fsyncDir(dir: string): void {
+export function fsyncDir(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

@@ -132,6 +132,15 @@ export class Session {
     await this.open.get(info.id)!.changeOwnPassword(newPassword, params);
   }
 
+  async renameVault(name: string, newName: string): Promise<VaultInfo> {
+    const v = this.vault(name);
+    const n = checkName(newName, 'vault name');
+    const other = this.vaultInfo(n);
+    if (other && other.id !== v.id) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict);
+    await v.rename(n);
+    return this.listVaults().find((i) => i.id === v.id)!;
+  }
+
   /** Deletes a vault and all its entries from this device. */
   removeVault(name: string): VaultInfo {
     const info = this.vaultInfo(name);

@@ -8,7 +8,7 @@ import { DEFAULT_VAULT, Session } from '../../vault/session.js';
 import { listVaultDirs, readVaultHeader } from '../../vault/store.js';
 import { usageError, EXIT, KpmError } from '../../vault/errors.js';
 import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
-import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
+import { info, isInteractive, json, out, readOldAndNew, warn } from '../io.js';
 import { askNewSecret } from '../prompt.js';
 import { checkNewMasterPassword, masterPassword, nonInteractiveMasterPassword, requireVault, unlockProfile } from '../unlock.js';
 import { loadSettings } from '../settings.js';
@@ -121,9 +121,7 @@ export function register(program: Command): void {
       requireVault(paths);
       let current: string, next: string;
       if (o.passwordStdin) {
-        const lines = (await readStdinText('passwords', false)).split(/\r?\n/);
-        if (lines.length < 2 || !lines[1]) throw usageError('--password-stdin expects the current password on line 1 and the new one on line 2');
-        [current, next] = lines;
+        [current, next] = await readOldAndNew('--password-stdin');
       } else {
         current = await masterPassword({}, 'Current master password');
         if (!isInteractive()) throw usageError('the new master password is needed, but there is no terminal to ask on', 'use --password-stdin');

@@ -1,7 +1,7 @@
 // kpm vault …: several vaults per profile, and data vaults with their own password.
 import type { Command } from 'commander';
 import { usageError } from '../../vault/errors.js';
-import { info, isInteractive, json, out, readStdinText } from '../io.js';
+import { info, isInteractive, json, out, readOldAndNew, readStdinText } from '../io.js';
 import { askConfirm, askNewSecret, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
@@ -75,9 +75,7 @@ export function register(program: Command): void {
     .action(async (name: string, o) => {
       let current: string, next: string;
       if (o.vaultPasswordStdin) {
-        const lines = (await readStdinText('vault passwords', false)).split(/\r?\n/);
-        if (lines.length < 2 || !lines[1]) throw usageError('--vault-password-stdin expects the current password on line 1 and the new one on line 2');
-        [current, next] = lines;
+        [current, next] = await readOldAndNew('--vault-password-stdin');
       } else {
         current = await vaultPassword(o, false, name);
         next = await vaultPassword(o, true, name);

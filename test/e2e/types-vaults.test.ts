@@ -1,6 +1,6 @@
 // Entry types (card, identity, note) and data vaults with their own password, through the binary.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initVault, makeHome, MASTER, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
+import { initVault, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster } from '../helpers/kpm.js';
 
 const VAULT_PW = 'Data-Vault-Password-81';
 
@@ -37,6 +37,23 @@ describe('entry types', () => {
     expect((await runOk(['get', 'typo', '--field', 'brand'], { home, env: env() })).stdout).toBe('Mastercard\n');
     await runOk(['edit', 'typo', '--field', 'number=5555555555554444'], { home, env: env() });
     expect((await runOk(['get', 'typo'], { home, env: env() })).stdout).toBe('5555555555554444\n');
+  });
+
+  it('on a terminal, add --type card asks for each field (secret ones hidden)', async () => {
+    const steps = [
+      { expect: 'Cardholder', send: 'Grace Hopper\r' },
+      { expect: 'Number', send: '378282246310005\r' },
+      { expect: 'Expiry', send: '01/30\r' },
+      { expect: 'Code', send: '4321\r' },
+      { expect: 'Pin', send: '\r' },
+      { expect: 'Notes', send: '\r' },
+      { expect: 'Added' },
+    ];
+    const r = await runTty(['add', 'amex', '--type', 'card'], steps, { home, env: env() });
+    expect(r.code, r.transcript).toBe(0);
+    expect(r.transcript).not.toContain('4321'); // the security code is not echoed
+    const j = JSON.parse((await runOk(['get', 'amex', '--json'], { home, env: env() })).stdout);
+    expect(j.fields).toEqual({ cardholder: 'Grace Hopper', number: '378282246310005', expiry: '01/30', code: '4321', brand: 'American Express' });
   });
 
   it('an identity and a multi-line note, read field by field and listed by type', async () => {

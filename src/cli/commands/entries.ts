@@ -1,15 +1,15 @@
 // add, get, list, edit, rm, totp, trash: everyday work with entries.
 import type { Command } from 'commander';
-import { checkValue, fieldValue, primaryField, type EntryPayload } from '../../vault/entry.js';
+import { checkValue, fieldValue, primaryField, SECRET_FIELDS, TYPE_FIELDS, type EntryPayload } from '../../vault/entry.js';
 import { notFound, usageError } from '../../vault/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
-import { askConfirm, askSecret } from '../prompt.js';
+import { askConfirm, askSecret, askText } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
-import { applyFieldFlags, applyJsonFields, completeCard, editText, entryType, generatedSecret, type EntryFlags } from '../entryinput.js';
+import { applyFieldFlags, applyJsonFields, completeCard, editText, entryType, generatedSecret, setField, type EntryFlags } from '../entryinput.js';
 import { entryJson, printEntry } from '../format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -65,6 +65,16 @@ async function warnIfWeak(p: EntryPayload, secret: { value?: string; generated: 
   if (warning) warn(warning);
 }
 
+/** On a terminal: asks for each documented field of the type (empty answers are skipped). */
+async function askFields(p: EntryPayload): Promise<void> {
+  for (const field of TYPE_FIELDS[p.type]) {
+    if (field === 'brand') continue; // detected from the number
+    const label = `${field[0].toUpperCase()}${field.slice(1)}`;
+    const value = SECRET_FIELDS.has(field) ? await askSecret(label) : await askText(label);
+    if (value.trim()) setField(p, field, value.trim());
+  }
+}
+
 /** Where a new password comes from: stdin, the generator, a prompt on a TTY, or nowhere. */
 async function newSecret(f: EntryFlags & { passwordStdin?: boolean; password?: boolean }, name: string, required: boolean): Promise<{ value?: string; generated: boolean }> {
   if (f.passwordStdin && f.generate) throw usageError('use either --password-stdin or --generate, not both');
@@ -102,6 +112,8 @@ Examples:
       const p: EntryPayload = { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
+      const noFieldsGiven = !o.fromJson && !o.field?.length && o.username === undefined && o.url === undefined && o.notes === undefined;
+      if ((type === 'card' || type === 'identity') && noFieldsGiven && isInteractive()) await askFields(p);
       if (type === 'note' && o.notes === undefined && !o.fromJson) {
         p.fields.notes = process.stdin.isTTY ? await editText() : await readStdinText('note', false);
       }

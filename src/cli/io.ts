@@ -9,7 +9,6 @@ const useColor = (): boolean => Boolean(process.stderr.isTTY) && !process.env.NO
 const colors = new Chalk({ level: useColor() ? 1 : 0 });
 
 export const dim = (s: string) => colors.dim(s);
-export const bold = (s: string) => colors.bold(s);
 export const yellow = (s: string) => colors.yellow(s);
 
 export function out(line: string): void {

@@ -4,12 +4,6 @@ import { fastPath } from './fastpath.js';
 
 const argv = process.argv.slice(2);
 
-// A reader that stops early (`kpm list | head`) is not an error.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
-
 async function main(): Promise<number> {
   if (argv[0] === '__agent') {
     const { runAgent } = await import('../agent/server.js');

@@ -9,7 +9,6 @@ import type { KpmPaths } from '../vault/paths.js';
 import type { VaultApi } from '../agent/api.js';
 import { sessionApi } from '../agent/local.js';
 import { agentApi, agentStatus, startAgent } from '../agent/client.js';
-import { agentPaths } from '../agent/socket.js';
 import { info, isInteractive, readStdinText } from './io.js';
 import { askConfirm, askSecret } from './prompt.js';
 
@@ -48,7 +47,7 @@ export function requireVault(paths: KpmPaths): void {
 export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMinutes?: () => Promise<number>): Promise<VaultApi> {
   requireVault(paths);
   const given = await nonInteractiveMasterPassword(src);
-  if (given === undefined && existsSync(agentPaths(paths).token) && (await agentStatus(paths))) return agentApi(paths);
+  if (given === undefined && (await agentStatus(paths))) return agentApi(paths); // no token file: no agent, at once
   if (given === undefined && !isInteractive()) {
     throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   }

@@ -54,7 +54,7 @@ export class Session {
     for (const dir of listVaultDirs(paths.vaults)) {
       const h = readVaultHeader(dir);
       const id = toHex(h.vaultId);
-      if (h.wrapKind === WRAP_BY_ACCOUNT || dataVaultKeys[id]) s.open.set(id, await Vault.open(dir, profile, { vaultKey: dataVaultKeys[id] }));
+      if (h.wrapKind === WRAP_BY_ACCOUNT || dataVaultKeys[id]) s.open.set(id, await Vault.open(dir, profile, { vaultKey: dataVaultKeys[id], header: h }));
     }
     return s;
   }

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { AuthError, offHeapCopy, open, openKey, seal, sealKey } from '../crypto/aead.js';
-import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
+import { bytesEqual, concatBytes, decodeUtf8, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf, hmacSha256, LABEL } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
@@ -138,8 +138,8 @@ export class Vault {
    * Opens a vault: unwraps its key (with the account key, or with `ownPassword` for a data vault,
    * or takes an already unwrapped `vaultKey`), verifies the commit MAC, loads its records.
    */
-  static async open(dir: string, profile: UnlockedProfile, opts: { ownPassword?: Uint8Array; vaultKey?: Uint8Array; meta?: VaultMeta } = {}): Promise<Vault> {
-    const h = readVaultHeader(dir);
+  static async open(dir: string, profile: UnlockedProfile, opts: { ownPassword?: Uint8Array; vaultKey?: Uint8Array; meta?: VaultMeta; header?: VaultHeader } = {}): Promise<Vault> {
+    const h = opts.header ?? readVaultHeader(dir);
     const meta = opts.meta ?? openVaultMeta(h, profile);
     let vk = opts.vaultKey;
     if (!vk) {
@@ -224,6 +224,7 @@ export class Vault {
     if (!incremental) {
       this.records.clear();
       this.liveByTag.clear();
+      this.recordsLoaded = false; // until this load succeeds, nothing is loaded
       if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
       checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
       this.loadedLength = LOG_HEADER_BYTES;
@@ -249,7 +250,8 @@ export class Vault {
       const prev = this.records.get(id);
       if (prev && r.version <= prev.version) throw corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
       this.records.set(id, r);
-      if (prev && !(prev.flags & FLAG_DELETED) && this.liveByTag.get(toHex(prev.nameTag)) === id) this.liveByTag.delete(toHex(prev.nameTag));
+      const prevTag = prev && !(prev.flags & FLAG_DELETED) ? toHex(prev.nameTag) : undefined;
+      if (prevTag !== undefined && this.liveByTag.get(prevTag) === id) this.liveByTag.delete(prevTag);
       if (!(r.flags & FLAG_DELETED)) this.liveByTag.set(toHex(r.nameTag), id);
     }
     this.recordsLoaded = true;
@@ -391,8 +393,4 @@ export class Vault {
   close(): void {
     wipe(this.vk, this.macKey, this.tagKey);
   }
-}
-
-export function parseEntryId(hex: string): Uint8Array | undefined {
-  return /^[0-9a-f]{32}$/i.test(hex) ? fromHex(hex.toLowerCase()) : undefined;
 }

@@ -6,7 +6,7 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, initVault, leaks, lines, makeHome, MASTER, run, runOk, stopAgent, withMaster, type RunResult,
+  addEntry, agentPid, describeRun, initVault, leaks, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;

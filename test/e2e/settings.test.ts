@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, withMaster, type RunResult,
+  addEntry, agentPid, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runTty, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const SETTINGS_PW = 'settings password 42';

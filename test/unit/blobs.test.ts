@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
-import { createHash, randomBytes as nodeRandom } from 'node:crypto';
+import { randomBytes as nodeRandom } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

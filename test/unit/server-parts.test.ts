@@ -13,7 +13,6 @@ import { loadServerKey, parseKey, serverKeys } from '../../src/server/secrets.js
 import { ACCOUNT_PW, codeFromMail, readCaptcha, testServer, totpCode } from '../helpers/server.js';
 
 const tmp = () => fs.mkdtempSync(join(os.tmpdir(), 'kpm-parts-'));
-const silent = { info() {}, error() {}, warn() {} } as never;
 
 describe('SMS providers', () => {
   it('the HTTP provider posts the filled template with undici, with its Authorization header', async () => {

@@ -14,7 +14,7 @@ import {
 import { checkVerifier, createVerifier, parseVerifier, VerifierFormatError } from '../../src/settings/verifier.js';
 import {
   canonicalJson, createProtection, openSigner, PROTECTION_KEY, recordProblem, resign, signedBody, verifyState, wipeSigner,
-  type ProtectionRecord, type Signer,
+  type ProtectionRecord,
 } from '../../src/settings/protection.js';
 import { generateSigningKey, publicKeyOf, signBytes, verifyBytes } from '../../src/settings/signing.js';
 import { readMarker, readState, writeMarker } from '../../src/settings/state.js';
@@ -161,12 +161,13 @@ describe('settings password verifier', () => {
 describe('protection record: MAC, signature, marker', () => {
   const values = { autolock: 20, generator: { length: 32 } };
   let record: ProtectionRecord;
-  let signer: Signer;
   let marker: Uint8Array;
   const file = (v: Record<string, unknown> = values, r: unknown = record) => ({ ...v, [PROTECTION_KEY]: r });
 
   beforeAll(async () => {
-    ({ record, signer } = await createProtection(values, PW, 'separate'));
+    const created = await createProtection(values, PW, 'separate');
+    record = created.record;
+    wipeSigner(created.signer);
     marker = fromBase64(record.publicKey);
   });
 

@@ -2,7 +2,7 @@
 // here, in the CLI process, as chunked streams (src/vault/blobs.ts); the agent or an in-process
 // session only stores the entry, whose payload holds each file's key, name, type, size and hash.
 import * as fs from 'node:fs';
-import { basename, join, resolve, sep } from 'node:path';
+import { basename, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.js';
 import { EXIT, KpmError, notFound, usageError } from '../../vault/errors.js';

@@ -1,6 +1,7 @@
 // Documents: the chunked blob stream (docs/FORMAT.md "Documents (blobs)"). Round trips, and every
 // chunk attack of the STREAM construction refused with exit 8 and nothing written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exitCodeOf } from '../helpers/exitcode.js';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
@@ -27,15 +28,6 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
-function exitCodeOf(fn: () => unknown): number | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof KpmError) return e.exitCode;
-    throw e;
-  }
-}
 
 /** Encrypts with a chosen key and blob id (to build the cross-blob attacks). */
 function encryptWith(plain: Uint8Array, key: Uint8Array, blobId: Uint8Array): { blob: Buffer; file: StoredFile } {

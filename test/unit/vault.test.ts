@@ -1,5 +1,6 @@
 // The vault format against corruption and tampering, in-process (R2–R4, R6–R10).
 import { beforeAll, describe, expect, it } from 'vitest';
+import { asyncExitCodeOf, exitCodeOf } from '../helpers/exitcode.js';
 import * as fs from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,25 +23,7 @@ function payload(name: string, password: string): EntryPayload {
   return { type: 'login', name, fields: { username: `${name}-user`, password, url: `https://${name}.example` }, custom: [], tags: [], created: now, updated: now, passwordChanged: now };
 }
 
-function exitCodeOf(fn: () => unknown): number | 'ok' {
-  try {
-    fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof KpmError) return e.exitCode;
-    throw e;
-  }
-}
 
-async function asyncExitCodeOf(fn: () => Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await fn();
-    return 'ok';
-  } catch (e) {
-    if (e instanceof KpmError) return e.exitCode;
-    throw e;
-  }
-}
 
 async function makeProfile(entries: number, params = kdf.DEFAULT_KDF): Promise<{ paths: KpmPaths; profile: UnlockedProfile }> {
   const home = mkdtempSync(join(tmpdir(), 'kpm-unit-'));

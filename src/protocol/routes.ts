@@ -12,6 +12,10 @@ export interface RouteSpec {
   params?: JsonSchema;
   status: number;
   response: JsonSchema;
+  /** larger request bodies than MAX_BODY_BYTES (sync) */
+  bodyLimit?: number;
+  /** responses are checked without tolerating unknown fields (sync: R15) */
+  strict?: boolean;
 }
 
 const Empty: JsonSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] };
@@ -47,6 +51,11 @@ export const ROUTES = {
   smsSetup: r('POST', '/v1/2fa/sms', true, S.SmsSetupBody, S.SmsSent),
   smsConfirm: r('POST', '/v1/2fa/sms/confirm', true, S.ConfirmBody, S.RecoveryCodes),
   twoFactorDisable: r('POST', '/v1/2fa/disable', true, S.DisableBody, S.Done),
+  syncState: { ...r('GET', '/v1/sync', true, undefined, S.SyncState), strict: true },
+  syncKeyring: { ...r('POST', '/v1/sync/keyring', true, S.PutEnvelopeBody, S.EpochResult), strict: true },
+  syncVault: { ...r('POST', '/v1/sync/vaults/:id', true, S.PutEnvelopeBody, S.EpochResult), params: S.VaultParams, strict: true },
+  syncPull: { ...r('POST', '/v1/sync/vaults/:id/pull', true, S.PullBody, S.PullResult), params: S.VaultParams, strict: true },
+  syncPush: { ...r('POST', '/v1/sync/vaults/:id/push', true, S.PushBody, S.PushResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

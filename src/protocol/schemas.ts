@@ -223,3 +223,60 @@ export interface TotpSetupT {
   digits: 6;
   period: 30;
 }
+
+// ------------------------------------------------------------------ sync (docs/PROTOCOL.md "Sync")
+// The server stores opaque envelopes and records; every field it could alter is authenticated by the
+// client (src/sync/envelope.ts), and responses are checked strictly: an unknown field (a public key,
+// an escrow or organisation key …) is refused (R15).
+
+/** Largest sync request body: one push batch (one entry of up to 16 MiB, base64, plus margin). */
+export const MAX_SYNC_BODY_BYTES = 24 * 1024 * 1024;
+const b64 = (max: number): JsonSchema => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
+const ENVELOPE = b64(16 * 1024);
+const RECORD = b64(MAX_SYNC_BODY_BYTES - 4096);
+const rev = int(0, Number.MAX_SAFE_INTEGER);
+
+export const VaultId = str(32, 32, '^[0-9a-f]{32}$');
+export const SyncVault = obj({ id: VaultId, epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE, head: rev });
+export const SyncState = obj({
+  keyring: { type: ['object', 'null'], additionalProperties: false, properties: { epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE }, required: ['epoch', 'body'] },
+  vaults: { type: 'array', maxItems: 1000, items: SyncVault },
+});
+export const PutEnvelopeBody = obj({ expectedEpoch: rev, epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE });
+export const EpochResult = obj({ epoch: int(1, Number.MAX_SAFE_INTEGER) });
+export const PullBody = obj({ after: rev });
+export const PullResult = obj({
+  head: rev,
+  /** the revision of the first record sent (after + 1) */
+  from: rev,
+  records: { type: 'array', maxItems: 100_000, items: RECORD },
+  /** the manifest of `head` (null only for an empty vault) */
+  manifest: { type: ['string', 'null'], maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$' },
+  more: bool,
+});
+export const PushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 100_000, items: RECORD }, manifest: b64(1024) });
+export const PushResult = obj({ head: rev });
+
+export interface SyncVaultT {
+  id: string;
+  epoch: number;
+  body: string;
+  head: number;
+}
+export interface SyncStateT {
+  keyring: { epoch: number; body: string } | null;
+  vaults: SyncVaultT[];
+}
+export interface PullResultT {
+  head: number;
+  from: number;
+  records: string[];
+  manifest: string | null;
+  more: boolean;
+}
+export const VaultParams = obj({ id: VaultId });
+export interface PutEnvelopeBodyT {
+  expectedEpoch: number;
+  epoch: number;
+  body: string;
+}

@@ -48,9 +48,10 @@ export function validate(schema: JsonSchema, value: unknown, opts: { allowExtra?
   if (schema.const !== undefined && value !== schema.const) return `${path}: expected ${JSON.stringify(schema.const)}`;
   if (schema.enum && !schema.enum.includes(value)) return `${path}: not one of ${schema.enum.join(', ')}`;
   if (typeof value === 'string') {
-    const len = [...value].length;
-    if (schema.minLength !== undefined && len < schema.minLength) return `${path}: shorter than ${schema.minLength}`;
-    if (schema.maxLength !== undefined && len > schema.maxLength) return `${path}: longer than ${schema.maxLength}`;
+    // Code points, counted only when the UTF-16 length leaves doubt (sync bodies carry megabytes).
+    const cps = () => [...value].length;
+    if (schema.minLength !== undefined && value.length < 2 * schema.minLength && cps() < schema.minLength) return `${path}: shorter than ${schema.minLength}`;
+    if (schema.maxLength !== undefined && value.length > schema.maxLength && cps() > schema.maxLength) return `${path}: longer than ${schema.maxLength}`;
     if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) return `${path}: does not match ${schema.pattern}`;
   }
   if (typeof value === 'number') {

@@ -12,6 +12,7 @@ import { newId } from './tokens.js';
 import * as accounts from './accounts.js';
 import * as sessions from './sessions.js';
 import * as twofactor from './twofactor.js';
+import * as sync from './sync.js';
 import { captchaImage, newChallenge } from './challenges.js';
 
 declare module 'fastify' {
@@ -93,6 +94,8 @@ function describeValidation(e: FastifyLikeError): string {
   return `${where} ${v.message ?? 'is invalid'}`;
 }
 
+const vaultParam = (req: FastifyRequest): string => (req.params as { id: string }).id;
+
 const handlers: Record<RouteName, Handler> = {
   health: async (ctx) => ({ status: 'ok', version: ctx.settings.version }),
   register: (ctx, req) => accounts.register(ctx, info(req), req.body as T.RegisterBodyT),
@@ -127,6 +130,11 @@ const handlers: Record<RouteName, Handler> = {
     await sessions.disableTwoFactor(ctx, info(req), req.auth!, b.password, b.code);
     return { status: 'ok' };
   },
+  syncState: (ctx, req) => sync.state(ctx, req.auth!.accountId),
+  syncKeyring: (ctx, req) => sync.putKeyring(ctx, req.auth!.accountId, req.body as T.PutEnvelopeBodyT),
+  syncVault: (ctx, req) => sync.putVault(ctx, req.auth!.accountId, vaultParam(req), req.body as T.PutEnvelopeBodyT),
+  syncPull: (ctx, req) => sync.pull(ctx, req.auth!.accountId, vaultParam(req), (req.body as { after: number }).after),
+  syncPush: (ctx, req) => sync.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[]; manifest: string }),
 };
 
 const HTML = (title: string, text: string) =>
@@ -158,7 +166,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     if (err.validation) return send(reply, req, 'invalid_body', describeValidation(err));
     switch (err.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return send(reply, req, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+        return send(reply, req, 'body_too_large', `the request body is larger than ${req.routeOptions.bodyLimit ?? MAX_BODY_BYTES} bytes`);
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return send(reply, req, 'unsupported_media_type', 'send JSON with content-type application/json');
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -188,6 +196,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       method: spec.method,
       url: spec.path,
       schema,
+      ...('bodyLimit' in spec && spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
       ...(spec.auth ? { preHandler: authenticate } : {}),
       handler: async (req, reply) => {
         const result = await handlers[name](ctx, req);

@@ -13,6 +13,8 @@ import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
 import type { KpmPaths } from '../vault/paths.js';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
+/** sync answers carry pages of records (src/server/sync.ts PULL_PAGE_CHARS, or one large entry) */
+export const MAX_SYNC_RESPONSE_BYTES = 40 * 1024 * 1024;
 const TIMEOUT_MS = 30_000;
 
 const networkError = (msg: string, hint?: string) => new KpmError(msg, EXIT.network, hint);
@@ -107,9 +109,10 @@ export class ApiClient {
   /** Calls a route and returns its checked answer; throws ServerError / KpmError(6) otherwise. */
   async call<T>(name: RouteName, o: CallOptions = {}): Promise<T> {
     const spec: RouteSpec = ROUTES[name];
-    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.token);
+    const strict = 'strict' in spec && spec.strict === true;
+    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.token, strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES);
     if (status === spec.status) {
-      const problem = validate(spec.response, json, { allowExtra: true });
+      const problem = validate(spec.response, json, { allowExtra: !strict });
       if (problem) throw networkError(`the server sent an unexpected answer (${problem})`);
       return json as T;
     }
@@ -137,11 +140,11 @@ export class ApiClient {
     }
   }
 
-  private async raw(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; json: unknown }> {
+  private async raw(method: string, path: string, body?: unknown, token?: string, limit = MAX_RESPONSE_BYTES): Promise<{ status: number; json: unknown }> {
     const res = await this.send(method, path, body, token);
     let text: string;
     try {
-      text = (await readLimited(res.body)).toString('utf8');
+      text = (await readLimited(res.body, limit)).toString('utf8');
     } catch (e) {
       throw e instanceof KpmError ? e : describeNetworkError(e, this.base);
     }
@@ -154,21 +157,21 @@ export class ApiClient {
   }
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+async function readLimited(body: Dispatcher.ResponseData['body'], limit = MAX_RESPONSE_BYTES): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of body) {
     size += (c as Buffer).length;
-    if (size > MAX_RESPONSE_BYTES) {
+    if (size > limit) {
       body.destroy();
-      throw networkError('the server sent an answer larger than 1 MiB');
+      throw networkError(`the server sent an answer larger than ${limit >> 20} MiB`);
     }
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
 }
 
-function toServerError(status: number, json: unknown): KpmError {
+export function toServerError(status: number, json: unknown): KpmError {
   if (validate(ErrorBody, json, { allowExtra: true }) !== null) return networkError(`the server sent an unexpected answer (HTTP ${status})`);
   const body = json as ErrorBodyT;
   const code = isErrorCode(body.error) ? body.error : undefined;
@@ -194,6 +197,8 @@ function describeNetworkError(e: unknown, base: URL): KpmError {
 
 export interface StoredSession extends TokensT {
   server: string;
+  /** signed in with --insecure (plain http to a non-loopback host, or an untrusted certificate) */
+  insecure?: boolean;
 }
 
 export const sessionFile = (paths: KpmPaths): string => join(paths.data, 'session.json');

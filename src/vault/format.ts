@@ -146,10 +146,18 @@ export function encodeVaultHeader(macBoundBytes: Uint8Array, mac: Uint8Array): U
   return concatBytes(body, sha256(body));
 }
 
-export function decodeVaultHeader(file: Uint8Array): VaultHeader {
-  const what = 'vault header';
-  const body = verifyChecksum(file, what);
-  const r = new ByteReader(body, what);
+/** The key part of a vault header: what sync carries between devices (no commit record). */
+export interface VaultKeyPart {
+  vaultId: Uint8Array;
+  profileId: Uint8Array;
+  wrapKind: number;
+  ownKdf?: KdfSpec;
+  keyBoundBytes: Uint8Array;
+  wrappedKey: Uint8Array;
+  sealedMeta: Uint8Array;
+}
+
+function readKeyPart(r: ByteReader, body: Uint8Array, what: string): VaultKeyPart {
   checkMagicAndVersion(r, MAGIC_VAULT, what);
   const vaultId = r.bytes(ID_BYTES);
   const profileId = r.bytes(ID_BYTES);
@@ -159,6 +167,26 @@ export function decodeVaultHeader(file: Uint8Array): VaultHeader {
   const keyBoundBytes = body.subarray(0, r.offset);
   const wrappedKey = r.varBytes(4096);
   const sealedMeta = r.varBytes(1 << 16);
+  return { vaultId, profileId, wrapKind, ownKdf, keyBoundBytes, wrappedKey, sealedMeta };
+}
+
+export function encodeVaultKeyPart(k: Pick<VaultKeyPart, 'keyBoundBytes' | 'wrappedKey' | 'sealedMeta'>): Uint8Array {
+  return new ByteWriter().bytes(k.keyBoundBytes).varBytes(k.wrappedKey).varBytes(k.sealedMeta).finish();
+}
+
+export function decodeVaultKeyPart(bytes: Uint8Array): VaultKeyPart {
+  const what = 'vault key envelope';
+  const r = new ByteReader(bytes, what);
+  const k = readKeyPart(r, bytes, what);
+  if (r.remaining !== 0) throw corrupt(`${what} is corrupt (trailing bytes)`);
+  return k;
+}
+
+export function decodeVaultHeader(file: Uint8Array): VaultHeader {
+  const what = 'vault header';
+  const body = verifyChecksum(file, what);
+  const r = new ByteReader(body, what);
+  const k = readKeyPart(r, body, what);
   const commit: Commit = {
     generation: r.u32(),
     sequence: r.u64(),
@@ -171,7 +199,7 @@ export function decodeVaultHeader(file: Uint8Array): VaultHeader {
   const macBoundBytes = body.subarray(0, r.offset);
   const mac = r.bytes(32);
   if (r.remaining !== 0) throw corrupt(`${what} is corrupt (trailing bytes)`);
-  return { vaultId, profileId, wrapKind, ownKdf, wrappedKey, sealedMeta, keyBoundBytes, commit, macBoundBytes, mac };
+  return { ...k, commit, macBoundBytes, mac };
 }
 
 // ---- log ----
@@ -188,6 +216,8 @@ export interface LogRecord {
   sealed: Uint8Array;
   /** the whole record as stored, length prefix included */
   raw: Uint8Array;
+  /** where the record starts, relative to the decoded bytes */
+  offset?: number;
 }
 
 export function encodeLogHeader(vaultId: Uint8Array): Uint8Array {
@@ -222,6 +252,13 @@ export function checkLogHeader(head: Uint8Array, vaultId: Uint8Array): void {
  * Parses consecutive records. With a `chain`, extends the hash chain over every record and
  * returns the result, for the caller to compare with the committed chain.
  */
+/** One record from its raw bytes (as sync carries them); exactly one record or exit 8. */
+export function decodeRecord(raw: Uint8Array): LogRecord {
+  const { records } = decodeRecords(raw);
+  if (records.length !== 1) throw corrupt('sync record is corrupt');
+  return records[0];
+}
+
 export function decodeRecords(bytes: Uint8Array, chain?: Uint8Array): { records: LogRecord[]; chain?: Uint8Array } {
   const what = 'vault log';
   const r = new ByteReader(bytes, what);
@@ -237,7 +274,7 @@ export function decodeRecords(bytes: Uint8Array, chain?: Uint8Array): { records:
     const sealed = r.bytes(length - RECORD_FIXED_BYTES);
     const raw = bytes.subarray(start, r.offset);
     if (chain) chain = nextChain(chain, raw);
-    records.push({ entryId, version, flags, nameTag, sealed, raw });
+    records.push({ entryId, version, flags, nameTag, sealed, raw, offset: start });
   }
   return { records, chain };
 }

@@ -131,11 +131,12 @@ function removeStaleLock(lockPath: string, staleOwner: number | undefined): void
  * folder: binding it is atomic, and the kernel releases it the instant its owner exits or is
  * killed, so a crashed writer never leaves a stale lock behind. Elsewhere: the lock file above.
  */
-export async function withVaultLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): Promise<T> {
-  if (process.platform !== 'linux') return withLock(dir, fn, timeoutMs);
+export async function withVaultLock<T>(dir: string, fn: () => T | Promise<T>, timeoutMs = 30_000, purpose = 'vault'): Promise<T> {
+  // Elsewhere the lock file holds only while `fn` runs synchronously (kpm's tested platform is Linux).
+  if (process.platform !== 'linux') return withLock(purpose === 'vault' ? dir : join(dir, `.${purpose}`), fn, timeoutMs);
   const { createServer } = await import('node:net');
   const { createHash } = await import('node:crypto');
-  const name = `\0kpm-vault-lock-${createHash('sha256').update(fs.realpathSync(dir)).digest('hex').slice(0, 40)}`;
+  const name = `\0kpm-${purpose}-lock-${createHash('sha256').update(fs.realpathSync(dir)).digest('hex').slice(0, 40)}`;
   const deadline = Date.now() + timeoutMs;
   let delay = 1;
   for (;;) {
@@ -146,7 +147,7 @@ export async function withVaultLock<T>(dir: string, fn: () => T, timeoutMs = 30_
     });
     if (got) {
       try {
-        return fn();
+        return await fn();
       } finally {
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }

@@ -29,6 +29,8 @@ export interface EntryView {
   vault: string;
   version: number;
   payload: EntryPayload;
+  /** history only: this version is a deletion */
+  deleted?: boolean;
 }
 
 export interface ListFilter {
@@ -277,7 +279,8 @@ export class Session {
 
   async remove(query: string, vaultName?: string): Promise<EntryView> {
     const { v, r } = this.find(query, vaultName);
-    const payload = v.decrypt(r);
+    // The deletion time goes in `updated`: sync's "later change wins" compares it.
+    const payload = { ...v.decrypt(r), updated: new Date().toISOString() };
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }
@@ -289,6 +292,68 @@ export class Session {
       for (const r of v.latest.values()) if (r.flags & FLAG_DELETED) out.push(this.summary(v, r));
     }
     return out;
+  }
+
+  // ---------------------------------------------------------------- sync and history
+
+  /** An unlocked vault by id, or undefined (locked data vault, or not on this device). */
+  openVault(id: string): Vault | undefined {
+    return this.open.get(id);
+  }
+
+  /** Creates the local copy of a vault synced from another device. */
+  async adoptVault(k: { vaultId: Uint8Array; keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array }, vk: Uint8Array, meta: { name: string; created: string }): Promise<Vault> {
+    const v = await Vault.materialize(this.paths.vaults, this.profile, k, vk, meta);
+    this.open.set(v.id, v);
+    return v;
+  }
+
+  /** Removes a vault's local copy (deleted on another device). */
+  dropVault(id: string): void {
+    this.open.get(id)?.close();
+    this.open.delete(id);
+    rmSync(join(this.paths.vaults, id), { recursive: true, force: true });
+  }
+
+  /** A live entry, or else a deleted one (trash), by name or id prefix. */
+  private findAny(query: string, vaultName?: string): { v: Vault; r: LogRecord } {
+    try {
+      return this.find(query, vaultName);
+    } catch (e) {
+      if (!(e instanceof KpmError) || e.exitCode !== EXIT.notFound) throw e;
+      const q = normalizeName(query);
+      const hits: { v: Vault; r: LogRecord }[] = [];
+      for (const v of this.vaultsFor(vaultName)) {
+        for (const r of v.latest.values()) {
+          if (!(r.flags & FLAG_DELETED)) continue;
+          const id = toHex(r.entryId);
+          if (normalizeName(this.summary(v, r).name) === q || (/^[0-9a-f]{8,32}$/i.test(query) && id.startsWith(query.toLowerCase()))) hits.push({ v, r });
+        }
+      }
+      if (hits.length === 1) return hits[0];
+      if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} deleted entries`, 'use an id from `kpm trash`');
+      throw e;
+    }
+  }
+
+  /** Every version of an entry, oldest first (tombstones included). */
+  history(query: string, vaultName?: string): EntryView[] {
+    const { v, r } = this.findAny(query, vaultName);
+    return v.historyOf(r.entryId).map((h) => ({ id: toHex(h.entryId), vault: v.name, version: h.version, deleted: (h.flags & FLAG_DELETED) !== 0, payload: v.decrypt(h) }));
+  }
+
+  /** Brings back a deleted entry, or an earlier version (`version`), as the entry's newest version. */
+  async restore(query: string, vaultName?: string, version?: number): Promise<EntryView> {
+    const { v, r } = this.findAny(query, vaultName);
+    let from = r;
+    if (version !== undefined) {
+      const h = v.historyOf(r.entryId).find((x) => x.version === version);
+      if (!h) throw notFound(`entry has no version ${version}`, 'see `kpm history`');
+      from = h;
+    } else if (!(r.flags & FLAG_DELETED)) throw usageError('the entry is not deleted', 'to bring back an earlier version, pass --version N (see `kpm history`)');
+    const payload = { ...v.decrypt(from), updated: new Date().toISOString() };
+    await v.write([{ entryId: r.entryId, payload, baseVersion: r.version }]);
+    return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }
 
   entryCount(): number {

@@ -7,7 +7,7 @@ import { hkdf, hmacSha256, LABEL } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
 import {
-  AAD, checkLogHeader, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
+  AAD, checkLogHeader, decodeRecord, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
   entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
   vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
 } from './format.js';
@@ -61,7 +61,7 @@ export function openVaultMeta(h: VaultHeader, profile: UnlockedProfile): VaultMe
   }
 }
 
-function sealMeta(profile: UnlockedProfile, vaultId: Uint8Array, meta: VaultMeta): Uint8Array {
+export function sealMeta(profile: UnlockedProfile, vaultId: Uint8Array, meta: VaultMeta): Uint8Array {
   return seal(profile.accountKey, utf8.encode(JSON.stringify(meta)), concatBytes(AAD.vaultMeta, vaultId, profile.profileId));
 }
 
@@ -109,7 +109,6 @@ export class Vault {
 
   static async create(vaultsDir: string, profile: UnlockedProfile, name: string, ownPassword?: Uint8Array, params: KdfParams = DEFAULT_KDF): Promise<Vault> {
     const vaultId = randomBytes(ID_BYTES);
-    const dir = join(vaultsDir, toHex(vaultId));
     const vk = randomBytes(32);
     let wrapKind = WRAP_BY_ACCOUNT, ownKdf: KdfSpec | undefined, wrapKey = profile.accountKey;
     if (ownPassword) {
@@ -121,13 +120,24 @@ export class Vault {
     const wrappedKey = sealKey(wrapKey, vk, concatBytes(AAD.vaultKey, keyBound));
     if (ownPassword) wipe(wrapKey);
     const meta = { name, created: new Date().toISOString() };
-    const sealedMeta = sealMeta(profile, vaultId, meta);
+    return Vault.materialize(vaultsDir, profile, { vaultId, keyBoundBytes: keyBound, wrappedKey, sealedMeta: sealMeta(profile, vaultId, meta) }, vk, meta);
+  }
+
+  /** Writes a new vault folder (empty log) for a key part, new or synced from another device. */
+  static async materialize(
+    vaultsDir: string,
+    profile: UnlockedProfile,
+    k: { vaultId: Uint8Array; keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array },
+    vk: Uint8Array,
+    meta: VaultMeta,
+  ): Promise<Vault> {
+    const dir = join(vaultsDir, toHex(k.vaultId));
     ensureDir(vaultsDir);
     ensureDir(dir);
-    const logHead = encodeLogHeader(vaultId);
+    const logHead = encodeLogHeader(k.vaultId);
     writeFileAtomic(join(dir, logFile(1)), logHead);
-    const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, pendingLength: 0, recordCount: 0, liveCount: 0, chain: initialChain(vaultId) };
-    const macBound = vaultMacBoundBytes(keyBound, wrappedKey, sealedMeta, commit);
+    const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, pendingLength: 0, recordCount: 0, liveCount: 0, chain: initialChain(k.vaultId) };
+    const macBound = vaultMacBoundBytes(k.keyBoundBytes, k.wrappedKey, k.sealedMeta, commit);
     const macKey = hkdf(vk, LABEL.manifest);
     writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
     wipe(macKey);
@@ -309,9 +319,7 @@ export class Vault {
       // The records are read without re-hashing the chain: the new chain extends the MAC'd one.
       this.load(this.chainVerified, true);
       const c = this.header.commit;
-      const path = join(this.dir, logFile(c.generation));
       const encoded: Uint8Array[] = [];
-      let chain = c.chain;
       let live = c.liveCount;
       const changed = new Map<string, LogRecord>(); // this batch's records by entry id
       const tagOwner = new Map<string, string | undefined>(); // this batch's view of liveByTag
@@ -339,26 +347,126 @@ export class Vault {
         if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
         const sealed = seal(this.vk, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
         const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
-        chain = nextChain(chain, raw);
         encoded.push(raw);
         changed.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
       }
-      const appended = concatBytes(...encoded);
-      const newLength = c.logLength + appended.length;
-      // Announce the append first, so a crash remnant is told apart from bytes appended by others.
-      this.writeHeader(this.header, { ...c, sequence: c.sequence + 1, pendingLength: newLength });
-      const fd = fs.openSync(path, 'r+', FILE_MODE);
-      try {
-        fs.ftruncateSync(fd, c.logLength); // drop the tail of a crashed writer, if any
-        fs.writeSync(fd, appended, 0, appended.length, c.logLength);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      const next: Commit = { ...c, sequence: c.sequence + 2, logLength: newLength, pendingLength: 0, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
-      this.writeHeader(this.header, next);
-      this.load(this.chainVerified, true);
+      this.appendLocked(encoded, live);
     });
+  }
+
+  /** Appends encoded records and commits them (docs/FORMAT.md "Writing"); the caller holds the lock. */
+  private appendLocked(encoded: Uint8Array[], live: number): [number, number] {
+    const c = this.header.commit;
+    const path = join(this.dir, logFile(c.generation));
+    let chain = c.chain;
+    for (const raw of encoded) chain = nextChain(chain, raw);
+    const appended = concatBytes(...encoded);
+    const newLength = c.logLength + appended.length;
+    // Announce the append first, so a crash remnant is told apart from bytes appended by others.
+    this.writeHeader(this.header, { ...c, sequence: c.sequence + 1, pendingLength: newLength });
+    const fd = fs.openSync(path, 'r+', FILE_MODE);
+    try {
+      fs.ftruncateSync(fd, c.logLength); // drop the tail of a crashed writer, if any
+      fs.writeSync(fd, appended, 0, appended.length, c.logLength);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    const next: Commit = { ...c, sequence: c.sequence + 2, logLength: newLength, pendingLength: 0, recordCount: c.recordCount + encoded.length, liveCount: live, chain };
+    this.writeHeader(this.header, next);
+    this.load(this.chainVerified, true);
+    return [c.logLength, newLength];
+  }
+
+  // ---------------------------------------------------------------- for sync (src/sync/engine.ts)
+
+  /** Runs `fn` under the vault's writer lock with the state brought up to date first. */
+  async locked<T>(fn: () => T | Promise<T>): Promise<T> {
+    return withVaultLock(this.dir, async () => {
+      this.load(true, true);
+      return fn();
+    });
+  }
+
+  get generation(): number {
+    return this.header.commit.generation;
+  }
+
+  /** The header's key part: what another device needs to open this vault. */
+  keyPart(): { keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array } {
+    const h = this.header;
+    return { keyBoundBytes: h.keyBoundBytes, wrappedKey: h.wrappedKey, sealedMeta: h.sealedMeta };
+  }
+
+  /** Every committed record from byte `from` of the current log, with absolute offsets. */
+  recordsFrom(from: number): LogRecord[] {
+    const c = this.header.commit;
+    if (from >= c.logLength) return [];
+    const { records } = decodeRecords(readRange(join(this.dir, logFile(c.generation)), from, c.logLength));
+    for (const r of records) r.offset = (r.offset ?? 0) + from;
+    return records;
+  }
+
+  /** Every committed record of one entry, oldest first (history). */
+  historyOf(entryId: Uint8Array): LogRecord[] {
+    this.ensureLoaded(true);
+    return this.recordsFrom(LOG_HEADER_BYTES).filter((r) => bytesEqual(r.entryId, entryId));
+  }
+
+  /** Seals one record (sync's rebase of a local change onto the server's version). */
+  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload): Uint8Array {
+    const flags = deleted ? FLAG_DELETED : 0;
+    const tag = this.nameTag(payload.name);
+    const plaintext = utf8.encode(JSON.stringify(payload));
+    if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
+    return encodeRecord(entryId, version, flags, tag, seal(this.vk, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag)));
+  }
+
+  /** Live-entry count after `raws` were applied on top of `base` (latest record per entry). */
+  private liveAfter(raws: Uint8Array[], base: Map<string, LogRecord>, live: number): number {
+    const seen = new Map<string, number>();
+    for (const raw of raws) {
+      const r = decodeRecord(raw);
+      const id = toHex(r.entryId);
+      const prevFlags = seen.has(id) ? seen.get(id)! : base.has(id) ? base.get(id)!.flags : undefined;
+      const prevVersion = base.get(id)?.version ?? 0;
+      if (!seen.has(id) && r.version <= prevVersion) throw corrupt(`vault "${this.meta.name}": a synced record goes back to version ${r.version} of entry ${id}`);
+      const wasLive = prevFlags !== undefined && !(prevFlags & FLAG_DELETED) ? 1 : 0;
+      live += (r.flags & FLAG_DELETED ? 0 : 1) - wasLive;
+      seen.set(id, r.flags);
+    }
+    return live;
+  }
+
+  /** Appends already sealed records (pulled by sync) and commits; inside locked(). Returns their byte range. */
+  appendRawLocked(raws: Uint8Array[]): [number, number] {
+    if (raws.length === 0) return [this.header.commit.logLength, this.header.commit.logLength];
+    return this.appendLocked(raws, this.liveAfter(raws, this.records, this.header.commit.liveCount));
+  }
+
+  /**
+   * Replaces the log with a new generation holding exactly `raws` in order, then commits it; inside
+   * locked(). The new log is complete and synced before the header names it; the old one is removed after.
+   */
+  rewriteLocked(raws: Uint8Array[]): void {
+    const c = this.header.commit;
+    const generation = c.generation + 1;
+    const head = encodeLogHeader(this.header.vaultId);
+    let chain = initialChain(this.header.vaultId);
+    for (const raw of raws) chain = nextChain(chain, raw);
+    const body = concatBytes(head, ...raws);
+    writeFileAtomic(join(this.dir, logFile(generation)), body);
+    const live = this.liveAfter(raws, new Map(), 0);
+    this.writeHeader(this.header, { generation, sequence: c.sequence + 1, logLength: body.length, pendingLength: 0, recordCount: raws.length, liveCount: live, chain });
+    fs.rmSync(join(this.dir, logFile(c.generation)), { force: true });
+    this.load(true, true);
+  }
+
+  /** Takes a key part another device synced (rename, new own password); inside locked(). */
+  adoptKeyPartLocked(k: { keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array }, meta: VaultMeta): void {
+    this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, k.sealedMeta, k.keyBoundBytes, k.wrappedKey);
+    this.meta = meta;
+    this.load(true, true);
   }
 
   private writeHeader(h: VaultHeader, c: Commit, sealedMeta = h.sealedMeta, keyBound = h.keyBoundBytes, wrappedKey = h.wrappedKey): void {

@@ -239,7 +239,7 @@ function printRecoveryCodes(codes: string[], asJson: boolean): void {
 
 async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean): Promise<void> {
   const previous = h.loadSession(paths);
-  h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t });
+  h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
   if (previous && previous.device.id !== t.device.id) {
     // The old device session of this profile is replaced; tell its server, if it still listens.
     await api.call('logout', { body: {}, token: previous.accessToken }).catch(() => undefined);

@@ -105,7 +105,40 @@ const m001: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001 };
+/** Sync storage: opaque envelopes (keyring, vault keys) and the append-only record log of each vault. */
+const m002sync: Migration = {
+  async up(db: Kysely<unknown>) {
+    const s = db.schema;
+    await s
+      .createTable('sync_keyrings')
+      .addColumn('account_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('sync_vaults')
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('head', 'bigint', (c) => c.notNull())
+      .addColumn('manifest', 'text')
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_vaults_pk', ['account_id', 'vault_id'])
+      .execute();
+    await s
+      .createTable('sync_records')
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('rev', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_records_pk', ['account_id', 'vault_id', 'rev'])
+      .execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sync': m002sync };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

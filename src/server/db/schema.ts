@@ -99,7 +99,36 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+/** Sync: the account's keyring envelope (opaque to the server; authenticated by the client). */
+export interface SyncKeyringsTable {
+  account_id: string;
+  epoch: number;
+  body: string; // base64
+  updated_at: number;
+}
+
+/** Sync: one row per vault: its key envelope and the head of its record log. */
+export interface SyncVaultsTable {
+  account_id: string;
+  vault_id: string;
+  epoch: number;
+  body: string; // base64 envelope
+  head: number; // revision of the last record
+  manifest: string | null; // base64, MAC'd by the client
+  updated_at: number;
+}
+
+export interface SyncRecordsTable {
+  account_id: string;
+  vault_id: string;
+  rev: number;
+  body: string; // base64 of one encrypted log record
+}
+
 export interface Database {
+  sync_keyrings: SyncKeyringsTable;
+  sync_vaults: SyncVaultsTable;
+  sync_records: SyncRecordsTable;
   accounts: AccountsTable;
   activations: ActivationsTable;
   resets: ResetsTable;

@@ -1,0 +1,146 @@
+// Sync storage: the server keeps, per account, one keyring envelope and per vault a key envelope and
+// an append-only log of records, each numbered by a revision. All of it is opaque to the server: it
+// cannot read or forge any of it, and every way it could misbehave (drop, reorder, replay, roll back,
+// swap) is detected by the client (src/sync/engine.ts, docs/SECURITY.md). What the server enforces is
+// ordering: an envelope changes only from the epoch the writer saw, and a push appends only on top of
+// the head it was based on, so concurrent writers never interleave and a manifest always describes
+// exactly the records before it.
+import type { PullResultT, SyncStateT } from '../protocol/schemas.js';
+import type { ServerContext } from './context.js';
+import { apiError } from './errors.js';
+
+/** A pull page carries records up to about this many base64 characters (at least one record). */
+export const PULL_PAGE_CHARS = 4 * 1024 * 1024;
+
+export async function state(ctx: ServerContext, accountId: string): Promise<SyncStateT> {
+  const kr = await ctx.db.selectFrom('sync_keyrings').select(['epoch', 'body']).where('account_id', '=', accountId).executeTakeFirst();
+  const vaults = await ctx.db
+    .selectFrom('sync_vaults')
+    .select(['vault_id', 'epoch', 'body', 'head'])
+    .where('account_id', '=', accountId)
+    .orderBy('vault_id')
+    .execute();
+  return {
+    keyring: kr ? { epoch: Number(kr.epoch), body: kr.body } : null,
+    vaults: vaults.map((v) => ({ id: v.vault_id, epoch: Number(v.epoch), body: v.body, head: Number(v.head) })),
+  };
+}
+
+interface PutEnvelope {
+  expectedEpoch: number;
+  epoch: number;
+  body: string;
+}
+
+function checkEpochs(b: PutEnvelope): void {
+  if (b.epoch <= b.expectedEpoch) throw apiError('bad_request', 'the new epoch must be above the expected one');
+}
+
+const stale = (what: string, current: number) => apiError('conflict', `${what} changed meanwhile (epoch ${current}); sync again`);
+
+export async function putKeyring(ctx: ServerContext, accountId: string, b: PutEnvelope): Promise<{ epoch: number }> {
+  checkEpochs(b);
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    if (b.expectedEpoch === 0) {
+      const cur = await trx.selectFrom('sync_keyrings').select('epoch').where('account_id', '=', accountId).executeTakeFirst();
+      if (cur) throw stale('the keyring', Number(cur.epoch));
+      await trx.insertInto('sync_keyrings').values({ account_id: accountId, epoch: b.epoch, body: b.body, updated_at: now }).execute();
+    } else {
+      const r = await trx
+        .updateTable('sync_keyrings')
+        .set({ epoch: b.epoch, body: b.body, updated_at: now })
+        .where('account_id', '=', accountId)
+        .where('epoch', '=', b.expectedEpoch)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) !== 1) {
+        const cur = await trx.selectFrom('sync_keyrings').select('epoch').where('account_id', '=', accountId).executeTakeFirst();
+        throw stale('the keyring', Number(cur?.epoch ?? 0));
+      }
+    }
+    return { epoch: b.epoch };
+  });
+}
+
+export async function putVault(ctx: ServerContext, accountId: string, vaultId: string, b: PutEnvelope): Promise<{ epoch: number }> {
+  checkEpochs(b);
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const cur = await trx.selectFrom('sync_vaults').select('epoch').where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
+    if (b.expectedEpoch === 0) {
+      if (cur) throw stale('the vault', Number(cur.epoch));
+      await trx.insertInto('sync_vaults').values({ account_id: accountId, vault_id: vaultId, epoch: b.epoch, body: b.body, head: 0, manifest: null, updated_at: now }).execute();
+      return { epoch: b.epoch };
+    }
+    const r = await trx
+      .updateTable('sync_vaults')
+      .set({ epoch: b.epoch, body: b.body, updated_at: now })
+      .where('account_id', '=', accountId)
+      .where('vault_id', '=', vaultId)
+      .where('epoch', '=', b.expectedEpoch)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      if (!cur) throw apiError('not_found', 'no such vault on the server');
+      throw stale('the vault', Number(cur.epoch));
+    }
+    return { epoch: b.epoch };
+  });
+}
+
+export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<PullResultT> {
+  const v = await ctx.db.selectFrom('sync_vaults').select(['head', 'manifest']).where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
+  if (!v) throw apiError('not_found', 'no such vault on the server');
+  const head = Number(v.head);
+  const records: string[] = [];
+  let next = after + 1;
+  let chars = 0;
+  // Records above the head read with it belong to a later push (committed meanwhile): not this page's.
+  while (next <= head && chars < PULL_PAGE_CHARS) {
+    const rows = await ctx.db
+      .selectFrom('sync_records')
+      .select(['rev', 'body'])
+      .where('account_id', '=', accountId)
+      .where('vault_id', '=', vaultId)
+      .where('rev', '>=', next)
+      .where('rev', '<=', head)
+      .orderBy('rev')
+      .limit(500)
+      .execute();
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      if (Number(r.rev) !== next) throw apiError('internal', `record ${next} of vault ${vaultId} is missing`);
+      records.push(r.body);
+      chars += r.body.length;
+      next++;
+      if (chars >= PULL_PAGE_CHARS) break;
+    }
+  }
+  return { head, from: after + 1, records, manifest: v.manifest, more: next <= head };
+}
+
+export async function push(ctx: ServerContext, accountId: string, vaultId: string, b: { base: number; records: string[]; manifest: string }): Promise<{ head: number }> {
+  const head = b.base + b.records.length;
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    // Moving the head first makes a concurrent push on the same base find nothing to update.
+    const r = await trx
+      .updateTable('sync_vaults')
+      .set({ head, manifest: b.manifest, updated_at: now })
+      .where('account_id', '=', accountId)
+      .where('vault_id', '=', vaultId)
+      .where('head', '=', b.base)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      const cur = await trx.selectFrom('sync_vaults').select('head').where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
+      if (!cur) throw apiError('not_found', 'no such vault on the server');
+      throw apiError('conflict', `the vault has changed since revision ${b.base} (now ${Number(cur.head)}); pull first`);
+    }
+    for (let i = 0; i < b.records.length; i += 200) {
+      await trx
+        .insertInto('sync_records')
+        .values(b.records.slice(i, i + 200).map((body, j) => ({ account_id: accountId, vault_id: vaultId, rev: b.base + i + j + 1, body })))
+        .execute();
+    }
+    return { head };
+  });
+}

@@ -1,0 +1,189 @@
+// Syncing a whole unlocked profile with the signed-in account: the keyring first (a master-password
+// change made elsewhere arrives here; one made here goes out), then every vault (src/sync/vaultsync.ts).
+// One sync runs at a time per profile (a lock next to the data); all checks of what the server sent
+// happen before anything is written, and a failed check exits 8 with this device unchanged.
+import { bytesEqual, fromBase64, toBase64, toHex } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/keys.js';
+import { decodeKeyring, WRAP_BY_OWN_PASSWORD, type VaultHeader } from '../vault/format.js';
+import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../vault/fsutil.js';
+import { KpmError, EXIT } from '../vault/errors.js';
+import { listVaultDirs, openVaultMeta } from '../vault/store.js';
+import type { Session } from '../vault/session.js';
+import type { SyncStateT } from '../protocol/schemas.js';
+import { parseKeyringEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
+import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
+import { basename } from 'node:path';
+
+export type { SyncTransport, VaultReport } from './vaultsync.js';
+
+export interface SyncReport {
+  keyring: 'unchanged' | 'uploaded' | 'updated';
+  vaults: VaultReport[];
+  warnings: string[];
+}
+
+const hashHex = (b: Uint8Array) => toHex(sha256(b));
+
+/** Refuses KDF parameters weaker than the ones this device already uses (R11). */
+export function checkNotWeaker(offered: { m: number; t: number; p: number }, pinned: { m: number; t: number; p: number }): void {
+  if (offered.m < pinned.m || offered.t < pinned.t || offered.p < pinned.p) {
+    throw tampered(`the server offered weaker KDF parameters (m=${offered.m} t=${offered.t} p=${offered.p}, this device uses m=${pinned.m} t=${pinned.t} p=${pinned.p})`);
+  }
+}
+
+async function syncKeyring(session: Session, t: SyncTransport, accountId: string, server: { epoch: number; body: string } | null, hasRemoteVaults: boolean, warnings: string[]): Promise<[ProfileSyncState, SyncReport['keyring']]> {
+  const { paths, profile } = session;
+  const ps = loadProfileState(paths);
+  if (ps && ps.accountId !== accountId) throw new KpmError('this vault syncs with another account', EXIT.conflict, 'sign in to that account again (`kpm login`)');
+  const local = readFileOrNull(paths.keyring);
+  if (!local) throw new KpmError('no keyring on this device', EXIT.notFound);
+  if (!server) {
+    if (ps && ps.keyringEpoch > 0) throw tampered('the keyring vanished from the server');
+    if (hasRemoteVaults) throw tampered('the server has vaults but no keyring');
+    const body = sealKeyringEnvelope(profile.accountKey, { epoch: 1, keyring: local });
+    await t.putKeyring(0, 1, toBase64(body));
+    const s: ProfileSyncState = { v: 1, accountId, keyringEpoch: 1, keyringHash: hashHex(local), removed: {} };
+    saveProfileState(paths, s);
+    return [s, 'uploaded'];
+  }
+  const bytes = fromBase64(server.body);
+  const parsed = parseKeyringEnvelope(bytes);
+  if (parsed.epoch !== server.epoch) throw tampered('the keyring epoch does not match its envelope');
+  let inner;
+  try {
+    inner = decodeKeyring(parsed.keyring);
+  } catch (e) {
+    if (e instanceof KpmError) throw tampered(`the keyring is malformed (${e.message})`);
+    throw e;
+  }
+  if (!bytesEqual(inner.profileId, profile.profileId)) {
+    throw new KpmError('this account already holds another vault (a different master-password profile)', EXIT.conflict, 'use another account, or move this vault aside (another KPM_HOME), `kpm login` and unlock the account\'s vault');
+  }
+  verifyKeyringEnvelope(profile.accountKey, bytes);
+  const known = ps?.keyringEpoch ?? 0;
+  const s: ProfileSyncState = ps ?? { v: 1, accountId, keyringEpoch: 0, keyringHash: '', removed: {} };
+  if (parsed.epoch < known) throw tampered(`the keyring was rolled back (epoch ${parsed.epoch} < ${known})`);
+  if (parsed.epoch === known) {
+    if (hashHex(parsed.keyring) !== s.keyringHash) throw tampered('the keyring changed without a new epoch');
+    if (hashHex(local) === s.keyringHash) return [s, 'unchanged'];
+    const body = sealKeyringEnvelope(profile.accountKey, { epoch: known + 1, keyring: local });
+    try {
+      await t.putKeyring(known, known + 1, toBase64(body));
+    } catch (e) {
+      if (e instanceof KpmError && e.exitCode === EXIT.conflict) throw new StaleError(e.message);
+      throw e;
+    }
+    Object.assign(s, { keyringEpoch: known + 1, keyringHash: hashHex(local) });
+    saveProfileState(paths, s);
+    return [s, 'uploaded'];
+  }
+  checkNotWeaker(inner.kdf.params, decodeKeyring(local).kdf.params);
+  if (ps && hashHex(local) !== ps.keyringHash) warnings.push('the master password was also changed on another device; that change wins');
+  let status: SyncReport['keyring'] = 'unchanged';
+  if (!bytesEqual(parsed.keyring, local)) {
+    withLock(paths.data, () => writeFileAtomic(paths.keyring, parsed.keyring));
+    status = 'updated';
+  }
+  Object.assign(s, { keyringEpoch: parsed.epoch, keyringHash: hashHex(parsed.keyring) });
+  saveProfileState(paths, s);
+  return [s, status];
+}
+
+/**
+ * Checks every vault envelope the server sent before anything is written or sent (R12): ids and
+ * profile, the MAC under the vault key (this device's copy, or the key unwrapped with the account key).
+ */
+function checkAllEnvelopes(session: Session, vaults: SyncStateT['vaults']): void {
+  for (const rv of vaults) {
+    const local = session.openVault(rv.id);
+    if (local) {
+      const vk = local.exportKey();
+      try {
+        checkVaultEnvelope(rv, session.profile, vk);
+      } finally {
+        vk.fill(0);
+      }
+      continue;
+    }
+    const { env, kp } = checkVaultEnvelope(rv, session.profile);
+    if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) continue;
+    const vk = unwrapRemoteVaultKey(kp, session.profile);
+    try {
+      verifyVaultEnvelope(vk, env);
+    } finally {
+      vk.fill(0);
+    }
+  }
+}
+
+/** Syncs everything this unlocked session can open with the account `accountId`. */
+export async function syncProfile(session: Session, t: SyncTransport, accountId: string): Promise<SyncReport> {
+  const { paths, profile } = session;
+  return withVaultLock(
+    paths.data,
+    async () => {
+      const warnings: string[] = [];
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const st = await t.state();
+          checkAllEnvelopes(session, st.vaults);
+          const [ps, keyring] = await syncKeyring(session, t, accountId, st.keyring, st.vaults.length > 0, warnings);
+          const remote = new Map(st.vaults.map((v) => [v.id, v]));
+          const vaults: VaultReport[] = [];
+          // vaults removed here: send their deletion
+          for (const [id, body] of Object.entries(ps.removed)) {
+            const rv = remote.get(id);
+            if (rv) {
+              try {
+                await t.putVault(id, rv.epoch, rv.epoch + 1, body);
+              } catch (e) {
+                if (!(e instanceof KpmError) || e.exitCode === EXIT.network) throw e;
+                warnings.push(`vault ${id} was changed on another device before its removal here reached the server; it stays there`);
+              }
+            }
+            delete ps.removed[id];
+            saveProfileState(paths, ps);
+            remote.delete(id);
+          }
+          for (const dir of listVaultDirs(paths.vaults)) {
+            const id = basename(dir);
+            const v = session.openVault(id);
+            const rv = remote.get(id);
+            remote.delete(id);
+            if (!v) {
+              vaults.push({ id, name: id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'locked (own password)' });
+              continue;
+            }
+            const r = await syncVault(v, rv, t, profile, warnings);
+            if (r.removed) session.dropVault(id);
+            vaults.push(r);
+          }
+          for (const rv of remote.values()) {
+            const { env, kp } = checkVaultEnvelope(rv, profile);
+            if (env.deleted) continue;
+            if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
+              vaults.push({ id: rv.id, name: rv.id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'has its own password: not synced to new devices yet' });
+              continue;
+            }
+            const vk = unwrapRemoteVaultKey(kp, profile);
+            verifyVaultEnvelope(vk, env);
+            const meta = openVaultMeta(kp as unknown as VaultHeader, profile);
+            const v = await session.adoptVault(kp, vk, meta);
+            try {
+              vaults.push({ ...(await syncVault(v, rv, t, profile, warnings)), created: true });
+            } catch (e) {
+              session.dropVault(rv.id); // a vault that failed its checks leaves nothing behind
+              throw e;
+            }
+          }
+          return { keyring, vaults, warnings };
+        } catch (e) {
+          if (!(e instanceof StaleError) || attempt >= 5) throw e instanceof StaleError ? new KpmError('the account keeps changing on the server; try again', EXIT.conflict) : e;
+        }
+      }
+    },
+    300_000,
+    'sync',
+  );
+}

@@ -1,0 +1,54 @@
+// A new device: `kpm login` downloads the account's keyring envelope (data/sync/keyring.env); the
+// first unlock opens it with the master password, checks its MAC with the account key it unwraps,
+// and only then installs it as this device's keyring. A wrong password, or an envelope the server
+// altered, writes nothing (R12).
+import { existsSync, rmSync } from 'node:fs';
+import { concatBytes, toHex, wipe } from '../crypto/bytes.js';
+import { openKey, AuthError } from '../crypto/aead.js';
+import { sha256 } from '../crypto/keys.js';
+import { AAD, decodeKeyring } from '../vault/format.js';
+import { deriveKek } from '../vault/keyring.js';
+import { KpmError, wrongPassword } from '../vault/errors.js';
+import { withLock, writeFileAtomic } from '../vault/fsutil.js';
+import type { KpmPaths } from '../vault/paths.js';
+import { keyringEnvelopeFile, loadKeyringEnvelope, saveProfileState } from './state.js';
+import { parseKeyringEnvelope, tampered, verifyKeyringEnvelope } from './envelope.js';
+
+/** True when this device has no keyring yet but one was downloaded at login. */
+export function hasDownloadedKeyring(paths: KpmPaths): boolean {
+  return !existsSync(paths.keyring) && existsSync(keyringEnvelopeFile(paths));
+}
+
+export async function installDownloadedKeyring(paths: KpmPaths, password: Uint8Array, accountId: string): Promise<void> {
+  const bytes = loadKeyringEnvelope(paths);
+  if (!bytes) throw new KpmError('no downloaded keyring', 3);
+  const env = parseKeyringEnvelope(bytes);
+  let kr;
+  try {
+    kr = decodeKeyring(env.keyring); // KDF parameters range-checked before any derivation (R11)
+  } catch (e) {
+    if (e instanceof KpmError) throw tampered(`the downloaded keyring is unusable (${e.message})`);
+    throw e;
+  }
+  const kek = await deriveKek(password, kr.kdf);
+  let ak: Uint8Array;
+  try {
+    ak = openKey(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
+  } catch (e) {
+    if (e instanceof AuthError) throw wrongPassword();
+    throw e;
+  } finally {
+    wipe(kek);
+  }
+  try {
+    verifyKeyringEnvelope(ak, bytes);
+  } finally {
+    wipe(ak);
+  }
+  withLock(paths.data, () => {
+    if (existsSync(paths.keyring)) return;
+    writeFileAtomic(paths.keyring, env.keyring);
+    saveProfileState(paths, { v: 1, accountId, keyringEpoch: env.epoch, keyringHash: toHex(sha256(env.keyring)), removed: {} });
+  });
+  rmSync(keyringEnvelopeFile(paths), { force: true });
+}

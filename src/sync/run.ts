@@ -1,0 +1,32 @@
+// Runs a sync of an unlocked session with the signed-in account, over HTTP (src/sync/http.ts).
+import type { Session } from '../vault/session.js';
+import type { PullResultT, SyncStateT } from '../protocol/schemas.js';
+import { ApiClient, authedCall, loadSession, notSignedIn } from './http.js';
+import { syncProfile, type SyncReport, type SyncTransport } from './engine.js';
+
+export type { SyncReport } from './engine.js';
+
+/** True when this profile is signed in to a server (sync has somewhere to go). */
+export function isSignedIn(session: Session): boolean {
+  return loadSession(session.paths) !== null;
+}
+
+export async function syncNow(session: Session): Promise<SyncReport> {
+  const paths = session.paths;
+  const stored = loadSession(paths);
+  if (!stored) throw notSignedIn();
+  const api = new ApiClient(stored.server, stored.insecure === true);
+  const call = <T>(name: Parameters<typeof authedCall>[3], o: { body?: unknown; params?: Record<string, string> } = {}) => authedCall<T>(paths, api, stored, name, o);
+  const t: SyncTransport = {
+    state: () => call<SyncStateT>('syncState'),
+    putKeyring: async (expectedEpoch, epoch, body) => void (await call('syncKeyring', { body: { expectedEpoch, epoch, body } })),
+    putVault: async (id, expectedEpoch, epoch, body) => void (await call('syncVault', { params: { id }, body: { expectedEpoch, epoch, body } })),
+    pull: (id, after) => call<PullResultT>('syncPull', { params: { id }, body: { after } }),
+    push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { params: { id }, body: { base, records, manifest } }),
+  };
+  try {
+    return await syncProfile(session, t, stored.account.id);
+  } finally {
+    await api.close();
+  }
+}

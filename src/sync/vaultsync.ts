@@ -1,0 +1,369 @@
+// Syncing one unlocked vault with its copy on the server (docs/PROTOCOL.md "Sync"):
+//  1. the vault envelope (key part, name): adopt a newer one, or send a local change;
+//  2. pull the records after the last verified revision, extend the hash chain over them and check
+//     it against the MAC'd manifest of the head, before anything is written;
+//  3. under the vault lock: append what was pulled; local changes to the same entries are rebased on
+//     top (the later change wins, the other stays in the entry's history); clashing names get renamed;
+//  4. push the local records the server lacks, with a new manifest, on top of the head just verified.
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from '../crypto/bytes.js';
+import { openKey, AuthError } from '../crypto/aead.js';
+import { concatBytes } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/keys.js';
+import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
+import { AAD, decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultHeader, type VaultKeyPart } from '../vault/format.js';
+import type { Vault } from '../vault/store.js';
+import { openVaultMeta } from '../vault/store.js';
+import type { UnlockedProfile } from '../vault/keyring.js';
+import type { EntryPayload } from '../vault/entry.js';
+import { KpmError, EXIT } from '../vault/errors.js';
+import { initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
+import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
+
+export interface SyncTransport {
+  state(): Promise<import('../protocol/schemas.js').SyncStateT>;
+  putKeyring(expectedEpoch: number, epoch: number, body: string): Promise<void>;
+  putVault(id: string, expectedEpoch: number, epoch: number, body: string): Promise<void>;
+  pull(id: string, after: number): Promise<PullResultT>;
+  push(id: string, base: number, records: string[], manifest: string): Promise<{ head: number }>;
+}
+
+export interface VaultReport {
+  id: string;
+  name: string;
+  pulled: number;
+  pushed: number;
+  /** entries changed on both sides: which side won */
+  conflicts: { name: string; kept: 'local' | 'remote' }[];
+  renamed: string[];
+  created?: boolean;
+  removed?: boolean;
+  skipped?: string;
+}
+
+/** A push lost a race with another device: pull again and retry. */
+export class StaleError extends Error {}
+
+const hex = (b: Uint8Array) => toHex(b);
+const hashHex = (b: Uint8Array) => toHex(sha256(b));
+const PUSH_BATCH_CHARS = 8 * 1024 * 1024;
+const PUSH_BATCH_RECORDS = 5000;
+
+export function freshState(v: Vault): VaultSyncState {
+  return { v: 1, revision: 0, chain: hex(initialSyncChain(fromHex(v.id))), epoch: 0, envelopeHash: '', keyPartHash: '', generation: v.generation, confirmedUpTo: LOG_HEADER_BYTES, confirmedRanges: [], time: 0 };
+}
+
+/** The state, adjusted if a log rewrite committed but the state file after it was not written. */
+function currentState(v: Vault): VaultSyncState {
+  const s = loadVaultState(v.dir) ?? freshState(v);
+  if (s.generation !== v.generation) {
+    if (s.next && s.next.generation === v.generation) return { ...s, generation: s.next.generation, confirmedUpTo: s.next.confirmedUpTo, confirmedRanges: [], next: undefined };
+    throw new KpmError(`vault "${v.name}": its sync state does not match the vault log`, EXIT.corrupt, 'run `kpm sync --reset-state`');
+  }
+  return s;
+}
+
+const isConfirmed = (s: VaultSyncState, r: LogRecord) => (r.offset ?? 0) < s.confirmedUpTo || s.confirmedRanges.some(([a, b]) => r.offset! >= a && r.offset! < b);
+
+/** Local records the server does not have yet, in log order (call inside vault.locked()). */
+function pendingRecords(v: Vault, s: VaultSyncState): LogRecord[] {
+  return v.recordsFrom(s.confirmedUpTo).filter((r) => !isConfirmed(s, r));
+}
+
+function addRange(s: VaultSyncState, a: number, b: number): void {
+  if (b > a) s.confirmedRanges.push([a, b]);
+}
+
+/** Collapses the ranges: when nothing after confirmedUpTo is pending, everything up to the end is confirmed. */
+function normalize(v: Vault, s: VaultSyncState): void {
+  if (pendingRecords(v, s).length === 0) {
+    s.confirmedUpTo = v.commit.logLength;
+    s.confirmedRanges = [];
+  }
+}
+
+// ------------------------------------------------------------------ envelope
+
+export function envelopeOf(v: Vault, epoch: number, deleted = false): Uint8Array {
+  const vk = v.exportKey();
+  try {
+    return sealVaultEnvelope(vk, { vaultId: fromHex(v.id), epoch, deleted, keyPart: encodeVaultKeyPart(v.keyPart()) });
+  } finally {
+    vk.fill(0);
+  }
+}
+
+/** Checks a server vault envelope against the ids it must carry, and its MAC against the vault key. */
+export function checkVaultEnvelope(rv: SyncVaultT, profile: UnlockedProfile, vaultKey?: Uint8Array): { env: ReturnType<typeof parseVaultEnvelope>; kp: VaultKeyPart } {
+  const env = parseVaultEnvelope(fromBase64(rv.body));
+  if (hex(env.vaultId) !== rv.id || env.epoch !== rv.epoch) throw tampered(`the envelope of vault ${rv.id} belongs elsewhere`);
+  const kp = decodeKeyPartSafe(env.keyPart, rv.id);
+  if (!bytesEqual(kp.profileId, profile.profileId)) throw tampered(`vault ${rv.id} belongs to another profile`);
+  if (vaultKey) verifyVaultEnvelope(vaultKey, env);
+  return { env, kp };
+}
+
+function decodeKeyPartSafe(bytes: Uint8Array, id: string): VaultKeyPart {
+  let kp: VaultKeyPart;
+  try {
+    kp = decodeVaultKeyPart(bytes);
+  } catch (e) {
+    if (e instanceof KpmError) throw tampered(`the key part of vault ${id} is malformed (${e.message})`);
+    throw e;
+  }
+  if (hex(kp.vaultId) !== id) throw tampered(`the key part of vault ${id} names another vault`);
+  return kp;
+}
+
+/** Unwraps the vault key of an account-wrapped vault found on the server (nothing is written). */
+export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile): Uint8Array {
+  try {
+    return openKey(profile.accountKey, kp.wrappedKey, concatBytes(AAD.vaultKey, kp.keyBoundBytes));
+  } catch (e) {
+    if (e instanceof AuthError) throw tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`);
+    throw e;
+  }
+}
+
+async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<'removed' | void> {
+  const localKp = encodeVaultKeyPart(v.keyPart());
+  if (!rv) {
+    if (s.epoch > 0) throw tampered(`vault "${v.name}" vanished from the server`);
+    const body = envelopeOf(v, 1);
+    await t.putVault(v.id, 0, 1, toBase64(body));
+    Object.assign(s, { epoch: 1, envelopeHash: hashHex(body), keyPartHash: hashHex(localKp) });
+    return;
+  }
+  const vk = v.exportKey();
+  let checked;
+  try {
+    checked = checkVaultEnvelope(rv, profile, vk);
+  } finally {
+    vk.fill(0);
+  }
+  const { env, kp } = checked;
+  if (env.epoch < s.epoch) throw tampered(`vault "${v.name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${s.epoch})`);
+  const bodyHash = hashHex(fromBase64(rv.body));
+  if (env.epoch === s.epoch && s.envelopeHash && bodyHash !== s.envelopeHash) throw tampered(`vault "${v.name}" key envelope changed without a new epoch`);
+  if (env.deleted) return 'removed';
+  if (env.epoch > s.epoch) {
+    const remoteKp = encodeVaultKeyPart(kp);
+    if (!bytesEqual(remoteKp, localKp)) {
+      if (s.keyPartHash && hashHex(localKp) !== s.keyPartHash) warnings.push(`vault "${v.name}" was also renamed or re-keyed on another device; that change wins`);
+      if (kp.wrapKind !== (v.ownPassword ? 2 : 1)) throw tampered(`vault "${v.name}" key wrapping changed kind`);
+      if (kp.ownKdf) {
+        const old = decodeVaultKeyPart(localKp).ownKdf!;
+        if (kp.ownKdf.params.m < old.params.m || kp.ownKdf.params.t < old.params.t || kp.ownKdf.params.p < old.params.p) throw tampered(`the server offered weaker KDF parameters for vault "${v.name}"`);
+      } else {
+        const vk2 = unwrapRemoteVaultKey(kp, profile);
+        const same = bytesEqual(vk2, v.exportKey());
+        vk2.fill(0);
+        if (!same) throw tampered(`vault "${v.name}" key was substituted`);
+      }
+      const meta = openVaultMeta(kp as unknown as VaultHeader, profile);
+      await v.locked(() => v.adoptKeyPartLocked(kp, meta));
+    }
+    Object.assign(s, { epoch: env.epoch, envelopeHash: bodyHash, keyPartHash: hashHex(remoteKp) });
+    return;
+  }
+  if (hashHex(localKp) !== s.keyPartHash) {
+    const body = envelopeOf(v, s.epoch + 1);
+    await putOrStale(() => t.putVault(v.id, s.epoch, s.epoch + 1, toBase64(body)));
+    Object.assign(s, { epoch: s.epoch + 1, envelopeHash: hashHex(body), keyPartHash: hashHex(localKp) });
+  }
+}
+
+async function putOrStale(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof KpmError && e.exitCode === EXIT.conflict) throw new StaleError(e.message);
+    throw e;
+  }
+}
+
+// ------------------------------------------------------------------ pull
+
+interface Pulled {
+  head: number;
+  chain: Uint8Array;
+  time: number;
+  records: Uint8Array[];
+}
+
+async function pullAll(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array): Promise<Pulled> {
+  let after = s.revision;
+  let chain = fromHex(s.chain);
+  const records: Uint8Array[] = [];
+  for (let pages = 0; ; pages++) {
+    const page = await t.pull(v.id, after);
+    if (page.head < s.revision) throw tampered(`vault "${v.name}" was rolled back to revision ${page.head}, below ${s.revision} seen before`);
+    if (page.from !== after + 1) throw tampered(`vault "${v.name}": the server skipped records`);
+    const end = after + page.records.length;
+    if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${v.name}": the record count does not match the head revision`);
+    for (const b64 of page.records) {
+      const raw = fromBase64(b64);
+      decodeRecord(raw); // well-formed, or exit 8
+      chain = nextSyncChain(chain, raw);
+      records.push(raw);
+    }
+    after = end;
+    if (page.more) {
+      if (pages > 100_000) throw tampered('endless pull');
+      continue;
+    }
+    if (page.head === 0) {
+      if (page.manifest !== null) throw tampered(`vault "${v.name}": a manifest for an empty vault`);
+      return { head: 0, chain, time: s.time, records };
+    }
+    if (page.manifest === null) throw tampered(`vault "${v.name}" has records but no manifest`);
+    const vk = v.exportKey();
+    let m;
+    try {
+      m = verifyManifest(vk, fromBase64(page.manifest));
+    } finally {
+      vk.fill(0);
+    }
+    if (hex(m.vaultId) !== v.id || !bytesEqual(m.profileId, profileId)) throw tampered(`vault "${v.name}": the manifest belongs to another vault`);
+    if (m.revision !== page.head) throw tampered(`vault "${v.name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
+    if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${v.name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
+    return { head: page.head, chain, time: m.time, records };
+  }
+}
+
+// ------------------------------------------------------------------ apply
+
+function payloadTime(v: Vault, r: LogRecord): { payload: EntryPayload; at: number } {
+  const payload = v.decrypt(r);
+  const at = Date.parse(payload.updated ?? '');
+  return { payload, at: Number.isFinite(at) ? at : 0 };
+}
+
+/** Appends pulled records; rebases conflicting local changes. Inside vault.locked(). */
+function apply(v: Vault, s: VaultSyncState, pulled: Uint8Array[], report: VaultReport): void {
+  const pending = pendingRecords(v, s);
+  const byHash = new Map(pending.map((r) => [hashHex(r.raw), r]));
+  const fresh: Uint8Array[] = [];
+  for (const raw of pulled) {
+    const echo = byHash.get(hashHex(raw));
+    if (echo) {
+      // our own push, whose answer was lost: already here
+      addRange(s, echo.offset!, echo.offset! + echo.raw.length);
+      byHash.delete(hashHex(raw));
+    } else fresh.push(raw);
+  }
+  report.pulled = fresh.length;
+  const left = pending.filter((r) => byHash.has(hashHex(r.raw)));
+  const pendingIds = new Set(left.map((r) => hex(r.entryId)));
+  const freshRecords = fresh.map(decodeRecord);
+  const clash = new Set(freshRecords.map((r) => hex(r.entryId)).filter((id) => pendingIds.has(id)));
+  if (clash.size === 0) {
+    const [a, b] = v.appendRawLocked(fresh);
+    addRange(s, a, b);
+    return;
+  }
+  // Rebase: a new log generation with the confirmed records, then the pulled ones, then the local
+  // changes, those to clashing entries re-sealed with versions after the server's.
+  // Every record is either confirmed (echoes were marked so above) or in `left`.
+  const confirmed = v.recordsFrom(LOG_HEADER_BYTES).filter((r) => isConfirmed(s, r));
+  const keep = left.filter((r) => !clash.has(hex(r.entryId)));
+  const rebased: Uint8Array[] = [];
+  for (const id of clash) {
+    const remote = freshRecords.filter((r) => hex(r.entryId) === id);
+    const latestRemote = remote[remote.length - 1];
+    const local = left.filter((r) => hex(r.entryId) === id);
+    const r = payloadTime(v, latestRemote);
+    const l = payloadTime(v, local[local.length - 1]);
+    let version = latestRemote.version;
+    for (const rec of local) rebased.push(v.sealRecord(rec.entryId, ++version, (rec.flags & FLAG_DELETED) !== 0, v.decrypt(rec)));
+    const remoteWins = r.at >= l.at;
+    if (remoteWins) rebased.push(v.sealRecord(latestRemote.entryId, ++version, (latestRemote.flags & FLAG_DELETED) !== 0, r.payload));
+    report.conflicts.push({ name: (remoteWins ? r : l).payload.name, kept: remoteWins ? 'remote' : 'local' });
+  }
+  const head = [...confirmed.map((r) => r.raw), ...fresh];
+  const confirmedUpTo = LOG_HEADER_BYTES + head.reduce((n, r) => n + r.length, 0);
+  saveVaultState(v.dir, { ...s, next: { generation: v.generation + 1, confirmedUpTo } });
+  v.rewriteLocked([...head, ...keep.map((r) => r.raw), ...rebased]);
+  Object.assign(s, { generation: v.generation, confirmedUpTo, confirmedRanges: [], next: undefined });
+}
+
+/** Two live entries with one name after a merge: the local one (not yet pushed) is renamed. */
+function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
+  const pendingIds = new Set(pendingRecords(v, s).map((r) => hex(r.entryId)));
+  if (pendingIds.size === 0) return;
+  const byTag = new Map<string, LogRecord[]>();
+  for (const r of v.liveRecords()) {
+    const k = hex(r.nameTag);
+    byTag.set(k, [...(byTag.get(k) ?? []), r]);
+  }
+  const fixes: Uint8Array[] = [];
+  const taken = (name: string) => v.findByName(name) !== undefined;
+  for (const group of byTag.values()) {
+    if (group.length < 2) continue;
+    for (const r of group.filter((x) => pendingIds.has(hex(x.entryId)))) {
+      const p = v.decrypt(r);
+      let n = 2;
+      while (taken(`${p.name} (${n})`)) n++;
+      const name = `${p.name} (${n})`;
+      fixes.push(v.sealRecord(r.entryId, r.version + 1, false, { ...p, name }));
+      report.renamed.push(`${p.name} → ${name}`);
+    }
+  }
+  if (fixes.length) v.appendRawLocked(fixes); // local changes: pending, pushed below
+}
+
+// ------------------------------------------------------------------ push
+
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport): Promise<void> {
+  const pending = await v.locked(() => pendingRecords(v, s));
+  let i = 0;
+  while (i < pending.length) {
+    const batch: LogRecord[] = [];
+    let chars = 0;
+    while (i < pending.length && batch.length < PUSH_BATCH_RECORDS && (batch.length === 0 || chars + pending[i].raw.length * 1.34 < PUSH_BATCH_CHARS)) {
+      chars += pending[i].raw.length * 1.34;
+      batch.push(pending[i++]);
+    }
+    let chain = fromHex(s.chain);
+    for (const r of batch) chain = nextSyncChain(chain, r.raw);
+    const revision = s.revision + batch.length;
+    const vk = v.exportKey();
+    const manifest = sealManifest(vk, { vaultId: fromHex(v.id), profileId, revision, chain, time: Date.now() });
+    vk.fill(0);
+    await putOrStale(() => t.push(v.id, s.revision, batch.map((r) => toBase64(r.raw)), toBase64(manifest)));
+    s.revision = revision;
+    s.chain = hex(chain);
+    s.time = Date.now();
+    for (const r of batch) addRange(s, r.offset!, r.offset! + r.raw.length);
+    saveVaultState(v.dir, s);
+    report.pushed += batch.length;
+  }
+}
+
+/** Syncs one unlocked vault; retries when another device pushed meanwhile. */
+export async function syncVault(v: Vault, rv: SyncVaultT | undefined, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<VaultReport> {
+  const report: VaultReport = { id: v.id, name: v.name, pulled: 0, pushed: 0, conflicts: [], renamed: [] };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const s = currentState(v);
+      if ((await syncEnvelope(v, rv, s, t, profile, warnings)) === 'removed') return { ...report, removed: true };
+      saveVaultState(v.dir, s);
+      const pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile.profileId) : { head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      await v.locked(() => {
+        apply(v, s, pulled.records, report);
+        Object.assign(s, { revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
+        renameClashes(v, s, report);
+        saveVaultState(v.dir, s);
+      });
+      await pushPending(v, s, t, profile.profileId, report);
+      await v.locked(() => {
+        normalize(v, s);
+        saveVaultState(v.dir, s);
+      });
+      report.name = v.name;
+      return report;
+    } catch (e) {
+      if (!(e instanceof StaleError) || attempt >= 5) throw e instanceof StaleError ? new KpmError(`vault "${v.name}" keeps changing on the server; try again`, EXIT.conflict) : e;
+      rv = (await t.state()).vaults.find((x) => x.id === v.id);
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Sync test helpers: profiles made in process (fast KDF), and a sync transport over the in-process
+// server (testServer) whose answers a test can rewrite: the malicious server double.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { afterAll } from 'vitest';
+import { ROUTES, routePath, type RouteName } from '../../src/protocol/routes.js';
+import { validate } from '../../src/protocol/validate.js';
+import type { PullResultT, SyncStateT } from '../../src/protocol/schemas.js';
+import { toServerError } from '../../src/sync/http.js';
+import type { SyncTransport } from '../../src/sync/engine.js';
+import { resolvePaths, type KpmPaths } from '../../src/vault/paths.js';
+import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
+import { Session } from '../../src/vault/session.js';
+import { fromBase64, utf8 } from '../../src/crypto/bytes.js';
+import { saveKeyringEnvelope } from '../../src/sync/state.js';
+import { installDownloadedKeyring } from '../../src/sync/newdevice.js';
+import { createAccount, loginTokens, type TestServer } from './server.js';
+
+export const FAST = { m: 19456, t: 2, p: 1 };
+export const PW = 'correct horse battery staple';
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+export function tempPaths(): KpmPaths {
+  const home = fs.mkdtempSync(join(os.tmpdir(), 'kpm-sync-'));
+  dirs.push(home);
+  return resolvePaths({ KPM_HOME: home });
+}
+
+/** A new profile with a Personal vault, unlocked. */
+export async function newProfile(pw = PW): Promise<Session> {
+  const paths = tempPaths();
+  const profile = await createKeyring(paths, utf8.encode(pw), FAST);
+  const s = await Session.open(paths, profile);
+  await s.createVault('Personal');
+  return s;
+}
+
+/** A second device of the account: downloads the keyring envelope (as `kpm login` does) and unlocks it. */
+export async function secondDevice(t: SyncTransport, accountId: string, pw = PW): Promise<Session> {
+  const st = await t.state();
+  const paths = tempPaths();
+  saveKeyringEnvelope(paths, fromBase64(st.keyring!.body));
+  await installDownloadedKeyring(paths, utf8.encode(pw), accountId);
+  return openProfile(paths, pw);
+}
+
+export async function openProfile(paths: KpmPaths, pw = PW): Promise<Session> {
+  return Session.open(paths, await unlockKeyring(paths, utf8.encode(pw)));
+}
+
+export interface Tamper {
+  state?(b: SyncStateT): SyncStateT;
+  pull?(id: string, after: number, b: PullResultT): PullResultT;
+}
+
+export interface TestTransport extends SyncTransport {
+  /** routes of every write request sent (keyring, vault, push) */
+  writes: { route: RouteName; body: any }[];
+  tamper: Tamper;
+}
+
+/** A transport over the in-process server, answers checked like the real client checks them. */
+export function transport(ts: TestServer, token: string): TestTransport {
+  const writes: TestTransport['writes'] = [];
+  const tamper: Tamper = {};
+  const call = async <T>(name: RouteName, params: Record<string, string> = {}, body?: unknown): Promise<T> => {
+    const spec = ROUTES[name];
+    if (spec.method !== 'GET' && name !== 'syncPull') writes.push({ route: name, body });
+    const r = await ts.call(spec.method, routePath(spec, params), body, { token });
+    if (r.status !== spec.status) throw toServerError(r.status, r.body);
+    const problem = validate(spec.response, r.body, { allowExtra: false });
+    if (problem) throw new Error(`bad answer: ${problem}`);
+    return r.body as T;
+  };
+  return {
+    writes,
+    tamper,
+    state: async () => {
+      const b = await call<SyncStateT>('syncState');
+      return tamper.state ? tamper.state(structuredClone(b)) : b;
+    },
+    putKeyring: async (expectedEpoch, epoch, body) => void (await call('syncKeyring', {}, { expectedEpoch, epoch, body })),
+    putVault: async (id, expectedEpoch, epoch, body) => void (await call('syncVault', { id }, { expectedEpoch, epoch, body })),
+    pull: async (id, after) => {
+      const b = await call<PullResultT>('syncPull', { id }, { after });
+      return tamper.pull ? tamper.pull(id, after, structuredClone(b)) : b;
+    },
+    push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { id }, { base, records, manifest }),
+  };
+}
+
+let n = 0;
+/** An activated account and a signed-in device token. */
+export async function account(ts: TestServer): Promise<{ email: string; accountId: string; token: string }> {
+  const email = `sync${++n}-${process.pid}@example.org`;
+  await createAccount(ts, email);
+  const t = await loginTokens(ts, email);
+  return { email, accountId: t.account.id, token: t.accessToken };
+}
+
+/** A second device token for the same account. */
+export async function device(ts: TestServer, email: string): Promise<string> {
+  return (await loginTokens(ts, email)).accessToken;
+}

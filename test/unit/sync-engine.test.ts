@@ -1,0 +1,132 @@
+// The sync engine against the in-process server: two and three devices of one account.
+import { describe, expect, it } from 'vitest';
+import { testServer } from '../helpers/server.js';
+import { account, device, newProfile, openProfile, secondDevice, transport, PW } from '../helpers/sync.js';
+import { syncProfile } from '../../src/sync/engine.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
+
+const login = (name: string, password: string, updated = new Date().toISOString()): EntryPayload => ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: updated, updated } as unknown as EntryPayload);
+
+describe('sync engine', () => {
+  it('moves entries between two devices, both ways, incrementally', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.add(undefined, login('github', 'pw-a'));
+    const ta = transport(ts, acc.token);
+    const r1 = await syncProfile(a, ta, acc.accountId);
+    expect(r1.keyring).toBe('uploaded');
+    expect(r1.vaults[0].pushed).toBe(1);
+
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    const r2 = await syncProfile(b, tb, acc.accountId);
+    expect(r2.vaults[0]).toMatchObject({ created: true, pulled: 1, pushed: 0 });
+    expect(b.get('github').payload.fields.password).toBe('pw-a');
+
+    await b.add(undefined, login('gitlab', 'pw-b'));
+    await syncProfile(b, tb, acc.accountId);
+    const r3 = await syncProfile(a, ta, acc.accountId);
+    expect(r3.vaults[0]).toMatchObject({ pulled: 1, pushed: 0 });
+    expect(a.get('gitlab').payload.fields.password).toBe('pw-b');
+    // nothing new: nothing moves
+    const r4 = await syncProfile(a, ta, acc.accountId);
+    expect(r4.vaults[0]).toMatchObject({ pulled: 0, pushed: 0 });
+  });
+
+  it('keeps both sides of a conflict: the later edit wins, the other stays in history', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.add(undefined, login('github', 'v1'));
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    await syncProfile(b, tb, acc.accountId);
+
+    const ea = a.get('github');
+    await a.update('Personal', ea.id, ea.version, { ...ea.payload, fields: { ...ea.payload.fields, password: 'from-a' }, updated: '2026-11-25T10:00:00.000Z' });
+    const eb = b.get('github');
+    await b.update('Personal', eb.id, eb.version, { ...eb.payload, fields: { ...eb.payload.fields, password: 'from-b' }, updated: '2026-11-25T10:05:00.000Z' });
+    await syncProfile(a, ta, acc.accountId);
+    const rb = await syncProfile(b, tb, acc.accountId);
+    expect(rb.vaults[0].conflicts).toEqual([{ name: 'github', kept: 'local' }]);
+    await syncProfile(a, ta, acc.accountId);
+    expect(a.get('github').payload.fields.password).toBe('from-b');
+    expect(b.get('github').payload.fields.password).toBe('from-b');
+    const hist = a.history('github').map((h) => h.payload.fields.password);
+    expect(hist).toContain('from-a');
+    expect(hist).toEqual(b.history('github').map((h) => h.payload.fields.password));
+  });
+
+  it('an earlier local edit loses to a later remote one, and stays in history', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.add(undefined, login('github', 'v1'));
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    await syncProfile(b, tb, acc.accountId);
+    const eb = b.get('github');
+    await b.update('Personal', eb.id, eb.version, { ...eb.payload, fields: { ...eb.payload.fields, password: 'early-b' }, updated: '2026-11-25T09:00:00.000Z' });
+    const ea = a.get('github');
+    await a.update('Personal', ea.id, ea.version, { ...ea.payload, fields: { ...ea.payload.fields, password: 'late-a' }, updated: '2026-11-25T11:00:00.000Z' });
+    await syncProfile(a, ta, acc.accountId);
+    const rb = await syncProfile(b, tb, acc.accountId);
+    expect(rb.vaults[0].conflicts).toEqual([{ name: 'github', kept: 'remote' }]);
+    expect(b.get('github').payload.fields.password).toBe('late-a');
+    expect(b.history('github').map((h) => h.payload.fields.password)).toContain('early-b');
+  });
+
+  it('renames a new local entry whose name another device took meanwhile; deletions travel as trash', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    await syncProfile(b, tb, acc.accountId);
+    await a.add(undefined, login('mail', 'a'));
+    await b.add(undefined, login('mail', 'b'));
+    await syncProfile(a, ta, acc.accountId);
+    const rb = await syncProfile(b, tb, acc.accountId);
+    expect(rb.vaults[0].renamed).toEqual(['mail → mail (2)']);
+    await syncProfile(a, ta, acc.accountId);
+    expect(a.list({}).map((e) => e.name)).toEqual(['mail', 'mail (2)']);
+    await a.remove('mail (2)');
+    await syncProfile(a, ta, acc.accountId);
+    await syncProfile(b, tb, acc.accountId);
+    expect(b.list({}).map((e) => e.name)).toEqual(['mail']);
+    expect(b.trash().map((e) => e.name)).toEqual(['mail (2)']);
+    await b.restore('mail (2)');
+    await syncProfile(b, tb, acc.accountId);
+    await syncProfile(a, ta, acc.accountId);
+    expect(a.list({}).map((e) => e.name)).toEqual(['mail', 'mail (2)']);
+  });
+
+  it('a master password change on one device reaches the other; vault renames too', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    // B's first unlock raised the test's low KDF parameters to the default (R8) and sent that keyring
+    expect((await syncProfile(b, tb, acc.accountId)).keyring).toBe('uploaded');
+    expect((await syncProfile(a, ta, acc.accountId)).keyring).toBe('updated');
+    const { changeMasterPassword } = await import('../../src/vault/keyring.js');
+    const { utf8 } = await import('../../src/crypto/bytes.js');
+    await changeMasterPassword(a.paths, a.profile, utf8.encode('new master password 42')); // default parameters: never below what B uses (R11)
+    await a.renameVault('Personal', 'Home');
+    expect((await syncProfile(a, ta, acc.accountId)).keyring).toBe('uploaded');
+    expect((await syncProfile(b, tb, acc.accountId)).keyring).toBe('updated');
+    expect(b.listVaults().map((v) => v.name)).toEqual(['Home']);
+    await expect(openProfile(b.paths, PW)).rejects.toMatchObject({ exitCode: 5 });
+    await openProfile(b.paths, 'new master password 42');
+  });
+});

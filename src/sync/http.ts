@@ -113,6 +113,8 @@ export class ApiClient {
     const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.token, strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES);
     if (status === spec.status) {
       const problem = validate(spec.response, json, { allowExtra: !strict });
+      // A sync answer off the schema (an unknown key field, a forged count …) is treated as tampering.
+      if (problem && strict) throw new KpmError(`the server's data was tampered with: a malformed sync answer (${problem}); nothing was changed on this device`, EXIT.corrupt);
       if (problem) throw networkError(`the server sent an unexpected answer (${problem})`);
       return json as T;
     }

@@ -1,0 +1,253 @@
+// A malicious server (docs/SECURITY.md "Sync"): the in-process server with a double in front of it
+// that rewrites its answers. Every attack must end with exit 8 ("tampered"), nothing written on the
+// device, and (where the attack comes before any upload) nothing sent. R11–R15.
+import { beforeEach, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { testServer, type TestServer } from '../helpers/server.js';
+import { account, device, newProfile, secondDevice, tempPaths, transport, FAST, PW, type TestTransport } from '../helpers/sync.js';
+import { syncProfile } from '../../src/sync/engine.js';
+import { fromBase64, toBase64, utf8 } from '../../src/crypto/bytes.js';
+import { parseKeyringEnvelope, sealKeyringEnvelope, parseVaultEnvelope } from '../../src/sync/envelope.js';
+import { saveKeyringEnvelope } from '../../src/sync/state.js';
+import { installDownloadedKeyring } from '../../src/sync/newdevice.js';
+import { createKeyring } from '../../src/vault/keyring.js';
+import { decodeKeyring, encodeKeyring, keyringBoundBytes } from '../../src/vault/format.js';
+import { derivationCount } from '../../src/crypto/kdf.js';
+import * as kdf from '../../src/crypto/kdf.js';
+import { ApiClient } from '../../src/sync/http.js';
+import type { Session } from '../../src/vault/session.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
+
+const login = (name: string, password: string): EntryPayload => ({ type: 'login', name, fields: { username: 'ann', password, url: `https://${name}.example` }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() } as unknown as EntryPayload);
+
+/** Content hash of every file under a folder: "nothing written" means equal before and after. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[p] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+interface World {
+  ts: TestServer;
+  acc: { email: string; accountId: string; token: string };
+  a: Session;
+  ta: TestTransport;
+  b: Session;
+  tb: TestTransport;
+}
+
+/** Device A with three entries, synced; device B synced too; then A changes one entry and syncs. */
+async function world(): Promise<World> {
+  const ts = await testServer();
+  const acc = await account(ts);
+  const a = await newProfile();
+  for (const n of ['github', 'gitlab', 'bank']) await a.add(undefined, login(n, `pw-${n}`));
+  const ta = transport(ts, acc.token);
+  await syncProfile(a, ta, acc.accountId);
+  const tb = transport(ts, await device(ts, acc.email));
+  const b = await secondDevice(tb, acc.accountId);
+  await syncProfile(b, tb, acc.accountId);
+  await syncProfile(a, ta, acc.accountId); // takes B's re-wrapped keyring (R8), so later syncs of A are quiet
+  const e = a.get('github');
+  await a.update('Personal', e.id, e.version, { ...e.payload, fields: { ...e.payload.fields, password: 'pw-github-2' } });
+  await a.add(undefined, login('mail', 'pw-mail'));
+  await syncProfile(a, ta, acc.accountId);
+  tb.writes.length = 0;
+  return { ts, acc, a, ta, b, tb };
+}
+
+/** Syncs B with the tampering in place: exit 8, nothing written on B, nothing sent. */
+async function expectTampered(w: World, what: RegExp = /tampered/): Promise<void> {
+  const before = snapshot(w.b.paths.home);
+  await expect(syncProfile(w.b, w.tb, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(what) });
+  expect(snapshot(w.b.paths.home)).toEqual(before);
+  expect(w.tb.writes).toEqual([]);
+}
+
+const vaultOf = (w: World) => w.a.listVaults()[0].id;
+
+describe('sync against a malicious server', () => {
+  let w: World;
+  beforeEach(async () => {
+    w = await world();
+  });
+
+  it('the honest run works (control)', async () => {
+    const r = await syncProfile(w.b, w.tb, w.acc.accountId);
+    expect(r.vaults[0].pulled).toBe(2);
+    expect(w.b.get('github').payload.fields.password).toBe('pw-github-2');
+  });
+
+  it('R9/R10: swapping two entries\' ciphertexts is detected', async () => {
+    w.tb.tamper.pull = (_id, _after, p) => {
+      // records are whole: entry id, version, flags, name tag and ONE sealed blob of every field
+      [p.records[0], p.records[1]] = [p.records[1], p.records[0]];
+      return p;
+    };
+    await expectTampered(w, /dropped, altered, reordered or replayed/);
+  });
+
+  it('R10: altering bytes inside a record (moving a field) is detected', async () => {
+    w.tb.tamper.pull = (_id, _after, p) => {
+      const raw = fromBase64(p.records[0]);
+      raw[raw.length - 20] ^= 1;
+      p.records[0] = toBase64(raw);
+      return p;
+    };
+    await expectTampered(w);
+  });
+
+  it('R13: replaying an old version of an entry is detected', async () => {
+    const old = await w.ta.pull(vaultOf(w), 0); // the first version of every entry
+    w.tb.tamper.pull = (_id, _after, p) => {
+      p.records[0] = old.records[0];
+      return p;
+    };
+    await expectTampered(w);
+  });
+
+  it('R13: rolling the vault back to a state this device has seen is detected', async () => {
+    await syncProfile(w.b, w.tb, w.acc.accountId); // B has now seen revision 5
+    const a2 = w.a.get('bank');
+    await w.a.update('Personal', a2.id, a2.version, { ...a2.payload, notes: 'x' } as EntryPayload);
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    const id = vaultOf(w);
+    const stale = await w.ta.pull(id, 0);
+    // the server answers with the log as it was at revision 3 (a genuine, MAC'd earlier manifest)
+    const early = { ...stale, head: 3, records: stale.records.slice(0, 3), more: false };
+    w.tb.tamper.state = (s) => ({ ...s, vaults: s.vaults.map((v) => ({ ...v, head: 3 })) });
+    w.tb.tamper.pull = () => ({ ...early, from: 6 });
+    w.tb.writes.length = 0;
+    await expectTampered(w, /rolled back/);
+  });
+
+  it('R13: dropping an entry silently is detected', async () => {
+    w.tb.tamper.pull = (_id, _after, p) => ({ ...p, head: p.head - 1, records: p.records.slice(1) });
+    await expectTampered(w);
+  });
+
+  it('R13: altering counts or revisions the user sees is detected', async () => {
+    w.tb.tamper.pull = (_id, _after, p) => ({ ...p, head: p.head + 1 });
+    await expectTampered(w, /record count|manifest/);
+  });
+
+  it('altering the manifest time (what `kpm sync` shows as last change) is detected', async () => {
+    w.tb.tamper.pull = (_id, _after, p) => {
+      const m = fromBase64(p.manifest!);
+      m[m.length - 33] ^= 1; // last byte of the time field, before the MAC
+      return { ...p, manifest: toBase64(m) };
+    };
+    await expectTampered(w, /manifest fails its authentication/);
+  });
+
+  it('R15: a sync answer with a key field the client does not know (public key, escrow) is refused, exit 8', async () => {
+    const honest = await w.tb.state();
+    const { createServer } = await import('node:http');
+    const srv = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ...honest, keyring: { ...honest.keyring, publicKey: 'AAAA' } }));
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const api = new ApiClient(`http://127.0.0.1:${(srv.address() as { port: number }).port}`);
+    try {
+      await expect(api.call('syncState', { token: 'kpa_' + 'x'.repeat(30) })).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/unknown field publicKey/) });
+    } finally {
+      await api.close();
+      srv.close();
+    }
+  });
+
+  it('R15: substituting the wrapped vault key is detected; on a new device nothing is created (R12)', async () => {
+    const sub = (s: any) => {
+      const env = parseVaultEnvelope(fromBase64(s.vaults[0].body));
+      const kp = env.keyPart.slice();
+      kp[kp.length - 60] ^= 1; // inside the wrapped vault key
+      const body = env.body.slice();
+      body.set(kp, body.length - kp.length);
+      const out = new Uint8Array(body.length + 32);
+      out.set(body);
+      out.set(env.tag, body.length);
+      s.vaults[0].body = toBase64(out);
+      return s;
+    };
+    w.tb.tamper.state = sub;
+    await expectTampered(w, /authentication/);
+    // a new device: the key does not unwrap; no vault folder, no request but reads
+    const tc = transport(w.ts, await device(w.ts, w.acc.email));
+    const c = await secondDevice(tc, w.acc.accountId);
+    tc.writes.length = 0;
+    tc.tamper.state = sub;
+    const before = snapshot(c.paths.home);
+    await expect(syncProfile(c, tc, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8 });
+    expect(snapshot(c.paths.home)).toEqual(before);
+    expect(tc.writes).toEqual([]);
+  });
+
+  it('R14: another account\'s validly encrypted vault is refused', async () => {
+    const other = await account(w.ts);
+    const x = await newProfile();
+    await x.add(undefined, login('foreign', 'x'));
+    const tx = transport(w.ts, other.token);
+    await syncProfile(x, tx, other.accountId);
+    const foreign = await tx.state();
+    w.tb.tamper.state = (s) => ({ ...s, vaults: [...s.vaults, foreign.vaults[0]] });
+    await expectTampered(w, /another profile/);
+  });
+
+  it('R11/R6: a keyring changed without a new epoch, or rolled back, is refused', async () => {
+    w.tb.tamper.state = (s) => {
+      const env = fromBase64(s.keyring!.body);
+      env[20] ^= 1; // inside keyring.kpm (the salt/parameters)
+      return { ...s, keyring: { ...s.keyring!, body: toBase64(env) } };
+    };
+    await expectTampered(w);
+    w.tb.tamper.state = (s) => ({ ...s, keyring: { ...s.keyring!, epoch: s.keyring!.epoch - 1 } });
+    await expectTampered(w, /epoch/);
+  });
+
+  it('R11: a keyring with weaker KDF parameters than this device uses is refused, even if MAC\'d', async () => {
+    // Only a holder of the account key could make this envelope; the client still refuses it.
+    const cur = decodeKeyring(fs.readFileSync(w.b.paths.keyring));
+    const weak = encodeKeyring(keyringBoundBytes({ params: FAST, salt: cur.kdf.salt }, cur.profileId), cur.wrappedKey);
+    const st = await w.tb.state();
+    const forged = sealKeyringEnvelope(w.b.profile.accountKey, { epoch: st.keyring!.epoch + 1, keyring: weak });
+    w.tb.tamper.state = (s) => ({ ...s, keyring: { epoch: st.keyring!.epoch + 1, body: toBase64(forged) } });
+    await expectTampered(w, /weaker KDF parameters/);
+  });
+
+  it('R11/R12: a new device refuses a keyring below the KDF floor before deriving anything', async () => {
+    const paths = tempPaths();
+    const cur = decodeKeyring(fs.readFileSync(w.b.paths.keyring));
+    const below = encodeKeyring(keyringBoundBytes({ params: { m: 8192, t: 1, p: 1 }, salt: cur.kdf.salt }, cur.profileId), cur.wrappedKey);
+    saveKeyringEnvelope(paths, sealKeyringEnvelope(w.b.profile.accountKey, { epoch: 9, keyring: below }));
+    const before = snapshot(paths.home);
+    const n = kdf.derivationCount;
+    await expect(installDownloadedKeyring(paths, utf8.encode(PW), w.acc.accountId)).rejects.toMatchObject({ exitCode: 8 });
+    expect(kdf.derivationCount).toBe(n);
+    expect(snapshot(paths.home)).toEqual(before);
+    void derivationCount;
+  });
+
+  it('R12: a downloaded keyring altered by the server installs nothing', async () => {
+    const paths = tempPaths();
+    const st = await w.tb.state();
+    const env = fromBase64(st.keyring!.body);
+    env[env.length - 1] ^= 1; // the MAC
+    saveKeyringEnvelope(paths, env);
+    const before = snapshot(paths.home);
+    await expect(installDownloadedKeyring(paths, utf8.encode(PW), w.acc.accountId)).rejects.toMatchObject({ exitCode: 8 });
+    expect(fs.existsSync(paths.keyring)).toBe(false);
+    expect(snapshot(paths.home)).toEqual(before);
+    void parseKeyringEnvelope;
+    void createKeyring;
+  });
+});

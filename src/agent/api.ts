@@ -2,6 +2,7 @@
 import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
+import type { SyncReport } from '../sync/engine.js';
 
 export interface VaultApi {
   readonly viaAgent: boolean;
@@ -22,8 +23,17 @@ export interface VaultApi {
   renameVault(name: string, newName: string): Promise<VaultInfo>;
   changeVaultPassword(name: string, oldPassword: string | undefined, newPassword: string): Promise<void>;
   removeVault(name: string): Promise<VaultInfo>;
+  /** every version of an entry, oldest first */
+  history(query: string, vault?: string): Promise<EntryView[]>;
+  /** brings back a deleted entry, or an earlier version */
+  restore(query: string, vault?: string, version?: number): Promise<EntryView>;
+  /** syncs with the signed-in account now */
+  sync(): Promise<SyncReport>;
   close(): Promise<void>;
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault'] as const;
+export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync'] as const;
+
+/** Methods that change the vault: an automatic sync follows them. */
+export const WRITE_METHODS: readonly string[] = ['add', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault'];

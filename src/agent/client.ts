@@ -30,6 +30,7 @@ export function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.KPM_MASTER_PASSWORD;
   delete env.KPM_TOKEN;
+  delete env.KPM_OFFLINE; // --offline is for one command; the agent follows the sync setting
   return env;
 }
 

@@ -23,7 +23,14 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     lockVault: async (name) => s.lockVault(name),
     renameVault: (name, newName) => s.renameVault(name, newName),
     changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),
-    removeVault: async (name) => s.removeVault(name),
+    removeVault: async (name) => {
+      const { rememberRemoval } = await import('../sync/removal.js');
+      rememberRemoval(s, name);
+      return s.removeVault(name);
+    },
+    history: async (q, vault) => s.history(q, vault),
+    restore: (q, vault, version) => s.restore(q, vault, version),
+    sync: async () => (await import('../sync/run.js')).syncNow(s),
     close: async () => s.close(),
   };
 }

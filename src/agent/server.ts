@@ -9,7 +9,7 @@ import { Session } from '../vault/session.js';
 import { ensureDir, FILE_MODE } from '../vault/fsutil.js';
 import { KpmError } from '../vault/errors.js';
 import type { KpmPaths } from '../vault/paths.js';
-import { AGENT_METHODS, type VaultApi } from './api.js';
+import { AGENT_METHODS, WRITE_METHODS, type VaultApi } from './api.js';
 import { sessionApi } from './local.js';
 import { agentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { decodeHandover } from './handover.js';
@@ -67,6 +67,20 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   };
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(0));
 
+  // Automatic sync shortly after changes (several changes in a row go out together). The sync on
+  // unlock is asked for by `kpm unlock` itself, which waits for it.
+  let syncTimer: NodeJS.Timeout | undefined;
+  let syncing: Promise<void> = Promise.resolve();
+  const scheduleSync = (delayMs = 200) => {
+    if (syncTimer) clearTimeout(syncTimer);
+    syncTimer = setTimeout(() => {
+      syncing = syncing.then(async () => {
+        const { autoSync, autoSyncWanted } = await import('../sync/auto.js');
+        if (await autoSyncWanted(paths)) await autoSync(session);
+      });
+    }, delayMs);
+  };
+
   const handle = async (req: AgentRequest): Promise<AgentResponse> => {
     const given = Buffer.from(String(req.token ?? ''));
     if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: 4 } };
@@ -81,7 +95,9 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       session.refresh();
       const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[req.method];
       const params = (Array.isArray(req.params) ? req.params : []).map((p) => (p === null ? undefined : p));
-      return { ok: (await fn(...params)) ?? null };
+      const result = (await fn(...params)) ?? null;
+      if (WRITE_METHODS.includes(req.method)) scheduleSync();
+      return { ok: result };
     } catch (e) {
       if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint } };
       return { error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } };

@@ -9,6 +9,7 @@ import { register as docs } from './commands/docs.js';
 import { register as config } from './commands/config.js';
 import { register as settings } from './commands/settings.js';
 import { register as account } from './commands/account.js';
+import { register as sync } from './commands/sync.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -26,6 +27,10 @@ Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             10 audit found problems (kpm audit --fail-on).
 Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COLOR.`);
   program.exitOverride();
+  program.option('--offline', 'do not sync automatically for this command (also KPM_OFFLINE=1)');
+  program.hook('preAction', () => {
+    if (program.opts().offline) process.env.KPM_OFFLINE = '1';
+  });
   profile(program);
   entries(program);
   generate(program);
@@ -35,6 +40,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   config(program);
   settings(program);
   account(program);
+  sync(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }
@@ -43,6 +49,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
+    await (await import('./unlock.js')).afterCommand();
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {

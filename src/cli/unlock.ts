@@ -2,6 +2,7 @@
 // password from --password-stdin, KPM_MASTER_PASSWORD or a TTY prompt; otherwise exit 4.
 import { utf8, wipe } from '../crypto/bytes.js';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Session } from '../vault/session.js';
 import { noVaultError, unlockKeyring, type UnlockedProfile } from '../vault/keyring.js';
 import { locked, usageError } from '../vault/errors.js';
@@ -34,14 +35,60 @@ export async function masterPassword(src: MasterSource, prompt = 'Master passwor
 export async function unlockProfile(paths: KpmPaths, password: string): Promise<UnlockedProfile> {
   const pw = utf8.encode(password);
   try {
+    if (!existsSync(paths.keyring)) await installDownloaded(paths, pw);
     return await unlockKeyring(paths, pw);
   } finally {
     wipe(pw);
   }
 }
 
+/** A new device's first unlock: the keyring downloaded at login becomes this device's keyring. */
+async function installDownloaded(paths: KpmPaths, pw: Uint8Array): Promise<void> {
+  const { hasDownloadedKeyring, installDownloadedKeyring } = await import('../sync/newdevice.js');
+  if (!hasDownloadedKeyring(paths)) return;
+  const { loadSession, notSignedIn } = await import('../sync/http.js');
+  const s = loadSession(paths);
+  if (!s) throw notSignedIn();
+  await installDownloadedKeyring(paths, pw, s.account.id);
+}
+
 export function requireVault(paths: KpmPaths): void {
-  if (!existsSync(paths.keyring)) throw noVaultError();
+  if (!existsSync(paths.keyring) && !existsSync(join(paths.data, 'sync', 'keyring.env'))) throw noVaultError();
+}
+
+// Without an agent, a command that changed the vault syncs once before it exits (setting sync=auto).
+let changedSession: Session | undefined;
+const WRITES = new Set(['add', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault']);
+
+function trackWrites(api: VaultApi, session: Session): VaultApi {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      // closing waits for the sync after the command (afterCommand closes the session)
+      if (prop === 'close') return async () => (changedSession === session ? undefined : target.close());
+      if (typeof prop !== 'string' || !WRITES.has(prop) || typeof v !== 'function') return v;
+      return async (...args: unknown[]) => {
+        const r = await (v as (...a: unknown[]) => Promise<unknown>)(...args);
+        changedSession = session;
+        return r;
+      };
+    },
+  });
+}
+
+/** After a command: the automatic sync of changes made without an agent. */
+export async function afterCommand(): Promise<void> {
+  const session = changedSession;
+  changedSession = undefined;
+  if (!session) return;
+  const { autoSync, autoSyncWanted } = await import('../sync/auto.js');
+  if (!(await autoSyncWanted(session.paths))) return session.close();
+  try {
+    const note = await autoSync(session);
+    if (note) info(note);
+  } finally {
+    session.close();
+  }
 }
 
 export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMinutes?: () => Promise<number>): Promise<VaultApi> {
@@ -61,7 +108,7 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
       info('kpm is unlocked; `kpm lock` locks it.');
     }
   }
-  return sessionApi(session);
+  return trackWrites(sessionApi(session), session);
 }
 
 export function checkNewMasterPassword(pw: string): void {

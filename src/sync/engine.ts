@@ -10,7 +10,7 @@ import { KpmError, EXIT } from '../vault/errors.js';
 import { listVaultDirs, openVaultMeta } from '../vault/store.js';
 import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
-import { parseKeyringEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
@@ -135,8 +135,9 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
           for (const [id, body] of Object.entries(ps.removed)) {
             const rv = remote.get(id);
             if (rv) {
+              const epoch = parseVaultEnvelope(fromBase64(body)).epoch;
               try {
-                await t.putVault(id, rv.epoch, rv.epoch + 1, body);
+                await t.putVault(id, epoch - 1, epoch, body);
               } catch (e) {
                 if (!(e instanceof KpmError) || e.exitCode === EXIT.network) throw e;
                 warnings.push(`vault ${id} was changed on another device before its removal here reached the server; it stays there`);

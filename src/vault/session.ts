@@ -350,7 +350,7 @@ export class Session {
       const h = v.historyOf(r.entryId).find((x) => x.version === version);
       if (!h) throw notFound(`entry has no version ${version}`, 'see `kpm history`');
       from = h;
-    } else if (!(r.flags & FLAG_DELETED)) throw usageError('the entry is not deleted', 'to bring back an earlier version, pass --version N (see `kpm history`)');
+    } else if (!(r.flags & FLAG_DELETED)) throw usageError('the entry is not deleted', 'to bring back an earlier version, pass --rev N (see `kpm history`)');
     const payload = { ...v.decrypt(from), updated: new Date().toISOString() };
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version }]);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };

@@ -244,8 +244,26 @@ async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['Api
     // The old device session of this profile is replaced; tell its server, if it still listens.
     await api.call('logout', { body: {}, token: previous.accessToken }).catch(() => undefined);
   }
-  if (asJson) return json({ account: t.account, device: t.device, server: api.base.origin });
+  const downloaded = await downloadKeyring(h, paths, api);
+  if (asJson) return json({ account: t.account, device: t.device, server: api.base.origin, vaultDownloaded: downloaded });
   info(`Signed in to ${api.base.host} as ${t.account.email} (device "${t.device.name}", id ${t.device.id}).`);
+  if (downloaded) info('This account already has a vault: run `kpm unlock` and enter your master password to open it here.');
+}
+
+/** A device without a vault takes the account's keyring envelope; the first unlock checks and installs it. */
+async function downloadKeyring(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>): Promise<boolean> {
+  const { existsSync } = await import('node:fs');
+  if (existsSync(paths.keyring)) return false;
+  const session = h.loadSession(paths)!;
+  const st = await h.authedCall<import('../../protocol/schemas.js').SyncStateT>(paths, api, session, 'syncState');
+  if (!st.keyring) return false;
+  const { saveKeyringEnvelope } = await import('../../sync/state.js');
+  const { parseKeyringEnvelope } = await import('../../sync/envelope.js');
+  const { fromBase64 } = await import('../../crypto/bytes.js');
+  const bytes = fromBase64(st.keyring.body);
+  parseKeyringEnvelope(bytes); // well-formed, or exit 8; its MAC is checked at unlock
+  saveKeyringEnvelope(paths, bytes);
+  return true;
 }
 
 async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {

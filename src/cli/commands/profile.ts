@@ -1,6 +1,8 @@
 // init, unlock, lock, status, passwd: the life of the profile and its agent.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KpmPaths } from '../../vault/paths.js';
 import { utf8, wipe } from '../../crypto/bytes.js';
 import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
 import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
@@ -23,6 +25,19 @@ function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfPara
   return { m, t, p };
 }
 
+/** `kpm unlock` syncs before it returns (setting sync=auto, signed in, online). */
+async function syncOnUnlock(paths: KpmPaths): Promise<void> {
+  const { autoSyncWanted } = await import('../../sync/auto.js');
+  if (!(await autoSyncWanted(paths))) return;
+  const { agentApi } = await import('../../agent/client.js');
+  try {
+    const { printSyncReport } = await import('./sync.js');
+    printSyncReport(await agentApi(paths).sync(), false);
+  } catch (e) {
+    info(e instanceof KpmError && e.exitCode === EXIT.network ? 'Not synced (offline?): run `kpm sync` later.' : `Sync failed: ${(e as Error).message}`);
+  }
+}
+
 export function register(program: Command): void {
   program
     .command('init')
@@ -36,6 +51,7 @@ export function register(program: Command): void {
       const { paths } = ctx();
       const params = kdfFromOptions(o);
       if (existsSync(paths.keyring)) throw usageError(`a vault already exists in ${paths.data}`, 'use `kpm unlock`, or set KPM_HOME to create another profile');
+      if (existsSync(join(paths.data, 'sync', 'keyring.env'))) throw new KpmError('the signed-in account already has a vault (downloaded at login)', EXIT.conflict, 'run `kpm unlock` and enter its master password');
       let pw = await nonInteractiveMasterPassword(o);
       if (pw === undefined) {
         if (!isInteractive()) throw usageError('a master password is needed, but there is no terminal to ask on', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');
@@ -48,8 +64,13 @@ export function register(program: Command): void {
       wipe(bytes);
       const session = await Session.open(paths, profile);
       await session.createVault(DEFAULT_VAULT);
-      session.close();
       info(`Created a vault in ${paths.data}`);
+      const { autoSync, autoSyncWanted } = await import('../../sync/auto.js');
+      if (await autoSyncWanted(paths)) {
+        const note = await autoSync(session); // a signed-in account: its keys and vault go to the server
+        if (note) info(note);
+      }
+      session.close();
     });
 
   program
@@ -70,6 +91,7 @@ export function register(program: Command): void {
       await startAgent(paths, profile, {}, minutes * 60); // the agent opens and verifies the vaults itself
       wipe(profile.accountKey);
       info(minutes > 0 ? `Unlocked; kpm locks itself after ${minutes} idle minutes.` : 'Unlocked until `kpm lock`.');
+      await syncOnUnlock(paths);
     });
 
   program

@@ -1,0 +1,96 @@
+// sync, history, restore: one vault across every device of the account (docs/PROTOCOL.md "Sync"),
+// and the versions each entry went through.
+import type { Command } from 'commander';
+import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import type { EntryView } from '../../vault/session.js';
+import type { SyncReport } from '../../sync/engine.js';
+import { info, json, out, warn } from '../io.js';
+import { openApi } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { ctx, intOption } from '../context.js';
+
+const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(ctx().paths)).autolock);
+
+export function printSyncReport(r: SyncReport, asJson: boolean): void {
+  if (asJson) return json(r);
+  const pulled = r.vaults.reduce((n, v) => n + v.pulled, 0);
+  const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
+  info(`Synced: ${pushed} change${pushed === 1 ? '' : 's'} sent, ${pulled} received${r.keyring === 'updated' ? '; the master password was changed on another device: use the new one from now on' : ''}.`);
+  for (const v of r.vaults) {
+    if (v.created) info(`  vault "${v.name}" arrived from another device`);
+    if (v.removed) info(`  vault "${v.name}" was removed on another device`);
+    if (v.skipped) info(`  vault ${v.name}: skipped, ${v.skipped}`);
+    for (const c of v.conflicts) info(`  "${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : 'other device\'s change'} (the later one) wins; the other is in \`kpm history "${c.name}"\``);
+    for (const n of v.renamed) info(`  two new entries had one name: renamed ${n}`);
+  }
+  for (const w of r.warnings) warn(w);
+}
+
+function describe(v: EntryView): string {
+  const f = v.payload.fields as Record<string, string | undefined>;
+  const what = [f.username && `user ${f.username}`, f.url].filter(Boolean).join(', ');
+  return `${String(v.version).padStart(3)}  ${v.payload.updated ?? ''}  ${v.deleted ? 'deleted ' : ''}${v.payload.name}${what ? `  (${what})` : ''}`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('sync')
+    .description('send this device\'s changes to the kpm server and fetch the other devices\' (needs `kpm login`)')
+    .option('--json', 'print what moved as JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText(
+      'after',
+      `
+Sync also runs by itself after every change and on unlock (setting sync=auto; \`kpm config set sync manual\`
+turns that off; --offline skips it for one command). The server only ever sees encrypted entries; whatever
+it sends back is checked, and anything altered, dropped, replayed or rolled back stops the sync with exit 8.
+
+Examples:
+  kpm sync
+  kpm sync --json
+  printf %s "$MASTER" | kpm sync --password-stdin`,
+    )
+    .action(async (o) => {
+      if (process.env.KPM_OFFLINE === '1') throw usageError('`kpm sync` and --offline contradict each other');
+      const a = await api(o);
+      printSyncReport(await a.sync(), Boolean(o.json));
+    });
+
+  program
+    .command('history <name>')
+    .description('every version of an entry (edits, deletions, and the losing side of a sync conflict)')
+    .option('--vault <name>', 'vault')
+    .option('--reveal', 'print each version\'s fields, secrets included')
+    .option('--json', 'print JSON (secrets included)')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm history github\n  kpm restore github --rev 3')
+    .action(async (name: string, o) => {
+      const versions = await (await api(o)).history(name, o.vault);
+      if (o.json) return json(versions);
+      for (const v of versions) {
+        out(describe(v));
+        if (o.reveal) for (const [k, val] of Object.entries(v.payload.fields)) if (val) out(`       ${k}: ${val}`);
+      }
+    });
+
+  program
+    .command('restore <name>')
+    .description('bring back a deleted entry from the trash, or an earlier version with --rev')
+    .option('--rev <n>', 'the version to bring back (the number `kpm history` shows)')
+    .option('--vault <name>', 'vault')
+    .option('--json', 'print the restored entry as JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm restore github             # from the trash\n  kpm restore github --rev 2     # an earlier version')
+    .action(async (name: string, o) => {
+      const version = o.rev === undefined ? undefined : intOption('--rev', o.rev, 1, 2 ** 31);
+      let v: EntryView;
+      try {
+        v = await (await api(o)).restore(name, o.vault, version);
+      } catch (e) {
+        if (e instanceof KpmError && e.exitCode === EXIT.conflict && /already exists/.test(e.message)) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)');
+        throw e;
+      }
+      if (o.json) return json(v);
+      info(`Restored "${v.payload.name}" (now version ${v.version}).`);
+    });
+}

@@ -1,0 +1,40 @@
+// Automatic sync (setting `sync` = auto, the default): after changes and on unlock, when the profile
+// is signed in and not told to stay offline (--offline or KPM_OFFLINE=1). A failure never fails the
+// change that was made: the change is saved and queued, and goes out with the next sync.
+import { existsSync } from 'node:fs';
+import type { Session } from '../vault/session.js';
+import type { KpmPaths } from '../vault/paths.js';
+import { sessionFile } from './http.js';
+
+export function offline(): boolean {
+  return process.env.KPM_OFFLINE === '1';
+}
+
+/** Whether an automatic sync should run now (no network is touched to decide). */
+export async function autoSyncWanted(paths: KpmPaths): Promise<boolean> {
+  if (offline() || !existsSync(sessionFile(paths))) return false;
+  const { loadState } = await import('../settings/store.js');
+  const { toCoreSettings } = await import('../settings/schema.js');
+  try {
+    return toCoreSettings((await loadState(paths)).values).sync === 'auto';
+  } catch {
+    return true;
+  }
+}
+
+/** Runs a sync; returns a one-line note of what happened or went wrong (never throws). */
+export async function autoSync(session: Session): Promise<string | undefined> {
+  try {
+    const { syncNow } = await import('./run.js');
+    const r = await syncNow(session);
+    const pulled = r.vaults.reduce((n, v) => n + v.pulled, 0);
+    const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
+    const conflicts = r.vaults.flatMap((v) => v.conflicts);
+    const notes = [...r.warnings, ...conflicts.map((c) => `"${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : 'other change'} wins (see \`kpm history\`)`)];
+    return pulled || pushed || notes.length ? `synced: ${pushed} sent, ${pulled} received${notes.length ? `; ${notes.join('; ')}` : ''}` : undefined;
+  } catch (e) {
+    const { KpmError, EXIT } = await import('../vault/errors.js');
+    if (e instanceof KpmError && e.exitCode === EXIT.network) return `not synced (offline?): changes are kept and sent with the next sync`;
+    return `sync failed: ${(e as Error).message}`;
+  }
+}

@@ -1,0 +1,127 @@
+// Sync end to end: three devices (separate KPM_HOMEs) of one account against the real kpm-server,
+// through the built binaries. Auto-sync, explicit sync, conflicts, trash, offline changes, network
+// faults in the middle of a push and a pull, and a grep of the server database for plaintext (R16).
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
+
+const ACCOUNT = 'Sync7Password';
+const EMAIL = 'devices@example.org';
+
+describe('sync across devices (real server, SQLite)', () => {
+  let srv: RunningServer;
+  let proxy: Proxy;
+  const homes: Record<string, string> = {};
+  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = {}): Promise<RunResult> => {
+    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: proxy.url, ...env }, input });
+    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
+    return r;
+  };
+  const master = { KPM_MASTER_PASSWORD: MASTER };
+
+  beforeAll(async () => {
+    srv = await startServer();
+    proxy = await startProxy(srv.url);
+    for (const d of ['a', 'b', 'c']) homes[d] = makeHome();
+    await kpm('a', ['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
+    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
+    await kpm('a', ['activate', code]);
+  }, 60_000);
+
+  it('A creates a vault and signs in; a new device B logs in, unlocks with the master password, and has it', async () => {
+    await kpm('a', ['init', '--password-stdin'], 0, MASTER + '\n');
+    await kpm('a', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
+    const add = await kpm('a', ['add', 'github', '--username', 'ann', '--password-stdin'], 0, 'gh-secret-1\n', master);
+    expect(add.stderr).toMatch(/synced: 1 sent/); // automatic sync after a change
+    const login = await kpm('b', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
+    expect(login.stderr).toMatch(/already has a vault: run `kpm unlock`/);
+    // no init on B: the account's vault is there
+    expect((await kpm('b', ['init', '--password-stdin'], 7, MASTER + '\n')).stderr).toMatch(/already has a vault/);
+    const wrong = await kpm('b', ['unlock', '--password-stdin'], 5, 'not the master password\n');
+    expect(wrong.stderr).toMatch(/wrong/i);
+    const unlock = await kpm('b', ['unlock', '--password-stdin'], 0, MASTER + '\n');
+    expect(unlock.stderr).toMatch(/Synced: 0 changes sent, 1 received/);
+    expect((await kpm('b', ['get', 'github'])).stdout).toBe('gh-secret-1\n');
+  });
+
+  it('B (agent) adds; A (no agent) gets it after `kpm sync`; C, a third device without an agent, too', async () => {
+    await kpm('b', ['add', 'gitlab', '--username', 'bob', '--password-stdin'], 0, 'gl-secret\n');
+    // the agent syncs shortly after the change, in the background
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await kpm('a', ['sync'], 0, undefined, master);
+      if (/1 received/.test(r.stderr) || Date.now() > deadline) break;
+      await new Promise((ok) => setTimeout(ok, 200));
+    }
+    expect((await kpm('a', ['get', 'gitlab'], 0, undefined, master)).stdout).toBe('gl-secret\n');
+    await kpm('c', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
+    const s = await kpm('c', ['sync', '--json'], 0, undefined, master);
+    expect(JSON.parse(s.stdout).vaults[0]).toMatchObject({ created: true, pulled: 2 });
+    expect((await kpm('c', ['list', '--json'], 0, undefined, master)).stdout).toMatch(/gitlab/);
+  });
+
+  it('offline changes queue and go out at the next sync; concurrent edits keep both versions', async () => {
+    await kpm('a', ['--offline', 'edit', 'github', '--password-stdin'], 0, 'from-a\n', master);
+    await new Promise((ok) => setTimeout(ok, 20));
+    await kpm('c', ['--offline', 'edit', 'github', '--password-stdin'], 0, 'from-c-later\n', master);
+    expect((await kpm('a', ['sync', '--json'], 0, undefined, master)).stdout).toMatch(/"pushed": 1/);
+    const c = await kpm('c', ['sync'], 0, undefined, master);
+    expect(c.stderr).toMatch(/"github" was changed on two devices: the change made here \(the later one\) wins/);
+    await kpm('a', ['sync'], 0, undefined, master);
+    expect((await kpm('a', ['get', 'github'], 0, undefined, master)).stdout).toBe('from-c-later\n');
+    const hist = await kpm('a', ['history', 'github', '--json'], 0, undefined, master);
+    expect(JSON.parse(hist.stdout).map((v: any) => v.payload.fields.password)).toEqual(expect.arrayContaining(['gh-secret-1', 'from-a', 'from-c-later']));
+    // bring the losing edit back
+    const v = JSON.parse(hist.stdout).find((x: any) => x.payload.fields.password === 'from-a').version;
+    const rs = await kpm('a', ['restore', 'github', '--rev', String(v)], 0, undefined, master);
+    const cs = await kpm('c', ['sync'], 0, undefined, master);
+    expect(rs.stderr).toMatch(/Restored/);
+    expect(cs.stderr).toMatch(/1 received/);
+    expect((await kpm('c', ['get', 'github'], 0, undefined, master)).stdout).toBe('from-a\n');
+  });
+
+  it('a deleted entry goes to the trash on every device', async () => {
+    await kpm('c', ["rm", "gitlab", "--yes"], 0, undefined, master);
+    await kpm('a', ['sync'], 0, undefined, master);
+    await kpm('a', ['get', 'gitlab'], 3, undefined, master);
+    expect((await kpm('a', ['trash'], 0, undefined, master)).stdout).toMatch(/gitlab/);
+  });
+
+  it('server answer lost after a push: nothing lost, nothing doubled; pull cut off: nothing written, next sync completes', async () => {
+    proxy.fail(/\/push$/, 'after'); // the server stores the records, the client never hears of it
+    const r = await kpm('a', ['add', 'lost-answer', '--password-stdin'], 0, 'la-secret\n', master);
+    expect(r.stderr).toMatch(/not synced/);
+    const again = await kpm('a', ['sync', '--json'], 0, undefined, master);
+    expect(JSON.parse(again.stdout).vaults[0]).toMatchObject({ pushed: 0, pulled: 0 });
+    proxy.fail(/\/pull$/, 'before');
+    const before = fs.readFileSync(join(homes.c, 'data', 'vaults', fs.readdirSync(join(homes.c, 'data', 'vaults'))[0], 'vault.kpm'));
+    await kpm('c', ['sync'], 6, undefined, master);
+    const after = fs.readFileSync(join(homes.c, 'data', 'vaults', fs.readdirSync(join(homes.c, 'data', 'vaults'))[0], 'vault.kpm'));
+    expect(after.equals(before)).toBe(true);
+    await kpm('c', ['sync'], 0, undefined, master);
+    expect((await kpm('c', ['get', 'lost-answer'], 0, undefined, master)).stdout).toBe('la-secret\n');
+    expect((await kpm('c', ['list', '--json'], 0, undefined, master)).stdout.match(/lost-answer/g)).toHaveLength(1);
+  });
+
+  it('a master password change on A: B needs the new one at its next unlock', async () => {
+    await kpm('a', ['passwd', '--password-stdin'], 0, `${MASTER}\nan entirely new master password\n`);
+    await kpm('a', ['sync'], 0, undefined, { KPM_MASTER_PASSWORD: 'an entirely new master password' });
+    await kpm('b', ['sync'], 0); // B's agent is unlocked: it takes the new keyring
+    stopAgent(homes.b);
+    await kpm('b', ['unlock', '--password-stdin'], 5, MASTER + '\n');
+    await kpm('b', ['unlock', '--password-stdin'], 0, 'an entirely new master password\n');
+    stopAgent(homes.b);
+  });
+
+  it('R16: the server database holds no entry name, username, URL or password', async () => {
+    const files = fs.readdirSync(srv.dataDir).filter((f) => /\.(db|sqlite|db-wal|sqlite-wal)$|-wal$/.test(f));
+    expect(files.length).toBeGreaterThan(0);
+    const dump = Buffer.concat(files.map((f) => fs.readFileSync(join(srv.dataDir, f)))).toString('latin1');
+    for (const plain of ['github', 'gitlab', 'lost-answer', 'gh-secret-1', 'gl-secret', 'from-a', 'from-c-later', 'la-secret', 'ann', 'bob', MASTER]) {
+      expect(dump.includes(plain), plain).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,53 @@
+// An HTTP proxy in front of a real kpm-server, for the network faults of the sync tests: it can
+// cut the connection before forwarding a request, or after the server has answered it (so the
+// server did the work but the client never hears of it).
+import * as http from 'node:http';
+import { afterAll } from 'vitest';
+
+export type Fault = 'before' | 'after';
+
+export interface Proxy {
+  url: string;
+  /** the next request whose path matches gets this fault (once) */
+  fail(path: RegExp, fault: Fault): void;
+  seen: string[];
+  close(): Promise<void>;
+}
+
+const proxies: Proxy[] = [];
+afterAll(async () => {
+  for (const p of proxies.splice(0)) await p.close();
+});
+
+export async function startProxy(target: string): Promise<Proxy> {
+  const t = new URL(target);
+  const faults: { path: RegExp; fault: Fault }[] = [];
+  const seen: string[] = [];
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    seen.push(`${req.method} ${path}`);
+    const i = faults.findIndex((f) => f.path.test(path));
+    const fault = i >= 0 ? faults.splice(i, 1)[0].fault : undefined;
+    if (fault === 'before') return req.socket.destroy();
+    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path, headers: req.headers }, (ur) => {
+      const chunks: Buffer[] = [];
+      ur.on('data', (c: Buffer) => chunks.push(c));
+      ur.on('end', () => {
+        if (fault === 'after') return req.socket.destroy(); // the server answered; the client never hears it
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        res.end(Buffer.concat(chunks));
+      });
+    });
+    up.on('error', () => req.socket.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const p: Proxy = {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    fail: (path, fault) => void faults.push({ path, fault }),
+    seen,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+  proxies.push(p);
+  return p;
+}

@@ -1,0 +1,67 @@
+// Sync through two kpm-server instances sharing one database (PostgreSQL when KPM_TEST_PG is set,
+// and a SQLite file always): each device talks to its own instance. Then the database is dumped,
+// every table's every row, and searched for the entries' plaintext (R16).
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { freshPgDatabase, outboxMails, PG_SKIP_REASON, PG_URL, startServer } from '../helpers/server.js';
+
+const PW = 'Shared7Password';
+const master = { KPM_MASTER_PASSWORD: MASTER };
+
+async function dumpDatabase(db: string): Promise<string> {
+  if (db.startsWith('postgres')) {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.tablename as string);
+    let out = '';
+    for (const t of tables) out += JSON.stringify((await c.query(`SELECT * FROM "${t}"`)).rows);
+    await c.end();
+    return out;
+  }
+  const Database = (await import('better-sqlite3')).default;
+  const d = new Database(db, { readonly: true });
+  const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  const out = tables.map((t) => JSON.stringify(d.prepare(`SELECT * FROM "${t.name}"`).all())).join('');
+  d.close();
+  return out;
+}
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe.skipIf(engine === 'postgres' && !PG_URL)(`sync through two instances on one ${engine} database${engine === 'postgres' && !PG_URL ? ` (${PG_SKIP_REASON})` : ''}`, () => {
+    it('device A on instance 1, device B on instance 2; the database holds no plaintext (R16)', async () => {
+      const shared = engine === 'postgres' ? await freshPgDatabase() : join(mkdtempSync(join(os.tmpdir(), 'kpm-shared-')), 'shared.sqlite');
+      const env = { KPM_SERVER_KEY: 'ab'.repeat(32) };
+      const args = ['--database', shared, '--log-level', 'warn'];
+      const [one, two] = await Promise.all([startServer({ args, env }), startServer({ args, env })]);
+      const homeA = makeHome();
+      const homeB = makeHome();
+      const kpm = async (home: string, server: string, a: string[], code = 0, input?: string): Promise<RunResult> => {
+        const r = await run(a, { home, input, env: { ...master, KPM_SERVER: server } });
+        expect(r.code, describeRun(a, r)).toBe(code);
+        return r;
+      };
+      const email = `pair-${engine}@example.org`;
+      await kpm(homeA, one.url, ['register', '--email', email, '--password-stdin', '--region', 'NL'], 0, PW + '\n');
+      const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(one.dataDir).filter((m) => m.to === email).at(-1)!.text)![1];
+      await kpm(homeA, one.url, ['activate', code]);
+      await kpm(homeA, one.url, ['init', '--password-stdin'], 0, MASTER + '\n');
+      await kpm(homeA, one.url, ['login', email, '--password-stdin'], 0, PW + '\n');
+      await kpm(homeA, one.url, ['add', 'pg-bank', '--username', 'pg-user-ann', '--url', 'https://bank.pg.example', '--password-stdin'], 0, 'pg-secret-1\n');
+      await kpm(homeA, one.url, ['sync']);
+      await kpm(homeB, two.url, ['login', email, '--password-stdin'], 0, PW + '\n');
+      await kpm(homeB, two.url, ['sync']);
+      expect((await kpm(homeB, two.url, ['get', 'pg-bank'])).stdout).toBe('pg-secret-1\n');
+      await kpm(homeB, two.url, ['add', 'pg-mail', '--username', 'pg-user-bob', '--password-stdin'], 0, 'pg-secret-2\n');
+      await kpm(homeA, one.url, ['sync']);
+      expect((await kpm(homeA, one.url, ['get', 'pg-mail'])).stdout).toBe('pg-secret-2\n');
+      const dump = await dumpDatabase(shared);
+      expect(dump).toMatch(/sync_records|"rev"/);
+      for (const plain of ['pg-bank', 'pg-mail', 'pg-user-ann', 'pg-user-bob', 'bank.pg.example', 'pg-secret-1', 'pg-secret-2', MASTER]) expect(dump.includes(plain), plain).toBe(false);
+      await Promise.all([one.stop(), two.stop()]);
+    }, 60_000);
+  });
+}

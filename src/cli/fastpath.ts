@@ -1,11 +1,13 @@
-// The hot paths: `kpm get NAME [--field F] [--vault V]` and `kpm list [--search T] [--type T]
-// [--vault V] [--json]` while the agent is unlocked. They load no command-line framework, only the
+// The hot paths: `kpm get NAME [--field F] [--vault V]`, `kpm list [--search T] [--type T]
+// [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no command-line framework, only the
 // small agent client, and hand anything else (or any error) to the full program.
 import { agentCall, AgentUnavailable } from '../agent/call.js';
 import { resolvePaths } from '../vault/paths.js';
 import { KpmError } from '../vault/errors.js';
 import type { EntryView } from '../vault/session.js';
 import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
+import type { SyncReport } from '../sync/engine.js';
+import { describeSyncReport } from '../sync/report.js';
 
 function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
   const args: string[] = [];
@@ -53,6 +55,19 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
     const text = (await call('listText', [filter, p.flags['--json'] === true])) as string | undefined;
     if (text === undefined || text === '') return undefined; // "No entries." comes from the full program
     process.stdout.write(text);
+    return 0;
+  }
+  if (cmd === 'sync' && rest.length === 0 && process.env.KPM_OFFLINE !== '1') {
+    let r: SyncReport;
+    try {
+      r = (await agentCall(resolvePaths(), 'sync', [])) as SyncReport;
+    } catch (e) {
+      if (e instanceof AgentUnavailable || !(e instanceof KpmError)) return undefined;
+      // the sync ran and failed: report it here (running it again through the full program would not help)
+      process.stderr.write(`kpm: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+      return e.exitCode;
+    }
+    for (const l of describeSyncReport(r)) process.stderr.write(l + '\n');
     return 0;
   }
   return undefined;

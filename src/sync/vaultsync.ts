@@ -313,7 +313,7 @@ function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
 
 // ------------------------------------------------------------------ push
 
-async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport): Promise<void> {
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport, persist: () => void): Promise<void> {
   const pending = await v.locked(() => pendingRecords(v, s));
   let i = 0;
   while (i < pending.length) {
@@ -334,7 +334,7 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
     s.chain = hex(chain);
     s.time = Date.now();
     for (const r of batch) addRange(s, r.offset!, r.offset! + r.raw.length);
-    saveVaultState(v.dir, s);
+    persist();
     report.pushed += batch.length;
   }
 }
@@ -345,19 +345,26 @@ export async function syncVault(v: Vault, rv: SyncVaultT | undefined, t: SyncTra
   for (let attempt = 0; ; attempt++) {
     try {
       const s = currentState(v);
+      // the state file is written (and fsynced) only when it changed: a sync with nothing to do writes nothing
+      let saved = loadVaultState(v.dir) ? JSON.stringify(s) : '';
+      const persist = () => {
+        const j = JSON.stringify(s);
+        if (j !== saved) saveVaultState(v.dir, s);
+        saved = j;
+      };
       if ((await syncEnvelope(v, rv, s, t, profile, warnings)) === 'removed') return { ...report, removed: true };
-      saveVaultState(v.dir, s);
+      persist();
       const pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile.profileId) : { head: 0, chain: fromHex(s.chain), time: 0, records: [] };
       await v.locked(() => {
-        apply(v, s, pulled.records, report);
+        if (pulled.records.length > 0) apply(v, s, pulled.records, report);
         Object.assign(s, { revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
-        renameClashes(v, s, report);
-        saveVaultState(v.dir, s);
+        if (pulled.records.length > 0) renameClashes(v, s, report);
+        persist();
       });
-      await pushPending(v, s, t, profile.profileId, report);
+      await pushPending(v, s, t, profile.profileId, report, persist);
       await v.locked(() => {
         normalize(v, s);
-        saveVaultState(v.dir, s);
+        persist();
       });
       report.name = v.name;
       return report;

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { KpmError, EXIT, usageError } from '../../vault/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import type { SyncReport } from '../../sync/engine.js';
-import { info, json, out, warn } from '../io.js';
+import { info, json, out } from '../io.js';
+import { describeSyncReport } from '../../sync/report.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx, intOption } from '../context.js';
@@ -13,17 +14,7 @@ const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordS
 
 export function printSyncReport(r: SyncReport, asJson: boolean): void {
   if (asJson) return json(r);
-  const pulled = r.vaults.reduce((n, v) => n + v.pulled, 0);
-  const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
-  info(`Synced: ${pushed} change${pushed === 1 ? '' : 's'} sent, ${pulled} received${r.keyring === 'updated' ? '; the master password was changed on another device: use the new one from now on' : ''}.`);
-  for (const v of r.vaults) {
-    if (v.created) info(`  vault "${v.name}" arrived from another device`);
-    if (v.removed) info(`  vault "${v.name}" was removed on another device`);
-    if (v.skipped) info(`  vault ${v.name}: skipped, ${v.skipped}`);
-    for (const c of v.conflicts) info(`  "${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : 'other device\'s change'} (the later one) wins; the other is in \`kpm history "${c.name}"\``);
-    for (const n of v.renamed) info(`  two new entries had one name: renamed ${n}`);
-  }
-  for (const w of r.warnings) warn(w);
+  for (const l of describeSyncReport(r)) info(l);
 }
 
 function describe(v: EntryView): string {

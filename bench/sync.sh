@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Sync over loopback against a real kpm-server (SQLite): the first sync of a 10k-entry vault (device A
+# sends everything; a new device B receives everything), and an incremental sync of one change (A
+# sends one entry; B receives it). Targets from the issue: first sync < 2 s, one change < 100 ms.
+# There is no peer to run offline (bw and op need their vendors' clouds), so the floor printed next
+# to the figures is `node -e 0` and `kpm get` through the agent, measured in the same run.
+# Usage: bash bench/sync.sh   (knobs: see bench/lib/common.sh; BENCH_ENTRIES=10000, BENCH_INC_RUNS=10)
+set -euo pipefail
+source "$(dirname "$0")/lib/common.sh"
+
+N="${BENCH_ENTRIES:-10000}"
+INC_RUNS="${BENCH_INC_RUNS:-10}"
+ensure_core
+build_kpm
+new_run_dir
+machine_note
+
+SRV="$RUN_DIR/server"
+mkdir -p "$SRV"
+node "$REPO/bin/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$SRV/stderr" >"$SRV/stdout" &
+SRV_PID=$!
+trap 'kill $SRV_PID 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do grep -qs 'listening on' "$SRV/stderr" && break; sleep 0.1; done
+export KPM_SERVER="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$SRV/stderr")"
+[ -n "$KPM_SERVER" ] || { cat "$SRV/stderr" >&2; die "kpm-server did not start"; }
+log "kpm-server at $KPM_SERVER"
+
+EMAIL=bench@example.org
+ACCOUNT_PW=Bench7Password
+A="$RUN_DIR/a"
+B="$RUN_DIR/b"
+printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$A" "$KPM" register --email "$EMAIL" --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
+CODE="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | head -n 1 | cut -d' ' -f3)"
+KPM_HOME="$A" "$KPM" activate "$CODE" >/dev/null 2>&1 || die "activate failed"
+make_kpm_home "$A" "$N"
+printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$A" "$KPM" login "$EMAIL" --password-stdin >/dev/null 2>&1 || die "login A failed"
+KPM_HOME="$A" "$KPM" --offline unlock --password-stdin --timeout 60 <"$RUN_DIR/master.txt" >/dev/null 2>&1 || die "unlock A failed"
+
+now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
+timed() { # timed CMD... — wall milliseconds of one run
+  local t0 t1
+  t0=$(now_ms)
+  "$@" >/dev/null 2>"$RUN_DIR/timed.err" || { cat "$RUN_DIR/timed.err" >&2; die "failed: $*"; }
+  t1=$(now_ms)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }'; }
+
+FIRST_PUSH=$(KPM_HOME="$A" timed "$KPM" sync)
+printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$B" "$KPM" login "$EMAIL" --password-stdin >/dev/null 2>&1 || die "login B failed"
+_kpm_homes+=("$B")
+KPM_HOME="$B" "$KPM" --offline unlock --password-stdin --timeout 60 <"$RUN_DIR/master.txt" >/dev/null 2>&1 || die "unlock B failed"
+FIRST_PULL=$(KPM_HOME="$B" timed "$KPM" sync)
+got="$(KPM_HOME="$B" "$KPM" list --json | jq length)"
+[ "$got" = "$N" ] || die "device B has $got entries after the first sync, expected $N"
+
+push_times=() pull_times=()
+for i in $(seq "$INC_RUNS"); do
+  printf 'inc-secret-%s\n' "$i" | KPM_HOME="$A" "$KPM" --offline add "inc$i" --password-stdin --no-check >/dev/null 2>&1 || die "add failed"
+  push_times+=("$(KPM_HOME="$A" timed "$KPM" sync)")
+  pull_times+=("$(KPM_HOME="$B" timed "$KPM" sync)")
+done
+[ "$(KPM_HOME="$B" "$KPM" get "inc$INC_RUNS")" = "inc-secret-$INC_RUNS" ] || die "device B did not receive the change"
+INC_PUSH=$(printf '%s\n' "${push_times[@]}" | median)
+INC_PULL=$(printf '%s\n' "${pull_times[@]}" | median)
+
+hf "$RUN_DIR/floor.json" -n 'node -e 0' 'node -e 0' -n 'kpm get (agent)' "env KPM_HOME=$B $KPM get site1"
+NODE=$(median_ms "$RUN_DIR/floor.json" 'node -e 0')
+GET=$(median_ms "$RUN_DIR/floor.json" 'kpm get (agent)')
+
+header "sync over loopback, $N entries (SQLite server, agents unlocked)"
+value "first sync, A sends $N entries" "$FIRST_PUSH" ms "< 2000 ms" 2000
+value "first sync, new device B receives $N" "$FIRST_PULL" ms "< 2000 ms" 2000
+value "one change, A sends (median of $INC_RUNS)" "$INC_PUSH" ms "< 100 ms" 100
+value "one change, B receives (median of $INC_RUNS)" "$INC_PULL" ms "< 100 ms" 100
+value "floor: node -e 0" "$NODE" ms
+value "floor: kpm get through the agent" "$GET" ms
+ratio "one change received / kpm get (agent)" "$INC_PULL" "$GET"

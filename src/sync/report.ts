@@ -1,0 +1,17 @@
+// What a sync did, in words (for `kpm sync`, `kpm unlock` and the automatic sync). No I/O.
+import type { SyncReport } from './engine.js';
+
+export function describeSyncReport(r: SyncReport): string[] {
+  const pulled = r.vaults.reduce((n, v) => n + v.pulled, 0);
+  const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
+  const lines = [`Synced: ${pushed} change${pushed === 1 ? '' : 's'} sent, ${pulled} received${r.keyring === 'updated' ? '; the master password was changed on another device: use the new one from now on' : ''}.`];
+  for (const v of r.vaults) {
+    if (v.created) lines.push(`  vault "${v.name}" arrived from another device`);
+    if (v.removed) lines.push(`  vault "${v.name}" was removed on another device`);
+    if (v.skipped) lines.push(`  vault ${v.name}: skipped, ${v.skipped}`);
+    for (const c of v.conflicts) lines.push(`  "${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : "other device's change"} (the later one) wins; the other is in \`kpm history "${c.name}"\``);
+    for (const n of v.renamed) lines.push(`  two new entries had one name: renamed ${n}`);
+  }
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines;
+}

@@ -106,6 +106,52 @@ describe('sync across devices (real server, SQLite)', () => {
     expect((await kpm('c', ['list', '--json'], 0, undefined, master)).stdout.match(/lost-answer/g)).toHaveLength(1);
   });
 
+  it('a server that alters what it sends is caught by the binary: exit 8, nothing written', async () => {
+    await kpm('a', ['add', 'tamper-target', '--password-stdin'], 0, 'tt-secret\n', master);
+    const vaultDir = join(homes.c, 'data', 'vaults', fs.readdirSync(join(homes.c, 'data', 'vaults'))[0]);
+    const before = fs.readdirSync(vaultDir).map((f) => fs.readFileSync(join(vaultDir, f)).toString('hex')).join();
+    proxy.rewrite = (path, body) => {
+      if (!path.endsWith('/pull')) return body;
+      const j = JSON.parse(body.toString());
+      if (j.records.length >= 1) {
+        const raw = Buffer.from(j.records[0], 'base64');
+        raw[raw.length - 5] ^= 1;
+        j.records[0] = raw.toString('base64');
+      }
+      return Buffer.from(JSON.stringify(j));
+    };
+    try {
+      const r = await kpm('c', ['sync'], 8, undefined, master);
+      expect(r.stderr).toMatch(/tampered/);
+    } finally {
+      proxy.rewrite = undefined;
+    }
+    expect(fs.readdirSync(vaultDir).map((f) => fs.readFileSync(join(vaultDir, f)).toString('hex')).join()).toBe(before);
+    await kpm('c', ['sync'], 0, undefined, master);
+    expect((await kpm('c', ['get', 'tamper-target'], 0, undefined, master)).stdout).toBe('tt-secret\n');
+  });
+
+  it('R19: listing, getting and syncing an entry whose URL is a loopback listener never connects to it', async () => {
+    let connections = 0;
+    const { createServer } = await import('node:net');
+    const trap = createServer((s) => {
+      connections++;
+      s.destroy();
+    });
+    await new Promise<void>((ok) => trap.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(trap.address() as { port: number }).port}/login`;
+    try {
+      await kpm('a', ['add', 'trap', '--url', url, '--password-stdin'], 0, 'trap-secret\n', master);
+      await kpm('c', ['sync'], 0, undefined, master);
+      await kpm('c', ['list'], 0, undefined, master);
+      await kpm('c', ['get', 'trap', '--field', 'url'], 0, undefined, master);
+      await kpm('c', ['show', 'trap'], 0, undefined, master);
+      expect(connections).toBe(0);
+    } finally {
+      trap.close();
+    }
+  });
+
   it('a master password change on A: B needs the new one at its next unlock', async () => {
     await kpm('a', ['passwd', '--password-stdin'], 0, `${MASTER}\nan entirely new master password\n`);
     await kpm('a', ['sync'], 0, undefined, { KPM_MASTER_PASSWORD: 'an entirely new master password' });
@@ -116,11 +162,20 @@ describe('sync across devices (real server, SQLite)', () => {
     stopAgent(homes.b);
   });
 
-  it('R16: the server database holds no entry name, username, URL or password', async () => {
+  it('R17: no request of the whole run (register → login → sync → passwd) carries the master password in any encoding', async () => {
+    const all = Buffer.concat(proxy.requests).toString('latin1');
+    expect(proxy.requests.length).toBeGreaterThan(20);
+    for (const pw of [MASTER, 'an entirely new master password']) {
+      const b = Buffer.from(pw, 'utf8');
+      for (const form of [pw, b.toString('hex'), b.toString('base64'), encodeURIComponent(pw), b.toString('base64url')]) expect(all.includes(form), form).toBe(false);
+    }
+  });
+
+  it('R16: the server database, its WAL and its log hold no entry name, username, URL or password', async () => {
     const files = fs.readdirSync(srv.dataDir).filter((f) => /\.(db|sqlite|db-wal|sqlite-wal)$|-wal$/.test(f));
     expect(files.length).toBeGreaterThan(0);
-    const dump = Buffer.concat(files.map((f) => fs.readFileSync(join(srv.dataDir, f)))).toString('latin1');
-    for (const plain of ['github', 'gitlab', 'lost-answer', 'gh-secret-1', 'gl-secret', 'from-a', 'from-c-later', 'la-secret', 'ann', 'bob', MASTER]) {
+    const dump = Buffer.concat([...files.map((f) => fs.readFileSync(join(srv.dataDir, f))), Buffer.from(srv.stderr() + srv.stdout())]).toString('latin1');
+    for (const plain of ['github', 'gitlab', 'lost-answer', 'gh-secret-1', 'gl-secret', 'from-a', 'from-c-later', 'la-secret', 'tamper-target', 'tt-secret', 'trap-secret', '/login', 'ann', 'bob', MASTER]) {
       expect(dump.includes(plain), plain).toBe(false);
     }
   });

@@ -11,6 +11,10 @@ export interface Proxy {
   /** the next request whose path matches gets this fault (once) */
   fail(path: RegExp, fault: Fault): void;
   seen: string[];
+  /** every request body sent through, in order */
+  requests: Buffer[];
+  /** rewrites answers (a malicious server in front of the real one); undefined = pass through */
+  rewrite?: (path: string, body: Buffer) => Buffer;
   close(): Promise<void>;
 }
 
@@ -23,29 +27,38 @@ export async function startProxy(target: string): Promise<Proxy> {
   const t = new URL(target);
   const faults: { path: RegExp; fault: Fault }[] = [];
   const seen: string[] = [];
+  // eslint-disable-next-line prefer-const
+  let p: Proxy;
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
     seen.push(`${req.method} ${path}`);
     const i = faults.findIndex((f) => f.path.test(path));
     const fault = i >= 0 ? faults.splice(i, 1)[0].fault : undefined;
     if (fault === 'before') return req.socket.destroy();
+    const body: Buffer[] = [];
+    req.on('data', (c: Buffer) => body.push(c));
+    req.on('end', () => p.requests.push(Buffer.concat(body)));
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path, headers: req.headers }, (ur) => {
       const chunks: Buffer[] = [];
       ur.on('data', (c: Buffer) => chunks.push(c));
       ur.on('end', () => {
         if (fault === 'after') return req.socket.destroy(); // the server answered; the client never hears it
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        res.end(Buffer.concat(chunks));
+        let answer = Buffer.concat(chunks);
+        if (p.rewrite) answer = p.rewrite(path, answer);
+        const headers = { ...ur.headers, 'content-length': String(answer.length) };
+        res.writeHead(ur.statusCode ?? 502, headers);
+        res.end(answer);
       });
     });
     up.on('error', () => req.socket.destroy());
     req.pipe(up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const p: Proxy = {
+  p = {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     fail: (path, fault) => void faults.push({ path, fault }),
     seen,
+    requests: [],
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
   proxies.push(p);

@@ -251,3 +251,39 @@ describe('sync against a malicious server', () => {
     void createKeyring;
   });
 });
+
+describe('what a device uploads (R15, R17, R18)', () => {
+  it('no key in clear; the only wrapping of a vault key is the client\'s own, under the account key', async () => {
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.add(undefined, login('github', 'pw-github'));
+    await a.createVault('Work');
+    const t = transport(ts, acc.token);
+    await syncProfile(a, t, acc.accountId);
+    const keys = [a.profile.accountKey, ...a.listVaults().map((v) => a.openVault(v.id)!.exportKey())].map((k) => Buffer.from(k));
+    const { decodeVaultKeyPart, AAD } = await import('../../src/vault/format.js');
+    const { openKey } = await import('../../src/crypto/aead.js');
+    const { concatBytes } = await import('../../src/crypto/bytes.js');
+    let wrapped = 0;
+    for (const w of t.writes) {
+      const blobs: Buffer[] = [];
+      const collect = (x: unknown): void => {
+        if (typeof x === 'string' && /^[A-Za-z0-9+/]{16,}={0,2}$/.test(x)) blobs.push(Buffer.from(x, 'base64'));
+        else if (Array.isArray(x)) x.forEach(collect);
+        else if (x && typeof x === 'object') Object.values(x).forEach(collect);
+      };
+      collect(w.body);
+      for (const b of blobs) for (const k of keys) expect(b.includes(k), `${w.route} carries a key in clear`).toBe(false);
+      if (w.route === 'syncVault') {
+        const env = parseVaultEnvelope(fromBase64(w.body.body));
+        const kp = decodeVaultKeyPart(env.keyPart);
+        const vk = openKey(a.profile.accountKey, kp.wrappedKey, concatBytes(AAD.vaultKey, kp.keyBoundBytes)); // the client's own wrapping
+        expect(keys.some((k) => k.equals(Buffer.from(vk)))).toBe(true);
+        wrapped++;
+      }
+      expect(Object.keys(w.body ?? {}).sort()).toEqual(w.route === 'syncPush' ? ['base', 'manifest', 'records'] : ['body', 'epoch', 'expectedEpoch']);
+    }
+    expect(wrapped).toBe(2);
+  });
+});

@@ -43,7 +43,7 @@ export async function startProxy(target: string): Promise<Proxy> {
       ur.on('data', (c: Buffer) => chunks.push(c));
       ur.on('end', () => {
         if (fault === 'after') return req.socket.destroy(); // the server answered; the client never hears it
-        let answer = Buffer.concat(chunks);
+        let answer: Buffer = Buffer.concat(chunks);
         if (p.rewrite) answer = p.rewrite(path, answer);
         const headers = { ...ur.headers, 'content-length': String(answer.length) };
         res.writeHead(ur.statusCode ?? 502, headers);

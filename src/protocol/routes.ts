@@ -55,6 +55,9 @@ export const ROUTES = {
   syncKeyring: { ...r('POST', '/v1/sync/keyring', true, S.PutEnvelopeBody, S.EpochResult), strict: true },
   syncVault: { ...r('POST', '/v1/sync/vaults/:id', true, S.PutEnvelopeBody, S.EpochResult), params: S.VaultParams, strict: true },
   syncPull: { ...r('POST', '/v1/sync/vaults/:id/pull', true, S.PullBody, S.PullResult), params: S.VaultParams, strict: true },
+  syncBlobsHave: { ...r('POST', '/v1/sync/blobs', true, S.BlobsHaveBody, S.BlobsHave), strict: true },
+  syncBlobPut: { ...r('POST', '/v1/sync/blobs/:id/put', true, S.BlobPutBody, S.Done), params: S.VaultParams, bodyLimit: 6 * 1024 * 1024, strict: true },
+  syncBlobGet: { ...r('POST', '/v1/sync/blobs/:id/get', true, S.BlobGetBody, S.BlobChunk), params: S.VaultParams, strict: true },
   syncPush: { ...r('POST', '/v1/sync/vaults/:id/push', true, S.PushBody, S.PushResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
 } as const satisfies Record<string, RouteSpec>;
 

@@ -280,3 +280,16 @@ export interface PutEnvelopeBodyT {
   epoch: number;
   body: string;
 }
+
+/** Blob (document) chunks travel at most this many bytes each (before base64). */
+export const BLOB_CHUNK_BYTES = 4 * 1024 * 1024;
+export const MAX_BLOB_CHUNKS = 1024; // 4 GiB per file
+export const BlobsHaveBody = obj({ ids: { type: 'array', maxItems: 1000, items: VaultId } });
+export const BlobsHave = obj({ have: { type: 'array', maxItems: 1000, items: VaultId } });
+export const BlobPutBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1), data: { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }, last: bool });
+export const BlobGetBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1) });
+export const BlobChunk = obj({ data: { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }, last: bool });
+export interface BlobChunkT {
+  data: string;
+  last: boolean;
+}

@@ -134,6 +134,9 @@ const handlers: Record<RouteName, Handler> = {
   syncKeyring: (ctx, req) => sync.putKeyring(ctx, req.auth!.accountId, req.body as T.PutEnvelopeBodyT),
   syncVault: (ctx, req) => sync.putVault(ctx, req.auth!.accountId, vaultParam(req), req.body as T.PutEnvelopeBodyT),
   syncPull: (ctx, req) => sync.pull(ctx, req.auth!.accountId, vaultParam(req), (req.body as { after: number }).after),
+  syncBlobsHave: (ctx, req) => sync.blobsHave(ctx, req.auth!.accountId, (req.body as { ids: string[] }).ids),
+  syncBlobPut: (ctx, req) => sync.blobPut(ctx, req.auth!.accountId, vaultParam(req), req.body as { index: number; data: string; last: boolean }),
+  syncBlobGet: (ctx, req) => sync.blobGet(ctx, req.auth!.accountId, vaultParam(req), (req.body as { index: number }).index),
   syncPush: (ctx, req) => sync.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[]; manifest: string }),
 };
 

@@ -144,3 +144,37 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
     return { head };
   });
 }
+
+// ------------------------------------------------------------------ blobs (document contents)
+
+export async function blobsHave(ctx: ServerContext, accountId: string, ids: string[]): Promise<{ have: string[] }> {
+  if (ids.length === 0) return { have: [] };
+  const rows = await ctx.db.selectFrom('sync_blobs').select('blob_id').where('account_id', '=', accountId).where('blob_id', 'in', ids).where('complete', '=', 1).execute();
+  return { have: rows.map((r) => r.blob_id) };
+}
+
+/** Stores one chunk; the last one completes the blob. A complete blob never changes (idempotent). */
+export async function blobPut(ctx: ServerContext, accountId: string, blobId: string, b: { index: number; data: string; last: boolean }): Promise<{ status: 'ok' }> {
+  const now = ctx.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    const cur = await trx.selectFrom('sync_blobs').select(['complete']).where('account_id', '=', accountId).where('blob_id', '=', blobId).executeTakeFirst();
+    if (cur?.complete) return;
+    if (!cur) await trx.insertInto('sync_blobs').values({ account_id: accountId, blob_id: blobId, chunks: 0, complete: 0, updated_at: now }).execute();
+    await trx.deleteFrom('sync_blob_chunks').where('account_id', '=', accountId).where('blob_id', '=', blobId).where('idx', '=', b.index).execute();
+    await trx.insertInto('sync_blob_chunks').values({ account_id: accountId, blob_id: blobId, idx: b.index, body: b.data }).execute();
+    if (b.last) {
+      const n = await trx.selectFrom('sync_blob_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', accountId).where('blob_id', '=', blobId).where('idx', '<=', b.index).executeTakeFirstOrThrow();
+      if (Number(n.n) !== b.index + 1) throw apiError('bad_request', `blob ${blobId}: chunks before ${b.index} are missing`);
+      await trx.updateTable('sync_blobs').set({ chunks: b.index + 1, complete: 1, updated_at: now }).where('account_id', '=', accountId).where('blob_id', '=', blobId).execute();
+    }
+  });
+  return { status: 'ok' };
+}
+
+export async function blobGet(ctx: ServerContext, accountId: string, blobId: string, index: number): Promise<{ data: string; last: boolean }> {
+  const blob = await ctx.db.selectFrom('sync_blobs').select(['chunks', 'complete']).where('account_id', '=', accountId).where('blob_id', '=', blobId).executeTakeFirst();
+  if (!blob?.complete || index >= blob.chunks) throw apiError('not_found', `no blob ${blobId} (chunk ${index}) on the server`);
+  const c = await ctx.db.selectFrom('sync_blob_chunks').select('body').where('account_id', '=', accountId).where('blob_id', '=', blobId).where('idx', '=', index).executeTakeFirst();
+  if (!c) throw apiError('internal', `blob ${blobId} chunk ${index} is missing`);
+  return { data: c.body, last: index === blob.chunks - 1 };
+}

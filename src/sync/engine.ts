@@ -156,7 +156,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
               vaults.push({ id, name: id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'locked (own password)' });
               continue;
             }
-            const r = await syncVault(v, rv, t, profile, warnings);
+            const r = await syncVault(paths, v, rv, t, profile, warnings);
             if (r.removed) session.dropVault(id);
             vaults.push(r);
           }
@@ -172,7 +172,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const meta = openVaultMeta(kp as unknown as VaultHeader, profile);
             const v = await session.adoptVault(kp, vk, meta);
             try {
-              vaults.push({ ...(await syncVault(v, rv, t, profile, warnings)), created: true });
+              vaults.push({ ...(await syncVault(paths, v, rv, t, profile, warnings)), created: true });
             } catch (e) {
               session.dropVault(rv.id); // a vault that failed its checks leaves nothing behind
               throw e;

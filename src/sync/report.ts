@@ -11,6 +11,7 @@ export function describeSyncReport(r: SyncReport): string[] {
     if (v.skipped) lines.push(`  vault ${v.name}: skipped, ${v.skipped}`);
     for (const c of v.conflicts) lines.push(`  "${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : "other device's change"} (the later one) wins; the other is in \`kpm history "${c.name}"\``);
     for (const n of v.renamed) lines.push(`  two new entries had one name: renamed ${n}`);
+    if (v.filesSent || v.filesReceived) lines.push(`  vault "${v.name}": ${v.filesSent ?? 0} document file${v.filesSent === 1 ? '' : 's'} sent, ${v.filesReceived ?? 0} received`);
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines;

@@ -23,6 +23,9 @@ export async function syncNow(session: Session): Promise<SyncReport> {
     putVault: async (id, expectedEpoch, epoch, body) => void (await call('syncVault', { params: { id }, body: { expectedEpoch, epoch, body } })),
     pull: (id, after) => call<PullResultT>('syncPull', { params: { id }, body: { after } }),
     push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { params: { id }, body: { base, records, manifest } }),
+    blobsHave: (ids) => call<{ have: string[] }>('syncBlobsHave', { body: { ids } }),
+    blobPut: async (id, index, data, last) => void (await call('syncBlobPut', { params: { id }, body: { index, data, last } })),
+    blobGet: (id, index) => call<{ data: string; last: boolean }>('syncBlobGet', { params: { id }, body: { index } }),
   };
   try {
     return await syncProfile(session, t, stored.account.id);

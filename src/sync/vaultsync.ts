@@ -14,10 +14,12 @@ import { AAD, decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED
 import type { Vault } from '../vault/store.js';
 import { openVaultMeta } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
+import type { KpmPaths } from '../vault/paths.js';
 import type { EntryPayload } from '../vault/entry.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
+import { blobIdsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 
 export interface SyncTransport {
   state(): Promise<import('../protocol/schemas.js').SyncStateT>;
@@ -25,6 +27,9 @@ export interface SyncTransport {
   putVault(id: string, expectedEpoch: number, epoch: number, body: string): Promise<void>;
   pull(id: string, after: number): Promise<PullResultT>;
   push(id: string, base: number, records: string[], manifest: string): Promise<{ head: number }>;
+  blobsHave(ids: string[]): Promise<{ have: string[] }>;
+  blobPut(id: string, index: number, data: string, last: boolean): Promise<void>;
+  blobGet(id: string, index: number): Promise<{ data: string; last: boolean }>;
 }
 
 export interface VaultReport {
@@ -35,6 +40,9 @@ export interface VaultReport {
   /** entries changed on both sides: which side won */
   conflicts: { name: string; kept: 'local' | 'remote' }[];
   renamed: string[];
+  /** document files sent / received */
+  filesSent?: number;
+  filesReceived?: number;
   created?: boolean;
   removed?: boolean;
   skipped?: string;
@@ -313,8 +321,9 @@ function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
 
 // ------------------------------------------------------------------ push
 
-async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport, persist: () => void): Promise<void> {
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths): Promise<void> {
   const pending = await v.locked(() => pendingRecords(v, s));
+  if (pending.length > 0) report.filesSent = await uploadBlobs(paths, t, blobIdsOf(v, pending), warnings);
   let i = 0;
   while (i < pending.length) {
     const batch: LogRecord[] = [];
@@ -340,7 +349,7 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
 }
 
 /** Syncs one unlocked vault; retries when another device pushed meanwhile. */
-export async function syncVault(v: Vault, rv: SyncVaultT | undefined, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<VaultReport> {
+export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | undefined, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<VaultReport> {
   const report: VaultReport = { id: v.id, name: v.name, pulled: 0, pushed: 0, conflicts: [], renamed: [] };
   for (let attempt = 0; ; attempt++) {
     try {
@@ -361,7 +370,8 @@ export async function syncVault(v: Vault, rv: SyncVaultT | undefined, t: SyncTra
         if (pulled.records.length > 0) renameClashes(v, s, report);
         persist();
       });
-      await pushPending(v, s, t, profile.profileId, report, persist);
+      if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobIdsOf(v, pulled.records.map(decodeRecord)));
+      await pushPending(v, s, t, profile.profileId, report, persist, warnings, paths);
       await v.locked(() => {
         normalize(v, s);
         persist();

@@ -70,7 +70,7 @@ export function transport(ts: TestServer, token: string): TestTransport {
   const tamper: Tamper = {};
   const call = async <T>(name: RouteName, params: Record<string, string> = {}, body?: unknown): Promise<T> => {
     const spec = ROUTES[name];
-    if (spec.method !== 'GET' && name !== 'syncPull') writes.push({ route: name, body });
+    if (spec.method !== 'GET' && !['syncPull', 'syncBlobsHave', 'syncBlobGet'].includes(name)) writes.push({ route: name, body });
     const r = await ts.call(spec.method, routePath(spec, params), body, { token });
     if (r.status !== spec.status) throw toServerError(r.status, r.body);
     const problem = validate(spec.response, r.body, { allowExtra: false });
@@ -91,6 +91,9 @@ export function transport(ts: TestServer, token: string): TestTransport {
       return tamper.pull ? tamper.pull(id, after, structuredClone(b)) : b;
     },
     push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { id }, { base, records, manifest }),
+    blobsHave: (ids) => call<{ have: string[] }>('syncBlobsHave', {}, { ids }),
+    blobPut: async (id, index, data, last) => void (await call('syncBlobPut', { id }, { index, data, last })),
+    blobGet: (id, index) => call<{ data: string; last: boolean }>('syncBlobGet', { id }, { index }),
   };
 }
 

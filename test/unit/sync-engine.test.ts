@@ -130,3 +130,42 @@ describe('sync engine', () => {
     await openProfile(b.paths, 'new master password 42');
   });
 });
+
+describe('sync of document files', () => {
+  it('a document added on A opens on B; a blob altered by the server fails to open (exit 8)', async () => {
+    const fs = await import('node:fs');
+    const { join } = await import('node:path');
+    const { encryptFileToBlob, decryptBlobToFile, blobsDir } = await import('../../src/vault/blobs.js');
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    const src = join(a.paths.data, 'scan.pdf');
+    const content = Buffer.alloc(5 * 1024 * 1024 + 123, 7); // two chunks on the wire
+    content.write('%PDF-1.7 passport scan');
+    fs.writeFileSync(src, content);
+    fs.mkdirSync(blobsDir(a.paths), { recursive: true });
+    const file = encryptFileToBlob(blobsDir(a.paths), src);
+    await a.add(undefined, { ...login('passport', ''), type: 'document', fields: { notes: 'scan' }, files: [file] } as unknown as EntryPayload);
+    const ta = transport(ts, acc.token);
+    const ra = await syncProfile(a, ta, acc.accountId);
+    expect(ra.vaults[0].filesSent).toBe(1);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    const rb = await syncProfile(b, tb, acc.accountId);
+    expect(rb.vaults[0].filesReceived).toBe(1);
+    const got = b.get('passport').payload;
+    const out = join(b.paths.data, 'out.pdf');
+    decryptBlobToFile(blobsDir(b.paths), got.files![0], out);
+    expect(fs.readFileSync(out).equals(content)).toBe(true);
+    // the server flips a byte of the stored chunk: the device that fetches it cannot open it
+    const row = await ts.store.db.selectFrom('sync_blob_chunks').selectAll().where('idx', '=', 0).executeTakeFirstOrThrow();
+    const raw = Buffer.from(row.body, 'base64');
+    raw[1000] ^= 1;
+    await ts.store.db.updateTable('sync_blob_chunks').set({ body: raw.toString('base64') }).where('blob_id', '=', row.blob_id).where('idx', '=', 0).execute();
+    const tc = transport(ts, await device(ts, acc.email));
+    const c = await secondDevice(tc, acc.accountId);
+    await syncProfile(c, tc, acc.accountId);
+    expect(() => decryptBlobToFile(blobsDir(c.paths), c.get('passport').payload.files![0], join(c.paths.data, 'bad.pdf'))).toThrow(expect.objectContaining({ exitCode: 8 }));
+    expect(fs.existsSync(join(c.paths.data, 'bad.pdf'))).toBe(false);
+  });
+});

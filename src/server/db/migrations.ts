@@ -135,6 +135,24 @@ const m002sync: Migration = {
       .addColumn('body', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('sync_records_pk', ['account_id', 'vault_id', 'rev'])
       .execute();
+    // document contents: encrypted blobs, in chunks so no row (or request) holds a whole large file
+    await s
+      .createTable('sync_blobs')
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('blob_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('chunks', 'integer', (c) => c.notNull())
+      .addColumn('complete', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_blobs_pk', ['account_id', 'blob_id'])
+      .execute();
+    await s
+      .createTable('sync_blob_chunks')
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('blob_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('idx', 'integer', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('sync_blob_chunks_pk', ['account_id', 'blob_id', 'idx'])
+      .execute();
   },
 };
 

@@ -125,7 +125,25 @@ export interface SyncRecordsTable {
   body: string; // base64 of one encrypted log record
 }
 
+/** Sync: a document's encrypted blob, stored in chunks; `complete` once the last chunk arrived. */
+export interface SyncBlobsTable {
+  account_id: string;
+  blob_id: string;
+  chunks: number;
+  complete: number;
+  updated_at: number;
+}
+
+export interface SyncBlobChunksTable {
+  account_id: string;
+  blob_id: string;
+  idx: number;
+  body: string; // base64, at most BLOB_CHUNK_BYTES before encoding
+}
+
 export interface Database {
+  sync_blobs: SyncBlobsTable;
+  sync_blob_chunks: SyncBlobChunksTable;
   sync_keyrings: SyncKeyringsTable;
   sync_vaults: SyncVaultsTable;
   sync_records: SyncRecordsTable;

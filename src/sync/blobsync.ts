@@ -1,0 +1,88 @@
+// Document contents: the blobs that entries name travel next to the records. They are encrypted and
+// authenticated on their own (docs/FORMAT.md "Blob"), under keys only the entries hold, so the
+// server stores opaque chunks; a blob it altered fails when opened (exit 8). A blob goes up before
+// the record naming it, so another device never receives an entry whose file is not there yet.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { toBase64, fromBase64 } from '../crypto/bytes.js';
+import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
+import { blobsDir, filesOf } from '../vault/blobs.js';
+import { ensureDir, fsyncDir, FILE_MODE } from '../vault/fsutil.js';
+import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
+import type { Vault } from '../vault/store.js';
+import type { KpmPaths } from '../vault/paths.js';
+import type { SyncTransport } from './vaultsync.js';
+
+/** Blob ids named by live records (their payloads are decrypted to find them). */
+export function blobIdsOf(v: Vault, records: LogRecord[]): string[] {
+  const ids = new Set<string>();
+  for (const r of records) {
+    if (r.flags & FLAG_DELETED) continue;
+    for (const f of filesOf(v.decrypt(r))) if (/^[0-9a-f]{32}$/.test(f.blob)) ids.add(f.blob);
+  }
+  return [...ids];
+}
+
+/** Sends the blobs the server lacks; returns how many. A blob missing here is skipped (warned). */
+export async function uploadBlobs(paths: KpmPaths, t: SyncTransport, ids: string[], warnings: string[]): Promise<number> {
+  if (ids.length === 0) return 0;
+  const have = new Set<string>();
+  for (let i = 0; i < ids.length; i += 1000) for (const id of (await t.blobsHave(ids.slice(i, i + 1000))).have) have.add(id);
+  let sent = 0;
+  for (const id of ids) {
+    if (have.has(id)) continue;
+    const path = join(blobsDir(paths), id);
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r');
+    } catch {
+      warnings.push(`the file of blob ${id} is missing on this device; other devices will not get it`);
+      continue;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      const buf = Buffer.allocUnsafe(BLOB_CHUNK_BYTES);
+      for (let index = 0, pos = 0; ; index++) {
+        const n = fs.readSync(fd, buf, 0, BLOB_CHUNK_BYTES, pos);
+        pos += n;
+        const last = pos >= size;
+        await t.blobPut(id, index, toBase64(buf.subarray(0, n)), last);
+        if (last) break;
+      }
+      sent++;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return sent;
+}
+
+/** Fetches the blobs this device lacks (written whole to a temporary name, then renamed). */
+export async function downloadBlobs(paths: KpmPaths, t: SyncTransport, ids: string[]): Promise<number> {
+  const dir = blobsDir(paths);
+  let got = 0;
+  for (const id of ids) {
+    const path = join(dir, id);
+    if (fs.existsSync(path)) continue;
+    ensureDir(dir);
+    const tmp = `${path}.sync-tmp`;
+    const fd = fs.openSync(tmp, 'w', FILE_MODE);
+    try {
+      for (let index = 0; ; index++) {
+        const c = await t.blobGet(id, index);
+        fs.writeSync(fd, fromBase64(c.data));
+        if (c.last) break;
+      }
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw e;
+    }
+    fs.closeSync(fd);
+    fs.renameSync(tmp, path);
+    fsyncDir(dir);
+    got++;
+  }
+  return got;
+}

@@ -17,9 +17,15 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     update: (vault, id, base, payload) => s.update(vault, id, base, payload),
     remove: (q, vault) => s.remove(q, vault),
     trash: async (vault) => s.trash(vault),
-    listVaults: async () => s.listVaults(),
+    listVaults: async () => (await import('../sync/remotevaults.js')).listWithRemote(s),
     createVault: (name, pw?: string, params?: KdfParams) => s.createVault(name, pw === undefined ? undefined : utf8.encode(pw), params),
-    unlockVault: (name, pw) => s.unlockVault(name, utf8.encode(pw)),
+    unlockVault: async (name, pw) => {
+      const remote = await (await import('../sync/remotevaults.js')).unlockRemoteVault(s, name, pw);
+      if (!remote) return s.unlockVault(name, utf8.encode(pw));
+      const run = await import('../sync/run.js');
+      if (run.isSignedIn(s)) await run.syncNow(s).catch(() => undefined); // its records; a failure waits for the next sync
+      return { ...remote, entries: s.listVaults().find((v) => v.id === remote.id)?.entries ?? 0 };
+    },
     lockVault: async (name) => s.lockVault(name),
     renameVault: (name, newName) => s.renameVault(name, newName),
     changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),

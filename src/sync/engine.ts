@@ -12,6 +12,7 @@ import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
 import { parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
+import { keepRemoteVault } from './remotevaults.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 
@@ -164,7 +165,9 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const { env, kp } = checkVaultEnvelope(rv, profile);
             if (env.deleted) continue;
             if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
-              vaults.push({ id: rv.id, name: rv.id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'has its own password: not synced to new devices yet' });
+              keepRemoteVault(paths, rv.id, rv.body); // shown locked; `kpm vault unlock` brings it here
+              const name = openVaultMeta(kp as unknown as VaultHeader, profile).name;
+              vaults.push({ id: rv.id, name, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: `has its own password: \`kpm vault unlock "${name}"\` brings it to this device` });
               continue;
             }
             const vk = unwrapRemoteVaultKey(kp, profile);

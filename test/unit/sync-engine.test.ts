@@ -169,3 +169,28 @@ describe('sync of document files', () => {
     expect(fs.existsSync(join(c.paths.data, 'bad.pdf'))).toBe(false);
   });
 });
+
+describe('data vaults with their own password', () => {
+  it('reach a new device locked; its password brings them there, with their entries', async () => {
+    const { sessionApi } = await import('../../src/agent/local.js');
+    const { utf8 } = await import('../../src/crypto/bytes.js');
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.createVault('Taxes', utf8.encode('taxes vault password'), { m: 19456, t: 2, p: 1 });
+    await a.add('Taxes', login('tax-office', 'tax-pw'));
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    const tb = transport(ts, await device(ts, acc.email));
+    const b = await secondDevice(tb, acc.accountId);
+    const rb = await syncProfile(b, tb, acc.accountId);
+    expect(rb.vaults.find((v) => v.name === 'Taxes')?.skipped).toMatch(/vault unlock "Taxes"/);
+    const api = sessionApi(b);
+    expect((await api.listVaults()).map((v) => [v.name, v.locked])).toEqual([['Personal', false], ['Taxes', true]]);
+    await expect(api.unlockVault('Taxes', 'wrong password')).rejects.toMatchObject({ exitCode: 5 });
+    const v = await api.unlockVault('Taxes', 'taxes vault password');
+    expect(v.locked).toBe(false);
+    await syncProfile(b, tb, acc.accountId);
+    expect(b.get('tax-office', 'Taxes').payload.fields.password).toBe('tax-pw');
+  });
+});

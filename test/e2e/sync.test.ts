@@ -106,6 +106,25 @@ describe('sync across devices (real server, SQLite)', () => {
     expect((await kpm('c', ['list', '--json'], 0, undefined, master)).stdout.match(/lost-answer/g)).toHaveLength(1);
   });
 
+  it('the server killed in the middle of a push: nothing lost; after a restart the next sync completes', async () => {
+    proxy.onRequest = (path) => {
+      if (path.endsWith('/push')) {
+        proxy.onRequest = undefined;
+        srv.proc.kill('SIGKILL');
+      }
+    };
+    const r = await kpm('a', ['add', 'killed-push', '--password-stdin'], 0, 'kp-secret\n', master);
+    expect(r.stderr).toMatch(/not synced/);
+    await new Promise((ok) => setTimeout(ok, 200));
+    expect(srv.proc.signalCode).toBe('SIGKILL');
+    const again = await startServer({ dataDir: srv.dataDir });
+    proxy.retarget(again.url);
+    srv = again;
+    expect((await kpm('a', ['sync', '--json'], 0, undefined, master)).stdout).toMatch(/"pushed": 1/);
+    await kpm('c', ['sync'], 0, undefined, master);
+    expect((await kpm('c', ['get', 'killed-push'], 0, undefined, master)).stdout).toBe('kp-secret\n');
+  });
+
   it('a server that alters what it sends is caught by the binary: exit 8, nothing written', async () => {
     await kpm('a', ['add', 'tamper-target', '--password-stdin'], 0, 'tt-secret\n', master);
     const vaultDir = join(homes.c, 'data', 'vaults', fs.readdirSync(join(homes.c, 'data', 'vaults'))[0]);

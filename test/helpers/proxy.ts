@@ -15,6 +15,10 @@ export interface Proxy {
   requests: Buffer[];
   /** rewrites answers (a malicious server in front of the real one); undefined = pass through */
   rewrite?: (path: string, body: Buffer) => Buffer;
+  /** called before a request is forwarded (a test may kill the server here) */
+  onRequest?: (path: string) => void;
+  /** forward to another server from now on */
+  retarget(url: string): void;
   close(): Promise<void>;
 }
 
@@ -24,7 +28,7 @@ afterAll(async () => {
 });
 
 export async function startProxy(target: string): Promise<Proxy> {
-  const t = new URL(target);
+  let t = new URL(target);
   const faults: { path: RegExp; fault: Fault }[] = [];
   const seen: string[] = [];
   // eslint-disable-next-line prefer-const
@@ -35,6 +39,7 @@ export async function startProxy(target: string): Promise<Proxy> {
     const i = faults.findIndex((f) => f.path.test(path));
     const fault = i >= 0 ? faults.splice(i, 1)[0].fault : undefined;
     if (fault === 'before') return req.socket.destroy();
+    p.onRequest?.(path);
     const body: Buffer[] = [];
     req.on('data', (c: Buffer) => body.push(c));
     req.on('end', () => p.requests.push(Buffer.concat(body)));
@@ -59,6 +64,7 @@ export async function startProxy(target: string): Promise<Proxy> {
     fail: (path, fault) => void faults.push({ path, fault }),
     seen,
     requests: [],
+    retarget: (url) => void (t = new URL(url)),
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
   proxies.push(p);

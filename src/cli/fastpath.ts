@@ -29,9 +29,23 @@ async function call(method: string, params: unknown[]): Promise<unknown | undefi
   }
 }
 
+/** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
+async function completeEntries(prefix: string): Promise<number> {
+  try {
+    const entries = (await agentCall(resolvePaths(), 'list', [{}])) as Array<{ name: string }>;
+    const p = prefix.toLowerCase();
+    const names = new Set(entries.map((e) => e.name).filter((n) => n.toLowerCase().startsWith(p)));
+    if (names.size) process.stdout.write([...names].join('\n') + '\n');
+  } catch {
+    /* no agent, or it is locked: no names */
+  }
+  return 0;
+}
+
 export async function fastPath(argv: string[]): Promise<number | undefined> {
-  if (process.env.KPM_MASTER_PASSWORD) return undefined;
   const [cmd, ...rest] = argv;
+  if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
+  if (process.env.KPM_MASTER_PASSWORD) return undefined;
   if (cmd === 'get') {
     const p = parseFlags(rest, ['--field', '--vault'], []);
     if (!p || p.args.length !== 1) return undefined;

@@ -236,6 +236,7 @@ Examples:
     .option('--vault <name>', 'vault')
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm trash\n  kpm trash --json')
     .action(async (o) => {
       const items = await (await api({ masterStdin: o.passwordStdin })).trash(o.vault);
       if (o.json) return json(items);
@@ -249,6 +250,7 @@ Examples:
     .option('--reveal', 'show secret fields too')
     .option('--vault <name>', 'vault')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm show github\n  kpm show visa --reveal')
     .action(async (name: string, o) => {
       const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
       printEntry(v, Boolean(o.reveal));

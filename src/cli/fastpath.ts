@@ -6,6 +6,7 @@ import { resolvePaths } from '../vault/paths.js';
 import { KpmError } from '../vault/errors.js';
 import type { EntryView } from '../vault/session.js';
 import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
+import { parseRef } from './refs.js';
 
 function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
   const args: string[] = [];
@@ -56,6 +57,24 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
     const value = fieldValue(v.payload, field ?? primaryField(v.payload.type));
     if (value === undefined) return undefined;
     process.stdout.write(value.endsWith('\n') ? value : value + '\n');
+    return 0;
+  }
+  if (cmd === 'read') {
+    const p = parseFlags(rest, [], ['-n', '--no-newline', '--raw']);
+    if (!p || p.args.length !== 1) return undefined;
+    let ref;
+    try {
+      ref = parseRef(p.args[0]);
+    } catch {
+      return undefined; // the full program reports it
+    }
+    if (ref.field.toLowerCase() === 'totp') return undefined;
+    const v = (await call('get', [ref.item, ref.vault])) as EntryView | undefined;
+    if (!v) return undefined;
+    const value = fieldValue(v.payload, ref.field);
+    if (value === undefined) return undefined;
+    const bare = Object.keys(p.flags).length > 0 || value.endsWith('\n');
+    process.stdout.write(bare ? value : value + '\n');
     return 0;
   }
   if (cmd === 'list' || cmd === 'ls') {

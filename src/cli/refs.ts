@@ -8,7 +8,6 @@
 import { KpmError, notFound, usageError } from '../vault/errors.js';
 import { fieldValue } from '../vault/entry.js';
 import type { EntryView } from '../vault/session.js';
-import { parseOtpauthUri, totpNow } from '../vault/totp.js';
 
 export const REF_SCHEME = 'kpm://';
 
@@ -85,9 +84,12 @@ export interface SecretSource {
 }
 
 /** The value a reference names: a field of the entry's type or a custom field; `totp` is the current code. */
-export function refValue(v: EntryView, ref: SecretRef): string {
+export async function refValue(v: EntryView, ref: SecretRef): Promise<string> {
   const f = ref.field.toLowerCase();
-  if (f === 'totp' && v.payload.fields.totp) return totpNow(parseOtpauthUri(v.payload.fields.totp)).code;
+  if (f === 'totp' && v.payload.fields.totp) {
+    const { parseOtpauthUri, totpNow } = await import('../vault/totp.js'); // kept out of the hot path's bundle
+    return totpNow(parseOtpauthUri(v.payload.fields.totp)).code;
+  }
   const value = fieldValue(v.payload, f);
   if (value === undefined) throw notFound(`${ref.text}: entry "${v.payload.name}" has no field "${ref.field}"`);
   return value;
@@ -111,7 +113,7 @@ export async function resolveRefs(refs: SecretRef[], source: SecretSource): Prom
       if (e instanceof KpmError) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
       throw e;
     }
-    values.push(refValue(v, ref));
+    values.push(await refValue(v, ref));
   }
   return values;
 }

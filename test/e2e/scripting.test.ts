@@ -354,6 +354,25 @@ comp kpm completion z
       writeFileSync(join(home, '_kpm'), (await runOk(['completion', 'zsh'], { home })).stdout);
       const z = spawnSync(zsh, ['-n', join(home, '_kpm')], { encoding: 'utf8' });
       expect(z.status, z.stderr).toBe(0);
+      // the completion function itself, with zsh's completion builtins replaced by printers
+      const stubs = `_describe() { local -a a; a=("\${(@P)4}"); print -r -- "$2: \${(j:|:)a}"; }
+compadd() { local -a a; a=("\${(@P)2}"); print -r -- "names: \${(j:|:)a}"; }
+_files() { print files; }
+_command_names() { print commands; }
+compdef() { :; }
+source ${JSON.stringify(join(home, '_kpm'))}
+t() { words=("$@"); CURRENT=\${#words}; PREFIX="\${words[CURRENT]}"; _kpm; }
+t kpm vault ''
+t kpm get --vault Personal ''
+t kpm run -- x
+t kpm doc get --output ''`;
+      const f = spawnSync(zsh, ['-f', '-c', stubs], { env: cleanEnv(home, { PATH: `${join(home, 'bin')}:${process.env.PATH}` }), encoding: 'utf8' });
+      expect(f.status, f.stderr).toBe(0);
+      const zl = f.stdout.split('\n');
+      expect(zl[0]).toMatch(/^commands: list:list vaults.*\|rename:rename a vault$/);
+      expect(zl[1]).toMatch(/^names: /);
+      expect(zl[1].slice('names: '.length).split('|').sort()).toEqual(['a/b c%d', 'db', 'github', 'visa']);
+      expect(zl.slice(2)).toEqual(['commands', 'files', '']);
     }
     if (fish) {
       writeFileSync(join(home, 'kpm.fish'), (await runOk(['completion', 'fish'], { home })).stdout);

@@ -16,7 +16,7 @@ export function register(program: Command): void {
 Examples:
   source <(kpm completion bash)                                   (in ~/.bashrc)
   kpm completion bash > ~/.local/share/bash-completion/completions/kpm
-  kpm completion zsh > "\${fpath[1]}/_kpm"
+  kpm completion zsh > ~/.zfunc/_kpm        (with fpath=(~/.zfunc $fpath) before compinit)
   kpm completion fish > ~/.config/fish/completions/kpm.fish`)
     .action((shell: string) => {
       const make = SHELLS[shell as keyof typeof SHELLS];

@@ -56,8 +56,11 @@ function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, secrets: 
   return new Promise((resolve, reject) => {
     const mask = masking && secrets.length > 0;
     const child = spawn(cmd, args, { env, stdio: ['inherit', mask ? 'pipe' : 'inherit', mask ? 'pipe' : 'inherit'] });
+    // On a terminal, Ctrl-C and Ctrl-\ reach the whole foreground group, the child included: kpm
+    // then only waits for it instead of sending the signal a second time.
+    const fromTerminal = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && Boolean(process.stdin.isTTY);
     const forward = (sig: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      if (child.exitCode === null && child.signalCode === null && !fromTerminal(sig)) child.kill(sig);
     };
     const handlers = SIGNALS.map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
@@ -142,7 +145,8 @@ Examples:
     .addHelpText('after', `
 The command's stdout and stderr are filtered: every resolved secret prints as <concealed by kpm>.
 Exit code: the command's own; 128+N if it died of signal N; 127 if it was not found, 126 if it
-could not be run. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it. KPM_MASTER_PASSWORD
+could not be run. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (on a terminal, Ctrl-C
+reaches it directly and is not sent twice). KPM_MASTER_PASSWORD
 and KPM_TOKEN are never passed to it.
 
 Examples:

@@ -121,6 +121,13 @@ describe('without an agent', () => {
     expect(i.stdout).toBe('');
   });
 
+  it('run without references needs no unlock and passes the exit code through', async () => {
+    const args = ['run', '--', process.execPath, child, 'exit', '5'];
+    const r = await run(args, { home, env: { PLAIN: 'not a reference' } });
+    expectRun(args, r, 5);
+    expect(r.stderr).toBe('');
+  });
+
   it('kpm __complete entries prints nothing (never prompts, never unlocks), quickly', async () => {
     for (const env of [{}, withMaster()]) {
       const r = await run(['__complete', 'entries', ''], { home, env });
@@ -167,6 +174,7 @@ describe('with the agent', () => {
   it('read: --no-newline, and errors with their exit codes', async () => {
     expect(await read('kpm://github/password', ['--no-newline'])).toBe(GH_PW);
     expect(await read('kpm://github/password', ['-n'])).toBe(GH_PW);
+    expect(await read('kpm://github/password', ['--raw'])).toBe(GH_PW);
     const cases: Array<[string, number, RegExp]> = [
       ['kpm://Personal/a/b c%d/password', 2, /invalid secret reference .* at character 23: too many "\/"/],
       ['kpm://Personal/github%zz/password', 2, /at character 22: "%" must start an escape/],

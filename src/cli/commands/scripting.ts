@@ -146,8 +146,8 @@ Examples:
 The command's stdout and stderr are filtered: every resolved secret prints as <concealed by kpm>.
 Exit code: the command's own; 128+N if it died of signal N; 127 if it was not found, 126 if it
 could not be run. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (on a terminal, Ctrl-C
-reaches it directly and is not sent twice). KPM_MASTER_PASSWORD
-and KPM_TOKEN are never passed to it.
+reaches it directly and is not sent twice). KPM_MASTER_PASSWORD and KPM_TOKEN are never passed to
+it. Put -- before the command, so that its own options are not read as kpm's.
 
 Examples:
   DB_PASSWORD=kpm://Personal/db/password kpm run -- ./migrate.sh

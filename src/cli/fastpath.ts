@@ -8,6 +8,7 @@ import type { EntryView } from '../vault/session.js';
 import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
 import type { SyncReport } from '../sync/engine.js';
 import { describeSyncReport } from '../sync/report.js';
+import { parseRef } from './refs.js';
 
 function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
   const args: string[] = [];
@@ -31,9 +32,23 @@ async function call(method: string, params: unknown[]): Promise<unknown | undefi
   }
 }
 
+/** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
+async function completeEntries(prefix: string): Promise<number> {
+  try {
+    const entries = (await agentCall(resolvePaths(), 'list', [{}])) as Array<{ name: string }>;
+    const p = prefix.toLowerCase();
+    const names = new Set(entries.map((e) => e.name).filter((n) => n.toLowerCase().startsWith(p)));
+    if (names.size) process.stdout.write([...names].join('\n') + '\n');
+  } catch {
+    /* no agent, or it is locked: no names */
+  }
+  return 0;
+}
+
 export async function fastPath(argv: string[]): Promise<number | undefined> {
-  if (process.env.KPM_MASTER_PASSWORD) return undefined;
   const [cmd, ...rest] = argv;
+  if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
+  if (process.env.KPM_MASTER_PASSWORD) return undefined;
   if (cmd === 'get') {
     const p = parseFlags(rest, ['--field', '--vault'], []);
     if (!p || p.args.length !== 1) return undefined;
@@ -44,6 +59,24 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
     const value = fieldValue(v.payload, field ?? primaryField(v.payload.type));
     if (value === undefined) return undefined;
     process.stdout.write(value.endsWith('\n') ? value : value + '\n');
+    return 0;
+  }
+  if (cmd === 'read') {
+    const p = parseFlags(rest, [], ['-n', '--no-newline', '--raw']);
+    if (!p || p.args.length !== 1) return undefined;
+    let ref;
+    try {
+      ref = parseRef(p.args[0]);
+    } catch {
+      return undefined; // the full program reports it
+    }
+    if (ref.field.toLowerCase() === 'totp') return undefined;
+    const v = (await call('get', [ref.item, ref.vault])) as EntryView | undefined;
+    if (!v) return undefined;
+    const value = fieldValue(v.payload, ref.field);
+    if (value === undefined) return undefined;
+    const bare = Object.keys(p.flags).length > 0 || value.endsWith('\n');
+    process.stdout.write(bare ? value : value + '\n');
     return 0;
   }
   if (cmd === 'list' || cmd === 'ls') {

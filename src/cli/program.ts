@@ -10,6 +10,8 @@ import { register as config } from './commands/config.js';
 import { register as settings } from './commands/settings.js';
 import { register as account } from './commands/account.js';
 import { register as sync } from './commands/sync.js';
+import { register as scripting } from './commands/scripting.js';
+import { register as completion } from './commands/completion.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -41,6 +43,8 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   settings(program);
   account(program);
   sync(program);
+  scripting(program);
+  completion(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -415,7 +415,7 @@ Examples:
       info(`server ${session.server}, region ${a.region}, device "${a.device.name}" (${a.device.id})\ntwo-step verification: ${twoFactorText(a.twoFactor)}`);
     });
 
-  const devices = program.command('devices').description('devices signed in to your account');
+  const devices = program.command('devices').description('devices signed in to your account').addHelpText('after', '\nExamples:\n  kpm devices\n  kpm devices revoke 3f2a9c1b0d4e5f60');
   serverOptions(devices.command('list', { isDefault: true }).description('list the signed-in devices (the default)').option('--json', 'print JSON'))
     .addHelpText('after', '\nExamples:\n  kpm devices\n  kpm devices --json')
     .action(async (o) => {
@@ -461,7 +461,7 @@ async function sessionServer(): Promise<string | undefined> {
 }
 
 function registerTwoFactor(program: Command): void {
-  const tf = program.command('2fa').description('two-step verification: an authenticator app (recommended) or SMS, plus recovery codes');
+  const tf = program.command('2fa').description('two-step verification: an authenticator app (recommended) or SMS, plus recovery codes').addHelpText('after', '\nExamples:\n  kpm 2fa status\n  kpm 2fa enable --totp');
 
   serverOptions(tf.command('status').description('what protects the sign-in').option('--json', 'print JSON'))
     .addHelpText('after', '\nExample:\n  kpm 2fa status')
@@ -580,7 +580,7 @@ Examples:
 }
 
 function registerAccount(program: Command): void {
-  const account = program.command('account').description('your account on the kpm server');
+  const account = program.command('account').description('your account on the kpm server').addHelpText('after', '\nExamples:\n  kpm account reset-password');
   serverOptions(
     checkOptions(
       account

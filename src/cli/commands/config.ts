@@ -36,6 +36,7 @@ export function register(program: Command): void {
   const config = program
     .command('config')
     .description('show and change settings (config.json; `kpm config list` shows every key)')
+    .addHelpText('after', '\nExamples:\n  kpm config list\n  kpm config set autolock 30\n  kpm config get autolock --json')
     .addHelpText('after', `\nSettings:\n${SETTINGS.map((s) => `  ${s.key.padEnd(30)} ${s.help} (default: ${show(s.default)})`).join('\n')}`);
 
   config

@@ -135,11 +135,12 @@ Examples:
     .description('print one entry\'s password (or another field); exact name or id')
     .option('--field <field>', 'password | username | url | notes | totp (current code) | a custom field name')
     .option('--json', 'print the whole entry as JSON')
+    .option('--raw', 'print the value exactly as stored, without a newline after it')
     .option('-c, --copy', 'copy the value to the clipboard instead of printing it; cleared after clipboard_clear seconds')
     .option('--vault <name>', 'look only in this vault')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .addHelpText('after', '\nExamples:\n  kpm get github\n  kpm get github --field username\n  export TOKEN="$(kpm get api-token)"\n  kpm get github --json | jq .fields.url')
-    .action(async (name: string, o: CommonOpts & { field?: string; copy?: boolean }) => {
+    .addHelpText('after', '\nExamples:\n  kpm get github\n  kpm get github --field username\n  export TOKEN="$(kpm get api-token)"\n  kpm get github --json | jq .fields.url\n  kpm get deploy-key --field notes --raw > id_deploy')
+    .action(async (name: string, o: CommonOpts & { field?: string; copy?: boolean; raw?: boolean }) => {
       const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
       if (o.json) return json(entryJson(v));
       const value = valueOf(v, o.field);
@@ -148,7 +149,7 @@ Examples:
         await copyAndClear(value, (await loadSettings(ctx().paths)).clipboard_clear);
         return;
       }
-      process.stdout.write(value.endsWith('\n') ? value : value + '\n');
+      process.stdout.write(o.raw || value.endsWith('\n') ? value : value + '\n');
     });
 
   program
@@ -217,6 +218,7 @@ Examples:
     .command('totp <name>')
     .description('print the current one-time code of an entry (seconds left on stderr)')
     .option('--json', 'print {code, secondsLeft, period}')
+    .option('--raw', 'print the code without a newline')
     .option('--vault <name>', 'vault')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm totp github\n  kpm totp github --json')
@@ -226,6 +228,7 @@ Examples:
       if (!uri) throw notFound(`entry "${v.payload.name}" has no TOTP secret`, 'add one with `kpm edit NAME --totp otpauth://…`');
       const t = totpNow(parseOtpauthUri(uri));
       if (o.json) return json(t);
+      if (o.raw) return void process.stdout.write(t.code);
       out(t.code);
       if (process.stderr.isTTY) info(`(${t.secondsLeft}s left)`);
     });
@@ -236,6 +239,7 @@ Examples:
     .option('--vault <name>', 'vault')
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm trash\n  kpm trash --json')
     .action(async (o) => {
       const items = await (await api({ masterStdin: o.passwordStdin })).trash(o.vault);
       if (o.json) return json(items);
@@ -249,6 +253,7 @@ Examples:
     .option('--reveal', 'show secret fields too')
     .option('--vault <name>', 'vault')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm show github\n  kpm show visa --reveal')
     .action(async (name: string, o) => {
       const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
       printEntry(v, Boolean(o.reveal));

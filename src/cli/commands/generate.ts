@@ -17,18 +17,20 @@ export function register(program: Command): void {
     .option('-w, --words <n>', 'a passphrase of N words from the EFF long list (1-64)')
     .option('--separator <s>', 'passphrase separator', '-')
     .option('--json', 'print {password, entropyBits, ...}')
+    .option('--raw', 'print the password without a newline')
     .addHelpText('after', '\nExamples:\n  kpm generate\n  kpm generate --length 32 --no-symbols\n  kpm generate --words 6 --separator " "')
     .action((o) => {
       if (o.words !== undefined) {
         const words = intOption('--words', o.words, 1, 64);
         const password = generatePassphrase({ words, separator: o.separator });
         if (o.json) return json({ password, kind: 'passphrase', words, entropyBits: round(passphraseEntropy(words)) });
-        return out(password);
+        return o.raw ? void process.stdout.write(password) : out(password);
       }
       const length = intOption('--length', o.length, 4, 1024);
       const opts = { length, symbols: o.symbols, digits: o.digits, upper: o.uppercase, lower: o.lowercase };
       const password = generatePassword(opts);
       if (o.json) return json({ password, kind: 'password', length, alphabetSize: alphabetFor(opts).length, entropyBits: round(passwordEntropy(alphabetFor(opts).length, length)) });
+      if (o.raw) return void process.stdout.write(password);
       out(password);
     });
 }

@@ -97,6 +97,7 @@ export function register(program: Command): void {
   program
     .command('lock')
     .description('lock the vault: the agent wipes its keys and stops')
+    .addHelpText('after', '\nExamples:\n  kpm lock')
     .action(async () => {
       const { paths } = ctx();
       if (!(await agentStatus(paths))) {
@@ -111,6 +112,7 @@ export function register(program: Command): void {
     .command('status')
     .description('show whether kpm is locked, where the vault is and how many entries it holds (no password needed)')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  kpm status\n  kpm status --json | jq .locked')
     .action(async (o) => {
       const { paths } = ctx();
       const exists = (() => {

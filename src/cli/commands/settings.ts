@@ -116,7 +116,10 @@ async function removeLocalData(o: { yes?: boolean; settingsPasswordStdin?: boole
 // ---------------------------------------------------------------------------------------------
 
 export function register(program: Command): void {
-  const settings = program.command('settings').description('protect the settings, and removal of kpm, with a settings password');
+  const settings = program
+    .command('settings')
+    .description('protect the settings, and removal of kpm, with a settings password')
+    .addHelpText('after', '\nExamples:\n  kpm settings status\n  kpm settings lock --use-master\n  kpm settings unlock');
 
   settings
     .command('lock')

@@ -20,12 +20,13 @@ async function vaultPassword(o: { vaultPasswordStdin?: boolean }, isNew: boolean
 }
 
 export function register(program: Command): void {
-  const vault = program.command('vault').description('manage vaults (default vault: Personal)');
+  const vault = program.command('vault').description('manage vaults (default vault: Personal)').addHelpText('after', '\nExamples:\n  kpm vault list\n  kpm vault create Work\n  kpm add aws --vault Work --generate');
 
   vault
     .command('list')
     .description('list vaults, which have their own password, and which are locked')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  kpm vault list\n  kpm vault list --json | jq -r ".[].name"')
     .action(async (o) => {
       const vs = await (await api({})).listVaults();
       if (o.json) return json(vs);
@@ -53,6 +54,7 @@ export function register(program: Command): void {
     .command('unlock <name>')
     .description('unlock a vault that has its own password (kept by the agent until it locks)')
     .option('--vault-password-stdin', "read the vault's password from stdin")
+    .addHelpText('after', '\nExamples:\n  kpm vault unlock Private\n  printf %s "$VAULT_PW" | kpm vault unlock Private --vault-password-stdin')
     .action(async (name: string, o) => {
       const a = await api({});
       const v = await a.unlockVault(name, await vaultPassword(o, false, name));
@@ -62,6 +64,7 @@ export function register(program: Command): void {
   vault
     .command('lock <name>')
     .description('lock a vault that has its own password')
+    .addHelpText('after', '\nExamples:\n  kpm vault lock Private')
     .action(async (name: string) => {
       await (await api({})).lockVault(name);
       info(`Vault "${name}" is locked.`);
@@ -90,6 +93,7 @@ export function register(program: Command): void {
     .description('delete a vault and every entry in it from this device')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected)')
+    .addHelpText('after', '\nExamples:\n  kpm vault rm Old\n  kpm vault rm Old --yes')
     .action(async (name: string, o) => {
       await requireSettingsPassword('vault rm', { settingsPasswordStdin: o.settingsPasswordStdin });
       const a = await api({});
@@ -104,6 +108,7 @@ export function register(program: Command): void {
   vault
     .command('rename <name> <newName>')
     .description('rename a vault')
+    .addHelpText('after', '\nExamples:\n  kpm vault rename Work Office')
     .action(async (name: string, newName: string) => {
       const v = await (await api({})).renameVault(name, newName);
       info(`Renamed to "${v.name}".`);

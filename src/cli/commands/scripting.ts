@@ -1,0 +1,204 @@
+// kpm read, kpm run, kpm inject: secrets for scripts through kpm:// references (README "Scripts and CI").
+import type { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import { writeFileAtomic } from '../../vault/fsutil.js';
+import { childEnv } from '../../agent/client.js';
+import { openApi } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { ctx } from '../context.js';
+import { readStdinText } from '../io.js';
+import { isRef, parseRef, resolveRefs, type SecretRef } from '../refs.js';
+import { parseEnvFile, scanTemplate } from '../envfile.js';
+import { maskingStream } from '../mask.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Resolves every reference of one command with one unlock (agent, or the master password once). */
+async function resolveAll(refs: SecretRef[], passwordStdin?: boolean): Promise<string[]> {
+  if (refs.length === 0) return [];
+  const { paths } = ctx();
+  const api = await openApi(paths, { passwordStdin }, async () => (await loadSettings(paths)).autolock);
+  try {
+    return await resolveRefs(refs, api);
+  } finally {
+    await api.close();
+  }
+}
+
+/** Writes a secret file: 0600, atomically, never over an existing file without --force. */
+function writeSecretFile(path: string, data: string, force?: boolean): void {
+  if (!force && existsSync(path)) throw usageError(`${path} exists already`, 'use --force to overwrite it');
+  writeFileAtomic(path, Buffer.from(data, 'utf8'));
+}
+
+function readTextFile(path: string, what: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ENOENT') throw new KpmError(`${what} ${path} does not exist`, EXIT.notFound);
+    if (err.code === 'EISDIR') throw usageError(`${what} ${path} is a folder`);
+    throw e;
+  }
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(bytes)) throw usageError(`${what} ${path} is not valid UTF-8`);
+  return text;
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+
+/** Runs the child with the resolved environment; resolves to the exit code (128+N for a signal). */
+function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, secrets: string[], masking: boolean): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const mask = masking && secrets.length > 0;
+    const child = spawn(cmd, args, { env, stdio: ['inherit', mask ? 'pipe' : 'inherit', mask ? 'pipe' : 'inherit'] });
+    // On a terminal, Ctrl-C and Ctrl-\ reach the whole foreground group, the child included: kpm
+    // then only waits for it instead of sending the signal a second time.
+    const fromTerminal = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && Boolean(process.stdin.isTTY);
+    const forward = (sig: NodeJS.Signals) => () => {
+      if (child.exitCode === null && child.signalCode === null && !fromTerminal(sig)) child.kill(sig);
+    };
+    const handlers = SIGNALS.map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    const done = () => {
+      for (const [s, h] of handlers) process.off(s, h);
+    };
+    const pending: Array<Promise<void>> = [];
+    if (mask) {
+      for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
+        const t = maskingStream(secrets);
+        pending.push(new Promise((res) => t.on('end', res)));
+        from.pipe(t).pipe(to, { end: false });
+      }
+    }
+    let settled = false;
+    const finish = (code: number) => {
+      if (settled) return;
+      settled = true;
+      done();
+      void Promise.all(pending).then(() => resolve(code));
+    };
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      // as shells do: 127 when the command does not exist, 126 when it cannot be run
+      if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') {
+        process.stderr.write(`kpm: ${e.code === 'EACCES' ? 'permission denied' : 'command not found'}: ${cmd}\n`);
+        settled = true;
+        done();
+        return resolve(e.code === 'EACCES' ? 126 : 127);
+      }
+      settled = true;
+      done();
+      reject(e);
+    });
+    child.on('close', (code, signal) => finish(signal ? 128 + (osConstants.signals[signal] ?? 0) : (code ?? 1)));
+  });
+}
+
+/** Exits with the child's code once our own output is flushed. */
+function exitWith(code: number): Promise<never> {
+  return new Promise(() => {
+    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('read <reference>')
+    .description('print one secret named by a reference kpm://VAULT/ITEM/FIELD (or kpm://ITEM/FIELD)')
+    .option('-n, --no-newline', 'do not print a newline after the value')
+    .option('--raw', 'the same as --no-newline: the value exactly as stored')
+    .option('-o, --out-file <file>', 'write the value to FILE (mode 0600) instead of stdout')
+    .option('--force', 'overwrite --out-file if it exists')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', `
+FIELD is a field of the entry's type (password, username, url, notes, number, code, …) or a custom
+field; "totp" prints the current one-time code. Write "/" in a name as %2F and "%" as %25.
+
+Examples:
+  kpm read kpm://Personal/github/password
+  kpm read "kpm://Work/AWS prod/access key" --no-newline | pbcopy
+  kpm read kpm://github/totp
+  kpm read kpm://Personal/deploy%2Fssh/notes --out-file ~/.ssh/id_deploy
+  printf %s "$MASTER" | kpm read kpm://Personal/db/password --password-stdin`)
+    .action(async (reference: string, o: { newline: boolean; raw?: boolean; outFile?: string; force?: boolean; passwordStdin?: boolean }) => {
+      const ref = parseRef(reference);
+      if (o.outFile && !o.force && existsSync(o.outFile)) throw usageError(`${o.outFile} exists already`, 'use --force to overwrite it');
+      const [value] = await resolveAll([ref], o.passwordStdin);
+      if (o.outFile) return writeSecretFile(o.outFile, value, o.force);
+      const bare = o.raw || !o.newline || value.endsWith('\n');
+      process.stdout.write(bare ? value : value + '\n');
+    });
+
+  program
+    .command('run')
+    .description('run a command with secrets in its environment: variables whose values are kpm:// references are resolved for the child only')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .option('--env-file <file>', 'read variables from a dotenv file (repeatable; later files win, and files win over the environment)', collect)
+    .option('--no-masking', "do not conceal secrets in the command's output (stdout and stderr are passed through untouched)")
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked); the command then gets no stdin')
+    .usage('[options] -- <command> [args...]')
+    .addHelpText('after', `
+The command's stdout and stderr are filtered: every resolved secret prints as <concealed by kpm>.
+Exit code: the command's own; 128+N if it died of signal N; 127 if it was not found, 126 if it
+could not be run. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (on a terminal, Ctrl-C
+reaches it directly and is not sent twice). KPM_MASTER_PASSWORD and KPM_TOKEN are never passed to
+it. Put -- before the command, so that its own options are not read as kpm's.
+
+Examples:
+  DB_PASSWORD=kpm://Personal/db/password kpm run -- ./migrate.sh
+  kpm run --env-file .env -- npm start
+  echo 'API_KEY="kpm://Work/stripe/api key"' > .env.kpm && kpm run --env-file .env.kpm -- node app.js
+  kpm run --no-masking -- psql "$DATABASE_URL"`)
+    .action(async (command: string[], o: { envFile?: string[]; masking: boolean; passwordStdin?: boolean }) => {
+      const [cmd, ...args] = command;
+      const env = childEnv();
+      for (const f of o.envFile ?? []) for (const [k, v] of parseEnvFile(readTextFile(f, 'env file'), f)) env[k] = v;
+      delete env.KPM_MASTER_PASSWORD;
+      delete env.KPM_TOKEN;
+      const names = Object.keys(env).filter((k) => isRef(env[k] ?? ''));
+      const refs = names.map((k) => {
+        try {
+          return parseRef(env[k]!);
+        } catch (e) {
+          if (e instanceof KpmError) throw new KpmError(`${k}: ${e.message}`, e.exitCode, e.hint);
+          throw e;
+        }
+      });
+      const values = await resolveAll(refs, o.passwordStdin);
+      names.forEach((k, i) => (env[k] = values[i]));
+      const code = await runChild(cmd, args, env, values, o.masking);
+      return exitWith(code);
+    });
+
+  program
+    .command('inject')
+    .description('fill a template: every {{ kpm://… }} is replaced by the secret it names')
+    .option('-i, --in-file <file>', 'the template (default: stdin)')
+    .option('-o, --out-file <file>', 'write the result to FILE (mode 0600) instead of stdout')
+    .option('--force', 'overwrite --out-file if it exists')
+    .option('--password-stdin', 'read the master password from stdin (needs -i)')
+    .addHelpText('after', `
+Nothing is written unless every reference resolves (exit 3 names the missing one).
+
+Examples:
+  kpm inject -i config.yml.tpl -o config.yml
+  echo 'password: {{ kpm://Personal/db/password }}' | kpm inject
+  kpm inject -i .env.tpl -o .env --force`)
+    .action(async (o: { inFile?: string; outFile?: string; force?: boolean; passwordStdin?: boolean }) => {
+      if (o.passwordStdin && !o.inFile) throw usageError('--password-stdin needs the template in a file (-i FILE)');
+      if (o.outFile && !o.force && existsSync(o.outFile)) throw usageError(`${o.outFile} exists already`, 'use --force to overwrite it');
+      const template = o.inFile ? readTextFile(o.inFile, 'template') : await readStdinText('template', false);
+      const parts = scanTemplate(template);
+      const refParts = parts.filter((p) => p.ref);
+      const values = await resolveAll(refParts.map((p) => parseRef(p.text)), o.passwordStdin);
+      let k = 0;
+      const result = parts.map((p) => (p.ref ? values[k++] : p.text)).join('');
+      if (o.outFile) return writeSecretFile(o.outFile, result, o.force);
+      process.stdout.write(result);
+    });
+}

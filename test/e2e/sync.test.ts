@@ -45,6 +45,8 @@ describe('sync across devices (real server, SQLite)', () => {
     const unlock = await kpm('b', ['unlock', '--password-stdin'], 0, MASTER + '\n');
     expect(unlock.stderr).toMatch(/Synced: 0 changes sent, 1 received/);
     expect((await kpm('b', ['get', 'github'])).stdout).toBe('gh-secret-1\n');
+    const st = JSON.parse((await kpm('b', ['status', '--json'])).stdout);
+    expect(st.sync).toMatchObject({ account: EMAIL, lastChange: expect.stringMatching(/^20\d\d-/) });
   });
 
   it('B (agent) adds; A (no agent) gets it after `kpm sync`; C, a third device without an agent, too', async () => {

@@ -25,6 +25,17 @@ function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfPara
   return { m, t, p };
 }
 
+/** Where this profile syncs, and the last change it verified on the server (a MAC'd manifest time). */
+async function syncStatus(paths: KpmPaths): Promise<{ server: string; account: string; lastChange: string | null } | null> {
+  const { loadSession } = await import('../../sync/http.js');
+  const session = loadSession(paths);
+  if (!session) return null;
+  const { loadVaultState } = await import('../../sync/state.js');
+  const times = listVaultDirs(paths.vaults).map((d) => loadVaultState(d)?.time ?? 0);
+  const last = Math.max(0, ...times);
+  return { server: session.server, account: session.account.email, lastChange: last > 0 ? new Date(last).toISOString() : null };
+}
+
 /** `kpm unlock` syncs before it returns (setting sync=auto, signed in, online). */
 async function syncOnUnlock(paths: KpmPaths): Promise<void> {
   const { autoSyncWanted } = await import('../../sync/auto.js');
@@ -127,12 +138,14 @@ export function register(program: Command): void {
       const agent = exists ? await agentStatus(paths) : null;
       const vaults = listVaultDirs(paths.vaults).map((d) => readVaultHeader(d));
       const entries = vaults.reduce((n, h) => n + h.commit.liveCount, 0);
-      const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null };
+      const sync = await syncStatus(paths);
+      const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null, sync };
       if (o.json) return json(status);
       if (!exists) return out(`no vault in ${paths.data} (run \`kpm init\`)`);
       out(`${agent ? 'unlocked' : 'locked'}`);
       out(`vault: ${paths.data}`);
       out(`entries: ${entries} in ${vaults.length} vault${vaults.length === 1 ? '' : 's'}`);
+      if (sync) out(`sync: ${sync.account} on ${sync.server}${sync.lastChange ? `, last change on the server ${sync.lastChange}` : ', not synced yet'}`);
     });
 
   program

@@ -183,6 +183,27 @@ describe('sync across devices (real server, SQLite)', () => {
     stopAgent(homes.b);
   });
 
+  it('`kpm init` after `kpm login` uploads the new vault; sync=manual and --offline keep changes local until `kpm sync`', async () => {
+    const email = 'second@example.org';
+    homes.d = makeHome();
+    homes.e = makeHome();
+    await kpm('d', ['register', '--email', email, '--password-stdin', '--region', 'FR'], 0, ACCOUNT + '\n');
+    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).filter((m) => m.to.includes(email)).at(-1)!.text)![1];
+    await kpm('d', ['activate', code]);
+    expect((await kpm('d', ['login', email, '--password-stdin'], 0, ACCOUNT + '\n')).stderr).not.toMatch(/already has a vault/);
+    await kpm('d', ['init', '--password-stdin'], 0, MASTER + '\n');
+    expect((await kpm('e', ['login', email, '--password-stdin'], 0, ACCOUNT + '\n')).stderr).toMatch(/already has a vault/);
+    await kpm('d', ['config', 'set', 'sync', 'manual']);
+    expect((await kpm('d', ['add', 'manual-1', '--password-stdin'], 0, 'm1-secret\n', master)).stderr).not.toMatch(/synced/);
+    await kpm('d', ['config', 'set', 'sync', 'auto']);
+    expect((await kpm('d', ['--offline', 'add', 'manual-2', '--password-stdin'], 0, 'm2-secret\n', master)).stderr).not.toMatch(/synced/);
+    await kpm('e', ['sync'], 0, undefined, master);
+    await kpm('e', ['get', 'manual-1'], 3, undefined, master);
+    expect((await kpm('d', ['sync', '--json'], 0, undefined, master)).stdout).toMatch(/"pushed": 2/);
+    await kpm('e', ['sync'], 0, undefined, master);
+    expect((await kpm('e', ['get', 'manual-2'], 0, undefined, master)).stdout).toBe('m2-secret\n');
+  });
+
   it('R17: no request of the whole run (register → login → sync → passwd) carries the master password in any encoding', async () => {
     const all = Buffer.concat(proxy.requests).toString('latin1');
     expect(proxy.requests.length).toBeGreaterThan(20);

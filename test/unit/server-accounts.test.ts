@@ -39,7 +39,10 @@ describe('R18: what the server stores', () => {
       inventory[name] = cols.rows.map((c) => c.name);
     }
     // Adding a column means adding it here, on purpose: the server must never hold anything that
-    // tests a master-password guess (it has no vault data at all until sync, issue 5).
+    // tests a master-password guess. Sync bodies are opaque: the keyring envelope holds keyring.kpm
+    // (salt, Argon2id parameters, the account key AEAD-wrapped under the master-password key: one
+    // Argon2id run per guess, R18), vault envelopes hold vault keys AEAD-wrapped under the account key
+    // (or a data-vault password), records and blobs are ciphertexts, manifests are MACs.
     expect(inventory).toEqual({
       accounts: ['id', 'email', 'password_hash', 'region', 'marketing', 'created_at', 'activated_at', 'disabled_at', 'password_changed_at'],
       activations: ['code_hash', 'account_id', 'password_hash', 'region', 'marketing', 'expires_at'],
@@ -50,6 +53,11 @@ describe('R18: what the server stores', () => {
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
       sms: ['account_id', 'phone', 'confirmed_at'],
       sms_codes: ['account_id', 'purpose', 'code_hash', 'expires_at', 'tries'],
+      sync_blob_chunks: ['account_id', 'blob_id', 'idx', 'body'],
+      sync_blobs: ['account_id', 'blob_id', 'chunks', 'complete', 'updated_at'],
+      sync_keyrings: ['account_id', 'epoch', 'body', 'updated_at'],
+      sync_records: ['account_id', 'vault_id', 'rev', 'body'],
+      sync_vaults: ['account_id', 'vault_id', 'epoch', 'body', 'head', 'manifest', 'updated_at'],
       tickets: ['ticket_hash', 'account_id', 'device_name', 'expires_at', 'tries'],
       totp: ['account_id', 'secret_enc', 'confirmed_at', 'last_step'],
     });

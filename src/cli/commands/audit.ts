@@ -104,6 +104,8 @@ async function runAudit(o: AuditOptions): Promise<void> {
   // Problems with the flags are reported before the vault is unlocked.
   let source: import('../../audit/hibp.js').BreachSource | undefined;
   const skipped: AuditReport['skipped'] = [];
+  // `--offline` is also the program's own option (no automatic sync): either way, no network here.
+  if (process.env.KPM_OFFLINE === '1') o.offline = true;
   if (checks.has('breached')) {
     if (o.hibpFile !== undefined) source = new HashFile(o.hibpFile);
     else if (o.offline) skipped.push({ check: 'breached', reason: '--offline without --hibp-file' });

@@ -9,6 +9,7 @@ import { register as docs } from './commands/docs.js';
 import { register as config } from './commands/config.js';
 import { register as settings } from './commands/settings.js';
 import { register as account } from './commands/account.js';
+import { register as transfer } from './commands/transfer.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -35,6 +36,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   config(program);
   settings(program);
   account(program);
+  transfer(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

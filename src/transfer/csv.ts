@@ -51,12 +51,32 @@ function csvType(v: string | undefined): EntryType {
 const truthy = (v: string) => /^(1|true|yes|x)$/i.test(v.trim());
 const dateValue = (v: string | undefined) => (v && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v);
 
+/** The line where a quoted value opens that is still open at the end of the text. */
+function unclosedQuoteLine(text: string): number | undefined {
+  let line = 1, open = 0, quoted = false, fieldStart = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '\n') line++;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"' && fieldStart) {
+      quoted = true;
+      open = line;
+    }
+    fieldStart = c === ',' || c === '\n' || (c === '\r' && fieldStart);
+  }
+  return quoted ? open : undefined;
+}
+
 export function parseCsv(text: string): ParseResult {
   let rows: { record: string[]; info: { lines: number } }[];
   try {
     rows = parse(text.replace(/^\uFEFF/, ''), { info: true, relax_column_count: true, skip_empty_lines: true }) as unknown as typeof rows;
   } catch (e) {
-    const err = e as Error & { lines?: number };
+    const err = e as Error & { lines?: number; code?: string };
+    const open = err.code === 'CSV_QUOTE_NOT_CLOSED' ? unclosedQuoteLine(text) : undefined;
+    if (open !== undefined) throw new FileFormatError(`malformed CSV: a quoted value that starts on line ${open} is never closed`, open);
     throw new FileFormatError(`malformed CSV: ${err.message.replace(/ at line \d+/, '')}`, err.lines);
   }
   if (rows.length === 0) throw new FileFormatError('the CSV file is empty (a header row is required)');

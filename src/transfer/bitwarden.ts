@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EntryPayload } from '../vault/entry.js';
 import {
-  addCustom, addTag, collect, isoDate, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str, type ParseResult,
+  addTag, collect, isoDate, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str, type ParseResult,
 } from './model.js';
 
 type Obj = Record<string, unknown>;
@@ -45,7 +45,6 @@ function mapItem(item: Obj, folders: Map<string, string>): EntryPayload {
     if (!Array.isArray(uris)) throw new RecordError('"login.uris" must be an array');
     for (const u of uris) put(p, 'url', isObj(u) ? str(u.uri) : undefined);
     put(p, 'totp', str(login.totp));
-    if (Array.isArray(login.fido2Credentials) && login.fido2Credentials.length) addCustom(p, 'passkey', `${login.fido2Credentials.length} passkey(s) not imported`);
   } else if (type === 2) {
     p = newPayload('note', '');
   } else if (type === 3) {
@@ -111,7 +110,12 @@ export function parseBitwardenJson(text: string): ParseResult {
     }
     collect(res, record, undefined, () => {
       if (!isObj(item)) throw new RecordError('item is not an object');
-      return { record, payload: mapItem(item, folders) };
+      const payload = mapItem(item, folders);
+      const history = Array.isArray(item.passwordHistory) ? item.passwordHistory.length : 0;
+      if (history) res.skipped.push({ record, message: `password history (${history} old password${history === 1 ? '' : 's'}) not imported` });
+      const passkeys = isObj(item.login) && Array.isArray(item.login.fido2Credentials) ? item.login.fido2Credentials.length : 0;
+      if (passkeys) res.skipped.push({ record, message: `${passkeys} passkey${passkeys === 1 ? '' : 's'} not imported` });
+      return { record, payload };
     });
   });
   return res;

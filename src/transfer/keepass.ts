@@ -107,6 +107,8 @@ export function parseKeepassXml(xml: string): ParseResult {
         collect(res, n, line, () => {
           const { payload, attachments } = mapEntry(c, here);
           for (const a of attachments) res.skipped.push({ record: n, line, message: `attachment "${a}" not imported` });
+          const history = children(c, 'History').flatMap((h) => children(h, 'Entry')).length;
+          if (history) res.skipped.push({ record: n, line, message: `history (${history} older version${history === 1 ? '' : 's'}) not imported` });
           return { record: n, line, payload };
         });
       } else if (tag === 'Group') walk(c, here, bin, false);

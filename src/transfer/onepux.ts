@@ -144,6 +144,8 @@ export function parseOnePux(bytes: Uint8Array): ParseResult {
         const { payload, files: got, missing } = mapItem(item, files);
         if (vaults.length > 1) addTag(payload, vaultName);
         for (const m of missing) res.skipped.push({ record: n, message: `file "${m}" is not in the archive` });
+        const history = isObj(item.details) && Array.isArray(item.details.passwordHistory) ? item.details.passwordHistory.length : 0;
+        if (history) res.skipped.push({ record: n, message: `password history (${history} old password${history === 1 ? '' : 's'}) not imported` });
         return { record: n, payload, files: got.length ? got : undefined };
       });
     }

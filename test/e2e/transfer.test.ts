@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initVault, leaks, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
+import { describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, withMaster, type RunResult } from '../helpers/kpm.js';
 import { buildOnePux } from '../helpers/onepux.js';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
@@ -44,7 +44,9 @@ describe('kpm import (agent unlocked)', () => {
   it('imports a Bitwarden JSON export: every type, folder tags, custom fields; trash skipped; duplicate name renamed', async () => {
     const r = await kpm(home, ['import', join(FIX, 'bitwarden.json'), '--format', 'bitwarden-json', '--json'], 0);
     const s = JSON.parse(r.stdout);
-    expect(s).toMatchObject({ vault: 'Personal', dryRun: false, imported: 7, errors: [], skipped: [{ record: 6, message: 'in the trash' }] });
+    expect(s).toMatchObject({ vault: 'Personal', dryRun: false, imported: 7, files: 0, errors: [] });
+    expect(s.skipped).toContainEqual({ record: 6, message: 'in the trash' });
+    expect(s.skipped).toContainEqual({ record: 1, message: '1 passkey not imported' });
     expect(s.renamed).toEqual([{ record: 8, from: 'github', to: 'github (2)' }]);
     expect(await names(home)).toEqual(['deploy key', 'GitHub', 'github (2)', 'Me', 'Steam', 'Visa Gold', 'Wi-Fi Zürich 🏔']);
     const gh = JSON.parse((await kpm(home, ['get', 'GitHub', '--json'], 0)).stdout);
@@ -59,7 +61,7 @@ describe('kpm import (agent unlocked)', () => {
     const file = join(tmp, 'export.1pux');
     fs.writeFileSync(file, buildOnePux());
     const r = await kpm(home, ['import', file, '--format', '1password-1pux'], 0);
-    expect(r.stderr).toMatch(/Imported 7 entries into Personal \(1 file stored, 1 skipped\)\./);
+    expect(r.stderr).toMatch(/Imported 7 entries into Personal \(1 file stored, 2 skipped, listed above\)\./);
     expect((await kpm(home, ['get', 'Example Account', '--field', 'username'], 0)).stdout).toBe('ada@example.org\n');
     expect((await kpm(home, ['get', 'Mastercard ✓'], 0)).stdout).toBe('5555555555554444\n');
     await kpm(home, ['doc', 'get', 'Passport', '-o', join(tmp, 'passport.txt')], 0);
@@ -189,5 +191,41 @@ describe('a 10,000-entry CSV import', () => {
     const status = JSON.parse((await kpm(home, ['status', '--json'], 0)).stdout);
     expect(status.entries).toBe(10_000);
     expect((await kpm(home, ['get', 'site9999'], 0, { env: withMaster() })).stdout).toBe('pw-9999-Xy!\n');
+  });
+});
+
+describe('on a terminal', () => {
+  it('export asks the master password and the export password twice; the result imports with that password', async () => {
+    const home = makeHome();
+    await initVault(home);
+    await runOk(['import', join(FIX, 'kpm.csv'), '--format', 'csv'], { home, env: withMaster() });
+    const out = join(home, 'backup.json');
+    const args = ['export', '--format', 'kpm-json', '--encrypted', '-o', out];
+    const r = await runTty(args, [
+      { expect: 'Master password \\(to confirm the export\\)', send: MASTER + '\r' },
+      { expect: 'Export password', send: EXPORT_PW + '\r' },
+      { expect: 'Export password \\(again\\)', send: EXPORT_PW + '\r' },
+      { expect: 'Exported 5 entries \\(kpm-json, encrypted\\)' },
+    ], { home });
+    expect(r.code, describeTty(args, r)).toBe(0);
+    expect(r.transcript).not.toContain(MASTER);
+    expect(r.transcript).not.toContain(EXPORT_PW);
+    expect(r.transcript).not.toMatch(/NOT encrypted/);
+    const other = makeHome();
+    await initVault(other);
+    await kpm(other, ['import', out, '--format', 'kpm-json'], 0, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: EXPORT_PW } });
+    expect(await names(other, 'Personal', withMaster())).toEqual(['Café ☕', 'Example', 'Home', 'Mastercard', 'Shopping list']);
+  });
+
+  it('a large import draws a progress bar on stderr, nothing on stdout', async () => {
+    const home = makeHome();
+    await initVault(home);
+    const file = join(home, '1200.csv');
+    fs.writeFileSync(file, ['name,password', ...Array.from({ length: 1200 }, (_, i) => `e${i},p${i}`)].join('\n') + '\n');
+    const args = ['import', file, '--format', 'csv'];
+    const r = await runTty(args, [{ expect: 'Imported 1200 entries' }], { home, env: withMaster(), stdoutToFile: true });
+    expect(r.code, describeTty(args, r)).toBe(0);
+    expect(r.transcript).toMatch(/importing \[[=\- ]*\] 1200\/1200 entries/);
+    expect(r.stdout).toBe('');
   });
 });

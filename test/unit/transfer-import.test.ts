@@ -75,7 +75,11 @@ describe('Bitwarden JSON', () => {
     expect(steam.fields.totp).toBeUndefined();
     expect(steam.custom).toEqual([{ name: 'otp', value: 'steam://ABCDEFGHIJ' }]);
     expect(r.entries.map((e) => e.record)).toEqual([1, 2, 3, 4, 5, 7, 8]);
-    expect(r.skipped).toEqual([{ record: 6, message: 'in the trash' }]);
+    expect(r.skipped).toEqual([
+      { record: 1, message: 'password history (2 old passwords) not imported' },
+      { record: 1, message: '1 passkey not imported' },
+      { record: 6, message: 'in the trash' },
+    ]);
   });
 
   it('reports malformed items by record number and still parses the good ones', () => {
@@ -135,7 +139,10 @@ describe('1Password 1PUX', () => {
     expect(server.type).toBe('note');
     expect(server.tags).toEqual(['1password category 110']);
     expect(server.custom).toEqual([{ name: 'URL', value: 'ssh://build.example.com' }, { name: 'username', value: 'deploy' }, { name: 'password', value: 'srv-pass' }]);
-    expect(r.skipped).toEqual([{ record: 8, message: 'in the trash' }]);
+    expect(r.skipped).toEqual([
+      { record: 1, message: 'password history (1 old password) not imported' },
+      { record: 8, message: 'in the trash' },
+    ]);
   });
 
   it('reports a missing document file as skipped, a malformed item by record, and a bad archive as a whole', () => {
@@ -180,6 +187,7 @@ describe('KeePass 2.x XML', () => {
     expect(r.entries.map((e) => [e.record, e.line])).toEqual([[1, 13], [2, 44], [3, 92], [4, 128]]);
     expect(r.skipped).toEqual([
       { record: 2, line: 44, message: 'attachment "qr.png" not imported' },
+      { record: 2, line: 44, message: 'history (1 older version) not imported' },
       { record: 5, line: 151, message: 'in the recycle bin' },
     ]);
   });

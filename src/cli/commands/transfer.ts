@@ -84,7 +84,8 @@ async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, 
 /** A progress bar on stderr, only on a terminal and only for large imports. */
 async function progress(total: number): Promise<{ update(n: number): void; stop(): void }> {
   if (!process.stderr.isTTY || total < PROGRESS_MIN_ENTRIES) return { update() {}, stop() {} };
-  const { SingleBar, Presets } = await import('cli-progress');
+  const mod = await import('cli-progress');
+  const { SingleBar, Presets } = (mod as unknown as { default?: typeof mod }).default ?? mod; // a CommonJS module
   const bar = new SingleBar({ stream: process.stderr, format: 'importing [{bar}] {value}/{total} entries', hideCursor: true, clearOnComplete: false }, Presets.legacy);
   bar.start(total, 0);
   return { update: (n) => bar.update(n), stop: () => bar.stop() };
@@ -151,7 +152,7 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
       const parts = [
         renames.length && `${renames.length} renamed (duplicate names)`,
         filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
-        res.skipped.length && `${res.skipped.length} skipped`,
+        res.skipped.length && `${res.skipped.length} skipped, listed above`,
         res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
       ].filter(Boolean);
       info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${vault}${parts.length ? ` (${parts.join(', ')})` : ''}.`);

@@ -96,7 +96,7 @@ function batches(payloads: EntryPayload[]): EntryPayload[][] {
   const out: EntryPayload[][] = [[]];
   let size = 0;
   for (const p of payloads) {
-    const n = JSON.stringify(p).length;
+    const n = Buffer.byteLength(JSON.stringify(p));
     if (size + n > BATCH_BYTES && out[out.length - 1].length) out.push([]), (size = 0);
     out[out.length - 1].push(p);
     size += n;

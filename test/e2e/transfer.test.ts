@@ -23,8 +23,8 @@ async function kpm(home: string, args: string[], code: number, opts: { env?: Rec
   return r;
 }
 
-const names = async (home: string, vault = 'Personal', env?: Record<string, string>): Promise<string[]> =>
-  (JSON.parse((await kpm(home, ['list', '--json', '--vault', vault], 0, { env })).stdout) as { name: string }[]).map((e) => e.name);
+const names = async (home: string, vault = 'Personal'): Promise<string[]> =>
+  (JSON.parse((await kpm(home, ['list', '--json', '--vault', vault], 0)).stdout) as { name: string }[]).map((e) => e.name);
 
 /** The entries of a kpm-json export, without the export time. */
 const exportedEntries = (text: string) => JSON.parse(text).entries as Record<string, unknown>[];
@@ -144,6 +144,8 @@ describe('kpm import (agent unlocked)', () => {
     await kpm(home, ['export', '--format', 'csv', '-o', out, '--force'], 0, { env: withMaster() });
     expect(fs.readFileSync(out, 'utf8').split('\n')[0]).toBe('name,type,url,username,password,totp,notes,tags,fields,created,updated');
     expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(tmp).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    await kpm(home, ['export', '--format', 'csv', '-o', join(tmp, 'no', 'such', 'dir.csv')], 3, { env: withMaster() });
     const bw = await kpm(home, ['export', '--format', 'bitwarden-json', '--vault', 'KeePass'], 0, { env: withMaster() });
     expect(JSON.parse(bw.stdout).items.map((i: { name: string }) => i.name)).toEqual(['bank.example.com', 'Mail', 'Mastodon ✉', 'Router']);
   });
@@ -170,7 +172,7 @@ describe('kpm import (agent unlocked)', () => {
     const wrong = await kpm(third, ['import', enc, '--format', 'kpm-json'], 5, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: 'not the password' } });
     expect(wrong.stderr).toMatch(/wrong export password/);
     await kpm(third, ['import', enc, '--format', 'kpm-json'], 2, { env: withMaster() }); // no terminal to ask on
-    expect(await names(third, 'Personal', withMaster())).toEqual([]);
+    expect(JSON.parse((await kpm(third, ['status', '--json'], 0)).stdout).entries).toBe(0);
     await kpm(third, ['import', enc, '--format', 'kpm-json'], 0, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: EXPORT_PW } });
     const back = (await kpm(third, ['export', '--format', 'kpm-json'], 0, { env: withMaster() })).stdout;
     expect(exportedEntries(back)).toEqual(exportedEntries(plain));
@@ -195,7 +197,7 @@ describe('a 10,000-entry CSV import', () => {
 });
 
 describe('on a terminal', () => {
-  it('export asks the master password and the export password twice; the result imports with that password', async () => {
+  it('export asks the master password and the export password twice; the file opens with that password', async () => {
     const home = makeHome();
     await initVault(home);
     await runOk(['import', join(FIX, 'kpm.csv'), '--format', 'csv'], { home, env: withMaster() });
@@ -211,10 +213,10 @@ describe('on a terminal', () => {
     expect(r.transcript).not.toContain(MASTER);
     expect(r.transcript).not.toContain(EXPORT_PW);
     expect(r.transcript).not.toMatch(/NOT encrypted/);
-    const other = makeHome();
-    await initVault(other);
-    await kpm(other, ['import', out, '--format', 'kpm-json'], 0, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: EXPORT_PW } });
-    expect(await names(other, 'Personal', withMaster())).toEqual(['Café ☕', 'Example', 'Home', 'Mastercard', 'Shopping list']);
+    // --dry-run opens the file with the export password without touching a vault
+    const check = await kpm(home, ['import', out, '--format', 'kpm-json', '--dry-run', '--json'], 0, { env: { KPM_EXPORT_PASSWORD: EXPORT_PW } });
+    expect(JSON.parse(check.stdout)).toMatchObject({ imported: 5, errors: [] });
+    await kpm(home, ['import', out, '--format', 'kpm-json', '--dry-run'], 5, { env: { KPM_EXPORT_PASSWORD: 'wrong export password' } });
   });
 
   it('a large import draws a progress bar on stderr, nothing on stdout', async () => {

@@ -2,6 +2,7 @@
 // writing formats is in src/transfer/ (pure); this file reads files, asks for passwords, and writes.
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
 import { DEFAULT_VAULT } from '../../vault/session.js';
@@ -260,24 +261,22 @@ async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Aw
 /** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced). */
 function writeOutput(file: string, text: string, force: boolean): void {
   const data = Buffer.from(text, 'utf8');
-  if (force) {
-    const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, data, { mode: FILE_MODE });
-    fs.chmodSync(tmp, FILE_MODE);
-    fs.renameSync(tmp, file);
-    return;
-  }
+  const target = force ? join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`) : file;
   let fd: number;
   try {
-    fd = fs.openSync(file, 'wx', FILE_MODE);
+    fd = fs.openSync(target, 'wx', FILE_MODE); // never follows or reuses an existing file
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new KpmError(`${file} exists`, EXIT.usage, 'use --force to overwrite it');
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new KpmError(`${file} exists`, EXIT.usage, 'use --force to overwrite it');
+    if (code === 'ENOENT') throw notFound(`no such directory: ${dirname(file)}`);
     throw e;
   }
   try {
+    fs.fchmodSync(fd, FILE_MODE);
     fs.writeSync(fd, data);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+  if (force) fs.renameSync(target, file);
 }

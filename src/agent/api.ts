@@ -13,6 +13,8 @@ export interface VaultApi {
   /** full entries, secrets included (audit, export) */
   entries(filter: ListFilter): Promise<EntryView[]>;
   add(vault: string | undefined, payload: EntryPayload): Promise<EntryView>;
+  /** many new entries in one commit (import); all or none */
+  addMany(vault: string | undefined, payloads: EntryPayload[]): Promise<{ vault: string; ids: string[] }>;
   update(vault: string, id: string, baseVersion: number, payload: EntryPayload): Promise<EntryView>;
   remove(query: string, vault?: string): Promise<EntryView>;
   trash(vault?: string): Promise<EntrySummary[]>;
@@ -33,7 +35,7 @@ export interface VaultApi {
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync'] as const;
+export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'addMany', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync'] as const;
 
 /** Methods that change the vault: an automatic sync follows them. */
-export const WRITE_METHODS: readonly string[] = ['add', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault'];
+export const WRITE_METHODS: readonly string[] = ['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault'];

@@ -14,6 +14,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     entries: async (filter) => s.entries(filter),
     listText: async (filter, json) => renderList(s.list(filter), json),
     add: (vault, payload: EntryPayload) => s.add(vault, payload),
+    addMany: (vault, payloads: EntryPayload[]) => s.addMany(vault, payloads),
     update: (vault, id, base, payload) => s.update(vault, id, base, payload),
     remove: (q, vault) => s.remove(q, vault),
     trash: async (vault) => s.trash(vault),

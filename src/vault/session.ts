@@ -268,6 +268,17 @@ export class Session {
     return { id: toHex(entryId), vault: v.name, version: 1, payload };
   }
 
+  /** Adds many entries in one commit (import): all or none are written. Names must be unique. */
+  async addMany(vaultName: string | undefined, payloads: EntryPayload[]): Promise<{ vault: string; ids: string[] }> {
+    const v = this.vault(vaultName);
+    const records = payloads.map((payload) => {
+      payload.name = checkName(payload.name);
+      return { entryId: randomBytes(16), payload, baseVersion: 0 };
+    });
+    if (records.length) await v.write(records);
+    return { vault: v.name, ids: records.map((r) => toHex(r.entryId)) };
+  }
+
   /** Replaces an entry's payload; `baseVersion` guards against overwriting a concurrent change. */
   async update(vaultName: string, id: string, baseVersion: number, payload: EntryPayload): Promise<EntryView> {
     const v = this.vault(vaultName);

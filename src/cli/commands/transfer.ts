@@ -1,0 +1,282 @@
+// kpm import / kpm export: other password managers' files in, kpm's (or theirs) out. Parsing and
+// writing formats is in src/transfer/ (pure); this file reads files, asks for passwords, and writes.
+import * as fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Command } from 'commander';
+import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
+import { DEFAULT_VAULT } from '../../vault/session.js';
+import { blobsDir, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
+import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
+import type { EntryPayload } from '../../vault/entry.js';
+import type { VaultApi } from '../../agent/api.js';
+import {
+  EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportFormat, type ImportIssue, type ParseResult,
+} from '../../transfer/index.js';
+import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpmJson } from '../../transfer/kpmjson.js';
+import { toBitwardenJson } from '../../transfer/bitwarden.js';
+import { toCsv } from '../../transfer/csv.js';
+import { parseJsonText, decodeText } from '../../transfer/model.js';
+import { info, isInteractive, json, readStdinText, warn } from '../io.js';
+import { askNewSecret, askSecret } from '../prompt.js';
+import { openApi, requireVault, unlockProfile } from '../unlock.js';
+import { ctx } from '../context.js';
+
+/** Entries per addMany call are limited by size (the agent takes requests up to 64 MiB). */
+const BATCH_BYTES = 32 << 20;
+const PROGRESS_MIN_ENTRIES = 1000;
+
+interface SecretOpts {
+  passwordStdin?: boolean;
+  exportPasswordStdin?: boolean;
+}
+
+/** Secrets from stdin: the master password on line 1 (--password-stdin), the export password next. */
+async function stdinSecrets(o: SecretOpts): Promise<{ master?: string; exportPw?: string }> {
+  if (!o.passwordStdin && !o.exportPasswordStdin) return {};
+  const lines = (await readStdinText('passwords', false)).split(/\r?\n/);
+  return { master: o.passwordStdin ? lines[0] : undefined, exportPw: o.exportPasswordStdin ? lines[o.passwordStdin ? 1 : 0] : undefined };
+}
+
+async function exportPassword(o: SecretOpts, forWriting: boolean): Promise<string> {
+  const given = (await stdinSecrets(o)).exportPw ?? (process.env.KPM_EXPORT_PASSWORD || undefined);
+  let pw = given;
+  if (pw === undefined) {
+    if (!isInteractive()) throw usageError('an export password is needed, but there is no terminal to ask on', 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
+    pw = forWriting ? await askNewSecret('Export password', 'Export password (again)') : await askSecret('Export password');
+  }
+  if (!pw) throw usageError('the export password must not be empty');
+  if (forWriting && [...pw].length < 8) throw usageError('the export password must be at least 8 characters long');
+  return pw;
+}
+
+function choice<T extends string>(flag: string, value: string | undefined, allowed: readonly T[]): T {
+  if (!value) throw usageError(`${flag} is required`, `one of: ${allowed.join(', ')}`);
+  if (!(allowed as readonly string[]).includes(value)) throw usageError(`unknown ${flag} "${value}"`, `one of: ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function readInput(file: string): Uint8Array {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) throw usageError(`${file} is not a regular file`);
+    return fs.readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`no such file: ${file}`);
+    throw e;
+  }
+}
+
+async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, o: SecretOpts): Promise<ParseResult> {
+  const name = basename(file);
+  try {
+    if (format === 'kpm-json') {
+      const doc = parseJsonText(decodeText(bytes), 'kpm JSON');
+      if (isEncryptedExport(doc)) return parseKpmJsonDoc(parseJsonText(await decryptExport(doc, await exportPassword(o, false)), 'kpm JSON'));
+      return parseKpmJsonDoc(doc);
+    }
+    return parseImport(format, bytes);
+  } catch (e) {
+    if (e instanceof FileFormatError) throw usageError(`${name}: ${e.line !== undefined ? `line ${e.line}: ` : ''}${e.message}`, 'nothing was imported');
+    throw e;
+  }
+}
+
+/** A progress bar on stderr, only on a terminal and only for large imports. */
+async function progress(total: number): Promise<{ update(n: number): void; stop(): void }> {
+  if (!process.stderr.isTTY || total < PROGRESS_MIN_ENTRIES) return { update() {}, stop() {} };
+  const mod = await import('cli-progress');
+  const { SingleBar, Presets } = (mod as unknown as { default?: typeof mod }).default ?? mod; // a CommonJS module
+  const bar = new SingleBar({ stream: process.stderr, format: 'importing [{bar}] {value}/{total} entries', hideCursor: true, clearOnComplete: false }, Presets.legacy);
+  bar.start(total, 0);
+  return { update: (n) => bar.update(n), stop: () => bar.stop() };
+}
+
+/** Splits payloads into batches of at most BATCH_BYTES of JSON each. */
+function batches(payloads: EntryPayload[]): EntryPayload[][] {
+  const out: EntryPayload[][] = [[]];
+  let size = 0;
+  for (const p of payloads) {
+    const n = Buffer.byteLength(JSON.stringify(p));
+    if (size + n > BATCH_BYTES && out[out.length - 1].length) out.push([]), (size = 0);
+    out[out.length - 1].push(p);
+    size += n;
+  }
+  return out;
+}
+
+const issueJson = (i: ImportIssue) => ({ record: i.record, ...(i.line !== undefined ? { line: i.line } : {}), message: i.message });
+
+export function register(program: Command): void {
+  program
+    .command('import <file>')
+    .description('import entries from another password manager (or a kpm export); all or nothing unless --continue-on-error')
+    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')}`)
+    .option('--vault <name>', 'the vault to import into (default: Personal)')
+    .option('--dry-run', 'only read and check the file; the vault is not opened and nothing is written')
+    .option('--continue-on-error', 'import the good records and report the malformed ones')
+    .option('--json', 'print a summary as JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .option('--export-password-stdin', 'read the password of an encrypted kpm export from stdin (after the master password)')
+    .addHelpText('after', `
+Examples:
+  kpm import bitwarden_export.json --format bitwarden-json
+  kpm import export.1pux --format 1password-1pux --vault Family
+  kpm import passwords.csv --format csv --dry-run
+  kpm import backup.json --format kpm-json     (asks the export password if it is encrypted)
+Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPORT.md`)
+    .action(async (file: string, o) => {
+      const format = choice('--format', o.format, IMPORT_FORMATS);
+      const bytes = readInput(file);
+      const res = await parseFile(file, format, bytes, o);
+      const name = basename(file);
+      if (res.errors.length && !o.continueOnError) {
+        const more = res.errors.length - 1;
+        for (const e of res.errors.slice(1, 20)) info(`${name}: ${where(e)}: ${e.message}`);
+        throw usageError(`${name}: ${where(res.errors[0])}: ${res.errors[0].message}`, `${more ? `and ${more} more malformed record${more === 1 ? '' : 's'}; ` : ''}nothing was imported (--continue-on-error imports the good ones)`);
+      }
+      for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
+      for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
+      const vault = o.vault ?? DEFAULT_VAULT;
+      let renames: ReturnType<typeof uniqueNames> = [];
+      let filesStored = 0;
+      if (!o.dryRun) {
+        const api = await openApi(ctx().paths, { passwordStdin: o.passwordStdin });
+        renames = uniqueNames(res.entries, (await api.list({ vault })).map((s) => s.name));
+        filesStored = await write(api, vault, res);
+      } else renames = uniqueNames(res.entries, []);
+      const summary = {
+        vault, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
+        renamed: renames, skipped: res.skipped.map(issueJson), errors: res.errors.map(issueJson),
+      };
+      if (o.json) return json(summary);
+      const parts = [
+        renames.length && `${renames.length} renamed (duplicate names)`,
+        filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
+        res.skipped.length && `${res.skipped.length} skipped, listed above`,
+        res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
+      ].filter(Boolean);
+      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${vault}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
+    });
+
+  program
+    .command('export')
+    .description('export entries; asks for the master password again (even when unlocked)')
+    .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
+    .option('--encrypted', 'protect the export with an export password (kpm-json only)')
+    .option('--vault <name>', 'only this vault (default: every unlocked vault)')
+    .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
+    .option('--force', 'overwrite FILE if it exists')
+    .option('--json', 'with -o: print a summary as JSON')
+    .option('--password-stdin', 'read the master password from the first line of stdin')
+    .option('--export-password-stdin', 'read the export password from stdin (after the master password)')
+    .addHelpText('after', `
+Examples:
+  kpm export --format kpm-json --encrypted -o backup.kpm.json
+  kpm export --format bitwarden-json -o bitwarden.json     (unencrypted: a warning is printed)
+  printf '%s\\n%s\\n' "$MASTER" "$EXPORT_PW" | kpm export --format kpm-json --encrypted --password-stdin --export-password-stdin -o b.json
+Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
+    .action(async (o) => {
+      const format = choice('--format', o.format, EXPORT_FORMATS);
+      if (o.encrypted && format !== 'kpm-json') {
+        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : 'CSV cannot be encrypted');
+      }
+      if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
+      if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
+      const { paths } = ctx();
+      requireVault(paths);
+      const { master } = await stdinSecrets(o);
+      const pw = master ?? (process.env.KPM_MASTER_PASSWORD || undefined) ?? (isInteractive() ? await askSecret('Master password (to confirm the export)') : undefined);
+      if (pw === undefined) throw locked('export needs the master password, even when kpm is unlocked', 'pass it with --password-stdin or KPM_MASTER_PASSWORD, or run on a terminal');
+      const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
+      const exportPw = o.encrypted ? await exportPassword(o, true) : undefined;
+      const api = await openExportApi(paths, profile);
+      const views = await api.entries({ vault: o.vault });
+      await api.close();
+      let withFiles = 0;
+      const entries = views.map((v) => {
+        const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
+        if (files?.length) withFiles += files.length;
+        return { vault: v.vault, payload: payload as EntryPayload };
+      });
+      let text = format === 'kpm-json' ? toKpmJson(entries) : format === 'csv' ? toCsv(entries.map((e) => e.payload)) : toBitwardenJson(entries.map((e) => e.payload));
+      if (exportPw !== undefined) text = await encryptExport(text, exportPw);
+      else warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
+      if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
+      if (!o.output) return void process.stdout.write(text);
+      writeOutput(o.output, text, Boolean(o.force));
+      if (o.json) return json({ exported: entries.length, format, encrypted: Boolean(o.encrypted), file: o.output, filesNotExported: withFiles });
+      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${o.encrypted ? ', encrypted' : ''}) to ${o.output}.`);
+    });
+}
+
+/** Stores 1PUX documents' files as blobs, then adds every entry; blobs are removed if that fails. */
+async function write(api: VaultApi, vault: string, res: ParseResult): Promise<number> {
+  const dir = blobsDir(ctx().paths);
+  const stored: StoredFile[] = [];
+  const bar = await progress(res.entries.length);
+  try {
+    for (const e of res.entries) {
+      if (!e.files?.length) continue;
+      ensureDir(dir);
+      const files = e.files.map((f) => {
+        let enc;
+        try {
+          enc = encryptBytes(f.bytes, f.name);
+        } catch (err) {
+          if (!(err instanceof KpmError)) throw err;
+          enc = encryptBytes(f.bytes, 'document');
+        }
+        writeFileAtomic(join(dir, enc.file.blob), enc.blob);
+        stored.push(enc.file);
+        return enc.file;
+      });
+      setFiles(e.payload, files);
+    }
+    let done = 0;
+    for (const batch of batches(res.entries.map((e) => e.payload))) {
+      if (!batch.length) continue;
+      await api.addMany(vault, batch);
+      bar.update((done += batch.length));
+    }
+  } catch (e) {
+    for (const f of stored) removeBlob(dir, f.blob);
+    throw e;
+  } finally {
+    bar.stop();
+    await api.close();
+  }
+  return stored.length;
+}
+
+async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Awaited<ReturnType<typeof unlockProfile>>): Promise<VaultApi> {
+  const [{ agentApi, agentStatus }, { Session }, { sessionApi }] = await Promise.all([import('../../agent/client.js'), import('../../vault/session.js'), import('../../agent/local.js')]);
+  if (await agentStatus(paths)) {
+    profile.accountKey.fill(0);
+    return agentApi(paths); // the agent also has the data vaults unlocked there
+  }
+  return sessionApi(await Session.open(paths, profile));
+}
+
+/** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced). */
+function writeOutput(file: string, text: string, force: boolean): void {
+  const data = Buffer.from(text, 'utf8');
+  const target = force ? join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`) : file;
+  let fd: number;
+  try {
+    fd = fs.openSync(target, 'wx', FILE_MODE); // never follows or reuses an existing file
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') throw new KpmError(`${file} exists`, EXIT.usage, 'use --force to overwrite it');
+    if (code === 'ENOENT') throw notFound(`no such directory: ${dirname(file)}`);
+    throw e;
+  }
+  try {
+    fs.fchmodSync(fd, FILE_MODE);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (force) fs.renameSync(target, file);
+}

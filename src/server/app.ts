@@ -12,6 +12,7 @@ import { newId } from './tokens.js';
 import * as accounts from './accounts.js';
 import * as sessions from './sessions.js';
 import * as twofactor from './twofactor.js';
+import * as sso from './sso.js';
 import { captchaImage, newChallenge } from './challenges.js';
 
 declare module 'fastify' {
@@ -40,6 +41,7 @@ export const REDACT = [
   '*.accessToken',
   '*.refreshToken',
   '*.answer',
+  '*.flow',
 ];
 
 export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
@@ -125,6 +127,16 @@ const handlers: Record<RouteName, Handler> = {
   twoFactorDisable: async (ctx, req) => {
     const b = req.body as { password: string; code: string };
     await sessions.disableTwoFactor(ctx, info(req), req.auth!, b.password, b.code);
+    return { status: 'ok' };
+  },
+  ssoProviders: async (ctx) => sso.providers(ctx),
+  ssoStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string; deviceName: string }),
+  ssoLinkStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string }, req.auth!),
+  ssoPoll: (ctx, req) => sso.poll(ctx, info(req), (req.body as { flow: string }).flow),
+  ssoRegister: (ctx, req) => sso.register(ctx, info(req), req.body as { flow: string; region: string; marketing: boolean }),
+  ssoIdentities: (ctx, req) => sso.identities(ctx, req.auth!),
+  ssoUnlink: async (ctx, req) => {
+    await sso.unlink(ctx, info(req), req.auth!, (req.body as { provider: string }).provider);
     return { status: 'ok' };
   },
 };

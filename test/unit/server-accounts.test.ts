@@ -41,7 +41,7 @@ describe('R18: what the server stores', () => {
     // Adding a column means adding it here, on purpose: the server must never hold anything that
     // tests a master-password guess (it has no vault data at all until sync, issue 5).
     expect(inventory).toEqual({
-      accounts: ['id', 'email', 'password_hash', 'region', 'marketing', 'created_at', 'activated_at', 'disabled_at', 'password_changed_at'],
+      accounts: ['id', 'email', 'password_hash', 'region', 'marketing', 'created_at', 'activated_at', 'disabled_at', 'password_changed_at', 'password_usable'],
       activations: ['code_hash', 'account_id', 'password_hash', 'region', 'marketing', 'expires_at'],
       challenges: ['id', 'answer_enc', 'pow_salt', 'pow_bits', 'expires_at', 'used_at'],
       failures: ['id', 'scope', 'key', 'kind', 'at'],
@@ -50,6 +50,9 @@ describe('R18: what the server stores', () => {
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
       sms: ['account_id', 'phone', 'confirmed_at'],
       sms_codes: ['account_id', 'purpose', 'code_hash', 'expires_at', 'tries'],
+      // identity-provider sign-in: the device code is sealed, the flow token kept as a digest
+      sso_flows: ['flow_hash', 'provider', 'purpose', 'account_id', 'device_name', 'device_code_enc', 'nonce', 'interval_s', 'next_poll_at', 'expires_at', 'ip', 'state', 'issuer', 'subject', 'email', 'email_verified', 'created_at'],
+      sso_identities: ['id', 'account_id', 'provider', 'issuer', 'subject', 'email', 'created_at'],
       tickets: ['ticket_hash', 'account_id', 'device_name', 'expires_at', 'tries'],
       totp: ['account_id', 'secret_enc', 'confirmed_at', 'last_step'],
     });

@@ -25,8 +25,10 @@ import type { SsoFlowsTable } from './db/schema.js';
 /** Unfinished flows one address may hold, and all of them together: rows cannot grow without bound. */
 export const MAX_FLOWS_PER_IP = 20;
 export const MAX_FLOWS = 10_000;
-/** A flow outlives its device code by at most this (time to answer the registration questions). */
-const MAX_FLOW_MS = 30 * 60_000;
+/** Device codes are honoured for at most this long, whatever the provider says. */
+const MAX_DEVICE_MS = 30 * 60_000;
+/** A flow row outlives its device code by this: time to answer the registration questions. */
+export const FLOW_GRACE_MS = 10 * 60_000;
 
 const EXPIRED = 'the sign-in request expired or is unknown; start again';
 
@@ -56,7 +58,7 @@ export async function start(ctx: ServerContext, req: RequestInfo, body: { provid
   const flow = newToken('f');
   const flowHash = sha256Hex(flow);
   const interval = Math.min(600, Math.max(1, Math.round(d.interval)));
-  const expiresAt = now + Math.min(Math.max(1, d.expiresIn) * 1000, MAX_FLOW_MS);
+  const expiresAt = now + Math.min(Math.max(1, d.expiresIn) * 1000, MAX_DEVICE_MS);
   await ctx.db
     .insertInto('sso_flows')
     .values({
@@ -69,7 +71,7 @@ export async function start(ctx: ServerContext, req: RequestInfo, body: { provid
       nonce,
       interval_s: interval,
       next_poll_at: now,
-      expires_at: expiresAt,
+      expires_at: expiresAt + FLOW_GRACE_MS,
       ip: req.ip.slice(0, 64),
       state: 'pending',
       issuer: null,
@@ -103,6 +105,10 @@ export async function poll(ctx: ServerContext, req: RequestInfo, flow: string): 
   const row = await liveFlow(ctx, flow);
   if (row.state === 'identified') return resolveIdentity(ctx, req, row);
   const now = ctx.now();
+  if (now >= row.expires_at - FLOW_GRACE_MS) {
+    await drop(ctx, row.flow_hash);
+    throw apiError('sso_expired', `the code expired before it was approved at "${row.provider}"; start again`);
+  }
   const pending = { status: 'pending', interval: row.interval_s } as const;
   if (now < row.next_poll_at || row.device_code_enc === null) return pending;
   // One instance asks the provider per interval: the others see the moved next_poll_at and wait.

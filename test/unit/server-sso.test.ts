@@ -136,7 +136,8 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     s.clock.advance(Date.parse(f.expiresAt) - s.clock.now + 1);
     const r = await s.call('POST', '/v1/sso/poll', { flow: f.flow });
     expect(r.status).toBe(410);
-    expect(r.body.error).toBe('sso_expired');
+    expect(r.body).toMatchObject({ error: 'sso_expired', message: 'the code expired before it was approved at "test"; start again' });
+    expect((await s.call('POST', '/v1/sso/poll', { flow: f.flow })).body.message).toMatch(/expired or is unknown/);
     expect((await s.call('POST', '/v1/sso/poll', { flow: 'kpf_' + 'x'.repeat(43) })).status).toBe(410);
     expect((await s.call('POST', '/v1/sso/poll', { flow: 'kpa_' + 'x'.repeat(43) })).status).toBe(400);
   });

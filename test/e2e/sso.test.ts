@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
-import { outboxMails, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 
 const PW = 'Sso7Password';
@@ -80,6 +80,23 @@ async function passwordAccount(home: string, email: string): Promise<void> {
   await kpm(home, ['activate', /kpm activate ([A-Z2-7-]+)/.exec(mail.text)![1]], 0);
   await kpm(home, ['login', email, '--password-stdin'], 0, PW + '\n');
 }
+
+describe('kpm-server --oidc', () => {
+  it('documents the option; a missing secret or a bad spec is a usage error (exit 2) naming what to set; secrets never in argv', async () => {
+    const help = await runServerCli(['serve', '--help']);
+    expect(help.stdout).toMatch(/--oidc <spec>/);
+    expect(help.stdout).toMatch(/KPM_OIDC_<NAME>_SECRET/);
+    const dir = os.tmpdir();
+    const noSecret = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp=https://id.example.org,kpm']);
+    expect(noSecret.code).toBe(2);
+    expect(noSecret.stderr).toBe('kpm-server: provider corp: set its client secret in KPM_OIDC_CORP_SECRET (or a file named by KPM_OIDC_CORP_SECRET_FILE)\n');
+    const http = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp=http://id.example.org,kpm'], { KPM_OIDC_CORP_SECRET: 'x' });
+    expect(http.code).toBe(2);
+    expect(http.stderr).toMatch(/must be https/);
+    const bad = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp'], { KPM_OIDC_CORP_SECRET: 'x' });
+    expect(bad.code).toBe(2);
+  });
+});
 
 describe('kpm login --sso (kpm-server + oidc-provider)', () => {
   it('the server lists its providers', async () => {

@@ -7,6 +7,7 @@ import { ACCOUNT_PW, codeFromMail, createAccount, ENGINES, loginTokens, testServ
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 import { createRegistry, parseProviderSpec, OidcConfigError } from '../../src/server/oidc.js';
 import { sha256Hex } from '../../src/server/tokens.js';
+import { buildApp } from '../../src/server/app.js';
 import { MAX_FLOWS_PER_IP } from '../../src/server/sso.js';
 
 let idp: TestIdp;
@@ -116,6 +117,25 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     const again = await pollDone(s, g.flow);
     expect(again.body).toMatchObject({ status: 'ok', account: { id: acct.id, email: 'alice@example.org' } });
     expect(await s.ctx.db.selectFrom('sso_flows').selectAll().execute()).toEqual([]);
+  });
+
+  it('two instances on one database: started on one, polled and registered on the other', async () => {
+    const s = await testServer({ engine });
+    withIdp(s);
+    const other = buildApp({ ...s.ctx, oidc: createRegistry([{ name: 'test', issuer: idp.issuer, clientId: 'kpm', clientSecret: CLIENT_SECRET, scope: 'openid email' }]) });
+    await other.ready();
+    const post = async (url: string, body: unknown) => {
+      const r = await other.inject({ method: 'POST', url, payload: body as object });
+      return { status: r.statusCode, body: JSON.parse(r.body) };
+    };
+    const f = await startFlow(s);
+    await idp.approve(f.userCode, 'erin');
+    const r = await post('/v1/sso/poll', { flow: f.flow });
+    expect(r.body).toEqual({ status: 'register', email: 'erin@example.org', emailVerified: true });
+    const reg = await post('/v1/sso/register', { flow: f.flow, region: 'IT', marketing: false });
+    expect(reg.body).toMatchObject({ status: 'ok', account: { email: 'erin@example.org' } });
+    expect((await s.call('GET', '/v1/account', undefined, { token: reg.body.accessToken })).body.region).toBe('IT');
+    await other.close();
   });
 
   it('denied at the provider: sso_denied (403); the flow is gone', async () => {

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, run, runTty, type RunResult, type TtyStep } from '../helpers/kpm.js';
 import { outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 
@@ -22,6 +22,7 @@ beforeAll(async () => {
     { id: 'bob-idp', email: 'bob@example.org', emailVerified: true },
     { id: 'dave', email: 'dave@example.org', emailVerified: true },
     { id: 'erin', email: 'erin@example.org', emailVerified: true },
+    { id: 'tina', email: 'tina@example.org', emailVerified: true },
   ]);
   srv = await startServer({
     oidc: [
@@ -73,6 +74,18 @@ async function sso(home: string, args: string[], code: number, act?: (userCode: 
   return expectRun(args, await runSso(home, args, act, input), code);
 }
 
+/** `kpm ARGS` on a terminal; approves the next code the provider issues as `userId` meanwhile. */
+async function ssoTty(home: string, args: string[], steps: TtyStep[], userId: string) {
+  const seen = idp.userCodes.length;
+  const tty = runTty(args, steps, { home, env: { KPM_SERVER: srv.url, LANG: 'it_IT.UTF-8' } });
+  const deadline = Date.now() + 15_000;
+  while (idp.userCodes.length === seen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (idp.userCodes.length > seen) await idp.approve(idp.userCodes[seen], userId);
+  const r = await tty;
+  expect(r.code, describeTty(args, r)).toBe(0);
+  return r;
+}
+
 /** A password account, registered and activated through the CLI. */
 async function passwordAccount(home: string, email: string): Promise<void> {
   await kpm(home, ['register', '--email', email, '--password-stdin', '--region', 'FR'], 0, PW + '\n');
@@ -87,24 +100,27 @@ describe('kpm-server --oidc', () => {
     expect(help.stdout).toMatch(/--oidc <spec>/);
     expect(help.stdout).toMatch(/KPM_OIDC_<NAME>_SECRET/);
     const dir = os.tmpdir();
-    const noSecret = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp=https://id.example.org,kpm']);
+    const start = (spec: string, env: Record<string, string> = {}) => runServerCli(['--data-dir', dir, '--port', '0', '--oidc', spec], env);
+    const [noSecret, http, bad] = await Promise.all([
+      start('corp=https://id.example.org,kpm'),
+      start('corp=http://id.example.org,kpm', { KPM_OIDC_CORP_SECRET: 'x' }),
+      start('corp', { KPM_OIDC_CORP_SECRET: 'x' }),
+    ]);
     expect(noSecret.code).toBe(2);
     expect(noSecret.stderr).toBe('kpm-server: provider corp: set its client secret in KPM_OIDC_CORP_SECRET (or a file named by KPM_OIDC_CORP_SECRET_FILE)\n');
-    const http = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp=http://id.example.org,kpm'], { KPM_OIDC_CORP_SECRET: 'x' });
     expect(http.code).toBe(2);
     expect(http.stderr).toMatch(/must be https/);
-    const bad = await runServerCli(['--data-dir', dir, '--port', '0', '--oidc', 'corp'], { KPM_OIDC_CORP_SECRET: 'x' });
     expect(bad.code).toBe(2);
   });
 });
 
 describe('kpm login --sso (kpm-server + oidc-provider)', () => {
-  it('the server lists its providers', async () => {
+  it.concurrent('the server lists its providers', async () => {
     const r = await kpm(makeHome(), ['account', 'providers', '--json'], 0);
     expect(JSON.parse(r.stdout).map((p: { name: string }) => p.name)).toEqual(['test', 'short', 'down']);
   });
 
-  it('first sign-in creates the account (verified email: active at once); the second signs in', async () => {
+  it.concurrent('first sign-in creates the account (verified email: active at once); the second signs in', async () => {
     const home = makeHome();
     const args = ['login', '--sso', 'test', '--region', 'de', '--no-marketing', '--json', '--device', 'ci box'];
     const r = await sso(home, args, 0, (code) => idp.approve(code, 'alice'));
@@ -124,27 +140,27 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     expect((await kpm(other, ['whoami'], 0)).stdout).toBe('alice@example.org\n');
   });
 
-  it('an unknown identity off a terminal without --region/--marketing: exit 2 with what to pass; nothing is created', async () => {
+  it.concurrent('an unknown identity off a terminal without --region/--marketing: exit 2 with what to pass; nothing is created', async () => {
     const home = makeHome();
     const r = await sso(home, ['login', '--sso', 'test'], 2, (code) => idp.approve(code, 'erin'));
     expect(r.stderr).toMatch(/kpm: no kpm account is linked to this test identity \(erin@example.org\); to create one, pass --region XX and --marketing or --no-marketing/);
     await kpm(home, ['whoami'], 4);
   });
 
-  it('denied at the provider: exit 9, one clear line', async () => {
+  it.concurrent('denied at the provider: exit 9, one clear line', async () => {
     const home = makeHome();
     const r = await sso(home, ['login', '--sso', 'test'], 9, (code) => idp.deny(code));
     expect(r.stderr).toMatch(/^kpm: the sign-in was denied at the identity provider "test"$/m);
     await kpm(home, ['whoami'], 4);
   });
 
-  it('expired before approval (the provider says expired_token): exit 4', async () => {
+  it.concurrent('expired before approval (the provider says expired_token): exit 4', async () => {
     const home = makeHome();
     const r = await sso(home, ['login', '--sso', 'short'], 4);
     expect(r.stderr).toMatch(/^kpm: the code expired before it was approved at "short"; start again$/m);
   });
 
-  it('unknown provider: exit 3; a provider that is down: exit 6; the server keeps serving', async () => {
+  it.concurrent('unknown provider: exit 3; a provider that is down: exit 6; the server keeps serving', async () => {
     const home = makeHome();
     expect((await sso(home, ['login', '--sso', 'nope'], 3)).stderr).toMatch(/unknown identity provider "nope" \(this server has: test, short, down\)/);
     const down = await sso(home, ['login', '--sso', 'down'], 6);
@@ -153,7 +169,7 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     await kpm(home, ['account', 'providers'], 0);
   });
 
-  it('an existing password account is not taken over by email: not linked (exit 4); link, sign in with it, unlink', async () => {
+  it.concurrent('an existing password account is not taken over by email: not linked (exit 4); link, sign in with it, unlink', async () => {
     const home = makeHome();
     await passwordAccount(home, 'bob@example.org');
     const elsewhere = makeHome();
@@ -176,13 +192,37 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     const home = makeHome();
     await passwordAccount(home, 'dave@example.org');
     const secret = JSON.parse((await kpm(home, ['2fa', 'enable', '--totp', '--json'], 0)).stdout).secret as string;
-    await kpm(home, ['2fa', 'confirm', totpCode(secret, Date.now())], 0);
+    const recovery = (await kpm(home, ['2fa', 'confirm', totpCode(secret, Date.now())], 0)).stdout.trim().split('\n');
     await sso(home, ['account', 'link', '--sso', 'test'], 0, (code) => idp.approve(code, 'dave'));
     const other = makeHome();
     const no = await sso(other, ['login', '--sso', 'test'], 4, (code) => idp.approve(code, 'dave'));
     expect(no.stderr).toMatch(/a verification code is needed, but there is no terminal to ask on/);
     await kpm(other, ['whoami'], 4);
-    const ok = await sso(other, ['login', '--sso', 'test', '--otp', totpCode(secret, Date.now(), 1)], 0, (code) => idp.approve(code, 'dave'));
+    // on a terminal the code is asked for, after the provider
+    const tty = await ssoTty(other, ['login', '--sso', 'test', '--no-qr'], [{ expect: 'enter the code' }, { expect: 'authenticator app', send: totpCode(secret, Date.now(), 1) + '\r' }, { expect: 'Signed in' }], 'dave');
+    expect(tty.transcript).toMatch(/as dave@example.org/);
+    // off one, --otp (a recovery code works too)
+    const ok = await sso(makeHome(), ['login', '--sso', 'test', '--otp', recovery[0]], 0, (code) => idp.approve(code, 'dave'));
     expect(ok.stderr).toMatch(/as dave@example.org/);
+  });
+
+  it('on a terminal: the QR code, then the offer to create the account, region (from LANG) and consent are asked', async () => {
+    const home = makeHome();
+    const r = await ssoTty(
+      home,
+      ['login', '--sso', 'test'],
+      [
+        { expect: 'enter the code' },
+        { expect: 'Create a kpm account for tina@example.org', send: '\r' },
+        { expect: 'Region', send: '\r' }, // the first choice: the region of LANG
+        { expect: 'marketing offers', send: 'y\r' },
+        { expect: 'Signed in' },
+      ],
+      'tina',
+    );
+    expect(r.transcript).toMatch(/[▀▄█]{10}/);
+    expect(r.transcript).toMatch(/Italy \(IT\)/);
+    const me = JSON.parse((await kpm(home, ['whoami', '--json'], 0)).stdout);
+    expect(me).toMatchObject({ email: 'tina@example.org', region: 'IT', marketing: true });
   });
 });

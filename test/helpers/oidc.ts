@@ -27,6 +27,8 @@ export interface TestIdp {
   deny(userCode: string): Promise<string>;
   /** token requests seen, by client id (to check polling rates) */
   tokenRequests: string[];
+  /** every user code the provider issued, oldest first (a terminal test cannot read kpm's output live) */
+  userCodes: string[];
   /** answer the next N device-code token requests with slow_down */
   slowDownNext: number;
   close(): Promise<void>;
@@ -92,8 +94,10 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
   const tokenRequests: string[] = [];
   const idp = { slowDownNext: 0 } as TestIdp;
   // a 5-second default polling interval would make every test slow: advertise 1 s
+  const userCodes: string[] = [];
   provider.on('device_authorization.success', (_ctx: unknown, body: Record<string, unknown>) => {
     body.interval = 1;
+    userCodes.push(String(body.user_code));
   });
   provider.use(async (ctx, next) => {
     if (ctx.path === '/token' && ctx.method === 'POST') {
@@ -107,13 +111,13 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
     }
     await next();
   });
-  let nextUser = '';
   const callback = provider.callback();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (!req.url?.startsWith('/interaction/')) return callback(req, res);
     (async () => {
       const details = await provider.interactionDetails(req, res);
-      const accountId = nextUser;
+      // the "browser" says who signs in with a cookie of its own, so concurrent approvals never mix
+      const accountId = /(?:^|;\s*)test_user=([^;]+)/.exec(req.headers.cookie ?? '')?.[1] ?? '';
       const grant = new provider.Grant({ accountId, clientId: String(details.params.client_id) });
       grant.addOIDCScope('openid email');
       const grantId = await grant.save();
@@ -124,8 +128,8 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
     });
   });
 
-  const browse = async (userCode: string, decision: 'confirm' | 'abort'): Promise<string> => {
-    const jar = new Map<string, string>();
+  const browse = async (userCode: string, decision: 'confirm' | 'abort', userId = ''): Promise<string> => {
+    const jar = new Map<string, string>([['test_user', userId]]);
     const request = async (url: string, form?: Record<string, string>): Promise<{ status: number; text: string; location?: string }> => {
       const headers: Record<string, string> = { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
       if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
@@ -154,10 +158,8 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
     provider,
     users: byId,
     tokenRequests,
-    approve: (userCode: string, userId: string) => {
-      nextUser = userId;
-      return browse(userCode, 'confirm');
-    },
+    userCodes,
+    approve: (userCode: string, userId: string) => browse(userCode, 'confirm', userId),
     deny: (userCode: string) => browse(userCode, 'abort'),
     close: () => new Promise<void>((r) => server.close(() => r())),
   });

@@ -231,7 +231,10 @@ export async function register(ctx: ServerContext, req: RequestInfo, body: { flo
   }
   req.log.info({ account: accountId, provider: row.provider, verified }, 'account created through an identity provider');
   if (code) {
-    await ctx.mailer.send(mails.activation(ctx, email, code), req.log);
+    // Whoever activates hands the account to that identity: the mail says so (not a plain welcome).
+    const m = mails.activation(ctx, email, code);
+    const why = `Someone asked for a kpm account for this address by signing in with "${row.provider}", which did not confirm that the address is theirs.\nActivate it only if that was you: whoever controls that ${row.provider} identity can sign in to the account.\n\n`;
+    await ctx.mailer.send({ ...m, text: why + m.text }, req.log);
     return { status: 'pending', message: `check your inbox: ${row.provider} did not vouch for ${email}, so we sent a message to activate the account` };
   }
   const r = await signIn(ctx, req, { id: accountId, email, disabled_at: null, activated_at: now }, row.device_name);

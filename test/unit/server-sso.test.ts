@@ -238,6 +238,7 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     const reg = await s.call('POST', '/v1/sso/register', { flow: f.flow, region: 'FR', marketing: false });
     expect(reg.body.status).toBe('pending');
     const code = codeFromMail(s.mails, 'carol@example.org');
+    expect(s.mails.at(-1)!.text).toMatch(/by signing in with "test", which did not confirm that the address is theirs/);
     const g = await startFlow(s);
     await idp.approve(g.userCode, 'carol');
     expect((await pollDone(s, g.flow)).body.error).toBe('account_not_activated');

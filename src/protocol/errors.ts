@@ -28,6 +28,13 @@ export const ERROR_STATUS = {
   invalid_region: 422,
   invalid_phone: 422,
   conflict: 409,
+  // sign-in with an identity provider (docs/PROTOCOL.md "Sign-in with an identity provider")
+  sso_denied: 403, // the user denied the request at the provider
+  sso_expired: 410, // the device code or the kpm flow expired (or is unknown): start again
+  sso_not_linked: 403, // the identity is not linked, and its address belongs to an existing account
+  provider_unsupported: 422, // the provider has no device authorization endpoint (RFC 8628)
+  provider_error: 502, // the provider refused the request or sent no ID token
+  provider_unavailable: 502, // discovery or a request to the provider failed
   internal: 500,
 } as const;
 

@@ -1,6 +1,7 @@
 // The routes of the kpm server API: one table read by the server (to register handlers with their
 // schemas) and by the client (to call them and check the answers). No I/O.
 import * as S from './schemas.js';
+import * as SSO from './sso.js';
 import type { JsonSchema } from './validate.js';
 
 export interface RouteSpec {
@@ -59,6 +60,13 @@ export const ROUTES = {
   syncBlobPut: { ...r('POST', '/v1/sync/blobs/:id/put', true, S.BlobPutBody, S.Done), params: S.VaultParams, bodyLimit: 6 * 1024 * 1024, strict: true },
   syncBlobGet: { ...r('POST', '/v1/sync/blobs/:id/get', true, S.BlobGetBody, S.BlobChunk), params: S.VaultParams, strict: true },
   syncPush: { ...r('POST', '/v1/sync/vaults/:id/push', true, S.PushBody, S.PushResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
+  ssoProviders: r('GET', '/v1/sso/providers', false, undefined, SSO.SsoProviders),
+  ssoStart: r('POST', '/v1/sso/start', false, SSO.SsoStartBody, SSO.SsoStarted),
+  ssoLinkStart: r('POST', '/v1/sso/link', true, SSO.SsoLinkBody, SSO.SsoStarted),
+  ssoPoll: r('POST', '/v1/sso/poll', false, SSO.SsoPollBody, SSO.SsoPollResult),
+  ssoRegister: r('POST', '/v1/sso/register', false, SSO.SsoRegisterBody, SSO.SsoRegisterResult),
+  ssoIdentities: r('GET', '/v1/sso/identities', true, undefined, SSO.SsoIdentities),
+  ssoUnlink: r('POST', '/v1/sso/unlink', true, SSO.SsoUnlinkBody, S.Done),
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

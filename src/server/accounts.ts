@@ -131,7 +131,7 @@ export async function confirmReset(ctx: ServerContext, req: RequestInfo, body: {
     const gone = await trx.deleteFrom('resets').where('code_hash', '=', codeHash).executeTakeFirst();
     if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_code', 'unknown or expired reset code');
     await trx.deleteFrom('resets').where('account_id', '=', row.account_id).execute();
-    await trx.updateTable('accounts').set({ password_hash: hash, password_changed_at: now }).where('id', '=', row.account_id).execute();
+    await trx.updateTable('accounts').set({ password_hash: hash, password_changed_at: now, password_usable: 1 }).where('id', '=', row.account_id).execute();
     // Receiving the code proves the address, so an account not yet activated is activated too.
     await trx.updateTable('accounts').set({ activated_at: now }).where('id', '=', row.account_id).where('activated_at', 'is', null).execute();
     await trx.updateTable('sessions').set({ revoked_at: now }).where('account_id', '=', row.account_id).where('revoked_at', 'is', null).execute();

@@ -13,6 +13,7 @@ import * as accounts from './accounts.js';
 import * as sessions from './sessions.js';
 import * as twofactor from './twofactor.js';
 import * as sync from './sync.js';
+import * as sso from './sso.js';
 import { captchaImage, newChallenge } from './challenges.js';
 
 declare module 'fastify' {
@@ -41,6 +42,7 @@ export const REDACT = [
   '*.accessToken',
   '*.refreshToken',
   '*.answer',
+  '*.flow',
 ];
 
 export function loggerOptions(level: string, stream?: NodeJS.WritableStream): FastifyServerOptions['logger'] {
@@ -138,6 +140,16 @@ const handlers: Record<RouteName, Handler> = {
   syncBlobPut: (ctx, req) => sync.blobPut(ctx, req.auth!.accountId, vaultParam(req), req.body as { index: number; data: string; last: boolean }),
   syncBlobGet: (ctx, req) => sync.blobGet(ctx, req.auth!.accountId, vaultParam(req), (req.body as { index: number }).index),
   syncPush: (ctx, req) => sync.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[]; manifest: string }),
+  ssoProviders: async (ctx) => sso.providers(ctx),
+  ssoStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string; deviceName: string }),
+  ssoLinkStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string }, req.auth!),
+  ssoPoll: (ctx, req) => sso.poll(ctx, info(req), (req.body as { flow: string }).flow),
+  ssoRegister: (ctx, req) => sso.register(ctx, info(req), req.body as { flow: string; region: string; marketing: boolean }),
+  ssoIdentities: (ctx, req) => sso.identities(ctx, req.auth!),
+  ssoUnlink: async (ctx, req) => {
+    await sso.unlink(ctx, info(req), req.auth!, (req.body as { provider: string }).provider);
+    return { status: 'ok' };
+  },
 };
 
 const HTML = (title: string, text: string) =>

@@ -7,6 +7,7 @@ import type { Engine } from './db/connect.js';
 import type { Mailer } from './mail.js';
 import type { SmsProvider } from './sms.js';
 import type { ServerKeys } from './secrets.js';
+import type { OidcRegistry } from './oidc.js';
 
 export interface SecurityCheckSettings {
   /** failures (per account or per address) within `windowMs` after which a challenge is required */
@@ -59,6 +60,8 @@ export interface ServerContext {
   mailer: Mailer;
   sms: SmsProvider;
   keys: ServerKeys;
+  /** identity providers for sign-in with OpenID Connect (none when absent) */
+  oidc?: OidcRegistry;
 }
 
 /** Per-request facts the services need: who asks from where, and where to log. */

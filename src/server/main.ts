@@ -11,6 +11,7 @@ import { createMailer } from './mail.js';
 import { smsFromEnv } from './sms.js';
 import { loadServerKey, serverKeys } from './secrets.js';
 import { prune } from './throttle.js';
+import { createRegistry, OidcConfigError, parseProviderSpec } from './oidc.js';
 import { AdminError, listAccounts, setDisabled, setRegion, throttleStatus } from './admin.js';
 
 export const SERVER_VERSION = '0.1.0';
@@ -59,7 +60,23 @@ async function open(o: StoreOpts): Promise<OpenDb> {
   return openDatabase(target);
 }
 
+/** --oidc (repeatable) and KPM_OIDC (specs separated by spaces or semicolons); secrets from the environment. */
+function oidcRegistry(o: Record<string, any>) {
+  const specs = [...((o.oidc as string[] | undefined) ?? []), ...(env.KPM_OIDC ?? '').split(/[;\s]+/).filter(Boolean)];
+  if (specs.length === 0) return undefined;
+  try {
+    const providers = specs.map((spec) => parseProviderSpec(spec, env, Boolean(o.oidcAllowHttp)));
+    const dup = providers.find((p, i) => providers.findIndex((q) => q.name === p.name) !== i);
+    if (dup) throw new OidcConfigError(`provider "${dup.name}" is configured twice`);
+    return createRegistry(providers);
+  } catch (e) {
+    if (e instanceof OidcConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
 async function serve(o: Record<string, any>): Promise<void> {
+  const oidc = oidcRegistry(o);
   const dataDir = dataDirOf(o);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -81,6 +98,7 @@ async function serve(o: Record<string, any>): Promise<void> {
     mailer: createMailer({ from: o.mailFrom, smtpUrl: o.smtp, outboxDir: o.outbox ?? join(dataDir, 'outbox') }),
     sms: smsFromEnv(env, o.smsOutbox ?? join(dataDir, 'outbox', 'sms.jsonl'), o.smsProvider),
     keys: serverKeys(loadServerKey({ key: env.KPM_SERVER_KEY, keyFile: o.serverKeyFile ?? join(dataDir, 'server.key') })),
+    ...(oidc ? { oidc } : {}),
   };
   const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, trustProxy: Boolean(o.trustProxy) });
   await prune(ctx);
@@ -89,7 +107,7 @@ async function serve(o: Record<string, any>): Promise<void> {
   const address = await app.listen({ host: o.host, port: o.port });
   const port = Number(new URL(address).port);
   settings.publicUrl = (o.publicUrl ?? `${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`).replace(/\/+$/, '');
-  process.stderr.write(`kpm-server ${SERVER_VERSION}: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (${store.engine}: ${store.where}; mail: ${ctx.mailer.kind}; sms: ${ctx.sms.kind})\n`);
+  process.stderr.write(`kpm-server ${SERVER_VERSION}: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (${store.engine}: ${store.where}; mail: ${ctx.mailer.kind}; sms: ${ctx.sms.kind}${oidc ? `; identity providers: ${oidc.list().map((p) => p.name).join(', ')}` : ''})\n`);
   let closing = false;
   const stop = async () => {
     if (closing) return;
@@ -145,13 +163,16 @@ function buildProgram(): Command {
     .option('--server-key-file <file>', 'the 32-byte server key (default <data-dir>/server.key, made on first start; env KPM_SERVER_KEY holds the key itself)')
     .option('--access-ttl <s>', 'lifetime of access tokens in seconds', int('--access-ttl', 1, 86400), DEFAULT_SETTINGS.accessTtlMs / 1000)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('KPM_SERVER_LOG_LEVEL').default('info'))
-    .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy only)');
+    .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy only)')
+    .option('--oidc <spec>', 'an OpenID Connect identity provider for `kpm login --sso NAME`: NAME=ISSUER,CLIENT_ID[,SCOPE] (repeatable; env KPM_OIDC, several separated by ";"); its client secret comes from env KPM_OIDC_<NAME>_SECRET or the file named by KPM_OIDC_<NAME>_SECRET_FILE, never from the command line', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--oidc-allow-http', 'allow plain-http issuers that are not on loopback (testing only)');
   checkOptions(serveCmd)
     .addHelpText('after', `
 Examples:
   kpm-server                                   # SQLite in ~/.local/share/kpm-server, http://127.0.0.1:8787
   kpm-server --data-dir /srv/kpm --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
-  kpm-server --database postgres://kpm:secret@db/kpm --smtp smtp://mail.example.org:587`)
+  kpm-server --database postgres://kpm:secret@db/kpm --smtp smtp://mail.example.org:587
+  KPM_OIDC_GOOGLE_SECRET=… kpm-server --oidc google=https://accounts.google.com,1234.apps.googleusercontent.com`)
     .action(serve);
 
   const admin = program.command('admin').description('manage accounts in the database');

@@ -77,19 +77,33 @@ export async function login(ctx: ServerContext, req: RequestInfo, body: LoginBod
   const ok = acct ? await verifyPassword(acct.password_hash, body.password) : await verifyDummy(body.password);
   if (!acct || !ok) throw apiError('invalid_credentials', WRONG);
   await reservation.succeeded();
+  return signIn(ctx, req, acct, body.deviceName, body.otp);
+}
+
+/**
+ * The account is identified (password, or an identity provider): refuses disabled and unactivated
+ * accounts, then a session, or (two-step verification on) a second factor or an `otp_required` ticket.
+ */
+export async function signIn(
+  ctx: ServerContext,
+  req: RequestInfo,
+  acct: { id: string; email: string; disabled_at: number | null; activated_at: number | null },
+  deviceName: string,
+  otp?: string,
+): Promise<LoginResultT> {
   if (acct.disabled_at != null) throw apiError('account_disabled', DISABLED);
   if (acct.activated_at == null) throw apiError('account_not_activated', 'the account is not activated yet: run `kpm activate CODE` with the code from the activation mail');
   const who = { accountId: acct.id, email: acct.email };
   const tf = await twofactor.status(ctx, acct.id);
-  if (!twofactor.isOn(tf)) return { status: 'ok', ...(await issueSession(ctx, acct, body.deviceName)) };
-  if (body.otp !== undefined) {
-    await twofactor.verifySecondFactor(ctx, req, who, body.otp);
-    return { status: 'ok', ...(await issueSession(ctx, acct, body.deviceName)) };
+  if (!twofactor.isOn(tf)) return { status: 'ok', ...(await issueSession(ctx, acct, deviceName)) };
+  if (otp !== undefined) {
+    await twofactor.verifySecondFactor(ctx, req, who, otp);
+    return { status: 'ok', ...(await issueSession(ctx, acct, deviceName)) };
   }
   const ticket = newToken('t');
   await ctx.db
     .insertInto('tickets')
-    .values({ ticket_hash: sha256Hex(ticket), account_id: acct.id, device_name: body.deviceName, expires_at: ctx.now() + ctx.settings.ticketTtlMs, tries: 0 })
+    .values({ ticket_hash: sha256Hex(ticket), account_id: acct.id, device_name: deviceName, expires_at: ctx.now() + ctx.settings.ticketTtlMs, tries: 0 })
     .execute();
   const methods: OtpMethod[] = [...(tf.totp ? (['totp'] as const) : []), ...(tf.sms ? (['sms'] as const) : []), 'recovery'];
   const result: LoginResultT = { status: 'otp_required', ticket, methods };

@@ -112,4 +112,5 @@ export async function prune(ctx: ServerContext): Promise<void> {
   await db.deleteFrom('resets').where('expires_at', '<', now).execute();
   await db.deleteFrom('sms_codes').where('expires_at', '<', now).execute();
   await db.deleteFrom('sessions').where('refresh_expires_at', '<', now).execute();
+  await db.deleteFrom('sso_flows').where('expires_at', '<', now).execute();
 }

@@ -80,6 +80,12 @@ const EXIT_OF: Partial<Record<ErrorCode, ExitCode>> = {
   forbidden: EXIT.forbidden,
   too_many_attempts: EXIT.forbidden,
   conflict: EXIT.conflict,
+  sso_denied: EXIT.forbidden,
+  sso_expired: EXIT.locked,
+  sso_not_linked: EXIT.locked,
+  provider_unsupported: EXIT.network,
+  provider_error: EXIT.network,
+  provider_unavailable: EXIT.network,
 };
 
 const HINT_OF: Partial<Record<ErrorCode, string>> = {
@@ -150,7 +156,9 @@ export class ApiClient {
     } catch (e) {
       throw e instanceof KpmError ? e : describeNetworkError(e, this.base);
     }
-    if (res.statusCode >= 500) throw networkError(`the server failed (HTTP ${res.statusCode}); try again later`);
+    // 502 with a provider_* code: an identity provider failed, and the server says which (exit 6)
+    const upstream = res.statusCode === 502 && /"error":"provider_[a-z]+"/.test(text);
+    if (res.statusCode >= 500 && !upstream) throw networkError(`the server failed (HTTP ${res.statusCode}); try again later`);
     try {
       return { status: res.statusCode, json: JSON.parse(text) };
     } catch {

@@ -207,12 +207,22 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts bin/kpm-server on 127.0.0.1 and an ephemeral port; stopped after the file. */
-export async function startServer(o: { dataDir?: string; args?: string[]; env?: Record<string, string>; scheme?: 'http' | 'https' } = {}): Promise<RunningServer> {
+export interface OidcClientSpec {
+  name: string;
+  issuer: string;
+  clientId: string;
+  /** passed as KPM_OIDC_<NAME>_SECRET, as the server expects (never in argv) */
+  secret: string;
+}
+
+/** Starts bin/kpm-server on 127.0.0.1 and an ephemeral port; stopped after the file. `oidc`: identity providers. */
+export async function startServer(o: { dataDir?: string; args?: string[]; env?: Record<string, string>; scheme?: 'http' | 'https'; oidc?: OidcClientSpec[] } = {}): Promise<RunningServer> {
   const dataDir = o.dataDir ?? fs.mkdtempSync(join(os.tmpdir(), 'kpm-srv-'));
   if (!o.dataDir) cleanups.push(() => fs.rmSync(dataDir, { recursive: true, force: true }));
-  const args = [SERVER_BIN, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', ...(o.args ?? [])];
-  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const oidcArgs = (o.oidc ?? []).flatMap((p) => ['--oidc', `${p.name}=${p.issuer},${p.clientId}`]);
+  const oidcEnv = Object.fromEntries((o.oidc ?? []).map((p) => [`KPM_OIDC_${p.name.toUpperCase().replace(/-/g, '_')}_SECRET`, p.secret]));
+  const args = [SERVER_BIN, '--data-dir', dataDir, '--host', '127.0.0.1', '--port', '0', ...oidcArgs, ...(o.args ?? [])];
+  const proc = spawn(process.execPath, args, { env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, ...oidcEnv, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout!.on('data', (c: Buffer) => (out += c));

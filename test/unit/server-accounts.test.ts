@@ -44,7 +44,7 @@ describe('R18: what the server stores', () => {
     // Argon2id run per guess, R18), vault envelopes hold vault keys AEAD-wrapped under the account key
     // (or a data-vault password), records and blobs are ciphertexts, manifests are MACs.
     expect(inventory).toEqual({
-      accounts: ['id', 'email', 'password_hash', 'region', 'marketing', 'created_at', 'activated_at', 'disabled_at', 'password_changed_at'],
+      accounts: ['id', 'email', 'password_hash', 'region', 'marketing', 'created_at', 'activated_at', 'disabled_at', 'password_changed_at', 'password_usable'],
       activations: ['code_hash', 'account_id', 'password_hash', 'region', 'marketing', 'expires_at'],
       challenges: ['id', 'answer_enc', 'pow_salt', 'pow_bits', 'expires_at', 'used_at'],
       failures: ['id', 'scope', 'key', 'kind', 'at'],
@@ -58,6 +58,9 @@ describe('R18: what the server stores', () => {
       sync_keyrings: ['account_id', 'epoch', 'body', 'updated_at'],
       sync_records: ['account_id', 'vault_id', 'rev', 'body'],
       sync_vaults: ['account_id', 'vault_id', 'epoch', 'body', 'head', 'manifest', 'updated_at'],
+      // identity-provider sign-in: the device code is sealed, the flow token kept as a digest
+      sso_flows: ['flow_hash', 'provider', 'purpose', 'account_id', 'device_name', 'device_code_enc', 'nonce', 'interval_s', 'next_poll_at', 'expires_at', 'ip', 'state', 'issuer', 'subject', 'email', 'email_verified', 'created_at'],
+      sso_identities: ['id', 'account_id', 'provider', 'issuer', 'subject', 'email', 'created_at'],
       tickets: ['ticket_hash', 'account_id', 'device_name', 'expires_at', 'tries'],
       totp: ['account_id', 'secret_enc', 'confirmed_at', 'last_step'],
     });

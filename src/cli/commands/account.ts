@@ -9,6 +9,7 @@ import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, T
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
+import { registerSso } from './sso.js';
 
 type Http = typeof import('../../sync/http.js');
 const http = (): Promise<Http> => import('../../sync/http.js');
@@ -20,7 +21,7 @@ interface ServerFlags {
 
 const MASTER_NOTE = 'Your master password is not involved: nobody can reset or recover it, and your vault stays as it is.';
 
-function serverOptions(cmd: Command): Command {
+export function serverOptions(cmd: Command): Command {
   return cmd
     .option('--server <url>', 'kpm server URL (default: $KPM_SERVER, the signed-in server, or the `server` setting)')
     .option('--insecure', 'allow plain http to a non-loopback host and untrusted TLS certificates (testing only)');
@@ -43,13 +44,13 @@ async function serverUrl(o: ServerFlags, sessionServer?: string): Promise<string
   return url;
 }
 
-async function client(o: ServerFlags, sessionServer?: string) {
+export async function client(o: ServerFlags, sessionServer?: string) {
   const h = await http();
   return { h, api: new h.ApiClient(await serverUrl(o, sessionServer), o.insecure) };
 }
 
 /** The stored session and a client for its server, or exit 4 when not signed in. */
-async function signedIn(o: ServerFlags) {
+export async function signedIn(o: ServerFlags) {
   const h = await http();
   const { paths } = ctx();
   const session = h.loadSession(paths);
@@ -73,14 +74,14 @@ function stdinLine(what: string): Promise<string> {
 }
 
 /** Where prompts read and write: stdout stays for data. */
-const PROMPT_IO = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
+export const PROMPT_IO = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
 
-async function prompt(kind: 'input' | 'password', message: string, def?: string): Promise<string> {
+export async function prompt(kind: 'input' | 'password', message: string, def?: string): Promise<string> {
   const p = await import('@inquirer/prompts');
   return kind === 'password' ? p.password({ message, mask: '*' }, PROMPT_IO) : p.input({ message, default: def }, PROMPT_IO);
 }
 
-function needTty(what: string, hint: string): void {
+export function needTty(what: string, hint: string): void {
   if (!isInteractive()) throw new KpmError(`${what} is needed, but there is no terminal to ask on`, EXIT.locked, hint);
 }
 
@@ -97,7 +98,7 @@ async function accountPassword(o: { passwordStdin?: boolean }, message = 'Accoun
   return prompt('password', message);
 }
 
-async function otpOf(o: { otp?: string; otpStdin?: boolean }): Promise<string | undefined> {
+export async function otpOf(o: { otp?: string; otpStdin?: boolean }): Promise<string | undefined> {
   if (o.otp !== undefined && o.otpStdin) throw usageError('use either --otp or --otp-stdin, not both');
   if (o.otpStdin) return stdinLine('verification code');
   return o.otp;
@@ -205,7 +206,7 @@ async function withSecurityCheck<T>(api: InstanceType<Http['ApiClient']>, o: Che
 
 // ------------------------------------------------------------------ output
 
-function deviceName(name?: string): string {
+export function deviceName(name?: string): string {
   const n = (name ?? process.env.HOSTNAME ?? '').replace(/\p{Cc}/gu, '').trim();
   if (n) return [...n].slice(0, 64).join('');
   return 'kpm device';
@@ -218,7 +219,7 @@ function twoFactorText(t: TwoFactorStatusT): string {
   return on.length ? `${on.join(' and ')}; ${t.recoveryCodesLeft} recovery codes left` : 'off';
 }
 
-async function showQr(uri: string): Promise<void> {
+export async function showQr(uri: string): Promise<void> {
   const { default: qrcode } = await import('qrcode-terminal');
   await new Promise<void>((resolve) =>
     qrcode.generate(uri, { small: true }, (qr: string) => {
@@ -237,7 +238,7 @@ function printRecoveryCodes(codes: string[], asJson: boolean): void {
 
 // ------------------------------------------------------------------ sign-in
 
-async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean): Promise<void> {
+export async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean): Promise<void> {
   const previous = h.loadSession(paths);
   h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
   if (previous && previous.device.id !== t.device.id) {
@@ -266,7 +267,7 @@ async function downloadKeyring(h: Http, paths: KpmPaths, api: InstanceType<Http[
   return true;
 }
 
-async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {
+export async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {
   const { ServerError } = await http();
   const where = r.smsSentTo ? `the code sent by SMS to ${r.smsSentTo}` : r.methods.includes('totp') ? 'the code from your authenticator app' : 'a verification code';
   needTty('a verification code', `${r.smsSentTo ? `an SMS was sent to ${r.smsSentTo}; ` : ''}pass the code with --otp CODE or --otp-stdin (a recovery code works too)`);
@@ -360,16 +361,28 @@ Examples:
           .option('--email <email>', 'email address (or give it as the argument)')
           .option('--password-stdin', 'read the account password from the first line of stdin')
           .option('--device <name>', 'name of this device in `kpm devices` (default: the host name)')
-          .option('--json', 'print the result as JSON'),
+          .option('--json', 'print the result as JSON')
+          .option('--sso <provider>', 'sign in with an identity provider configured on the server (open a URL, enter a code); offers to create an account for a new identity')
+          .option('--region <code>', 'with --sso, if a new account is created: its region (ISO 3166 country code)')
+          .option('--marketing', 'with --sso, if a new account is created: agree to marketing offers by email')
+          .option('--no-marketing', 'with --sso, if a new account is created: do not agree to marketing offers')
+          .option('--no-qr', 'with --sso: do not draw the QR code of the sign-in URL'),
       ),
     ),
   )
     .addHelpText('after', `
 Examples:
+  kpm login --sso google
+  kpm login --sso google --region DE --no-marketing      # off a terminal: creates the account if needed
   kpm login ann@example.org --server https://kpm.example.org
   printf '%s\\n' "$ACCOUNT_PW" | kpm login ann@example.org --password-stdin
   printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin`)
     .action(async (emailArg: string | undefined, o) => {
+      if (o.sso !== undefined) {
+        if (emailArg !== undefined || o.email !== undefined || o.passwordStdin) throw usageError('--sso signs in without an email address or account password');
+        return (await import('./sso.js')).ssoLogin(o);
+      }
+      if (o.region !== undefined || o.marketing !== undefined) throw usageError('--region and --marketing go with --sso (a new account); `kpm register` takes them too');
       const { h, api } = await client(o, await sessionServer());
       const { paths } = ctx();
       const email = await emailOf(o, emailArg);
@@ -456,7 +469,7 @@ Examples:
 }
 
 /** The server of the stored session, if any (login and reset default to it). */
-async function sessionServer(): Promise<string | undefined> {
+export async function sessionServer(): Promise<string | undefined> {
   return (await http()).loadSession(ctx().paths)?.server;
 }
 
@@ -618,4 +631,5 @@ Examples:
       if (h.loadSession(paths)) h.clearSession(paths);
       info(`The account password is changed and every device is signed out; sign in again with \`kpm login\`.\n${MASTER_NOTE}`);
     });
+  registerSso(account);
 }

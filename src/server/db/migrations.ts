@@ -106,7 +106,7 @@ const m001: Migration = {
 };
 
 /** Sync storage: opaque envelopes (keyring, vault keys) and the append-only record log of each vault. */
-const m002sync: Migration = {
+const m003sync: Migration = {
   async up(db: Kysely<unknown>) {
     const s = db.schema;
     await s
@@ -156,7 +156,49 @@ const m002sync: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sync': m002sync };
+/** Sign-in with identity providers: linked identities, device flows in progress (docs/PROTOCOL.md). */
+const m002: Migration = {
+  async up(db: Kysely<unknown>) {
+    const s = db.schema;
+    // 0 for accounts created through a provider until a password is set (reset-password)
+    await s.alterTable('accounts').addColumn('password_usable', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    await s
+      .createTable('sso_identities')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+      .addColumn('issuer', 'varchar(500)', (c) => c.notNull())
+      .addColumn('subject', 'varchar(255)', (c) => c.notNull())
+      .addColumn('email', 'varchar(254)')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addUniqueConstraint('sso_identities_issuer_subject', ['issuer', 'subject'])
+      .execute();
+    await s.createIndex('sso_identities_account').on('sso_identities').column('account_id').execute();
+    await s
+      .createTable('sso_flows')
+      .addColumn('flow_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+      .addColumn('purpose', 'varchar(8)', (c) => c.notNull())
+      .addColumn('account_id', 'varchar(32)')
+      .addColumn('device_name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('device_code_enc', 'text')
+      .addColumn('nonce', 'varchar(64)', (c) => c.notNull())
+      .addColumn('interval_s', 'integer', (c) => c.notNull())
+      .addColumn('next_poll_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('ip', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(12)', (c) => c.notNull())
+      .addColumn('issuer', 'varchar(500)')
+      .addColumn('subject', 'varchar(255)')
+      .addColumn('email', 'varchar(254)')
+      .addColumn('email_verified', 'integer')
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s.createIndex('sso_flows_ip').on('sso_flows').columns(['ip', 'expires_at']).execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

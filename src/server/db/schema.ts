@@ -1,5 +1,6 @@
 // Table types for kysely. Times are milliseconds since the epoch (bigint columns); flags are 0/1
 // integers, so the same queries run on SQLite and PostgreSQL.
+import type { ColumnType } from 'kysely';
 
 export interface AccountsTable {
   id: string;
@@ -11,6 +12,8 @@ export interface AccountsTable {
   activated_at: number | null;
   disabled_at: number | null;
   password_changed_at: number;
+  /** 0: created through an identity provider, no password chosen yet (migration 002; default 1) */
+  password_usable: ColumnType<number, number | undefined, number>;
 }
 
 /** One row per registration attempt of an address: activating sets the account to what it asked for. */
@@ -141,6 +144,38 @@ export interface SyncBlobChunksTable {
   body: string; // base64, at most BLOB_CHUNK_BYTES before encoding
 }
 
+/** An identity of a provider linked to an account: (issuer, subject) is what identifies it. */
+export interface SsoIdentitiesTable {
+  id: string;
+  account_id: string;
+  provider: string; // the configured name at link time
+  issuer: string;
+  subject: string;
+  email: string | null; // as the provider said at link time (informational)
+  created_at: number;
+}
+
+/** A device flow in progress; rows expire with the device code and are pruned. */
+export interface SsoFlowsTable {
+  flow_hash: string; // SHA-256 of the kpf_ token the CLI holds
+  provider: string;
+  purpose: string; // login | link
+  account_id: string | null; // link: the signed-in account
+  device_name: string;
+  device_code_enc: string | null; // sealed with the server key; null once used
+  nonce: string;
+  interval_s: number;
+  next_poll_at: number; // the provider is not asked again before this
+  expires_at: number;
+  ip: string;
+  state: string; // pending | identified (waiting for registration)
+  issuer: string | null;
+  subject: string | null;
+  email: string | null;
+  email_verified: number | null;
+  created_at: number;
+}
+
 export interface Database {
   sync_blobs: SyncBlobsTable;
   sync_blob_chunks: SyncBlobChunksTable;
@@ -158,4 +193,6 @@ export interface Database {
   sms: SmsTable;
   sms_codes: SmsCodesTable;
   recovery_codes: RecoveryCodesTable;
+  sso_identities: SsoIdentitiesTable;
+  sso_flows: SsoFlowsTable;
 }

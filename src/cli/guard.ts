@@ -21,6 +21,7 @@ export const GUARDED_ACTIONS: readonly { action: string; what: string }[] = [
   { action: 'agent stop', what: 'stop the agent other than by its idle timeout or `kpm lock`' },
   { action: '2fa disable', what: 'turn off two-step verification' },
   { action: 'devices revoke', what: 'sign a device out' },
+  { action: 'token revoke', what: 'revoke a service token' },
   { action: 'vault rm', what: 'delete a vault' },
   { action: 'uninstall', what: "remove kpm's data and completion scripts" },
 ];

@@ -9,6 +9,7 @@ import { info, json, out } from '../io.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { tokenForbidden, tokenMode } from '../tokenapi.js';
+import { requireSettingsPassword } from '../guard.js';
 
 /** Commands that only read entries: the ones a service token may run. */
 const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete']);
@@ -119,10 +120,12 @@ Examples:
   token
     .command('revoke <id>')
     .description('revoke a service token at once (its id, or the first 8+ characters of it)')
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected)')
     .addHelpText('after', '\nExample:\n  kpm token revoke 3f2a9c1b')
-    .action(async (id: string) => {
+    .action(async (id: string, o: { settingsPasswordStdin?: boolean }) => {
       const prefix = id.toLowerCase();
       if (!/^[0-9a-f]{8,32}$/.test(prefix)) throw usageError(`"${id}" is not a token id`, 'see `kpm token list`');
+      await requireSettingsPassword('token revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
       const { api, call } = await signedIn();
       try {
         const { tokens } = await call<{ tokens: TokenViewT[] }>('tokenList');

@@ -28,7 +28,8 @@ export function buildProgram(): Command {
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,
             10 audit found problems (kpm audit --fail-on).
-Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COLOR.`);
+Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TOKEN (a read-only
+             service token, with KPM_SERVER: see kpm token --help), NO_COLOR.`);
   program.exitOverride();
   program.option('--offline', 'do not sync automatically for this command (also KPM_OFFLINE=1)');
   program.hook('preAction', () => {

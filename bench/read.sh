@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `kpm read kpm://Personal/site<N/2>/password` with the agent unlocked on a 10k-entry vault, in one
 # run against `kpm get` (the same lookup by name), `pass show` on the same 10k entries, and
-# `node -e 0` (the floor of any Node CLI); plus `kpm run` with one reference around `node -e 0`.
+# `node -e 0` (the floor of any Node CLI); plus `kpm run` with one reference around `node -e 0`; plus
+# `kpm read` through a service token (KPM_TOKEN, no local vault) against a loopback kpm-server
+# (SQLite): every such read fetches, verifies and decrypts the vault, so it grows with the vault.
 # Usage: bash bench/read.sh   (knobs: see bench/lib/common.sh; BENCH_ENTRIES=10000)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -20,8 +22,27 @@ KH="$RUN_DIR/kpm"
 make_kpm_home "$KH" "$N"
 WANT="$(entry_password $((N / 2)))"
 export KPM_HOME="$KH"
-unset KPM_MASTER_PASSWORD
+unset KPM_MASTER_PASSWORD KPM_TOKEN
+
+# a loopback server, an account, the vault synced, and a read-only token for it
+SRV="$RUN_DIR/server"
+mkdir -p "$SRV"
+node "$REPO/bin/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$SRV/stderr" >"$SRV/stdout" &
+SRV_PID=$!
+trap 'kill $SRV_PID 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 100); do grep -qs 'listening on' "$SRV/stderr" && break; sleep 0.1; done
+SERVER_URL="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$SRV/stderr")"
+[ -n "$SERVER_URL" ] || { cat "$SRV/stderr" >&2; die "kpm-server did not start"; }
+printf 'Bench7Password\n' | KPM_SERVER="$SERVER_URL" "$KPM" register --email bench@example.org --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
+CODE="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | head -n 1 | cut -d' ' -f3)"
+KPM_SERVER="$SERVER_URL" "$KPM" activate "$CODE" >/dev/null 2>&1 || die "activate failed"
+printf 'Bench7Password\n' | KPM_SERVER="$SERVER_URL" "$KPM" login bench@example.org --password-stdin >/dev/null 2>&1 || die "login failed"
 kpm_unlock "$KH"
+TOKEN_FILE="$RUN_DIR/token.txt"
+"$KPM" token create --vault Personal --read-only --expires 1h --name bench >"$TOKEN_FILE" 2>"$RUN_DIR/token.err" || { cat "$RUN_DIR/token.err" >&2; die "kpm token create failed"; }
+EMPTY_HOME="$RUN_DIR/token-machine"   # never created: a token needs no KPM_HOME
+token_env() { (export KPM_HOME="$EMPTY_HOME" KPM_SERVER="$SERVER_URL" KPM_TOKEN="$(cat "$TOKEN_FILE")"; "$@"); }
+expect_output "kpm read (KPM_TOKEN)" "$WANT" token_env "$KPM" read "$REF" || die "kpm read with KPM_TOKEN does not print the password"
 expect_output "kpm read (agent)" "$WANT" "$KPM" read "$REF" || die "kpm read does not print the password"
 expect_output "kpm get (agent)" "$WANT" "$KPM" get "$NAME" || die "kpm get does not print the password"
 # kpm run: the child prints the resolved variable's length (never the secret)
@@ -44,6 +65,14 @@ hf "$RUN_DIR/read.json" \
   "${peers[@]}"
 print_table "$RUN_DIR/read.json"
 
+# the token travels in the environment only (hyperfine's, inherited), never in a command line
+header "kpm read with a service token, no local vault ($N entries, loopback server)"
+KPM_HOME="$EMPTY_HOME" KPM_SERVER="$SERVER_URL" KPM_TOKEN="$(cat "$TOKEN_FILE")" hf "$RUN_DIR/token.json" \
+  -n "node -e 0" "node -e 0" \
+  -n "kpm read (KPM_TOKEN)" "$KPM read $REF" \
+  "${peers[@]}"
+print_table "$RUN_DIR/token.json"
+
 header "kpm run with one reference ($N entries)"
 SECRET="$REF" hf "$RUN_DIR/run.json" \
   -n "node -e 0 (child alone)" "node -e 0" \
@@ -55,4 +84,8 @@ R="$RUN_DIR/read.json"
 ratio "kpm read (agent) / node -e 0" "$(median_ms "$R" "kpm read (agent)")" "$(median_ms "$R" "node -e 0")" "≤ 1.25" 1.25
 ratio "kpm read (agent) / kpm get (agent)" "$(median_ms "$R" "kpm read (agent)")" "$(median_ms "$R" "kpm get (agent)")"
 ratio "kpm read (agent) / pass show" "$(median_ms "$R" "kpm read (agent)")" "$(median_ms "$R" "pass show")"
+T="$RUN_DIR/token.json"
+ratio "kpm read (KPM_TOKEN) / node -e 0" "$(median_ms "$T" "kpm read (KPM_TOKEN)")" "$(median_ms "$T" "node -e 0")"
+ratio "kpm read (KPM_TOKEN) / kpm read (agent)" "$(median_ms "$T" "kpm read (KPM_TOKEN)")" "$(median_ms "$R" "kpm read (agent)")"
+ratio "kpm read (KPM_TOKEN) / pass show" "$(median_ms "$T" "kpm read (KPM_TOKEN)")" "$(median_ms "$T" "pass show")"
 ratio "kpm run -- node -e 0 / node -e 0" "$(median_ms "$RUN_DIR/run.json" "kpm run -- node -e 0")" "$(median_ms "$RUN_DIR/run.json" "node -e 0 (child alone)")"

@@ -31,11 +31,13 @@ export interface VaultApi {
   restore(query: string, vault?: string, version?: number): Promise<EntryView>;
   /** syncs with the signed-in account now */
   sync(): Promise<SyncReport>;
+  /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */
+  tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
   close(): Promise<void>;
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'addMany', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync'] as const;
+export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'addMany', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync', 'tokenKey'] as const;
 
 /** Methods that change the vault: an automatic sync follows them. */
 export const WRITE_METHODS: readonly string[] = ['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault'];

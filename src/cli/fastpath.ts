@@ -48,7 +48,7 @@ async function completeEntries(prefix: string): Promise<number> {
 export async function fastPath(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
   if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
-  if (process.env.KPM_MASTER_PASSWORD) return undefined;
+  if (process.env.KPM_MASTER_PASSWORD || process.env.KPM_TOKEN) return undefined;
   if (cmd === 'get') {
     const p = parseFlags(rest, ['--field', '--vault'], []);
     if (!p || p.args.length !== 1) return undefined;

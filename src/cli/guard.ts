@@ -22,6 +22,7 @@ export const GUARDED_ACTIONS: readonly { action: string; what: string }[] = [
   { action: '2fa disable', what: 'turn off two-step verification' },
   { action: 'devices revoke', what: 'sign a device out' },
   { action: 'account unlink', what: 'unlink an identity provider from the account' },
+  { action: 'token revoke', what: 'revoke a service token' },
   { action: 'vault rm', what: 'delete a vault' },
   { action: 'uninstall', what: "remove kpm's data and completion scripts" },
 ];

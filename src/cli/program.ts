@@ -13,6 +13,7 @@ import { register as sync } from './commands/sync.js';
 import { register as scripting } from './commands/scripting.js';
 import { register as completion } from './commands/completion.js';
 import { register as transfer } from './commands/transfer.js';
+import { register as tokens } from './commands/tokens.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -28,7 +29,8 @@ export function buildProgram(): Command {
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,
             10 audit found problems (kpm audit --fail-on).
-Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COLOR.`);
+Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TOKEN (a read-only
+             service token, with KPM_SERVER: see kpm token --help), NO_COLOR.`);
   program.exitOverride();
   program.option('--offline', 'do not sync automatically for this command (also KPM_OFFLINE=1)');
   program.hook('preAction', () => {
@@ -47,6 +49,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), NO_COL
   scripting(program);
   completion(program);
   transfer(program);
+  tokens(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

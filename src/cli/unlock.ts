@@ -92,6 +92,8 @@ export async function afterCommand(): Promise<void> {
 }
 
 export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMinutes?: () => Promise<number>): Promise<VaultApi> {
+  // KPM_TOKEN: the read-only service-token API (no local vault; writes refused with exit 9)
+  if ((process.env.KPM_TOKEN ?? '') !== '') return (await import('./tokenapi.js')).tokenApi();
   requireVault(paths);
   const given = await nonInteractiveMasterPassword(src);
   if (given === undefined && (await agentStatus(paths))) return agentApi(paths); // no token file: no agent, at once

@@ -17,6 +17,8 @@ export interface RouteSpec {
   bodyLimit?: number;
   /** responses are checked without tolerating unknown fields (sync: R15) */
   strict?: boolean;
+  /** needs `Authorization: Token <id>.<auth key>` (a service token), never a device session */
+  tokenAuth?: boolean;
 }
 
 const Empty: JsonSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] };
@@ -67,6 +69,11 @@ export const ROUTES = {
   ssoRegister: r('POST', '/v1/sso/register', false, SSO.SsoRegisterBody, SSO.SsoRegisterResult),
   ssoIdentities: r('GET', '/v1/sso/identities', true, undefined, SSO.SsoIdentities),
   ssoUnlink: r('POST', '/v1/sso/unlink', true, SSO.SsoUnlinkBody, S.Done),
+  tokenCreate: { ...r('POST', '/v1/tokens', true, S.TokenCreateBody, S.TokenView, 201), strict: true },
+  tokenList: { ...r('GET', '/v1/tokens', true, undefined, S.TokenList), strict: true },
+  tokenRevoke: { ...r('DELETE', '/v1/tokens/:id', true, undefined, S.Done), params: S.TokenParams },
+  tokenVault: { ...r('GET', '/v1/token/vault', false, undefined, S.TokenVault), tokenAuth: true, strict: true },
+  tokenPull: { ...r('POST', '/v1/token/pull', false, S.PullBody, S.PullResult), tokenAuth: true, strict: true },
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

@@ -293,3 +293,56 @@ export interface BlobChunkT {
   data: string;
   last: boolean;
 }
+
+// ------------------------------------------------------------------ service tokens (docs/PROTOCOL.md "Service tokens")
+// A read-only token for one vault. The server keeps SHA-256 of the token's auth key and the vault key
+// sealed under the token's wrap key; it never sees the token's secret, auth key or wrap key.
+
+export const TokenId = VaultId;
+/** the longest a service token may live */
+export const MAX_TOKEN_LIFETIME_MS = 366 * 24 * 3600 * 1000;
+export const MAX_TOKENS_PER_ACCOUNT = 200;
+export const TokenName = str(1, 64, '^[^\\p{Cc}]+$');
+export const TokenCreateBody = obj({
+  id: TokenId,
+  vaultId: VaultId,
+  name: TokenName,
+  expiresAt: time,
+  authHash: str(64, 64, '^[0-9a-f]{64}$'),
+  wrappedKey: b64(2048),
+});
+export const TokenView = obj({
+  id: TokenId,
+  name: TokenName,
+  vaultId: VaultId,
+  createdAt: time,
+  expiresAt: time,
+  lastUsedAt: { type: ['string', 'null'], minLength: 20, maxLength: 30 },
+  revoked: bool,
+});
+export const TokenList = obj({ tokens: { type: 'array', maxItems: 10_000, items: TokenView } });
+export const TokenParams = obj({ id: TokenId });
+/** What a token reads first: its vault's envelope and head, and the vault key sealed for it. */
+export const TokenVault = obj({ vault: SyncVault, wrappedKey: b64(2048) });
+
+export interface TokenCreateBodyT {
+  id: string;
+  vaultId: string;
+  name: string;
+  expiresAt: string;
+  authHash: string;
+  wrappedKey: string;
+}
+export interface TokenViewT {
+  id: string;
+  name: string;
+  vaultId: string;
+  createdAt: string;
+  expiresAt: string;
+  lastUsedAt: string | null;
+  revoked: boolean;
+}
+export interface TokenVaultT {
+  vault: SyncVaultT;
+  wrappedKey: string;
+}

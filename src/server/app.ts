@@ -14,11 +14,13 @@ import * as sessions from './sessions.js';
 import * as twofactor from './twofactor.js';
 import * as sync from './sync.js';
 import * as sso from './sso.js';
+import * as tokens from './servicetokens.js';
 import { captchaImage, newChallenge } from './challenges.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     auth?: sessions.AuthInfo;
+    tokenAuth?: tokens.TokenAuth;
   }
 }
 
@@ -150,6 +152,14 @@ const handlers: Record<RouteName, Handler> = {
     await sso.unlink(ctx, info(req), req.auth!, (req.body as { provider: string }).provider);
     return { status: 'ok' };
   },
+  tokenCreate: (ctx, req) => tokens.create(ctx, req.auth!.accountId, req.body as T.TokenCreateBodyT),
+  tokenList: async (ctx, req) => ({ tokens: await tokens.list(ctx, req.auth!.accountId) }),
+  tokenRevoke: async (ctx, req) => {
+    await tokens.revoke(ctx, req.auth!.accountId, (req.params as { id: string }).id);
+    return { status: 'ok' };
+  },
+  tokenVault: (ctx, req) => tokens.vaultInfo(ctx, req.tokenAuth!),
+  tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
 };
 
 const HTML = (title: string, text: string) =>
@@ -199,8 +209,14 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
 
   app.setNotFoundHandler((req, reply) => send(reply, req, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
 
+  // A service token is refused (403) wherever a device session is needed, and a token route takes
+  // nothing but a service token: the two never stand in for each other.
   const authenticate = async (req: FastifyRequest) => {
+    if (/^Token /.test(req.headers.authorization ?? '')) throw apiError('forbidden', 'a service token can only read its own vault');
     req.auth = await sessions.authenticate(ctx, req.headers.authorization);
+  };
+  const authenticateToken = async (req: FastifyRequest) => {
+    req.tokenAuth = await tokens.authenticateToken(ctx, req.headers.authorization);
   };
 
   for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
@@ -212,7 +228,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       url: spec.path,
       schema,
       ...('bodyLimit' in spec && spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
-      ...(spec.auth ? { preHandler: authenticate } : {}),
+      ...(spec.auth ? { preHandler: authenticate } : 'tokenAuth' in spec && spec.tokenAuth ? { preHandler: authenticateToken } : {}),
       handler: async (req, reply) => {
         const result = await handlers[name](ctx, req);
         return reply.code(spec.status).send(result);

@@ -97,6 +97,8 @@ export interface CallOptions {
   body?: unknown;
   params?: Record<string, string>;
   token?: string;
+  /** a whole Authorization header (service tokens: `Token …`) instead of a bearer token */
+  authorization?: string;
 }
 
 export class ApiClient {
@@ -116,7 +118,7 @@ export class ApiClient {
   async call<T>(name: RouteName, o: CallOptions = {}): Promise<T> {
     const spec: RouteSpec = ROUTES[name];
     const strict = 'strict' in spec && spec.strict === true;
-    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.token, strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES);
+    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.authorization ?? (o.token ? `Bearer ${o.token}` : undefined), strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES);
     if (status === spec.status) {
       const problem = validate(spec.response, json, { allowExtra: !strict });
       // A sync answer off the schema (an unknown key field, a forged count …) is treated as tampering.
@@ -135,10 +137,10 @@ export class ApiClient {
     return body;
   }
 
-  private async send(method: string, path: string, body?: unknown, token?: string): Promise<Dispatcher.ResponseData> {
+  private async send(method: string, path: string, body?: unknown, authorization?: string): Promise<Dispatcher.ResponseData> {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'kpm' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    if (token) headers.authorization = `Bearer ${token}`;
+    if (authorization) headers.authorization = authorization;
     const prefix = this.base.pathname === '/' ? '' : this.base.pathname;
     const url = new URL(prefix + path, this.base);
     try {
@@ -148,8 +150,8 @@ export class ApiClient {
     }
   }
 
-  private async raw(method: string, path: string, body?: unknown, token?: string, limit = MAX_RESPONSE_BYTES): Promise<{ status: number; json: unknown }> {
-    const res = await this.send(method, path, body, token);
+  private async raw(method: string, path: string, body?: unknown, authorization?: string, limit = MAX_RESPONSE_BYTES): Promise<{ status: number; json: unknown }> {
+    const res = await this.send(method, path, body, authorization);
     let text: string;
     try {
       text = (await readLimited(res.body, limit)).toString('utf8');

@@ -100,12 +100,15 @@ export function envelopeOf(v: Vault, epoch: number, deleted = false): Uint8Array
   }
 }
 
-/** Checks a server vault envelope against the ids it must carry, and its MAC against the vault key. */
-export function checkVaultEnvelope(rv: SyncVaultT, profile: UnlockedProfile, vaultKey?: Uint8Array): { env: ReturnType<typeof parseVaultEnvelope>; kp: VaultKeyPart } {
+/**
+ * Checks a server vault envelope against the ids it must carry, and its MAC against the vault key.
+ * `profile` null: any profile (a service token learns the profile id here, and binds it when it unwraps).
+ */
+export function checkVaultEnvelope(rv: SyncVaultT, profile: Pick<UnlockedProfile, 'profileId'> | null, vaultKey?: Uint8Array): { env: ReturnType<typeof parseVaultEnvelope>; kp: VaultKeyPart } {
   const env = parseVaultEnvelope(fromBase64(rv.body));
   if (hex(env.vaultId) !== rv.id || env.epoch !== rv.epoch) throw tampered(`the envelope of vault ${rv.id} belongs elsewhere`);
   const kp = decodeKeyPartSafe(env.keyPart, rv.id);
-  if (!bytesEqual(kp.profileId, profile.profileId)) throw tampered(`vault ${rv.id} belongs to another profile`);
+  if (profile && !bytesEqual(kp.profileId, profile.profileId)) throw tampered(`vault ${rv.id} belongs to another profile`);
   if (vaultKey) verifyVaultEnvelope(vaultKey, env);
   return { env, kp };
 }
@@ -191,23 +194,43 @@ async function putOrStale(fn: () => Promise<unknown>): Promise<void> {
 
 // ------------------------------------------------------------------ pull
 
-interface Pulled {
+export interface Pulled {
   head: number;
   chain: Uint8Array;
   time: number;
   records: Uint8Array[];
 }
 
-async function pullAll(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array): Promise<Pulled> {
-  let after = s.revision;
-  let chain = fromHex(s.chain);
+/** What a verified pull needs: where it starts (revision and chain seen before), the key, the pages. */
+export interface PullFrom {
+  id: string;
+  /** for messages: the vault's name */
+  name: string;
+  revision: number;
+  chain: Uint8Array;
+  time: number;
+  profileId: Uint8Array;
+  /** a copy of the vault key (wiped after use) */
+  vaultKey: () => Uint8Array;
+  pull: (after: number) => Promise<PullResultT>;
+}
+
+/**
+ * Pulls every record after `from.revision`, extends the hash chain over them and checks it (and the
+ * head) against the MAC'd manifest; exit 8 for anything dropped, altered, reordered or replayed.
+ * Used by sync and by the read-only service-token client (src/sync/tokenvault.ts).
+ */
+export async function pullVerified(from: PullFrom): Promise<Pulled> {
+  const name = from.name;
+  let after = from.revision;
+  let chain = from.chain;
   const records: Uint8Array[] = [];
   for (let pages = 0; ; pages++) {
-    const page = await t.pull(v.id, after);
-    if (page.head < s.revision) throw tampered(`vault "${v.name}" was rolled back to revision ${page.head}, below ${s.revision} seen before`);
-    if (page.from !== after + 1) throw tampered(`vault "${v.name}": the server skipped records`);
+    const page = await from.pull(after);
+    if (page.head < from.revision) throw tampered(`vault "${name}" was rolled back to revision ${page.head}, below ${from.revision} seen before`);
+    if (page.from !== after + 1) throw tampered(`vault "${name}": the server skipped records`);
     const end = after + page.records.length;
-    if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${v.name}": the record count does not match the head revision`);
+    if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
     for (const b64 of page.records) {
       const raw = fromBase64(b64);
       decodeRecord(raw); // well-formed, or exit 8
@@ -220,23 +243,26 @@ async function pullAll(v: Vault, s: VaultSyncState, t: SyncTransport, profileId:
       continue;
     }
     if (page.head === 0) {
-      if (page.manifest !== null) throw tampered(`vault "${v.name}": a manifest for an empty vault`);
-      return { head: 0, chain, time: s.time, records };
+      if (page.manifest !== null) throw tampered(`vault "${name}": a manifest for an empty vault`);
+      return { head: 0, chain, time: from.time, records };
     }
-    if (page.manifest === null) throw tampered(`vault "${v.name}" has records but no manifest`);
-    const vk = v.exportKey();
+    if (page.manifest === null) throw tampered(`vault "${name}" has records but no manifest`);
+    const vk = from.vaultKey();
     let m;
     try {
       m = verifyManifest(vk, fromBase64(page.manifest));
     } finally {
       vk.fill(0);
     }
-    if (hex(m.vaultId) !== v.id || !bytesEqual(m.profileId, profileId)) throw tampered(`vault "${v.name}": the manifest belongs to another vault`);
-    if (m.revision !== page.head) throw tampered(`vault "${v.name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
-    if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${v.name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
+    if (hex(m.vaultId) !== from.id || !bytesEqual(m.profileId, from.profileId)) throw tampered(`vault "${name}": the manifest belongs to another vault`);
+    if (m.revision !== page.head) throw tampered(`vault "${name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
+    if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
     return { head: page.head, chain, time: m.time, records };
   }
 }
+
+const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array): Promise<Pulled> =>
+  pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), time: s.time, profileId, vaultKey: () => v.exportKey(), pull: (after) => t.pull(v.id, after) });
 
 // ------------------------------------------------------------------ apply
 

@@ -221,7 +221,8 @@ describe('with the agent', () => {
     const envFile = join(home, '.env');
     writeFileSync(envFile, '# a comment\nexport FROMFILE="kpm://Personal/a%2Fb c%25d/password"\nPLAIN=hello # not secret\n');
     const args = ['run', '--env-file', envFile, '--', process.execPath, child, 'env', out];
-    const r = await run(args, { home, env: { DB: 'kpm://Work Stuff/db/password', GH: 'kpm://github/password', KPM_MASTER_PASSWORD: MASTER, KPM_TOKEN: 'tok' } });
+    // (KPM_TOKEN switches kpm to a service token: that it is not passed on either is in tokens.test.ts)
+    const r = await run(args, { home, env: { DB: 'kpm://Work Stuff/db/password', GH: 'kpm://github/password', KPM_MASTER_PASSWORD: MASTER } });
     expectRun(args, r, 0, SECRETS);
     expect(r.stdout).toBe(`DB=${CONCEALED} GH=${CONCEALED}\n`);
     expect(r.stderr).toBe(`stderr GH=${CONCEALED}\n`);

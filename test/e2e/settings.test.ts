@@ -134,7 +134,7 @@ describe('kpm settings lock: guarded actions', () => {
     expect(mode(markerPath(home))).toBe(0o600);
     const s = JSON.parse((await kpm(home, ['settings', 'status', '--json'], 0)).stdout);
     expect(s).toMatchObject({ protected: true, source: 'separate', failures: 0 });
-    expect(s.guarded).toEqual(['config set', 'config reset', 'settings unlock', 'logout', 'reset', 'agent stop', '2fa disable', 'devices revoke', 'account unlink', 'vault rm', 'uninstall']);
+    expect(s.guarded).toEqual(['config set', 'config reset', 'settings unlock', 'logout', 'reset', 'agent stop', '2fa disable', 'devices revoke', 'account unlink', 'token revoke', 'vault rm', 'uninstall']);
     // reading needs no password
     expect((await kpm(home, ['config', 'get', 'autolock'], 0)).stdout).toBe('20\n');
     // locking again is refused: unlock first

@@ -50,9 +50,12 @@ describe('R18: what the server stores', () => {
       failures: ['id', 'scope', 'key', 'kind', 'at'],
       recovery_codes: ['id', 'account_id', 'code_hash', 'used_at'],
       resets: ['code_hash', 'account_id', 'expires_at'],
+      // service tokens: SHA-256 of a key derived from the token's secret, and the vault key sealed by the client
+      service_tokens: ['id', 'account_id', 'vault_id', 'name', 'auth_hash', 'wrapped_key', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'],
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
       sms: ['account_id', 'phone', 'confirmed_at'],
       sms_codes: ['account_id', 'purpose', 'code_hash', 'expires_at', 'tries'],
+      // sync: opaque envelopes and records, MAC'd and encrypted by the clients (docs/SECURITY.md "Sync")
       sync_blob_chunks: ['account_id', 'blob_id', 'idx', 'body'],
       sync_blobs: ['account_id', 'blob_id', 'chunks', 'complete', 'updated_at'],
       sync_keyrings: ['account_id', 'epoch', 'body', 'updated_at'],

@@ -198,7 +198,27 @@ const m002: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync };
+/** Service tokens (docs/PROTOCOL.md "Service tokens"): read-only access to one vault. */
+const m004tokens: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('service_tokens')
+      .addColumn('id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('auth_hash', 'varchar(64)', (c) => c.notNull())
+      .addColumn('wrapped_key', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .addColumn('last_used_at', 'bigint')
+      .execute();
+    await db.schema.createIndex('service_tokens_account').on('service_tokens').column('account_id').execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

@@ -176,7 +176,22 @@ export interface SsoFlowsTable {
   created_at: number;
 }
 
+/** A read-only service token for one vault: SHA-256 of its auth key, the vault key sealed for it. */
+export interface ServiceTokensTable {
+  id: string;
+  account_id: string;
+  vault_id: string;
+  name: string;
+  auth_hash: string;
+  wrapped_key: string; // base64, sealed by the client under the token's wrap key
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
 export interface Database {
+  service_tokens: ServiceTokensTable;
   sync_blobs: SyncBlobsTable;
   sync_blob_chunks: SyncBlobChunksTable;
   sync_keyrings: SyncKeyringsTable;

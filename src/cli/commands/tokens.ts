@@ -1,0 +1,141 @@
+// kpm token create | list | revoke: read-only service tokens for one vault (README "Service tokens"),
+// and the rule that with KPM_TOKEN set only reading commands run (exit 9 for anything else).
+import type { Command } from 'commander';
+import { toBase64 } from '../../crypto/bytes.js';
+import { KpmError, EXIT, notFound, usageError } from '../../vault/errors.js';
+import type { TokenViewT } from '../../protocol/schemas.js';
+import { ctx } from '../context.js';
+import { info, json, out } from '../io.js';
+import { openApi } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { tokenForbidden, tokenMode } from '../tokenapi.js';
+import { requireSettingsPassword } from '../guard.js';
+
+/** Commands that only read entries: the ones a service token may run. */
+const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete']);
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+export const MAX_EXPIRY_MS = 365 * UNITS.d;
+
+/** `30d`, `12h`, `90m`, `45s` → milliseconds; at most 365 days. */
+export function parseExpiry(text: string): number {
+  const m = /^(\d{1,6})([smhd])$/.exec(text.trim());
+  if (!m) throw usageError(`--expires expects a duration such as 30d, 12h, 90m or 45s, got "${text}"`, 'a service token always expires: at most 365d');
+  const ms = Number(m[1]) * UNITS[m[2]];
+  if (ms < 1000) throw usageError('--expires must be at least 1s');
+  if (ms > MAX_EXPIRY_MS) throw usageError('--expires must be at most 365d', 'create a new token before the old one expires');
+  return ms;
+}
+
+async function signedIn() {
+  const h = await import('../../sync/http.js');
+  const { paths } = ctx();
+  const session = h.loadSession(paths);
+  if (!session) throw h.notSignedIn();
+  const api = new h.ApiClient(session.server, session.insecure === true);
+  const call = <T>(name: Parameters<typeof h.authedCall>[3], o: { body?: unknown; params?: Record<string, string> } = {}) => h.authedCall<T>(paths, api, session, name, o);
+  return { api, call };
+}
+
+function status(t: TokenViewT): string {
+  if (t.revoked) return 'revoked';
+  return Date.parse(t.expiresAt) <= Date.now() ? 'expired' : 'active';
+}
+
+export function register(program: Command): void {
+  program.hook('preAction', (_cmd, action) => {
+    if (!tokenMode()) return;
+    let top: Command = action;
+    while (top.parent && top.parent !== program) top = top.parent;
+    if (!TOKEN_COMMANDS.has(top.name())) throw tokenForbidden(`\`kpm ${top.name()}\``);
+  });
+
+  const token = program
+    .command('token')
+    .description('read-only service tokens: a machine (CI) reads one vault without the master password')
+    .addHelpText('after', '\nExamples:\n  kpm token create --vault CI --read-only --expires 30d --name github-actions > token.txt\n  kpm token list\n  kpm token revoke 3f2a9c1b\n\nOn the machine: KPM_TOKEN=… KPM_SERVER=https://… kpm read kpm://CI/deploy/password');
+
+  token
+    .command('create')
+    .description('create a read-only token for one vault; prints it once, on stdout')
+    .requiredOption('--vault <name>', 'the vault the token reads (it must be synced; it is, first)')
+    .option('--read-only', 'the only kind of token there is (accepted for clarity)')
+    .requiredOption('--expires <duration>', 'lifetime: e.g. 30d, 12h, 90m, 45s; at most 365d')
+    .option('--name <name>', 'a label for `kpm token list` (default "<vault> token")')
+    .option('--json', 'print JSON ({ token, id, name, vault, vaultId, expiresAt })')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', `
+Tokens are always read-only: they read the entries of one vault and nothing else (no other vault, no
+changes, no account). The token carries a key that opens only that vault's key; the server keeps it
+sealed and never sees the token's secret. Revoke with \`kpm token revoke ID\`; it stops at once.
+
+Examples:
+  kpm token create --vault CI --read-only --expires 30d --name github-actions > token.txt
+  kpm token create --vault CI --expires 12h --json`)
+    .action(async (o: { vault: string; expires: string; name?: string; json?: boolean; passwordStdin?: boolean }) => {
+      const lifetime = parseExpiry(o.expires);
+      const name = (o.name ?? `${o.vault} token`).trim();
+      if (!name || name.length > 64 || /\p{Cc}/u.test(name)) throw usageError('--name must be 1 to 64 characters without control characters');
+      const { api, call } = await signedIn();
+      const { paths } = ctx();
+      const vaults = await openApi(paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(paths)).autolock);
+      const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
+      try {
+        await vaults.sync(); // the vault must be on the server, as it is now
+        const t = newServiceToken();
+        const { authKey, wrapKey } = tokenKeys(t);
+        const sealed = await vaults.tokenKey(o.vault, t.id, toBase64(wrapKey));
+        wrapKey.fill(0);
+        const expiresAt = new Date(Date.now() + lifetime).toISOString();
+        const view = await call<TokenViewT>('tokenCreate', { body: { id: t.id, vaultId: sealed.vaultId, name, expiresAt, authHash: tokenAuthHash(authKey), wrappedKey: sealed.wrappedKey } });
+        authKey.fill(0);
+        const text = formatServiceToken(t);
+        t.secret.fill(0);
+        if (o.json) json({ token: text, id: view.id, name: view.name, vault: sealed.vaultName, vaultId: view.vaultId, expiresAt: view.expiresAt });
+        else out(text);
+        info(`Created read-only service token ${view.id.slice(0, 8)} ("${view.name}") for vault "${sealed.vaultName}", valid until ${view.expiresAt}.`);
+        info('It is shown only this once: store it as a secret (KPM_TOKEN) where it is used; `kpm token revoke` ends it.');
+      } finally {
+        await vaults.close();
+        await api.close();
+      }
+    });
+
+  token
+    .command('list', { isDefault: true })
+    .description('the service tokens of your account (never their secrets)')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  kpm token list\n  kpm token list --json')
+    .action(async (o: { json?: boolean }) => {
+      const { api, call } = await signedIn();
+      const { tokens } = await call<{ tokens: TokenViewT[] }>('tokenList');
+      await api.close();
+      if (o.json) return json(tokens.map((t) => ({ ...t, status: status(t) })));
+      if (tokens.length === 0) return info('No service tokens.');
+      const w = Math.max(4, ...tokens.map((t) => t.name.length));
+      out(`${'ID'.padEnd(8)}  ${'NAME'.padEnd(w)}  ${'VAULT'.padEnd(8)}  ${'STATUS'.padEnd(7)}  ${'EXPIRES'.padEnd(20)}  LAST USED`);
+      for (const t of tokens) out(`${t.id.slice(0, 8)}  ${t.name.padEnd(w)}  ${t.vaultId.slice(0, 8)}  ${status(t).padEnd(7)}  ${t.expiresAt.slice(0, 19).padEnd(20)}  ${t.lastUsedAt?.slice(0, 19) ?? 'never'}`);
+    });
+
+  token
+    .command('revoke <id>')
+    .description('revoke a service token at once (its id, or the first 8+ characters of it)')
+    .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected)')
+    .addHelpText('after', '\nExample:\n  kpm token revoke 3f2a9c1b')
+    .action(async (id: string, o: { settingsPasswordStdin?: boolean }) => {
+      const prefix = id.toLowerCase();
+      if (!/^[0-9a-f]{8,32}$/.test(prefix)) throw usageError(`"${id}" is not a token id`, 'see `kpm token list`');
+      await requireSettingsPassword('token revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
+      const { api, call } = await signedIn();
+      try {
+        const { tokens } = await call<{ tokens: TokenViewT[] }>('tokenList');
+        const hits = tokens.filter((t) => t.id.startsWith(prefix));
+        if (hits.length === 0) throw notFound(`no service token ${id}`, 'see `kpm token list`');
+        if (hits.length > 1) throw new KpmError(`"${id}" matches ${hits.length} tokens; give more of the id`, EXIT.usage);
+        await call('tokenRevoke', { params: { id: hits[0].id } });
+        info(`Service token ${hits[0].id.slice(0, 8)} ("${hits[0].name}") is revoked.`);
+      } finally {
+        await api.close();
+      }
+    });
+}

@@ -1,0 +1,90 @@
+// KPM_TOKEN: a read-only VaultApi over a service token (README "Service tokens"). No local vault is
+// needed and nothing is written to disk: the token's vault is fetched, verified and decrypted in
+// memory for this one command. Every write (or another vault) is refused with exit 9.
+import { existsSync } from 'node:fs';
+import type { VaultApi } from '../agent/api.js';
+import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
+import { KpmError, EXIT, usageError } from '../vault/errors.js';
+import { renderList } from '../vault/listing.js';
+import { ctx } from './context.js';
+import type { TokenVault } from '../sync/tokenvault.js';
+
+/** True when this command runs with a service token (env only: secrets never go in argv). */
+export const tokenMode = (): boolean => (process.env.KPM_TOKEN ?? '') !== '';
+
+export const tokenForbidden = (what: string) =>
+  new KpmError(`a service token (KPM_TOKEN) only reads its vault: ${what} is not allowed`, EXIT.forbidden, 'unset KPM_TOKEN to use the vault of this device');
+
+/** KPM_SERVER, else the `server` setting (read only if the settings file exists: nothing is created). */
+async function serverUrl(): Promise<string> {
+  const env = process.env.KPM_SERVER;
+  if (env) return env;
+  const { paths } = ctx();
+  const { settingsFiles } = await import('../settings/protection.js');
+  if (existsSync(settingsFiles(paths).config)) {
+    const { loadSettings } = await import('./settings.js');
+    const s = (await loadSettings(paths)) as unknown as Record<string, unknown>;
+    if (typeof s.server === 'string' && s.server !== '') return s.server;
+  }
+  throw usageError('KPM_TOKEN is set but no kpm server is', 'set KPM_SERVER=https://your-kpm-server');
+}
+
+export async function tokenApi(): Promise<VaultApi> {
+  const tv = await import('../sync/tokenvault.js');
+  const { parseServiceToken, tokenKeys, tokenAuthHeader } = tv;
+  const { ApiClient, ServerError } = await import('../sync/http.js');
+  const token = parseServiceToken(process.env.KPM_TOKEN ?? '');
+  let loaded: Promise<TokenVault> | undefined;
+  let client: InstanceType<typeof ApiClient> | undefined;
+  const vault = () =>
+    (loaded ??= (async () => {
+      client = new ApiClient(await serverUrl()); // https, or http to loopback (R20); a private CA: NODE_EXTRA_CA_CERTS
+      const { authKey } = tokenKeys(token);
+      const authorization = tokenAuthHeader(token.id, authKey);
+      authKey.fill(0);
+      const call = async <T>(name: 'tokenVault' | 'tokenPull', body?: unknown): Promise<T> => {
+        try {
+          return await client!.call<T>(name, { body, authorization });
+        } catch (e) {
+          if (!(e instanceof ServerError)) throw e;
+          if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
+          if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
+          throw e;
+        }
+      };
+      return tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullResultT>('tokenPull', { after }) }, token);
+    })());
+  const refuse = (what: string) => async (): Promise<never> => {
+    throw tokenForbidden(what);
+  };
+  return {
+    viaAgent: false,
+    get: async (q, v) => (await vault()).get(q, v),
+    list: async (f) => (await vault()).list(f),
+    listText: async (f, json) => renderList((await vault()).list(f), json),
+    entries: async (f) => (await vault()).entries(f),
+    listVaults: async () => {
+      const tv = await vault();
+      return [{ id: tv.id, name: tv.name, ownPassword: false, locked: false, entries: tv.list().length }];
+    },
+    add: refuse('adding entries'),
+    addMany: refuse('importing entries'),
+    update: refuse('changing entries'),
+    remove: refuse('removing entries'),
+    restore: refuse('restoring entries'),
+    trash: refuse('the trash'),
+    history: refuse('entry history'),
+    createVault: refuse('creating vaults'),
+    unlockVault: refuse('unlocking vaults'),
+    lockVault: refuse('locking vaults'),
+    renameVault: refuse('renaming vaults'),
+    changeVaultPassword: refuse('changing vault passwords'),
+    removeVault: refuse('removing vaults'),
+    sync: refuse('sync'),
+    tokenKey: refuse('creating service tokens'),
+    close: async () => {
+      if (loaded) (await loaded.catch(() => undefined))?.close();
+      await client?.close();
+    },
+  };
+}

@@ -1,0 +1,200 @@
+// Service tokens, the client side (docs/PROTOCOL.md "Service tokens", docs/SECURITY.md).
+// A token `kpmt_<id: 32 hex>_<secret: 32 bytes base64url>` carries a secret S; from it
+//   authKey = HKDF(S, "kpm/v1/token-auth")  (the server keeps SHA-256 of it, and checks it)
+//   wrapKey = HKDF(S, "kpm/v1/token-wrap")  (the vault key and name are sealed under it)
+// The server never sees S, authKey's preimage or wrapKey. TokenVault is the read-only view a token
+// gives: the vault key unwrapped, the envelope MAC checked with it, every record pulled and the chain
+// checked against the MAC'd manifest (pullVerified), so a server can neither forge nor alter entries.
+import { open, seal, AuthError } from '../crypto/aead.js';
+import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
+import { hkdf, hmacSha256, LABEL, sha256 } from '../crypto/keys.js';
+import { randomBytes } from '../crypto/random.js';
+import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
+import { decodeRecord, entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
+import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
+import { KpmError, EXIT, notFound, usageError } from '../vault/errors.js';
+import { maskCardNumber } from '../vault/card.js';
+import { collator } from '../vault/listing.js';
+import type { EntryView, ListFilter, Session } from '../vault/session.js';
+import { initialSyncChain, tampered } from './envelope.js';
+import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
+
+export const TOKEN_PREFIX = 'kpmt_';
+const TOKEN_RE = /^kpmt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+const VK_BYTES = 32;
+export const TOKEN_LABEL = { auth: 'kpm/v1/token-auth', wrap: 'kpm/v1/token-wrap', vaultKey: 'kpm/v1/token-vault-key' } as const;
+
+export interface ServiceToken {
+  id: string;
+  secret: Uint8Array;
+}
+
+export function newServiceToken(): ServiceToken {
+  return { id: toHex(randomBytes(16)), secret: randomBytes(32) };
+}
+
+export const formatServiceToken = (t: ServiceToken): string => `${TOKEN_PREFIX}${t.id}_${Buffer.from(t.secret).toString('base64url')}`;
+
+/** Parses KPM_TOKEN; a malformed one is a usage error that never quotes it. */
+export function parseServiceToken(text: string): ServiceToken {
+  const m = TOKEN_RE.exec(text.trim());
+  if (!m) throw usageError('KPM_TOKEN is not a kpm service token', 'it looks like kpmt_<32 hex>_<43 characters>, as `kpm token create` printed it');
+  const secret = new Uint8Array(Buffer.from(m[2], 'base64url'));
+  if (secret.length !== 32 || Buffer.from(secret).toString('base64url') !== m[2]) throw usageError('KPM_TOKEN is not a kpm service token');
+  return { id: m[1], secret };
+}
+
+export function tokenKeys(t: ServiceToken): { authKey: Uint8Array; wrapKey: Uint8Array } {
+  return { authKey: hkdf(t.secret, TOKEN_LABEL.auth), wrapKey: hkdf(t.secret, TOKEN_LABEL.wrap) };
+}
+
+/** The `Authorization` header value of token requests. */
+export const tokenAuthHeader = (id: string, authKey: Uint8Array): string => `Token ${id}.${Buffer.from(authKey).toString('base64url')}`;
+export const tokenAuthHash = (authKey: Uint8Array): string => toHex(sha256(authKey));
+
+const keyAad = (tokenId: string, vaultId: string, profileId: Uint8Array) => concatBytes(utf8.encode(TOKEN_LABEL.vaultKey), fromHex(tokenId), fromHex(vaultId), profileId);
+
+/** Seals the vault key and the vault's name (as of now) for a token: only its wrap key opens them. */
+export function wrapForToken(wrapKey: Uint8Array, vk: Uint8Array, vaultName: string, tokenId: string, vaultId: string, profileId: Uint8Array): Uint8Array {
+  const plain = concatBytes(vk, utf8.encode(vaultName));
+  try {
+    return seal(wrapKey, plain, keyAad(tokenId, vaultId, profileId));
+  } finally {
+    wipe(plain);
+  }
+}
+
+export function unwrapForToken(wrapKey: Uint8Array, sealed: Uint8Array, tokenId: string, vaultId: string, profileId: Uint8Array): { vk: Uint8Array; name: string } {
+  let plain: Uint8Array;
+  try {
+    plain = open(wrapKey, sealed, keyAad(tokenId, vaultId, profileId));
+  } catch (e) {
+    if (e instanceof AuthError) throw tampered(`the vault key sealed for this service token does not open (vault ${vaultId})`);
+    throw e;
+  }
+  if (plain.length <= VK_BYTES) throw tampered('the vault key sealed for this service token is malformed');
+  const vk = plain.slice(0, VK_BYTES);
+  const name = decodeUtf8(plain.subarray(VK_BYTES));
+  wipe(plain);
+  return { vk, name };
+}
+
+/** For `kpm token create` (in the agent or in-process): a vault's key and name sealed for a token. */
+export function sealVaultForToken(s: Session, vault: string, tokenId: string, wrapKeyB64: string): { vaultId: string; vaultName: string; wrappedKey: string } {
+  if (!/^[0-9a-f]{32}$/.test(tokenId)) throw usageError('malformed token id');
+  const wrapKey = fromBase64(wrapKeyB64);
+  if (wrapKey.length !== 32) throw usageError('malformed token wrap key');
+  const v = s.vault(vault);
+  const vk = v.exportKey();
+  try {
+    return { vaultId: v.id, vaultName: v.name, wrappedKey: toBase64(wrapForToken(wrapKey, vk, v.name, tokenId, v.id, s.profile.profileId)) };
+  } finally {
+    wipe(vk, wrapKey);
+  }
+}
+
+export interface TokenTransport {
+  vault(): Promise<TokenVaultT>;
+  pull(after: number): Promise<PullResultT>;
+}
+
+/** One vault, read through a service token: verified, in memory only. */
+export class TokenVault {
+  private readonly latest = new Map<string, LogRecord>();
+  private readonly tagKey: Uint8Array;
+
+  private constructor(
+    readonly id: string,
+    readonly name: string,
+    private readonly vk: Uint8Array,
+    private readonly profileId: Uint8Array,
+  ) {
+    this.tagKey = hkdf(vk, LABEL.nameTag);
+  }
+
+  static async load(t: TokenTransport, token: ServiceToken): Promise<TokenVault> {
+    const info = await t.vault();
+    const rv = info.vault;
+    const { kp } = checkVaultEnvelope(rv, null); // ids and shape; the MAC once the key is unwrapped
+    const { wrapKey } = tokenKeys(token);
+    const { vk, name } = unwrapForToken(wrapKey, fromBase64(info.wrappedKey), token.id, rv.id, kp.profileId);
+    wipe(wrapKey);
+    const { env } = checkVaultEnvelope(rv, { profileId: kp.profileId }, vk); // the MAC, under the key just unwrapped
+    if (env.deleted) throw notFound(`vault "${name}" was deleted`);
+    const v = new TokenVault(rv.id, name, vk, kp.profileId);
+    const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, vaultKey: () => vk.slice(), pull: (after) => t.pull(after) });
+    if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
+    for (const raw of pulled.records) v.apply(decodeRecord(raw));
+    return v;
+  }
+
+  private apply(r: LogRecord): void {
+    const id = toHex(r.entryId);
+    const prev = this.latest.get(id);
+    if (!prev || r.version > prev.version) this.latest.set(id, r);
+  }
+
+  private live(): LogRecord[] {
+    return [...this.latest.values()].filter((r) => !(r.flags & FLAG_DELETED));
+  }
+
+  private decrypt(r: LogRecord): EntryPayload {
+    const aad = entryAad(this.profileId, fromHex(this.id), r.entryId, r.version, r.flags, r.nameTag);
+    try {
+      return JSON.parse(decodeUtf8(open(this.vk, r.sealed, aad))) as EntryPayload;
+    } catch (e) {
+      if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) throw tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`);
+      throw e;
+    }
+  }
+
+  private view(r: LogRecord): EntryView {
+    return { id: toHex(r.entryId), vault: this.name, version: r.version, payload: this.decrypt(r) };
+  }
+
+  /** --vault or a reference's vault: only this token's vault (by name, case-insensitive, or id). */
+  checkScope(vault: string | undefined): void {
+    if (vault === undefined) return;
+    if (normalizeName(vault) === normalizeName(this.name) || vault.toLowerCase() === this.id) return;
+    throw new KpmError(`this service token can only read vault "${this.name}"`, EXIT.forbidden);
+  }
+
+  get(query: string, vault?: string): EntryView {
+    this.checkScope(vault);
+    const tag = hmacSha256(this.tagKey, utf8.encode(normalizeName(query))).subarray(0, 16);
+    let hits = this.live().filter((r) => bytesEqual(r.nameTag, tag));
+    if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) hits = this.live().filter((r) => toHex(r.entryId).startsWith(query.toLowerCase()));
+    if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} entries`, 'use an id');
+    if (hits.length === 0) throw notFound(`no entry named "${query}" in vault "${this.name}"`);
+    return this.view(hits[0]);
+  }
+
+  private matches(s: EntrySummary, filter: ListFilter): boolean {
+    const q = filter.search ? normalizeName(filter.search) : undefined;
+    if (filter.type && s.type !== filter.type) return false;
+    return !q || [s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q));
+  }
+
+  entries(filter: ListFilter = {}): EntryView[] {
+    this.checkScope(filter.vault);
+    const out = this.live().map((r) => this.view(r)).filter((v) => this.matches(summaryOf(v), filter));
+    return out.sort((a, b) => collator.compare(a.payload.name, b.payload.name));
+  }
+
+  list(filter: ListFilter = {}): EntrySummary[] {
+    return this.entries(filter).map(summaryOf);
+  }
+
+  close(): void {
+    wipe(this.vk, this.tagKey);
+  }
+}
+
+function summaryOf(v: EntryView): EntrySummary {
+  const p = v.payload;
+  const s: EntrySummary = { id: v.id, vault: v.vault, name: p.name, type: p.type, updated: p.updated };
+  if (p.fields.username) s.username = p.fields.username;
+  if (p.fields.url) s.url = p.fields.url;
+  if (p.type === 'card' && p.fields.number) s.hint = maskCardNumber(p.fields.number);
+  return s;
+}

@@ -1,0 +1,175 @@
+// Service tokens end to end (README "Service tokens"), through the built binaries against the real
+// kpm-server: a device creates a read-only token for vault CI; a throwaway KPM_HOME with nothing but
+// KPM_TOKEN and KPM_SERVER reads that vault and nothing else; revoked and expired tokens stop at once;
+// the token's secret is nowhere on the server; a server that alters what it sends is caught (exit 8).
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { startProxy, type Proxy } from '../helpers/proxy.js';
+import { parseServiceToken, tokenKeys } from '../../src/sync/tokenvault.js';
+
+const ACCOUNT = 'Token7Password';
+const EMAIL = 'ci@example.org';
+const TOKEN_RE = /^kpmt_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/;
+
+function filesUnder(dir: string): Buffer[] {
+  const out: Buffer[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...filesUnder(p));
+    else if (e.isFile()) out.push(fs.readFileSync(p));
+  }
+  return out;
+}
+
+describe('service tokens (real server, SQLite)', () => {
+  let srv: RunningServer;
+  let proxy: Proxy;
+  let home: string;
+  let token: string;
+  const master = { KPM_MASTER_PASSWORD: MASTER };
+  const dev = async (args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
+    const r = await run(args, { home, env: { KPM_SERVER: proxy.url, ...env }, input });
+    expect(r.code, describeRun(args, r)).toBe(code);
+    return r;
+  };
+  // a machine with nothing of kpm: KPM_HOME does not even exist
+  let machine: string;
+  const ci = async (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> => {
+    const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url }, input });
+    expect(r.code, describeRun(args, r)).toBe(code);
+    return r;
+  };
+
+  beforeAll(async () => {
+    srv = await startServer();
+    proxy = await startProxy(srv.url);
+    home = makeHome();
+    machine = makeHome();
+    await dev(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
+    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
+    await dev(['activate', code]);
+    await dev(['init', '--password-stdin'], 0, MASTER + '\n', {});
+    await dev(['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n', {});
+    await dev(['vault', 'create', 'CI']);
+    await dev(['add', 'deploy', '--vault', 'CI', '--username', 'bot', '--password-stdin'], 0, 'deploy-secret-1\n');
+    await dev(['add', 'x', '--password-stdin'], 0, 'personal-secret\n');
+  }, 60_000);
+
+  it('kpm token create prints the token once on stdout (the vault is synced first)', async () => {
+    const r = await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci']);
+    token = r.stdout.trim();
+    expect(token).toMatch(TOKEN_RE);
+    expect(r.stdout).toBe(token + '\n');
+    expect(r.stderr).toMatch(/read-only service token [0-9a-f]{8} \("ci"\) for vault "CI"/);
+    expect(r.stderr).not.toContain(token.slice(38));
+    // an expiry is required, and bounded
+    expect((await dev(['token', 'create', '--vault', 'CI', '--expires', '400d'], 2)).stderr).toMatch(/at most 365d/);
+    expect((await dev(['token', 'create', '--vault', 'CI'], 2)).stderr).toMatch(/--expires/);
+    expect((await dev(['token', 'create', '--vault', 'Nope', '--expires', '1d'], 3)).stderr).toMatch(/Nope/);
+  });
+
+  it('a fresh machine with only KPM_TOKEN and KPM_SERVER reads its vault: read, get, list, run, inject', async () => {
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-1\n');
+    expect((await ci(['read', 'kpm://deploy/username'])).stdout).toBe('bot\n');
+    expect((await ci(['get', 'deploy'])).stdout).toBe('deploy-secret-1\n');
+    expect((await ci(['get', 'deploy', '--vault', 'ci', '--field', 'username'])).stdout).toBe('bot\n');
+    const list = JSON.parse((await ci(['list', '--json'])).stdout);
+    expect(list).toEqual([expect.objectContaining({ name: 'deploy', vault: 'CI', username: 'bot' })]);
+    const r2 = await run(['run', '--no-masking', '--', process.execPath, '-e', 'process.stdout.write(process.env.DEPLOY + "|" + (process.env.KPM_TOKEN ?? "none"))'], {
+      home: machine,
+      env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: proxy.url, DEPLOY: 'kpm://CI/deploy/password' },
+    });
+    expect(r2.code, describeRun(['run'], r2)).toBe(0);
+    expect(r2.stdout).toBe('deploy-secret-1|none');
+    expect((await ci(['inject'], 0, token, 'pw={{ kpm://CI/deploy/password }}\n')).stdout).toBe('pw=deploy-secret-1\n');
+    expect((await ci(['show', 'deploy'])).stdout).toMatch(/bot/);
+    expect((await ci(['generate', '--length', '12', '--raw'])).stdout).toHaveLength(12);
+    // nothing was written: no KPM_HOME, nothing in the (empty) home
+    expect(fs.existsSync(join(machine, 'absent'))).toBe(false);
+    expect(fs.readdirSync(machine)).toEqual([]);
+  });
+
+  it('scoped: another vault, any write, sync or token management is forbidden (exit 9)', async () => {
+    expect((await ci(['read', 'kpm://Personal/x/password'], 9)).stderr).toMatch(/can only read vault "CI"/);
+    await ci(['get', 'x', '--vault', 'Personal'], 9);
+    await ci(['get', 'x'], 3); // not in its vault
+    expect((await ci(['add', 'evil', '--password-stdin'], 9, token, 'x\n')).stderr).toMatch(/service token .* not allowed/);
+    await ci(['edit', 'deploy', '--password-stdin'], 9, token, 'x\n');
+    await ci(['rm', 'deploy', '--yes'], 9);
+    await ci(['sync'], 9);
+    await ci(['vault', 'create', 'Other'], 9);
+    await ci(['init', '--password-stdin'], 9, token, MASTER + '\n');
+    await ci(['token', 'list'], 9);
+    await ci(['token', 'create', '--vault', 'CI', '--expires', '1d'], 9);
+    // the token opens no device route on the server either (403 → exit 9), and is never an option
+    const res = await fetch(`${srv.url}/v1/sync`, { headers: { authorization: `Token ${parseServiceToken(token).id}.${Buffer.from(tokenKeys(parseServiceToken(token)).authKey).toString('base64url')}` } });
+    expect(res.status).toBe(403);
+    await ci(['read', 'kpm://CI/deploy/password', '--token', token], 2);
+  });
+
+  it('changes made on the device reach the token at the next read', async () => {
+    await dev(['edit', 'deploy', '--vault', 'CI', '--password-stdin'], 0, 'deploy-secret-2\n');
+    await dev(['add', 'db', '--vault', 'CI', '--password-stdin'], 0, 'db-secret\n');
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-2\n');
+    expect((await ci(['read', 'kpm://CI/db/password'])).stdout).toBe('db-secret\n');
+  });
+
+  it("the token's secret is in no server file, log or request; the list shows its use", async () => {
+    const t = parseServiceToken(token);
+    const { authKey, wrapKey } = tokenKeys(t);
+    const needles = [token.slice(38), Buffer.from(t.secret).toString('base64url'), Buffer.from(t.secret).toString('base64'), Buffer.from(t.secret).toString('hex'), Buffer.from(authKey).toString('base64url'), Buffer.from(authKey).toString('base64'), Buffer.from(wrapKey).toString('base64'), Buffer.from(wrapKey).toString('hex')];
+    const hay = [...filesUnder(srv.dataDir), Buffer.from(srv.stdout()), Buffer.from(srv.stderr()), ...proxy.requests];
+    for (const n of needles) for (const h of hay) expect(h.includes(n), `found ${n.slice(0, 6)}…`).toBe(false);
+    const list = JSON.parse((await dev(['token', 'list', '--json'], 0, undefined, {})).stdout);
+    expect(list).toEqual([expect.objectContaining({ id: t.id, name: 'ci', status: 'active', revoked: false })]);
+    expect(list[0].lastUsedAt).not.toBeNull();
+    expect((await dev(['token', 'list'], 0, undefined, {})).stdout).toMatch(new RegExp(`${t.id.slice(0, 8)}\\s+ci\\s+[0-9a-f]{8}\\s+active`));
+  });
+
+  it('a server that alters what it sends is caught (exit 8), nothing is shown', async () => {
+    const tamper = async (path: RegExp, edit: (j: any) => void, msg: RegExp) => {
+      proxy.rewrite = (p, body) => {
+        if (!path.test(p)) return body;
+        const j = JSON.parse(body.toString('utf8'));
+        edit(j);
+        return Buffer.from(JSON.stringify(j));
+      };
+      try {
+        const r = await ci(['read', 'kpm://CI/deploy/password'], 8);
+        expect(r.stdout).toBe('');
+        expect(r.stderr).toMatch(msg);
+      } finally {
+        proxy.rewrite = undefined;
+      }
+    };
+    const flip = (b64: string, at: number) => {
+      const b = Buffer.from(b64, 'base64');
+      b[at] ^= 1;
+      return b.toString('base64');
+    };
+    await tamper(/\/v1\/token\/pull/, (j) => (j.records[0] = flip(j.records[0], 60)), /do not match the manifest/);
+    await tamper(/\/v1\/token\/pull/, (j) => (j.records = j.records.slice(1)), /tampered/);
+    await tamper(/\/v1\/token\/pull/, (j) => (j.manifest = flip(j.manifest, 30)), /manifest/);
+    await tamper(/\/v1\/token\/vault/, (j) => (j.wrappedKey = flip(j.wrappedKey, 30)), /does not open/);
+    await tamper(/\/v1\/token\/vault/, (j) => (j.vault.body = flip(j.vault.body, j.vault.body.length > 100 ? 60 : 10)), /tampered/);
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-2\n');
+  });
+
+  it('revoke stops the token at once (exit 4); so does expiry', async () => {
+    const id = parseServiceToken(token).id;
+    await dev(['token', 'revoke', id.slice(0, 10)], 0, undefined, {});
+    expect((await ci(['read', 'kpm://CI/deploy/password'], 4)).stderr).toMatch(/the service token is revoked or expired/);
+    expect(JSON.parse((await dev(['token', 'list', '--json'], 0, undefined, {})).stdout)[0]).toMatchObject({ revoked: true, status: 'revoked' });
+    const short = (await dev(['token', 'create', '--vault', 'CI', '--expires', '2s'])).stdout.trim();
+    expect((await ci(['read', 'kpm://CI/db/password'], 0, short)).stdout).toBe('db-secret\n');
+    await new Promise((ok) => setTimeout(ok, 2100));
+    expect((await ci(['read', 'kpm://CI/db/password'], 4, short)).stderr).toMatch(/revoked or expired/);
+    // a made-up token with a known id: the same answer
+    const forged = short.slice(0, 38) + Buffer.alloc(32, 7).toString('base64url');
+    await ci(['read', 'kpm://CI/db/password'], 4, forged);
+    expect((await ci(['read', 'kpm://CI/db/password'], 2, 'kpmt_nonsense')).stderr).toMatch(/KPM_TOKEN is not a kpm service token/);
+  });
+});

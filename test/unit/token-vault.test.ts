@@ -1,0 +1,103 @@
+// The service-token client (src/sync/tokenvault.ts) against the in-process server: a profile syncs,
+// a token is made for one vault, and TokenVault reads it — latest versions only, deleted entries
+// gone, lookups by name and id prefix, other vaults refused (exit 9); a server that swaps the sealed
+// key, serves another vault or alters records is caught (exit 8).
+import { describe, expect, it } from 'vitest';
+import { testServer } from '../helpers/server.js';
+import { account, newProfile, transport } from '../helpers/sync.js';
+import { syncProfile } from '../../src/sync/engine.js';
+import { newServiceToken, sealVaultForToken, tokenAuthHash, tokenAuthHeader, tokenKeys, TokenVault, type ServiceToken, type TokenTransport } from '../../src/sync/tokenvault.js';
+import { toBase64 } from '../../src/crypto/bytes.js';
+import { KpmError, EXIT } from '../../src/vault/errors.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
+import type { PullResultT, TokenVaultT } from '../../src/protocol/schemas.js';
+
+const login = (name: string, password: string): EntryPayload =>
+  ({ type: 'login', name, fields: { username: 'bot', password }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() }) as unknown as EntryPayload;
+
+async function setup() {
+  const ts = await testServer();
+  const acct = await account(ts);
+  const s = await newProfile();
+  await s.createVault('CI');
+  const deploy = await s.add('CI', login('deploy', 'v1'));
+  await s.update('CI', deploy.id, 1, login('deploy', 'v2'));
+  await s.add('CI', login('gone', 'x'));
+  await s.remove('gone', 'CI');
+  await s.add('CI', login('db', 'db-secret'));
+  await s.add('Personal', login('mine', 'personal'));
+  const t = transport(ts, acct.token);
+  await syncProfile(s, t, acct.accountId);
+  const make = async (vault: string): Promise<ServiceToken> => {
+    const tok = newServiceToken();
+    const { authKey, wrapKey } = tokenKeys(tok);
+    const sealed = sealVaultForToken(s, vault, tok.id, toBase64(wrapKey));
+    const r = await ts.call('POST', '/v1/tokens', { id: tok.id, vaultId: sealed.vaultId, name: vault, expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: sealed.wrappedKey }, { token: acct.token });
+    expect(r.status).toBe(201);
+    return tok;
+  };
+  const transportOf = (tok: ServiceToken, tamper: { vault?: (b: TokenVaultT) => TokenVaultT; pull?: (b: PullResultT) => PullResultT } = {}): TokenTransport => {
+    const headers = { authorization: tokenAuthHeader(tok.id, tokenKeys(tok).authKey) };
+    return {
+      vault: async () => {
+        const r = await ts.call('GET', '/v1/token/vault', undefined, { headers });
+        expect(r.status).toBe(200);
+        return tamper.vault ? tamper.vault(r.body) : r.body;
+      },
+      pull: async (after) => {
+        const r = await ts.call('POST', '/v1/token/pull', { after }, { headers });
+        expect(r.status).toBe(200);
+        return tamper.pull ? tamper.pull(r.body) : r.body;
+      },
+    };
+  };
+  return { ts, s, deploy, make, transportOf };
+}
+
+const exitOf = async (p: Promise<unknown> | (() => unknown)): Promise<number | undefined> => {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    if (e instanceof KpmError) return e.exitCode;
+    throw e;
+  }
+  return undefined;
+};
+
+describe('TokenVault', () => {
+  it('reads the latest version of each live entry of its vault, by name or id prefix; nothing else', async () => {
+    const { make, transportOf, deploy } = await setup();
+    const tok = await make('CI');
+    const v = await TokenVault.load(transportOf(tok), tok);
+    expect(v.name).toBe('CI');
+    expect(v.get('DEPLOY').payload.fields.password).toBe('v2');
+    expect(v.get(deploy.id.slice(0, 8)).payload.name).toBe('deploy');
+    expect(v.get('db', 'ci').vault).toBe('CI');
+    expect(v.get('db', v.id).payload.fields.password).toBe('db-secret');
+    expect(v.list().map((e) => e.name)).toEqual(['db', 'deploy']);
+    expect(v.list({ search: 'dep' }).map((e) => e.name)).toEqual(['deploy']);
+    expect(await exitOf(() => v.get('gone'))).toBe(EXIT.notFound);
+    expect(await exitOf(() => v.get('mine'))).toBe(EXIT.notFound);
+    expect(await exitOf(() => v.get('mine', 'Personal'))).toBe(EXIT.forbidden);
+    expect(await exitOf(() => v.list({ vault: 'Personal' }))).toBe(EXIT.forbidden);
+  });
+
+  it('a server that swaps the sealed key, serves another vault, or alters records is caught (exit 8)', async () => {
+    const { make, transportOf } = await setup();
+    const ci = await make('CI');
+    const personal = await make('Personal');
+    const personalInfo = await transportOf(personal).vault();
+    // another token's sealed key, or another vault of the account under this token
+    expect(await exitOf(TokenVault.load(transportOf(ci, { vault: (b) => ({ ...b, wrappedKey: personalInfo.wrappedKey }) }), ci))).toBe(EXIT.corrupt);
+    expect(await exitOf(TokenVault.load(transportOf(ci, { vault: (b) => ({ ...b, vault: personalInfo.vault }) }), ci))).toBe(EXIT.corrupt);
+    // records dropped, reordered, or from the start of the log again
+    expect(await exitOf(TokenVault.load(transportOf(ci, { pull: (b) => ({ ...b, records: b.records.slice(1), from: b.from }) }), ci))).toBe(EXIT.corrupt);
+    expect(await exitOf(TokenVault.load(transportOf(ci, { pull: (b) => ({ ...b, records: [...b.records].reverse() }) }), ci))).toBe(EXIT.corrupt);
+    expect(await exitOf(TokenVault.load(transportOf(ci, { pull: (b) => ({ ...b, head: b.head - 1, records: b.records.slice(0, -1) }) }), ci))).toBe(EXIT.corrupt);
+    // a token's secret that is not the one the key was sealed for
+    const wrong = { id: ci.id, secret: newServiceToken().secret };
+    expect(await exitOf(TokenVault.load(transportOf(ci), wrong))).toBe(EXIT.corrupt);
+    // and the honest answers still read
+    expect((await TokenVault.load(transportOf(ci), ci)).get('deploy').payload.fields.password).toBe('v2');
+  });
+});

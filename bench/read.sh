@@ -25,18 +25,8 @@ export KPM_HOME="$KH"
 unset KPM_MASTER_PASSWORD KPM_TOKEN
 
 # a loopback server, an account, the vault synced, and a read-only token for it
-SRV="$RUN_DIR/server"
-mkdir -p "$SRV"
-node "$REPO/bin/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$SRV/stderr" >"$SRV/stdout" &
-SRV_PID=$!
-trap 'kill $SRV_PID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 100); do grep -qs 'listening on' "$SRV/stderr" && break; sleep 0.1; done
-SERVER_URL="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$SRV/stderr")"
-[ -n "$SERVER_URL" ] || { cat "$SRV/stderr" >&2; die "kpm-server did not start"; }
-printf 'Bench7Password\n' | KPM_SERVER="$SERVER_URL" "$KPM" register --email bench@example.org --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
-CODE="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | head -n 1 | cut -d' ' -f3)"
-KPM_SERVER="$SERVER_URL" "$KPM" activate "$CODE" >/dev/null 2>&1 || die "activate failed"
-printf 'Bench7Password\n' | KPM_SERVER="$SERVER_URL" "$KPM" login bench@example.org --password-stdin >/dev/null 2>&1 || die "login failed"
+start_kpm_server
+bench_account "$KH" bench@example.org
 kpm_unlock "$KH"
 TOKEN_FILE="$RUN_DIR/token.txt"
 "$KPM" token create --vault Personal --read-only --expires 1h --name bench >"$TOKEN_FILE" 2>"$RUN_DIR/token.err" || { cat "$RUN_DIR/token.err" >&2; die "kpm token create failed"; }

@@ -15,25 +15,13 @@ build_kpm
 new_run_dir
 machine_note
 
-SRV="$RUN_DIR/server"
-mkdir -p "$SRV"
-node "$REPO/bin/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$SRV/stderr" >"$SRV/stdout" &
-SRV_PID=$!
-trap 'kill $SRV_PID 2>/dev/null || true; cleanup' EXIT
-for _ in $(seq 100); do grep -qs 'listening on' "$SRV/stderr" && break; sleep 0.1; done
-export KPM_SERVER="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$SRV/stderr")"
-[ -n "$KPM_SERVER" ] || { cat "$SRV/stderr" >&2; die "kpm-server did not start"; }
-log "kpm-server at $KPM_SERVER"
-
-EMAIL=bench@example.org
-ACCOUNT_PW=Bench7Password
+start_kpm_server
+export KPM_SERVER="$SERVER_URL"
 A="$RUN_DIR/a"
 B="$RUN_DIR/b"
-printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$A" "$KPM" register --email "$EMAIL" --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
-CODE="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | head -n 1 | cut -d' ' -f3)"
-KPM_HOME="$A" "$KPM" activate "$CODE" >/dev/null 2>&1 || die "activate failed"
+EMAIL=bench@example.org
 make_kpm_home "$A" "$N"
-printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$A" "$KPM" login "$EMAIL" --password-stdin >/dev/null 2>&1 || die "login A failed"
+bench_account "$A" "$EMAIL"
 KPM_HOME="$A" "$KPM" --offline unlock --password-stdin --timeout 60 <"$RUN_DIR/master.txt" >/dev/null 2>&1 || die "unlock A failed"
 
 now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
@@ -47,7 +35,7 @@ timed() { # timed CMD... — wall milliseconds of one run
 median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }'; }
 
 FIRST_PUSH=$(KPM_HOME="$A" timed "$KPM" sync)
-printf '%s\n' "$ACCOUNT_PW" | KPM_HOME="$B" "$KPM" login "$EMAIL" --password-stdin >/dev/null 2>&1 || die "login B failed"
+bench_login "$B" "$EMAIL"
 _kpm_homes+=("$B")
 KPM_HOME="$B" "$KPM" --offline unlock --password-stdin --timeout 60 <"$RUN_DIR/master.txt" >/dev/null 2>&1 || die "unlock B failed"
 FIRST_PULL=$(KPM_HOME="$B" timed "$KPM" sync)

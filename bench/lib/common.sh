@@ -256,3 +256,33 @@ header() { printf '\n== %s ==\n' "$*"; }
 machine_note() {
   log "$(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), node $(node --version), hyperfine runs=$RUNS warmup=$WARMUP"
 }
+
+# ---------------------------------------------------------------- a loopback kpm-server
+
+# start_kpm_server — starts bin/kpm-server (SQLite, mail outbox) in $RUN_DIR/server; sets SERVER_URL
+# and SRV (its data folder). It is stopped on exit.
+start_kpm_server() {
+  SRV="$RUN_DIR/server"
+  mkdir -p "$SRV"
+  node "$REPO/bin/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$SRV/stderr" >"$SRV/stdout" &
+  SRV_PID=$!
+  trap 'kill $SRV_PID 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 100); do grep -qs 'listening on' "$SRV/stderr" && break; sleep 0.1; done
+  SERVER_URL="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$SRV/stderr")"
+  [ -n "$SERVER_URL" ] || { cat "$SRV/stderr" >&2; die "kpm-server did not start"; }
+  log "kpm-server at $SERVER_URL"
+}
+
+# bench_account HOME EMAIL — registers and activates EMAIL on $SERVER_URL (account password
+# Bench7Password), then signs HOME in.
+bench_account() {
+  local home="$1" email="$2" code
+  printf 'Bench7Password\n' | KPM_HOME="$home" KPM_SERVER="$SERVER_URL" "$KPM" register --email "$email" --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
+  code="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | tail -n 1 | cut -d' ' -f3)"
+  KPM_HOME="$home" KPM_SERVER="$SERVER_URL" "$KPM" activate "$code" >/dev/null 2>&1 || die "activate failed"
+  bench_login "$home" "$email"
+}
+
+bench_login() { # bench_login HOME EMAIL
+  printf 'Bench7Password\n' | KPM_HOME="$1" KPM_SERVER="$SERVER_URL" "$KPM" login "$2" --password-stdin >/dev/null 2>&1 || die "login failed in $1"
+}

@@ -38,6 +38,7 @@ describe('sync across devices (real server, SQLite)', () => {
     expect(add.stderr).toMatch(/synced: 1 sent/); // automatic sync after a change
     const login = await kpm('b', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
     expect(login.stderr).toMatch(/already has a vault: run `kpm unlock`/);
+    expect((await kpm('b', ['status'])).stdout).toMatch(/vault is waiting: run `kpm unlock`/);
     // no init on B: the account's vault is there
     expect((await kpm('b', ['init', '--password-stdin'], 7, MASTER + '\n')).stderr).toMatch(/already has a vault/);
     const wrong = await kpm('b', ['unlock', '--password-stdin'], 5, 'not the master password\n');

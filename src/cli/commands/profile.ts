@@ -141,6 +141,7 @@ export function register(program: Command): void {
       const sync = await syncStatus(paths);
       const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null, sync };
       if (o.json) return json(status);
+      if (!exists && existsSync(join(paths.data, 'sync', 'keyring.env'))) return out('the account\'s vault is waiting: run `kpm unlock` and enter its master password');
       if (!exists) return out(`no vault in ${paths.data} (run \`kpm init\`)`);
       out(`${agent ? 'unlocked' : 'locked'}`);
       out(`vault: ${paths.data}`);

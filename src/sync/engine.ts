@@ -4,13 +4,13 @@
 // happen before anything is written, and a failed check exits 8 with this device unchanged.
 import { bytesEqual, fromBase64, toBase64, toHex } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
-import { decodeKeyring, WRAP_BY_OWN_PASSWORD, type VaultHeader } from '../vault/format.js';
+import { decodeKeyring, WRAP_BY_OWN_PASSWORD } from '../vault/format.js';
 import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../vault/fsutil.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { listVaultDirs, openVaultMeta } from '../vault/store.js';
 import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
-import { parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
 import { keepRemoteVault } from './remotevaults.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
@@ -25,13 +25,6 @@ export interface SyncReport {
 }
 
 const hashHex = (b: Uint8Array) => toHex(sha256(b));
-
-/** Refuses KDF parameters weaker than the ones this device already uses (R11). */
-export function checkNotWeaker(offered: { m: number; t: number; p: number }, pinned: { m: number; t: number; p: number }): void {
-  if (offered.m < pinned.m || offered.t < pinned.t || offered.p < pinned.p) {
-    throw tampered(`the server offered weaker KDF parameters (m=${offered.m} t=${offered.t} p=${offered.p}, this device uses m=${pinned.m} t=${pinned.t} p=${pinned.p})`);
-  }
-}
 
 async function syncKeyring(session: Session, t: SyncTransport, accountId: string, server: { epoch: number; body: string } | null, hasRemoteVaults: boolean, warnings: string[]): Promise<[ProfileSyncState, SyncReport['keyring']]> {
   const { paths, profile } = session;
@@ -166,13 +159,13 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             if (env.deleted) continue;
             if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
               keepRemoteVault(paths, rv.id, rv.body); // shown locked; `kpm vault unlock` brings it here
-              const name = openVaultMeta(kp as unknown as VaultHeader, profile).name;
+              const name = openVaultMeta(kp, profile).name;
               vaults.push({ id: rv.id, name, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: `has its own password: \`kpm vault unlock "${name}"\` brings it to this device` });
               continue;
             }
             const vk = unwrapRemoteVaultKey(kp, profile);
             verifyVaultEnvelope(vk, env);
-            const meta = openVaultMeta(kp as unknown as VaultHeader, profile);
+            const meta = openVaultMeta(kp, profile);
             const v = await session.adoptVault(kp, vk, meta);
             try {
               vaults.push({ ...(await syncVault(paths, v, rv, t, profile, warnings)), created: true });

@@ -27,6 +27,13 @@ export const SYNC_LABEL = {
 /** Exit 8: what the server sent was altered, replayed or does not belong here. */
 export const tampered = (what: string) => new KpmError(`the server's data was tampered with: ${what}; nothing was changed on this device`, EXIT.corrupt, 'your local vault is intact; contact the server operator, and do not trust this server');
 
+/** Refuses KDF parameters weaker than the ones this device already uses (R11). */
+export function checkNotWeaker(offered: { m: number; t: number; p: number }, pinned: { m: number; t: number; p: number }, what = ''): void {
+  if (offered.m < pinned.m || offered.t < pinned.t || offered.p < pinned.p) {
+    throw tampered(`the server offered weaker KDF parameters${what} (m=${offered.m} t=${offered.t} p=${offered.p}, this device uses m=${pinned.m} t=${pinned.t} p=${pinned.p})`);
+  }
+}
+
 function mac(key: Uint8Array, label: string, body: Uint8Array): Uint8Array {
   const k = hkdf(key, label);
   try {

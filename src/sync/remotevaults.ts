@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { concatBytes, fromBase64, utf8, wipe } from '../crypto/bytes.js';
 import { openKey, AuthError } from '../crypto/aead.js';
-import { AAD, decodeVaultKeyPart, type VaultHeader } from '../vault/format.js';
+import { AAD, decodeVaultKeyPart } from '../vault/format.js';
 import { deriveKek } from '../vault/keyring.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
 import { wrongPassword } from '../vault/errors.js';
@@ -42,7 +42,7 @@ function remoteVaults(s: Session): { id: string; name: string; bytes: Uint8Array
     if (!bytes) continue;
     try {
       const kp = decodeVaultKeyPart(parseVaultEnvelope(bytes).keyPart);
-      out.push({ id: m[1], name: openVaultMeta(kp as unknown as VaultHeader, s.profile).name, bytes });
+      out.push({ id: m[1], name: openVaultMeta(kp, s.profile).name, bytes });
     } catch {
       /* unreadable: ignored, the next sync replaces it */
     }
@@ -72,7 +72,7 @@ export async function unlockRemoteVault(s: Session, name: string, password: stri
     wipe(kek);
   }
   verifyVaultEnvelope(vk, env);
-  const v = await s.adoptVault(kp, vk, openVaultMeta(kp as unknown as VaultHeader, s.profile));
+  const v = await s.adoptVault(kp, vk, openVaultMeta(kp, s.profile));
   forgetRemoteVault(s.paths, r.id);
   return { id: v.id, name: v.name, ownPassword: true, locked: false, entries: 0 };
 }

@@ -6,7 +6,6 @@
 //  - data/vaults/<id>/sync.json: per vault, the server revision and hash chain verified so far, the
 //    envelope epoch, and which local log records the server already has.
 import { join } from 'node:path';
-import { rmSync } from 'node:fs';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
 import { corrupt } from '../vault/errors.js';
 import type { KpmPaths } from '../vault/paths.js';
@@ -73,10 +72,6 @@ export function loadKeyringEnvelope(paths: KpmPaths): Uint8Array | null {
 export function saveKeyringEnvelope(paths: KpmPaths, bytes: Uint8Array): void {
   ensureDir(syncDir(paths));
   writeFileAtomic(keyringEnvelopeFile(paths), bytes);
-}
-
-export function forgetSync(paths: KpmPaths): void {
-  rmSync(syncDir(paths), { recursive: true, force: true });
 }
 
 export function loadVaultState(dir: string): VaultSyncState | null {

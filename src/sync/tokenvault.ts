@@ -10,7 +10,7 @@ import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toH
 import { hkdf, hmacSha256, LABEL, sha256 } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
-import { decodeRecord, entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
+import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../vault/errors.js';
 import { maskCardNumber } from '../vault/card.js';
@@ -124,7 +124,7 @@ export class TokenVault {
     const v = new TokenVault(rv.id, name, vk, kp.profileId);
     const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, vaultKey: () => vk.slice(), pull: (after) => t.pull(after) });
     if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-    for (const raw of pulled.records) v.apply(decodeRecord(raw));
+    for (const r of pulled.records) v.apply(r);
     return v;
   }
 

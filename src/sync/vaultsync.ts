@@ -5,19 +5,17 @@
 //  3. under the vault lock: append what was pulled; local changes to the same entries are rebased on
 //     top (the later change wins, the other stays in the entry's history); clashing names get renamed;
 //  4. push the local records the server lacks, with a new manifest, on top of the head just verified.
-import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from '../crypto/bytes.js';
+import { bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
 import { openKey, AuthError } from '../crypto/aead.js';
-import { concatBytes } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
 import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
-import { AAD, decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultHeader, type VaultKeyPart } from '../vault/format.js';
-import type { Vault } from '../vault/store.js';
-import { openVaultMeta } from '../vault/store.js';
+import { AAD, decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { openVaultMeta, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../vault/paths.js';
 import type { EntryPayload } from '../vault/entry.js';
 import { KpmError, EXIT } from '../vault/errors.js';
-import { initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
+import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 
@@ -157,20 +155,18 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
   if (env.epoch === s.epoch && s.envelopeHash && bodyHash !== s.envelopeHash) throw tampered(`vault "${v.name}" key envelope changed without a new epoch`);
   if (env.deleted) return 'removed';
   if (env.epoch > s.epoch) {
-    const remoteKp = encodeVaultKeyPart(kp);
+    const remoteKp = env.keyPart; // exactly one key part (decoding refuses trailing bytes)
     if (!bytesEqual(remoteKp, localKp)) {
       if (s.keyPartHash && hashHex(localKp) !== s.keyPartHash) warnings.push(`vault "${v.name}" was also renamed or re-keyed on another device; that change wins`);
       if (kp.wrapKind !== (v.ownPassword ? 2 : 1)) throw tampered(`vault "${v.name}" key wrapping changed kind`);
-      if (kp.ownKdf) {
-        const old = decodeVaultKeyPart(localKp).ownKdf!;
-        if (kp.ownKdf.params.m < old.params.m || kp.ownKdf.params.t < old.params.t || kp.ownKdf.params.p < old.params.p) throw tampered(`the server offered weaker KDF parameters for vault "${v.name}"`);
-      } else {
-        const vk2 = unwrapRemoteVaultKey(kp, profile);
-        const same = bytesEqual(vk2, v.exportKey());
-        vk2.fill(0);
+      if (kp.ownKdf) checkNotWeaker(kp.ownKdf.params, decodeVaultKeyPart(localKp).ownKdf!.params, ` for vault "${v.name}"`);
+      else {
+        const [remote, own] = [unwrapRemoteVaultKey(kp, profile), v.exportKey()];
+        const same = bytesEqual(remote, own);
+        wipe(remote, own);
         if (!same) throw tampered(`vault "${v.name}" key was substituted`);
       }
-      const meta = openVaultMeta(kp as unknown as VaultHeader, profile);
+      const meta = openVaultMeta(kp, profile);
       await v.locked(() => v.adoptKeyPartLocked(kp, meta));
     }
     Object.assign(s, { epoch: env.epoch, envelopeHash: bodyHash, keyPartHash: hashHex(remoteKp) });
@@ -198,7 +194,8 @@ export interface Pulled {
   head: number;
   chain: Uint8Array;
   time: number;
-  records: Uint8Array[];
+  /** decoded, each with its bytes as sent (`raw`) */
+  records: LogRecord[];
 }
 
 /** What a verified pull needs: where it starts (revision and chain seen before), the key, the pages. */
@@ -224,7 +221,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
   const name = from.name;
   let after = from.revision;
   let chain = from.chain;
-  const records: Uint8Array[] = [];
+  const records: LogRecord[] = [];
   for (let pages = 0; ; pages++) {
     const page = await from.pull(after);
     if (page.head < from.revision) throw tampered(`vault "${name}" was rolled back to revision ${page.head}, below ${from.revision} seen before`);
@@ -232,10 +229,9 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     const end = after + page.records.length;
     if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
     for (const b64 of page.records) {
-      const raw = fromBase64(b64);
-      decodeRecord(raw); // well-formed, or exit 8
-      chain = nextSyncChain(chain, raw);
-      records.push(raw);
+      const r = decodeRecord(fromBase64(b64)); // well-formed, or exit 8
+      chain = nextSyncChain(chain, r.raw);
+      records.push(r);
     }
     after = end;
     if (page.more) {
@@ -273,22 +269,23 @@ function payloadTime(v: Vault, r: LogRecord): { payload: EntryPayload; at: numbe
 }
 
 /** Appends pulled records; rebases conflicting local changes. Inside vault.locked(). */
-function apply(v: Vault, s: VaultSyncState, pulled: Uint8Array[], report: VaultReport): void {
+function apply(v: Vault, s: VaultSyncState, pulled: LogRecord[], report: VaultReport): void {
   const pending = pendingRecords(v, s);
   const byHash = new Map(pending.map((r) => [hashHex(r.raw), r]));
-  const fresh: Uint8Array[] = [];
-  for (const raw of pulled) {
-    const echo = byHash.get(hashHex(raw));
+  const freshRecords: LogRecord[] = [];
+  for (const r of pulled) {
+    const h = hashHex(r.raw);
+    const echo = byHash.get(h);
     if (echo) {
       // our own push, whose answer was lost: already here
       addRange(s, echo.offset!, echo.offset! + echo.raw.length);
-      byHash.delete(hashHex(raw));
-    } else fresh.push(raw);
+      byHash.delete(h);
+    } else freshRecords.push(r);
   }
+  const fresh = freshRecords.map((r) => r.raw);
   report.pulled = fresh.length;
   const left = pending.filter((r) => byHash.has(hashHex(r.raw)));
   const pendingIds = new Set(left.map((r) => hex(r.entryId)));
-  const freshRecords = fresh.map(decodeRecord);
   const clash = new Set(freshRecords.map((r) => hex(r.entryId)).filter((id) => pendingIds.has(id)));
   if (clash.size === 0) {
     const [a, b] = v.appendRawLocked(fresh);
@@ -396,7 +393,7 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
         if (pulled.records.length > 0) renameClashes(v, s, report);
         persist();
       });
-      if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobIdsOf(v, pulled.records.map(decodeRecord)));
+      if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobIdsOf(v, pulled.records));
       await pushPending(v, s, t, profile.profileId, report, persist, warnings, paths);
       await v.locked(() => {
         normalize(v, s);

@@ -51,7 +51,7 @@ export function listVaultDirs(vaultsDir: string): string[] {
 }
 
 /** Opens a vault's sealed metadata (name) with the account key. */
-export function openVaultMeta(h: VaultHeader, profile: UnlockedProfile): VaultMeta {
+export function openVaultMeta(h: Pick<VaultHeader, 'vaultId' | 'profileId' | 'sealedMeta'>, profile: UnlockedProfile): VaultMeta {
   if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
   try {
     return JSON.parse(decodeUtf8(open(profile.accountKey, h.sealedMeta, concatBytes(AAD.vaultMeta, h.vaultId, h.profileId))));

@@ -25,10 +25,7 @@ kpm_unlock "$KH"
 expect_output "kpm get (agent)" "$WANT" "$KPM" get "$NAME" || die "kpm get does not print the password"
 
 peers=()
-if have pass && have gpg; then
-  make_pass_store "$N"
-  gpg --batch --quiet --decrypt "$PASSWORD_STORE_DIR/$NAME.gpg" >/dev/null 2>&1 # warm gpg-agent
-  expect_output "pass show" "$WANT" pass show "$NAME" && peers+=(-n "pass show" "pass show $NAME")
+if add_pass_peer "$N" "$NAME" "$WANT"; then
   if have gopass; then
     expect_output "gopass show" "$WANT" gopass show "$NAME" && peers+=(-n "gopass show" "gopass show $NAME")
   fi

@@ -39,13 +39,8 @@ expect_output "kpm get (agent)" "$WANT" "$KPM" get "$NAME" || die "kpm get does 
 expect_output "kpm run" "${#WANT}" env "SECRET=$REF" "$KPM" run -- node -e 'console.log(process.env.SECRET.length)' || die "kpm run does not resolve the reference"
 
 peers=()
-if have pass && have gpg; then
-  make_pass_store "$N"
-  gpg --batch --quiet --decrypt "$PASSWORD_STORE_DIR/$NAME.gpg" >/dev/null 2>&1 # warm gpg-agent
-  expect_output "pass show" "$WANT" pass show "$NAME" && peers+=(-n "pass show" "pass show $NAME")
-else
-  log "pass/gpg not available: skipping pass show"
-fi
+add_pass_peer "$N" "$NAME" "$WANT" || log "pass/gpg not available: skipping pass show"
+
 
 header "kpm read with the agent unlocked ($N entries)"
 hf "$RUN_DIR/read.json" \

@@ -133,6 +133,17 @@ expect_output() {
 
 # make_pass_store N — sets GNUPGHOME and PASSWORD_STORE_DIR to a pass store with the same N entries,
 # encrypted to a passphrase-less key. Kept in bench/.work/peers-N/ between runs.
+# add_pass_peer N NAME WANT — the pass store of N entries, gpg-agent warmed, `pass show NAME` checked
+# to print WANT and appended to the array `peers` (hyperfine -n arguments). Fails when pass or gpg
+# is missing.
+add_pass_peer() {
+  have pass && have gpg || return 1
+  make_pass_store "$1"
+  gpg --batch --quiet --decrypt "$PASSWORD_STORE_DIR/$2.gpg" >/dev/null 2>&1 # warm gpg-agent
+  expect_output "pass show" "$3" pass show "$2" && peers+=(-n "pass show" "pass show $2")
+  return 0
+}
+
 make_pass_store() {
   local n="$1" dir="$WORK_ROOT/peers-$1"
   export GNUPGHOME="$dir/gnupg" PASSWORD_STORE_DIR="$dir/store"

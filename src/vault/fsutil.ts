@@ -43,7 +43,8 @@ export function readFileOrNull(path: string): Uint8Array | null {
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user counts). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

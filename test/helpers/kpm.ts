@@ -14,6 +14,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
 import { afterAll } from 'vitest';
+import { pidAlive, sleepMs } from '../../src/vault/fsutil.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = join(ROOT, 'dist', 'kpm.mjs');
@@ -64,17 +65,7 @@ function isBuildFresh(): boolean {
   return built >= sources;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
-const sleepCell = new Int32Array(new SharedArrayBuffer(4));
-const sleepSync = (ms: number) => Atomics.wait(sleepCell, 0, 0, ms);
 
 /** When a process started (Linux: /proc/PID/stat field 22), to tell a reused pid apart; '0' elsewhere. */
 function processStart(pid: number): string {
@@ -124,7 +115,7 @@ function takeSnapshot(snap: string): void {
     const missing = unresolvedImports(join(snap, 'dist'));
     if (missing.length === 0 && fs.existsSync(join(snap, 'dist', 'kpm.mjs'))) break;
     if (attempt >= 10) throw new Error(`e2e: could not take a consistent snapshot of dist/: ${missing.slice(0, 3).join(', ')}`);
-    sleepSync(500);
+    sleepMs(500);
   }
   fs.writeFileSync(join(snap, 'complete'), String(Date.now()));
 }
@@ -154,7 +145,7 @@ export function ensureBuilt(): string {
         continue;
       }
       if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for the build lock ${lock}`);
-      sleepSync(100);
+      sleepMs(100);
     }
   }
   try {
@@ -211,7 +202,7 @@ export function stopAgent(home: string): void {
   } catch {
     return;
   }
-  for (let i = 0; i < 50 && pidAlive(pid); i++) sleepSync(20);
+  for (let i = 0; i < 50 && pidAlive(pid); i++) sleepMs(20);
   if (pidAlive(pid)) {
     try {
       process.kill(pid, 'SIGKILL');

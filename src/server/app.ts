@@ -125,9 +125,16 @@ const handlers: Record<RouteName, Handler> = {
     return { status: 'ok' };
   },
   twoFactor: (ctx, req) => twofactor.status(ctx, req.auth!.accountId),
-  totpSetup: (ctx, req) => twofactor.setupTotp(ctx, req.auth!),
+  totpSetup: async (ctx, req) => {
+    await sessions.reauthenticate(ctx, info(req), req.auth!, (req.body as { password: string }).password);
+    return twofactor.setupTotp(ctx, req.auth!);
+  },
   totpConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmTotp(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
-  smsSetup: async (ctx, req) => ({ status: 'sent', sentTo: await twofactor.setupSms(ctx, req.auth!, (req.body as { phone: string }).phone) }),
+  smsSetup: async (ctx, req) => {
+    const b = req.body as { phone: string; password: string };
+    await sessions.reauthenticate(ctx, info(req), req.auth!, b.password);
+    return { status: 'sent', sentTo: await twofactor.setupSms(ctx, req.auth!, b.phone) };
+  },
   smsConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmSms(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
   twoFactorDisable: async (ctx, req) => {
     const b = req.body as { password: string; code: string };
@@ -144,7 +151,11 @@ const handlers: Record<RouteName, Handler> = {
   syncPush: (ctx, req) => sync.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[]; manifest: string }),
   ssoProviders: async (ctx) => sso.providers(ctx),
   ssoStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string; deviceName: string }),
-  ssoLinkStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string }, req.auth!),
+  ssoLinkStart: async (ctx, req) => {
+    const b = req.body as { provider: string; password: string };
+    await sessions.reauthenticate(ctx, info(req), req.auth!, b.password);
+    return sso.start(ctx, info(req), { provider: b.provider }, req.auth!);
+  },
   ssoPoll: (ctx, req) => sso.poll(ctx, info(req), (req.body as { flow: string }).flow),
   ssoRegister: (ctx, req) => sso.register(ctx, info(req), req.body as { flow: string; region: string; marketing: boolean }),
   ssoIdentities: (ctx, req) => sso.identities(ctx, req.auth!),

@@ -80,13 +80,13 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect(r.stderr).toMatch(/Check your inbox/);
     const mail = await waitFor('the activation mail', () => smtp.mails.find((m) => m.to === 'ann@example.org'));
     expect(mail.subject).toBe('Activate your kpm account');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(mail.text)![1];
+    const code = /activation code: ([A-Z2-7-]+)/.exec(mail.text)![1];
     expect(mail.text).toContain(`${srv.url}/v1/activate?code=${code}`);
     secrets.push(code);
     const early = await kpm(['login', 'ann@example.org', '--password-stdin'], 4, PW + '\n');
     expect(early.stderr).toMatch(/not activated/);
-    await kpm(['activate', code], 0);
-    expect((await kpm(['activate', code], 5)).stderr).toMatch(/unknown or expired/);
+    await kpm(['activate', '--code-stdin'], 0, code + '\n');
+    expect((await kpm(['activate', '--code-stdin'], 5, code + '\n')).stderr).toMatch(/unknown or expired/);
     // the same address again: the same answer, and the owner gets a mail about it
     await kpm(['register', '--email', 'ann@example.org', '--password-stdin', '--region', 'DE'], 0, 'Other7Password\n');
     await waitFor('the notice', () => smtp.mails.find((m) => /tried to create/.test(m.subject)));
@@ -112,12 +112,15 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('2fa enable --totp (secret as JSON), confirm with a first code: ten recovery codes', async () => {
-    const s = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json'], 0)).stdout);
+    // a session alone cannot turn 2-step verification on: the account password is asked for again
+    expect((await kpm(['2fa', 'enable', '--totp', '--json'], 4)).stderr).toMatch(/the account password is needed[\s\S]*--password-stdin/);
+    expect((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong account password/);
+    const s = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout);
     secret = s.secret;
     secrets.push(secret);
     expect(s.uri).toMatch(/^otpauth:\/\/totp\//);
     const code = totpCode(secret, Date.now());
-    const c = JSON.parse((await kpm(['2fa', 'confirm', code, '--json'], 0)).stdout);
+    const c = JSON.parse((await kpm(['2fa', 'confirm', '--otp-stdin', '--json'], 0, code + '\n')).stdout);
     recovery = c.recoveryCodes;
     expect(recovery).toHaveLength(10);
     secrets.push(...recovery);
@@ -129,20 +132,20 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect(existsSync(join(home, 'data', 'session.json'))).toBe(false);
     expect((await kpm(['whoami'], 4)).stderr).toMatch(/not signed in/);
     const need = await kpm(['login', 'ann@example.org', '--password-stdin'], 4, PW + '\n');
-    expect(need.stderr).toMatch(/verification code is needed[\s\S]*--otp/);
+    expect(need.stderr).toMatch(/verification code is needed[\s\S]*--otp-stdin/);
     // the confirmation used the current step; the next one is still inside the ±1 window
     step1Code = totpCode(secret, Date.now(), 1);
     await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 0, `${PW}\n${step1Code}\n`);
     await kpm(['logout'], 0);
-    const replay = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', step1Code], 5, PW + '\n');
+    const replay = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 5, `${PW}\n${step1Code}\n`);
     expect(replay.stderr).toMatch(/already used/);
   });
 
   it('wrong passwords until the security check; without solving it the right password is refused; solved (proof of work), the login works', async () => {
     for (let i = 0; i < 4; i++) expect((await kpm(['login', 'ann@example.org', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong email or password/);
-    const blocked = await kpm(['login', 'ann@example.org', '--password-stdin', '--no-pow', '--otp', recovery[0]], 4, PW + '\n');
+    const blocked = await kpm(['login', 'ann@example.org', '--password-stdin', '--no-pow', '--otp-stdin'], 4, `${PW}\n${recovery[0]}\n`);
     expect(blocked.stderr).toMatch(/security check/);
-    const ok = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', recovery[0]], 0, PW + '\n');
+    const ok = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 0, `${PW}\n${recovery[0]}\n`);
     expect(ok.stderr).toMatch(/proof-of-work[\s\S]*Signed in/);
     expect(JSON.parse((await kpm(['2fa', 'status', '--json'], 0)).stdout).recoveryCodesLeft).toBe(9);
   });
@@ -160,7 +163,7 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect((await runServerCli(['admin', 'disable', 'nobody@example.org', ...dd])).code).toBe(3);
     expect((await runServerCli(['admin', 'disable', 'ann@example.org', ...dd])).code).toBe(0);
     expect((await kpm(['whoami'], 4)).stderr).toMatch(/signed out|not signed in/);
-    expect((await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', recovery[1]], 9, PW + '\n')).stderr).toMatch(/disabled/);
+    expect((await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 9, `${PW}\n${recovery[1]}\n`)).stderr).toMatch(/disabled/);
     expect((await runServerCli(['admin', 'disable', 'ann@example.org', '--enable', ...dd])).code).toBe(0);
   });
 

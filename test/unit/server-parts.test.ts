@@ -145,7 +145,7 @@ describe('logs', () => {
     secrets.push(answer);
     const t = (await s.call('POST', '/v1/sessions', { email: 'log@example.org', password: ACCOUNT_PW, deviceName: 'x', challenge: { id: ch.id, answer } })).body;
     secrets.push(t.accessToken, t.refreshToken);
-    const setup = (await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken })).body;
+    const setup = (await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken })).body;
     const first = totpCode(setup.secret, s.clock.now);
     secrets.push(setup.secret, first);
     const rc = (await s.call('POST', '/v1/2fa/totp/confirm', { code: first }, { token: t.accessToken })).body.recoveryCodes;

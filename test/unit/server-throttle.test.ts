@@ -105,7 +105,7 @@ describe.each(ENGINES)('security check on %s', (engine) => {
     const s = await testServer({ engine });
     await createAccount(s, 'codes@example.org');
     const t = await loginTokens(s, 'codes@example.org');
-    await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken });
+    await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken });
     for (let i = 0; i < 5; i++) expect((await s.call('POST', '/v1/2fa/totp/confirm', { code: '000000' }, { token: t.accessToken, ip: `10.9.0.${i}` })).body.error).toBe('invalid_otp');
     expect((await login(s, 'codes@example.org', ACCOUNT_PW, {}, '10.9.1.1')).body.error).toBe('challenge_required');
   });

@@ -28,7 +28,8 @@ export interface AppOptions {
   /** pino options, or false for no logs */
   logger?: FastifyServerOptions['logger'];
   https?: { cert: Buffer; key: Buffer };
-  trustProxy?: boolean;
+  /** the proxies (addresses/CIDRs, see parseTrustProxy) whose X-Forwarded-For entry names the client */
+  trustProxy?: string[];
 }
 
 /** Never logged: headers with credentials, and (defensively) any field that could hold a secret. */

@@ -89,6 +89,19 @@ async function dropForeignState(trx: Transaction<Database>, accountId: string, n
   await trx.updateTable('sessions').set({ revoked_at: now }).where('account_id', '=', accountId).where('revoked_at', 'is', null).execute();
 }
 
+/** The address a live activation code would activate, without changing anything (the page of the mailed link). */
+export async function pendingActivation(ctx: ServerContext, code: string): Promise<string | null> {
+  const row = await ctx.db
+    .selectFrom('activations')
+    .innerJoin('accounts', 'accounts.id', 'activations.account_id')
+    .select('accounts.email')
+    .where('activations.code_hash', '=', sha256Hex(normalizeCode(code)))
+    .where('activations.expires_at', '>', ctx.now())
+    .where('accounts.activated_at', 'is', null)
+    .executeTakeFirst();
+  return row?.email ?? null;
+}
+
 /** Activates with the settings of the registration that sent this code (not of a later one). */
 export async function activate(ctx: ServerContext, code: string): Promise<ActivatedT> {
   const now = ctx.now();

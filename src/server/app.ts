@@ -16,6 +16,7 @@ import * as sync from './sync.js';
 import * as sso from './sso.js';
 import * as tokens from './servicetokens.js';
 import { captchaImage, newChallenge } from './challenges.js';
+import { csrfOk, parseForm, sendPage, type Page } from './pages.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -174,9 +175,6 @@ const handlers: Record<RouteName, Handler> = {
   tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
 };
 
-const HTML = (title: string, text: string) =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
-
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -248,16 +246,35 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     });
   }
 
-  // The activation link of the mail (a browser GET): activates and says so in a small page.
-  app.get('/v1/activate', { schema: { querystring: { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] } } }, async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    try {
-      const r = await accounts.activate(ctx, (req.query as { code: string }).code);
-      return HTML('Account activated', `The kpm account ${r.email.replace(/[<>&"]/g, '')} is active. You can sign in with <code>kpm login</code>.`);
-    } catch (e) {
-      if (e instanceof ApiError) return reply.code(e.status).send(HTML('Activation failed', 'The link is unknown, already used or expired.'));
-      throw e;
-    }
+  // The activation link of the mail. A GET only shows what would happen (mail scanners follow
+  // links); the page's form POSTs back with its CSRF token, and only that activates (S8).
+  const ACTIVATE_FAILED: Page = { title: 'Activation failed', text: ['The link is unknown, already used or expired.'] };
+  const activateQuery = { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] };
+  app.get('/v1/activate', { schema: { querystring: activateQuery } }, async (req, reply) => {
+    const code = (req.query as { code: string }).code;
+    const email = await accounts.pendingActivation(ctx, code);
+    if (email === null) return sendPage(req, reply, 400, ACTIVATE_FAILED);
+    return sendPage(req, reply, 200, {
+      title: 'Activate your kpm account',
+      text: [`This activates the kpm account ${email} with the password chosen when it was registered.`, 'Activate it only if you asked for this account. Nothing happens until you press the button.'],
+      form: { action: 'activate', fields: { code }, button: 'Activate the account' },
+    });
+  });
+  app.register(async (pages) => {
+    pages.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, parseForm(String(body))));
+    pages.post('/v1/activate', async (req, reply) => {
+      const form = (req.body ?? {}) as Record<string, string>;
+      if (!csrfOk(req, form.csrf)) {
+        return sendPage(req, reply, 403, { title: 'Not activated', text: ['This confirmation did not come from the page of the link, or it expired. Open the link from the mail again.'] });
+      }
+      try {
+        const r = await accounts.activate(ctx, String(form.code ?? '').slice(0, 64));
+        return sendPage(req, reply, 200, { title: 'Account activated', text: [`The kpm account ${r.email} is active. You can sign in with kpm login.`] });
+      } catch (e) {
+        if (e instanceof ApiError) return sendPage(req, reply, e.status, ACTIVATE_FAILED);
+        throw e;
+      }
+    });
   });
 
   // The captcha of an open challenge as an image, for people who prefer it to text art.

@@ -138,7 +138,12 @@ describe('logs', () => {
     await s.call('POST', '/v1/accounts', { email: 'log@example.org', password: ACCOUNT_PW, region: 'DE', marketing: false });
     const code = codeFromMail(s.mails, 'log@example.org');
     secrets.push(code, code.replace(/-/g, ''));
-    expect((await s.app.inject({ method: 'GET', url: `/v1/activate?code=${code}` })).statusCode).toBe(200);
+    const page = await s.app.inject({ method: 'GET', url: `/v1/activate?code=${code}` });
+    expect(page.statusCode).toBe(200);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
+    secrets.push(csrf);
+    const form = { 'content-type': 'application/x-www-form-urlencoded', cookie: `kpm_csrf=${csrf}` };
+    expect((await s.app.inject({ method: 'POST', url: '/v1/activate', payload: `code=${code}&csrf=${csrf}`, headers: form })).statusCode).toBe(200);
     for (let i = 0; i < 5; i++) await s.call('POST', '/v1/sessions', { email: 'log@example.org', password: 'Wrong1Password', deviceName: 'x' });
     const ch = (await s.call('POST', '/v1/sessions', { email: 'log@example.org', password: ACCOUNT_PW, deviceName: 'x' })).body.challenge;
     const answer = readCaptcha(ch.captcha.lines);

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
-import { decodeMail, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { decodeMail, outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 
 const PW = 'Flow7Password';
 const WRONG = 'Wrong1Password';
@@ -192,5 +192,45 @@ describe('R21: the account password is not the master password', () => {
     const reset = await run(['account', 'reset-password', '--email', 'r21@example.org'], { home, env: { KPM_SERVER: srv.url } });
     expect(reset.code, describeRun([], reset)).toBe(0);
     expect(reset.stderr).toMatch(/master password is not involved/i);
+  });
+});
+
+describe('S7: one-time codes never on the command line', () => {
+  it('S7: `activate CODE`, `reset-password --code C`, `login --otp C`, `2fa confirm CODE` are refused (exit 2, naming the safe form) before anything is sent, so the code stays usable; the safe forms work', async () => {
+    const srv = await startServer({ args: ['--log-level', 'warn'] });
+    const home = makeHome();
+    const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
+      const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
+      expect(r.code, describeRun(args, r)).toBe(code);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      return r;
+    };
+    await kpm(['register', '--email', 's7@example.org', '--password-stdin', '--region', 'DE'], 0, PW + '\n');
+    const act = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+    const refused = await kpm(['activate', act], 2);
+    expect(refused.stderr).toMatch(/^kpm: kpm activate CODE is refused: a code on the command line can be read by other users of this computer \(ps\) and used before you$/m);
+    expect(refused.stderr).toMatch(/kpm activate --code-stdin/);
+    // nothing was sent: the code still activates
+    await kpm(['activate', '--code-stdin'], 0, act + '\n');
+    await kpm(['login', 's7@example.org', '--password-stdin'], 0, PW + '\n');
+
+    await kpm(['account', 'reset-password', '--email', 's7@example.org'], 0);
+    const reset = /reset code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+    expect((await kpm(['account', 'reset-password', '--code', reset, '--password-stdin'], 2, 'Second7Password\n')).stderr).toMatch(/--code CODE is refused: .*\n.*--code-stdin/);
+    await kpm(['account', 'reset-password', '--password-stdin', '--code-stdin'], 0, `Second7Password\n${reset}\n`);
+
+    await kpm(['login', 's7@example.org', '--password-stdin'], 0, 'Second7Password\n');
+    const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, 'Second7Password\n')).stdout).secret as string;
+    expect((await kpm(['2fa', 'confirm', totpCode(secret, Date.now())], 2)).stderr).toMatch(/kpm 2fa confirm CODE is refused/);
+    await kpm(['2fa', 'confirm', '--otp-stdin'], 0, totpCode(secret, Date.now()) + '\n');
+    const next = totpCode(secret, Date.now(), 1);
+    expect((await kpm(['login', 's7@example.org', '--password-stdin', '--otp', next], 2, 'Second7Password\n')).stderr).toMatch(/--otp CODE is refused: .*\n.*--otp-stdin/);
+    expect((await kpm(['2fa', 'disable', '--password-stdin', '--otp', next], 2, 'Second7Password\n')).stderr).toMatch(/--otp CODE is refused/);
+    await kpm(['login', 's7@example.org', '--password-stdin', '--otp-stdin'], 0, `Second7Password\n${next}\n`);
+    // the help offers only the safe forms
+    for (const cmd of [['login'], ['account', 'reset-password'], ['2fa', 'disable'], ['activate'], ['2fa', 'confirm']]) {
+      const help = (await kpm([...cmd, '--help'], 0)).stdout;
+      expect(help, cmd.join(' ')).not.toMatch(/--otp <code>|--code <code>/);
+    }
   });
 });

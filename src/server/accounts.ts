@@ -111,7 +111,7 @@ export async function activate(ctx: ServerContext, code: string): Promise<Activa
     if (!row) throw apiError('invalid_code', 'unknown or expired activation code');
     const res = await trx
       .updateTable('accounts')
-      .set({ activated_at: now, password_hash: row.password_hash, region: row.region, marketing: row.marketing, password_changed_at: now })
+      .set({ activated_at: now, password_hash: row.password_hash, region: row.region, marketing: row.marketing, password_changed_at: now, password_usable: 1 })
       .where('id', '=', row.account_id)
       .where('activated_at', 'is', null)
       .executeTakeFirst();

@@ -324,6 +324,9 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     const r1 = await attackerSignsIn('mallory-idp');
     expect(r1.body.accessToken).toBeUndefined();
     expect(await s.ctx.db.selectFrom('sso_identities').selectAll().where('account_id', '=', a).execute()).toEqual([]);
+    // the owner's password is the account's password now: re-authentication takes it
+    const owner = await loginTokens(s, 'victim@example.org');
+    expect((await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: owner.accessToken })).status).toBe(200);
     // activation by a password reset
     const b = await plant('old-victim@example.org');
     expect((await s.call('POST', '/v1/password-reset', { email: 'old-victim@example.org' })).status).toBe(202);

@@ -67,8 +67,9 @@ export function sendPage(req: FastifyRequest, reply: FastifyReply, status: numbe
   pageHeaders(reply).code(status);
   if (!page.form) return reply.send(renderPage(page));
   const csrf = newToken('c');
-  const path = new URL(page.form.action, `http://x${req.url.split('?')[0]}`).pathname;
-  reply.header('set-cookie', `${CSRF_COOKIE}=${csrf}; Path=${path}; Max-Age=${CSRF_MAX_AGE_S}; HttpOnly; SameSite=Strict${secure(req)}`);
+  // No Path attribute: the browser scopes the cookie to the page's own folder, which is right also
+  // behind a proxy that serves the API under a prefix (the server cannot see the browser's path).
+  reply.header('set-cookie', `${CSRF_COOKIE}=${csrf}; Max-Age=${CSRF_MAX_AGE_S}; HttpOnly; SameSite=Strict${secure(req)}`);
   return reply.send(renderPage(page, csrf));
 }
 

@@ -289,8 +289,8 @@ start_kpm_server() {
 bench_account() {
   local home="$1" email="$2" code
   printf 'Bench7Password\n' | KPM_HOME="$home" KPM_SERVER="$SERVER_URL" "$KPM" register --email "$email" --password-stdin --region DE >/dev/null 2>&1 || die "register failed"
-  code="$(grep -ho 'kpm activate [A-Z2-7-]*' "$SRV"/outbox/*.eml | tail -n 1 | cut -d' ' -f3)"
-  KPM_HOME="$home" KPM_SERVER="$SERVER_URL" "$KPM" activate "$code" >/dev/null 2>&1 || die "activate failed"
+  code="$(grep -ho 'activation code: [A-Z2-7-]*' "$SRV"/outbox/*.eml | tail -n 1 | cut -d' ' -f3)"
+  printf '%s\n' "$code" | KPM_HOME="$home" KPM_SERVER="$SERVER_URL" "$KPM" activate --code-stdin >/dev/null 2>&1 || die "activate failed"
   bench_login "$home" "$email"
 }
 

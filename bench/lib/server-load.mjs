@@ -36,7 +36,7 @@ const mail = readdirSync(outbox)
   .filter((f) => f.endsWith('.eml'))
   .map((f) => readFileSync(join(outbox, f), 'utf8'))
   .find((m) => m.includes(`To: ${email}`));
-const code = /kpm activate ([A-Z2-7-]+)/.exec(mail)[1];
+const code = /activation code: ([A-Z2-7-]+)/.exec(mail)[1];
 if ((await call(pools[0], 'POST', '/v1/accounts/activate', { code })).status !== 200) throw new Error('activate failed');
 let token;
 for (let i = 0; i < 10; i++) {

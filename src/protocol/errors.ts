@@ -32,6 +32,7 @@ export const ERROR_STATUS = {
   sso_denied: 403, // the user denied the request at the provider
   sso_expired: 410, // the device code or the kpm flow expired (or is unknown): start again
   sso_not_linked: 403, // the identity is not linked, and its address belongs to an existing account
+  email_unverified: 403, // the identity is not linked, and its provider does not vouch for its address: no account is made
   provider_unsupported: 422, // the provider has no device authorization endpoint (RFC 8628)
   provider_error: 502, // the provider refused the request or sent no ID token
   provider_unavailable: 502, // discovery or a request to the provider failed

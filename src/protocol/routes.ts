@@ -49,7 +49,7 @@ export const ROUTES = {
   renameDevice: r('PATCH', '/v1/devices/:id', true, S.RenameDeviceBody, S.Device),
   revokeDevice: r('DELETE', '/v1/devices/:id', true, undefined, S.Done),
   twoFactor: r('GET', '/v1/2fa', true, undefined, S.TwoFactorStatus),
-  totpSetup: r('POST', '/v1/2fa/totp', true, Empty, S.TotpSetup),
+  totpSetup: r('POST', '/v1/2fa/totp', true, S.ReauthBody, S.TotpSetup),
   totpConfirm: r('POST', '/v1/2fa/totp/confirm', true, S.ConfirmBody, S.RecoveryCodes),
   smsSetup: r('POST', '/v1/2fa/sms', true, S.SmsSetupBody, S.SmsSent),
   smsConfirm: r('POST', '/v1/2fa/sms/confirm', true, S.ConfirmBody, S.RecoveryCodes),

@@ -135,7 +135,9 @@ export const Account = obj({
 export const TotpSetup = obj({ secret: str(32, 128, '^[A-Z2-7]+$'), uri: str(10, 500), algorithm: { type: 'string', const: 'SHA1' }, digits: { type: 'integer', const: 6 }, period: { type: 'integer', const: 30 } });
 export const ConfirmBody = obj({ code: S.code });
 export const RecoveryCodes = obj({ recoveryCodes: { type: 'array', maxItems: 20, items: str(8, 40) } });
-export const SmsSetupBody = obj({ phone: S.phone });
+export const SmsSetupBody = obj({ phone: S.phone, password: S.password });
+/** Re-authentication: the account password with a change a session alone may not make. */
+export const ReauthBody = obj({ password: S.password });
 export const SmsSent = obj({ status: { type: 'string', const: 'sent' }, sentTo: str(1, 24) });
 export const DisableBody = obj({ password: S.password, code: S.code });
 

@@ -13,7 +13,7 @@ export const flowToken = str(20, 128, '^kpf_[A-Za-z0-9_-]+$');
 
 export const SsoProviders = obj({ providers: { type: 'array', maxItems: 100, items: obj({ name: providerName, issuer: str(1, 500) }) } });
 export const SsoStartBody = obj({ provider: providerName, deviceName: S.deviceName });
-export const SsoLinkBody = obj({ provider: providerName });
+export const SsoLinkBody = obj({ provider: providerName, password: S.password });
 export const SsoStarted = obj(
   {
     flow: flowToken,

@@ -5,6 +5,8 @@ import type { ActivatedT, PendingT, RegisterBodyT } from '../protocol/schemas.js
 import { isValidEmail, normalizeEmail } from '../protocol/email.js';
 import { isRegion } from '../protocol/regions.js';
 import { describeProblems, passwordProblems } from '../protocol/password-policy.js';
+import type { Transaction } from 'kysely';
+import type { Database } from './db/schema.js';
 import type { RequestInfo, ServerContext } from './context.js';
 import { apiError } from './errors.js';
 import { hashPassword } from './passwords.js';
@@ -77,6 +79,29 @@ async function createOrRenew(ctx: ServerContext, req: RequestInfo, email: string
   return PENDING_REGISTER;
 }
 
+/**
+ * What an account that is not activated yet may carry from whoever created it without the mailbox:
+ * identity links (older servers linked identities with unverified addresses to such accounts) and,
+ * defensively, second factors and sessions. The mailed code activates a clean account (S1).
+ */
+async function dropForeignState(trx: Transaction<Database>, accountId: string, now: number): Promise<void> {
+  for (const t of ['sso_identities', 'totp', 'sms', 'sms_codes', 'recovery_codes', 'tickets'] as const) await trx.deleteFrom(t).where('account_id', '=', accountId).execute();
+  await trx.updateTable('sessions').set({ revoked_at: now }).where('account_id', '=', accountId).where('revoked_at', 'is', null).execute();
+}
+
+/** The address a live activation code would activate, without changing anything (the page of the mailed link). */
+export async function pendingActivation(ctx: ServerContext, code: string): Promise<string | null> {
+  const row = await ctx.db
+    .selectFrom('activations')
+    .innerJoin('accounts', 'accounts.id', 'activations.account_id')
+    .select('accounts.email')
+    .where('activations.code_hash', '=', sha256Hex(normalizeCode(code)))
+    .where('activations.expires_at', '>', ctx.now())
+    .where('accounts.activated_at', 'is', null)
+    .executeTakeFirst();
+  return row?.email ?? null;
+}
+
 /** Activates with the settings of the registration that sent this code (not of a later one). */
 export async function activate(ctx: ServerContext, code: string): Promise<ActivatedT> {
   const now = ctx.now();
@@ -86,12 +111,13 @@ export async function activate(ctx: ServerContext, code: string): Promise<Activa
     if (!row) throw apiError('invalid_code', 'unknown or expired activation code');
     const res = await trx
       .updateTable('accounts')
-      .set({ activated_at: now, password_hash: row.password_hash, region: row.region, marketing: row.marketing, password_changed_at: now })
+      .set({ activated_at: now, password_hash: row.password_hash, region: row.region, marketing: row.marketing, password_changed_at: now, password_usable: 1 })
       .where('id', '=', row.account_id)
       .where('activated_at', 'is', null)
       .executeTakeFirst();
     await trx.deleteFrom('activations').where('account_id', '=', row.account_id).execute();
     if (Number(res.numUpdatedRows) !== 1) throw apiError('invalid_code', 'unknown or expired activation code');
+    await dropForeignState(trx, row.account_id, now);
     const acct = await trx.selectFrom('accounts').select('email').where('id', '=', row.account_id).executeTakeFirstOrThrow();
     return { status: 'activated', email: acct.email } as const;
   });
@@ -132,8 +158,10 @@ export async function confirmReset(ctx: ServerContext, req: RequestInfo, body: {
     if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_code', 'unknown or expired reset code');
     await trx.deleteFrom('resets').where('account_id', '=', row.account_id).execute();
     await trx.updateTable('accounts').set({ password_hash: hash, password_changed_at: now, password_usable: 1 }).where('id', '=', row.account_id).execute();
-    // Receiving the code proves the address, so an account not yet activated is activated too.
-    await trx.updateTable('accounts').set({ activated_at: now }).where('id', '=', row.account_id).where('activated_at', 'is', null).execute();
+    // Receiving the code proves the address, so an account not yet activated is activated too,
+    // and then carries nothing made before by someone who did not have the address (S1).
+    const activated = await trx.updateTable('accounts').set({ activated_at: now }).where('id', '=', row.account_id).where('activated_at', 'is', null).executeTakeFirst();
+    if (Number(activated.numUpdatedRows) === 1) await dropForeignState(trx, row.account_id, now);
     await trx.updateTable('sessions').set({ revoked_at: now }).where('account_id', '=', row.account_id).where('revoked_at', 'is', null).execute();
   });
   req.log.info({ account: row.account_id }, 'account password reset; all sessions revoked');

@@ -16,6 +16,7 @@ import * as sync from './sync.js';
 import * as sso from './sso.js';
 import * as tokens from './servicetokens.js';
 import { captchaImage, newChallenge } from './challenges.js';
+import { csrfOk, parseForm, sendPage, type Page } from './pages.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,7 +29,8 @@ export interface AppOptions {
   /** pino options, or false for no logs */
   logger?: FastifyServerOptions['logger'];
   https?: { cert: Buffer; key: Buffer };
-  trustProxy?: boolean;
+  /** the proxies (addresses/CIDRs, see parseTrustProxy) whose X-Forwarded-For entry names the client */
+  trustProxy?: string[];
 }
 
 /** Never logged: headers with credentials, and (defensively) any field that could hold a secret. */
@@ -125,9 +127,16 @@ const handlers: Record<RouteName, Handler> = {
     return { status: 'ok' };
   },
   twoFactor: (ctx, req) => twofactor.status(ctx, req.auth!.accountId),
-  totpSetup: (ctx, req) => twofactor.setupTotp(ctx, req.auth!),
+  totpSetup: async (ctx, req) => {
+    await sessions.reauthenticate(ctx, info(req), req.auth!, (req.body as { password: string }).password);
+    return twofactor.setupTotp(ctx, req.auth!);
+  },
   totpConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmTotp(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
-  smsSetup: async (ctx, req) => ({ status: 'sent', sentTo: await twofactor.setupSms(ctx, req.auth!, (req.body as { phone: string }).phone) }),
+  smsSetup: async (ctx, req) => {
+    const b = req.body as { phone: string; password: string };
+    await sessions.reauthenticate(ctx, info(req), req.auth!, b.password);
+    return { status: 'sent', sentTo: await twofactor.setupSms(ctx, req.auth!, b.phone) };
+  },
   smsConfirm: async (ctx, req) => ({ recoveryCodes: await twofactor.confirmSms(ctx, info(req), req.auth!, (req.body as { code: string }).code) }),
   twoFactorDisable: async (ctx, req) => {
     const b = req.body as { password: string; code: string };
@@ -144,7 +153,11 @@ const handlers: Record<RouteName, Handler> = {
   syncPush: (ctx, req) => sync.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[]; manifest: string }),
   ssoProviders: async (ctx) => sso.providers(ctx),
   ssoStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string; deviceName: string }),
-  ssoLinkStart: (ctx, req) => sso.start(ctx, info(req), req.body as { provider: string }, req.auth!),
+  ssoLinkStart: async (ctx, req) => {
+    const b = req.body as { provider: string; password: string };
+    await sessions.reauthenticate(ctx, info(req), req.auth!, b.password);
+    return sso.start(ctx, info(req), { provider: b.provider }, req.auth!);
+  },
   ssoPoll: (ctx, req) => sso.poll(ctx, info(req), (req.body as { flow: string }).flow),
   ssoRegister: (ctx, req) => sso.register(ctx, info(req), req.body as { flow: string; region: string; marketing: boolean }),
   ssoIdentities: (ctx, req) => sso.identities(ctx, req.auth!),
@@ -161,9 +174,6 @@ const handlers: Record<RouteName, Handler> = {
   tokenVault: (ctx, req) => tokens.vaultInfo(ctx, req.tokenAuth!),
   tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
 };
-
-const HTML = (title: string, text: string) =>
-  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
 
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
@@ -236,16 +246,35 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     });
   }
 
-  // The activation link of the mail (a browser GET): activates and says so in a small page.
-  app.get('/v1/activate', { schema: { querystring: { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] } } }, async (req, reply) => {
-    reply.type('text/html; charset=utf-8');
-    try {
-      const r = await accounts.activate(ctx, (req.query as { code: string }).code);
-      return HTML('Account activated', `The kpm account ${r.email.replace(/[<>&"]/g, '')} is active. You can sign in with <code>kpm login</code>.`);
-    } catch (e) {
-      if (e instanceof ApiError) return reply.code(e.status).send(HTML('Activation failed', 'The link is unknown, already used or expired.'));
-      throw e;
-    }
+  // The activation link of the mail. A GET only shows what would happen (mail scanners follow
+  // links); the page's form POSTs back with its CSRF token, and only that activates (S8).
+  const ACTIVATE_FAILED: Page = { title: 'Activation failed', text: ['The link is unknown, already used or expired.'] };
+  const activateQuery = { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] };
+  app.get('/v1/activate', { schema: { querystring: activateQuery } }, async (req, reply) => {
+    const code = (req.query as { code: string }).code;
+    const email = await accounts.pendingActivation(ctx, code);
+    if (email === null) return sendPage(req, reply, 400, ACTIVATE_FAILED);
+    return sendPage(req, reply, 200, {
+      title: 'Activate your kpm account',
+      text: [`This activates the kpm account ${email} with the password chosen when it was registered.`, 'Activate it only if you asked for this account. Nothing happens until you press the button.'],
+      form: { action: 'activate', fields: { code }, button: 'Activate the account' },
+    });
+  });
+  app.register(async (pages) => {
+    pages.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, parseForm(String(body))));
+    pages.post('/v1/activate', async (req, reply) => {
+      const form = (req.body ?? {}) as Record<string, string>;
+      if (!csrfOk(req, form.csrf)) {
+        return sendPage(req, reply, 403, { title: 'Not activated', text: ['This confirmation did not come from the page of the link, or it expired. Open the link from the mail again.'] });
+      }
+      try {
+        const r = await accounts.activate(ctx, String(form.code ?? '').slice(0, 64));
+        return sendPage(req, reply, 200, { title: 'Account activated', text: [`The kpm account ${r.email} is active. You can sign in with kpm login.`] });
+      } catch (e) {
+        if (e instanceof ApiError) return sendPage(req, reply, e.status, ACTIVATE_FAILED);
+        throw e;
+      }
+    });
   });
 
   // The captcha of an open challenge as an image, for people who prefer it to text art.

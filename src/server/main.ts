@@ -13,6 +13,7 @@ import { loadServerKey, serverKeys } from './secrets.js';
 import { prune } from './throttle.js';
 import { createRegistry, OidcConfigError, parseProviderSpec } from './oidc.js';
 import { AdminError, listAccounts, setDisabled, setRegion, throttleStatus } from './admin.js';
+import { parseTrustProxy, TrustProxyError } from './proxy.js';
 
 export const SERVER_VERSION = '0.1.0';
 const env = process.env;
@@ -29,15 +30,52 @@ function int(flag: string, min: number, max: number) {
 interface StoreOpts {
   dataDir?: string;
   database?: string;
+  databaseFile?: string;
 }
 
 const dataDirOf = (o: StoreOpts): string => o.dataDir ?? env.KPM_SERVER_DATA ?? envPaths('kpm-server', { suffix: '' }).data;
-const databaseOf = (o: StoreOpts): string => o.database ?? env.KPM_SERVER_DATABASE ?? join(dataDirOf(o), 'kpm-server.sqlite');
+
+/** True when a URL carries a password (in its user part, or as a password/pass query parameter). */
+function urlHasPassword(value: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    return false; // a file path
+  }
+  return u.password !== '' || u.searchParams.has('password') || u.searchParams.has('pass');
+}
+
+/**
+ * S11: a secret given as an argument is readable by every user of the machine (`ps`, /proc). A URL
+ * with a password comes from the environment or a file; on the command line it is refused.
+ */
+function secretUrl(flag: string, argv: string | undefined, envName: string, fileFlag: string, file: string | undefined): string | undefined {
+  if (argv !== undefined && urlHasPassword(argv)) {
+    throw new UsageError(`${flag}: a password on the command line can be read by other users of this computer (ps); put the URL in ${envName} or in a file named by ${fileFlag}`);
+  }
+  if (argv !== undefined && file !== undefined) throw new UsageError(`use either ${flag} or ${fileFlag}, not both`);
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8').trim();
+    } catch (e) {
+      throw new UsageError(`cannot read ${fileFlag} ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!text) throw new UsageError(`${fileFlag} ${file} is empty`);
+    return text;
+  }
+  return argv ?? (env[envName] || undefined);
+}
+
+const databaseOf = (o: StoreOpts): string =>
+  secretUrl('--database', o.database, 'KPM_SERVER_DATABASE', '--database-file', o.databaseFile) ?? join(dataDirOf(o), 'kpm-server.sqlite');
 
 function storeOptions(cmd: Command): Command {
   return cmd
     .option('--data-dir <dir>', 'data folder: SQLite file, server key, mail outbox (env KPM_SERVER_DATA; default ~/.local/share/kpm-server)')
-    .option('--database <url>', 'postgres://user:pass@host/db for PostgreSQL, or a SQLite file path (env KPM_SERVER_DATABASE)');
+    .option('--database <url>', 'a SQLite file path, or postgres://user@host/db for PostgreSQL; a URL with a password only from env KPM_SERVER_DATABASE or --database-file (never on the command line)')
+    .option('--database-file <file>', 'read the database URL from this file (e.g. postgres://kpm:PASSWORD@db/kpm; keep it 0600)');
 }
 
 function checkOptions(cmd: Command): Command {
@@ -52,6 +90,15 @@ function checkOptions(cmd: Command): Command {
 
 function checkSettings(o: { checkAfter: number; checkWindow: number; registerCheckAfter: number; hourlyCap: number; powBits: number }): SecurityCheckSettings {
   return { after: o.checkAfter, windowMs: o.checkWindow * 60_000, registerAfter: o.registerCheckAfter, hourlyCap: o.hourlyCap, powBits: o.powBits };
+}
+
+function trustProxyArg(v: string): string[] {
+  try {
+    return parseTrustProxy(v);
+  } catch (e) {
+    if (e instanceof TrustProxyError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 async function open(o: StoreOpts): Promise<OpenDb> {
@@ -77,6 +124,8 @@ function oidcRegistry(o: Record<string, any>) {
 
 async function serve(o: Record<string, any>): Promise<void> {
   const oidc = oidcRegistry(o);
+  const smtpUrl = secretUrl('--smtp', o.smtp, 'KPM_SMTP_URL', '--smtp-file', o.smtpFile);
+  databaseOf(o); // refuses a password on the command line before anything is created
   const dataDir = dataDirOf(o);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (Boolean(o.tlsCert) !== Boolean(o.tlsKey)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -95,12 +144,12 @@ async function serve(o: Record<string, any>): Promise<void> {
     engine: store.engine,
     settings,
     now: () => Date.now(),
-    mailer: createMailer({ from: o.mailFrom, smtpUrl: o.smtp, outboxDir: o.outbox ?? join(dataDir, 'outbox') }),
+    mailer: createMailer({ from: o.mailFrom, smtpUrl: smtpUrl, outboxDir: o.outbox ?? join(dataDir, 'outbox') }),
     sms: smsFromEnv(env, o.smsOutbox ?? join(dataDir, 'outbox', 'sms.jsonl'), o.smsProvider),
     keys: serverKeys(loadServerKey({ key: env.KPM_SERVER_KEY, keyFile: o.serverKeyFile ?? join(dataDir, 'server.key') })),
     ...(oidc ? { oidc } : {}),
   };
-  const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, trustProxy: Boolean(o.trustProxy) });
+  const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}) });
   await prune(ctx);
   const pruner = setInterval(() => prune(ctx).catch((e) => app.log.error({ err: { message: (e as Error).message } }, 'prune failed')), 10 * 60_000);
   pruner.unref();
@@ -155,7 +204,8 @@ function buildProgram(): Command {
     .addOption(new Option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)').env('KPM_SERVER_TLS_CERT'))
     .addOption(new Option('--tls-key <file>', 'private key of --tls-cert (PEM)').env('KPM_SERVER_TLS_KEY'))
     .addOption(new Option('--public-url <url>', 'base URL in mailed links (default: the listening address)').env('KPM_SERVER_PUBLIC_URL'))
-    .addOption(new Option('--smtp <url>', 'send mail over SMTP, e.g. smtps://user:pass@mail.example.org (default: .eml files in the outbox)').env('KPM_SMTP_URL'))
+    .option('--smtp <url>', 'send mail over SMTP, e.g. smtp://mail.example.org:587 (default: .eml files in the outbox); a URL with a password only from env KPM_SMTP_URL or --smtp-file (never on the command line)')
+    .option('--smtp-file <file>', 'read the SMTP URL from this file (e.g. smtps://user:PASSWORD@mail.example.org; keep it 0600)')
     .addOption(new Option('--mail-from <addr>', 'sender of the mails').env('KPM_MAIL_FROM').default('kpm <no-reply@localhost>'))
     .option('--outbox <dir>', 'folder of the development mail transport (default <data-dir>/outbox)')
     .addOption(new Option('--sms-provider <kind>', 'outbox (default) or http (see docs/PROTOCOL.md)').choices(['outbox', 'http']).env('KPM_SMS_PROVIDER'))
@@ -163,7 +213,11 @@ function buildProgram(): Command {
     .option('--server-key-file <file>', 'the 32-byte server key (default <data-dir>/server.key, made on first start; env KPM_SERVER_KEY holds the key itself)')
     .option('--access-ttl <s>', 'lifetime of access tokens in seconds', int('--access-ttl', 1, 86400), DEFAULT_SETTINGS.accessTtlMs / 1000)
     .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']).env('KPM_SERVER_LOG_LEVEL').default('info'))
-    .option('--trust-proxy', 'take the client address from X-Forwarded-For (behind a reverse proxy only)')
+    .addOption(
+      new Option('--trust-proxy <proxies>', 'behind reverse proxies: their addresses or CIDRs, comma-separated (e.g. 127.0.0.1,10.0.0.0/8); the client address is the one a trusted proxy added to X-Forwarded-For, anything a client wrote is ignored')
+        .env('KPM_SERVER_TRUST_PROXY')
+        .argParser(trustProxyArg),
+    )
     .option('--oidc <spec>', 'an OpenID Connect identity provider for `kpm login --sso NAME`: NAME=ISSUER,CLIENT_ID[,SCOPE] (repeatable; env KPM_OIDC, several separated by ";"); its client secret comes from env KPM_OIDC_<NAME>_SECRET or the file named by KPM_OIDC_<NAME>_SECRET_FILE, never from the command line', (v: string, prev: string[] = []) => [...prev, v])
     .option('--oidc-allow-http', 'allow plain-http issuers that are not on loopback (testing only)');
   checkOptions(serveCmd)
@@ -171,7 +225,8 @@ function buildProgram(): Command {
 Examples:
   kpm-server                                   # SQLite in ~/.local/share/kpm-server, http://127.0.0.1:8787
   kpm-server --data-dir /srv/kpm --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
-  kpm-server --database postgres://kpm:secret@db/kpm --smtp smtp://mail.example.org:587
+  KPM_SERVER_DATABASE=postgres://kpm:…@db/kpm KPM_SMTP_URL=smtps://kpm:…@mail.example.org kpm-server
+  kpm-server --database-file /run/secrets/kpm-db --smtp-file /run/secrets/kpm-smtp   # files holding the URLs
   KPM_OIDC_GOOGLE_SECRET=… kpm-server --oidc google=https://accounts.google.com,1234.apps.googleusercontent.com`)
     .action(serve);
 

@@ -92,7 +92,7 @@ export async function signIn(
   otp?: string,
 ): Promise<LoginResultT> {
   if (acct.disabled_at != null) throw apiError('account_disabled', DISABLED);
-  if (acct.activated_at == null) throw apiError('account_not_activated', 'the account is not activated yet: run `kpm activate CODE` with the code from the activation mail');
+  if (acct.activated_at == null) throw apiError('account_not_activated', 'the account is not activated yet: run `kpm activate` and enter the code from the activation mail');
   const who = { accountId: acct.id, email: acct.email };
   const tf = await twofactor.status(ctx, acct.id);
   if (!twofactor.isOn(tf)) return { status: 'ok', ...(await issueSession(ctx, acct, deviceName)) };
@@ -228,13 +228,26 @@ export async function revokeDevice(ctx: ServerContext, auth: AuthInfo, id: strin
   if (Number(res.numUpdatedRows) !== 1) throw apiError('not_found', `no device ${id}`);
 }
 
-/** Password and a current code, for turning two-step verification off. */
-export async function disableTwoFactor(ctx: ServerContext, req: RequestInfo, auth: AuthInfo, password: string, code: string): Promise<void> {
+/**
+ * Re-authentication for changes that could lock the owner out or let someone else in (two-step
+ * verification on or off, a new second factor, linking an identity): a session alone is not enough,
+ * the account password must come with the request. Counts toward the hourly cap like a sign-in.
+ * An account without a usable password (made through an identity provider) must set one first.
+ */
+export async function reauthenticate(ctx: ServerContext, req: RequestInfo, auth: AuthInfo, password: string): Promise<void> {
   await checkHourlyCap(ctx, auth.email);
+  const acct = await ctx.db.selectFrom('accounts').select(['password_hash', 'password_usable']).where('id', '=', auth.accountId).executeTakeFirstOrThrow();
+  if (acct.password_usable === 0) {
+    throw apiError('forbidden', 'this change needs the account password, and this account has none yet: set one with `kpm account reset-password` first');
+  }
   const reservation = await reserveVerification(ctx, req, auth.email);
-  const acct = await ctx.db.selectFrom('accounts').select('password_hash').where('id', '=', auth.accountId).executeTakeFirstOrThrow();
   if (!(await verifyPassword(acct.password_hash, password))) throw apiError('invalid_credentials', 'wrong account password');
   await reservation.succeeded();
+}
+
+/** Password and a current code, for turning two-step verification off. */
+export async function disableTwoFactor(ctx: ServerContext, req: RequestInfo, auth: AuthInfo, password: string, code: string): Promise<void> {
+  await reauthenticate(ctx, req, auth, password);
   const who = { accountId: auth.accountId, email: auth.email };
   if (twofactor.isOn(await twofactor.status(ctx, auth.accountId))) await twofactor.verifySecondFactor(ctx, req, who, code);
   await twofactor.disable(ctx, auth.accountId);

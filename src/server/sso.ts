@@ -4,8 +4,10 @@
 //   poll     → asks the provider at most once per interval; on approval the ID token (checked by
 //              openid-client: signature, issuer, audience, times; nonce here) names (issuer, subject);
 //   linked   → sign-in as with a password (2-step verification included);
-//   unknown  → `register` (a new account), unless the address already has an account: then the
-//              identity must be linked by its owner first (never linked by email alone).
+//   unknown  → `register` (a new, active account) when the provider vouches for the address and no
+//              account has it; otherwise the identity must be linked by the account's owner, signed
+//              in and re-authenticated with the password (never by email alone, never to an account
+//              that is not activated: S1).
 import type { LoginResultT } from '../protocol/schemas.js';
 import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } from '../protocol/sso.js';
 import { isValidEmail, normalizeEmail } from '../protocol/email.js';
@@ -14,12 +16,11 @@ import { type RequestInfo, type ServerContext, iso } from './context.js';
 import { apiError } from './errors.js';
 import type { OidcRegistry } from './oidc.js';
 import { hashPassword } from './passwords.js';
-import { newCode, newId, newToken, normalizeCode, sha256Hex } from './tokens.js';
+import { newId, newToken, sha256Hex } from './tokens.js';
 import type { AuthInfo } from './sessions.js';
 import { signIn } from './sessions.js';
 import { randomBytes } from '../crypto/random.js';
 import { decodeUtf8, toHex, utf8 } from '../crypto/bytes.js';
-import * as mails from './mails.js';
 import type { SsoFlowsTable } from './db/schema.js';
 
 /** Unfinished flows one address may hold, and all of them together: rows cannot grow without bound. */
@@ -168,6 +169,9 @@ async function resolveIdentity(ctx: ServerContext, req: RequestInfo, row: SsoFlo
     await drop(ctx, row.flow_hash);
     if (linked && linked.account_id !== row.account_id) throw apiError('conflict', `this ${row.provider} identity is already linked to another kpm account`);
     if (linked) return { status: 'linked', identity: identityView(linked) };
+    // Started by a re-authenticated session; the account must still be active and enabled.
+    const owner = await ctx.db.selectFrom('accounts').select(['activated_at', 'disabled_at']).where('id', '=', row.account_id!).executeTakeFirst();
+    if (!owner || owner.activated_at == null || owner.disabled_at != null) throw apiError('forbidden', 'identities can only be linked to an active account');
     const rec = { id: newId(), account_id: row.account_id!, provider: row.provider, issuer, subject, email: row.email, created_at: ctx.now() };
     await ctx.db.insertInto('sso_identities').values(rec).execute();
     req.log.info({ account: row.account_id, provider: row.provider }, 'identity linked');
@@ -183,6 +187,13 @@ async function resolveIdentity(ctx: ServerContext, req: RequestInfo, row: SsoFlo
     await drop(ctx, row.flow_hash);
     throw apiError('invalid_email', `no kpm account is linked to this ${row.provider} identity, and the provider did not share an email address to create one with`);
   }
+  if (row.email_verified !== 1) {
+    // Creating (or linking to) an account for an address the provider does not vouch for would let
+    // whoever controls this identity sit in the account of the address's owner (S1). The check comes
+    // before the one for a taken address, so unverified claims cannot probe which addresses have accounts.
+    await drop(ctx, row.flow_hash);
+    throw apiError('email_unverified', unverifiedMessage(row.provider, row.email));
+  }
   const taken = await ctx.db.selectFrom('accounts').select('id').where('email', '=', row.email).executeTakeFirst();
   if (taken) {
     await drop(ctx, row.flow_hash);
@@ -191,37 +202,38 @@ async function resolveIdentity(ctx: ServerContext, req: RequestInfo, row: SsoFlo
   return { status: 'register', email: row.email, emailVerified: row.email_verified === 1 };
 }
 
+const unverifiedMessage = (provider: string, email: string) =>
+  `${provider} does not confirm that ${email} is yours, so it cannot create a kpm account or sign in to one; create the account with \`kpm register --email ${email}\`, then sign in and run \`kpm account link --sso ${provider}\``;
+
 /**
- * Creates the account of an identified, unknown identity and links it. Activated at once when the
- * provider says the address is verified; otherwise the activation mail goes out as for `register`.
- * The account gets no usable password (a random one, never shown) until one is set by reset.
+ * Creates the account of an identified, unknown identity whose provider vouches for its address
+ * (email_verified), active at once, and links it. The account gets no usable password (a random
+ * one, never shown) until one is set by reset. An identity with an unverified address never gets
+ * an account here: it is linked only by its owner, signed in with the account password (S1).
  */
 export async function register(ctx: ServerContext, req: RequestInfo, body: { flow: string; region: string; marketing: boolean }): Promise<SsoRegisterResultT> {
   const row = await liveFlow(ctx, body.flow);
   if (row.state !== 'identified' || row.purpose !== 'login' || row.email === null) throw apiError('sso_expired', 'this sign-in has not reached the registration step; poll it first');
+  if (row.email_verified !== 1) {
+    await drop(ctx, row.flow_hash);
+    throw apiError('email_unverified', unverifiedMessage(row.provider, row.email));
+  }
   if (!isRegion(body.region)) throw apiError('invalid_region', `unknown region "${body.region}" (use an ISO 3166 country code such as DE or US)`);
   const claimed = await ctx.db.deleteFrom('sso_flows').where('flow_hash', '=', row.flow_hash).executeTakeFirst();
   if (Number(claimed.numDeletedRows) !== 1) throw apiError('sso_expired', EXPIRED);
   const now = ctx.now();
   const email = row.email;
-  const verified = row.email_verified === 1;
   const hash = await hashPassword(toHex(randomBytes(32)));
   const accountId = newId();
-  const code = verified ? null : newCode(15);
   const marketing = body.marketing ? 1 : 0;
   try {
     await ctx.db.transaction().execute(async (trx) => {
+      // An account with the address (even one that is not activated) is never taken over: the insert fails.
       await trx
         .insertInto('accounts')
-        .values({ id: accountId, email, password_hash: hash, region: body.region, marketing, created_at: now, activated_at: verified ? now : null, disabled_at: null, password_changed_at: now, password_usable: 0 })
+        .values({ id: accountId, email, password_hash: hash, region: body.region, marketing, created_at: now, activated_at: now, disabled_at: null, password_changed_at: now, password_usable: 0 })
         .execute();
       await trx.insertInto('sso_identities').values({ id: newId(), account_id: accountId, provider: row.provider, issuer: row.issuer!, subject: row.subject!, email, created_at: now }).execute();
-      if (code) {
-        await trx
-          .insertInto('activations')
-          .values({ code_hash: sha256Hex(normalizeCode(code)), account_id: accountId, password_hash: hash, region: body.region, marketing, expires_at: now + ctx.settings.activationTtlMs })
-          .execute();
-      }
     });
   } catch (e) {
     if (/unique/i.test(String((e as Error)?.message)) || (e as { code?: string })?.code === '23505') {
@@ -229,14 +241,7 @@ export async function register(ctx: ServerContext, req: RequestInfo, body: { flo
     }
     throw e;
   }
-  req.log.info({ account: accountId, provider: row.provider, verified }, 'account created through an identity provider');
-  if (code) {
-    // Whoever activates hands the account to that identity: the mail says so (not a plain welcome).
-    const m = mails.activation(ctx, email, code);
-    const why = `Someone asked for a kpm account for this address by signing in with "${row.provider}", which did not confirm that the address is theirs.\nActivate it only if that was you: whoever controls that ${row.provider} identity can sign in to the account.\n\n`;
-    await ctx.mailer.send({ ...m, text: why + m.text }, req.log);
-    return { status: 'pending', message: `check your inbox: ${row.provider} did not vouch for ${email}, so we sent a message to activate the account` };
-  }
+  req.log.info({ account: accountId, provider: row.provider }, 'account created through an identity provider');
   const r = await signIn(ctx, req, { id: accountId, email, disabled_at: null, activated_at: now }, row.device_name);
   if (r.status !== 'ok') throw apiError('internal', 'a new account asked for a second factor');
   return r;

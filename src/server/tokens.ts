@@ -9,7 +9,7 @@ const B32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 export const newId = (bytes = 16): string => toHex(randomBytes(bytes));
 
 /** `kpa_…` access, `kpr_…` refresh, `kpt_…` login ticket, `kpf_…` SSO flow: a prefix and 256 random bits. */
-export function newToken(kind: 'a' | 'r' | 't' | 'f'): string {
+export function newToken(kind: 'a' | 'r' | 't' | 'f' | 'c'): string {
   return `kp${kind}_${Buffer.from(randomBytes(32)).toString('base64url')}`;
 }
 

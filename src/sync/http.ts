@@ -83,6 +83,7 @@ const EXIT_OF: Partial<Record<ErrorCode, ExitCode>> = {
   sso_denied: EXIT.forbidden,
   sso_expired: EXIT.locked,
   sso_not_linked: EXIT.locked,
+  email_unverified: EXIT.locked,
   provider_unsupported: EXIT.network,
   provider_error: EXIT.network,
   provider_unavailable: EXIT.network,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
-import { decodeMail, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { decodeMail, outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 
 const PW = 'Flow7Password';
 const WRONG = 'Wrong1Password';
@@ -80,13 +80,13 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect(r.stderr).toMatch(/Check your inbox/);
     const mail = await waitFor('the activation mail', () => smtp.mails.find((m) => m.to === 'ann@example.org'));
     expect(mail.subject).toBe('Activate your kpm account');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(mail.text)![1];
+    const code = /activation code: ([A-Z2-7-]+)/.exec(mail.text)![1];
     expect(mail.text).toContain(`${srv.url}/v1/activate?code=${code}`);
     secrets.push(code);
     const early = await kpm(['login', 'ann@example.org', '--password-stdin'], 4, PW + '\n');
     expect(early.stderr).toMatch(/not activated/);
-    await kpm(['activate', code], 0);
-    expect((await kpm(['activate', code], 5)).stderr).toMatch(/unknown or expired/);
+    await kpm(['activate', '--code-stdin'], 0, code + '\n');
+    expect((await kpm(['activate', '--code-stdin'], 5, code + '\n')).stderr).toMatch(/unknown or expired/);
     // the same address again: the same answer, and the owner gets a mail about it
     await kpm(['register', '--email', 'ann@example.org', '--password-stdin', '--region', 'DE'], 0, 'Other7Password\n');
     await waitFor('the notice', () => smtp.mails.find((m) => /tried to create/.test(m.subject)));
@@ -112,12 +112,15 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('2fa enable --totp (secret as JSON), confirm with a first code: ten recovery codes', async () => {
-    const s = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json'], 0)).stdout);
+    // a session alone cannot turn 2-step verification on: the account password is asked for again
+    expect((await kpm(['2fa', 'enable', '--totp', '--json'], 4)).stderr).toMatch(/the account password is needed[\s\S]*--password-stdin/);
+    expect((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong account password/);
+    const s = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout);
     secret = s.secret;
     secrets.push(secret);
     expect(s.uri).toMatch(/^otpauth:\/\/totp\//);
     const code = totpCode(secret, Date.now());
-    const c = JSON.parse((await kpm(['2fa', 'confirm', code, '--json'], 0)).stdout);
+    const c = JSON.parse((await kpm(['2fa', 'confirm', '--otp-stdin', '--json'], 0, code + '\n')).stdout);
     recovery = c.recoveryCodes;
     expect(recovery).toHaveLength(10);
     secrets.push(...recovery);
@@ -129,20 +132,20 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect(existsSync(join(home, 'data', 'session.json'))).toBe(false);
     expect((await kpm(['whoami'], 4)).stderr).toMatch(/not signed in/);
     const need = await kpm(['login', 'ann@example.org', '--password-stdin'], 4, PW + '\n');
-    expect(need.stderr).toMatch(/verification code is needed[\s\S]*--otp/);
+    expect(need.stderr).toMatch(/verification code is needed[\s\S]*--otp-stdin/);
     // the confirmation used the current step; the next one is still inside the ±1 window
     step1Code = totpCode(secret, Date.now(), 1);
     await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 0, `${PW}\n${step1Code}\n`);
     await kpm(['logout'], 0);
-    const replay = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', step1Code], 5, PW + '\n');
+    const replay = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 5, `${PW}\n${step1Code}\n`);
     expect(replay.stderr).toMatch(/already used/);
   });
 
   it('wrong passwords until the security check; without solving it the right password is refused; solved (proof of work), the login works', async () => {
     for (let i = 0; i < 4; i++) expect((await kpm(['login', 'ann@example.org', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong email or password/);
-    const blocked = await kpm(['login', 'ann@example.org', '--password-stdin', '--no-pow', '--otp', recovery[0]], 4, PW + '\n');
+    const blocked = await kpm(['login', 'ann@example.org', '--password-stdin', '--no-pow', '--otp-stdin'], 4, `${PW}\n${recovery[0]}\n`);
     expect(blocked.stderr).toMatch(/security check/);
-    const ok = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', recovery[0]], 0, PW + '\n');
+    const ok = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 0, `${PW}\n${recovery[0]}\n`);
     expect(ok.stderr).toMatch(/proof-of-work[\s\S]*Signed in/);
     expect(JSON.parse((await kpm(['2fa', 'status', '--json'], 0)).stdout).recoveryCodesLeft).toBe(9);
   });
@@ -160,7 +163,7 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect((await runServerCli(['admin', 'disable', 'nobody@example.org', ...dd])).code).toBe(3);
     expect((await runServerCli(['admin', 'disable', 'ann@example.org', ...dd])).code).toBe(0);
     expect((await kpm(['whoami'], 4)).stderr).toMatch(/signed out|not signed in/);
-    expect((await kpm(['login', 'ann@example.org', '--password-stdin', '--otp', recovery[1]], 9, PW + '\n')).stderr).toMatch(/disabled/);
+    expect((await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 9, `${PW}\n${recovery[1]}\n`)).stderr).toMatch(/disabled/);
     expect((await runServerCli(['admin', 'disable', 'ann@example.org', '--enable', ...dd])).code).toBe(0);
   });
 
@@ -189,5 +192,45 @@ describe('R21: the account password is not the master password', () => {
     const reset = await run(['account', 'reset-password', '--email', 'r21@example.org'], { home, env: { KPM_SERVER: srv.url } });
     expect(reset.code, describeRun([], reset)).toBe(0);
     expect(reset.stderr).toMatch(/master password is not involved/i);
+  });
+});
+
+describe('S7: one-time codes never on the command line', () => {
+  it('S7: `activate CODE`, `reset-password --code C`, `login --otp C`, `2fa confirm CODE` are refused (exit 2, naming the safe form) before anything is sent, so the code stays usable; the safe forms work', async () => {
+    const srv = await startServer({ args: ['--log-level', 'warn'] });
+    const home = makeHome();
+    const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
+      const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
+      expect(r.code, describeRun(args, r)).toBe(code);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      return r;
+    };
+    await kpm(['register', '--email', 's7@example.org', '--password-stdin', '--region', 'DE'], 0, PW + '\n');
+    const act = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+    const refused = await kpm(['activate', act], 2);
+    expect(refused.stderr).toMatch(/^kpm: kpm activate CODE is refused: a code on the command line can be read by other users of this computer \(ps\) and used before you$/m);
+    expect(refused.stderr).toMatch(/kpm activate --code-stdin/);
+    // nothing was sent: the code still activates
+    await kpm(['activate', '--code-stdin'], 0, act + '\n');
+    await kpm(['login', 's7@example.org', '--password-stdin'], 0, PW + '\n');
+
+    await kpm(['account', 'reset-password', '--email', 's7@example.org'], 0);
+    const reset = /reset code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+    expect((await kpm(['account', 'reset-password', '--code', reset, '--password-stdin'], 2, 'Second7Password\n')).stderr).toMatch(/--code CODE is refused: .*\n.*--code-stdin/);
+    await kpm(['account', 'reset-password', '--password-stdin', '--code-stdin'], 0, `Second7Password\n${reset}\n`);
+
+    await kpm(['login', 's7@example.org', '--password-stdin'], 0, 'Second7Password\n');
+    const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, 'Second7Password\n')).stdout).secret as string;
+    expect((await kpm(['2fa', 'confirm', totpCode(secret, Date.now())], 2)).stderr).toMatch(/kpm 2fa confirm CODE is refused/);
+    await kpm(['2fa', 'confirm', '--otp-stdin'], 0, totpCode(secret, Date.now()) + '\n');
+    const next = totpCode(secret, Date.now(), 1);
+    expect((await kpm(['login', 's7@example.org', '--password-stdin', '--otp', next], 2, 'Second7Password\n')).stderr).toMatch(/--otp CODE is refused: .*\n.*--otp-stdin/);
+    expect((await kpm(['2fa', 'disable', '--password-stdin', '--otp', next], 2, 'Second7Password\n')).stderr).toMatch(/--otp CODE is refused/);
+    await kpm(['login', 's7@example.org', '--password-stdin', '--otp-stdin'], 0, `Second7Password\n${next}\n`);
+    // the help offers only the safe forms
+    for (const cmd of [['login'], ['account', 'reset-password'], ['2fa', 'disable'], ['activate'], ['2fa', 'confirm']]) {
+      const help = (await kpm([...cmd, '--help'], 0)).stdout;
+      expect(help, cmd.join(' ')).not.toMatch(/--otp <code>|--code <code>/);
+    }
   });
 });

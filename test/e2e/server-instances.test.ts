@@ -24,7 +24,7 @@ function kpmIn(home: string) {
 
 const activationCode = (srv: RunningServer, email: string): string => {
   const mail = outboxMails(srv.dataDir).filter((m) => m.to === email).at(-1);
-  return /kpm activate ([A-Z2-7-]+)/.exec(mail!.text)![1];
+  return /activation code: ([A-Z2-7-]+)/.exec(mail!.text)![1];
 };
 
 for (const engine of ['sqlite', 'postgres'] as const) {
@@ -38,7 +38,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const kpm = kpmIn(home);
 
       await kpm(['register', '--email', 'two@example.org', '--password-stdin', '--region', 'NL'], 0, { server: a.url, input: PW + '\n' });
-      await kpm(['activate', activationCode(a, 'two@example.org')], 0, { server: b.url });
+      await kpm(['activate', '--code-stdin'], 0, { server: b.url, input: activationCode(a, 'two@example.org') + '\n' });
       await kpm(['login', 'two@example.org', '--password-stdin', '--device', 'one'], 0, { server: a.url, input: PW + '\n' });
       // the token from A works on B
       expect(JSON.parse((await kpm(['whoami', '--json'], 0, { server: b.url })).stdout).device.name).toBe('one');
@@ -52,17 +52,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       expect((await kpmIn(other)(['whoami'], 4, { server: b.url })).stderr).toMatch(/signed out/);
 
       // TOTP: a code used through A is refused by B
-      const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json'], 0, { server: a.url })).stdout).secret;
-      const { recoveryCodes } = JSON.parse((await kpm(['2fa', 'confirm', totpCode(secret, Date.now()), '--json'], 0, { server: b.url })).stdout);
+      const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, { server: a.url, input: PW + '\n' })).stdout).secret;
+      const { recoveryCodes } = JSON.parse((await kpm(['2fa', 'confirm', '--otp-stdin', '--json'], 0, { server: b.url, input: totpCode(secret, Date.now()) + '\n' })).stdout);
       const next = totpCode(secret, Date.now(), 1);
-      await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp', next], 0, { server: a.url, input: PW + '\n' });
-      expect((await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp', next], 5, { server: b.url, input: PW + '\n' })).stderr).toMatch(/already used/);
+      await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp-stdin'], 0, { server: a.url, input: `${PW}\n${next}\n` });
+      expect((await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp-stdin'], 5, { server: b.url, input: `${PW}\n${next}\n` })).stderr).toMatch(/already used/);
 
       // throttling: failures through A trip the security check on B
       for (let i = 0; i < 4; i++) await kpmIn(other)(['login', 'two@example.org', '--password-stdin'], 5, { server: i % 2 ? a.url : b.url, input: 'Wrong1Password\n' });
-      expect((await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--no-pow', '--otp', recoveryCodes[0]], 4, { server: b.url, input: PW + '\n' })).stderr).toMatch(/security check/);
+      expect((await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--no-pow', '--otp-stdin'], 4, { server: b.url, input: `${PW}\n${recoveryCodes[0]}\n` })).stderr).toMatch(/security check/);
       // a challenge issued by B is solved and accepted through A's database state
-      await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp', recoveryCodes[0]], 0, { server: b.url, input: PW + '\n' });
+      await kpmIn(other)(['login', 'two@example.org', '--password-stdin', '--otp-stdin'], 0, { server: b.url, input: `${PW}\n${recoveryCodes[0]}\n` });
     });
   });
 }
@@ -85,7 +85,7 @@ describe('HTTPS and R20', () => {
     // plain http to a non-loopback host: refused before any connection
     const plain = await kpm(args, 6, { server: 'http://kpm.example.invalid:8787', input: PW + '\n' });
     expect(plain.stderr).toMatch(/refusing plain http/);
-    const noServer = await kpm(['activate', 'AAAA-BBBB'], 2);
+    const noServer = await kpm(['activate', '--code-stdin'], 2, { input: 'AAAA-BBBB\n' });
     expect(noServer.stderr).toMatch(/no kpm server given/);
   });
 });
@@ -98,21 +98,21 @@ describe('SMS two-step verification (outbox provider)', () => {
     const sms = () => outboxSms(join(srv.dataDir, 'outbox', 'sms.jsonl'));
     const code = () => /code is (\d{6})/.exec(sms().at(-1)!.text)![1];
     await kpm(['register', '--email', 'sms@example.org', '--password-stdin', '--region', 'PL'], 0, { server: srv.url, input: PW + '\n' });
-    await kpm(['activate', activationCode(srv, 'sms@example.org')], 0, { server: srv.url });
+    await kpm(['activate', '--code-stdin'], 0, { server: srv.url, input: activationCode(srv, 'sms@example.org') + '\n' });
     await kpm(['login', 'sms@example.org', '--password-stdin'], 0, { server: srv.url, input: PW + '\n' });
     const enable = await kpm(['2fa', 'enable'], 2);
     expect(enable.stderr).toMatch(/--totp .*recommended.* or --sms/); // TOTP is offered first
-    const sent = await kpm(['2fa', 'enable', '--sms', '+48 601 234 567'], 0);
+    const sent = await kpm(['2fa', 'enable', '--sms', '+48 601 234 567', '--password-stdin'], 0, { input: PW + '\n' });
     expect(sent.stderr).toMatch(/sent by SMS to \+48\*+67/);
     expect(sms().at(-1)!.to).toBe('+48601234567');
-    const rc = JSON.parse((await kpm(['2fa', 'confirm', '--sms', code(), '--json'], 0)).stdout).recoveryCodes;
+    const rc = JSON.parse((await kpm(['2fa', 'confirm', '--sms', '--otp-stdin', '--json'], 0, { input: code() + '\n' })).stdout).recoveryCodes;
     expect(rc).toHaveLength(10);
     await kpm(['logout'], 0);
     const need = await kpm(['login', 'sms@example.org', '--password-stdin'], 4, { input: PW + '\n', server: srv.url });
     expect(need.stderr).toMatch(/an SMS was sent to \+48\*+67/);
-    await kpm(['login', 'sms@example.org', '--password-stdin', '--otp', code()], 0, { input: PW + '\n', server: srv.url });
+    await kpm(['login', 'sms@example.org', '--password-stdin', '--otp-stdin'], 0, { input: `${PW}\n${code()}\n`, server: srv.url });
     expect(JSON.parse((await kpm(['2fa', 'status', '--json'], 0)).stdout)).toEqual({ totp: false, sms: '+48*******67', recoveryCodesLeft: 10 });
-    await kpm(['2fa', 'disable', '--password-stdin', '--otp', rc[0]], 0, { input: PW + '\n' });
+    await kpm(['2fa', 'disable', '--password-stdin', '--otp-stdin'], 0, { input: `${PW}\n${rc[0]}\n` });
     expect(JSON.parse((await kpm(['2fa', 'status', '--json'], 0)).stdout).sms).toBeNull();
   });
 });
@@ -145,17 +145,17 @@ describe('R17: the master password never crosses the wire', () => {
       const kpm = async (args: string[], code: number, input?: string) => kpmIn(home)(args, code, { input, env });
       await kpm(['register', '--email', 'r17@example.org', '--password-stdin', '--region', 'DE'], 2, master + '\n'); // refused locally (R21)
       await kpm(['register', '--email', 'r17@example.org', '--password-stdin', '--region', 'DE'], 0, PW + '\n');
-      await kpm(['activate', activationCode(srv, 'r17@example.org')], 0);
+      await kpm(['activate', '--code-stdin'], 0, activationCode(srv, 'r17@example.org') + '\n');
       await kpm(['login', 'r17@example.org', '--password-stdin'], 0, PW + '\n');
-      const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json'], 0)).stdout).secret;
-      await kpm(['2fa', 'confirm', totpCode(secret, Date.now())], 0);
+      const secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout).secret;
+      await kpm(['2fa', 'confirm', '--otp-stdin'], 0, totpCode(secret, Date.now()) + '\n');
       await kpm(['whoami'], 0);
       await kpm(['devices'], 0);
       await kpm(['account', 'reset-password', '--email', 'r17@example.org'], 0);
-      const code = /--code ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
-      await kpm(['account', 'reset-password', '--code', code, '--password-stdin'], 2, master + '\n'); // refused locally (R21)
-      await kpm(['account', 'reset-password', '--code', code, '--password-stdin'], 0, 'Second7Password\n');
-      await kpm(['login', 'r17@example.org', '--password-stdin', '--otp', totpCode(secret, Date.now(), 1)], 0, 'Second7Password\n');
+      const code = /reset code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+      await kpm(['account', 'reset-password', '--password-stdin', '--code-stdin'], 2, `${master}\n${code}\n`); // refused locally (R21)
+      await kpm(['account', 'reset-password', '--password-stdin', '--code-stdin'], 0, `Second7Password\n${code}\n`);
+      await kpm(['login', 'r17@example.org', '--password-stdin', '--otp-stdin'], 0, `Second7Password\n${totpCode(secret, Date.now(), 1)}\n`);
       await kpm(['logout'], 0);
       expect(captured.length).toBeGreaterThan(10);
       const wire = Buffer.concat(captured);

@@ -32,8 +32,10 @@ describe('account commands on a terminal', () => {
     expect(reg.code, describeTty(['register'], reg)).toBe(0);
     expect(reg.transcript).toMatch(/France \(FR\)/);
     expect(reg.transcript).not.toContain(PW);
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
-    expect((await run(['activate', code], { home, env })).code).toBe(0);
+    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
+    // the code is asked for on a terminal (S7: never from argv)
+    const act = await runTty(['activate'], [{ expect: 'Activation code', send: code + '\r' }, { expect: 'is activated' }], { home, env });
+    expect(act.code, describeTty(['activate'], act)).toBe(0);
 
     const login = await runTty(['login'], [{ expect: 'Email address', send: 'tty@example.org\r' }, { expect: 'Account password', send: PW + '\r' }, { expect: 'Signed in' }], { home, env });
     expect(login.code, describeTty(['login'], login)).toBe(0);
@@ -41,11 +43,11 @@ describe('account commands on a terminal', () => {
     expect(JSON.parse(who.stdout)).toMatchObject({ region: 'FR', marketing: false });
 
     // The QR code is drawn, the secret is shown; a wrong first code ends the command (exit 5).
-    const enable = await runTty(['2fa', 'enable', '--totp'], [{ expect: 'Scan the QR code' }, { expect: 'The code the app shows now', send: '000000\r' }], { home, env });
+    const enable = await runTty(['2fa', 'enable', '--totp'], [{ expect: 'Account password \\(to confirm it is you\\)', send: PW + '\r' }, { expect: 'Scan the QR code' }, { expect: 'The code the app shows now', send: '000000\r' }], { home, env });
     expect(enable.code, describeTty(['2fa'], enable)).toBe(5);
     expect(enable.transcript).toMatch(/[▀▄█]{10}/);
     const secret = /enter this secret: ([A-Z2-7]+)/.exec(enable.transcript)![1];
-    const confirm = await run(['2fa', 'confirm', totpCode(secret, Date.now())], { home, env });
+    const confirm = await run(['2fa', 'confirm', '--otp-stdin'], { home, env, input: totpCode(secret, Date.now()) + '\n' });
     expect(confirm.code).toBe(0);
     expect(confirm.stdout.trim().split('\n')).toHaveLength(10);
 

@@ -23,6 +23,7 @@ beforeAll(async () => {
     { id: 'dave', email: 'dave@example.org', emailVerified: true },
     { id: 'erin', email: 'erin@example.org', emailVerified: true },
     { id: 'tina', email: 'tina@example.org', emailVerified: true },
+    { id: 'mallory', email: 'victim@example.org', emailVerified: false },
   ]);
   srv = await startServer({
     oidc: [
@@ -90,7 +91,7 @@ async function ssoTty(home: string, args: string[], steps: TtyStep[], userId: st
 async function passwordAccount(home: string, email: string): Promise<void> {
   await kpm(home, ['register', '--email', email, '--password-stdin', '--region', 'FR'], 0, PW + '\n');
   const mail = outboxMails(srv.dataDir).reverse().find((m) => m.to === email)!;
-  await kpm(home, ['activate', /kpm activate ([A-Z2-7-]+)/.exec(mail.text)![1]], 0);
+  await kpm(home, ['activate', '--code-stdin'], 0, /activation code: ([A-Z2-7-]+)/.exec(mail.text)![1] + '\n');
   await kpm(home, ['login', email, '--password-stdin'], 0, PW + '\n');
 }
 
@@ -177,7 +178,7 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     expect(r.stderr).toMatch(/identity is not linked to a kpm account; sign in with your password and run `kpm account link --sso test`/);
     await kpm(elsewhere, ['whoami'], 4);
 
-    const l = await sso(home, ['account', 'link', '--sso', 'test'], 0, (code) => idp.approve(code, 'bob-idp'));
+    const l = await sso(home, ['account', 'link', '--sso', 'test', '--password-stdin'], 0, (code) => idp.approve(code, 'bob-idp'), PW + '\n');
     expect(l.stderr).toMatch(/Linked: the test identity bob@example.org now signs in to bob@example.org/);
     const s = await sso(elsewhere, ['login', '--sso', 'test'], 0, (code) => idp.approve(code, 'bob-idp'));
     expect(s.stderr).toMatch(/as bob@example.org/);
@@ -188,12 +189,32 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     await kpm(makeHome(), ['login', 'bob@example.org', '--password-stdin'], 0, PW + '\n');
   });
 
-  it('2-step verification still applies: without a code off a terminal exit 4; with --otp the sign-in completes', async () => {
+  it.concurrent('S1: the attacker signs up with `kpm login --sso` and an unverified victim@example.org; the owner registers, activates and signs in; the attacker cannot sign in to the account; enabling 2FA or linking needs the password again', async () => {
+    const attacker = makeHome();
+    const signup = await sso(attacker, ['login', '--sso', 'test', '--region', 'FR', '--no-marketing'], 4, (code) => idp.approve(code, 'mallory'));
+    expect(signup.stderr).toMatch(/^kpm: test does not confirm that victim@example.org is yours, so it cannot create a kpm account or sign in to one; create the account with `kpm register --email victim@example.org`, then sign in and run `kpm account link --sso test`$/m);
+    expect(outboxMails(srv.dataDir).filter((m) => m.to === 'victim@example.org')).toEqual([]);
+    // the owner: register, activate with the code from their own mail, sign in
+    const owner = makeHome();
+    await passwordAccount(owner, 'victim@example.org');
+    // the attacker through the provider again: no way into the owner's account
+    await sso(attacker, ['login', '--sso', 'test'], 4, (code) => idp.approve(code, 'mallory'));
+    expect((await kpm(attacker, ['whoami'], 4)).stderr).toMatch(/not signed in/);
+    expect(JSON.parse((await kpm(owner, ['account', 'identities', '--json'], 0)).stdout)).toEqual([]);
+    // the owner's session alone cannot turn 2FA on or link an identity: the password is asked for again
+    expect((await kpm(owner, ['2fa', 'enable', '--totp', '--json'], 4)).stderr).toMatch(/the account password is needed, but there is no terminal to ask on/);
+    expect((await kpm(owner, ['2fa', 'enable', '--totp', '--json', '--password-stdin'], 5, 'Wrong7Password\n')).stderr).toMatch(/wrong account password/);
+    expect((await kpm(owner, ['account', 'link', '--sso', 'test'], 4)).stderr).toMatch(/the account password is needed/);
+    expect(JSON.parse((await kpm(owner, ['2fa', 'status', '--json'], 0)).stdout)).toEqual({ totp: false, sms: null, recoveryCodesLeft: 0 });
+    expect(JSON.parse((await kpm(owner, ['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout).secret).toMatch(/^[A-Z2-7]+$/);
+  });
+
+  it('2-step verification still applies: without a code off a terminal exit 4; with --otp-stdin the sign-in completes', async () => {
     const home = makeHome();
     await passwordAccount(home, 'dave@example.org');
-    const secret = JSON.parse((await kpm(home, ['2fa', 'enable', '--totp', '--json'], 0)).stdout).secret as string;
-    const recovery = (await kpm(home, ['2fa', 'confirm', totpCode(secret, Date.now())], 0)).stdout.trim().split('\n');
-    await sso(home, ['account', 'link', '--sso', 'test'], 0, (code) => idp.approve(code, 'dave'));
+    const secret = JSON.parse((await kpm(home, ['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout).secret as string;
+    const recovery = (await kpm(home, ['2fa', 'confirm', '--otp-stdin'], 0, totpCode(secret, Date.now()) + '\n')).stdout.trim().split('\n');
+    await sso(home, ['account', 'link', '--sso', 'test', '--password-stdin'], 0, (code) => idp.approve(code, 'dave'), PW + '\n');
     const other = makeHome();
     const no = await sso(other, ['login', '--sso', 'test'], 4, (code) => idp.approve(code, 'dave'));
     expect(no.stderr).toMatch(/a verification code is needed, but there is no terminal to ask on/);
@@ -201,8 +222,8 @@ describe('kpm login --sso (kpm-server + oidc-provider)', () => {
     // on a terminal the code is asked for, after the provider
     const tty = await ssoTty(other, ['login', '--sso', 'test', '--no-qr'], [{ expect: 'enter the code' }, { expect: 'authenticator app', send: totpCode(secret, Date.now(), 1) + '\r' }, { expect: 'Signed in' }], 'dave');
     expect(tty.transcript).toMatch(/as dave@example.org/);
-    // off one, --otp (a recovery code works too)
-    const ok = await sso(makeHome(), ['login', '--sso', 'test', '--otp', recovery[0]], 0, (code) => idp.approve(code, 'dave'));
+    // off one, --otp-stdin (a recovery code works too)
+    const ok = await sso(makeHome(), ['login', '--sso', 'test', '--otp-stdin'], 0, (code) => idp.approve(code, 'dave'), recovery[0] + '\n');
     expect(ok.stderr).toMatch(/as dave@example.org/);
   });
 

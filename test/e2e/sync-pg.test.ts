@@ -46,8 +46,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       };
       const email = `pair-${engine}@example.org`;
       await kpm(homeA, one.url, ['register', '--email', email, '--password-stdin', '--region', 'NL'], 0, PW + '\n');
-      const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(one.dataDir).filter((m) => m.to === email).at(-1)!.text)![1];
-      await kpm(homeA, one.url, ['activate', code]);
+      const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(one.dataDir).filter((m) => m.to === email).at(-1)!.text)![1];
+      await kpm(homeA, one.url, ['activate', '--code-stdin'], 0, code + '\n');
       await kpm(homeA, one.url, ['init', '--password-stdin'], 0, MASTER + '\n');
       await kpm(homeA, one.url, ['login', email, '--password-stdin'], 0, PW + '\n');
       await kpm(homeA, one.url, ['add', 'pg-bank', '--username', 'pg-user-ann', '--url', 'https://bank.pg.example', '--password-stdin'], 0, 'pg-secret-1\n');

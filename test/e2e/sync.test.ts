@@ -27,8 +27,8 @@ describe('sync across devices (real server, SQLite)', () => {
     proxy = await startProxy(srv.url);
     for (const d of ['a', 'b', 'c']) homes[d] = makeHome();
     await kpm('a', ['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
-    await kpm('a', ['activate', code]);
+    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
+    await kpm('a', ['activate', '--code-stdin'], 0, code + '\n');
   }, 60_000);
 
   it('A creates a vault and signs in; a new device B logs in, unlocks with the master password, and has it', async () => {
@@ -189,8 +189,8 @@ describe('sync across devices (real server, SQLite)', () => {
     homes.d = makeHome();
     homes.e = makeHome();
     await kpm('d', ['register', '--email', email, '--password-stdin', '--region', 'FR'], 0, ACCOUNT + '\n');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).filter((m) => m.to.includes(email)).at(-1)!.text)![1];
-    await kpm('d', ['activate', code]);
+    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).filter((m) => m.to.includes(email)).at(-1)!.text)![1];
+    await kpm('d', ['activate', '--code-stdin'], 0, code + '\n');
     expect((await kpm('d', ['login', email, '--password-stdin'], 0, ACCOUNT + '\n')).stderr).not.toMatch(/already has a vault/);
     await kpm('d', ['init', '--password-stdin'], 0, MASTER + '\n');
     expect((await kpm('e', ['login', email, '--password-stdin'], 0, ACCOUNT + '\n')).stderr).toMatch(/already has a vault/);

@@ -49,8 +49,8 @@ describe('service tokens (real server, SQLite)', () => {
     home = makeHome();
     machine = makeHome();
     await dev(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
-    await dev(['activate', code]);
+    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
+    await dev(['activate', '--code-stdin'], 0, code + '\n');
     await dev(['init', '--password-stdin'], 0, MASTER + '\n', {});
     await dev(['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n', {});
     await dev(['vault', 'create', 'CI']);

@@ -131,9 +131,13 @@ export async function testServer(o: { engine?: Engine; check?: Partial<ServerSet
   return { app, ctx, store, mails, sms, logs, clock, call };
 }
 
+/** The codes in the activation and reset mails. */
+export const ACTIVATION_CODE = /activation code: ([A-Z2-7-]+)/;
+export const RESET_CODE = /reset code: ([A-Z2-7-]+)/;
+
 /** The activation (or reset) code in the latest mail to `to`. */
 export function codeFromMail(mails: MailMessage[], to: string, kind: 'activate' | 'reset' = 'activate'): string {
-  const re = kind === 'activate' ? /kpm activate ([A-Z2-7-]+)/ : /--code ([A-Z2-7-]+)/;
+  const re = kind === 'activate' ? ACTIVATION_CODE : RESET_CODE;
   for (const m of [...mails].reverse()) {
     const match = m.to === to ? re.exec(m.text) : null;
     if (match) return match[1];

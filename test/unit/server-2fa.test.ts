@@ -11,7 +11,7 @@ async function signedIn(s: TestServer, email = 'ann@example.org') {
 }
 
 async function enableTotp(s: TestServer, token: string): Promise<{ secret: string; recoveryCodes: string[] }> {
-  const setup = await s.call('POST', '/v1/2fa/totp', {}, { token });
+  const setup = await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token });
   expect(setup.status).toBe(200);
   const confirm = await s.call('POST', '/v1/2fa/totp/confirm', { code: totpCode(setup.body.secret, s.clock.now) }, { token });
   expect(confirm.status, confirm.text).toBe(200);
@@ -36,7 +36,7 @@ describe.each(ENGINES)('two-step verification on %s', (engine) => {
   it('R33: TOTP secrets have ≥ 160 bits, need a valid first code before they count, and are encrypted at rest', async () => {
     const s = await testServer({ engine });
     const t = await signedIn(s);
-    const setup = await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken });
+    const setup = await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken });
     expect(setup.body).toMatchObject({ algorithm: 'SHA1', digits: 6, period: 30 });
     expect(Secret.fromBase32(setup.body.secret).bytes.length * 8).toBeGreaterThanOrEqual(160);
     expect(setup.body.uri).toMatch(/^otpauth:\/\/totp\/kpm:ann%40example\.org\?/);
@@ -51,7 +51,7 @@ describe.each(ENGINES)('two-step verification on %s', (engine) => {
     const ok = await s.call('POST', '/v1/2fa/totp/confirm', { code: totpCode(setup.body.secret, s.clock.now) }, { token: t.accessToken });
     expect(ok.body.recoveryCodes).toHaveLength(10);
     expect((await s.call('GET', '/v1/2fa', undefined, { token: t.accessToken })).body).toEqual({ totp: true, sms: null, recoveryCodesLeft: 10 });
-    expect((await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken })).body.error).toBe('conflict');
+    expect((await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken })).body.error).toBe('conflict');
   });
 
   it('R32: codes of steps t−1, t, t+1 are accepted, t±2 refused; a used code and any earlier step are refused and logged', async () => {
@@ -110,7 +110,7 @@ describe.each(ENGINES)('two-step verification on %s', (engine) => {
     expect((await otpLogin(s, 'ann@example.org', recoveryCodes[3])).body.error).toBe('invalid_otp');
     expect((await s.call('GET', '/v1/2fa', undefined, { token: t.accessToken })).body.recoveryCodesLeft).toBe(9);
     // confirming a second method keeps the remaining codes (none are shown again)
-    const sms = await s.call('POST', '/v1/2fa/sms', { phone: '+49 151 1234 5678' }, { token: t.accessToken });
+    const sms = await s.call('POST', '/v1/2fa/sms', { phone: '+49 151 1234 5678', password: ACCOUNT_PW }, { token: t.accessToken });
     expect(sms.body).toEqual({ status: 'sent', sentTo: '+49*********78' });
     const code = /code is (\d{6})/.exec(s.sms.at(-1)!.text)![1];
     expect((await s.call('POST', '/v1/2fa/sms/confirm', { code }, { token: t.accessToken })).body.recoveryCodes).toEqual([]);
@@ -126,9 +126,9 @@ describe.each(ENGINES)('two-step verification on %s', (engine) => {
     const t = await signedIn(s);
     const lastCode = () => /code is (\d{6})\b/.exec(s.sms.at(-1)!.text)![1];
     // enrolment
-    expect((await s.call('POST', '/v1/2fa/sms', { phone: 'abc' }, { token: t.accessToken })).body.error).toBe('invalid_body');
-    expect((await s.call('POST', '/v1/2fa/sms', { phone: '12' + '3'.repeat(2) }, { token: t.accessToken })).body.error).toBe('invalid_phone');
-    await s.call('POST', '/v1/2fa/sms', { phone: '+33612345678' }, { token: t.accessToken });
+    expect((await s.call('POST', '/v1/2fa/sms', { phone: 'abc', password: ACCOUNT_PW }, { token: t.accessToken })).body.error).toBe('invalid_body');
+    expect((await s.call('POST', '/v1/2fa/sms', { phone: '12' + '3'.repeat(2), password: ACCOUNT_PW }, { token: t.accessToken })).body.error).toBe('invalid_phone');
+    await s.call('POST', '/v1/2fa/sms', { phone: '+33612345678', password: ACCOUNT_PW }, { token: t.accessToken });
     expect(s.sms.at(-1)!.to).toBe('+33612345678');
     const enrolCode = lastCode();
     expect(enrolCode).toMatch(/^\d{6}$/);

@@ -29,6 +29,63 @@ describe('password rule (R26)', () => {
   });
 });
 
+describe('S8: the mailed activation link', () => {
+  it('S8: a GET of the link (a mail scanner following it) activates nothing; the page names the account; only its own form POST with the CSRF token activates', async () => {
+    const s = await testServer();
+    // someone registers an address that is not theirs, with their own password
+    await s.call('POST', '/v1/accounts', { email: 'scan@example.org', password: 'Attacker7Password', region: 'DE', marketing: false });
+    const link = /(http:\/\/kpm\.test\/v1\/activate\?code=\S+)/.exec(s.mails.at(-1)!.text)![1];
+    const code = codeFromMail(s.mails, 'scan@example.org');
+    // the owner's mail scanner follows the link
+    const page = await s.app.inject({ method: 'GET', url: link.replace('http://kpm.test', '') });
+    const signIn = () => s.call('POST', '/v1/sessions', { email: 'scan@example.org', password: 'Attacker7Password', deviceName: 'x' });
+    expect((await signIn()).body.error, 'the GET activated the account').toBe('account_not_activated');
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+    const csp = String(page.headers['content-security-policy']);
+    expect(csp).toMatch(/^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'$/);
+    expect(page.headers['x-frame-options']).toBe('DENY');
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.body).toContain('This activates the kpm account scan@example.org');
+    expect(page.body).toMatch(/<form method="post" action="activate">/);
+    expect(page.body).not.toMatch(/<script|\b(src|href)=|https?:\/\//); // nothing loaded from anywhere
+    const token = /name="csrf" value="([^"]+)"/.exec(page.body)![1];
+    const setCookie = String(page.headers['set-cookie']);
+    expect(setCookie).toMatch(/^kpm_csrf=kpc_[A-Za-z0-9_-]+; Max-Age=1800; HttpOnly; SameSite=Strict$/);
+    const cookie = setCookie.split(';')[0];
+    expect(cookie).toBe(`kpm_csrf=${token}`);
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      s.app.inject({ method: 'POST', url: '/v1/activate', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers } });
+    const form = `code=${encodeURIComponent(code)}&csrf=${token}`;
+    // a forged form from another site: no cookie, a wrong token, or a cross-site request
+    expect((await post(form)).statusCode).toBe(403);
+    expect((await post(`code=${encodeURIComponent(code)}&csrf=kpc_${'x'.repeat(43)}`, { cookie })).statusCode).toBe(403);
+    expect((await post(form, { cookie, 'sec-fetch-site': 'cross-site' })).statusCode).toBe(403);
+    expect((await signIn()).body.error).toBe('account_not_activated');
+    // the page's own button
+    const done = await post(form, { cookie });
+    expect(done.statusCode).toBe(200);
+    expect(done.headers['content-security-policy']).toBe(csp);
+    expect(done.body).toContain('The kpm account scan@example.org is active');
+    expect((await signIn()).body.status).toBe('ok');
+    // used up; an unknown link shows the failure page
+    expect((await post(form, { cookie })).statusCode).toBe(400);
+    const unknown = await s.app.inject({ method: 'GET', url: '/v1/activate?code=AAAA-BBBB' });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.body).toContain('The link is unknown, already used or expired.');
+    expect(unknown.headers['content-security-policy']).toBe(csp);
+  });
+
+  it('S8: the page escapes what it shows', async () => {
+    const { renderPage } = await import('../../src/server/pages.js');
+    const html = renderPage({ title: '<t>', text: ['a"b<script>'], form: { action: 'x"y', fields: { code: '"><script>' }, button: '&' } }, 'tok');
+    expect(html).not.toMatch(/<script>|<t>/);
+    expect(html).toContain('&lt;t&gt;');
+    expect(html).toContain('value="&quot;&gt;&lt;script&gt;"');
+    expect(html).toContain('action="x&quot;y"');
+  });
+});
+
 describe('R18: what the server stores', () => {
   it('R18: column inventory: account data, digests, PHC strings and sealed secrets only; nothing derived from a master password', async () => {
     const s = await testServer();

@@ -19,6 +19,8 @@ beforeAll(async () => {
     { id: 'dave', email: 'dave@example.org', emailVerified: true },
     { id: 'erin', email: 'erin@example.org', emailVerified: true },
     { id: 'noemail' },
+    { id: 'mallory-idp', email: 'victim@example.org', emailVerified: false },
+    { id: 'mallory-old', email: 'old-victim@example.org', emailVerified: false },
   ]);
 });
 
@@ -107,6 +109,10 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     expect(ids.body.identities).toEqual([expect.objectContaining({ provider: 'test', issuer: idp.issuer, subject: 'alice', email: 'alice@example.org' })]);
     // a random password nobody knows: password sign-in fails
     expect((await s.call('POST', '/v1/sessions', { email: 'alice@example.org', password: ACCOUNT_PW, deviceName: 'x' })).status).toBe(401);
+    // changes that need re-authentication ask for a password first
+    const tf = await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: reg.body.accessToken });
+    expect(tf.status).toBe(403);
+    expect(tf.body.message).toMatch(/has none yet: set one with `kpm account reset-password` first/);
     // the only way in cannot be unlinked
     const u = await s.call('POST', '/v1/sso/unlink', { provider: 'test' }, { token: reg.body.accessToken });
     expect(u.status).toBe(409);
@@ -189,8 +195,8 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     expect(await s.ctx.db.selectFrom('sso_identities').selectAll().execute()).toEqual([]);
     // the owner links it while signed in with the password
     const t = await loginTokens(s, 'bob@example.org');
-    expect((await s.call('POST', '/v1/sso/link', { provider: 'test' })).status).toBe(401);
-    const l = await s.call('POST', '/v1/sso/link', { provider: 'test' }, { token: t.accessToken });
+    expect((await s.call('POST', '/v1/sso/link', { provider: 'test', password: ACCOUNT_PW })).status).toBe(401);
+    const l = await s.call('POST', '/v1/sso/link', { provider: 'test', password: ACCOUNT_PW }, { token: t.accessToken });
     expect(l.status, l.text).toBe(200);
     await idp.approve(l.body.userCode, 'bob-idp');
     const linked = await pollDone(s, l.body.flow);
@@ -201,7 +207,7 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     // someone else's account cannot take the same identity
     await createAccount(s, 'mallory@example.org');
     const m = await loginTokens(s, 'mallory@example.org');
-    const ml = await s.call('POST', '/v1/sso/link', { provider: 'test' }, { token: m.accessToken });
+    const ml = await s.call('POST', '/v1/sso/link', { provider: 'test', password: ACCOUNT_PW }, { token: m.accessToken });
     await idp.approve(ml.body.userCode, 'bob-idp');
     expect((await pollDone(s, ml.body.flow)).status).toBe(409);
     // unlink: the account has a password, so the last identity may go
@@ -215,9 +221,9 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     withIdp(s);
     await createAccount(s, 'dave@example.org');
     const t = await loginTokens(s, 'dave@example.org');
-    const setup = await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken });
+    const setup = await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken });
     await s.call('POST', '/v1/2fa/totp/confirm', { code: totpCode(setup.body.secret, s.clock.now) }, { token: t.accessToken });
-    const l = await s.call('POST', '/v1/sso/link', { provider: 'test' }, { token: t.accessToken });
+    const l = await s.call('POST', '/v1/sso/link', { provider: 'test', password: ACCOUNT_PW }, { token: t.accessToken });
     await idp.approve(l.body.userCode, 'dave');
     expect((await pollDone(s, l.body.flow)).body.status).toBe('linked');
     s.clock.advance(60_000);
@@ -229,20 +235,23 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     expect(ok.body).toMatchObject({ status: 'ok', account: { email: 'dave@example.org' }, device: { name: 'laptop' } });
   });
 
-  it('unverified email: the account waits for the activation mail; no email at all: refused', async () => {
+  it('unverified email: no account is made and the flow is gone (email_unverified, 403); no email at all: refused', async () => {
     const s = await testServer({ engine });
     withIdp(s);
     const f = await startFlow(s);
     await idp.approve(f.userCode, 'carol');
-    expect((await pollDone(s, f.flow)).body).toEqual({ status: 'register', email: 'carol@example.org', emailVerified: false });
-    const reg = await s.call('POST', '/v1/sso/register', { flow: f.flow, region: 'FR', marketing: false });
-    expect(reg.body.status).toBe('pending');
-    const code = codeFromMail(s.mails, 'carol@example.org');
-    expect(s.mails.at(-1)!.text).toMatch(/by signing in with "test", which did not confirm that the address is theirs/);
-    const g = await startFlow(s);
-    await idp.approve(g.userCode, 'carol');
-    expect((await pollDone(s, g.flow)).body.error).toBe('account_not_activated');
-    expect((await s.call('POST', '/v1/accounts/activate', { code })).status).toBe(200);
+    const r0 = await pollDone(s, f.flow);
+    expect(r0.status).toBe(403);
+    expect(r0.body).toMatchObject({ error: 'email_unverified', message: expect.stringMatching(/test does not confirm that carol@example.org is yours.*`kpm register --email carol@example.org`.*`kpm account link --sso test`/) });
+    expect((await s.call('POST', '/v1/sso/register', { flow: f.flow, region: 'FR', marketing: false })).body.error).toBe('sso_expired');
+    expect(await s.ctx.db.selectFrom('accounts').selectAll().execute()).toEqual([]);
+    expect(s.mails).toEqual([]);
+    // the owner of the address makes the account with a password, then links the identity
+    await createAccount(s, 'carol@example.org');
+    const t = await loginTokens(s, 'carol@example.org');
+    const l = await s.call('POST', '/v1/sso/link', { provider: 'test', password: ACCOUNT_PW }, { token: t.accessToken });
+    await idp.approve(l.body.userCode, 'carol');
+    expect((await pollDone(s, l.body.flow)).body.status).toBe('linked');
     const h = await startFlow(s);
     await idp.approve(h.userCode, 'carol');
     expect((await pollDone(s, h.flow)).body).toMatchObject({ status: 'ok', account: { email: 'carol@example.org' } });
@@ -252,6 +261,80 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     const r = await pollDone(s, n.flow);
     expect(r.status).toBe(422);
     expect(r.body.message).toMatch(/did not share an email address/);
+  });
+
+  it('S1: attacker signs up through the provider with the unverified victim@example.org; the owner registers, activates and signs in; the attacker never gets into the account, and a session alone cannot enable 2FA or link', async () => {
+    const s = await testServer({ engine });
+    withIdp(s);
+    // 1. the attacker: `kpm login --sso test` with an identity claiming the victim's address, unverified
+    const f = await startFlow(s);
+    await idp.approve(f.userCode, 'mallory-idp');
+    const offered = await pollDone(s, f.flow);
+    // and asks to register whatever the answer was (the old server offered it and made an unactivated account)
+    const signup = await s.call('POST', '/v1/sso/register', { flow: f.flow, region: 'FR', marketing: false });
+    // 2. the owner: `kpm register`, activation with the code from their own mail, sign-in: all succeed
+    await createAccount(s, 'victim@example.org');
+    const owner = await loginTokens(s, 'victim@example.org');
+    expect(owner.account.email).toBe('victim@example.org');
+    // 3. the attacker signs in through the provider again: no session for the owner's account
+    const g = await startFlow(s);
+    await idp.approve(g.userCode, 'mallory-idp');
+    const again = await pollDone(s, g.flow);
+    expect(again.body.accessToken, 'the attacker got a session for the owner account').toBeUndefined();
+    expect(again.status).toBe(403);
+    expect(again.body.error).toBe('email_unverified');
+    expect(offered.body.error).toBe('email_unverified');
+    expect(signup.body.error).toBe('sso_expired');
+    const acct = await s.ctx.db.selectFrom('accounts').select('id').where('email', '=', 'victim@example.org').executeTakeFirstOrThrow();
+    expect(await s.ctx.db.selectFrom('sso_identities').selectAll().where('account_id', '=', acct.id).execute()).toEqual([]);
+    // 4. re-authentication: a session alone (the attacker's, had they got one) cannot turn 2FA on,
+    //    add SMS as a second factor, or link an identity
+    const token = { token: owner.accessToken };
+    expect((await s.call('POST', '/v1/2fa/totp', {}, token)).body).toMatchObject({ error: 'invalid_body', message: expect.stringMatching(/password/) });
+    expect((await s.call('POST', '/v1/2fa/totp', { password: 'Wrong7Password' }, token)).body.error).toBe('invalid_credentials');
+    expect((await s.call('POST', '/v1/2fa/sms', { phone: '+4915112345678' }, token)).body.error).toBe('invalid_body');
+    expect((await s.call('POST', '/v1/2fa/sms', { phone: '+4915112345678', password: 'Wrong7Password' }, token)).body.error).toBe('invalid_credentials');
+    expect((await s.call('POST', '/v1/sso/link', { provider: 'test' }, token)).body.error).toBe('invalid_body');
+    expect((await s.call('POST', '/v1/sso/link', { provider: 'test', password: 'Wrong7Password' }, token)).body.error).toBe('invalid_credentials');
+    expect(s.sms).toEqual([]);
+    expect((await s.call('GET', '/v1/2fa', undefined, token)).body).toMatchObject({ totp: false, sms: null, recoveryCodesLeft: 0 });
+    // the wrong passwords counted like failed sign-ins
+    expect((await s.ctx.db.selectFrom('failures').selectAll().where('scope', '=', 'acct').where('key', '=', 'victim@example.org').execute()).length).toBe(3);
+    // with the password it works
+    expect((await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, token)).status).toBe(200);
+  });
+
+  it('S1: an identity an older server linked to a not-yet-activated account is dropped when a mailed code (activation or reset) activates it', async () => {
+    const s = await testServer({ engine });
+    withIdp(s);
+    const plant = async (email: string) => {
+      const id = `planted-${email.length}`;
+      await s.ctx.db.insertInto('accounts').values({ id, email, password_hash: 'x', region: 'FR', marketing: 0, created_at: s.clock.now, activated_at: null, disabled_at: null, password_changed_at: s.clock.now, password_usable: 0 }).execute();
+      await s.ctx.db.insertInto('sso_identities').values({ id: `i-${id}`, account_id: id, provider: 'test', issuer: idp.issuer, subject: email === 'victim@example.org' ? 'mallory-idp' : 'mallory-old', email, created_at: s.clock.now }).execute();
+      return id;
+    };
+    const attackerSignsIn = async (user: string) => {
+      const g = await startFlow(s);
+      await idp.approve(g.userCode, user);
+      return pollDone(s, g.flow);
+    };
+    // activation by the owner's `kpm register` + code
+    const a = await plant('victim@example.org');
+    await createAccount(s, 'victim@example.org');
+    const r1 = await attackerSignsIn('mallory-idp');
+    expect(r1.body.accessToken).toBeUndefined();
+    expect(await s.ctx.db.selectFrom('sso_identities').selectAll().where('account_id', '=', a).execute()).toEqual([]);
+    // the owner's password is the account's password now: re-authentication takes it
+    const owner = await loginTokens(s, 'victim@example.org');
+    expect((await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: owner.accessToken })).status).toBe(200);
+    // activation by a password reset
+    const b = await plant('old-victim@example.org');
+    expect((await s.call('POST', '/v1/password-reset', { email: 'old-victim@example.org' })).status).toBe(202);
+    expect((await s.call('POST', '/v1/password-reset/confirm', { code: codeFromMail(s.mails, 'old-victim@example.org', 'reset'), password: ACCOUNT_PW })).status).toBe(200);
+    await loginTokens(s, 'old-victim@example.org');
+    const r2 = await attackerSignsIn('mallory-old');
+    expect(r2.body.accessToken).toBeUndefined();
+    expect(await s.ctx.db.selectFrom('sso_identities').selectAll().where('account_id', '=', b).execute()).toEqual([]);
   });
 
   it(`at most ${MAX_FLOWS_PER_IP} unfinished flows per address; expired rows are pruned`, async () => {

@@ -6,6 +6,8 @@ import * as passwords from '../../src/server/passwords.js';
 import { solvePow } from '../../src/protocol/pow.js';
 import { validate } from '../../src/protocol/validate.js';
 import { ErrorBody } from '../../src/protocol/schemas.js';
+import { buildApp } from '../../src/server/app.js';
+import { parseTrustProxy } from '../../src/server/proxy.js';
 
 const WRONG = 'Wrong1Password';
 const login = (s: TestServer, email: string, password: string, extra: Record<string, unknown> = {}, ip = '127.0.0.1') =>
@@ -30,6 +32,19 @@ async function medians(trials: number, a: (i: number) => Promise<unknown>, b: (i
 
 
 if (!PG_URL) it.skip(`PostgreSQL runs of this suite: ${PG_SKIP_REASON}`, () => {});
+describe('S5: --trust-proxy values', () => {
+  it('S5: addresses, CIDRs or named ranges; anything else (a hop count, trusting every address) is refused with a clear message', () => {
+    expect(parseTrustProxy('127.0.0.1')).toEqual(['127.0.0.1']);
+    expect(parseTrustProxy(' 10.0.0.0/8, ::1 ,fd00::/8,loopback')).toEqual(['10.0.0.0/8', '::1', 'fd00::/8', 'loopback']);
+    expect(() => parseTrustProxy('1')).toThrow(/not a hop count/);
+    expect(() => parseTrustProxy('true')).toThrow(/"true" is not an IP address, a CIDR/);
+    expect(() => parseTrustProxy('10.0.0.0/33')).toThrow(/not an IP address/);
+    expect(() => parseTrustProxy('0.0.0.0/0')).toThrow(/would trust every address/);
+    expect(() => parseTrustProxy('::/0')).toThrow(/would trust every address/);
+    expect(() => parseTrustProxy(',')).toThrow(/expects the addresses/);
+  });
+});
+
 describe('R28: timing', () => {
   it('R28: median latency of unknown email vs wrong password differs by < 10% over 200 trials (dummy Argon2id)', async () => {
     const s = await testServer({ check: { after: 1e9, hourlyCap: 1e9, registerAfter: 1e9 } });
@@ -105,7 +120,7 @@ describe.each(ENGINES)('security check on %s', (engine) => {
     const s = await testServer({ engine });
     await createAccount(s, 'codes@example.org');
     const t = await loginTokens(s, 'codes@example.org');
-    await s.call('POST', '/v1/2fa/totp', {}, { token: t.accessToken });
+    await s.call('POST', '/v1/2fa/totp', { password: ACCOUNT_PW }, { token: t.accessToken });
     for (let i = 0; i < 5; i++) expect((await s.call('POST', '/v1/2fa/totp/confirm', { code: '000000' }, { token: t.accessToken, ip: `10.9.0.${i}` })).body.error).toBe('invalid_otp');
     expect((await login(s, 'codes@example.org', ACCOUNT_PW, {}, '10.9.1.1')).body.error).toBe('challenge_required');
   });
@@ -120,6 +135,34 @@ describe.each(ENGINES)('security check on %s', (engine) => {
     expect(r.body.error).toBe('challenge_required');
     const c = r.body.challenge;
     expect((await reg('n9@example.org', 'Other7Password', { challenge: { id: c.id, answer: readCaptcha(c.captcha.lines) } })).status).toBe(202);
+  });
+
+  it('S5: behind --trust-proxy, a random X-Forwarded-For per request gets around no per-address limit; only the address the trusted proxy added counts', async () => {
+    const s = await testServer({ engine });
+    const app = buildApp(s.ctx, { trustProxy: parseTrustProxy('127.0.0.1') });
+    await app.ready();
+    let n = 0;
+    // the client forges an X-Forwarded-For; the proxy (127.0.0.1) appends the address it saw
+    const viaProxy = (url: string, payload: object, from = '203.0.113.7') =>
+      app.inject({ method: 'POST', url, payload, remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `10.${n % 250}.${++n % 250}.1, ${from}` } });
+    const reg = (i: number) => viaProxy('/v1/accounts', { email: `s5-${i}@example.org`, password: 'Other7Password', region: 'DE', marketing: false });
+    for (let i = 0; i < 5; i++) expect((await reg(i)).statusCode).toBe(202);
+    expect(JSON.parse((await reg(5)).body).error).toBe('challenge_required');
+    // password spraying over many accounts: the address check trips as well
+    for (let i = 0; i < 5; i++) expect(JSON.parse((await viaProxy('/v1/sessions', { email: `spray${i}@example.org`, password: WRONG, deviceName: 'x' }, '203.0.113.8')).body).error).toBe('invalid_credentials');
+    expect(JSON.parse((await viaProxy('/v1/sessions', { email: 'spray9@example.org', password: WRONG, deviceName: 'x' }, '203.0.113.8')).body).error).toBe('challenge_required');
+    const keys = new Set((await s.ctx.db.selectFrom('failures').select('key').where('scope', '=', 'ip').execute()).map((r) => r.key));
+    expect([...keys].sort()).toEqual(['203.0.113.7', '203.0.113.8']);
+    // a client that reaches the server directly (not through a trusted proxy) cannot name an address
+    await app.inject({ method: 'POST', url: '/v1/accounts', payload: { email: 'direct@example.org', password: 'Other7Password', region: 'DE', marketing: false }, remoteAddress: '198.51.100.9', headers: { 'x-forwarded-for': '10.9.9.9' } });
+    expect((await s.ctx.db.selectFrom('failures').select('key').where('key', 'in', ['198.51.100.9', '10.9.9.9']).execute()).map((r) => r.key)).toEqual(['198.51.100.9']);
+    await app.close();
+    // two proxies in a row (a CIDR): the address the outer one added counts, not what the client wrote
+    const chain = buildApp(s.ctx, { trustProxy: parseTrustProxy('10.0.0.0/24') });
+    await chain.ready();
+    await chain.inject({ method: 'POST', url: '/v1/accounts', payload: { email: 'chain@example.org', password: 'Other7Password', region: 'DE', marketing: false }, remoteAddress: '10.0.0.2', headers: { 'x-forwarded-for': '10.7.7.7, 192.0.2.44, 10.0.0.1' } });
+    expect((await s.ctx.db.selectFrom('failures').select('key').where('key', 'in', ['192.0.2.44', '10.7.7.7']).execute()).map((r) => r.key)).toEqual(['192.0.2.44']);
+    await chain.close();
   });
 
   it('R30: a 10,000-attempt attack on one account (captchas solved) gets ≤ 100 password verifications per hour; after the hour the owner signs in', async () => {

@@ -2,7 +2,7 @@
 // kpm server (docs/PROTOCOL.md). The account password is not the master password: it signs in to the
 // server and can be reset by email; the master password never leaves this device and cannot be
 // recovered by anyone. Network code lives in src/sync/http.ts and loads only when a command runs.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { KpmError, EXIT, usageError } from '../../vault/errors.js';
 import type { KpmPaths } from '../../vault/paths.js';
 import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, TwoFactorStatusT, TotpSetupT, TokensT } from '../../protocol/schemas.js';
@@ -92,20 +92,35 @@ async function emailOf(o: { email?: string }, arg?: string): Promise<string> {
   return prompt('input', 'Email address');
 }
 
-async function accountPassword(o: { passwordStdin?: boolean }, message = 'Account password'): Promise<string> {
+export async function accountPassword(o: { passwordStdin?: boolean }, message = 'Account password'): Promise<string> {
   if (o.passwordStdin) return stdinLine('account password');
   needTty('the account password', 'pass it on stdin with --password-stdin');
   return prompt('password', message);
 }
 
+/**
+ * S7: one-time codes never come from argv, where other users of the machine can read them (`ps`)
+ * and redeem them first. The old argv forms stay as options only to say so and name the safe form.
+ */
+export function codeInArgv(form: string, hint: string): KpmError {
+  return usageError(`${form} is refused: a code on the command line can be read by other users of this computer (ps) and used before you`, hint);
+}
+
+/** A code from stdin (the line after any password) or, on a terminal, from a prompt. */
+async function codeOf(o: { stdin?: boolean }, what: string, message: string, hint: string): Promise<string> {
+  if (o.stdin) return (await stdinLine(what)).trim();
+  needTty(what, hint);
+  return (await prompt('input', message)).trim();
+}
+
 export async function otpOf(o: { otp?: string; otpStdin?: boolean }): Promise<string | undefined> {
-  if (o.otp !== undefined && o.otpStdin) throw usageError('use either --otp or --otp-stdin, not both');
+  if (o.otp !== undefined) throw codeInArgv('--otp CODE', 'type the code when asked, or pipe it with --otp-stdin (after the password with --password-stdin)');
   if (o.otpStdin) return stdinLine('verification code');
-  return o.otp;
+  return undefined;
 }
 
 function otpOptions(cmd: Command): Command {
-  return cmd.option('--otp <code>', 'verification code (authenticator app, SMS, or a recovery code)').option('--otp-stdin', 'read the verification code from stdin (after the password, with --password-stdin)');
+  return cmd.addOption(new Option('--otp <code>', 'refused: use --otp-stdin').hideHelp()).option('--otp-stdin', 'read the verification code from stdin (after the password, with --password-stdin)');
 }
 
 /** The seed's rule and the common list, checked here before the server does (R26). */
@@ -270,7 +285,7 @@ async function downloadKeyring(h: Http, paths: KpmPaths, api: InstanceType<Http[
 export async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {
   const { ServerError } = await http();
   const where = r.smsSentTo ? `the code sent by SMS to ${r.smsSentTo}` : r.methods.includes('totp') ? 'the code from your authenticator app' : 'a verification code';
-  needTty('a verification code', `${r.smsSentTo ? `an SMS was sent to ${r.smsSentTo}; ` : ''}pass the code with --otp CODE or --otp-stdin (a recovery code works too)`);
+  needTty('a verification code', `${r.smsSentTo ? `an SMS was sent to ${r.smsSentTo}; ` : ''}pipe the code with --otp-stdin (a recovery code works too)`);
   info(`Two-step verification: enter ${where} (or a recovery code).`);
   for (let i = 0; ; i++) {
     const code = await prompt('input', 'Code');
@@ -339,14 +354,23 @@ Examples:
       const r = await withSecurityCheck(api, o, (challenge) => api.call<{ message: string }>('register', { body: { email, password, region, marketing, ...(challenge ? { challenge } : {}) } }));
       await api.close();
       if (o.json) return json({ status: 'pending', email: normalizeEmail(email), region, marketing });
-      info(`${r.message[0].toUpperCase()}${r.message.slice(1)} (${normalizeEmail(email)}, region ${region}).\nThen run \`kpm activate CODE\` with the code from the mail, or open its link.`);
+      info(`${r.message[0].toUpperCase()}${r.message.slice(1)} (${normalizeEmail(email)}, region ${region}).\nThen run \`kpm activate\` and enter the code from the mail, or open its link.`);
     });
 
-  serverOptions(program.command('activate <code>').description('activate a new account with the code from the activation mail').option('--json', 'print the result as JSON'))
-    .addHelpText('after', '\nExample:\n  kpm activate 4EG6-NVPS-YJ2T-NM2B-H4WZ-KNDY --server https://kpm.example.org')
-    .action(async (code: string, o) => {
+  serverOptions(
+    program
+      .command('activate')
+      .argument('[code]', 'refused: the code is asked for, or read with --code-stdin')
+      .description('activate a new account with the code from the activation mail (asked for on a terminal)')
+      .option('--code-stdin', 'read the activation code from the first line of stdin')
+      .option('--json', 'print the result as JSON'),
+  )
+    .addHelpText('after', '\nExamples:\n  kpm activate --server https://kpm.example.org\n  printf \'%s\\n\' "$CODE" | kpm activate --code-stdin')
+    .action(async (codeArg: string | undefined, o) => {
+      if (codeArg !== undefined) throw codeInArgv('kpm activate CODE', 'run `kpm activate` and type the code when asked, or pipe it: printf \'%s\\n\' "$CODE" | kpm activate --code-stdin');
       const { api } = await client(o);
-      const r = await api.call<{ status: string; email: string }>('activate', { body: { code: code.trim() } });
+      const code = await codeOf({ stdin: o.codeStdin }, 'the activation code', 'Activation code from the mail', 'pipe it with --code-stdin');
+      const r = await api.call<{ status: string; email: string }>('activate', { body: { code } });
       await api.close();
       if (o.json) return json(r);
       info(`Account ${r.email} is activated. Sign in with \`kpm login ${r.email}\`.`);
@@ -493,17 +517,20 @@ function registerTwoFactor(program: Command): void {
         .description('turn on two-step verification: --totp (an authenticator app; recommended) or --sms PHONE')
         .option('--totp', 'use an authenticator app (shows a QR code and the secret)')
         .option('--sms <phone>', 'send codes by SMS to this number (international format, e.g. +4915112345678)')
+        .option('--password-stdin', 'read the account password from the first line of stdin (it is asked for again: a session alone cannot turn 2-step verification on)')
         .option('--json', 'print the secret (and then the recovery codes) as JSON'),
     ),
   )
     .addHelpText('after', `
-On a terminal kpm shows the QR code, then asks for the first code. In scripts, get the secret with
---json, compute a code, and confirm it with \`kpm 2fa confirm CODE\` (or pass --otp right away for SMS).
+The account password is asked for first: a signed-in session alone cannot change how the account
+is protected. On a terminal kpm then shows the QR code and asks for the first code. In scripts, get
+the secret with --json, compute a code, and confirm it with \`kpm 2fa confirm --otp-stdin\` (for SMS,
+--otp-stdin right away reads the code after the password).
 
 Examples:
   kpm 2fa enable --totp
   kpm 2fa enable --sms +4915112345678
-  kpm 2fa enable --totp --json | jq -r .secret`)
+  printf '%s\\n' "$ACCOUNT_PW" | kpm 2fa enable --totp --json --password-stdin | jq -r .secret`)
     .action(async (o) => {
       let method: 'totp' | 'sms' | undefined = o.totp ? 'totp' : o.sms ? 'sms' : undefined;
       if (o.totp && o.sms) throw usageError('choose one of --totp and --sms');
@@ -522,18 +549,19 @@ Examples:
         );
       }
       const { call, api } = await signedIn(o);
+      const password = await accountPassword(o, 'Account password (to confirm it is you)');
       if (method === 'totp') {
-        const s = await call<TotpSetupT>('totpSetup', { body: {} });
+        const s = await call<TotpSetupT>('totpSetup', { body: { password } });
         const given = await otpOf(o);
         if (o.json && given === undefined) {
           json({ secret: s.secret, uri: s.uri, algorithm: s.algorithm, digits: s.digits, period: s.period });
-          info('Confirm with `kpm 2fa confirm CODE` and a code the app computes from this secret.');
+          info('Confirm with `kpm 2fa confirm` and a code the app computes from this secret (--otp-stdin in scripts).');
           return api.close();
         }
         await showQr(s.uri);
         info(`Scan the QR code with your authenticator app, or enter this secret: ${s.secret}\n(${s.uri})`);
         const code = given ?? (isInteractive() ? await prompt('input', 'The code the app shows now') : undefined);
-        if (code === undefined) return void (info('Then confirm with `kpm 2fa confirm CODE`.'), await api.close());
+        if (code === undefined) return void (info('Then confirm with `kpm 2fa confirm` (--otp-stdin in scripts).'), await api.close());
         const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('totpConfirm', { body: { code: code.trim() } });
         await api.close();
         info('Two-step verification with the authenticator app is on.');
@@ -541,13 +569,13 @@ Examples:
       }
       let phone = o.sms as string | undefined;
       if (phone === undefined) phone = await prompt('input', 'Phone number (international format, e.g. +4915112345678)');
-      const sent = await call<{ sentTo: string }>('smsSetup', { body: { phone } });
+      const sent = await call<{ sentTo: string }>('smsSetup', { body: { phone, password } });
       info(`A code was sent by SMS to ${sent.sentTo}.`);
       const code = (await otpOf(o)) ?? (isInteractive() ? await prompt('input', 'The code from the SMS') : undefined);
       if (code === undefined) {
         await api.close();
         if (o.json) json({ status: 'sent', sentTo: sent.sentTo });
-        return info('Then confirm with `kpm 2fa confirm --sms CODE`.');
+        return info('Then confirm with `kpm 2fa confirm --sms` (--otp-stdin in scripts).');
       }
       const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('smsConfirm', { body: { code: code.trim() } });
       await api.close();
@@ -557,16 +585,18 @@ Examples:
 
   serverOptions(
     tf
-      .command('confirm [code]')
-      .description('confirm a pending `2fa enable` with its first code')
+      .command('confirm')
+      .argument('[code]', 'refused: the code is asked for, or read with --otp-stdin')
+      .description('confirm a pending `2fa enable` with its first code (asked for on a terminal)')
       .option('--sms', 'confirm the SMS set-up (default: the authenticator app)')
       .option('--otp-stdin', 'read the code from stdin')
       .option('--json', 'print the recovery codes as JSON'),
   )
-    .addHelpText('after', '\nExamples:\n  kpm 2fa confirm 123456\n  kpm 2fa confirm --sms 654321')
+    .addHelpText('after', "\nExamples:\n  kpm 2fa confirm\n  printf '%s\\n' \"$CODE\" | kpm 2fa confirm --sms --otp-stdin")
     .action(async (codeArg: string | undefined, o) => {
-      const code = codeArg ?? (await otpOf(o));
-      if (!code) throw usageError('the code is missing', 'give it as the argument or with --otp-stdin');
+      if (codeArg !== undefined) throw codeInArgv('kpm 2fa confirm CODE', 'run `kpm 2fa confirm` and type the code when asked, or pipe it with --otp-stdin');
+      const code = (await otpOf(o)) ?? (isInteractive() ? await prompt('input', 'The first code') : undefined);
+      if (!code) throw usageError('the code is missing', 'type it on a terminal, or pipe it with --otp-stdin');
       const { call, api } = await signedIn(o);
       const { recoveryCodes } = await call<{ recoveryCodes: string[] }>(o.sms ? 'smsConfirm' : 'totpConfirm', { body: { code: code.trim() } });
       await api.close();
@@ -582,7 +612,7 @@ Examples:
       const password = await accountPassword(o);
       let code = await otpOf(o);
       if (code === undefined) {
-        needTty('a verification code', 'pass it with --otp CODE or --otp-stdin');
+        needTty('a verification code', 'pipe it with --otp-stdin (after the password with --password-stdin)');
         code = await prompt('input', 'A current code (or a recovery code)');
       }
       const { call, api } = await signedIn(o);
@@ -600,7 +630,8 @@ function registerAccount(program: Command): void {
         .command('reset-password')
         .description('reset a forgotten ACCOUNT password by email (the master password can never be recovered)')
         .option('--email <email>', 'the account email address (step 1: mails a code)')
-        .option('--code <code>', 'the code from the mail (step 2: sets the new password)')
+        .addOption(new Option('--code <code>', 'refused: use --code-stdin').hideHelp())
+        .option('--code-stdin', 'step 2: read the code from the mail from stdin (the line after the password with --password-stdin)')
         .option('--password-stdin', 'read the new account password from the first line of stdin'),
     ),
   )
@@ -609,23 +640,28 @@ This resets the password you sign in to the server with. Your master password ca
 recovered by anyone (it never leaves this device), and your vault is not touched.
 
 Examples:
-  kpm account reset-password --email ann@example.org
-  printf %s "$NEW_PW" | kpm account reset-password --code ABCD-EFGH-… --password-stdin`)
+  kpm account reset-password --email ann@example.org      # mails a code, then asks for it on a terminal
+  printf '%s\\n%s\\n' "$NEW_PW" "$CODE" | kpm account reset-password --password-stdin --code-stdin`)
     .action(async (o) => {
+      if (o.code !== undefined) throw codeInArgv('--code CODE', 'type the code when asked, or pipe it with --code-stdin (after the new password with --password-stdin)');
       const { h, api } = await client(o, await sessionServer());
       const { paths } = ctx();
-      let code: string | undefined = o.code;
-      if (code === undefined) {
+      let code: string | undefined;
+      let password: string | undefined;
+      if (o.codeStdin) {
+        password = await newAccountPassword(paths, o);
+        code = (await stdinLine('the reset code')).trim();
+      } else {
         const email = o.email ?? h.loadSession(paths)?.account.email ?? (await emailOf(o));
         const r = await withSecurityCheck(api, o, (challenge) => api.call<{ message: string }>('resetRequest', { body: { email, ...(challenge ? { challenge } : {}) } }));
         info(`${r.message[0].toUpperCase()}${r.message.slice(1)}.\n${MASTER_NOTE}`);
         if (!isInteractive()) {
           await api.close();
-          return info('Then run `kpm account reset-password --code CODE` (with --password-stdin in scripts).');
+          return info('Then run `kpm account reset-password --code-stdin --password-stdin` with the new password and the code from the mail on stdin, or `kpm account reset-password` on a terminal.');
         }
         code = await prompt('input', 'Code from the mail');
       }
-      const password = await newAccountPassword(paths, o);
+      password ??= await newAccountPassword(paths, o);
       await api.call('resetConfirm', { body: { code: code.trim(), password } });
       await api.close();
       if (h.loadSession(paths)) h.clearSession(paths);

@@ -10,7 +10,7 @@ import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } fr
 import { info, isInteractive, json, out } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
-import { PROMPT_IO, client, deviceName, finishLogin, otpOf, secondStep, serverOptions, sessionServer, showQr, signedIn } from './account.js';
+import { PROMPT_IO, accountPassword, client, deviceName, finishLogin, otpOf, secondStep, serverOptions, sessionServer, showQr, signedIn } from './account.js';
 
 type Api = Awaited<ReturnType<typeof client>>['api'];
 
@@ -90,11 +90,8 @@ export async function ssoLogin(o: LoginFlags): Promise<void> {
   if (r.status === 'register') {
     const answers = await newAccountAnswers(o, r.email);
     const reg = await api.call<SsoRegisterResultT>('ssoRegister', { body: { flow: started.flow, ...answers } });
-    if (reg.status === 'pending') {
-      await api.close();
-      if (o.json) return json({ status: 'pending', email: r.email, region: answers.region, marketing: answers.marketing });
-      return info(`${reg.message[0].toUpperCase()}${reg.message.slice(1)}.\nThen run \`kpm activate CODE\` with the code from the mail, and \`kpm login --sso ${o.sso}\` again.`);
-    }
+    // Servers before S1 answered `pending` (an unactivated account linked to an unverified address).
+    if (reg.status !== 'ok') throw new KpmError('the server sent an unexpected answer to a registration', EXIT.network);
     info(`Created the kpm account ${r.email} (region ${answers.region}), linked to ${o.sso}.`);
     tokens = reg;
   } else if (r.status === 'otp_required') {
@@ -118,13 +115,15 @@ export function registerSso(account: Command): void {
       .command('link')
       .description('link an identity provider to the signed-in account, so `kpm login --sso PROVIDER` signs in to it')
       .requiredOption('--sso <provider>', 'the provider, as configured on the server (see `kpm account providers`)')
+      .option('--password-stdin', 'read the account password from the first line of stdin (it is asked for again: a session alone cannot link an identity)')
       .option('--no-qr', 'do not draw the QR code of the sign-in URL')
       .option('--json', 'print the linked identity as JSON'),
   )
-    .addHelpText('after', '\nExample:\n  kpm account link --sso google')
+    .addHelpText('after', '\nThe account password is asked for first: a signed-in session alone cannot link an identity.\n\nExamples:\n  kpm account link --sso google\n  printf \'%s\\n\' "$ACCOUNT_PW" | kpm account link --sso google --password-stdin')
     .action(async (o) => {
       const { call, api, session } = await signedIn(o);
-      const started = await call<SsoStartedT>('ssoLinkStart', { body: { provider: o.sso } });
+      const password = await accountPassword(o, 'Account password (to confirm it is you)');
+      const started = await call<SsoStartedT>('ssoLinkStart', { body: { provider: o.sso, password } });
       const r = await runDeviceFlow(api, started, o);
       await api.close();
       if (r.status !== 'linked') throw new KpmError('the server sent an unexpected answer to a link request', EXIT.network);

@@ -14,6 +14,7 @@ import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEn
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
 import { keepRemoteVault } from './remotevaults.js';
 import { checkSameProfile } from './profilecheck.js';
+import { lockedVaultReport } from './lockflush.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 
@@ -149,7 +150,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const rv = remote.get(id);
             remote.delete(id);
             if (!v) {
-              vaults.push({ id, name: id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'locked (own password)' });
+              vaults.push(lockedVaultReport(session, id));
               continue;
             }
             const r = await syncVault(paths, v, rv, t, profile, warnings);

@@ -129,19 +129,31 @@ describe('sync: the first hour (real server, SQLite)', () => {
     await kpm('a4', ['init', '--password-stdin'], 0, MASTER + '\n');
     await login('a4', email);
     await kpm('a4', ['unlock', '--password-stdin'], 0, MASTER + '\n');
+    // made while no automatic sync ran (as when it is locked before the agent's sync after a change)
+    await kpm('a4', ['config', 'set', 'sync', 'manual']);
     await kpm('a4', ['vault', 'create', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n');
     await kpm('a4', ['add', 'diary', '--vault', 'Private', '--password-stdin'], 0, 'diary-secret\n');
+    await kpm('a4', ['config', 'set', 'sync', 'auto']);
     await kpm('a4', ['vault', 'lock', 'Private']);
     await kpm('a4', ['sync']);
-    stopAgent(homes.a4);
     home('b4');
     await login('b4', email);
     await kpm('b4', ['unlock', '--password-stdin'], 0, MASTER + '\n');
     const list = JSON.parse((await kpm('b4', ['vault', 'list', '--json'])).stdout);
     expect(list).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Private', ownPassword: true, locked: true })]));
     await kpm('b4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n');
-    await kpm('b4', ['sync']);
     expect((await kpm('b4', ['get', 'diary', '--vault', 'Private'])).stdout).toBe('diary-secret\n');
+    // sync=manual: locking does not sync; `kpm sync` says what waits, and unlocking (sync=auto) sends it
+    await kpm('a4', ['config', 'set', 'sync', 'manual']);
+    await kpm('a4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n');
+    await kpm('a4', ['add', 'diary-2', '--vault', 'Private', '--password-stdin'], 0, 'diary-2-secret\n');
+    await kpm('a4', ['vault', 'lock', 'Private']);
+    expect((await kpm('a4', ['sync'])).stderr).toMatch(/vault Private: skipped, locked \(own password\), with changes not yet on the server: `kpm vault unlock "Private"` sends them/);
+    await kpm('a4', ['config', 'set', 'sync', 'auto']);
+    await kpm('a4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n'); // syncs
+    await kpm('b4', ['sync']);
+    expect((await kpm('b4', ['get', 'diary-2', '--vault', 'Private'])).stdout).toBe('diary-2-secret\n');
+    stopAgent(homes.a4);
     stopAgent(homes.b4);
   });
 

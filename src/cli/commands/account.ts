@@ -251,7 +251,12 @@ export async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Ht
       await api.call('logout', { body: {}, token: t.accessToken }).catch(() => undefined); // this sign-in is undone
       throw lm.refusal(check, t.account.email, previous?.account.email);
     }
-    merged = await lm.mergeAtLogin(h, paths, api, t, body, merge);
+    try {
+      merged = await lm.mergeAtLogin(h, paths, api, t, body, merge);
+    } catch (e) {
+      await api.call('logout', { body: {}, token: t.accessToken }).catch(() => undefined); // nothing merged: this sign-in is undone
+      throw e;
+    }
   } else {
     h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
   }

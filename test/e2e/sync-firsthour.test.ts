@@ -77,6 +77,38 @@ describe('sync: the first hour (real server, SQLite)', () => {
     expect((await kpm('a1', ['get', 'github (2)'], 0, undefined, master)).stdout).toBe('gh-from-b\n');
   });
 
+  it('--merge carries documents and other vaults along; a locked data vault and the trash are not merged, so the backup stays', async () => {
+    const email = await newAccount('a6');
+    await kpm('a6', ['init', '--password-stdin'], 0, MASTER + '\n');
+    await login('a6', email);
+    await kpm('a6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n', master);
+    home('b6');
+    const bm = { KPM_MASTER_PASSWORD: OTHER_MASTER };
+    await kpm('b6', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
+    const scan = join(homes.b6, 'scan.pdf');
+    fs.writeFileSync(scan, Buffer.from('%PDF-1.4 seeded test document 42'));
+    await kpm('b6', ['doc', 'add', 'passport', scan], 0, undefined, bm);
+    await kpm('b6', ['vault', 'create', 'Work'], 0, undefined, bm);
+    await kpm('b6', ['add', 'vpn', '--vault', 'Work', '--password-stdin'], 0, 'vpn-b\n', bm);
+    await kpm('b6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n', bm); // the same entry: not doubled
+    await kpm('b6', ['add', 'old', '--password-stdin'], 0, 'old-b\n', bm);
+    await kpm('b6', ['rm', 'old', '--yes'], 0, undefined, bm);
+    await kpm('b6', ['vault', 'create', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n', bm);
+    const r = await login('b6', email, 0, ['--merge', '--json'], [OTHER_MASTER, MASTER]);
+    const merged = JSON.parse(r.stdout).merged;
+    expect(merged).toMatchObject({ added: 2, same: 1, renamed: [], notMerged: ['Private'], trashed: 1, synced: true, backup: expect.stringContaining('merge-backup-') });
+    await kpm('b6', ['sync'], 0, undefined, master);
+    expect(fs.existsSync(merged.backup)).toBe(true); // kept for good: it holds what was not merged
+    expect(fs.existsSync(join(merged.backup, 'vaults'))).toBe(true);
+    await kpm('a6', ['sync'], 0, undefined, master);
+    const out = join(homes.a6, 'out');
+    fs.mkdirSync(out);
+    await kpm('a6', ['doc', 'get', 'passport', '-o', out + '/'], 0, undefined, master);
+    expect(fs.readFileSync(join(out, 'scan.pdf'), 'utf8')).toBe('%PDF-1.4 seeded test document 42');
+    expect((await kpm('a6', ['get', 'vpn', '--vault', 'Work'], 0, undefined, master)).stdout).toBe('vpn-b\n');
+    expect(JSON.parse((await kpm('a6', ['list', '--json'], 0, undefined, master)).stdout).filter((e: any) => e.name === 'mail')).toHaveLength(1);
+  });
+
   it('a device already in the old broken state (signed in with its own vault) gets exit 7 from sync, not a tamper alarm', async () => {
     const email = await newAccount('a2');
     await kpm('a2', ['init', '--password-stdin'], 0, MASTER + '\n');

@@ -411,7 +411,8 @@ Examples:
   kpm login --sso google --region DE --no-marketing      # off a terminal: creates the account if needed
   kpm login ann@example.org --server https://kpm.example.org
   printf '%s\\n' "$ACCOUNT_PW" | kpm login ann@example.org --password-stdin
-  printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin`)
+  printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin
+  kpm login ann@example.org --merge      # this device has its own vault: bring its entries into the account's`)
     .action(async (emailArg: string | undefined, o) => {
       if (o.sso !== undefined) {
         if (emailArg !== undefined || o.email !== undefined || o.passwordStdin) throw usageError('--sso signs in without an email address or account password');

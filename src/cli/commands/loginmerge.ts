@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { bytesEqual, fromBase64, utf8, wipe } from '../../crypto/bytes.js';
 import { decodeKeyring } from '../../vault/format.js';
 import { openAccountKey, readKeyring, unlockKeyring } from '../../vault/keyring.js';
-import { KpmError, EXIT, notFound, wrongPassword } from '../../vault/errors.js';
+import { KpmError, EXIT, wrongPassword } from '../../vault/errors.js';
 import { blobsDir } from '../../vault/blobs.js';
 import { normalizeName, type EntryPayload } from '../../vault/entry.js';
 import { ensureDir } from '../../vault/fsutil.js';
@@ -140,16 +140,12 @@ async function importEntries(from: Session, to: Session, fromPaths: KpmPaths, to
     if (target?.locked) target = undefined;
     const targetName = target ? target.name : freeName(info.name, new Set(existing.map((v) => normalizeName(v.name))));
     if (!target) await to.createVault(targetName);
-    const taken = new Set(to.list({ vault: targetName }).map((s) => normalizeName(s.name)));
+    const present = new Map(to.entries({ vault: targetName }).map((e) => [normalizeName(e.payload.name), e.payload]));
+    const taken = new Set(present.keys());
     const payloads: EntryPayload[] = [];
     for (const e of from.entries({ vault: info.name })) {
       const p = e.payload;
-      let there: EntryPayload | undefined;
-      try {
-        there = to.get(p.name, targetName).payload;
-      } catch (err) {
-        if (!(err instanceof KpmError) || err.exitCode !== notFound('').exitCode) throw err;
-      }
+      const there = present.get(normalizeName(p.name));
       if (there && content(there) === content(p)) {
         r.same++;
         continue;

@@ -185,6 +185,13 @@ describe('sync: the first hour (real server, SQLite)', () => {
     await kpm('a4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n'); // syncs
     await kpm('b4', ['sync']);
     expect((await kpm('b4', ['get', 'diary-2', '--vault', 'Private'])).stdout).toBe('diary-2-secret\n');
+    // `kpm lock` (the agent stops) sends a data vault's changes first, too
+    await kpm('a4', ['config', 'set', 'sync', 'manual']);
+    await kpm('a4', ['add', 'diary-3', '--vault', 'Private', '--password-stdin'], 0, 'diary-3-secret\n');
+    await kpm('a4', ['config', 'set', 'sync', 'auto']);
+    await kpm('a4', ['lock']);
+    await kpm('b4', ['sync']);
+    expect((await kpm('b4', ['get', 'diary-3', '--vault', 'Private'])).stdout).toBe('diary-3-secret\n');
     stopAgent(homes.a4);
     stopAgent(homes.b4);
   });

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { describeRun, describeTty, makeHome, run, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
 
 const ACCOUNT = 'Sync7Password';
@@ -107,6 +107,36 @@ describe('sync: the first hour (real server, SQLite)', () => {
     expect(fs.readFileSync(join(out, 'scan.pdf'), 'utf8')).toBe('%PDF-1.4 seeded test document 42');
     expect((await kpm('a6', ['get', 'vpn', '--vault', 'Work'], 0, undefined, master)).stdout).toBe('vpn-b\n');
     expect(JSON.parse((await kpm('a6', ['list', '--json'], 0, undefined, master)).stdout).filter((e: any) => e.name === 'mail')).toHaveLength(1);
+  });
+
+  it('on a terminal, `kpm login` offers the merge and asks both master passwords', async () => {
+    const email = await newAccount('a7');
+    await kpm('a7', ['init', '--password-stdin'], 0, MASTER + '\n');
+    await login('a7', email);
+    await kpm('a7', ['sync'], 0, undefined, master);
+    home('b7');
+    await kpm('b7', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
+    await kpm('b7', ['add', 'tty-entry', '--password-stdin'], 0, 'tty-secret\n', { KPM_MASTER_PASSWORD: OTHER_MASTER });
+    const env = { KPM_SERVER: srv.url };
+    // declined: not signed in, exit 7
+    const no = await runTty(['login', email], [{ expect: 'Account password', send: ACCOUNT + '\r' }, { expect: 'Bring this device', send: 'n\r' }], { home: homes.b7, env });
+    expect(no.code, describeTty(['login'], no)).toBe(7);
+    expect(no.transcript).toMatch(/this device has its own vault/);
+    const yes = await runTty(
+      ['login', email],
+      [
+        { expect: 'Account password', send: ACCOUNT + '\r' },
+        { expect: 'Bring this device', send: 'y\r' },
+        { expect: "Master password of this device's vault", send: OTHER_MASTER + '\r' },
+        { expect: "Master password of the account's vault", send: MASTER + '\r' },
+        { expect: 'are now in the account' },
+      ],
+      { home: homes.b7, env },
+    );
+    expect(yes.code, describeTty(['login'], yes)).toBe(0);
+    expect(yes.transcript).not.toContain(MASTER);
+    await kpm('a7', ['sync'], 0, undefined, master);
+    expect((await kpm('a7', ['get', 'tty-entry'], 0, undefined, master)).stdout).toBe('tty-secret\n');
   });
 
   it('a device already in the old broken state (signed in with its own vault) gets exit 7 from sync, not a tamper alarm', async () => {

@@ -247,6 +247,13 @@ export async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Ht
   let merged: import('./loginmerge.js').MergeResult | undefined;
   if (check.kind !== 'ok') {
     const body = check.keyringBody;
+    if (!merge && body && isInteractive() && !asJson) {
+      // on a terminal the merge is offered; off one, the refusal below explains `--merge`
+      const e = lm.refusal(check, t.account.email, previous?.account.email);
+      info(`${e.message.replace(/; you are not signed in.*$/, '')}.`);
+      const { confirm } = await import('@inquirer/prompts');
+      if (await confirm({ message: "Bring this device's entries into the account's vaults now (kpm login --merge)?", default: false }, PROMPT_IO)) merge = mergePasswords(false);
+    }
     if (!merge || !body) {
       await api.call('logout', { body: {}, token: t.accessToken }).catch(() => undefined); // this sign-in is undone
       throw lm.refusal(check, t.account.email, previous?.account.email);

@@ -190,11 +190,14 @@ function swapIn(paths: KpmPaths, fresh: string, backup: string): void {
 export async function mergeAtLogin(h: Http, paths: KpmPaths, api: Api, t: TokensT, keyringBody: string, ask: MergePasswords): Promise<MergeResult> {
   const localPw = await ask.local();
   let mine: Session;
+  const lpw = utf8.encode(localPw);
   try {
-    mine = await Session.open(paths, await unlockKeyring(paths, utf8.encode(localPw)));
+    mine = await Session.open(paths, await unlockKeyring(paths, lpw));
   } catch (e) {
     if (e instanceof KpmError && e.exitCode === EXIT.wrongPassword) throw wrongPassword("wrong master password for this device's vault");
     throw e;
+  } finally {
+    wipe(lpw);
   }
   const fresh = join(paths.data, 'merge-new');
   let theirs: Session | undefined;
@@ -209,8 +212,13 @@ export async function mergeAtLogin(h: Http, paths: KpmPaths, api: Api, t: Tokens
     h.saveSession(fp, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
     saveKeyringEnvelope(fp, bytes);
     const { installDownloadedKeyring } = await import('../../sync/newdevice.js');
-    await installDownloadedKeyring(fp, utf8.encode(accountPw), t.account.id);
-    theirs = await Session.open(fp, await unlockKeyring(fp, utf8.encode(accountPw)));
+    const apw = utf8.encode(accountPw);
+    try {
+      await installDownloadedKeyring(fp, apw, t.account.id);
+      theirs = await Session.open(fp, await unlockKeyring(fp, apw));
+    } finally {
+      wipe(apw);
+    }
     const { syncNow } = await import('../../sync/run.js');
     await syncNow(theirs); // the account's vaults, checked like any sync
     const r: MergeResult = { added: 0, same: 0, renamed: [], notMerged: [], trashed: 0, synced: false };

@@ -22,12 +22,20 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
     createVault: (name, pw?: string, params?: KdfParams) => s.createVault(name, pw === undefined ? undefined : utf8.encode(pw), params),
     unlockVault: async (name, pw) => {
       const remote = await (await import('../sync/remotevaults.js')).unlockRemoteVault(s, name, pw);
-      if (!remote) return s.unlockVault(name, utf8.encode(pw));
+      if (!remote) {
+        const v = await s.unlockVault(name, utf8.encode(pw));
+        await (await import('../sync/lockflush.js')).syncAfterUnlock(s); // what waited while it was locked
+        return { ...v, entries: s.listVaults().find((x) => x.id === v.id)?.entries ?? v.entries };
+      }
       const run = await import('../sync/run.js');
       if (run.isSignedIn(s)) await run.syncNow(s).catch(() => undefined); // its records; a failure waits for the next sync
       return { ...remote, entries: s.listVaults().find((v) => v.id === remote.id)?.entries ?? 0 };
     },
-    lockVault: async (name) => s.lockVault(name),
+    lockVault: async (name) => {
+      s.vault(name); // exists and is unlocked, or the usual error
+      await (await import('../sync/lockflush.js')).syncBeforeLock(s); // only its key can seal its changes for the server
+      s.lockVault(name);
+    },
     renameVault: (name, newName) => s.renameVault(name, newName),
     changeVaultPassword: (name, oldPw, newPw) => s.changeVaultPassword(name, oldPw === undefined ? undefined : utf8.encode(oldPw), utf8.encode(newPw)),
     removeVault: async (name) => {

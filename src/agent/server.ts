@@ -60,7 +60,20 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     process.exit(code);
   };
   // Data vaults with their own password lock after the same idle time, on their own clock.
-  if (idleSeconds > 0) setInterval(() => session.lockIdleDataVaults(idleSeconds * 1000), Math.min(30_000, idleSeconds * 250)).unref();
+  // Their changes are sent first: only their key can seal them for the server (src/sync/lockflush.ts).
+  let idleLocking = false;
+  const lockIdle = async () => {
+    if (idleLocking || session.idleDataVaults(idleSeconds * 1000).length === 0) return;
+    idleLocking = true;
+    try {
+      await syncing;
+      await (await import('../sync/lockflush.js')).syncBeforeLock(session);
+      session.lockIdleDataVaults(idleSeconds * 1000);
+    } finally {
+      idleLocking = false;
+    }
+  };
+  if (idleSeconds > 0) setInterval(() => void lockIdle().catch(() => undefined), Math.min(30_000, idleSeconds * 250)).unref();
   const touch = () => {
     if (idleTimer) clearTimeout(idleTimer);
     if (idleSeconds > 0) idleTimer = setTimeout(() => stop(0), idleSeconds * 1000);
@@ -86,6 +99,9 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: 4 } };
     if (req.method === 'status') return { ok: { pid: process.pid, idleSeconds, entries: session.entryCount() } };
     if (req.method === 'lock') {
+      // data vaults' changes go out first (only their key can seal them); a failure does not keep the agent up
+      await syncing.catch(() => undefined);
+      await (await import('../sync/lockflush.js')).syncBeforeLock(session).catch(() => undefined);
       setImmediate(() => stop(0));
       return { ok: true };
     }

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Session } from '../vault/session.js';
 import type { KpmPaths } from '../vault/paths.js';
 import { sessionFile } from './http.js';
+import { conflictText } from './report.js';
 
 export function offline(): boolean {
   return process.env.KPM_OFFLINE === '1';
@@ -30,7 +31,7 @@ export async function autoSync(session: Session): Promise<string | undefined> {
     const pulled = r.vaults.reduce((n, v) => n + v.pulled, 0);
     const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
     const conflicts = r.vaults.flatMap((v) => v.conflicts);
-    const notes = [...r.warnings, ...conflicts.map((c) => `"${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : 'other change'} wins (see \`kpm history\`)`)];
+    const notes = [...r.warnings, ...conflicts.map((c) => conflictText(c))];
     return pulled || pushed || notes.length ? `synced: ${pushed} sent, ${pulled} received${notes.length ? `; ${notes.join('; ')}` : ''}` : undefined;
   } catch (e) {
     const { KpmError, EXIT } = await import('../vault/errors.js');

@@ -13,6 +13,8 @@ import type { SyncStateT } from '../protocol/schemas.js';
 import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
 import { keepRemoteVault } from './remotevaults.js';
+import { checkSameProfile } from './profilecheck.js';
+import { lockedVaultReport } from './lockflush.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 
@@ -121,6 +123,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
       for (let attempt = 0; ; attempt++) {
         try {
           const st = await t.state();
+          checkSameProfile(st, profile.profileId); // another profile's vault: exit 7 (`kpm login --merge`), before its envelopes look tampered
           checkAllEnvelopes(session, st.vaults);
           const [ps, keyring] = await syncKeyring(session, t, accountId, st.keyring, st.vaults.length > 0, warnings);
           const remote = new Map(st.vaults.map((v) => [v.id, v]));
@@ -147,7 +150,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const rv = remote.get(id);
             remote.delete(id);
             if (!v) {
-              vaults.push({ id, name: id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'locked (own password)' });
+              vaults.push(lockedVaultReport(session, id));
               continue;
             }
             const r = await syncVault(paths, v, rv, t, profile, warnings);

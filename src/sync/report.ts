@@ -9,10 +9,16 @@ export function describeSyncReport(r: SyncReport): string[] {
     if (v.created) lines.push(`  vault "${v.name}" arrived from another device`);
     if (v.removed) lines.push(`  vault "${v.name}" was removed on another device`);
     if (v.skipped) lines.push(`  vault ${v.name}: skipped, ${v.skipped}`);
-    for (const c of v.conflicts) lines.push(`  "${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : "other device's change"} (the later one) wins; the other is in \`kpm history "${c.name}"\``);
+    for (const c of v.conflicts) lines.push(`  ${conflictText(c)}`);
     for (const n of v.renamed) lines.push(`  two new entries had one name: renamed ${n}`);
     if (v.filesSent || v.filesReceived) lines.push(`  vault "${v.name}": ${v.filesSent ?? 0} document file${v.filesSent === 1 ? '' : 's'} sent, ${v.filesReceived ?? 0} received`);
   }
   for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines;
+}
+
+/** One entry changed on two devices, in words (also for the note of an automatic sync). */
+export function conflictText(c: { name: string; kept: 'local' | 'remote' | 'merged' }): string {
+  if (c.kept === 'merged') return `"${c.name}" was changed on two devices in different fields: both changes are kept (earlier versions in \`kpm history "${c.name}"\`)`;
+  return `"${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : "other device's change"} (the later one) wins; the other is in \`kpm history "${c.name}"\``;
 }

@@ -28,7 +28,9 @@ export async function syncNow(session: Session): Promise<SyncReport> {
     blobGet: (id, index) => call<{ data: string; last: boolean }>('syncBlobGet', { params: { id }, body: { index } }),
   };
   try {
-    return await syncProfile(session, t, stored.account.id);
+    const report = await syncProfile(session, t, stored.account.id);
+    (await import('./mergebackup.js')).removeSyncedMergeBackups(paths); // `kpm login --merge`: its backup, once the merge is on the server
+    return report;
   } finally {
     await api.close();
   }

@@ -18,6 +18,7 @@ import { KpmError, EXIT } from '../vault/errors.js';
 import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
+import { resolveConflict } from './merge.js';
 
 export interface SyncTransport {
   state(): Promise<import('../protocol/schemas.js').SyncStateT>;
@@ -35,8 +36,8 @@ export interface VaultReport {
   name: string;
   pulled: number;
   pushed: number;
-  /** entries changed on both sides: which side won */
-  conflicts: { name: string; kept: 'local' | 'remote' }[];
+  /** entries changed on both sides: which side won, or 'merged' (different fields: both changes kept) */
+  conflicts: { name: string; kept: 'local' | 'remote' | 'merged' }[];
   renamed: string[];
   /** document files sent / received */
   filesSent?: number;
@@ -306,9 +307,13 @@ function apply(v: Vault, s: VaultSyncState, pulled: LogRecord[], report: VaultRe
     const l = payloadTime(v, local[local.length - 1]);
     let version = latestRemote.version;
     for (const rec of local) rebased.push(v.sealRecord(rec.entryId, ++version, (rec.flags & FLAG_DELETED) !== 0, v.decrypt(rec)));
-    const remoteWins = r.at >= l.at;
-    if (remoteWins) rebased.push(v.sealRecord(latestRemote.entryId, ++version, (latestRemote.flags & FLAG_DELETED) !== 0, r.payload));
-    report.conflicts.push({ name: (remoteWins ? r : l).payload.name, kept: remoteWins ? 'remote' : 'local' });
+    // field by field against the last version both had (src/sync/merge.ts); the later whole entry when both changed one field
+    const baseRec = confirmed.filter((x) => hex(x.entryId) === id).at(-1);
+    const side = (rec: LogRecord, pt: { payload: EntryPayload; at: number }) => ({ ...pt, deleted: (rec.flags & FLAG_DELETED) !== 0 });
+    const outcome = resolveConflict(baseRec && side(baseRec, payloadTime(v, baseRec)), side(local[local.length - 1], l), side(latestRemote, r));
+    if (outcome.kind === 'merged') rebased.push(v.sealRecord(latestRemote.entryId, ++version, false, outcome.payload));
+    if (outcome.kind === 'remote') rebased.push(v.sealRecord(latestRemote.entryId, ++version, (latestRemote.flags & FLAG_DELETED) !== 0, r.payload));
+    report.conflicts.push({ name: (outcome.kind === 'merged' ? outcome.payload : outcome.kind === 'remote' ? r.payload : l.payload).name, kept: outcome.kind });
   }
   const head = [...confirmed.map((r) => r.raw), ...fresh];
   const confirmedUpTo = LOG_HEADER_BYTES + head.reduce((n, r) => n + r.length, 0);

@@ -109,6 +109,11 @@ export class Session {
     return [...this.open.values()];
   }
 
+  /** The names of the data vaults (own password) unlocked and unused for longer than `idleMs`. */
+  idleDataVaults(idleMs: number, now = Date.now()): string[] {
+    return [...this.open].filter(([id, v]) => v.ownPassword && now - (this.lastUsed.get(id) ?? 0) > idleMs).map(([, v]) => v.name);
+  }
+
   /** Locks data vaults (own password) unused for longer than `idleMs`; returns their names. */
   lockIdleDataVaults(idleMs: number, now = Date.now()): string[] {
     const locked: string[] = [];

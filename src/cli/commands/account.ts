@@ -10,6 +10,7 @@ import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
 import { registerSso } from './sso.js';
+import type { MergePasswords } from './loginmerge.js';
 
 type Http = typeof import('../../sync/http.js');
 const http = (): Promise<Http> => import('../../sync/http.js');
@@ -253,15 +254,42 @@ function printRecoveryCodes(codes: string[], asJson: boolean): void {
 
 // ------------------------------------------------------------------ sign-in
 
-export async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean): Promise<void> {
+export async function finishLogin(h: Http, paths: KpmPaths, api: InstanceType<Http['ApiClient']>, t: TokensT, asJson: boolean, merge?: MergePasswords): Promise<void> {
   const previous = h.loadSession(paths);
-  h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
+  // a device with its own vault, or one that syncs with another account: never mixed (src/cli/commands/loginmerge.ts)
+  const lm = await import('./loginmerge.js');
+  const check = await lm.checkDeviceVault(paths, api, t);
+  let merged: import('./loginmerge.js').MergeResult | undefined;
+  if (check.kind !== 'ok') {
+    const body = check.keyringBody;
+    if (!merge && body && isInteractive() && !asJson) {
+      // on a terminal the merge is offered; off one, the refusal below explains `--merge`
+      const e = lm.refusal(check, t.account.email, previous?.account.email);
+      info(`${e.message.replace(/; you are not signed in.*$/, '')}.`);
+      const { confirm } = await import('@inquirer/prompts');
+      if (await confirm({ message: "Bring this device's entries into the account's vaults now (kpm login --merge)?", default: false }, PROMPT_IO)) merge = mergePasswords(false);
+    }
+    if (!merge || !body) {
+      await api.call('logout', { body: {}, token: t.accessToken }).catch(() => undefined); // this sign-in is undone
+      throw lm.refusal(check, t.account.email, previous?.account.email);
+    }
+    try {
+      merged = await lm.mergeAtLogin(h, paths, api, t, body, merge);
+    } catch (e) {
+      await api.call('logout', { body: {}, token: t.accessToken }).catch(() => undefined); // nothing merged: this sign-in is undone
+      throw e;
+    }
+  } else {
+    h.saveSession(paths, { server: api.base.toString().replace(/\/$/, ''), ...t, ...(api.insecure ? { insecure: true } : {}) });
+  }
   if (previous && previous.device.id !== t.device.id) {
     // The old device session of this profile is replaced; tell its server, if it still listens.
     await api.call('logout', { body: {}, token: previous.accessToken }).catch(() => undefined);
   }
   const downloaded = await downloadKeyring(h, paths, api);
-  if (asJson) return json({ account: t.account, device: t.device, server: api.base.origin, vaultDownloaded: downloaded });
+  if (asJson) return json({ account: t.account, device: t.device, server: api.base.origin, vaultDownloaded: downloaded, ...(merged ? { merged } : {}) });
+  if (merged) for (const l of lm.describeMerge(merged)) info(l);
+  else if (merge) info('--merge: nothing to merge (this device has no vault of its own, or it is the account\'s).');
   info(`Signed in to ${api.base.host} as ${t.account.email} (device "${t.device.name}", id ${t.device.id}).`);
   if (downloaded) info('This account already has a vault: run `kpm unlock` and enter your master password to open it here.');
 }
@@ -280,6 +308,19 @@ async function downloadKeyring(h: Http, paths: KpmPaths, api: InstanceType<Http[
   parseKeyringEnvelope(bytes); // well-formed, or exit 8; its MAC is checked at unlock
   saveKeyringEnvelope(paths, bytes);
   return true;
+}
+
+/** The two master passwords of `kpm login --merge`: the next stdin lines, or asked on a terminal. */
+export function mergePasswords(fromStdin: boolean): MergePasswords {
+  const ask = async (what: string, message: string) => {
+    if (fromStdin) return stdinLine(what);
+    needTty(what, 'pass it on stdin with --password-stdin (after the account password and any code)');
+    return prompt('password', message);
+  };
+  return {
+    local: () => ask("this device's master password", "Master password of this device's vault"),
+    account: () => ask("the account's master password", "Master password of the account's vault (set on your other device)"),
+  };
 }
 
 export async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extract<LoginResultT, { status: 'otp_required' }>): Promise<TokensT> {
@@ -390,7 +431,8 @@ Examples:
           .option('--region <code>', 'with --sso, if a new account is created: its region (ISO 3166 country code)')
           .option('--marketing', 'with --sso, if a new account is created: agree to marketing offers by email')
           .option('--no-marketing', 'with --sso, if a new account is created: do not agree to marketing offers')
-          .option('--no-qr', 'with --sso: do not draw the QR code of the sign-in URL'),
+          .option('--no-qr', 'with --sso: do not draw the QR code of the sign-in URL')
+          .option('--merge', "on a device with its own vault, when the account already has one: bring this device's entries into the account's vaults (asks this device's master password, then the account's; with --password-stdin: the next two lines)"),
       ),
     ),
   )
@@ -400,7 +442,8 @@ Examples:
   kpm login --sso google --region DE --no-marketing      # off a terminal: creates the account if needed
   kpm login ann@example.org --server https://kpm.example.org
   printf '%s\\n' "$ACCOUNT_PW" | kpm login ann@example.org --password-stdin
-  printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin`)
+  printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin
+  kpm login ann@example.org --merge      # this device has its own vault: bring its entries into the account's`)
     .action(async (emailArg: string | undefined, o) => {
       if (o.sso !== undefined) {
         if (emailArg !== undefined || o.email !== undefined || o.passwordStdin) throw usageError('--sso signs in without an email address or account password');
@@ -416,7 +459,7 @@ Examples:
       const body = { email, password, deviceName: deviceName(o.device ?? hostname()), ...(otp ? { otp: otp.trim() } : {}) };
       const r = await withSecurityCheck(api, o, (challenge) => api.call<LoginResultT>('login', { body: challenge ? { ...body, challenge } : body }));
       const tokens = r.status === 'ok' ? r : await secondStep(api, r);
-      await finishLogin(h, paths, api, tokens, Boolean(o.json));
+      await finishLogin(h, paths, api, tokens, Boolean(o.json), o.merge ? mergePasswords(Boolean(o.passwordStdin)) : undefined);
       await api.close();
     });
 

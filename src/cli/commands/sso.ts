@@ -10,7 +10,7 @@ import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } fr
 import { info, isInteractive, json, out } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
-import { PROMPT_IO, accountPassword, client, deviceName, finishLogin, otpOf, secondStep, serverOptions, sessionServer, showQr, signedIn } from './account.js';
+import { PROMPT_IO, accountPassword, client, deviceName, finishLogin, mergePasswords, otpOf, secondStep, serverOptions, sessionServer, showQr, signedIn } from './account.js';
 
 type Api = Awaited<ReturnType<typeof client>>['api'];
 
@@ -42,6 +42,7 @@ interface LoginFlags extends FlowFlags {
   sso: string;
   device?: string;
   region?: string;
+  merge?: boolean;
   marketing?: boolean;
   otp?: string;
   otpStdin?: boolean;
@@ -102,7 +103,7 @@ export async function ssoLogin(o: LoginFlags): Promise<void> {
   } else {
     throw new KpmError('the server sent an unexpected answer to a sign-in', EXIT.network);
   }
-  await finishLogin(h, paths, api, tokens, Boolean(o.json));
+  await finishLogin(h, paths, api, tokens, Boolean(o.json), o.merge ? mergePasswords(!isInteractive()) : undefined);
   await api.close();
 }
 

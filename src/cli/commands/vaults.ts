@@ -63,7 +63,7 @@ export function register(program: Command): void {
 
   vault
     .command('lock <name>')
-    .description('lock a vault that has its own password')
+    .description('lock a vault that has its own password (signed in, sync=auto: its changes are sent first)')
     .addHelpText('after', '\nExamples:\n  kpm vault lock Private')
     .action(async (name: string) => {
       await (await api({})).lockVault(name);

@@ -1,12 +1,13 @@
 // Data vaults with their own password that another device created: this device cannot open their
 // key without that password, so a sync keeps their envelope (data/sync/remote/<id>.env) and
 // `kpm vault list` shows them locked; `kpm vault unlock NAME` opens the key with the password,
-// checks the envelope's MAC with it, and only then creates the vault here (its records follow with
+// checks the envelope's signature (the account's key), and only then creates the vault here (its records follow with
 // the next sync, which runs right away).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { concatBytes, fromBase64, utf8, wipe } from '../crypto/bytes.js';
 import { openKey, AuthError } from '../crypto/aead.js';
+import { accountPublicKey } from '../crypto/sign.js';
 import { AAD, decodeVaultKeyPart } from '../vault/format.js';
 import { deriveKek } from '../vault/keyring.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
@@ -71,7 +72,7 @@ export async function unlockRemoteVault(s: Session, name: string, password: stri
   } finally {
     wipe(kek);
   }
-  verifyVaultEnvelope(vk, env);
+  verifyVaultEnvelope(accountPublicKey(s.profile.accountKey), env);
   const v = await s.adoptVault(kp, vk, openVaultMeta(kp, s.profile));
   forgetRemoteVault(s.paths, r.id);
   return { id: v.id, name: v.name, ownPassword: true, locked: false, entries: 0 };

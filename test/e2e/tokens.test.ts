@@ -172,4 +172,24 @@ describe('service tokens (real server, SQLite)', () => {
     await ci(['read', 'kpm://CI/db/password'], 4, forged);
     expect((await ci(['read', 'kpm://CI/db/password'], 2, 'kpmt_nonsense')).stderr).toMatch(/KPM_TOKEN is not a kpm service token/);
   });
+
+  it('S3: revoke offers a new vault key; --rotate-key re-encrypts the vault under it, every entry kept, and the next sync removes the old one', async () => {
+    const before = (await dev(['read', 'kpm://CI/deploy/password'])).stdout;
+    const ids = JSON.parse((await dev(['vault', 'list', '--json'])).stdout).map((v: { id: string }) => v.id);
+    const t2 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    const quiet = await dev(['token', 'revoke', parseServiceToken(t2).id, '--no-rotate-key'], 0, undefined, {});
+    expect(quiet.stderr).toMatch(/kpm vault rotate-key/);
+    const t3 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    const r = await dev(['token', 'revoke', parseServiceToken(t3).id, '--rotate-key']);
+    expect(r.stderr).toMatch(/Vault "CI" has a new key/);
+    const after = JSON.parse((await dev(['vault', 'list', '--json'])).stdout);
+    const ciVault = after.find((v: { name: string }) => v.name === 'CI');
+    expect(ids).not.toContain(ciVault.id);
+    expect((await dev(['read', 'kpm://CI/deploy/password'])).stdout).toBe(before);
+    await dev(['sync']);
+    expect((await dev(['read', 'kpm://CI/deploy/password'])).stdout).toBe(before);
+    // a token made now reads the vault under its new key
+    const t4 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    expect((await ci(['read', 'kpm://CI/deploy/password'], 0, t4)).stdout).toBe(before);
+  });
 });

@@ -7,7 +7,12 @@ import { testServer } from '../helpers/server.js';
 import { account, newProfile, transport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { newServiceToken, sealVaultForToken, tokenAuthHash, tokenAuthHeader, tokenKeys, TokenVault, type ServiceToken, type TokenTransport } from '../../src/sync/tokenvault.js';
-import { toBase64 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64 } from '../../src/crypto/bytes.js';
+import { open } from '../../src/crypto/aead.js';
+import { unwrapForToken } from '../../src/sync/tokenvault.js';
+import { rotateVaultKey } from '../../src/sync/rotate.js';
+import { parseVaultEnvelope } from '../../src/sync/envelope.js';
+import { decodeRecord, entryAad } from '../../src/vault/format.js';
 import { KpmError, EXIT } from '../../src/vault/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { PullResultT, TokenVaultT } from '../../src/protocol/schemas.js';
@@ -51,7 +56,7 @@ async function setup() {
       },
     };
   };
-  return { ts, s, deploy, make, transportOf };
+  return { ts, s, deploy, make, transportOf, t, acct };
 }
 
 const exitOf = async (p: Promise<unknown> | (() => unknown)): Promise<number | undefined> => {
@@ -99,5 +104,37 @@ describe('TokenVault', () => {
     expect(await exitOf(TokenVault.load(transportOf(ci), wrong))).toBe(EXIT.corrupt);
     // and the honest answers still read
     expect((await TokenVault.load(transportOf(ci), ci)).get('deploy').payload.fields.password).toBe('v2');
+  });
+});
+
+describe('vault key rotation (kpm vault rotate-key, offered by kpm token revoke)', () => {
+  it('S3: after a rotation the old token reads nothing; its keys do not open what is written after, even served by the server; every record moved', async () => {
+    const { s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const before = (await TokenVault.load(transportOf(tok), tok)).get('deploy').payload.fields.password;
+    expect(before).toBe('v2');
+    const oldKeys = await transportOf(tok).vault();
+    const { wrapKey } = tokenKeys(tok);
+    const held = unwrapForToken(wrapKey, fromBase64(oldKeys.wrappedKey), tok.id, oldKeys.vault.id, s.profile.profileId);
+    const historyBefore = s.history('deploy', 'CI').map((e) => e.payload.fields.password);
+    const trashBefore = s.trash('CI').map((e) => e.name);
+    const r = await rotateVaultKey(s, 'CI');
+    expect(r.vault.name).toBe('CI');
+    expect(r.vault.id).not.toBe(r.oldId);
+    expect(s.history('deploy', 'CI').map((e) => e.payload.fields.password)).toEqual(historyBefore);
+    expect(s.trash('CI').map((e) => e.name)).toEqual(trashBefore);
+    await s.add('CI', login('after-rotation', 'new-secret'));
+    await syncProfile(s, t, acct.accountId);
+    expect(parseVaultEnvelope(fromBase64((await t.state()).vaults.find((v) => v.id === r.oldId)!.body)).deleted).toBe(true);
+    // the old vault is deleted on the server: the token reads nothing
+    expect(await exitOf(TokenVault.load(transportOf(tok), tok))).toBe(EXIT.notFound);
+    // a server that serves the new vault to the old token: its keys open none of its records
+    const fresh = (await t.pull(r.vault.id, 0)).records;
+    expect(fresh.length).toBe(6); // the five records of CI (every version, the trash) and the new one
+    for (const raw of fresh) {
+      const rec = decodeRecord(fromBase64(raw));
+      const aad = entryAad(s.profile.profileId, fromHex(r.vault.id), rec.entryId, rec.version, rec.flags, rec.nameTag);
+      expect(() => open(held.recordKey, rec.sealed, aad)).toThrow();
+    }
   });
 });

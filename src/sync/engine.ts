@@ -13,7 +13,7 @@ import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
 import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
-import { keepRemoteVault } from './remotevaults.js';
+import { checkKeptEpoch, forgetRemoteVault, keepRemoteVault } from './remotevaults.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 
@@ -93,7 +93,11 @@ function checkAllEnvelopes(session: Session, vaults: SyncStateT['vaults']): void
   const pk = accountPublicKey(session.profile.accountKey);
   for (const rv of vaults) {
     const { kp } = checkVaultEnvelope(rv, session.profile.profileId, pk);
-    if (session.openVault(rv.id) || kp.wrapKind === WRAP_BY_OWN_PASSWORD) continue;
+    if (session.openVault(rv.id)) continue;
+    if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
+      checkKeptEpoch(session.paths, rv.id, fromBase64(rv.body)); // a data vault known only from the server
+      continue;
+    }
     wipe(unwrapRemoteVaultKey(kp, session.profile));
   }
 }
@@ -169,6 +173,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
             if (env.deleted) {
               markGone(rv.id, env.epoch);
+              forgetRemoteVault(paths, rv.id); // a data vault known only from the server: gone too
               continue;
             }
             if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {

@@ -15,13 +15,38 @@ import { wrongPassword } from '../vault/errors.js';
 import { openVaultMeta } from '../vault/store.js';
 import type { Session, VaultInfo } from '../vault/session.js';
 import type { KpmPaths } from '../vault/paths.js';
-import { parseVaultEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { parseVaultEnvelope, tampered, verifyVaultEnvelope } from './envelope.js';
 
 const dir = (paths: KpmPaths) => join(paths.data, 'sync', 'remote');
 
+/**
+ * Keeps (or updates) the envelope of a data vault known only from the server. Its epoch is pinned
+ * like a local vault's: an older envelope (say, from before a password change) or other bytes under
+ * the same epoch is a rollback, exit 8. The caller has verified the signature.
+ */
 export function keepRemoteVault(paths: KpmPaths, id: string, body: string): void {
+  const bytes = fromBase64(body);
+  if (checkKeptEpoch(paths, id, bytes) === 'same') return;
   ensureDir(dir(paths));
-  writeFileAtomic(join(dir(paths), `${id}.env`), fromBase64(body));
+  writeFileAtomic(join(dir(paths), `${id}.env`), bytes);
+}
+
+/** Exit 8 if `bytes` rolls back the kept envelope of data vault `id`; 'same' if it is the kept one. */
+export function checkKeptEpoch(paths: KpmPaths, id: string, bytes: Uint8Array): 'same' | 'new' {
+  const kept = readFileOrNull(join(dir(paths), `${id}.env`));
+  if (kept) {
+    let keptEpoch = -1;
+    try {
+      keptEpoch = parseVaultEnvelope(kept).epoch;
+    } catch {
+      /* unreadable: replaced */
+    }
+    const epoch = parseVaultEnvelope(bytes).epoch;
+    if (epoch < keptEpoch) throw tampered(`data vault ${id} was rolled back to an older key envelope (epoch ${epoch} < ${keptEpoch})`);
+    if (epoch === keptEpoch && Buffer.compare(Buffer.from(kept), Buffer.from(bytes)) === 0) return 'same';
+    if (epoch === keptEpoch) throw tampered(`data vault ${id} key envelope changed without a new epoch`);
+  }
+  return 'new';
 }
 
 export function forgetRemoteVault(paths: KpmPaths, id: string): void {

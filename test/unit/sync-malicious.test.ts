@@ -397,6 +397,21 @@ describe('S3, S4, S10: writes only the account can make; removals and downloads 
     }
   });
 
+  it('S4 (same pattern): a data vault known only from the server cannot be rolled back to before its password change', async () => {
+    await w.a.createVault('Private', utf8.encode('old-vault-pw'));
+    await w.a.add('Private', login('hidden', 'pw-hidden'));
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    const old = (await w.ta.state()).vaults.find((v) => v.id === w.a.vault('Private').id)!;
+    await syncProfile(w.b, w.tb, w.acc.accountId); // B keeps it locked (it has no password for it)
+    await w.a.changeVaultPassword('Private', utf8.encode('old-vault-pw'), utf8.encode('new-vault-pw'));
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    w.tb.writes.length = 0;
+    // the server offers the envelope from before the change: the old (perhaps leaked) password would open it
+    w.tb.tamper.state = (st) => ({ ...st, vaults: st.vaults.map((v) => (v.id === old.id ? old : v)) });
+    await expectTampered(w, /data vault .* rolled back/);
+  });
+
   it('S10: a server serving 1,200 chunks for a 19-byte document is refused (exit 8); nothing beyond the declared size is written', async () => {
     const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-doc-'));
     const src = join(dir, 'note.txt');

@@ -4,7 +4,7 @@
 // key, serves another vault or alters records is caught (exit 8).
 import { describe, expect, it } from 'vitest';
 import { testServer } from '../helpers/server.js';
-import { account, newProfile, transport } from '../helpers/sync.js';
+import { account, device, newProfile, secondDevice, transport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { newServiceToken, sealVaultForToken, tokenAuthHash, tokenAuthHeader, tokenKeys, TokenVault, type ServiceToken, type TokenTransport } from '../../src/sync/tokenvault.js';
 import { fromBase64, fromHex, toBase64 } from '../../src/crypto/bytes.js';
@@ -109,7 +109,7 @@ describe('TokenVault', () => {
 
 describe('vault key rotation (kpm vault rotate-key, offered by kpm token revoke)', () => {
   it('S3: after a rotation the old token reads nothing; its keys do not open what is written after, even served by the server; every record moved', async () => {
-    const { s, make, transportOf, t, acct } = await setup();
+    const { ts, s, make, transportOf, t, acct } = await setup();
     const tok = await make('CI');
     const before = (await TokenVault.load(transportOf(tok), tok)).get('deploy').payload.fields.password;
     expect(before).toBe('v2');
@@ -126,6 +126,13 @@ describe('vault key rotation (kpm vault rotate-key, offered by kpm token revoke)
     await s.add('CI', login('after-rotation', 'new-secret'));
     await syncProfile(s, t, acct.accountId);
     expect(parseVaultEnvelope(fromBase64((await t.state()).vaults.find((v) => v.id === r.oldId)!.body)).deleted).toBe(true);
+    // another device takes the rotation: the old vault goes, the new one arrives with every record
+    const tb = transport(ts, await device(ts, acct.email));
+    const b = await secondDevice(tb, acct.accountId);
+    await syncProfile(b, tb, acct.accountId);
+    expect(b.listVaults().map((x) => x.id).sort()).toEqual(s.listVaults().map((x) => x.id).sort());
+    expect(b.history('deploy', 'CI').map((e) => e.payload.fields.password)).toEqual(historyBefore);
+    expect(b.get('after-rotation', 'CI').payload.fields.password).toBe('new-secret');
     // the old vault is deleted on the server: the token reads nothing
     expect(await exitOf(TokenVault.load(transportOf(tok), tok))).toBe(EXIT.notFound);
     // a server that serves the new vault to the old token: its keys open none of its records

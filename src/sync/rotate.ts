@@ -6,7 +6,8 @@
 // deletion, sent by the next sync; every device then drops it and takes the new one).
 // Crash safety: each step commits on its own, and nothing is removed before the copy is committed.
 // The copy is made under a temporary name "NAME (rotating key)"; an interrupted rotation leaves it
-// (with every entry) next to the old vault, and running the command again finishes the job.
+// (with every entry) next to the old vault, or alone; running the command on the old vault again
+// (after removing the copy) or on the copy (when the old one is gone) finishes the job.
 import { FLAG_DELETED, LOG_HEADER_BYTES } from '../vault/format.js';
 import { Vault } from '../vault/store.js';
 import { KpmError, EXIT, usageError } from '../vault/errors.js';
@@ -23,17 +24,17 @@ export interface RotateResult {
 }
 
 export async function rotateVaultKey(s: Session, name: string, ownPassword?: Uint8Array): Promise<RotateResult> {
-  const old = s.vault(name); // exit 3 if there is none, 4 if it is locked
+  let old = s.vault(name); // exit 3 if there is none, 4 if it is locked
   const target = old.name.replace(ROTATING, '');
-  // an interrupted rotation: the copy is complete (it was committed before the old vault went)
-  const resumed = ROTATING.test(old.name) && !s.listVaults().some((v) => v.name.toLowerCase() === target.toLowerCase());
   if (old.ownPassword) {
     if (!ownPassword) throw usageError(`vault "${old.name}" has its own password: it is needed to protect the new key`, 'pass it with --vault-password-stdin');
     (await Vault.open(old.dir, s.profile, { ownPassword })).close(); // exit 5 if it is not this vault's password
   }
-  if (resumed) {
-    const v = await s.renameVault(old.name, target);
-    return { oldId: old.id, vault: v, entries: v.entries };
+  // an interrupted rotation (the copy was committed before the old vault went): it takes the name
+  // back, and is rotated like any vault (one more new key costs nothing)
+  if (target !== old.name && !s.listVaults().some((v) => v.name.toLowerCase() === target.toLowerCase())) {
+    await s.renameVault(old.id, target);
+    old = s.vault(old.id);
   }
   if (s.listVaults().some((v) => v.name.toLowerCase() === rotatingName(target).toLowerCase())) {
     throw new KpmError(`a vault named "${rotatingName(target)}" exists: an earlier rotation was interrupted`, EXIT.conflict, `check it, then \`kpm vault rm "${rotatingName(target)}"\` and run the rotation again`);

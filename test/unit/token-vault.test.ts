@@ -7,7 +7,7 @@ import { testServer } from '../helpers/server.js';
 import { account, device, newProfile, secondDevice, transport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { newServiceToken, sealVaultForToken, tokenAuthHash, tokenAuthHeader, tokenKeys, TokenVault, type ServiceToken, type TokenTransport } from '../../src/sync/tokenvault.js';
-import { fromBase64, fromHex, toBase64 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
 import { open } from '../../src/crypto/aead.js';
 import { unwrapForToken } from '../../src/sync/tokenvault.js';
 import { rotateVaultKey } from '../../src/sync/rotate.js';
@@ -143,5 +143,28 @@ describe('vault key rotation (kpm vault rotate-key, offered by kpm token revoke)
       const aad = entryAad(s.profile.profileId, fromHex(r.vault.id), rec.entryId, rec.version, rec.flags, rec.nameTag);
       expect(() => open(held.recordKey, rec.sealed, aad)).toThrow();
     }
+  });
+});
+
+describe('vault key rotation of a data vault (own password)', () => {
+  it('keeps its own password (needed, and checked: exit 5 for a wrong one) and every entry; an interrupted rotation is finished by running it again', async () => {
+    const s = await newProfile();
+    await s.createVault('Private', utf8.encode('vault-pw-123'));
+    await s.add('Private', login('hidden', 'h1'));
+    const before = s.vault('Private').id;
+    expect(await exitOf(rotateVaultKey(s, 'Private'))).toBe(EXIT.usage);
+    expect(await exitOf(rotateVaultKey(s, 'Private', utf8.encode('wrong-password')))).toBe(EXIT.wrongPassword);
+    expect(s.vault('Private').id).toBe(before);
+    const r = await rotateVaultKey(s, 'Private', utf8.encode('vault-pw-123'));
+    expect(r.vault).toMatchObject({ name: 'Private', ownPassword: true });
+    expect(s.get('hidden', 'Private').payload.fields.password).toBe('h1');
+    expect(s.listVaults().map((v) => v.name).sort()).toEqual(['Personal', 'Private']);
+    // interrupted after the old vault went, before the rename: running it again on the copy finishes
+    await s.renameVault('Private', 'Private (rotating key)');
+    const copy = s.vault('Private (rotating key)').id;
+    const again = await rotateVaultKey(s, 'Private (rotating key)', utf8.encode('vault-pw-123'));
+    expect(again.vault.name).toBe('Private');
+    expect(again.vault.id).not.toBe(copy); // rotated again, not only renamed
+    expect(s.get('hidden', 'Private').payload.fields.password).toBe('h1');
   });
 });

@@ -102,6 +102,18 @@ function checkAllEnvelopes(session: Session, vaults: SyncStateT['vaults']): void
   }
 }
 
+/**
+ * S4: a vault this device removed, or saw deleted, that the server offers again (not deleted) is a
+ * rollback: exit 8 before anything is written or sent. The ids are kept for good (profile.json).
+ */
+function checkRemovedStayRemoved(session: Session, vaults: SyncStateT['vaults']): void {
+  const gone = loadProfileState(session.paths)?.gone ?? {};
+  for (const rv of vaults) {
+    if (gone[rv.id] === undefined) continue;
+    if (!parseVaultEnvelope(fromBase64(rv.body)).deleted) throw tampered(`vault ${rv.id} was removed (deletion epoch ${gone[rv.id]}) and the server brought it back`);
+  }
+}
+
 /** Syncs everything this unlocked session can open with the account `accountId`. */
 export async function syncProfile(session: Session, t: SyncTransport, accountId: string): Promise<SyncReport> {
   const { paths, profile } = session;
@@ -113,6 +125,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
         try {
           const st = await t.state();
           checkAllEnvelopes(session, st.vaults);
+          checkRemovedStayRemoved(session, st.vaults);
           const [ps, keyring] = await syncKeyring(session, t, accountId, st.keyring, st.vaults.length > 0, warnings);
           const remote = new Map(st.vaults.map((v) => [v.id, v]));
           const vaults: VaultReport[] = [];
@@ -147,12 +160,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             saveProfileState(paths, ps);
             remote.delete(id);
           }
-          // S4: a vault this device removed, or saw deleted, that the server offers again is a rollback
-          for (const rv of remote.values()) {
-            if (gone[rv.id] === undefined) continue;
-            if (!parseVaultEnvelope(fromBase64(rv.body)).deleted) throw tampered(`vault ${rv.id} was removed (deletion epoch ${gone[rv.id]}) and the server brought it back`);
-            remote.delete(rv.id);
-          }
+          for (const rv of remote.values()) if (gone[rv.id] !== undefined) remote.delete(rv.id); // deleted (checked first)
           for (const dir of listVaultDirs(paths.vaults)) {
             const id = basename(dir);
             const v = session.openVault(id);

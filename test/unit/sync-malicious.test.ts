@@ -391,8 +391,10 @@ describe('S3, S4, S10: writes only the account can make; removals and downloads 
       t.tamper.state = (s) => ({ ...s, vaults: s.vaults.map((v) => (v.id === id ? row : v)) });
       t.tamper.pull = (vid, after, p) => (vid === id ? { ...records, from: after + 1, records: records.records.slice(after) } : p);
       const before = snapshot(dev.paths.home);
+      t.writes.length = 0;
       await expect(syncProfile(dev, t, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/was removed .* brought it back/) });
       expect(snapshot(dev.paths.home)).toEqual(before);
+      expect(t.writes).toEqual([]);
       expect(dev.listVaults().map((v) => v.name)).toEqual(['Personal']);
     }
   });

@@ -25,6 +25,8 @@ export interface VaultApi {
   renameVault(name: string, newName: string): Promise<VaultInfo>;
   changeVaultPassword(name: string, oldPassword: string | undefined, newPassword: string): Promise<void>;
   removeVault(name: string): Promise<VaultInfo>;
+  /** a new key for a vault: its records re-sealed into a new vault, the old one removed (src/sync/rotate.ts) */
+  rotateVaultKey(name: string, ownPassword?: string): Promise<{ oldId: string; vault: VaultInfo; entries: number }>;
   /** every version of an entry, oldest first */
   history(query: string, vault?: string): Promise<EntryView[]>;
   /** brings back a deleted entry, or an earlier version */
@@ -37,7 +39,7 @@ export interface VaultApi {
 }
 
 /** Methods the agent answers; everything else is refused. */
-export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'addMany', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'history', 'restore', 'sync', 'tokenKey'] as const;
+export const AGENT_METHODS = ['get', 'list', 'listText', 'entries', 'add', 'addMany', 'update', 'remove', 'trash', 'listVaults', 'createVault', 'unlockVault', 'lockVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'rotateVaultKey', 'history', 'restore', 'sync', 'tokenKey'] as const;
 
 /** Methods that change the vault: an automatic sync follows them. */
-export const WRITE_METHODS: readonly string[] = ['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault'];
+export const WRITE_METHODS: readonly string[] = ['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'rotateVaultKey'];

@@ -43,6 +43,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
       rememberRemoval(s, name);
       return s.removeVault(name);
     },
+    rotateVaultKey: async (name, pw) => (await import('../sync/rotate.js')).rotateVaultKey(s, name, pw === undefined ? undefined : utf8.encode(pw)),
     history: async (q, vault) => s.history(q, vault),
     restore: (q, vault, version) => s.restore(q, vault, version),
     sync: async () => (await import('../sync/run.js')).syncNow(s),

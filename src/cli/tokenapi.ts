@@ -80,6 +80,7 @@ export async function tokenApi(): Promise<VaultApi> {
     renameVault: refuse('renaming vaults'),
     changeVaultPassword: refuse('changing vault passwords'),
     removeVault: refuse('removing vaults'),
+    rotateVaultKey: refuse('rotating vault keys'),
     sync: refuse('sync'),
     tokenKey: refuse('creating service tokens'),
     close: async () => {

@@ -58,7 +58,7 @@ export function requireVault(paths: KpmPaths): void {
 
 // Without an agent, a command that changed the vault syncs once before it exits (setting sync=auto).
 let changedSession: Session | undefined;
-const WRITES = new Set(['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault']);
+const WRITES = new Set(['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'rotateVaultKey']);
 
 function trackWrites(api: VaultApi, session: Session): VaultApi {
   return new Proxy(api, {

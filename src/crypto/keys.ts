@@ -6,9 +6,32 @@ import { utf8 } from './bytes.js';
 
 export const LABEL = {
   kek: 'kpm/v1/kek',
-  manifest: 'kpm/v1/manifest',
-  nameTag: 'kpm/v1/name-tag',
 } as const;
+
+/**
+ * Format 2 key separation (docs/FORMAT.md "Keys"): the account key and every vault key are only ever
+ * HKDF input; each use has its own subkey, so no key is both an AEAD key and a MAC/KDF key.
+ */
+export const ACCOUNT_LABEL = {
+  /** AEAD key that wraps account-wrapped vault keys */
+  vaultKeyWrap: 'kpm/v2/account/vault-key-wrap',
+  /** AEAD key of the sealed vault metadata (name) */
+  vaultMeta: 'kpm/v2/account/vault-meta',
+  /** seed of the account's Ed25519 signing key (sync writes) */
+  signing: 'kpm/v2/account/signing-seed',
+} as const;
+
+export const VAULT_LABEL = {
+  /** AEAD key of the entry records */
+  record: 'kpm/v2/vault/record-aead',
+  /** HMAC key of the local header's commit MAC */
+  headerMac: 'kpm/v2/vault/header-mac',
+  /** HMAC key of the name tags */
+  nameTag: 'kpm/v2/vault/name-tag',
+} as const;
+
+export const accountSubkey = (accountKey: Uint8Array, use: keyof typeof ACCOUNT_LABEL): Uint8Array => hkdf(accountKey, ACCOUNT_LABEL[use]);
+export const vaultSubkey = (vaultKey: Uint8Array, use: keyof typeof VAULT_LABEL): Uint8Array => hkdf(vaultKey, VAULT_LABEL[use]);
 
 /** HKDF-SHA256 (RFC 5869). Pure JS so the input key never passes through native buffers (R39). */
 export function hkdf(ikm: Uint8Array, info: string | Uint8Array, length = 32, salt: Uint8Array = new Uint8Array(0)): Uint8Array {

@@ -2,26 +2,34 @@
 // authenticated on their own (docs/FORMAT.md "Blob"), under keys only the entries hold, so the
 // server stores opaque chunks; a blob it altered fails when opened (exit 8). A blob goes up before
 // the record naming it, so another device never receives an entry whose file is not there yet.
+// A download stops at the size (and so the chunk count) that the authenticated entry declares: a
+// server sending more, or less, is refused (exit 8) and the partial file removed (S10).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { toBase64, fromBase64 } from '../crypto/bytes.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
-import { blobsDir, filesOf } from '../vault/blobs.js';
+import { blobsDir, filesOf, sealedBlobSize } from '../vault/blobs.js';
 import { ensureDir, fsyncDir, FILE_MODE } from '../vault/fsutil.js';
 import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import type { Vault } from '../vault/store.js';
 import type { KpmPaths } from '../vault/paths.js';
 import type { SyncTransport } from './vaultsync.js';
+import { tampered } from './envelope.js';
 
-/** Blob ids named by live records (their payloads are decrypted to find them). */
-export function blobIdsOf(v: Vault, records: LogRecord[]): string[] {
-  const ids = new Set<string>();
+/** Blob ids named by live records, with the plaintext size each declares (payloads decrypted to find them). */
+export function blobsOf(v: Vault, records: LogRecord[]): Map<string, number> {
+  const out = new Map<string, number>();
   for (const r of records) {
     if (r.flags & FLAG_DELETED) continue;
-    for (const f of filesOf(v.decrypt(r))) if (/^[0-9a-f]{32}$/.test(f.blob)) ids.add(f.blob);
+    for (const f of filesOf(v.decrypt(r))) {
+      if (!/^[0-9a-f]{32}$/.test(f.blob) || !Number.isSafeInteger(f.size) || f.size < 0) continue;
+      out.set(f.blob, Math.max(out.get(f.blob) ?? 0, f.size));
+    }
   }
-  return [...ids];
+  return out;
 }
+
+export const blobIdsOf = (v: Vault, records: LogRecord[]): string[] => [...blobsOf(v, records).keys()];
 
 /** Sends the blobs the server lacks; returns how many. A blob missing here is skipped (warned). */
 export async function uploadBlobs(paths: KpmPaths, t: SyncTransport, ids: string[], warnings: string[]): Promise<number> {
@@ -57,22 +65,33 @@ export async function uploadBlobs(paths: KpmPaths, t: SyncTransport, ids: string
   return sent;
 }
 
-/** Fetches the blobs this device lacks (written whole to a temporary name, then renamed). */
-export async function downloadBlobs(paths: KpmPaths, t: SyncTransport, ids: string[]): Promise<number> {
+/**
+ * Fetches the blobs this device lacks (written whole to a temporary name, then renamed). `blobs`:
+ * id → plaintext size the entry declares; no more bytes or chunks than that size makes are taken.
+ */
+export async function downloadBlobs(paths: KpmPaths, t: SyncTransport, blobs: Map<string, number>): Promise<number> {
   const dir = blobsDir(paths);
   let got = 0;
-  for (const id of ids) {
+  for (const [id, size] of blobs) {
+    const expected = sealedBlobSize(size);
+    const chunks = Math.max(1, Math.ceil(expected / BLOB_CHUNK_BYTES));
     const path = join(dir, id);
     if (fs.existsSync(path)) continue;
     ensureDir(dir);
     const tmp = `${path}.sync-tmp`;
     const fd = fs.openSync(tmp, 'w', FILE_MODE);
     try {
+      let written = 0;
       for (let index = 0; ; index++) {
         const c = await t.blobGet(id, index);
-        fs.writeSync(fd, fromBase64(c.data));
+        const data = fromBase64(c.data);
+        if (written + data.length > expected) throw tampered(`the server sent more of file ${id} than its entry declares (${size} bytes)`);
+        fs.writeSync(fd, data);
+        written += data.length;
         if (c.last) break;
+        if (index + 1 >= chunks) throw tampered(`the server sent more chunks of file ${id} than its entry declares (${chunks})`);
       }
+      if (written !== expected) throw tampered(`the server sent ${written} bytes of file ${id}; its entry declares ${expected}`);
       fs.fsyncSync(fd);
     } catch (e) {
       fs.closeSync(fd);

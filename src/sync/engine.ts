@@ -2,17 +2,18 @@
 // change made elsewhere arrives here; one made here goes out), then every vault (src/sync/vaultsync.ts).
 // One sync runs at a time per profile (a lock next to the data); all checks of what the server sent
 // happen before anything is written, and a failed check exits 8 with this device unchanged.
-import { bytesEqual, fromBase64, toBase64, toHex } from '../crypto/bytes.js';
+import { bytesEqual, fromBase64, toBase64, toHex, wipe } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
+import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { decodeKeyring, WRAP_BY_OWN_PASSWORD } from '../vault/format.js';
 import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../vault/fsutil.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { listVaultDirs, openVaultMeta } from '../vault/store.js';
 import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
-import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope } from './envelope.js';
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
-import { keepRemoteVault } from './remotevaults.js';
+import { checkKeptEpoch, forgetRemoteVault, keepRemoteVault } from './remotevaults.js';
 import { checkSameProfile } from './profilecheck.js';
 import { lockedVaultReport } from './lockflush.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
@@ -37,9 +38,9 @@ async function syncKeyring(session: Session, t: SyncTransport, accountId: string
   if (!server) {
     if (ps && ps.keyringEpoch > 0) throw tampered('the keyring vanished from the server');
     if (hasRemoteVaults) throw tampered('the server has vaults but no keyring');
-    const body = sealKeyringEnvelope(profile.accountKey, { epoch: 1, keyring: local });
+    const body = sealKeyringEnvelope(accountSigner(profile.accountKey), { epoch: 1, keyring: local });
     await t.putKeyring(0, 1, toBase64(body));
-    const s: ProfileSyncState = { v: 1, accountId, keyringEpoch: 1, keyringHash: hashHex(local), removed: {} };
+    const s: ProfileSyncState = { v: 1, accountId, keyringEpoch: 1, keyringHash: hashHex(local), removed: {}, gone: ps?.gone ?? {} };
     saveProfileState(paths, s);
     return [s, 'uploaded'];
   }
@@ -56,14 +57,14 @@ async function syncKeyring(session: Session, t: SyncTransport, accountId: string
   if (!bytesEqual(inner.profileId, profile.profileId)) {
     throw new KpmError('this account already holds another vault (a different master-password profile)', EXIT.conflict, 'use another account, or move this vault aside (another KPM_HOME), `kpm login` and unlock the account\'s vault');
   }
-  verifyKeyringEnvelope(profile.accountKey, bytes);
+  verifyKeyringEnvelope(accountPublicKey(profile.accountKey), bytes);
   const known = ps?.keyringEpoch ?? 0;
   const s: ProfileSyncState = ps ?? { v: 1, accountId, keyringEpoch: 0, keyringHash: '', removed: {} };
   if (parsed.epoch < known) throw tampered(`the keyring was rolled back (epoch ${parsed.epoch} < ${known})`);
   if (parsed.epoch === known) {
     if (hashHex(parsed.keyring) !== s.keyringHash) throw tampered('the keyring changed without a new epoch');
     if (hashHex(local) === s.keyringHash) return [s, 'unchanged'];
-    const body = sealKeyringEnvelope(profile.accountKey, { epoch: known + 1, keyring: local });
+    const body = sealKeyringEnvelope(accountSigner(profile.accountKey), { epoch: known + 1, keyring: local });
     try {
       await t.putKeyring(known, known + 1, toBase64(body));
     } catch (e) {
@@ -88,28 +89,30 @@ async function syncKeyring(session: Session, t: SyncTransport, accountId: string
 
 /**
  * Checks every vault envelope the server sent before anything is written or sent (R12): ids and
- * profile, the MAC under the vault key (this device's copy, or the key unwrapped with the account key).
+ * profile, the account's signature, and that an account-wrapped vault key this device lacks opens.
  */
 function checkAllEnvelopes(session: Session, vaults: SyncStateT['vaults']): void {
+  const pk = accountPublicKey(session.profile.accountKey);
   for (const rv of vaults) {
-    const local = session.openVault(rv.id);
-    if (local) {
-      const vk = local.exportKey();
-      try {
-        checkVaultEnvelope(rv, session.profile, vk);
-      } finally {
-        vk.fill(0);
-      }
+    const { kp } = checkVaultEnvelope(rv, session.profile.profileId, pk);
+    if (session.openVault(rv.id)) continue;
+    if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
+      checkKeptEpoch(session.paths, rv.id, fromBase64(rv.body)); // a data vault known only from the server
       continue;
     }
-    const { env, kp } = checkVaultEnvelope(rv, session.profile);
-    if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) continue;
-    const vk = unwrapRemoteVaultKey(kp, session.profile);
-    try {
-      verifyVaultEnvelope(vk, env);
-    } finally {
-      vk.fill(0);
-    }
+    wipe(unwrapRemoteVaultKey(kp, session.profile));
+  }
+}
+
+/**
+ * S4: a vault this device removed, or saw deleted, that the server offers again (not deleted) is a
+ * rollback: exit 8 before anything is written or sent. The ids are kept for good (profile.json).
+ */
+function checkRemovedStayRemoved(session: Session, vaults: SyncStateT['vaults']): void {
+  const gone = loadProfileState(session.paths)?.gone ?? {};
+  for (const rv of vaults) {
+    if (gone[rv.id] === undefined) continue;
+    if (!parseVaultEnvelope(fromBase64(rv.body)).deleted) throw tampered(`vault ${rv.id} was removed (deletion epoch ${gone[rv.id]}) and the server brought it back`);
   }
 }
 
@@ -125,25 +128,42 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
           const st = await t.state();
           checkSameProfile(st, profile.profileId); // another profile's vault: exit 7 (`kpm login --merge`), before its envelopes look tampered
           checkAllEnvelopes(session, st.vaults);
+          checkRemovedStayRemoved(session, st.vaults);
           const [ps, keyring] = await syncKeyring(session, t, accountId, st.keyring, st.vaults.length > 0, warnings);
           const remote = new Map(st.vaults.map((v) => [v.id, v]));
           const vaults: VaultReport[] = [];
-          // vaults removed here: send their deletion
+          const gone = (ps.gone ??= {});
+          const markGone = (id: string, epoch: number) => {
+            if ((gone[id] ?? -1) >= epoch) return;
+            gone[id] = epoch;
+            saveProfileState(paths, ps);
+          };
+          // vaults removed here: send their deletion (signed when `kpm vault rm` ran)
           for (const [id, body] of Object.entries(ps.removed)) {
             const rv = remote.get(id);
-            if (rv) {
-              const epoch = parseVaultEnvelope(fromBase64(body)).epoch;
+            const epoch = parseVaultEnvelope(fromBase64(body)).epoch;
+            const env = rv && parseVaultEnvelope(fromBase64(rv.body)); // signature checked above
+            if (!rv || env!.deleted) markGone(id, Math.max(epoch, rv?.epoch ?? 0));
+            else if (rv.epoch >= epoch) {
+              // a change signed by another device of the account that raced the removal: it wins
+              warnings.push(`vault ${id} was changed on another device before its removal here reached the server; it stays there`);
+            } else if (rv.epoch < epoch - 1) {
+              throw tampered(`vault ${id} was rolled back to an older key envelope (epoch ${rv.epoch} < ${epoch - 1}) before its removal reached the server`);
+            } else {
               try {
                 await t.putVault(id, epoch - 1, epoch, body);
               } catch (e) {
-                if (!(e instanceof KpmError) || e.exitCode === EXIT.network) throw e;
-                warnings.push(`vault ${id} was changed on another device before its removal here reached the server; it stays there`);
+                // retried with a fresh state: the removal stays pending until the server takes it
+                if (e instanceof KpmError && e.exitCode === EXIT.conflict) throw new StaleError(e.message);
+                throw e;
               }
+              markGone(id, epoch);
             }
             delete ps.removed[id];
             saveProfileState(paths, ps);
             remote.delete(id);
           }
+          for (const rv of remote.values()) if (gone[rv.id] !== undefined) remote.delete(rv.id); // deleted (checked first)
           for (const dir of listVaultDirs(paths.vaults)) {
             const id = basename(dir);
             const v = session.openVault(id);
@@ -154,12 +174,19 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
               continue;
             }
             const r = await syncVault(paths, v, rv, t, profile, warnings);
-            if (r.removed) session.dropVault(id);
+            if (r.removed) {
+              session.dropVault(id);
+              markGone(id, rv!.epoch);
+            }
             vaults.push(r);
           }
           for (const rv of remote.values()) {
-            const { env, kp } = checkVaultEnvelope(rv, profile);
-            if (env.deleted) continue;
+            const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
+            if (env.deleted) {
+              markGone(rv.id, env.epoch);
+              forgetRemoteVault(paths, rv.id); // a data vault known only from the server: gone too
+              continue;
+            }
             if (kp.wrapKind === WRAP_BY_OWN_PASSWORD) {
               keepRemoteVault(paths, rv.id, rv.body); // shown locked; `kpm vault unlock` brings it here
               const name = openVaultMeta(kp, profile).name;
@@ -167,7 +194,6 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
               continue;
             }
             const vk = unwrapRemoteVaultKey(kp, profile);
-            verifyVaultEnvelope(vk, env);
             const meta = openVaultMeta(kp, profile);
             const v = await session.adoptVault(kp, vk, meta);
             try {

@@ -1,26 +1,28 @@
-// What sync puts on the server besides records, each authenticated so the server can neither forge
-// nor alter it unnoticed (docs/SECURITY.md "Sync"):
-//  - the keyring envelope: keyring.kpm and an epoch, MAC'd with a key from the account key;
-//  - a vault envelope: the vault's key part (wrapped vault key, sealed name) and an epoch, MAC'd with
-//    a key from the vault key;
-//  - a manifest: the revision and hash chain of the vault's server log, MAC'd with a key from the
-//    vault key. The chain covers every record in server order, so a dropped, reordered, altered or
+// What sync puts on the server besides records, each signed with the account's Ed25519 key
+// (src/crypto/sign.ts), which only the account's devices hold, so neither the server nor a service
+// token holder (who has the public key and read keys only) can forge or alter it (docs/SECURITY.md
+// "Sync", "Signed writes"):
+//  - the keyring envelope: keyring.kpm and an epoch;
+//  - a vault envelope: the vault's key part (wrapped vault key, sealed name), an epoch and the
+//    deletion flag;
+//  - a manifest: the revision and hash chain of the vault's server log. The chain covers every record
+//    in server order, so the signature covers every record: a dropped, reordered, altered, added or
 //    replayed record, or a log rolled back, shows as a mismatch.
-import { bytesEqual, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { hkdf, hmacSha256, sha256 } from '../crypto/keys.js';
+// Each ends with the signer's public key (32 bytes, covered by the signature) and the signature (64).
+import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js';
+import { sha256 } from '../crypto/keys.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { ID_BYTES } from '../vault/format.js';
 
 const MAGIC = utf8.encode('KPMS');
-const VERSION = 1;
+/** 2: signed (format 1 was MAC'd with keys the vault key gave, which a service token holds) */
+const VERSION = 2;
 const KIND = { keyring: 1, vault: 2, manifest: 3 } as const;
-const MAC_BYTES = 32;
+const TRAILER_BYTES = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
 
 export const SYNC_LABEL = {
-  keyring: 'kpm/v1/sync-keyring',
-  vault: 'kpm/v1/sync-vault',
-  manifest: 'kpm/v1/sync-manifest',
   chain: 'kpm/v1/sync-log',
 } as const;
 
@@ -34,36 +36,40 @@ export function checkNotWeaker(offered: { m: number; t: number; p: number }, pin
   }
 }
 
-function mac(key: Uint8Array, label: string, body: Uint8Array): Uint8Array {
-  const k = hkdf(key, label);
-  try {
-    return hmacSha256(k, body);
-  } finally {
-    wipe(k);
-  }
-}
-
 function header(kind: number): ByteWriter {
   return new ByteWriter().bytes(MAGIC).u16(VERSION).u8(kind);
 }
 
-function open(bytes: Uint8Array, kind: number, what: string): { r: ByteReader; body: Uint8Array; tag: Uint8Array } {
-  if (bytes.length < MAGIC.length + 3 + MAC_BYTES) throw tampered(`${what} is truncated`);
-  const body = bytes.subarray(0, bytes.length - MAC_BYTES);
-  const r = new ByteReader(body, what);
-  if (!bytesEqual(r.bytes(4), MAGIC) || r.u16() !== VERSION || r.u8() !== kind) throw tampered(`${what} has an unknown format`);
-  return { r, body, tag: bytes.subarray(body.length) };
+interface Opened {
+  r: ByteReader;
+  /** everything the signature covers (the signer's public key included) */
+  body: Uint8Array;
+  signer: Uint8Array;
+  signature: Uint8Array;
 }
 
-function verify(key: Uint8Array, label: string, body: Uint8Array, tag: Uint8Array, what: string): void {
-  if (!bytesEqual(mac(key, label, body), tag)) throw tampered(`${what} fails its authentication`);
+function open(bytes: Uint8Array, kind: number, what: string): Opened {
+  if (bytes.length < MAGIC.length + 3 + TRAILER_BYTES) throw tampered(`${what} is truncated`);
+  const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
+  const r = new ByteReader(body.subarray(0, body.length - PUBLIC_KEY_BYTES), what);
+  if (!bytesEqual(r.bytes(4), MAGIC)) throw tampered(`${what} has an unknown format`);
+  const version = r.u16();
+  if (version === 1) throw tampered(`${what} is of sync format 1 (unsigned), which this kpm refuses; a device with this kpm must upload the account again (docs/FORMAT.md "Format versions")`);
+  if (version !== VERSION || r.u8() !== kind) throw tampered(`${what} has an unknown format`);
+  return { r, body, signer: body.subarray(body.length - PUBLIC_KEY_BYTES), signature: bytes.subarray(body.length) };
 }
 
-const sealed = (key: Uint8Array, label: string, w: ByteWriter): Uint8Array => {
-  const body = w.finish();
-  const out = new Uint8Array(body.length + MAC_BYTES);
+/** The signature must be the pinned key's: another key (a token holder's, the server's) is refused. */
+function verify(publicKey: Uint8Array, o: Pick<Opened, 'body' | 'signer' | 'signature'>, what: string): void {
+  if (!bytesEqual(o.signer, publicKey)) throw tampered(`${what} is not signed by this account's key`);
+  if (!verifySignature(publicKey, o.body, o.signature)) throw tampered(`${what} fails its signature check`);
+}
+
+const signed = (signer: Signer, w: ByteWriter): Uint8Array => {
+  const body = w.bytes(signer.publicKey).finish();
+  const out = new Uint8Array(body.length + SIGNATURE_BYTES);
   out.set(body);
-  out.set(mac(key, label, body), body.length);
+  out.set(signer.sign(body), body.length);
   return out;
 };
 
@@ -84,24 +90,25 @@ export interface KeyringEnvelope {
   keyring: Uint8Array;
 }
 
-export function sealKeyringEnvelope(accountKey: Uint8Array, e: KeyringEnvelope): Uint8Array {
-  return sealed(accountKey, SYNC_LABEL.keyring, header(KIND.keyring).u64(e.epoch).varBytes(e.keyring));
+export function sealKeyringEnvelope(signer: Signer, e: KeyringEnvelope): Uint8Array {
+  return signed(signer, header(KIND.keyring).u64(e.epoch).varBytes(e.keyring));
 }
 
 /** Parses without verifying (a new device has no account key yet): check with verifyKeyringEnvelope. */
-export function parseKeyringEnvelope(bytes: Uint8Array): KeyringEnvelope & { body: Uint8Array; tag: Uint8Array } {
+export function parseKeyringEnvelope(bytes: Uint8Array): KeyringEnvelope & Omit<Opened, 'r'> {
   return wrapReader('the keyring envelope', () => {
-    const { r, body, tag } = open(bytes, KIND.keyring, 'the keyring envelope');
+    const { r, ...o } = open(bytes, KIND.keyring, 'the keyring envelope');
     const epoch = r.u64();
     const keyring = r.varBytes(8192);
     if (r.remaining !== 0) throw tampered('the keyring envelope has trailing bytes');
-    return { epoch, keyring, body, tag };
+    return { epoch, keyring, ...o };
   });
 }
 
-export function verifyKeyringEnvelope(accountKey: Uint8Array, bytes: Uint8Array): KeyringEnvelope {
+/** `publicKey`: the account's (accountPublicKey of the account key the keyring opened). */
+export function verifyKeyringEnvelope(publicKey: Uint8Array, bytes: Uint8Array): KeyringEnvelope {
   const e = parseKeyringEnvelope(bytes);
-  verify(accountKey, SYNC_LABEL.keyring, e.body, e.tag, 'the keyring envelope');
+  verify(publicKey, e, 'the keyring envelope');
   return { epoch: e.epoch, keyring: e.keyring };
 }
 
@@ -115,25 +122,25 @@ export interface VaultEnvelope {
   keyPart: Uint8Array;
 }
 
-export function sealVaultEnvelope(vaultKey: Uint8Array, e: VaultEnvelope): Uint8Array {
-  return sealed(vaultKey, SYNC_LABEL.vault, header(KIND.vault).bytes(e.vaultId).u64(e.epoch).u8(e.deleted ? 1 : 0).varBytes(e.keyPart));
+export function sealVaultEnvelope(signer: Signer, e: VaultEnvelope): Uint8Array {
+  return signed(signer, header(KIND.vault).bytes(e.vaultId).u64(e.epoch).u8(e.deleted ? 1 : 0).varBytes(e.keyPart));
 }
 
-export function parseVaultEnvelope(bytes: Uint8Array): VaultEnvelope & { body: Uint8Array; tag: Uint8Array } {
+export function parseVaultEnvelope(bytes: Uint8Array): VaultEnvelope & Omit<Opened, 'r'> {
   return wrapReader('a vault envelope', () => {
-    const { r, body, tag } = open(bytes, KIND.vault, 'a vault envelope');
+    const { r, ...o } = open(bytes, KIND.vault, 'a vault envelope');
     const vaultId = r.bytes(ID_BYTES);
     const epoch = r.u64();
     const del = r.u8();
     if (del > 1) throw tampered('a vault envelope is malformed');
     const keyPart = r.varBytes(1 << 17);
     if (r.remaining !== 0) throw tampered('a vault envelope has trailing bytes');
-    return { vaultId, epoch, deleted: del === 1, keyPart, body, tag };
+    return { vaultId, epoch, deleted: del === 1, keyPart, ...o };
   });
 }
 
-export function verifyVaultEnvelope(vaultKey: Uint8Array, parsed: ReturnType<typeof parseVaultEnvelope>): void {
-  verify(vaultKey, SYNC_LABEL.vault, parsed.body, parsed.tag, `the envelope of vault ${toHex(parsed.vaultId)}`);
+export function verifyVaultEnvelope(publicKey: Uint8Array, parsed: ReturnType<typeof parseVaultEnvelope>): void {
+  verify(publicKey, parsed, `the envelope of vault ${toHex(parsed.vaultId)}`);
 }
 
 // ------------------------------------------------------------------ manifest
@@ -155,14 +162,14 @@ export function nextSyncChain(chain: Uint8Array, record: Uint8Array): Uint8Array
   return sha256(chain, sha256(record));
 }
 
-export function sealManifest(vaultKey: Uint8Array, m: Manifest): Uint8Array {
-  return sealed(vaultKey, SYNC_LABEL.manifest, header(KIND.manifest).bytes(m.vaultId).bytes(m.profileId).u64(m.revision).bytes(m.chain).u64(m.time));
+export function sealManifest(signer: Signer, m: Manifest): Uint8Array {
+  return signed(signer, header(KIND.manifest).bytes(m.vaultId).bytes(m.profileId).u64(m.revision).bytes(m.chain).u64(m.time));
 }
 
-export function verifyManifest(vaultKey: Uint8Array, bytes: Uint8Array): Manifest {
+export function verifyManifest(publicKey: Uint8Array, bytes: Uint8Array): Manifest {
   return wrapReader('the manifest', () => {
-    const { r, body, tag } = open(bytes, KIND.manifest, 'the manifest');
-    verify(vaultKey, SYNC_LABEL.manifest, body, tag, 'the manifest');
+    const { r, ...o } = open(bytes, KIND.manifest, 'the manifest');
+    verify(publicKey, o, 'the manifest');
     const m = { vaultId: r.bytes(ID_BYTES), profileId: r.bytes(ID_BYTES), revision: r.u64(), chain: r.bytes(32), time: r.u64() };
     if (r.remaining !== 0) throw tampered('the manifest has trailing bytes');
     return m;

@@ -1,10 +1,11 @@
 // A new device: `kpm login` downloads the account's keyring envelope (data/sync/keyring.env); the
-// first unlock opens it with the master password, checks its MAC with the account key it unwraps,
+// first unlock opens it with the master password, checks its signature with the public key of the account key it unwraps,
 // and only then installs it as this device's keyring. A wrong password, or an envelope the server
 // altered, writes nothing (R12).
 import { existsSync, rmSync } from 'node:fs';
 import { toHex, wipe } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
+import { accountPublicKey } from '../crypto/sign.js';
 import { decodeKeyring } from '../vault/format.js';
 import { openAccountKey } from '../vault/keyring.js';
 import { KpmError } from '../vault/errors.js';
@@ -31,14 +32,14 @@ export async function installDownloadedKeyring(paths: KpmPaths, password: Uint8A
   }
   const ak = await openAccountKey(kr, password);
   try {
-    verifyKeyringEnvelope(ak, bytes);
+    verifyKeyringEnvelope(accountPublicKey(ak), bytes);
   } finally {
     wipe(ak);
   }
   withLock(paths.data, () => {
     if (existsSync(paths.keyring)) return;
     writeFileAtomic(paths.keyring, env.keyring);
-    saveProfileState(paths, { v: 1, accountId, keyringEpoch: env.epoch, keyringHash: toHex(sha256(env.keyring)), removed: {} });
+    saveProfileState(paths, { v: 1, accountId, keyringEpoch: env.epoch, keyringHash: toHex(sha256(env.keyring)), removed: {}, gone: {} });
   });
   rmSync(keyringEnvelopeFile(paths), { force: true });
 }

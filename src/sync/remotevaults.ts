@@ -1,12 +1,13 @@
 // Data vaults with their own password that another device created: this device cannot open their
 // key without that password, so a sync keeps their envelope (data/sync/remote/<id>.env) and
 // `kpm vault list` shows them locked; `kpm vault unlock NAME` opens the key with the password,
-// checks the envelope's MAC with it, and only then creates the vault here (its records follow with
+// checks the envelope's signature (the account's key), and only then creates the vault here (its records follow with
 // the next sync, which runs right away).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { concatBytes, fromBase64, utf8, wipe } from '../crypto/bytes.js';
 import { openKey, AuthError } from '../crypto/aead.js';
+import { accountPublicKey } from '../crypto/sign.js';
 import { AAD, decodeVaultKeyPart } from '../vault/format.js';
 import { deriveKek } from '../vault/keyring.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
@@ -14,13 +15,38 @@ import { wrongPassword } from '../vault/errors.js';
 import { openVaultMeta } from '../vault/store.js';
 import type { Session, VaultInfo } from '../vault/session.js';
 import type { KpmPaths } from '../vault/paths.js';
-import { parseVaultEnvelope, verifyVaultEnvelope } from './envelope.js';
+import { parseVaultEnvelope, tampered, verifyVaultEnvelope } from './envelope.js';
 
 const dir = (paths: KpmPaths) => join(paths.data, 'sync', 'remote');
 
+/**
+ * Keeps (or updates) the envelope of a data vault known only from the server. Its epoch is pinned
+ * like a local vault's: an older envelope (say, from before a password change) or other bytes under
+ * the same epoch is a rollback, exit 8. The caller has verified the signature.
+ */
 export function keepRemoteVault(paths: KpmPaths, id: string, body: string): void {
+  const bytes = fromBase64(body);
+  if (checkKeptEpoch(paths, id, bytes) === 'same') return;
   ensureDir(dir(paths));
-  writeFileAtomic(join(dir(paths), `${id}.env`), fromBase64(body));
+  writeFileAtomic(join(dir(paths), `${id}.env`), bytes);
+}
+
+/** Exit 8 if `bytes` rolls back the kept envelope of data vault `id`; 'same' if it is the kept one. */
+export function checkKeptEpoch(paths: KpmPaths, id: string, bytes: Uint8Array): 'same' | 'new' {
+  const kept = readFileOrNull(join(dir(paths), `${id}.env`));
+  if (kept) {
+    let keptEpoch = -1;
+    try {
+      keptEpoch = parseVaultEnvelope(kept).epoch;
+    } catch {
+      /* unreadable: replaced */
+    }
+    const epoch = parseVaultEnvelope(bytes).epoch;
+    if (epoch < keptEpoch) throw tampered(`data vault ${id} was rolled back to an older key envelope (epoch ${epoch} < ${keptEpoch})`);
+    if (epoch === keptEpoch && Buffer.compare(Buffer.from(kept), Buffer.from(bytes)) === 0) return 'same';
+    if (epoch === keptEpoch) throw tampered(`data vault ${id} key envelope changed without a new epoch`);
+  }
+  return 'new';
 }
 
 export function forgetRemoteVault(paths: KpmPaths, id: string): void {
@@ -71,7 +97,7 @@ export async function unlockRemoteVault(s: Session, name: string, password: stri
   } finally {
     wipe(kek);
   }
-  verifyVaultEnvelope(vk, env);
+  verifyVaultEnvelope(accountPublicKey(s.profile.accountKey), env);
   const v = await s.adoptVault(kp, vk, openVaultMeta(kp, s.profile));
   forgetRemoteVault(s.paths, r.id);
   return { id: v.id, name: v.name, ownPassword: true, locked: false, entries: 0 };

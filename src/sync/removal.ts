@@ -1,6 +1,7 @@
 // `kpm vault rm` of a synced vault: its deletion must reach the server and the other devices, and
-// only a holder of the vault key can authenticate it, so the deletion envelope is made now, while
-// the key is at hand, and sent by the next sync.
+// only the account's signing key can authenticate it (a service token's holder cannot), so the
+// deletion envelope is signed now, while the vault's key part is at hand, and sent by the next sync.
+// Once sent, the device keeps the vault's id and deletion epoch for good (profile.json "gone").
 import { toBase64 } from '../crypto/bytes.js';
 import type { Session } from '../vault/session.js';
 import { loadProfileState, loadVaultState, saveProfileState } from './state.js';

@@ -1,6 +1,7 @@
 // What a device remembers between syncs, 0600 in its data folder:
 //  - data/sync/profile.json: the account this profile syncs with and the keyring epoch it last saw
-//    (a lower one from the server is a rollback);
+//    (a lower one from the server is a rollback), and, for good, the id and deletion epoch of every
+//    vault removed here or seen removed (one that comes back from the server is a rollback, exit 8);
 //  - data/sync/keyring.env: on a new device, the keyring envelope downloaded at login, until the
 //    master password opens it;
 //  - data/vaults/<id>/sync.json: per vault, the server revision and hash chain verified so far, the
@@ -18,6 +19,8 @@ export interface ProfileSyncState {
   keyringHash: string;
   /** vaults removed on this device: their deletion envelopes (base64) still to be sent */
   removed: Record<string, string>;
+  /** every vault removed on this device or seen deleted on the server: id → deletion epoch; never forgotten */
+  gone?: Record<string, number>;
 }
 
 export interface VaultSyncState {

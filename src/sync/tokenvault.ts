@@ -1,13 +1,18 @@
 // Service tokens, the client side (docs/PROTOCOL.md "Service tokens", docs/SECURITY.md).
 // A token `kpmt_<id: 32 hex>_<secret: 32 bytes base64url>` carries a secret S; from it
 //   authKey = HKDF(S, "kpm/v1/token-auth")  (the server keeps SHA-256 of it, and checks it)
-//   wrapKey = HKDF(S, "kpm/v1/token-wrap")  (the vault key and name are sealed under it)
+//   wrapKey = HKDF(S, "kpm/v1/token-wrap")  (the vault's read keys, the account's public signing key
+//                                             and the vault name are sealed under it)
 // The server never sees S, authKey's preimage or wrapKey. TokenVault is the read-only view a token
-// gives: the vault key unwrapped, the envelope MAC checked with it, every record pulled and the chain
-// checked against the MAC'd manifest (pullVerified), so a server can neither forge nor alter entries.
+// gives: the read keys unwrapped (the record AEAD key and the name-tag key, never the vault key or
+// the account key), the envelope signature checked with the public key that came sealed with them,
+// every record pulled and the chain checked against the signed manifest (pullVerified). So neither
+// the server nor the token holder, nor both together, can forge, alter or delete entries: every
+// write needs the account's signing key, which only the account's devices hold (docs/SECURITY.md).
 import { open, seal, AuthError } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { hkdf, hmacSha256, LABEL, sha256 } from '../crypto/keys.js';
+import { hkdf, hmacSha256, sha256 } from '../crypto/keys.js';
+import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
@@ -21,8 +26,10 @@ import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
 const TOKEN_RE = /^kpmt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
-const VK_BYTES = 32;
-export const TOKEN_LABEL = { auth: 'kpm/v1/token-auth', wrap: 'kpm/v1/token-wrap', vaultKey: 'kpm/v1/token-vault-key' } as const;
+const KEY_BYTES = 32;
+/** record key ‖ name-tag key ‖ account public key, then the vault name */
+const FIXED_BYTES = 3 * KEY_BYTES;
+export const TOKEN_LABEL = { auth: 'kpm/v1/token-auth', wrap: 'kpm/v1/token-wrap', readKeys: 'kpm/v2/token-read-keys' } as const;
 
 export interface ServiceToken {
   id: string;
@@ -52,11 +59,18 @@ export function tokenKeys(t: ServiceToken): { authKey: Uint8Array; wrapKey: Uint
 export const tokenAuthHeader = (id: string, authKey: Uint8Array): string => `Token ${id}.${Buffer.from(authKey).toString('base64url')}`;
 export const tokenAuthHash = (authKey: Uint8Array): string => toHex(sha256(authKey));
 
-const keyAad = (tokenId: string, vaultId: string, profileId: Uint8Array) => concatBytes(utf8.encode(TOKEN_LABEL.vaultKey), fromHex(tokenId), fromHex(vaultId), profileId);
+const keyAad = (tokenId: string, vaultId: string, profileId: Uint8Array) => concatBytes(utf8.encode(TOKEN_LABEL.readKeys), fromHex(tokenId), fromHex(vaultId), profileId);
 
-/** Seals the vault key and the vault's name (as of now) for a token: only its wrap key opens them. */
-export function wrapForToken(wrapKey: Uint8Array, vk: Uint8Array, vaultName: string, tokenId: string, vaultId: string, profileId: Uint8Array): Uint8Array {
-  const plain = concatBytes(vk, utf8.encode(vaultName));
+export interface TokenKeys {
+  recordKey: Uint8Array;
+  tagKey: Uint8Array;
+  /** the account's public signing key: the only key the token accepts signatures from */
+  publicKey: Uint8Array;
+}
+
+/** Seals the read keys, the public key and the vault's name (as of now) for a token: only its wrap key opens them. */
+export function wrapForToken(wrapKey: Uint8Array, k: TokenKeys, vaultName: string, tokenId: string, vaultId: string, profileId: Uint8Array): Uint8Array {
+  const plain = concatBytes(k.recordKey, k.tagKey, k.publicKey, utf8.encode(vaultName));
   try {
     return seal(wrapKey, plain, keyAad(tokenId, vaultId, profileId));
   } finally {
@@ -64,7 +78,7 @@ export function wrapForToken(wrapKey: Uint8Array, vk: Uint8Array, vaultName: str
   }
 }
 
-export function unwrapForToken(wrapKey: Uint8Array, sealed: Uint8Array, tokenId: string, vaultId: string, profileId: Uint8Array): { vk: Uint8Array; name: string } {
+export function unwrapForToken(wrapKey: Uint8Array, sealed: Uint8Array, tokenId: string, vaultId: string, profileId: Uint8Array): TokenKeys & { name: string } {
   let plain: Uint8Array;
   try {
     plain = open(wrapKey, sealed, keyAad(tokenId, vaultId, profileId));
@@ -72,24 +86,25 @@ export function unwrapForToken(wrapKey: Uint8Array, sealed: Uint8Array, tokenId:
     if (e instanceof AuthError) throw tampered(`the vault key sealed for this service token does not open (vault ${vaultId})`);
     throw e;
   }
-  if (plain.length <= VK_BYTES) throw tampered('the vault key sealed for this service token is malformed');
-  const vk = plain.slice(0, VK_BYTES);
-  const name = decodeUtf8(plain.subarray(VK_BYTES));
+  if (plain.length <= FIXED_BYTES) throw tampered('the vault key sealed for this service token is malformed');
+  const k = { recordKey: plain.slice(0, KEY_BYTES), tagKey: plain.slice(KEY_BYTES, 2 * KEY_BYTES), publicKey: plain.slice(2 * KEY_BYTES, FIXED_BYTES) };
+  const name = decodeUtf8(plain.subarray(FIXED_BYTES));
   wipe(plain);
-  return { vk, name };
+  return { ...k, name };
 }
 
-/** For `kpm token create` (in the agent or in-process): a vault's key and name sealed for a token. */
+/** For `kpm token create` (in the agent or in-process): a vault's read keys and name sealed for a token. */
 export function sealVaultForToken(s: Session, vault: string, tokenId: string, wrapKeyB64: string): { vaultId: string; vaultName: string; wrappedKey: string } {
   if (!/^[0-9a-f]{32}$/.test(tokenId)) throw usageError('malformed token id');
   const wrapKey = fromBase64(wrapKeyB64);
   if (wrapKey.length !== 32) throw usageError('malformed token wrap key');
   const v = s.vault(vault);
-  const vk = v.exportKey();
+  const { recordKey, tagKey } = v.readKeys();
   try {
-    return { vaultId: v.id, vaultName: v.name, wrappedKey: toBase64(wrapForToken(wrapKey, vk, v.name, tokenId, v.id, s.profile.profileId)) };
+    const k = { recordKey, tagKey, publicKey: accountPublicKey(s.profile.accountKey) };
+    return { vaultId: v.id, vaultName: v.name, wrappedKey: toBase64(wrapForToken(wrapKey, k, v.name, tokenId, v.id, s.profile.profileId)) };
   } finally {
-    wipe(vk, wrapKey);
+    wipe(recordKey, tagKey, wrapKey);
   }
 }
 
@@ -101,30 +116,33 @@ export interface TokenTransport {
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
   private readonly latest = new Map<string, LogRecord>();
-  private readonly tagKey: Uint8Array;
 
   private constructor(
     readonly id: string,
     readonly name: string,
-    private readonly vk: Uint8Array,
+    private readonly recordKey: Uint8Array,
+    private readonly tagKey: Uint8Array,
     private readonly profileId: Uint8Array,
-  ) {
-    this.tagKey = hkdf(vk, LABEL.nameTag);
-  }
+  ) {}
 
   static async load(t: TokenTransport, token: ServiceToken): Promise<TokenVault> {
     const info = await t.vault();
     const rv = info.vault;
-    const { kp } = checkVaultEnvelope(rv, null); // ids and shape; the MAC once the key is unwrapped
+    const { kp } = checkVaultEnvelope(rv, null, null); // ids and shape; the signature once the public key is unwrapped
     const { wrapKey } = tokenKeys(token);
-    const { vk, name } = unwrapForToken(wrapKey, fromBase64(info.wrappedKey), token.id, rv.id, kp.profileId);
+    const { recordKey, tagKey, publicKey, name } = unwrapForToken(wrapKey, fromBase64(info.wrappedKey), token.id, rv.id, kp.profileId);
     wipe(wrapKey);
-    const { env } = checkVaultEnvelope(rv, { profileId: kp.profileId }, vk); // the MAC, under the key just unwrapped
-    if (env.deleted) throw notFound(`vault "${name}" was deleted`);
-    const v = new TokenVault(rv.id, name, vk, kp.profileId);
-    const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, vaultKey: () => vk.slice(), pull: (after) => t.pull(after) });
-    if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-    for (const r of pulled.records) v.apply(r);
+    const v = new TokenVault(rv.id, name, recordKey, tagKey, kp.profileId);
+    try {
+      const { env } = checkVaultEnvelope(rv, kp.profileId, publicKey); // signed by the account the token was made for
+      if (env.deleted) throw notFound(`vault "${name}" was deleted`);
+      const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
+      if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
+      for (const r of pulled.records) v.apply(r);
+    } catch (e) {
+      v.close();
+      throw e;
+    }
     return v;
   }
 
@@ -141,7 +159,7 @@ export class TokenVault {
   private decrypt(r: LogRecord): EntryPayload {
     const aad = entryAad(this.profileId, fromHex(this.id), r.entryId, r.version, r.flags, r.nameTag);
     try {
-      return JSON.parse(decodeUtf8(open(this.vk, r.sealed, aad))) as EntryPayload;
+      return JSON.parse(decodeUtf8(open(this.recordKey, r.sealed, aad))) as EntryPayload;
     } catch (e) {
       if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) throw tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`);
       throw e;
@@ -186,7 +204,7 @@ export class TokenVault {
   }
 
   close(): void {
-    wipe(this.vk, this.tagKey);
+    wipe(this.recordKey, this.tagKey);
   }
 }
 

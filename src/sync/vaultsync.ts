@@ -1,23 +1,25 @@
 // Syncing one unlocked vault with its copy on the server (docs/PROTOCOL.md "Sync"):
 //  1. the vault envelope (key part, name): adopt a newer one, or send a local change;
 //  2. pull the records after the last verified revision, extend the hash chain over them and check
-//     it against the MAC'd manifest of the head, before anything is written;
-//  3. under the vault lock: append what was pulled; local changes to the same entries are rebased on
+//     it against the signed manifest of the head, before anything is written;
+//  3. fetch the document files the pulled entries name (no more than each declares);
+//  4. under the vault lock: append what was pulled; local changes to the same entries are rebased on
 //     top (the later change wins, the other stays in the entry's history); clashing names get renamed;
-//  4. push the local records the server lacks, with a new manifest, on top of the head just verified.
-import { bytesEqual, concatBytes, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
-import { openKey, AuthError } from '../crypto/aead.js';
+//  5. push the local records the server lacks, with a new manifest, on top of the head just verified.
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
+import { AuthError } from '../crypto/aead.js';
+import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { sha256 } from '../crypto/keys.js';
 import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
-import { AAD, decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
-import { openVaultMeta, type Vault } from '../vault/store.js';
+import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { openVaultMeta, unwrapAccountVaultKey, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../vault/paths.js';
 import type { EntryPayload } from '../vault/entry.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
-import { blobIdsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
+import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 import { resolveConflict } from './merge.js';
 
 export interface SyncTransport {
@@ -90,25 +92,22 @@ function normalize(v: Vault, s: VaultSyncState): void {
 
 // ------------------------------------------------------------------ envelope
 
+/** The vault's envelope (key part, epoch, deletion flag), signed with the account's key. */
 export function envelopeOf(v: Vault, epoch: number, deleted = false): Uint8Array {
-  const vk = v.exportKey();
-  try {
-    return sealVaultEnvelope(vk, { vaultId: fromHex(v.id), epoch, deleted, keyPart: encodeVaultKeyPart(v.keyPart()) });
-  } finally {
-    vk.fill(0);
-  }
+  return sealVaultEnvelope(accountSigner(v.profile.accountKey), { vaultId: fromHex(v.id), epoch, deleted, keyPart: encodeVaultKeyPart(v.keyPart()) });
 }
 
 /**
- * Checks a server vault envelope against the ids it must carry, and its MAC against the vault key.
- * `profile` null: any profile (a service token learns the profile id here, and binds it when it unwraps).
+ * Checks a server vault envelope against the ids it must carry, and its signature against the
+ * account's public key. `profileId` null: any profile (a service token learns the profile id here,
+ * and binds it when it unwraps); `publicKey` null: parse only (the caller verifies later).
  */
-export function checkVaultEnvelope(rv: SyncVaultT, profile: Pick<UnlockedProfile, 'profileId'> | null, vaultKey?: Uint8Array): { env: ReturnType<typeof parseVaultEnvelope>; kp: VaultKeyPart } {
+export function checkVaultEnvelope(rv: SyncVaultT, profileId: Uint8Array | null, publicKey: Uint8Array | null): { env: ReturnType<typeof parseVaultEnvelope>; kp: VaultKeyPart } {
   const env = parseVaultEnvelope(fromBase64(rv.body));
   if (hex(env.vaultId) !== rv.id || env.epoch !== rv.epoch) throw tampered(`the envelope of vault ${rv.id} belongs elsewhere`);
   const kp = decodeKeyPartSafe(env.keyPart, rv.id);
-  if (profile && !bytesEqual(kp.profileId, profile.profileId)) throw tampered(`vault ${rv.id} belongs to another profile`);
-  if (vaultKey) verifyVaultEnvelope(vaultKey, env);
+  if (profileId && !bytesEqual(kp.profileId, profileId)) throw tampered(`vault ${rv.id} belongs to another profile`);
+  if (publicKey) verifyVaultEnvelope(publicKey, env);
   return { env, kp };
 }
 
@@ -127,7 +126,7 @@ function decodeKeyPartSafe(bytes: Uint8Array, id: string): VaultKeyPart {
 /** Unwraps the vault key of an account-wrapped vault found on the server (nothing is written). */
 export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile): Uint8Array {
   try {
-    return openKey(profile.accountKey, kp.wrappedKey, concatBytes(AAD.vaultKey, kp.keyBoundBytes));
+    return unwrapAccountVaultKey(profile, kp.wrappedKey, kp.keyBoundBytes);
   } catch (e) {
     if (e instanceof AuthError) throw tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`);
     throw e;
@@ -143,14 +142,7 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
     Object.assign(s, { epoch: 1, envelopeHash: hashHex(body), keyPartHash: hashHex(localKp) });
     return;
   }
-  const vk = v.exportKey();
-  let checked;
-  try {
-    checked = checkVaultEnvelope(rv, profile, vk);
-  } finally {
-    vk.fill(0);
-  }
-  const { env, kp } = checked;
+  const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
   if (env.epoch < s.epoch) throw tampered(`vault "${v.name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${s.epoch})`);
   const bodyHash = hashHex(fromBase64(rv.body));
   if (env.epoch === s.epoch && s.envelopeHash && bodyHash !== s.envelopeHash) throw tampered(`vault "${v.name}" key envelope changed without a new epoch`);
@@ -208,14 +200,14 @@ export interface PullFrom {
   chain: Uint8Array;
   time: number;
   profileId: Uint8Array;
-  /** a copy of the vault key (wiped after use) */
-  vaultKey: () => Uint8Array;
+  /** the account's public signing key, pinned (the device's own, or the one sealed in a service token) */
+  publicKey: Uint8Array;
   pull: (after: number) => Promise<PullResultT>;
 }
 
 /**
  * Pulls every record after `from.revision`, extends the hash chain over them and checks it (and the
- * head) against the MAC'd manifest; exit 8 for anything dropped, altered, reordered or replayed.
+ * head) against the signed manifest; exit 8 for anything dropped, altered, reordered or replayed.
  * Used by sync and by the read-only service-token client (src/sync/tokenvault.ts).
  */
 export async function pullVerified(from: PullFrom): Promise<Pulled> {
@@ -244,13 +236,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
       return { head: 0, chain, time: from.time, records };
     }
     if (page.manifest === null) throw tampered(`vault "${name}" has records but no manifest`);
-    const vk = from.vaultKey();
-    let m;
-    try {
-      m = verifyManifest(vk, fromBase64(page.manifest));
-    } finally {
-      vk.fill(0);
-    }
+    const m = verifyManifest(from.publicKey, fromBase64(page.manifest));
     if (hex(m.vaultId) !== from.id || !bytesEqual(m.profileId, from.profileId)) throw tampered(`vault "${name}": the manifest belongs to another vault`);
     if (m.revision !== page.head) throw tampered(`vault "${name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
     if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
@@ -258,8 +244,8 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
   }
 }
 
-const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array): Promise<Pulled> =>
-  pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), time: s.time, profileId, vaultKey: () => v.exportKey(), pull: (after) => t.pull(v.id, after) });
+const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile): Promise<Pulled> =>
+  pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), time: s.time, profileId: profile.profileId, publicKey: accountPublicKey(profile.accountKey), pull: (after) => t.pull(v.id, after) });
 
 // ------------------------------------------------------------------ apply
 
@@ -349,7 +335,7 @@ function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
 
 // ------------------------------------------------------------------ push
 
-async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profileId: Uint8Array, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths): Promise<void> {
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths): Promise<void> {
   const pending = await v.locked(() => pendingRecords(v, s));
   if (pending.length > 0) report.filesSent = await uploadBlobs(paths, t, blobIdsOf(v, pending), warnings);
   let i = 0;
@@ -363,9 +349,7 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
     let chain = fromHex(s.chain);
     for (const r of batch) chain = nextSyncChain(chain, r.raw);
     const revision = s.revision + batch.length;
-    const vk = v.exportKey();
-    const manifest = sealManifest(vk, { vaultId: fromHex(v.id), profileId, revision, chain, time: Date.now() });
-    vk.fill(0);
+    const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, revision, chain, time: Date.now() });
     await putOrStale(() => t.push(v.id, s.revision, batch.map((r) => toBase64(r.raw)), toBase64(manifest)));
     s.revision = revision;
     s.chain = hex(chain);
@@ -391,15 +375,17 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
       };
       if ((await syncEnvelope(v, rv, s, t, profile, warnings)) === 'removed') return { ...report, removed: true };
       persist();
-      const pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile.profileId) : { head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      const pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      // the files first: a download the server cuts short or inflates (S10) leaves the vault as it was,
+      // so the next sync fetches them again
+      if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobsOf(v, pulled.records));
       await v.locked(() => {
         if (pulled.records.length > 0) apply(v, s, pulled.records, report);
         Object.assign(s, { revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
         if (pulled.records.length > 0) renameClashes(v, s, report);
         persist();
       });
-      if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobIdsOf(v, pulled.records));
-      await pushPending(v, s, t, profile.profileId, report, persist, warnings, paths);
+      await pushPending(v, s, t, profile, report, persist, warnings, paths);
       await v.locked(() => {
         normalize(v, s);
         persist();

@@ -39,6 +39,12 @@ const AAD_PREFIX = utf8.encode('kpm/v1/blob');
 const BLOB_ID = /^[0-9a-f]{32}$/;
 
 export const blobsDir = (paths: KpmPaths): string => join(paths.data, 'blobs');
+
+/** The exact size of the blob file of `size` plaintext bytes: header, and one tag and nonce per chunk. */
+export function sealedBlobSize(size: number): number {
+  const chunks = size === 0 ? 1 : Math.ceil(size / CHUNK_SIZE);
+  return HEADER_BYTES + size + chunks * SEAL_OVERHEAD;
+}
 export const filesOf = (p: EntryPayload): StoredFile[] => p.files ?? [];
 export function setFiles(p: EntryPayload, files: StoredFile[]): void {
   if (files.length) (p as PayloadWithFiles).files = files;

@@ -4,9 +4,10 @@ import { bytesEqual, concatBytes, utf8 } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
 import { checkKdfParams, KDF_ARGON2ID, KdfParamsError, type KdfParams } from '../crypto/kdf.js';
 import { ByteReader, ByteWriter } from './binary.js';
-import { corrupt } from './errors.js';
+import { corrupt, KpmError, EXIT } from './errors.js';
 
-export const FORMAT_VERSION = 1;
+/** 2: separate subkeys for every use of the account and vault keys (docs/FORMAT.md "Format versions"). */
+export const FORMAT_VERSION = 2;
 export const ID_BYTES = 16;
 export const CHECKSUM_BYTES = 32;
 const MAGIC_KEYRING = utf8.encode('KPMK');
@@ -65,9 +66,18 @@ export interface VaultHeader {
 
 function checkMagicAndVersion(r: ByteReader, magic: Uint8Array, what: string): void {
   if (!bytesEqual(r.bytes(4), magic)) throw corrupt(`${what} is not a kpm file (bad magic)`);
-  const version = r.u16();
-  if (version !== FORMAT_VERSION) throw corrupt(`${what} has unsupported format version ${version}`);
+  checkVersion(r.u16(), what);
 }
+
+/** Exit 8 for any other version; format 1 (kpm before the key-separation change) gets its own hint. */
+export function checkVersion(version: number, what: string): void {
+  if (version === FORMAT_VERSION) return;
+  if (version === 1) throw unsupportedFormat(`${what} uses format version 1, which this kpm no longer reads (it reads format ${FORMAT_VERSION})`);
+  throw corrupt(`${what} has unsupported format version ${version}`);
+}
+
+export const unsupportedFormat = (msg: string): KpmError =>
+  new KpmError(msg, EXIT.corrupt, 'export the vaults with the kpm that wrote them (`kpm export`), then `kpm init` and `kpm import` here; docs/FORMAT.md "Format versions"');
 
 /** Verifies and strips the trailing SHA-256 checksum; runs before anything else is parsed. */
 function verifyChecksum(file: Uint8Array, what: string): Uint8Array {
@@ -244,7 +254,7 @@ export function checkLogHeader(head: Uint8Array, vaultId: Uint8Array): void {
   const what = 'vault log';
   const r = new ByteReader(head, what);
   if (!bytesEqual(r.bytes(4), MAGIC_LOG)) throw corrupt(`${what} is not a kpm file (bad magic)`);
-  if (r.u16() !== FORMAT_VERSION) throw corrupt(`${what} has an unsupported format version`);
+  checkVersion(r.u16(), what);
   if (!bytesEqual(r.bytes(ID_BYTES), vaultId)) throw corrupt(`${what} belongs to another vault`);
 }
 

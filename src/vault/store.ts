@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { AuthError, offHeapCopy, open, openKey, seal, sealKey } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { hkdf, hmacSha256, LABEL } from '../crypto/keys.js';
+import { accountSubkey, hmacSha256, vaultSubkey } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
 import {
@@ -53,16 +53,34 @@ export function listVaultDirs(vaultsDir: string): string[] {
 /** Opens a vault's sealed metadata (name) with the account key. */
 export function openVaultMeta(h: Pick<VaultHeader, 'vaultId' | 'profileId' | 'sealedMeta'>, profile: UnlockedProfile): VaultMeta {
   if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
+  const key = accountSubkey(profile.accountKey, 'vaultMeta');
   try {
-    return JSON.parse(decodeUtf8(open(profile.accountKey, h.sealedMeta, concatBytes(AAD.vaultMeta, h.vaultId, h.profileId))));
+    return JSON.parse(decodeUtf8(open(key, h.sealedMeta, concatBytes(AAD.vaultMeta, h.vaultId, h.profileId))));
   } catch (e) {
     if (e instanceof AuthError || e instanceof SyntaxError) throw corrupt('vault metadata is corrupt or was tampered with');
     throw e;
+  } finally {
+    wipe(key);
   }
 }
 
 export function sealMeta(profile: UnlockedProfile, vaultId: Uint8Array, meta: VaultMeta): Uint8Array {
-  return seal(profile.accountKey, utf8.encode(JSON.stringify(meta)), concatBytes(AAD.vaultMeta, vaultId, profile.profileId));
+  const key = accountSubkey(profile.accountKey, 'vaultMeta');
+  try {
+    return seal(key, utf8.encode(JSON.stringify(meta)), concatBytes(AAD.vaultMeta, vaultId, profile.profileId));
+  } finally {
+    wipe(key);
+  }
+}
+
+/** Opens an account-wrapped vault key (AuthError if it does not open). */
+export function unwrapAccountVaultKey(profile: UnlockedProfile, wrappedKey: Uint8Array, keyBoundBytes: Uint8Array): Uint8Array {
+  const key = accountSubkey(profile.accountKey, 'vaultKeyWrap');
+  try {
+    return openKey(key, wrappedKey, concatBytes(AAD.vaultKey, keyBoundBytes));
+  } finally {
+    wipe(key);
+  }
 }
 
 export interface NewRecord {
@@ -86,6 +104,7 @@ export class Vault {
   private headerStamp = '';
   private readonly macKey: Uint8Array;
   private readonly tagKey: Uint8Array;
+  private readonly recordKey: Uint8Array;
 
   private constructor(
     readonly dir: string,
@@ -93,8 +112,9 @@ export class Vault {
     private readonly vk: Uint8Array,
     public meta: VaultMeta,
   ) {
-    this.macKey = offHeapCopy(hkdf(vk, LABEL.manifest));
-    this.tagKey = offHeapCopy(hkdf(vk, LABEL.nameTag));
+    this.macKey = offHeapCopy(vaultSubkey(vk, 'headerMac'));
+    this.tagKey = offHeapCopy(vaultSubkey(vk, 'nameTag'));
+    this.recordKey = offHeapCopy(vaultSubkey(vk, 'record'));
   }
 
   get id(): string {
@@ -110,15 +130,15 @@ export class Vault {
   static async create(vaultsDir: string, profile: UnlockedProfile, name: string, ownPassword?: Uint8Array, params: KdfParams = DEFAULT_KDF): Promise<Vault> {
     const vaultId = randomBytes(ID_BYTES);
     const vk = randomBytes(32);
-    let wrapKind = WRAP_BY_ACCOUNT, ownKdf: KdfSpec | undefined, wrapKey = profile.accountKey;
+    let wrapKind = WRAP_BY_ACCOUNT, ownKdf: KdfSpec | undefined, wrapKey: Uint8Array;
     if (ownPassword) {
       wrapKind = WRAP_BY_OWN_PASSWORD;
       ownKdf = { params, salt: randomBytes(SALT_BYTES) };
       wrapKey = await deriveKek(ownPassword, ownKdf);
-    }
+    } else wrapKey = accountSubkey(profile.accountKey, 'vaultKeyWrap');
     const keyBound = vaultKeyBoundBytes(vaultId, profile.profileId, wrapKind, ownKdf);
     const wrappedKey = sealKey(wrapKey, vk, concatBytes(AAD.vaultKey, keyBound));
-    if (ownPassword) wipe(wrapKey);
+    wipe(wrapKey);
     const meta = { name, created: new Date().toISOString() };
     return Vault.materialize(vaultsDir, profile, { vaultId, keyBoundBytes: keyBound, wrappedKey, sealedMeta: sealMeta(profile, vaultId, meta) }, vk, meta);
   }
@@ -138,7 +158,7 @@ export class Vault {
     writeFileAtomic(join(dir, logFile(1)), logHead);
     const commit: Commit = { generation: 1, sequence: 1, logLength: logHead.length, pendingLength: 0, recordCount: 0, liveCount: 0, chain: initialChain(k.vaultId) };
     const macBound = vaultMacBoundBytes(k.keyBoundBytes, k.wrappedKey, k.sealedMeta, commit);
-    const macKey = hkdf(vk, LABEL.manifest);
+    const macKey = vaultSubkey(vk, 'headerMac');
     writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
     wipe(macKey);
     return Vault.open(dir, profile, { vaultKey: vk, meta });
@@ -157,7 +177,7 @@ export class Vault {
       if (h.wrapKind === WRAP_BY_OWN_PASSWORD) {
         if (!opts.ownPassword) throw new KpmError(`vault "${meta.name}" has its own password and is locked`, EXIT.locked, `run \`kpm vault unlock "${meta.name}"\``);
         wrapKey = await deriveKek(opts.ownPassword, h.ownKdf!);
-      } else wrapKey = profile.accountKey;
+      } else wrapKey = accountSubkey(profile.accountKey, 'vaultKeyWrap');
       try {
         vk = openKey(wrapKey, h.wrappedKey, concatBytes(AAD.vaultKey, h.keyBoundBytes));
       } catch (e) {
@@ -165,7 +185,7 @@ export class Vault {
         if (h.wrapKind === WRAP_BY_OWN_PASSWORD) throw wrongPassword(`wrong password for vault "${meta.name}"`);
         throw corrupt(`vault "${meta.name}" key is corrupt or was tampered with`);
       } finally {
-        if (wrapKey !== profile.accountKey) wipe(wrapKey);
+        wipe(wrapKey);
       }
     }
     if (!bytesEqual(h.profileId, profile.profileId)) throw corrupt('vault belongs to another profile');
@@ -173,6 +193,15 @@ export class Vault {
     v.verifyMac(h);
     v.header = h;
     return v;
+  }
+
+  /**
+   * What a service token gets (src/sync/tokenvault.ts): the record AEAD key and the name-tag key,
+   * copies. Not the vault key: nothing here makes a header MAC, and sync writes need the account's
+   * signing key, which a token never has.
+   */
+  readKeys(): { recordKey: Uint8Array; tagKey: Uint8Array } {
+    return { recordKey: this.recordKey.slice(), tagKey: this.tagKey.slice() };
   }
 
   /** The raw vault key, for handing to the agent. */
@@ -300,7 +329,7 @@ export class Vault {
   decrypt(r: LogRecord): EntryPayload {
     const aad = entryAad(this.profile.profileId, this.header.vaultId, r.entryId, r.version, r.flags, r.nameTag);
     try {
-      return JSON.parse(decodeUtf8(open(this.vk, r.sealed, aad))) as EntryPayload;
+      return JSON.parse(decodeUtf8(open(this.recordKey, r.sealed, aad))) as EntryPayload;
     } catch (e) {
       if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) {
         throw corrupt(`entry ${toHex(r.entryId)} in vault "${this.meta.name}" is corrupt or was tampered with`);
@@ -345,7 +374,7 @@ export class Vault {
         const version = curVersion + 1;
         const plaintext = utf8.encode(JSON.stringify(ch.payload));
         if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-        const sealed = seal(this.vk, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
+        const sealed = seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
         const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
         encoded.push(raw);
         changed.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
@@ -419,7 +448,7 @@ export class Vault {
     const tag = this.nameTag(payload.name);
     const plaintext = utf8.encode(JSON.stringify(payload));
     if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-    return encodeRecord(entryId, version, flags, tag, seal(this.vk, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag)));
+    return encodeRecord(entryId, version, flags, tag, seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag)));
   }
 
   /** Live-entry count after `raws` were applied on top of `base` (latest record per entry). */
@@ -499,6 +528,6 @@ export class Vault {
   }
 
   close(): void {
-    wipe(this.vk, this.macKey, this.tagKey);
+    wipe(this.vk, this.macKey, this.tagKey, this.recordKey);
   }
 }

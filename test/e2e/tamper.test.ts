@@ -271,6 +271,25 @@ describe('changes with the checksum recomputed (an attacker who knows the format
   });
 });
 
+describe('files of format 1 (before key separation, docs/FORMAT.md "Format versions")', () => {
+  /** version field set to 1 and the checksum recomputed: a file as the old kpm wrote its header */
+  const asVersion1 = (b: Buffer) => {
+    const c = Buffer.from(b);
+    c.writeUInt16BE(1, 4);
+    createHash('sha256').update(c.subarray(0, c.length - 32)).digest().copy(c, c.length - 32);
+    return c;
+  };
+  it('a keyring, vault.kpm or log of format 1 → exit 8, one line naming the version, a hint to export', async () => {
+    for (const file of ['keyring', 'vault', 'log'] as FileKind[]) {
+      const c: Case = { title: `${file} of format 1`, file, mutate: asVersion1, expected: 8 };
+      const { r, args } = await runCase(c);
+      checkRefusal(c, r, args);
+      expect(r.stderr).toMatch(/uses format version 1, which this kpm no longer reads \(it reads format 2\)/);
+      expect(r.stderr).toMatch(/hint: export the vaults with the kpm that wrote them/);
+    }
+  });
+});
+
 describe('the pristine vault', () => {
   it('still opens with every entry intact after all the cases (they ran on copies)', async () => {
     for (const [name, pw] of Object.entries(SECRETS)) {

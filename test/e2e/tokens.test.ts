@@ -8,7 +8,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
-import { parseServiceToken, tokenKeys } from '../../src/sync/tokenvault.js';
+import { parseServiceToken, tokenAuthHeader, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
+import { decodeUtf8, fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
+import { open, seal } from '../../src/crypto/aead.js';
+import { randomBytes } from '../../src/crypto/random.js';
+import { accountSigner } from '../../src/crypto/sign.js';
+import { initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope } from '../../src/sync/envelope.js';
+import { decodeRecord, decodeVaultKeyPart, encodeRecord, entryAad } from '../../src/vault/format.js';
 
 const ACCOUNT = 'Token7Password';
 const EMAIL = 'ci@example.org';
@@ -171,5 +177,82 @@ describe('service tokens (real server, SQLite)', () => {
     const forged = short.slice(0, 38) + Buffer.alloc(32, 7).toString('base64url');
     await ci(['read', 'kpm://CI/db/password'], 4, forged);
     expect((await ci(['read', 'kpm://CI/db/password'], 2, 'kpmt_nonsense')).stderr).toMatch(/KPM_TOKEN is not a kpm service token/);
+  });
+
+  it('S3: revoke offers a new vault key; --rotate-key re-encrypts the vault under it, every entry kept, and the next sync removes the old one', async () => {
+    const before = (await dev(['read', 'kpm://CI/deploy/password'])).stdout;
+    const ids = JSON.parse((await dev(['vault', 'list', '--json'])).stdout).map((v: { id: string }) => v.id);
+    const t2 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    const quiet = await dev(['token', 'revoke', parseServiceToken(t2).id, '--no-rotate-key'], 0, undefined, {});
+    expect(quiet.stderr).toMatch(/kpm vault rotate-key/);
+    const t3 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    const r = await dev(['token', 'revoke', parseServiceToken(t3).id, '--rotate-key']);
+    expect(r.stderr).toMatch(/Vault "CI" has a new key/);
+    const after = JSON.parse((await dev(['vault', 'list', '--json'])).stdout);
+    const ciVault = after.find((v: { name: string }) => v.name === 'CI');
+    expect(ids).not.toContain(ciVault.id);
+    expect((await dev(['read', 'kpm://CI/deploy/password'])).stdout).toBe(before);
+    await dev(['sync']);
+    expect((await dev(['read', 'kpm://CI/deploy/password'])).stdout).toBe(before);
+    // a token made now reads the vault under its new key
+    const t4 = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    expect((await ci(['read', 'kpm://CI/deploy/password'], 0, t4)).stdout).toBe(before);
+  });
+
+  it('S3: a revoked read-only token\'s holder, with the server, writes an entry version and manifest, or a deletion: the device refuses (exit 8), files unchanged', async () => {
+    const tok = parseServiceToken((await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim());
+    const { authKey, wrapKey } = tokenKeys(tok);
+    const headers = { authorization: tokenAuthHeader(tok.id, authKey), 'content-type': 'application/json' };
+    const info = await (await fetch(`${srv.url}/v1/token/vault`, { headers: { authorization: headers.authorization } })).json();
+    const all = await (await fetch(`${srv.url}/v1/token/pull`, { method: 'POST', headers, body: JSON.stringify({ after: 0 }) })).json();
+    expect(all.more).toBe(false);
+    await dev(['token', 'revoke', tok.id, '--no-rotate-key'], 0, undefined, {}); // what the holder has stays with it
+    // everything the holder has: the token's read keys and public key, and the server's data
+    const env = parseVaultEnvelope(fromBase64(info.vault.body));
+    const profileId = decodeVaultKeyPart(env.keyPart).profileId;
+    const k = unwrapForToken(wrapKey, fromBase64(info.wrappedKey), tok.id, info.vault.id, profileId);
+    const vid = fromHex(info.vault.id);
+    let target: { r: ReturnType<typeof decodeRecord>; p: any } | undefined;
+    for (const b of all.records) {
+      const r = decodeRecord(fromBase64(b));
+      const p = JSON.parse(decodeUtf8(open(k.recordKey, r.sealed, entryAad(profileId, vid, r.entryId, r.version, r.flags, r.nameTag))));
+      if (p.name === 'deploy' && (!target || r.version > target.r.version)) target = { r, p };
+    }
+    const version = target!.r.version + 1;
+    const payload = { ...target!.p, fields: { ...target!.p.fields, password: 'ATTACKER-CHOSEN-PW', url: 'https://evil.example' } };
+    const raw = encodeRecord(target!.r.entryId, version, 0, target!.r.nameTag, seal(k.recordKey, utf8.encode(JSON.stringify(payload)), entryAad(profileId, vid, target!.r.entryId, version, 0, target!.r.nameTag)));
+    let chain = initialSyncChain(vid);
+    for (const b of [...all.records.map(fromBase64), raw]) chain = nextSyncChain(chain, b);
+    const own = accountSigner(randomBytes(32)); // the holder's own key, claiming to be the account's
+    const forger = { publicKey: k.publicKey, sign: (m: Uint8Array) => own.sign(m) };
+    const manifest = sealManifest(forger, { vaultId: vid, profileId, revision: all.head + 1, chain, time: Date.now() });
+    const deletion = sealVaultEnvelope(forger, { vaultId: vid, epoch: info.vault.epoch + 1, deleted: true, keyPart: env.keyPart });
+    const password = (await dev(['read', 'kpm://CI/deploy/password'])).stdout;
+    const vaultDir = join(home, 'data', 'vaults', info.vault.id);
+    const files = () => fs.readdirSync(vaultDir).map((f) => fs.readFileSync(join(vaultDir, f)).toString('hex')).join();
+    const before = files();
+    const state = (edit: (v: any) => void) => (path: string, body: Buffer) => {
+      if (path !== '/v1/sync') return body;
+      const j = JSON.parse(body.toString());
+      for (const v of j.vaults) if (v.id === info.vault.id) edit(v);
+      return Buffer.from(JSON.stringify(j));
+    };
+    try {
+      const head = state((v) => (v.head = all.head + 1));
+      proxy.rewrite = (path, body) => {
+        if (!path.endsWith(`/vaults/${info.vault.id}/pull`)) return head(path, body);
+        const j = JSON.parse(body.toString());
+        return Buffer.from(JSON.stringify({ ...j, head: all.head + 1, records: [...j.records, toBase64(raw)], manifest: toBase64(manifest), more: false }));
+      };
+      expect((await dev(['sync'], 8)).stderr).toMatch(/tampered.*manifest fails its signature check/);
+      expect(files()).toBe(before);
+      proxy.rewrite = state((v) => Object.assign(v, { epoch: v.epoch + 1, body: toBase64(deletion) }));
+      expect((await dev(['sync'], 8)).stderr).toMatch(/tampered.*fails its signature check/);
+      expect(files()).toBe(before);
+    } finally {
+      proxy.rewrite = undefined;
+    }
+    expect((await dev(['read', 'kpm://CI/deploy/password'])).stdout).toBe(password);
+    await dev(['sync']);
   });
 });

@@ -56,6 +56,8 @@ export async function openProfile(paths: KpmPaths, pw = PW): Promise<Session> {
 export interface Tamper {
   state?(b: SyncStateT): SyncStateT;
   pull?(id: string, after: number, b: PullResultT): PullResultT;
+  /** answers blob downloads instead of the server */
+  blobGet?(id: string, index: number): { data: string; last: boolean };
 }
 
 export interface TestTransport extends SyncTransport {
@@ -93,7 +95,7 @@ export function transport(ts: TestServer, token: string): TestTransport {
     push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { id }, { base, records, manifest }),
     blobsHave: (ids) => call<{ have: string[] }>('syncBlobsHave', {}, { ids }),
     blobPut: async (id, index, data, last) => void (await call('syncBlobPut', { id }, { index, data, last })),
-    blobGet: (id, index) => call<{ data: string; last: boolean }>('syncBlobGet', { id }, { index }),
+    blobGet: async (id, index) => (tamper.blobGet ? tamper.blobGet(id, index) : call<{ data: string; last: boolean }>('syncBlobGet', { id }, { index })),
   };
 }
 

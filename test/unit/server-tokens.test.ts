@@ -159,13 +159,13 @@ describe('the token string and its keys (client)', () => {
     const { authKey, wrapKey } = tokenKeys(t);
     expect(toHex(authKey)).not.toBe(toHex(wrapKey));
     expect(toHex(authKey)).not.toBe(toHex(t.secret));
-    const vk = randomBytes(32);
+    const keys = { recordKey: randomBytes(32), tagKey: randomBytes(32), publicKey: randomBytes(32) };
     const vaultId = toHex(randomBytes(16));
     const profileId = randomBytes(16);
-    const sealed = wrapForToken(wrapKey, vk, 'CI', t.id, vaultId, profileId);
+    const sealed = wrapForToken(wrapKey, keys, 'CI', t.id, vaultId, profileId);
     const open = unwrapForToken(wrapKey, sealed, t.id, vaultId, profileId);
     expect(open.name).toBe('CI');
-    expect(toHex(open.vk)).toBe(toHex(vk));
+    expect([open.recordKey, open.tagKey, open.publicKey].map(toHex)).toEqual([keys.recordKey, keys.tagKey, keys.publicKey].map(toHex));
     const fails = (f: () => unknown) => expect(f).toThrow(/tampered/);
     fails(() => unwrapForToken(wrapKey, sealed, toHex(randomBytes(16)), vaultId, profileId));
     fails(() => unwrapForToken(wrapKey, sealed, t.id, toHex(randomBytes(16)), profileId));

@@ -17,6 +17,17 @@ import { decodeKeyring, encodeKeyring, keyringBoundBytes } from '../../src/vault
 import { derivationCount } from '../../src/crypto/kdf.js';
 import * as kdf from '../../src/crypto/kdf.js';
 import { ApiClient } from '../../src/sync/http.js';
+import { accountSigner, type Signer } from '../../src/crypto/sign.js';
+import * as os from 'node:os';
+import { fromHex, toHex } from '../../src/crypto/bytes.js';
+import { accountSubkey, hmacSha256, vaultSubkey } from '../../src/crypto/keys.js';
+import { seal } from '../../src/crypto/aead.js';
+import { randomBytes } from '../../src/crypto/random.js';
+import { initialSyncChain, nextSyncChain, sealManifest, sealVaultEnvelope } from '../../src/sync/envelope.js';
+import { newServiceToken, sealVaultForToken, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
+import { encodeRecord, entryAad } from '../../src/vault/format.js';
+import { rememberRemoval } from '../../src/sync/removal.js';
+import { blobsDir, encryptFileToBlob, sealedBlobSize } from '../../src/vault/blobs.js';
 import type { Session } from '../../src/vault/session.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 
@@ -143,10 +154,10 @@ describe('sync against a malicious server', () => {
   it('altering the manifest time (what `kpm sync` shows as last change) is detected', async () => {
     w.tb.tamper.pull = (_id, _after, p) => {
       const m = fromBase64(p.manifest!);
-      m[m.length - 33] ^= 1; // last byte of the time field, before the MAC
+      m[m.length - 97] ^= 1; // last byte of the time field, before the signer's key and the signature
       return { ...p, manifest: toBase64(m) };
     };
-    await expectTampered(w, /manifest fails its authentication/);
+    await expectTampered(w, /manifest fails its signature check/);
   });
 
   it('R15: a sync answer with a key field the client does not know (public key, escrow) is refused, exit 8', async () => {
@@ -172,15 +183,15 @@ describe('sync against a malicious server', () => {
       const kp = env.keyPart.slice();
       kp[kp.length - 60] ^= 1; // inside the wrapped vault key
       const body = env.body.slice();
-      body.set(kp, body.length - kp.length);
-      const out = new Uint8Array(body.length + 32);
+      body.set(kp, body.length - 32 - kp.length); // the key part, then the signer's public key
+      const out = new Uint8Array(body.length + 64);
       out.set(body);
-      out.set(env.tag, body.length);
+      out.set(env.signature, body.length);
       s.vaults[0].body = toBase64(out);
       return s;
     };
     w.tb.tamper.state = sub;
-    await expectTampered(w, /authentication/);
+    await expectTampered(w, /signature check/);
     // a new device: the key does not unwrap; no vault folder, no request but reads
     const tc = transport(w.ts, await device(w.ts, w.acc.email));
     const c = await secondDevice(tc, w.acc.accountId);
@@ -219,7 +230,7 @@ describe('sync against a malicious server', () => {
     const cur = decodeKeyring(fs.readFileSync(w.b.paths.keyring));
     const weak = encodeKeyring(keyringBoundBytes({ params: FAST, salt: cur.kdf.salt }, cur.profileId), cur.wrappedKey);
     const st = await w.tb.state();
-    const forged = sealKeyringEnvelope(w.b.profile.accountKey, { epoch: st.keyring!.epoch + 1, keyring: weak });
+    const forged = sealKeyringEnvelope(accountSigner(w.b.profile.accountKey), { epoch: st.keyring!.epoch + 1, keyring: weak });
     w.tb.tamper.state = (s) => ({ ...s, keyring: { epoch: st.keyring!.epoch + 1, body: toBase64(forged) } });
     await expectTampered(w, /weaker KDF parameters/);
   });
@@ -228,7 +239,7 @@ describe('sync against a malicious server', () => {
     const paths = tempPaths();
     const cur = decodeKeyring(fs.readFileSync(w.b.paths.keyring));
     const below = encodeKeyring(keyringBoundBytes({ params: { m: 8192, t: 1, p: 1 }, salt: cur.kdf.salt }, cur.profileId), cur.wrappedKey);
-    saveKeyringEnvelope(paths, sealKeyringEnvelope(w.b.profile.accountKey, { epoch: 9, keyring: below }));
+    saveKeyringEnvelope(paths, sealKeyringEnvelope(accountSigner(w.b.profile.accountKey), { epoch: 9, keyring: below }));
     const before = snapshot(paths.home);
     const n = kdf.derivationCount;
     await expect(installDownloadedKeyring(paths, utf8.encode(PW), w.acc.accountId)).rejects.toMatchObject({ exitCode: 8 });
@@ -265,6 +276,7 @@ describe('what a device uploads (R15, R17, R18)', () => {
     const { decodeVaultKeyPart, AAD } = await import('../../src/vault/format.js');
     const { openKey } = await import('../../src/crypto/aead.js');
     const { concatBytes } = await import('../../src/crypto/bytes.js');
+    const { accountSubkey } = await import('../../src/crypto/keys.js');
     let wrapped = 0;
     for (const w of t.writes) {
       const blobs: Buffer[] = [];
@@ -278,12 +290,161 @@ describe('what a device uploads (R15, R17, R18)', () => {
       if (w.route === 'syncVault') {
         const env = parseVaultEnvelope(fromBase64(w.body.body));
         const kp = decodeVaultKeyPart(env.keyPart);
-        const vk = openKey(a.profile.accountKey, kp.wrappedKey, concatBytes(AAD.vaultKey, kp.keyBoundBytes)); // the client's own wrapping
+        const wk = accountSubkey(a.profile.accountKey, 'vaultKeyWrap');
+        const vk = openKey(wk, kp.wrappedKey, concatBytes(AAD.vaultKey, kp.keyBoundBytes)); // the client's own wrapping
         expect(keys.some((k) => k.equals(Buffer.from(vk)))).toBe(true);
         wrapped++;
       }
       expect(Object.keys(w.body ?? {}).sort()).toEqual(w.route === 'syncPush' ? ['base', 'manifest', 'records'] : ['body', 'epoch', 'expectedEpoch']);
     }
     expect(wrapped).toBe(2);
+  });
+});
+
+// ---------------------------------------------------------------- S3, S4, S10 (security review)
+
+/**
+ * What a read-only service token of A's Personal vault gives its holder (as `kpm token create`
+ * seals it), opened with the token's own secret: everything the holder has, on top of the server.
+ */
+function tokenHolder(w: World) {
+  const tok = newServiceToken();
+  const { wrapKey } = tokenKeys(tok);
+  const sealed = sealVaultForToken(w.a, 'Personal', tok.id, toBase64(wrapKey));
+  const profileId = w.a.profile.profileId;
+  return { vaultId: sealed.vaultId, profileId, ...unwrapForToken(wrapKey, fromBase64(sealed.wrappedKey), tok.id, sealed.vaultId, profileId) };
+}
+
+/** The holder's best attempts at signing: its own key, or its own key claiming to be the account's. */
+function forgedSigners(accountPk: Uint8Array): Signer[] {
+  const own = accountSigner(randomBytes(32));
+  return [own, { publicKey: accountPk, sign: (m) => own.sign(m) }];
+}
+
+describe('S3, S4, S10: writes only the account can make; removals and downloads a server cannot undo or inflate', () => {
+  let w: World;
+  beforeEach(async () => {
+    w = await world();
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    w.tb.writes.length = 0;
+  });
+
+  it('S3: a read-only token holder with the server writes an entry version and manifest: refused (exit 8), device unchanged', async () => {
+    const h = tokenHolder(w);
+    const gh = w.b.get('github');
+    const tag = hmacSha256(h.tagKey, utf8.encode('github')).subarray(0, 16);
+    const version = gh.version + 1;
+    const payload = { ...gh.payload, fields: { ...gh.payload.fields, password: 'ATTACKER-CHOSEN-PW', url: 'https://evil.example' } };
+    // a record that decrypts and authenticates under the token's record key
+    const raw = encodeRecord(fromHex(gh.id), version, 0, tag, seal(h.recordKey, utf8.encode(JSON.stringify(payload)), entryAad(h.profileId, fromHex(h.vaultId), fromHex(gh.id), version, 0, tag)));
+    const all = await w.ta.pull(h.vaultId, 0); // the server's whole log, so the chain is right
+    let chain = initialSyncChain(fromHex(h.vaultId));
+    for (const r of [...all.records.map(fromBase64), raw]) chain = nextSyncChain(chain, r);
+    for (const signer of forgedSigners(h.publicKey)) {
+      const manifest = sealManifest(signer, { vaultId: fromHex(h.vaultId), profileId: h.profileId, revision: all.head + 1, chain, time: Date.now() });
+      w.tb.tamper.state = (s) => ({ ...s, vaults: s.vaults.map((v) => ({ ...v, head: all.head + 1 })) });
+      w.tb.tamper.pull = (_id, _after, p) => ({ ...p, head: all.head + 1, records: [...p.records, toBase64(raw)], manifest: toBase64(manifest) });
+      await expectTampered(w, /manifest (is not signed by this account's key|fails its signature check)/);
+    }
+    expect(w.b.get('github').payload.fields.password).toBe('pw-github-2');
+  });
+
+  it('S3: a read-only token holder with the server writes a deletion envelope: refused (exit 8), the vault stays', async () => {
+    const h = tokenHolder(w);
+    for (const signer of forgedSigners(h.publicKey)) {
+      w.tb.tamper.state = (s) => ({
+        ...s,
+        vaults: s.vaults.map((v) => {
+          const env = parseVaultEnvelope(fromBase64(v.body));
+          return { ...v, epoch: v.epoch + 1, body: toBase64(sealVaultEnvelope(signer, { vaultId: env.vaultId, epoch: v.epoch + 1, deleted: true, keyPart: env.keyPart })) };
+        }),
+      });
+      await expectTampered(w, /not signed by this account's key|fails its signature check/);
+    }
+    expect(w.b.listVaults().map((v) => v.name)).toEqual(['Personal']);
+  });
+
+  it('S3: the token carries no key that signs, wraps or MACs: only the record and name-tag keys and the public key', () => {
+    const h = tokenHolder(w);
+    const v = w.a.vault('Personal');
+    const vk = v.exportKey();
+    const secret = [vk, w.a.profile.accountKey, accountSubkey(w.a.profile.accountKey, 'signing'), vaultSubkey(vk, 'headerMac')].map(toHex);
+    for (const k of [h.recordKey, h.tagKey, h.publicKey]) expect(secret).not.toContain(toHex(k));
+    expect(toHex(h.publicKey)).toBe(toHex(accountSigner(w.a.profile.accountKey).publicKey));
+  });
+
+  it('S4: a vault removed with `kpm vault rm` whose server row is restored is refused (exit 8), on the removing device and on the other', async () => {
+    await w.a.createVault('Old');
+    await w.a.add('Old', login('old-secret', 'pw-old'));
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    const id = w.a.vault('Old').id;
+    const row = (await w.ta.state()).vaults.find((v) => v.id === id)!;
+    const records = await w.ta.pull(id, 0);
+    rememberRemoval(w.a, 'Old');
+    w.a.removeVault('Old');
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    expect(w.b.listVaults().map((v) => v.name)).toEqual(['Personal']);
+    // the server restores the vault's row (and log) as it was before the removal
+    for (const [dev, t] of [[w.a, w.ta], [w.b, w.tb]] as const) {
+      t.tamper.state = (s) => ({ ...s, vaults: s.vaults.map((v) => (v.id === id ? row : v)) });
+      t.tamper.pull = (vid, after, p) => (vid === id ? { ...records, from: after + 1, records: records.records.slice(after) } : p);
+      const before = snapshot(dev.paths.home);
+      t.writes.length = 0;
+      await expect(syncProfile(dev, t, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/was removed .* brought it back/) });
+      expect(snapshot(dev.paths.home)).toEqual(before);
+      expect(t.writes).toEqual([]);
+      expect(dev.listVaults().map((v) => v.name)).toEqual(['Personal']);
+    }
+  });
+
+  it('S4 (same pattern): a data vault known only from the server cannot be rolled back to before its password change', async () => {
+    await w.a.createVault('Private', utf8.encode('old-vault-pw'));
+    await w.a.add('Private', login('hidden', 'pw-hidden'));
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    const old = (await w.ta.state()).vaults.find((v) => v.id === w.a.vault('Private').id)!;
+    await syncProfile(w.b, w.tb, w.acc.accountId); // B keeps it locked (it has no password for it)
+    await w.a.changeVaultPassword('Private', utf8.encode('old-vault-pw'), utf8.encode('new-vault-pw'));
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    w.tb.writes.length = 0;
+    // the server offers the envelope from before the change: the old (perhaps leaked) password would open it
+    w.tb.tamper.state = (st) => ({ ...st, vaults: st.vaults.map((v) => (v.id === old.id ? old : v)) });
+    await expectTampered(w, /data vault .* rolled back/);
+  });
+
+  it('S10: a server serving 1,200 chunks for a 19-byte document is refused (exit 8); nothing beyond the declared size is written', async () => {
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-doc-'));
+    const src = join(dir, 'note.txt');
+    fs.writeFileSync(src, 'nineteen bytes here');
+    const f = encryptFileToBlob(blobsDir(w.a.paths), src);
+    await w.a.add(undefined, { ...login('doc', 'x'), type: 'document', fields: {}, files: [f] } as unknown as EntryPayload);
+    await syncProfile(w.a, w.ta, w.acc.accountId);
+    const declared = sealedBlobSize(19);
+    expect(fs.statSync(join(blobsDir(w.a.paths), f.blob)).size).toBe(declared);
+    let calls = 0;
+    let sent = 0;
+    w.tb.tamper.blobGet = (_id, index) => {
+      calls++;
+      sent += 1000;
+      return { data: toBase64(new Uint8Array(1000)), last: index >= 1199 };
+    };
+    const before = snapshot(w.b.paths.home);
+    await expect(syncProfile(w.b, w.tb, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/more (chunks )?of file/) });
+    expect(snapshot(w.b.paths.home)).toEqual(before); // neither the file nor the entry naming it
+    expect(calls).toBe(1);
+    expect(sent).toBeLessThanOrEqual(1000);
+    expect(fs.existsSync(blobsDir(w.b.paths)) ? fs.readdirSync(blobsDir(w.b.paths)) : []).toEqual([]);
+    // many small chunks within the size: stopped at the chunk count (one for a 19-byte file)
+    w.tb.tamper.blobGet = (_id, index) => ({ data: toBase64(new Uint8Array(1)), last: index >= 1199 });
+    calls = 0;
+    await expect(syncProfile(w.b, w.tb, w.acc.accountId)).rejects.toMatchObject({ exitCode: 8, message: expect.stringMatching(/more chunks of file/) });
+    expect(fs.existsSync(blobsDir(w.b.paths)) ? fs.readdirSync(blobsDir(w.b.paths)) : []).toEqual([]);
+    // and the honest server's copy arrives whole, with its entry
+    delete w.tb.tamper.blobGet;
+    await syncProfile(w.b, w.tb, w.acc.accountId);
+    expect(fs.statSync(join(blobsDir(w.b.paths), f.blob)).size).toBe(declared);
+    expect(w.b.get('doc').payload.name).toBe('doc');
   });
 });

@@ -4,10 +4,15 @@
 // key, serves another vault or alters records is caught (exit 8).
 import { describe, expect, it } from 'vitest';
 import { testServer } from '../helpers/server.js';
-import { account, newProfile, transport } from '../helpers/sync.js';
+import { account, device, newProfile, secondDevice, transport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { newServiceToken, sealVaultForToken, tokenAuthHash, tokenAuthHeader, tokenKeys, TokenVault, type ServiceToken, type TokenTransport } from '../../src/sync/tokenvault.js';
-import { toBase64 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
+import { open } from '../../src/crypto/aead.js';
+import { unwrapForToken } from '../../src/sync/tokenvault.js';
+import { rotateVaultKey } from '../../src/sync/rotate.js';
+import { parseVaultEnvelope } from '../../src/sync/envelope.js';
+import { decodeRecord, entryAad } from '../../src/vault/format.js';
 import { KpmError, EXIT } from '../../src/vault/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { PullResultT, TokenVaultT } from '../../src/protocol/schemas.js';
@@ -51,7 +56,7 @@ async function setup() {
       },
     };
   };
-  return { ts, s, deploy, make, transportOf };
+  return { ts, s, deploy, make, transportOf, t, acct };
 }
 
 const exitOf = async (p: Promise<unknown> | (() => unknown)): Promise<number | undefined> => {
@@ -99,5 +104,67 @@ describe('TokenVault', () => {
     expect(await exitOf(TokenVault.load(transportOf(ci), wrong))).toBe(EXIT.corrupt);
     // and the honest answers still read
     expect((await TokenVault.load(transportOf(ci), ci)).get('deploy').payload.fields.password).toBe('v2');
+  });
+});
+
+describe('vault key rotation (kpm vault rotate-key, offered by kpm token revoke)', () => {
+  it('S3: after a rotation the old token reads nothing; its keys do not open what is written after, even served by the server; every record moved', async () => {
+    const { ts, s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const before = (await TokenVault.load(transportOf(tok), tok)).get('deploy').payload.fields.password;
+    expect(before).toBe('v2');
+    const oldKeys = await transportOf(tok).vault();
+    const { wrapKey } = tokenKeys(tok);
+    const held = unwrapForToken(wrapKey, fromBase64(oldKeys.wrappedKey), tok.id, oldKeys.vault.id, s.profile.profileId);
+    const historyBefore = s.history('deploy', 'CI').map((e) => e.payload.fields.password);
+    const trashBefore = s.trash('CI').map((e) => e.name);
+    const r = await rotateVaultKey(s, 'CI');
+    expect(r.vault.name).toBe('CI');
+    expect(r.vault.id).not.toBe(r.oldId);
+    expect(s.history('deploy', 'CI').map((e) => e.payload.fields.password)).toEqual(historyBefore);
+    expect(s.trash('CI').map((e) => e.name)).toEqual(trashBefore);
+    await s.add('CI', login('after-rotation', 'new-secret'));
+    await syncProfile(s, t, acct.accountId);
+    expect(parseVaultEnvelope(fromBase64((await t.state()).vaults.find((v) => v.id === r.oldId)!.body)).deleted).toBe(true);
+    // another device takes the rotation: the old vault goes, the new one arrives with every record
+    const tb = transport(ts, await device(ts, acct.email));
+    const b = await secondDevice(tb, acct.accountId);
+    await syncProfile(b, tb, acct.accountId);
+    expect(b.listVaults().map((x) => x.id).sort()).toEqual(s.listVaults().map((x) => x.id).sort());
+    expect(b.history('deploy', 'CI').map((e) => e.payload.fields.password)).toEqual(historyBefore);
+    expect(b.get('after-rotation', 'CI').payload.fields.password).toBe('new-secret');
+    // the old vault is deleted on the server: the token reads nothing
+    expect(await exitOf(TokenVault.load(transportOf(tok), tok))).toBe(EXIT.notFound);
+    // a server that serves the new vault to the old token: its keys open none of its records
+    const fresh = (await t.pull(r.vault.id, 0)).records;
+    expect(fresh.length).toBe(6); // the five records of CI (every version, the trash) and the new one
+    for (const raw of fresh) {
+      const rec = decodeRecord(fromBase64(raw));
+      const aad = entryAad(s.profile.profileId, fromHex(r.vault.id), rec.entryId, rec.version, rec.flags, rec.nameTag);
+      expect(() => open(held.recordKey, rec.sealed, aad)).toThrow();
+    }
+  });
+});
+
+describe('vault key rotation of a data vault (own password)', () => {
+  it('keeps its own password (needed, and checked: exit 5 for a wrong one) and every entry; an interrupted rotation is finished by running it again', async () => {
+    const s = await newProfile();
+    await s.createVault('Private', utf8.encode('vault-pw-123'));
+    await s.add('Private', login('hidden', 'h1'));
+    const before = s.vault('Private').id;
+    expect(await exitOf(rotateVaultKey(s, 'Private'))).toBe(EXIT.usage);
+    expect(await exitOf(rotateVaultKey(s, 'Private', utf8.encode('wrong-password')))).toBe(EXIT.wrongPassword);
+    expect(s.vault('Private').id).toBe(before);
+    const r = await rotateVaultKey(s, 'Private', utf8.encode('vault-pw-123'));
+    expect(r.vault).toMatchObject({ name: 'Private', ownPassword: true });
+    expect(s.get('hidden', 'Private').payload.fields.password).toBe('h1');
+    expect(s.listVaults().map((v) => v.name).sort()).toEqual(['Personal', 'Private']);
+    // interrupted after the old vault went, before the rename: running it again on the copy finishes
+    await s.renameVault('Private', 'Private (rotating key)');
+    const copy = s.vault('Private (rotating key)').id;
+    const again = await rotateVaultKey(s, 'Private (rotating key)', utf8.encode('vault-pw-123'));
+    expect(again.vault.name).toBe('Private');
+    expect(again.vault.id).not.toBe(copy); // rotated again, not only renamed
+    expect(s.get('hidden', 'Private').payload.fields.password).toBe('h1');
   });
 });

@@ -5,7 +5,8 @@ import { toBase64 } from '../../crypto/bytes.js';
 import { KpmError, EXIT, notFound, usageError } from '../../vault/errors.js';
 import type { TokenViewT } from '../../protocol/schemas.js';
 import { ctx } from '../context.js';
-import { info, json, out } from '../io.js';
+import { info, isInteractive, json, out } from '../io.js';
+import { askConfirm, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { tokenForbidden, tokenMode } from '../tokenapi.js';
@@ -35,6 +36,34 @@ async function signedIn() {
   const api = new h.ApiClient(session.server, session.insecure === true);
   const call = <T>(name: Parameters<typeof h.authedCall>[3], o: { body?: unknown; params?: Record<string, string> } = {}) => h.authedCall<T>(paths, api, session, name, o);
   return { api, call };
+}
+
+/**
+ * After a revocation: the token's holder keeps the vault's read keys, so offer a new key. `rotate`:
+ * true (--rotate-key) rotates, false (--no-rotate-key) only says so, undefined asks on a terminal.
+ */
+async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promise<void> {
+  if (rotate === false || (rotate === undefined && !isInteractive())) {
+    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach.`);
+  }
+  const { paths } = ctx();
+  const vaults = await openApi(paths, {}, async () => (await loadSettings(paths)).autolock);
+  try {
+    const v = (await vaults.listVaults()).find((x) => x.id === t.vaultId);
+    const hint = `the token's holder still has the read keys of vault "${v?.name ?? t.vaultId.slice(0, 8)}": \`kpm vault rotate-key\` gives it a new key, so what is added from now on is out of its reach`;
+    if (!v) return info(`Note: ${hint}.`);
+    if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give vault "${v.name}" a new key (recommended)?`, true);
+    if (!rotate) return info(`Note: ${hint}.`);
+    let pw: string | undefined;
+    if (v.ownPassword) {
+      if (!isInteractive()) throw usageError(`vault "${v.name}" has its own password; run \`kpm vault rotate-key "${v.name}" --vault-password-stdin\``);
+      pw = await askSecret(`Password of vault "${v.name}"`);
+    }
+    const r = await vaults.rotateVaultKey(v.id, pw);
+    info(`Vault "${r.vault.name}" has a new key (${r.entries} record${r.entries === 1 ? '' : 's'} re-encrypted); the vault with the old key is removed (the next sync removes it everywhere).`);
+  } finally {
+    await vaults.close();
+  }
 }
 
 function status(t: TokenViewT): string {
@@ -120,13 +149,25 @@ Examples:
   token
     .command('revoke <id>')
     .description('revoke a service token at once (its id, or the first 8+ characters of it)')
+    .option('--rotate-key', "also give the token's vault a new key (`kpm vault rotate-key`), without asking")
+    .option('--no-rotate-key', 'do not offer the key rotation')
     .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected)')
-    .addHelpText('after', '\nExample:\n  kpm token revoke 3f2a9c1b')
-    .action(async (id: string, o: { settingsPasswordStdin?: boolean }) => {
+    .addHelpText('after', `
+Revocation stops the server from answering the token. It cannot take back what the token's holder
+already read, nor the vault's read keys it carries: with a server's help (or a copy of the server's
+data) the holder can still read what is written to the vault later, until the vault gets a new key.
+So revoke offers \`kpm vault rotate-key\` for the token's vault (asked on a terminal; --rotate-key
+does it without asking). The holder can never write: every write is signed with the account's key.
+
+Examples:
+  kpm token revoke 3f2a9c1b
+  kpm token revoke 3f2a9c1b --rotate-key`)
+    .action(async (id: string, o: { settingsPasswordStdin?: boolean; rotateKey?: boolean }) => {
       const prefix = id.toLowerCase();
       if (!/^[0-9a-f]{8,32}$/.test(prefix)) throw usageError(`"${id}" is not a token id`, 'see `kpm token list`');
       await requireSettingsPassword('token revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
       const { api, call } = await signedIn();
+      let revoked: TokenViewT;
       try {
         const { tokens } = await call<{ tokens: TokenViewT[] }>('tokenList');
         const hits = tokens.filter((t) => t.id.startsWith(prefix));
@@ -134,8 +175,10 @@ Examples:
         if (hits.length > 1) throw new KpmError(`"${id}" matches ${hits.length} tokens; give more of the id`, EXIT.usage);
         await call('tokenRevoke', { params: { id: hits[0].id } });
         info(`Service token ${hits[0].id.slice(0, 8)} ("${hits[0].name}") is revoked.`);
+        revoked = hits[0];
       } finally {
         await api.close();
       }
+      await offerRotation(revoked, o.rotateKey);
     });
 }

@@ -106,6 +106,28 @@ export function register(program: Command): void {
     });
 
   vault
+    .command('rotate-key <name>')
+    .description('give a vault a new key, so a revoked service token or a lost device cannot read what is added from now on')
+    .option('--vault-password-stdin', "read the vault's own password from stdin (a data vault keeps its password)")
+    .addHelpText('after', `
+Every record of the vault (all versions, the trash) is re-encrypted under a new key into a new vault
+of the same name; the old vault is removed, here now and on the server and the other devices at the
+next sync. Service tokens of the vault stop reading: create new ones. What an old key holder already
+read, and files attached before the rotation (their own keys are unchanged), stay readable to it.
+
+Examples:
+  kpm vault rotate-key CI
+  printf %s "$VAULT_PW" | kpm vault rotate-key Private --vault-password-stdin`)
+    .action(async (name: string, o) => {
+      const a = await api({});
+      const own = (await a.listVaults()).find((v) => v.name.toLowerCase() === name.toLowerCase() || v.id === name.toLowerCase())?.ownPassword;
+      const pw = own ? await vaultPassword(o, false, name) : undefined;
+      const r = await a.rotateVaultKey(name, pw);
+      info(`Vault "${r.vault.name}" has a new key (${r.entries} record${r.entries === 1 ? '' : 's'} re-encrypted); the vault with the old key is removed (the next sync removes it everywhere).`);
+      info('Service tokens of this vault no longer read it: create new ones with `kpm token create`.');
+    });
+
+  vault
     .command('rename <name> <newName>')
     .description('rename a vault')
     .addHelpText('after', '\nExamples:\n  kpm vault rename Work Office')

@@ -24,6 +24,7 @@ import type { SyncStateT, TokensT } from '../../protocol/schemas.js';
 import { MERGE_HINT, accountProfileId, ownVaultConflict } from '../../sync/profilecheck.js';
 import { loadProfileState, saveKeyringEnvelope } from '../../sync/state.js';
 import { parseKeyringEnvelope, tampered, verifyKeyringEnvelope } from '../../sync/envelope.js';
+import { accountPublicKey } from '../../crypto/sign.js';
 import { MERGE_BACKUP_PREFIX, writeBackupInfo } from '../../sync/mergebackup.js';
 
 type Http = typeof import('../../sync/http.js');
@@ -112,7 +113,7 @@ async function checkAccountPassword(bytes: Uint8Array, password: string): Promis
     wipe(pw);
   }
   try {
-    verifyKeyringEnvelope(ak, bytes);
+    verifyKeyringEnvelope(accountPublicKey(ak), bytes);
   } finally {
     wipe(ak);
   }

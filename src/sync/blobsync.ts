@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { toBase64, fromBase64 } from '../crypto/bytes.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
 import { blobsDir, filesOf } from '../vault/blobs.js';
-import { ensureDir, fsyncDir, FILE_MODE } from '../vault/fsutil.js';
+import { commitTemp, discardTemp, ensureDir, openTemp, writeAll } from '../vault/fsutil.js';
 import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import type { Vault } from '../vault/store.js';
 import type { KpmPaths } from '../vault/paths.js';
@@ -65,23 +65,18 @@ export async function downloadBlobs(paths: KpmPaths, t: SyncTransport, ids: stri
     const path = join(dir, id);
     if (fs.existsSync(path)) continue;
     ensureDir(dir);
-    const tmp = `${path}.sync-tmp`;
-    const fd = fs.openSync(tmp, 'w', FILE_MODE);
+    const { fd, tmp } = openTemp(path);
     try {
       for (let index = 0; ; index++) {
         const c = await t.blobGet(id, index);
-        fs.writeSync(fd, fromBase64(c.data));
+        writeAll(fd, fromBase64(c.data));
         if (c.last) break;
       }
-      fs.fsyncSync(fd);
     } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
+      discardTemp(fd, tmp);
       throw e;
     }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, path);
-    fsyncDir(dir);
+    commitTemp(fd, tmp, path);
     got++;
   }
   return got;

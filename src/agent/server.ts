@@ -48,6 +48,12 @@ function makeSocketDir(paths: KpmPaths): AgentPaths {
   return ap;
 }
 
+/** How long after a change the automatic sync starts (KPM_AGENT_SYNC_DELAY_MS, default 200 ms; README). */
+function syncDelayMs(): number {
+  const n = Number(process.env.KPM_AGENT_SYNC_DELAY_MS);
+  return Number.isSafeInteger(n) && n >= 0 && n <= 86_400_000 ? n : 200;
+}
+
 export async function runAgent(paths: KpmPaths): Promise<void> {
   // One agent per profile (S9): the pid file is its lock, taken before anything else; a second
   // agent exits at once, without reading the keys.
@@ -120,7 +126,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     const { autoSyncOutcome, autoSyncWanted } = await import('../sync/auto.js');
     if (!(await autoSyncWanted(paths))) return undefined;
     return autoSyncOutcome(session);
-  });
+  }, undefined, syncDelayMs());
 
   const handle = async (req: AgentRequest): Promise<AgentResponse> => {
     const given = Buffer.from(String(req?.token ?? ''));

@@ -180,7 +180,7 @@ export function register(program: Command): void {
       const a = await agentStatus(paths);
       const { agentPaths } = await import('../../agent/socket.js');
       const st = a
-        ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, lastSyncError: a.lastSyncError ?? null }
+        ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, syncRuns: a.syncRuns ?? 0, lastSyncError: a.lastSyncError ?? null }
         : { running: false };
       if (o.json) return json(st);
       if (!a) return out('the agent is not running (kpm is locked)');

@@ -8,7 +8,7 @@ import { toHex, wipe } from '../crypto/bytes.js';
 import { Session } from '../vault/session.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DIR_MODE, ensureDir, ownFileProblem, privateDirProblem, readFileOrNull, tryHoldLock, writeFileAtomic } from '../vault/fsutil.js';
+import { DIR_MODE, ensureDir, ownFileProblem, pidAlive, privateDirProblem, readFileOrNull, tryHoldLock, writeFileAtomic } from '../vault/fsutil.js';
 import { KpmError, EXIT } from '../vault/errors.js';
 import type { KpmPaths } from '../vault/paths.js';
 import { checkRequest, WRITE_METHODS } from './api.js';
@@ -48,6 +48,20 @@ function makeSocketDir(paths: KpmPaths): AgentPaths {
   return ap;
 }
 
+/**
+ * Whether `pid` is a running kpm agent (not a zombie, not another program that got a dead agent's
+ * pid). Where /proc cannot tell, any live process counts.
+ */
+export function isAgentProcess(pid: number): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    if (/^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))) return false;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('__agent');
+  } catch {
+    return true;
+  }
+}
+
 /** How long after a change the automatic sync starts (KPM_AGENT_SYNC_DELAY_MS, default 200 ms; README). */
 function syncDelayMs(): number {
   const n = Number(process.env.KPM_AGENT_SYNC_DELAY_MS);
@@ -61,7 +75,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   const runBad = privateDirProblem(paths.run);
   if (runBad) refuse(EXIT.forbidden, `refusing to start the agent: ${runBad}`);
   const pidFile = agentPathsIn(paths, paths.run).pid;
-  if (!tryHoldLock(pidFile)) {
+  if (!tryHoldLock(pidFile, isAgentProcess)) {
     process.stdout.write('busy\n');
     process.exit(0);
   }

@@ -164,15 +164,16 @@ export function withLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): T {
 
 /**
  * Takes a lock file that lasts as long as this process (the agent's "one per profile"): created
- * exclusively with our pid; a lock whose owner died is taken over as in `withLock`. False when a
- * live process holds it. The caller removes the file when it exits.
+ * exclusively with our pid; a lock whose owner died (`isOwner` false: by default, no process with
+ * that pid) is taken over as in `withLock`. False when a live owner holds it. The caller removes
+ * the file when it exits.
  */
-export function tryHoldLock(lockPath: string): boolean {
+export function tryHoldLock(lockPath: string, isOwner: (pid: number) => boolean = pidAlive): boolean {
   for (let i = 0; i < 20; i++) {
     if (tryCreateLock(lockPath)) return true;
     const owner = readPid(lockPath);
     if (owner === process.pid) return true;
-    if ((owner !== undefined && !pidAlive(owner)) || (owner === undefined && lockAgeMs(lockPath) > 5_000)) {
+    if ((owner !== undefined && !isOwner(owner)) || (owner === undefined && lockAgeMs(lockPath) > 5_000)) {
       removeStaleLock(lockPath, owner);
       continue;
     }

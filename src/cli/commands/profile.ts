@@ -57,9 +57,9 @@ async function stopRunningAgent(paths: KpmPaths): Promise<boolean> {
   const a = await agentStatus(paths);
   if (!a) return false;
   await agentCall(paths, 'lock', [], { quiet: true });
-  const { pidAlive } = await import('../../vault/fsutil.js');
-  for (let i = 0; i < 500 && pidAlive(a.pid); i++) await new Promise((r) => setTimeout(r, 10));
-  if (pidAlive(a.pid)) throw new KpmError(`the agent (pid ${a.pid}) did not stop`, EXIT.error, `stop it with \`kill ${a.pid}\``);
+  const { isAgentProcess } = await import('../../agent/server.js');
+  for (let i = 0; i < 500 && isAgentProcess(a.pid); i++) await new Promise((r) => setTimeout(r, 10));
+  if (isAgentProcess(a.pid)) throw new KpmError(`the agent (pid ${a.pid}) did not stop`, EXIT.error, `stop it with \`kill ${a.pid}\``);
   return true;
 }
 
@@ -169,7 +169,10 @@ export function register(program: Command): void {
       if (backgroundSync?.lastError) out(`last background sync failed at ${backgroundSync.lastError.at}: ${backgroundSync.lastError.message}`);
     });
 
-  const agent = program.command('agent').description('the background agent that keeps the vault unlocked (see `kpm unlock`)');
+  const agent = program
+    .command('agent')
+    .description('the background agent that keeps the vault unlocked (see `kpm unlock`)')
+    .addHelpText('after', '\nExamples:\n  kpm agent status\n  kpm agent stop');
   agent
     .command('status')
     .description("show whether the agent runs: its pid, idle timeout, the background sync's state")

@@ -6,6 +6,9 @@ import type { KpmPaths } from '../vault/paths.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import { AGENT_METHODS, type VaultApi } from './api.js';
 import { encodeHandover } from './handover.js';
+import { childEnv } from '../cli/childenv.js';
+
+export { childEnv };
 
 export { agentCall, AgentUnavailable };
 
@@ -16,28 +19,36 @@ export function agentApi(paths: KpmPaths): VaultApi {
   return api as unknown as VaultApi;
 }
 
-export async function agentStatus(paths: KpmPaths): Promise<{ pid: number; idleSeconds: number; entries: number } | null> {
+export interface AgentState {
+  pid: number;
+  idleSeconds: number;
+  entries: number;
+  /** an offline change holds back the background sync */
+  syncHeld?: boolean;
+  /** a background sync is scheduled */
+  syncPending?: boolean;
+  syncRuns?: number;
+  /** the last background sync failure, if none succeeded since */
+  lastSyncError?: { message: string; at: string } | null;
+}
+
+export async function agentStatus(paths: KpmPaths): Promise<AgentState | null> {
   try {
-    return (await agentCall(paths, 'status')) as { pid: number; idleSeconds: number; entries: number };
+    return (await agentCall(paths, 'status')) as AgentState;
   } catch (e) {
     if (e instanceof AgentUnavailable) return null;
     throw e;
   }
 }
 
-/** The environment for kpm's own background processes: never the master password (R38). */
-export function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  delete env.KPM_MASTER_PASSWORD;
-  delete env.KPM_TOKEN;
-  delete env.KPM_OFFLINE; // --offline is for one command; the agent follows the sync setting
-  return env;
-}
-
-/** Starts a detached agent and hands it the keys through a pipe; resolves once it listens. */
-export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys: Record<string, Uint8Array>, idleSeconds: number): Promise<void> {
+/**
+ * Starts a detached agent and hands it the keys through a pipe; resolves once it listens: true, or
+ * false when another agent of this profile runs already (one per profile; the new one exits at once).
+ */
+export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys: Record<string, Uint8Array>, idleSeconds: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [process.argv[1], '__agent'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv() });
+    const child = spawn(process.execPath, [process.argv[1], '__agent'], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: childEnv({ agent: true }) });
+    child.stdin!.on('error', () => {}); // a second agent exits without reading its keys
     let out = '';
     let err = '';
     const fail = (msg: string) => reject(new KpmError(`could not start the agent: ${msg}`, EXIT.error));
@@ -49,11 +60,15 @@ export function startAgent(paths: KpmPaths, profile: UnlockedProfile, vaultKeys:
       out += c;
       const failed = /^error (\d+) (.*)\n/.exec(out);
       if (failed) return reject(new KpmError(failed[2], Number(failed[1]) as ExitCode));
+      if (out.startsWith('busy\n')) {
+        child.unref();
+        return resolve(false);
+      }
       if (out.includes('ready\n')) {
         child.stdout!.destroy();
         child.stderr!.destroy();
         child.unref();
-        resolve();
+        resolve(true);
       }
     });
     child.on('exit', (code) => fail(err.trim() || `exited with code ${code}`));

@@ -6,7 +6,11 @@ import type { Session } from '../vault/session.js';
 import type { VaultApi } from './api.js';
 import { renderList } from '../vault/listing.js';
 
-export function sessionApi(s: Session, viaAgent = false): VaultApi {
+/**
+ * `offline`: this command runs with --offline / KPM_OFFLINE=1 (in the agent: the request says so),
+ * so nothing touches the network, such as the sync after unlocking a data vault from the server.
+ */
+export function sessionApi(s: Session, viaAgent = false, offline = process.env.KPM_OFFLINE === '1'): VaultApi {
   return {
     viaAgent,
     get: async (q, vault) => s.get(q, vault),
@@ -28,7 +32,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
         return { ...v, entries: s.listVaults().find((x) => x.id === v.id)?.entries ?? v.entries };
       }
       const run = await import('../sync/run.js');
-      if (run.isSignedIn(s)) await run.syncNow(s).catch(() => undefined); // its records; a failure waits for the next sync
+      if (run.isSignedIn(s) && !offline) await run.syncNow(s).catch(() => undefined); // its records; a failure waits for the next sync
       return { ...remote, entries: s.listVaults().find((v) => v.id === remote.id)?.entries ?? 0 };
     },
     lockVault: async (name) => {

@@ -2,41 +2,127 @@
 // Node cannot read SO_PEERCRED, so the check is by file permission: the socket sits in a 0700
 // folder with mode 0600, and every request carries a 256-bit token from a 0600 file that only the
 // same uid (or root) can read. See docs/SECURITY.md.
-import { tmpdir } from 'node:os';
+//
+// The agent's folder is never one that another user could create first (S2): it is the profile's
+// own run folder ($KPM_HOME/run), or, when a socket path there would be too long for a Unix socket,
+// a folder with a random name that the agent creates itself (mkdtemp) in the temp folder and names
+// in `run/agent.dir`. Before trusting anything, client and agent check with lstat (no symlinks)
+// that the folder is this user's with mode 0700 and that the socket and token file are this user's.
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { KpmPaths } from '../vault/paths.js';
+import { KpmError, EXIT } from '../vault/errors.js';
+import { ownFileProblem, privateDirProblem } from '../vault/fscheck.js';
 
 export interface AgentPaths {
+  /** the folder of the socket and the token */
   dir: string;
   socket: string;
   token: string;
+  /** run/agent.pid: the agent's pid, and its lock (one agent per profile) */
   pid: string;
+  /** run/agent.dir: where the socket folder is, when it is not the run folder */
+  pointer: string;
 }
 
+/** Unix socket paths are limited to 107 bytes (108 with the NUL). */
+export const MAX_SOCKET_PATH = 100;
+
+const inDir = (dir: string) => ({ dir, socket: join(dir, 'agent.sock'), token: join(dir, 'agent.token') });
+
+/** Whether the socket fits in the run folder itself. */
+export function socketFitsInRun(paths: KpmPaths): boolean {
+  return join(paths.run, 'agent.sock').length <= MAX_SOCKET_PATH;
+}
+
+/** The agent's files for a given socket folder. */
+export function agentPathsIn(paths: KpmPaths, dir: string): AgentPaths {
+  return { ...inDir(dir), pid: join(paths.run, 'agent.pid'), pointer: join(paths.run, 'agent.dir') };
+}
+
+/** The agent's files where they are now (its folder only if it is this user's, else the run folder); for clean-up. */
 export function agentPaths(paths: KpmPaths): AgentPaths {
-  let dir = paths.run;
-  // Unix socket paths are limited to 107 bytes; fall back to a short private folder.
-  if (join(dir, 'agent.sock').length > 100) {
-    const h = fnv1a(paths.run);
-    dir = join(tmpdir(), `kpm-${process.getuid?.() ?? 0}-${h}`);
+  if (socketFitsInRun(paths)) return agentPathsIn(paths, paths.run);
+  const pointer = join(paths.run, 'agent.dir');
+  const dir = ownFileProblem(pointer, 'file') ? '' : (readText(pointer) ?? '').trim();
+  return agentPathsIn(paths, dir && !privateDirProblem(dir) ? dir : paths.run);
+}
+
+export const untrusted = (problem: string, pid?: number) =>
+  new KpmError(
+    `refusing to talk to the agent: ${problem}`,
+    EXIT.forbidden,
+    `the agent's folder must be yours alone (mode 0700), and its socket and token yours (docs/SECURITY.md); stop that agent${pid ? ` (\`kill ${pid}\`)` : ''} and run \`kpm unlock\` again`,
+  );
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return { dir, socket: join(dir, 'agent.sock'), token: join(dir, 'agent.token'), pid: join(dir, 'agent.pid') };
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+/**
+ * The running agent's files, checked; undefined when no agent runs. Throws (exit 9) when an agent
+ * seems to run but its folder, socket or token file is not this user's alone.
+ */
+export function locateAgent(paths: KpmPaths): AgentPaths | undefined {
+  const runBad = privateDirProblem(paths.run);
+  if (runBad) {
+    if (!fs.existsSync(paths.run)) return undefined;
+    throw untrusted(runBad);
+  }
+  let ap: AgentPaths;
+  if (socketFitsInRun(paths)) ap = agentPathsIn(paths, paths.run);
+  else {
+    const pointer = join(paths.run, 'agent.dir');
+    const bad = ownFileProblem(pointer, 'file');
+    if (bad) {
+      if (!fs.existsSync(pointer)) return undefined;
+      throw untrusted(bad);
+    }
+    const dir = (readText(pointer) ?? '').trim();
+    if (!dir) return undefined;
+    ap = agentPathsIn(paths, dir);
+  }
+  // No live agent (none started, or it crashed): nothing is trusted, nothing to refuse. A folder
+  // left behind, or planted under a name a crashed agent used, is never talked to.
+  const pid = Number.parseInt(readText(ap.pid) ?? '', 10);
+  if (!(pid > 0 && pidAlive(pid)) || !lexists(ap.token)) return undefined;
+  const problem = privateDirProblem(ap.dir) ?? ownFileProblem(ap.token, 'file') ?? ownFileProblem(ap.socket, 'socket');
+  if (problem) throw untrusted(problem, pid);
+  return ap;
+}
+
+function lexists(path: string): boolean {
+  try {
+    fs.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export interface AgentRequest {
   token: string;
   method: string;
   params: unknown[];
+  /** the command runs with --offline / KPM_OFFLINE=1 (see the agent's sync hold) */
+  offline?: boolean;
 }
 
-export type AgentResponse = { ok: unknown } | { error: { message: string; exitCode: number; hint?: string } };
-
-/** FNV-1a: a short, stable folder name for a long path (not a security function). */
-function fnv1a(text: string): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
+export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string } }) & {
+  /** the last background sync failed: shown once, on the next command */
+  notice?: string;
+};

@@ -4,14 +4,14 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { KpmError, EXIT } from '../vault/errors.js';
 import { info } from './io.js';
-import { childEnv } from '../agent/client.js';
+import { childEnv, withoutSecretEnv } from './childenv.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
 
 export async function copyAndClear(value: string, clearSeconds: number): Promise<void> {
   const { default: clipboard } = await import('clipboardy');
   try {
-    await clipboard.write(value);
+    await withoutSecretEnv(() => clipboard.write(value)); // xclip, wl-copy … inherit the environment
   } catch (e) {
     throw new KpmError(`cannot use the clipboard: ${(e as Error).message.split('\n')[0]}`, EXIT.error, 'print the value instead (without --copy)');
   }

@@ -108,15 +108,29 @@ export function completeCard(p: EntryPayload): string | undefined {
   return luhnValid(p.fields.number) ? undefined : 'the card number fails the Luhn check; saved anyway, but check for a typo';
 }
 
-/** Multi-line text for a note: from $EDITOR on a terminal. */
+/**
+ * Multi-line text for a note: from $EDITOR on a terminal. The scratch file is in a new private
+ * folder (random name, 0700, checked) inside the profile's run folder, never the shared temp
+ * folder, and is removed afterwards; the editor gets no secret variable of kpm's.
+ */
 export async function editText(initial = ''): Promise<string> {
-  const [{ spawnSync }, fs, os, path] = await Promise.all([import('node:child_process'), import('node:fs'), import('node:os'), import('node:path')]);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kpm-edit-'));
+  const [{ spawnSync }, fs, path, { makePrivateTempDir }, { childEnv }, { ctx }] = await Promise.all([
+    import('node:child_process'),
+    import('node:fs'),
+    import('node:path'),
+    import('../vault/fsutil.js'),
+    import('./childenv.js'),
+    import('./context.js'),
+  ]);
+  const dir = makePrivateTempDir(ctx().paths.run, 'edit-');
   const file = path.join(dir, 'note.txt');
   try {
-    fs.writeFileSync(file, initial, { mode: 0o600 });
+    fs.writeFileSync(file, initial, { mode: 0o600, flag: 'wx' });
     const editor = process.env.VISUAL || process.env.EDITOR || 'vi';
-    const r = spawnSync(`${editor} "${file}"`, { stdio: 'inherit', shell: true });
+    // the file name as "$1", so that no character of the path is read by the shell
+    const r = process.platform === 'win32'
+      ? spawnSync(`${editor} "${file}"`, { stdio: 'inherit', shell: true, env: childEnv() })
+      : spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'kpm-editor', file], { stdio: 'inherit', env: childEnv() });
     if (r.status !== 0) throw usageError(`the editor (${editor}) exited with an error; nothing saved`);
     return fs.readFileSync(file, 'utf8');
   } finally {

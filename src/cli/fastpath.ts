@@ -35,7 +35,7 @@ async function call(method: string, params: unknown[]): Promise<unknown | undefi
 /** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
 async function completeEntries(prefix: string): Promise<number> {
   try {
-    const entries = (await agentCall(resolvePaths(), 'list', [{}])) as Array<{ name: string }>;
+    const entries = (await agentCall(resolvePaths(), 'list', [{}], { quiet: true })) as Array<{ name: string }>;
     const p = prefix.toLowerCase();
     const names = new Set(entries.map((e) => e.name).filter((n) => n.toLowerCase().startsWith(p)));
     if (names.size) process.stdout.write([...names].join('\n') + '\n');

@@ -7,7 +7,7 @@ import { Session } from '../vault/session.js';
 import { noVaultError, unlockKeyring, type UnlockedProfile } from '../vault/keyring.js';
 import { locked, usageError } from '../vault/errors.js';
 import type { KpmPaths } from '../vault/paths.js';
-import type { VaultApi } from '../agent/api.js';
+import { WRITE_METHODS, type VaultApi } from '../agent/api.js';
 import { sessionApi } from '../agent/local.js';
 import { agentApi, agentStatus, startAgent } from '../agent/client.js';
 import { info, isInteractive, readStdinText } from './io.js';
@@ -58,7 +58,6 @@ export function requireVault(paths: KpmPaths): void {
 
 // Without an agent, a command that changed the vault syncs once before it exits (setting sync=auto).
 let changedSession: Session | undefined;
-const WRITES = new Set(['add', 'addMany', 'update', 'remove', 'restore', 'createVault', 'renameVault', 'changeVaultPassword', 'removeVault', 'rotateVaultKey']);
 
 function trackWrites(api: VaultApi, session: Session): VaultApi {
   return new Proxy(api, {
@@ -66,7 +65,7 @@ function trackWrites(api: VaultApi, session: Session): VaultApi {
       const v = Reflect.get(target, prop, receiver);
       // closing waits for the sync after the command (afterCommand closes the session)
       if (prop === 'close') return async () => (changedSession === session ? undefined : target.close());
-      if (typeof prop !== 'string' || !WRITES.has(prop) || typeof v !== 'function') return v;
+      if (typeof prop !== 'string' || !WRITE_METHODS.has(prop) || typeof v !== 'function') return v;
       return async (...args: unknown[]) => {
         const r = await (v as (...a: unknown[]) => Promise<unknown>)(...args);
         changedSession = session;

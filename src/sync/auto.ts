@@ -25,6 +25,11 @@ export async function autoSyncWanted(paths: KpmPaths): Promise<boolean> {
 
 /** Runs a sync; returns a one-line note of what happened or went wrong (never throws). */
 export async function autoSync(session: Session): Promise<string | undefined> {
+  return (await autoSyncOutcome(session)).note;
+}
+
+/** The same, also telling whether it failed (the agent keeps the last failure: src/agent/syncsched.ts). */
+export async function autoSyncOutcome(session: Session): Promise<{ note?: string; failed?: string }> {
   try {
     const { syncNow } = await import('./run.js');
     const r = await syncNow(session);
@@ -32,10 +37,11 @@ export async function autoSync(session: Session): Promise<string | undefined> {
     const pushed = r.vaults.reduce((n, v) => n + v.pushed, 0);
     const conflicts = r.vaults.flatMap((v) => v.conflicts);
     const notes = [...r.warnings, ...conflicts.map((c) => conflictText(c))];
-    return pulled || pushed || notes.length ? `synced: ${pushed} sent, ${pulled} received${notes.length ? `; ${notes.join('; ')}` : ''}` : undefined;
+    return { note: pulled || pushed || notes.length ? `synced: ${pushed} sent, ${pulled} received${notes.length ? `; ${notes.join('; ')}` : ''}` : undefined };
   } catch (e) {
     const { KpmError, EXIT } = await import('../vault/errors.js');
-    if (e instanceof KpmError && e.exitCode === EXIT.network) return `not synced (offline?): changes are kept and sent with the next sync`;
-    return `sync failed: ${(e as Error).message}`;
+    const message = (e as Error).message.split('\n')[0];
+    if (e instanceof KpmError && e.exitCode === EXIT.network) return { note: `not synced (offline?): changes are kept and sent with the next sync`, failed: `not synced (network: ${message}); the changes are kept and sent with the next sync` };
+    return { note: `sync failed: ${message}`, failed: message };
   }
 }

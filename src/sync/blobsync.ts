@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { toBase64, fromBase64 } from '../crypto/bytes.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
 import { blobsDir, filesOf, sealedBlobSize } from '../vault/blobs.js';
-import { ensureDir, fsyncDir, FILE_MODE } from '../vault/fsutil.js';
+import { commitTemp, discardTemp, ensureDir, openTemp, writeAll } from '../vault/fsutil.js';
 import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import type { Vault } from '../vault/store.js';
 import type { KpmPaths } from '../vault/paths.js';
@@ -78,29 +78,24 @@ export async function downloadBlobs(paths: KpmPaths, t: SyncTransport, blobs: Ma
     const path = join(dir, id);
     if (fs.existsSync(path)) continue;
     ensureDir(dir);
-    const tmp = `${path}.sync-tmp`;
-    const fd = fs.openSync(tmp, 'w', FILE_MODE);
+    const { fd, tmp } = openTemp(path);
     try {
       let written = 0;
       for (let index = 0; ; index++) {
         const c = await t.blobGet(id, index);
         const data = fromBase64(c.data);
         if (written + data.length > expected) throw tampered(`the server sent more of file ${id} than its entry declares (${size} bytes)`);
-        fs.writeSync(fd, data);
+        writeAll(fd, data);
         written += data.length;
         if (c.last) break;
         if (index + 1 >= chunks) throw tampered(`the server sent more chunks of file ${id} than its entry declares (${chunks})`);
       }
       if (written !== expected) throw tampered(`the server sent ${written} bytes of file ${id}; its entry declares ${expected}`);
-      fs.fsyncSync(fd);
     } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
+      discardTemp(fd, tmp);
       throw e;
     }
-    fs.closeSync(fd);
-    fs.renameSync(tmp, path);
-    fsyncDir(dir);
+    commitTemp(fd, tmp, path);
     got++;
   }
   return got;

@@ -9,7 +9,7 @@ import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import type { EntryPayload } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from './errors.js';
-import { FILE_MODE, ensureDir, fsyncDir } from './fsutil.js';
+import { discardTemp, ensureDir, fsyncDir, openTemp } from './fsutil.js';
 import type { KpmPaths } from './paths.js';
 
 /** One stored file, as kept in an entry payload's `files`. */
@@ -207,7 +207,6 @@ const fdWriter = (fd: number): Write => (bytes) => {
   for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
 };
 
-const tempName = (dest: string) => join(dirname(dest), `.${basename(dest).slice(0, 200)}.${toHex(randomBytes(6))}.kpm-tmp`);
 
 /** Encrypts `srcPath` into a new blob (temp file, fsync, rename) and returns its record for the payload. */
 export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Progress): StoredFile {
@@ -223,13 +222,13 @@ export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Pro
   const blobId = randomBytes(16);
   const id = toHex(blobId);
   const key = randomBytes(32);
-  const tmp = join(dir, `${id}.tmp`);
+  let tmp = '';
   let out: number | undefined;
   try {
     const st = fs.fstatSync(src);
     if (!st.isFile()) throw usageError(`${srcPath} is not a regular file`);
     ensureDir(dir);
-    out = fs.openSync(tmp, 'wx', FILE_MODE);
+    ({ fd: out, tmp } = openTemp(join(dir, id)));
     const { size } = encryptStream(key, blobId, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, st.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
@@ -238,8 +237,7 @@ export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Pro
     fsyncDir(dir);
     return { blob: id, key: toBase64(key), name, type: mediaType(name), size };
   } catch (e) {
-    if (out !== undefined) fs.closeSync(out);
-    fs.rmSync(tmp, { force: true });
+    if (tmp) discardTemp(out, tmp);
     throw e;
   } finally {
     fs.closeSync(src);
@@ -264,12 +262,11 @@ export function decryptBlobToFile(dir: string, file: StoredFile, destPath: strin
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${file.name}" is missing (blob ${file.blob})`, EXIT.corrupt);
     throw e;
   }
-  const tmp = tempName(destPath);
+  let tmp = '';
   let out: number | undefined;
   let placed = false;
   try {
-    out = fs.openSync(tmp, 'wx', FILE_MODE);
-    fs.fchmodSync(out, FILE_MODE);
+    ({ fd: out, tmp } = openTemp(destPath));
     decryptStream(file, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, file.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
@@ -279,7 +276,7 @@ export function decryptBlobToFile(dir: string, file: StoredFile, destPath: strin
     fsyncDir(dirname(destPath));
   } finally {
     if (out !== undefined) fs.closeSync(out);
-    if (!placed) fs.rmSync(tmp, { force: true });
+    if (!placed && tmp) fs.rmSync(tmp, { force: true });
     fs.closeSync(src);
   }
 }

@@ -1,7 +1,11 @@
 // Crash-safe file primitives: private modes, atomic replace, fsync, and an inter-process lock.
 import * as fs from 'node:fs';
-import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import { KpmError, EXIT } from './errors.js';
+import { privateDirProblem } from './fscheck.js';
+
+export { privateDirProblem, ownFileProblem } from './fscheck.js';
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
@@ -20,18 +24,82 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Writes to a temporary file, fsyncs, renames over `path`, fsyncs the folder: old or new, never half. */
-export function writeFileAtomic(path: string, data: Uint8Array): void {
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', FILE_MODE);
-  try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+/**
+ * A new temporary file beside `path`, for kpm's every temporary write: a random name
+ * (`.NAME.<96 random bits>.kpm-tmp`), created exclusively (O_EXCL: an existing file or symlink
+ * there is an error, never opened or followed) with mode 0600 whatever the umask. The caller
+ * writes, then `commitTemp` (fsync, rename) or `discardTemp`.
+ */
+export function openTemp(path: string): { fd: number; tmp: string } {
+  const dir = dirname(path);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | (fs.constants.O_NOFOLLOW ?? 0);
+  for (let attempt = 0; ; attempt++) {
+    const tmp = join(dir, `.${basename(path).slice(0, 180)}.${randomBytes(12).toString('hex')}.kpm-tmp`);
+    try {
+      const fd = fs.openSync(tmp, flags, FILE_MODE);
+      fs.fchmodSync(fd, FILE_MODE);
+      return { fd, tmp };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= 5) throw e;
+    }
   }
-  fs.renameSync(tmp, path);
+}
+
+/** Writes all of `data` to `fd`. */
+export function writeAll(fd: number, data: Uint8Array): void {
+  for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off);
+}
+
+/** Finishes a temporary file from `openTemp`: fsync, close, rename over `path`, fsync the folder. */
+export function commitTemp(fd: number, tmp: string, path: string): void {
+  try {
+    fs.fsyncSync(fd);
+  } catch (e) {
+    discardTemp(fd, tmp);
+    throw e;
+  }
+  fs.closeSync(fd);
+  try {
+    fs.renameSync(tmp, path);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
   fsyncDir(dirname(path));
+}
+
+/** Closes and removes a temporary file from `openTemp` (after a failure). */
+export function discardTemp(fd: number | undefined, tmp: string): void {
+  if (fd !== undefined) {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      /* already closed */
+    }
+  }
+  fs.rmSync(tmp, { force: true });
+}
+
+/** Writes to a temporary file (see `openTemp`), fsyncs, renames over `path`, fsyncs the folder: old or new, never half. */
+export function writeFileAtomic(path: string, data: Uint8Array): void {
+  const { fd, tmp } = openTemp(path);
+  try {
+    writeAll(fd, data);
+  } catch (e) {
+    discardTemp(fd, tmp);
+    throw e;
+  }
+  commitTemp(fd, tmp, path);
+}
+
+/** A private scratch folder (0700, random name) inside `parent`, which must itself be private. */
+export function makePrivateTempDir(parent: string, prefix: string): string {
+  ensureDir(parent);
+  const bad = privateDirProblem(parent);
+  if (bad) throw new KpmError(`refusing to use ${parent}: ${bad.replace(`${parent} `, '')}`, EXIT.forbidden);
+  const dir = fs.mkdtempSync(join(parent, prefix)); // mkdtemp: a new random name, created 0700 exclusively
+  fs.chmodSync(dir, DIR_MODE);
+  return dir;
 }
 
 export function readFileOrNull(path: string): Uint8Array | null {
@@ -92,6 +160,27 @@ export function withLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): T {
   } finally {
     fs.rmSync(lockPath, { force: true });
   }
+}
+
+/**
+ * Takes a lock file that lasts as long as this process (the agent's "one per profile"): created
+ * exclusively with our pid; a lock whose owner died (`isOwner` false: by default, no process with
+ * that pid) is taken over as in `withLock`. False when a live owner holds it. The caller removes
+ * the file when it exits.
+ */
+export function tryHoldLock(lockPath: string, isOwner: (pid: number) => boolean = pidAlive): boolean {
+  for (let i = 0; i < 20; i++) {
+    if (tryCreateLock(lockPath)) return true;
+    const owner = readPid(lockPath);
+    if (owner === process.pid) return true;
+    if ((owner !== undefined && !isOwner(owner)) || (owner === undefined && lockAgeMs(lockPath) > 5_000)) {
+      removeStaleLock(lockPath, owner);
+      continue;
+    }
+    if (owner !== undefined) return false;
+    sleepMs(5); // being written by its owner this instant
+  }
+  return false;
 }
 
 function tryCreateLock(path: string): boolean {

@@ -4,7 +4,7 @@
 // templates, and shell completion with and without an agent.
 import { spawn, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync, lstatSync, lchownSync, symlinkSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
@@ -395,4 +395,67 @@ t kpm doc get --output ''`;
     const bad = await run(['completion', 'tcsh'], { home });
     expectRun(['completion'], bad, 2);
   });
+
+  it('S11: no secret-bearing KPM_ variable reaches the command of `kpm run` (KPM_EXPORT_PASSWORD and the others), not even from an env file', async () => {
+    const out = join(home, 's11-env.json');
+    const envFile = join(home, 's11.env');
+    writeFileSync(envFile, 'KPM_VAULT_PASSWORD=from-env-file\nKPM_EXPORT_PASSWORD=from-env-file-2\nOTHER=kept\n');
+    const script = `require('node:fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KPM_') || k === 'OTHER' || k === 'GH'))))`;
+    const secrets = {
+      KPM_EXPORT_PASSWORD: 'export-Secret-1',
+      KPM_SETTINGS_PASSWORD: 'settings-Secret-2',
+      KPM_VAULT_PASSWORD_WORK: 'vault-Secret-3',
+      KPM_OIDC_CORP_SECRET: 'oidc-Secret-4',
+      KPM_SERVER_KEY: 'server-Secret-5',
+      KPM_SMTP_URL: 'smtp://u:smtp-Secret-6@mail',
+      KPM_SERVER_DATABASE: 'postgres://u:db-Secret-7@h/db',
+      KPM_SMS_HTTP_AUTH: 'Bearer sms-Secret-8',
+    };
+    const args = ['run', '--env-file', envFile, '--', process.execPath, '-e', script];
+    const r = await run(args, { home, env: { ...secrets, GH: 'kpm://github/password', KPM_AUDIT_WORKERS: '1' } });
+    expectRun(args, r, 0);
+    const seen = JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+    expect(Object.keys(seen).sort()).toEqual(['GH', 'KPM_AUDIT_WORKERS', 'KPM_HOME', 'OTHER']);
+    expect(seen.GH).toBe(GH_PW);
+  });
+
+  it('S6: `kpm read -o` and `kpm inject -o` in a shared folder never write through a name another user prepared', async () => {
+    // Another user, who can write to the folder, prepares every FILE.<pid>.tmp the old code could
+    // have used (all pids, or those about to be handed out), as symlinks to a file of hers.
+    const shared = join(home, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const trap = join(home, 'attacker-file');
+    writeFileSync(trap, '');
+    chmodSync(trap, 0o666);
+    const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+    const last = Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+    const [from, to] = pidMax <= 65_536 ? [1, pidMax] : [last, last + 20_000];
+    const root = process.getuid?.() === 0;
+    for (const name of ['out.txt', 'config.yml']) {
+      for (let pid = from; pid <= to; pid++) {
+        const p = join(shared, `${name}.${pid}.tmp`);
+        symlinkSync(trap, p);
+        if (root) lchownSync(p, 65534, 65534);
+      }
+    }
+    try {
+      const rd = await run(['read', 'kpm://github/password', '-o', join(shared, 'out.txt')], { home });
+      expectRun(['read', '-o'], rd, 0);
+      const tpl = join(home, 's6.tpl');
+      writeFileSync(tpl, 'password: {{ kpm://github/password }}\n');
+      const inj = await run(['inject', '-i', tpl, '-o', join(shared, 'config.yml')], { home });
+      expectRun(['inject', '-o'], inj, 0);
+      expect(readFileSync(trap, 'utf8')).toBe(''); // she got nothing
+      for (const [name, content] of [['out.txt', GH_PW], ['config.yml', `password: ${GH_PW}\n`]]) {
+        const st = lstatSync(join(shared, name));
+        expect([st.isFile(), st.uid, st.mode & 0o777], name).toEqual([true, process.getuid!(), 0o600]);
+        expect(readFileSync(join(shared, name), 'utf8')).toBe(content);
+      }
+      // and nothing of kpm's is left behind
+      expect(readdirSync(shared).filter((n) => n.endsWith('.kpm-tmp'))).toEqual([]);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

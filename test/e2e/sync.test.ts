@@ -34,7 +34,7 @@ describe('sync across devices (real server, SQLite)', () => {
   it('A creates a vault and signs in; a new device B logs in, unlocks with the master password, and has it', async () => {
     await kpm('a', ['init', '--password-stdin'], 0, MASTER + '\n');
     await kpm('a', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
-    const add = await kpm('a', ['add', 'github', '--username', 'ann', '--password-stdin'], 0, 'gh-secret-1\n', master);
+    const add = await kpm('a', ['add', 'github', '--username', 'ann-user', '--password-stdin'], 0, 'gh-secret-1\n', master);
     expect(add.stderr).toMatch(/synced: 1 sent/); // automatic sync after a change
     const login = await kpm('b', ['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n');
     expect(login.stderr).toMatch(/already has a vault: run `kpm unlock`/);
@@ -51,7 +51,7 @@ describe('sync across devices (real server, SQLite)', () => {
   });
 
   it('B (agent) adds; A (no agent) gets it after `kpm sync`; C, a third device without an agent, too', async () => {
-    await kpm('b', ['add', 'gitlab', '--username', 'bob', '--password-stdin'], 0, 'gl-secret\n');
+    await kpm('b', ['add', 'gitlab', '--username', 'bob-user', '--password-stdin'], 0, 'gl-secret\n');
     // the agent syncs shortly after the change, in the background
     const deadline = Date.now() + 10_000;
     for (;;) {
@@ -205,6 +205,89 @@ describe('sync across devices (real server, SQLite)', () => {
     expect((await kpm('e', ['get', 'manual-2'], 0, undefined, master)).stdout).toBe('m2-secret\n');
   });
 
+  it('offline with the agent: a change made with --offline / KPM_OFFLINE=1 while a sync is already scheduled is not sent by the agent on its own, only by a later online change or `kpm sync`', async () => {
+    // D's agent waits an hour after a change before its automatic sync, so one is surely scheduled
+    await kpm('d', ['unlock', '--password-stdin'], 0, MASTER + '\n', { KPM_AGENT_SYNC_DELAY_MS: '3600000' });
+    const agent = async () => {
+      const r = await run(['agent', 'status', '--json'], { home: homes.d });
+      return r.code === 0 ? JSON.parse(r.stdout) : { failed: describeRun(['agent', 'status'], r) };
+    };
+    try {
+      await kpm('d', ['add', 'held-1', '--password-stdin'], 0, 'online-value\n');
+      const scheduled = await agent(); // a sync is scheduled now (checked below)
+      await kpm('d', ['--offline', 'edit', 'held-1', '--password-stdin'], 0, 'offline-value\n');
+      const afterOffline = await agent();
+      await kpm('d', ['add', 'held-2', '--password-stdin'], 0, 'offline-2\n', { KPM_OFFLINE: '1' });
+      await kpm('d', ['get', 'held-1']); // reading, online, does not end the hold
+      // nothing went out: not the offline changes, nor the online one before them
+      await kpm('e', ['sync'], 0, undefined, master);
+      await kpm('e', ['get', 'held-2'], 3, undefined, master);
+      const e1 = await kpm('e', ['get', 'held-1'], 3, undefined, master);
+      expect(e1.stdout).not.toContain('offline-value');
+      expect(scheduled).toMatchObject({ syncPending: true, syncHeld: false });
+      expect(afterOffline).toMatchObject({ syncPending: false, syncHeld: true }); // the scheduled sync is off
+      expect(await agent()).toMatchObject({ syncPending: false, syncHeld: true, syncRuns: 0 });
+      expect((await kpm('d', ['status'])).stdout).toMatch(/sync held/);
+      // an explicit sync sends it all
+      await kpm('d', ['sync']);
+      expect(await agent()).toMatchObject({ syncHeld: false });
+      await kpm('e', ['sync'], 0, undefined, master);
+      expect((await kpm('e', ['get', 'held-1'], 0, undefined, master)).stdout).toBe('offline-value\n');
+      expect((await kpm('e', ['get', 'held-2'], 0, undefined, master)).stdout).toBe('offline-2\n');
+      // and the hold ends with the next online change, whose sync is scheduled again
+      await kpm('d', ['--offline', 'add', 'held-3', '--password-stdin'], 0, 'offline-3\n');
+      expect(await agent()).toMatchObject({ syncPending: false, syncHeld: true });
+      await kpm('d', ['add', 'after-hold', '--password-stdin'], 0, 'online-2\n');
+      expect(await agent()).toMatchObject({ syncPending: true, syncHeld: false });
+    } finally {
+      stopAgent(homes.d);
+    }
+  });
+
+  it('a background sync failure of the agent (a tampering server) is shown once on the next command and by `kpm status` until a sync succeeds', async () => {
+    await kpm('d', ['unlock', '--password-stdin'], 0, MASTER + '\n');
+    const agent = async () => {
+      const r = await run(['agent', 'status', '--json'], { home: homes.d });
+      return r.code === 0 ? JSON.parse(r.stdout) : {};
+    };
+    try {
+      await kpm('e', ['add', 'from-e', '--password-stdin'], 0, 'fe-secret\n', master); // something for D to pull
+      proxy.rewrite = (path, body) => {
+        if (!path.endsWith('/pull')) return body;
+        const j = JSON.parse(body.toString());
+        if (j.records.length >= 1) {
+          const raw = Buffer.from(j.records[0], 'base64');
+          raw[raw.length - 5] ^= 1;
+          j.records[0] = raw.toString('base64');
+        }
+        return Buffer.from(JSON.stringify(j));
+      };
+      const runs = (await agent()).syncRuns;
+      await kpm('d', ['add', 'bg-fail', '--password-stdin'], 0, 'bf-secret\n');
+      // wait for the agent's background sync to have run (its run count, not a time)
+      let st = await agent();
+      for (let i = 0; i < 100 && !(st.syncRuns > runs && !st.syncPending && st.lastSyncError); i++) {
+        await new Promise((ok) => setTimeout(ok, 50));
+        st = await agent();
+      }
+      proxy.rewrite = undefined;
+      const status = await kpm('d', ['status']);
+      expect(status.stdout).toMatch(/last background sync failed at 20\d\d-.*: /);
+      expect(st.lastSyncError?.message).toMatch(/tamper|verif|corrupt/i);
+      const next = await kpm('d', ['get', 'bg-fail']);
+      expect(next.stdout).toBe('bf-secret\n');
+      expect(next.stderr.split('\n').filter((l) => /background sync failed/.test(l))).toHaveLength(1);
+      expect((await kpm('d', ['get', 'bg-fail'])).stderr).not.toMatch(/background sync failed/); // once
+      expect((await kpm('d', ['status'])).stdout).toMatch(/last background sync failed/); // still, until a sync succeeds
+      await kpm('d', ['sync']);
+      expect((await kpm('d', ['status'])).stdout).not.toMatch(/background sync failed/);
+      expect((await kpm('d', ['get', 'from-e'])).stdout).toBe('fe-secret\n');
+    } finally {
+      proxy.rewrite = undefined;
+      stopAgent(homes.d);
+    }
+  });
+
   it('R17: no request of the whole run (register → login → sync → passwd) carries the master password in any encoding', async () => {
     const all = Buffer.concat(proxy.requests).toString('latin1');
     expect(proxy.requests.length).toBeGreaterThan(20);
@@ -218,7 +301,7 @@ describe('sync across devices (real server, SQLite)', () => {
     const files = fs.readdirSync(srv.dataDir).filter((f) => /\.(db|sqlite|db-wal|sqlite-wal)$|-wal$/.test(f));
     expect(files.length).toBeGreaterThan(0);
     const dump = Buffer.concat([...files.map((f) => fs.readFileSync(join(srv.dataDir, f))), Buffer.from(srv.stderr() + srv.stdout())]).toString('latin1');
-    for (const plain of ['github', 'gitlab', 'lost-answer', 'gh-secret-1', 'gl-secret', 'from-a', 'from-c-later', 'la-secret', 'tamper-target', 'tt-secret', 'trap-secret', '/login', 'ann', 'bob', MASTER]) {
+    for (const plain of ['github', 'gitlab', 'lost-answer', 'gh-secret-1', 'gl-secret', 'from-a', 'from-c-later', 'la-secret', 'tamper-target', 'tt-secret', 'trap-secret', '/login', 'ann-user', 'bob-user', 'held-1', 'offline-value', 'bg-fail', 'bf-secret', MASTER]) {
       expect(dump.includes(plain), plain).toBe(false);
     }
   });

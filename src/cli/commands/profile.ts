@@ -49,6 +49,20 @@ async function syncOnUnlock(paths: KpmPaths): Promise<void> {
   }
 }
 
+/**
+ * Stops the agent and waits until its process is gone, so that no agent holds keys when this
+ * returns (S9). False when none ran.
+ */
+async function stopRunningAgent(paths: KpmPaths): Promise<boolean> {
+  const a = await agentStatus(paths);
+  if (!a) return false;
+  await agentCall(paths, 'lock', [], { quiet: true });
+  const { isAgentProcess } = await import('../../agent/server.js');
+  for (let i = 0; i < 500 && isAgentProcess(a.pid); i++) await new Promise((r) => setTimeout(r, 10));
+  if (isAgentProcess(a.pid)) throw new KpmError(`the agent (pid ${a.pid}) did not stop`, EXIT.error, `stop it with \`kill ${a.pid}\``);
+  return true;
+}
+
 export function register(program: Command): void {
   program
     .command('init')
@@ -99,8 +113,12 @@ export function register(program: Command): void {
       }
       const minutes = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : (await loadSettings(paths)).autolock;
       const profile = await unlockProfile(paths, await masterPassword(o));
-      await startAgent(paths, profile, {}, minutes * 60); // the agent opens and verifies the vaults itself
+      const started = await startAgent(paths, profile, {}, minutes * 60); // the agent opens and verifies the vaults itself
       wipe(profile.accountKey);
+      if (!started) {
+        info('kpm is already unlocked (by another `kpm unlock`).'); // one agent per profile
+        return;
+      }
       info(minutes > 0 ? `Unlocked; kpm locks itself after ${minutes} idle minutes.` : 'Unlocked until `kpm lock`.');
       await syncOnUnlock(paths);
     });
@@ -111,11 +129,10 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm lock')
     .action(async () => {
       const { paths } = ctx();
-      if (!(await agentStatus(paths))) {
+      if (!(await stopRunningAgent(paths))) {
         info('kpm is already locked.');
         return;
       }
-      await agentCall(paths, 'lock');
       info('Locked.');
     });
 
@@ -139,7 +156,8 @@ export function register(program: Command): void {
       const vaults = listVaultDirs(paths.vaults).map((d) => readVaultHeader(d));
       const entries = vaults.reduce((n, h) => n + h.commit.liveCount, 0);
       const sync = await syncStatus(paths);
-      const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null, sync };
+      const backgroundSync = agent ? { held: agent.syncHeld ?? false, lastError: agent.lastSyncError ?? null } : null;
+      const status = { initialized: exists, locked: !agent, path: paths.data, vaults: vaults.length, entries, autolockSeconds: agent?.idleSeconds ?? null, sync, backgroundSync };
       if (o.json) return json(status);
       if (!exists && existsSync(join(paths.data, 'sync', 'keyring.env'))) return out('the account\'s vault is waiting: run `kpm unlock` and enter its master password');
       if (!exists) return out(`no vault in ${paths.data} (run \`kpm init\`)`);
@@ -147,6 +165,48 @@ export function register(program: Command): void {
       out(`vault: ${paths.data}`);
       out(`entries: ${entries} in ${vaults.length} vault${vaults.length === 1 ? '' : 's'}`);
       if (sync) out(`sync: ${sync.account} on ${sync.server}${sync.lastChange ? `, last change on the server ${sync.lastChange}` : ', not synced yet'}`);
+      if (backgroundSync?.held) out('sync held: a change made offline waits for the next change made online, or `kpm sync`');
+      if (backgroundSync?.lastError) out(`last background sync failed at ${backgroundSync.lastError.at}: ${backgroundSync.lastError.message}`);
+    });
+
+  const agent = program
+    .command('agent')
+    .description('the background agent that keeps the vault unlocked (see `kpm unlock`)')
+    .addHelpText('after', '\nExamples:\n  kpm agent status\n  kpm agent stop');
+  agent
+    .command('status')
+    .description("show whether the agent runs: its pid, idle timeout, the background sync's state")
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExamples:\n  kpm agent status\n  kpm agent status --json | jq .running')
+    .action(async (o: { json?: boolean }) => {
+      const { paths } = ctx();
+      const a = await agentStatus(paths);
+      const { agentPaths } = await import('../../agent/socket.js');
+      const st = a
+        ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, syncRuns: a.syncRuns ?? 0, lastSyncError: a.lastSyncError ?? null }
+        : { running: false };
+      if (o.json) return json(st);
+      if (!a) return out('the agent is not running (kpm is locked)');
+      out(`the agent is running: pid ${a.pid}, socket ${agentPaths(paths).socket}`);
+      out(a.idleSeconds > 0 ? `locks after ${Math.round(a.idleSeconds / 60)} idle minutes` : 'locks only with `kpm lock`');
+      if (a.syncHeld) out('sync held: a change made offline waits for the next change made online, or `kpm sync`');
+      if (a.lastSyncError) out(`last background sync failed at ${a.lastSyncError.at}: ${a.lastSyncError.message}`);
+    });
+  agent
+    .command('stop')
+    .description('stop the agent (it wipes its keys, as `kpm lock`); needs the settings password while the settings are protected')
+    .option('--settings-password-stdin', 'read the settings password from stdin')
+    .addHelpText('after', '\nExamples:\n  kpm agent stop\n  printf %s "$SETTINGS_PW" | kpm agent stop --settings-password-stdin')
+    .action(async (o: { settingsPasswordStdin?: boolean }) => {
+      const { paths } = ctx();
+      if (!(await agentStatus(paths))) {
+        info('the agent is not running.');
+        return;
+      }
+      const { requireSettingsPassword } = await import('../guard.js');
+      await requireSettingsPassword('agent stop', o);
+      await stopRunningAgent(paths);
+      info('Agent stopped; kpm is locked.');
     });
 
   program

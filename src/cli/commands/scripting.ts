@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { KpmError, EXIT, usageError } from '../../vault/errors.js';
 import { writeFileAtomic } from '../../vault/fsutil.js';
-import { childEnv } from '../../agent/client.js';
+import { childEnv, isSecretEnv } from '../childenv.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
@@ -146,8 +146,9 @@ Examples:
 The command's stdout and stderr are filtered: every resolved secret prints as <concealed by kpm>.
 Exit code: the command's own; 128+N if it died of signal N; 127 if it was not found, 126 if it
 could not be run. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed on to it (on a terminal, Ctrl-C
-reaches it directly and is not sent twice). KPM_MASTER_PASSWORD and KPM_TOKEN are never passed to
-it. Put -- before the command, so that its own options are not read as kpm's.
+reaches it directly and is not sent twice). kpm's secret variables (KPM_MASTER_PASSWORD,
+KPM_EXPORT_PASSWORD, KPM_TOKEN, … see README) are never passed to it. Put -- before the
+command, so that its own options are not read as kpm's.
 
 Examples:
   DB_PASSWORD=kpm://Personal/db/password kpm run -- ./migrate.sh
@@ -158,8 +159,7 @@ Examples:
       const [cmd, ...args] = command;
       const env = childEnv();
       for (const f of o.envFile ?? []) for (const [k, v] of parseEnvFile(readTextFile(f, 'env file'), f)) env[k] = v;
-      delete env.KPM_MASTER_PASSWORD;
-      delete env.KPM_TOKEN;
+      for (const k of Object.keys(env)) if (isSecretEnv(k)) delete env[k]; // nor from an env file
       const names = Object.keys(env).filter((k) => isRef(env[k] ?? ''));
       const refs = names.map((k) => {
         try {

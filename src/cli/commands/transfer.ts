@@ -2,7 +2,6 @@
 // writing formats is in src/transfer/ (pure); this file reads files, asks for passwords, and writes.
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
 import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
 import { DEFAULT_VAULT } from '../../vault/session.js';
@@ -258,13 +257,20 @@ async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Aw
   return sessionApi(await Session.open(paths, profile));
 }
 
-/** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced). */
+/** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced through a random temporary name). */
 function writeOutput(file: string, text: string, force: boolean): void {
   const data = Buffer.from(text, 'utf8');
-  const target = force ? join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`) : file;
+  if (force) {
+    try {
+      return writeFileAtomic(file, data);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(`no such directory: ${dirname(file)}`);
+      throw e;
+    }
+  }
   let fd: number;
   try {
-    fd = fs.openSync(target, 'wx', FILE_MODE); // never follows or reuses an existing file
+    fd = fs.openSync(file, 'wx', FILE_MODE); // never follows or reuses an existing file
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new KpmError(`${file} exists`, EXIT.usage, 'use --force to overwrite it');
@@ -278,5 +284,4 @@ function writeOutput(file: string, text: string, force: boolean): void {
   } finally {
     fs.closeSync(fd);
   }
-  if (force) fs.renameSync(target, file);
 }

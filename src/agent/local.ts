@@ -28,7 +28,7 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
       const remote = await (await import('../sync/remotevaults.js')).unlockRemoteVault(s, name, pw);
       if (!remote) {
         const v = await s.unlockVault(name, utf8.encode(pw));
-        await (await import('../sync/lockflush.js')).syncAfterUnlock(s); // what waited while it was locked
+        if (!offline) await (await import('../sync/lockflush.js')).syncAfterUnlock(s); // what waited while it was locked
         return { ...v, entries: s.listVaults().find((x) => x.id === v.id)?.entries ?? v.entries };
       }
       const run = await import('../sync/run.js');
@@ -37,7 +37,7 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     },
     lockVault: async (name) => {
       s.vault(name); // exists and is unlocked, or the usual error
-      await (await import('../sync/lockflush.js')).syncBeforeLock(s); // only its key can seal its changes for the server
+      if (!offline) await (await import('../sync/lockflush.js')).syncBeforeLock(s); // only its key can seal its changes for the server
       s.lockVault(name);
     },
     renameVault: (name, newName) => s.renameVault(name, newName),

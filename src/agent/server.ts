@@ -133,8 +133,9 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     if (idleLocking || session.idleDataVaults(idleSeconds * 1000).length === 0) return;
     idleLocking = true;
     try {
-      await syncing;
-      await (await import('../sync/lockflush.js')).syncBeforeLock(session);
+      await syncs.idle();
+      // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock
+      if (!syncs.isHeld) await (await import('../sync/lockflush.js')).syncBeforeLock(session);
       session.lockIdleDataVaults(idleSeconds * 1000);
     } finally {
       idleLocking = false;
@@ -167,8 +168,8 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     }
     if (req.method === 'lock') {
       // data vaults' changes go out first (only their key can seal them); a failure does not keep the agent up
-      await syncing.catch(() => undefined);
-      await (await import('../sync/lockflush.js')).syncBeforeLock(session).catch(() => undefined);
+      await syncs.idle().catch(() => undefined);
+      if (!syncs.isHeld && !offline) await (await import('../sync/lockflush.js')).syncBeforeLock(session).catch(() => undefined);
       setImmediate(() => stop(0));
       return { ok: true };
     }

@@ -13,6 +13,7 @@ import { AGENT_METHODS, WRITE_METHODS, type VaultApi } from './api.js';
 import { sessionApi } from './local.js';
 import { agentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { decodeHandover } from './handover.js';
+import { SSH_AGENT_METHODS, sshAgentMethod } from '../ssh/agentmethods.js';
 
 const MAX_REQUEST_BYTES = 64 << 20;
 
@@ -89,6 +90,18 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       setImmediate(() => stop(0));
       return { ok: true };
     }
+    // --- SSH keys for `kpm ssh-agent` (src/ssh/agentmethods.ts); signing counts as use ---
+    if (SSH_AGENT_METHODS.includes(req.method)) {
+      if (req.method === 'sshSign') touch();
+      try {
+        session.refresh();
+        return { ok: sshAgentMethod(session, req.method, Array.isArray(req.params) ? req.params : []) };
+      } catch (e) {
+        if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint } };
+        return { error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } };
+      }
+    }
+    // --- end SSH keys ---
     if (!(AGENT_METHODS as readonly string[]).includes(req.method)) return { error: { message: `unknown agent method ${req.method}`, exitCode: 2 } };
     touch();
     try {

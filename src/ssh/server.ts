@@ -24,7 +24,7 @@ export function sshAgentPaths(paths: KpmPaths, socket?: string): SshAgentPaths {
   if (socket) return { dir: dirname(socket), socket, pid: socket + '.pid' };
   let dir = join(paths.run, 'ssh');
   if (join(dir, 'agent.sock').length > 100) dir = join(tmpdir(), `kpm-ssh-${process.getuid?.() ?? 0}-${Buffer.from(paths.run).toString('base64url').slice(-12)}`);
-  return { dir, socket: join(dir, 'agent.sock'), pid: join(dir, 'agent.pid') };
+  return { dir, socket: join(dir, 'agent.sock'), pid: join(dir, 'agent.sock.pid') };
 }
 
 export function kpmBackend(paths: KpmPaths): SshBackend {

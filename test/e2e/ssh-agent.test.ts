@@ -1,0 +1,198 @@
+// kpm's SSH agent against real OpenSSH programs (README "SSH keys and Git"): a loopback sshd with
+// its own host key and authorized_keys; `ssh` logs in with keys that live only in the vault, one
+// per type; `ssh-add -L` shows what is offered; a locked vault makes ssh fail cleanly; per-host
+// rules (session-bind + known_hosts) and per-use confirmation are honoured; git signs commits
+// through the agent and verifies them with kpm's allowed_signers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import * as net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
+import { WireWriter } from '../../src/ssh/wire.js';
+import { Framer, frame } from '../../src/ssh/agentproto.js';
+import { missingOpenSsh, runProgram, sshArgs, startSshd, type ProcResult, type Sshd } from '../helpers/sshd.js';
+
+const missing = missingOpenSsh();
+if (missing) console.warn(`skipping the SSH agent tests: ${missing}`);
+
+const KEYS = [
+  { name: 'ed', args: ['--type', 'ed25519'] },
+  { name: 'rsa', args: ['--type', 'rsa', '--bits', '2048'] },
+  { name: 'ecdsa', args: ['--type', 'ecdsa'] },
+  { name: 'ecdsa384', args: ['--type', 'ecdsa', '--bits', '384'] },
+  { name: 'here', args: ['--hosts', '127.0.0.1'] },
+  { name: 'elsewhere', args: ['--hosts', 'other.example.org,*.example.net'] },
+  { name: 'guarded', args: ['--confirm'] },
+];
+
+/** one request/reply on the agent socket, without any ssh program */
+function rawAgentRequest(socket: string, body: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(socket, () => c.write(frame(body)));
+    const f = new Framer();
+    c.on('data', (d: Buffer) => {
+      const m = f.push(d);
+      if (m.length) {
+        c.destroy();
+        resolve(m[0]);
+      }
+    });
+    c.on('error', reject);
+  });
+}
+
+const show = (what: string, r: ProcResult) => `${what} → exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
+  let home: string;
+  let sshd: Sshd;
+  let agent: ChildProcess;
+  let agentLog = '';
+  let sock: string;
+  let allow: string;
+  const pub: Record<string, string> = {};
+  const kpm = async (args: string[], input?: string): Promise<RunResult> => {
+    const r = await run(args, { home, input });
+    expect(r.code, describeRun(args, r)).toBe(0);
+    return r;
+  };
+  const ssh = (key: string | undefined, command = 'echo logged-in') =>
+    runProgram('ssh', sshArgs(sshd, sock, key ? join(home, `${key}.pub`) : undefined, command), { env: { PATH: process.env.PATH, HOME: home } });
+  const sshAdd = (...args: string[]) => runProgram('ssh-add', args, { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sock } });
+
+  beforeAll(async () => {
+    home = makeHome();
+    await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
+    for (const k of KEYS) {
+      const r = await runOk(['ssh', 'generate', k.name, ...k.args], { home, env: { KPM_MASTER_PASSWORD: MASTER } });
+      pub[k.name] = r.stdout.trim();
+      fs.writeFileSync(join(home, `${k.name}.pub`), pub[k.name] + '\n');
+    }
+    await kpm(['unlock', '--password-stdin'], MASTER + '\n');
+    sshd = await startSshd(Object.values(pub));
+    sock = join(home, 'ssh-agent.sock');
+    allow = join(home, 'allow');
+    agent = spawn(process.execPath, [BIN, 'ssh-agent', '--foreground', '--socket', sock, '--known-hosts', sshd.knownHosts, '--confirm-command', `test -e '${allow}'`], {
+      env: cleanEnv(home), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    agent.stderr!.on('data', (c: Buffer) => (agentLog += c.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      agent.stdout!.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        if (out.includes('ready\n')) resolve();
+      });
+      agent.once('exit', (code) => reject(new Error(`kpm ssh-agent exited ${code}: ${agentLog}`)));
+    });
+  }, 120_000);
+
+  afterAll(() => {
+    agent?.kill('SIGTERM');
+    sshd?.stop();
+  });
+
+  it('the socket is 0600 in a 0700 folder; ssh-add -L lists the vault keys offered to any host, not the host-restricted ones', async () => {
+    expect(fs.statSync(sock).mode & 0o777).toBe(0o600);
+    const r = await sshAdd('-L');
+    expect(r.code, show('ssh-add -L', r)).toBe(0);
+    const listed = r.stdout.trim().split('\n').sort();
+    expect(listed).toEqual(['ed', 'rsa', 'ecdsa', 'ecdsa384', 'guarded'].map((k) => pub[k]).sort());
+    const l = await sshAdd('-l');
+    expect(l.stdout).toContain((await kpm(['get', 'ed', '--field', 'fingerprint'])).stdout.trim());
+  });
+
+  for (const k of ['ed', 'rsa', 'ecdsa', 'ecdsa384']) {
+    it(`ssh logs in with the ${k} key from the vault (IdentitiesOnly with its public key file)`, async () => {
+      const r = await ssh(k);
+      expect(r.code, show('ssh', r) + '\nsshd: ' + sshd.log().slice(-1500) + '\nagent: ' + agentLog).toBe(0);
+      expect(r.stdout.trim()).toBe('logged-in');
+      // it was that key: sshd logged its fingerprint
+      const fp = (await kpm(['get', k, '--field', 'fingerprint'])).stdout.trim();
+      expect(sshd.log()).toContain(fp);
+    });
+  }
+
+  it('per-host rules: a key for 127.0.0.1 logs in there; a key for other hosts is neither offered nor signs', async () => {
+    const ok = await ssh('here');
+    expect(ok.code, show('ssh here', ok) + agentLog).toBe(0);
+    const before = agentLog.length;
+    const no = await ssh('elsewhere');
+    expect(no.code, show('ssh elsewhere', no)).toBe(255);
+    expect(no.stderr).toMatch(/Permission denied \(publickey\)/);
+    expect(sshd.log()).not.toContain((await kpm(['get', 'elsewhere', '--field', 'fingerprint'])).stdout.trim()); // never even offered
+    // a sign request without session-bind (a forged one, straight to the socket) is refused as well
+    const blob = Buffer.from(pub.here.split(' ')[1], 'base64');
+    const reply = await rawAgentRequest(sock, new WireWriter().byte(13).string(blob).string(Buffer.from('anything')).uint32(0).toBuffer());
+    expect(reply[0]).toBe(5); // SSH_AGENT_FAILURE
+    expect(agentLog.slice(before)).toMatch(/refused here: its host rule \(127\.0\.0\.1\) does not match an unknown host/);
+  });
+
+  it('a key that needs confirmation: refused → ssh fails; allowed → ssh logs in', async () => {
+    fs.rmSync(allow, { force: true });
+    const no = await ssh('guarded');
+    expect(no.code, show('ssh guarded', no)).toBe(255);
+    expect(agentLog).toMatch(/use of guarded refused by the user/);
+    fs.writeFileSync(allow, '');
+    try {
+      const yes = await ssh('guarded');
+      expect(yes.code, show('ssh guarded', yes)).toBe(0);
+    } finally {
+      fs.rmSync(allow, { force: true });
+    }
+  });
+
+  it('locked: ssh-add lists nothing, ssh fails cleanly, the agent says to unlock; after unlock it works again', async () => {
+    await kpm(['lock']);
+    try {
+      const l = await sshAdd('-L');
+      expect(l.code).toBe(1);
+      expect(l.stdout + l.stderr).toMatch(/no identities/);
+      const r = await ssh('ed');
+      expect(r.code, show('ssh', r)).toBe(255);
+      expect(r.stderr).toMatch(/Permission denied \(publickey\)/);
+      expect(agentLog).toMatch(/kpm is locked: no keys offered \(run `kpm unlock`\)/);
+    } finally {
+      await kpm(['unlock', '--password-stdin'], MASTER + '\n');
+    }
+    expect((await ssh('ed')).code).toBe(0);
+  });
+
+  it('ssh-add cannot add or remove keys (they live in the vault)', async () => {
+    const rm = await sshAdd('-D');
+    expect(rm.code).not.toBe(0);
+    expect((await sshAdd('-L')).stdout.trim().split('\n')).toHaveLength(5);
+    const keyFile = join(home, 'plain_key');
+    await runProgram('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
+    const add = await sshAdd(keyFile);
+    expect(add.code).not.toBe(0);
+  });
+
+  it('git commit -S signs through kpm\'s agent; git verify-commit accepts it with kpm ssh allowed-signers, and refuses another key', async () => {
+    const repo = join(home, 'repo');
+    fs.mkdirSync(repo);
+    const env = { PATH: process.env.PATH, HOME: home, SSH_AUTH_SOCK: sock, GIT_CONFIG_NOSYSTEM: '1', GIT_AUTHOR_DATE: '2026-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2026-01-01T00:00:00Z' };
+    const git = async (...args: string[]) => {
+      const r = await runProgram('git', args, { env, cwd: repo });
+      expect(r.code, show(`git ${args.join(' ')}`, r)).toBe(0);
+      return r;
+    };
+    const signers = join(home, 'allowed_signers');
+    fs.writeFileSync(signers, (await kpm(['ssh', 'allowed-signers', '--principal', 'dev@example.org'])).stdout);
+    await git('init', '-q');
+    await git('config', 'user.email', 'dev@example.org');
+    await git('config', 'user.name', 'Dev');
+    await git('config', 'gpg.format', 'ssh');
+    await git('config', 'user.signingkey', `key::${pub.ed}`);
+    await git('config', 'gpg.ssh.allowedSignersFile', signers);
+    fs.writeFileSync(join(repo, 'a.txt'), 'hello\n');
+    await git('add', 'a.txt');
+    await git('commit', '-q', '-S', '-m', 'signed');
+    const v = await git('verify-commit', 'HEAD');
+    expect(v.stderr).toMatch(/Good "git" signature for dev@example\.org with ED25519 key/);
+    // an allowed_signers file without this key: not accepted
+    fs.writeFileSync(signers, `dev@example.org namespaces="git" ${pub.rsa.split(' ').slice(0, 2).join(' ')}\n`);
+    const bad = await runProgram('git', ['verify-commit', 'HEAD'], { env, cwd: repo });
+    expect(bad.code).not.toBe(0);
+  });
+});

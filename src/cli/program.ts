@@ -15,6 +15,7 @@ import { register as completion } from './commands/completion.js';
 import { register as transfer } from './commands/transfer.js';
 import { register as tokens } from './commands/tokens.js';
 import { register as ssh } from './commands/ssh.js';
+import { register as credentials } from './commands/credentials.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -52,6 +53,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   transfer(program);
   tokens(program);
   ssh(program);
+  credentials(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

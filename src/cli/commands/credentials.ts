@@ -165,6 +165,7 @@ export function register(program: Command): void {
     .option('--store', 'let git store new credentials and erase refused ones (off by default)')
     .addHelpText('after', `
 Examples:
+  kpm git-credential get < request.txt                           # what git runs (as git-credential-kpm get)
   git config --global credential.helper kpm                      # read-only: answers from login entries
   git config --global credential.helper 'kpm --vault Git --store' # also keeps what git learns
   printf 'protocol=https\\nhost=github.com\\n\\n' | kpm git-credential get`)
@@ -174,9 +175,10 @@ Examples:
     .command('docker-credential <operation>')
     .description("docker's credential helper (get, store, erase, list); `\"credsStore\": \"kpm\"` in ~/.docker/config.json")
     .addHelpText('after', `
-Environment: KPM_DOCKER_VAULT (the vault for docker's credentials; default Personal).
 Examples:
+  kpm docker-credential list
   echo https://index.docker.io/v1/ | kpm docker-credential get
-  echo '{"ServerURL":"ghcr.io","Username":"me","Secret":"…"}' | kpm docker-credential store`)
+  echo '{"ServerURL":"ghcr.io","Username":"me","Secret":"…"}' | kpm docker-credential store
+Environment: KPM_DOCKER_VAULT (the vault for docker's credentials; default Personal), KPM_TOKEN (read-only).`)
     .action(async (op: string) => dockerCredential(op));
 }

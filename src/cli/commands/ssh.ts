@@ -46,7 +46,10 @@ function safeFileName(name: string): string {
 }
 
 export function register(program: Command): void {
-  const ssh = program.command('ssh').description('SSH keys in the vault: generate, import, list, public, export, allowed-signers; `kpm ssh-agent` serves them');
+  const ssh = program
+    .command('ssh')
+    .description('SSH keys in the vault: generate, import, list, public, export, allowed-signers; `kpm ssh-agent` serves them')
+    .addHelpText('after', '\nExamples:\n  kpm ssh generate github --comment me@example.org\n  kpm ssh list\n  eval "$(kpm ssh-agent)"');
 
   ruleOptions(
     ssh

@@ -51,18 +51,20 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
   let agentLog = '';
   let sock: string;
   let allow: string;
+  let scratch: string; // key files made by tests go here, outside the kpm home
   const pub: Record<string, string> = {};
   const kpm = async (args: string[], input?: string): Promise<RunResult> => {
     const r = await run(args, { home, input });
     expect(r.code, describeRun(args, r)).toBe(0);
     return r;
   };
-  const ssh = (key: string | undefined, command = 'echo logged-in') =>
-    runProgram('ssh', sshArgs(sshd, sock, key ? join(home, `${key}.pub`) : undefined, command), { env: { PATH: process.env.PATH, HOME: home } });
+  const ssh = (key: string | undefined, command = 'echo logged-in', extra: string[] = []) =>
+    runProgram('ssh', sshArgs(sshd, sock, key ? join(home, `${key}.pub`) : undefined, command, extra), { env: { PATH: process.env.PATH, HOME: home } });
   const sshAdd = (...args: string[]) => runProgram('ssh-add', args, { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: sock } });
 
   beforeAll(async () => {
     home = makeHome();
+    scratch = makeHome();
     await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
     for (const k of KEYS) {
       const r = await runOk(['ssh', 'generate', k.name, ...k.args], { home, env: { KPM_MASTER_PASSWORD: MASTER } });
@@ -100,6 +102,26 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
     expect(listed).toEqual(['ed', 'rsa', 'ecdsa', 'ecdsa384', 'guarded'].map((k) => pub[k]).sort());
     const l = await sshAdd('-l');
     expect(l.stdout).toContain((await kpm(['get', 'ed', '--field', 'fingerprint'])).stdout.trim());
+    // no private key in clear anywhere in kpm's files (they are only inside entry ciphertexts)
+    const walk = (d: string): string[] => fs.readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.isFile() ? [join(d, e.name)] : []));
+    const clear = walk(home).filter((f) => fs.readFileSync(f).includes('OPENSSH PRIVATE KEY'));
+    expect(clear).toEqual([]);
+  });
+
+  it('kpm ssh export asks the master password even while unlocked, writes a new 0600 file ssh-keygen reads, never replaces one without --force', async () => {
+    const out = join(scratch, 'id_exported');
+    const noPw = await run(['ssh', 'export', 'ed', '-o', out], { home });
+    expect(noPw.code, describeRun(['ssh', 'export'], noPw)).toBe(4);
+    const wrong = await run(['ssh', 'export', 'ed', '-o', out, '--password-stdin'], { home, input: 'wrong master password\n' });
+    expect(wrong.code).toBe(5);
+    expect(fs.existsSync(out)).toBe(false);
+    await kpm(['ssh', 'export', 'ed', '-o', out, '--password-stdin'], MASTER + '\n');
+    expect(fs.statSync(out).mode & 0o777).toBe(0o600);
+    const derived = await runProgram('ssh-keygen', ['-y', '-f', out]);
+    expect(derived.stdout.trim()).toBe(pub.ed);
+    const again = await run(['ssh', 'export', 'ed', '-o', out, '--password-stdin'], { home, input: MASTER + '\n' });
+    expect(again.code).toBe(7);
+    expect(again.stderr).toMatch(/already exists/);
   });
 
   for (const k of ['ed', 'rsa', 'ecdsa', 'ecdsa384']) {
@@ -114,13 +136,18 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
   }
 
   it('per-host rules: a key for 127.0.0.1 logs in there; a key for other hosts is neither offered nor signs', async () => {
-    const ok = await ssh('here');
+    const fp = async (k: string) => (await kpm(['get', k, '--field', 'fingerprint'])).stdout.trim();
+    // ssh -v names the keys the agent holds for this connection: "Will attempt key: FILE TYPE FP explicit agent"
+    const offeredByAgent = (stderr: string, f: string) => stderr.split('\n').some((l) => l.includes('Will attempt key') && l.includes(f) && / agent\b/.test(l));
+    const ok = await ssh('here', 'echo logged-in', ['-v']);
     expect(ok.code, show('ssh here', ok) + agentLog).toBe(0);
+    expect(offeredByAgent(ok.stderr, await fp('here'))).toBe(true);
     const before = agentLog.length;
-    const no = await ssh('elsewhere');
+    const no = await ssh('elsewhere', 'echo logged-in', ['-v']);
     expect(no.code, show('ssh elsewhere', no)).toBe(255);
     expect(no.stderr).toMatch(/Permission denied \(publickey\)/);
-    expect(sshd.log()).not.toContain((await kpm(['get', 'elsewhere', '--field', 'fingerprint'])).stdout.trim()); // never even offered
+    expect(offeredByAgent(no.stderr, await fp('elsewhere'))).toBe(false); // the agent did not offer it
+    expect(no.stderr).toContain(await fp('elsewhere')); // (ssh did consider the key file, without the agent)
     // a sign request without session-bind (a forged one, straight to the socket) is refused as well
     const blob = Buffer.from(pub.here.split(' ')[1], 'base64');
     const reply = await rawAgentRequest(sock, new WireWriter().byte(13).string(blob).string(Buffer.from('anything')).uint32(0).toBuffer());
@@ -162,7 +189,7 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
     const rm = await sshAdd('-D');
     expect(rm.code).not.toBe(0);
     expect((await sshAdd('-L')).stdout.trim().split('\n')).toHaveLength(5);
-    const keyFile = join(home, 'plain_key');
+    const keyFile = join(scratch, 'plain_key');
     await runProgram('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile]);
     const add = await sshAdd(keyFile);
     expect(add.code).not.toBe(0);

@@ -88,13 +88,13 @@ export async function startSshd(authorizedKeys: string[]): Promise<Sshd> {
 }
 
 /** `ssh` arguments for a login to the test sshd through an agent; `identity`: a .pub file for IdentitiesOnly. */
-export function sshArgs(d: Sshd, agentSocket: string, identity: string | undefined, command: string, knownHosts = d.knownHosts): string[] {
+export function sshArgs(d: Sshd, agentSocket: string, identity: string | undefined, command: string, extra: string[] = [], knownHosts = d.knownHosts): string[] {
   return [
     '-F', '/dev/null', '-p', String(d.port), '-o', `IdentityAgent=${agentSocket}`,
     ...(identity ? ['-o', 'IdentitiesOnly=yes', '-o', `IdentityFile=${identity}`] : ['-o', 'IdentityFile=/nonexistent/none']),
     '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes',
     '-o', 'BatchMode=yes', '-o', 'PasswordAuthentication=no', '-o', 'KbdInteractiveAuthentication=no', '-o', 'ConnectTimeout=20',
-    `${d.user}@127.0.0.1`, command,
+    ...extra, `${d.user}@127.0.0.1`, command,
   ];
 }
 

@@ -86,6 +86,8 @@ interface Binding {
 /** One client connection: its session binding and the requests on it, answered in order. */
 export class AgentConnection {
   private bindings: Binding[] = [];
+  /** the identities the last list on this connection returned (ssh lists, then signs) */
+  private listed: SshIdentity[] | undefined;
   constructor(
     private readonly backend: SshBackend,
     private readonly policy: AgentPolicy,
@@ -149,6 +151,7 @@ export class AgentConnection {
 
   private async identities(): Promise<Buffer> {
     const keys = await this.backend.identities();
+    this.listed = keys === 'locked' ? undefined : keys;
     const w = new WireWriter().byte(MSG.IDENTITIES_ANSWER);
     if (keys === 'locked') {
       this.policy.log('kpm is locked: no keys offered (run `kpm unlock`)');
@@ -161,12 +164,14 @@ export class AgentConnection {
   }
 
   private async sign(blob: Buffer, data: Buffer, flags: number): Promise<Buffer> {
-    const keys = await this.backend.identities();
+    const b64 = blob.toString('base64');
+    // the rules of a key listed on this connection a moment ago; otherwise ask (one round trip less
+    // per login). The signature itself always comes from the kpm agent, so a lock since then still fails.
+    const keys = this.listed?.some((k) => k.blob === b64) ? this.listed : await this.backend.identities();
     if (keys === 'locked') {
       this.policy.log('kpm is locked: signature refused (run `kpm unlock`)');
       return failure();
     }
-    const b64 = blob.toString('base64');
     const key = keys.find((k) => k.blob === b64);
     if (!key) return failure();
     if (!this.allowed(key)) {
@@ -189,7 +194,13 @@ export class AgentConnection {
         return failure();
       }
     }
-    const sig = await this.backend.sign(b64, data, flags);
+    let sig: Buffer;
+    try {
+      sig = await this.backend.sign(b64, data, flags);
+    } catch (e) {
+      this.policy.log(`signature with ${key.name} failed: ${(e as Error).message}${/agent not running|ENOENT|ECONNREFUSED/.test((e as Error).message) ? ' (kpm is locked: run `kpm unlock`)' : ''}`);
+      return failure();
+    }
     return new WireWriter().byte(MSG.SIGN_RESPONSE).string(sig).toBuffer();
   }
 

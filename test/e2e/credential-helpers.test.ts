@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
 import { runProgram, type ProcResult } from '../helpers/sshd.js';
+import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
 
 const HAVE_GIT = spawnSync('git', ['--version']).status === 0;
 if (!HAVE_GIT) console.warn('skipping the git credential tests: git is not installed');
@@ -161,6 +162,42 @@ describe.skipIf(!HAVE_GIT)('git-credential-kpm', () => {
     } finally {
       await kpm(['unlock', '--password-stdin'], MASTER + '\n');
     }
+  });
+});
+
+describe.skipIf(!HAVE_GIT)('git-credential-kpm with a service token (CI)', () => {
+  let srv: RunningServer;
+  let machine: string;
+  let token: string;
+  beforeAll(async () => {
+    srv = await startServer();
+    const home = makeHome();
+    machine = makeHome();
+    const dev = (args: string[], input?: string, env: Record<string, string> = { KPM_MASTER_PASSWORD: MASTER }) =>
+      runOk(args, { home, input, env: { KPM_SERVER: srv.url, ...env } });
+    await dev(['register', '--email', 'ci-git@example.org', '--password-stdin', '--region', 'DE'], 'Token7Password\n');
+    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes('ci-git@example.org'))!.text)![1];
+    await dev(['activate', code]);
+    await dev(['init', '--password-stdin'], MASTER + '\n', {});
+    await dev(['login', 'ci-git@example.org', '--password-stdin'], 'Token7Password\n', {});
+    await dev(['vault', 'create', 'CI']);
+    await dev(['add', 'ci-git', '--vault', 'CI', '--url', 'https://git.example.com', '--username', 'ci-bot', '--password-stdin', '--no-check'], 'ci-token-secret\n');
+    await dev(['add', 'private', '--url', 'https://git.example.com/private', '--username', 'me', '--password-stdin', '--no-check'], 'not-for-ci\n');
+    token = (await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '1d', '--name', 'git'])).stdout.trim();
+  }, 120_000);
+  afterAll(() => srv?.stop());
+
+  it('KPM_TOKEN: fill answers from the token\'s vault only, on a machine with no kpm files; approve writes nothing', async () => {
+    const env = { PATH: process.env.PATH, HOME: machine, KPM_HOME: join(machine, 'absent'), KPM_SERVER: srv.url, KPM_TOKEN: token, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
+    const git = (args: string[], input: string, helper = GIT_HELPER) => runProgram('git', ['-c', `credential.helper=${helper}`, ...args], { env, cwd: machine, input });
+    const r = await git(['credential', 'fill'], 'protocol=https\nhost=git.example.com\n\n');
+    expect(r.code, show('fill', r)).toBe(0);
+    expect(r.stdout).toContain('username=ci-bot\npassword=ci-token-secret\n');
+    const priv = await git(['-c', 'credential.useHttpPath=true', 'credential', 'fill'], 'protocol=https\nhost=git.example.com\npath=private\n\n');
+    expect(priv.stdout).not.toContain('not-for-ci');
+    const ap = await git(['credential', 'approve'], 'protocol=https\nhost=new.example.com\nusername=x\npassword=y\n\n', `${GIT_HELPER} --store`);
+    expect(ap.code, show('approve', ap)).toBe(0);
+    expect(fs.existsSync(join(machine, 'absent'))).toBe(false);
   });
 });
 

@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { spawn } from 'node:child_process';
+import { ReadStream } from 'node:tty';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { agentCall, AgentUnavailable } from '../agent/call.js';
@@ -74,13 +75,19 @@ export function confirmOnTerminal(): (req: UseRequest) => Promise<boolean> {
           try {
             fd = fs.openSync('/dev/tty', 'r+');
           } catch {
+            return resolve(false); // no terminal (started in the background): refused
+          }
+          try {
+            fs.writeSync(fd, `kpm ssh-agent: allow ${req.key.name} (${req.key.fingerprint}) for ${req.host}? [y/N] `);
+          } catch {
+            fs.closeSync(fd);
             return resolve(false);
           }
-          const tty = new net.Socket({ fd, readable: true, writable: true });
-          tty.write(`kpm ssh-agent: allow ${req.key.name} (${req.key.fingerprint}) for ${req.host}? [y/N] `);
-          tty.once('data', (d) => {
+          const tty = new ReadStream(fd);
+          tty.setEncoding('utf8');
+          tty.once('data', (d: string) => {
             tty.destroy();
-            resolve(/^y(es)?\s*$/i.test(d.toString('utf8')));
+            resolve(/^y(es)?\s*$/i.test(d));
           });
           tty.once('error', () => resolve(false));
         }),

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, runTty, type RunResult } from '../helpers/kpm.js';
 import { WireWriter } from '../../src/ssh/wire.js';
 import { Framer, frame } from '../../src/ssh/agentproto.js';
 import { missingOpenSsh, runProgram, sshArgs, startSshd, type ProcResult, type Sshd } from '../helpers/sshd.js';
@@ -167,6 +167,33 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
     } finally {
       fs.rmSync(allow, { force: true });
     }
+  });
+
+  it('confirmation on the terminal that runs kpm ssh-agent --foreground: "y" lets ssh in, "n" refuses', async () => {
+    const sock2 = join(scratch, 'tty-agent.sock');
+    const tty = runTty(['ssh-agent', '--foreground', '--socket', sock2, '--known-hosts', sshd.knownHosts], [
+      { expect: 'ready' },
+      { expect: 'allow guarded \\(SHA256:[^)]+\\) for \\[127\\.0\\.0\\.1\\]:\\d+\\? \\[y/N\\]', send: 'y\r', timeout: 60 },
+      { expect: 'allow guarded', send: 'n\r', timeout: 60 },
+      { expect: 'use of guarded refused by the user', timeout: 30 },
+    ], { home, env: { HOME: home } });
+    for (let i = 0; i < 400 && !fs.existsSync(sock2 + '.pid'); i++) await new Promise((r) => setTimeout(r, 50));
+    const viaTty = (k: string) => runProgram('ssh', sshArgs(sshd, sock2, join(home, `${k}.pub`), 'echo logged-in'), { env: { PATH: process.env.PATH, HOME: home } });
+    try {
+      const yes = await viaTty('guarded');
+      expect(yes.code, show('ssh (answered y)', yes)).toBe(0);
+      const no = await viaTty('guarded');
+      expect(no.code, show('ssh (answered n)', no)).toBe(255);
+    } finally {
+      await new Promise((r) => setTimeout(r, 300)); // let the last expect see the refusal line
+      try {
+        process.kill(Number(fs.readFileSync(sock2 + '.pid', 'utf8')), 'SIGTERM');
+      } catch {
+        /* already gone (the driver stops it when an expect fails) */
+      }
+    }
+    const t = await tty;
+    expect(t.driverErrors, t.transcript).toBe('');
   });
 
   it('locked: ssh-add lists nothing, ssh fails cleanly, the agent says to unlock; after unlock it works again', async () => {

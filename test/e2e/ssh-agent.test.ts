@@ -250,3 +250,45 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
     expect(bad.code).not.toBe(0);
   });
 });
+
+describe.skipIf(missingOpenSsh() !== undefined)('kpm ssh: import and bad input', () => {
+  let home: string;
+  const env = { KPM_MASTER_PASSWORD: MASTER };
+  beforeAll(async () => {
+    home = makeHome();
+    await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
+    await runOk(['add', 'site', '--username', 'u', '--password-stdin', '--no-check'], { home, env, input: 'pw\n' });
+  }, 60_000);
+
+  it('a passphrase-protected ssh-keygen key: wrong passphrase exit 5, right one imports; the vault key equals the file', async () => {
+    const f = join(home, 'id_locked');
+    await runProgram('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'file pass phrase', '-C', 'from-file', '-f', f]);
+    const wrong = await run(['ssh', 'import', 'locked', f, '--passphrase-stdin'], { home, env, input: 'nope\n' });
+    expect(wrong.code, describeRun(['ssh', 'import'], wrong)).toBe(5);
+    expect(wrong.stderr).toBe('kpm: wrong passphrase for the key file\n');
+    await runOk(['ssh', 'import', 'locked', f, '--passphrase-stdin', '--hosts', 'git.example.org'], { home, env, input: 'file pass phrase\n' });
+    expect((await runOk(['ssh', 'public', 'locked'], { home, env })).stdout).toBe(fs.readFileSync(f + '.pub', 'utf8'));
+    const list = JSON.parse((await runOk(['ssh', 'list', '--json'], { home, env })).stdout);
+    expect(list).toEqual([expect.objectContaining({ name: 'locked', type: 'ED25519-256', comment: 'from-file', hosts: ['git.example.org'], confirm: false })]);
+    expect((await runOk(['get', 'locked', '--field', 'fingerprint'], { home, env })).stdout.trim()).toBe(list[0].fingerprint);
+  });
+
+  const cases: [string[], number, RegExp][] = [
+    [['ssh', 'generate', 'x', '--type', 'dsa'], 2, /^kpm: unknown key type "dsa"\nhint: use --type ed25519, rsa or ecdsa\n$/],
+    [['ssh', 'generate', 'x', '--type', 'rsa', '--bits', '1024'], 2, /^kpm: RSA keys need 2048 to 16384 bits/],
+    [['ssh', 'generate', 'x', '--bits', 'abc'], 2, /^kpm: --bits expects a whole number/],
+    [['ssh', 'import', 'x', '/nonexistent/key'], 3, /^kpm: cannot read \/nonexistent\/key: no such file\n$/],
+    [['ssh', 'import', 'x', '/etc/hostname'], 2, /^kpm: not an OpenSSH private key/],
+    [['ssh', 'public', 'site'], 2, /^kpm: "site" is a login, not an SSH key\n/],
+    [['ssh', 'public', 'nothing'], 3, /^kpm: no entry named "nothing"/],
+    [['ssh', 'generate', 'y', '--hosts', 'a"b'], 2, /^kpm: bad host pattern/],
+  ];
+  for (const [args, code, err] of cases) {
+    it(`kpm ${args.join(' ')} → exit ${code}, one clear line`, async () => {
+      const r = await run(args, { home, env });
+      expect(r.code, describeRun(args, r)).toBe(code);
+      expect(r.stderr).toMatch(err);
+      expect(r.stdout).toBe('');
+    });
+  }
+});

@@ -99,6 +99,8 @@ export function confirmOnTerminal(): (req: UseRequest) => Promise<boolean> {
 
 export interface SshAgentOptions {
   socket: string;
+  /** the socket's folder is kpm's own: create it 0700 (and make it so) */
+  privateDir: boolean;
   pidFile: string;
   backend: SshBackend;
   policy: AgentPolicy;
@@ -106,8 +108,18 @@ export interface SshAgentOptions {
 
 /** Listens until SIGTERM/SIGINT; resolves once the socket is ready. */
 export function serveSshAgent(o: SshAgentOptions): Promise<net.Server> {
-  ensureDir(dirname(o.socket));
-  fs.rmSync(o.socket, { force: true });
+  // kpm's own folder is made private (0700); a folder the user named for --socket is left as it is
+  // (the socket itself is 0600), and only a stale socket is ever removed, never another file.
+  const dir = dirname(o.socket);
+  if (o.privateDir || !fs.existsSync(dir)) ensureDir(dir);
+  let old: fs.Stats | undefined;
+  try {
+    old = fs.lstatSync(o.socket);
+  } catch {
+    /* nothing there */
+  }
+  if (old && !old.isSocket()) return Promise.reject(new KpmError(`${o.socket} exists and is not a socket; choose another --socket`, EXIT.conflict));
+  if (old) fs.rmSync(o.socket, { force: true });
   const server = net.createServer((sock) => {
     const framer = new Framer();
     const conn = new AgentConnection(o.backend, o.policy);

@@ -273,6 +273,30 @@ describe.skipIf(missingOpenSsh() !== undefined)('kpm ssh: import and bad input',
     expect((await runOk(['get', 'locked', '--field', 'fingerprint'], { home, env })).stdout.trim()).toBe(list[0].fingerprint);
   });
 
+  it('kpm ssh-agent --socket on an existing file refuses (exit 7) and leaves the file; a folder it did not make keeps its mode', async () => {
+    const shared = join(home, 'shared');
+    fs.mkdirSync(shared, { mode: 0o755 });
+    fs.chmodSync(shared, 0o755);
+    const file = join(shared, 'important.txt');
+    fs.writeFileSync(file, 'keep me');
+    const r = await run(['ssh-agent', '--socket', file], { home });
+    expect(r.code, describeRun(['ssh-agent'], r)).toBe(7);
+    expect(r.stderr).toMatch(/exists and is not a socket/);
+    expect(fs.readFileSync(file, 'utf8')).toBe('keep me');
+    const sockPath = join(shared, 'agent.sock');
+    const ok = await run(['ssh-agent', '--socket', sockPath], { home });
+    expect(ok.code, describeRun(['ssh-agent'], ok)).toBe(0);
+    expect(ok.stdout).toContain(`SSH_AUTH_SOCK='${sockPath}'; export SSH_AUTH_SOCK;`);
+    try {
+      expect(fs.statSync(shared).mode & 0o777).toBe(0o755);
+      expect(fs.statSync(sockPath).mode & 0o777).toBe(0o600);
+    } finally {
+      await run(['ssh-agent', '--stop', '--socket', sockPath], { home });
+    }
+    for (let i = 0; i < 100 && fs.existsSync(sockPath); i++) await new Promise((res) => setTimeout(res, 50)); // it removes its socket as it stops
+    expect(fs.existsSync(sockPath)).toBe(false);
+  });
+
   const cases: [string[], number, RegExp][] = [
     [['ssh', 'generate', 'x', '--type', 'dsa'], 2, /^kpm: unknown key type "dsa"\nhint: use --type ed25519, rsa or ecdsa\n$/],
     [['ssh', 'generate', 'x', '--type', 'rsa', '--bits', '1024'], 2, /^kpm: RSA keys need 2048 to 16384 bits/],

@@ -251,7 +251,7 @@ Examples:
     });
 }
 
-async function runForeground(p: { socket: string; pid: string }, o: { knownHosts?: string[]; confirmCommand?: string }): Promise<void> {
+async function runForeground(p: { socket: string; pid: string }, o: { socket?: string; knownHosts?: string[]; confirmCommand?: string }): Promise<void> {
   const { paths } = ctx();
   const { serveSshAgent, kpmBackend, confirmByCommand, confirmOnTerminal } = await import('../../ssh/server.js');
   const { defaultKnownHostsFiles } = await import('../../ssh/hosts.js');
@@ -259,6 +259,7 @@ async function runForeground(p: { socket: string; pid: string }, o: { knownHosts
   const terminal = confirmOnTerminal();
   await serveSshAgent({
     socket: p.socket,
+    privateDir: !o.socket,
     pidFile: p.pid,
     backend: kpmBackend(paths),
     policy: {
@@ -271,15 +272,18 @@ async function runForeground(p: { socket: string; pid: string }, o: { knownHosts
   process.stdout.write('ready\n');
 }
 
-function startInBackground(socket: string, o: { knownHosts?: string[]; confirmCommand?: string }): Promise<void> {
-  const args = [process.argv[1], 'ssh-agent', '--foreground', '--socket', socket];
+function startInBackground(socket: string, o: { socket?: string; knownHosts?: string[]; confirmCommand?: string }): Promise<void> {
+  const args = [process.argv[1], 'ssh-agent', '--foreground', ...(o.socket ? ['--socket', socket] : [])];
   for (const f of o.knownHosts ?? []) args.push('--known-hosts', resolve(f));
   if (o.confirmCommand) args.push('--confirm-command', o.confirmCommand);
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() });
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() });
     let buf = '';
+    let err = '';
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', (c: string) => (err += c));
     child.on('error', (e) => reject(new KpmError(`could not start kpm ssh-agent: ${e.message}`)));
-    child.on('exit', (code) => reject(new KpmError(`kpm ssh-agent exited at start (code ${code})`)));
+    child.on('exit', (code) => reject(new KpmError(err.trim().replace(/^kpm: /, '') || `kpm ssh-agent exited at start (code ${code})`, code === EXIT.conflict ? EXIT.conflict : EXIT.error)));
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (c: string) => {
       buf += c;
@@ -287,6 +291,7 @@ function startInBackground(socket: string, o: { knownHosts?: string[]; confirmCo
       if (i < 0) return;
       child.removeAllListeners('exit');
       child.stdout!.destroy();
+      child.stderr!.destroy(); // later messages (locked, refused) are not shown for a background agent
       child.unref();
       process.stdout.write(buf.slice(0, i));
       info(`kpm ssh-agent listens on ${socket} (pid ${child.pid}).`);

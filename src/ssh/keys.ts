@@ -248,35 +248,35 @@ export function parsePrivateFile(text: string): ParsedPrivateFile {
       },
     };
     function openSealed(passphrase?: string): SshPrivateKey {
-        let plain = sealed;
-        if (encrypted) {
-          if (passphrase === undefined) throw new SshKeyError('the key file is protected by a passphrase');
-          const c = CIPHERS[cipher];
-          const o = new WireReader(kdfOptions);
-          const salt = o.string();
-          const rounds = o.uint32();
-          if (rounds < 1 || rounds > 1000) throw new SshKeyError(`unreasonable bcrypt rounds ${rounds} in the key file`);
-          if (sealed.length % c.block) throw new SshKeyError('malformed encrypted key');
-          const km = bcryptPbkdf(Buffer.from(passphrase, 'utf8'), salt, c.keyLen + c.ivLen, rounds);
-          const d = createDecipheriv(c.node, km.subarray(0, c.keyLen), km.subarray(c.keyLen));
-          d.setAutoPadding(false);
-          plain = Buffer.concat([d.update(sealed), d.final()]);
-          km.fill(0);
+      let plain = sealed;
+      if (encrypted) {
+        if (passphrase === undefined) throw new SshKeyError('the key file is protected by a passphrase');
+        const c = CIPHERS[cipher];
+        const o = new WireReader(kdfOptions);
+        const salt = o.string();
+        const rounds = o.uint32();
+        if (rounds < 1 || rounds > 1000) throw new SshKeyError(`unreasonable bcrypt rounds ${rounds} in the key file`);
+        if (sealed.length % c.block) throw new SshKeyError('malformed encrypted key');
+        const km = bcryptPbkdf(Buffer.from(passphrase, 'utf8'), salt, c.keyLen + c.ivLen, rounds);
+        const d = createDecipheriv(c.node, km.subarray(0, c.keyLen), km.subarray(c.keyLen));
+        d.setAutoPadding(false);
+        plain = Buffer.concat([d.update(sealed), d.final()]);
+        km.fill(0);
+      }
+      try {
+        const p = new WireReader(plain);
+        if (p.uint32() !== p.uint32()) {
+          if (encrypted) throw wrongPassword('wrong passphrase for the key file');
+          throw new SshKeyError('malformed private key (check bytes differ)');
         }
-        try {
-          const p = new WireReader(plain);
-          if (p.uint32() !== p.uint32()) {
-            if (encrypted) throw wrongPassword('wrong passphrase for the key file');
-            throw new SshKeyError('malformed private key (check bytes differ)');
-          }
-          const key = readPrivate(p);
-          if (!key.publicBlob.equals(publicBlob)) throw new SshKeyError('the private key does not match the public key in the file');
-          const pad = p.rest();
-          for (let i = 0; i < pad.length; i++) if (pad[i] !== i + 1) throw new SshKeyError('malformed private key padding');
-          return key;
-        } finally {
-          if (plain !== sealed) plain.fill(0);
-        }
+        const key = readPrivate(p);
+        if (!key.publicBlob.equals(publicBlob)) throw new SshKeyError('the private key does not match the public key in the file');
+        const pad = p.rest();
+        for (let i = 0; i < pad.length; i++) if (pad[i] !== i + 1) throw new SshKeyError('malformed private key padding');
+        return key;
+      } finally {
+        if (plain !== sealed) plain.fill(0);
+      }
     }
   } catch (e) {
     if (e instanceof WireError) throw new SshKeyError(`malformed OpenSSH private key: ${e.message}`);

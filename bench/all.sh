@@ -11,12 +11,13 @@ source "$(dirname "$0")/lib/common.sh"
 # Install everything up front, with a single apt-get update.
 ensure_core
 benches=()
-for b in ${BENCH_ONLY:-get read kdf scale docs audit sync}; do
+for b in ${BENCH_ONLY:-get read kdf scale docs audit sync ssh}; do
   [ -f "$BENCH_DIR/$b.sh" ] && benches+=("$b")
 done
 [ "${#benches[@]}" -gt 0 ] || die "no benchmark selected"
 tools=(pass:pass gpg:gnupg gopass:gopass keepassxc-cli:keepassxc)
 if [[ " ${benches[*]} " == *" docs "* ]]; then tools+=(age:age age-keygen:age); fi
+if [[ " ${benches[*]} " == *" ssh "* ]]; then tools+=(sshd:openssh-server ssh:openssh-client); fi
 ensure_tools "${tools[@]}"
 build_kpm
 export BENCH_NO_BUILD=1

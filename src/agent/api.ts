@@ -120,9 +120,12 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
 };
 
 /** The agent's own methods (not vault operations). */
-export const CONTROL_TABLE: Readonly<Record<'status' | 'lock', MethodSpec>> = {
+export const CONTROL_TABLE: Readonly<Record<'status' | 'lock' | 'sshIdentities' | 'sshSign', MethodSpec>> = {
   status: { params: [], write: false },
   lock: { params: [], write: false },
+  // `kpm ssh-agent` (src/ssh/agentmethods.ts): the public key blob (base64), the data to sign (base64), the flags
+  sshIdentities: { params: [], write: false },
+  sshSign: { params: [str(1 << 14), str(1 << 20), { type: 'integer', minimum: 0, maximum: 0xffffffff }], write: false },
 };
 
 /** Methods the agent answers as vault operations; everything else is refused. */

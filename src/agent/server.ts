@@ -16,6 +16,7 @@ import { sessionApi } from './local.js';
 import { agentPathsIn, MAX_SOCKET_PATH, socketFitsInRun, type AgentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { SyncScheduler } from './syncsched.js';
 import { decodeHandover } from './handover.js';
+import { SSH_AGENT_METHODS, sshAgentMethod } from '../ssh/agentmethods.js';
 
 const MAX_REQUEST_BYTES = 64 << 20;
 
@@ -173,6 +174,18 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       setImmediate(() => stop(0));
       return { ok: true };
     }
+    // --- SSH keys for `kpm ssh-agent` (src/ssh/agentmethods.ts); signing counts as use ---
+    if (SSH_AGENT_METHODS.includes(req.method)) {
+      if (req.method === 'sshSign') touch();
+      try {
+        session.refresh();
+        return { ok: sshAgentMethod(session, req.method, (req.params ?? []) as unknown[]) };
+      } catch (e) {
+        if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint } };
+        return { error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } };
+      }
+    }
+    // --- end SSH keys ---
     touch();
     const notice = syncs.takeNotice();
     const withNotice = (r: AgentResponse): AgentResponse => (notice ? { ...r, notice } : r);

@@ -23,7 +23,7 @@ export interface EntryFlags {
 
 export function entryType(t: string | undefined): EntryType {
   const type = t ?? 'login';
-  if (!isEntryType(type)) throw usageError(`unknown entry type "${type}"`, 'use one of: login, card, identity, note, document');
+  if (!isEntryType(type)) throw usageError(`unknown entry type "${type}"`, 'use one of: login, card, identity, note, document, ssh-key');
   return type;
 }
 

@@ -14,6 +14,8 @@ import { register as scripting } from './commands/scripting.js';
 import { register as completion } from './commands/completion.js';
 import { register as transfer } from './commands/transfer.js';
 import { register as tokens } from './commands/tokens.js';
+import { register as ssh } from './commands/ssh.js';
+import { register as credentials } from './commands/credentials.js';
 import { reportError } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
@@ -50,6 +52,8 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   completion(program);
   transfer(program);
   tokens(program);
+  ssh(program);
+  credentials(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

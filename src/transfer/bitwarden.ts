@@ -124,7 +124,7 @@ export function parseBitwardenJson(text: string): ParseResult {
 // ------------------------------------------------------------------------------------------------
 // Export
 
-const TYPE_NUMBER = { login: 1, note: 2, document: 2, card: 3, identity: 4 } as const;
+const TYPE_NUMBER = { login: 1, note: 2, document: 2, card: 3, identity: 4, 'ssh-key': 2 } as const; // ssh-key: a secure note with its fields (src/ssh)
 
 function splitName(full: string): { firstName: string | null; lastName: string | null } {
   const parts = full.trim().split(/\s+/).filter(Boolean);

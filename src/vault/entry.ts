@@ -2,7 +2,7 @@
 import { usageError } from './errors.js';
 import type { StoredFile } from './blobs.js';
 
-export const ENTRY_TYPES = ['login', 'card', 'identity', 'note', 'document'] as const;
+export const ENTRY_TYPES = ['login', 'card', 'identity', 'note', 'document', 'ssh-key'] as const;
 export type EntryType = (typeof ENTRY_TYPES)[number];
 
 /** Documented fields per type; custom fields go in `custom`. */
@@ -12,10 +12,12 @@ export const TYPE_FIELDS: Record<EntryType, readonly string[]> = {
   identity: ['fullname', 'address', 'city', 'postcode', 'country', 'phone', 'email', 'birthday', 'notes'],
   note: ['notes'],
   document: ['notes'],
+  // src/ssh/entry.ts: an OpenSSH private key (unencrypted inside the entry's ciphertext) and what is derived from it
+  'ssh-key': ['private-key', 'public-key', 'fingerprint', 'key-type', 'comment', 'hosts', 'confirm', 'notes'],
 };
 
 /** Fields whose values are secret: hidden in human output unless asked for. */
-export const SECRET_FIELDS = new Set(['password', 'totp', 'number', 'code', 'pin']);
+export const SECRET_FIELDS = new Set(['password', 'totp', 'number', 'code', 'pin', 'private-key']);
 
 export interface CustomField {
   name: string;
@@ -63,6 +65,7 @@ export function isEntryType(t: string): t is EntryType {
 
 /** The field `kpm get NAME` prints when no --field is given. */
 export function primaryField(type: EntryType): string {
+  if (type === 'ssh-key') return 'public-key';
   return type === 'card' ? 'number' : type === 'identity' ? 'fullname' : type === 'login' ? 'password' : 'notes';
 }
 

@@ -13,7 +13,7 @@ import { tokenForbidden, tokenMode } from '../tokenapi.js';
 import { requireSettingsPassword } from '../guard.js';
 
 /** Commands that only read entries: the ones a service token may run. */
-const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete']);
+const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete', 'git-credential', 'docker-credential']); // the credential helpers: reads only (src/cli/commands/credentials.ts)
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 export const MAX_EXPIRY_MS = 365 * UNITS.d;

@@ -10,7 +10,9 @@ import { dirname, join } from 'node:path';
 import { agentCall, AgentUnavailable } from '../agent/call.js';
 import type { KpmPaths } from '../vault/paths.js';
 import { KpmError, EXIT } from '../vault/errors.js';
-import { ensureDir, FILE_MODE } from '../vault/fsutil.js';
+import { ensureDir, makePrivateTempDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
+import { ownFileProblem, privateDirProblem } from '../vault/fscheck.js';
+import { MAX_SOCKET_PATH } from '../agent/socket.js';
 import { AgentConnection, Framer, frame, type AgentPolicy, type SshBackend, type UseRequest } from './agentproto.js';
 import type { SshIdentity } from './keyring.js';
 
@@ -20,11 +22,25 @@ export interface SshAgentPaths {
   pid: string;
 }
 
-/** The stable default: <runtime dir>/ssh/agent.sock (a short private folder in /tmp when that is too long). */
+/**
+ * The stable default: <runtime dir>/ssh/agent.sock. When that path is too long for a Unix socket, a
+ * folder with a random name that kpm creates itself (mkdtemp, 0700) in the temp folder, named in
+ * run/ssh-agent.dir and reused while it is still this user's alone: never a name another user
+ * could create first (S2).
+ */
 export function sshAgentPaths(paths: KpmPaths, socket?: string): SshAgentPaths {
   if (socket) return { dir: dirname(socket), socket, pid: socket + '.pid' };
   let dir = join(paths.run, 'ssh');
-  if (join(dir, 'agent.sock').length > 100) dir = join(tmpdir(), `kpm-ssh-${process.getuid?.() ?? 0}-${Buffer.from(paths.run).toString('base64url').slice(-12)}`);
+  if (join(dir, 'agent.sock').length > MAX_SOCKET_PATH) {
+    const pointer = join(paths.run, 'ssh-agent.dir');
+    const named = ownFileProblem(pointer, 'file') ? '' : (readFileOrNull(pointer)?.toString() ?? '').trim();
+    if (named && !privateDirProblem(named)) dir = named;
+    else {
+      ensureDir(paths.run);
+      dir = makePrivateTempDir(tmpdir(), 'kpm-ssh-');
+      writeFileAtomic(pointer, new TextEncoder().encode(dir));
+    }
+  }
   return { dir, socket: join(dir, 'agent.sock'), pid: join(dir, 'agent.sock.pid') };
 }
 
@@ -112,6 +128,8 @@ export function serveSshAgent(o: SshAgentOptions): Promise<net.Server> {
   // (the socket itself is 0600), and only a stale socket is ever removed, never another file.
   const dir = dirname(o.socket);
   if (o.privateDir || !fs.existsSync(dir)) ensureDir(dir);
+  const dirBad = o.privateDir ? privateDirProblem(dir) : null;
+  if (dirBad) return Promise.reject(new KpmError(`refusing to serve the SSH agent: ${dirBad}`, EXIT.forbidden));
   let old: fs.Stats | undefined;
   try {
     old = fs.lstatSync(o.socket);
@@ -152,7 +170,7 @@ export function serveSshAgent(o: SshAgentOptions): Promise<net.Server> {
     server.listen(o.socket, () => {
       process.umask(oldUmask);
       fs.chmodSync(o.socket, 0o600);
-      fs.writeFileSync(o.pidFile, String(process.pid), { mode: FILE_MODE });
+      writeFileAtomic(o.pidFile, new TextEncoder().encode(String(process.pid)));
       resolve(server);
     });
   });

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { basename, resolve } from 'node:path';
 import { EXIT, KpmError, usageError } from '../../vault/errors.js';
+import { writeFileAtomic } from '../../vault/fsutil.js';
 import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out, readStdinText } from '../io.js';
 import { askSecret } from '../prompt.js';
@@ -156,22 +157,12 @@ export function register(program: Command): void {
         session.close();
       }
       const target = resolve(o.output ?? `id_${safeFileName(v.payload.name)}`);
-      const flags = o.force ? 'w' : 'wx';
-      try {
-        if (o.force) fs.rmSync(target, { force: true });
-        const fd = fs.openSync(target, flags, 0o600);
-        try {
-          fs.writeSync(fd, v.payload.fields['private-key']);
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
-        fs.chmodSync(target, 0o600);
-        fs.writeFileSync(target + '.pub', publicOf(v) + '\n', { mode: 0o644 });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new KpmError(`${target} already exists`, EXIT.conflict, 'choose another file with -o, or add --force');
-        throw e;
-      }
+      const enc = new TextEncoder();
+      const files: [string, Uint8Array][] = [[target, enc.encode(v.payload.fields['private-key'])], [target + '.pub', enc.encode(publicOf(v) + '\n')]];
+      if (!o.force) for (const [f] of files) if (fs.existsSync(f)) throw new KpmError(`${f} already exists`, EXIT.conflict, 'choose another file with -o, or add --force');
+      // a random exclusive temporary name (0600, no symlink followed), fsynced, then renamed over (S6)
+      for (const [f, data] of files) writeFileAtomic(f, data);
+      fs.chmodSync(target + '.pub', 0o644);
       info(`Wrote ${target} (0600) and ${target}.pub.`);
     });
 

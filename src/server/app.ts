@@ -236,6 +236,12 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     });
   }
 
+  // The root (someone opens the server's address in a browser): a short page naming the server.
+  app.get('/', async (_req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    return HTML(`kpm-server ${ctx.settings.version}`, `This is kpm-server ${ctx.settings.version}, the sync server of the kpm password manager. Point kpm at it with <code>kpm login --server URL</code> or <code>KPM_SERVER=URL</code>; the API is under <code>/v1/</code> (docs/PROTOCOL.md).`);
+  });
+
   // The activation link of the mail (a browser GET): activates and says so in a small page.
   app.get('/v1/activate', { schema: { querystring: { type: 'object', properties: { code: { type: 'string', maxLength: 64 } }, required: ['code'] } } }, async (req, reply) => {
     reply.type('text/html; charset=utf-8');

@@ -385,6 +385,8 @@ Examples:
       if (o.region !== undefined || o.marketing !== undefined) throw usageError('--region and --marketing go with --sso (a new account); `kpm register` takes them too');
       const { h, api } = await client(o, await sessionServer());
       const { paths } = ctx();
+      const current = h.loadSession(paths);
+      if (current) info(`Already signed in as ${current.account.email} on ${current.server} (device "${current.device.name}", ${current.device.id}); signing in again replaces that session.`);
       const email = await emailOf(o, emailArg);
       const password = await accountPassword(o);
       const otp = await otpOf(o);
@@ -440,12 +442,20 @@ Examples:
       out(`${'ID'.padEnd(16)}  ${'NAME'.padEnd(w)}  ${'SIGNED IN'.padEnd(16)}  LAST SEEN`);
       for (const d of list) out(`${d.id.padEnd(16)}  ${d.name.padEnd(w)}  ${since(d.createdAt).padEnd(16)}  ${since(d.lastSeenAt)}${d.current ? '  (this device)' : ''}`);
     });
-  serverOptions(devices.command('revoke <id>').description('sign a device out'))
+  serverOptions(devices.command('revoke <id>').description('sign a device out (its id, or the first 4+ characters of it)'))
     .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected; after any other stdin lines)')
-    .addHelpText('after', '\nExample:\n  kpm devices revoke 3f2a9c1b0d4e5f60')
-    .action(async (id: string, o) => {
+    .addHelpText('after', '\nExamples:\n  kpm devices revoke 3f2a9c1b0d4e5f60\n  kpm devices revoke 3f2a')
+    .action(async (given: string, o) => {
+      const prefix = given.toLowerCase();
+      if (!/^[0-9a-f]{4,32}$/.test(prefix)) throw usageError(`"${given}" is not a device id`, 'see `kpm devices`');
       await requireSettingsPassword('devices revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
       const { call, api, session, h, paths } = await signedIn(o);
+      const { devices: list } = await call<{ devices: DeviceT[] }>('devices');
+      const hits = list.filter((d) => d.id.startsWith(prefix));
+      if (hits.length !== 1) await api.close();
+      if (hits.length === 0) throw new KpmError(`no device ${given}`, EXIT.notFound, 'see `kpm devices`');
+      if (hits.length > 1) throw new KpmError(`"${given}" matches ${hits.length} devices; give more of the id`, EXIT.usage);
+      const id = hits[0].id;
       await call('revokeDevice', { params: { id } });
       await api.close();
       if (id === session.device.id) {

@@ -147,7 +147,8 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const rv = remote.get(id);
             remote.delete(id);
             if (!v) {
-              vaults.push({ id, name: id, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: 'locked (own password)' });
+              const name = session.listVaults().find((x) => x.id === id)?.name ?? id; // its name, not its id, in the report
+              vaults.push({ id, name, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: `locked (own password); it syncs once \`kpm vault unlock "${name}"\` opens it` });
               continue;
             }
             const r = await syncVault(paths, v, rv, t, profile, warnings);

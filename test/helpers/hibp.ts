@@ -1,10 +1,11 @@
 // Pwned Passwords fixtures for the audit tests (and bench/audit.sh): a sorted SHA-1 hash file of
 // any size, generated sorted by construction, and a range API server on loopback that records
 // every request it gets, down to the raw bytes.
-import { createCipheriv, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { seededBytes } from './seeded.js';
 
 export const sha1 = (pw: string): string => createHash('sha1').update(pw, 'utf8').digest('hex').toUpperCase();
 
@@ -41,16 +42,6 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().p
  * equal slices of the 32-bit range, so nothing is ever sorted in memory. ~1 s per million lines.
  * The data is seeded (`o.seed`, by default derived from the arguments): the same file every run.
  */
-/**
- * Seeded pseudo-random bytes (AES-256-CTR keystream under SHA-256(seed)): the same seed gives the
- * same bytes on every run, so a failing layout can be reproduced.
- */
-export function seededBytes(seed: string): (n: number) => Buffer {
-  const key = createHash('sha256').update(`kpm-test-seed:${seed}`).digest();
-  const ctr = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
-  return (n: number) => ctr.update(Buffer.alloc(n));
-}
-
 export function writeHashFile(path: string, randomLines: number, extra: Record<string, number> = {}, o: { crlf?: boolean; finalNewline?: boolean; seed?: string } = {}): HashFileInfo {
   const randomBytes = seededBytes(o.seed ?? `hashfile:${randomLines}:${o.crlf ? 'crlf' : 'lf'}:${o.finalNewline === false ? 'nofinal' : 'final'}`);
   const eol = o.crlf ? '\r\n' : '\n';

@@ -165,6 +165,14 @@ const handlers: Record<RouteName, Handler> = {
 const HTML = (title: string, text: string) =>
   `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
 
+/** "check your inbox" from a server whose mail goes to the development outbox says so (the start-up line names the folder). */
+const OUTBOX_HINT = " (development server: nothing is mailed; the message is an .eml file in the server's outbox folder)";
+function outboxHint(ctx: ServerContext, result: unknown): unknown {
+  const r = result as { status?: unknown; message?: unknown } | null;
+  if (ctx.mailer.kind !== 'outbox' || !r || r.status !== 'pending' || typeof r.message !== 'string' || !r.message.startsWith('check your inbox')) return result;
+  return r.message.length + OUTBOX_HINT.length <= 300 ? { ...r, message: r.message + OUTBOX_HINT } : result; // Pending: message ≤ 300
+}
+
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -230,7 +238,7 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       ...('bodyLimit' in spec && spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
       ...(spec.auth ? { preHandler: authenticate } : 'tokenAuth' in spec && spec.tokenAuth ? { preHandler: authenticateToken } : {}),
       handler: async (req, reply) => {
-        const result = await handlers[name](ctx, req);
+        const result = outboxHint(ctx, await handlers[name](ctx, req));
         return reply.code(spec.status).send(result);
       },
     });

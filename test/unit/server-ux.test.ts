@@ -34,4 +34,17 @@ describe('kpm-server UX', () => {
     expect((await s.call('GET', '/v1/account', undefined, { token: t.accessToken })).status).toBe(200);
     expect(await lastSeen()).toBe(new Date(s.clock.now).toISOString());
   });
+
+  it('"check your inbox" from a server with the development outbox says the mail is a file there; with SMTP it does not', async () => {
+    const s = await testServer(); // its mailer is the outbox kind
+    const r = await s.call('POST', '/v1/accounts', { email: 'inbox@example.org', password: 'Another7Password', region: 'DE', marketing: false });
+    expect(r.status).toBe(202);
+    expect(r.body.message).toMatch(/^check your inbox: .*\(development server: nothing is mailed; the message is an \.eml file in the server's outbox folder\)$/);
+    const again = await s.call('POST', '/v1/accounts', { email: 'inbox@example.org', password: 'Another7Password', region: 'DE', marketing: false });
+    expect(again.body).toEqual(r.body); // an existing address gets the same answer (R28)
+    (s.ctx as { mailer: { kind: string } }).mailer = { ...s.ctx.mailer, kind: 'smtp' };
+    const smtp = await s.call('POST', '/v1/accounts', { email: 'smtp@example.org', password: 'Another7Password', region: 'DE', marketing: false });
+    expect(smtp.body.message).toMatch(/^check your inbox/);
+    expect(smtp.body.message).not.toMatch(/outbox/);
+  });
 });

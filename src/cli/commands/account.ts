@@ -378,6 +378,8 @@ Examples:
   printf '%s\\n' "$ACCOUNT_PW" | kpm login ann@example.org --password-stdin
   printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin`)
     .action(async (emailArg: string | undefined, o) => {
+      const current = (await http()).loadSession(ctx().paths);
+      if (current) info(`Already signed in as ${current.account.email} on ${current.server} (device "${current.device.name}", ${current.device.id}); signing in again replaces that session.`);
       if (o.sso !== undefined) {
         if (emailArg !== undefined || o.email !== undefined || o.passwordStdin) throw usageError('--sso signs in without an email address or account password');
         return (await import('./sso.js')).ssoLogin(o);
@@ -385,8 +387,6 @@ Examples:
       if (o.region !== undefined || o.marketing !== undefined) throw usageError('--region and --marketing go with --sso (a new account); `kpm register` takes them too');
       const { h, api } = await client(o, await sessionServer());
       const { paths } = ctx();
-      const current = h.loadSession(paths);
-      if (current) info(`Already signed in as ${current.account.email} on ${current.server} (device "${current.device.name}", ${current.device.id}); signing in again replaces that session.`);
       const email = await emailOf(o, emailArg);
       const password = await accountPassword(o);
       const otp = await otpOf(o);

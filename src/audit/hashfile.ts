@@ -93,8 +93,10 @@ export class HashFile implements BreachSource {
       const page = this.page(n);
       const nl = page.indexOf(0x0a, p - n * PAGE);
       if (nl >= 0) return n * PAGE + nl + 1;
-      if (scanned > MAX_LINE) this.fail(`no line break near offset ${pos}: not a HASH:COUNT text file`);
       p = (n + 1) * PAGE;
+      // the end of the file ends the last line (no final newline), even when it crosses a page
+      if (p >= this.size) return this.size;
+      if (scanned > MAX_LINE) this.fail(`no line break near offset ${pos}: not a HASH:COUNT text file`);
     }
     return this.size;
   }

@@ -175,6 +175,17 @@ const handlers: Record<RouteName, Handler> = {
   tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
 };
 
+const HTML = (title: string, text: string) =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>${title}</title></head><body><h1>${title}</h1><p>${text}</p></body></html>\n`;
+
+/** "check your inbox" from a server whose mail goes to the development outbox says so (the start-up line names the folder). */
+const OUTBOX_HINT = " (development server: nothing is mailed; the message is an .eml file in the server's outbox folder)";
+function outboxHint(ctx: ServerContext, result: unknown): unknown {
+  const r = result as { status?: unknown; message?: unknown } | null;
+  if (ctx.mailer.kind !== 'outbox' || !r || r.status !== 'pending' || typeof r.message !== 'string' || !r.message.startsWith('check your inbox')) return result;
+  return r.message.length + OUTBOX_HINT.length <= 300 ? { ...r, message: r.message + OUTBOX_HINT } : result; // Pending: message ≤ 300
+}
+
 export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ?? false,
@@ -240,11 +251,17 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       ...('bodyLimit' in spec && spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
       ...(spec.auth ? { preHandler: authenticate } : 'tokenAuth' in spec && spec.tokenAuth ? { preHandler: authenticateToken } : {}),
       handler: async (req, reply) => {
-        const result = await handlers[name](ctx, req);
+        const result = outboxHint(ctx, await handlers[name](ctx, req));
         return reply.code(spec.status).send(result);
       },
     });
   }
+
+  // The root (someone opens the server's address in a browser): a short page naming the server.
+  app.get('/', async (_req, reply) => {
+    reply.type('text/html; charset=utf-8');
+    return HTML(`kpm-server ${ctx.settings.version}`, `This is kpm-server ${ctx.settings.version}, the sync server of the kpm password manager. Point kpm at it with <code>kpm login --server URL</code> or <code>KPM_SERVER=URL</code>; the API is under <code>/v1/</code> (docs/PROTOCOL.md).`);
+  });
 
   // The activation link of the mail. A GET only shows what would happen (mail scanners follow
   // links); the page's form POSTs back with its CSRF token, and only that activates (S8).

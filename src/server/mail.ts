@@ -15,6 +15,8 @@ export interface MailMessage {
 
 export interface Mailer {
   readonly kind: 'smtp' | 'outbox';
+  /** the outbox folder of the development transport (the start-up line names it) */
+  readonly outboxDir?: string;
   send(message: MailMessage, log: FastifyBaseLogger): Promise<void>;
   close(): void;
 }
@@ -45,6 +47,7 @@ export function createMailer(opts: MailOptions): Mailer {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     kind: 'outbox',
+    outboxDir: opts.outboxDir,
     async send(m, log) {
       const info = await transport.sendMail({ from: opts.from, to: m.to, subject: m.subject, text: m.text });
       mkdirSync(opts.outboxDir, { recursive: true, mode: 0o700 });

@@ -153,10 +153,15 @@ async function serve(o: Record<string, any>): Promise<void> {
   await prune(ctx);
   const pruner = setInterval(() => prune(ctx).catch((e) => app.log.error({ err: { message: (e as Error).message } }, 'prune failed')), 10 * 60_000);
   pruner.unref();
+  // Fastify's own "Server listening at" records are left out: the start-up is told once, below.
+  const level = app.log.level;
+  if (o.logLevel !== 'silent') app.log.level = 'warn';
   const address = await app.listen({ host: o.host, port: o.port });
+  if (o.logLevel !== 'silent') app.log.level = level;
   const port = Number(new URL(address).port);
-  settings.publicUrl = (o.publicUrl ?? `${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`).replace(/\/+$/, '');
-  process.stderr.write(`kpm-server ${SERVER_VERSION}: listening on ${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port} (${store.engine}: ${store.where}; mail: ${ctx.mailer.kind}; sms: ${ctx.sms.kind}${oidc ? `; identity providers: ${oidc.list().map((p) => p.name).join(', ')}` : ''})\n`);
+  const listening = `${scheme}://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+  settings.publicUrl = (o.publicUrl ?? listening).replace(/\/+$/, '');
+  startupOutput({ listening, store, mailer: ctx.mailer, sms: ctx.sms.kind, oidc: oidc?.list().map((p) => p.name), log: app.log });
   let closing = false;
   const stop = async () => {
     if (closing) return;
@@ -169,6 +174,19 @@ async function serve(o: Record<string, any>): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+/**
+ * The start-up output: the human line on stderr (with where the development outbox is); the JSON
+ * log (stdout) gets one structured start-up record, but only when stdout is not a terminal: on a
+ * terminal the JSON record would repeat the human line in the middle of it.
+ */
+function startupOutput(s: { listening: string; store: OpenDb; mailer: { kind: string; outboxDir?: string }; sms: string; oidc?: string[]; log: { info(o: object, msg: string): void } }): void {
+  const mail = s.mailer.kind === 'outbox' ? `mail: development outbox ${s.mailer.outboxDir} (not sent: each mail is an .eml file there)` : `mail: ${s.mailer.kind}`;
+  process.stderr.write(`kpm-server ${SERVER_VERSION}: listening on ${s.listening} (${s.store.engine}: ${s.store.where}; ${mail}; sms: ${s.sms}${s.oidc ? `; identity providers: ${s.oidc.join(', ')}` : ''})\n`);
+  if (!process.stdout.isTTY) {
+    s.log.info({ url: s.listening, version: SERVER_VERSION, database: s.store.engine, mail: s.mailer.kind, ...(s.mailer.outboxDir ? { outbox: s.mailer.outboxDir } : {}), sms: s.sms, oidc: s.oidc ?? [] }, 'kpm-server listening');
+  }
 }
 
 function printTable(rows: Record<string, unknown>[]): void {
@@ -189,15 +207,33 @@ async function withDb<T>(o: StoreOpts, fn: (s: OpenDb) => Promise<T>): Promise<T
   }
 }
 
+const SERVE_EXAMPLES = `
+Examples:
+  kpm-server                                   # SQLite in ~/.local/share/kpm-server, http://127.0.0.1:8787
+  kpm-server --data-dir /srv/kpm --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
+  KPM_SERVER_DATABASE=postgres://kpm:…@db/kpm KPM_SMTP_URL=smtps://kpm:…@mail.example.org kpm-server
+  kpm-server --database-file /run/secrets/kpm-db --smtp-file /run/secrets/kpm-smtp   # files holding the URLs
+  KPM_OIDC_GOOGLE_SECRET=… kpm-server --oidc google=https://accounts.google.com,1234.apps.googleusercontent.com`;
+
+/** A command's options as its own help lists them (commander's layout and wrapping), without the help option. */
+function optionList(cmd: Command): string {
+  const help = cmd.createHelp();
+  const opts = help.visibleOptions(cmd).filter((o) => o.long !== '--help');
+  const width = Math.max(...opts.map((o) => help.displayWidth(help.styleOptionTerm(help.optionTerm(o)))));
+  return opts.map((o) => help.formatItem(help.styleOptionTerm(help.optionTerm(o)), width, help.styleOptionDescription(help.optionDescription(o)), help)).join('\n');
+}
+
 function buildProgram(): Command {
   const program = new Command('kpm-server')
     .description('kpm-server: the self-hostable account server of kpm (accounts, sign-in, security check, two-step verification, devices)')
     .version(SERVER_VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-    .addHelpText('after', '\nRun `kpm-server serve --help` for the server options.\nExit codes: 0 ok, 1 error, 2 usage, 3 not found.');
+    .usage('[serve] [options]  |  kpm-server admin <command>');
   program.exitOverride();
 
   const serveCmd = program.command('serve', { isDefault: true }).description('run the server (the default command)');
+  // serve is the default: its options are listed in the top-level help too
+  program.addHelpText('after', () => `\nServer options (kpm-server [serve] …):\n${optionList(serveCmd)}${SERVE_EXAMPLES}\n\nExit codes: 0 ok, 1 error, 2 usage, 3 not found.`);
   storeOptions(serveCmd)
     .addOption(new Option('--host <addr>', 'address to listen on').env('KPM_SERVER_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <n>', 'port (0: any free one)').env('KPM_SERVER_PORT').default(8787).argParser(int('--port', 0, 65535)))
@@ -221,13 +257,7 @@ function buildProgram(): Command {
     .option('--oidc <spec>', 'an OpenID Connect identity provider for `kpm login --sso NAME`: NAME=ISSUER,CLIENT_ID[,SCOPE] (repeatable; env KPM_OIDC, several separated by ";"); its client secret comes from env KPM_OIDC_<NAME>_SECRET or the file named by KPM_OIDC_<NAME>_SECRET_FILE, never from the command line', (v: string, prev: string[] = []) => [...prev, v])
     .option('--oidc-allow-http', 'allow plain-http issuers that are not on loopback (testing only)');
   checkOptions(serveCmd)
-    .addHelpText('after', `
-Examples:
-  kpm-server                                   # SQLite in ~/.local/share/kpm-server, http://127.0.0.1:8787
-  kpm-server --data-dir /srv/kpm --host 0.0.0.0 --tls-cert cert.pem --tls-key key.pem
-  KPM_SERVER_DATABASE=postgres://kpm:…@db/kpm KPM_SMTP_URL=smtps://kpm:…@mail.example.org kpm-server
-  kpm-server --database-file /run/secrets/kpm-db --smtp-file /run/secrets/kpm-smtp   # files holding the URLs
-  KPM_OIDC_GOOGLE_SECRET=… kpm-server --oidc google=https://accounts.google.com,1234.apps.googleusercontent.com`)
+    .addHelpText('after', SERVE_EXAMPLES)
     .action(serve);
 
   const admin = program.command('admin').description('manage accounts in the database');

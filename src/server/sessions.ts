@@ -160,9 +160,12 @@ const sessionByAccessHash = prepared((db) =>
   db
     .selectFrom('sessions')
     .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
-    .select(['sessions.id', 'sessions.name', 'sessions.access_expires_at', 'sessions.revoked_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
+    .select(['sessions.id', 'sessions.name', 'sessions.access_expires_at', 'sessions.revoked_at', 'sessions.last_seen_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
     .where('sessions.access_hash', '=', ''),
 );
+
+/** `kpm devices` LAST SEEN: moved by authenticated requests, at most once a minute per device (one write). */
+export const LAST_SEEN_EVERY_MS = 60_000;
 
 /** The session behind an `Authorization: Bearer kpa_…` header (one indexed query). */
 export async function authenticate(ctx: ServerContext, header: string | undefined): Promise<AuthInfo> {
@@ -172,6 +175,10 @@ export async function authenticate(ctx: ServerContext, header: string | undefine
   if (!row || row.revoked_at != null) throw apiError('unauthorized', 'unknown or revoked access token');
   if (row.access_expires_at <= ctx.now()) throw apiError('token_expired', 'the access token has expired; refresh it');
   if (row.disabled_at != null) throw apiError('account_disabled', DISABLED);
+  const now = ctx.now();
+  if (now - row.last_seen_at >= LAST_SEEN_EVERY_MS) {
+    await ctx.db.updateTable('sessions').set({ last_seen_at: now }).where('id', '=', row.id).where('last_seen_at', '<=', now - LAST_SEEN_EVERY_MS).execute();
+  }
   return { sessionId: row.id, accountId: row.account_id, email: row.email, deviceName: row.name };
 }
 

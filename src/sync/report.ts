@@ -8,7 +8,7 @@ export function describeSyncReport(r: SyncReport): string[] {
   for (const v of r.vaults) {
     if (v.created) lines.push(`  vault "${v.name}" arrived from another device`);
     if (v.removed) lines.push(`  vault "${v.name}" was removed on another device`);
-    if (v.skipped) lines.push(`  vault ${v.name}: skipped, ${v.skipped}`);
+    if (v.skipped) lines.push(`  vault "${v.name}": skipped, ${v.skipped}`);
     for (const c of v.conflicts) lines.push(`  ${conflictText(c)}`);
     for (const n of v.renamed) lines.push(`  two new entries had one name: renamed ${n}`);
     if (v.filesSent || v.filesReceived) lines.push(`  vault "${v.name}": ${v.filesSent ?? 0} document file${v.filesSent === 1 ? '' : 's'} sent, ${v.filesReceived ?? 0} received`);

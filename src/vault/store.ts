@@ -22,7 +22,7 @@ export interface VaultMeta {
 }
 
 const HEADER_FILE = 'vault.kpm';
-const logFile = (gen: number) => `entries.${gen}.log`;
+export const logFile = (gen: number) => `entries.${gen}.log`;
 
 /** The log and header disagree; final unless a writer was committing meanwhile. */
 class LogRaceError extends Error {

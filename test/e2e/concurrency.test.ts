@@ -2,7 +2,7 @@
 // another (KPM_MASTER_PASSWORD, no agent), all against one vault. Every add must succeed and all 400
 // entries must be there afterwards, each with its own password: the vault lock serialises the
 // commits and no writer loses another's record.
-import { randomBytes } from 'node:crypto';
+import { seeded } from '../helpers/seeded.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, initVault, makeHome, mapLimit, MASTER, run, runOk, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
@@ -28,7 +28,7 @@ describe(`${LANES} lanes × ${PER_LANE} sequential kpm add, lanes in parallel, n
       Array.from({ length: LANES }, async (_, lane) => {
         for (let i = 0; i < PER_LANE; i++) {
           const name = `lane${lane}-entry${i}`;
-          const pw = `pw-${lane}-${i}-${randomBytes(8).toString('hex')}`;
+          const pw = `pw-${lane}-${i}-${seeded(`concurrency:${lane}:${i}`, 8).toString('hex')}`;
           passwords.set(name, pw);
           const args = ['add', name, '--password-stdin', '--username', `user${lane}.${i}`];
           const r: RunResult = await run(args, { home, env: withMaster(), input: pw + '\n', timeoutMs: 120_000 });

@@ -1,6 +1,6 @@
 // Documents and attachments end to end, through the built binary: doc add / get / list / rm,
 // attach, attachments, overwrite refusal, file modes, and a tampered blob (exit 8, nothing written).
-import { randomBytes } from 'node:crypto';
+import { seeded } from '../helpers/seeded.js';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -25,8 +25,8 @@ describe('documents', () => {
   let src: string;
   const files: Record<string, Buffer> = {
     'empty.txt': Buffer.alloc(0),
-    'scan front.pdf': randomBytes(3 * 1024 * 1024 + 12345),
-    'Größe — 日本語 ✓.bin': randomBytes(70_000),
+    'scan front.pdf': seeded('docs:scan', 3 * 1024 * 1024 + 12345),
+    'Größe — 日本語 ✓.bin': seeded('docs:unicode', 70_000),
   };
 
   beforeAll(async () => {
@@ -181,7 +181,7 @@ describe('with the unlock agent', () => {
     await initVault(home);
     try {
       await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
-      const data = randomBytes(200_000);
+      const data = seeded('docs:200k', 200_000);
       fs.writeFileSync(join(home, 'key file.bin'), data);
       await runOk(['doc', 'add', 'keys', join(home, 'key file.bin')], { home });
       fs.writeFileSync(join(home, 'notes.txt'), 'hello');

@@ -128,13 +128,12 @@ describe('without an agent', () => {
     expect(r.stderr).toBe('');
   });
 
-  it('kpm __complete entries prints nothing (never prompts, never unlocks), quickly', async () => {
+  it('kpm __complete entries prints nothing (never prompts, never unlocks)', async () => {
     for (const env of [{}, withMaster()]) {
       const r = await run(['__complete', 'entries', ''], { home, env });
       expectRun(['__complete'], r, 0);
       expect(r.stdout).toBe('');
       expect(r.stderr).toBe('');
-      expect(r.ms).toBeLessThan(3000);
     }
   });
 });

@@ -2,6 +2,7 @@
 // the master password, and wipes keys when it locks.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import * as fs from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -76,7 +77,7 @@ describe('R38: secrets stay out of argv and the environment', () => {
   it('no secret in the command line or environment of a kpm reading --password-stdin, nor of the agent', async () => {
     // Keep stdin open so the process is alive while we look at it.
     const child = spawn(process.execPath, [BIN, 'add', 'argv-check', '--password-stdin'], { env: { ...env, KPM_MASTER_PASSWORD: MASTER }, stdio: ['pipe', 'pipe', 'pipe'] });
-    await new Promise((r) => setTimeout(r, 300));
+    await once(child, 'spawn'); // exec'd: /proc/PID/cmdline is kpm's (it waits on the open stdin)
     const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
     expect(cmdline).toContain('--password-stdin');
     expect(cmdline).not.toContain('entry-secret-xyz');

@@ -111,6 +111,26 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
     expect((await kpm(['devices'], 0)).stdout).toMatch(/work laptop .*\(this device\)/);
   });
 
+  it('login when already signed in says so; devices revoke takes an id prefix', async () => {
+    const [old] = JSON.parse((await kpm(['devices', '--json'], 0)).stdout);
+    const again = await kpm(['login', 'ann@example.org', '--password-stdin', '--device', 'desktop'], 0, PW + '\n');
+    expect(again.stderr).toMatch(new RegExp(`Already signed in as ann@example\\.org on \\S+ \\(device "work laptop", ${old.id}\\)`));
+    expect(JSON.parse((await kpm(['devices', '--json'], 0)).stdout)).toMatchObject([{ name: 'desktop', current: true }]); // replaced
+    // a second device (another home) of the account, to be revoked from this one by an id prefix
+    const phone = makeHome();
+    const p = await run(['login', 'ann@example.org', '--password-stdin', '--device', 'phone', '--json'], { home: phone, env: { KPM_SERVER: srv.url }, input: PW + '\n' });
+    expect(p.code, describeRun(['login'], p)).toBe(0);
+    const other = JSON.parse(p.stdout).device as { id: string };
+    const devs: { id: string; name: string; current: boolean }[] = JSON.parse((await kpm(['devices', '--json'], 0)).stdout);
+    expect(devs.map((d) => [d.name, d.current]).sort()).toEqual([['desktop', true], ['phone', false]]);
+    // a prefix that names no device, one that is no id, then the phone by its first 6 characters
+    const none = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'].map((c) => c.repeat(4)).find((p) => !devs.some((d) => d.id.startsWith(p)))!;
+    expect((await kpm(['devices', 'revoke', none], 3)).stderr).toMatch(/no device/);
+    expect((await kpm(['devices', 'revoke', 'zz-not-hex'], 2)).stderr).toMatch(/is not a device id/);
+    expect((await kpm(['devices', 'revoke', other.id.slice(0, 6)], 0)).stderr).toMatch(new RegExp(`Device ${other.id} is signed out`));
+    expect(JSON.parse((await kpm(['devices', '--json'], 0)).stdout)).toMatchObject([{ name: 'desktop', current: true }]);
+  });
+
   it('2fa enable --totp (secret as JSON), confirm with a first code: ten recovery codes', async () => {
     // a session alone cannot turn 2-step verification on: the account password is asked for again
     expect((await kpm(['2fa', 'enable', '--totp', '--json'], 4)).stderr).toMatch(/the account password is needed[\s\S]*--password-stdin/);

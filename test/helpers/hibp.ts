@@ -1,10 +1,11 @@
 // Pwned Passwords fixtures for the audit tests (and bench/audit.sh): a sorted SHA-1 hash file of
 // any size, generated sorted by construction, and a range API server on loopback that records
 // every request it gets, down to the raw bytes.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { seededBytes } from './seeded.js';
 
 export const sha1 = (pw: string): string => createHash('sha1').update(pw, 'utf8').digest('hex').toUpperCase();
 
@@ -39,8 +40,10 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).toUpperCase().p
  * Writes a HASH:COUNT file of `randomLines` random SHA-1-like hashes plus `extra` (merged in),
  * sorted by hash. Sorted by construction: line i's first 32 bits fall in the i-th of `randomLines`
  * equal slices of the 32-bit range, so nothing is ever sorted in memory. ~1 s per million lines.
+ * The data is seeded (`o.seed`, by default derived from the arguments): the same file every run.
  */
-export function writeHashFile(path: string, randomLines: number, extra: Record<string, number> = {}, o: { crlf?: boolean; finalNewline?: boolean } = {}): HashFileInfo {
+export function writeHashFile(path: string, randomLines: number, extra: Record<string, number> = {}, o: { crlf?: boolean; finalNewline?: boolean; seed?: string } = {}): HashFileInfo {
+  const randomBytes = seededBytes(o.seed ?? `hashfile:${randomLines}:${o.crlf ? 'crlf' : 'lf'}:${o.finalNewline === false ? 'nofinal' : 'final'}`);
   const eol = o.crlf ? '\r\n' : '\n';
   const fixtures = Object.entries(extra).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const fd = openSync(path, 'w', 0o600);
@@ -134,6 +137,7 @@ export async function startRangeServer(breached: Record<string, number> = BREACH
       if (failStatus !== undefined) return res.writeHead(failStatus).end('failure');
       if (req.method !== 'GET' || !m) return res.writeHead(404).end('not found');
       const out: string[] = [];
+      const randomBytes = seededBytes(`range:${m[1]}`); // the same answer for a prefix every time
       for (const [suffix, count] of byPrefix.get(m[1]) ?? []) out.push(`${suffix}:${count}`);
       for (let i = 0; i < 5; i++) out.push(`${randomBytes(18).toString('hex').slice(0, 35).toUpperCase()}:${1 + i}`);
       if (String(req.headers['add-padding']).toLowerCase() === 'true') {

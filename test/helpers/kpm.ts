@@ -1,19 +1,17 @@
 // End-to-end helpers: run the BUILT kpm binary as a user would, in throw-away KPM_HOMEs.
 //
-// Importing this module makes sure dist/ is built from the current sources, once per vitest run
-// (shared by all workers through a lock file in os.tmpdir()), and takes a snapshot of bin/ and dist/
-// that every test of the run executes, so a rebuild by someone else in the middle of a run (dist/ is
-// swapped, lazily loaded chunks vanish) cannot break running tests. KPM_E2E_IN_PLACE=1 runs
+// The vitest globalSetup (test/global-setup.ts) builds dist/ from the current sources once per run,
+// before any worker starts, and takes a snapshot of bin/ and dist/ that every test of the run
+// executes (test/helpers/build.ts), so a rebuild in the middle of a run (dist/ is swapped, lazily
+// loaded chunks vanish) cannot break running tests. KPM_E2E_IN_PLACE=1 runs
 // ./bin/kpm directly instead. It also registers an afterAll that stops any agent a test home
 // started and removes the homes.
-import { spawn, execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isMainThread } from 'node:worker_threads';
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { pidAlive, sleepMs } from '../../src/vault/fsutil.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,138 +40,23 @@ export interface RunOptions {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Build once per run
-
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestMtime(p));
-    else if (e.isFile()) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
-function isBuildFresh(): boolean {
-  let built: number;
-  try {
-    built = fs.statSync(DIST).mtimeMs;
-  } catch {
-    return false;
-  }
-  const sources = Math.max(newestMtime(join(ROOT, 'src')), fs.statSync(join(ROOT, 'scripts', 'build.mjs')).mtimeMs);
-  return built >= sources;
-}
-
-
-
-/** When a process started (Linux: /proc/PID/stat field 22), to tell a reused pid apart; '0' elsewhere. */
-function processStart(pid: number): string {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '0';
-  } catch {
-    return '0';
-  }
-}
-
-/** Names the current vitest run: its main process (the parent of a fork worker, or this process for threads). */
-function vitestRunId(): string {
-  const pid = isMainThread ? process.ppid : process.pid;
-  return `${pid}-${processStart(pid)}`;
-}
-
-/** Relative imports of the built .mjs files that do not resolve inside `dist` (a half-copied snapshot). */
-function unresolvedImports(dist: string): string[] {
-  const missing: string[] = [];
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.mjs')) {
-        const text = fs.readFileSync(p, 'utf8');
-        // esbuild's chunk imports; only .mjs paths, so that import('…') in bundled JSDoc does not count
-        for (const m of text.matchAll(/(?:from\s*|import\s*\(?\s*)["'](\.{1,2}\/[^"']+\.mjs)["']/g)) {
-          if (!fs.existsSync(resolve(dir, m[1]))) missing.push(`${p} → ${m[1]}`);
-        }
-      }
-    }
-  };
-  walk(dist);
-  return missing;
-}
-
-/** Copies bin/ and dist/ (consistently: retried if dist/ is swapped meanwhile) into `snap`. */
-function takeSnapshot(snap: string): void {
-  for (let attempt = 0; ; attempt++) {
-    fs.rmSync(snap, { recursive: true, force: true });
-    fs.mkdirSync(snap, { recursive: true });
-    fs.cpSync(join(ROOT, 'bin'), join(snap, 'bin'), { recursive: true });
-    fs.cpSync(join(ROOT, 'dist'), join(snap, 'dist'), { recursive: true });
-    fs.copyFileSync(join(ROOT, 'package.json'), join(snap, 'package.json')); // "type": "module" for bin/kpm
-    fs.symlinkSync(join(ROOT, 'node_modules'), join(snap, 'node_modules'), 'dir'); // argon2 and friends
-    const missing = unresolvedImports(join(snap, 'dist'));
-    if (missing.length === 0 && fs.existsSync(join(snap, 'dist', 'kpm.mjs'))) break;
-    if (attempt >= 10) throw new Error(`e2e: could not take a consistent snapshot of dist/: ${missing.slice(0, 3).join(', ')}`);
-    sleepMs(500);
-  }
-  fs.writeFileSync(join(snap, 'complete'), String(Date.now()));
-}
+// The launcher (built once per run by test/global-setup.ts, see ./build.ts)
 
 /**
- * Builds dist/ with `npm run build` unless it is newer than every source file, and snapshots it.
- * Runs at most once per vitest run: the first worker to get the lock does it and names the snapshot
- * after the vitest main process, so later workers reuse it. Returns the kpm launcher to run.
+ * The launcher to run: the snapshot the globalSetup made (passed to the workers by `provide`), or
+ * ./bin/kpm with KPM_E2E_IN_PLACE=1. Workers never build: a run without the globalSetup is refused.
  */
-export function ensureBuilt(): string {
-  const tag = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
-  const snap = join(os.tmpdir(), `kpm-e2e-bin-${tag}-${vitestRunId()}`);
-  const bin = process.env.KPM_E2E_IN_PLACE ? join(ROOT, 'bin', 'kpm') : join(snap, 'bin', 'kpm');
-  const lock = join(os.tmpdir(), `kpm-e2e-build-${tag}.lock`);
-  const done = () => fs.existsSync(join(snap, 'complete'));
-  if (done()) return bin;
-  const deadline = Date.now() + 180_000;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = Number.parseInt(fs.readFileSync(lock, 'utf8') || '0', 10);
-      if (owner > 0 && !pidAlive(owner)) {
-        fs.rmSync(lock, { force: true });
-        continue;
-      }
-      if (Date.now() > deadline) throw new Error(`e2e: timed out waiting for the build lock ${lock}`);
-      sleepMs(100);
-    }
+function launcher(): string {
+  if (process.env.KPM_E2E_IN_PLACE) return join(ROOT, 'bin', 'kpm');
+  const snap = inject('kpmE2eSnapshot');
+  if (!snap || !fs.existsSync(join(snap, 'complete'))) {
+    throw new Error('e2e: no build snapshot; run the tests with vitest.config.ts (its globalSetup test/global-setup.ts builds dist/ once)');
   }
-  try {
-    if (done()) return bin;
-    if (!isBuildFresh()) {
-      try {
-        execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
-      } catch (e) {
-        const err = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-        throw new Error(`e2e: npm run build failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
-      }
-    }
-    // forget the snapshots of earlier runs
-    for (const n of fs.readdirSync(os.tmpdir())) {
-      const m = /^kpm-e2e-(?:bin|built)-([0-9a-f]{12})-(\d+)(?:-(\d+))?$/.exec(n);
-      if (m && m[1] === tag && (!pidAlive(Number(m[2])) || (m[3] !== undefined && m[3] !== processStart(Number(m[2]))))) {
-        fs.rmSync(join(os.tmpdir(), n), { recursive: true, force: true });
-      }
-    }
-    takeSnapshot(snap);
-    return bin;
-  } finally {
-    fs.rmSync(lock, { force: true });
-  }
+  return join(snap, 'bin', 'kpm');
 }
 
 /** The kpm launcher the tests run (a snapshot of ./bin/kpm and ./dist, see above). */
-export const BIN = ensureBuilt();
+export const BIN = launcher();
 
 // ---------------------------------------------------------------------------------------------
 // Homes

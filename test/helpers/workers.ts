@@ -37,6 +37,8 @@ export interface Worker {
   committed: string[];
   /** resolves once the worker has opened the vault and starts writing */
   ready: Promise<void>;
+  /** resolves once the worker has reported `n` commits (or has exited) */
+  commits: (n: number) => Promise<void>;
   exited: Promise<number | null>;
 }
 
@@ -46,6 +48,12 @@ export async function startWorker(home: string, profile: UnlockedProfile, prefix
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const committed: string[] = [];
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const wake = (all: boolean) => {
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      if (all || committed.length >= waiting[i].n) waiting.splice(i, 1)[0].resolve();
+    }
+  };
   let onReady!: () => void;
   const ready = new Promise<void>((r) => (onReady = r));
   let buf = '';
@@ -56,17 +64,18 @@ export async function startWorker(home: string, profile: UnlockedProfile, prefix
     while ((nl = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.startsWith('ok ')) committed.push(line.slice(3));
+      if (line.startsWith('ok ')) committed.push(line.slice(3)), wake(false);
       else if (line === 'ready') onReady();
     }
   });
   let stderr = '';
   child.stderr!.on('data', (c) => (stderr += c));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  void exited.then(() => onReady());
+  void exited.then(() => (onReady(), wake(true)));
   child.stdin!.end(encodeHandover(profile, {}, 0));
   void exited.then((code) => {
     if (code !== 0 && code !== null && stderr) process.stderr.write(stderr);
   });
-  return { child, committed, ready, exited };
+  const commits = (n: number) => (committed.length >= n || child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ n, resolve })));
+  return { child, committed, ready, commits, exited };
 }

@@ -6,7 +6,7 @@ import * as commonPkg from '@zxcvbn-ts/language-common';
 import * as enPkg from '@zxcvbn-ts/language-en';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installFastDictionary } from '../../src/audit/zxcvbn-fast.js';
-import { estimate, loadEstimator, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
+import { estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
 
 const common = commonPkg as typeof commonPkg;
 const en = enPkg as typeof enPkg;
@@ -96,15 +96,5 @@ describe('estimate and weakPasswordWarning', () => {
     expect(await weakPasswordWarning('correct horse battery staple', 3)).toBeUndefined();
     expect(await weakPasswordWarning('', 3)).toBeUndefined();
     expect(await weakPasswordWarning('letmein', 0)).toBeUndefined();
-  });
-
-  it('is fast enough to audit large vaults', async () => {
-    const est = await loadEstimator();
-    const pws = Array.from({ length: 200 }, (_, i) => `pw-${i}-${((i * 2654435761) >>> 0).toString(36)}`);
-    for (const p of pws.slice(0, 20)) est(p);
-    const t = performance.now();
-    for (const p of pws) est(p);
-    const perPassword = (performance.now() - t) / pws.length;
-    expect(perPassword).toBeLessThan(50); // stock zxcvbn-ts: ~100 ms for such passwords; here a few ms
   });
 });

@@ -177,4 +177,25 @@ describe('data vaults with their own password', () => {
     await syncProfile(b, tb, acc.accountId);
     expect(b.get('tax-office', 'Taxes').payload.fields.password).toBe('tax-pw');
   });
+
+  it('a data vault locked on this device is named in the sync report by its name, not its id', async () => {
+    const { utf8 } = await import('../../src/crypto/bytes.js');
+    const { Session } = await import('../../src/vault/session.js');
+    const { describeSyncReport } = await import('../../src/sync/report.js');
+    const ts = await testServer();
+    const acc = await account(ts);
+    const a = await newProfile();
+    await a.createVault('Taxes', utf8.encode('taxes vault password'), { m: 19456, t: 2, p: 1 });
+    await a.add('Taxes', login('tax-office', 'tax-pw'));
+    const ta = transport(ts, acc.token);
+    await syncProfile(a, ta, acc.accountId);
+    // the same device later, its data vault not unlocked
+    const locked = await Session.open(a.paths, { ...a.profile, accountKey: a.profile.accountKey.slice() });
+    const r = await syncProfile(locked, ta, acc.accountId);
+    const taxes = r.vaults.find((v) => v.skipped)!;
+    expect(taxes.name).toBe('Taxes');
+    const text = describeSyncReport(r).join('\n');
+    expect(text).toContain('vault "Taxes": skipped, locked (own password)');
+    expect(text).not.toContain(taxes.id);
+  });
 });

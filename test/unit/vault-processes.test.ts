@@ -41,7 +41,8 @@ describe('crash safety', () => {
   it('200 writers killed with SIGKILL at random moments: every committed entry survives and the vault opens', async () => {
     const { home, paths, profile } = await newProfile();
     const committed = new Set<string>();
-    let seed = Number(process.env.KPM_TEST_SEED ?? Date.now() % 100000);
+    const firstSeed = Number(process.env.KPM_TEST_SEED ?? 20261201); // seeded: the same kill points every run
+    let seed = firstSeed;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
       return seed % n;
@@ -52,16 +53,17 @@ describe('crash safety', () => {
       // several writers at once, so kills also land while another one holds or waits for the lock
       const ws = await Promise.all(Array.from({ length: PER_ROUND }, (_, k) => startWorker(home, profile, `r${round}w${k}-`, 100_000)));
       await Promise.all(ws.map((w) => w.ready));
-      await new Promise((r) => setTimeout(r, rand(40)));
-      for (const w of ws) w.child.kill('SIGKILL');
+      // each one is killed after its k-th reported commit (k seeded, 1 or 2), while it writes the next:
+      // the kill point is set by commits, not by a timer, so a busy machine cannot move it
+      await Promise.all(ws.map((w) => w.commits(1 + rand(2)).then(() => w.child.kill('SIGKILL'))));
       await Promise.all(ws.map((w) => w.exited));
       for (const w of ws) for (const n of w.committed) committed.add(n);
       if (round % 10 === 9 || round === KILLS / PER_ROUND - 1) {
         const all = await passwords(paths, profile); // opens, verifies the hash chain, decrypts all
-        for (const n of committed) expect(all.get(n), `${n} (seed ${seed})`).toBe(`pw-${n}`);
+        for (const n of committed) expect(all.get(n), `${n} (seed ${firstSeed})`).toBe(`pw-${n}`);
         for (const [n, pw] of all) expect(pw).toBe(`pw-${n}`);
       }
     }
-    expect(committed.size).toBeGreaterThan(KILLS); // the kills did land among real commits
-  });
+    expect(committed.size).toBeGreaterThanOrEqual(KILLS); // the kills did land among real commits
+  }, 600_000); // 200 processes: a hang guard only, for a machine busy with other work (no timing is asserted)
 });

@@ -142,12 +142,10 @@ describe('KDF parameters (R6, R7, R8)', () => {
     }
     expect(() => kdf.checkKdfParams(kdf.DEFAULT_KDF, 15)).toThrow(/salt/);
     const rss = process.memoryUsage().rss;
-    const t0 = performance.now();
     return kdf.argon2id(utf8.encode('x'), salt, { m: 2 * 1024 * 1024 * 1024, t: 3, p: 4 }).then(
       () => expect.unreachable(),
       (e) => {
         expect(e).toBeInstanceOf(kdf.KdfParamsError);
-        expect(performance.now() - t0).toBeLessThan(100);
         expect(process.memoryUsage().rss - rss).toBeLessThan(10 * 1024 * 1024);
       },
     );

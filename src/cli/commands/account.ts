@@ -445,6 +445,8 @@ Examples:
   printf '%s\\n%s\\n' "$ACCOUNT_PW" "$CODE" | kpm login ann@example.org --password-stdin --otp-stdin
   kpm login ann@example.org --merge      # this device has its own vault: bring its entries into the account's`)
     .action(async (emailArg: string | undefined, o) => {
+      const current = (await http()).loadSession(ctx().paths);
+      if (current) info(`Already signed in as ${current.account.email} on ${current.server} (device "${current.device.name}", ${current.device.id}); signing in again replaces that session.`);
       if (o.sso !== undefined) {
         if (emailArg !== undefined || o.email !== undefined || o.passwordStdin) throw usageError('--sso signs in without an email address or account password');
         return (await import('./sso.js')).ssoLogin(o);
@@ -507,12 +509,20 @@ Examples:
       out(`${'ID'.padEnd(16)}  ${'NAME'.padEnd(w)}  ${'SIGNED IN'.padEnd(16)}  LAST SEEN`);
       for (const d of list) out(`${d.id.padEnd(16)}  ${d.name.padEnd(w)}  ${since(d.createdAt).padEnd(16)}  ${since(d.lastSeenAt)}${d.current ? '  (this device)' : ''}`);
     });
-  serverOptions(devices.command('revoke <id>').description('sign a device out'))
+  serverOptions(devices.command('revoke <id>').description('sign a device out (its id, or the first 4+ characters of it)'))
     .option('--settings-password-stdin', 'read the settings password from stdin (when the settings are protected; after any other stdin lines)')
-    .addHelpText('after', '\nExample:\n  kpm devices revoke 3f2a9c1b0d4e5f60')
-    .action(async (id: string, o) => {
+    .addHelpText('after', '\nExamples:\n  kpm devices revoke 3f2a9c1b0d4e5f60\n  kpm devices revoke 3f2a')
+    .action(async (given: string, o) => {
+      const prefix = given.toLowerCase();
+      if (!/^[0-9a-f]{4,32}$/.test(prefix)) throw usageError(`"${given}" is not a device id`, 'see `kpm devices`');
       await requireSettingsPassword('devices revoke', { settingsPasswordStdin: o.settingsPasswordStdin });
       const { call, api, session, h, paths } = await signedIn(o);
+      const { devices: list } = await call<{ devices: DeviceT[] }>('devices');
+      const hits = list.filter((d) => d.id.startsWith(prefix));
+      if (hits.length !== 1) await api.close();
+      if (hits.length === 0) throw new KpmError(`no device ${given}`, EXIT.notFound, 'see `kpm devices`');
+      if (hits.length > 1) throw new KpmError(`"${given}" matches ${hits.length} devices; give more of the id`, EXIT.usage);
+      const id = hits[0].id;
       await call('revokeDevice', { params: { id } });
       await api.close();
       if (id === session.device.id) {

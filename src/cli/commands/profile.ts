@@ -7,7 +7,7 @@ import { utf8, wipe } from '../../crypto/bytes.js';
 import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
 import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
 import { DEFAULT_VAULT, Session } from '../../vault/session.js';
-import { listVaultDirs, readVaultHeader } from '../../vault/store.js';
+import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
 import { usageError, EXIT, KpmError } from '../../vault/errors.js';
 import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
 import { info, isInteractive, json, out, readOldAndNew, warn } from '../io.js';
@@ -26,14 +26,41 @@ function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfPara
 }
 
 /** Where this profile syncs, and the last change it verified on the server (a MAC'd manifest time). */
-async function syncStatus(paths: KpmPaths): Promise<{ server: string; account: string; lastChange: string | null } | null> {
+async function syncStatus(paths: KpmPaths): Promise<{ server: string; account: string; lastChange: string | null; pending: number } | null> {
   const { loadSession } = await import('../../sync/http.js');
   const session = loadSession(paths);
   if (!session) return null;
   const { loadVaultState } = await import('../../sync/state.js');
   const times = listVaultDirs(paths.vaults).map((d) => loadVaultState(d)?.time ?? 0);
   const last = Math.max(0, ...times);
-  return { server: session.server, account: session.account.email, lastChange: last > 0 ? new Date(last).toISOString() : null };
+  return { server: session.server, account: session.account.email, lastChange: last > 0 ? new Date(last).toISOString() : null, pending: await pendingChanges(paths) };
+}
+
+/**
+ * Changes made on this device that wait to be sent: the log records after what the server confirmed
+ * (the record framing is plain: no key, no password needed), plus vault removals not yet sent.
+ */
+async function pendingChanges(paths: KpmPaths): Promise<number> {
+  const { loadProfileState, loadVaultState } = await import('../../sync/state.js');
+  const { decodeRecords, LOG_HEADER_BYTES } = await import('../../vault/format.js');
+  const { readRange } = await import('../../vault/fsutil.js');
+  let n = Object.keys(loadProfileState(paths)?.removed ?? {}).length;
+  for (const dir of listVaultDirs(paths.vaults)) {
+    const c = readVaultHeader(dir).commit;
+    const s = loadVaultState(dir);
+    let upTo = LOG_HEADER_BYTES; // never synced: all of it
+    let ranges: [number, number][] = [];
+    if (s && s.generation === c.generation) [upTo, ranges] = [s.confirmedUpTo, s.confirmedRanges];
+    else if (s && s.next?.generation === c.generation) upTo = s.next.confirmedUpTo;
+    else if (s) continue; // a state that does not match the log: `kpm sync` says so
+    if (upTo >= c.logLength) continue;
+    const { records } = decodeRecords(readRange(join(dir, logFile(c.generation)), upTo, c.logLength));
+    n += records.filter((r) => {
+      const at = (r.offset ?? 0) + upTo;
+      return !ranges.some(([a, b]) => at >= a && at < b);
+    }).length;
+  }
+  return n;
 }
 
 /** `kpm unlock` syncs before it returns (setting sync=auto, signed in, online). */
@@ -164,7 +191,7 @@ export function register(program: Command): void {
       out(`${agent ? 'unlocked' : 'locked'}`);
       out(`vault: ${paths.data}`);
       out(`entries: ${entries} in ${vaults.length} vault${vaults.length === 1 ? '' : 's'}`);
-      if (sync) out(`sync: ${sync.account} on ${sync.server}${sync.lastChange ? `, last change on the server ${sync.lastChange}` : ', not synced yet'}`);
+      if (sync) out(`sync: ${sync.account} on ${sync.server}${sync.lastChange ? `, last change on the server ${sync.lastChange}` : ', not synced yet'}; ${sync.pending === 0 ? 'nothing waits to be sent' : `${sync.pending} change${sync.pending === 1 ? '' : 's'} wait${sync.pending === 1 ? 's' : ''} to be sent (\`kpm sync\`)`}`);
       if (backgroundSync?.held) out('sync held: a change made offline waits for the next change made online, or `kpm sync`');
       if (backgroundSync?.lastError) out(`last background sync failed at ${backgroundSync.lastError.at}: ${backgroundSync.lastError.message}`);
     });

@@ -28,7 +28,7 @@ export interface VaultApi {
   /** every version of an entry, oldest first */
   history(query: string, vault?: string): Promise<EntryView[]>;
   /** brings back a deleted entry, or an earlier version */
-  restore(query: string, vault?: string, version?: number): Promise<EntryView>;
+  restore(query: string, vault?: string, version?: number, oldName?: boolean): Promise<EntryView>;
   /** syncs with the signed-in account now */
   sync(): Promise<SyncReport>;
   /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */

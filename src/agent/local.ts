@@ -36,7 +36,7 @@ export function sessionApi(s: Session, viaAgent = false): VaultApi {
       return s.removeVault(name);
     },
     history: async (q, vault) => s.history(q, vault),
-    restore: (q, vault, version) => s.restore(q, vault, version),
+    restore: (q, vault, version, oldName) => s.restore(q, vault, version, oldName),
     sync: async () => (await import('../sync/run.js')).syncNow(s),
     tokenKey: async (vault, tokenId, wrapKey) => (await import('../sync/tokenvault.js')).sealVaultForToken(s, vault, tokenId, wrapKey),
     close: async () => s.close(),

@@ -24,7 +24,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 
 export async function runAgent(paths: KpmPaths): Promise<void> {
   const input = await readAll(process.stdin);
-  const { profile, vaultKeys, idleSeconds } = decodeHandover(input);
+  const handover = decodeHandover(input);
+  const { profile, vaultKeys } = handover;
+  let idleSeconds = handover.idleSeconds; // `kpm unlock --timeout N` while unlocked changes it (setIdleTimeout)
   input.fill(0);
   let session: Session;
   try {
@@ -60,7 +62,12 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     process.exit(code);
   };
   // Data vaults with their own password lock after the same idle time, on their own clock.
-  if (idleSeconds > 0) setInterval(() => session.lockIdleDataVaults(idleSeconds * 1000), Math.min(30_000, idleSeconds * 250)).unref();
+  let dataVaultTimer: NodeJS.Timeout | undefined;
+  const armDataVaults = () => {
+    if (dataVaultTimer) clearInterval(dataVaultTimer);
+    dataVaultTimer = idleSeconds > 0 ? setInterval(() => session.lockIdleDataVaults(idleSeconds * 1000), Math.min(30_000, idleSeconds * 250)).unref() : undefined;
+  };
+  armDataVaults();
   const touch = () => {
     if (idleTimer) clearTimeout(idleTimer);
     if (idleSeconds > 0) idleTimer = setTimeout(() => stop(0), idleSeconds * 1000);
@@ -85,6 +92,14 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     const given = Buffer.from(String(req.token ?? ''));
     if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: 4 } };
     if (req.method === 'status') return { ok: { pid: process.pid, idleSeconds, entries: session.entryCount() } };
+    if (req.method === 'setIdleTimeout') {
+      const n = Array.isArray(req.params) ? req.params[0] : undefined;
+      if (!Number.isSafeInteger(n) || (n as number) < 0 || (n as number) > 10080 * 60) return { error: { message: 'setIdleTimeout expects whole seconds', exitCode: 2 } };
+      idleSeconds = n as number;
+      armDataVaults();
+      touch();
+      return { ok: { idleSeconds } };
+    }
     if (req.method === 'lock') {
       setImmediate(() => stop(0));
       return { ok: true };

@@ -14,7 +14,7 @@ import { register as scripting } from './commands/scripting.js';
 import { register as completion } from './commands/completion.js';
 import { register as transfer } from './commands/transfer.js';
 import { register as tokens } from './commands/tokens.js';
-import { reportError } from './io.js';
+import { reportError, setColorMode } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
 export const VERSION = '0.1.0';
@@ -33,8 +33,9 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
              service token, with KPM_SERVER: see kpm token --help), NO_COLOR.`);
   program.exitOverride();
   program.option('--offline', 'do not sync automatically for this command (also KPM_OFFLINE=1)');
-  program.hook('preAction', () => {
+  program.hook('preAction', async () => {
     if (program.opts().offline) process.env.KPM_OFFLINE = '1';
+    await applyColorSetting();
   });
   profile(program);
   entries(program);
@@ -52,6 +53,18 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   tokens(program);
   for (const c of program.commands) c.exitOverride();
   return program;
+}
+
+/** The `color` setting, for every command. Settings that do not load leave `auto`: the commands that need them report why. */
+async function applyColorSetting(): Promise<void> {
+  try {
+    const [{ loadSettings }, { ctx }, { existsSync }, { join }] = await Promise.all([import('./settings.js'), import('./context.js'), import('node:fs'), import('node:path')]);
+    const { paths } = ctx();
+    if (!existsSync(join(paths.config, 'config.json'))) return; // no settings: auto, and nothing created
+    setColorMode((await loadSettings(paths)).color);
+  } catch {
+    /* keep auto */
+  }
 }
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .addHelpText('after', `
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,
-            10 audit found problems (kpm audit --fail-on).
+            10 audit found problems (kpm audit --fail-on), 130 interrupted (Ctrl-C at a prompt).
 Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TOKEN (a read-only
              service token, with KPM_SERVER: see kpm token --help), NO_COLOR.`);
   program.exitOverride();
@@ -55,13 +55,16 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   return program;
 }
 
-/** The `color` setting, for every command. Settings that do not load leave `auto`: the commands that need them report why. */
+/**
+ * The `color` setting, for every command: read and verified as every reader does, but without
+ * `conf` (src/settings/state.ts readState), so that it costs a file read. Settings that do not
+ * load leave `auto`: the commands that need them report why.
+ */
 async function applyColorSetting(): Promise<void> {
   try {
-    const [{ loadSettings }, { ctx }, { existsSync }, { join }] = await Promise.all([import('./settings.js'), import('./context.js'), import('node:fs'), import('node:path')]);
-    const { paths } = ctx();
-    if (!existsSync(join(paths.config, 'config.json'))) return; // no settings: auto, and nothing created
-    setColorMode((await loadSettings(paths)).color);
+    const [{ readState }, { toCoreSettings }, { ctx }] = await Promise.all([import('../settings/state.js'), import('../settings/schema.js'), import('./context.js')]);
+    const state = readState(ctx().paths);
+    if (state.exists) setColorMode(toCoreSettings(state.values).color);
   } catch {
     /* keep auto */
   }

@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   addEntry, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
+import { startServer } from '../helpers/server.js';
 
 // eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
@@ -240,5 +241,20 @@ describe('kpm unlock', () => {
     } finally {
       stopAgent(home);
     }
+  });
+});
+
+describe('kpm register on a terminal', () => {
+  it('an invalid email address is asked again instead of ending the command; Ctrl-C at the next prompt exits 130 quietly', async () => {
+    const srv = await startServer({ args: ['--log-level', 'warn'] });
+    const home = makeHome();
+    const r = await runTty(['register'], [
+      { expect: 'Email address', send: 'not-an-address\r' },
+      { expect: 'not a valid email address; try again \\(2 tries left\\)' },
+      { expect: 'Email address', send: 'first-hour@example.org\r' },
+      { expect: 'Account password', send: '\x03' },
+    ], { home, env: { KPM_SERVER: srv.url } });
+    expect(r.code, describeTty(['register'], r)).toBe(130);
+    expect(r.transcript).not.toMatch(/unexpected error/);
   });
 });

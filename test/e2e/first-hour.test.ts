@@ -108,6 +108,18 @@ describe('at a prompt', () => {
     expect(r.code, describeTty(args, r)).toBe(0);
   });
 
+  it('a wrong data-vault password is asked again too', async () => {
+    await kpm(home, ['vault', 'create', 'Private', '--vault-password-stdin'], 0, { env: withMaster(), input: 'Own-Vault-Password-55b1\n' });
+    const args = ['vault', 'unlock', 'Private'];
+    const r = await runTty(args, [
+      { expect: 'Password of vault "Private"', send: 'not it at all\r' },
+      { expect: 'try again \\(2 tries left\\)' },
+      { expect: 'Password of vault "Private"', send: 'Own-Vault-Password-55b1\r' },
+      { expect: 'Vault "Private" opened' },
+    ], { home, env: withMaster() });
+    expect(r.code, describeTty(args, r)).toBe(0);
+  });
+
   it('interactive `kpm add` asks the entry password twice; a typo is caught and asked again', async () => {
     const args = ['add', 'twice'];
     const r = await runTty(args, [

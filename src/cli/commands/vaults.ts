@@ -1,8 +1,8 @@
 // kpm vault …: several vaults per profile, and data vaults with their own password.
 import type { Command } from 'commander';
-import { usageError } from '../../vault/errors.js';
+import { EXIT, usageError } from '../../vault/errors.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, readStdinText } from '../io.js';
-import { askConfirm, askNewSecret, askSecret } from '../prompt.js';
+import { askConfirm, askNewSecret, askSecret, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
 import { requireSettingsPassword } from '../guard.js';
@@ -65,7 +65,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm vault unlock Private\n  printf %s "$VAULT_PW" | kpm vault unlock Private --vault-password-stdin')
     .action(async (name: string, o) => {
       const a = await api({});
-      const v = await a.unlockVault(name, await vaultPassword(o, false, name));
+      // at a terminal a wrong password is asked again (3 tries)
+      const v = o.vaultPasswordStdin ? await a.unlockVault(name, await vaultPassword(o, false, name)) : await withRetries(async () => a.unlockVault(name, await vaultPassword(o, false, name)), [EXIT.wrongPassword]);
       info(a.viaAgent ? `Vault "${v.name}" is unlocked.` : `Vault "${v.name}" opened (run \`kpm unlock\` first to keep it unlocked).`);
     });
 

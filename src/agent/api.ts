@@ -32,7 +32,7 @@ export interface VaultApi {
   /** every version of an entry, oldest first */
   history(query: string, vault?: string): Promise<EntryView[]>;
   /** brings back a deleted entry, or an earlier version */
-  restore(query: string, vault?: string, version?: number): Promise<EntryView>;
+  restore(query: string, vault?: string, version?: number, oldName?: boolean): Promise<EntryView>;
   /** syncs with the signed-in account now */
   sync(): Promise<SyncReport>;
   /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */
@@ -120,9 +120,11 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
 };
 
 /** The agent's own methods (not vault operations). */
-export const CONTROL_TABLE: Readonly<Record<'status' | 'lock' | 'sshIdentities' | 'sshSign', MethodSpec>> = {
+export const CONTROL_TABLE: Readonly<Record<'status' | 'lock' | 'setIdleTimeout' | 'sshIdentities' | 'sshSign', MethodSpec>> = {
   status: { params: [], write: false },
   lock: { params: [], write: false },
+  // `kpm unlock --timeout N` while unlocked: the idle timeout in whole seconds (at most a week)
+  setIdleTimeout: { params: [{ type: 'integer', minimum: 0, maximum: 10080 * 60 }], write: false },
   // `kpm ssh-agent` (src/ssh/agentmethods.ts): the public key blob (base64), the data to sign (base64), the flags
   sshIdentities: { params: [], write: false },
   sshSign: { params: [str(1 << 14), str(1 << 20), { type: 'integer', minimum: 0, maximum: 0xffffffff }], write: false },

@@ -49,7 +49,7 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     },
     rotateVaultKey: async (name, pw) => (await import('../sync/rotate.js')).rotateVaultKey(s, name, pw === undefined ? undefined : utf8.encode(pw)),
     history: async (q, vault) => s.history(q, vault),
-    restore: (q, vault, version) => s.restore(q, vault, version),
+    restore: (q, vault, version, oldName) => s.restore(q, vault, version, oldName),
     sync: async () => (await import('../sync/run.js')).syncNow(s),
     tokenKey: async (vault, tokenId, wrapKey) => (await import('../sync/tokenvault.js')).sealVaultForToken(s, vault, tokenId, wrapKey),
     close: async () => s.close(),

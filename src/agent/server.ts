@@ -84,7 +84,9 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     if (readFileOrNull(pidFile)?.toString() === String(process.pid)) fs.rmSync(pidFile, { force: true });
   };
   const input = await readAll(process.stdin);
-  const { profile, vaultKeys, idleSeconds } = decodeHandover(input);
+  const handover = decodeHandover(input);
+  const { profile, vaultKeys } = handover;
+  let idleSeconds = handover.idleSeconds; // `kpm unlock --timeout N` while unlocked changes it (setIdleTimeout)
   input.fill(0);
   let session: Session;
   try {
@@ -142,7 +144,12 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       idleLocking = false;
     }
   };
-  if (idleSeconds > 0) setInterval(() => void lockIdle().catch(() => undefined), Math.min(30_000, idleSeconds * 250)).unref();
+  let dataVaultTimer: NodeJS.Timeout | undefined;
+  const armDataVaults = () => {
+    if (dataVaultTimer) clearInterval(dataVaultTimer);
+    dataVaultTimer = idleSeconds > 0 ? setInterval(() => void lockIdle().catch(() => undefined), Math.min(30_000, idleSeconds * 250)).unref() : undefined;
+  };
+  armDataVaults();
   const touch = () => {
     if (idleTimer) clearTimeout(idleTimer);
     if (idleSeconds > 0) idleTimer = setTimeout(() => stop(0), idleSeconds * 1000);
@@ -166,6 +173,12 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     if (req.method === 'status') {
       const err = syncs.error;
       return { ok: { pid: process.pid, idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: err ?? null } };
+    }
+    if (req.method === 'setIdleTimeout') {
+      idleSeconds = (req.params as number[])[0]; // whole seconds, checked against the method table
+      armDataVaults();
+      touch();
+      return { ok: { idleSeconds } };
     }
     if (req.method === 'lock') {
       // data vaults' changes go out first (only their key can seal them); a failure does not keep the agent up

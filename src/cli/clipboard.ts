@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { KpmError, EXIT } from '../vault/errors.js';
-import { info } from './io.js';
+import { info, plural } from './io.js';
 import { childEnv, withoutSecretEnv } from './childenv.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -19,7 +19,7 @@ export async function copyAndClear(value: string, clearSeconds: number): Promise
     const child = spawn(process.execPath, [process.argv[1], '__clipclear', String(clearSeconds)], { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env: childEnv() });
     child.stdin!.end(digest(value));
     child.unref();
-    info(`Copied; the clipboard is cleared in ${clearSeconds} seconds.`);
+    info(`Copied; the clipboard is cleared in ${plural(clearSeconds, 'second')}.`);
   } else info('Copied.');
 }
 

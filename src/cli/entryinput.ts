@@ -1,5 +1,5 @@
 // Building an entry payload from flags, stdin JSON and prompts (shared by add and edit).
-import { isEntryType, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { isEntryType, SECRET_FIELDS, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
 import { usageError } from '../vault/errors.js';
 import { parseOtpauthUri, OtpParseError } from '../vault/totp.js';
 import { generatePassword, generatePassphrase } from '../vault/generator.js';
@@ -13,12 +13,24 @@ export interface EntryFlags {
   notes?: string;
   totp?: string;
   field?: string[];
+  /** custom fields to set as secret (value from a hidden prompt or stdin) */
+  secretField?: string[];
+  /** existing custom fields to mark as secret */
+  hideField?: string[];
   generate?: boolean;
   length?: string;
   symbols?: boolean;
   digits?: boolean;
-  words?: string;
+  /** --words N, or true for --words without a number (generator.words) */
+  words?: string | boolean;
   separator?: string;
+}
+
+/** The generator settings (generator.length, generator.symbols, generator.words). */
+export interface GeneratorDefaults {
+  length: number;
+  symbols: boolean;
+  words: number;
 }
 
 export function entryType(t: string | undefined): EntryType {
@@ -27,8 +39,8 @@ export function entryType(t: string | undefined): EntryType {
   return type;
 }
 
-/** Sets a documented field of the type, or a custom field; an empty value removes it. */
-export function setField(p: EntryPayload, key: string, value: string): void {
+/** Sets a documented field of the type, or a custom field; an empty value removes it. `hidden` marks a custom field secret. */
+export function setField(p: EntryPayload, key: string, value: string, hidden?: boolean): void {
   const k = key.trim();
   if (!k) throw usageError('a field name must not be empty');
   checkValue(k, value);
@@ -42,6 +54,7 @@ export function setField(p: EntryPayload, key: string, value: string): void {
     }
   }
   if (TYPE_FIELDS[p.type].includes(lower) || lower === 'password') {
+    if (hidden && !SECRET_FIELDS.has(lower)) throw usageError(`"${k}" is a field of every ${p.type} and cannot be made secret`, 'choose another name for a secret custom field');
     if (value === '') delete p.fields[lower];
     else p.fields[lower] = value;
     return;
@@ -49,8 +62,16 @@ export function setField(p: EntryPayload, key: string, value: string): void {
   const i = p.custom.findIndex((c) => c.name.toLowerCase() === lower);
   if (value === '') {
     if (i >= 0) p.custom.splice(i, 1);
-  } else if (i >= 0) p.custom[i].value = value;
-  else p.custom.push({ name: k, value });
+  } else if (i >= 0) {
+    p.custom[i].value = value;
+    if (hidden) p.custom[i].hidden = true;
+  } else p.custom.push(hidden ? { name: k, value, hidden: true } : { name: k, value });
+}
+
+/** Whether `key` names a secret custom field of `p`. */
+export function isSecretCustom(p: EntryPayload, key: string): boolean {
+  const lower = key.trim().toLowerCase();
+  return p.custom.some((c) => c.hidden === true && c.name.toLowerCase() === lower);
 }
 
 /** Applies --username/--url/--notes/--totp/--field KEY=VALUE. Passwords are refused on argv. */
@@ -66,17 +87,52 @@ export function applyFieldFlags(p: EntryPayload, f: EntryFlags): void {
     if (key.trim().toLowerCase() === 'password') {
       throw usageError('passwords never go on the command line', 'use --password-stdin, --generate or the prompt');
     }
+    if (isSecretCustom(p, key) && kv.slice(eq + 1) !== '') {
+      throw usageError(`"${key.trim()}" is a secret field: its value never goes on the command line`, `use --secret-field "${key.trim()}" (a hidden prompt, or the first line of stdin)`);
+    }
     setField(p, key, kv.slice(eq + 1));
+  }
+  for (const name of f.hideField ?? []) {
+    const c = p.custom.find((x) => x.name.toLowerCase() === name.trim().toLowerCase());
+    if (!c) throw usageError(`--hide-field: the entry has no custom field "${name}"`, 'add one with --secret-field NAME');
+    c.hidden = true;
   }
 }
 
-export function generatedSecret(f: EntryFlags): string {
+/**
+ * The values of --secret-field NAME: asked on a terminal (hidden, twice), else the first line of
+ * stdin (one field only, and not together with another secret on stdin).
+ */
+export async function applySecretFields(p: EntryPayload, f: EntryFlags, stdinTaken: boolean): Promise<void> {
+  const names = f.secretField ?? [];
+  if (names.length === 0) return;
+  const { isInteractive, readStdinText } = await import('./io.js');
+  if (!isInteractive()) {
+    if (names.length > 1) throw usageError('off a terminal, only one --secret-field can be given (its value is the first line of stdin)');
+    if (stdinTaken) throw usageError('--secret-field reads its value from stdin off a terminal, and so does --password-stdin: give one of them per command');
+  }
+  for (const name of names) {
+    const k = name.trim();
+    if (!k) throw usageError('a field name must not be empty');
+    let value: string;
+    if (isInteractive()) {
+      const { askNewSecret } = await import('./prompt.js');
+      value = await askNewSecret(`Value of secret field "${k}"`, `Repeat the value of "${k}"`);
+    } else value = await readStdinText(`value of secret field "${k}"`);
+    if (value === '') throw usageError(`the value of secret field "${k}" is empty`, 'give it on stdin or at the prompt; `--field "NAME="` removes a field');
+    setField(p, k, value, true);
+  }
+}
+
+/** A generated password or passphrase: the flags, else the generator settings. */
+export function generatedSecret(f: EntryFlags, d: GeneratorDefaults): string {
   if (f.words !== undefined) {
-    return generatePassphrase({ words: intOption('--words', f.words, 1, 64), separator: f.separator ?? '-' });
+    const words = f.words === true ? d.words : intOption('--words', String(f.words), 1, 64);
+    return generatePassphrase({ words, separator: f.separator ?? '-' });
   }
   return generatePassword({
-    length: f.length !== undefined ? intOption('--length', f.length, 4, 1024) : 20,
-    symbols: f.symbols !== false,
+    length: f.length !== undefined ? intOption('--length', f.length, 4, 1024) : d.length,
+    symbols: f.symbols ?? d.symbols,
     digits: f.digits !== false,
   });
 }
@@ -93,8 +149,10 @@ export function applyJsonFields(p: EntryPayload, doc: unknown): void {
   }
   if (Array.isArray(o.custom)) {
     for (const c of o.custom) {
-      if (!c || typeof c.name !== 'string' || typeof c.value !== 'string') throw usageError('custom fields must be {"name": "…", "value": "…"}');
-      setField(p, c.name, c.value);
+      if (!c || typeof c.name !== 'string' || typeof c.value !== 'string' || (c.hidden !== undefined && typeof c.hidden !== 'boolean')) {
+        throw usageError('custom fields must be {"name": "…", "value": "…"} (and optionally "hidden": true)');
+      }
+      setField(p, c.name, c.value, c.hidden === true);
     }
   }
   if (Array.isArray(o.tags)) p.tags = o.tags.map(String);

@@ -25,8 +25,8 @@ export function printEntry(v: EntryView, reveal: boolean): void {
   const p = v.payload;
   out(`${p.name}  ${dim(`(${p.type}, ${v.vault}, ${v.id.slice(0, 8)})`)}`);
   const hidden = (k: string, val: string) => (k === 'number' && p.type === 'card' ? maskCardNumber(val) : '••••••••');
-  const show = (k: string, val: string) => out(`  ${k}: ${SECRET_FIELDS.has(k.toLowerCase()) && !reveal ? hidden(k.toLowerCase(), val) : val}`);
-  for (const [k, val] of Object.entries(p.fields)) show(k, val);
-  for (const c of p.custom) show(c.name, c.value);
+  const show = (k: string, val: string, secret: boolean) => out(`  ${k}: ${secret && !reveal ? hidden(k.toLowerCase(), val) : val}`);
+  for (const [k, val] of Object.entries(p.fields)) show(k, val, SECRET_FIELDS.has(k.toLowerCase()));
+  for (const c of p.custom) show(c.name, c.value, c.hidden === true || SECRET_FIELDS.has(c.name.toLowerCase()));
   out(dim(`  updated ${p.updated}`));
 }

@@ -1,15 +1,43 @@
 // Output conventions: data on stdout, messages on stderr, one clear line per error, exit codes from
-// src/vault/errors.ts. Colour only on a TTY and never with NO_COLOR.
+// src/vault/errors.ts. Colour is decided for each stream on its own (setting `color`): with `auto`
+// only where that stream is a terminal, and never with NO_COLOR or TERM=dumb.
 import { Chalk } from 'chalk';
 import { decodeUtf8 } from '../crypto/bytes.js';
 import { KpmError, EXIT, usageError } from '../vault/errors.js';
 
 export const isInteractive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
-const useColor = (): boolean => Boolean(process.stderr.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
-const colors = new Chalk({ level: useColor() ? 1 : 0 });
 
-export const dim = (s: string) => colors.dim(s);
-export const yellow = (s: string) => colors.yellow(s);
+export type ColorMode = 'auto' | 'always' | 'never';
+let colorMode: ColorMode = 'auto';
+const chalks = new Map<string, InstanceType<typeof Chalk>>();
+
+/** The `color` setting, applied before a command runs. */
+export function setColorMode(mode: ColorMode): void {
+  colorMode = mode;
+  chalks.clear();
+}
+
+/** Whether text written to `stream` is coloured. */
+export function colorOn(stream: 'stdout' | 'stderr'): boolean {
+  if (colorMode === 'never') return false;
+  if (colorMode === 'always') return true;
+  return Boolean(process[stream].isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+}
+
+function colors(stream: 'stdout' | 'stderr'): InstanceType<typeof Chalk> {
+  const key = `${stream}:${colorOn(stream)}`;
+  let c = chalks.get(key);
+  if (!c) chalks.set(key, (c = new Chalk({ level: colorOn(stream) ? 1 : 0 })));
+  return c;
+}
+
+/** Dimmed text for stdout. */
+export const dim = (s: string) => colors('stdout').dim(s);
+/** Yellow text for stderr. */
+export const yellow = (s: string) => colors('stderr').yellow(s);
+
+/** "1 minute", "15 minutes"; `pluralWord` for irregular ones ("1 entry", "2 entries"). */
+export const plural = (n: number, word: string, pluralWord = `${word}s`): string => `${n} ${n === 1 ? word : pluralWord}`;
 
 export function out(line: string): void {
   process.stdout.write(line + '\n');
@@ -29,6 +57,11 @@ export function warn(msg: string): void {
 
 /** Prints one line for the error (and a hint line if there is one) and returns its exit code. */
 export function reportError(e: unknown): number {
+  const name = (e as Error)?.name;
+  if (name === 'KpmInterrupted' || name === 'ExitPromptError' || name === 'AbortPromptError') {
+    process.stderr.write('\n'); // Ctrl-C at a prompt: quietly, as a shell would (exit 130)
+    return 130;
+  }
   if (e instanceof KpmError) {
     process.stderr.write(`kpm: ${e.message}\n`);
     if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);

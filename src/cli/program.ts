@@ -16,7 +16,7 @@ import { register as transfer } from './commands/transfer.js';
 import { register as tokens } from './commands/tokens.js';
 import { register as ssh } from './commands/ssh.js';
 import { register as credentials } from './commands/credentials.js';
-import { reportError } from './io.js';
+import { reportError, setColorMode } from './io.js';
 import { EXIT } from '../vault/errors.js';
 
 export const VERSION = '0.1.0';
@@ -30,13 +30,14 @@ export function buildProgram(): Command {
     .addHelpText('after', `
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,
-            10 audit found problems (kpm audit --fail-on).
+            10 audit found problems (kpm audit --fail-on), 130 interrupted (Ctrl-C at a prompt).
 Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TOKEN (a read-only
              service token, with KPM_SERVER: see kpm token --help), NO_COLOR.`);
   program.exitOverride();
   program.option('--offline', 'do not sync automatically for this command (also KPM_OFFLINE=1)');
-  program.hook('preAction', () => {
+  program.hook('preAction', async () => {
     if (program.opts().offline) process.env.KPM_OFFLINE = '1';
+    await applyColorSetting();
   });
   profile(program);
   entries(program);
@@ -56,6 +57,21 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   credentials(program);
   for (const c of program.commands) c.exitOverride();
   return program;
+}
+
+/**
+ * The `color` setting, for every command: read and verified as every reader does, but without
+ * `conf` (src/settings/state.ts readState), so that it costs a file read. Settings that do not
+ * load leave `auto`: the commands that need them report why.
+ */
+async function applyColorSetting(): Promise<void> {
+  try {
+    const [{ readState }, { toCoreSettings }, { ctx }] = await Promise.all([import('../settings/state.js'), import('../settings/schema.js'), import('./context.js')]);
+    const state = readState(ctx().paths);
+    if (state.exists) setColorMode(toCoreSettings(state.values).color);
+  } catch {
+    /* keep auto */
+  }
 }
 
 export async function runCli(argv: string[]): Promise<number> {

@@ -10,8 +10,8 @@ import type { KpmPaths } from '../vault/paths.js';
 import { WRITE_METHODS, type VaultApi } from '../agent/api.js';
 import { sessionApi } from '../agent/local.js';
 import { agentApi, agentStatus, startAgent } from '../agent/client.js';
-import { info, isInteractive, readStdinText } from './io.js';
-import { askConfirm, askSecret } from './prompt.js';
+import { info, isInteractive, plural, readStdinText, warn } from './io.js';
+import { askConfirm, askSecret, withRetries } from './prompt.js';
 
 export interface MasterSource {
   /** read the master password from stdin */
@@ -32,7 +32,27 @@ export async function masterPassword(src: MasterSource, prompt = 'Master passwor
   return askSecret(prompt);
 }
 
+/** The most bytes a master or data-vault password may have: larger input is refused before the key derivation. */
+export const MAX_PASSWORD_BYTES = 1024;
+
+export function checkPasswordSize(password: string, what = 'the master password'): void {
+  const n = Buffer.byteLength(password, 'utf8');
+  if (n > MAX_PASSWORD_BYTES) throw usageError(`${what} is longer than 1 KiB (${n} bytes); kpm never accepts such a password`, 'use a passphrase of a few words: 30 to 100 characters are plenty');
+}
+
+/**
+ * Unlocks with the master password from stdin or KPM_MASTER_PASSWORD, else asked on the terminal,
+ * up to 3 times while it is wrong (exit 5 after the third); off a terminal without one, exit 4.
+ */
+export async function unlockWithPassword(paths: KpmPaths, src: MasterSource, prompt = 'Master password'): Promise<UnlockedProfile> {
+  const given = await nonInteractiveMasterPassword(src);
+  if (given !== undefined) return unlockProfile(paths, given);
+  if (!isInteractive()) throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
+  return withRetries(async () => unlockProfile(paths, await askSecret(prompt)));
+}
+
 export async function unlockProfile(paths: KpmPaths, password: string): Promise<UnlockedProfile> {
+  checkPasswordSize(password);
   const pw = utf8.encode(password);
   try {
     if (!existsSync(paths.keyring)) await installDownloaded(paths, pw);
@@ -99,12 +119,11 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
   if (given === undefined && !isInteractive()) {
     throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   }
-  const password = given ?? (await askSecret('Master password'));
-  const profile = await unlockProfile(paths, password);
+  const profile = await unlockWithPassword(paths, src);
   const session = await Session.open(paths, profile);
   if (given === undefined && settingsIdleMinutes) {
     const minutes = await settingsIdleMinutes();
-    if (minutes > 0 && (await askConfirm(`Keep kpm unlocked for ${minutes} minutes?`, true))) {
+    if (minutes > 0 && (await askConfirm(`Keep kpm unlocked for ${plural(minutes, 'minute')}?`, true))) {
       await startAgent(paths, { profileId: profile.profileId, accountKey: profile.accountKey.slice() }, session.vaultKeys(), minutes * 60);
       info('kpm is unlocked; `kpm lock` locks it.');
     }
@@ -112,6 +131,38 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
   return trackWrites(sessionApi(session), session);
 }
 
-export function checkNewMasterPassword(pw: string): void {
-  if ([...pw].length < 8) throw usageError('the master password must be at least 8 characters long');
+/** The strength a new master or data-vault password needs: zxcvbn score 3 ("safely unguessable", about 10^8 guesses or more). */
+export const MIN_MASTER_SCORE = 3;
+
+export interface NewPasswordCheck {
+  /** 'the master password' or 'the password of vault "X"' */
+  what: string;
+  /** --allow-weak-password */
+  allowWeak?: boolean;
+  /** words an attacker would try first (the e-mail address, the vault name) */
+  userInputs?: readonly string[];
 }
+
+/**
+ * S14: a new master (or data-vault) password is checked before it is used, and before a terminal
+ * asks for it again: at least 8 characters, at most 1 KiB, and a zxcvbn score of at least 3.
+ * A weaker one is refused (exit 2) saying why, unless --allow-weak-password is given or the user
+ * confirms at the terminal.
+ */
+export async function checkNewPassword(pw: string, c: NewPasswordCheck): Promise<void> {
+  if ([...pw].length < 8) throw usageError(`${c.what} must be at least 8 characters long`);
+  checkPasswordSize(pw, c.what);
+  const { estimate, weaknessHint } = await import('../audit/strength.js');
+  const e = await estimate(pw, c.userInputs);
+  if (e.score >= MIN_MASTER_SCORE) return;
+  const hint = weaknessHint(e);
+  const why = `${c.what} is too weak (strength ${e.score}/4, about 10^${e.guessesLog10.toFixed(1)} guesses; kpm wants ${MIN_MASTER_SCORE}/4)${hint ? `: ${hint}` : ''}`;
+  if (c.allowWeak) return warn(`${why}; accepted because of --allow-weak-password`);
+  if (isInteractive()) {
+    warn(`${why}. Nobody can recover it, and anyone with a copy of the vault can try guesses at it offline.`);
+    if (await askConfirm('Use this weak password anyway?', false)) return;
+    throw usageError(`${c.what} was not accepted`);
+  }
+  throw usageError(why, 'choose a longer passphrase (four or more random words), or pass --allow-weak-password if you really mean it');
+}
+

@@ -24,18 +24,26 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'clipboard_clear', kind: 'int', default: 30, min: 0, max: 3600, help: 'seconds before `get --copy` clears the clipboard (0 = never)' },
   { key: 'generator.length', kind: 'int', default: 20, min: 4, max: 1024, help: 'length of generated passwords' },
   { key: 'generator.symbols', kind: 'bool', default: true, help: 'generated passwords contain symbols' },
-  { key: 'generator.words', kind: 'int', default: 6, min: 1, max: 64, help: 'words in generated passphrases' },
+  { key: 'generator.words', kind: 'int', default: 6, min: 1, max: 64, help: 'words in generated passphrases (`--words` without a number)' },
   { key: 'sync', kind: 'enum', default: 'auto', values: ['auto', 'manual'], help: 'sync after every change (auto) or only on `kpm sync` (manual)' },
-  { key: 'default_vault', kind: 'name', default: 'Personal', help: 'the vault new entries go to without --vault' },
-  { key: 'color', kind: 'enum', default: 'auto', values: ['auto', 'always', 'never'], help: 'coloured output (auto: on a terminal without NO_COLOR)' },
-  { key: 'security_check.threshold', kind: 'int', default: 5, min: 1, max: 100, help: 'failed sign-ins before the security check (shown client-side)' },
-  { key: 'security_check.window_minutes', kind: 'int', default: 15, min: 1, max: 1440, help: 'window in which failed sign-ins count (shown client-side)' },
+  { key: 'default_vault', kind: 'name', default: 'Personal', help: 'the vault new entries go to without --vault (it must exist)' },
+  { key: 'color', kind: 'enum', default: 'auto', values: ['auto', 'always', 'never'], help: 'coloured output and prompts (auto: each stream on a terminal, without NO_COLOR or TERM=dumb)' },
   { key: 'audit_min_score', kind: 'int', default: 3, min: 0, max: 4, help: 'zxcvbn score (0-4) below which `kpm audit` calls a password weak' },
   { key: 'audit_max_age_days', kind: 'int', default: 365, min: 1, max: 36500, help: 'passwords older than this are reported as old' },
   { key: 'hibp_url', kind: 'url', default: 'https://api.pwnedpasswords.com', help: 'Pwned Passwords range API used by `kpm audit` (point it at your own mirror)' },
 ];
 
 export const SETTING_KEYS: readonly string[] = SETTINGS.map((s) => s.key);
+
+/**
+ * Keys kpm once had and dropped because nothing on the client could act on them (the server alone
+ * decides when its security check starts). A file that still holds one is read as before, the
+ * value ignored; `kpm config set` refuses them and `kpm config reset` removes them.
+ */
+export const RETIRED_KEYS: ReadonlyMap<string, string> = new Map([
+  ['security_check.threshold', 'the sync server decides after how many failed sign-ins its security check starts'],
+  ['security_check.window_minutes', 'the sync server decides in which window failed sign-ins count'],
+]);
 const byKey = new Map(SETTINGS.map((s) => [s.key, s]));
 
 /** The typed settings, defaults filled in, shaped like the file (dotted keys are nested objects). */
@@ -47,7 +55,6 @@ export interface CoreSettings {
   sync: 'auto' | 'manual';
   default_vault: string;
   color: 'auto' | 'always' | 'never';
-  security_check: { threshold: number; window_minutes: number };
   audit_min_score: number;
   audit_max_age_days: number;
   hibp_url: string;
@@ -58,6 +65,8 @@ export type StoredValues = Record<string, unknown>;
 
 export function specFor(key: string): SettingSpec {
   const spec = byKey.get(key);
+  const retired = RETIRED_KEYS.get(key);
+  if (!spec && retired) throw usageError(`the setting "${key}" was removed: ${retired}`, `\`kpm config reset ${key}\` removes it from config.json`);
   if (!spec) throw usageError(`unknown setting "${key}"; the settings are: ${SETTING_KEYS.join(', ')}`);
   return spec;
 }
@@ -161,10 +170,11 @@ export function problemsOf(values: StoredValues): string[] {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix + k;
       const spec = byKey.get(key);
+      if (RETIRED_KEYS.has(key)) continue; // kept in an old file, ignored
       if (spec) {
         const p = checkValue(spec, v);
         if (p) problems.push(p);
-      } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && SETTING_KEYS.some((s) => s.startsWith(key + '.'))) {
+      } else if (v !== null && typeof v === 'object' && !Array.isArray(v) && [...SETTING_KEYS, ...RETIRED_KEYS.keys()].some((s) => s.startsWith(key + '.'))) {
         walk(v as Record<string, unknown>, key + '.');
       } else problems.push(`unknown setting "${key}"`);
     }
@@ -207,6 +217,14 @@ export const DEFAULT_SETTINGS: CoreSettings = toCoreSettings({});
  */
 export function settingsJsonSchema(): Record<string, unknown> {
   const props: Record<string, Record<string, unknown>> = {};
+  const addLeaf = (key: string, leaf: Record<string, unknown>) => {
+    const parts = key.split('.');
+    if (parts.length === 1) props[key] = leaf;
+    else {
+      const group = (props[parts[0]] ??= { type: 'object', properties: {}, additionalProperties: false });
+      (group.properties as Record<string, unknown>)[parts[1]] = leaf;
+    }
+  };
   for (const spec of SETTINGS) {
     const leaf: Record<string, unknown> =
       spec.kind === 'int' ? { type: 'integer', minimum: spec.min, maximum: spec.max }
@@ -214,13 +232,9 @@ export function settingsJsonSchema(): Record<string, unknown> {
           : spec.kind === 'enum' ? { type: 'string', enum: [...spec.values!] }
             : spec.kind === 'url' ? { type: 'string', pattern: '^https?://', maxLength: 2048 }
               : { type: 'string', minLength: 1, maxLength: NAME_MAX };
-    const parts = spec.key.split('.');
-    if (parts.length === 1) props[spec.key] = leaf;
-    else {
-      const group = (props[parts[0]] ??= { type: 'object', properties: {}, additionalProperties: false });
-      (group.properties as Record<string, unknown>)[parts[1]] = leaf;
-    }
+    addLeaf(spec.key, leaf);
   }
+  for (const key of RETIRED_KEYS.keys()) addLeaf(key, {}); // read from old files, ignored
   return props;
 }
 

@@ -79,7 +79,9 @@ function mapItem(item: Obj, folders: Map<string, string>): EntryPayload {
   for (const f of fields) {
     if (!isObj(f)) throw new RecordError('each of "fields" must be an object');
     if (f.type === 3) continue; // linked: points at another field of the item, holds no value
+    const before = p.custom.length;
     put(p, str(f.name) ?? FIELD_TYPES[Number(f.type)] ?? 'field', str(f.value) ?? '');
+    if (f.type === 1 && p.custom.length > before) p.custom[p.custom.length - 1].hidden = true; // a hidden field stays secret
   }
   const folder = typeof item.folderId === 'string' ? folders.get(item.folderId) : undefined;
   addTag(p, folder);
@@ -144,7 +146,7 @@ function extraFields(p: EntryPayload, used: string[]): { name: string; value: st
   const out = Object.entries(p.fields)
     .filter(([k]) => !used.includes(k) && k !== 'notes')
     .map(([name, value]) => ({ name, value, type: ['pin', 'code', 'number', 'password', 'totp'].includes(name) ? 1 : 0, linkedId: null }));
-  for (const c of p.custom) out.push({ name: c.name, value: c.value, type: 0, linkedId: null });
+  for (const c of p.custom) out.push({ name: c.name, value: c.value, type: c.hidden ? 1 : 0, linkedId: null });
   return out;
 }
 

@@ -104,14 +104,14 @@ function entryOf(o: unknown): EntryPayload {
     fields[k] = v;
   }
   const custom = (o.custom ?? []) as unknown;
-  if (!Array.isArray(custom) || !custom.every((c) => isObj(c) && typeof c.name === 'string' && typeof c.value === 'string')) {
-    throw new RecordError('"custom" must be an array of {"name", "value"} strings');
+  if (!Array.isArray(custom) || !custom.every((c) => isObj(c) && typeof c.name === 'string' && typeof c.value === 'string' && (c.hidden === undefined || typeof c.hidden === 'boolean'))) {
+    throw new RecordError('"custom" must be an array of {"name", "value"} strings (and an optional boolean "hidden")');
   }
   const tags = (o.tags ?? []) as unknown;
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new RecordError('"tags" must be an array of strings');
   const now = new Date().toISOString();
   const p: EntryPayload = {
-    type: o.type, name: o.name, fields, custom: custom.map((c) => ({ name: c.name, value: c.value })), tags: [...tags], created: isoDate(o.created) ?? now, updated: isoDate(o.updated) ?? now,
+    type: o.type, name: o.name, fields, custom: custom.map((c) => (c.hidden === true ? { name: c.name, value: c.value, hidden: true } : { name: c.name, value: c.value })), tags: [...tags], created: isoDate(o.created) ?? now, updated: isoDate(o.updated) ?? now,
   };
   const pc = isoDate(o.passwordChanged);
   if (pc) p.passwordChanged = pc;

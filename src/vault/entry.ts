@@ -22,6 +22,8 @@ export const SECRET_FIELDS = new Set(['password', 'totp', 'number', 'code', 'pin
 export interface CustomField {
   name: string;
   value: string;
+  /** a secret field: masked by `kpm show` unless --reveal (Bitwarden's "hidden" field type) */
+  hidden?: boolean;
 }
 
 export interface EntryPayload {

@@ -359,7 +359,8 @@ export class Session {
   }
 
   /** Brings back a deleted entry, or an earlier version (`version`), as the entry's newest version. */
-  async restore(query: string, vaultName?: string, version?: number): Promise<EntryView> {
+  /** Brings back a deleted entry or version `version`; the entry keeps its current name unless `oldName`. */
+  async restore(query: string, vaultName?: string, version?: number, oldName = false): Promise<EntryView> {
     const { v, r } = this.findAny(query, vaultName);
     let from = r;
     if (version !== undefined) {
@@ -368,6 +369,7 @@ export class Session {
       from = h;
     } else if (!(r.flags & FLAG_DELETED)) throw usageError('the entry is not deleted', 'to bring back an earlier version, pass --rev N (see `kpm history`)');
     const payload = { ...v.decrypt(from), updated: new Date().toISOString() };
+    if (from !== r && !oldName) payload.name = v.decrypt(r).name;
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version }]);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }

@@ -1,10 +1,11 @@
 // Documents and attachments end to end, through the built binary: doc add / get / list / rm,
 // attach, attachments, overwrite refusal, file modes, and a tampered blob (exit 8, nothing written).
 import { seeded } from '../helpers/seeded.js';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initVault, leaks, makeHome, MASTER, run, runOk, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const env = withMaster();
 
@@ -79,10 +80,29 @@ describe('documents', () => {
     expect(fs.readdirSync(out).sort()).toEqual(Object.keys(files).map((n) => n.normalize('NFC')).sort());
   });
 
-  it('doc get defaults to the current directory', async () => {
-    const r = await kpm(home, ['doc', 'get', 'passport', '--file', 'empty.txt'], 0);
-    expect(r.stdout).toBe('');
+  it('doc get at a terminal defaults to the current directory', async () => {
+    const args = ['doc', 'get', 'passport', '--file', 'empty.txt'];
+    const r = await runTty(args, [{ expect: 'Wrote' }], { home, env });
+    expect(r.code, describeTty(args, r)).toBe(0);
     expect(fs.statSync(join(home, 'empty.txt')).size).toBe(0);
+  });
+
+  it('doc get NAME --file F > out: with stdout redirected (or -o -) the file goes to stdout, and no file is written', async () => {
+    const before = fs.readdirSync(home).sort();
+    // stdout as bytes (run() decodes it as UTF-8)
+    const getBytes = (extra: string[]) => new Promise<Buffer>((res, rej) => {
+      const chunks: Buffer[] = [];
+      const child = spawn(process.execPath, [BIN, 'doc', 'get', 'passport', '--file', 'scan front.pdf', ...extra], { cwd: home, env: cleanEnv(home, env), stdio: ['ignore', 'pipe', 'ignore'] });
+      child.stdout.on('data', (c: Buffer) => chunks.push(c));
+      child.on('error', rej);
+      child.on('close', (code: number) => (code === 0 ? res(Buffer.concat(chunks)) : rej(new Error(`exit ${code}`))));
+    });
+    expect((await getBytes([])).equals(files['scan front.pdf'])).toBe(true);
+    expect((await getBytes(['-o', '-'])).equals(files['scan front.pdf'])).toBe(true);
+    expect(fs.existsSync(join(home, '-'))).toBe(false);
+    expect(fs.readdirSync(home).sort()).toEqual(before);
+    const many = await kpm(home, ['doc', 'get', 'passport'], 2);
+    expect(many.stderr).toMatch(/stdout takes one/);
   });
 
   it('doc get --file NAME -o FILE writes one file; several files need a directory (exit 2)', async () => {

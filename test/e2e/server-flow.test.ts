@@ -201,7 +201,7 @@ describe('R21: the account password is not the master password', () => {
   it('register refuses the master password of the local vault (exit 2), and accepts another', async () => {
     const srv = await startServer({ args: ['--log-level', 'warn'] });
     const home = makeHome();
-    const master = 'Master7Password';
+    const master = 'Master7Password-Kq9z'; // strong enough for kpm init (S14), and a valid account password
     await initVault(home, master);
     const r = await run(['register', '--email', 'r21@example.org', '--password-stdin', '--region', 'DE'], { home, env: { KPM_SERVER: srv.url }, input: master + '\n' });
     expect(r.code, describeRun([], r)).toBe(2);

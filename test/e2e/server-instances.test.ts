@@ -139,7 +139,7 @@ describe('R17: the master password never crosses the wire', () => {
     const via = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     try {
       const home = makeHome();
-      const master = 'Master7Password';
+      const master = 'Master7Password-Kq9z'; // strong enough for kpm init (S14), and a valid account password
       await initVault(home, master);
       const env = { KPM_SERVER: via, KPM_MASTER_PASSWORD: master };
       const kpm = async (args: string[], code: number, input?: string) => kpmIn(home)(args, code, { input, env });

@@ -42,8 +42,16 @@ describe('account commands on a terminal', () => {
     const who = await run(['whoami', '--json'], { home, env });
     expect(JSON.parse(who.stdout)).toMatchObject({ region: 'FR', marketing: false });
 
-    // The QR code is drawn, the secret is shown; a wrong first code ends the command (exit 5).
-    const enable = await runTty(['2fa', 'enable', '--totp'], [{ expect: 'Account password \\(to confirm it is you\\)', send: PW + '\r' }, { expect: 'Scan the QR code' }, { expect: 'The code the app shows now', send: '000000\r' }], { home, env });
+    // The QR code is drawn, the secret is shown; a wrong code is asked again, and the third ends the command (exit 5).
+    const enable = await runTty(['2fa', 'enable', '--totp'], [
+      { expect: 'Account password \\(to confirm it is you\\)', send: PW + '\r' },
+      { expect: 'Scan the QR code' },
+      { expect: 'The code the app shows now', send: '000000\r' },
+      { expect: '2 tries left' },
+      { expect: 'The code the app shows now', send: '000000\r' },
+      { expect: '1 try left' },
+      { expect: 'The code the app shows now', send: '000000\r' },
+    ], { home, env });
     expect(enable.code, describeTty(['2fa'], enable)).toBe(5);
     expect(enable.transcript).toMatch(/[▀▄█]{10}/);
     const secret = /enter this secret: ([A-Z2-7]+)/.exec(enable.transcript)![1];

@@ -58,7 +58,7 @@ describe('kpm config', () => {
     const list = JSON.parse((await kpm(home, ['config', 'list', '--json'], 0)).stdout);
     expect(list).toEqual({
       server: null, autolock: 15, clipboard_clear: 30, 'generator.length': 20, 'generator.symbols': true, 'generator.words': 6,
-      sync: 'auto', default_vault: 'Personal', color: 'auto', 'security_check.threshold': 5, 'security_check.window_minutes': 15,
+      sync: 'auto', default_vault: 'Personal', color: 'auto',
       audit_min_score: 3, audit_max_age_days: 365, hibp_url: 'https://api.pwnedpasswords.com',
     });
     await kpm(home, ['config', 'set', 'generator.length', '32'], 0);

@@ -51,7 +51,7 @@ describe('kpm import (agent unlocked)', () => {
     expect(await names(home)).toEqual(['deploy key', 'GitHub', 'github (2)', 'Me', 'Steam', 'Visa Gold', 'Wi-Fi Zürich 🏔']);
     const gh = JSON.parse((await kpm(home, ['get', 'GitHub', '--json'], 0)).stdout);
     expect(gh.fields).toMatchObject({ username: 'octocat', password: 'hunter2-GH!', url: 'https://github.com/login' });
-    expect(gh.custom).toContainEqual({ name: 'API token', value: 'ghp_s3cr3t' });
+    expect(gh.custom).toContainEqual({ name: 'API token', value: 'ghp_s3cr3t', hidden: true });
     expect(gh.tags).toEqual(['Work', 'favorite']);
     expect((await kpm(home, ['totp', 'GitHub'], 0)).stdout).toMatch(/^\d{6}\n$/);
     expect((await kpm(home, ['get', 'Visa Gold', '--field', 'expiry'], 0)).stdout).toBe('07/29\n');

@@ -34,10 +34,14 @@ describe('kpm init on a terminal', () => {
   it('refuses a master password shorter than 8 characters (exit 2) and creates nothing', async () => {
     const home = makeHome();
     const args = ['init'];
+    // checked before the confirmation is asked; asked again up to 3 times
     const r = await runTty(args, [
       { expect: 'Choose a master password', send: 'short\r' },
-      { expect: 'Repeat the master password', send: 'short\r' },
+      { expect: 'at least 8' },
+      { expect: 'Choose a master password', send: 'short\r' },
+      { expect: 'Choose a master password', send: 'short\r' },
     ], { home });
+    expect(r.transcript).not.toMatch(/Repeat the master password/);
     expect(r.code, describeTty(args, r)).toBe(2);
     expect(r.transcript).toMatch(/at least 8/);
     expect(existsSync(join(home, 'data', 'keyring.kpm'))).toBe(false);
@@ -55,7 +59,11 @@ describe('prompts on a terminal', () => {
 
   it('kpm add NAME prompts for the entry password and does not echo it', async () => {
     const args = ['add', 'typed'];
-    const r = await runTty(args, [{ expect: 'Password for typed', send: 'typed-secret-123\r' }, { expect: 'Added Personal/typed' }], { home, env: withMaster() });
+    const r = await runTty(args, [
+      { expect: 'Password for typed', send: 'typed-secret-123\r' },
+      { expect: 'Repeat the password for typed', send: 'typed-secret-123\r' },
+      { expect: 'Added Personal/typed' },
+    ], { home, env: withMaster() });
     expect(r.code, describeTty(args, r)).toBe(0);
     expect(r.transcript).not.toContain('typed-secret-123');
     expect(r.transcript).toMatch(/\*{16}/); // masked
@@ -87,9 +95,16 @@ describe('prompts on a terminal', () => {
     expect(again.code, describeRun(args, again)).toBe(4);
   });
 
-  it('a wrong master password typed at the prompt exits 5', async () => {
+  it('a wrong master password typed at the prompt is asked again, 3 tries in all (as sudo), then exits 5', async () => {
     const args = ['get', 'existing'];
-    const r = await runTty(args, [{ expect: 'Master password', send: 'not the password\r' }, { expect: 'wrong' }], { home });
+    const r = await runTty(args, [
+      { expect: 'Master password', send: 'not the password\r' },
+      { expect: 'wrong master password; try again \\(2 tries left\\)' },
+      { expect: 'Master password', send: 'not the password\r' },
+      { expect: '1 try left' },
+      { expect: 'Master password', send: 'not the password\r' },
+      { expect: 'wrong' },
+    ], { home });
     expect(r.code, describeTty(args, r)).toBe(5);
     expect(r.transcript).not.toContain('existing-secret');
     expect(r.transcript).not.toContain('not the password');
@@ -144,7 +159,11 @@ describe('prompts on a terminal', () => {
 
   it('kpm add NAME > file at a terminal: the prompt and the confirmation stay off stdout', async () => {
     const args = ['add', 'redirected'];
-    const r = await runTty(args, [{ expect: 'Password for redirected', send: 'redirected-secret\r' }, { expect: 'Added' }], { home, env: withMaster(), stdoutToFile: true });
+    const r = await runTty(args, [
+      { expect: 'Password for redirected', send: 'redirected-secret\r' },
+      { expect: 'Repeat the password', send: 'redirected-secret\r' },
+      { expect: 'Added' },
+    ], { home, env: withMaster(), stdoutToFile: true });
     expect(r.code, describeTty(args, r)).toBe(0);
     expect(r.stdout).toBe('');
   });

@@ -49,11 +49,11 @@ describe('settings schema', () => {
   it('has the documented keys and defaults', () => {
     expect(effectiveFlat({})).toEqual({
       server: null, autolock: 15, clipboard_clear: 30, 'generator.length': 20, 'generator.symbols': true, 'generator.words': 6,
-      sync: 'auto', default_vault: 'Personal', color: 'auto', 'security_check.threshold': 5, 'security_check.window_minutes': 15,
+      sync: 'auto', default_vault: 'Personal', color: 'auto',
       audit_min_score: 3, audit_max_age_days: 365, hibp_url: 'https://api.pwnedpasswords.com',
     });
     expect(DEFAULT_SETTINGS.generator).toEqual({ length: 20, symbols: true, words: 6 });
-    expect(DEFAULT_SETTINGS.security_check).toEqual({ threshold: 5, window_minutes: 15 });
+    expect((DEFAULT_SETTINGS as unknown as Record<string, unknown>).security_check).toBeUndefined();
   });
 
   it('docs/SETTINGS.md shows the table of src/settings/schema.ts', () => {
@@ -113,7 +113,17 @@ describe('settings schema', () => {
     expect(validSubset(bad)).toEqual({ generator: { length: 30 }, autolock: 5 });
     expect(problemsOf(JSON.parse('{"__proto__": {"autolock": 1}}'))).toEqual(['unknown setting "__proto__"']);
     expect(checkValue(specFor('autolock'), 5.5)).toMatch(/whole number/);
-    expect(SETTING_KEYS).toContain('security_check.window_minutes');
+    expect(SETTING_KEYS).toContain('generator.words');
+  });
+
+  it('the retired security_check.* keys (nothing on the client could act on them) are ignored in an old file, refused by config set', () => {
+    expect(SETTING_KEYS).not.toContain('security_check.threshold');
+    const old = { autolock: 5, security_check: { threshold: 5, window_minutes: 15 } };
+    expect(problemsOf(old)).toEqual([]);
+    expect(validSubset(old)).toEqual({ autolock: 5 });
+    expect((toCoreSettings(old) as unknown as Record<string, unknown>).security_check).toBeUndefined();
+    expect(() => parseValue('security_check.threshold', '5')).toThrow(/was removed: the sync server decides/);
+    expect(problemsOf({ security_check: { threshold: 5, other: 1 } })).toEqual(['unknown setting "security_check.other"']);
   });
 });
 

@@ -42,7 +42,7 @@ describe('Bitwarden JSON', () => {
     expect(gh.custom).toEqual([
       { name: 'url 2', value: 'https://gist.github.com' },
       { name: 'recovery email', value: 'octo@example.org' },
-      { name: 'API token', value: 'ghp_s3cr3t' },
+      { name: 'API token', value: 'ghp_s3cr3t', hidden: true }, // a Bitwarden hidden field stays secret
       { name: 'enterprise', value: 'false' },
     ]);
     expect(gh.tags).toEqual(['Work', 'favorite']);

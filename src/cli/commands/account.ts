@@ -9,6 +9,7 @@ import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, T
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
+import { withRetries } from '../prompt.js';
 import { registerSso } from './sso.js';
 import type { MergePasswords } from './loginmerge.js';
 
@@ -369,9 +370,13 @@ Examples:
       }
       const { api } = await client(o);
       const { paths } = ctx();
-      const email = await emailOf(o);
       const { isValidEmail, normalizeEmail } = await import('../../protocol/email.js');
-      if (!isValidEmail(normalizeEmail(email))) throw usageError(`"${email}" is not a valid email address`);
+      const validEmail = async () => {
+        const e = await emailOf(o);
+        if (!isValidEmail(normalizeEmail(e))) throw usageError(`"${e}" is not a valid email address`);
+        return e;
+      };
+      const email = o.email === undefined ? await withRetries(validEmail) : await validEmail(); // a typed address is asked again (3 tries)
       const password = await newAccountPassword(paths, o);
       const guess =
         regionOfLocale(process.env.LC_ALL) ?? regionOfLocale(process.env.LANG) ?? regionOfLocale(Intl.DateTimeFormat().resolvedOptions().locale) ?? 'US';
@@ -613,9 +618,10 @@ Examples:
         }
         await showQr(s.uri);
         info(`Scan the QR code with your authenticator app, or enter this secret: ${s.secret}\n(${s.uri})`);
-        const code = given ?? (isInteractive() ? await prompt('input', 'The code the app shows now') : undefined);
-        if (code === undefined) return void (info('Then confirm with `kpm 2fa confirm` (--otp-stdin in scripts).'), await api.close());
-        const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('totpConfirm', { body: { code: code.trim() } });
+        if (given === undefined && !isInteractive()) return void (info('Then confirm with `kpm 2fa confirm` (--otp-stdin in scripts).'), await api.close());
+        // a wrong code typed at the terminal is asked again (3 tries)
+        const confirmTotp = async () => call<{ recoveryCodes: string[] }>('totpConfirm', { body: { code: (given ?? (await prompt('input', 'The code the app shows now'))).trim() } });
+        const { recoveryCodes } = given === undefined ? await withRetries(confirmTotp, [EXIT.wrongPassword]) : await confirmTotp();
         await api.close();
         info('Two-step verification with the authenticator app is on.');
         return printRecoveryCodes(recoveryCodes, Boolean(o.json));
@@ -624,13 +630,14 @@ Examples:
       if (phone === undefined) phone = await prompt('input', 'Phone number (international format, e.g. +4915112345678)');
       const sent = await call<{ sentTo: string }>('smsSetup', { body: { phone, password } });
       info(`A code was sent by SMS to ${sent.sentTo}.`);
-      const code = (await otpOf(o)) ?? (isInteractive() ? await prompt('input', 'The code from the SMS') : undefined);
-      if (code === undefined) {
+      const givenSms = await otpOf(o);
+      if (givenSms === undefined && !isInteractive()) {
         await api.close();
         if (o.json) json({ status: 'sent', sentTo: sent.sentTo });
         return info('Then confirm with `kpm 2fa confirm --sms` (--otp-stdin in scripts).');
       }
-      const { recoveryCodes } = await call<{ recoveryCodes: string[] }>('smsConfirm', { body: { code: code.trim() } });
+      const confirmSms = async () => call<{ recoveryCodes: string[] }>('smsConfirm', { body: { code: (givenSms ?? (await prompt('input', 'The code from the SMS'))).trim() } });
+      const { recoveryCodes } = givenSms === undefined ? await withRetries(confirmSms, [EXIT.wrongPassword]) : await confirmSms();
       await api.close();
       info('Two-step verification by SMS is on.');
       printRecoveryCodes(recoveryCodes, Boolean(o.json));

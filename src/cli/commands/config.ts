@@ -1,8 +1,8 @@
 // kpm config list|get|set|reset: the settings in config.json (src/settings/schema.ts), typed and
 // checked; while the settings are protected, set and reset need the settings password.
 import type { Command } from 'commander';
-import { locked } from '../../vault/errors.js';
-import { effectiveFlat, parseValue, SETTINGS, specFor, withPath } from '../../settings/schema.js';
+import { locked, usageError } from '../../vault/errors.js';
+import { effectiveFlat, parseValue, RETIRED_KEYS, SETTINGS, specFor, withPath } from '../../settings/schema.js';
 import { resign, wipeSigner, type Signer } from '../../settings/protection.js';
 import type { SettingsState } from '../../settings/protection.js';
 import { info, json, out } from '../io.js';
@@ -29,6 +29,17 @@ async function change(action: string, o: GuardOptions, fn: (values: SettingsStat
     });
   } finally {
     wipeSigner(signer);
+  }
+}
+
+/** default_vault must name a vault of this profile (the names are encrypted: this unlocks). */
+async function checkVaultExists(name: string): Promise<void> {
+  const { openApi } = await import('../unlock.js');
+  const { normalizeName } = await import('../../vault/entry.js');
+  const a = await openApi(ctx().paths, {});
+  const vaults = await a.listVaults();
+  if (!vaults.some((v) => normalizeName(v.name) === normalizeName(name))) {
+    throw usageError(`default_vault must name an existing vault; there is no vault "${name}"`, `the vaults are: ${vaults.map((v) => v.name).join(', ')} (\`kpm vault create ${name}\` makes it)`);
   }
 }
 
@@ -78,6 +89,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm config set autolock 30\n  kpm config set sync manual\n  kpm config set server https://kpm.example.org\n  printf %s "$SETTINGS_PW" | kpm config set autolock 5 --settings-password-stdin')
     .action(async (key: string, text: string, o) => {
       const value = parseValue(key, text);
+      if (key === 'default_vault') await checkVaultExists(value as string);
       await change('config set', o, (values) => withPath(values, key, value));
       info(`${key} = ${show(value)}`);
     });
@@ -88,6 +100,10 @@ export function register(program: Command): void {
     .option('--settings-password-stdin', 'read the settings password from stdin')
     .addHelpText('after', '\nExamples:\n  kpm config reset autolock')
     .action(async (key: string, o) => {
+      if (RETIRED_KEYS.has(key)) {
+        await change('config reset', o, (values) => withPath(values, key, undefined));
+        return info(`${key} removed (${RETIRED_KEYS.get(key)})`);
+      }
       const spec = specFor(key);
       await change('config reset', o, (values) => withPath(values, key, undefined));
       info(`${key} = ${show(spec.default)} (default)`);

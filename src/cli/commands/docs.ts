@@ -8,10 +8,10 @@ import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.j
 import { EXIT, KpmError, notFound, usageError } from '../../vault/errors.js';
 import { ensureDir } from '../../vault/fsutil.js';
 import {
-  blobsDir, checkFileName, decryptBlobToFile, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
+  blobsDir, checkFileName, decryptBlobToFile, decryptBytes, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
 } from '../../vault/blobs.js';
 import type { VaultApi } from '../../agent/api.js';
-import { DEFAULT_VAULT, type EntryView } from '../../vault/session.js';
+import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out } from '../io.js';
 import { askConfirm } from '../prompt.js';
 import { openApi } from '../unlock.js';
@@ -119,6 +119,25 @@ function destinations(files: StoredFile[], output: string | undefined): string[]
   return dests;
 }
 
+/** `-o -`, or no -o with stdout not a terminal (`kpm doc get NAME > out`): the file goes to stdout. */
+function toStdout(output: string | undefined): boolean {
+  return output === '-' || (output === undefined && !process.stdout.isTTY);
+}
+
+/** Decrypts one file to stdout. The whole file is checked before the first byte is written (exit 8 shows nothing). */
+async function writeToStdout(dir: string, f: StoredFile): Promise<void> {
+  let blob: Buffer;
+  try {
+    blob = fs.readFileSync(resolve(dir, f.blob));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${f.name}" is missing (blob ${f.blob})`, EXIT.corrupt);
+    throw e;
+  }
+  const bytes = decryptBytes(f, blob);
+  await new Promise<void>((res, rej) => process.stdout.write(bytes, (e) => (e ? rej(e) : res())));
+  bytes.fill(0);
+}
+
 function fileJson(f: StoredFile) {
   return { name: f.name, type: f.type, size: f.size };
 }
@@ -149,21 +168,22 @@ export function register(program: Command): void {
     .command('add <name> <files...>')
     .description('store files as a new document entry (each file encrypted in chunks with its own key)')
     .option('--notes <text>', 'notes')
-    .option('--vault <name>', 'vault (default: Personal)')
+    .option('--vault <name>', 'vault (default: the default_vault setting, Personal)')
     .option('--json', 'print the new document (without keys) as JSON')
     .option('--password-stdin', MASTER_STDIN)
     .addHelpText('after', '\nExamples:\n  kpm doc add passport passport.pdf\n  kpm doc add "tax 2025" return.pdf receipts.zip --vault Family\n  kpm doc add ssh-keys ~/.ssh/id_ed25519 ~/.ssh/id_ed25519.pub --notes "laptop"')
     .action(async (name: string, paths: string[], o) => {
       const n = checkName(name);
       const a = await api(o);
-      await notExisting(a, n, o.vault ?? DEFAULT_VAULT);
+      const vault = o.vault ?? (await loadSettings(ctx().paths)).default_vault;
+      await notExisting(a, n, vault);
       const files = storeFiles(paths);
       const now = new Date().toISOString();
       const p: EntryPayload = { type: 'document', name: n, fields: o.notes ? { notes: o.notes } : {}, custom: [], tags: [], created: now, updated: now };
       setFiles(p, files);
       let v: EntryView;
       try {
-        v = await a.add(o.vault, p);
+        v = await a.add(vault, p);
       } catch (e) {
         discard(files);
         throw e;
@@ -176,15 +196,19 @@ export function register(program: Command): void {
   doc
     .command('get <name>')
     .description("write a document's files (or any entry's attachments) to disk, mode 0600; never overwrites without --force")
-    .option('-o, --output <path>', 'a file (one file) or a directory (default: the current directory)')
+    .option('-o, --output <path>', 'a file (one file), a directory, or - for stdout (default: the current directory on a terminal, stdout when stdout is redirected)')
     .option('--file <filename>', 'only this file of the entry (repeatable)', collect)
     .option('--force', 'overwrite existing files')
     .option('--vault <name>', 'look only in this vault')
     .option('--password-stdin', MASTER_STDIN)
-    .addHelpText('after', '\nExamples:\n  kpm doc get passport                       (into the current directory)\n  kpm doc get passport -o ~/Desktop/\n  kpm doc get passport --file scan-front.jpg -o /tmp/front.jpg\n  kpm doc get github --file recovery-codes.txt   (an attachment of a login)')
+    .addHelpText('after', '\nExamples:\n  kpm doc get passport                       (into the current directory)\n  kpm doc get passport -o ~/Desktop/\n  kpm doc get passport --file scan-front.jpg -o /tmp/front.jpg\n  kpm doc get passport --file scan-front.jpg > front.jpg   (stdout, like -o -)\n  kpm doc get github --file recovery-codes.txt   (an attachment of a login)')
     .action(async (name: string, o) => {
       const v = await (await api(o)).get(name, o.vault);
       const files = selectFiles(v, o.file);
+      if (toStdout(o.output)) {
+        if (files.length > 1) throw usageError(`the entry has ${files.length} files and stdout takes one`, 'pick one with --file NAME, or write them to a directory with -o DIR');
+        return writeToStdout(blobsDir(ctx().paths), files[0]);
+      }
       const dests = destinations(files, o.output);
       if (!o.force) {
         const there = dests.filter((d) => fs.existsSync(d));

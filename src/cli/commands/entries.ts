@@ -5,11 +5,11 @@ import { notFound, usageError } from '../../vault/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
-import { askConfirm, askSecret, askText } from '../prompt.js';
+import { askConfirm, askSecret, askText, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
-import { applyFieldFlags, applyJsonFields, completeCard, editText, entryType, generatedSecret, setField, type EntryFlags } from '../entryinput.js';
+import { applyFieldFlags, applyJsonFields, applySecretFields, completeCard, editText, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../entryinput.js';
 import { entryJson, printEntry } from '../format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -30,10 +30,11 @@ function secretOptions(cmd: Command): Command {
     .option('--password-stdin', "read the entry's password from the first line of stdin")
     .option('--no-check', 'do not warn when a typed password is weak')
     .option('-g, --generate', 'generate the password')
-    .option('--length <n>', 'generated password length (default 20)')
+    .option('--length <n>', 'generated password length (default: the generator.length setting, 20)')
+    .option('--symbols', 'generated password with symbols (the default unless generator.symbols is false)')
     .option('--no-symbols', 'generated password without symbols')
     .option('--no-digits', 'generated password without digits')
-    .option('--words <n>', 'generate a passphrase of N words instead')
+    .option('--words [n]', 'generate a passphrase of N words instead (default: the generator.words setting, 6)')
     .option('--separator <s>', 'passphrase word separator (default "-")');
 }
 
@@ -44,8 +45,10 @@ function entryOptions(cmd: Command): Command {
     .option('--notes <text>', 'notes')
     .option('--totp <uri>', 'TOTP secret: an otpauth:// URI or a base32 secret')
     .option('-f, --field <key=value>', 'set a field (repeatable); an empty value removes it', collect)
+    .option('--secret-field <name>', 'set a secret custom field, hidden by `kpm show`: its value from a hidden prompt, or off a terminal the first line of stdin (repeatable on a terminal)', collect)
+    .option('--hide-field <name>', 'make an existing custom field secret (repeatable)', collect)
     .option('--from-json <file>', 'read fields from a JSON document ("-" for stdin)')
-    .option('--vault <name>', 'vault (default: Personal)');
+    .option('--vault <name>', 'vault (default: the default_vault setting, Personal)');
 }
 
 async function readJsonDoc(file: string): Promise<unknown> {
@@ -75,19 +78,32 @@ async function askFields(p: EntryPayload): Promise<void> {
   }
 }
 
-/** Where a new password comes from: stdin, the generator, a prompt on a TTY, or nowhere. */
+async function generatorDefaults(): Promise<GeneratorDefaults> {
+  return (await loadSettings(ctx().paths)).generator;
+}
+
+/** Where a new password comes from: stdin, the generator, a prompt on a TTY (asked twice), or nowhere. */
 async function newSecret(f: EntryFlags & { passwordStdin?: boolean; password?: boolean }, name: string, required: boolean): Promise<{ value?: string; generated: boolean }> {
   if (f.passwordStdin && f.generate) throw usageError('use either --password-stdin or --generate, not both');
   if (f.passwordStdin) {
     const value = await readStdinText('password');
+    if (value === '') {
+      if (f.password === false) return { generated: false }; // --no-password: a login without one, on purpose
+      throw usageError(`the password for "${name}" on stdin is empty; nothing saved`, 'check the variable you piped in (an unset $PW is empty); --no-password saves a login without a password');
+    }
     checkValue('password', value);
     return { value, generated: false };
   }
-  if (f.generate || f.words !== undefined || f.length !== undefined) return { value: generatedSecret(f), generated: true };
+  if (f.generate || f.words !== undefined || f.length !== undefined) return { value: generatedSecret(f, await generatorDefaults()), generated: true };
   if (required && f.password !== false) {
     if (!isInteractive()) throw usageError(`a password for "${name}" is needed, but there is no terminal to ask on`, 'use --password-stdin, --generate, or --no-password for a login without one');
-    const v = await askSecret(`Password for ${name} (empty to generate one)`);
-    return v ? { value: v, generated: false } : { value: generatedSecret(f), generated: true };
+    const v = await withRetries(async () => {
+      const a = await askSecret(`Password for ${name} (empty to generate one)`);
+      if (a === '') return a;
+      if ((await askSecret(`Repeat the password for ${name}`)) !== a) throw usageError('the two entries do not match');
+      return a;
+    });
+    return v ? { value: v, generated: false } : { value: generatedSecret(f, await generatorDefaults()), generated: true };
   }
   return { generated: false };
 }
@@ -112,7 +128,9 @@ Examples:
       const p: EntryPayload = { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
-      const noFieldsGiven = !o.fromJson && !o.field?.length && o.username === undefined && o.url === undefined && o.notes === undefined;
+      const noteFromStdin = type === 'note' && o.notes === undefined && !o.fromJson && !process.stdin.isTTY;
+      await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-' || noteFromStdin);
+      const noFieldsGiven = !o.fromJson && !o.field?.length && !o.secretField?.length && o.username === undefined && o.url === undefined && o.notes === undefined;
       if ((type === 'card' || type === 'identity') && noFieldsGiven && isInteractive()) await askFields(p);
       if (type === 'note' && o.notes === undefined && !o.fromJson) {
         p.fields.notes = process.stdin.isTTY ? await editText() : await readStdinText('note', false);
@@ -125,7 +143,8 @@ Examples:
       }
       await warnIfWeak(p, secret, o.check !== false);
       if (p.fields.password !== undefined) p.passwordChanged = now;
-      const v = await (await api(o)).add(o.vault, p);
+      const vault = o.vault ?? (await loadSettings(ctx().paths)).default_vault;
+      const v = await (await api(o)).add(vault, p);
       if (o.json) return json(entryJson(v));
       info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}.`);
     });
@@ -172,13 +191,14 @@ Examples:
   const edit = program.command('edit <name>').description('change fields of an entry').option('--name <new>', 'rename the entry');
   entryOptions(secretOptions(edit))
     .option('--json', 'print the changed entry as JSON')
-    .addHelpText('after', '\nExamples:\n  kpm edit github --generate\n  kpm edit github --username new-login --field "recovery email=me@example.com"\n  kpm edit github --field "old field="   (removes it)')
+    .addHelpText('after', '\nExamples:\n  kpm edit github --generate\n  kpm edit github --username new-login --field "recovery email=me@example.com"\n  kpm edit github --field "old field="   (removes it)\n  kpm edit mail --secret-field "api key"   (asks for the value, hidden; masked by kpm show)\n  printf %s "$KEY" | kpm edit mail --secret-field "api key"')
     .action(async (name: string, o) => {
       const a = await api(o);
       const cur = await a.get(name, o.vault);
       const p = cur.payload;
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
+      await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-');
       if (o.name !== undefined) p.name = o.name;
       const cardWarning = completeCard(p);
       if (cardWarning) warn(cardWarning);

@@ -10,9 +10,9 @@ import { DEFAULT_VAULT, Session } from '../../vault/session.js';
 import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
 import { usageError, EXIT, KpmError } from '../../vault/errors.js';
 import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
-import { info, isInteractive, json, out, readOldAndNew, warn } from '../io.js';
+import { info, isInteractive, json, out, plural, readOldAndNew, warn } from '../io.js';
 import { askNewSecret } from '../prompt.js';
-import { checkNewMasterPassword, masterPassword, nonInteractiveMasterPassword, requireVault, unlockProfile } from '../unlock.js';
+import { checkNewPassword, nonInteractiveMasterPassword, requireVault, unlockProfile, unlockWithPassword } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx, intOption } from '../context.js';
 
@@ -95,22 +95,26 @@ export function register(program: Command): void {
     .command('init')
     .description('create a new encrypted vault protected by a master password')
     .option('--password-stdin', 'read the master password from the first line of stdin')
+    .option('--allow-weak-password', 'accept a master password the strength check calls weak (not recommended)')
     .option('--kdf-memory <MiB>', 'Argon2id memory in MiB (19-2048; default 64)')
     .option('--kdf-iterations <n>', 'Argon2id iterations (2-16; default 3)')
     .option('--kdf-parallelism <n>', 'Argon2id lanes (1-16; default 4)')
-    .addHelpText('after', '\nExamples:\n  kpm init\n  printf %s "$MASTER" | kpm init --password-stdin')
+    .addHelpText('after', '\nThe master password needs 8 characters or more, at most 1 KiB, and a strength of 3/4 (zxcvbn);\na weaker one is refused unless you confirm it at the terminal or pass --allow-weak-password.\n\nExamples:\n  kpm init\n  printf %s "$MASTER" | kpm init --password-stdin')
     .action(async (o) => {
       const { paths } = ctx();
       const params = kdfFromOptions(o);
       if (existsSync(paths.keyring)) throw usageError(`a vault already exists in ${paths.data}`, 'use `kpm unlock`, or set KPM_HOME to create another profile');
       if (existsSync(join(paths.data, 'sync', 'keyring.env'))) throw new KpmError('the signed-in account already has a vault (downloaded at login)', EXIT.conflict, 'run `kpm unlock` and enter its master password');
+      const check = { what: 'the master password', allowWeak: Boolean(o.allowWeakPassword) };
       let pw = await nonInteractiveMasterPassword(o);
       if (pw === undefined) {
         if (!isInteractive()) throw usageError('a master password is needed, but there is no terminal to ask on', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');
         info(UNRECOVERABLE);
-        pw = await askNewSecret('Choose a master password', 'Repeat the master password');
-      } else warn(UNRECOVERABLE);
-      checkNewMasterPassword(pw);
+        pw = await askNewSecret('Choose a master password', 'Repeat the master password', (p) => checkNewPassword(p, check));
+      } else {
+        await checkNewPassword(pw, check);
+        warn(UNRECOVERABLE);
+      }
       const bytes = utf8.encode(pw);
       const profile = await createKeyring(paths, bytes, params);
       wipe(bytes);
@@ -134,19 +138,22 @@ export function register(program: Command): void {
     .action(async (o) => {
       const { paths } = ctx();
       requireVault(paths);
+      const given = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : undefined;
       if (await agentStatus(paths)) {
-        info('kpm is already unlocked.');
+        if (given === undefined) return info('kpm is already unlocked.');
+        await agentCall(paths, 'setIdleTimeout', [given * 60]); // the agent is unlocked: its timeout changes, nothing else
+        info(given > 0 ? `kpm is already unlocked; it now locks itself after ${plural(given, 'idle minute')}.` : 'kpm is already unlocked; it now stays unlocked until `kpm lock`.');
         return;
       }
-      const minutes = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : (await loadSettings(paths)).autolock;
-      const profile = await unlockProfile(paths, await masterPassword(o));
+      const minutes = given ?? (await loadSettings(paths)).autolock;
+      const profile = await unlockWithPassword(paths, o);
       const started = await startAgent(paths, profile, {}, minutes * 60); // the agent opens and verifies the vaults itself
       wipe(profile.accountKey);
       if (!started) {
         info('kpm is already unlocked (by another `kpm unlock`).'); // one agent per profile
         return;
       }
-      info(minutes > 0 ? `Unlocked; kpm locks itself after ${minutes} idle minutes.` : 'Unlocked until `kpm lock`.');
+      info(minutes > 0 ? `Unlocked; kpm locks itself after ${plural(minutes, 'idle minute')}.` : 'Unlocked until `kpm lock`.');
       await syncOnUnlock(paths);
     });
 
@@ -240,21 +247,27 @@ export function register(program: Command): void {
     .command('passwd')
     .description('change the master password (rewraps the vault key; entries are not re-encrypted)')
     .option('--password-stdin', 'read the current master password from line 1 of stdin and the new one from line 2')
-    .addHelpText('after', '\nExamples:\n  kpm passwd\n  printf "%s\\n%s\\n" "$OLD" "$NEW" | kpm passwd --password-stdin')
+    .option('--allow-weak-password', 'accept a new master password the strength check calls weak (not recommended)')
+    .addHelpText('after', '\nThe new master password is checked as at `kpm init`.\n\nExamples:\n  kpm passwd\n  printf "%s\\n%s\\n" "$OLD" "$NEW" | kpm passwd --password-stdin')
     .action(async (o) => {
       const { paths } = ctx();
       requireVault(paths);
-      let current: string, next: string;
+      const check = { what: 'the new master password', allowWeak: Boolean(o.allowWeakPassword) };
+      let profile: Awaited<ReturnType<typeof unlockProfile>>, next: string;
       if (o.passwordStdin) {
-        [current, next] = await readOldAndNew('--password-stdin');
+        const [current, given] = await readOldAndNew('--password-stdin');
+        next = given;
+        await checkNewPassword(next, check);
+        profile = await unlockProfile(paths, current);
       } else {
-        current = await masterPassword({}, 'Current master password');
-        if (!isInteractive()) throw usageError('the new master password is needed, but there is no terminal to ask on', 'use --password-stdin');
+        profile = await unlockWithPassword(paths, {}, 'Current master password');
+        if (!isInteractive()) {
+          wipe(profile.accountKey);
+          throw usageError('the new master password is needed, but there is no terminal to ask on', 'use --password-stdin');
+        }
         info(UNRECOVERABLE);
-        next = await askNewSecret('New master password', 'Repeat the new master password');
+        next = await askNewSecret('New master password', 'Repeat the new master password', (p) => checkNewPassword(p, check));
       }
-      checkNewMasterPassword(next);
-      const profile = await unlockProfile(paths, current);
       const bytes = utf8.encode(next);
       const params = readKeyring(paths).kdf.params;
       await changeMasterPassword(paths, profile, bytes, isBelowDefault(params) ? DEFAULT_KDF : params);

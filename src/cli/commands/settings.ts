@@ -18,7 +18,7 @@ import { readMarker, readState, removeMarker } from '../../settings/state.js';
 import { delayAfter, readThrottle, recordSuccess, withSettingsLock } from '../../settings/throttle.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { askConfirm, askNewSecret } from '../prompt.js';
-import { masterPassword, requireVault, unlockProfile } from '../unlock.js';
+import { masterPassword, requireVault, unlockProfile, unlockWithPassword } from '../unlock.js';
 import { ctx } from '../context.js';
 import { GUARDED_ACTIONS, requireSettingsPassword, unlockSettings } from '../guard.js';
 
@@ -218,7 +218,7 @@ export function register(program: Command): void {
       }
       if (healthy) return info('The settings are not protected and are valid: there is nothing to recover.');
       if (fs.existsSync(paths.keyring)) {
-        const profile = await unlockProfile(paths, await masterPassword(o));
+        const profile = await unlockWithPassword(paths, o);
         wipe(profile.accountKey);
       } else {
         warn(`there is no vault in ${paths.data}, so no master password to check; the settings protection is removed anyway (it had nothing left to protect)`);

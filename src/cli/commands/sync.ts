@@ -67,16 +67,18 @@ Examples:
   program
     .command('restore <name>')
     .description('bring back a deleted entry from the trash, or an earlier version with --rev')
-    .option('--rev <n>', 'the version to bring back (the number `kpm history` shows)')
+    .option('--rev <n>', 'the version to bring back (the number `kpm history` shows); the entry keeps its current name')
+    .option('--old-name', "with --rev: also bring back that version's name")
     .option('--vault <name>', 'vault')
     .option('--json', 'print the restored entry as JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .addHelpText('after', '\nExamples:\n  kpm restore github             # from the trash\n  kpm restore github --rev 2     # an earlier version')
+    .addHelpText('after', '\nExamples:\n  kpm restore github             # from the trash\n  kpm restore github --rev 2     # an earlier version, under its current name\n  kpm restore github --rev 2 --old-name')
     .action(async (name: string, o) => {
       const version = o.rev === undefined ? undefined : intOption('--rev', o.rev, 1, 2 ** 31);
+      if (o.oldName && version === undefined) throw usageError('--old-name goes with --rev N');
       let v: EntryView;
       try {
-        v = await (await api(o)).restore(name, o.vault, version);
+        v = await (await api(o)).restore(name, o.vault, version, Boolean(o.oldName));
       } catch (e) {
         if (e instanceof KpmError && e.exitCode === EXIT.conflict && /already exists/.test(e.message)) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)');
         throw e;

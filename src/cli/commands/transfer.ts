@@ -4,7 +4,6 @@ import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
-import { DEFAULT_VAULT } from '../../vault/session.js';
 import { blobsDir, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
 import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
@@ -111,7 +110,7 @@ export function register(program: Command): void {
     .command('import <file>')
     .description('import entries from another password manager (or a kpm export); all or nothing unless --continue-on-error')
     .option('--format <format>', `${IMPORT_FORMATS.join(' | ')}`)
-    .option('--vault <name>', 'the vault to import into (default: Personal)')
+    .option('--vault <name>', 'the vault to import into (default: the default_vault setting, Personal)')
     .option('--dry-run', 'only read and check the file; the vault is not opened and nothing is written')
     .option('--continue-on-error', 'import the good records and report the malformed ones')
     .option('--json', 'print a summary as JSON')
@@ -136,7 +135,7 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
       }
       for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
       for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
-      const vault = o.vault ?? DEFAULT_VAULT;
+      const vault = o.vault ?? (await (await import('../settings.js')).loadSettings(ctx().paths)).default_vault;
       let renames: ReturnType<typeof uniqueNames> = [];
       let filesStored = 0;
       if (!o.dryRun) {

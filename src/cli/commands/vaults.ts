@@ -1,22 +1,27 @@
 // kpm vault …: several vaults per profile, and data vaults with their own password.
 import type { Command } from 'commander';
-import { usageError } from '../../vault/errors.js';
-import { info, isInteractive, json, out, readOldAndNew, readStdinText } from '../io.js';
-import { askConfirm, askNewSecret, askSecret } from '../prompt.js';
+import { EXIT, usageError } from '../../vault/errors.js';
+import { info, isInteractive, json, out, plural, readOldAndNew, readStdinText } from '../io.js';
+import { askConfirm, askNewSecret, askSecret, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
 import { requireSettingsPassword } from '../guard.js';
+import { checkNewPassword } from '../unlock.js';
 
 const OWN_UNRECOVERABLE = "This vault's password cannot be recovered by anyone. If you forget it, the vault's data is lost.";
 
 const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin });
 
-async function vaultPassword(o: { vaultPasswordStdin?: boolean }, isNew: boolean, name: string): Promise<string> {
+/** S14: a new data-vault password gets the same check as a new master password. */
+const newVaultCheck = (o: { allowWeakPassword?: boolean }, name: string) => (pw: string) =>
+  checkNewPassword(pw, { what: `the password of vault "${name}"`, allowWeak: Boolean(o.allowWeakPassword), userInputs: [name] });
+
+async function vaultPassword(o: { vaultPasswordStdin?: boolean; allowWeakPassword?: boolean }, isNew: boolean, name: string): Promise<string> {
   if (o.vaultPasswordStdin) return readStdinText('vault password');
   if (!isInteractive()) throw usageError(`the password of vault "${name}" is needed, but there is no terminal to ask on`, 'pass it with --vault-password-stdin');
   if (!isNew) return askSecret(`Password of vault "${name}"`);
   info(OWN_UNRECOVERABLE);
-  return askNewSecret(`Choose a password for vault "${name}"`, 'Repeat it');
+  return askNewSecret(`Choose a password for vault "${name}"`, 'Repeat it', newVaultCheck(o, name));
 }
 
 export function register(program: Command): void {
@@ -38,13 +43,16 @@ export function register(program: Command): void {
     .description('create a vault; with --own-password it is protected by its own password instead of the master password')
     .option('--own-password', 'protect the vault with its own password (asked twice, or --vault-password-stdin)')
     .option('--vault-password-stdin', "read the vault's own password from stdin")
+    .option('--allow-weak-password', 'accept a vault password the strength check calls weak (not recommended)')
     .addHelpText('after', '\nExamples:\n  kpm vault create Work\n  kpm vault create Private --own-password')
     .action(async (name: string, o) => {
       let pw: string | undefined;
       if (o.ownPassword || o.vaultPasswordStdin) {
         pw = await vaultPassword(o, true, name);
-        if ([...pw].length < 8) throw usageError('a vault password must be at least 8 characters long');
-        if (o.vaultPasswordStdin) info(OWN_UNRECOVERABLE);
+        if (o.vaultPasswordStdin) {
+          await newVaultCheck(o, name)(pw);
+          info(OWN_UNRECOVERABLE);
+        }
       }
       const v = await (await api({})).createVault(name, pw);
       info(`Created vault "${v.name}"${v.ownPassword ? ' with its own password' : ''}.`);
@@ -57,7 +65,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm vault unlock Private\n  printf %s "$VAULT_PW" | kpm vault unlock Private --vault-password-stdin')
     .action(async (name: string, o) => {
       const a = await api({});
-      const v = await a.unlockVault(name, await vaultPassword(o, false, name));
+      // at a terminal a wrong password is asked again (3 tries)
+      const v = o.vaultPasswordStdin ? await a.unlockVault(name, await vaultPassword(o, false, name)) : await withRetries(async () => a.unlockVault(name, await vaultPassword(o, false, name)), [EXIT.wrongPassword]);
       info(a.viaAgent ? `Vault "${v.name}" is unlocked.` : `Vault "${v.name}" opened (run \`kpm unlock\` first to keep it unlocked).`);
     });
 
@@ -74,16 +83,17 @@ export function register(program: Command): void {
     .command('passwd <name>')
     .description("change a data vault's own password (rewraps its key only)")
     .option('--vault-password-stdin', 'read the current password from line 1 of stdin and the new one from line 2')
+    .option('--allow-weak-password', 'accept a new vault password the strength check calls weak (not recommended)')
     .addHelpText('after', '\nExamples:\n  kpm vault passwd Private\n  printf "%s\\n%s\\n" "$OLD" "$NEW" | kpm vault passwd Private --vault-password-stdin')
     .action(async (name: string, o) => {
       let current: string, next: string;
       if (o.vaultPasswordStdin) {
         [current, next] = await readOldAndNew('--vault-password-stdin');
+        await newVaultCheck(o, name)(next);
       } else {
         current = await vaultPassword(o, false, name);
         next = await vaultPassword(o, true, name);
       }
-      if ([...next].length < 8) throw usageError('a vault password must be at least 8 characters long');
       await (await api({})).changeVaultPassword(name, current, next);
       info(`Password of vault "${name}" changed.`);
     });
@@ -102,7 +112,7 @@ export function register(program: Command): void {
         if (!(await askConfirm(`Delete vault "${name}" and all its entries?`, false))) return info('Nothing deleted.');
       }
       const v = await a.removeVault(name);
-      info(`Deleted vault "${v.name}" (${v.entries} entries).`);
+      info(`Deleted vault "${v.name}" (${plural(v.entries, 'entry', 'entries')}).`);
     });
 
   vault

@@ -27,6 +27,6 @@ export function printEntry(v: EntryView, reveal: boolean): void {
   const hidden = (k: string, val: string) => (k === 'number' && p.type === 'card' ? maskCardNumber(val) : '••••••••');
   const show = (k: string, val: string) => out(`  ${k}: ${SECRET_FIELDS.has(k.toLowerCase()) && !reveal ? hidden(k.toLowerCase(), val) : val}`);
   for (const [k, val] of Object.entries(p.fields)) show(k, val);
-  for (const c of p.custom) show(c.name, c.value);
+  for (const c of p.custom) out(`  ${c.name}: ${(c.kind === 'hidden' || SECRET_FIELDS.has(c.name.toLowerCase())) && !reveal ? '••••••••' : c.value}`);
   out(dim(`  updated ${p.updated}`));
 }

@@ -1,11 +1,14 @@
 // KeePass 2.x XML (File → Export → "KeePass XML (2.x)"; also KeePassXC's XML export):
 // KeePassFile/Root/Group, groups nested to any depth, each Entry a list of String Key/Value pairs.
-// Title/UserName/Password/URL/Notes map to kpm fields, otp (KeePassXC) and TimeOtp-* (KeePass 2.47+)
-// to the TOTP; every other string becomes a custom field; the group path becomes a tag.
+// Title/UserName/Password/URL/Notes map to kpm fields, otp / TOTP Seed (KeePassXC) and TimeOtp-*
+// (KeePass 2.47+) to the TOTP (src/transfer/otp.ts); every other string becomes a custom field; the
+// group path becomes a tag; attachments held in Meta/Binaries become the entry's files.
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { gunzipSync } from 'node:zlib';
 import {
-  addTag, collect, emptyResult, FileFormatError, finish, newPayload, put, RecordError, setDates, type ParseResult,
+  addCustom, addTag, collect, emptyResult, FileFormatError, finish, isoDate, lineAt, newPayload, put, RecordError, setDates, type ImportedFile, type ParseResult,
 } from './model.js';
+import { keepassOtp } from './otp.js';
 import type { EntryPayload } from '../vault/entry.js';
 
 /** preserveOrder nodes: { Tag: Node[], ":@"?: {attributes} } or { "#text": string } */
@@ -22,36 +25,74 @@ const children = (n: Node, tag: string): Node[] => kids(n).filter((c) => tagOf(c
 const text = (n: Node | undefined): string => (n ? kids(n).map((c) => (typeof c['#text'] === 'string' ? c['#text'] : '')).join('') : '');
 const attr = (n: Node, name: string): string | undefined => (n[':@'] as Record<string, string> | undefined)?.[`@${name}`];
 
-const STANDARD: Record<string, string> = { title: 'name', username: 'username', password: 'password', url: 'url', notes: 'notes', otp: 'totp', 'totp seed': 'totp' };
+const STANDARD: Record<string, string> = { title: 'name', username: 'username', password: 'password', url: 'url', notes: 'notes' };
 
 /** Lines of the <Entry> start tags that are not inside <History>, in document order. */
 function entryLines(xml: string): number[] {
   const lines: number[] = [];
   let line = 1, last = 0, history = 0;
-  for (const m of xml.matchAll(/<(\/?)(Entry|History)(?=[\s>/])/g)) {
+  for (const m of xml.matchAll(/<(\/?)(Entry|History)(?=[\s>/])[^>]*?(\/?)>/g)) {
     for (let i = last; i < m.index; i++) if (xml.charCodeAt(i) === 10) line++;
     last = m.index;
+    if (m[3]) continue; // <History/>, <Entry/>: opens nothing
     if (m[2] === 'History') history += m[1] ? -1 : 1;
     else if (!m[1] && history === 0) lines.push(line);
   }
   return lines;
 }
 
-function timeOtpUri(strings: Map<string, string>, title: string): string | undefined {
-  const secret = strings.get('TimeOtp-Secret-Base32');
-  if (!secret) return undefined;
-  const q = new URLSearchParams({ secret: secret.replace(/\s+/g, '') });
-  const period = strings.get('TimeOtp-Period');
-  const digits = strings.get('TimeOtp-Length');
-  const algo = strings.get('TimeOtp-Algorithm');
-  if (period) q.set('period', period);
-  if (digits) q.set('digits', digits);
-  if (algo) q.set('algorithm', algo.replace(/^HMAC-/i, '').replace('-', ''));
-  return `otpauth://totp/${encodeURIComponent(title || 'kpm')}?${q}`;
+/** Seconds between 0001-01-01 and 1970-01-01 (KDBX 4 times count from year 1). */
+const YEAR1_TO_1970 = 62135596800n;
+
+/**
+ * A KeePass time: ISO 8601 (KDBX 3.1 XML, KeePass 2 exports) or, in KeePassXC's XML of a KDBX 4
+ * database, base64 of a little-endian int64 counting seconds since 0001-01-01T00:00:00Z.
+ */
+export function keepassTime(v: string): string | undefined {
+  const t = v.trim();
+  if (!t) return undefined;
+  if (/^\d{4}-\d\d-\d\d/.test(t)) return isoDate(t);
+  if (/^[A-Za-z0-9+/]{11}=$/.test(t)) {
+    const b = Buffer.from(t, 'base64');
+    if (b.length !== 8) return undefined;
+    const ms = Number((b.readBigInt64LE(0) - YEAR1_TO_1970) * 1000n);
+    const d = new Date(ms);
+    return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+  }
+  return undefined;
 }
 
-function mapEntry(e: Node, groupPath: string[]): { payload: EntryPayload; attachments: string[] } {
+/** Meta/Binaries (KeePass 2 XML and KDBX 3.1): attachment contents by ID, gzip when Compressed. */
+function binaryPool(meta: Node | undefined): Map<string, Node> {
+  const pool = new Map<string, Node>();
+  const bins = meta && child(meta, 'Binaries');
+  if (bins) for (const b of children(bins, 'Binary')) pool.set(attr(b, 'ID') ?? String(pool.size), b);
+  return pool;
+}
+
+/** The largest attachment read from an XML file (the vault's blobs take any size; this bounds memory). */
+const MAX_ATTACHMENT = 256 << 20;
+
+function binaryBytes(b: Node): Uint8Array {
+  const raw = Buffer.from(text(b).replace(/\s+/g, ''), 'base64');
+  if (attr(b, 'Compressed')?.toLowerCase() !== 'true') return new Uint8Array(raw);
+  try {
+    return new Uint8Array(gunzipSync(raw, { maxOutputLength: MAX_ATTACHMENT }));
+  } catch (e) {
+    throw new RecordError(`an attachment cannot be unpacked: ${(e as Error).message}`);
+  }
+}
+
+interface Mapped {
+  payload: EntryPayload;
+  files: ImportedFile[];
+  skipped: string[];
+  changed: string[];
+}
+
+function mapEntry(e: Node, groupPath: string[], pool: Map<string, Node>): Mapped {
   const strings = new Map<string, string>();
+  const hidden = new Set<string>();
   for (const s of children(e, 'String')) {
     const key = text(child(s, 'Key'));
     const valueNode = child(s, 'Value');
@@ -59,28 +100,72 @@ function mapEntry(e: Node, groupPath: string[]): { payload: EntryPayload; attach
     if (valueNode && attr(valueNode, 'Protected')?.toLowerCase() === 'true') {
       throw new RecordError(`the value of "${key}" is encrypted (Protected="True"): this is a database's inner XML; export with KeePass "KeePass XML (2.x)" instead`);
     }
+    if (valueNode && attr(valueNode, 'ProtectInMemory')?.toLowerCase() === 'true') hidden.add(key);
     strings.set(key, valueNode ? text(valueNode) : '');
   }
   const p = newPayload('login', '');
+  const out: Mapped = { payload: p, files: [], skipped: [], changed: [] };
   let name: string | undefined;
-  const totp = timeOtpUri(strings, strings.get('Title') ?? '');
+  const otp = keepassOtp(strings, strings.get('Title') ?? '');
+  if (otp?.problem) out.changed.push(`TOTP kept as custom fields, kpm cannot compute its codes: ${otp.problem}`);
+  const used = new Set(otp?.used ?? []);
   for (const [key, value] of strings) {
+    if (used.has(key)) continue;
     const std = STANDARD[key.toLowerCase()];
     if (std === 'name') name = value;
     else if (std) put(p, std, value);
-    else if (key.startsWith('TimeOtp-') && totp) continue;
-    else put(p, key, value);
+    else put(p, key, value, hidden.has(key) ? 'hidden' : undefined);
   }
-  if (totp) put(p, 'totp', totp);
+  if (otp?.uri) put(p, 'totp', otp.uri);
   if (groupPath.length) addTag(p, groupPath.join('/'));
   for (const t of text(child(e, 'Tags')).split(/[;,]/)) addTag(p, t);
   const times = child(e, 'Times');
-  if (times) setDates(p, text(child(times, 'CreationTime')), text(child(times, 'LastModificationTime')));
-  const attachments = children(e, 'Binary').map((b) => text(child(b, 'Key')) || 'attachment');
-  return { payload: finish(p, name), attachments };
+  if (times) {
+    setDates(p, keepassTime(text(child(times, 'CreationTime'))), keepassTime(text(child(times, 'LastModificationTime'))));
+    if (text(child(times, 'Expires')).trim().toLowerCase() === 'true') {
+      const when = keepassTime(text(child(times, 'ExpiryTime')));
+      if (when) {
+        const field = addCustom(p, 'expires', when);
+        out.changed.push(`expiry date ${when} kept as the custom field "${field}" (kpm does not expire entries)`);
+      }
+    }
+  }
+  for (const b of children(e, 'Binary')) {
+    const fileName = text(child(b, 'Key')) || 'attachment';
+    const v = child(b, 'Value');
+    const ref = v ? attr(v, 'Ref') : undefined;
+    const src = ref !== undefined ? pool.get(ref) : v && text(v) ? v : undefined;
+    if (!src) {
+      out.skipped.push(`attachment "${fileName}" is not in the XML file (KeePassXC's XML export of a KDBX 4 database leaves attachments out; KeePass 2's XML export has them)`);
+      continue;
+    }
+    out.files.push({ name: fileName, bytes: binaryBytes(src) });
+  }
+  out.payload = finish(p, name);
+  return out;
+}
+
+/** Refuses DOCTYPE and entity declarations (S12): KeePass never writes them. */
+function checkNoDoctype(xml: string): void {
+  const m = /<!(DOCTYPE|ENTITY)\b/i.exec(xml);
+  if (m) throw new FileFormatError(`refused: the XML has a ${m[1].toUpperCase()} declaration (KeePass never writes one; entity declarations are not read)`, lineAt(xml, m.index));
+}
+
+/** Element nesting deeper than this is refused before parsing (KeePass groups nest far less). */
+export const MAX_XML_DEPTH = 512;
+
+function checkDepth(xml: string): void {
+  let depth = 0;
+  for (const m of xml.matchAll(/<(\/?)[A-Za-z_][^>]*?(\/?)>/g)) {
+    if (m[1]) depth--;
+    else if (!m[2]) depth++;
+    if (depth > MAX_XML_DEPTH) throw new FileFormatError(`refused: elements are nested more than ${MAX_XML_DEPTH} deep`, lineAt(xml, m.index));
+  }
 }
 
 export function parseKeepassXml(xml: string): ParseResult {
+  checkNoDoctype(xml);
+  checkDepth(xml);
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw new FileFormatError(`malformed XML: ${valid.err.msg}`, valid.err.line);
   const doc = new XMLParser({ preserveOrder: true, ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, trimValues: false, processEntities: true, htmlEntities: true }).parse(xml) as Node[];
@@ -89,6 +174,7 @@ export function parseKeepassXml(xml: string): ParseResult {
   if (!file || !root) throw new FileFormatError('not a KeePass 2.x XML export: KeePassFile/Root is missing');
   const meta = child(file, 'Meta');
   const recycleBin = meta ? text(child(meta, 'RecycleBinUUID')).trim() : '';
+  const pool = binaryPool(meta);
   const lines = entryLines(xml);
   const res = emptyResult();
   let record = 0;
@@ -105,11 +191,12 @@ export function parseKeepassXml(xml: string): ParseResult {
           continue;
         }
         collect(res, n, line, () => {
-          const { payload, attachments } = mapEntry(c, here);
-          for (const a of attachments) res.skipped.push({ record: n, line, message: `attachment "${a}" not imported` });
+          const { payload, files, skipped, changed } = mapEntry(c, here, pool);
+          for (const m of skipped) res.skipped.push({ record: n, line, message: m });
+          for (const m of changed) res.changed.push({ record: n, line, message: m });
           const history = children(c, 'History').flatMap((h) => children(h, 'Entry')).length;
           if (history) res.skipped.push({ record: n, line, message: `history (${history} older version${history === 1 ? '' : 's'}) not imported` });
-          return { record: n, line, payload };
+          return { record: n, line, payload, files: files.length ? files : undefined };
         });
       } else if (tag === 'Group') walk(c, here, bin, false);
     }

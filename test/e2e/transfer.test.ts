@@ -51,7 +51,7 @@ describe('kpm import (agent unlocked)', () => {
     expect(await names(home)).toEqual(['deploy key', 'GitHub', 'github (2)', 'Me', 'Steam', 'Visa Gold', 'Wi-Fi Zürich 🏔']);
     const gh = JSON.parse((await kpm(home, ['get', 'GitHub', '--json'], 0)).stdout);
     expect(gh.fields).toMatchObject({ username: 'octocat', password: 'hunter2-GH!', url: 'https://github.com/login' });
-    expect(gh.custom).toContainEqual({ name: 'API token', value: 'ghp_s3cr3t' });
+    expect(gh.custom).toContainEqual({ name: 'API token', value: 'ghp_s3cr3t', kind: 'hidden' });
     expect(gh.tags).toEqual(['Work', 'favorite']);
     expect((await kpm(home, ['totp', 'GitHub'], 0)).stdout).toMatch(/^\d{6}\n$/);
     expect((await kpm(home, ['get', 'Visa Gold', '--field', 'expiry'], 0)).stdout).toBe('07/29\n');
@@ -111,7 +111,9 @@ describe('kpm import (agent unlocked)', () => {
     await kpm(home, ['import', join(FIX, 'bitwarden.json'), '--format', 'bitwarden-json', '--dry-run'], 0);
     expect(await names(home)).toEqual(before);
     expect((await kpm(home, ['import', join(FIX, 'kpm.csv'), '--format', 'lastpass'], 2)).stderr).toMatch(/unknown --format "lastpass"/);
-    expect((await kpm(home, ['import', join(FIX, 'kpm.csv')], 2)).stderr).toMatch(/--format is required/);
+    const unknownFormat = join(tmp, 'what.txt');
+    fs.writeFileSync(unknownFormat, 'just some text\n');
+    expect((await kpm(home, ['import', unknownFormat], 2)).stderr).toMatch(/what.txt: cannot tell the format: the file looks like none of the formats kpm reads\nhint: give --format/);
     await kpm(home, ['import', join(tmp, 'nope.json'), '--format', 'bitwarden-json'], 3);
     const enc = join(tmp, 'bw-enc.json');
     fs.writeFileSync(enc, JSON.stringify({ encrypted: true, passwordProtected: true, salt: 'x', data: '2.a|b|c' }));

@@ -11,10 +11,11 @@ import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
 import {
-  EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportFormat, type ImportIssue, type ParseResult,
+  EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportedEntry, type ImportFormat, type ImportIssue, type ParseResult,
 } from '../../transfer/index.js';
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpmJson } from '../../transfer/kpmjson.js';
-import { toBitwardenJson } from '../../transfer/bitwarden.js';
+import { toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
+import { detectFormat } from '../../transfer/detect.js';
 import { toCsv } from '../../transfer/csv.js';
 import { parseJsonText, decodeText } from '../../transfer/model.js';
 import { info, isInteractive, json, readStdinText, warn } from '../io.js';
@@ -78,8 +79,20 @@ async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, 
     return parseImport(format, bytes);
   } catch (e) {
     if (e instanceof FileFormatError) throw usageError(`${name}: ${e.line !== undefined ? `line ${e.line}: ` : ''}${e.message}`, 'nothing was imported');
-    throw e;
+    if (e instanceof KpmError) throw e;
+    // S12: whatever else a hostile file makes a parser throw (a stack overflow, a range error) is
+    // still a refused file, never "unexpected error".
+    throw usageError(`${name}: cannot be read as ${format}: ${(e as Error)?.message ?? String(e)}`, 'nothing was imported');
   }
+}
+
+/** --format, or the format the content shows (said on stderr). */
+function importFormat(file: string, given: string | undefined, bytes: Uint8Array): { format: ImportFormat; detected: boolean } {
+  if (given) return { format: choice('--format', given, IMPORT_FORMATS), detected: false };
+  const d = detectFormat(bytes);
+  if (!d.format) throw usageError(`${basename(file)}: cannot tell the format: the file looks like ${d.why}`, `give --format: one of ${IMPORT_FORMATS.join(', ')}`);
+  info(`${basename(file)}: detected format ${d.format} (${d.why}); --format overrides`);
+  return { format: d.format, detected: true };
 }
 
 /** A progress bar on stderr, only on a terminal and only for large imports. */
@@ -111,8 +124,8 @@ export function register(program: Command): void {
   program
     .command('import <file>')
     .description('import entries from another password manager (or a kpm export); all or nothing unless --continue-on-error')
-    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')}`)
-    .option('--vault <name>', 'the vault to import into (default: Personal)')
+    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')} (default: detected from the content)`)
+    .option('--vault <name>', 'the vault to import into (default: Personal; a kpm export: the vaults it names)')
     .option('--dry-run', 'only read and check the file; the vault is not opened and nothing is written')
     .option('--continue-on-error', 'import the good records and report the malformed ones')
     .option('--json', 'print a summary as JSON')
@@ -120,14 +133,14 @@ export function register(program: Command): void {
     .option('--export-password-stdin', 'read the password of an encrypted kpm export from stdin (after the master password)')
     .addHelpText('after', `
 Examples:
-  kpm import bitwarden_export.json --format bitwarden-json
+  kpm import bitwarden_export.json                 (the format is detected and named)
   kpm import export.1pux --format 1password-1pux --vault Family
   kpm import passwords.csv --format csv --dry-run
   kpm import backup.json --format kpm-json     (asks the export password if it is encrypted)
 Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPORT.md`)
     .action(async (file: string, o) => {
-      const format = choice('--format', o.format, IMPORT_FORMATS);
       const bytes = readInput(file);
+      const { format, detected } = importFormat(file, o.format, bytes);
       const res = await parseFile(file, format, bytes, o);
       const name = basename(file);
       if (res.errors.length && !o.continueOnError) {
@@ -137,26 +150,56 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
       }
       for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
       for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
-      const vault = o.vault ?? DEFAULT_VAULT;
+      for (const c of res.changed) info(`${name}: ${where(c)}: changed: ${c.message}`);
+      // A kpm export keeps each entry's vault unless --vault puts them all into one.
+      const groups = new Map<string, ImportedEntry[]>();
+      for (const e of res.entries) {
+        const v = o.vault ?? e.vault ?? DEFAULT_VAULT;
+        const key = [...groups.keys()].find((k) => k.toLowerCase() === v.toLowerCase()) ?? v;
+        groups.set(key, [...(groups.get(key) ?? []), e]);
+      }
+      if (!groups.size) groups.set(o.vault ?? DEFAULT_VAULT, []);
       let renames: ReturnType<typeof uniqueNames> = [];
       let filesStored = 0;
+      const created: string[] = [];
       if (!o.dryRun) {
         const api = await openApi(ctx().paths, { passwordStdin: o.passwordStdin });
-        renames = uniqueNames(res.entries, (await api.list({ vault })).map((s) => s.name));
-        filesStored = await write(api, vault, res);
-      } else renames = uniqueNames(res.entries, []);
+        try {
+          const vaults = await api.listVaults();
+          const find = (v: string) => vaults.find((x) => x.name.toLowerCase() === v.toLowerCase());
+          for (const v of groups.keys()) {
+            const info = find(v);
+            if (info?.locked) throw locked(`vault "${info.name}" has its own password and is locked`, `run \`kpm vault unlock "${info.name}"\`, then import again; nothing was imported`);
+            if (!info && (o.vault || v === DEFAULT_VAULT)) throw notFound(`no vault named "${v}"`, 'see `kpm vault list`; nothing was imported');
+          }
+          for (const v of groups.keys()) {
+            if (find(v)) continue;
+            await api.createVault(v); // a vault of the kpm export that this profile lacks
+            created.push(v);
+          }
+          for (const [v, entries] of groups) renames.push(...uniqueNames(entries, (await api.list({ vault: v })).map((x) => x.name)));
+          filesStored = await write(api, groups);
+        } finally {
+          await api.close();
+        }
+      } else for (const entries of groups.values()) renames.push(...uniqueNames(entries, []));
+      const vaultNames = [...groups.keys()];
       const summary = {
-        vault, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
-        renamed: renames, skipped: res.skipped.map(issueJson), errors: res.errors.map(issueJson),
+        vault: vaultNames[0], vaults: vaultNames.map((v) => ({ vault: v, imported: groups.get(v)!.length, created: created.includes(v) })),
+        format, detected, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
+        renamed: renames, skipped: res.skipped.map(issueJson), changed: res.changed.map(issueJson), errors: res.errors.map(issueJson),
       };
       if (o.json) return json(summary);
+      for (const v of created) info(`Created vault "${v}" (it is in the kpm export).`);
       const parts = [
         renames.length && `${renames.length} renamed (duplicate names)`,
         filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
         res.skipped.length && `${res.skipped.length} skipped, listed above`,
+        res.changed.length && `${res.changed.length} changed, listed above`,
         res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
       ].filter(Boolean);
-      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${vault}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
+      const into = vaultNames.length === 1 ? vaultNames[0] : vaultNames.map((v) => `${v} (${groups.get(v)!.length})`).join(', ');
+      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${into}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
     });
 
   program
@@ -164,7 +207,8 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
     .description('export entries; asks for the master password again (even when unlocked)')
     .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
     .option('--encrypted', 'protect the export with an export password (kpm-json only)')
-    .option('--vault <name>', 'only this vault (default: every unlocked vault)')
+    .option('--vault <name>', 'only this vault (default: every vault)')
+    .option('--skip-locked', 'leave out vaults that are locked (their own password); without it, a locked vault fails the export')
     .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
     .option('--force', 'overwrite FILE if it exists')
     .option('--json', 'with -o: print a summary as JSON')
@@ -191,41 +235,62 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
       const exportPw = o.encrypted ? await exportPassword(o, true) : undefined;
       const api = await openExportApi(paths, profile);
-      const views = await api.entries({ vault: o.vault });
-      await api.close();
+      let views, lockedVaults: string[];
+      try {
+        lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
+        if (lockedVaults.length && !o.skipLocked) {
+          throw locked(
+            `${lockedVaults.map((v) => `vault "${v}"`).join(', ')} ${lockedVaults.length === 1 ? 'is' : 'are'} locked (own password) and cannot be exported`,
+            `unlock with \`kpm vault unlock NAME\`, or pass --skip-locked to export the rest; nothing was written`,
+          );
+        }
+        views = await api.entries({ vault: o.vault });
+      } finally {
+        await api.close();
+      }
+      for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
       let withFiles = 0;
       const entries = views.map((v) => {
         const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
         if (files?.length) withFiles += files.length;
         return { vault: v.vault, payload: payload as EntryPayload };
       });
-      let text = format === 'kpm-json' ? toKpmJson(entries) : format === 'csv' ? toCsv(entries.map((e) => e.payload)) : toBitwardenJson(entries.map((e) => e.payload));
+      let notes: ExportNote[] = [];
+      let text: string;
+      if (format === 'kpm-json') text = toKpmJson(entries);
+      else if (format === 'csv') text = toCsv(entries.map((e) => e.payload));
+      else ({ text, notes } = toBitwardenExport(entries.map((e) => e.payload)));
+      for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
       if (exportPw !== undefined) text = await encryptExport(text, exportPw);
       else warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
       if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
       if (!o.output) return void process.stdout.write(text);
       writeOutput(o.output, text, Boolean(o.force));
-      if (o.json) return json({ exported: entries.length, format, encrypted: Boolean(o.encrypted), file: o.output, filesNotExported: withFiles });
-      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${o.encrypted ? ', encrypted' : ''}) to ${o.output}.`);
+      if (o.json) return json({ exported: entries.length, format, encrypted: Boolean(o.encrypted), file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, changed: notes });
+      const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
+      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${o.encrypted ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
     });
 }
 
-/** Stores 1PUX documents' files as blobs, then adds every entry; blobs are removed if that fails. */
-async function write(api: VaultApi, vault: string, res: ParseResult): Promise<number> {
+/** Stores imported files (1PUX documents, KeePass attachments) as blobs, then adds every entry
+ *  (one addMany commit per vault and batch); the blobs are removed if that fails. */
+async function write(api: VaultApi, groups: Map<string, ImportedEntry[]>): Promise<number> {
   const dir = blobsDir(ctx().paths);
   const stored: StoredFile[] = [];
-  const bar = await progress(res.entries.length);
+  const all = [...groups.values()].flat();
+  const bar = await progress(all.length);
   try {
-    for (const e of res.entries) {
+    for (const e of all) {
       if (!e.files?.length) continue;
       ensureDir(dir);
+      const taken = new Set<string>();
       const files = e.files.map((f) => {
         let enc;
         try {
-          enc = encryptBytes(f.bytes, f.name);
+          enc = encryptBytes(f.bytes, uniqueFileName(f.name, taken));
         } catch (err) {
           if (!(err instanceof KpmError)) throw err;
-          enc = encryptBytes(f.bytes, 'document');
+          enc = encryptBytes(f.bytes, uniqueFileName('document', taken));
         }
         writeFileAtomic(join(dir, enc.file.blob), enc.blob);
         stored.push(enc.file);
@@ -234,19 +299,30 @@ async function write(api: VaultApi, vault: string, res: ParseResult): Promise<nu
       setFiles(e.payload, files);
     }
     let done = 0;
-    for (const batch of batches(res.entries.map((e) => e.payload))) {
-      if (!batch.length) continue;
-      await api.addMany(vault, batch);
-      bar.update((done += batch.length));
+    for (const [vault, entries] of groups) {
+      for (const batch of batches(entries.map((e) => e.payload))) {
+        if (!batch.length) continue;
+        await api.addMany(vault, batch);
+        bar.update((done += batch.length));
+      }
     }
   } catch (e) {
     for (const f of stored) removeBlob(dir, f.blob);
     throw e;
   } finally {
     bar.stop();
-    await api.close();
   }
   return stored.length;
+}
+
+/** File names are unique (case-insensitively) within an entry: "a.txt", "a (2).txt", … */
+function uniqueFileName(name: string, taken: Set<string>): string {
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  let n = name;
+  for (let i = 2; taken.has(n.toLowerCase()); i++) n = `${stem} (${i})${ext}`;
+  taken.add(n.toLowerCase());
+  return n;
 }
 
 async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Awaited<ReturnType<typeof unlockProfile>>): Promise<VaultApi> {

@@ -148,11 +148,13 @@ function mapItem(item: Obj, folders: Map<string, string>, collections: Map<strin
       notes.skipped.push(`custom field "${fname}" is empty`);
       continue;
     }
+    // A brand outside Bitwarden's list was exported as "Other" with the custom field "brand".
+    if (p.type === 'card' && fname === 'brand' && p.fields.brand === 'Other' && !kind) {
+      p.fields.brand = value;
+      continue;
+    }
     put(p, fname || (kind ?? 'field'), value, kind);
   }
-  // A brand outside Bitwarden's list was exported as "Other" with the custom field "brand".
-  const brandField = p.custom.findIndex((c) => c.name === 'brand');
-  if (p.type === 'card' && p.fields.brand === 'Other' && brandField >= 0) p.fields.brand = p.custom.splice(brandField, 1)[0].value;
   const folder = typeof item.folderId === 'string' ? folders.get(item.folderId) : undefined;
   addTag(p, folder);
   for (const id of Array.isArray(item.collectionIds) ? item.collectionIds : []) addTag(p, typeof id === 'string' ? collections.get(id) : undefined);

@@ -11,7 +11,7 @@ const KDBX_SIG1 = 0x9aa2d903, KDBX_SIG2 = 0xb54bfb67;
 
 export function detectFormat(bytes: Uint8Array): Detected {
   const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length >= 8 && b.readUInt32LE(0) === KDBX_SIG1 && b.readUInt32LE(4) === KDBX_SIG2) return { why: 'a KeePass database (.kdbx)' };
+  if (b.length >= 8 && b.readUInt32LE(0) === KDBX_SIG1 && b.readUInt32LE(4) === KDBX_SIG2) return { format: 'kdbx', why: 'a KeePass database' };
   if (b.length >= 4 && b.readUInt32LE(0) === 0x04034b50) {
     // a zip archive: 1PUX has export.data (its name is in the central directory, in clear)
     return b.includes('export.data') ? { format: '1password-1pux', why: 'a zip archive with export.data' } : { why: 'a zip archive without export.data' };

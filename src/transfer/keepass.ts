@@ -9,7 +9,7 @@ import {
   addCustom, addTag, collect, emptyResult, FileFormatError, finish, isoDate, lineAt, newPayload, put, RecordError, setDates, type ImportedFile, type ParseResult,
 } from './model.js';
 import { keepassOtp } from './otp.js';
-import type { EntryPayload } from '../vault/entry.js';
+import { isEntryType, type EntryPayload } from '../vault/entry.js';
 
 /** preserveOrder nodes: { Tag: Node[], ":@"?: {attributes} } or { "#text": string } */
 type Node = Record<string, unknown>;
@@ -83,11 +83,59 @@ function binaryBytes(b: Node): Uint8Array {
   }
 }
 
-interface Mapped {
+export interface Mapped {
   payload: EntryPayload;
   files: ImportedFile[];
   skipped: string[];
   changed: string[];
+}
+
+/** One KeePass entry as both readers (XML here, KDBX in kdbx.ts) see it. */
+export interface KeepassEntrySource {
+  strings: Map<string, string>;
+  /** keys of protected strings (ProtectInMemory / protected in the database) */
+  hidden: Set<string>;
+  tags: string[];
+  created?: string;
+  updated?: string;
+  /** the expiry time, when the entry expires */
+  expires?: string;
+  /** attachments; bytes undefined: not in the file (with the reason) */
+  binaries: { name: string; bytes?: Uint8Array; missing?: string }[];
+}
+
+export function mapKeepassEntry(src: KeepassEntrySource, groupPath: string[]): Mapped {
+  const { strings, hidden } = src;
+  // "kpm type" (written by kpm's KDBX export): the entry's kpm type, its strings that type's fields
+  const kpmType = strings.get('kpm type');
+  const p = newPayload(kpmType && isEntryType(kpmType) ? kpmType : 'login', '');
+  if (kpmType && isEntryType(kpmType)) strings.delete('kpm type');
+  const out: Mapped = { payload: p, files: [], skipped: [], changed: [] };
+  let name: string | undefined;
+  const otp = keepassOtp(strings, strings.get('Title') ?? '');
+  if (otp?.problem) out.changed.push(`TOTP kept as custom fields, kpm cannot compute its codes: ${otp.problem}`);
+  const used = new Set(otp?.used ?? []);
+  for (const [key, value] of strings) {
+    if (used.has(key)) continue;
+    const std = STANDARD[key.toLowerCase()];
+    if (std === 'name') name = value;
+    else if (std) put(p, std, value);
+    else put(p, key, value, hidden.has(key) ? 'hidden' : undefined);
+  }
+  if (otp?.uri) put(p, 'totp', otp.uri);
+  if (groupPath.length) addTag(p, groupPath.join('/'));
+  for (const t of src.tags) addTag(p, t);
+  setDates(p, src.created, src.updated);
+  if (src.expires) {
+    const field = addCustom(p, 'expires', src.expires);
+    out.changed.push(`expiry date ${src.expires} kept as the custom field "${field}" (kpm does not expire entries)`);
+  }
+  for (const b of src.binaries) {
+    if (b.bytes) out.files.push({ name: b.name, bytes: b.bytes });
+    else out.skipped.push(`attachment "${b.name}" ${b.missing ?? 'is not in the file'}`);
+  }
+  out.payload = finish(p, name);
+  return out;
 }
 
 function mapEntry(e: Node, groupPath: string[], pool: Map<string, Node>): Mapped {
@@ -103,46 +151,23 @@ function mapEntry(e: Node, groupPath: string[], pool: Map<string, Node>): Mapped
     if (valueNode && attr(valueNode, 'ProtectInMemory')?.toLowerCase() === 'true') hidden.add(key);
     strings.set(key, valueNode ? text(valueNode) : '');
   }
-  const p = newPayload('login', '');
-  const out: Mapped = { payload: p, files: [], skipped: [], changed: [] };
-  let name: string | undefined;
-  const otp = keepassOtp(strings, strings.get('Title') ?? '');
-  if (otp?.problem) out.changed.push(`TOTP kept as custom fields, kpm cannot compute its codes: ${otp.problem}`);
-  const used = new Set(otp?.used ?? []);
-  for (const [key, value] of strings) {
-    if (used.has(key)) continue;
-    const std = STANDARD[key.toLowerCase()];
-    if (std === 'name') name = value;
-    else if (std) put(p, std, value);
-    else put(p, key, value, hidden.has(key) ? 'hidden' : undefined);
-  }
-  if (otp?.uri) put(p, 'totp', otp.uri);
-  if (groupPath.length) addTag(p, groupPath.join('/'));
-  for (const t of text(child(e, 'Tags')).split(/[;,]/)) addTag(p, t);
+  const src: KeepassEntrySource = { strings, hidden, tags: text(child(e, 'Tags')).split(/[;,]/), binaries: [] };
   const times = child(e, 'Times');
   if (times) {
-    setDates(p, keepassTime(text(child(times, 'CreationTime'))), keepassTime(text(child(times, 'LastModificationTime'))));
-    if (text(child(times, 'Expires')).trim().toLowerCase() === 'true') {
-      const when = keepassTime(text(child(times, 'ExpiryTime')));
-      if (when) {
-        const field = addCustom(p, 'expires', when);
-        out.changed.push(`expiry date ${when} kept as the custom field "${field}" (kpm does not expire entries)`);
-      }
-    }
+    src.created = keepassTime(text(child(times, 'CreationTime')));
+    src.updated = keepassTime(text(child(times, 'LastModificationTime')));
+    if (text(child(times, 'Expires')).trim().toLowerCase() === 'true') src.expires = keepassTime(text(child(times, 'ExpiryTime')));
   }
   for (const b of children(e, 'Binary')) {
     const fileName = text(child(b, 'Key')) || 'attachment';
     const v = child(b, 'Value');
     const ref = v ? attr(v, 'Ref') : undefined;
-    const src = ref !== undefined ? pool.get(ref) : v && text(v) ? v : undefined;
-    if (!src) {
-      out.skipped.push(`attachment "${fileName}" is not in the XML file (KeePassXC's XML export of a KDBX 4 database leaves attachments out; KeePass 2's XML export has them)`);
-      continue;
-    }
-    out.files.push({ name: fileName, bytes: binaryBytes(src) });
+    const data = ref !== undefined ? pool.get(ref) : v && text(v) ? v : undefined;
+    src.binaries.push(data
+      ? { name: fileName, bytes: binaryBytes(data) }
+      : { name: fileName, missing: "is not in the XML file (KeePassXC's XML export of a KDBX 4 database leaves attachments out; import the .kdbx itself)" });
   }
-  out.payload = finish(p, name);
-  return out;
+  return mapKeepassEntry(src, groupPath);
 }
 
 /** Refuses DOCTYPE and entity declarations (S12): KeePass never writes them. */

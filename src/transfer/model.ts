@@ -5,9 +5,9 @@ import { KpmError } from '../vault/errors.js';
 import { parseOtpauthUri } from '../vault/totp.js';
 import { cardBrand } from '../vault/card.js';
 
-export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'csv', 'kpm-json'] as const;
+export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'kdbx', 'csv', 'kpm-json'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'csv'] as const;
+export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'kdbx', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** A file kept with an imported record (1PUX documents), stored as a blob by the CLI. */

@@ -250,6 +250,7 @@ const KX_PW = 'kx pass wörd';
 
 /** keepassxc-cli with its passwords on stdin (one per line); throws with its stderr on failure. */
 function kx(args: string[], passwords: string[] = [KX_PW]): string {
+  // (passwords on stdin, one per line, in the order keepassxc-cli asks)
   const r = spawnSync('keepassxc-cli', args, { input: passwords.map((p) => p + '\n').join(''), encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`keepassxc-cli ${args.join(' ')} → ${r.status}: ${r.stderr}`);
   return r.stdout;
@@ -294,10 +295,10 @@ line 2 &amp; more</Value></String>
 `;
 
 /** The current code of both programs; read again once if a step boundary fell between them. */
-async function sameCode(kxArgs: string[], home: string, name: string): Promise<[string, string]> {
+async function sameCode(kxArgs: string[], home: string, name: string, passwords = [KX_PW]): Promise<[string, string]> {
   let pair: [string, string] = ['', ''];
   for (let i = 0; i < 2; i++) {
-    pair = [kx(kxArgs).trim(), (await kpm(home, ['totp', name], 0)).stdout.trim()];
+    pair = [kx(kxArgs, passwords).trim(), (await kpm(home, ['totp', name], 0)).stdout.trim()];
     if (pair[0] === pair[1]) break;
   }
   return pair;
@@ -373,6 +374,81 @@ describe.skipIf(!KEEPASSXC)(`KeePassXC ${KEEPASSXC ?? '(not installed)'} → kpm
     const m = JSON.parse((await kpm(home, ['get', 'Mastodon ✉', '--vault', 'CSV', '--json'], 0)).stdout);
     expect(m).toMatchObject({ tags: ['Internet, Web'], created: '2021-02-03T04:05:06.000Z', fields: { username: 'ada', password: 'tööt-tööt' } });
     expect(JSON.parse((await kpm(home, ['get', 'legacy totp', '--vault', 'CSV', '--json'], 0)).stdout).tags).toEqual(['Bank']);
+  });
+});
+
+describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'} databases (.kdbx)`, () => {
+  let dir: string;
+  let home: string;
+  const KDBX_PW = 'db pass wörd 1';
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-kdbx-'));
+    home = makeHome();
+    await initVault(home);
+    await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
+  });
+
+  it('kpm import FILE.kdbx (KDBX 4, AES-KDF, written by keepassxc-cli): fields, dates, expiry, TOTP, group tag, the attachment with its bytes; recycle bin skipped', async () => {
+    const db = join(dir, 'kx.kdbx');
+    fs.writeFileSync(join(dir, 'in.xml'), KX_XML);
+    kx(['import', '-q', '-p', join(dir, 'in.xml'), db], [KX_PW, KX_PW]);
+    fs.writeFileSync(join(dir, 'scan.txt'), 'attached bytes ✓\n');
+    kx(['attachment-import', '-q', db, 'Internet, Web/Mastodon ✉', 'scan.txt', join(dir, 'scan.txt')]);
+    kx(['add', '-q', '-u', 'carol', '-p', db, 'Bank/old site'], [KX_PW, 'old secret']);
+    kx(['rm', '-q', db, 'Bank/old site']);
+    expect(fs.readFileSync(db).readUInt16LE(10)).toBe(4);
+    const wrong = await kpm(home, ['import', db, '--export-password-stdin'], 5, { input: 'not it\n' });
+    expect(wrong.stderr).toMatch(/^kpm: kx.kdbx: wrong password or key file for the KeePass database$/m);
+    const r = await kpm(home, ['import', db, '--export-password-stdin', '--json'], 0, { input: KX_PW + '\n' });
+    expect(r.stderr).toContain('kx.kdbx: detected format kdbx (a KeePass database)');
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ format: 'kdbx', imported: 2, files: 1, errors: [] });
+    expect(s.skipped.map((x: { message: string }) => x.message)).toEqual(['history (1 older version) not imported', 'in the recycle bin']);
+    const m = JSON.parse((await kpm(home, ['get', 'Mastodon ✉', '--json'], 0)).stdout);
+    expect(m).toMatchObject({ tags: ['Internet, Web'], created: '2021-02-03T04:05:06.000Z', fields: { username: 'ada', password: 'tööt-tööt', notes: 'line 1\nline 2 & more' } });
+    expect(m.custom).toContainEqual({ name: 'expires', value: '2027-12-31T23:59:59.000Z' });
+    expect(m.custom).toContainEqual({ name: 'Security question', value: 'First pet: Babbage', kind: 'hidden' });
+    await kpm(home, ['doc', 'get', 'Mastodon ✉', '-o', join(dir, 'back.txt')], 0);
+    expect(fs.readFileSync(join(dir, 'back.txt'), 'utf8')).toBe('attached bytes ✓\n');
+    const [theirs, ours] = await sameCode(['show', '-q', '-t', db, 'Bank/legacy totp'], home, 'legacy totp');
+    expect(ours).toBe(theirs);
+  });
+
+  it('KDBX 3.1 (AES-KDF) with a key file and a password; without the key file it is exit 5', async () => {
+    const db = join(dir, 'keyed.kdbx');
+    const key = join(dir, 'keyed.keyx');
+    kx(['db-create', '-q', '-p', '--set-key-file', key, db], [KDBX_PW, KDBX_PW]);
+    kx(['add', '-q', '-k', key, '-u', 'dave', db, 'keyed entry'], [KDBX_PW]);
+    expect(fs.readFileSync(db).readUInt16LE(10)).toBe(3);
+    await kpm(home, ['import', db, '--key-file', key, '--export-password-stdin', '--vault', 'Personal'], 0, { input: KDBX_PW + '\n' });
+    expect(JSON.parse((await kpm(home, ['get', 'keyed entry', '--json'], 0)).stdout).fields.username).toBe('dave');
+    await kpm(home, ['import', db, '--export-password-stdin'], 5, { input: KDBX_PW + '\n' }); // no key file
+  });
+
+  it('kpm export --format kdbx: KeePassXC opens it (password), lists groups, shows every field, the same TOTP code, the attachment', async () => {
+    const src = join(dir, 'src.json');
+    fs.writeFileSync(src, JSON.stringify({ format: 'kpm-export', version: 1, entries: [{
+      vault: 'Personal', type: 'login', name: 'exported ✓', tags: ['Work/Dev'], created: '2022-01-01T00:00:00.000Z', updated: '2022-02-02T00:00:00.000Z',
+      fields: { username: 'erin', password: 'exp0rt-pw', url: 'https://e.example', totp: 'otpauth://totp/E?secret=JBSWY3DPEHPK3PXP&digits=8' },
+      custom: [{ name: 'pin code', value: '1234', kind: 'hidden' }],
+    }] }));
+    await kpm(home, ['import', src], 0);
+    fs.writeFileSync(join(dir, 'a.bin'), Buffer.from([0, 1, 2, 255]));
+    await runOk(['attach', 'exported ✓', join(dir, 'a.bin')], { home });
+    const out = join(dir, 'out.kdbx');
+    const r = await kpm(home, ['export', '--format', 'kdbx', '-o', out, '--password-stdin', '--export-password-stdin', '--json'], 0, { input: `${MASTER}\n${KDBX_PW}\n` });
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'kdbx', encrypted: true, filesNotExported: 0 });
+    expect(r.stderr).not.toMatch(/NOT encrypted/);
+    expect(fs.readFileSync(out).readUInt16LE(10)).toBe(4);
+    expect(kx(['ls', '-q', '-R', '-f', out], [KDBX_PW])).toContain('Work/Dev/exported ✓');
+    const shown = kx(['show', '-q', '-s', '-a', 'UserName', '-a', 'Password', '-a', 'URL', '-a', 'pin code', out, 'Work/Dev/exported ✓'], [KDBX_PW]);
+    expect(shown).toBe('erin\nexp0rt-pw\nhttps://e.example\n1234\n');
+    kx(['attachment-export', '-q', out, 'Work/Dev/exported ✓', 'a.bin', join(dir, 'a-back.bin')], [KDBX_PW]);
+    expect([...fs.readFileSync(join(dir, 'a-back.bin'))]).toEqual([0, 1, 2, 255]);
+    const [theirs, ours] = await sameCode(['show', '-q', '-t', out, 'Work/Dev/exported ✓'], home, 'exported ✓', [KDBX_PW]);
+    expect(theirs).toMatch(/^\d{8}$/);
+    expect(ours).toBe(theirs);
   });
 });
 

@@ -191,7 +191,7 @@ describe('KeePass 2.x XML', () => {
     expect(byName(r, 'bank.example.com').payload.tags).toEqual(['Banking']);
     expect(r.entries.map((e) => [e.record, e.line])).toEqual([[1, 13], [2, 44], [3, 92], [4, 128]]);
     expect(r.skipped).toEqual([
-      { record: 2, line: 44, message: 'attachment "qr.png" is not in the XML file (KeePassXC\'s XML export of a KDBX 4 database leaves attachments out; KeePass 2\'s XML export has them)' },
+      { record: 2, line: 44, message: 'attachment "qr.png" is not in the XML file (KeePassXC\'s XML export of a KDBX 4 database leaves attachments out; import the .kdbx itself)' },
       { record: 2, line: 44, message: 'history (1 older version) not imported' },
       { record: 5, line: 151, message: 'in the recycle bin' },
     ]);

@@ -240,7 +240,7 @@ describe('issue 22: format detection', () => {
     expect(detectFormat(zipSync({ 'export.data': Buffer.from('{}') })).format).toBe('1password-1pux');
     expect(detectFormat(Buffer.from('{"format": "kpm-export", "version": 1, "entries": []}')).format).toBe('kpm-json');
     expect(detectFormat(Buffer.from('{"format": "kpm-export-encrypted"}')).format).toBe('kpm-json');
-    expect(detectFormat(Buffer.from([0x03, 0xd9, 0xa2, 0x9a, 0x67, 0xfb, 0x4b, 0xb5, 0, 0])).why).toMatch(/KeePass database/);
+    expect(detectFormat(Buffer.from([0x03, 0xd9, 0xa2, 0x9a, 0x67, 0xfb, 0x4b, 0xb5, 0, 0])).format).toBe('kdbx');
     expect(detectFormat(Buffer.from('hello world')).format).toBeUndefined();
   });
 });

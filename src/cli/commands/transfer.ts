@@ -4,9 +4,9 @@ import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Command } from 'commander';
-import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
+import { EXIT, KpmError, locked, notFound, usageError, wrongPassword } from '../../vault/errors.js';
 import { DEFAULT_VAULT } from '../../vault/session.js';
-import { blobsDir, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
+import { blobsDir, decryptBytes, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
 import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
@@ -16,6 +16,7 @@ import {
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpmJson } from '../../transfer/kpmjson.js';
 import { toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
 import { detectFormat } from '../../transfer/detect.js';
+import { KdbxCredentialsError, parseKdbx, toKdbx } from '../../transfer/kdbx.js';
 import { toCsv } from '../../transfer/csv.js';
 import { parseJsonText, decodeText } from '../../transfer/model.js';
 import { info, isInteractive, json, readStdinText, warn } from '../io.js';
@@ -39,12 +40,12 @@ async function stdinSecrets(o: SecretOpts): Promise<{ master?: string; exportPw?
   return { master: o.passwordStdin ? lines[0] : undefined, exportPw: o.exportPasswordStdin ? lines[o.passwordStdin ? 1 : 0] : undefined };
 }
 
-async function exportPassword(o: SecretOpts, forWriting: boolean): Promise<string> {
+async function exportPassword(o: SecretOpts, forWriting: boolean, label = 'Export password'): Promise<string> {
   const given = (await stdinSecrets(o)).exportPw ?? (process.env.KPM_EXPORT_PASSWORD || undefined);
   let pw = given;
   if (pw === undefined) {
-    if (!isInteractive()) throw usageError('an export password is needed, but there is no terminal to ask on', 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
-    pw = forWriting ? await askNewSecret('Export password', 'Export password (again)') : await askSecret('Export password');
+    if (!isInteractive()) throw usageError(`${label === 'Export password' ? 'an export password' : `the ${label.toLowerCase()}`} is needed, but there is no terminal to ask on`, 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
+    pw = forWriting ? await askNewSecret(label, `${label} (again)`) : await askSecret(label);
   }
   if (!pw) throw usageError('the export password must not be empty');
   if (forWriting && [...pw].length < 8) throw usageError('the export password must be at least 8 characters long');
@@ -68,9 +69,19 @@ function readInput(file: string): Uint8Array {
   }
 }
 
-async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, o: SecretOpts): Promise<ParseResult> {
+async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, o: SecretOpts & { keyFile?: string; password?: boolean }): Promise<ParseResult> {
   const name = basename(file);
   try {
+    if (format === 'kdbx') {
+      const keyFile = o.keyFile ? readInput(o.keyFile) : undefined;
+      const pw = o.password === false ? undefined : await exportPassword(o, false, 'Database password');
+      try {
+        return await parseKdbx(bytes, pw, keyFile);
+      } catch (e) {
+        if (e instanceof KdbxCredentialsError) throw wrongPassword(`${name}: ${e.message}`);
+        throw e;
+      }
+    }
     if (format === 'kpm-json') {
       const doc = parseJsonText(decodeText(bytes), 'kpm JSON');
       if (isEncryptedExport(doc)) return parseKpmJsonDoc(parseJsonText(await decryptExport(doc, await exportPassword(o, false)), 'kpm JSON'));
@@ -130,13 +141,16 @@ export function register(program: Command): void {
     .option('--continue-on-error', 'import the good records and report the malformed ones')
     .option('--json', 'print a summary as JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .option('--export-password-stdin', 'read the password of an encrypted kpm export from stdin (after the master password)')
+    .option('--export-password-stdin', 'read the password of an encrypted kpm export or a .kdbx from stdin (after the master password)')
+    .option('--key-file <file>', 'a .kdbx: its key file')
+    .option('--no-password', 'a .kdbx: it has only a key file, no password')
     .addHelpText('after', `
 Examples:
   kpm import bitwarden_export.json                 (the format is detected and named)
   kpm import export.1pux --format 1password-1pux --vault Family
   kpm import passwords.csv --format csv --dry-run
   kpm import backup.json --format kpm-json     (asks the export password if it is encrypted)
+  kpm import Passwords.kdbx --key-file db.keyx (asks the database password)
 Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPORT.md`)
     .action(async (file: string, o) => {
       const bytes = readInput(file);
@@ -206,7 +220,7 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
     .command('export')
     .description('export entries; asks for the master password again (even when unlocked)')
     .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
-    .option('--encrypted', 'protect the export with an export password (kpm-json only)')
+    .option('--encrypted', 'protect the export with an export password (kpm-json; kdbx always is)')
     .option('--vault <name>', 'only this vault (default: every vault)')
     .option('--skip-locked', 'leave out vaults that are locked (their own password); without it, a locked vault fails the export')
     .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
@@ -218,11 +232,13 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
 Examples:
   kpm export --format kpm-json --encrypted -o backup.kpm.json
   kpm export --format bitwarden-json -o bitwarden.json     (unencrypted: a warning is printed)
+  kpm export --format kdbx -o Passwords.kdbx                (KeePass/KeePassXC; asks a database password twice)
   printf '%s\\n%s\\n' "$MASTER" "$EXPORT_PW" | kpm export --format kpm-json --encrypted --password-stdin --export-password-stdin -o b.json
 Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
     .action(async (o) => {
       const format = choice('--format', o.format, EXPORT_FORMATS);
-      if (o.encrypted && format !== 'kpm-json') {
+      if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
+      if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx') {
         throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : 'CSV cannot be encrypted');
       }
       if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
@@ -233,7 +249,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const pw = master ?? (process.env.KPM_MASTER_PASSWORD || undefined) ?? (isInteractive() ? await askSecret('Master password (to confirm the export)') : undefined);
       if (pw === undefined) throw locked('export needs the master password, even when kpm is unlocked', 'pass it with --password-stdin or KPM_MASTER_PASSWORD, or run on a terminal');
       const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
-      const exportPw = o.encrypted ? await exportPassword(o, true) : undefined;
+      const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
       const api = await openExportApi(paths, profile);
       let views, lockedVaults: string[];
       try {
@@ -250,25 +266,30 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       }
       for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
       let withFiles = 0;
+      const dir = blobsDir(paths);
       const entries = views.map((v) => {
         const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
-        if (files?.length) withFiles += files.length;
-        return { vault: v.vault, payload: payload as EntryPayload };
+        // KDBX holds attachments: their bytes go into the database; other formats leave them out.
+        const bytes = format === 'kdbx' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
+        if (files?.length && format !== 'kdbx') withFiles += files.length;
+        return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
       });
       let notes: ExportNote[] = [];
-      let text: string;
-      if (format === 'kpm-json') text = toKpmJson(entries);
-      else if (format === 'csv') text = toCsv(entries.map((e) => e.payload));
-      else ({ text, notes } = toBitwardenExport(entries.map((e) => e.payload)));
+      let data: string | Uint8Array;
+      if (format === 'kpm-json') data = toKpmJson(entries);
+      else if (format === 'csv') data = toCsv(entries.map((e) => e.payload));
+      else if (format === 'kdbx') ({ bytes: data, notes } = await toKdbx(entries, exportPw!));
+      else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
       for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
-      if (exportPw !== undefined) text = await encryptExport(text, exportPw);
-      else warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
+      const encrypted = exportPw !== undefined;
+      if (encrypted && typeof data === 'string') data = await encryptExport(data, exportPw);
+      else if (!encrypted) warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
       if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
-      if (!o.output) return void process.stdout.write(text);
-      writeOutput(o.output, text, Boolean(o.force));
-      if (o.json) return json({ exported: entries.length, format, encrypted: Boolean(o.encrypted), file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, changed: notes });
+      if (!o.output) return void process.stdout.write(data);
+      writeOutput(o.output, data, Boolean(o.force));
+      if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, changed: notes });
       const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
-      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${o.encrypted ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
+      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${encrypted && format !== 'kdbx' ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
     });
 }
 
@@ -335,8 +356,8 @@ async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Aw
 }
 
 /** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced). */
-function writeOutput(file: string, text: string, force: boolean): void {
-  const data = Buffer.from(text, 'utf8');
+function writeOutput(file: string, content: string | Uint8Array, force: boolean): void {
+  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   const target = force ? join(dirname(file), `.${basename(file)}.${randomUUID()}.tmp`) : file;
   let fd: number;
   try {

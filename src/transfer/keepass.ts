@@ -230,3 +230,70 @@ export function parseKeepassXml(xml: string): ParseResult {
   for (const g of children(root, 'Group')) walk(g, [], false, true);
   return res;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Export: KeePass 2.x XML (KDBX 3.1 style: ISO times, values in clear, attachments in Meta/Binaries),
+// which KeePass ("Import → KeePass XML") and `keepassxc-cli import` read.
+
+const xmlEscape = (v: string): string =>
+  v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const KEEPASS_KEY: Record<string, string> = { username: 'UserName', password: 'Password', url: 'URL', notes: 'Notes', totp: 'otp' };
+const PROTECTED = new Set(['password', 'totp', 'number', 'code', 'pin']);
+
+/** A 16-byte UUID in base64, as KeePass writes them. */
+const uuid = (): string => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64');
+
+export interface KeepassExportEntry {
+  payload: EntryPayload;
+  files: ImportedFile[];
+}
+
+export function toKeepassXml(entries: KeepassExportEntry[], name = 'kpm export'): string {
+  interface G { name: string; groups: Map<string, G>; entries: string[] }
+  const root: G = { name, groups: new Map(), entries: [] };
+  const binaries: string[] = [];
+  const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = (t: string) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  for (const { payload: p, files } of entries) {
+    const [first, ...rest] = p.tags;
+    let g = root;
+    for (const part of (first ?? '').split('/').map((x) => x.trim()).filter(Boolean)) {
+      let next = g.groups.get(part.toLowerCase());
+      if (!next) g.groups.set(part.toLowerCase(), (next = { name: part, groups: new Map(), entries: [] }));
+      g = next;
+    }
+    const strings: string[] = [];
+    const taken = new Set<string>();
+    const str = (key: string, value: string, protect: boolean) => {
+      let k = key;
+      for (let i = 2; taken.has(k.toLowerCase()); i++) k = `${key} ${i}`;
+      taken.add(k.toLowerCase());
+      strings.push(`<String><Key>${xmlEscape(k)}</Key><Value${protect ? ' ProtectInMemory="True"' : ''}>${xmlEscape(value)}</Value></String>`);
+    };
+    str('Title', p.name, false);
+    for (const [k, v] of Object.entries(p.fields)) str(KEEPASS_KEY[k] ?? k, v, PROTECTED.has(k));
+    for (const c of p.custom) str(c.name, c.value, c.kind === 'hidden');
+    if (p.type !== 'login') str('kpm type', p.type, false);
+    const bins = files.map((f) => {
+      binaries.push(Buffer.from(f.bytes).toString('base64'));
+      return `<Binary><Key>${xmlEscape(f.name)}</Key><Value Ref="${binaries.length - 1}"/></Binary>`;
+    });
+    g.entries.push(`<Entry><UUID>${uuid()}</UUID><Tags>${xmlEscape(rest.join(';'))}</Tags>` +
+      `<Times><CreationTime>${iso(p.created)}</CreationTime><LastModificationTime>${iso(p.updated)}</LastModificationTime><LastAccessTime>${iso(p.updated)}</LastAccessTime><ExpiryTime>${iso(p.updated)}</ExpiryTime><Expires>False</Expires><UsageCount>0</UsageCount><LocationChanged>${iso(p.updated)}</LocationChanged></Times>` +
+      `${strings.join('')}${bins.join('')}<History/></Entry>`);
+  }
+  const group = (g: G): string =>
+    `<Group><UUID>${uuid()}</UUID><Name>${xmlEscape(g.name)}</Name><Times><CreationTime>${now}</CreationTime><LastModificationTime>${now}</LastModificationTime><Expires>False</Expires></Times>` +
+    `${g.entries.join('\n')}${[...g.groups.values()].map(group).join('\n')}</Group>`;
+  return `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
+<KeePassFile>
+<Meta><Generator>kpm</Generator><DatabaseName>${xmlEscape(name)}</DatabaseName><RecycleBinEnabled>False</RecycleBinEnabled><Binaries>${binaries.map((b, i) => `<Binary ID="${i}" Compressed="False">${b}</Binary>`).join('')}</Binaries></Meta>
+<Root>
+${group(root)}
+</Root>
+</KeePassFile>
+`;
+}

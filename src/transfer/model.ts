@@ -7,7 +7,7 @@ import { cardBrand } from '../vault/card.js';
 
 export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'kdbx', 'csv', 'kpm-json'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'kdbx', 'csv'] as const;
+export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'kdbx', 'keepass-xml', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** A file kept with an imported record (1PUX documents), stored as a blob by the CLI. */

@@ -387,6 +387,16 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
     home = makeHome();
     await initVault(home);
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
+    // the entry the export tests write: login, group path, hidden field, TOTP, attachment
+    const src = join(dir, 'src.json');
+    fs.writeFileSync(src, JSON.stringify({ format: 'kpm-export', version: 1, entries: [{
+      vault: 'Personal', type: 'login', name: 'exported ✓', tags: ['Work/Dev'], created: '2022-01-01T00:00:00.000Z', updated: '2022-02-02T00:00:00.000Z',
+      fields: { username: 'erin', password: 'exp0rt-pw', url: 'https://e.example', totp: 'otpauth://totp/E?secret=JBSWY3DPEHPK3PXP&digits=8' },
+      custom: [{ name: 'pin code', value: '1234', kind: 'hidden' }],
+    }] }));
+    await kpm(home, ['import', src], 0);
+    fs.writeFileSync(join(dir, 'a.bin'), Buffer.from([0, 1, 2, 255]));
+    await runOk(['attach', 'exported ✓', join(dir, 'a.bin')], { home });
   });
 
   it('kpm import FILE.kdbx (KDBX 4, AES-KDF, written by keepassxc-cli): fields, dates, expiry, TOTP, group tag, the attachment with its bytes; recycle bin skipped', async () => {
@@ -427,15 +437,6 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
   });
 
   it('kpm export --format kdbx: KeePassXC opens it (password), lists groups, shows every field, the same TOTP code, the attachment', async () => {
-    const src = join(dir, 'src.json');
-    fs.writeFileSync(src, JSON.stringify({ format: 'kpm-export', version: 1, entries: [{
-      vault: 'Personal', type: 'login', name: 'exported ✓', tags: ['Work/Dev'], created: '2022-01-01T00:00:00.000Z', updated: '2022-02-02T00:00:00.000Z',
-      fields: { username: 'erin', password: 'exp0rt-pw', url: 'https://e.example', totp: 'otpauth://totp/E?secret=JBSWY3DPEHPK3PXP&digits=8' },
-      custom: [{ name: 'pin code', value: '1234', kind: 'hidden' }],
-    }] }));
-    await kpm(home, ['import', src], 0);
-    fs.writeFileSync(join(dir, 'a.bin'), Buffer.from([0, 1, 2, 255]));
-    await runOk(['attach', 'exported ✓', join(dir, 'a.bin')], { home });
     const out = join(dir, 'out.kdbx');
     const r = await kpm(home, ['export', '--format', 'kdbx', '-o', out, '--password-stdin', '--export-password-stdin', '--json'], 0, { input: `${MASTER}\n${KDBX_PW}\n` });
     expect(JSON.parse(r.stdout)).toMatchObject({ format: 'kdbx', encrypted: true, filesNotExported: 0 });
@@ -449,6 +450,28 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
     const [theirs, ours] = await sameCode(['show', '-q', '-t', out, 'Work/Dev/exported ✓'], home, 'exported ✓', [KDBX_PW]);
     expect(theirs).toMatch(/^\d{8}$/);
     expect(ours).toBe(theirs);
+  });
+
+  it('kpm export --format keepass-xml: keepassxc-cli import reads it; fields, groups, tags, protected strings, TOTP, attachment', async () => {
+    const xml = join(dir, 'out.xml');
+    const r = await kpm(home, ['export', '--format', 'keepass-xml', '-o', xml, '--vault', 'Personal', '--json'], 0, { env: withMaster() });
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'keepass-xml', encrypted: false, filesNotExported: 0 });
+    const db = join(dir, 'from-xml.kdbx');
+    kx(['import', '-q', '-p', xml, db], [KDBX_PW, KDBX_PW]);
+    expect(kx(['show', '-q', '-s', '-a', 'UserName', '-a', 'Password', '-a', 'URL', '-a', 'pin code', db, 'Work/Dev/exported ✓'], [KDBX_PW])).toBe('erin\nexp0rt-pw\nhttps://e.example\n1234\n');
+    kx(['attachment-export', '-q', db, 'Work/Dev/exported ✓', 'a.bin', join(dir, 'a-xml.bin')], [KDBX_PW]);
+    expect([...fs.readFileSync(join(dir, 'a-xml.bin'))]).toEqual([0, 1, 2, 255]);
+    const [theirs, ours] = await sameCode(['show', '-q', '-t', db, 'Work/Dev/exported ✓'], home, 'exported ✓', [KDBX_PW]);
+    expect(ours).toBe(theirs);
+    // and kpm reads its own file back: same entry
+    const other = makeHome();
+    await initVault(other);
+    await kpm(other, ['import', xml], 0, { env: withMaster() });
+    const a = JSON.parse((await kpm(home, ['get', 'exported ✓', '--json'], 0)).stdout);
+    const b = JSON.parse((await kpm(other, ['get', 'exported ✓', '--json'], 0, { env: withMaster() })).stdout);
+    // KeePass keeps times to the second and has no password-changed time (it becomes the update time)
+    const second = (t: string) => t.replace(/\.\d{3}Z$/, '.000Z');
+    expect({ ...b, id: a.id, version: a.version }).toEqual({ ...a, updated: second(a.updated), passwordChanged: second(a.updated) });
   });
 });
 

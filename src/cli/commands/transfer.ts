@@ -17,6 +17,7 @@ import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpm
 import { toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
 import { detectFormat } from '../../transfer/detect.js';
 import { KdbxCredentialsError, parseKdbx, toKdbx } from '../../transfer/kdbx.js';
+import { toKeepassXml } from '../../transfer/keepass.js';
 import { toCsv } from '../../transfer/csv.js';
 import { parseJsonText, decodeText } from '../../transfer/model.js';
 import { info, isInteractive, json, readStdinText, warn } from '../io.js';
@@ -239,7 +240,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const format = choice('--format', o.format, EXPORT_FORMATS);
       if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
       if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx') {
-        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : 'CSV cannot be encrypted');
+        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
       }
       if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
       if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
@@ -270,8 +271,8 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const entries = views.map((v) => {
         const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
         // KDBX holds attachments: their bytes go into the database; other formats leave them out.
-        const bytes = format === 'kdbx' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
-        if (files?.length && format !== 'kdbx') withFiles += files.length;
+        const bytes = format === 'kdbx' || format === 'keepass-xml' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
+        if (files?.length && format !== 'kdbx' && format !== 'keepass-xml') withFiles += files.length;
         return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
       });
       let notes: ExportNote[] = [];
@@ -279,6 +280,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       if (format === 'kpm-json') data = toKpmJson(entries);
       else if (format === 'csv') data = toCsv(entries.map((e) => e.payload));
       else if (format === 'kdbx') ({ bytes: data, notes } = await toKdbx(entries, exportPw!));
+      else if (format === 'keepass-xml') data = toKeepassXml(entries);
       else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
       for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
       const encrypted = exportPw !== undefined;

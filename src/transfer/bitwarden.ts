@@ -173,7 +173,9 @@ export function parseBitwardenJson(text: string): ParseResult {
   const doc = parseJsonText(text, 'Bitwarden JSON');
   if (!isObj(doc)) throw new FileFormatError('not a Bitwarden JSON export: expected an object with "items"');
   if (doc.encrypted === true) {
-    throw new FileFormatError('this Bitwarden export is encrypted; kpm reads only unencrypted Bitwarden JSON (export as ".json", not ".json (Encrypted)")');
+    throw new FileFormatError(doc.passwordProtected === true
+      ? 'this Bitwarden export is password-protected: its password is needed'
+      : 'this Bitwarden export is encrypted with its account key, which only that Bitwarden account can open; export again as ".json" or ".json (Encrypted)" with "Password protected"');
   }
   if (!Array.isArray(doc.items)) throw new FileFormatError('not a Bitwarden JSON export: "items" is missing');
   const named = (list: unknown) => {
@@ -321,3 +323,85 @@ export function toBitwardenExport(entries: EntryPayload[]): { text: string; note
 }
 
 export const toBitwardenJson = (entries: EntryPayload[]): string => toBitwardenExport(entries).text;
+
+// ------------------------------------------------------------------------------------------------
+// Password-protected export ("File format: .json (Encrypted)", "Password protected"), as written by
+// bitwarden/clients (vault-export-core) and read by its BitwardenPasswordProtectedImporter:
+//   { encrypted: true, passwordProtected: true, salt, kdfType (0 PBKDF2-SHA256, 1 Argon2id),
+//     kdfIterations, kdfMemory (MiB), kdfParallelism, encKeyValidation_DO_NOT_EDIT, data }
+// key = KDF(UTF-8 password, UTF-8 salt string (Argon2id: its SHA-256)) → 32 bytes, stretched with
+// HKDF-Expand-SHA256 into encKey ("enc") and macKey ("mac"); each EncString is
+// "2.<iv b64>|<ciphertext b64>|<mac b64>" = AES-256-CBC + HMAC-SHA256(macKey, iv ‖ ciphertext).
+
+/** Bitwarden's own KDF bounds (its KDF settings): anything outside is refused before deriving. */
+export const BITWARDEN_KDF_LIMITS = { pbkdf2: { min: 5000, max: 2_000_000 }, argon2: { memoryMiB: [16, 1024], iterations: [2, 10], parallelism: [1, 16] } } as const;
+
+export function isPasswordProtectedBitwarden(doc: unknown): boolean {
+  return isObj(doc) && doc.encrypted === true && doc.passwordProtected === true;
+}
+
+/** A wrong file password (the validation string does not authenticate): exit 5 for the caller. */
+export class BitwardenPasswordError extends Error {}
+
+function encString(v: unknown, what: string): { iv: Buffer; ct: Buffer; mac: Buffer } {
+  const m = typeof v === 'string' ? /^2\.([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(v) : null;
+  if (!m) throw new FileFormatError(`the encrypted Bitwarden export is damaged: "${what}" is not an AES-CBC-256 + HMAC-SHA256 string ("2.iv|data|mac")`);
+  const [iv, ct, mac] = [m[1], m[2], m[3]].map((x) => Buffer.from(x, 'base64'));
+  if (iv.length !== 16 || mac.length !== 32 || ct.length === 0 || ct.length % 16) throw new FileFormatError(`the encrypted Bitwarden export is damaged: "${what}" has wrong lengths`);
+  return { iv, ct, mac };
+}
+
+async function bitwardenKey(doc: Obj, password: string): Promise<{ enc: Uint8Array; mac: Uint8Array }> {
+  const { pbkdf2Sync, createHash } = await import('node:crypto');
+  const salt = str(doc.salt);
+  const iterations = doc.kdfIterations;
+  if (!salt || typeof iterations !== 'number' || !Number.isInteger(iterations)) throw new FileFormatError('the encrypted Bitwarden export is damaged: "salt" or "kdfIterations" is missing');
+  const pw = Buffer.from(password, 'utf8');
+  let master: Uint8Array;
+  if (doc.kdfType === 0) {
+    const l = BITWARDEN_KDF_LIMITS.pbkdf2;
+    if (iterations < l.min || iterations > l.max) throw new FileFormatError(`refused: PBKDF2 with ${iterations} iterations (Bitwarden allows ${l.min}–${l.max})`);
+    master = pbkdf2Sync(pw, Buffer.from(salt, 'utf8'), iterations, 32, 'sha256');
+  } else if (doc.kdfType === 1) {
+    const l = BITWARDEN_KDF_LIMITS.argon2;
+    const memory = doc.kdfMemory, parallelism = doc.kdfParallelism;
+    if (typeof memory !== 'number' || typeof parallelism !== 'number' || memory < l.memoryMiB[0] || memory > l.memoryMiB[1] || iterations < l.iterations[0] || iterations > l.iterations[1] || parallelism < l.parallelism[0] || parallelism > l.parallelism[1]) {
+      throw new FileFormatError(`refused: Argon2id with ${String(memory)} MiB, ${iterations} passes, ${String(parallelism)} lanes (Bitwarden allows ${l.memoryMiB.join('–')} MiB, ${l.iterations.join('–')} passes, ${l.parallelism.join('–')} lanes)`);
+    }
+    const native = (await import('node:module')).createRequire(import.meta.url)('argon2') as { hash(p: Buffer, o: Record<string, unknown>): Promise<Buffer> };
+    master = await native.hash(pw, { raw: true, type: 2, version: 0x13, salt: createHash('sha256').update(salt, 'utf8').digest(), memoryCost: memory * 1024, timeCost: iterations, parallelism, hashLength: 32 });
+  } else throw new FileFormatError(`the encrypted Bitwarden export uses an unknown kdfType ${JSON.stringify(doc.kdfType)}`);
+  // HKDF-Expand only (RFC 5869 §2.3, one block: T(1) = HMAC(PRK, info ‖ 0x01)); no extract step.
+  const { createHmac } = await import('node:crypto');
+  const expand = (info: string) => createHmac('sha256', master).update(Buffer.concat([Buffer.from(info), Buffer.from([1])])).digest();
+  const key = { enc: new Uint8Array(expand('enc')), mac: new Uint8Array(expand('mac')) };
+  master.fill(0);
+  return key;
+}
+
+async function openEncString(key: { enc: Uint8Array; mac: Uint8Array }, v: unknown, what: string): Promise<Buffer> {
+  const { createHmac, createDecipheriv, timingSafeEqual } = await import('node:crypto');
+  const e = encString(v, what);
+  const mac = createHmac('sha256', key.mac).update(Buffer.concat([e.iv, e.ct])).digest();
+  if (!timingSafeEqual(mac, e.mac)) throw new BitwardenPasswordError('wrong password for the encrypted Bitwarden export (or the file was changed)');
+  const d = createDecipheriv('aes-256-cbc', key.enc, e.iv);
+  try {
+    return Buffer.concat([d.update(e.ct), d.final()]);
+  } catch {
+    throw new FileFormatError(`the encrypted Bitwarden export is damaged: "${what}" does not decrypt`);
+  }
+}
+
+/** Opens a password-protected Bitwarden export; the result is the plain JSON export. */
+export async function decryptBitwardenJson(doc: unknown, password: string): Promise<string> {
+  if (!isPasswordProtectedBitwarden(doc)) throw new FileFormatError('not a password-protected Bitwarden export');
+  const d = doc as Obj;
+  const key = await bitwardenKey(d, password);
+  try {
+    await openEncString(key, d.encKeyValidation_DO_NOT_EDIT, 'encKeyValidation_DO_NOT_EDIT');
+    return (await openEncString(key, d.data, 'data')).toString('utf8');
+  } finally {
+    key.enc.fill(0);
+    key.mac.fill(0);
+  }
+}

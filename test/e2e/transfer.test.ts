@@ -120,7 +120,10 @@ describe('kpm import (agent unlocked)', () => {
     await kpm(home, ['import', join(tmp, 'nope.json'), '--format', 'bitwarden-json'], 3);
     const enc = join(tmp, 'bw-enc.json');
     fs.writeFileSync(enc, JSON.stringify({ encrypted: true, passwordProtected: true, salt: 'x', data: '2.a|b|c' }));
-    expect((await kpm(home, ['import', enc, '--format', 'bitwarden-json'], 2)).stderr).toMatch(/encrypted/);
+    expect((await kpm(home, ['import', enc, '--format', 'bitwarden-json'], 2)).stderr).toMatch(/the bitwarden file password is needed, but there is no terminal/);
+    const acct = join(tmp, 'bw-account.json');
+    fs.writeFileSync(acct, JSON.stringify({ encrypted: true, encKeyValidation_DO_NOT_EDIT: '2.a|b|c', folders: [], items: [] }));
+    expect((await kpm(home, ['import', acct], 2)).stderr).toMatch(/encrypted with its account key, which only that Bitwarden account can open/);
   });
 
   it('export asks for the master password even when unlocked (exit 4 without it, 5 when wrong)', async () => {
@@ -610,5 +613,31 @@ describe('issue 22: vaults, format detection and locked vaults', () => {
     expect(ok.stderr).toContain('warning: vault "Private" is locked (own password): its entries are NOT in the export');
     expect(JSON.parse(ok.stdout)).toMatchObject({ exported: 2, lockedVaultsSkipped: ['Private'] });
     expect(exportedEntries(fs.readFileSync(out, 'utf8')).map((e) => e.name).sort()).toEqual(['home router', 'jira']);
+  });
+});
+
+describe("issue 16: Bitwarden's password-protected export through kpm import", () => {
+  it('imports with the file password (PBKDF2); a wrong password is exit 5 and imports nothing', async () => {
+    const { pbkdf2Sync, createHmac, createCipheriv, randomBytes } = await import('node:crypto');
+    const salt = randomBytes(16).toString('base64');
+    const master = pbkdf2Sync('bw file pw', salt, 5000, 32, 'sha256');
+    const enc = createHmac('sha256', master).update('enc\x01').digest(), mac = createHmac('sha256', master).update('mac\x01').digest();
+    const seal = (plain: string) => {
+      const iv = randomBytes(16);
+      const c = createCipheriv('aes-256-cbc', enc, iv);
+      const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+      return `2.${iv.toString('base64')}|${ct.toString('base64')}|${createHmac('sha256', mac).update(Buffer.concat([iv, ct])).digest('base64')}`;
+    };
+    const home = makeHome();
+    await initVault(home);
+    const file = join(home, 'bw-protected.json');
+    fs.writeFileSync(file, JSON.stringify({
+      encrypted: true, passwordProtected: true, salt, kdfType: 0, kdfIterations: 5000, encKeyValidation_DO_NOT_EDIT: seal('check'),
+      data: seal(fs.readFileSync(join(FIX, 'bitwarden-roundtrip.json'), 'utf8')),
+    }));
+    const wrong = await kpm(home, ['import', file, '--export-password-stdin'], 5, { env: withMaster(), input: 'nope\n' });
+    expect(wrong.stderr).toMatch(/^kpm: bw-protected.json: wrong password for the encrypted Bitwarden export/m);
+    const r = await kpm(home, ['import', file, '--json'], 0, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: 'bw file pw' } });
+    expect(JSON.parse(r.stdout)).toMatchObject({ format: 'bitwarden-json', imported: 4, errors: [] });
   });
 });

@@ -329,3 +329,53 @@ function rewriteMember(zip: Buffer, name: string, data: Buffer, declaredSize: nu
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...parts, cdBuf, end]);
 }
+
+describe("issue 16: Bitwarden's password-protected export", () => {
+  // No Bitwarden-generated vector is available offline: the file is built here with the construction
+  // of bitwarden/clients (vault-export-core, DefaultKeyGenerationService.deriveVaultExportKey).
+  const { pbkdf2Sync, createHash, createHmac, createCipheriv, randomBytes } = require('node:crypto') as typeof import('node:crypto');
+  const stretch = (master: Buffer) => ({
+    enc: createHmac('sha256', master).update(Buffer.from('enc\x01')).digest(),
+    mac: createHmac('sha256', master).update(Buffer.from('mac\x01')).digest(),
+  });
+  const seal = (k: { enc: Buffer; mac: Buffer }, plain: string) => {
+    const iv = randomBytes(16);
+    const c = createCipheriv('aes-256-cbc', k.enc, iv);
+    const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+    const mac = createHmac('sha256', k.mac).update(Buffer.concat([iv, ct])).digest();
+    return `2.${iv.toString('base64')}|${ct.toString('base64')}|${mac.toString('base64')}`;
+  };
+  const plain = JSON.stringify({ encrypted: false, folders: [], items: [{ type: 1, name: 'protected login', login: { username: 'u', password: 'p' } }] });
+  const file = async (kdfType: 0 | 1) => {
+    const salt = randomBytes(16).toString('base64');
+    let master: Buffer;
+    const head: Record<string, unknown> = { encrypted: true, passwordProtected: true, salt, kdfType };
+    if (kdfType === 0) {
+      master = pbkdf2Sync('file pässword', salt, 5000, 32, 'sha256');
+      Object.assign(head, { kdfIterations: 5000 });
+    } else {
+      const argon2 = require('argon2') as { hash(p: Buffer, o: Record<string, unknown>): Promise<Buffer> };
+      master = await argon2.hash(Buffer.from('file pässword'), { raw: true, type: 2, salt: createHash('sha256').update(salt).digest(), memoryCost: 16 * 1024, timeCost: 2, parallelism: 1, hashLength: 32 });
+      Object.assign(head, { kdfIterations: 2, kdfMemory: 16, kdfParallelism: 1 });
+    }
+    const k = stretch(master);
+    return { ...head, encKeyValidation_DO_NOT_EDIT: seal(k, 'b6b1f4e2-7a51-4a43-9a3e-1d2c3b4a5f60'), data: seal(k, plain) };
+  };
+
+  it('PBKDF2-SHA256 and Argon2id files open with their password; a wrong one is a password error', async () => {
+    const { decryptBitwardenJson, BitwardenPasswordError } = await import('../../src/transfer/bitwarden.js');
+    for (const kdf of [0, 1] as const) {
+      const doc = await file(kdf);
+      expect(parseBitwardenJson(await decryptBitwardenJson(doc, 'file pässword')).entries.map((e) => e.payload.name)).toEqual(['protected login']);
+      await expect(decryptBitwardenJson(doc, 'wrong')).rejects.toBeInstanceOf(BitwardenPasswordError);
+    }
+  });
+
+  it('KDF parameters outside Bitwarden\'s bounds are refused before deriving', async () => {
+    const { decryptBitwardenJson } = await import('../../src/transfer/bitwarden.js');
+    const doc = { ...(await file(0)), kdfIterations: 1_000_000_000 };
+    await expect(decryptBitwardenJson(doc, 'x')).rejects.toThrow(/refused: PBKDF2 with 1000000000 iterations/);
+    const a = { ...(await file(1)), kdfMemory: 1 << 20 };
+    await expect(decryptBitwardenJson(a, 'x')).rejects.toThrow(/refused: Argon2id with 1048576 MiB/);
+  });
+});

@@ -14,7 +14,7 @@ import {
   EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportedEntry, type ImportFormat, type ImportIssue, type ParseResult,
 } from '../../transfer/index.js';
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpmJson } from '../../transfer/kpmjson.js';
-import { toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
+import { BitwardenPasswordError, decryptBitwardenJson, isPasswordProtectedBitwarden, parseBitwardenJson, toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
 import { detectFormat } from '../../transfer/detect.js';
 import { KdbxCredentialsError, parseKdbx, toKdbx } from '../../transfer/kdbx.js';
 import { toKeepassXml } from '../../transfer/keepass.js';
@@ -80,6 +80,16 @@ async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, 
         return await parseKdbx(bytes, pw, keyFile);
       } catch (e) {
         if (e instanceof KdbxCredentialsError) throw wrongPassword(`${name}: ${e.message}`);
+        throw e;
+      }
+    }
+    if (format === 'bitwarden-json') {
+      const doc = parseJsonText(decodeText(bytes), 'Bitwarden JSON');
+      if (!isPasswordProtectedBitwarden(doc)) return parseBitwardenJson(decodeText(bytes));
+      try {
+        return parseBitwardenJson(await decryptBitwardenJson(doc, await exportPassword(o, false, 'Bitwarden file password')));
+      } catch (e) {
+        if (e instanceof BitwardenPasswordError) throw wrongPassword(`${name}: ${e.message}`);
         throw e;
       }
     }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { SECRET_FIELDS, type EntryPayload } from '../vault/entry.js';
 import {
-  addCustom, addTag, collect, isoDate, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str, type ParseResult,
+  addCustom, addTag, collect, isoDate, passwordVersions, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str, type ParseResult,
 } from './model.js';
 
 type Obj = Record<string, unknown>;
@@ -197,15 +197,16 @@ export function parseBitwardenJson(text: string): ParseResult {
       if (!isObj(item)) throw new RecordError('item is not an object');
       const notes: Notes = { skipped: [], changed: [] };
       const payload = mapItem(item, folders, collections, notes);
-      const history = Array.isArray(item.passwordHistory) ? item.passwordHistory.length : 0;
-      if (history) notes.skipped.push(`password history (${history} old password${history === 1 ? '' : 's'}) not imported`);
+      const old = (Array.isArray(item.passwordHistory) ? item.passwordHistory : []).filter(isObj).map((h) => ({ password: str(h.password) ?? '', date: isoDate(h.lastUsedDate) }));
+      const history = payload.type === 'login' ? passwordVersions(payload, old) : [];
+      if (old.length && !history.length) notes.skipped.push(`password history (${old.length} old password${old.length === 1 ? '' : 's'}) not imported`);
       const passkeys = isObj(item.login) && Array.isArray(item.login.fido2Credentials) ? item.login.fido2Credentials.length : 0;
       if (passkeys) notes.skipped.push(`${passkeys} passkey${passkeys === 1 ? '' : 's'} not imported`);
       const attachments = Array.isArray(item.attachments) ? item.attachments.length : 0;
       if (attachments) notes.skipped.push(`${attachments} attachment${attachments === 1 ? '' : 's'} not imported (Bitwarden's JSON export does not contain them)`);
       for (const m of notes.skipped) res.skipped.push({ record, message: m });
       for (const m of notes.changed) res.changed.push({ record, message: m });
-      return { record, payload };
+      return { record, payload, ...(history.length ? { history } : {}) };
     });
   });
   return res;

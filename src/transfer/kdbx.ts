@@ -54,6 +54,22 @@ const binaryBytes = (b: kdbxweb.KdbxBinary | kdbxweb.KdbxBinaryWithHash | undefi
   return undefined;
 };
 
+function source(e: kdbxweb.KdbxEntry): KeepassEntrySource {
+  const src: KeepassEntrySource = { strings: new Map(), hidden: new Set(), tags: [...e.tags], binaries: [] };
+  for (const [k, v] of e.fields) {
+    src.strings.set(k, text(v));
+    if (v instanceof kdbxweb.ProtectedValue) src.hidden.add(k);
+  }
+  src.created = e.times.creationTime?.toISOString();
+  src.updated = e.times.lastModTime?.toISOString();
+  if (e.times.expires && e.times.expiryTime) src.expires = e.times.expiryTime.toISOString();
+  for (const [name, b] of e.binaries) {
+    const bytes = binaryBytes(b as kdbxweb.KdbxBinary | kdbxweb.KdbxBinaryWithHash);
+    src.binaries.push(bytes ? { name, bytes } : { name, missing: 'has no contents in the database' });
+  }
+  return src;
+}
+
 /** A wrong password or key file: the caller turns it into exit 5. */
 export class KdbxCredentialsError extends Error {}
 
@@ -82,23 +98,16 @@ export async function parseKdbx(bytes: Uint8Array, password: string | undefined,
         continue;
       }
       collect(res, n, undefined, () => {
-        const src: KeepassEntrySource = { strings: new Map(), hidden: new Set(), tags: e.tags, binaries: [] };
-        for (const [k, v] of e.fields) {
-          src.strings.set(k, text(v));
-          if (v instanceof kdbxweb.ProtectedValue) src.hidden.add(k);
-        }
-        src.created = e.times.creationTime?.toISOString();
-        src.updated = e.times.lastModTime?.toISOString();
-        if (e.times.expires && e.times.expiryTime) src.expires = e.times.expiryTime.toISOString();
-        for (const [name, b] of e.binaries) {
-          const bytes = binaryBytes(b as kdbxweb.KdbxBinary | kdbxweb.KdbxBinaryWithHash);
-          src.binaries.push(bytes ? { name, bytes } : { name, missing: 'has no contents in the database' });
-        }
-        const m = mapKeepassEntry(src, here);
+        const m = mapKeepassEntry(source(e), here);
         for (const s of m.skipped) res.skipped.push({ record: n, message: s });
         for (const c of m.changed) res.changed.push({ record: n, message: c });
-        if (e.history.length) res.skipped.push({ record: n, message: `history (${e.history.length} older version${e.history.length === 1 ? '' : 's'}) not imported` });
-        return { record: n, payload: m.payload, files: m.files.length ? m.files : undefined };
+        // older versions, oldest first: the entry's kpm history
+        const history = e.history.map((h) => {
+          const old = mapKeepassEntry({ ...source(h), binaries: [] }, here).payload;
+          delete old.files;
+          return old;
+        });
+        return { record: n, payload: m.payload, files: m.files.length ? m.files : undefined, ...(history.length ? { history } : {}) };
       });
     }
     for (const c of g.groups) walk(c, here, bin, false);

@@ -219,9 +219,18 @@ export function parseKeepassXml(xml: string): ParseResult {
           const { payload, files, skipped, changed } = mapEntry(c, here, pool);
           for (const m of skipped) res.skipped.push({ record: n, line, message: m });
           for (const m of changed) res.changed.push({ record: n, line, message: m });
-          const history = children(c, 'History').flatMap((h) => children(h, 'Entry')).length;
-          if (history) res.skipped.push({ record: n, line, message: `history (${history} older version${history === 1 ? '' : 's'}) not imported` });
-          return { record: n, line, payload, files: files.length ? files : undefined };
+          // KeePass keeps older versions oldest first: they become the entry's kpm history.
+          const history = children(c, 'History').flatMap((h) => children(h, 'Entry')).flatMap((h) => {
+            try {
+              const old = mapEntry(h, here, new Map()).payload;
+              delete old.files;
+              return [old];
+            } catch (err) {
+              if (err instanceof RecordError) return [];
+              throw err;
+            }
+          });
+          return { record: n, line, payload, files: files.length ? files : undefined, ...(history.length ? { history } : {}) };
         });
       } else if (tag === 'Group') walk(c, here, bin, false);
     }

@@ -25,6 +25,22 @@ export interface ImportedEntry {
   files?: ImportedFile[];
   /** kpm-json: the vault the entry was exported from (kept unless --vault is given) */
   vault?: string;
+  /** earlier versions (old passwords), oldest first: they become the entry's kpm history */
+  history?: EntryPayload[];
+}
+
+/** Earlier versions of `p` that differ only in the password, from (password, date) pairs. */
+export function passwordVersions(p: EntryPayload, old: { password: string; date?: string }[]): EntryPayload[] {
+  return old
+    .filter((o) => o.password !== '')
+    .sort((a, b) => (a.date ?? '').localeCompare(b.date ?? ''))
+    .map((o) => {
+      const v: EntryPayload = structuredClone(p);
+      v.fields.password = o.password;
+      if (o.date) v.updated = v.passwordChanged = o.date;
+      delete v.files;
+      return v;
+    });
 }
 
 export interface ImportIssue {

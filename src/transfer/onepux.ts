@@ -4,7 +4,7 @@
 // fields are custom fields. Mapping: docs/IMPORT-EXPORT.md "1Password (1PUX)".
 import type { EntryPayload, EntryType } from '../vault/entry.js';
 import {
-  addTag, collect, decodeText, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str,
+  addTag, collect, decodeText, emptyResult, FileFormatError, finish, newPayload, parseJsonText, passwordVersions, put, RecordError, setDates, str,
   type ImportedFile, type ParseResult,
 } from './model.js';
 import { ZipReader } from './zip.js';
@@ -149,9 +149,11 @@ export function parseOnePux(bytes: Uint8Array): ParseResult {
         const { payload, files: got, missing } = mapItem(item, files);
         if (vaults.length > 1) addTag(payload, vaultName);
         for (const m of missing) res.skipped.push({ record: n, message: `file "${m}" is not in the archive` });
-        const history = isObj(item.details) && Array.isArray(item.details.passwordHistory) ? item.details.passwordHistory.length : 0;
-        if (history) res.skipped.push({ record: n, message: `password history (${history} old password${history === 1 ? '' : 's'}) not imported` });
-        return { record: n, payload, files: got.length ? got : undefined };
+        const old = (isObj(item.details) && Array.isArray(item.details.passwordHistory) ? item.details.passwordHistory : [])
+          .filter(isObj).map((h) => ({ password: str(h.value) ?? '', date: typeof h.time === 'number' ? new Date(h.time * 1000).toISOString() : undefined }));
+        const history = payload.type === 'login' ? passwordVersions(payload, old) : [];
+        if (old.length && !history.length) res.skipped.push({ record: n, message: `password history (${old.length} old password${old.length === 1 ? '' : 's'}) not imported` });
+        return { record: n, payload, files: got.length ? got : undefined, ...(history.length ? { history } : {}) };
       });
     }
   }

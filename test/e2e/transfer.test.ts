@@ -56,6 +56,9 @@ describe('kpm import (agent unlocked)', () => {
     expect(gh.fields).toMatchObject({ username: 'octocat', password: 'hunter2-GH!', url: 'https://github.com/login' });
     expect(gh.custom).toContainEqual({ name: 'API token', value: 'ghp_s3cr3t', kind: 'hidden' });
     expect(gh.tags).toEqual(['Work', 'favorite']);
+    // Bitwarden's password history is the entry's kpm history: oldest first, then the current entry
+    const hist = JSON.parse((await kpm(home, ['history', 'GitHub', '--json'], 0)).stdout) as { version: number; payload: { fields: { password: string } } }[];
+    expect(hist.map((h) => [h.version, h.payload.fields.password])).toEqual([[1, 'hunter0-GH'], [2, 'hunter1-GH'], [3, 'hunter2-GH!']]);
     expect((await kpm(home, ['totp', 'GitHub'], 0)).stdout).toMatch(/^\d{6}\n$/);
     expect((await kpm(home, ['get', 'Visa Gold', '--field', 'expiry'], 0)).stdout).toBe('07/29\n');
   });
@@ -64,7 +67,7 @@ describe('kpm import (agent unlocked)', () => {
     const file = join(tmp, 'export.1pux');
     fs.writeFileSync(file, buildOnePux());
     const r = await kpm(home, ['import', file, '--format', '1password-1pux'], 0);
-    expect(r.stderr).toMatch(/Imported 7 entries into Personal \(1 file stored, 2 skipped, listed above\)\./);
+    expect(r.stderr).toMatch(/Imported 7 entries into Personal \(1 file stored, 1 skipped, listed above\)\./);
     expect((await kpm(home, ['get', 'Example Account', '--field', 'username'], 0)).stdout).toBe('ada@example.org\n');
     expect((await kpm(home, ['get', 'Mastercard ✓'], 0)).stdout).toBe('5555555555554444\n');
     await kpm(home, ['doc', 'get', 'Passport', '-o', join(tmp, 'passport.txt')], 0);
@@ -340,7 +343,6 @@ describe.skipIf(!KEEPASSXC)(`KeePassXC ${KEEPASSXC ?? '(not installed)'} → kpm
     expect(s).toMatchObject({ format: 'keepass-xml', detected: true, imported: 2, errors: [] });
     expect(s.skipped.map((x: { message: string }) => x.message)).toEqual([
       expect.stringMatching(/^attachment "scan.txt" is not in the XML file/),
-      'history (1 older version) not imported',
       'in the recycle bin',
     ]);
     expect(s.changed.map((x: { message: string }) => x.message)).toEqual(['expiry date 2027-12-31T23:59:59.000Z kept as the custom field "expires" (kpm does not expire entries)']);
@@ -417,7 +419,10 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
     expect(r.stderr).toContain('kx.kdbx: detected format kdbx (a KeePass database)');
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ format: 'kdbx', imported: 2, files: 1, errors: [] });
-    expect(s.skipped.map((x: { message: string }) => x.message)).toEqual(['history (1 older version) not imported', 'in the recycle bin']);
+    expect(s.skipped.map((x: { message: string }) => x.message)).toEqual(['in the recycle bin']);
+    // KeePassXC's older version (before the attachment was added) is the entry's kpm history
+    const hist = JSON.parse((await kpm(home, ['history', 'Mastodon ✉', '--json'], 0)).stdout);
+    expect(hist.length).toBe(2);
     const m = JSON.parse((await kpm(home, ['get', 'Mastodon ✉', '--json'], 0)).stdout);
     expect(m).toMatchObject({ tags: ['Internet, Web'], created: '2021-02-03T04:05:06.000Z', fields: { username: 'ada', password: 'tööt-tööt', notes: 'line 1\nline 2 & more' } });
     expect(m.custom).toContainEqual({ name: 'expires', value: '2027-12-31T23:59:59.000Z' });

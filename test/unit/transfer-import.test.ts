@@ -81,10 +81,11 @@ describe('Bitwarden JSON', () => {
     expect(r.skipped).toEqual([
       { record: 1, message: 'the match detection (0) of URI "https://gist.github.com" is not kept' },
       { record: 1, message: 'linked field "user link" (it shows another field of the item, linkedId 100) not imported' },
-      { record: 1, message: 'password history (2 old passwords) not imported' },
       { record: 1, message: '1 passkey not imported' },
       { record: 6, message: 'in the trash' },
     ]);
+    // the old passwords are the entry's history, oldest first, each dated when it was replaced
+    expect(r.entries[0].history!.map((h) => [h.fields.password, h.updated])).toEqual([['hunter0-GH', '2023-06-01T10:00:00.000Z'], ['hunter1-GH', '2024-03-01T10:00:00.000Z']]);
   });
 
   it('reports malformed items by record number and still parses the good ones', () => {
@@ -97,7 +98,7 @@ describe('Bitwarden JSON', () => {
   });
 
   it('refuses encrypted exports and broken JSON (with the line)', () => {
-    expect(fileError(() => parseBitwardenJson('{"encrypted": true, "passwordProtected": true, "data": "2.x|y|z"}')).message).toMatch(/encrypted/);
+    expect(fileError(() => parseBitwardenJson('{"encrypted": true, "passwordProtected": true, "data": "2.x|y|z"}')).message).toMatch(/password-protected: its password is needed/);
     const e = fileError(() => parseBitwardenJson('{\n  "items": [\n    {"type": 1,}\n  ]\n}'));
     expect(e.line).toBe(3);
     expect(fileError(() => parseBitwardenJson('[1, 2]')).message).toMatch(/expected an object/);
@@ -145,7 +146,6 @@ describe('1Password 1PUX', () => {
     expect(server.tags).toEqual(['1password category 110']);
     expect(server.custom).toEqual([{ name: 'URL', value: 'ssh://build.example.com' }, { name: 'username', value: 'deploy' }, { name: 'password', value: 'srv-pass' }]);
     expect(r.skipped).toEqual([
-      { record: 1, message: 'password history (1 old password) not imported' },
       { record: 8, message: 'in the trash' },
     ]);
   });
@@ -192,7 +192,6 @@ describe('KeePass 2.x XML', () => {
     expect(r.entries.map((e) => [e.record, e.line])).toEqual([[1, 13], [2, 44], [3, 92], [4, 128]]);
     expect(r.skipped).toEqual([
       { record: 2, line: 44, message: 'attachment "qr.png" is not in the XML file (KeePassXC\'s XML export of a KDBX 4 database leaves attachments out; import the .kdbx itself)' },
-      { record: 2, line: 44, message: 'history (1 older version) not imported' },
       { record: 5, line: 151, message: 'in the recycle bin' },
     ]);
   });

@@ -128,11 +128,11 @@ async function progress(total: number): Promise<{ update(n: number): void; stop(
 }
 
 /** Splits payloads into batches of at most BATCH_BYTES of JSON each. */
-function batches(payloads: EntryPayload[]): EntryPayload[][] {
-  const out: EntryPayload[][] = [[]];
+function batches<T extends { payload: EntryPayload }>(items: T[]): T[][] {
+  const out: T[][] = [[]];
   let size = 0;
-  for (const p of payloads) {
-    const n = Buffer.byteLength(JSON.stringify(p));
+  for (const p of items) {
+    const n = Buffer.byteLength(JSON.stringify(p.payload));
     if (size + n > BATCH_BYTES && out[out.length - 1].length) out.push([]), (size = 0);
     out[out.length - 1].push(p);
     size += n;
@@ -333,9 +333,18 @@ async function write(api: VaultApi, groups: Map<string, ImportedEntry[]>): Promi
     }
     let done = 0;
     for (const [vault, entries] of groups) {
-      for (const batch of batches(entries.map((e) => e.payload))) {
+      for (const batch of batches(entries)) {
         if (!batch.length) continue;
-        await api.addMany(vault, batch);
+        // An entry with a history starts as its oldest version; each newer one is an update, the
+        // last being the entry as it is now (so `kpm history NAME` lists the old passwords).
+        const first = batch.map((e) => (e.history?.length ? { ...e.history[0], name: e.payload.name } : e.payload));
+        const { ids } = await api.addMany(vault, first);
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i];
+          if (!e.history?.length) continue;
+          let version = 1;
+          for (const p of [...e.history.slice(1), e.payload]) await api.update(vault, ids[i], version++, p === e.payload ? p : { ...p, name: e.payload.name });
+        }
         bar.update((done += batch.length));
       }
     }

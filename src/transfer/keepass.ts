@@ -62,24 +62,44 @@ export function keepassTime(v: string): string | undefined {
   return undefined;
 }
 
-/** Meta/Binaries (KeePass 2 XML and KDBX 3.1): attachment contents by ID, gzip when Compressed. */
-function binaryPool(meta: Node | undefined): Map<string, Node> {
-  const pool = new Map<string, Node>();
-  const bins = meta && child(meta, 'Binaries');
-  if (bins) for (const b of children(bins, 'Binary')) pool.set(attr(b, 'ID') ?? String(pool.size), b);
-  return pool;
-}
+/** S12: an attachment in the XML may unpack to at most this much, all of them together to TOTAL. */
+export const XML_ATTACHMENT_LIMITS = { member: 128 << 20, total: 192 << 20 };
 
-/** The largest attachment read from an XML file (the vault's blobs take any size; this bounds memory). */
-const MAX_ATTACHMENT = 256 << 20;
+/**
+ * Meta/Binaries (KeePass 2 XML and KDBX 3.1): attachment contents by ID, gzip when Compressed.
+ * Each is unpacked once (an ID shared by many entries is not unpacked again), within the limits.
+ */
+class BinaryPool {
+  private readonly nodes = new Map<string, Node>();
+  private readonly done = new Map<Node, Uint8Array>();
+  private used = 0;
 
-function binaryBytes(b: Node): Uint8Array {
-  const raw = Buffer.from(text(b).replace(/\s+/g, ''), 'base64');
-  if (attr(b, 'Compressed')?.toLowerCase() !== 'true') return new Uint8Array(raw);
-  try {
-    return new Uint8Array(gunzipSync(raw, { maxOutputLength: MAX_ATTACHMENT }));
-  } catch (e) {
-    throw new RecordError(`an attachment cannot be unpacked: ${(e as Error).message}`);
+  constructor(meta: Node | undefined) {
+    const bins = meta && child(meta, 'Binaries');
+    if (bins) for (const b of children(bins, 'Binary')) this.nodes.set(attr(b, 'ID') ?? String(this.nodes.size), b);
+  }
+
+  node(ref: string): Node | undefined {
+    return this.nodes.get(ref);
+  }
+
+  bytes(b: Node): Uint8Array {
+    const cached = this.done.get(b);
+    if (cached) return cached;
+    const raw = Buffer.from(text(b).replace(/\s+/g, ''), 'base64');
+    let out: Uint8Array = new Uint8Array(raw);
+    if (attr(b, 'Compressed')?.toLowerCase() === 'true') {
+      try {
+        out = new Uint8Array(gunzipSync(raw, { maxOutputLength: Math.min(XML_ATTACHMENT_LIMITS.member, XML_ATTACHMENT_LIMITS.total - this.used) + 1 }));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new FileFormatError(`refused: the attachments unpack to more than ${XML_ATTACHMENT_LIMITS.member >> 20} MiB each or ${XML_ATTACHMENT_LIMITS.total >> 20} MiB together`);
+        throw new RecordError(`an attachment cannot be unpacked: ${(e as Error).message}`);
+      }
+    }
+    this.used += out.length;
+    if (out.length > XML_ATTACHMENT_LIMITS.member || this.used > XML_ATTACHMENT_LIMITS.total) throw new FileFormatError(`refused: the attachments unpack to more than ${XML_ATTACHMENT_LIMITS.member >> 20} MiB each or ${XML_ATTACHMENT_LIMITS.total >> 20} MiB together`);
+    this.done.set(b, out);
+    return out;
   }
 }
 
@@ -138,7 +158,7 @@ export function mapKeepassEntry(src: KeepassEntrySource, groupPath: string[]): M
   return out;
 }
 
-function mapEntry(e: Node, groupPath: string[], pool: Map<string, Node>): Mapped {
+function mapEntry(e: Node, groupPath: string[], pool: BinaryPool): Mapped {
   const strings = new Map<string, string>();
   const hidden = new Set<string>();
   for (const s of children(e, 'String')) {
@@ -162,9 +182,9 @@ function mapEntry(e: Node, groupPath: string[], pool: Map<string, Node>): Mapped
     const fileName = text(child(b, 'Key')) || 'attachment';
     const v = child(b, 'Value');
     const ref = v ? attr(v, 'Ref') : undefined;
-    const data = ref !== undefined ? pool.get(ref) : v && text(v) ? v : undefined;
+    const data = ref !== undefined ? pool.node(ref) : v && text(v) ? v : undefined;
     src.binaries.push(data
-      ? { name: fileName, bytes: binaryBytes(data) }
+      ? { name: fileName, bytes: pool.bytes(data) }
       : { name: fileName, missing: "is not in the XML file (KeePassXC's XML export of a KDBX 4 database leaves attachments out; import the .kdbx itself)" });
   }
   return mapKeepassEntry(src, groupPath);
@@ -199,7 +219,7 @@ export function parseKeepassXml(xml: string): ParseResult {
   if (!file || !root) throw new FileFormatError('not a KeePass 2.x XML export: KeePassFile/Root is missing');
   const meta = child(file, 'Meta');
   const recycleBin = meta ? text(child(meta, 'RecycleBinUUID')).trim() : '';
-  const pool = binaryPool(meta);
+  const pool = new BinaryPool(meta);
   const lines = entryLines(xml);
   const res = emptyResult();
   let record = 0;
@@ -222,7 +242,7 @@ export function parseKeepassXml(xml: string): ParseResult {
           // KeePass keeps older versions oldest first: they become the entry's kpm history.
           const history = children(c, 'History').flatMap((h) => children(h, 'Entry')).flatMap((h) => {
             try {
-              const old = mapEntry(h, here, new Map()).payload;
+              const old = mapEntry(h, here, new BinaryPool(undefined)).payload;
               delete old.files;
               return [old];
             } catch (err) {

@@ -260,6 +260,13 @@ describe('S12: hostile import files', () => {
     expect(fileError(() => parseKeepassXml(deep)).message).toMatch(/nested more than 512 deep/);
   });
 
+  it('S12: a gzip bomb attachment in KeePass XML is refused, not inflated whole', () => {
+    const { gzipSync } = require('node:zlib') as typeof import('node:zlib');
+    const gz = gzipSync(Buffer.alloc(200 << 20), { level: 9 }).toString('base64');
+    const xml = keepassXml(kpEntry('bomb', {}, '<Binary><Key>z.bin</Key><Value Ref="0"/></Binary>'), `<Binaries><Binary ID="0" Compressed="True">${gz}</Binary></Binaries>`);
+    expect(fileError(() => parseKeepassXml(xml)).message).toMatch(/^refused: the attachments unpack to more than 128 MiB each or 192 MiB together/);
+  });
+
   const bomb = (declared: 'honest' | 'lying', size = 64 << 20) => {
     const zip = Buffer.from(zipSync({ 'export.data': new Uint8Array(1) }, { level: 0 }));
     // Put a member that inflates to `size` zero bytes where export.data was.

@@ -159,6 +159,7 @@ function mapItem(item: Obj, folders: Map<string, string>, collections: Map<strin
   addTag(p, folder);
   for (const id of Array.isArray(item.collectionIds) ? item.collectionIds : []) addTag(p, typeof id === 'string' ? collections.get(id) : undefined);
   if (item.favorite === true) addTag(p, 'favorite');
+  if (typeof item.archivedDate === 'string') addTag(p, 'archived');
   for (const t of (extraTags ?? '').split(',')) addTag(p, t);
   if (item.reprompt === 1) notes.skipped.push('the master-password re-prompt is not kept (kpm has no per-entry re-prompt)');
   setDates(p, item.creationDate, item.revisionDate);

@@ -1,6 +1,6 @@
 // The vault operations the CLI needs, whether served by the agent or by an in-process Session.
 import type { KdfParams } from '../crypto/kdf.js';
-import { ENTRY_TYPES, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from '../vault/entry.js';
+import { CUSTOM_FIELD_KINDS, ENTRY_TYPES, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from '../vault/entry.js';
 import { validate, type JsonSchema } from '../protocol/validate.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
@@ -70,7 +70,7 @@ const payload: JsonSchema = {
     type: { type: 'string', enum: ENTRY_TYPES },
     name: str(MAX_NAME_LENGTH * 2),
     fields: { type: 'object' }, // every value a string: checked below (the validator has no "values of")
-    custom: { type: 'array', maxItems: 10_000, items: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: name, value } } },
+    custom: { type: 'array', maxItems: 10_000, items: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: name, value, kind: { type: 'string', enum: CUSTOM_FIELD_KINDS } } } },
     tags: { type: 'array', maxItems: 1000, items: name },
     created: str(64),
     updated: str(64),

@@ -64,14 +64,14 @@ export function setField(p: EntryPayload, key: string, value: string, hidden?: b
     if (i >= 0) p.custom.splice(i, 1);
   } else if (i >= 0) {
     p.custom[i].value = value;
-    if (hidden) p.custom[i].hidden = true;
-  } else p.custom.push(hidden ? { name: k, value, hidden: true } : { name: k, value });
+    if (hidden) p.custom[i].kind = 'hidden';
+  } else p.custom.push(hidden ? { name: k, value, kind: 'hidden' } : { name: k, value });
 }
 
 /** Whether `key` names a secret custom field of `p`. */
 export function isSecretCustom(p: EntryPayload, key: string): boolean {
   const lower = key.trim().toLowerCase();
-  return p.custom.some((c) => c.hidden === true && c.name.toLowerCase() === lower);
+  return p.custom.some((c) => c.kind === 'hidden' && c.name.toLowerCase() === lower);
 }
 
 /** Applies --username/--url/--notes/--totp/--field KEY=VALUE. Passwords are refused on argv. */
@@ -95,7 +95,7 @@ export function applyFieldFlags(p: EntryPayload, f: EntryFlags): void {
   for (const name of f.hideField ?? []) {
     const c = p.custom.find((x) => x.name.toLowerCase() === name.trim().toLowerCase());
     if (!c) throw usageError(`--hide-field: the entry has no custom field "${name}"`, 'add one with --secret-field NAME');
-    c.hidden = true;
+    c.kind = 'hidden';
   }
 }
 
@@ -149,10 +149,11 @@ export function applyJsonFields(p: EntryPayload, doc: unknown): void {
   }
   if (Array.isArray(o.custom)) {
     for (const c of o.custom) {
-      if (!c || typeof c.name !== 'string' || typeof c.value !== 'string' || (c.hidden !== undefined && typeof c.hidden !== 'boolean')) {
-        throw usageError('custom fields must be {"name": "…", "value": "…"} (and optionally "hidden": true)');
+      if (!c || typeof c.name !== 'string' || typeof c.value !== 'string' || (c.kind !== undefined && c.kind !== 'hidden' && c.kind !== 'boolean')) {
+        throw usageError('custom fields must be {"name": "…", "value": "…"} (and optionally "kind": "hidden" for a secret one)');
       }
-      setField(p, c.name, c.value, c.hidden === true);
+      setField(p, c.name, c.value, c.kind === 'hidden');
+      if (c.kind === 'boolean') p.custom.find((x) => x.name === c.name)!.kind = 'boolean';
     }
   }
   if (Array.isArray(o.tags)) p.tags = o.tags.map(String);

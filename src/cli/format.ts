@@ -27,6 +27,6 @@ export function printEntry(v: EntryView, reveal: boolean): void {
   const hidden = (k: string, val: string) => (k === 'number' && p.type === 'card' ? maskCardNumber(val) : '••••••••');
   const show = (k: string, val: string, secret: boolean) => out(`  ${k}: ${secret && !reveal ? hidden(k.toLowerCase(), val) : val}`);
   for (const [k, val] of Object.entries(p.fields)) show(k, val, SECRET_FIELDS.has(k.toLowerCase()));
-  for (const c of p.custom) show(c.name, c.value, c.hidden === true || SECRET_FIELDS.has(c.name.toLowerCase()));
+  for (const c of p.custom) show(c.name, c.value, c.kind === 'hidden' || SECRET_FIELDS.has(c.name.toLowerCase()));
   out(dim(`  updated ${p.updated}`));
 }

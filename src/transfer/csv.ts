@@ -8,7 +8,7 @@ import {
   addTag, collect, emptyResult, FileFormatError, finish, newPayload, put, RecordError, setDates, type ParseResult,
 } from './model.js';
 
-type Role = 'name' | 'type' | 'url' | 'username' | 'password' | 'totp' | 'notes' | 'tags' | 'fields' | 'created' | 'updated' | 'favorite' | 'ignore';
+type Role = 'name' | 'type' | 'url' | 'username' | 'password' | 'totp' | 'notes' | 'tags' | 'folder' | 'fields' | 'created' | 'updated' | 'favorite' | 'ignore';
 
 const ALIASES: Record<string, Role> = {
   name: 'name', title: 'name', account: 'name',
@@ -18,7 +18,7 @@ const ALIASES: Record<string, Role> = {
   password: 'password', login_password: 'password',
   totp: 'totp', login_totp: 'totp', otp: 'totp', otpauth: 'totp',
   notes: 'notes', note: 'notes', extra: 'notes', comments: 'notes',
-  tags: 'tags', folder: 'tags', grouping: 'tags', group: 'tags',
+  tags: 'tags', folder: 'folder', grouping: 'folder', group: 'folder',
   fields: 'fields',
   created: 'created', timecreated: 'created',
   updated: 'updated', 'last modified': 'updated', modified: 'updated', timepasswordchanged: 'updated',
@@ -69,6 +69,15 @@ function unclosedQuoteLine(text: string): number | undefined {
   return quoted ? open : undefined;
 }
 
+/** LastPass writes secure notes as rows whose url is "http://sn". */
+const LASTPASS_NOTE_URL = 'http://sn';
+
+/** KeePassXC's CSV export: Group,Title,Username,Password,URL,Notes,TOTP,Icon,Last Modified,Created. */
+const isKeepassxcCsv = (header: string[]) => ['group', 'title', 'username', 'password', 'url', 'notes'].every((h, i) => header[i]?.trim().toLowerCase() === h);
+
+/** KeePassXC's recycle bin group (its English name: the CSV does not mark it otherwise). */
+const KEEPASSXC_RECYCLE_BIN = 'Recycle Bin';
+
 export function parseCsv(text: string): ParseResult {
   let rows: { record: string[]; info: { lines: number } }[];
   try {
@@ -86,24 +95,38 @@ export function parseCsv(text: string): ParseResult {
     throw new FileFormatError(`the first row is not a header with known columns (got: ${header.slice(0, 6).join(', ')}); expected at least name, url, username, password or notes`, 1);
   }
   const res = emptyResult();
+  const keepassxc = isKeepassxcCsv(header);
   rows.slice(1).forEach(({ record: cells, info }, i) => {
     const start = info.lines - cells.reduce((n, c) => n + (c.match(/\n/g)?.length ?? 0), 0);
+    if (keepassxc && cells.length === header.length) {
+      // The first part of the group path is the root group, i.e. the database: not a tag.
+      const path = cells[0].split('/').slice(1);
+      if (path[0] === KEEPASSXC_RECYCLE_BIN) {
+        res.skipped.push({ record: i + 1, line: start, message: 'in the recycle bin' });
+        return;
+      }
+      cells = [path.join('/'), ...cells.slice(1)];
+    }
     collect(res, i + 1, start, () => {
       if (cells.length !== header.length) throw new RecordError(`expected ${header.length} columns, found ${cells.length}`);
       const get = (role: Role) => cells.find((_, c) => roles[c] === role);
-      const p: EntryPayload = newPayload(csvType(get('type')), '');
+      const lastpassNote = get('url')?.trim() === LASTPASS_NOTE_URL && !get('type');
+      const p: EntryPayload = newPayload(lastpassNote ? 'note' : csvType(get('type')), '');
       const name = get('name');
       header.forEach((h, c) => {
         const v = cells[c];
         if (v === '') return;
         switch (roles[c]) {
           case 'url':
+            if (lastpassNote) return;
             v.split(/,(?=\s*[a-z][a-z0-9+.-]*:\/\/)/i).forEach((u) => put(p, 'url', u.trim()));
             return;
           case 'username': case 'password': case 'totp': case 'notes':
             return put(p, roles[c]!, v);
           case 'tags':
             return v.split(/[,;]/).forEach((t) => addTag(p, t));
+          case 'folder':
+            return addTag(p, v); // one folder or group path, commas and all
           case 'favorite':
             if (truthy(v)) addTag(p, 'favorite');
             return;

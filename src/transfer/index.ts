@@ -9,8 +9,8 @@ import { decodeText, type ImportedEntry, type ImportFormat, type ParseResult } f
 
 export * from './model.js';
 
-/** Parses a file of a given format (encrypted kpm-json is opened by the caller first). */
-export function parseImport(format: ImportFormat, bytes: Uint8Array): ParseResult {
+/** Parses a file of a given format (encrypted kpm-json and .kdbx are opened by the caller). */
+export function parseImport(format: Exclude<ImportFormat, 'kdbx'>, bytes: Uint8Array): ParseResult {
   switch (format) {
     case '1password-1pux':
       return parseOnePux(bytes);

@@ -4,7 +4,7 @@ import { argon2id, checkKdfParams, DEFAULT_KDF, KdfParamsError, SALT_BYTES, type
 import { AuthError, open, seal } from '../crypto/aead.js';
 import { decodeUtf8, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/random.js';
-import { isEntryType, type EntryPayload } from '../vault/entry.js';
+import { CUSTOM_FIELD_KINDS, isEntryType, type EntryPayload } from '../vault/entry.js';
 import { corrupt, usageError, wrongPassword } from '../vault/errors.js';
 import { collect, emptyResult, FileFormatError, finish, isoDate, parseJsonText, RecordError, type ParseResult } from './model.js';
 
@@ -104,14 +104,17 @@ function entryOf(o: unknown): EntryPayload {
     fields[k] = v;
   }
   const custom = (o.custom ?? []) as unknown;
-  if (!Array.isArray(custom) || !custom.every((c) => isObj(c) && typeof c.name === 'string' && typeof c.value === 'string' && (c.hidden === undefined || typeof c.hidden === 'boolean'))) {
-    throw new RecordError('"custom" must be an array of {"name", "value"} strings (and an optional boolean "hidden")');
+  if (!Array.isArray(custom) || !custom.every((c) => isObj(c) && typeof c.name === 'string' && typeof c.value === 'string')) {
+    throw new RecordError('"custom" must be an array of {"name", "value"} strings (and an optional "kind": "hidden" or "boolean")');
+  }
+  for (const c of custom as Obj[]) {
+    if (c.kind !== undefined && !(CUSTOM_FIELD_KINDS as readonly unknown[]).includes(c.kind)) throw new RecordError(`custom field "${String(c.name)}": unknown kind ${JSON.stringify(c.kind)}`);
   }
   const tags = (o.tags ?? []) as unknown;
   if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new RecordError('"tags" must be an array of strings');
   const now = new Date().toISOString();
   const p: EntryPayload = {
-    type: o.type, name: o.name, fields, custom: custom.map((c) => (c.hidden === true ? { name: c.name, value: c.value, hidden: true } : { name: c.name, value: c.value })), tags: [...tags], created: isoDate(o.created) ?? now, updated: isoDate(o.updated) ?? now,
+    type: o.type, name: o.name, fields, custom: custom.map((c) => (c.kind ? { name: c.name, value: c.value, kind: c.kind } : { name: c.name, value: c.value })), tags: [...tags], created: isoDate(o.created) ?? now, updated: isoDate(o.updated) ?? now,
   };
   const pc = isoDate(o.passwordChanged);
   if (pc) p.passwordChanged = pc;
@@ -124,7 +127,13 @@ export function parseKpmJsonDoc(doc: unknown): ParseResult {
   if (!isObj(doc) || doc.format !== KPM_EXPORT || !Array.isArray(doc.entries)) throw new FileFormatError('not a kpm export (expected {"format": "kpm-export", "entries": [...]})');
   if (doc.version !== KPM_EXPORT_VERSION) throw new FileFormatError(`unsupported kpm export version ${String(doc.version)}`);
   const res = emptyResult();
-  doc.entries.forEach((o, i) => collect(res, i + 1, undefined, () => ({ record: i + 1, payload: entryOf(o) })));
+  doc.entries.forEach((o, i) =>
+    collect(res, i + 1, undefined, () => {
+      const vault = isObj(o) ? o.vault : undefined;
+      if (vault !== undefined && vault !== null && (typeof vault !== 'string' || !vault.trim())) throw new RecordError('"vault" must be a vault name');
+      return { record: i + 1, payload: entryOf(o), ...(typeof vault === 'string' ? { vault } : {}) };
+    }),
+  );
   return res;
 }
 

@@ -1,13 +1,13 @@
 // What the format parsers produce: kpm entry payloads plus, per record, where it came from, so
 // errors can name the record and line. Parsers never print and never touch the vault.
-import { checkName, checkValue, TYPE_FIELDS, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { checkName, checkValue, TYPE_FIELDS, type CustomFieldKind, type EntryPayload, type EntryType } from '../vault/entry.js';
 import { KpmError } from '../vault/errors.js';
 import { parseOtpauthUri } from '../vault/totp.js';
 import { cardBrand } from '../vault/card.js';
 
-export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'csv', 'kpm-json'] as const;
+export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'kdbx', 'csv', 'kpm-json'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
-export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'csv'] as const;
+export const EXPORT_FORMATS = ['kpm-json', 'bitwarden-json', 'kdbx', 'keepass-xml', 'csv'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** A file kept with an imported record (1PUX documents), stored as a blob by the CLI. */
@@ -23,6 +23,24 @@ export interface ImportedEntry {
   line?: number;
   payload: EntryPayload;
   files?: ImportedFile[];
+  /** kpm-json: the vault the entry was exported from (kept unless --vault is given) */
+  vault?: string;
+  /** earlier versions (old passwords), oldest first: they become the entry's kpm history */
+  history?: EntryPayload[];
+}
+
+/** Earlier versions of `p` that differ only in the password, from (password, date) pairs. */
+export function passwordVersions(p: EntryPayload, old: { password: string; date?: string }[]): EntryPayload[] {
+  return old
+    .filter((o) => o.password !== '')
+    .sort((a, b) => (a.date ?? '').localeCompare(b.date ?? ''))
+    .map((o) => {
+      const v: EntryPayload = structuredClone(p);
+      v.fields.password = o.password;
+      if (o.date) v.updated = v.passwordChanged = o.date;
+      delete v.files;
+      return v;
+    });
 }
 
 export interface ImportIssue {
@@ -35,8 +53,10 @@ export interface ParseResult {
   entries: ImportedEntry[];
   /** malformed records: nothing is imported unless --continue-on-error */
   errors: ImportIssue[];
-  /** records deliberately left out (trash, recycle bin), and parts that have no home (attachments) */
+  /** records deliberately left out (trash, recycle bin), and parts that have no home (passkeys) */
   skipped: ImportIssue[];
+  /** parts kept, but not where the other program had them (an expiry date as a custom field, …) */
+  changed: ImportIssue[];
 }
 
 /** The whole file is unusable (not JSON, not a zip, broken XML): exit 2, nothing imported. */
@@ -52,7 +72,7 @@ export class FileFormatError extends Error {
 /** One record is malformed; the parser turns this into an ImportIssue. */
 export class RecordError extends Error {}
 
-export const emptyResult = (): ParseResult => ({ entries: [], errors: [], skipped: [] });
+export const emptyResult = (): ParseResult => ({ entries: [], errors: [], skipped: [], changed: [] });
 
 export function newPayload(type: EntryType, name: string, now = new Date().toISOString()): EntryPayload {
   return { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
@@ -70,7 +90,7 @@ function freeCustomName(p: EntryPayload, name: string): string {
  * custom field (so a second URL or an unknown field is kept, never dropped). Empty values are skipped.
  * A TOTP that kpm cannot parse (e.g. steam://) is kept as the custom field "otp".
  */
-export function put(p: EntryPayload, key: string, value: unknown): void {
+export function put(p: EntryPayload, key: string, value: unknown, kind?: CustomFieldKind): void {
   if (value === undefined || value === null) return;
   const v = typeof value === 'string' ? value : String(value);
   if (v === '') return;
@@ -80,20 +100,23 @@ export function put(p: EntryPayload, key: string, value: unknown): void {
     try {
       parseOtpauthUri(v);
     } catch {
-      return addCustom(p, 'otp', v);
+      addCustom(p, 'otp', v);
+      return;
     }
   }
   const documented = (TYPE_FIELDS[p.type] as readonly string[]).includes(lower) || (lower === 'password' && p.type === 'login');
-  if (documented && p.fields[lower] === undefined) {
+  if (documented && p.fields[lower] === undefined && kind !== 'boolean') {
     p.fields[lower] = v;
     return;
   }
-  addCustom(p, k, v);
+  addCustom(p, k, v, kind);
 }
 
-export function addCustom(p: EntryPayload, name: string, value: string): void {
-  if (value === '') return;
-  p.custom.push({ name: freeCustomName(p, name.trim() || 'field'), value });
+export function addCustom(p: EntryPayload, name: string, value: string, kind?: CustomFieldKind): string | undefined {
+  if (value === '') return undefined;
+  const n = freeCustomName(p, name.trim() || 'field');
+  p.custom.push(kind ? { name: n, value, kind } : { name: n, value });
+  return n;
 }
 
 export function addTag(p: EntryPayload, tag: string | undefined | null): void {

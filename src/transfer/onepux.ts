@@ -2,12 +2,15 @@
 // the documents' files under files/. Categories: 001 login, 002 credit card, 003 secure note,
 // 004 identity, 005 password, 006 document; every other category becomes a note whose section
 // fields are custom fields. Mapping: docs/IMPORT-EXPORT.md "1Password (1PUX)".
-import { unzipSync } from 'fflate';
 import type { EntryPayload, EntryType } from '../vault/entry.js';
 import {
-  addTag, collect, decodeText, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str,
+  addTag, collect, decodeText, emptyResult, FileFormatError, finish, newPayload, parseJsonText, passwordVersions, put, RecordError, setDates, str,
   type ImportedFile, type ParseResult,
 } from './model.js';
+import { ZipReader } from './zip.js';
+
+/** S12: export.data and the referenced files may unpack to at most this much (zip bombs are refused). */
+export const ONEPUX_LIMITS = { member: 128 << 20, total: 192 << 20 };
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -25,7 +28,7 @@ const monthYear = (n: number): string => `${String(n % 100).padStart(2, '0')}/${
 const day = (s: number): string => new Date(s * 1000).toISOString().slice(0, 10);
 
 /** A section field's value as text, and what kind it is. */
-function fieldValue(v: unknown): { kind: string; text: string; address?: Obj } | undefined {
+function fieldValue(v: unknown): { kind: string; text: string; address?: Obj; file?: Obj } | undefined {
   if (!isObj(v)) return undefined;
   const kind = Object.keys(v)[0];
   if (!kind) return undefined;
@@ -38,6 +41,7 @@ function fieldValue(v: unknown): { kind: string; text: string; address?: Obj } |
     return { kind, text: ['street', 'city', 'state', 'zip', 'country'].map((k) => str(raw[k])).filter(Boolean).join(', '), address: raw };
   }
   if (kind === 'sshKey' && isObj(raw)) return { kind, text: str(raw.privateKey) ?? '' };
+  if (kind === 'file' && isObj(raw)) return { kind, text: str(raw.fileName) ?? 'file', file: raw };
   if (isObj(raw) || Array.isArray(raw)) return { kind, text: JSON.stringify(raw) };
   return { kind, text: String(raw) };
 }
@@ -57,7 +61,9 @@ function target(type: EntryType, id: string, kind: string): string | undefined {
   return undefined;
 }
 
-function mapItem(item: Obj, files: Map<string, Uint8Array>): { payload: EntryPayload; files: ImportedFile[]; missing: string[] } {
+type Files = (documentId: string | undefined, fileName: string) => Uint8Array | undefined;
+
+function mapItem(item: Obj, files: Files): { payload: EntryPayload; files: ImportedFile[]; missing: string[] } {
   const category = str(item.categoryUuid) ?? '';
   const type = CATEGORY[category] ?? 'note';
   const overview = isObj(item.overview) ? item.overview : {};
@@ -75,6 +81,13 @@ function mapItem(item: Obj, files: Map<string, Uint8Array>): { payload: EntryPay
   put(p, 'url', str(overview.url));
   for (const u of arr(overview.urls, 'overview.urls')) if (isObj(u) && str(u.url) !== str(overview.url)) put(p, str(u.label) ? `url (${u.label})` : 'url', str(u.url));
   const name: string[] = [];
+  const out: ImportedFile[] = [];
+  const missing: string[] = [];
+  const attach = (documentId: string | undefined, fileName: string) => {
+    const bytes = files(documentId, fileName);
+    if (bytes) out.push({ name: fileName, bytes });
+    else missing.push(fileName);
+  };
   for (const s of arr(details.sections, 'details.sections')) {
     if (!isObj(s)) continue;
     for (const f of arr(s.fields, 'details.sections[].fields')) {
@@ -82,6 +95,10 @@ function mapItem(item: Obj, files: Map<string, Uint8Array>): { payload: EntryPay
       const v = fieldValue(f.value);
       if (!v || v.text === '') continue;
       const id = str(f.id) ?? '';
+      if (v.file) {
+        attach(str(v.file.documentId), v.text); // a file attached in a section: the entry's file
+        continue;
+      }
       if (type === 'identity' && (id === 'firstname' || id === 'initial' || id === 'lastname')) {
         name[['firstname', 'initial', 'lastname'].indexOf(id)] = v.text;
         continue;
@@ -103,31 +120,19 @@ function mapItem(item: Obj, files: Map<string, Uint8Array>): { payload: EntryPay
   if (item.state === 'archived') addTag(p, 'archived');
   if (typeof item.favIndex === 'number' && item.favIndex > 0) addTag(p, 'favorite');
   setDates(p, item.createdAt, item.updatedAt);
-  const out: ImportedFile[] = [];
-  const missing: string[] = [];
   const doc = isObj(details.documentAttributes) ? details.documentAttributes : undefined;
-  if (doc) {
-    const fileName = str(doc.fileName) ?? 'document';
-    const bytes = files.get(`${str(doc.documentId)}__${fileName}`);
-    if (bytes) out.push({ name: fileName, bytes });
-    else missing.push(fileName);
-  }
+  if (doc) attach(str(doc.documentId), str(doc.fileName) ?? 'document');
   return { payload: finish(p, str(overview.title)), files: out, missing };
 }
 
 export function parseOnePux(bytes: Uint8Array): ParseResult {
-  let zip: Record<string, Uint8Array>;
-  try {
-    zip = unzipSync(bytes);
-  } catch (e) {
-    throw new FileFormatError(`not a 1PUX file (a zip archive): ${(e as Error).message}`);
-  }
-  const data = zip['export.data'];
+  const zip = new ZipReader(bytes, ONEPUX_LIMITS, '1PUX file');
+  const data = zip.read('export.data');
   if (!data) throw new FileFormatError('not a 1PUX file: export.data is missing from the archive');
   const doc = parseJsonText(decodeText(data), '1PUX export.data');
   if (!isObj(doc) || !Array.isArray(doc.accounts)) throw new FileFormatError('not a 1PUX export: export.data has no "accounts"');
-  const files = new Map<string, Uint8Array>();
-  for (const [path, content] of Object.entries(zip)) if (path.startsWith('files/') && !path.endsWith('/')) files.set(path.slice(6), content);
+  // Only the files that an item refers to are unpacked, each once.
+  const files: Files = (documentId, fileName) => (documentId === undefined ? undefined : zip.read(`files/${documentId}__${fileName}`));
   const res = emptyResult();
   let record = 0;
   const vaults = doc.accounts.flatMap((a) => (isObj(a) && Array.isArray(a.vaults) ? a.vaults : []));
@@ -144,9 +149,11 @@ export function parseOnePux(bytes: Uint8Array): ParseResult {
         const { payload, files: got, missing } = mapItem(item, files);
         if (vaults.length > 1) addTag(payload, vaultName);
         for (const m of missing) res.skipped.push({ record: n, message: `file "${m}" is not in the archive` });
-        const history = isObj(item.details) && Array.isArray(item.details.passwordHistory) ? item.details.passwordHistory.length : 0;
-        if (history) res.skipped.push({ record: n, message: `password history (${history} old password${history === 1 ? '' : 's'}) not imported` });
-        return { record: n, payload, files: got.length ? got : undefined };
+        const old = (isObj(item.details) && Array.isArray(item.details.passwordHistory) ? item.details.passwordHistory : [])
+          .filter(isObj).map((h) => ({ password: str(h.value) ?? '', date: typeof h.time === 'number' ? new Date(h.time * 1000).toISOString() : undefined }));
+        const history = payload.type === 'login' ? passwordVersions(payload, old) : [];
+        if (old.length && !history.length) res.skipped.push({ record: n, message: `password history (${old.length} old password${old.length === 1 ? '' : 's'}) not imported` });
+        return { record: n, payload, files: got.length ? got : undefined, ...(history.length ? { history } : {}) };
       });
     }
   }

@@ -22,9 +22,13 @@ export const SECRET_FIELDS = new Set(['password', 'totp', 'number', 'code', 'pin
 export interface CustomField {
   name: string;
   value: string;
-  /** a secret field: masked by `kpm show` unless --reveal (Bitwarden's "hidden" field type) */
-  hidden?: boolean;
+  /** how another password manager typed the field (kept so an export gives it back); absent: text */
+  kind?: CustomFieldKind;
 }
+
+/** hidden: a secret (masked like a password); boolean: "true" / "false" */
+export const CUSTOM_FIELD_KINDS = ['hidden', 'boolean'] as const;
+export type CustomFieldKind = (typeof CUSTOM_FIELD_KINDS)[number];
 
 export interface EntryPayload {
   type: EntryType;

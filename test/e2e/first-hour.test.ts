@@ -180,7 +180,7 @@ describe('entries', () => {
     expect((await kpm(home, ['show', 'mail', '--reveal'], 0, { env })).stdout).toContain('api key: sk_live_123');
     expect((await kpm(home, ['get', 'mail', '--field', 'api key'], 0, { env })).stdout).toBe('sk_live_123\n');
     const j = JSON.parse((await kpm(home, ['get', 'mail', '--json'], 0, { env })).stdout);
-    expect(j.custom).toEqual([{ name: 'note field', value: 'plain value' }, { name: 'api key', value: 'sk_live_123', hidden: true }]);
+    expect(j.custom).toEqual([{ name: 'note field', value: 'plain value' }, { name: 'api key', value: 'sk_live_123', kind: 'hidden' }]);
     // a secret field's value never goes on argv; --hide-field makes an existing one secret
     const argv = await kpm(home, ['edit', 'mail', '--field', 'api key=sk_live_456'], 2, { env });
     expect(argv.stderr).toMatch(/secret field: its value never goes on the command line/);
@@ -196,7 +196,7 @@ describe('entries', () => {
       await kpm(home, ['export', '--format', format, '-o', out], 0, { env });
       const doc = JSON.parse(fs.readFileSync(out, 'utf8'));
       if (format === 'kpm-json') {
-        expect(doc.entries.find((e: { name: string }) => e.name === 'mail').custom).toContainEqual({ name: 'api key', value: 'sk_live_123', hidden: true });
+        expect(doc.entries.find((e: { name: string }) => e.name === 'mail').custom).toContainEqual({ name: 'api key', value: 'sk_live_123', kind: 'hidden' });
       } else {
         const item = doc.items.find((i: { name: string }) => i.name === 'mail');
         expect(item.fields).toContainEqual({ name: 'api key', value: 'sk_live_123', type: 1, linkedId: null });

@@ -85,7 +85,7 @@ describe('Bitwarden JSON export', () => {
     const back = parseBitwardenJson(text);
     expect(back.errors).toEqual([]);
     const [login, note, card, identity, document] = back.entries.map((e) => e.payload);
-    expect(login).toMatchObject({ name: ENTRIES[0].name, fields: ENTRIES[0].fields, custom: ENTRIES[0].custom, tags: ['Work'], created: T1, updated: T2, passwordChanged: T1 });
+    expect(login).toMatchObject({ name: ENTRIES[0].name, fields: ENTRIES[0].fields, custom: ENTRIES[0].custom, tags: ENTRIES[0].tags, created: T1, updated: T2, passwordChanged: T1 });
     expect(note).toMatchObject({ type: 'note', fields: ENTRIES[1].fields });
     expect(card).toMatchObject({ type: 'card', fields: ENTRIES[2].fields, tags: ['Banking'] });
     expect(identity).toMatchObject({ type: 'identity', fields: ENTRIES[3].fields, custom: ENTRIES[3].custom });

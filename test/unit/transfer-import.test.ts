@@ -42,8 +42,8 @@ describe('Bitwarden JSON', () => {
     expect(gh.custom).toEqual([
       { name: 'url 2', value: 'https://gist.github.com' },
       { name: 'recovery email', value: 'octo@example.org' },
-      { name: 'API token', value: 'ghp_s3cr3t', hidden: true }, // a Bitwarden hidden field stays secret
-      { name: 'enterprise', value: 'false' },
+      { name: 'API token', value: 'ghp_s3cr3t', kind: 'hidden' },
+      { name: 'enterprise', value: 'false', kind: 'boolean' },
     ]);
     expect(gh.tags).toEqual(['Work', 'favorite']);
     expect(gh.created).toBe('2023-01-05T08:00:00.000Z');
@@ -63,10 +63,13 @@ describe('Bitwarden JSON', () => {
       fullname: 'Dr Ada King Lovelace', address: "12 St James's Square\nFlat 3", city: 'London', postcode: 'SW1Y 4JH', country: 'GB',
       phone: '+44 20 7946 0000', email: 'ada@example.org', notes: 'Main identity',
     });
-    expect(me.custom.map((c) => c.name)).toEqual(['state', 'company', 'username', 'ssn', 'passportNumber']);
+    // the name parts are kept (kpm's split of "Dr Ada King Lovelace" would not give them back)
+    expect(me.custom.map((c) => c.name)).toEqual(['title', 'first name', 'middle name', 'last name', 'state', 'company', 'username', 'ssn', 'passport number']);
     const key = byName(r, 'deploy key').payload;
     expect(key.type).toBe('note');
     expect(key.custom.map((c) => c.name)).toEqual(['private key', 'public key', 'fingerprint']);
+    expect(key.custom[0].kind).toBe('hidden');
+    expect(key.tags).toContain('ssh key');
     expect(key.custom[0].value).toContain('\nb3BlbnNzaC1rZXktdjEAAAAA\n');
   });
 
@@ -76,10 +79,13 @@ describe('Bitwarden JSON', () => {
     expect(steam.custom).toEqual([{ name: 'otp', value: 'steam://ABCDEFGHIJ' }]);
     expect(r.entries.map((e) => e.record)).toEqual([1, 2, 3, 4, 5, 7, 8]);
     expect(r.skipped).toEqual([
-      { record: 1, message: 'password history (2 old passwords) not imported' },
+      { record: 1, message: 'the match detection (0) of URI "https://gist.github.com" is not kept' },
+      { record: 1, message: 'linked field "user link" (it shows another field of the item, linkedId 100) not imported' },
       { record: 1, message: '1 passkey not imported' },
       { record: 6, message: 'in the trash' },
     ]);
+    // the old passwords are the entry's history, oldest first, each dated when it was replaced
+    expect(r.entries[0].history!.map((h) => [h.fields.password, h.updated])).toEqual([['hunter0-GH', '2023-06-01T10:00:00.000Z'], ['hunter1-GH', '2024-03-01T10:00:00.000Z']]);
   });
 
   it('reports malformed items by record number and still parses the good ones', () => {
@@ -92,7 +98,7 @@ describe('Bitwarden JSON', () => {
   });
 
   it('refuses encrypted exports and broken JSON (with the line)', () => {
-    expect(fileError(() => parseBitwardenJson('{"encrypted": true, "passwordProtected": true, "data": "2.x|y|z"}')).message).toMatch(/encrypted/);
+    expect(fileError(() => parseBitwardenJson('{"encrypted": true, "passwordProtected": true, "data": "2.x|y|z"}')).message).toMatch(/password-protected: its password is needed/);
     const e = fileError(() => parseBitwardenJson('{\n  "items": [\n    {"type": 1,}\n  ]\n}'));
     expect(e.line).toBe(3);
     expect(fileError(() => parseBitwardenJson('[1, 2]')).message).toMatch(/expected an object/);
@@ -140,7 +146,6 @@ describe('1Password 1PUX', () => {
     expect(server.tags).toEqual(['1password category 110']);
     expect(server.custom).toEqual([{ name: 'URL', value: 'ssh://build.example.com' }, { name: 'username', value: 'deploy' }, { name: 'password', value: 'srv-pass' }]);
     expect(r.skipped).toEqual([
-      { record: 1, message: 'password history (1 old password) not imported' },
       { record: 8, message: 'in the trash' },
     ]);
   });
@@ -175,9 +180,9 @@ describe('KeePass 2.x XML', () => {
     const m = byName(r, 'Mastodon ✉').payload;
     expect(m.fields.totp).toBe('otpauth://totp/Mastodon:ada?secret=JBSWY3DPEHPK3PXP&period=30&digits=6&issuer=Mastodon');
     expect(m.fields.password).toBe('tööt-tööt');
-    expect(m.custom).toEqual([{ name: 'Security question', value: 'First pet: Babbage' }]);
+    expect(m.custom).toEqual([{ name: 'Security question', value: 'First pet: Babbage', kind: 'hidden' }]);
     expect(m.tags).toEqual(['Internet', 'social', 'personal']);
-    expect(byName(r, 'Mail').payload.fields.totp).toBe('otpauth://totp/Mail?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&digits=8&algorithm=SHA256');
+    expect(byName(r, 'Mail').payload.fields.totp).toBe('otpauth://totp/Mail?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA256&digits=8');
     expect(byName(r, 'Mail').payload.custom).toEqual([]);
     expect(r.entries.some((e) => e.payload.name.includes('old'))).toBe(false);
   });
@@ -186,8 +191,7 @@ describe('KeePass 2.x XML', () => {
     expect(byName(r, 'bank.example.com').payload.tags).toEqual(['Banking']);
     expect(r.entries.map((e) => [e.record, e.line])).toEqual([[1, 13], [2, 44], [3, 92], [4, 128]]);
     expect(r.skipped).toEqual([
-      { record: 2, line: 44, message: 'attachment "qr.png" not imported' },
-      { record: 2, line: 44, message: 'history (1 older version) not imported' },
+      { record: 2, line: 44, message: 'attachment "qr.png" is not in the XML file (KeePassXC\'s XML export of a KDBX 4 database leaves attachments out; import the .kdbx itself)' },
       { record: 5, line: 151, message: 'in the recycle bin' },
     ]);
   });

@@ -3,16 +3,20 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { EXIT, KpmError, locked, notFound, usageError } from '../../vault/errors.js';
-import { blobsDir, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
+import { EXIT, KpmError, locked, notFound, usageError, wrongPassword } from '../../vault/errors.js';
+import { DEFAULT_VAULT } from '../../vault/session.js';
+import { blobsDir, decryptBytes, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
 import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
 import {
-  EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportFormat, type ImportIssue, type ParseResult,
+  EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportedEntry, type ImportFormat, type ImportIssue, type ParseResult,
 } from '../../transfer/index.js';
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJsonDoc, toKpmJson } from '../../transfer/kpmjson.js';
-import { toBitwardenJson } from '../../transfer/bitwarden.js';
+import { BitwardenPasswordError, decryptBitwardenJson, isPasswordProtectedBitwarden, parseBitwardenJson, toBitwardenExport, type ExportNote } from '../../transfer/bitwarden.js';
+import { detectFormat } from '../../transfer/detect.js';
+import { KdbxCredentialsError, parseKdbx, toKdbx } from '../../transfer/kdbx.js';
+import { toKeepassXml } from '../../transfer/keepass.js';
 import { toCsv } from '../../transfer/csv.js';
 import { parseJsonText, decodeText } from '../../transfer/model.js';
 import { info, isInteractive, json, readStdinText, warn } from '../io.js';
@@ -36,12 +40,12 @@ async function stdinSecrets(o: SecretOpts): Promise<{ master?: string; exportPw?
   return { master: o.passwordStdin ? lines[0] : undefined, exportPw: o.exportPasswordStdin ? lines[o.passwordStdin ? 1 : 0] : undefined };
 }
 
-async function exportPassword(o: SecretOpts, forWriting: boolean): Promise<string> {
+async function exportPassword(o: SecretOpts, forWriting: boolean, label = 'Export password'): Promise<string> {
   const given = (await stdinSecrets(o)).exportPw ?? (process.env.KPM_EXPORT_PASSWORD || undefined);
   let pw = given;
   if (pw === undefined) {
-    if (!isInteractive()) throw usageError('an export password is needed, but there is no terminal to ask on', 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
-    pw = forWriting ? await askNewSecret('Export password', 'Export password (again)') : await askSecret('Export password');
+    if (!isInteractive()) throw usageError(`${label === 'Export password' ? 'an export password' : `the ${label.toLowerCase()}`} is needed, but there is no terminal to ask on`, 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
+    pw = forWriting ? await askNewSecret(label, `${label} (again)`) : await askSecret(label);
   }
   if (!pw) throw usageError('the export password must not be empty');
   if (forWriting && [...pw].length < 8) throw usageError('the export password must be at least 8 characters long');
@@ -65,9 +69,29 @@ function readInput(file: string): Uint8Array {
   }
 }
 
-async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, o: SecretOpts): Promise<ParseResult> {
+async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, o: SecretOpts & { keyFile?: string; password?: boolean }): Promise<ParseResult> {
   const name = basename(file);
   try {
+    if (format === 'kdbx') {
+      const keyFile = o.keyFile ? readInput(o.keyFile) : undefined;
+      const pw = o.password === false ? undefined : await exportPassword(o, false, 'Database password');
+      try {
+        return await parseKdbx(bytes, pw, keyFile);
+      } catch (e) {
+        if (e instanceof KdbxCredentialsError) throw wrongPassword(`${name}: ${e.message}`);
+        throw e;
+      }
+    }
+    if (format === 'bitwarden-json') {
+      const doc = parseJsonText(decodeText(bytes), 'Bitwarden JSON');
+      if (!isPasswordProtectedBitwarden(doc)) return parseBitwardenJson(decodeText(bytes));
+      try {
+        return parseBitwardenJson(await decryptBitwardenJson(doc, await exportPassword(o, false, 'Bitwarden file password')));
+      } catch (e) {
+        if (e instanceof BitwardenPasswordError) throw wrongPassword(`${name}: ${e.message}`);
+        throw e;
+      }
+    }
     if (format === 'kpm-json') {
       const doc = parseJsonText(decodeText(bytes), 'kpm JSON');
       if (isEncryptedExport(doc)) return parseKpmJsonDoc(parseJsonText(await decryptExport(doc, await exportPassword(o, false)), 'kpm JSON'));
@@ -76,8 +100,20 @@ async function parseFile(file: string, format: ImportFormat, bytes: Uint8Array, 
     return parseImport(format, bytes);
   } catch (e) {
     if (e instanceof FileFormatError) throw usageError(`${name}: ${e.line !== undefined ? `line ${e.line}: ` : ''}${e.message}`, 'nothing was imported');
-    throw e;
+    if (e instanceof KpmError) throw e;
+    // S12: whatever else a hostile file makes a parser throw (a stack overflow, a range error) is
+    // still a refused file, never "unexpected error".
+    throw usageError(`${name}: cannot be read as ${format}: ${(e as Error)?.message ?? String(e)}`, 'nothing was imported');
   }
+}
+
+/** --format, or the format the content shows (said on stderr). */
+function importFormat(file: string, given: string | undefined, bytes: Uint8Array): { format: ImportFormat; detected: boolean } {
+  if (given) return { format: choice('--format', given, IMPORT_FORMATS), detected: false };
+  const d = detectFormat(bytes);
+  if (!d.format) throw usageError(`${basename(file)}: cannot tell the format: the file looks like ${d.why}`, `give --format: one of ${IMPORT_FORMATS.join(', ')}`);
+  info(`${basename(file)}: detected format ${d.format} (${d.why}); --format overrides`);
+  return { format: d.format, detected: true };
 }
 
 /** A progress bar on stderr, only on a terminal and only for large imports. */
@@ -91,11 +127,11 @@ async function progress(total: number): Promise<{ update(n: number): void; stop(
 }
 
 /** Splits payloads into batches of at most BATCH_BYTES of JSON each. */
-function batches(payloads: EntryPayload[]): EntryPayload[][] {
-  const out: EntryPayload[][] = [[]];
+function batches<T extends { payload: EntryPayload }>(items: T[]): T[][] {
+  const out: T[][] = [[]];
   let size = 0;
-  for (const p of payloads) {
-    const n = Buffer.byteLength(JSON.stringify(p));
+  for (const p of items) {
+    const n = Buffer.byteLength(JSON.stringify(p.payload));
     if (size + n > BATCH_BYTES && out[out.length - 1].length) out.push([]), (size = 0);
     out[out.length - 1].push(p);
     size += n;
@@ -109,23 +145,26 @@ export function register(program: Command): void {
   program
     .command('import <file>')
     .description('import entries from another password manager (or a kpm export); all or nothing unless --continue-on-error')
-    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')}`)
-    .option('--vault <name>', 'the vault to import into (default: the default_vault setting, Personal)')
+    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')} (default: detected from the content)`)
+    .option('--vault <name>', 'the vault to import into (default: the default_vault setting, Personal; a kpm export: the vaults it names)')
     .option('--dry-run', 'only read and check the file; the vault is not opened and nothing is written')
     .option('--continue-on-error', 'import the good records and report the malformed ones')
     .option('--json', 'print a summary as JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .option('--export-password-stdin', 'read the password of an encrypted kpm export from stdin (after the master password)')
+    .option('--export-password-stdin', 'read the password of an encrypted kpm export or a .kdbx from stdin (after the master password)')
+    .option('--key-file <file>', 'a .kdbx: its key file')
+    .option('--no-password', 'a .kdbx: it has only a key file, no password')
     .addHelpText('after', `
 Examples:
-  kpm import bitwarden_export.json --format bitwarden-json
+  kpm import bitwarden_export.json                 (the format is detected and named)
   kpm import export.1pux --format 1password-1pux --vault Family
   kpm import passwords.csv --format csv --dry-run
   kpm import backup.json --format kpm-json     (asks the export password if it is encrypted)
+  kpm import Passwords.kdbx --key-file db.keyx (asks the database password)
 Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPORT.md`)
     .action(async (file: string, o) => {
-      const format = choice('--format', o.format, IMPORT_FORMATS);
       const bytes = readInput(file);
+      const { format, detected } = importFormat(file, o.format, bytes);
       const res = await parseFile(file, format, bytes, o);
       const name = basename(file);
       if (res.errors.length && !o.continueOnError) {
@@ -135,34 +174,66 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
       }
       for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
       for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
-      const vault = o.vault ?? (await (await import('../settings.js')).loadSettings(ctx().paths)).default_vault;
+      const defaultVault = (await (await import('../settings.js')).loadSettings(ctx().paths)).default_vault ?? DEFAULT_VAULT;
+      for (const c of res.changed) info(`${name}: ${where(c)}: changed: ${c.message}`);
+      // A kpm export keeps each entry's vault unless --vault puts them all into one.
+      const groups = new Map<string, ImportedEntry[]>();
+      for (const e of res.entries) {
+        const v = o.vault ?? e.vault ?? defaultVault;
+        const key = [...groups.keys()].find((k) => k.toLowerCase() === v.toLowerCase()) ?? v;
+        groups.set(key, [...(groups.get(key) ?? []), e]);
+      }
+      if (!groups.size) groups.set(o.vault ?? defaultVault, []);
       let renames: ReturnType<typeof uniqueNames> = [];
       let filesStored = 0;
+      const created: string[] = [];
       if (!o.dryRun) {
         const api = await openApi(ctx().paths, { passwordStdin: o.passwordStdin });
-        renames = uniqueNames(res.entries, (await api.list({ vault })).map((s) => s.name));
-        filesStored = await write(api, vault, res);
-      } else renames = uniqueNames(res.entries, []);
+        try {
+          const vaults = await api.listVaults();
+          const find = (v: string) => vaults.find((x) => x.name.toLowerCase() === v.toLowerCase());
+          for (const v of groups.keys()) {
+            const info = find(v);
+            if (info?.locked) throw locked(`vault "${info.name}" has its own password and is locked`, `run \`kpm vault unlock "${info.name}"\`, then import again; nothing was imported`);
+            if (!info && (o.vault || v === defaultVault)) throw notFound(`no vault named "${v}"`, 'see `kpm vault list`; nothing was imported');
+          }
+          for (const v of groups.keys()) {
+            if (find(v)) continue;
+            await api.createVault(v); // a vault of the kpm export that this profile lacks
+            created.push(v);
+          }
+          for (const [v, entries] of groups) renames.push(...uniqueNames(entries, (await api.list({ vault: v })).map((x) => x.name)));
+          filesStored = await write(api, groups);
+        } finally {
+          await api.close();
+        }
+      } else for (const entries of groups.values()) renames.push(...uniqueNames(entries, []));
+      const vaultNames = [...groups.keys()];
       const summary = {
-        vault, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
-        renamed: renames, skipped: res.skipped.map(issueJson), errors: res.errors.map(issueJson),
+        vault: vaultNames[0], vaults: vaultNames.map((v) => ({ vault: v, imported: groups.get(v)!.length, created: created.includes(v) })),
+        format, detected, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
+        renamed: renames, skipped: res.skipped.map(issueJson), changed: res.changed.map(issueJson), errors: res.errors.map(issueJson),
       };
       if (o.json) return json(summary);
+      for (const v of created) info(`Created vault "${v}" (it is in the kpm export).`);
       const parts = [
         renames.length && `${renames.length} renamed (duplicate names)`,
         filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
         res.skipped.length && `${res.skipped.length} skipped, listed above`,
+        res.changed.length && `${res.changed.length} changed, listed above`,
         res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
       ].filter(Boolean);
-      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${vault}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
+      const into = vaultNames.length === 1 ? vaultNames[0] : vaultNames.map((v) => `${v} (${groups.get(v)!.length})`).join(', ');
+      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${into}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
     });
 
   program
     .command('export')
     .description('export entries; asks for the master password again (even when unlocked)')
     .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
-    .option('--encrypted', 'protect the export with an export password (kpm-json only)')
-    .option('--vault <name>', 'only this vault (default: every unlocked vault)')
+    .option('--encrypted', 'protect the export with an export password (kpm-json; kdbx always is)')
+    .option('--vault <name>', 'only this vault (default: every vault)')
+    .option('--skip-locked', 'leave out vaults that are locked (their own password); without it, a locked vault fails the export')
     .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
     .option('--force', 'overwrite FILE if it exists')
     .option('--json', 'with -o: print a summary as JSON')
@@ -172,12 +243,14 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
 Examples:
   kpm export --format kpm-json --encrypted -o backup.kpm.json
   kpm export --format bitwarden-json -o bitwarden.json     (unencrypted: a warning is printed)
+  kpm export --format kdbx -o Passwords.kdbx                (KeePass/KeePassXC; asks a database password twice)
   printf '%s\\n%s\\n' "$MASTER" "$EXPORT_PW" | kpm export --format kpm-json --encrypted --password-stdin --export-password-stdin -o b.json
 Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
     .action(async (o) => {
       const format = choice('--format', o.format, EXPORT_FORMATS);
-      if (o.encrypted && format !== 'kpm-json') {
-        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : 'CSV cannot be encrypted');
+      if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
+      if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx') {
+        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
       }
       if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
       if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
@@ -187,43 +260,70 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const pw = master ?? (process.env.KPM_MASTER_PASSWORD || undefined) ?? (isInteractive() ? await askSecret('Master password (to confirm the export)') : undefined);
       if (pw === undefined) throw locked('export needs the master password, even when kpm is unlocked', 'pass it with --password-stdin or KPM_MASTER_PASSWORD, or run on a terminal');
       const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
-      const exportPw = o.encrypted ? await exportPassword(o, true) : undefined;
+      const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
       const api = await openExportApi(paths, profile);
-      const views = await api.entries({ vault: o.vault });
-      await api.close();
+      let views, lockedVaults: string[];
+      try {
+        lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
+        if (lockedVaults.length && !o.skipLocked) {
+          throw locked(
+            `${lockedVaults.map((v) => `vault "${v}"`).join(', ')} ${lockedVaults.length === 1 ? 'is' : 'are'} locked (own password) and cannot be exported`,
+            `unlock with \`kpm vault unlock NAME\`, or pass --skip-locked to export the rest; nothing was written`,
+          );
+        }
+        views = await api.entries({ vault: o.vault });
+      } finally {
+        await api.close();
+      }
+      for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
       let withFiles = 0;
+      const dir = blobsDir(paths);
       const entries = views.map((v) => {
         const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
-        if (files?.length) withFiles += files.length;
-        return { vault: v.vault, payload: payload as EntryPayload };
+        // KDBX holds attachments: their bytes go into the database; other formats leave them out.
+        const bytes = format === 'kdbx' || format === 'keepass-xml' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
+        if (files?.length && format !== 'kdbx' && format !== 'keepass-xml') withFiles += files.length;
+        return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
       });
-      let text = format === 'kpm-json' ? toKpmJson(entries) : format === 'csv' ? toCsv(entries.map((e) => e.payload)) : toBitwardenJson(entries.map((e) => e.payload));
-      if (exportPw !== undefined) text = await encryptExport(text, exportPw);
-      else warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
+      let notes: ExportNote[] = [];
+      let data: string | Uint8Array;
+      if (format === 'kpm-json') data = toKpmJson(entries);
+      else if (format === 'csv') data = toCsv(entries.map((e) => e.payload));
+      else if (format === 'kdbx') ({ bytes: data, notes } = await toKdbx(entries, exportPw!));
+      else if (format === 'keepass-xml') data = toKeepassXml(entries);
+      else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
+      for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
+      const encrypted = exportPw !== undefined;
+      if (encrypted && typeof data === 'string') data = await encryptExport(data, exportPw);
+      else if (!encrypted) warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
       if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
-      if (!o.output) return void process.stdout.write(text);
-      writeOutput(o.output, text, Boolean(o.force));
-      if (o.json) return json({ exported: entries.length, format, encrypted: Boolean(o.encrypted), file: o.output, filesNotExported: withFiles });
-      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${o.encrypted ? ', encrypted' : ''}) to ${o.output}.`);
+      if (!o.output) return void process.stdout.write(data);
+      writeOutput(o.output, data, Boolean(o.force));
+      if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, changed: notes });
+      const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
+      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${encrypted && format !== 'kdbx' ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
     });
 }
 
-/** Stores 1PUX documents' files as blobs, then adds every entry; blobs are removed if that fails. */
-async function write(api: VaultApi, vault: string, res: ParseResult): Promise<number> {
+/** Stores imported files (1PUX documents, KeePass attachments) as blobs, then adds every entry
+ *  (one addMany commit per vault and batch); the blobs are removed if that fails. */
+async function write(api: VaultApi, groups: Map<string, ImportedEntry[]>): Promise<number> {
   const dir = blobsDir(ctx().paths);
   const stored: StoredFile[] = [];
-  const bar = await progress(res.entries.length);
+  const all = [...groups.values()].flat();
+  const bar = await progress(all.length);
   try {
-    for (const e of res.entries) {
+    for (const e of all) {
       if (!e.files?.length) continue;
       ensureDir(dir);
+      const taken = new Set<string>();
       const files = e.files.map((f) => {
         let enc;
         try {
-          enc = encryptBytes(f.bytes, f.name);
+          enc = encryptBytes(f.bytes, uniqueFileName(f.name, taken));
         } catch (err) {
           if (!(err instanceof KpmError)) throw err;
-          enc = encryptBytes(f.bytes, 'document');
+          enc = encryptBytes(f.bytes, uniqueFileName('document', taken));
         }
         writeFileAtomic(join(dir, enc.file.blob), enc.blob);
         stored.push(enc.file);
@@ -232,19 +332,39 @@ async function write(api: VaultApi, vault: string, res: ParseResult): Promise<nu
       setFiles(e.payload, files);
     }
     let done = 0;
-    for (const batch of batches(res.entries.map((e) => e.payload))) {
-      if (!batch.length) continue;
-      await api.addMany(vault, batch);
-      bar.update((done += batch.length));
+    for (const [vault, entries] of groups) {
+      for (const batch of batches(entries)) {
+        if (!batch.length) continue;
+        // An entry with a history starts as its oldest version; each newer one is an update, the
+        // last being the entry as it is now (so `kpm history NAME` lists the old passwords).
+        const first = batch.map((e) => (e.history?.length ? { ...e.history[0], name: e.payload.name } : e.payload));
+        const { ids } = await api.addMany(vault, first);
+        for (let i = 0; i < batch.length; i++) {
+          const e = batch[i];
+          if (!e.history?.length) continue;
+          let version = 1;
+          for (const p of [...e.history.slice(1), e.payload]) await api.update(vault, ids[i], version++, p === e.payload ? p : { ...p, name: e.payload.name });
+        }
+        bar.update((done += batch.length));
+      }
     }
   } catch (e) {
     for (const f of stored) removeBlob(dir, f.blob);
     throw e;
   } finally {
     bar.stop();
-    await api.close();
   }
   return stored.length;
+}
+
+/** File names are unique (case-insensitively) within an entry: "a.txt", "a (2).txt", … */
+function uniqueFileName(name: string, taken: Set<string>): string {
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  let n = name;
+  for (let i = 2; taken.has(n.toLowerCase()); i++) n = `${stem} (${i})${ext}`;
+  taken.add(n.toLowerCase());
+  return n;
 }
 
 async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Awaited<ReturnType<typeof unlockProfile>>): Promise<VaultApi> {
@@ -257,8 +377,8 @@ async function openExportApi(paths: ReturnType<typeof ctx>['paths'], profile: Aw
 }
 
 /** Creates FILE 0600 (never over an existing one unless `force`, then atomically replaced through a random temporary name). */
-function writeOutput(file: string, text: string, force: boolean): void {
-  const data = Buffer.from(text, 'utf8');
+function writeOutput(file: string, content: string | Uint8Array, force: boolean): void {
+  const data = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
   if (force) {
     try {
       return writeFileAtomic(file, data);

@@ -254,3 +254,28 @@ export async function disableTwoFactor(ctx: ServerContext, req: RequestInfo, aut
   req.log.info({ account: auth.accountId }, 'two-step verification disabled');
 }
 
+
+/** Signs out every device of the account but the current one; returns how many. */
+export async function revokeOtherDevices(ctx: ServerContext, auth: AuthInfo): Promise<number> {
+  const res = await ctx.db.updateTable('sessions').set({ revoked_at: ctx.now() }).where('account_id', '=', auth.accountId).where('id', '!=', auth.sessionId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/**
+ * A browser session of the account pages: a device session like any other (listed, revocable),
+ * whose access token lives in an HttpOnly cookie. Its refresh token is never handed out; the session
+ * ends `idleMs` after its last request, and `maxMs` after sign-in at the latest.
+ */
+export async function limitWebSession(ctx: ServerContext, sessionId: string, maxMs: number): Promise<void> {
+  await ctx.db.updateTable('sessions').set({ refresh_expires_at: ctx.now() + maxMs }).where('id', '=', sessionId).execute();
+}
+
+/** The session of a browser cookie (an access token), its idle expiry moved on; throws like `authenticate`. */
+export async function authenticateWeb(ctx: ServerContext, token: string, idleMs: number): Promise<AuthInfo> {
+  const auth = await authenticate(ctx, `Bearer ${token}`);
+  const now = ctx.now();
+  const row = await ctx.db.selectFrom('sessions').select('refresh_expires_at').where('id', '=', auth.sessionId).executeTakeFirstOrThrow();
+  if (row.refresh_expires_at <= now) throw apiError('token_expired', 'the browser session has expired; sign in again');
+  await ctx.db.updateTable('sessions').set({ access_expires_at: Math.min(now + idleMs, row.refresh_expires_at), last_seen_at: now }).where('id', '=', auth.sessionId).execute();
+  return auth;
+}

@@ -132,7 +132,7 @@ export function registerAccountPages(app: FastifyInstance, ctx: ServerContext, m
     const token = cookie(req, cookieNames(req).session);
     if (!token) return undefined;
     try {
-      const auth = await sessions.authenticateWeb(ctx, token, WEB_IDLE_MS);
+      const auth = await sessions.authenticateWeb(ctx, token, WEB_IDLE_MS, WEB_MAX_MS);
       return { auth, csrf: sessionCsrf(auth) };
     } catch (e) {
       if (e instanceof ApiError) return undefined;
@@ -224,7 +224,7 @@ ${providers.length > 0 ? html`<p class="muted">Accounts made with an identity pr
 
   async function signedInAs(req: FastifyRequest, reply: FastifyReply, r: LoginResultT): Promise<FastifyReply> {
     if (r.status !== 'ok') throw new Error('unreachable');
-    await sessions.limitWebSession(ctx, r.device.id, WEB_MAX_MS);
+    await sessions.limitWebSession(ctx, r.device.id, WEB_IDLE_MS, WEB_MAX_MS);
     setCookie(reply, req, cookieNames(req).session, r.accessToken);
     return reply.code(303).header('location', '/account/').send();
   }

@@ -18,6 +18,7 @@ const PW = 'Web7Password';
 const NEW_PW = 'Newer8Password';
 const EMAIL = 'web@example.org';
 const SHOTS = join(ROOT, 'test', 'artifacts', 'web');
+if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser tests of the account pages are skipped (.ci/run installs Debian's chromium)`);
 
 interface Mail {
   to: string;

@@ -28,11 +28,14 @@ import * as accounts from './accounts.js';
 import * as sso from './sso.js';
 import * as tokens from './servicetokens.js';
 import type { Metrics } from './metrics.js';
+import * as oidcClient from 'openid-client';
+import { decodeUtf8, utf8 } from '../crypto/bytes.js';
 
 export const WEB_IDLE_MS = 30 * 60_000;
 export const WEB_MAX_MS = 12 * 3600_000;
 export const WEB_DEVICE_NAME = 'Web browser';
 const FORM_CSRF_MAX_AGE_S = 30 * 60;
+const SSO_MAX_AGE_S = 10 * 60;
 
 // ------------------------------------------------------------------ HTML helpers
 
@@ -60,13 +63,13 @@ const when = (ms: number): string => new Date(ms).toISOString().slice(0, 16).rep
 const whenIso = (iso: string): string => when(Date.parse(iso));
 
 /** Names of the cookies: `__Host-` needs Secure, so only over TLS. */
-export function cookieNames(req: FastifyRequest): { session: string; form: string; secure: boolean } {
+export function cookieNames(req: FastifyRequest): { session: string; form: string; sso: string; secure: boolean } {
   const secure = req.protocol === 'https';
-  return secure ? { session: '__Host-kpm_session', form: '__Host-kpm_form', secure } : { session: 'kpm_session', form: 'kpm_form', secure };
+  return secure ? { session: '__Host-kpm_session', form: '__Host-kpm_form', sso: '__Host-kpm_sso', secure } : { session: 'kpm_session', form: 'kpm_form', sso: 'kpm_sso', secure };
 }
 
-function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value: string, maxAgeS?: number): void {
-  const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Strict'];
+function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value: string, maxAgeS?: number, sameSite: 'Strict' | 'Lax' = 'Strict'): void {
+  const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${sameSite}`];
   if (maxAgeS !== undefined) attrs.push(`Max-Age=${maxAgeS}`);
   if (cookieNames(req).secure) attrs.push('Secure');
   const prev = reply.getHeader('set-cookie');
@@ -204,7 +207,7 @@ ${await captchaBlock(o.challenge)}
 <p class="muted">This is the account password, not the master password of your vault: that one never leaves your devices.</p>
 </form>
 <p><a href="/account/reset">Forgot the account password?</a></p>
-${providers.length > 0 ? html`<p class="muted">Accounts made with an identity provider (${providers.map((p) => p.name).join(', ')}) sign in with <code>kpm login --sso NAME</code>.</p>` : ''}`,
+${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div class="row">${providers.map((p) => html`<a class="button secondary" href="/account/sso/${p.name}">Continue with ${p.name}</a>`)}</div><p class="muted">Only for identities already linked to a kpm account. A new account through a provider is made with <code>kpm login --sso NAME</code>.</p></div>` : ''}`,
     });
   }
 
@@ -259,6 +262,59 @@ ${providers.length > 0 ? html`<p class="muted">Accounts made with an identity pr
       if (/sign in again/.test(e.message) || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
       // The ticket still holds: the same step again (its own tries are counted by loginOtp).
       return secondStepPage(req, reply, { status: 'otp_required', ticket, methods: ['totp', 'recovery'] }, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
+    }
+  });
+
+  // ---------------------------------------------------------------- identity providers (browser)
+  // The authorization-code flow with PKCE (S256), state and nonce. What the callback must match
+  // travels sealed with the server key in an HttpOnly cookie that is SameSite=Lax (the provider's
+  // redirect back is a cross-site navigation, which a Strict cookie would not survive), 10 minutes.
+  const callbackUrl = () => `${ctx.settings.publicUrl}/account/sso/callback`;
+  app.get('/account/sso/callback', async (req, reply) => {
+    const sealed = cookie(req, cookieNames(req).sso);
+    setCookie(reply, req, cookieNames(req).sso, '', 0, 'Lax');
+    let flow: { provider: string; state: string; nonce: string; verifier: string } | undefined;
+    try {
+      flow = sealed ? JSON.parse(decodeUtf8(ctx.keys.open('web-sso', 'v1', decodeURIComponent(sealed)))) : undefined;
+    } catch {
+      flow = undefined;
+    }
+    const q = req.query as Record<string, string>;
+    if (!flow || typeof q.state !== 'string' || !safeEqual(q.state, flow.state)) {
+      return signInPage(req, reply, { status: 400, notice: { kind: 'error', text: 'This sign-in with an identity provider was not started in this browser, or took longer than 10 minutes. Please start again.' } });
+    }
+    try {
+      const url = new URL(callbackUrl());
+      url.search = new URL(req.url, 'http://x').search;
+      const id = await ctx.oidc!.exchangeCode(flow.provider, url, { state: flow.state, nonce: flow.nonce, codeVerifier: flow.verifier });
+      const r = await sso.browserSignIn(ctx, info(req), flow.provider, id, WEB_DEVICE_NAME);
+      if (r.status === 'register') {
+        return signInPage(req, reply, { status: 403, notice: { kind: 'error', text: `No kpm account is linked to this ${flow.provider} identity. Create one with kpm login --sso ${flow.provider}, or sign in with your password and link it with kpm account link.` } });
+      }
+      if (r.status === 'otp_required') return secondStepPage(req, reply, r);
+      if (r.status !== 'ok') throw new Error('unreachable');
+      await sessions.limitWebSession(ctx, r.device.id, WEB_IDLE_MS, WEB_MAX_MS);
+      setCookie(reply, req, cookieNames(req).session, r.accessToken);
+      // A page, not a redirect: after the provider's cross-site redirect, Chromium would withhold the
+      // new SameSite=Strict cookie from a redirect in the same chain; a same-site link carries it.
+      return send(reply, 200, { title: 'Signed in', narrow: true, body: html`<h1>Signed in</h1><div class="card"><p>You are signed in with ${flow.provider}.</p><p><a class="button" href="/account/">Continue to your account</a></p></div>` });
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      metrics?.inc('kpm_signin_failures_total');
+      return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
+    }
+  });
+  app.get('/account/sso/:name', { schema: { params: { type: 'object', properties: { name: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } }, required: ['name'] } } }, async (req, reply) => {
+    const name = (req.params as { name: string }).name;
+    if (!ctx.oidc?.get(name)) return signInPage(req, reply, { status: 404, notice: { kind: 'error', text: `This server has no identity provider "${name}".` } });
+    const flow = { provider: name, state: oidcClient.randomState(), nonce: oidcClient.randomNonce(), verifier: oidcClient.randomPKCECodeVerifier() };
+    try {
+      const url = await ctx.oidc.authorizationUrl(name, { redirectUri: callbackUrl(), state: flow.state, nonce: flow.nonce, codeChallenge: await oidcClient.calculatePKCECodeChallenge(flow.verifier) });
+      setCookie(reply, req, cookieNames(req).sso, encodeURIComponent(ctx.keys.seal('web-sso', 'v1', utf8.encode(JSON.stringify(flow)))), SSO_MAX_AGE_S, 'Lax');
+      return reply.code(303).header('location', url.href).send();
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
     }
   });
 

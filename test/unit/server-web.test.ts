@@ -265,3 +265,70 @@ describe('issue 21: account pages', () => {
     await app.close();
   });
 });
+
+describe('issue 21: "continue with" an identity provider on the sign-in page (authorization code + PKCE)', () => {
+  it('a linked identity signs in through the provider; the callback needs the browser that started it; an unlinked or unverified identity gets no session', async () => {
+    const { startIdp, CLIENT_SECRET } = await import('../helpers/oidc.js');
+    const { createRegistry } = await import('../../src/server/oidc.js');
+    const idp = await startIdp(
+      [
+        { id: 'alice', email: 'ann@example.org', emailVerified: true },
+        { id: 'dave', email: 'dave@example.org', emailVerified: true },
+        { id: 'mallory', email: 'ann@example.org', emailVerified: false },
+      ],
+      { redirectUris: ['http://kpm.test/account/sso/callback'] },
+    );
+    const s = await testServer();
+    s.ctx.oidc = createRegistry([{ name: 'test', issuer: idp.issuer, clientId: 'kpm', clientSecret: CLIENT_SECRET, scope: 'openid email' }]);
+    await createAccount(s, 'ann@example.org');
+    const id = await accountId(s, 'ann@example.org');
+    await s.ctx.db.insertInto('sso_identities').values({ id: 'i1', account_id: id, provider: 'test', issuer: idp.issuer, subject: 'alice', email: 'ann@example.org', created_at: s.clock.now }).execute();
+
+    const b = browser(s);
+    expect((await b.get('/account/signin')).body).toContain('<a class="button secondary" href="/account/sso/test">Continue with test</a>');
+    const start = await b.get('/account/sso/test');
+    expect(start.statusCode).toBe(303);
+    const auth = new URL(String(start.headers.location));
+    expect(auth.origin).toBe(idp.issuer);
+    expect(auth.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(auth.searchParams.get('redirect_uri')).toBe('http://kpm.test/account/sso/callback');
+    expect(auth.searchParams.get('state')).toBeTruthy();
+    expect(auth.searchParams.get('nonce')).toBeTruthy();
+    expect(b.setCookies.at(-1)).toMatch(/^kpm_sso=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600$/);
+    const back = await idp.authorize(auth.href, 'alice');
+    expect(back).toMatch(/^http:\/\/kpm\.test\/account\/sso\/callback\?code=/);
+
+    // another browser (no flow cookie) cannot use the code: no session (login CSRF)
+    const other = browser(s);
+    const stolen = await other.get(back.replace('http://kpm.test', ''));
+    expect(stolen.statusCode).toBe(400);
+    expect(other.jar.has('kpm_session')).toBe(false);
+
+    const done = await b.get(back.replace('http://kpm.test', ''));
+    expect(done.statusCode, done.body).toBe(200);
+    expect(h1(done.body)).toBe('Signed in');
+    expect(b.jar.get('kpm_session')).toMatch(/^kpa_/);
+    expect(b.jar.has('kpm_sso')).toBe(false);
+    expect(h1((await b.get('/account/')).body)).toBe('Your kpm account');
+    // the code is single-use, the flow cookie gone: the same callback again does nothing
+    expect((await b.get(back.replace('http://kpm.test', ''))).statusCode).toBe(400);
+
+    // an identity linked to no account: no session, no account made here
+    const c = browser(s);
+    const cs = await c.get('/account/sso/test');
+    const cb = await idp.authorize(String(cs.headers.location), 'dave');
+    const r = await c.get(cb.replace('http://kpm.test', ''));
+    expect(r.statusCode).toBe(403);
+    expect(r.body).toContain('No kpm account is linked to this test identity.');
+    expect(await s.ctx.db.selectFrom('accounts').select('id').where('email', '=', 'dave@example.org').execute()).toEqual([]);
+    // an unverified address that is an account's address: refused (S1), not linked
+    const m = browser(s);
+    const ms = await m.get('/account/sso/test');
+    const mb = await idp.authorize(String(ms.headers.location), 'mallory');
+    const mr = await m.get(mb.replace('http://kpm.test', ''));
+    expect(mr.statusCode).toBe(403);
+    expect(mr.body).toContain('does not confirm that ann@example.org is yours');
+    expect(m.jar.has('kpm_session')).toBe(false);
+    expect(await s.ctx.db.selectFrom('sso_identities').select('subject').where('account_id', '=', id).execute()).toEqual([{ subject: 'alice' }]);
+  });
+});

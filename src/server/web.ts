@@ -18,7 +18,7 @@ import type { RequestInfo, ServerContext } from './context.js';
 import type { ChallengeT, LoginResultT } from '../protocol/schemas.js';
 import { ApiError, apiError } from './errors.js';
 import { cookie, escapeHtml, layout, pageHeaders, parseForm } from './pages.js';
-import { newToken, safeEqual } from './tokens.js';
+import { newToken, safeEqual, sha256Hex } from './tokens.js';
 import { captchaImage } from './challenges.js';
 import { describeProblems, passwordProblems, RULE_TEXT, type PasswordRule } from '../protocol/password-policy.js';
 import { qrSvg } from './qr.js';
@@ -261,7 +261,10 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
       metrics?.inc('kpm_signin_failures_total');
       if (/sign in again/.test(e.message) || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
       // The ticket still holds: the same step again (its own tries are counted by loginOtp).
-      return secondStepPage(req, reply, { status: 'otp_required', ticket, methods: ['totp', 'recovery'] }, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
+      const t = await ctx.db.selectFrom('tickets').select('account_id').where('ticket_hash', '=', sha256Hex(ticket)).executeTakeFirst();
+      const tf = t ? await twofactor.status(ctx, t.account_id) : undefined;
+      const methods = [...(tf?.totp ? (['totp'] as const) : []), ...(tf?.sms ? (['sms'] as const) : []), 'recovery' as const];
+      return secondStepPage(req, reply, { status: 'otp_required', ticket, methods, ...(tf?.sms && !tf.totp ? { smsSentTo: tf.sms } : {}) }, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
     }
   });
 

@@ -166,3 +166,27 @@ export async function confirmReset(ctx: ServerContext, req: RequestInfo, body: {
   });
   req.log.info({ account: row.account_id }, 'account password reset; all sessions revoked');
 }
+
+/** The marketing consent, as the account owner changes it (the region only an administrator changes). */
+export async function setMarketing(ctx: ServerContext, accountId: string, marketing: boolean): Promise<void> {
+  await ctx.db.updateTable('accounts').set({ marketing: marketing ? 1 : 0 }).where('id', '=', accountId).execute();
+}
+
+/** Every table that holds rows of an account (the account row itself goes last). */
+const ACCOUNT_TABLES = [
+  'sessions', 'tickets', 'activations', 'resets', 'totp', 'sms', 'sms_codes', 'recovery_codes', 'sso_identities', 'sso_flows',
+  'service_tokens', 'sync_blob_chunks', 'sync_blobs', 'sync_records', 'sync_vaults', 'sync_keyrings',
+] as const;
+
+/**
+ * Deletes the account and everything the server holds for it (sessions, second factors, identity
+ * links, service tokens, synced vault data). Vaults on the devices are not touched. The caller
+ * re-authenticated (password and, with two-step verification on, a code).
+ */
+export async function deleteAccount(ctx: ServerContext, req: RequestInfo, accountId: string): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    for (const t of ACCOUNT_TABLES) await trx.deleteFrom(t).where('account_id', '=', accountId).execute();
+    await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
+  });
+  req.log.info({ account: accountId }, 'account deleted by its owner');
+}

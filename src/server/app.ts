@@ -17,6 +17,9 @@ import * as sso from './sso.js';
 import * as tokens from './servicetokens.js';
 import { captchaImage, newChallenge } from './challenges.js';
 import { csrfOk, parseForm, sendPage, type Page } from './pages.js';
+import { registerAccountPages } from './web.js';
+import { Metrics } from './metrics.js';
+import { sql } from 'kysely';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -31,6 +34,19 @@ export interface AppOptions {
   https?: { cert: Buffer; key: Buffer };
   /** the proxies (addresses/CIDRs, see parseTrustProxy) whose X-Forwarded-For entry names the client */
   trustProxy?: string[];
+  /** serve Prometheus metrics at /metrics (off by default) */
+  metrics?: boolean;
+}
+
+/** The database answers a trivial query: its round trip in seconds, or null when it does not. */
+async function dbPing(ctx: ServerContext): Promise<number | null> {
+  const t0 = performance.now();
+  try {
+    await sql`select 1`.execute(ctx.db);
+    return (performance.now() - t0) / 1000;
+  } catch {
+    return null;
+  }
 }
 
 /** Never logged: headers with credentials, and (defensively) any field that could hold a secret. */
@@ -204,8 +220,25 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
     reply.header('cache-control', 'no-store');
   });
 
+  const metrics = opts.metrics ? new Metrics() : undefined;
+  if (metrics) {
+    app.addHook('onResponse', async (req, reply) => {
+      // the route pattern (never the URL: it may carry ids or codes); unknown routes share one label
+      const route = req.routeOptions.url ?? 'unmatched';
+      metrics.inc('kpm_http_requests_total', { route, method: req.method, status: String(reply.statusCode) });
+      if (route === ROUTES.syncPush.path && reply.statusCode === ROUTES.syncPush.status) metrics.inc('kpm_sync_pushes_total');
+    });
+  }
+
   app.setErrorHandler((err: FastifyLikeError, req, reply) => {
     if (err instanceof ApiError) {
+      if (metrics) {
+        if (err.extra.challenge) metrics.inc('kpm_security_checks_shown_total');
+        const route = req.routeOptions.url;
+        if ((route === ROUTES.login.path || route === ROUTES.loginOtp.path) && ['invalid_credentials', 'invalid_otp', 'otp_reused', 'challenge_failed'].includes(err.code)) {
+          metrics.inc('kpm_signin_failures_total');
+        }
+      }
       if (err.status >= 500) req.log.error({ code: err.code }, err.message);
       return send(reply, req, err.code, err.message, err.extra);
     }
@@ -293,6 +326,19 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       }
     });
   });
+
+  // The account pages in a browser (issue 21), in their own scope (form bodies are parsed there only).
+  app.register(async (scope) => registerAccountPages(scope, ctx, metrics));
+
+  // For operators: liveness, readiness (the database answers), and metrics when enabled.
+  app.get('/healthz', async (_req, reply) => reply.type('text/plain; charset=utf-8').send('ok\n'));
+  app.get('/readyz', async (_req, reply) => {
+    const up = (await dbPing(ctx)) !== null;
+    return reply.code(up ? 200 : 503).type('text/plain; charset=utf-8').send(up ? 'ready\n' : 'database unreachable\n');
+  });
+  if (metrics) {
+    app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(metrics.render(await dbPing(ctx))));
+  }
 
   // The captcha of an open challenge as an image, for people who prefer it to text art.
   app.get('/v1/challenges/:id/captcha.:format', { schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[a-z0-9]{1,64}$' }, format: { type: 'string', enum: ['svg', 'png'] } }, required: ['id', 'format'] } } }, async (req, reply) => {

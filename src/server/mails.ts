@@ -24,10 +24,11 @@ export function alreadyRegistered(_ctx: ServerContext, to: string): MailMessage 
 }
 
 export function reset(ctx: ServerContext, to: string, code: string): MailMessage {
+  const link = `${ctx.settings.publicUrl}/account/reset/new?code=${encodeURIComponent(code)}`;
   return {
     to,
     subject: 'Reset your kpm account password',
-    text: `To choose a new account password, run  kpm account reset-password  and enter the code when asked:\n\n  reset code: ${code}\n\nThe code is valid for ${Math.round(ctx.settings.resetTtlMs / 60_000)} minutes.\nEvery device is signed out when the password changes.\nIf you did not ask for this, ignore this message.\n\n${MASTER_NOTE}\n${footer}`,
+    text: `To choose a new account password, open this link:\n\n  ${link}\n\nor run  kpm account reset-password  and enter the code when asked:\n\n  reset code: ${code}\n\nThe code is valid for ${Math.round(ctx.settings.resetTtlMs / 60_000)} minutes.\nEvery device is signed out when the password changes.\nIf you did not ask for this, ignore this message.\n\n${MASTER_NOTE}\n${footer}`,
   };
 }
 

@@ -149,7 +149,7 @@ async function serve(o: Record<string, any>): Promise<void> {
     keys: serverKeys(loadServerKey({ key: env.KPM_SERVER_KEY, keyFile: o.serverKeyFile ?? join(dataDir, 'server.key') })),
     ...(oidc ? { oidc } : {}),
   };
-  const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}) });
+  const app = buildApp(ctx, { logger: o.logLevel === 'silent' ? false : loggerOptions(o.logLevel), https, metrics: Boolean(o.metrics), ...(o.trustProxy ? { trustProxy: o.trustProxy } : {}) });
   await prune(ctx);
   const pruner = setInterval(() => prune(ctx).catch((e) => app.log.error({ err: { message: (e as Error).message } }, 'prune failed')), 10 * 60_000);
   pruner.unref();
@@ -255,7 +255,8 @@ function buildProgram(): Command {
         .argParser(trustProxyArg),
     )
     .option('--oidc <spec>', 'an OpenID Connect identity provider for `kpm login --sso NAME`: NAME=ISSUER,CLIENT_ID[,SCOPE] (repeatable; env KPM_OIDC, several separated by ";"); its client secret comes from env KPM_OIDC_<NAME>_SECRET or the file named by KPM_OIDC_<NAME>_SECRET_FILE, never from the command line', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--oidc-allow-http', 'allow plain-http issuers that are not on loopback (testing only)');
+    .option('--oidc-allow-http', 'allow plain-http issuers that are not on loopback (testing only)')
+    .addOption(new Option('--metrics', 'serve Prometheus metrics at /metrics (no personal data; keep it behind the proxy or a firewall)').env('KPM_SERVER_METRICS'));
   checkOptions(serveCmd)
     .addHelpText('after', SERVE_EXAMPLES)
     .action(serve);

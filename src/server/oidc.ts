@@ -84,11 +84,17 @@ export type PollOutcome =
   | { kind: 'expired' }
   | { kind: 'identity'; issuer: string; subject: string; email: string | null; emailVerified: boolean; nonce: string | undefined };
 
+export type IdentityOutcome = Extract<PollOutcome, { kind: 'identity' }>;
+
 export interface OidcRegistry {
   list(): { name: string; issuer: string }[];
   get(name: string): OidcProviderConfig | undefined;
   startDevice(name: string, nonce: string): Promise<DeviceStart>;
   pollDevice(name: string, deviceCode: string): Promise<PollOutcome>;
+  /** The provider's authorization URL of a browser sign-in (authorization code with PKCE S256). */
+  authorizationUrl(name: string, o: { redirectUri: string; state: string; nonce: string; codeChallenge: string }): Promise<URL>;
+  /** Redeems the code of the browser's return to `callbackUrl` (state, nonce and PKCE checked). */
+  exchangeCode(name: string, callbackUrl: URL, o: { state: string; nonce: string; codeVerifier: string }): Promise<IdentityOutcome>;
 }
 
 const unavailable = (p: OidcProviderConfig, why: string) =>
@@ -97,6 +103,26 @@ const unavailable = (p: OidcProviderConfig, why: string) =>
 function describe(e: unknown): string {
   const err = e as { message?: string; code?: string; cause?: { code?: string; message?: string } };
   return [err.message, err.cause?.code ?? err.cause?.message].filter(Boolean).join(': ') || String(e);
+}
+
+/** The identity in a token response (the ID token's claims, the userinfo endpoint for a missing email). */
+async function identityOf(p: OidcProviderConfig, cfg: oidc.Configuration, tokens: oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers): Promise<IdentityOutcome> {
+  const claims = tokens.claims();
+  if (!claims) throw apiError('provider_error', `the identity provider "${p.name}" sent no ID token (is the "openid" scope allowed for this client?)`);
+  let email = typeof claims.email === 'string' ? claims.email : null;
+  let verified = claims.email_verified === true || claims.email_verified === 'true';
+  if (email === null && cfg.serverMetadata().userinfo_endpoint) {
+    try {
+      const info = await oidc.fetchUserInfo(cfg, tokens.access_token, claims.sub);
+      if (typeof info.email === 'string') {
+        email = info.email;
+        verified = info.email_verified === true;
+      }
+    } catch {
+      /* no email then */
+    }
+  }
+  return { kind: 'identity', issuer: claims.iss, subject: claims.sub, email, emailVerified: verified, nonce: typeof claims.nonce === 'string' ? claims.nonce : undefined };
 }
 
 export function createRegistry(providers: OidcProviderConfig[], opts: { timeoutS?: number } = {}): OidcRegistry {
@@ -170,22 +196,28 @@ export function createRegistry(providers: OidcProviderConfig[], opts: { timeoutS
         // a token whose signature, issuer, audience or times do not check out lands here too
         throw unavailable(p, describe(e));
       }
-      const claims = tokens.claims();
-      if (!claims) throw apiError('provider_error', `the identity provider "${p.name}" sent no ID token (is the "openid" scope allowed for this client?)`);
-      let email = typeof claims.email === 'string' ? claims.email : null;
-      let verified = claims.email_verified === true || claims.email_verified === 'true';
-      if (email === null && cfg.serverMetadata().userinfo_endpoint) {
-        try {
-          const info = await oidc.fetchUserInfo(cfg, tokens.access_token, claims.sub);
-          if (typeof info.email === 'string') {
-            email = info.email;
-            verified = info.email_verified === true;
-          }
-        } catch {
-          /* no email then */
+      return identityOf(p, cfg, tokens);
+    },
+
+    async authorizationUrl(name, o) {
+      const p = provider(name);
+      const cfg = await configuration(p);
+      return oidc.buildAuthorizationUrl(cfg, { redirect_uri: o.redirectUri, scope: p.scope, state: o.state, nonce: o.nonce, code_challenge: o.codeChallenge, code_challenge_method: 'S256' });
+    },
+
+    async exchangeCode(name, callbackUrl, o) {
+      const p = provider(name);
+      const cfg = await configuration(p);
+      let tokens: Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
+      try {
+        tokens = await oidc.authorizationCodeGrant(cfg, callbackUrl, { pkceCodeVerifier: o.codeVerifier, expectedState: o.state, expectedNonce: o.nonce, idTokenExpected: true });
+      } catch (e) {
+        if (e instanceof oidc.AuthorizationResponseError || e instanceof oidc.ResponseBodyError) {
+          throw apiError(e.error === 'access_denied' ? 'sso_denied' : 'provider_error', `the identity provider "${p.name}" refused the sign-in: ${e.error}${e.error_description ? ` (${e.error_description.slice(0, 120)})` : ''}`);
         }
+        throw unavailable(p, describe(e));
       }
-      return { kind: 'identity', issuer: claims.iss, subject: claims.sub, email, emailVerified: verified, nonce: typeof claims.nonce === 'string' ? claims.nonce : undefined };
+      return identityOf(p, cfg, tokens);
     },
   };
 }

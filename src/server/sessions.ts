@@ -261,3 +261,31 @@ export async function disableTwoFactor(ctx: ServerContext, req: RequestInfo, aut
   req.log.info({ account: auth.accountId }, 'two-step verification disabled');
 }
 
+
+/** Signs out every device of the account but the current one; returns how many. */
+export async function revokeOtherDevices(ctx: ServerContext, auth: AuthInfo): Promise<number> {
+  const res = await ctx.db.updateTable('sessions').set({ revoked_at: ctx.now() }).where('account_id', '=', auth.accountId).where('id', '!=', auth.sessionId).where('revoked_at', 'is', null).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/**
+ * A browser session of the account pages: a device session like any other (listed, revocable),
+ * whose access token lives in an HttpOnly cookie. Its refresh token is never handed out, and both
+ * expiry times are the idle expiry: `idleMs` after the last request, `maxMs` after sign-in at the
+ * latest. An idle session so drops out of the device list by itself.
+ */
+export async function limitWebSession(ctx: ServerContext, sessionId: string, idleMs: number, maxMs: number): Promise<void> {
+  const until = ctx.now() + Math.min(idleMs, maxMs);
+  await ctx.db.updateTable('sessions').set({ access_expires_at: until, refresh_expires_at: until }).where('id', '=', sessionId).execute();
+}
+
+/** The session of a browser cookie (an access token), its idle expiry moved on; throws like `authenticate`. */
+export async function authenticateWeb(ctx: ServerContext, token: string, idleMs: number, maxMs: number): Promise<AuthInfo> {
+  const auth = await authenticate(ctx, `Bearer ${token}`);
+  const now = ctx.now();
+  const row = await ctx.db.selectFrom('sessions').select('created_at').where('id', '=', auth.sessionId).executeTakeFirstOrThrow();
+  const until = Math.min(now + idleMs, row.created_at + maxMs);
+  if (until <= now) throw apiError('token_expired', 'the browser session has expired; sign in again');
+  await ctx.db.updateTable('sessions').set({ access_expires_at: until, refresh_expires_at: until, last_seen_at: now }).where('id', '=', auth.sessionId).execute();
+  return auth;
+}

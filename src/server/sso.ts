@@ -264,3 +264,40 @@ export async function unlink(ctx: ServerContext, req: RequestInfo, auth: AuthInf
   await ctx.db.deleteFrom('sso_identities').where('account_id', '=', auth.accountId).where('provider', '=', provider).execute();
   req.log.info({ account: auth.accountId, provider }, 'identity unlinked');
 }
+
+/**
+ * A browser sign-in (the account pages): the identity the provider returned to the callback goes
+ * through the same rules as the device flow's (`resolveIdentity`): a linked identity signs in (with
+ * the second step when the account has two-step verification); an unlinked one never links by email
+ * here, an unverified address gets no account. A new account is made only by `kpm login --sso`.
+ */
+export async function browserSignIn(
+  ctx: ServerContext,
+  req: RequestInfo,
+  provider: string,
+  id: { issuer: string; subject: string; email: string | null; emailVerified: boolean },
+  deviceName: string,
+): Promise<SsoPollResultT> {
+  const now = ctx.now();
+  const email = id.email === null ? null : normalizeEmail(id.email).slice(0, 254);
+  const row: SsoFlowsTable = {
+    flow_hash: '', // no stored flow: nothing to drop
+    provider,
+    purpose: 'login',
+    account_id: null,
+    device_name: deviceName,
+    device_code_enc: null,
+    nonce: '',
+    interval_s: 0,
+    next_poll_at: now,
+    expires_at: now,
+    ip: req.ip,
+    state: 'identified',
+    issuer: id.issuer,
+    subject: id.subject.slice(0, 255),
+    email,
+    email_verified: id.emailVerified ? 1 : 0,
+    created_at: now,
+  };
+  return resolveIdentity(ctx, req, row);
+}

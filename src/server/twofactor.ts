@@ -145,6 +145,13 @@ async function ensureRecoveryCodes(ctx: ServerContext, accountId: string): Promi
   return codes;
 }
 
+/** A fresh set of recovery codes; the old ones stop working (the caller re-authenticated). */
+export async function replaceRecoveryCodes(ctx: ServerContext, accountId: string): Promise<string[]> {
+  if (!isOn(await status(ctx, accountId))) throw apiError('conflict', 'two-step verification is off: there are no recovery codes to replace');
+  await ctx.db.deleteFrom('recovery_codes').where('account_id', '=', accountId).execute();
+  return ensureRecoveryCodes(ctx, accountId);
+}
+
 async function useRecoveryCode(ctx: ServerContext, accountId: string, code: string): Promise<CodeResult> {
   const rows = await ctx.db.selectFrom('recovery_codes').select(['id', 'code_hash']).where('account_id', '=', accountId).where('used_at', 'is', null).execute();
   for (const r of rows) {

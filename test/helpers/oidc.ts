@@ -29,6 +29,8 @@ export interface TestIdp {
   tokenRequests: string[];
   /** every user code the provider issued, oldest first (a terminal test cannot read kpm's output live) */
   userCodes: string[];
+  /** a browser at the provider: follows the authorization URL as `userId` (login + consent); returns where the provider sends the browser back */
+  authorize(url: string, userId: string): Promise<string>;
   /** answer the next N device-code token requests with slow_down */
   slowDownNext: number;
   close(): Promise<void>;
@@ -39,7 +41,7 @@ afterAll(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(() => r(undefined)));
 });
 
-export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean } = {}): Promise<TestIdp> {
+export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean; redirectUris?: string[] } = {}): Promise<TestIdp> {
   const server = createServer();
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   servers.push(server);
@@ -50,9 +52,10 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
   const client = (id: string) => ({
     client_id: id,
     client_secret: CLIENT_SECRET,
-    grant_types: [DEVICE_GRANT],
-    response_types: [],
-    redirect_uris: [],
+    // with redirect URIs also the authorization-code flow of the account pages
+    grant_types: opts.redirectUris ? [DEVICE_GRANT, 'authorization_code'] : [DEVICE_GRANT],
+    response_types: opts.redirectUris ? ['code'] : [],
+    redirect_uris: opts.redirectUris ?? [],
     token_endpoint_auth_method: 'client_secret_basic',
   });
   const provider = new Provider(issuer, {
@@ -153,7 +156,27 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean }
     return r.text;
   };
 
+  const authorize = async (url: string, userId: string): Promise<string> => {
+    const jar = new Map<string, string>([['test_user', userId]]);
+    let next: string | undefined = url;
+    for (let hops = 0; next && hops < 10; hops++) {
+      if (!next.startsWith(issuer)) return next; // back to the client
+      const res: Response = await fetch(next, { headers: { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') }, redirect: 'manual' });
+      for (const c of res.headers.getSetCookie()) {
+        const [pair] = c.split(';');
+        const i = pair.indexOf('=');
+        if (pair.slice(i + 1) === '' || /expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(pair.slice(0, i));
+        else jar.set(pair.slice(0, i), pair.slice(i + 1));
+      }
+      const loc = res.headers.get('location');
+      if (!loc) throw new Error(`the provider stopped at ${next}: ${res.status} ${(await res.text()).slice(0, 300)}`);
+      next = new URL(loc, next).href;
+    }
+    throw new Error('too many redirects at the provider');
+  };
+
   Object.assign(idp, {
+    authorize,
     issuer,
     provider,
     users: byId,

@@ -1,0 +1,256 @@
+// Issue 21, "My kpm": the account pages in a real browser (Debian's chromium through playwright-core)
+// against the built kpm-server, with mail through a real SMTP receiver and the built kpm CLI.
+// One browser for the whole file. Screenshots of each page at 1280 and 390 px go to test/artifacts/web/.
+import { mkdirSync, existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { describeRun, makeHome, run, type RunResult } from '../helpers/kpm.js';
+import { decodeMail, ROOT, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const CHROMIUM = process.env.KPM_CHROMIUM ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+const PW = 'Web7Password';
+const NEW_PW = 'Newer8Password';
+const EMAIL = 'web@example.org';
+const SHOTS = join(ROOT, 'test', 'artifacts', 'web');
+if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser tests of the account pages are skipped (.ci/run installs Debian's chromium)`);
+
+interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+async function smtpReceiver(): Promise<{ port: number; mails: Mail[]; close(): Promise<void> }> {
+  const mails: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, done) {
+      let raw = '';
+      stream.on('data', (c: Buffer) => (raw += c));
+      stream.on('end', () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject: /^Subject: (.*)$/m.exec(raw)?.[1] ?? '', text: decodeMail(raw) });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.server.address() as { port: number }).port;
+  return { port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+}
+
+async function waitFor<T>(what: string, fn: () => T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, chromium)', () => {
+  let smtp: Awaited<ReturnType<typeof smtpReceiver>>;
+  let srv: RunningServer;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  let home: string;
+  let secret = '';
+  const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
+    const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
+    expect(r.code, describeRun(args, r)).toBe(code);
+    return r;
+  };
+  const mailsTo = (subject: RegExp) => smtp.mails.filter((m) => m.to === EMAIL && subject.test(m.subject));
+  /** Screenshots of the current page at desktop and phone widths. */
+  const shoot = async (name: string) => {
+    for (const [w, h, tag] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.screenshot({ path: join(SHOTS, `${name}-${tag}.png`), fullPage: true });
+    }
+    await page.setViewportSize({ width: 1280, height: 900 });
+  };
+  const signIn = async (password: string) => {
+    await page.goto(`${srv.url}/account/signin`);
+    await page.fill('#email', EMAIL);
+    await page.fill('#password', password);
+    await page.click('button[type=submit]');
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    smtp = await smtpReceiver();
+    srv = await startServer({ args: ['--smtp', `smtp://127.0.0.1:${smtp.port}`] });
+    home = makeHome();
+    profile = mkdtempSync(join(tmpdir(), 'kpm-chromium-'));
+    // a new, empty profile; nothing is downloaded (no component updates, no sync, no QUIC)
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 60_000);
+  afterAll(async () => {
+    await context?.close();
+    await srv?.stop();
+    await smtp?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('register from the CLI, open the mailed link: a confirmation page; its button activates', async () => {
+    await kpm(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, PW + '\n');
+    const mail = await waitFor('the activation mail', () => mailsTo(/Activate/)[0]);
+    const link = /(http:\/\/\S+\/v1\/activate\?code=\S+)/.exec(mail.text)![1];
+    const res = await page.goto(link);
+    expect(res!.status()).toBe(200);
+    expect(res!.headers()['content-security-policy']).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+    await expect(page.textContent('h1')).resolves.toBe('Activate your kpm account');
+    expect(await page.textContent('main')).toContain(EMAIL);
+    await shoot('activate');
+    // the GET activated nothing
+    expect((await kpm(['login', EMAIL, '--password-stdin'], 4, PW + '\n')).stderr).toMatch(/not activated/);
+    await page.click('button[type=submit]');
+    await expect(page.textContent('h1')).resolves.toBe('Account activated');
+    await shoot('activated');
+    await kpm(['login', EMAIL, '--password-stdin', '--device', 'laptop'], 0, PW + '\n');
+  });
+
+  it('sign in from the browser: a session cookie that is HttpOnly and SameSite=Strict; the overview shows no vault data', async () => {
+    await page.goto(`${srv.url}/account/`);
+    expect(page.url()).toBe(`${srv.url}/account/signin`);
+    await shoot('signin');
+    await page.fill('#email', EMAIL);
+    await page.fill('#password', 'Wrong1Password');
+    await page.click('button[type=submit]');
+    expect(await page.textContent('.notice')).toMatch(/wrong email or password/i);
+    await signIn(PW);
+    expect(page.url()).toBe(`${srv.url}/account/`);
+    await expect(page.textContent('h1')).resolves.toBe('Your kpm account');
+    const cookies = await context.cookies(srv.url);
+    const session = cookies.find((c) => c.name === 'kpm_session')!;
+    expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/', secure: false });
+    expect(session.value).toMatch(/^kpa_/);
+    await shoot('overview');
+  });
+
+  it('devices: the CLI device is listed; signing it out from the browser signs the CLI out at its next request', async () => {
+    await page.goto(`${srv.url}/account/devices`);
+    const rows = await page.locator('tbody tr').allTextContents();
+    expect(rows.some((r) => r.includes('laptop'))).toBe(true);
+    expect(rows.some((r) => /Web browser.*this browser/.test(r))).toBe(true);
+    await shoot('devices');
+    await kpm(['whoami'], 0);
+    await page.click('button[aria-label="Sign out laptop"]');
+    expect(await page.textContent('.notice')).toContain('laptop is signed out');
+    expect(await page.locator('tbody tr').allTextContents()).not.toContainEqual(expect.stringContaining('laptop'));
+    const r = await kpm(['whoami'], 4);
+    expect(r.stderr).toMatch(/signed out/);
+  });
+
+  it('CSRF: a form on another site that posts to the server changes nothing; a GET of a state-changing address changes nothing', async () => {
+    await kpm(['login', EMAIL, '--password-stdin', '--device', 'desktop'], 0, PW + '\n');
+    const serverUrl = srv.url;
+    const evil: Server = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><form id="f" method="post" action="${serverUrl}/account/devices/revoke-others"><input name="csrf" value="guess"></form><script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((ok) => evil.listen(0, '127.0.0.1', ok));
+    const port = (evil.address() as { port: number }).port;
+    try {
+      // localhost and 127.0.0.1 are different sites: the SameSite=Strict cookie stays home
+      const posted = page.waitForResponse((r) => r.url().endsWith('/account/devices/revoke-others') && r.request().method() === 'POST');
+      await page.goto(`http://localhost:${port}/`);
+      const res = await posted;
+      expect(res.status()).toBe(403);
+      await page.waitForLoadState();
+      await expect(page.textContent('h1')).resolves.toBe('Not done');
+      await kpm(['whoami'], 0);
+    } finally {
+      evil.close();
+    }
+    for (const path of ['devices/revoke', 'devices/revoke-others', 'tokens/revoke', 'security/totp', 'security/disable', 'security/recovery', 'identities/unlink', 'marketing', 'delete', 'signout']) {
+      const res = await page.goto(`${srv.url}/account/${path}`);
+      expect(res!.status(), path).toBe(404);
+    }
+    await kpm(['whoami'], 0);
+    await page.goto(`${srv.url}/account/`);
+    await expect(page.textContent('h1')).resolves.toBe('Your kpm account'); // still signed in
+  });
+
+  it('password reset from the browser: the rules are shown and checked, the two entries must match; every device is signed out', async () => {
+    await page.click('header button'); // sign out
+    expect(page.url()).toBe(`${srv.url}/account/signin`);
+    await page.click('a[href="/account/reset"]');
+    await page.fill('#email', EMAIL);
+    await page.click('button[type=submit]');
+    await expect(page.textContent('h1')).resolves.toBe('Check your inbox');
+    const mail = await waitFor('the reset mail', () => mailsTo(/Reset/)[0]);
+    const link = /(http:\/\/\S+\/account\/reset\/new\?code=\S+)/.exec(mail.text)![1];
+    await page.goto(link);
+    expect(await page.locator('ul.rules li').allTextContents()).toEqual(['at least 8 characters', 'at least one digit', 'at least one lowercase letter', 'at least one uppercase letter', 'no spaces', 'not one of the most common passwords']);
+    await shoot('reset-new');
+    await page.fill('#password', NEW_PW);
+    await page.fill('#password2', NEW_PW + 'x');
+    await page.click('button[type=submit]');
+    expect(await page.textContent('.notice')).toMatch(/differ/);
+    await page.fill('#password', 'Password1');
+    await page.fill('#password2', 'Password1');
+    await page.click('button[type=submit]');
+    expect(await page.textContent('.notice')).toMatch(/not one of the most common passwords/);
+    await page.fill('#password', NEW_PW);
+    await page.fill('#password2', NEW_PW);
+    await page.click('button[type=submit]');
+    await expect(page.textContent('h1')).resolves.toBe('Password changed');
+    expect((await kpm(['whoami'], 4)).stderr).toMatch(/signed out/);
+    await signIn(PW);
+    expect(await page.textContent('.notice')).toMatch(/wrong email or password/i);
+    await signIn(NEW_PW);
+    await expect(page.textContent('h1')).resolves.toBe('Your kpm account');
+  });
+
+  it('two-step verification from the page: the password again, a QR code, a first code; recovery codes shown once', async () => {
+    await page.goto(`${srv.url}/account/security`);
+    await shoot('security-off');
+    await page.fill('#password', 'Wrong1Password');
+    await page.click('form[action="/account/security/totp"] button');
+    expect(await page.textContent('.notice')).toMatch(/wrong account password/i);
+    await page.fill('#password', NEW_PW);
+    await page.click('form[action="/account/security/totp"] button');
+    await expect(page.textContent('h1')).resolves.toBe('Set up an authenticator app');
+    expect(await page.locator('.qr svg path').count()).toBe(1);
+    secret = (await page.textContent('main code'))!.replace(/\s/g, '');
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    await shoot('totp-setup');
+    await page.fill('#code', totpCode(secret, Date.now()));
+    await page.click('form[action="/account/security/totp/confirm"] button');
+    expect(await page.textContent('.notice')).toContain('Two-step verification is on');
+    expect(await page.locator('ul.codes li').count()).toBe(10);
+    await shoot('security-codes');
+  });
+
+  it('sign in with TOTP: the second step asks for the code', async () => {
+    await page.click('header button');
+    await signIn(NEW_PW);
+    await expect(page.textContent('h1')).resolves.toBe('Two-step verification');
+    await shoot('signin-code');
+    await page.fill('#code', '000000');
+    await page.click('button[type=submit]');
+    expect(await page.textContent('.notice')).toMatch(/wrong verification code/i);
+    await page.fill('#code', totpCode(secret, Date.now(), 1));
+    await page.click('button[type=submit]');
+    await expect(page.textContent('h1')).resolves.toBe('Your kpm account');
+    expect(await page.textContent('main')).toMatch(/Two-step verification\s*on \(authenticator app\)/);
+    await page.goto(`${srv.url}/account/settings`);
+    await shoot('settings');
+  });
+});

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { agentCall, AgentUnavailable } from '../agent/call.js';
 import type { KpmPaths } from '../vault/paths.js';
 import { KpmError, EXIT } from '../vault/errors.js';
-import { ensureDir, makePrivateTempDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
 import { ownFileProblem, privateDirProblem } from '../vault/fscheck.js';
 import { MAX_SOCKET_PATH } from '../agent/socket.js';
 import { AgentConnection, Framer, frame, type AgentPolicy, type SshBackend, type UseRequest } from './agentproto.js';
@@ -37,7 +37,8 @@ export function sshAgentPaths(paths: KpmPaths, socket?: string): SshAgentPaths {
     if (named && !privateDirProblem(named)) dir = named;
     else {
       ensureDir(paths.run);
-      dir = makePrivateTempDir(tmpdir(), 'kpm-ssh-');
+      dir = fs.mkdtempSync(join(tmpdir(), 'kpm-ssh-')); // a new random name, created 0700 exclusively
+      fs.chmodSync(dir, 0o700);
       writeFileAtomic(pointer, new TextEncoder().encode(dir));
     }
   }

@@ -93,6 +93,7 @@ export function writeFileAtomic(path: string, data: Uint8Array): void {
 }
 
 /** A private scratch folder (0700, random name) inside `parent`, which must itself be private. */
+/** A new random 0700 folder inside `parent`, which must be (or becomes) a private folder of this user: never the shared temp folder. */
 export function makePrivateTempDir(parent: string, prefix: string): string {
   ensureDir(parent);
   const bad = privateDirProblem(parent);

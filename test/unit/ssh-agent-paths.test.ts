@@ -24,8 +24,10 @@ function longHome(): string {
 describe('kpm ssh-agent socket folder', () => {
   it('S2 (ssh-agent): a run folder too long for a socket gives a random private folder, named in run/ssh-agent.dir and reused', () => {
     const paths = resolvePaths({ KPM_HOME: longHome() });
+    const tmpMode = fs.statSync(os.tmpdir()).mode;
     const a = sshAgentPaths(paths);
     made.push(a.dir);
+    expect(fs.statSync(os.tmpdir()).mode).toBe(tmpMode); // the shared temp folder is left as it is
     expect(a.socket.length).toBeLessThanOrEqual(100);
     expect(a.dir.startsWith(join(paths.run, 'ssh'))).toBe(false);
     const st = fs.lstatSync(a.dir);

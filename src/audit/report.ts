@@ -44,6 +44,8 @@ export interface AuditReport {
   breached: BreachedFinding[];
   /** checks that were not made, with why (e.g. breached with --offline and no --hibp-file) */
   skipped: { check: Check; reason: string }[];
+  /** vaults whose entries were not audited: locked with their own password (not unlocked in the agent) */
+  vaultsNotChecked: { vault: string; reason: string }[];
   errors: AuditError[];
 }
 
@@ -59,6 +61,7 @@ export interface ReportOptions {
   /** breach count by password (undefined: not found); required for `breached` */
   breachCount?: (password: string) => number | undefined;
   skipped?: AuditReport['skipped'];
+  vaultsNotChecked?: AuditReport['vaultsNotChecked'];
   errors?: AuditError[];
 }
 
@@ -139,6 +142,7 @@ export function buildReport(entries: readonly EntryView[], o: ReportOptions): Au
     old: [],
     breached: [],
     skipped: [...(o.skipped ?? [])],
+    vaultsNotChecked: [...(o.vaultsNotChecked ?? [])],
     errors: [...(o.errors ?? [])],
   };
 

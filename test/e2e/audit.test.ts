@@ -179,6 +179,27 @@ describe('kpm audit', () => {
     check(['audit'], viaStdin, 0);
   });
 
+  it('names each data vault it could not check because it is locked (text and --json)', async () => {
+    const h = makeHome();
+    await initVault(h);
+    const ok = async (args: string[], input?: string) => {
+      const r = await run(args, { home: h, input });
+      expect(r.code, describeRun(args, r)).toBe(0);
+      return r;
+    };
+    await ok(['unlock', '--password-stdin'], MASTER + '\n'); // data vaults stay unlocked in the agent
+    await ok(['vault', 'create', 'Private', '--own-password', '--vault-password-stdin'], 'Quartz-Lantern-Meadow-91\n');
+    await ok(['vault', 'unlock', 'Private', '--vault-password-stdin'], 'Quartz-Lantern-Meadow-91\n');
+    await ok(['add', 'diary', '--password-stdin', '--vault', 'Private'], 'letmein123\n');
+    await ok(['vault', 'lock', 'Private']);
+    await ok(['add', 'shop', '--password-stdin'], 'kpm-clean-6f1d2a9c7b3e-zz\n');
+    const text = await ok(['audit', '--offline', '--only', 'weak,reused']);
+    expect(text.stdout).toMatch(/Note: vault "Private": not checked, locked \(own password\)/);
+    const j = JSON.parse((await ok(['audit', '--offline', '--only', 'weak,reused', '--json'])).stdout) as { vaultsNotChecked: { vault: string }[]; summary: { checked: number } };
+    expect(j.vaultsNotChecked.map((v) => v.vault)).toEqual(['Private']);
+    expect(j.summary.checked).toBe(1);
+  });
+
   it('has help with examples', async () => {
     const r = await run(['audit', '--help'], { home });
     expect(r.code).toBe(0);

@@ -131,7 +131,7 @@ describe('buildReport', () => {
       checks: ALL, now: NOW, minScore: 3, maxAgeDays: 365, strengths: await strengths(ENTRIES), breachCount: (pw) => (pw === 'password1' ? 9 : undefined),
       skipped: [], errors: [{ check: 'breached', message: 'x' }],
     });
-    expect(Object.keys(r)).toEqual(['summary', 'weak', 'reused', 'old', 'breached', 'skipped', 'errors']);
+    expect(Object.keys(r)).toEqual(['summary', 'weak', 'reused', 'old', 'breached', 'skipped', 'vaultsNotChecked', 'errors']);
     expect(Object.keys(r.summary)).toEqual(['checked', 'weak', 'reused', 'old', 'breached']);
     expect(Object.keys(r.weak[0]).sort()).toEqual(['guessesLog10', 'hint', 'id', 'name', 'score', 'vault']);
     expect(Object.keys(r.old[0]).sort()).toEqual(['ageDays', 'id', 'name', 'passwordChanged', 'vault']);

@@ -116,8 +116,14 @@ async function runAudit(o: AuditOptions): Promise<void> {
   try {
     const api = await openApi(paths, { passwordStdin: o.passwordStdin });
     let entries;
+    let vaultsNotChecked: AuditReport['vaultsNotChecked'] = [];
     try {
       entries = await api.entries({ vault: o.vault });
+      // A data vault locked with its own password cannot be read: the report names it instead of
+      // leaving it out silently.
+      vaultsNotChecked = (await api.listVaults())
+        .filter((v) => v.locked && (o.vault === undefined || v.name.toLowerCase() === o.vault.toLowerCase()))
+        .map((v) => ({ vault: v.name, reason: `locked (own password): \`kpm vault unlock "${v.name}"\` first` }));
     } finally {
       await api.close();
     }
@@ -154,7 +160,7 @@ async function runAudit(o: AuditOptions): Promise<void> {
       if (breachError.hint) info(`hint: ${breachError.hint}`);
     }
 
-    const report = buildReport(entries, { checks, now: new Date(), minScore: settings.audit_min_score, maxAgeDays: settings.audit_max_age_days, strengths, breachCount, skipped, errors });
+    const report = buildReport(entries, { checks, now: new Date(), minScore: settings.audit_min_score, maxAgeDays: settings.audit_max_age_days, strengths, breachCount, skipped, vaultsNotChecked, errors });
     if (o.json) json(report);
     else printReport(report, checks, settings.audit_min_score, settings.audit_max_age_days);
 
@@ -199,7 +205,7 @@ function printReport(r: AuditReport, checks: ReadonlySet<Check>, minScore: numbe
     out(`Breached (${r.breached.length}): found in Pwned Passwords; change these first`);
     for (const x of r.breached) out(`  ${label(x).padEnd(w)}  seen ${x.count.toLocaleString('en-US')} ${x.count === 1 ? 'time' : 'times'}`);
   }
-  const notes = [...r.skipped.map((k) => `${k.check}: not checked (${k.reason})`), ...r.errors.map((e) => `${e.check}: not checked (${e.message})`)];
+  const notes = [...r.vaultsNotChecked.map((v) => `vault "${v.vault}": not checked, ${v.reason}`), ...r.skipped.map((k) => `${k.check}: not checked (${k.reason})`), ...r.errors.map((e) => `${e.check}: not checked (${e.message})`)];
   if (notes.length) {
     out('');
     for (const n of notes) out(`Note: ${n}`);

@@ -3,6 +3,8 @@
 // 1 login, 2 secure note, 3 card, 4 identity, 5 SSH key, 6 bank account, 7 driver's licence, 8 passport.
 // Organization exports have "collections" (items: collectionIds). Mapping: docs/IMPORT-EXPORT.md
 // (followed: bitwarden/clients libs/importer bitwarden-json-importer, libs/common vault views and enums).
+import { keyPayload } from '../ssh/entry.js';
+import { parseStoredKey } from '../ssh/keys.js';
 import { randomUUID } from 'node:crypto';
 import { SECRET_FIELDS, type EntryPayload } from '../vault/entry.js';
 import {
@@ -111,6 +113,8 @@ function mapItem(item: Obj, folders: Map<string, string>, collections: Map<strin
       const v = str(id[k]);
       if (v) addCustom(p, label, v);
     }
+  } else if (type === 5 && sshKeyPayload(sub(item, 'sshKey'))) {
+    p = sshKeyPayload(sub(item, 'sshKey'))!; // an OpenSSH key: kpm's ssh-key type (kpm ssh-agent serves it)
   } else if (type === 5) {
     p = newPayload('note', '');
     const k = sub(item, 'sshKey');
@@ -118,7 +122,7 @@ function mapItem(item: Obj, folders: Map<string, string>, collections: Map<strin
     put(p, 'public key', str(k.publicKey));
     put(p, 'fingerprint', str(k.keyFingerprint));
     addTag(p, 'ssh key');
-    notes.changed.push('SSH key imported as a note (custom fields "private key", "public key", "fingerprint"; tag "ssh key")');
+    notes.changed.push('SSH key not in OpenSSH format, imported as a note (custom fields "private key", "public key", "fingerprint"; tag "ssh key")');
   } else if (OTHER_TYPES[type]) {
     const t = OTHER_TYPES[type];
     p = newPayload('note', '');
@@ -216,7 +220,18 @@ export function parseBitwardenJson(text: string): ParseResult {
 // ------------------------------------------------------------------------------------------------
 // Export
 
-const TYPE_NUMBER = { login: 1, note: 2, document: 2, card: 3, identity: 4, 'ssh-key': 2 } as const; // ssh-key: a secure note with its fields (src/ssh)
+/** Bitwarden's sshKey (an unencrypted OpenSSH private key) as kpm's ssh-key entry; undefined when it is not one. */
+function sshKeyPayload(k: Obj): EntryPayload | undefined {
+  const text = str(k.privateKey);
+  if (!text) return undefined;
+  try {
+    return keyPayload('', parseStoredKey(text), {});
+  } catch {
+    return undefined;
+  }
+}
+
+const TYPE_NUMBER = { login: 1, note: 2, document: 2, card: 3, identity: 4, 'ssh-key': 5 } as const;
 
 function splitExpiry(e: string | undefined): { expMonth: string | null; expYear: string | null } | undefined {
   const m = e ? /^\s*(\d{1,2})?\s*[/-]\s*(\d{2}|\d{4})?\s*$/.exec(e) : null;
@@ -303,6 +318,9 @@ export function toBitwardenExport(entries: EntryPayload[]): { text: string; note
       };
       for (const [k, label] of IDENTITY_EXTRA) id[k] = take(label, k);
       item.identity = id;
+    } else if (p.type === 'ssh-key') {
+      used = ['private-key', 'public-key', 'fingerprint', 'key-type', 'comment'];
+      item.sshKey = { privateKey: f['private-key'] ?? null, publicKey: (f['public-key'] ?? '').split(' ').slice(0, 2).join(' ') || null, keyFingerprint: f.fingerprint ?? null };
     } else {
       item.secureNote = { type: 0 };
       if (p.type === 'document') note('a document becomes a secure note; its files are not in the export');

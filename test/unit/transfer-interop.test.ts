@@ -386,3 +386,30 @@ describe("issue 16: Bitwarden's password-protected export", () => {
     await expect(decryptBitwardenJson(a, 'x')).rejects.toThrow(/refused: Argon2id with 1048576 MiB/);
   });
 });
+
+describe('Bitwarden SSH keys ↔ kpm ssh-key entries', () => {
+  it('an OpenSSH key of a Bitwarden sshKey item becomes an ssh-key entry (for kpm ssh-agent), and goes back as type 5', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const os = await import('node:os');
+    const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-bw-ssh-'));
+    try {
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'deploy@example', '-f', join(dir, 'k')]);
+      const privateKey = fs.readFileSync(join(dir, 'k'), 'utf8');
+      const publicKey = fs.readFileSync(join(dir, 'k.pub'), 'utf8').trim();
+      const fp = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', join(dir, 'k.pub')], { encoding: 'utf8' }).split(' ')[1];
+      const item = { id: 'x', type: 5, name: 'deploy key', notes: null, favorite: false, folderId: null, reprompt: 0, creationDate: '2024-01-12T00:00:00.000Z', revisionDate: '2024-01-12T00:00:00.000Z', deletedDate: null, sshKey: { privateKey, publicKey: publicKey.split(' ').slice(0, 2).join(' '), keyFingerprint: fp } };
+      const res = parseBitwardenJson(JSON.stringify({ encrypted: false, folders: [], items: [item] }));
+      const e = res.entries[0].payload;
+      expect(e.type).toBe('ssh-key');
+      expect(e.name).toBe('deploy key');
+      expect(e.fields.fingerprint).toBe(fp);
+      expect(e.fields['public-key'].split(' ').slice(0, 2).join(' ')).toBe(publicKey.split(' ').slice(0, 2).join(' '));
+      const back = JSON.parse(toBitwardenJson([e])).items[0];
+      expect(back.type).toBe(5);
+      expect(back.sshKey).toEqual({ privateKey: expect.stringContaining('BEGIN OPENSSH PRIVATE KEY'), publicKey: item.sshKey.publicKey, keyFingerprint: fp });
+      expect(back.fields).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

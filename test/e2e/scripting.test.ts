@@ -345,7 +345,7 @@ comp kpm completion z
     expect(got.get('kpm re')).toEqual(expect.arrayContaining(['read', 'register', 'remove', 'reset']));
     expect(got.get('kpm re')!.every((w) => w.startsWith('re'))).toBe(true);
     expect(Object.fromEntries([...got].slice(1))).toEqual({
-      'kpm vault r': ['rename', 'rm'],
+      'kpm vault r': ['rename', 'rm', 'rotate-key'],
       'kpm get --j': ['--json'],
       'kpm get gi': ['github'],
       'kpm get a/': ['a/b\\ c%d'],

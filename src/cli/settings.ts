@@ -2,6 +2,7 @@
 // on every read (src/settings/: schema, protection); loaded only by the commands that need them,
 // so `kpm get` does not pay for conf and ajv. A file that is invalid or fails verification ends
 // the command with exit 8.
+import { existsSync } from 'node:fs';
 import type { KpmPaths } from '../vault/paths.js';
 import { DEFAULT_SETTINGS, toCoreSettings, type CoreSettings } from '../settings/schema.js';
 
@@ -9,6 +10,11 @@ export type { CoreSettings };
 export { DEFAULT_SETTINGS };
 
 export async function loadSettings(paths: KpmPaths): Promise<CoreSettings> {
+  // Reading settings never creates anything: with no config.json and no protection marker, the
+  // defaults (a machine with only KPM_TOKEN has no KPM_HOME at all).
+  const { settingsFiles } = await import('../settings/protection.js');
+  const f = settingsFiles(paths);
+  if (!existsSync(f.config) && !existsSync(f.marker)) return toCoreSettings({});
   const { loadState } = await import('../settings/store.js');
   return toCoreSettings((await loadState(paths)).values);
 }

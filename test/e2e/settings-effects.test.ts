@@ -131,15 +131,15 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     expect((await kpm(home, ['show', 'site'], 0, { env })).stdout).not.toMatch(SGR); // auto: stdout is a pipe
     await set(home, 'color', 'always');
     expect((await kpm(home, ['show', 'site'], 0, { env })).stdout).toMatch(SGR);
-    // never: no colour at a terminal, prompts included
-    const before = await runTty(['get', 'site'], [{ expect: 'Master password', send: MASTER + '\r' }, { expect: 'Keep kpm unlocked', send: 'n\r' }, { expect: 'site-secret' }], { home, env: { NO_COLOR: undefined } });
+    // never: no colour at a terminal, prompts included (CI=true alone turns the prompts' colour off)
+    const before = await runTty(['get', 'site'], [{ expect: 'Master password', send: MASTER + '\r' }, { expect: 'Keep kpm unlocked', send: 'n\r' }, { expect: 'site-secret' }], { home, env: { NO_COLOR: undefined, CI: undefined } });
     expect(before.code, describeTty(['get'], before)).toBe(0);
     expect(before.raw).toMatch(SGR);
     await set(home, 'color', 'never');
-    const r = await runTty(['get', 'site'], [{ expect: 'Master password', send: MASTER + '\r' }, { expect: 'Keep kpm unlocked', send: 'n\r' }, { expect: 'site-secret' }], { home, env: { NO_COLOR: undefined } });
+    const r = await runTty(['get', 'site'], [{ expect: 'Master password', send: MASTER + '\r' }, { expect: 'Keep kpm unlocked', send: 'n\r' }, { expect: 'site-secret' }], { home, env: { NO_COLOR: undefined, CI: undefined } });
     expect(r.code, describeTty(['get'], r)).toBe(0);
     expect(r.raw).not.toMatch(SGR);
-    const show = await runTty(['show', 'site'], [{ expect: 'updated' }], { home, env: { ...withMaster(), NO_COLOR: undefined } });
+    const show = await runTty(['show', 'site'], [{ expect: 'updated' }], { home, env: { ...withMaster(), NO_COLOR: undefined, CI: undefined } });
     expect(show.raw).not.toMatch(SGR);
   },
 

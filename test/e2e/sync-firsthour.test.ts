@@ -210,7 +210,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
     await kpm('a4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n');
     await kpm('a4', ['add', 'diary-2', '--vault', 'Private', '--password-stdin'], 0, 'diary-2-secret\n');
     await kpm('a4', ['vault', 'lock', 'Private']);
-    expect((await kpm('a4', ['sync'])).stderr).toMatch(/vault Private: skipped, locked \(own password\), with changes not yet on the server: `kpm vault unlock "Private"` sends them/);
+    expect((await kpm('a4', ['sync'])).stderr).toMatch(/vault "Private": skipped, locked \(own password\), with changes not yet on the server: `kpm vault unlock "Private"` sends them/);
     await kpm('a4', ['config', 'set', 'sync', 'auto']);
     await kpm('a4', ['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n'); // syncs
     await kpm('b4', ['sync']);

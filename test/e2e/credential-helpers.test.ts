@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
 import { runProgram, type ProcResult } from '../helpers/sshd.js';
-import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { ACTIVATION_CODE, outboxMails, startServer, type RunningServer } from '../helpers/server.js';
 
 const HAVE_GIT = spawnSync('git', ['--version']).status === 0;
 if (!HAVE_GIT) console.warn('skipping the git credential tests: git is not installed');
@@ -176,8 +176,8 @@ describe.skipIf(!HAVE_GIT)('git-credential-kpm with a service token (CI)', () =>
     const dev = (args: string[], input?: string, env: Record<string, string> = { KPM_MASTER_PASSWORD: MASTER }) =>
       runOk(args, { home, input, env: { KPM_SERVER: srv.url, ...env } });
     await dev(['register', '--email', 'ci-git@example.org', '--password-stdin', '--region', 'DE'], 'Token7Password\n');
-    const code = /kpm activate ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes('ci-git@example.org'))!.text)![1];
-    await dev(['activate', code]);
+    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes('ci-git@example.org'))!.text)![1];
+    await dev(['activate', '--code-stdin'], code + '\n');
     await dev(['init', '--password-stdin'], MASTER + '\n', {});
     await dev(['login', 'ci-git@example.org', '--password-stdin'], 'Token7Password\n', {});
     await dev(['vault', 'create', 'CI']);

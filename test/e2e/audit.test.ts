@@ -73,7 +73,7 @@ describe('kpm audit', () => {
   it('reports weak, reused and breached passwords as JSON, using hibp_url, sending only prefixes', async () => {
     const before = server.requests.length;
     const r = parse(await audit(['--json'], 0));
-    expect(Object.keys(r)).toEqual(['summary', 'weak', 'reused', 'old', 'breached', 'skipped', 'errors']);
+    expect(Object.keys(r)).toEqual(['summary', 'weak', 'reused', 'old', 'breached', 'skipped', 'vaultsNotChecked', 'errors']);
     expect(r.summary).toEqual({ checked: 7, weak: r.weak.length, reused: 3, old: 0, breached: 2 });
     expect(names(r.weak)).toContain('Personal/github');
     expect(names(r.weak)).not.toContain('Personal/bank');

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { argon2id, DEFAULT_KDF } from '../../src/crypto/kdf.js';
 import { readKeyring, unlockKeyring } from '../../src/vault/keyring.js';
-import { resolvePaths } from '../../src/vault/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
 
 type Argon2 = { hash(pw: Buffer, o: Record<string, unknown>): Promise<Buffer>; argon2id: number };

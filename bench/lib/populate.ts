@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { toHex, utf8 } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
-import { resolvePaths } from '../../src/vault/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { DEFAULT_VAULT, Session } from '../../src/vault/session.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { NewRecord } from '../../src/vault/store.js';

@@ -2,8 +2,8 @@
 // `kpm list` while unlocked) load only this, node:net and node:fs.
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
 import { locateAgent, type AgentResponse } from './socket.js';
 
 export class AgentUnavailable extends Error {}

@@ -1,8 +1,8 @@
 // Talking to the agent: one connection per request, newline-delimited JSON.
 import { spawn } from 'node:child_process';
-import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
+import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
 import { agentCall, AgentUnavailable } from './call.js';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import { AGENT_METHODS, type VaultApi } from './api.js';
 import { encodeHandover } from './handover.js';

@@ -10,9 +10,9 @@
 // that the folder is this user's with mode 0700 and that the socket and token file are this user's.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { KpmPaths } from '../vault/paths.js';
-import { KpmError, EXIT } from '../vault/errors.js';
-import { ownFileProblem, privateDirProblem } from '../vault/fscheck.js';
+import type { KpmPaths } from '../core/paths.js';
+import { KpmError, EXIT } from '../core/errors.js';
+import { ownFileProblem, privateDirProblem } from '../core/fscheck.js';
 
 export interface AgentPaths {
   /** the folder of the socket and the token */

@@ -4,7 +4,7 @@
 // never loaded. The "ordered by prevalence" (count) file cannot be searched this way: unsorted lines
 // met during the search are detected and the file is refused.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { EXIT, usageError } from '../vault/errors.js';
+import { EXIT, usageError } from '../core/errors.js';
 import { BreachCheckError, isHash, type BreachSource } from './hibp.js';
 
 const PAGE = 4096;

@@ -7,7 +7,7 @@
 //
 // Offline, against a downloaded Pwned Passwords SHA-1 file: src/audit/hashfile.ts.
 import { createHash } from 'node:crypto';
-import { EXIT, KpmError, usageError } from '../vault/errors.js';
+import { EXIT, KpmError, usageError } from '../core/errors.js';
 
 /** Upper-case hex SHA-1 of the UTF-8 password, as Pwned Passwords indexes them. */
 export function sha1Hex(password: string): string {

@@ -2,7 +2,7 @@
 // The clearing is done by a small detached kpm process that receives a hash of the value, never the value.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { KpmError, EXIT } from '../vault/errors.js';
+import { KpmError, EXIT } from '../core/errors.js';
 import { info, plural } from './io.js';
 import { childEnv, withoutSecretEnv } from './childenv.js';
 

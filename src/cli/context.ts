@@ -1,6 +1,6 @@
 // Per-invocation context shared by the commands.
-import { resolvePaths, type KpmPaths } from '../vault/paths.js';
-import { usageError } from '../vault/errors.js';
+import { resolvePaths, type KpmPaths } from '../core/paths.js';
+import { usageError } from '../core/errors.js';
 
 let paths: KpmPaths | undefined;
 

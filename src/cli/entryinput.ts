@@ -1,6 +1,6 @@
 // Building an entry payload from flags, stdin JSON and prompts (shared by add and edit).
 import { isEntryType, SECRET_FIELDS, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
-import { usageError } from '../vault/errors.js';
+import { usageError } from '../core/errors.js';
 import { parseOtpauthUri, OtpParseError } from '../vault/totp.js';
 import { generatePassword, generatePassphrase } from '../vault/generator.js';
 import { intOption } from './context.js';
@@ -177,7 +177,7 @@ export async function editText(initial = ''): Promise<string> {
     import('node:child_process'),
     import('node:fs'),
     import('node:path'),
-    import('../vault/fsutil.js'),
+    import('../core/fsutil.js'),
     import('./childenv.js'),
     import('./context.js'),
   ]);

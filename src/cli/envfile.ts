@@ -1,5 +1,5 @@
 // The two text formats of kpm run and kpm inject: dotenv files and {{ kpm://… }} templates.
-import { usageError } from '../vault/errors.js';
+import { usageError } from '../core/errors.js';
 
 /**
  * Parses a dotenv file: `KEY=VALUE` lines, `export ` prefix allowed, `#` comments (whole lines, or

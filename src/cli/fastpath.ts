@@ -2,8 +2,8 @@
 // [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no command-line framework, only the
 // small agent client, and hand anything else (or any error) to the full program.
 import { agentCall, AgentUnavailable } from '../agent/call.js';
-import { resolvePaths } from '../vault/paths.js';
-import { KpmError } from '../vault/errors.js';
+import { resolvePaths } from '../core/paths.js';
+import { KpmError } from '../core/errors.js';
 import type { EntryView } from '../vault/session.js';
 import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
 import type { SyncReport } from '../sync/engine.js';

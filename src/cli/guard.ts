@@ -2,8 +2,8 @@
 // actions need the settings password: a hidden prompt on a terminal, `--settings-password-stdin`
 // off one, and otherwise exit 4 ("locked") with a hint. Wrong passwords: exit 5, throttled
 // (src/settings/throttle.ts). A settings file that fails verification: exit 8.
-import { KpmError, EXIT, locked, usageError } from '../vault/errors.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { KpmError, EXIT, locked, usageError } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
 import { openSigner, settingsFiles, wipeSigner, type SettingsState, type Signer } from '../settings/protection.js';
 import { readState } from '../settings/state.js';
 import { delayAfter, FREE_FAILURES, MAX_DELAY_MS, recordFailure, recordSuccess, reserveAttempt } from '../settings/throttle.js';

@@ -1,9 +1,9 @@
 // Output conventions: data on stdout, messages on stderr, one clear line per error, exit codes from
-// src/vault/errors.ts. Colour is decided for each stream on its own (setting `color`): with `auto`
+// src/core/errors.ts. Colour is decided for each stream on its own (setting `color`): with `auto`
 // only where that stream is a terminal, and never with NO_COLOR or TERM=dumb.
 import { Chalk } from 'chalk';
 import { decodeUtf8 } from '../crypto/bytes.js';
-import { KpmError, EXIT, usageError } from '../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../core/errors.js';
 
 export const isInteractive = (): boolean => Boolean(process.stdin.isTTY && process.stderr.isTTY);
 

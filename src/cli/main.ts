@@ -7,7 +7,7 @@ const argv = process.argv.slice(2);
 async function main(): Promise<number> {
   if (argv[0] === '__agent') {
     const { runAgent } = await import('../agent/server.js');
-    const { resolvePaths } = await import('../vault/paths.js');
+    const { resolvePaths } = await import('../core/paths.js');
     await runAgent(resolvePaths());
     return -1; // keeps running
   }

@@ -17,7 +17,7 @@ import { register as tokens } from './commands/tokens.js';
 import { register as ssh } from './commands/ssh.js';
 import { register as credentials } from './commands/credentials.js';
 import { reportError, setColorMode } from './io.js';
-import { EXIT } from '../vault/errors.js';
+import { EXIT } from '../core/errors.js';
 
 export const VERSION = '0.1.0';
 

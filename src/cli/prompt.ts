@@ -1,7 +1,7 @@
 // Interactive prompts (only ever on a TTY; output to stderr so stdout stays data-only).
 // Ctrl-C at a prompt ends the command quietly with exit 130 (Interrupted). Answers that can be
 // wrong (a password, a code) are asked up to 3 times through `withRetries`, as sudo does.
-import { EXIT, KpmError, usageError } from '../vault/errors.js';
+import { EXIT, KpmError, usageError } from '../core/errors.js';
 import { colorOn, isInteractive } from './io.js';
 
 const ctx = () => ({ input: process.stdin, output: process.stderr, clearPromptOnDone: false });

@@ -5,7 +5,7 @@
 // Escaping (README "Secret references"): each segment is percent-decoded as UTF-8, so `/` inside a
 // name is written `%2F`, `%` itself `%25`, and any other character may be written %XX too (in a
 // template, `}` as `%7D`). Spaces may be written as they are (quote them for the shell) or as %20.
-import { KpmError, notFound, usageError } from '../vault/errors.js';
+import { KpmError, notFound, usageError } from '../core/errors.js';
 import { fieldValue } from '../vault/entry.js';
 import type { EntryView } from '../vault/session.js';
 

@@ -3,7 +3,7 @@
 // so `kpm get` does not pay for conf and ajv. A file that is invalid or fails verification ends
 // the command with exit 8.
 import { existsSync } from 'node:fs';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 import { DEFAULT_SETTINGS, toCoreSettings, type CoreSettings } from '../settings/schema.js';
 
 export type { CoreSettings };

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { VaultApi } from '../agent/api.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
-import { KpmError, EXIT, usageError } from '../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../core/errors.js';
 import { renderList } from '../vault/listing.js';
 import { ctx } from './context.js';
 import type { TokenVault } from '../sync/tokenvault.js';

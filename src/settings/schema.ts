@@ -2,7 +2,7 @@
 // JSON schema handed to `conf`, the parsing of `kpm config set KEY VALUE`, the validation of a
 // loaded file and the README table all come from it. No key names a command, a hook or an export
 // target: a config file cannot make kpm run anything or write plaintext anywhere (R37).
-import { usageError } from '../vault/errors.js';
+import { usageError } from '../core/errors.js';
 
 export type SettingKind = 'int' | 'bool' | 'enum' | 'url' | 'name';
 

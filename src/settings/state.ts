@@ -3,8 +3,8 @@
 // deleting the protection record from config.json is noticed: {"version":1,"publicKey":"…"}.
 import * as fs from 'node:fs';
 import { fromBase64, toBase64, utf8 } from '../crypto/bytes.js';
-import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 import { settingsFiles, tampered, verifyState, invalidSettings, type SettingsState } from './protection.js';
 import { PUBLIC_KEY_BYTES } from './signing.js';
 

@@ -3,14 +3,14 @@
 // verified (protection.ts) before conf sees the data. `conf` (and ajv) are imported only here, and
 // only when a command needs the settings.
 import type ConfType from 'conf';
-import { ensureDir } from '../vault/fsutil.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { ensureDir } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 import { settingsJsonSchema, type StoredValues } from './schema.js';
 import { PROTECTION_KEY, settingsFiles, invalidSettings, verifyState, type ProtectionRecord, type SettingsState } from './protection.js';
 import { parseConfigText, readMarker, removeMarker, writeMarker } from './state.js';
 import { withSettingsLock } from './throttle.js';
 import { fromBase64 } from '../crypto/bytes.js';
-import { KpmError } from '../vault/errors.js';
+import { KpmError } from '../core/errors.js';
 
 type Conf = ConfType<Record<string, unknown>>;
 type ConfClass = typeof ConfType;

@@ -7,8 +7,8 @@
 // and parallel attempts are given successive slots instead of all running at once.
 import * as fs from 'node:fs';
 import { utf8 } from '../crypto/bytes.js';
-import { ensureDir, readFileOrNull, withLock, writeFileAtomic } from '../vault/fsutil.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { ensureDir, readFileOrNull, withLock, writeFileAtomic } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 import { settingsFiles } from './protection.js';
 
 export const FREE_FAILURES = 3;

@@ -4,7 +4,7 @@
 // which servers the agent offers the key to; `confirm` = "yes" asks before each use.
 import type { EntryPayload } from '../vault/entry.js';
 import type { EntryView } from '../vault/session.js';
-import { usageError } from '../vault/errors.js';
+import { usageError } from '../core/errors.js';
 import { fingerprint, keyBits, parseStoredKey, publicLine, serializePrivate, type SshPrivateKey } from './keys.js';
 
 export const SSH_KEY_TYPE = 'ssh-key';

@@ -4,7 +4,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
-import { notFound, usageError } from '../vault/errors.js';
+import { notFound, usageError } from '../core/errors.js';
 import { keyFromEntry, SSH_KEY_TYPE, type VaultSshKey } from './entry.js';
 import { fingerprint, privateKeyObject, signRaw } from './keys.js';
 

@@ -3,7 +3,7 @@
 // and authorized_keys lines (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709), SHA256 fingerprints, and
 // signatures in SSH's encoding (RFC 8332 for rsa-sha2-256/512, RFC 5656 §3.1.2 for ECDSA).
 import { createDecipheriv, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign as cryptoSign, verify as cryptoVerify, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { usageError, KpmError, EXIT, wrongPassword } from '../vault/errors.js';
+import { usageError, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { bcryptPbkdf } from './bcrypt.js';
 import { b64u, padTo, WireError, WireReader, WireWriter } from './wire.js';
 

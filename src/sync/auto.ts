@@ -3,7 +3,7 @@
 // change that was made: the change is saved and queued, and goes out with the next sync.
 import { existsSync } from 'node:fs';
 import type { Session } from '../vault/session.js';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 import { sessionFile } from './http.js';
 import { conflictText } from './report.js';
 
@@ -39,7 +39,7 @@ export async function autoSyncOutcome(session: Session): Promise<{ note?: string
     const notes = [...r.warnings, ...conflicts.map((c) => conflictText(c))];
     return { note: pulled || pushed || notes.length ? `synced: ${pushed} sent, ${pulled} received${notes.length ? `; ${notes.join('; ')}` : ''}` : undefined };
   } catch (e) {
-    const { KpmError, EXIT } = await import('../vault/errors.js');
+    const { KpmError, EXIT } = await import('../core/errors.js');
     const message = (e as Error).message.split('\n')[0];
     if (e instanceof KpmError && e.exitCode === EXIT.network) return { note: `not synced (offline?): changes are kept and sent with the next sync`, failed: `not synced (network: ${message}); the changes are kept and sent with the next sync` };
     return { note: `sync failed: ${message}`, failed: message };

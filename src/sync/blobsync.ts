@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { toBase64, fromBase64 } from '../crypto/bytes.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
 import { blobsDir, filesOf, sealedBlobSize } from '../vault/blobs.js';
-import { commitTemp, discardTemp, ensureDir, openTemp, writeAll } from '../vault/fsutil.js';
+import { commitTemp, discardTemp, ensureDir, openTemp, writeAll } from '../core/fsutil.js';
 import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import type { Vault } from '../vault/store.js';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 import type { SyncTransport } from './vaultsync.js';
 import { tampered } from './envelope.js';
 

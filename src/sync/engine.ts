@@ -6,8 +6,8 @@ import { bytesEqual, fromBase64, toBase64, toHex, wipe } from '../crypto/bytes.j
 import { sha256 } from '../crypto/keys.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { decodeKeyring, WRAP_BY_OWN_PASSWORD } from '../vault/format.js';
-import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../vault/fsutil.js';
-import { KpmError, EXIT } from '../vault/errors.js';
+import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
+import { KpmError, EXIT } from '../core/errors.js';
 import { listVaultDirs, openVaultMeta } from '../vault/store.js';
 import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';

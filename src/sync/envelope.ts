@@ -13,7 +13,7 @@ import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
-import { KpmError, EXIT } from '../vault/errors.js';
+import { KpmError, EXIT } from '../core/errors.js';
 import { ID_BYTES } from '../vault/format.js';
 
 const MAGIC = utf8.encode('KPMS');

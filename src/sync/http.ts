@@ -8,9 +8,9 @@ import { ROUTES, routePath, type RouteName, type RouteSpec } from '../protocol/r
 import { ErrorBody, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
 import { validate } from '../protocol/validate.js';
 import { isErrorCode, type ErrorCode } from '../protocol/errors.js';
-import { KpmError, EXIT, type ExitCode } from '../vault/errors.js';
-import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 /** sync answers carry pages of records (src/server/sync.ts PULL_PAGE_CHARS, or one large entry) */

@@ -4,7 +4,7 @@
 // entries were not merged) stays until the user removes it.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 
 export interface MergeBackupInfo {
   v: 1;

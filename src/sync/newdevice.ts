@@ -8,9 +8,9 @@ import { sha256 } from '../crypto/keys.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { decodeKeyring } from '../vault/format.js';
 import { openAccountKey } from '../vault/keyring.js';
-import { KpmError } from '../vault/errors.js';
-import { withLock, writeFileAtomic } from '../vault/fsutil.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { KpmError } from '../core/errors.js';
+import { withLock, writeFileAtomic } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 import { keyringEnvelopeFile, loadKeyringEnvelope, saveProfileState } from './state.js';
 import { parseKeyringEnvelope, tampered, verifyKeyringEnvelope } from './envelope.js';
 

@@ -4,7 +4,7 @@
 // envelope of that account belongs to the other profile, and the server did nothing wrong.
 import { bytesEqual, fromBase64 } from '../crypto/bytes.js';
 import { decodeKeyring } from '../vault/format.js';
-import { KpmError, EXIT } from '../vault/errors.js';
+import { KpmError, EXIT } from '../core/errors.js';
 import type { SyncStateT } from '../protocol/schemas.js';
 import { parseKeyringEnvelope } from './envelope.js';
 

@@ -10,11 +10,11 @@ import { openKey, AuthError } from '../crypto/aead.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { AAD, decodeVaultKeyPart } from '../vault/format.js';
 import { deriveKek } from '../vault/keyring.js';
-import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
-import { wrongPassword } from '../vault/errors.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
+import { wrongPassword } from '../core/errors.js';
 import { openVaultMeta } from '../vault/store.js';
 import type { Session, VaultInfo } from '../vault/session.js';
-import type { KpmPaths } from '../vault/paths.js';
+import type { KpmPaths } from '../core/paths.js';
 import { parseVaultEnvelope, tampered, verifyVaultEnvelope } from './envelope.js';
 
 const dir = (paths: KpmPaths) => join(paths.data, 'sync', 'remote');

@@ -10,7 +10,7 @@
 // (after removing the copy) or on the copy (when the old one is gone) finishes the job.
 import { FLAG_DELETED, LOG_HEADER_BYTES } from '../vault/format.js';
 import { Vault } from '../vault/store.js';
-import { KpmError, EXIT, usageError } from '../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../core/errors.js';
 import type { Session, VaultInfo } from '../vault/session.js';
 import { rememberRemoval } from './removal.js';
 

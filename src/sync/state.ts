@@ -7,9 +7,9 @@
 //  - data/vaults/<id>/sync.json: per vault, the server revision and hash chain verified so far, the
 //    envelope epoch, and which local log records the server already has.
 import { join } from 'node:path';
-import { ensureDir, readFileOrNull, writeFileAtomic } from '../vault/fsutil.js';
-import { corrupt } from '../vault/errors.js';
-import type { KpmPaths } from '../vault/paths.js';
+import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
+import { corrupt } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
 
 export interface ProfileSyncState {
   v: 1;

@@ -17,7 +17,7 @@ import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
-import { KpmError, EXIT, notFound, usageError } from '../vault/errors.js';
+import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { maskCardNumber } from '../vault/card.js';
 import { collator } from '../vault/listing.js';
 import type { EntryView, ListFilter, Session } from '../vault/session.js';

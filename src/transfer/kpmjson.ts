@@ -5,7 +5,7 @@ import { AuthError, open, seal } from '../crypto/aead.js';
 import { decodeUtf8, fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import { randomBytes } from '../crypto/random.js';
 import { CUSTOM_FIELD_KINDS, isEntryType, type EntryPayload } from '../vault/entry.js';
-import { corrupt, usageError, wrongPassword } from '../vault/errors.js';
+import { corrupt, usageError, wrongPassword } from '../core/errors.js';
 import { collect, emptyResult, FileFormatError, finish, isoDate, parseJsonText, RecordError, type ParseResult } from './model.js';
 
 export const KPM_EXPORT = 'kpm-export';

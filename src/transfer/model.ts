@@ -1,7 +1,7 @@
 // What the format parsers produce: kpm entry payloads plus, per record, where it came from, so
 // errors can name the record and line. Parsers never print and never touch the vault.
 import { checkName, checkValue, TYPE_FIELDS, type CustomFieldKind, type EntryPayload, type EntryType } from '../vault/entry.js';
-import { KpmError } from '../vault/errors.js';
+import { KpmError } from '../core/errors.js';
 import { parseOtpauthUri } from '../vault/totp.js';
 import { cardBrand } from '../vault/card.js';
 

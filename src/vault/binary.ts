@@ -1,6 +1,6 @@
 // Minimal big-endian writer/reader for the vault file formats. The reader throws CorruptError on
 // any read past the end, so truncated files can never be half-parsed.
-import { corrupt } from './errors.js';
+import { corrupt } from '../core/errors.js';
 
 export class ByteWriter {
   private chunks: Uint8Array[] = [];

@@ -8,9 +8,9 @@ import { open, seal, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import type { EntryPayload } from './entry.js';
-import { KpmError, EXIT, notFound, usageError } from './errors.js';
-import { discardTemp, ensureDir, fsyncDir, openTemp } from './fsutil.js';
-import type { KpmPaths } from './paths.js';
+import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
+import { discardTemp, ensureDir, fsyncDir, openTemp } from '../core/fsutil.js';
+import type { KpmPaths } from '../core/paths.js';
 
 /** One stored file, as kept in an entry payload's `files`. */
 export interface StoredFile {

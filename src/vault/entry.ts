@@ -1,5 +1,5 @@
 // Entry payloads: what is inside one entry's ciphertext (docs/FORMAT.md "Entry payload").
-import { usageError } from './errors.js';
+import { usageError } from '../core/errors.js';
 import type { StoredFile } from './blobs.js';
 
 export const ENTRY_TYPES = ['login', 'card', 'identity', 'note', 'document', 'ssh-key'] as const;

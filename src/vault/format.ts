@@ -4,7 +4,7 @@ import { bytesEqual, concatBytes, utf8 } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
 import { checkKdfParams, KDF_ARGON2ID, KdfParamsError, type KdfParams } from '../crypto/kdf.js';
 import { ByteReader, ByteWriter } from './binary.js';
-import { corrupt, KpmError, EXIT } from './errors.js';
+import { corrupt, KpmError, EXIT } from '../core/errors.js';
 
 /** 2: separate subkeys for every use of the account and vault keys (docs/FORMAT.md "Format versions"). */
 export const FORMAT_VERSION = 2;

@@ -6,9 +6,9 @@ import { hkdf, LABEL } from '../crypto/keys.js';
 import { AuthError, openKey, sealKey } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { AAD, decodeKeyring, encodeKeyring, ID_BYTES, keyringBoundBytes, type KdfSpec, type Keyring } from './format.js';
-import { ensureDir, readFileOrNull, withLock, writeFileAtomic } from './fsutil.js';
-import { KpmError, EXIT, wrongPassword, usageError } from './errors.js';
-import type { KpmPaths } from './paths.js';
+import { ensureDir, readFileOrNull, withLock, writeFileAtomic } from '../core/fsutil.js';
+import { KpmError, EXIT, wrongPassword, usageError } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
 
 export interface UnlockedProfile {
   profileId: Uint8Array;

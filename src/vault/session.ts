@@ -7,12 +7,12 @@ import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import { FLAG_DELETED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
 import { checkName, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
-import { KpmError, EXIT, notFound, usageError } from './errors.js';
+import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { maskCardNumber } from './card.js';
 import { collator } from './listing.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
-import type { KpmPaths } from './paths.js';
+import type { KpmPaths } from '../core/paths.js';
 
 export const DEFAULT_VAULT = 'Personal';
 

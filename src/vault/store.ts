@@ -11,8 +11,8 @@ import {
   entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
   vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
 } from './format.js';
-import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from './fsutil.js';
-import { corrupt, KpmError, EXIT, wrongPassword } from './errors.js';
+import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
+import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, normalizeName, type EntryPayload } from './entry.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
 

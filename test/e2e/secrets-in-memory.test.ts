@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
-import { resolvePaths } from '../../src/vault/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
 
 const ROOT = join(__dirname, '..', '..');

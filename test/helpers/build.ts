@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pidAlive, sleepMs } from '../../src/vault/fsutil.js';
+import { pidAlive, sleepMs } from '../../src/core/fsutil.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST = join(ROOT, 'dist', 'kpm.mjs');

@@ -1,5 +1,5 @@
 // What a call ends in: 'ok', or the exit code of the KpmError it throws (anything else is rethrown).
-import { KpmError } from '../../src/vault/errors.js';
+import { KpmError } from '../../src/core/errors.js';
 
 export function exitCodeOf(fn: () => unknown): number | 'ok' {
   try {

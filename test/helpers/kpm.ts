@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, inject } from 'vitest';
-import { pidAlive, sleepMs } from '../../src/vault/fsutil.js';
+import { pidAlive, sleepMs } from '../../src/core/fsutil.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = join(ROOT, 'dist', 'kpm.mjs');

@@ -9,7 +9,7 @@ import { validate } from '../../src/protocol/validate.js';
 import type { PullResultT, SyncStateT } from '../../src/protocol/schemas.js';
 import { toServerError } from '../../src/sync/http.js';
 import type { SyncTransport } from '../../src/sync/engine.js';
-import { resolvePaths, type KpmPaths } from '../../src/vault/paths.js';
+import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
 import { Session } from '../../src/vault/session.js';
 import { fromBase64, utf8 } from '../../src/crypto/bytes.js';

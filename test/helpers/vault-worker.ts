@@ -5,7 +5,7 @@
 //   node vault-worker.mjs PREFIX COUNT     (KPM_HOME set; handover bytes on stdin)
 // adds COUNT login entries PREFIX0…, one commit each, and prints "ok NAME" after each commit.
 import { decodeHandover } from '../../src/agent/handover.js';
-import { resolvePaths } from '../../src/vault/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
 
 async function main(): Promise<void> {

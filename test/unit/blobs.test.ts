@@ -15,7 +15,7 @@ import {
   CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
   removeBlob, type StoredFile,
 } from '../../src/vault/blobs.js';
-import { KpmError, EXIT } from '../../src/vault/errors.js';
+import { KpmError, EXIT } from '../../src/core/errors.js';
 
 let root: string;
 let blobs: string;

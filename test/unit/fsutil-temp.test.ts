@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openTemp, writeFileAtomic, privateDirProblem, ownFileProblem, makePrivateTempDir } from '../../src/vault/fsutil.js';
+import { openTemp, writeFileAtomic, privateDirProblem, ownFileProblem, makePrivateTempDir } from '../../src/core/fsutil.js';
 
 const base = fs.mkdtempSync(join(os.tmpdir(), 'kpm-fsutil-'));
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashFile } from '../../src/audit/hashfile.js';
 import { BreachCheckError, checkRangeUrl, parseRange, RangeClient, sha1Hex } from '../../src/audit/hibp.js';
-import { EXIT } from '../../src/vault/errors.js';
+import { EXIT } from '../../src/core/errors.js';
 import { BREACHED, CLEAN, deadUrl, sha1, startRangeServer, writeHashFile, type HashFileInfo, type RangeServer } from '../helpers/hibp.js';
 
 const breachedByHash = Object.fromEntries(Object.entries(BREACHED).map(([pw, n]) => [sha1(pw), n]));

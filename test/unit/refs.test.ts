@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatRef, isRef, parseRef, resolveRefs, type SecretSource } from '../../src/cli/refs.js';
 import { parseEnvFile, scanTemplate } from '../../src/cli/envfile.js';
-import { KpmError, EXIT, notFound } from '../../src/vault/errors.js';
+import { KpmError, EXIT, notFound } from '../../src/core/errors.js';
 import type { EntryView } from '../../src/vault/session.js';
 
 function usageOf(fn: () => unknown): string {

@@ -10,7 +10,7 @@ import { ERROR_STATUS } from '../../src/protocol/errors.js';
 import { validate } from '../../src/protocol/validate.js';
 import { ErrorBody } from '../../src/protocol/schemas.js';
 import { ApiClient, checkServerUrl, isLoopback } from '../../src/sync/http.js';
-import { KpmError } from '../../src/vault/errors.js';
+import { KpmError } from '../../src/core/errors.js';
 
 /** Reproducible fuzz choices: SHA-256 of a counter. */
 function prng(seed: number): () => number {

@@ -8,7 +8,7 @@ import { randomBytes } from '../../src/crypto/random.js';
 import { toHex } from '../../src/crypto/bytes.js';
 import { formatServiceToken, newServiceToken, parseServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, unwrapForToken, wrapForToken } from '../../src/sync/tokenvault.js';
 import { parseExpiry } from '../../src/cli/commands/tokens.js';
-import { KpmError } from '../../src/vault/errors.js';
+import { KpmError } from '../../src/core/errors.js';
 
 const DAY = 86_400_000;
 const b64 = (n: number) => Buffer.from(randomBytes(n)).toString('base64');

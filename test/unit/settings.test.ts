@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KpmError, EXIT } from '../../src/vault/errors.js';
-import { resolvePaths, type KpmPaths } from '../../src/vault/paths.js';
+import { KpmError, EXIT } from '../../src/core/errors.js';
+import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { fromBase64, toBase64 } from '../../src/crypto/bytes.js';
 import {
   allowedText, checkValue, DEFAULT_SETTINGS, effectiveFlat, getPath, parseValue, problemsOf, SETTINGS, SETTING_KEYS, settingsJsonSchema,

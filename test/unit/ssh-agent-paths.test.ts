@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolvePaths } from '../../src/vault/paths.js';
+import { resolvePaths } from '../../src/core/paths.js';
 import { sshAgentPaths } from '../../src/ssh/server.js';
 
 const made: string[] = [];

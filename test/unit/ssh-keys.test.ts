@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint, generateKey, parsePrivateFile, parsePublicLine, publicLine, serializePrivate, signRaw, verifySignature, SSH_AGENT_RSA_SHA2_256, SSH_AGENT_RSA_SHA2_512 } from '../../src/ssh/keys.js';
 import { bcryptPbkdf, piWords } from '../../src/ssh/bcrypt.js';
 import { WireReader, WireWriter } from '../../src/ssh/wire.js';
-import { KpmError } from '../../src/vault/errors.js';
+import { KpmError } from '../../src/core/errors.js';
 
 const HAVE_KEYGEN = spawnSync('ssh-keygen', ['-?']).error === undefined;
 const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-sshkeys-'));

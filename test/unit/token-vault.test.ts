@@ -13,7 +13,7 @@ import { unwrapForToken } from '../../src/sync/tokenvault.js';
 import { rotateVaultKey } from '../../src/sync/rotate.js';
 import { parseVaultEnvelope } from '../../src/sync/envelope.js';
 import { decodeRecord, entryAad } from '../../src/vault/format.js';
-import { KpmError, EXIT } from '../../src/vault/errors.js';
+import { KpmError, EXIT } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { PullResultT, TokenVaultT } from '../../src/protocol/schemas.js';
 

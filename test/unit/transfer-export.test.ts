@@ -2,7 +2,7 @@
 // read back by kpm's own importer.
 import { describe, expect, it } from 'vitest';
 import type { EntryPayload } from '../../src/vault/entry.js';
-import { EXIT } from '../../src/vault/errors.js';
+import { EXIT } from '../../src/core/errors.js';
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJson, toKpmJson } from '../../src/transfer/kpmjson.js';
 import { parseBitwardenJson, toBitwardenJson } from '../../src/transfer/bitwarden.js';
 import { parseCsv, toCsv } from '../../src/transfer/csv.js';

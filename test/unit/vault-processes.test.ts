@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { createKeyring, type UnlockedProfile } from '../../src/vault/keyring.js';
-import { resolvePaths, type KpmPaths } from '../../src/vault/paths.js';
+import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
 import { startWorker } from '../helpers/workers.js';
 

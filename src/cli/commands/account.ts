@@ -3,8 +3,8 @@
 // server and can be reset by email; the master password never leaves this device and cannot be
 // recovered by anyone. Network code lives in src/sync/http.ts and loads only when a command runs.
 import { Option, type Command } from 'commander';
-import { KpmError, EXIT, usageError } from '../../vault/errors.js';
-import type { KpmPaths } from '../../vault/paths.js';
+import { KpmError, EXIT, usageError } from '../../core/errors.js';
+import type { KpmPaths } from '../../core/paths.js';
 import type { ChallengeSolutionT, ChallengeT, LoginResultT, AccountT, DeviceT, TwoFactorStatusT, TotpSetupT, TokensT } from '../../protocol/schemas.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';

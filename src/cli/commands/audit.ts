@@ -1,7 +1,7 @@
 // kpm audit: weak, reused, old and breached passwords, for people and as a CI gate (docs/AUDIT.md).
 // The audit modules (zxcvbn and its dictionaries above all) are loaded only when the command runs.
 import type { Command } from 'commander';
-import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import type { AuditError, AuditReport, Check, EntryRef } from '../../audit/report.js';
 import { info, json, out } from '../io.js';
 import { openApi } from '../unlock.js';

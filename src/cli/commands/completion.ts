@@ -2,7 +2,7 @@
 // Entry names come from `kpm __complete entries PREFIX` (src/cli/fastpath.ts), which answers only
 // from an unlocked agent: it never prompts, never starts an agent and prints nothing otherwise.
 import type { Command } from 'commander';
-import { usageError } from '../../vault/errors.js';
+import { usageError } from '../../core/errors.js';
 import { commandSpecs } from '../completion/model.js';
 import { bashScript, fishScript, zshScript } from '../completion/scripts.js';
 

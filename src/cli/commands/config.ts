@@ -1,7 +1,7 @@
 // kpm config list|get|set|reset: the settings in config.json (src/settings/schema.ts), typed and
 // checked; while the settings are protected, set and reset need the settings password.
 import type { Command } from 'commander';
-import { locked, usageError } from '../../vault/errors.js';
+import { locked, usageError } from '../../core/errors.js';
 import { effectiveFlat, parseValue, RETIRED_KEYS, SETTINGS, specFor, withPath } from '../../settings/schema.js';
 import { resign, wipeSigner, type Signer } from '../../settings/protection.js';
 import type { SettingsState } from '../../settings/protection.js';

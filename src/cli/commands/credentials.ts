@@ -3,7 +3,7 @@
 // bin/docker-credential-kpm). They answer from login entries; with KPM_TOKEN they read through a
 // service token (CI). Writing is off for git unless the helper is configured with --store.
 import type { Command } from 'commander';
-import { EXIT, KpmError, usageError } from '../../vault/errors.js';
+import { EXIT, KpmError, usageError } from '../../core/errors.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
 import { readStdinText } from '../io.js';

@@ -5,8 +5,8 @@ import * as fs from 'node:fs';
 import { basename, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.js';
-import { EXIT, KpmError, notFound, usageError } from '../../vault/errors.js';
-import { ensureDir } from '../../vault/fsutil.js';
+import { EXIT, KpmError, notFound, usageError } from '../../core/errors.js';
+import { ensureDir } from '../../core/fsutil.js';
 import {
   blobsDir, checkFileName, decryptBlobToFile, decryptBytes, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
 } from '../../vault/blobs.js';

@@ -1,7 +1,7 @@
 // add, get, list, edit, rm, totp, trash: everyday work with entries.
 import type { Command } from 'commander';
 import { checkValue, fieldValue, primaryField, SECRET_FIELDS, TYPE_FIELDS, type EntryPayload } from '../../vault/entry.js';
-import { notFound, usageError } from '../../vault/errors.js';
+import { notFound, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';

@@ -2,13 +2,13 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KpmPaths } from '../../vault/paths.js';
+import type { KpmPaths } from '../../core/paths.js';
 import { utf8, wipe } from '../../crypto/bytes.js';
 import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
 import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
 import { DEFAULT_VAULT, Session } from '../../vault/session.js';
 import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
-import { usageError, EXIT, KpmError } from '../../vault/errors.js';
+import { usageError, EXIT, KpmError } from '../../core/errors.js';
 import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, warn } from '../io.js';
 import { askNewSecret } from '../prompt.js';
@@ -43,7 +43,7 @@ async function syncStatus(paths: KpmPaths): Promise<{ server: string; account: s
 async function pendingChanges(paths: KpmPaths): Promise<number> {
   const { loadProfileState, loadVaultState } = await import('../../sync/state.js');
   const { decodeRecords, LOG_HEADER_BYTES } = await import('../../vault/format.js');
-  const { readRange } = await import('../../vault/fsutil.js');
+  const { readRange } = await import('../../core/fsutil.js');
   let n = Object.keys(loadProfileState(paths)?.removed ?? {}).length;
   for (const dir of listVaultDirs(paths.vaults)) {
     const c = readVaultHeader(dir).commit;

@@ -4,7 +4,7 @@
 // code, polls the server, and stores the session through finishLogin like a password sign-in. No
 // account password is involved, and the master password never leaves this device either way.
 import type { Command } from 'commander';
-import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import type { TokensT } from '../../protocol/schemas.js';
 import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } from '../../protocol/sso.js';
 import { info, isInteractive, json, out } from '../io.js';

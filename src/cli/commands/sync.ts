@@ -1,7 +1,7 @@
 // sync, history, restore: one vault across every device of the account (docs/PROTOCOL.md "Sync"),
 // and the versions each entry went through.
 import type { Command } from 'commander';
-import { KpmError, EXIT, usageError } from '../../vault/errors.js';
+import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import type { SyncReport } from '../../sync/engine.js';
 import { info, json, out } from '../io.js';

@@ -2,7 +2,7 @@
 // and the rule that with KPM_TOKEN set only reading commands run (exit 9 for anything else).
 import type { Command } from 'commander';
 import { toBase64 } from '../../crypto/bytes.js';
-import { KpmError, EXIT, notFound, usageError } from '../../vault/errors.js';
+import { KpmError, EXIT, notFound, usageError } from '../../core/errors.js';
 import type { TokenViewT } from '../../protocol/schemas.js';
 import { ctx } from '../context.js';
 import { info, isInteractive, json, out } from '../io.js';

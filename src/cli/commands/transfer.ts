@@ -3,10 +3,10 @@
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
-import { EXIT, KpmError, locked, notFound, usageError, wrongPassword } from '../../vault/errors.js';
+import { EXIT, KpmError, locked, notFound, usageError, wrongPassword } from '../../core/errors.js';
 import { DEFAULT_VAULT } from '../../vault/session.js';
 import { blobsDir, decryptBytes, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
-import { ensureDir, FILE_MODE, writeFileAtomic } from '../../vault/fsutil.js';
+import { ensureDir, FILE_MODE, writeFileAtomic } from '../../core/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
 import {

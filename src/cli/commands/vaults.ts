@@ -1,6 +1,6 @@
 // kpm vault …: several vaults per profile, and data vaults with their own password.
 import type { Command } from 'commander';
-import { EXIT, usageError } from '../../vault/errors.js';
+import { EXIT, usageError } from '../../core/errors.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, readStdinText } from '../io.js';
 import { askConfirm, askNewSecret, askSecret, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';

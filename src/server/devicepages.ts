@@ -10,11 +10,13 @@ import * as oidcClient from 'openid-client';
 import type { RequestInfo, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
 import { utf8 } from '../crypto/bytes.js';
+import { layout, PAGE_CSP, pageHeaders } from './pages.js';
 import { cookieNames, csrfField, html, noticeHtml, send, sentence, setCookie, when, type Notice } from './web.js';
 import * as front from './devicefront.js';
 
 const SSO_MAX_AGE_S = 10 * 60;
 const info = (req: FastifyRequest): RequestInfo => ({ ip: req.ip, log: req.log });
+const callbackUrl = (ctx: ServerContext) => `${ctx.settings.publicUrl}/account/sso/callback`;
 
 export interface DevicePageDeps {
   formToken(req: FastifyRequest, reply: FastifyReply): string;
@@ -35,13 +37,17 @@ function codePage(req: FastifyRequest, reply: FastifyReply, deps: DevicePageDeps
   });
 }
 
-function confirmPage(req: FastifyRequest, reply: FastifyReply, deps: DevicePageDeps, code: string, p: front.PendingDevice): FastifyReply {
+/**
+ * The confirmation's form posts here and is answered with a redirect to the provider: a browser
+ * applies form-action to that redirect, so this one page also allows the provider's origin.
+ */
+function confirmPage(req: FastifyRequest, reply: FastifyReply, deps: DevicePageDeps, code: string, p: front.PendingDevice, providerOrigin: string): FastifyReply {
   const csrf = deps.formToken(req, reply);
   const what = p.linkTo ? html`to link a ${p.provider} identity to the kpm account <strong>${p.linkTo}</strong>` : html`to sign in to kpm with ${p.provider}`;
-  return send(reply, 200, {
-    title: 'Is this your device?',
-    narrow: true,
-    body: html`<h1>Is this your device?</h1>
+  return pageHeaders(reply)
+    .header('content-security-policy', PAGE_CSP.replace("form-action 'self'", `form-action 'self' ${providerOrigin}`))
+    .code(200)
+    .send(layout({ title: 'Is this your device?', narrow: true, body: html`<h1>Is this your device?</h1>
 <section class="card"><p>A kpm command asked ${what}:</p><dl>
 <dt>Device</dt><dd>${p.deviceName}</dd>
 <dt>Asked from</dt><dd>${p.ip}</dd>
@@ -51,8 +57,7 @@ function confirmPage(req: FastifyRequest, reply: FastifyReply, deps: DevicePageD
 <div class="notice error" role="alert">Continue only if you started this yourself, just now, on that device. If someone sent you this code or link, stop here: continuing would let their device into your account.</div>
 <form method="post" action="${front.DEVICE_PATH}/confirm" class="card">${csrfField(csrf)}<input type="hidden" name="code" value="${code}">
 <p>Continuing takes you to ${p.provider} to confirm who you are. The code then cannot be used again.</p>
-<div class="row"><button type="submit">Continue with ${p.provider}</button><a href="/account/">Cancel</a></div></form>`,
-  });
+<div class="row"><button type="submit">Continue with ${p.provider}</button><a href="/account/">Cancel</a></div></form>`.s }));
 }
 
 export function registerDevicePages(app: FastifyInstance, ctx: ServerContext, deps: DevicePageDeps): void {
@@ -66,7 +71,9 @@ export function registerDevicePages(app: FastifyInstance, ctx: ServerContext, de
     const code = String(form.code ?? '').slice(0, 32);
     if (!deps.formTokenOk(req, form)) return codePage(req, reply, deps, { status: 403, code, notice: stale });
     try {
-      return confirmPage(req, reply, deps, code, await front.lookUp(ctx, info(req), code));
+      const p = await front.lookUp(ctx, info(req), code);
+      const probe = await ctx.oidc!.authorizationUrl(p.provider, { redirectUri: callbackUrl(ctx), state: 'x', nonce: 'x', codeChallenge: 'x' });
+      return confirmPage(req, reply, deps, code, p, probe.origin);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       return codePage(req, reply, deps, { status: e.status, code, notice: { kind: 'error', text: sentence(e.message) } });
@@ -81,7 +88,7 @@ export function registerDevicePages(app: FastifyInstance, ctx: ServerContext, de
       const p = await front.confirm(ctx, info(req), code);
       const flow = { provider: p.provider, state: oidcClient.randomState(), nonce: oidcClient.randomNonce(), verifier: oidcClient.randomPKCECodeVerifier(), device: p.codeHash };
       const url = await ctx.oidc!.authorizationUrl(p.provider, {
-        redirectUri: `${ctx.settings.publicUrl}/account/sso/callback`,
+        redirectUri: callbackUrl(ctx),
         state: flow.state,
         nonce: flow.nonce,
         codeChallenge: await oidcClient.calculatePKCECodeChallenge(flow.verifier),

@@ -122,6 +122,7 @@ describe.each(ENGINES)('issue 21: the server fronts a provider without a device 
     expect(c.body).toContain('<dt>Device</dt><dd>laptop</dd>');
     expect(c.body).toContain('<dt>Asked from</dt><dd>203.0.113.9</dd>');
     expect(c.body).toContain('to sign in to kpm with apple');
+    expect(c.headers['content-security-policy']).toContain(`form-action 'self' ${idp.issuer};`);
     expect(await s.ctx.db.selectFrom('sso_device_codes').select('state').execute()).toEqual([{ state: 'pending' }]);
     const go = await b.confirm(c.body);
     expect(go.statusCode).toBe(303);

@@ -13,7 +13,8 @@ import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } fr
 import { isValidEmail, normalizeEmail } from '../protocol/email.js';
 import { isRegion } from '../protocol/regions.js';
 import { type RequestInfo, type ServerContext, iso } from './context.js';
-import { apiError } from './errors.js';
+import { ApiError, apiError } from './errors.js';
+import { beginFront } from './devicefront.js';
 import type { OidcRegistry } from './oidc.js';
 import { hashPassword } from './passwords.js';
 import { newId, newToken, sha256Hex } from './tokens.js';
@@ -54,10 +55,15 @@ export async function start(ctx: ServerContext, req: RequestInfo, body: { provid
     throw apiError('too_many_attempts', 'too many sign-ins with an identity provider in progress; finish one or wait a few minutes', { retryAfter: 300 });
   }
   const nonce = toHex(randomBytes(16));
-  const d = await reg.startDevice(body.provider, nonce);
-  const now = ctx.now();
   const flow = newToken('f');
   const flowHash = sha256Hex(flow);
+  const deviceName = auth?.deviceName ?? body.deviceName ?? 'kpm device';
+  // A provider without a device grant: this server is the front (src/server/devicefront.ts).
+  const d = await reg.startDevice(body.provider, nonce).catch((e: unknown) => {
+    if (e instanceof ApiError && e.code === 'provider_unsupported') return beginFront(ctx, req, { flowHash, provider: body.provider, deviceName });
+    throw e;
+  });
+  const now = ctx.now();
   const interval = Math.min(600, Math.max(1, Math.round(d.interval)));
   const expiresAt = now + Math.min(Math.max(1, d.expiresIn) * 1000, MAX_DEVICE_MS);
   await ctx.db
@@ -67,8 +73,8 @@ export async function start(ctx: ServerContext, req: RequestInfo, body: { provid
       provider: body.provider,
       purpose: auth ? 'link' : 'login',
       account_id: auth?.accountId ?? null,
-      device_name: auth?.deviceName ?? body.deviceName ?? 'kpm device',
-      device_code_enc: ctx.keys.seal('sso-device-code', flowHash, utf8.encode(d.deviceCode)),
+      device_name: deviceName,
+      device_code_enc: d.deviceCode ? ctx.keys.seal('sso-device-code', flowHash, utf8.encode(d.deviceCode)) : null,
       nonce,
       interval_s: interval,
       next_poll_at: now,

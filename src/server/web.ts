@@ -30,6 +30,7 @@ import * as tokens from './servicetokens.js';
 import type { Metrics } from './metrics.js';
 import * as oidcClient from 'openid-client';
 import { decodeUtf8, utf8 } from '../crypto/bytes.js';
+import { deviceCallback, registerDevicePages } from './devicepages.js';
 
 export const WEB_IDLE_MS = 30 * 60_000;
 export const WEB_MAX_MS = 12 * 3600_000;
@@ -39,13 +40,13 @@ const SSO_MAX_AGE_S = 10 * 60;
 
 // ------------------------------------------------------------------ HTML helpers
 
-class Html {
+export class Html {
   constructor(readonly s: string) {}
   toString(): string {
     return this.s;
   }
 }
-const raw = (s: string): Html => new Html(s);
+export const raw = (s: string): Html => new Html(s);
 function part(v: unknown): string {
   if (v instanceof Html) return v.s;
   if (Array.isArray(v)) return v.map(part).join('');
@@ -53,13 +54,13 @@ function part(v: unknown): string {
   return escapeHtml(String(v));
 }
 /** A template whose values are escaped unless they are Html already. */
-function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
   let out = strings[0];
   values.forEach((v, i) => (out += part(v) + strings[i + 1]));
   return new Html(out);
 }
 
-const when = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+export const when = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 const whenIso = (iso: string): string => when(Date.parse(iso));
 
 /** Names of the cookies: `__Host-` needs Secure, so only over TLS. */
@@ -68,7 +69,7 @@ export function cookieNames(req: FastifyRequest): { session: string; form: strin
   return secure ? { session: '__Host-kpm_session', form: '__Host-kpm_form', sso: '__Host-kpm_sso', secure } : { session: 'kpm_session', form: 'kpm_form', sso: 'kpm_sso', secure };
 }
 
-function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value: string, maxAgeS?: number, sameSite: 'Strict' | 'Lax' = 'Strict'): void {
+export function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value: string, maxAgeS?: number, sameSite: 'Strict' | 'Lax' = 'Strict'): void {
   const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${sameSite}`];
   if (maxAgeS !== undefined) attrs.push(`Max-Age=${maxAgeS}`);
   if (cookieNames(req).secure) attrs.push('Secure');
@@ -77,7 +78,7 @@ function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value
   reply.header('set-cookie', [...list, attrs.join('; ')]);
 }
 
-interface Notice {
+export interface Notice {
   kind: 'error' | 'ok';
   text: string;
 }
@@ -101,10 +102,10 @@ function nav(current: Section | undefined, s: Signed | undefined): string {
   return html`<nav aria-label="Account">${links}</nav><form method="post" action="/account/signout">${csrfField(s.csrf)}<button class="secondary small" type="submit">Sign out</button></form>`.s;
 }
 
-const csrfField = (token: string): Html => html`<input type="hidden" name="csrf" value="${token}">`;
-const noticeHtml = (n?: Notice): Html => (n ? html`<div class="notice ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</div>` : raw(''));
+export const csrfField = (token: string): Html => html`<input type="hidden" name="csrf" value="${token}">`;
+export const noticeHtml = (n?: Notice): Html => (n ? html`<div class="notice ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</div>` : raw(''));
 
-function send(reply: FastifyReply, status: number, o: { title: string; body: Html; section?: Section; signed?: Signed; narrow?: boolean }): FastifyReply {
+export function send(reply: FastifyReply, status: number, o: { title: string; body: Html; section?: Section; signed?: Signed; narrow?: boolean }): FastifyReply {
   return pageHeaders(reply)
     .code(status)
     .send(layout({ title: o.title, body: o.body.s, nav: nav(o.section, o.signed), narrow: o.narrow }));
@@ -276,7 +277,7 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
   app.get('/account/sso/callback', async (req, reply) => {
     const sealed = cookie(req, cookieNames(req).sso);
     setCookie(reply, req, cookieNames(req).sso, '', 0, 'Lax');
-    let flow: { provider: string; state: string; nonce: string; verifier: string } | undefined;
+    let flow: { provider: string; state: string; nonce: string; verifier: string; device?: string } | undefined;
     try {
       flow = sealed ? JSON.parse(decodeUtf8(ctx.keys.open('web-sso', 'v1', decodeURIComponent(sealed)))) : undefined;
     } catch {
@@ -289,6 +290,7 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
     try {
       const url = new URL(callbackUrl());
       url.search = new URL(req.url, 'http://x').search;
+      if (flow.device) return await deviceCallback(ctx, req, reply, { ...flow, device: flow.device }, url); // kpm login --sso through this server (devicepages.ts)
       const id = await ctx.oidc!.exchangeCode(flow.provider, url, { state: flow.state, nonce: flow.nonce, codeVerifier: flow.verifier });
       const r = await sso.browserSignIn(ctx, info(req), flow.provider, id, WEB_DEVICE_NAME);
       if (r.status === 'register') {
@@ -320,6 +322,8 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
       return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
     }
   });
+
+  registerDevicePages(app, ctx, { formToken, formTokenOk });
 
   app.post('/account/signout', async (req, reply) => {
     const form = (req.body ?? {}) as Record<string, string>;
@@ -636,7 +640,7 @@ ${await captchaBlock(o.challenge)}<button type="submit">Send the link</button>
 }
 
 /** An error message of the services as a sentence for a page. */
-function sentence(m: string): string {
+export function sentence(m: string): string {
   const s = m.charAt(0).toUpperCase() + m.slice(1);
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }

@@ -371,7 +371,7 @@ function encString(v: unknown, what: string): { iv: Buffer; ct: Buffer; mac: Buf
   return { iv, ct, mac };
 }
 
-async function bitwardenKey(doc: Obj, password: string): Promise<{ enc: Uint8Array; mac: Uint8Array }> {
+export async function bitwardenKey(doc: Obj, password: string): Promise<{ enc: Uint8Array; mac: Uint8Array }> {
   const { pbkdf2Sync, createHash } = await import('node:crypto');
   const salt = str(doc.salt);
   const iterations = doc.kdfIterations;

@@ -135,7 +135,7 @@ describe('kpm import (agent unlocked)', () => {
     expect(r.stderr).toMatch(/export needs the master password, even when kpm is unlocked/);
     await kpm(home, ['export', '--format', 'kpm-json', '-o', out], 5, { env: withMaster('wrong master password') });
     expect(fs.existsSync(out)).toBe(false);
-    await kpm(home, ['export', '--format', 'bitwarden-json', '--encrypted'], 2, { env: withMaster() });
+    await kpm(home, ['export', '--format', 'csv', '--encrypted'], 2, { env: withMaster() });
   });
 
   it('export writes 0600 files, warns when unencrypted, never overwrites without --force; every format', async () => {

@@ -53,7 +53,8 @@ export async function startIdp(users: TestUser[], opts: { deviceFlow?: boolean; 
     client_id: id,
     client_secret: CLIENT_SECRET,
     // with redirect URIs also the authorization-code flow of the account pages
-    grant_types: opts.redirectUris ? [DEVICE_GRANT, 'authorization_code'] : [DEVICE_GRANT],
+    // (a provider without the device flow, such as Apple's, knows no device grant at all)
+    grant_types: [...(opts.deviceFlow === false ? [] : [DEVICE_GRANT]), ...(opts.redirectUris ? ['authorization_code'] : [])],
     response_types: opts.redirectUris ? ['code'] : [],
     redirect_uris: opts.redirectUris ?? [],
     token_endpoint_auth_method: 'client_secret_basic',

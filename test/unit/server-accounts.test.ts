@@ -120,6 +120,8 @@ describe('R18: what the server stores', () => {
       sync_vaults: ['account_id', 'vault_id', 'epoch', 'body', 'head', 'manifest', 'updated_at'],
       // identity-provider sign-in: the device code is sealed, the flow token kept as a digest
       sso_flows: ['flow_hash', 'provider', 'purpose', 'account_id', 'device_name', 'device_code_enc', 'nonce', 'interval_s', 'next_poll_at', 'expires_at', 'ip', 'state', 'issuer', 'subject', 'email', 'email_verified', 'created_at'],
+      // the user codes of sign-ins this server fronts: keyed digests only
+      sso_device_codes: ['code_hash', 'flow_hash', 'provider', 'device_name', 'ip', 'state', 'created_at', 'expires_at'],
       sso_identities: ['id', 'account_id', 'provider', 'issuer', 'subject', 'email', 'created_at'],
       tickets: ['ticket_hash', 'account_id', 'device_name', 'expires_at', 'tries'],
       totp: ['account_id', 'secret_enc', 'confirmed_at', 'last_step'],

@@ -350,7 +350,7 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     expect(await s.ctx.db.selectFrom('sso_flows').selectAll().execute()).toEqual([]);
   });
 
-  it('a provider that cannot be reached, or has no device endpoint: clear errors, the server keeps running', async () => {
+  it('a provider that cannot be reached: a clear error; one without a device endpoint is fronted by this server; the server keeps running', async () => {
     const plain = await startIdp([], { deviceFlow: false });
     const s = await testServer({ engine });
     withIdp(s, [{ name: 'down', issuer: 'http://127.0.0.1:9' }, { name: 'nodevice', issuer: plain.issuer }]);
@@ -358,9 +358,10 @@ describe.each(ENGINES)('SSO on %s', (engine) => {
     expect(down.status).toBe(502);
     expect(down.body.error).toBe('provider_unavailable');
     expect(down.body.message).toMatch(/"down" cannot be reached/);
+    // no device endpoint: this server is the front (test/unit/server-sso-device.test.ts)
     const nd = await s.call('POST', '/v1/sso/start', { provider: 'nodevice', deviceName: 'x' });
-    expect(nd.status).toBe(422);
-    expect(nd.body).toMatchObject({ error: 'provider_unsupported', message: expect.stringMatching(/does not support the device authorization grant \(RFC 8628\)/) });
+    expect(nd.status).toBe(200);
+    expect(nd.body).toMatchObject({ provider: 'nodevice', verificationUri: 'http://kpm.test/account/device' });
     expect((await startFlow(s)).flow).toMatch(/^kpf_/);
   });
 });

@@ -231,7 +231,7 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
     .command('export')
     .description('export entries; asks for the master password again (even when unlocked)')
     .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
-    .option('--encrypted', 'protect the export with an export password (kpm-json; kdbx always is)')
+    .option('--encrypted', "protect the export with an export password (kpm-json; bitwarden-json: Bitwarden's password-protected .json; kdbx always is)")
     .option('--vault <name>', 'only this vault (default: every vault)')
     .option('--skip-locked', 'leave out vaults that are locked (their own password); without it, a locked vault fails the export')
     .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
@@ -243,14 +243,15 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
 Examples:
   kpm export --format kpm-json --encrypted -o backup.kpm.json
   kpm export --format bitwarden-json -o bitwarden.json     (unencrypted: a warning is printed)
+  kpm export --format bitwarden-json --encrypted -o bw.json (Bitwarden's "password protected" .json)
   kpm export --format kdbx -o Passwords.kdbx                (KeePass/KeePassXC; asks a database password twice)
   printf '%s\\n%s\\n' "$MASTER" "$EXPORT_PW" | kpm export --format kpm-json --encrypted --password-stdin --export-password-stdin -o b.json
 Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
     .action(async (o) => {
       const format = choice('--format', o.format, EXPORT_FORMATS);
       if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
-      if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx') {
-        throw usageError(`--encrypted works only with --format kpm-json`, format === 'bitwarden-json' ? "kpm does not write Bitwarden's password-protected format; export kpm-json --encrypted, or an unencrypted Bitwarden file" : format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
+      if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx' && format !== 'bitwarden-json') {
+        throw usageError(`--encrypted works only with --format kpm-json or bitwarden-json`, format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
       }
       if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
       if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
@@ -294,7 +295,8 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
       for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
       const encrypted = exportPw !== undefined;
-      if (encrypted && typeof data === 'string') data = await encryptExport(data, exportPw);
+      // bitwarden-json --encrypted: Bitwarden's own password-protected format (src/transfer/bitwarden-encrypted.ts)
+      if (encrypted && typeof data === 'string') data = format === 'bitwarden-json' ? await (await import('../../transfer/bitwarden-encrypted.js')).encryptBitwardenJson(data, exportPw) : await encryptExport(data, exportPw);
       else if (!encrypted) warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
       if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
       if (!o.output) return void process.stdout.write(data);

@@ -218,7 +218,25 @@ const m004tokens: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens };
+/** User codes of the sign-ins kpm-server fronts for providers without a device grant (issue 21). */
+const m005ssoDevice: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('sso_device_codes')
+      .addColumn('code_hash', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('flow_hash', 'varchar(64)', (c) => c.notNull())
+      .addColumn('provider', 'varchar(32)', (c) => c.notNull())
+      .addColumn('device_name', 'varchar(64)', (c) => c.notNull())
+      .addColumn('ip', 'varchar(64)', (c) => c.notNull())
+      .addColumn('state', 'varchar(12)', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('sso_device_codes_expires').on('sso_device_codes').column('expires_at').execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens, '005_sso_device': m005ssoDevice };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

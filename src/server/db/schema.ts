@@ -176,6 +176,18 @@ export interface SsoFlowsTable {
   created_at: number;
 }
 
+/** A sign-in the server fronts for a provider without a device grant (src/server/devicefront.ts). */
+export interface SsoDeviceCodesTable {
+  code_hash: string; // HMAC (server key) of the normalised user code
+  flow_hash: string; // the sso_flows row the CLI polls
+  provider: string;
+  device_name: string; // what the CLI called itself: shown before the user confirms
+  ip: string; // where the CLI asked from: shown too
+  state: string; // pending | confirmed (at the provider) | done
+  created_at: number;
+  expires_at: number;
+}
+
 /** A read-only service token for one vault: SHA-256 of its auth key, the vault key sealed for it. */
 export interface ServiceTokensTable {
   id: string;
@@ -210,4 +222,5 @@ export interface Database {
   recovery_codes: RecoveryCodesTable;
   sso_identities: SsoIdentitiesTable;
   sso_flows: SsoFlowsTable;
+  sso_device_codes: SsoDeviceCodesTable;
 }

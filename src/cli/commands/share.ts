@@ -37,6 +37,7 @@ async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): 
 }
 
 const fpText = async (fp: Uint8Array) => (await import('../../share/identity.js')).fingerprintDigits(fp);
+const ex = (c: Command, ...lines: string[]) => c.addHelpText('after', `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`);
 const masterOpt = (c: Command) => c.option('--password-stdin', 'read the master password from stdin (else KPM_MASTER_PASSWORD or a prompt)');
 
 /** `kpm whoami --fingerprint` (src/cli/commands/account.ts hands over to this). */
@@ -57,7 +58,7 @@ function role(r: string | undefined): string {
 export function register(program: Command): void {
   // ------------------------------------------------------------ contacts
   const contacts = program.command('contacts').description('pinned public keys of other accounts, for sharing (docs/SHARING.md)').addHelpText('after', '\nExamples:\n  kpm contacts add bob@example.org\n  kpm contacts verify bob@example.org "12345 67890 …"\n  kpm contacts list');
-  masterOpt(contacts.command('list', { isDefault: true }).description('list pinned contacts and whether each is verified (the default)').option('--json', 'print JSON')).action(async (o) => {
+  ex(masterOpt(contacts.command('list', { isDefault: true }).description('list pinned contacts and whether each is verified (the default)').option('--json', 'print JSON')), 'kpm contacts', 'kpm contacts list --json').action(async (o) => {
     await withShare(o, async (c) => {
       const l = c.listContacts();
       const rows = await Promise.all(l.map(async (x) => ({ email: x.email, verified: x.verified, fingerprint: await fpText(x.fingerprint), fingerprintHex: toHex(x.fingerprint) })));
@@ -66,20 +67,20 @@ export function register(program: Command): void {
       for (const r of rows) out(`${r.email}  ${r.verified ? 'verified  ' : 'UNVERIFIED'}  ${r.fingerprint}`);
     });
   });
-  masterOpt(contacts.command('add <email>').description("fetch an account's public keys and pin them (trust on first use: unverified until `kpm contacts verify`)")).action(async (email: string, o) => {
+  ex(masterOpt(contacts.command('add <email>').description("fetch an account's public keys and pin them (trust on first use: unverified until `kpm contacts verify`)")), 'kpm contacts add bob@example.org').action(async (email: string, o) => {
     await withShare(o, async (c) => {
       const r = await c.addContact(email);
       out(await fpText(r.fingerprint));
       info(r.firstUse ? `Pinned ${r.email}, UNVERIFIED: compare this fingerprint with the one \`kpm whoami --fingerprint\` shows on their side, then \`kpm contacts verify ${r.email} FINGERPRINT\`.` : `${r.email} is already pinned (${r.verified ? 'verified' : 'unverified'}); the server gives the same keys.`);
     });
   });
-  masterOpt(contacts.command('verify <email> <fingerprint>').description('compare a fingerprint you got from the contact (not through the server) with their pinned keys; a match marks them verified')).action(async (email: string, fp: string, o) => {
+  ex(masterOpt(contacts.command('verify <email> <fingerprint>').description('compare a fingerprint you got from the contact (not through the server) with their pinned keys; a match marks them verified')), 'kpm contacts verify bob@example.org "01234 56789 01234 56789 01234 56789 01234 56789"').action(async (email: string, fp: string, o) => {
     await withShare(o, async (c) => {
       const r = await c.verifyContact(email, fp);
       info(`${r.email} is verified.`);
     });
   });
-  masterOpt(contacts.command('accept-change <email>').description('pin the new keys of a contact whose keys changed (unverified again)')).action(async (email: string, o) => {
+  ex(masterOpt(contacts.command('accept-change <email>').description('pin the new keys of a contact whose keys changed (unverified again)')), 'kpm contacts accept-change bob@example.org').action(async (email: string, o) => {
     await withShare(o, async (c) => {
       const r = await c.acceptChange(email);
       out(await fpText(r.fingerprint));
@@ -133,13 +134,13 @@ Examples:
         info(`${r.created ? `Created shared vault "${vault}" (${r.vault.slice(0, 8)}) and shared it` : `Shared "${vault}"`} with ${r.member.email} (${o.readOnly ? 'read-only' : 'read and write'}; ${r.member.verified ? 'verified' : 'UNVERIFIED'}); they run \`kpm share accept "${vault}"\`.`);
       });
     });
-  masterOpt(share.command('accept <vault>').description('accept an invitation (pins its owner on first use)')).action(async (vault: string, o) => {
+  ex(masterOpt(share.command('accept <vault>').description('accept an invitation (pins its owner on first use)')), 'kpm share accept Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.accept(vault);
       info(`Accepted shared vault "${v.name}" from ${v.owner} (${role(v.role)}).`);
     });
   });
-  masterOpt(share.command('list <vault>').description('members, roles, and whether each is verified').option('--json', 'print JSON')).action(async (vault: string, o) => {
+  ex(masterOpt(share.command('list <vault>').description('members, roles, and whether each is verified').option('--json', 'print JSON')), 'kpm share list Team', 'kpm share list Team --json').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const v = (await c.resolve(vault))!;
       const rows = await Promise.all(
@@ -153,13 +154,13 @@ Examples:
       for (const r of rows) out(`${r.email}  ${r.role.padEnd(6)}  ${r.verified ? 'verified  ' : 'UNVERIFIED'}  ${r.fingerprint}`);
     });
   });
-  masterOpt(share.command('revoke <vault> <email>').description('remove a member: a new vault key and membership epoch that they never get')).action(async (vault: string, email: string, o) => {
+  ex(masterOpt(share.command('revoke <vault> <email>').description('remove a member: a new vault key and membership epoch that they never get')), 'kpm share revoke Team bob@example.org').action(async (vault: string, email: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.revoke(vault, email);
       info(`Removed ${email} from shared vault "${v.name}": it has a new key (epoch ${v.latest.epoch + 1}); what they read before stays with them.`);
     });
   });
-  masterOpt(share.command('leave <vault>').description('leave a shared vault (drops your key bundle on the server and the copy on this device)')).action(async (vault: string, o) => {
+  ex(masterOpt(share.command('leave <vault>').description('leave a shared vault (drops your key bundle on the server and the copy on this device)')), 'kpm share leave Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const name = await c.leave(vault);
       info(`Left shared vault "${name}".`);
@@ -172,6 +173,7 @@ Examples:
     .option('--url <url>', 'URL')
     .option('--notes <text>', 'notes')
     .option('--password-stdin', "read the entry's password from stdin (the master password: KPM_MASTER_PASSWORD or a prompt)")
+    .addHelpText('after', `\nExamples:\n  printf '%s\\n' "$PW" | kpm share put Team deploy --username bot --password-stdin\n  kpm share put Team deploy --url https://ci.example.org`)
     .action(async (vault: string, name: string, o) => {
       const password = o.passwordStdin ? await readStdinText('the password') : undefined;
       await withShare({}, async (c) => {
@@ -186,13 +188,13 @@ Examples:
         info(`${old ? 'Updated' : 'Added'} "${name}" in shared vault "${r.vault.name}" (revision ${r.rev}).`);
       });
     });
-  masterOpt(share.command('rm <vault> <name>').description('delete an entry of a shared vault')).action(async (vault: string, name: string, o) => {
+  ex(masterOpt(share.command('rm <vault> <name>').description('delete an entry of a shared vault')), 'kpm share rm Team old-key').action(async (vault: string, name: string, o) => {
     await withShare(o, async (c) => {
       const r = await c.write(vault, { name, updated: new Date().toISOString() }, true);
       info(`Deleted "${name}" from shared vault "${r.vault.name}".`);
     });
   });
-  masterOpt(share.command('get <vault> <name>').description("print an entry's password (or --field, or --json)").option('--field <f>', 'username, password, url or notes').option('--json', 'print the entry as JSON')).action(async (vault: string, name: string, o) => {
+  ex(masterOpt(share.command('get <vault> <name>').description("print an entry's password (or --field, or --json)").option('--field <f>', 'username, password, url or notes').option('--json', 'print the entry as JSON')), 'kpm share get Team deploy', 'kpm share get Team deploy --field username').action(async (vault: string, name: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.openForUse(vault);
       const hit = (await import('../../share/client.js')).ShareClient.find(v, name);
@@ -205,7 +207,7 @@ Examples:
       out(val);
     });
   });
-  masterOpt(share.command('entries <vault>').description('list the entries of a shared vault').option('--json', 'print JSON')).action(async (vault: string, o) => {
+  ex(masterOpt(share.command('entries <vault>').description('list the entries of a shared vault').option('--json', 'print JSON')), 'kpm share entries Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.openForUse(vault);
       const rows = [...v.entries.values()].filter((e) => !e.deleted).map((e) => ({ name: e.entry.name, username: e.entry.username, url: e.entry.url, writer: e.writer, rev: e.rev }));

@@ -316,7 +316,10 @@ export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
   const key = recordKey(vaultKey);
   try {
     const plain = aeadOpen(key, p.sealed, p.header);
-    return JSON.parse(decodeUtf8(plain)) as SharedEntry;
+    const e = JSON.parse(decodeUtf8(plain)) as Record<string, unknown>;
+    const ok = e !== null && typeof e === 'object' && !Array.isArray(e) && typeof e.name === 'string' && typeof e.updated === 'string' && ['username', 'password', 'url', 'notes'].every((k) => e[k] === undefined || typeof e[k] === 'string') && Object.keys(e).every((k) => ['name', 'updated', 'username', 'password', 'url', 'notes'].includes(k));
+    if (!ok) throw new SyntaxError('shape');
+    return e as unknown as SharedEntry;
   } catch (e) {
     if (e instanceof AuthError) throw shareTampered(`shared record ${p.rev} does not open with the vault key of epoch ${p.epoch}`);
     throw shareTampered(`shared record ${p.rev} is malformed`);

@@ -278,6 +278,13 @@ describe('shared vaults: a malicious server', () => {
     await refused(a, (x) => x.openForUse('Team'), /epoch 3 is in force there/);
   });
 
+  it('a writer\'s record whose entry is not an entry (fields of the wrong type): exit 8, not shown', async () => {
+    const { ts, b, c, id } = await world();
+    const v = await run(b, (x) => x.openForUse('Team'));
+    await inject(ts, id, b.accountKey, b.email, v.keys[v.latest.epoch - 1], v.latest.epoch, { name: 'deploy', password: { evil: true }, updated: 'x' } as never);
+    await refused(c, (x) => x.openForUse('Team'), /malformed/);
+  });
+
   it('the server rolling back or altering the log: exit 8', async () => {
     const { ts, b, c, id } = await world();
     expect((await run(c, (x) => x.openForUse('Team'))).head).toBe(2);

@@ -16,6 +16,7 @@ import { register as transfer } from './commands/transfer.js';
 import { register as tokens } from './commands/tokens.js';
 import { register as ssh } from './commands/ssh.js';
 import { register as credentials } from './commands/credentials.js';
+import { register as share } from './commands/share.js';
 import { reportError, setColorMode } from './io.js';
 import { EXIT } from '../core/errors.js';
 
@@ -55,6 +56,7 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   tokens(program);
   ssh(program);
   credentials(program);
+  share(program);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

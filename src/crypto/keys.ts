@@ -19,6 +19,10 @@ export const ACCOUNT_LABEL = {
   vaultMeta: 'kpm/v2/account/vault-meta',
   /** seed of the account's Ed25519 signing key (sync writes) */
   signing: 'kpm/v2/account/signing-seed',
+  /** private X25519 key of the account's sharing identity (docs/SHARING.md "Keys") */
+  shareX25519: 'kpm/v2/account/share-x25519',
+  /** AEAD key of this device's sharing state: contact pins, pinned memberships (docs/SHARING.md) */
+  shareState: 'kpm/v2/account/share-state',
 } as const;
 
 export const VAULT_LABEL = {

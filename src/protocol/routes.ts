@@ -2,6 +2,7 @@
 // schemas) and by the client (to call them and check the answers). No I/O.
 import * as S from './schemas.js';
 import * as SSO from './sso.js';
+import { SHARE_ROUTES } from './share.js';
 import type { JsonSchema } from './validate.js';
 
 export interface RouteSpec {
@@ -74,6 +75,7 @@ export const ROUTES = {
   tokenRevoke: { ...r('DELETE', '/v1/tokens/:id', true, undefined, S.Done), params: S.TokenParams },
   tokenVault: { ...r('GET', '/v1/token/vault', false, undefined, S.TokenVault), tokenAuth: true, strict: true },
   tokenPull: { ...r('POST', '/v1/token/pull', false, S.PullBody, S.PullResult), tokenAuth: true, strict: true },
+  ...SHARE_ROUTES, // shared vaults (docs/SHARING.md)
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

@@ -15,6 +15,7 @@ import * as twofactor from './twofactor.js';
 import * as sync from './sync.js';
 import * as sso from './sso.js';
 import * as tokens from './servicetokens.js';
+import * as share from './share.js';
 import { captchaImage, newChallenge } from './challenges.js';
 import { csrfOk, parseForm, sendPage, type Page } from './pages.js';
 import { registerAccountPages } from './web.js';
@@ -189,6 +190,16 @@ const handlers: Record<RouteName, Handler> = {
   },
   tokenVault: (ctx, req) => tokens.vaultInfo(ctx, req.tokenAuth!),
   tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
+  // shared vaults (src/server/share.ts, docs/SHARING.md)
+  shareIdentityPut: (ctx, req) => share.putIdentity(ctx, req.auth!.accountId, (req.body as { body: string }).body),
+  shareIdentityGet: (ctx, req) => share.getIdentity(ctx, (req.body as { email: string }).email),
+  shareList: (ctx, req) => share.list(ctx, req.auth!.accountId),
+  shareVault: (ctx, req) => share.vault(ctx, req.auth!.accountId, vaultParam(req)),
+  shareMembership: (ctx, req) => share.putMembership(ctx, req.auth!.accountId, vaultParam(req), req.body as { membership: string; bundles: { email: string; body: string }[] }),
+  shareAccept: (ctx, req) => share.accept(ctx, req.auth!.accountId, vaultParam(req), (req.body as { body: string }).body),
+  shareLeave: (ctx, req) => share.leave(ctx, req.auth!.accountId, vaultParam(req)),
+  sharePull: (ctx, req) => share.pull(ctx, req.auth!.accountId, vaultParam(req), (req.body as { after: number }).after),
+  sharePush: (ctx, req) => share.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[] }),
 };
 
 const HTML = (title: string, text: string) =>

@@ -110,6 +110,13 @@ describe('R18: what the server stores', () => {
       // service tokens: SHA-256 of a key derived from the token's secret, and the vault key sealed by the client
       service_tokens: ['id', 'account_id', 'vault_id', 'name', 'auth_hash', 'wrapped_key', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'],
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
+      // shared vaults (docs/SHARING.md): public identity records, owner-signed memberships, key bundles
+      // wrapped for each member's X25519 key, members' signed acceptances, writer-signed sealed records
+      share_identities: ['account_id', 'body', 'updated_at'],
+      share_members: ['vault_id', 'account_id', 'role', 'bundle', 'accept'],
+      share_memberships: ['vault_id', 'epoch', 'body'],
+      share_records: ['vault_id', 'rev', 'writer_id', 'body'],
+      share_vaults: ['vault_id', 'owner_id', 'epoch', 'head', 'updated_at'],
       sms: ['account_id', 'phone', 'confirmed_at'],
       sms_codes: ['account_id', 'purpose', 'code_hash', 'expires_at', 'tries'],
       // sync: opaque envelopes and records, MAC'd and encrypted by the clients (docs/SECURITY.md "Sync")

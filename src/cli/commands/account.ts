@@ -492,8 +492,11 @@ Examples:
     });
 
   serverOptions(program.command('whoami').description('the signed-in account and device').option('--json', 'print JSON'))
-    .addHelpText('after', '\nExamples:\n  kpm whoami\n  kpm whoami --json | jq -r .email')
+    .option('--fingerprint', "print this account's sharing fingerprint (docs/SHARING.md; needs the master password)")
+    .option('--password-stdin', 'with --fingerprint: read the master password from stdin')
+    .addHelpText('after', '\nExamples:\n  kpm whoami\n  kpm whoami --json | jq -r .email\n  kpm whoami --fingerprint')
     .action(async (o) => {
+      if (o.fingerprint) return (await import('./share.js')).printFingerprint(o);
       const { call, api, session } = await signedIn(o);
       const a = await call<AccountT>('account');
       await api.close();

@@ -236,7 +236,60 @@ const m005ssoDevice: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens, '005_sso_device': m005ssoDevice };
+/** Shared vaults (docs/SHARING.md): identities, memberships, members' key bundles, the signed record log. */
+const m006sharing: Migration = {
+  async up(db: Kysely<unknown>) {
+    const s = db.schema;
+    await s
+      .createTable('share_identities')
+      .addColumn('account_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('share_vaults')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('owner_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('head', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await s
+      .createTable('share_memberships')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('share_memberships_pk', ['vault_id', 'epoch'])
+      .execute();
+    await s
+      .createTable('share_members')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('role', 'varchar(8)', (c) => c.notNull())
+      .addColumn('bundle', 'text', (c) => c.notNull())
+      .addColumn('accept', 'text')
+      .addPrimaryKeyConstraint('share_members_pk', ['vault_id', 'account_id'])
+      .execute();
+    await s.createIndex('share_members_account').on('share_members').column('account_id').execute();
+    await s
+      .createTable('share_records')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('rev', 'bigint', (c) => c.notNull())
+      .addColumn('writer_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('share_records_pk', ['vault_id', 'rev'])
+      .execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = {
+  '001_accounts': m001,
+  '002_sso': m002,
+  '003_sync': m003sync,
+  '004_tokens': m004tokens,
+  '005_sso_device': m005ssoDevice,
+  '006_sharing': m006sharing,
+};
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

@@ -202,7 +202,44 @@ export interface ServiceTokensTable {
   last_used_at: number | null;
 }
 
+/** Shared vaults (docs/SHARING.md): all bodies are base64 of objects signed by their author. */
+export interface ShareIdentitiesTable {
+  account_id: string;
+  body: string;
+  updated_at: number;
+}
+export interface ShareVaultsTable {
+  vault_id: string;
+  owner_id: string;
+  epoch: number;
+  head: number;
+  updated_at: number;
+}
+export interface ShareMembershipsTable {
+  vault_id: string;
+  epoch: number;
+  body: string;
+}
+export interface ShareMembersTable {
+  vault_id: string;
+  account_id: string;
+  role: string;
+  bundle: string;
+  accept: string | null;
+}
+export interface ShareRecordsTable {
+  vault_id: string;
+  rev: number;
+  writer_id: string;
+  body: string;
+}
+
 export interface Database {
+  share_identities: ShareIdentitiesTable;
+  share_vaults: ShareVaultsTable;
+  share_memberships: ShareMembershipsTable;
+  share_members: ShareMembersTable;
+  share_records: ShareRecordsTable;
   service_tokens: ServiceTokensTable;
   sync_blobs: SyncBlobsTable;
   sync_blob_chunks: SyncBlobChunksTable;

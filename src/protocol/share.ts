@@ -1,0 +1,91 @@
+// Shared vaults (docs/SHARING.md): request and response bodies, and the routes. Every body the
+// server relays is opaque and signed by its author; the client checks all of it.
+import type { JsonSchema } from './validate.js';
+import type { RouteSpec } from './routes.js';
+import { MAX_EMAIL_LENGTH } from './email.js';
+
+const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({ type: 'object', additionalProperties: false, properties, required });
+const b64 = (max: number): JsonSchema => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
+const nb64 = (max: number): JsonSchema => ({ type: ['string', 'null'], maxLength: max, pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+const rev: JsonSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+const email: JsonSchema = { type: 'string', minLength: 1, maxLength: MAX_EMAIL_LENGTH };
+const ShareVaultId: JsonSchema = { type: 'string', minLength: 32, maxLength: 32, pattern: '^[0-9a-f]{32}$' };
+const Done = obj({ status: { type: 'string', const: 'ok' } });
+
+export const MAX_SHARE_BODY_BYTES = 8 * 1024 * 1024;
+const IDENTITY = b64(2048);
+const MEMBERSHIP = b64(256 * 1024);
+const BUNDLE = b64(64 * 1024);
+const ACCEPT = b64(1024);
+const RECORD = b64(1 << 20);
+
+export const ShareIdentityBody = obj({ body: IDENTITY });
+export const ShareLookupBody = obj({ email });
+export const ShareIdentity = obj({ email, body: IDENTITY });
+export const ShareParams = obj({ id: ShareVaultId });
+export const ShareList = obj({
+  vaults: { type: 'array', maxItems: 1000, items: obj({ id: ShareVaultId, owner: email, epoch: rev, head: rev }) },
+});
+export const ShareVault = obj({
+  id: ShareVaultId,
+  owner: email,
+  /** every membership epoch, 1…n */
+  memberships: { type: 'array', minItems: 1, maxItems: 10_000, items: MEMBERSHIP },
+  /** this account's key bundle of the latest epoch (null: not a member of it) */
+  bundle: nb64(64 * 1024),
+  accept: nb64(1024),
+  head: rev,
+});
+export const ShareMembershipBody = obj({
+  membership: MEMBERSHIP,
+  bundles: { type: 'array', minItems: 1, maxItems: 1000, items: obj({ email, body: BUNDLE }) },
+});
+export const ShareEpoch = obj({ epoch: rev });
+export const ShareAcceptBody = obj({ body: ACCEPT });
+export const SharePullBody = obj({ after: rev });
+export const SharePull = obj({ head: rev, from: rev, records: { type: 'array', maxItems: 100_000, items: RECORD }, more: { type: 'boolean' } });
+export const SharePushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 1000, items: RECORD } });
+export const SharePush = obj({ head: rev });
+const Empty = obj({}, []);
+
+export interface ShareVaultT {
+  id: string;
+  owner: string;
+  memberships: string[];
+  bundle: string | null;
+  accept: string | null;
+  head: number;
+}
+export interface SharePullT {
+  head: number;
+  from: number;
+  records: string[];
+  more: boolean;
+}
+export interface ShareListT {
+  vaults: { id: string; owner: string; epoch: number; head: number }[];
+}
+
+const r = (method: RouteSpec['method'], path: string, body: JsonSchema | undefined, response: JsonSchema, extra: { bodyLimit?: number } = {}): RouteSpec & { strict: true } => ({
+  method,
+  path,
+  auth: true,
+  ...(body ? { body } : {}),
+  ...(path.includes(':id') ? { params: ShareParams } : {}),
+  status: 200,
+  response,
+  ...extra,
+  strict: true,
+});
+
+export const SHARE_ROUTES = {
+  shareIdentityPut: r('POST', '/v1/share/identity', ShareIdentityBody, Done),
+  shareIdentityGet: r('POST', '/v1/share/identity/lookup', ShareLookupBody, ShareIdentity),
+  shareList: r('GET', '/v1/share', undefined, ShareList),
+  shareVault: r('GET', '/v1/share/vaults/:id', undefined, ShareVault),
+  shareMembership: r('POST', '/v1/share/vaults/:id/membership', ShareMembershipBody, ShareEpoch, { bodyLimit: MAX_SHARE_BODY_BYTES }),
+  shareAccept: r('POST', '/v1/share/vaults/:id/accept', ShareAcceptBody, Done),
+  shareLeave: r('POST', '/v1/share/vaults/:id/leave', Empty, Done),
+  sharePull: r('POST', '/v1/share/vaults/:id/pull', SharePullBody, SharePull),
+  sharePush: r('POST', '/v1/share/vaults/:id/push', SharePushBody, SharePush, { bodyLimit: MAX_SHARE_BODY_BYTES }),
+} as const;

@@ -1,0 +1,165 @@
+// Shared vaults on the server (docs/SHARING.md). The server relays signed objects between members;
+// it checks what it can (signatures, who owns a vault, who may write) so that honest servers refuse
+// nonsense early, but no guarantee rests on these checks: every member verifies everything itself.
+import { bytesEqual, fromBase64, toHex } from '../crypto/bytes.js';
+import { KpmError } from '../core/errors.js';
+import { normalizeEmail } from '../protocol/email.js';
+import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
+import { decodeIdentity, type PublicIdentity } from '../share/identity.js';
+import { canWrite, membershipHash, parseMembership, parseRecord, type Role } from '../share/format.js';
+import type { ServerContext } from './context.js';
+import { apiError } from './errors.js';
+
+export const SHARE_PULL_PAGE = 2000;
+
+/** Decoding errors of the shared formats become 400s (they are the client's fault here). */
+function decoded<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KpmError) throw apiError('bad_request', `${what}: ${e.message.replace(/^sharing: /, '')}`);
+    throw e;
+  }
+}
+
+async function identityOf(ctx: ServerContext, accountId: string): Promise<PublicIdentity | null> {
+  const row = await ctx.db.selectFrom('share_identities').select('body').where('account_id', '=', accountId).executeTakeFirst();
+  return row ? decodeIdentity(fromBase64(row.body)) : null;
+}
+
+export async function putIdentity(ctx: ServerContext, accountId: string, body: string): Promise<{ status: 'ok' }> {
+  const acct = await ctx.db.selectFrom('accounts').select('email').where('id', '=', accountId).executeTakeFirstOrThrow();
+  const id = decoded('the identity record', () => decodeIdentity(fromBase64(body)));
+  if (normalizeEmail(id.email) !== acct.email) throw apiError('bad_request', `the identity record names ${id.email}, not this account's email`);
+  // New keys replace old ones (an account whose account key changed): contacts who pinned the old
+  // ones refuse the new ones until they accept the change (docs/SHARING.md), so nothing rests on the server here.
+  const cur = await identityOf(ctx, accountId);
+  const now = ctx.now();
+  if (cur) await ctx.db.updateTable('share_identities').set({ body, updated_at: now }).where('account_id', '=', accountId).execute();
+  else await ctx.db.insertInto('share_identities').values({ account_id: accountId, body, updated_at: now }).execute();
+  return { status: 'ok' };
+}
+
+async function accountByEmail(ctx: ServerContext, email: string): Promise<{ id: string; email: string } | undefined> {
+  return ctx.db.selectFrom('accounts').select(['id', 'email']).where('email', '=', normalizeEmail(email)).where('activated_at', 'is not', null).executeTakeFirst();
+}
+
+export async function getIdentity(ctx: ServerContext, email: string): Promise<{ email: string; body: string }> {
+  const acct = await accountByEmail(ctx, email);
+  const row = acct && (await ctx.db.selectFrom('share_identities').select('body').where('account_id', '=', acct.id).executeTakeFirst());
+  if (!acct || !row) throw apiError('not_found', `${email} has no sharing keys on this server (they must run a kpm sharing command once, e.g. \`kpm whoami --fingerprint\`)`);
+  return { email: acct.email, body: row.body };
+}
+
+async function memberRow(ctx: ServerContext, vaultId: string, accountId: string) {
+  return ctx.db.selectFrom('share_members').select(['role', 'bundle', 'accept']).where('vault_id', '=', vaultId).where('account_id', '=', accountId).executeTakeFirst();
+}
+
+export async function list(ctx: ServerContext, accountId: string): Promise<ShareListT> {
+  const rows = await ctx.db
+    .selectFrom('share_members')
+    .innerJoin('share_vaults', 'share_vaults.vault_id', 'share_members.vault_id')
+    .innerJoin('accounts', 'accounts.id', 'share_vaults.owner_id')
+    .select(['share_vaults.vault_id as id', 'accounts.email as owner', 'share_vaults.epoch as epoch', 'share_vaults.head as head'])
+    .where('share_members.account_id', '=', accountId)
+    .orderBy('share_vaults.vault_id')
+    .execute();
+  return { vaults: rows.map((r) => ({ id: r.id, owner: r.owner, epoch: Number(r.epoch), head: Number(r.head) })) };
+}
+
+export async function vault(ctx: ServerContext, accountId: string, vaultId: string): Promise<ShareVaultT> {
+  const v = await ctx.db.selectFrom('share_vaults').innerJoin('accounts', 'accounts.id', 'share_vaults.owner_id').select(['accounts.email as owner', 'share_vaults.head as head']).where('vault_id', '=', vaultId).executeTakeFirst();
+  const m = await memberRow(ctx, vaultId, accountId);
+  if (!v || !m) throw apiError('not_found', 'no such shared vault for this account');
+  const ms = await ctx.db.selectFrom('share_memberships').select('body').where('vault_id', '=', vaultId).orderBy('epoch').execute();
+  return { id: vaultId, owner: v.owner, memberships: ms.map((x) => x.body), bundle: m.bundle, accept: m.accept, head: Number(v.head) };
+}
+
+export async function putMembership(ctx: ServerContext, accountId: string, vaultId: string, b: { membership: string; bundles: { email: string; body: string }[] }): Promise<{ epoch: number }> {
+  const bytes = fromBase64(b.membership);
+  const m = decoded('the membership', () => parseMembership(bytes));
+  if (toHex(m.vaultId) !== vaultId) throw apiError('bad_request', 'the membership is for another vault');
+  const me = await identityOf(ctx, accountId);
+  if (!me || !bytesEqual(me.signPublic, m.signer)) throw apiError('forbidden', 'the membership is not signed by this account\'s published key');
+  // every member: an account of this server, named with the keys it published
+  const rows: { vault_id: string; account_id: string; role: Role; bundle: string; accept: string | null }[] = [];
+  for (const x of m.members) {
+    const acct = await accountByEmail(ctx, x.email);
+    const pub = acct && (await identityOf(ctx, acct.id));
+    if (!acct || !pub) throw apiError('not_found', `${x.email} has no sharing keys on this server`);
+    if (!bytesEqual(pub.signPublic, x.signPublic) || !bytesEqual(pub.boxPublic, x.boxPublic)) throw apiError('bad_request', `the membership names other keys for ${x.email} than the ones published`);
+    if ((x.role === 'owner') !== (acct.id === accountId)) throw apiError('bad_request', 'the owner of a shared vault is the account that signs its membership');
+    const bundle = b.bundles.find((y) => normalizeEmail(y.email) === acct.email);
+    if (!bundle) throw apiError('bad_request', `no key bundle for ${x.email}`);
+    rows.push({ vault_id: vaultId, account_id: acct.id, role: x.role, bundle: bundle.body, accept: null });
+  }
+  if (b.bundles.length !== rows.length) throw apiError('bad_request', 'key bundles for accounts that are not members');
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const cur = await trx.selectFrom('share_vaults').select(['owner_id', 'epoch', 'head']).where('vault_id', '=', vaultId).executeTakeFirst();
+    if (!cur) {
+      if (m.epoch !== 1 || m.head !== 0 || m.prev.some((x) => x !== 0)) throw apiError('bad_request', 'a new shared vault starts at epoch 1');
+      const taken = await trx.selectFrom('sync_vaults').select('vault_id').where('vault_id', '=', vaultId).executeTakeFirst();
+      if (taken) throw apiError('conflict', 'this vault id is taken');
+      await trx.insertInto('share_vaults').values({ vault_id: vaultId, owner_id: accountId, epoch: 1, head: 0, updated_at: now }).execute();
+    } else {
+      if (cur.owner_id !== accountId) throw apiError('forbidden', 'only the owner of a shared vault changes its members');
+      const prev = await trx.selectFrom('share_memberships').select('body').where('vault_id', '=', vaultId).where('epoch', '=', Number(cur.epoch)).executeTakeFirstOrThrow();
+      if (m.epoch !== Number(cur.epoch) + 1 || !bytesEqual(m.prev, membershipHash(fromBase64(prev.body)))) throw apiError('conflict', `the shared vault's membership changed meanwhile (epoch ${Number(cur.epoch)}); try again`);
+      if (m.head !== Number(cur.head)) throw apiError('conflict', `the shared vault changed meanwhile (revision ${Number(cur.head)}); try again`);
+      const upd = await trx.updateTable('share_vaults').set({ epoch: m.epoch, updated_at: now }).where('vault_id', '=', vaultId).where('epoch', '=', cur.epoch).where('head', '=', cur.head).executeTakeFirst();
+      if (Number(upd.numUpdatedRows) !== 1) throw apiError('conflict', 'the shared vault changed meanwhile; try again');
+    }
+    const old = await trx.selectFrom('share_members').select(['account_id', 'accept']).where('vault_id', '=', vaultId).execute();
+    for (const row of rows) row.accept = old.find((o) => o.account_id === row.account_id)?.accept ?? null;
+    await trx.deleteFrom('share_members').where('vault_id', '=', vaultId).execute();
+    await trx.insertInto('share_members').values(rows).execute();
+    await trx.insertInto('share_memberships').values({ vault_id: vaultId, epoch: m.epoch, body: b.membership }).execute();
+    return { epoch: m.epoch };
+  });
+}
+
+export async function accept(ctx: ServerContext, accountId: string, vaultId: string, body: string): Promise<{ status: 'ok' }> {
+  const r = await ctx.db.updateTable('share_members').set({ accept: body }).where('vault_id', '=', vaultId).where('account_id', '=', accountId).executeTakeFirst();
+  if (Number(r.numUpdatedRows) !== 1) throw apiError('not_found', 'no such shared vault for this account');
+  return { status: 'ok' };
+}
+
+export async function leave(ctx: ServerContext, accountId: string, vaultId: string): Promise<{ status: 'ok' }> {
+  const m = await memberRow(ctx, vaultId, accountId);
+  if (!m) throw apiError('not_found', 'no such shared vault for this account');
+  if (m.role === 'owner') throw apiError('forbidden', 'the owner cannot leave a shared vault');
+  await ctx.db.deleteFrom('share_members').where('vault_id', '=', vaultId).where('account_id', '=', accountId).execute();
+  return { status: 'ok' };
+}
+
+export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<SharePullT> {
+  const v = await ctx.db.selectFrom('share_vaults').select('head').where('vault_id', '=', vaultId).executeTakeFirst();
+  if (!v || !(await memberRow(ctx, vaultId, accountId))) throw apiError('not_found', 'no such shared vault for this account');
+  const head = Number(v.head);
+  const rows = await ctx.db.selectFrom('share_records').select(['rev', 'body']).where('vault_id', '=', vaultId).where('rev', '>', after).where('rev', '<=', head).orderBy('rev').limit(SHARE_PULL_PAGE).execute();
+  const last = rows.length ? Number(rows[rows.length - 1].rev) : after;
+  return { head, from: after + 1, records: rows.map((r) => r.body), more: last < head };
+}
+
+export async function push(ctx: ServerContext, accountId: string, vaultId: string, b: { base: number; records: string[] }): Promise<{ head: number }> {
+  const m = await memberRow(ctx, vaultId, accountId);
+  if (!m) throw apiError('not_found', 'no such shared vault for this account');
+  if (!canWrite(m.role as Role)) throw apiError('forbidden', 'read-only members cannot write to a shared vault');
+  const me = await identityOf(ctx, accountId);
+  const v = await ctx.db.selectFrom('share_vaults').select(['epoch', 'head']).where('vault_id', '=', vaultId).executeTakeFirstOrThrow();
+  b.records.forEach((body, i) => {
+    const p = decoded('a shared record', () => parseRecord(fromBase64(body)));
+    if (toHex(p.vaultId) !== vaultId || p.rev !== b.base + i + 1 || p.epoch !== Number(v.epoch)) throw apiError('bad_request', `shared record ${i + 1} does not follow the vault's log (revision or epoch)`);
+    if (!me || !bytesEqual(p.writer, me.signPublic)) throw apiError('forbidden', 'a shared record is not signed by this account');
+  });
+  const head = b.base + b.records.length;
+  const now = ctx.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const r = await trx.updateTable('share_vaults').set({ head, updated_at: now }).where('vault_id', '=', vaultId).where('head', '=', b.base).where('epoch', '=', v.epoch).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw apiError('conflict', `the shared vault has changed since revision ${b.base}; pull first`);
+    await trx.insertInto('share_records').values(b.records.map((body, i) => ({ vault_id: vaultId, rev: b.base + i + 1, writer_id: accountId, body }))).execute();
+    return { head };
+  });
+}
+

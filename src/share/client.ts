@@ -1,0 +1,447 @@
+// Shared vaults, client side (docs/SHARING.md): contacts and pinning, sharing, accepting, revoking,
+// and reading and writing entries. Everything the server sends is verified before anything is
+// written to this device or sent; the state is saved only when a command succeeded.
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
+import { randomBytes } from '../crypto/random.js';
+import { normalizeEmail } from '../protocol/email.js';
+import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
+import type { RouteName } from '../protocol/routes.js';
+import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
+import { accountIdentity, decodeIdentity, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
+import {
+  canWrite,
+  checkAcceptance,
+  checkRecordSignature,
+  epochAt,
+  initialChain,
+  membershipHash,
+  memberFp,
+  nextChain,
+  openBundle,
+  openRecord,
+  ownerOf,
+  parseRecord,
+  sealAcceptance,
+  sealBundle,
+  sealMembership,
+  sealRecord,
+  verifyMembershipChain,
+  type Member,
+  type Membership,
+  type Role,
+  type SharedEntry,
+} from './format.js';
+import { loadShareState, saveShareState, type ContactPin, type ShareState } from './state.js';
+
+export type ShareCall = <T>(name: RouteName, o?: { params?: Record<string, string>; body?: unknown }) => Promise<T>;
+
+export interface ContactView {
+  email: string;
+  fingerprint: Uint8Array;
+  verified: boolean;
+}
+
+export interface OpenedVault {
+  id: string;
+  name: string;
+  owner: string;
+  chain: Membership[];
+  latest: Membership;
+  /** the signed bytes of every epoch */
+  bodies: Uint8Array[];
+  /** this account's role in the latest epoch (undefined: removed) */
+  role: Role | undefined;
+  accepted: boolean;
+  keys: Uint8Array[];
+  head: number;
+  chainHash: Uint8Array;
+  /** entry id (hex) → latest version */
+  entries: Map<string, { entry: SharedEntry; deleted: boolean; writer: string; rev: number }>;
+}
+
+const forbidden = (msg: string, hint?: string) => new KpmError(msg, EXIT.forbidden, hint);
+const isServerCode = (e: unknown, code: string) => e instanceof KpmError && (e as { code?: string }).code === code;
+
+export class ShareClient {
+  readonly me: Identity;
+  private state: ShareState;
+  /** identities fetched in this command (email → record) */
+  private fetched = new Map<string, PublicIdentity>();
+  /** informational lines for the user (unverified contacts, first-contact pins) */
+  readonly notes: string[] = [];
+
+  constructor(
+    private readonly paths: KpmPaths,
+    private readonly accountKey: Uint8Array,
+    private readonly profileId: Uint8Array,
+    email: string,
+    private readonly call: ShareCall,
+  ) {
+    this.me = accountIdentity(accountKey, normalizeEmail(email));
+    this.state = loadShareState(paths, accountKey, profileId);
+  }
+
+  save(): void {
+    saveShareState(this.paths, this.accountKey, this.profileId, this.state);
+  }
+
+  /** Publishes this account's identity record (idempotent). */
+  async publish(): Promise<void> {
+    await this.call('shareIdentityPut', { body: { body: toBase64(encodeIdentity(this.me)) } });
+  }
+
+  // ---------------------------------------------------------------- contacts
+
+  private async fetchIdentity(email: string): Promise<PublicIdentity> {
+    const e = normalizeEmail(email);
+    const cached = this.fetched.get(e);
+    if (cached) return cached;
+    const r = await this.call<{ email: string; body: string }>('shareIdentityGet', { body: { email: e } });
+    const id = decodeIdentity(fromBase64(r.body), e);
+    this.fetched.set(e, id);
+    return id;
+  }
+
+  private pinOf(email: string): ContactPin | undefined {
+    return this.state.contacts[normalizeEmail(email)];
+  }
+
+  private static samePin(p: ContactPin, id: Pick<PublicIdentity, 'signPublic' | 'boxPublic'>): boolean {
+    return p.sign === toHex(id.signPublic) && p.box === toHex(id.boxPublic);
+  }
+
+  private changedKey(email: string): KpmError {
+    return new KpmError(
+      `the server now gives other keys for ${email} than the ones pinned on this device: refused`,
+      EXIT.corrupt,
+      `nothing was changed or sent. If ${email} really got new keys (a new account), compare fingerprints with them and run \`kpm contacts accept-change ${email}\`; otherwise do not trust this server`,
+    );
+  }
+
+  /** The contact's keys: the server's record must equal the pin; unpinned ones are pinned now (trust on first use) when `pin`. */
+  async contact(email: string, pin = true): Promise<ContactView & { id: PublicIdentity; firstUse: boolean }> {
+    const e = normalizeEmail(email);
+    if (e === this.me.email) return { email: e, fingerprint: this.me.fp, verified: true, id: this.me, firstUse: false };
+    const id = await this.fetchIdentity(e);
+    const p = this.pinOf(e);
+    if (p) {
+      if (!ShareClient.samePin(p, id)) throw this.changedKey(e);
+      return { email: e, fingerprint: id.fp, verified: p.verified, id, firstUse: false };
+    }
+    if (pin) this.state.contacts[e] = { sign: toHex(id.signPublic), box: toHex(id.boxPublic), verified: false, pinnedAt: new Date().toISOString() };
+    return { email: e, fingerprint: id.fp, verified: false, id, firstUse: true };
+  }
+
+  async addContact(email: string): Promise<ContactView & { firstUse: boolean }> {
+    const c = await this.contact(email);
+    return { email: c.email, fingerprint: c.fingerprint, verified: c.verified, firstUse: c.firstUse };
+  }
+
+  async verifyContact(email: string, typed: string): Promise<ContactView> {
+    if (!isFingerprintText(typed)) throw usageError('a fingerprint is 40 digits (8 groups of 5) or 64 hex digits', 'ask the contact to run `kpm whoami --fingerprint`');
+    const c = await this.contact(email, false);
+    if (!fingerprintMatches(c.fingerprint, typed)) {
+      throw new KpmError(`the fingerprint does not match the keys the server gives for ${c.email}: not verified`, EXIT.corrupt, 'nothing was changed; someone (possibly the server) substituted the keys, or the fingerprint was mistyped');
+    }
+    const e = c.email;
+    this.state.contacts[e] = { ...(this.state.contacts[e] ?? { sign: toHex(c.id.signPublic), box: toHex(c.id.boxPublic), pinnedAt: new Date().toISOString() }), verified: true };
+    return { email: e, fingerprint: c.fingerprint, verified: true };
+  }
+
+  async acceptChange(email: string): Promise<ContactView & { previous?: Uint8Array }> {
+    const e = normalizeEmail(email);
+    const p = this.pinOf(e);
+    if (!p) throw notFound(`${e} is not a contact`, `run \`kpm contacts add ${e}\``);
+    const id = await this.fetchIdentity(e);
+    const previous = fingerprint(fromHex(p.sign), fromHex(p.box));
+    this.state.contacts[e] = { sign: toHex(id.signPublic), box: toHex(id.boxPublic), verified: false, pinnedAt: new Date().toISOString() };
+    return { email: e, fingerprint: id.fp, verified: false, previous };
+  }
+
+  listContacts(): ContactView[] {
+    return Object.entries(this.state.contacts)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([email, p]) => ({ email, fingerprint: fingerprint(fromHex(p.sign), fromHex(p.box)), verified: p.verified }));
+  }
+
+  isVerified(m: Member): boolean {
+    if (normalizeEmail(m.email) === this.me.email) return bytesEqual(memberFp(m), this.me.fp);
+    const p = this.pinOf(m.email);
+    return !!p && p.verified && ShareClient.samePin(p, m);
+  }
+
+  // ---------------------------------------------------------------- reading a shared vault
+
+  /** The owner's keys this device trusts for a vault: pinned with the vault, else the contact pin (pinned now on first use). */
+  private async ownerKeys(id: string, ownerEmail: string, pinNew: boolean): Promise<{ sign: Uint8Array; box: Uint8Array }> {
+    const vp = this.state.vaults[id];
+    if (vp) {
+      if (normalizeEmail(vp.owner) !== normalizeEmail(ownerEmail)) throw shareTampered(`the server names ${ownerEmail} as the owner of shared vault "${vp.name}", which ${vp.owner} owns`);
+      return { sign: fromHex(vp.ownerSign), box: fromHex(vp.ownerBox) };
+    }
+    const c = await this.contact(ownerEmail, pinNew);
+    if (c.firstUse && pinNew) this.notes.push(`pinned ${c.email} (the owner) on first use, unverified: compare fingerprints with \`kpm contacts verify ${c.email} FINGERPRINT\``);
+    return { sign: c.id.signPublic, box: c.id.boxPublic };
+  }
+
+  /**
+   * Fetches and verifies a shared vault: the owner's membership chain against the pinned owner key,
+   * this account's place in it, its key bundle, and every record after the last verified one.
+   * `pinNew`: pin an owner seen for the first time (accept); otherwise an unknown owner is only shown.
+   */
+  async openVault(id: string, o: { pinNew?: boolean; pull?: boolean } = {}): Promise<OpenedVault> {
+    let sv: ShareVaultT;
+    try {
+      sv = await this.call<ShareVaultT>('shareVault', { params: { id } });
+    } catch (e) {
+      if (isServerCode(e, 'not_found') && this.state.vaults[id]) {
+        this.state.vaults[id].removed = true;
+        throw forbidden(`you are no longer a member of shared vault "${this.state.vaults[id].name}"`, 'its owner removed you (or you left)');
+      }
+      throw e;
+    }
+    if (sv.id !== id) throw shareTampered('the server answered for another shared vault');
+    const vid = fromHex(id);
+    const owner = await this.ownerKeys(id, sv.owner, o.pinNew === true);
+    const bodies = sv.memberships.map((b) => fromBase64(b));
+    const chain = verifyMembershipChain(vid, owner.sign, bodies);
+    const latest = chain[chain.length - 1];
+    const ow = ownerOf(latest);
+    if (!bytesEqual(ow.boxPublic, owner.box) || normalizeEmail(ow.email) !== normalizeEmail(sv.owner)) throw shareTampered(`the membership names another owner than ${sv.owner}'s pinned keys`);
+    const vp = this.state.vaults[id];
+    if (vp) {
+      if (latest.epoch < vp.epoch) throw shareTampered(`the server sent membership epoch ${latest.epoch} of shared vault "${vp.name}", older than epoch ${vp.epoch} which this device saw (a replay)`);
+      if (toHex(membershipHash(bodies[vp.epoch - 1])) !== vp.epochHash) throw shareTampered(`membership epoch ${vp.epoch} of shared vault "${vp.name}" is not the one this device saw`);
+    }
+    // this account in the latest epoch, with its own keys
+    const mine = latest.members.find((m) => normalizeEmail(m.email) === this.me.email);
+    if (mine && !bytesEqual(memberFp(mine), this.me.fp)) {
+      throw shareTampered(`the membership of this shared vault names a key for you (${this.me.email}) that is not yours: the owner was given a substituted key`, `nothing was changed or sent; compare fingerprints with ${sv.owner} (\`kpm whoami --fingerprint\` on both sides)`);
+    }
+    if (!mine) throw shareTampered(`the server lists this shared vault for you, but its signed membership (epoch ${latest.epoch}) does not name you`);
+    if (!sv.bundle) throw shareTampered('the server sent no key bundle for this account');
+    const content = openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
+    if (vp && vp.name !== content.name && !o.pinNew) this.notes.push(`shared vault "${vp.name}" is now called "${content.name}"`);
+    const accepted = (vp?.accepted ?? false) || (sv.accept !== null && checkAcceptance(this.me.signPublic, vid, fromBase64(sv.accept)) !== null);
+    const result: OpenedVault = {
+      id,
+      name: content.name,
+      owner: normalizeEmail(sv.owner),
+      chain,
+      latest,
+      bodies,
+      role: mine.role,
+      accepted,
+      keys: content.keys,
+      head: 0,
+      chainHash: initialChain(vid),
+      entries: new Map(),
+    };
+    // the verified cache first, then what the server has beyond it
+    const records = vp ? [...vp.records] : [];
+    for (const r of records) this.applyRecord(result, fromBase64(r), true);
+    if (vp && toHex(result.chainHash) !== vp.chain) throw new KpmError(`the local copy of shared vault "${vp.name}" is inconsistent`, EXIT.corrupt);
+    if (sv.head < result.head) throw shareTampered(`the server's log of shared vault "${content.name}" ends at revision ${sv.head}, below revision ${result.head} which this device verified (rolled back)`);
+    if (o.pull !== false) {
+      while (result.head < sv.head) {
+        const p = await this.call<SharePullT>('sharePull', { params: { id }, body: { after: result.head } });
+        if (p.from !== result.head + 1) throw shareTampered('the server sent records from the wrong revision');
+        if (p.records.length === 0) throw shareTampered(`the server's log of shared vault "${content.name}" stops before its head`);
+        for (const r of p.records) {
+          this.applyRecord(result, fromBase64(r), false);
+          records.push(r);
+        }
+        if (!p.more) break;
+      }
+      if (result.head < sv.head) throw shareTampered(`the server's log of shared vault "${content.name}" stops before its head`);
+    }
+    this.state.vaults[id] = {
+      name: content.name,
+      owner: result.owner,
+      ownerSign: toHex(owner.sign),
+      ownerBox: toHex(owner.box),
+      epoch: latest.epoch,
+      epochHash: toHex(membershipHash(bodies[latest.epoch - 1])),
+      rev: result.head,
+      chain: toHex(result.chainHash),
+      records,
+      accepted,
+    };
+    return result;
+  }
+
+  /** Checks one record against the chain, the membership in force and the writer's signature, then applies it. */
+  private applyRecord(v: OpenedVault, bytes: Uint8Array, cached: boolean): void {
+    const p = parseRecord(bytes);
+    const rev = v.head + 1;
+    const what = `shared record ${rev} of "${v.name}"`;
+    if (!bytesEqual(p.vaultId, fromHex(v.id)) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})`);
+    if (!bytesEqual(p.prevChain, v.chainHash)) throw shareTampered(`${what} does not follow the records before it`);
+    const inForce = epochAt(v.chain, rev);
+    if (p.epoch !== inForce.epoch) throw shareTampered(`${what} names epoch ${p.epoch}, but epoch ${inForce.epoch} is in force there (a removed member's key?)`);
+    const writer = inForce.members.find((m) => bytesEqual(m.signPublic, p.writer));
+    if (!writer) throw shareTampered(`${what} is written by a key that is not a member's in epoch ${p.epoch}`);
+    if (!canWrite(writer.role)) throw shareTampered(`${what} is written by ${writer.email}, a read-only member: refused`);
+    checkRecordSignature(p, writer.signPublic);
+    const key = v.keys[p.epoch - 1];
+    if (!key) throw shareTampered(`${what}: no vault key for epoch ${p.epoch}`);
+    const entry = openRecord(p, key);
+    void cached;
+    v.entries.set(toHex(p.entryId), { entry, deleted: p.deleted, writer: writer.email, rev });
+    v.chainHash = nextChain(v.chainHash, bytes);
+    v.head = rev;
+  }
+
+  /** The shared vaults the server lists for this account, and the ones this device knew that it no longer lists. */
+  async list(): Promise<{ id: string; owner: string; name?: string; role?: Role; accepted: boolean; epoch: number; members?: number; state: 'shared' | 'invitation' | 'removed'; error?: string }[]> {
+    const l = await this.call<ShareListT>('shareList');
+    const out: Awaited<ReturnType<ShareClient['list']>> = [];
+    for (const x of l.vaults) {
+      const known = this.state.vaults[x.id] !== undefined;
+      const v = await this.openVault(x.id, { pull: known });
+      out.push({ id: x.id, owner: v.owner, name: v.name, role: v.role, accepted: v.accepted || v.owner === this.me.email, epoch: v.latest.epoch, members: v.latest.members.length, state: v.accepted || v.owner === this.me.email ? 'shared' : 'invitation' });
+      if (!known) delete this.state.vaults[x.id]; // shown, not pinned: `kpm share accept` pins it
+    }
+    for (const [id, vp] of Object.entries(this.state.vaults)) {
+      if (!l.vaults.some((x) => x.id === id)) {
+        vp.removed = true;
+        out.push({ id, owner: vp.owner, name: vp.name, accepted: vp.accepted, epoch: vp.epoch, state: 'removed' });
+      }
+    }
+    return out;
+  }
+
+  /** Finds a shared vault by name (or id prefix) among the ones the server lists for this account. */
+  async resolve(nameOrId: string, o: { pinNew?: boolean; mustExist?: boolean } = {}): Promise<OpenedVault | null> {
+    const l = await this.call<ShareListT>('shareList');
+    const hits: OpenedVault[] = [];
+    for (const x of l.vaults) {
+      if (/^[0-9a-f]{8,32}$/.test(nameOrId) && x.id.startsWith(nameOrId)) {
+        hits.push(await this.openVault(x.id, { pinNew: o.pinNew }));
+        continue;
+      }
+      const known = this.state.vaults[x.id];
+      if (known && known.name !== nameOrId) continue;
+      const v = await this.openVault(x.id, { pinNew: o.pinNew || !!known });
+      if (v.name === nameOrId) hits.push(v);
+      else if (!known && !o.pinNew) delete this.state.vaults[x.id];
+    }
+    if (hits.length > 1) throw usageError(`${hits.length} shared vaults are called "${nameOrId}"`, `name one by its id: ${hits.map((h) => h.id.slice(0, 8)).join(', ')}`);
+    if (hits.length === 0) {
+      const gone = Object.values(this.state.vaults).find((vp) => vp.name === nameOrId && !l.vaults.some((x) => this.state.vaults[x.id] === vp));
+      if (gone) throw forbidden(`you are no longer a member of shared vault "${nameOrId}"`, 'its owner removed you (or you left)');
+      if (o.mustExist !== false) throw notFound(`no shared vault "${nameOrId}"`, 'see `kpm shares`');
+      return null;
+    }
+    return hits[0];
+  }
+
+  // ---------------------------------------------------------------- owner: members
+
+  private async publishMembership(id: string, m: Membership, name: string, keys: Uint8Array[], identities: Map<string, Pick<PublicIdentity, 'boxPublic' | 'fp'>>): Promise<void> {
+    const body = sealMembership(this.me.signer, m);
+    const bundles = m.members.map((x) => ({ email: x.email, body: toBase64(sealBundle(this.me, identities.get(normalizeEmail(x.email))!, fromHex(id), m.epoch, { name, keys })) }));
+    await this.call('shareMembership', { params: { id }, body: { membership: toBase64(body), bundles } });
+  }
+
+  /** `kpm share VAULT --with EMAIL`: adds a member (or changes their role); creates the shared vault on first use. */
+  async share(name: string, email: string, role: 'writer' | 'reader', requireVerified: boolean): Promise<{ vault: string; created: boolean; member: ContactView }> {
+    const c = await this.contact(email);
+    if (c.email === this.me.email) throw usageError('you own this vault already');
+    if (!c.verified) {
+      if (requireVerified) throw forbidden(`${c.email} is not verified`, `compare fingerprints and run \`kpm contacts verify ${c.email} FINGERPRINT\` first`);
+      this.notes.push(`${c.email} is not verified (fingerprint ${toHex(c.fingerprint).slice(0, 16)}…): compare fingerprints with them and run \`kpm contacts verify ${c.email} FINGERPRINT\``);
+    }
+    await this.publish();
+    const v = await this.resolve(name, { mustExist: false });
+    const member: Member = { email: c.email, signPublic: c.id.signPublic, boxPublic: c.id.boxPublic, role };
+    if (!v) {
+      const id = toHex(randomBytes(16));
+      const m: Membership = { vaultId: fromHex(id), epoch: 1, head: 0, prev: new Uint8Array(32), members: [{ email: this.me.email, signPublic: this.me.signPublic, boxPublic: this.me.boxPublic, role: 'owner' }, member] };
+      const key = randomBytes(32);
+      await this.publishMembership(id, m, name, [key], new Map([[this.me.email, this.me], [c.email, c.id]]));
+      wipe(key);
+      await this.openVault(id, { pinNew: true });
+      return { vault: id, created: true, member: c };
+    }
+    if (v.owner !== this.me.email) throw forbidden(`only the owner (${v.owner}) adds members to shared vault "${v.name}"`);
+    const members = v.latest.members.filter((x) => normalizeEmail(x.email) !== c.email);
+    members.push(member);
+    await this.changeMembers(v, members);
+    return { vault: v.id, created: false, member: c };
+  }
+
+  /** A new epoch with `members` and a new vault key (which only they get). */
+  private async changeMembers(v: OpenedVault, members: Member[]): Promise<void> {
+    const ids = new Map<string, Pick<PublicIdentity, 'boxPublic' | 'fp'>>();
+    for (const x of members) ids.set(normalizeEmail(x.email), { boxPublic: x.boxPublic, fp: memberFp(x) });
+    const m: Membership = { vaultId: fromHex(v.id), epoch: v.latest.epoch + 1, head: v.head, prev: membershipHash(v.bodies[v.bodies.length - 1]), members };
+    const key = randomBytes(32);
+    await this.publishMembership(v.id, m, v.name, [...v.keys, key], ids);
+    wipe(key);
+    await this.openVault(v.id);
+  }
+
+  async revoke(name: string, email: string): Promise<OpenedVault> {
+    const v = (await this.resolve(name))!;
+    if (v.owner !== this.me.email) throw forbidden(`only the owner (${v.owner}) removes members of shared vault "${v.name}"`);
+    const e = normalizeEmail(email);
+    if (e === this.me.email) throw usageError('the owner cannot remove themselves');
+    if (!v.latest.members.some((x) => normalizeEmail(x.email) === e)) throw notFound(`${e} is not a member of shared vault "${v.name}"`);
+    await this.changeMembers(v, v.latest.members.filter((x) => normalizeEmail(x.email) !== e));
+    return v;
+  }
+
+  async accept(name: string): Promise<OpenedVault> {
+    const v = (await this.resolve(name, { pinNew: true }))!;
+    await this.publish();
+    await this.call('shareAccept', { params: { id: v.id }, body: { body: toBase64(sealAcceptance(this.me.signer, fromHex(v.id), v.latest.epoch)) } });
+    v.accepted = true;
+    this.state.vaults[v.id].accepted = true;
+    return v;
+  }
+
+  async leave(name: string): Promise<string> {
+    const v = (await this.resolve(name))!;
+    if (v.owner === this.me.email) throw forbidden('the owner cannot leave a shared vault');
+    await this.call('shareLeave', { params: { id: v.id }, body: {} });
+    delete this.state.vaults[v.id];
+    return v.name;
+  }
+
+  // ---------------------------------------------------------------- entries
+
+  async openForUse(name: string): Promise<OpenedVault> {
+    const v = (await this.resolve(name))!;
+    if (!v.accepted && v.owner !== this.me.email) throw forbidden(`shared vault "${v.name}" is an invitation`, `run \`kpm share accept "${v.name}"\` first`);
+    return v;
+  }
+
+  static find(v: OpenedVault, entryName: string): [string, SharedEntry] | undefined {
+    let hit: [string, SharedEntry] | undefined;
+    for (const [id, e] of v.entries) if (!e.deleted && e.entry.name === entryName) hit = [id, e.entry];
+    return hit;
+  }
+
+  /** Writes one entry version (or a deletion), signed by this account; refused here for read-only members. */
+  async write(name: string, entry: SharedEntry, deleted = false): Promise<{ vault: OpenedVault; rev: number }> {
+    for (let attempt = 0; ; attempt++) {
+      const v = await this.openForUse(name);
+      if (!canWrite(v.role)) throw forbidden(`you can only read shared vault "${v.name}" (role ${v.role})`, `ask its owner (${v.owner}) for write access`);
+      const hit = ShareClient.find(v, entry.name);
+      if (deleted && !hit) throw notFound(`no entry "${entry.name}" in shared vault "${v.name}"`);
+      const entryId = hit ? fromHex(hit[0]) : randomBytes(16);
+      const rec = sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted }, entry);
+      try {
+        await this.call('sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } });
+      } catch (e) {
+        if (isServerCode(e, 'conflict') && attempt < 3) continue;
+        throw e;
+      }
+      await this.openVault(v.id);
+      return { vault: v, rev: v.head + 1 };
+    }
+  }
+}
+

@@ -1,0 +1,329 @@
+// The signed objects of a shared vault (docs/SHARING.md "What is signed by whom"): membership
+// epochs (owner), key bundles (owner, wrapped for one member), acceptances (member) and records
+// (their writer). Pure functions; every decoder checks the signature against the key it is given.
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { bytesEqual, concatBytes, decodeUtf8, toHex, utf8, wipe } from '../crypto/bytes.js';
+import { hkdf, sha256 } from '../crypto/keys.js';
+import { offHeapCopy, open as aeadOpen, seal as aeadSeal, AuthError } from '../crypto/aead.js';
+import { randomBytes } from '../crypto/random.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
+import { ByteReader, ByteWriter } from '../vault/binary.js';
+import { KpmError } from '../core/errors.js';
+import { fingerprint, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity } from './identity.js';
+
+export const VAULT_ID_BYTES = 16;
+const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR' } as const;
+const LABEL = { wrap: 'kpm/v1/share/key-wrap', record: 'kpm/v1/share/record', chain: 'kpm/v1/share/log' } as const;
+
+export type Role = 'owner' | 'writer' | 'reader';
+const ROLE_CODE: Record<Role, number> = { owner: 1, writer: 2, reader: 3 };
+const ROLE_OF: Record<number, Role> = { 1: 'owner', 2: 'writer', 3: 'reader' };
+export const canWrite = (r: Role | undefined): boolean => r === 'owner' || r === 'writer';
+
+function signedBytes(signer: Signer, w: ByteWriter): Uint8Array {
+  const body = w.bytes(signer.publicKey).finish();
+  return concatBytes(body, signer.sign(body));
+}
+
+interface Opened {
+  r: ByteReader;
+  body: Uint8Array;
+  signer: Uint8Array;
+  signature: Uint8Array;
+}
+
+function openSigned(bytes: Uint8Array, magic: string, what: string): Opened {
+  if (bytes.length < 6 + PUBLIC_KEY_BYTES + SIGNATURE_BYTES) throw shareTampered(`${what} is truncated`);
+  const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
+  const r = new ByteReader(body.subarray(0, body.length - PUBLIC_KEY_BYTES), what);
+  if (decodeUtf8(r.bytes(4)) !== magic || r.u16() !== 1) throw shareTampered(`${what} has an unknown format`);
+  return { r, body, signer: body.subarray(body.length - PUBLIC_KEY_BYTES), signature: bytes.subarray(body.length) };
+}
+
+function checkSigned(o: Opened, key: Uint8Array, what: string, whose: string): void {
+  if (!bytesEqual(o.signer, key)) throw shareTampered(`${what} is not signed by ${whose}`);
+  if (!verifySignature(key, o.body, o.signature)) throw shareTampered(`${what} fails its signature check`);
+}
+
+const parsing = <T>(what: string, fn: () => T): T => {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof KpmError && /^sharing:/.test(e.message)) throw e;
+    throw shareTampered(`${what} is malformed`);
+  }
+};
+
+// ------------------------------------------------------------------ membership
+
+export interface Member {
+  email: string;
+  signPublic: Uint8Array;
+  boxPublic: Uint8Array;
+  role: Role;
+}
+
+export interface Membership {
+  vaultId: Uint8Array;
+  epoch: number;
+  /** the log revision this epoch takes effect after: records above it are under this epoch */
+  head: number;
+  /** SHA-256 of the previous epoch's signed bytes (zeros for epoch 1) */
+  prev: Uint8Array;
+  members: Member[];
+}
+
+export const memberFp = (m: Pick<Member, 'signPublic' | 'boxPublic'>): Uint8Array => fingerprint(m.signPublic, m.boxPublic);
+export const membershipHash = (bytes: Uint8Array): Uint8Array => sha256(bytes);
+
+export function sealMembership(owner: Signer, m: Membership): Uint8Array {
+  const w = new ByteWriter().bytes(utf8.encode(M.membership)).u16(1).bytes(m.vaultId).u64(m.epoch).u64(m.head).bytes(m.prev).u16(m.members.length);
+  for (const x of m.members) w.varBytes(utf8.encode(x.email)).bytes(x.signPublic).bytes(x.boxPublic).u8(ROLE_CODE[x.role]);
+  return signedBytes(owner, w);
+}
+
+/** Parses without checking who signed (the server, and a device that learns the owner from it). */
+export function parseMembership(bytes: Uint8Array): Membership & { signer: Uint8Array; opened: Opened } {
+  return parsing('a membership', () => {
+    const o = openSigned(bytes, M.membership, 'a membership');
+    const r = o.r;
+    const vaultId = r.bytes(VAULT_ID_BYTES).slice();
+    const epoch = r.u64();
+    const head = r.u64();
+    const prev = r.bytes(32).slice();
+    const n = r.u16();
+    if (n < 1 || n > 1000) throw shareTampered('a membership has no members');
+    const members: Member[] = [];
+    for (let i = 0; i < n; i++) {
+      const email = decodeUtf8(r.varBytes(254));
+      const signPublic = r.bytes(32).slice();
+      const boxPublic = r.bytes(32).slice();
+      const role = ROLE_OF[r.u8()];
+      if (!role) throw shareTampered('a membership names an unknown role');
+      members.push({ email, signPublic, boxPublic, role });
+    }
+    if (r.offset !== r.buf.length) throw shareTampered('a membership has trailing bytes');
+    const owners = members.filter((x) => x.role === 'owner');
+    if (owners.length !== 1) throw shareTampered('a membership must name exactly one owner');
+    if (!bytesEqual(owners[0].signPublic, o.signer)) throw shareTampered(`membership epoch ${epoch} is not signed by the vault's owner`);
+    if (new Set(members.map((x) => x.email.toLowerCase())).size !== members.length) throw shareTampered('a membership names a member twice');
+    if (!verifySignature(o.signer, o.body, o.signature)) throw shareTampered(`membership epoch ${epoch} fails its signature check`);
+    return { vaultId, epoch, head, prev, members, signer: o.signer.slice(), opened: o };
+  });
+}
+
+export const ownerOf = (m: Membership): Member => m.members.find((x) => x.role === 'owner')!;
+
+/**
+ * Verifies a whole membership chain (epochs 1…n, in order) against the owner's pinned signing key:
+ * same vault, epochs consecutive, each naming the hash of the one before, heads not going back.
+ */
+export function verifyMembershipChain(vaultId: Uint8Array, ownerSignPublic: Uint8Array, bodies: Uint8Array[]): Membership[] {
+  if (bodies.length === 0) throw shareTampered('the server sent no membership for a shared vault');
+  const out: Membership[] = [];
+  let prevHash: Uint8Array = new Uint8Array(32);
+  let prevHead = 0;
+  bodies.forEach((b, i) => {
+    const m = parseMembership(b);
+    if (!bytesEqual(m.signer, ownerSignPublic)) throw shareTampered(`membership epoch ${m.epoch} of vault ${toHex(vaultId).slice(0, 8)} is not signed by the vault's owner`);
+    if (!bytesEqual(m.vaultId, vaultId)) throw shareTampered('a membership belongs to another vault');
+    if (m.epoch !== i + 1) throw shareTampered(`the membership epochs are not consecutive (got ${m.epoch}, expected ${i + 1})`);
+    if (!bytesEqual(m.prev, prevHash)) throw shareTampered(`membership epoch ${m.epoch} does not follow epoch ${m.epoch - 1}`);
+    if (m.head < prevHead) throw shareTampered(`membership epoch ${m.epoch} goes back in the log`);
+    prevHash = membershipHash(b);
+    prevHead = m.head;
+    out.push(m);
+  });
+  return out;
+}
+
+/** The epoch in force for a record at revision `rev`: the latest whose head is below it. */
+export function epochAt(chain: Membership[], rev: number): Membership {
+  let cur = chain[0];
+  for (const m of chain) if (m.head < rev) cur = m;
+  return cur;
+}
+
+// ------------------------------------------------------------------ key bundle
+
+export interface BundleContent {
+  name: string;
+  /** the vault keys of epochs 1…E, index 0 = epoch 1 */
+  keys: Uint8Array[];
+}
+
+function bundleHeader(vaultId: Uint8Array, epoch: number, recipientFp: Uint8Array, senderFp: Uint8Array, eph: Uint8Array): Uint8Array {
+  return new ByteWriter().bytes(utf8.encode(M.bundle)).u16(1).bytes(vaultId).u64(epoch).bytes(recipientFp).bytes(senderFp).bytes(eph).finish();
+}
+
+function wrapKey(ikm: Uint8Array, eph: Uint8Array, header: Uint8Array): Uint8Array {
+  return hkdf(ikm, concatBytes(utf8.encode(LABEL.wrap), header), 32, eph);
+}
+
+/** Wraps the vault's keys for one member: X25519 (ephemeral and the owner's static) + HKDF + XChaCha20-Poly1305, signed by the owner. */
+export function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'boxPublic' | 'fp'>, vaultId: Uint8Array, epoch: number, content: BundleContent): Uint8Array {
+  const e = xEphemeral();
+  const ownerSeed = owner.boxSeed();
+  const s1 = x25519(e.seed, recipient.boxPublic);
+  const s2 = x25519(ownerSeed, recipient.boxPublic);
+  wipe(e.seed, ownerSeed);
+  const header = bundleHeader(vaultId, epoch, recipient.fp, owner.fp, e.publicKey);
+  const ikm = concatBytes(s1, s2);
+  const key = wrapKey(ikm, e.publicKey, header);
+  wipe(s1, s2, ikm);
+  const pw = new ByteWriter().varBytes(utf8.encode(content.name)).u16(content.keys.length);
+  for (const k of content.keys) pw.bytes(k);
+  const plain = pw.finish();
+  const nonce = randomBytes(24);
+  const ct = xchacha20poly1305(key, nonce, header).encrypt(plain);
+  wipe(key, plain);
+  const w = new ByteWriter().bytes(header).bytes(nonce).varBytes(ct);
+  return signedBytes(owner.signer, w);
+}
+
+/** Opens a bundle meant for `me`, from the owner `ownerSignPublic`/`ownerFp`, for this vault and epoch. */
+export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPublic: Uint8Array, vaultId: Uint8Array, epoch: number, bytes: Uint8Array): BundleContent {
+  return parsing('a key bundle', () => {
+    const o = openSigned(bytes, M.bundle, 'the key bundle');
+    checkSigned(o, ownerSignPublic, 'the key bundle', "the vault's owner");
+    const r = o.r;
+    const vid = r.bytes(VAULT_ID_BYTES);
+    const ep = r.u64();
+    const recipientFp = r.bytes(32);
+    const senderFp = r.bytes(32);
+    const eph = r.bytes(32);
+    const nonce = r.bytes(24);
+    const ct = r.varBytes(1 << 20);
+    if (r.offset !== r.buf.length) throw shareTampered('the key bundle has trailing bytes');
+    if (!bytesEqual(vid, vaultId) || ep !== epoch) throw shareTampered(`the key bundle is for another vault or epoch (epoch ${ep}, expected ${epoch})`);
+    if (!bytesEqual(recipientFp, me.fp)) throw shareTampered('the vault key was wrapped for a key that is not this account\'s');
+    if (!bytesEqual(senderFp, fingerprint(ownerSignPublic, ownerBoxPublic))) throw shareTampered('the key bundle names another sender than the owner');
+    const header = bundleHeader(vid, ep, recipientFp, senderFp, eph);
+    const mySeed = me.boxSeed();
+    const s1 = x25519(mySeed, eph);
+    const s2 = x25519(mySeed, ownerBoxPublic);
+    wipe(mySeed);
+    const ikm = concatBytes(s1, s2);
+    const key = wrapKey(ikm, eph, header);
+    wipe(s1, s2, ikm);
+    let plain: Uint8Array;
+    try {
+      plain = xchacha20poly1305(key, nonce, header).decrypt(ct);
+    } catch {
+      throw shareTampered('the vault key was wrapped for a key that is not this account\'s (it does not open)');
+    } finally {
+      wipe(key);
+    }
+    const pr = new ByteReader(plain, 'a key bundle');
+    const name = decodeUtf8(pr.varBytes(1024));
+    const n = pr.u16();
+    if (n !== epoch) throw shareTampered(`the key bundle of epoch ${epoch} holds ${n} keys`);
+    const keys: Uint8Array[] = [];
+    for (let i = 0; i < n; i++) keys.push(offHeapCopy(pr.bytes(32).slice()));
+    wipe(plain);
+    return { name, keys };
+  });
+}
+
+// ------------------------------------------------------------------ acceptance
+
+export function sealAcceptance(member: Signer, vaultId: Uint8Array, epoch: number): Uint8Array {
+  return signedBytes(member, new ByteWriter().bytes(utf8.encode(M.accept)).u16(1).bytes(vaultId).u64(epoch));
+}
+
+/** The epoch accepted, if the acceptance is this account's and this vault's; else null. */
+export function checkAcceptance(memberSignPublic: Uint8Array, vaultId: Uint8Array, bytes: Uint8Array): number | null {
+  try {
+    const o = openSigned(bytes, M.accept, 'an acceptance');
+    checkSigned(o, memberSignPublic, 'an acceptance', 'this account');
+    const vid = o.r.bytes(VAULT_ID_BYTES);
+    const ep = o.r.u64();
+    return bytesEqual(vid, vaultId) ? ep : null;
+  } catch {
+    return null;
+  }
+}
+
+// ------------------------------------------------------------------ records
+
+export interface SharedEntry {
+  name: string;
+  username?: string;
+  password?: string;
+  url?: string;
+  notes?: string;
+  updated: string;
+}
+
+export interface RecordHeader {
+  vaultId: Uint8Array;
+  rev: number;
+  epoch: number;
+  prevChain: Uint8Array;
+  entryId: Uint8Array;
+  deleted: boolean;
+}
+
+export const initialChain = (vaultId: Uint8Array): Uint8Array => sha256(utf8.encode(LABEL.chain), vaultId);
+export const nextChain = (chain: Uint8Array, record: Uint8Array): Uint8Array => sha256(chain, sha256(record));
+
+function recordHeader(h: RecordHeader): Uint8Array {
+  return new ByteWriter().bytes(utf8.encode(M.record)).u16(1).bytes(h.vaultId).u64(h.rev).u64(h.epoch).bytes(h.prevChain).bytes(h.entryId).u8(h.deleted ? 1 : 0).finish();
+}
+
+const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
+
+export function sealRecord(writer: Signer, vaultKey: Uint8Array, h: RecordHeader, entry: SharedEntry): Uint8Array {
+  const header = recordHeader(h);
+  const key = recordKey(vaultKey);
+  const plain = utf8.encode(JSON.stringify(entry));
+  const sealed = aeadSeal(key, plain, header);
+  wipe(key, plain);
+  return signedBytes(writer, new ByteWriter().bytes(header).varBytes(sealed));
+}
+
+export interface ParsedRecord extends RecordHeader {
+  writer: Uint8Array;
+  sealed: Uint8Array;
+  header: Uint8Array;
+  opened: Opened;
+}
+
+export function parseRecord(bytes: Uint8Array): ParsedRecord {
+  return parsing('a shared record', () => {
+    const o = openSigned(bytes, M.record, 'a shared record');
+    const r = o.r;
+    const vaultId = r.bytes(VAULT_ID_BYTES).slice();
+    const rev = r.u64();
+    const epoch = r.u64();
+    const prevChain = r.bytes(32).slice();
+    const entryId = r.bytes(16).slice();
+    const del = r.u8();
+    if (del > 1) throw shareTampered('a shared record is malformed');
+    const headerEnd = r.offset;
+    const sealed = r.varBytes(1 << 24);
+    if (r.offset !== r.buf.length) throw shareTampered('a shared record has trailing bytes');
+    return { vaultId, rev, epoch, prevChain, entryId, deleted: del === 1, writer: o.signer.slice(), sealed, header: r.buf.subarray(0, headerEnd), opened: o };
+  });
+}
+
+/** Checks the writer's signature (the writer's key must be `writerSignPublic`). */
+export function checkRecordSignature(p: ParsedRecord, writerSignPublic: Uint8Array): void {
+  checkSigned(p.opened, writerSignPublic, `shared record ${p.rev}`, 'a member with write access');
+}
+
+export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
+  const key = recordKey(vaultKey);
+  try {
+    const plain = aeadOpen(key, p.sealed, p.header);
+    const e = JSON.parse(decodeUtf8(plain)) as Record<string, unknown>;
+    const ok = e !== null && typeof e === 'object' && !Array.isArray(e) && typeof e.name === 'string' && typeof e.updated === 'string' && ['username', 'password', 'url', 'notes'].every((k) => e[k] === undefined || typeof e[k] === 'string') && Object.keys(e).every((k) => ['name', 'updated', 'username', 'password', 'url', 'notes'].includes(k));
+    if (!ok) throw new SyntaxError('shape');
+    return e as unknown as SharedEntry;
+  } catch (e) {
+    if (e instanceof AuthError) throw shareTampered(`shared record ${p.rev} does not open with the vault key of epoch ${p.epoch}`);
+    throw shareTampered(`shared record ${p.rev} is malformed`);
+  } finally {
+    wipe(key);
+  }
+}

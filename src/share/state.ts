@@ -1,0 +1,70 @@
+// This device's sharing state (docs/SHARING.md "Contacts"): contact pins, and per shared vault the
+// owner's pinned keys, the highest membership epoch seen and the verified log. Sealed with
+// XChaCha20-Poly1305 under a subkey of the account key, bound to the profile: a changed byte is exit 8.
+import { join } from 'node:path';
+import { decodeUtf8, utf8, wipe } from '../crypto/bytes.js';
+import { accountSubkey } from '../crypto/keys.js';
+import { open, seal, AuthError } from '../crypto/aead.js';
+import { readFileOrNull, withLock, writeFileAtomic, ensureDir } from '../core/fsutil.js';
+import { KpmError, EXIT } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
+import { concatBytes } from '../crypto/bytes.js';
+
+export interface ContactPin {
+  sign: string;
+  box: string;
+  verified: boolean;
+  pinnedAt: string;
+}
+
+export interface VaultPin {
+  name: string;
+  owner: string;
+  ownerSign: string;
+  ownerBox: string;
+  /** highest membership epoch verified, and the hash of its signed bytes */
+  epoch: number;
+  epochHash: string;
+  /** last verified log revision and chain */
+  rev: number;
+  chain: string;
+  /** the verified records (base64), 1…rev */
+  records: string[];
+  accepted: boolean;
+  /** this account is no longer in the latest membership */
+  removed?: boolean;
+}
+
+export interface ShareState {
+  v: 1;
+  contacts: Record<string, ContactPin>;
+  vaults: Record<string, VaultPin>;
+}
+
+const AAD = utf8.encode('kpm/v1/share/state');
+export const shareStateFile = (paths: KpmPaths) => join(paths.data, 'share.kpms');
+
+export function loadShareState(paths: KpmPaths, accountKey: Uint8Array, profileId: Uint8Array): ShareState {
+  const bytes = readFileOrNull(shareStateFile(paths));
+  if (!bytes) return { v: 1, contacts: {}, vaults: {} };
+  const key = accountSubkey(accountKey, 'shareState');
+  try {
+    const s = JSON.parse(decodeUtf8(open(key, bytes, concatBytes(AAD, profileId)))) as ShareState;
+    if (s.v !== 1 || typeof s.contacts !== 'object' || typeof s.vaults !== 'object') throw new AuthError();
+    return s;
+  } catch {
+    throw new KpmError(`${shareStateFile(paths)} (contact pins and shared vaults) is corrupt or was altered`, EXIT.corrupt, 'restore it from a backup, or remove it and pin your contacts again (verify their fingerprints)');
+  } finally {
+    wipe(key);
+  }
+}
+
+export function saveShareState(paths: KpmPaths, accountKey: Uint8Array, profileId: Uint8Array, s: ShareState): void {
+  const key = accountSubkey(accountKey, 'shareState');
+  try {
+    ensureDir(paths.data);
+    withLock(paths.data, () => writeFileAtomic(shareStateFile(paths), seal(key, utf8.encode(JSON.stringify(s)), concatBytes(AAD, profileId))));
+  } finally {
+    wipe(key);
+  }
+}

@@ -1,0 +1,74 @@
+// Shared vaults through two kpm-server instances on one database (PostgreSQL when KPM_TEST_PG is set,
+// and a SQLite file always): the owner and the writer talk to instance 1, the reader to instance 2.
+// Share, accept, write, read, a reader's write refused, revoke; then every row of every table is
+// dumped and searched for plaintext (docs/SHARING.md).
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { freshPgDatabase, outboxMails, PG_SKIP_REASON, PG_URL, startServer } from '../helpers/server.js';
+
+const PW = 'Share7Password';
+const master = { KPM_MASTER_PASSWORD: MASTER };
+
+async function dumpDatabase(db: string): Promise<string> {
+  if (db.startsWith('postgres')) {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.tablename as string);
+    let out = '';
+    for (const t of tables) out += JSON.stringify((await c.query(`SELECT * FROM "${t}"`)).rows);
+    await c.end();
+    return out;
+  }
+  const Database = (await import('better-sqlite3')).default;
+  const d = new Database(db, { readonly: true });
+  const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  const out = tables.map((t) => JSON.stringify(d.prepare(`SELECT * FROM "${t.name}"`).all())).join('');
+  d.close();
+  return out;
+}
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  describe.skipIf(engine === 'postgres' && !PG_URL)(`shared vaults through two instances on one ${engine} database${engine === 'postgres' && !PG_URL ? ` (${PG_SKIP_REASON})` : ''}`, () => {
+    it('owner and writer on instance 1, reader on instance 2: share, accept, write, read, refused write, revoke; no plaintext in the database', async () => {
+      const shared = engine === 'postgres' ? await freshPgDatabase() : join(mkdtempSync(join(os.tmpdir(), 'kpm-shared-')), 'shared.sqlite');
+      const env = { KPM_SERVER_KEY: 'cd'.repeat(32) };
+      const args = ['--database', shared, '--log-level', 'warn'];
+      const [one, two] = await Promise.all([startServer({ args, env }), startServer({ args, env })]);
+      const who = { owner: { home: makeHome(), url: one.url }, writer: { home: makeHome(), url: one.url }, reader: { home: makeHome(), url: two.url } };
+      const mail = (w: string) => `${w}-${engine}@share-pg.example.org`;
+      const kpm = async (w: keyof typeof who, a: string[], code = 0, input?: string, e: Record<string, string> = master): Promise<RunResult> => {
+        const r = await run(a, { home: who[w].home, input, env: { ...e, KPM_SERVER: who[w].url } });
+        expect(r.code, `${w}: ${describeRun(a, r)}`).toBe(code);
+        return r;
+      };
+      for (const w of Object.keys(who) as (keyof typeof who)[]) {
+        await kpm(w, ['register', '--email', mail(w), '--password-stdin', '--region', 'NL'], 0, PW + '\n', {});
+        const srvDir = who[w].url === one.url ? one.dataDir : two.dataDir;
+        const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srvDir).filter((m) => m.to === mail(w)).at(-1)!.text)![1];
+        await kpm(w, ['activate', '--code-stdin'], 0, code + '\n', {});
+        await kpm(w, ['init', '--password-stdin'], 0, MASTER + '\n', {});
+        await kpm(w, ['login', mail(w), '--password-stdin'], 0, PW + '\n', {});
+        await kpm(w, ['whoami', '--fingerprint']);
+      }
+      await kpm('owner', ['share', 'Pg-Team', '--with', mail('writer')]);
+      await kpm('owner', ['share', 'Pg-Team', '--with', mail('reader'), '--read-only']);
+      await kpm('writer', ['share', 'accept', 'Pg-Team']);
+      await kpm('reader', ['share', 'accept', 'Pg-Team']);
+      await kpm('writer', ['share', 'put', 'Pg-Team', 'pg-deploy', '--username', 'pg-bot-user', '--password-stdin'], 0, 'pg-share-secret-1\n');
+      expect((await kpm('reader', ['share', 'get', 'Pg-Team', 'pg-deploy'])).stdout).toBe('pg-share-secret-1\n');
+      expect((await kpm('reader', ['share', 'put', 'Pg-Team', 'pg-deploy', '--password-stdin'], 9, 'pg-reader-write\n')).stderr).toMatch(/only read/);
+      await kpm('owner', ['share', 'revoke', 'Pg-Team', mail('reader')]);
+      await kpm('writer', ['share', 'put', 'Pg-Team', 'pg-after', '--password-stdin'], 0, 'pg-share-secret-2\n');
+      expect((await kpm('owner', ['share', 'get', 'Pg-Team', 'pg-after'])).stdout).toBe('pg-share-secret-2\n');
+      expect((await kpm('reader', ['share', 'get', 'Pg-Team', 'pg-after'], 9)).stderr).toMatch(/no longer a member/);
+      const dump = await dumpDatabase(shared);
+      expect(dump).toMatch(/share_records|KPSR|S1BTUg/); // the shared log is there (base64 of its magic)
+      for (const s of ['pg-share-secret-1', 'pg-share-secret-2', 'pg-reader-write', 'pg-bot-user', 'Pg-Team', 'pg-deploy', 'pg-after']) expect(dump.includes(s), s).toBe(false);
+      await Promise.all([one.stop(), two.stop()]);
+    }, 400_000);
+  });
+}

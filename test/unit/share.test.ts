@@ -1,0 +1,320 @@
+// Shared vaults (docs/SHARING.md) against the in-process server, with a malicious-server double in
+// front of it (answers rewritten) and direct database changes (a server that accepts what it
+// should not). Every attack ends with exit 8 (or the documented refusal), nothing written on the
+// device (its share.kpms unchanged) and nothing sent.
+import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { sql } from 'kysely';
+import { testServer, type TestServer } from '../helpers/server.js';
+import { account, device, tempPaths, FAST, PW } from '../helpers/sync.js';
+import { ROUTES, routePath, type RouteName } from '../../src/protocol/routes.js';
+import { validate } from '../../src/protocol/validate.js';
+import { toServerError } from '../../src/sync/http.js';
+import { createKeyring } from '../../src/vault/keyring.js';
+import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
+import { randomBytes } from '../../src/crypto/random.js';
+import { KpmError, EXIT } from '../../src/core/errors.js';
+import type { KpmPaths } from '../../src/core/paths.js';
+import { ShareClient, type ShareCall } from '../../src/share/client.js';
+import { accountIdentity, encodeIdentity, fingerprintDigits } from '../../src/share/identity.js';
+import { initialChain, openRecord, parseMembership, parseRecord, sealBundle, sealMembership, sealRecord, openBundle } from '../../src/share/format.js';
+import { shareStateFile } from '../../src/share/state.js';
+import type { ShareVaultT } from '../../src/protocol/share.js';
+
+const READS: RouteName[] = ['shareIdentityGet', 'shareList', 'shareVault', 'sharePull'];
+
+interface Person {
+  email: string;
+  accountId: string;
+  paths: KpmPaths;
+  accountKey: Uint8Array;
+  profileId: Uint8Array;
+  token: string;
+  writes: RouteName[];
+  /** rewrites the server's answer to a route */
+  tamper: Partial<Record<RouteName, (body: any) => any>>;
+  c: () => ShareClient;
+}
+
+function caller(ts: TestServer, p: Pick<Person, 'token' | 'writes' | 'tamper'>): ShareCall {
+  return async <T>(name: RouteName, o: { params?: Record<string, string>; body?: unknown } = {}): Promise<T> => {
+    const spec = ROUTES[name];
+    if (!READS.includes(name)) p.writes.push(name);
+    const r = await ts.call(spec.method, routePath(spec, o.params), o.body, { token: p.token });
+    if (r.status !== spec.status) throw toServerError(r.status, r.body);
+    const problem = validate(spec.response, r.body, { allowExtra: false });
+    if (problem) throw new Error(`bad answer: ${problem}`);
+    const t = p.tamper[name];
+    return (t ? t(structuredClone(r.body)) : r.body) as T;
+  };
+}
+
+async function person(ts: TestServer): Promise<Person> {
+  const a = await account(ts);
+  const paths = tempPaths();
+  const prof = await createKeyring(paths, utf8.encode(PW), FAST);
+  const p: Person = { email: a.email, accountId: a.accountId, paths, accountKey: prof.accountKey, profileId: prof.profileId, token: a.token, writes: [], tamper: {}, c: () => new ShareClient(paths, prof.accountKey, prof.profileId, a.email, caller(ts, p)) };
+  await p.c().publish();
+  return p;
+}
+
+/** Another device of the same account: its own folder and session, the same account key. */
+async function secondDeviceOf(ts: TestServer, p: Person): Promise<Person> {
+  const paths = tempPaths();
+  const q: Person = { ...p, paths, token: await device(ts, p.email), writes: [], tamper: {}, c: () => new ShareClient(paths, p.accountKey, p.profileId, p.email, caller(ts, q)) };
+  return q;
+}
+
+/** Runs one command the way the CLI does: the state is saved only when it succeeds. */
+async function run<T>(p: Person, fn: (c: ShareClient) => Promise<T>): Promise<T> {
+  const c = p.c();
+  const r = await fn(c);
+  c.save();
+  return r;
+}
+
+const stateBytes = (p: Person) => (fs.existsSync(shareStateFile(p.paths)) ? fs.readFileSync(shareStateFile(p.paths)).toString('hex') : '');
+
+/** The command fails with `exit` (8 unless said), nothing written on the device, nothing sent. */
+async function refused(p: Person, fn: (c: ShareClient) => Promise<unknown>, msg: RegExp, exit: number = EXIT.corrupt): Promise<void> {
+  const before = stateBytes(p);
+  p.writes.length = 0;
+  const e = await run(p, fn).then(
+    () => null,
+    (x) => x,
+  );
+  expect(e, 'the command should have failed').toBeInstanceOf(KpmError);
+  expect((e as KpmError).message).toMatch(msg);
+  expect((e as KpmError).exitCode).toBe(exit);
+  expect(stateBytes(p)).toBe(before);
+  expect(p.writes).toEqual([]);
+}
+
+const entry = (name: string, password: string) => ({ name, username: 'team', password, updated: '2026-11-24T12:00:00.000Z' });
+
+/** Owner A shares "Team" with B (writer) and C (reader); both accept; A and B write one entry each. */
+async function world() {
+  const ts = await testServer();
+  const [a, b, c] = [await person(ts), await person(ts), await person(ts)];
+  await run(a, (x) => x.share('Team', b.email, 'writer', false));
+  await run(a, (x) => x.share('Team', c.email, 'reader', false));
+  await run(b, (x) => x.accept('Team'));
+  await run(c, (x) => x.accept('Team'));
+  await run(a, (x) => x.write('Team', entry('deploy', 'pw-deploy-1')));
+  await run(b, (x) => x.write('Team', entry('db', 'pw-db-1')));
+  const id = (await run(a, (x) => x.resolve('Team')))!.id;
+  for (const p of [a, b, c]) p.writes.length = 0;
+  return { ts, a, b, c, id };
+}
+
+const read = async (p: Person, name: string) => ShareClient.find(await run(p, (x) => x.openForUse('Team')), name)?.[1].password;
+
+/** Inserts a record straight into the server's database, as a server that accepts anything would. */
+async function inject(ts: TestServer, id: string, signerKey: Uint8Array, email: string, vaultKey: Uint8Array, epoch: number, e = entry('deploy', 'evil')) {
+  const v = await ts.store.db.selectFrom('share_vaults').select('head').where('vault_id', '=', id).executeTakeFirstOrThrow();
+  const rows = await ts.store.db.selectFrom('share_records').select('body').where('vault_id', '=', id).orderBy('rev').execute();
+  let chain = initialChain(fromHex(id));
+  const { nextChain } = await import('../../src/share/format.js');
+  for (const r of rows) chain = nextChain(chain, fromBase64(r.body));
+  const rev = Number(v.head) + 1;
+  const rec = sealRecord(accountIdentity(signerKey, email).signer, vaultKey, { vaultId: fromHex(id), rev, epoch, prevChain: chain, entryId: randomBytes(16), deleted: false }, e);
+  await ts.store.db.insertInto('share_records').values({ vault_id: id, rev, writer_id: 'x', body: toBase64(rec) }).execute();
+  await ts.store.db.updateTable('share_vaults').set({ head: rev }).where('vault_id', '=', id).execute();
+}
+
+describe('shared vaults: keys, contacts, sharing, roles, revocation', () => {
+  it('share, accept, write from a writer, read from a reader, second device, a reader\'s write refused before anything is sent', async () => {
+    const { ts, a, b, c } = await world();
+    expect(await read(c, 'deploy')).toBe('pw-deploy-1');
+    expect(await read(c, 'db')).toBe('pw-db-1');
+    expect(await read(a, 'db')).toBe('pw-db-1');
+    // B's second device: same account key, its own pins; reads the vault it accepted on the first one
+    const b2 = await secondDeviceOf(ts, b);
+    expect(await read(b2, 'deploy')).toBe('pw-deploy-1');
+    await run(b2, (x) => x.write('Team', entry('deploy', 'pw-deploy-2')));
+    expect(await read(c, 'deploy')).toBe('pw-deploy-2');
+    await refused(c, (x) => x.write('Team', entry('deploy', 'mine')), /only read/, EXIT.forbidden);
+    // the server refuses it too (a client that skips its own check)
+    const v = (await run(c, (x) => x.openForUse('Team')));
+    const rec = sealRecord(accountIdentity(c.accountKey, c.email).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, entry('x', 'y'));
+    const r = await ts.call('POST', `/v1/share/vaults/${v.id}/push`, { base: v.head, records: [toBase64(rec)] }, { token: c.token });
+    expect(r.status).toBe(403);
+    // a member list with roles and verification
+    const list = (await run(a, (x) => x.resolve('Team')))!.latest.members.map((m) => `${m.email}:${m.role}`);
+    expect(list).toEqual([`${a.email}:owner`, `${b.email}:writer`, `${c.email}:reader`]);
+  });
+
+  it('revoke: a new epoch and a new key; the removed member cannot read anything written afterwards, even with the whole database', async () => {
+    const { ts, a, b, c, id } = await world();
+    const before = await run(c, (x) => x.openForUse('Team'));
+    const cKeys = before.keys.map((k) => k.slice());
+    await run(a, (x) => x.revoke('Team', c.email));
+    await run(a, (x) => x.write('Team', entry('after', 'pw-after-revoke')));
+    expect(await read(b, 'after')).toBe('pw-after-revoke');
+    await refused(c, (x) => x.openForUse('Team'), /no longer a member/, EXIT.forbidden);
+    // with the server's whole database: no record written after the revocation opens with any key C ever had,
+    // and no key bundle of the new epoch opens with C's account key
+    const rows = await ts.store.db.selectFrom('share_records').select(['rev', 'body']).where('vault_id', '=', id).execute();
+    const later = rows.map((x) => parseRecord(fromBase64(x.body))).filter((p) => p.epoch > before.latest.epoch);
+    expect(later.length).toBeGreaterThan(0);
+    for (const p of later) for (const k of cKeys) expect(() => openRecord(p, k)).toThrow(/does not open/);
+    const bundles = await ts.store.db.selectFrom('share_members').select('bundle').where('vault_id', '=', id).execute();
+    const cId = accountIdentity(c.accountKey, c.email);
+    const aId = accountIdentity(a.accountKey, a.email);
+    for (const x of bundles) expect(() => openBundle(cId, aId.signPublic, aId.boxPublic, fromHex(id), before.latest.epoch + 1, fromBase64(x.bundle))).toThrow(/not this account/);
+  });
+
+  it('whoami fingerprint: 8 groups of 5 digits; verify: a wrong fingerprint is exit 8 and changes nothing, the right one marks the contact verified', async () => {
+    const ts = await testServer();
+    const [a, b] = [await person(ts), await person(ts)];
+    const fpB = accountIdentity(b.accountKey, b.email).fp;
+    expect(fingerprintDigits(fpB)).toMatch(/^(\d{5} ){7}\d{5}$/);
+    const added = await run(a, (x) => x.addContact(b.email));
+    expect(added.verified).toBe(false);
+    const wrong = fingerprintDigits(accountIdentity(a.accountKey, a.email).fp);
+    await refused(a, (x) => x.verifyContact(b.email, wrong), /does not match/);
+    await run(a, (x) => x.verifyContact(b.email, fingerprintDigits(fpB)));
+    expect((await run(a, async (x) => x.listContacts())).map((x) => [x.email, x.verified])).toEqual([[b.email, true]]);
+    await run(a, (x) => x.verifyContact(b.email, toHex(fpB)));
+  });
+});
+
+describe('shared vaults: a malicious server', () => {
+  it('a substituted public key for a pinned contact: exit 8, nothing written, nothing sent; accept-change re-pins it, unverified', async () => {
+    const ts = await testServer();
+    const [a, b] = [await person(ts), await person(ts)];
+    await run(a, (x) => x.addContact(b.email));
+    const evil = accountIdentity(randomBytes(32), b.email);
+    a.tamper.shareIdentityGet = (r) => ({ ...r, body: toBase64(encodeIdentity(evil)) });
+    await refused(a, (x) => x.share('Team', b.email, 'writer', false), /other keys for .* than the ones pinned/);
+    await refused(a, (x) => x.addContact(b.email), /other keys/);
+    const ch = await run(a, (x) => x.acceptChange(b.email));
+    expect(toHex(ch.fingerprint)).toBe(toHex(evil.fp));
+    expect(ch.verified).toBe(false);
+  });
+
+  it('a substituted key on first contact: caught when fingerprints are compared, and by the real member\'s device', async () => {
+    const ts = await testServer();
+    const [a, b] = [await person(ts), await person(ts)];
+    const realFp = accountIdentity(b.accountKey, b.email).fp;
+    // the server publishes its own key as B's (it can write its database)
+    const evilKey = randomBytes(32);
+    const real = await ts.store.db.selectFrom('share_identities').select('body').where('account_id', '=', b.accountId).executeTakeFirstOrThrow();
+    await ts.store.db.updateTable('share_identities').set({ body: toBase64(encodeIdentity(accountIdentity(evilKey, b.email))) }).where('account_id', '=', b.accountId).execute();
+    await refused(a, (x) => x.verifyContact(b.email, fingerprintDigits(realFp)), /does not match/);
+    await run(a, (x) => x.share('Team', b.email, 'writer', false)); // unverified: a warning
+    await ts.store.db.updateTable('share_identities').set({ body: real.body }).where('account_id', '=', b.accountId).execute();
+    await refused(b, (x) => x.accept('Team'), /names a key for you .* that is not yours/);
+  });
+
+  it('a membership list not signed by the owner (edited, or signed by the server): exit 8', async () => {
+    const { b, c } = await world();
+    const evil = accountIdentity(randomBytes(32), 'server@example.org');
+    b.tamper.shareVault = (r: ShareVaultT) => {
+      const last = parseMembership(fromBase64(r.memberships[r.memberships.length - 1]));
+      const forged = sealMembership(evil.signer, { ...last, members: [...last.members.map((m) => (m.role === 'owner' ? { ...m, signPublic: evil.signPublic } : m)), { email: 'server@example.org', signPublic: evil.signPublic, boxPublic: evil.boxPublic, role: 'writer' }] });
+      r.memberships[r.memberships.length - 1] = toBase64(forged);
+      return r;
+    };
+    await refused(b, (x) => x.openForUse('Team'), /not signed by the vault's owner/);
+    c.tamper.shareVault = (r: ShareVaultT) => {
+      const m = fromBase64(r.memberships[0]);
+      m[40] ^= 1;
+      r.memberships[0] = toBase64(m);
+      return r;
+    };
+    await refused(c, (x) => x.openForUse('Team'), /signature|malformed|not signed/);
+  });
+
+  it('a replayed older membership epoch (re-adding a removed member): exit 8', async () => {
+    const { ts, a, b, c, id } = await world();
+    await run(b, (x) => x.openForUse('Team')); // B saw epoch 2
+    const old = await ts.store.db.selectFrom('share_members').select('bundle').where('vault_id', '=', id).where('account_id', '=', b.accountId).executeTakeFirstOrThrow();
+    await run(a, (x) => x.revoke('Team', c.email));
+    await run(b, (x) => x.openForUse('Team')); // B saw epoch 3
+    b.tamper.shareVault = (r: ShareVaultT) => ({ ...r, memberships: r.memberships.slice(0, 2), bundle: old.bundle });
+    await refused(b, (x) => x.openForUse('Team'), /older than epoch 3 .* replay/);
+  });
+
+  it('the server adding another account (or itself) as member: that account is in no signed membership; members ignore it; its device refuses it', async () => {
+    const { ts, a, b, id } = await world();
+    const d = await person(ts);
+    const bRow = await ts.store.db.selectFrom('share_members').selectAll().where('vault_id', '=', id).where('account_id', '=', b.accountId).executeTakeFirstOrThrow();
+    await ts.store.db.insertInto('share_members').values({ ...bRow, account_id: d.accountId, role: 'writer' }).execute();
+    await refused(d, (x) => x.list(), /does not name you/);
+    const members = (await run(a, (x) => x.resolve('Team')))!.latest.members.map((m) => m.email);
+    expect(members).not.toContain(d.email);
+    // D pushes through the server (which lets it): every member refuses the vault
+    const dKey = randomBytes(32);
+    await inject(ts, id, d.accountKey, d.email, dKey, 2);
+    await refused(b, (x) => x.openForUse('Team'), /not a member's|does not open/);
+  });
+
+  it('a write by a read-only member accepted by the server (injected into the database): every member refuses it, exit 8', async () => {
+    const { ts, b, c, id } = await world();
+    const v = await run(c, (x) => x.openForUse('Team'));
+    await inject(ts, id, c.accountKey, c.email, v.keys[v.latest.epoch - 1], v.latest.epoch);
+    await refused(b, (x) => x.openForUse('Team'), /read-only member: refused/);
+    await refused(c, (x) => x.openForUse('Team'), /read-only member: refused/);
+  });
+
+  it('a vault key wrapped for a key that is not the member\'s (another member\'s bundle, or one the server made): exit 8', async () => {
+    const { ts, a, b, c, id } = await world();
+    const bRow = await ts.store.db.selectFrom('share_members').select('bundle').where('vault_id', '=', id).where('account_id', '=', b.accountId).executeTakeFirstOrThrow();
+    c.tamper.shareVault = (r: ShareVaultT) => ({ ...r, bundle: bRow.bundle });
+    await refused(c, (x) => x.openForUse('Team'), /wrapped for a key that is not this account's/);
+    // the server wraps a key of its own for C's real key: not signed by the owner
+    const fake = accountIdentity(randomBytes(32), a.email);
+    const cId = accountIdentity(c.accountKey, c.email);
+    c.tamper.shareVault = (r: ShareVaultT) => ({ ...r, bundle: toBase64(sealBundle(fake, cId, fromHex(id), 2, { name: 'Team', keys: [randomBytes(32), randomBytes(32)] })) });
+    await refused(c, (x) => x.openForUse('Team'), /not signed by the vault's owner/);
+  });
+
+  it('a removed member\'s key still used after revocation (a write under the old epoch): exit 8', async () => {
+    const { ts, a, b, id } = await world();
+    const old = await run(b, (x) => x.openForUse('Team'));
+    await run(a, (x) => x.revoke('Team', b.email));
+    await inject(ts, id, b.accountKey, b.email, old.keys[old.latest.epoch - 1], old.latest.epoch);
+    await refused(a, (x) => x.openForUse('Team'), /epoch 3 is in force there/);
+  });
+
+  it('a writer\'s record whose entry is not an entry (fields of the wrong type): exit 8, not shown', async () => {
+    const { ts, b, c, id } = await world();
+    const v = await run(b, (x) => x.openForUse('Team'));
+    await inject(ts, id, b.accountKey, b.email, v.keys[v.latest.epoch - 1], v.latest.epoch, { name: 'deploy', password: { evil: true }, updated: 'x' } as never);
+    await refused(c, (x) => x.openForUse('Team'), /malformed/);
+  });
+
+  it('the server rolling back or altering the log: exit 8', async () => {
+    const { ts, b, c, id } = await world();
+    expect((await run(c, (x) => x.openForUse('Team'))).head).toBe(2);
+    await ts.store.db.updateTable('share_vaults').set({ head: 1 }).where('vault_id', '=', id).execute();
+    await refused(c, (x) => x.openForUse('Team'), /rolled back/);
+    await ts.store.db.updateTable('share_vaults').set({ head: 2 }).where('vault_id', '=', id).execute();
+    const b2 = await secondDeviceOf(ts, b); // has seen nothing yet
+    b2.tamper.sharePull = (r) => ({ ...r, records: r.records.reverse() });
+    await refused(b2, (x) => x.openForUse('Team'), /out of place|does not follow/);
+  });
+
+  it('a dump of the server database after sharing contains no plaintext and no unwrapped key', async () => {
+    const { ts, a, b, c } = await world();
+    const v = await run(a, (x) => x.openForUse('Team'));
+    const tables = ['share_identities', 'share_vaults', 'share_memberships', 'share_members', 'share_records'];
+    let dump = '';
+    for (const t of tables) dump += JSON.stringify((await sql`select * from ${sql.table(t)}`.execute(ts.store.db)).rows);
+    // every base64 field decoded (a chance match of 4+ random bytes is ~2^-32 per position)
+    const decoded = Buffer.from(dump.replace(/[^A-Za-z0-9+/=]/g, ' ').split(' ').filter((s) => s.length >= 16).map((s) => Buffer.from(s, 'base64').toString('latin1')).join('\n'), 'latin1').toString('latin1');
+    for (const secret of ['pw-deploy-1', 'pw-db-1']) expect(dump + decoded).not.toContain(secret); // '-' is not base64: no chance match in the text
+    for (const secret of ['Team', 'deploy', 'team']) expect(decoded).not.toContain(secret);
+    for (const k of v.keys) {
+      expect(decoded).not.toContain(Buffer.from(k).toString('latin1'));
+      expect(dump).not.toContain(toHex(k));
+      expect(dump).not.toContain(toBase64(k));
+    }
+    for (const p of [a, b, c]) {
+      const seed = accountIdentity(p.accountKey, p.email).boxSeed();
+      expect(decoded).not.toContain(Buffer.from(seed).toString('latin1'));
+      expect(decoded).not.toContain(Buffer.from(p.accountKey).toString('latin1'));
+    }
+  });
+});

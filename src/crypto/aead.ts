@@ -16,34 +16,6 @@ export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): U
   return out;
 }
 
-/**
- * seal() written into `out` at `offset` (nonce ‖ ciphertext ‖ tag, plaintext.length + SEAL_OVERHEAD
- * bytes, returned): for the bulk path (documents), which seals many chunks into one buffer. The
- * nonce is fresh and random as in seal(); it comes from a pool filled a few kilobytes at a time.
- */
-export function sealInto(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): number {
-  if (offset < 0 || offset + plaintext.length + SEAL_OVERHEAD > out.length) throw new RangeError('sealInto: output too small');
-  const nonce = out.subarray(offset, offset + NONCE_BYTES);
-  nextNonce(nonce);
-  xchachaEncryptInto(key, nonce, plaintext, aad, out, offset + NONCE_BYTES);
-  return plaintext.length + SEAL_OVERHEAD;
-}
-
-// Nonces for sealInto: random bytes drawn in blocks, each handed out once and wiped from the pool.
-const NONCE_POOL = 170 * NONCE_BYTES;
-let noncePool: Uint8Array = new Uint8Array(0);
-let noncePos = 0;
-function nextNonce(into: Uint8Array): void {
-  if (noncePos + NONCE_BYTES > noncePool.length) {
-    noncePool = randomBytes(NONCE_POOL);
-    noncePos = 0;
-  }
-  const n = noncePool.subarray(noncePos, noncePos + NONCE_BYTES);
-  into.set(n);
-  n.fill(0);
-  noncePos += NONCE_BYTES;
-}
-
 export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   if (sealed.length < SEAL_OVERHEAD) throw new AuthError();
   return xchachaDecrypt(key, sealed.subarray(0, NONCE_BYTES), sealed.subarray(NONCE_BYTES), aad);

@@ -8,7 +8,7 @@ import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.j
 import { EXIT, KpmError, notFound, usageError } from '../../core/errors.js';
 import { ensureDir } from '../../core/fsutil.js';
 import {
-  blobsDir, checkFileName, decryptBlobToFileAsync, decryptBytes, encryptFileToBlobAsync, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
+  blobsDir, checkFileName, decryptBlobToFile, decryptBytes, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
 } from '../../vault/blobs.js';
 import type { VaultApi } from '../../agent/api.js';
 import type { EntryView } from '../../vault/session.js';
@@ -58,7 +58,7 @@ function progressBar(label: string, size: number): { update?: Progress; end(): v
 }
 
 /** Encrypts files into new blobs; if one fails, the blobs made so far are removed. */
-async function storeFiles(paths: string[], existing: StoredFile[] = []): Promise<StoredFile[]> {
+function storeFiles(paths: string[], existing: StoredFile[] = []): StoredFile[] {
   const taken = new Set(existing.map((f) => f.name.toLowerCase()));
   for (const p of paths) {
     const st = fs.statSync(p, { throwIfNoEntry: false });
@@ -77,7 +77,7 @@ async function storeFiles(paths: string[], existing: StoredFile[] = []): Promise
     for (const p of paths) {
       const bar = progressBar(basename(p), fs.statSync(p).size);
       try {
-        stored.push(await encryptFileToBlobAsync(dir, p, bar.update));
+        stored.push(encryptFileToBlob(dir, p, bar.update));
       } finally {
         bar.end();
       }
@@ -177,7 +177,7 @@ export function register(program: Command): void {
       const a = await api(o);
       const vault = o.vault ?? (await loadSettings(ctx().paths)).default_vault;
       await notExisting(a, n, vault);
-      const files = await storeFiles(paths);
+      const files = storeFiles(paths);
       const now = new Date().toISOString();
       const p: EntryPayload = { type: 'document', name: n, fields: o.notes ? { notes: o.notes } : {}, custom: [], tags: [], created: now, updated: now };
       setFiles(p, files);
@@ -218,7 +218,7 @@ export function register(program: Command): void {
       for (let i = 0; i < files.length; i++) {
         const bar = progressBar(files[i].name, files[i].size);
         try {
-          await decryptBlobToFileAsync(dir, files[i], dests[i], { force: o.force }, bar.update);
+          decryptBlobToFile(dir, files[i], dests[i], { force: o.force }, bar.update);
         } finally {
           bar.end();
         }
@@ -279,7 +279,7 @@ export function register(program: Command): void {
       const a = await api(o);
       const cur = await a.get(entry, o.vault);
       const existing = filesOf(cur.payload);
-      const added = await storeFiles(paths, existing);
+      const added = storeFiles(paths, existing);
       const p = cur.payload;
       setFiles(p, [...existing, ...added]);
       p.updated = new Date().toISOString();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every benchmark once (get, kdf, scale, and docs when bench/docs.sh exists), then prints one
-# summary table of the ratios and values against their targets. get+kdf+scale take about 5 minutes
+# Runs every benchmark once (get, read, write, kdf, scale, docs, audit, growth, sync, ssh: those whose
+# script exists), then prints one summary table of every ratio and value they report (each script's
+# `ratio`, `value` and `summary` lines, token reads and writes included) against its target, with
+# the load average at the start and the end (figures drift with load; ratios less). get+kdf+scale take about 5 minutes
 # on 2 cores (longer the first time: peer tools are installed and the 10k-entry pass store is
 # encrypted once, then kept in bench/.work/).
 # Usage: bash bench/all.sh   or   npm run bench
@@ -11,7 +13,7 @@ source "$(dirname "$0")/lib/common.sh"
 # Install everything up front, with a single apt-get update.
 ensure_core
 benches=()
-for b in ${BENCH_ONLY:-get read kdf scale docs audit sync ssh}; do
+for b in ${BENCH_ONLY:-get read write kdf scale docs audit growth sync ssh}; do
   [ -f "$BENCH_DIR/$b.sh" ] && benches+=("$b")
 done
 [ "${#benches[@]}" -gt 0 ] || die "no benchmark selected"
@@ -27,6 +29,7 @@ export BENCH_SUMMARY="$WORK_ROOT/summary.$$.tsv"
 trap 'rm -f "$BENCH_SUMMARY"' EXIT
 
 start=$SECONDS
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 failed=()
 for b in "${benches[@]}"; do
   printf '\n######## bench/%s.sh\n' "$b"
@@ -35,6 +38,7 @@ for b in "${benches[@]}"; do
 done
 
 printf '\n######## summary (ratios are against peers measured in the same run)\n'
+printf 'load average: at the start %s, now %s (2 cores shared: absolute figures drift, ratios less)\n' "$load_start" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-46s %12s  %-8s %s\n' 'measure' 'result' 'target' ''
 awk -F'\t' '{ printf "%-46s %12s  %-8s %s\n", $1, $2, $3, $4 }' "$BENCH_SUMMARY"
 log "all benchmarks took $((SECONDS - start)) s"

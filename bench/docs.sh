@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Documents: encrypt and decrypt a 1 GiB file with kpm (`kpm doc add` / `kpm doc get`, agent
 # unlocked) and with age (X25519 identity, `age -r` / `age -d -i`), interleaved in the same run.
-# Prints both throughputs (MiB/s, median of BENCH_DOC_RUNS runs), the ratio kpm / age (target:
-# at least 0.7) and kpm's peak RSS (GNU time; target: under 150 MiB).
+# Prints both throughputs (MiB/s, median of BENCH_DOC_RUNS runs), the ratios kpm / age and
+# kpm / (age + fsync) and kpm's peak RSS (GNU time; target: under 150 MiB).
 # kpm fsyncs what it writes (blob and restored file) before renaming it into place; age does not,
-# so age is also timed followed by `sync FILE` (for information; the target is against plain age).
+# so age is also timed followed by `sync FILE`: the targets (issue 17) are against that, both
+# durable on return: encrypt ≥ 0.9×, decrypt ≥ 1.0×.
+# Without age (and no Debian package to install), the peer is `openssl enc -chacha20` (OpenSSL's
+# ChaCha20, unauthenticated, so less work than age or kpm) and the script says so in every label.
 # Every timed command starts after a `sync`, so none pays for another's dirty pages.
 # Usage: bash bench/docs.sh   (knobs: BENCH_DOC_MIB=1024 BENCH_DOC_RUNS=3, and bench/lib/common.sh)
 set -euo pipefail
@@ -14,7 +17,25 @@ MIB="${BENCH_DOC_MIB:-1024}"
 DOC_RUNS="${BENCH_DOC_RUNS:-3}"
 
 ensure_tools age:age age-keygen:age /usr/bin/time:time
-have age && have age-keygen || die "age is required (Debian package: age)"
+PEER=age
+if ! have age || ! have age-keygen; then
+  have openssl || die "age is required (Debian package: age); openssl, the fallback peer, is missing too"
+  PEER="openssl-chacha20"
+  log "age is not installed: the peer is openssl enc -chacha20 (no authentication) instead"
+  # age-compatible stand-ins for the two commands used below (recipient/identity are ignored)
+  AGE_SHIM="$WORK_ROOT/age-shim"
+  mkdir -p "$AGE_SHIM"
+  cat >"$AGE_SHIM/age" <<'SH'
+#!/bin/sh
+# age -r R -o OUT IN | age -d -i KEY -o OUT IN, through openssl enc -chacha20 (bench only)
+k=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f iv=000000000000000000000000000000ff d=
+while [ $# -gt 1 ]; do case "$1" in -d) d=-d; shift;; -r|-i) shift 2;; -o) out="$2"; shift 2;; *) break;; esac; done
+exec openssl enc $d -chacha20 -K $k -iv $iv -in "$1" -out "$out"
+SH
+  printf '#!/bin/sh\n[ "$1" = -y ] && { echo shim; exit 0; }\n[ "$1" = -o ] && : >"$2"\n' >"$AGE_SHIM/age-keygen"
+  chmod +x "$AGE_SHIM/age" "$AGE_SHIM/age-keygen"
+  export PATH="$AGE_SHIM:$PATH"
+fi
 [ -x /usr/bin/time ] || die "GNU time is required (Debian package: time)"
 build_kpm
 new_run_dir # removed on exit, with the 1 GiB files in it
@@ -78,21 +99,24 @@ verdict() { awk -v r="$1" -v t="$2" -v dir="$3" 'BEGIN { ok = (dir == "min") ? (
 header "a $MIB MiB file, median of $DOC_RUNS runs (seconds include process start; kpm's include fsync)"
 printf '  %-24s %10s %10s\n' '' 'encrypt' 'decrypt'
 printf '  %-24s %7s s  %7s s\n' 'kpm doc add / doc get' "$ke" "$kd"
-printf '  %-24s %7s s  %7s s\n' 'age -r / age -d' "$ae" "$ad"
+printf '  %-24s %7s s  %7s s\n' "$PEER (encrypt / decrypt)" "$ae" "$ad"
 printf '  %-24s %4s MiB/s %4s MiB/s\n' 'kpm throughput' "$(mibs "$ke")" "$(mibs "$kd")"
-printf '  %-24s %7s s  %7s s\n' 'age, then fsync output' "$aes" "$ads"
-printf '  %-24s %4s MiB/s %4s MiB/s\n' 'age throughput' "$(mibs "$ae")" "$(mibs "$ad")"
-printf '  %-24s %4s MiB/s %4s MiB/s\n' 'age + fsync throughput' "$(mibs "$aes")" "$(mibs "$ads")"
+printf '  %-24s %7s s  %7s s\n' "$PEER, then fsync output" "$aes" "$ads"
+printf '  %-24s %4s MiB/s %4s MiB/s\n' "$PEER throughput" "$(mibs "$ae")" "$(mibs "$ad")"
+printf '  %-24s %4s MiB/s %4s MiB/s\n' "$PEER + fsync throughput" "$(mibs "$aes")" "$(mibs "$ads")"
 for dir in enc dec; do
   if [ "$dir" = enc ]; then k="$ke" a="$ae" what=encrypt; else k="$kd" a="$ad" what=decrypt; fi
   r="$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"
-  v="$(verdict "$r" 0.7 min)"
-  printf '  %-46s %6s×   target ≥ 0.7× — %s\n' "kpm/age throughput, $what" "$r" "$v"
-  summary "docs: kpm/age throughput, $what $MIB MiB" "${r}×" "≥ 0.7×" "$v"
+  printf '  %-46s %6s×   (for information: %s does not fsync)\n' "kpm/$PEER throughput, $what" "$r" "$PEER"
+  summary "docs: kpm/$PEER throughput, $what $MIB MiB" "${r}×" "" "$PEER does not fsync"
 done
 for dir in enc dec; do
-  if [ "$dir" = enc ]; then k="$ke" a="$aes" what=encrypt; else k="$kd" a="$ads" what=decrypt; fi
-  printf '  %-46s %6s×   (both durable on return; for information)\n' "kpm/(age + fsync) throughput, $what" "$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"
+  if [ "$dir" = enc ]; then k="$ke" a="$aes" what=encrypt t=0.9; else k="$kd" a="$ads" what=decrypt t=1.0; fi
+  r="$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"
+  v="$(verdict "$r" "$t" min)"
+  [ "$PEER" = age ] || v="$v (peer: $PEER, not age)"
+  printf '  %-46s %6s×   target ≥ %s× — %s\n' "kpm/($PEER + fsync) throughput, $what" "$r" "$t" "$v"
+  summary "docs: kpm/($PEER + fsync) throughput, $what $MIB MiB" "${r}×" "≥ ${t}×" "$v"
 done
 v="$(verdict "$rss" 150 max)"
 printf '  %-46s %6s MiB target < 150 MiB — %s\n' 'kpm peak RSS (doc add, doc get)' "$rss" "$v"

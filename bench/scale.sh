@@ -80,6 +80,8 @@ ratio "kpm list 10k (agent) / node -e 0" "$(median_ms "$L" "kpm list (10k, agent
 ratio "kpm list 10k (agent) / pass ls" "$(median_ms "$L" "kpm list (10k, agent)")" "$(median_ms "$L" "pass ls (10k)")"
 value "kpm list 100k (agent)" "$(median_ms "$RUN_DIR/list100k.json" "kpm list (100k, agent)")" ms "< 1000" 1000
 value "kpm list 100k (agent, first after unlock)" "$(median_ms "$RUN_DIR/list100k-first.json" "kpm list (100k, agent, first after unlock)")" ms "< 1000" 1000
+ratio "kpm first list 100k after unlock / node -e 0" "$(median_ms "$RUN_DIR/list100k-first.json" "kpm list (100k, agent, first after unlock)")" "$(median_ms "$L" "node -e 0")"
+ratio "kpm first list 100k after unlock / later list" "$(median_ms "$RUN_DIR/list100k-first.json" "kpm list (100k, agent, first after unlock)")" "$(median_ms "$RUN_DIR/list100k.json" "kpm list (100k, agent)")"
 value "kpm unlock 100k (first unlock)" "$(median_ms "$RUN_DIR/unlock100k.json" "kpm unlock (100k, first unlock)")" ms
 value "kpm list 100k (no agent)" "$(median_ms "$RUN_DIR/list100k-noagent.json" "kpm list (100k, no agent)")" ms
 ratio "kpm add 100k / 1k (agent)" "$(median_ms "$RUN_DIR/add100k-agent.json" "kpm add (100k, agent)")" "$(median_ms "$RUN_DIR/add1k-agent.json" "kpm add (1k, agent)")" "≤ 2" 2

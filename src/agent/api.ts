@@ -37,6 +37,8 @@ export interface VaultApi {
   sync(): Promise<SyncReport>;
   /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */
   tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
+  /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
+  auditCacheKey(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -117,6 +119,7 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
   restore: { params: [name, opt(name), opt(version)], write: true },
   sync: { params: [], write: false },
   tokenKey: { params: [name, name, str(256)], write: false },
+  auditCacheKey: { params: [], write: false },
 };
 
 /** The agent's own methods (not vault operations). */

@@ -1,5 +1,5 @@
 // VaultApi over an in-process Session (no agent: CI, --password-stdin, KPM_MASTER_PASSWORD).
-import { utf8 } from '../crypto/bytes.js';
+import { toBase64, utf8, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
@@ -52,6 +52,14 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     restore: (q, vault, version, oldName) => s.restore(q, vault, version, oldName),
     sync: async () => (await import('../sync/run.js')).syncNow(s),
     tokenKey: async (vault, tokenId, wrapKey) => (await import('../sync/tokenvault.js')).sealVaultForToken(s, vault, tokenId, wrapKey),
+    auditCacheKey: async () => {
+      const k = (await import('../audit/cache.js')).auditCacheKey(s.profile.accountKey);
+      try {
+        return toBase64(k);
+      } finally {
+        wipe(k);
+      }
+    },
     close: async () => s.close(),
   };
 }

@@ -83,6 +83,7 @@ export async function tokenApi(): Promise<VaultApi> {
     rotateVaultKey: refuse('rotating vault keys'),
     sync: refuse('sync'),
     tokenKey: refuse('creating service tokens'),
+    auditCacheKey: refuse('the audit cache'),
     close: async () => {
       if (loaded) (await loaded.catch(() => undefined))?.close();
       await client?.close();

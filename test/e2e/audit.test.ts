@@ -1,7 +1,7 @@
 // `kpm audit` end to end, through the built binary: a fixture vault with weak, reused and breached
 // passwords; the range API served on loopback (hibp_url from config.json, or --hibp-url) and
 // recorded; the offline hash file; --json shape; --fail-on exit codes; network failure.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addEntry, describeRun, initVault, leaks, makeHome, MASTER, run, withMaster, type RunResult } from '../helpers/kpm.js';
@@ -138,8 +138,8 @@ describe('kpm audit', () => {
 
   it('gives the same report with the strength estimates on worker threads', async () => {
     const [inThread, onWorkers] = await Promise.all([
-      audit(['--json', '--offline'], 0, { ...withMaster(), KPM_AUDIT_WORKERS: '0' }),
-      audit(['--json', '--offline'], 0, { ...withMaster(), KPM_AUDIT_WORKERS: '2' }),
+      audit(['--json', '--offline', '--no-cache'], 0, { ...withMaster(), KPM_AUDIT_WORKERS: '0' }), // estimated here, not read from the cache
+      audit(['--json', '--offline', '--no-cache'], 0, { ...withMaster(), KPM_AUDIT_WORKERS: '2' }),
     ]);
     expect(parse(onWorkers)).toEqual(parse(inThread));
   });
@@ -198,6 +198,31 @@ describe('kpm audit', () => {
     const j = JSON.parse((await ok(['audit', '--offline', '--only', 'weak,reused', '--json'])).stdout) as { vaultsNotChecked: { vault: string }[]; summary: { checked: number } };
     expect(j.vaultsNotChecked.map((v) => v.vault)).toEqual(['Private']);
     expect(j.summary.checked).toBe(1);
+  });
+
+  it('keeps the strength estimates in an encrypted cache: the same report again, through the agent too; --no-cache neither reads nor writes it', async () => {
+    const h = makeHome();
+    await initVault(h);
+    const ok = async (args: string[], input?: string, env?: Record<string, string | undefined>) => {
+      const r = await run(args, { home: h, input, env });
+      expect(r.code, describeRun(args, r)).toBe(0);
+      expect(leaks(r, SECRETS), describeRun(args, r)).toEqual([]);
+      return r;
+    };
+    for (const [name, pw] of Object.entries(ENTRIES)) if (!name.includes('/')) await addEntry(h, name, pw, ['--username', 'someone']);
+    const cacheFile = join(h, 'data', 'audit-cache.kpm');
+    const fresh = parse(await ok(['audit', '--json', '--offline', '--no-cache'], undefined, withMaster()));
+    expect(existsSync(cacheFile)).toBe(false);
+    const first = parse(await ok(['audit', '--json', '--offline'], undefined, withMaster()));
+    expect(existsSync(cacheFile)).toBe(true);
+    expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
+    const bytes = readFileSync(cacheFile).toString('latin1');
+    for (const pw of Object.values(ENTRIES)) expect(bytes).not.toContain(pw);
+    await ok(['unlock', '--password-stdin'], MASTER + '\n');
+    const viaAgent = parse(await ok(['audit', '--json', '--offline']));
+    expect(first).toEqual(fresh);
+    expect(viaAgent).toEqual(fresh);
+    expect(first.weak.map((w) => w.name)).toContain('github');
   });
 
   it('has help with examples', async () => {

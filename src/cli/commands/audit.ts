@@ -21,6 +21,8 @@ interface AuditOptions {
   failOn?: string;
   only?: string;
   passwordStdin?: boolean;
+  /** false with --no-cache */
+  cache?: boolean;
 }
 
 export function parseChecks(flag: string, value: string): Set<Check> {
@@ -69,6 +71,7 @@ export function register(program: Command): void {
     .option('--only <checks>', 'run only these checks: weak,reused,old,breached (comma-separated)')
     .option('--fail-on <checks>', `exit ${EXIT.auditFindings} when any of these checks finds something: weak,reused,old,breached or all`)
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .option('--no-cache', 'estimate every password again: neither read nor update the encrypted strength cache')
     .addHelpText(
       'after',
       `
@@ -117,8 +120,11 @@ async function runAudit(o: AuditOptions): Promise<void> {
     const api = await openApi(paths, { passwordStdin: o.passwordStdin });
     let entries;
     let vaultsNotChecked: AuditReport['vaultsNotChecked'] = [];
+    let cacheKey: string | undefined;
     try {
       entries = await api.entries({ vault: o.vault });
+      // an agent from before the cache answers "unknown method": audit without it
+      if (checks.has('weak') && o.cache !== false) cacheKey = await api.auditCacheKey().catch(() => undefined);
       // A data vault locked with its own password cannot be read: the report names it instead of
       // leaving it out silently.
       vaultsNotChecked = (await api.listVaults())
@@ -133,8 +139,8 @@ async function runAudit(o: AuditOptions): Promise<void> {
 
     let strengths;
     if (checks.has('weak') && jobs.length) {
-      const { estimateMany } = await import('../../audit/pool.js');
-      strengths = await estimateMany(jobs, (d, t) => progress.update('Estimating strength', d, t));
+      const { estimateWithCache } = await import('../../audit/cache.js');
+      strengths = await estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
     }
 
     let breachCount: ((pw: string) => number | undefined) | undefined;

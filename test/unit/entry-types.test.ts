@@ -4,7 +4,7 @@
 // The CLI side (add, show, get --field) of every type: test/e2e/entry-types.test.ts.
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
-import { ENTRY_TYPES, SECRET_FIELDS, TYPE_FIELDS, type EntryPayload, type EntryType } from '../../src/vault/entry.js';
+import { ENTRY_TYPES, SECRET_FIELDS, TYPE_FIELDS, type EntryPayload } from '../../src/vault/entry.js';
 import { TYPE_SPECS, typeSpec, type TransferSupport } from '../../src/vault/types/index.js';
 import { EXPORT_FORMATS, type ExportFormat } from '../../src/transfer/model.js';
 import { parseKpmJson, toKpmJson } from '../../src/transfer/kpmjson.js';
@@ -12,36 +12,9 @@ import { parseBitwardenJson, toBitwardenJson } from '../../src/transfer/bitwarde
 import { parseCsv, toCsv } from '../../src/transfer/csv.js';
 import { parseKeepassXml, toKeepassXml } from '../../src/transfer/keepass.js';
 import { parseKdbx, toKdbx } from '../../src/transfer/kdbx.js';
-import { keyPayload } from '../../src/ssh/entry.js';
-import { generateKey } from '../../src/ssh/keys.js';
+import { examplePayload } from '../helpers/entrytypes.js';
 import { ENTRY_PAYLOAD_SCHEMA } from '../../src/vault/types/schema.js';
 import { validate } from '../../src/protocol/validate.js';
-
-const T1 = '2024-01-02T03:04:05.000Z', T2 = '2024-05-06T07:08:09.000Z';
-
-/** Values a field must have to be valid; any other documented field gets "<type> <field> ✓". */
-const VALID: Record<string, string> = {
-  'login.totp': 'otpauth://totp/GH?secret=JBSWY3DPEHPK3PXP',
-  'login.url': 'https://example.org/login',
-  'card.number': '4111111111111111',
-  'card.expiry': '07/29',
-  'card.brand': 'Visa',
-  'identity.email': 'ada@example.org',
-};
-
-/** A payload of the type with every documented field set (ssh-key: a real key, as `kpm ssh generate` makes it). */
-export function examplePayload(type: EntryType): EntryPayload {
-  if (type === 'ssh-key') {
-    const p = keyPayload('ssh-key example', generateKey('ed25519', undefined, 'me@example.org'), { hosts: ['*.example.org', 'git.example.com'], confirm: true }, T1);
-    p.fields.notes = 'ssh-key notes ✓';
-    return { ...p, updated: T2 };
-  }
-  const fields: Record<string, string> = {};
-  for (const f of TYPE_FIELDS[type]) fields[f] = VALID[`${type}.${f}`] ?? `${type} ${f} ✓`;
-  const p: EntryPayload = { type, name: `${type} example`, fields, custom: [{ name: 'extra', value: 'x ✓' }], tags: ['Work'], created: T1, updated: T2 };
-  if (fields.password !== undefined) p.passwordChanged = T2;
-  return p;
-}
 
 /** Export one payload in a format and read it back with kpm's importer. */
 async function roundTrip(format: ExportFormat, p: EntryPayload): Promise<EntryPayload> {

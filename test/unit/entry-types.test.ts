@@ -78,6 +78,17 @@ describe('entry-type registry', () => {
     }
   }
 
+  it('KeePass exports protect every secret field of every type (ProtectInMemory), and only those', async () => {
+    const keyOf: Record<string, string> = { username: 'UserName', password: 'Password', url: 'URL', notes: 'Notes', totp: 'otp' };
+    for (const s of TYPE_SPECS) {
+      const xml = toKeepassXml([{ payload: examplePayload(s.type), files: [] }]);
+      for (const f of s.fields) {
+        const key = keyOf[f.name] ?? f.name;
+        expect(xml, `${s.type}.${f.name}`).toContain(`<Key>${key}</Key><Value${f.secret ? ' ProtectInMemory="True"' : ''}>`);
+      }
+    }
+  });
+
   it('the agent accepts an example payload of every type and refuses an unknown type', () => {
     const schema = ENTRY_PAYLOAD_SCHEMA;
     for (const t of ENTRY_TYPES) expect(validate(schema, examplePayload(t), {}, t), t).toBeNull();

@@ -95,7 +95,7 @@ describe('entry-type registry', () => {
     expect(validate(schema, { ...examplePayload('note'), type: 'rocket' }, {}, 'rocket')).not.toBeNull();
   });
 
-  it('the README\'s "Entry types and fields" table lists every type with its fields (in order) and the field `get` prints', () => {
+  it('the README\'s "Entry types and fields" table lists every type with its fields (in order) and the field `get` prints; docs/FORMAT.md names every type', () => {
     const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const from = readme.indexOf('### Entry types and fields');
     const table = readme.slice(from, readme.indexOf('\n\n', readme.indexOf('| type |', from)));
@@ -108,5 +108,7 @@ describe('entry-type registry', () => {
       expect(listed, t).toEqual(TYPE_FIELDS[t]);
       expect(primary.trim(), t).toBe(typeSpec(t).primary);
     }
+    const format = fs.readFileSync(new URL('../../docs/FORMAT.md', import.meta.url), 'utf8');
+    expect(format).toContain(`// ${ENTRY_TYPES.join(' | ')} (src/vault/types/)`);
   });
 });

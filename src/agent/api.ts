@@ -1,6 +1,7 @@
 // The vault operations the CLI needs, whether served by the agent or by an in-process Session.
 import type { KdfParams } from '../crypto/kdf.js';
-import { CUSTOM_FIELD_KINDS, ENTRY_TYPES, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from '../vault/entry.js';
+import { ENTRY_TYPES, MAX_VALUE_BYTES } from '../vault/entry.js';
+import { ENTRY_PAYLOAD_SCHEMA } from '../vault/types/schema.js';
 import { validate, type JsonSchema } from '../protocol/validate.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
@@ -57,29 +58,8 @@ const filter: JsonSchema = {
   additionalProperties: false,
   properties: { vault: opt(name), search: opt(str(4096)), type: opt({ type: 'string', enum: ENTRY_TYPES }) },
 };
-const storedFile: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['blob', 'key', 'name', 'type', 'size'],
-  properties: { blob: { type: 'string', pattern: '^[0-9a-f]{32}$' }, key: str(64), name: str(1024), type: str(255), size: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
-};
-const value = str(MAX_VALUE_BYTES);
-const payload: JsonSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['type', 'name', 'fields', 'custom', 'tags', 'created', 'updated'],
-  properties: {
-    type: { type: 'string', enum: ENTRY_TYPES },
-    name: str(MAX_NAME_LENGTH * 2),
-    fields: { type: 'object' }, // every value a string: checked below (the validator has no "values of")
-    custom: { type: 'array', maxItems: 10_000, items: { type: 'object', additionalProperties: false, required: ['name', 'value'], properties: { name: name, value, kind: { type: 'string', enum: CUSTOM_FIELD_KINDS } } } },
-    tags: { type: 'array', maxItems: 1000, items: name },
-    created: str(64),
-    updated: str(64),
-    passwordChanged: str(64),
-    files: { type: 'array', maxItems: 10_000, items: storedFile },
-  },
-};
+// the payload schema is the entry registry's (src/vault/types/schema.ts)
+const payload = ENTRY_PAYLOAD_SCHEMA;
 const kdf: JsonSchema = {
   type: 'object',
   additionalProperties: false,

@@ -1,10 +1,9 @@
 // Building an entry payload from flags, stdin JSON and prompts (shared by add and edit).
-import { isEntryType, SECRET_FIELDS, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { completeFields, ENTRY_TYPES, isEntryType, SECRET_FIELDS, TYPE_FIELDS, checkValue, type EntryPayload, type EntryType } from '../vault/entry.js';
 import { usageError } from '../core/errors.js';
 import { parseOtpauthUri, OtpParseError } from '../vault/totp.js';
 import { generatePassword, generatePassphrase } from '../vault/generator.js';
 import { intOption } from './context.js';
-import { cardBrand, luhnValid } from '../vault/card.js';
 
 export interface EntryFlags {
   type?: string;
@@ -35,7 +34,7 @@ export interface GeneratorDefaults {
 
 export function entryType(t: string | undefined): EntryType {
   const type = t ?? 'login';
-  if (!isEntryType(type)) throw usageError(`unknown entry type "${type}"`, 'use one of: login, card, identity, note, document, ssh-key');
+  if (!isEntryType(type)) throw usageError(`unknown entry type "${type}"`, `use one of: ${ENTRY_TYPES.join(', ')}`);
   return type;
 }
 
@@ -159,12 +158,9 @@ export function applyJsonFields(p: EntryPayload, doc: unknown): void {
   if (Array.isArray(o.tags)) p.tags = o.tags.map(String);
 }
 
-/** Cards: fills in the brand from the number; returns a warning when the Luhn check fails. */
-export function completeCard(p: EntryPayload): string | undefined {
-  if (p.type !== 'card' || !p.fields.number) return undefined;
-  const brand = cardBrand(p.fields.number);
-  if (brand && !p.fields.brand) p.fields.brand = brand;
-  return luhnValid(p.fields.number) ? undefined : 'the card number fails the Luhn check; saved anyway, but check for a typo';
+/** Fills in what the type derives (a card's brand from its number); a warning, e.g. a card number failing the Luhn check. */
+export function completeEntry(p: EntryPayload): string | undefined {
+  return completeFields(p);
 }
 
 /**

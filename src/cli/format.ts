@@ -1,6 +1,5 @@
 // Human and JSON renderings of entries. The JSON shape is documented in README "JSON output".
-import { SECRET_FIELDS } from '../vault/entry.js';
-import { maskCardNumber } from '../vault/card.js';
+import { maskedValue, SECRET_FIELDS } from '../vault/entry.js';
 import type { EntryView } from '../vault/session.js';
 import { dim, out } from './io.js';
 
@@ -24,7 +23,7 @@ export function entryJson(v: EntryView) {
 export function printEntry(v: EntryView, reveal: boolean): void {
   const p = v.payload;
   out(`${p.name}  ${dim(`(${p.type}, ${v.vault}, ${v.id.slice(0, 8)})`)}`);
-  const hidden = (k: string, val: string) => (k === 'number' && p.type === 'card' ? maskCardNumber(val) : '••••••••');
+  const hidden = (k: string, val: string) => maskedValue(p.type, k, val);
   const show = (k: string, val: string, secret: boolean) => out(`  ${k}: ${secret && !reveal ? hidden(k.toLowerCase(), val) : val}`);
   for (const [k, val] of Object.entries(p.fields)) show(k, val, SECRET_FIELDS.has(k.toLowerCase()));
   for (const c of p.custom) show(c.name, c.value, c.kind === 'hidden' || SECRET_FIELDS.has(c.name.toLowerCase()));

@@ -2,6 +2,7 @@
 // (fastify validates requests and serialises responses with them) and the client (which checks every
 // response with ./validate.ts). docs/PROTOCOL.md describes each route. No I/O.
 import type { JsonSchema } from './validate.js';
+import { bool, int, obj, str, type Fits, type FromSchema } from './fromschema.js';
 import { MAX_EMAIL_LENGTH } from './email.js';
 import { MAX_PASSWORD_LENGTH } from './password-policy.js';
 
@@ -9,16 +10,9 @@ export const API_VERSION = 'v1';
 /** Largest request body the server reads (the account API's bodies are tiny). */
 export const MAX_BODY_BYTES = 16 * 1024;
 
-const str = (minLength: number, maxLength: number, pattern?: string): JsonSchema => (pattern ? { type: 'string', minLength, maxLength, pattern } : { type: 'string', minLength, maxLength });
-const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({
-  type: 'object',
-  additionalProperties: false,
-  properties,
-  required,
-});
-const bool: JsonSchema = { type: 'boolean' };
-const int = (minimum: number, maximum: number): JsonSchema => ({ type: 'integer', minimum, maximum });
-const time: JsonSchema = str(20, 30); // ISO 8601, e.g. 2026-11-24T23:53:00.000Z
+// The helpers keep literal types, so the TypeScript shapes below are derived from the schemas
+// themselves (./fromschema.ts) and cannot drift from them.
+const time = str(20, 30); // ISO 8601, e.g. 2026-11-24T23:53:00.000Z
 
 export const S = {
   email: str(1, MAX_EMAIL_LENGTH),
@@ -143,88 +137,23 @@ export const DisableBody = obj({ password: S.password, code: S.code });
 
 export const Health = obj({ status: { type: 'string', const: 'ok' }, version: str(1, 40) });
 
-// ------------------------------------------------------------------ TypeScript shapes
+// ------------------------------------------------------------------ TypeScript shapes (derived from the schemas)
 
-export interface ChallengeSolutionT {
-  id: string;
-  answer?: string;
-  nonce?: string;
-}
-export interface ChallengeT {
-  id: string;
-  expiresAt: string;
-  captcha: { lines: string[]; length: number };
-  pow?: { salt: string; bits: number };
-}
-export interface ErrorBodyT {
-  error: string;
-  message: string;
-  requestId: string;
-  rules?: string[];
-  challenge?: ChallengeT;
-  retryAfter?: number;
-}
-export interface RegisterBodyT {
-  email: string;
-  password: string;
-  region: string;
-  marketing: boolean;
-  challenge?: ChallengeSolutionT;
-}
-export interface PendingT {
-  status: 'pending';
-  message: string;
-}
-export interface ActivatedT {
-  status: 'activated';
-  email: string;
-}
-export interface LoginBodyT {
-  email: string;
-  password: string;
-  deviceName: string;
-  otp?: string;
-  challenge?: ChallengeSolutionT;
-}
-export interface TokensT {
-  accessToken: string;
-  accessExpiresAt: string;
-  refreshToken: string;
-  refreshExpiresAt: string;
-  account: { id: string; email: string };
-  device: { id: string; name: string };
-}
-export type OtpMethod = 'totp' | 'sms' | 'recovery';
-export type LoginResultT = ({ status: 'ok' } & TokensT) | { status: 'otp_required'; ticket: string; methods: OtpMethod[]; smsSentTo?: string };
-export interface DeviceT {
-  id: string;
-  name: string;
-  createdAt: string;
-  lastSeenAt: string;
-  current: boolean;
-}
-export interface TwoFactorStatusT {
-  totp: boolean;
-  sms: string | null;
-  recoveryCodesLeft: number;
-}
-export interface AccountT {
-  id: string;
-  email: string;
-  region: string;
-  marketing: boolean;
-  activated: boolean;
-  createdAt: string;
-  twoFactor: TwoFactorStatusT;
-  device: { id: string; name: string };
-}
-export interface TotpSetupT {
-  secret: string;
-  uri: string;
-  algorithm: 'SHA1';
-  digits: 6;
-  period: 30;
-}
+export type ChallengeSolutionT = FromSchema<typeof ChallengeSolution>;
+export type ChallengeT = FromSchema<typeof Challenge>;
+export type ErrorBodyT = FromSchema<typeof ErrorBody>;
+export type RegisterBodyT = FromSchema<typeof RegisterBody>;
+export type PendingT = FromSchema<typeof Pending>;
+export type ActivatedT = FromSchema<typeof Activated>;
+export type LoginBodyT = FromSchema<typeof LoginBody>;
+export type TokensT = FromSchema<typeof Tokens>;
+export type OtpMethod = NonNullable<FromSchema<typeof LoginResult>['methods']>[number];
+/** The schema's shape, narrowed to its two cases (Fits: still assignable to the schema's type). */
+export type LoginResultT = Fits<({ status: 'ok' } & TokensT) | { status: 'otp_required'; ticket: string; methods: OtpMethod[]; smsSentTo?: string }, FromSchema<typeof LoginResult>>;
+export type DeviceT = FromSchema<typeof Device>;
+export type TwoFactorStatusT = FromSchema<typeof TwoFactorStatus>;
+export type AccountT = FromSchema<typeof Account>;
+export type TotpSetupT = FromSchema<typeof TotpSetup>;
 
 // ------------------------------------------------------------------ sync (docs/PROTOCOL.md "Sync")
 // The server stores opaque envelopes and records; every field it could alter is authenticated by the
@@ -233,7 +162,7 @@ export interface TotpSetupT {
 
 /** Largest sync request body: one push batch (one entry of up to 16 MiB, base64, plus margin). */
 export const MAX_SYNC_BODY_BYTES = 24 * 1024 * 1024;
-const b64 = (max: number): JsonSchema => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
+const b64 = (max: number) => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$' }) as const satisfies JsonSchema;
 const ENVELOPE = b64(16 * 1024);
 const RECORD = b64(MAX_SYNC_BODY_BYTES - 4096);
 const rev = int(0, Number.MAX_SAFE_INTEGER);
@@ -259,29 +188,11 @@ export const PullResult = obj({
 export const PushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 100_000, items: RECORD }, manifest: b64(1024) });
 export const PushResult = obj({ head: rev });
 
-export interface SyncVaultT {
-  id: string;
-  epoch: number;
-  body: string;
-  head: number;
-}
-export interface SyncStateT {
-  keyring: { epoch: number; body: string } | null;
-  vaults: SyncVaultT[];
-}
-export interface PullResultT {
-  head: number;
-  from: number;
-  records: string[];
-  manifest: string | null;
-  more: boolean;
-}
+export type SyncVaultT = FromSchema<typeof SyncVault>;
+export type SyncStateT = FromSchema<typeof SyncState>;
+export type PullResultT = FromSchema<typeof PullResult>;
 export const VaultParams = obj({ id: VaultId });
-export interface PutEnvelopeBodyT {
-  expectedEpoch: number;
-  epoch: number;
-  body: string;
-}
+export type PutEnvelopeBodyT = FromSchema<typeof PutEnvelopeBody>;
 
 /** Blob (document) chunks travel at most this many bytes each (before base64). */
 export const BLOB_CHUNK_BYTES = 4 * 1024 * 1024;
@@ -291,10 +202,7 @@ export const BlobsHave = obj({ have: { type: 'array', maxItems: 1000, items: Vau
 export const BlobPutBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1), data: { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }, last: bool });
 export const BlobGetBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1) });
 export const BlobChunk = obj({ data: { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }, last: bool });
-export interface BlobChunkT {
-  data: string;
-  last: boolean;
-}
+export type BlobChunkT = FromSchema<typeof BlobChunk>;
 
 // ------------------------------------------------------------------ service tokens (docs/PROTOCOL.md "Service tokens")
 // A read-only token for one vault. The server keeps SHA-256 of the token's auth key and the vault key
@@ -327,24 +235,7 @@ export const TokenParams = obj({ id: TokenId });
 /** What a token reads first: its vault's envelope and head, and the vault key sealed for it. */
 export const TokenVault = obj({ vault: SyncVault, wrappedKey: b64(2048) });
 
-export interface TokenCreateBodyT {
-  id: string;
-  vaultId: string;
-  name: string;
-  expiresAt: string;
-  authHash: string;
-  wrappedKey: string;
-}
-export interface TokenViewT {
-  id: string;
-  name: string;
-  vaultId: string;
-  createdAt: string;
-  expiresAt: string;
-  lastUsedAt: string | null;
-  revoked: boolean;
-}
-export interface TokenVaultT {
-  vault: SyncVaultT;
-  wrappedKey: string;
-}
+export type TokenCreateBodyT = FromSchema<typeof TokenCreateBody>;
+export type TokenViewT = FromSchema<typeof TokenView>;
+export type TokenVaultT = FromSchema<typeof TokenVault>;
+

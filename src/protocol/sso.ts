@@ -1,11 +1,7 @@
 // Request and response bodies of sign-in with an identity provider (OpenID Connect, device
 // authorization grant, RFC 8628): docs/PROTOCOL.md "Sign-in with an identity provider". No I/O.
-import type { JsonSchema } from './validate.js';
+import { bool, obj, str, type Fits, type FromSchema } from './fromschema.js';
 import { LoginResult, S, type TokensT, type OtpMethod } from './schemas.js';
-
-const str = (minLength: number, maxLength: number, pattern?: string): JsonSchema => (pattern ? { type: 'string', minLength, maxLength, pattern } : { type: 'string', minLength, maxLength });
-const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({ type: 'object', additionalProperties: false, properties, required });
-const bool: JsonSchema = { type: 'boolean' };
 
 export const providerName = str(1, 32, '^[a-z][a-z0-9-]{0,31}$');
 /** The kpm side of one device flow: a bearer secret of the CLI (the server keeps its SHA-256). */
@@ -30,7 +26,7 @@ export const SsoPollBody = obj({ flow: flowToken });
 const identity = obj({ provider: providerName, issuer: str(1, 500), subject: str(1, 255), email: { type: ['string', 'null'], maxLength: 254 }, linkedAt: S.time });
 export const SsoPollResult = obj(
   {
-    ...(LoginResult.properties as Record<string, JsonSchema>),
+    ...LoginResult.properties,
     status: { type: 'string', enum: ['pending', 'ok', 'otp_required', 'register', 'linked'] },
     /** pending: seconds to wait before the next poll */
     interval: { type: 'integer', minimum: 1, maximum: 600 },
@@ -44,32 +40,21 @@ export const SsoPollResult = obj(
 );
 export const SsoRegisterBody = obj({ flow: flowToken, region: S.region, marketing: bool });
 export const SsoRegisterResult = obj(
-  { ...(LoginResult.properties as Record<string, JsonSchema>), status: { type: 'string', enum: ['ok', 'pending'] }, message: str(1, 300) },
+  { ...LoginResult.properties, status: { type: 'string', enum: ['ok', 'pending'] }, message: str(1, 300) },
   ['status'],
 );
 export const SsoIdentities = obj({ identities: { type: 'array', maxItems: 100, items: identity } });
 export const SsoUnlinkBody = obj({ provider: providerName });
 
-export interface SsoStartedT {
-  flow: string;
-  provider: string;
-  userCode: string;
-  verificationUri: string;
-  verificationUriComplete?: string;
-  expiresAt: string;
-  interval: number;
-}
-export interface SsoIdentityT {
-  provider: string;
-  issuer: string;
-  subject: string;
-  email: string | null;
-  linkedAt: string;
-}
-export type SsoPollResultT =
+export type SsoStartedT = FromSchema<typeof SsoStarted>;
+export type SsoIdentityT = FromSchema<typeof identity>;
+/** The schema's shape, narrowed to its cases (Fits: still assignable to the schema's type). */
+export type SsoPollResultT = Fits<
   | { status: 'pending'; interval: number }
   | ({ status: 'ok' } & TokensT)
   | { status: 'otp_required'; ticket: string; methods: OtpMethod[]; smsSentTo?: string }
   | { status: 'register'; email: string; emailVerified: boolean }
-  | { status: 'linked'; identity: SsoIdentityT };
-export type SsoRegisterResultT = ({ status: 'ok' } & TokensT) | { status: 'pending'; message: string };
+  | { status: 'linked'; identity: SsoIdentityT },
+  FromSchema<typeof SsoPollResult>
+>;
+export type SsoRegisterResultT = Fits<({ status: 'ok' } & TokensT) | { status: 'pending'; message: string }, FromSchema<typeof SsoRegisterResult>>;

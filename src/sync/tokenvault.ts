@@ -16,9 +16,8 @@ import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
-import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
+import { entryHint, normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
-import { maskCardNumber } from '../vault/card.js';
 import { collator } from '../vault/listing.js';
 import type { EntryView, ListFilter, Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
@@ -213,6 +212,7 @@ function summaryOf(v: EntryView): EntrySummary {
   const s: EntrySummary = { id: v.id, vault: v.vault, name: p.name, type: p.type, updated: p.updated };
   if (p.fields.username) s.username = p.fields.username;
   if (p.fields.url) s.url = p.fields.url;
-  if (p.type === 'card' && p.fields.number) s.hint = maskCardNumber(p.fields.number);
+  const hint = entryHint(p);
+  if (hint) s.hint = hint;
   return s;
 }

@@ -7,6 +7,7 @@ import { keyPayload } from '../ssh/entry.js';
 import { parseStoredKey } from '../ssh/keys.js';
 import { randomUUID } from 'node:crypto';
 import { SECRET_FIELDS, type EntryPayload } from '../vault/entry.js';
+import { typeSpec } from '../vault/types/index.js';
 import {
   addCustom, addTag, collect, isoDate, passwordVersions, emptyResult, FileFormatError, finish, newPayload, parseJsonText, put, RecordError, setDates, str, type ParseResult,
 } from './model.js';
@@ -231,8 +232,6 @@ function sshKeyPayload(k: Obj): EntryPayload | undefined {
   }
 }
 
-const TYPE_NUMBER = { login: 1, note: 2, document: 2, card: 3, identity: 4, 'ssh-key': 5 } as const;
-
 function splitExpiry(e: string | undefined): { expMonth: string | null; expYear: string | null } | undefined {
   const m = e ? /^\s*(\d{1,2})?\s*[/-]\s*(\d{2}|\d{4})?\s*$/.exec(e) : null;
   if (!m || (!m[1] && !m[2])) return undefined;
@@ -274,7 +273,7 @@ export function toBitwardenExport(entries: EntryPayload[]): { text: string; note
       id: randomUUID(),
       organizationId: null,
       folderId: folderName ? folders.get(folderName) : null,
-      type: TYPE_NUMBER[p.type],
+      type: typeSpec(p.type).bitwardenType,
       reprompt: 0,
       name: p.name,
       notes: f.notes ?? null,

@@ -4,6 +4,7 @@
 // docs/IMPORT-EXPORT.md "CSV".
 import { parse } from 'csv-parse/sync';
 import { isEntryType, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { ADDABLE_TYPES } from '../vault/types/index.js';
 import {
   addTag, collect, emptyResult, FileFormatError, finish, newPayload, put, RecordError, setDates, type ParseResult,
 } from './model.js';
@@ -44,7 +45,7 @@ function csvType(v: string | undefined): EntryType {
   const t = (v ?? '').trim().toLowerCase();
   if (!t) return 'login';
   if (t === 'securenote' || t === 'secure note') return 'note';
-  if (!isEntryType(t)) throw new RecordError(`unknown type "${v}" (use login, card, identity, note or document)`);
+  if (!isEntryType(t)) throw new RecordError(`unknown type "${v}" (use ${ADDABLE_TYPES.slice(0, -1).join(', ')} or ${ADDABLE_TYPES[ADDABLE_TYPES.length - 1]})`);
   return t;
 }
 

@@ -3,7 +3,7 @@
 // maps each entry like KeePass XML (keepass.ts); writing: docs/IMPORT-EXPORT.md "KeePass (.kdbx)".
 import { createRequire } from 'node:module';
 import * as kdbxweb from 'kdbxweb';
-import type { EntryPayload } from '../vault/entry.js';
+import { SECRET_FIELDS, type EntryPayload } from '../vault/entry.js';
 import { collect, emptyResult, FileFormatError, type ImportedFile, type ParseResult } from './model.js';
 import { mapKeepassEntry, type KeepassEntrySource } from './keepass.js';
 
@@ -125,7 +125,6 @@ export interface KdbxExportEntry {
 }
 
 const KEEPASS_FIELD: Record<string, string> = { username: 'UserName', password: 'Password', url: 'URL', notes: 'Notes', totp: 'otp' };
-const SECRET = new Set(['password', 'totp', 'number', 'code', 'pin']);
 
 /** A KDBX 4 database (Argon2id) with every entry: the first tag is its group path, the rest tags. */
 export async function toKdbx(entries: KdbxExportEntry[], password: string, name = 'kpm export'): Promise<{ bytes: Uint8Array; notes: { entry: string; message: string }[] }> {
@@ -169,7 +168,7 @@ export async function toKdbx(entries: KdbxExportEntry[], password: string, name 
     for (const [k, v] of Object.entries(p.fields)) {
       const std = KEEPASS_FIELD[k];
       if (std && std !== 'otp') e.fields.set(std, k === 'password' ? kdbxweb.ProtectedValue.fromString(v) : v);
-      else set(std ?? k, v, SECRET.has(k));
+      else set(std ?? k, v, SECRET_FIELDS.has(k));
     }
     for (const c of p.custom) set(c.name, c.value, c.kind === 'hidden');
     if (p.type !== 'login') set('kpm type', p.type, false);

@@ -9,7 +9,7 @@ import {
   addCustom, addTag, collect, emptyResult, FileFormatError, finish, isoDate, lineAt, newPayload, put, RecordError, setDates, type ImportedFile, type ParseResult,
 } from './model.js';
 import { keepassOtp } from './otp.js';
-import { isEntryType, type EntryPayload } from '../vault/entry.js';
+import { isEntryType, SECRET_FIELDS, type EntryPayload } from '../vault/entry.js';
 
 /** preserveOrder nodes: { Tag: Node[], ":@"?: {attributes} } or { "#text": string } */
 type Node = Record<string, unknown>;
@@ -270,7 +270,6 @@ const xmlEscape = (v: string): string =>
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const KEEPASS_KEY: Record<string, string> = { username: 'UserName', password: 'Password', url: 'URL', notes: 'Notes', totp: 'otp' };
-const PROTECTED = new Set(['password', 'totp', 'number', 'code', 'pin']);
 
 /** A 16-byte UUID in base64, as KeePass writes them. */
 const uuid = (): string => Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString('base64');
@@ -303,7 +302,7 @@ export function toKeepassXml(entries: KeepassExportEntry[], name = 'kpm export')
       strings.push(`<String><Key>${xmlEscape(k)}</Key><Value${protect ? ' ProtectInMemory="True"' : ''}>${xmlEscape(value)}</Value></String>`);
     };
     str('Title', p.name, false);
-    for (const [k, v] of Object.entries(p.fields)) str(KEEPASS_KEY[k] ?? k, v, PROTECTED.has(k));
+    for (const [k, v] of Object.entries(p.fields)) str(KEEPASS_KEY[k] ?? k, v, SECRET_FIELDS.has(k));
     for (const c of p.custom) str(c.name, c.value, c.kind === 'hidden');
     if (p.type !== 'login') str('kpm type', p.type, false);
     const bins = files.map((f) => {

@@ -1,9 +1,8 @@
 // What the format parsers produce: kpm entry payloads plus, per record, where it came from, so
 // errors can name the record and line. Parsers never print and never touch the vault.
-import { checkName, checkValue, TYPE_FIELDS, type CustomFieldKind, type EntryPayload, type EntryType } from '../vault/entry.js';
+import { checkName, checkValue, completeFields, TYPE_FIELDS, type CustomFieldKind, type EntryPayload, type EntryType } from '../vault/entry.js';
 import { KpmError } from '../core/errors.js';
 import { parseOtpauthUri } from '../vault/totp.js';
-import { cardBrand } from '../vault/card.js';
 
 export const IMPORT_FORMATS = ['bitwarden-json', '1password-1pux', 'keepass-xml', 'kdbx', 'csv', 'kpm-json'] as const;
 export type ImportFormat = (typeof IMPORT_FORMATS)[number];
@@ -175,10 +174,7 @@ export function finish(p: EntryPayload, rawName: string | undefined): EntryPaylo
     throw e;
   }
   if (p.fields.password !== undefined) p.passwordChanged ??= p.updated;
-  if (p.type === 'card' && p.fields.number && !p.fields.brand) {
-    const brand = cardBrand(p.fields.number);
-    if (brand) p.fields.brand = brand;
-  }
+  completeFields(p); // a card's brand from its number (the Luhn warning is for the CLI)
   return p;
 }
 

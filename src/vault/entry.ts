@@ -1,23 +1,15 @@
 // Entry payloads: what is inside one entry's ciphertext (docs/FORMAT.md "Entry payload").
 import { usageError } from '../core/errors.js';
 import type { StoredFile } from './blobs.js';
+import { fieldSpec, TYPE_SPECS, typeSpec, type EntryType } from './types/index.js';
 
-export const ENTRY_TYPES = ['login', 'card', 'identity', 'note', 'document', 'ssh-key'] as const;
-export type EntryType = (typeof ENTRY_TYPES)[number];
+export { ENTRY_TYPES, isEntryType, type EntryType } from './types/index.js';
 
-/** Documented fields per type; custom fields go in `custom`. */
-export const TYPE_FIELDS: Record<EntryType, readonly string[]> = {
-  login: ['username', 'password', 'url', 'notes', 'totp'],
-  card: ['cardholder', 'number', 'expiry', 'code', 'pin', 'brand', 'notes'],
-  identity: ['fullname', 'address', 'city', 'postcode', 'country', 'phone', 'email', 'birthday', 'notes'],
-  note: ['notes'],
-  document: ['notes'],
-  // src/ssh/entry.ts: an OpenSSH private key (unencrypted inside the entry's ciphertext) and what is derived from it
-  'ssh-key': ['private-key', 'public-key', 'fingerprint', 'key-type', 'comment', 'hosts', 'confirm', 'notes'],
-};
+/** Documented fields per type (src/vault/types/); custom fields go in `custom`. */
+export const TYPE_FIELDS = Object.fromEntries(TYPE_SPECS.map((s) => [s.type, s.fields.map((f) => f.name)])) as unknown as Record<EntryType, readonly string[]>;
 
-/** Fields whose values are secret: hidden in human output unless asked for. */
-export const SECRET_FIELDS = new Set(['password', 'totp', 'number', 'code', 'pin', 'private-key']);
+/** Fields whose values are secret (in any type): hidden in human output unless asked for. */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(TYPE_SPECS.flatMap((s) => s.fields.filter((f) => f.secret).map((f) => f.name)));
 
 export interface CustomField {
   name: string;
@@ -65,14 +57,24 @@ export function checkValue(field: string, value: string): void {
   if (Buffer.byteLength(value, 'utf8') > MAX_VALUE_BYTES) throw usageError(`value of field "${field}" is larger than 1 MiB`);
 }
 
-export function isEntryType(t: string): t is EntryType {
-  return (ENTRY_TYPES as readonly string[]).includes(t);
-}
-
 /** The field `kpm get NAME` prints when no --field is given. */
 export function primaryField(type: EntryType): string {
-  if (type === 'ssh-key') return 'public-key';
-  return type === 'card' ? 'number' : type === 'identity' ? 'fullname' : type === 'login' ? 'password' : 'notes';
+  return typeSpec(type).primary;
+}
+
+/** What `kpm list` shows beside the name (cards: the masked number); never a secret. */
+export function entryHint(p: Pick<EntryPayload, 'type' | 'fields'>): string | undefined {
+  return typeSpec(p.type).hint?.(p.fields);
+}
+
+/** Fills in the fields the type derives (a card's brand); a warning for the user, if any. */
+export function completeFields(p: Pick<EntryPayload, 'type' | 'fields'>): string | undefined {
+  return typeSpec(p.type).complete?.(p.fields);
+}
+
+/** How `kpm show` hides the value of a secret field (a card number: "•••• 4242"). */
+export function maskedValue(type: EntryType, field: string, value: string): string {
+  return fieldSpec(type, field)?.mask?.(value) ?? '••••••••';
 }
 
 /** Reads a field by name: a documented field of the type first, then a custom field. */

@@ -6,9 +6,8 @@ import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import { FLAG_DELETED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
-import { checkName, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
+import { checkName, entryHint, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
-import { maskCardNumber } from './card.js';
 import { collator } from './listing.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
@@ -189,7 +188,8 @@ export class Session {
       s = { id: toHex(r.entryId), vault: v.name, name: p.name, type: p.type, updated: p.updated };
       if (p.fields.username) s.username = p.fields.username;
       if (p.fields.url) s.url = p.fields.url;
-      if (p.type === 'card' && p.fields.number) s.hint = maskCardNumber(p.fields.number);
+      const hint = entryHint(p);
+      if (hint) s.hint = hint;
       this.summaries.set(r, s);
     }
     return s;

@@ -11,13 +11,14 @@ import { toServerError } from '../../src/sync/http.js';
 import type { SyncTransport } from '../../src/sync/engine.js';
 import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
+import { KDF_FLOOR } from '../../src/crypto/kdf.js';
 import { Session } from '../../src/vault/session.js';
 import { fromBase64, utf8 } from '../../src/crypto/bytes.js';
 import { saveKeyringEnvelope } from '../../src/sync/state.js';
 import { installDownloadedKeyring } from '../../src/sync/newdevice.js';
 import { createAccount, loginTokens, type TestServer } from './server.js';
 
-export const FAST = { m: 19456, t: 2, p: 1 };
+export const FAST = { ...KDF_FLOOR };
 export const PW = 'correct horse battery staple';
 
 const dirs: string[] = [];

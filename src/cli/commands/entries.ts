@@ -1,6 +1,7 @@
 // add, get, list, edit, rm, totp, trash: everyday work with entries.
 import type { Command } from 'commander';
-import { checkValue, fieldValue, primaryField, SECRET_FIELDS, TYPE_FIELDS, type EntryPayload } from '../../vault/entry.js';
+import { checkValue, fieldValue, primaryField, type EntryPayload } from '../../vault/entry.js';
+import { ADDABLE_TYPES, typeSpec } from '../../vault/types/index.js';
 import { notFound, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
@@ -9,7 +10,7 @@ import { askConfirm, askSecret, askText, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
-import { applyFieldFlags, applyJsonFields, applySecretFields, completeCard, editText, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../entryinput.js';
+import { applyFieldFlags, applyJsonFields, applySecretFields, completeEntry, editText, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../entryinput.js';
 import { entryJson, printEntry } from '../format.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -70,10 +71,10 @@ async function warnIfWeak(p: EntryPayload, secret: { value?: string; generated: 
 
 /** On a terminal: asks for each documented field of the type (empty answers are skipped). */
 async function askFields(p: EntryPayload): Promise<void> {
-  for (const field of TYPE_FIELDS[p.type]) {
-    if (field === 'brand') continue; // detected from the number
+  for (const { name: field, secret, noPrompt } of typeSpec(p.type).fields) {
+    if (noPrompt) continue; // derived (a card's brand from the number)
     const label = `${field[0].toUpperCase()}${field.slice(1)}`;
-    const value = SECRET_FIELDS.has(field) ? await askSecret(label) : await askText(label);
+    const value = secret ? await askSecret(label) : await askText(label);
     if (value.trim()) setField(p, field, value.trim());
   }
 }
@@ -112,7 +113,7 @@ export function register(program: Command): void {
   const add = program
     .command('add <name>')
     .description('add an entry (a login by default); the password comes from a prompt, stdin or the generator, never from arguments')
-    .option('-t, --type <type>', 'login | card | identity | note | document', 'login');
+    .option('-t, --type <type>', ADDABLE_TYPES.join(' | '), 'login');
   entryOptions(secretOptions(add))
     .option('--no-password', 'a login without a password (no prompt)')
     .option('--json', 'print the new entry as JSON')
@@ -124,20 +125,21 @@ Examples:
   echo '{"number":"4242424242424242","code":"123"}' | kpm add visa --type card --from-json -`)
     .action(async (name: string, o) => {
       const type = entryType(o.type);
+      const spec = typeSpec(type);
       const now = new Date().toISOString();
       const p: EntryPayload = { type, name, fields: {}, custom: [], tags: [], created: now, updated: now };
       if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
       applyFieldFlags(p, o);
-      const noteFromStdin = type === 'note' && o.notes === undefined && !o.fromJson && !process.stdin.isTTY;
+      const noteFromStdin = Boolean(spec.notesFromInput) && o.notes === undefined && !o.fromJson && !process.stdin.isTTY;
       await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-' || noteFromStdin);
       const noFieldsGiven = !o.fromJson && !o.field?.length && !o.secretField?.length && o.username === undefined && o.url === undefined && o.notes === undefined;
-      if ((type === 'card' || type === 'identity') && noFieldsGiven && isInteractive()) await askFields(p);
-      if (type === 'note' && o.notes === undefined && !o.fromJson) {
+      if (spec.promptFields && noFieldsGiven && isInteractive()) await askFields(p);
+      if (spec.notesFromInput && o.notes === undefined && !o.fromJson) {
         p.fields.notes = process.stdin.isTTY ? await editText() : await readStdinText('note', false);
       }
-      const cardWarning = completeCard(p);
+      const cardWarning = completeEntry(p);
       if (cardWarning) warn(cardWarning);
-      const secret = await newSecret(o, name, type === 'login' && p.fields.password === undefined);
+      const secret = await newSecret(o, name, Boolean(spec.needsPassword) && p.fields.password === undefined);
       if (secret.value !== undefined) {
         p.fields.password = secret.value;
       }
@@ -200,7 +202,7 @@ Examples:
       applyFieldFlags(p, o);
       await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-');
       if (o.name !== undefined) p.name = o.name;
-      const cardWarning = completeCard(p);
+      const cardWarning = completeEntry(p);
       if (cardWarning) warn(cardWarning);
       const secret = await newSecret(o, name, false);
       const now = new Date().toISOString();

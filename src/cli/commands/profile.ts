@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KpmPaths } from '../../core/paths.js';
 import { utf8, wipe } from '../../crypto/bytes.js';
-import { DEFAULT_KDF, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
+import { DEFAULT_KDF, KDF_CAP, KDF_FLOOR, isBelowDefault, type KdfParams } from '../../crypto/kdf.js';
 import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/keyring.js';
 import { DEFAULT_VAULT, Session } from '../../vault/session.js';
 import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
@@ -18,10 +18,13 @@ import { ctx, intOption } from '../context.js';
 
 const UNRECOVERABLE = 'Your master password cannot be recovered by anyone, not even by the kpm server or its operators. If you forget it, your data is lost.';
 
+/** --kdf-memory is in MiB: the floor and cap of src/crypto/kdf.ts (KiB), rounded inwards. */
+const KDF_MIB = { min: Math.ceil(KDF_FLOOR.m / 1024), max: Math.floor(KDF_CAP.m / 1024), default: DEFAULT_KDF.m / 1024 };
+
 function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfParallelism?: string }): KdfParams {
-  const m = o.kdfMemory ? intOption('--kdf-memory', o.kdfMemory, 19, 2048) * 1024 : DEFAULT_KDF.m;
-  const t = o.kdfIterations ? intOption('--kdf-iterations', o.kdfIterations, KDF_FLOOR.t, 16) : DEFAULT_KDF.t;
-  const p = o.kdfParallelism ? intOption('--kdf-parallelism', o.kdfParallelism, 1, 16) : DEFAULT_KDF.p;
+  const m = o.kdfMemory ? intOption('--kdf-memory', o.kdfMemory, KDF_MIB.min, KDF_MIB.max) * 1024 : DEFAULT_KDF.m;
+  const t = o.kdfIterations ? intOption('--kdf-iterations', o.kdfIterations, KDF_FLOOR.t, KDF_CAP.t) : DEFAULT_KDF.t;
+  const p = o.kdfParallelism ? intOption('--kdf-parallelism', o.kdfParallelism, Math.max(1, KDF_FLOOR.p), KDF_CAP.p) : DEFAULT_KDF.p;
   return { m, t, p };
 }
 
@@ -96,9 +99,9 @@ export function register(program: Command): void {
     .description('create a new encrypted vault protected by a master password')
     .option('--password-stdin', 'read the master password from the first line of stdin')
     .option('--allow-weak-password', 'accept a master password the strength check calls weak (not recommended)')
-    .option('--kdf-memory <MiB>', 'Argon2id memory in MiB (19-2048; default 64)')
-    .option('--kdf-iterations <n>', 'Argon2id iterations (2-16; default 3)')
-    .option('--kdf-parallelism <n>', 'Argon2id lanes (1-16; default 4)')
+    .option('--kdf-memory <MiB>', `Argon2id memory in MiB (${KDF_MIB.min}-${KDF_MIB.max}; default ${KDF_MIB.default})`)
+    .option('--kdf-iterations <n>', `Argon2id iterations (${KDF_FLOOR.t}-${KDF_CAP.t}; default ${DEFAULT_KDF.t})`)
+    .option('--kdf-parallelism <n>', `Argon2id lanes (${Math.max(1, KDF_FLOOR.p)}-${KDF_CAP.p}; default ${DEFAULT_KDF.p})`)
     .addHelpText('after', '\nThe master password needs 8 characters or more, at most 1 KiB, and a strength of 3/4 (zxcvbn);\na weaker one is refused unless you confirm it at the terminal or pass --allow-weak-password.\n\nExamples:\n  kpm init\n  printf %s "$MASTER" | kpm init --password-stdin')
     .action(async (o) => {
       const { paths } = ctx();

@@ -11,16 +11,16 @@
 // write needs the account's signing key, which only the account's devices hold (docs/SECURITY.md).
 import { open, seal, AuthError } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { hkdf, hmacSha256, sha256 } from '../crypto/keys.js';
+import { hkdf, sha256 } from '../crypto/keys.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
-import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
+import type { LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
-import { maskCardNumber } from '../vault/card.js';
 import { collator } from '../vault/listing.js';
-import type { EntryView, ListFilter, Session } from '../vault/session.js';
+import { byIdPrefix, decryptRecord, isIdQuery, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
+import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
 import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 
@@ -115,7 +115,7 @@ export interface TokenTransport {
 
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
-  private readonly latest = new Map<string, LogRecord>();
+  private readonly records = new LatestRecords();
 
   private constructor(
     readonly id: string,
@@ -146,24 +146,17 @@ export class TokenVault {
     return v;
   }
 
+  /** a later version of an entry wins; an earlier one is ignored */
   private apply(r: LogRecord): void {
-    const id = toHex(r.entryId);
-    const prev = this.latest.get(id);
-    if (!prev || r.version > prev.version) this.latest.set(id, r);
+    this.records.apply(r);
   }
 
   private live(): LogRecord[] {
-    return [...this.latest.values()].filter((r) => !(r.flags & FLAG_DELETED));
+    return this.records.live();
   }
 
   private decrypt(r: LogRecord): EntryPayload {
-    const aad = entryAad(this.profileId, fromHex(this.id), r.entryId, r.version, r.flags, r.nameTag);
-    try {
-      return JSON.parse(decodeUtf8(open(this.recordKey, r.sealed, aad))) as EntryPayload;
-    } catch (e) {
-      if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) throw tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`);
-      throw e;
-    }
+    return decryptRecord({ recordKey: this.recordKey, profileId: this.profileId, vaultId: fromHex(this.id) }, r, () => tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`));
   }
 
   private view(r: LogRecord): EntryView {
@@ -179,28 +172,22 @@ export class TokenVault {
 
   get(query: string, vault?: string): EntryView {
     this.checkScope(vault);
-    const tag = hmacSha256(this.tagKey, utf8.encode(normalizeName(query))).subarray(0, 16);
-    let hits = this.live().filter((r) => bytesEqual(r.nameTag, tag));
-    if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) hits = this.live().filter((r) => toHex(r.entryId).startsWith(query.toLowerCase()));
+    const tag = nameTagOf(this.tagKey, query);
+    let hits = this.live().filter((r) => bytesEqual(r.nameTag, tag)); // all of them: two live entries of one name are reported
+    if (hits.length === 0 && isIdQuery(query)) hits = byIdPrefix(this.live(), query);
     if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} entries`, 'use an id');
     if (hits.length === 0) throw notFound(`no entry named "${query}" in vault "${this.name}"`);
     return this.view(hits[0]);
   }
 
-  private matches(s: EntrySummary, filter: ListFilter): boolean {
-    const q = filter.search ? normalizeName(filter.search) : undefined;
-    if (filter.type && s.type !== filter.type) return false;
-    return !q || [s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q));
-  }
-
   entries(filter: ListFilter = {}): EntryView[] {
     this.checkScope(filter.vault);
-    const out = this.live().map((r) => this.view(r)).filter((v) => this.matches(summaryOf(v), filter));
+    const out = this.live().map((r) => this.view(r)).filter((v) => matchesFilter(summaryOfView(v), filter));
     return out.sort((a, b) => collator.compare(a.payload.name, b.payload.name));
   }
 
   list(filter: ListFilter = {}): EntrySummary[] {
-    return this.entries(filter).map(summaryOf);
+    return this.entries(filter).map(summaryOfView);
   }
 
   close(): void {
@@ -208,11 +195,4 @@ export class TokenVault {
   }
 }
 
-function summaryOf(v: EntryView): EntrySummary {
-  const p = v.payload;
-  const s: EntrySummary = { id: v.id, vault: v.vault, name: p.name, type: p.type, updated: p.updated };
-  if (p.fields.username) s.username = p.fields.username;
-  if (p.fields.url) s.url = p.fields.url;
-  if (p.type === 'card' && p.fields.number) s.hint = maskCardNumber(p.fields.number);
-  return s;
-}
+const summaryOfView = (v: EntryView): EntrySummary => summaryOf(v.id, v.vault, v.payload);

@@ -22,6 +22,7 @@ import { collator } from '../vault/listing.js';
 import { byIdPrefix, decryptRecord, isIdQuery, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
+import type { TokenCache } from './tokencache.js';
 import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
@@ -116,6 +117,8 @@ export interface TokenTransport {
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
   private readonly records = new LatestRecords();
+  /** for stderr: a cache that was discarded or could not be saved */
+  readonly warnings: string[] = [];
 
   private constructor(
     readonly id: string,
@@ -125,7 +128,14 @@ export class TokenVault {
     private readonly profileId: Uint8Array,
   ) {}
 
-  static async load(t: TokenTransport, token: ServiceToken): Promise<TokenVault> {
+  /**
+   * Fetches the vault's envelope and sealed keys (every read asks the server, which refuses a revoked
+   * or expired token), verifies them, then the records: with a `cache`, only those after the cached
+   * head (none when the head did not move), the chain extended from the cached one and checked
+   * against the signed manifest; a server that serves an older head or envelope than the cache holds
+   * is refused (exit 8). What was verified is saved back to the cache.
+   */
+  static async load(t: TokenTransport, token: ServiceToken, cache?: TokenCache): Promise<TokenVault> {
     const info = await t.vault();
     const rv = info.vault;
     const { kp } = checkVaultEnvelope(rv, null, null); // ids and shape; the signature once the public key is unwrapped
@@ -135,10 +145,39 @@ export class TokenVault {
     const v = new TokenVault(rv.id, name, recordKey, tagKey, kp.profileId);
     try {
       const { env } = checkVaultEnvelope(rv, kp.profileId, publicKey); // signed by the account the token was made for
-      if (env.deleted) throw notFound(`vault "${name}" was deleted`);
-      const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
-      if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-      for (const r of pulled.records) v.apply(r);
+      if (env.deleted) {
+        cache?.remove();
+        throw notFound(`vault "${name}" was deleted`);
+      }
+      const envelopeHash = sha256(fromBase64(rv.body));
+      let base = cache?.read() ?? null;
+      if (base && !(bytesEqual(base.vaultId, env.vaultId) && bytesEqual(base.profileId, kp.profileId) && bytesEqual(base.publicKey, publicKey))) {
+        cache!.discard('it is of another vault or account');
+        base = null;
+      }
+      if (base) {
+        if (env.epoch < base.epoch) throw tampered(`vault "${name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${base.epoch} seen before)`);
+        if (env.epoch === base.epoch && !bytesEqual(envelopeHash, base.envelopeHash)) throw tampered(`vault "${name}" key envelope changed without a new epoch`);
+        if (rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
+        for (const r of base.records) v.apply(r);
+      }
+      let state = base ? { head: base.head, chain: base.chain, time: base.time } : { head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
+      if (!base || rv.head !== base.head) {
+        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
+        if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
+        for (const r of pulled.records) v.apply(r);
+        state = { head: pulled.head, chain: pulled.chain, time: pulled.time };
+      }
+      if (cache && (!base || state.head !== base.head || env.epoch !== base.epoch)) {
+        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, records: [...v.records.latest.values()] };
+        try {
+          cache.save(c);
+        } catch (e) {
+          if (e instanceof KpmError && e.exitCode === EXIT.forbidden) throw e;
+          v.warnings.push(`the service-token cache was not saved (${(e as Error).message})`);
+        }
+      }
+      if (cache?.discarded) v.warnings.push(`the service-token cache was discarded: ${cache.discarded}; the vault was fetched again`);
     } catch (e) {
       v.close();
       throw e;

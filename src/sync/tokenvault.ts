@@ -19,7 +19,7 @@ import type { LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { collator } from '../vault/listing.js';
-import { byIdPrefix, decryptRecord, isIdQuery, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
+import { byIdPrefix, decryptRecord, isIdQuery, isLive, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
 import type { TokenCache } from './tokencache.js';
@@ -116,7 +116,8 @@ export interface TokenTransport {
 
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
-  private readonly records = new LatestRecords();
+  /** the latest record of each entry (tombstones included) */
+  private latest: LogRecord[] = [];
   /** for stderr: a cache that was discarded or could not be saved */
   readonly warnings: string[] = [];
 
@@ -159,17 +160,23 @@ export class TokenVault {
         if (env.epoch < base.epoch) throw tampered(`vault "${name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${base.epoch} seen before)`);
         if (env.epoch === base.epoch && !bytesEqual(envelopeHash, base.envelopeHash)) throw tampered(`vault "${name}" key envelope changed without a new epoch`);
         if (rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
-        for (const r of base.records) v.apply(r);
+        v.latest = base.records; // one per entry already (the cache keeps the latest of each)
       }
       let state = base ? { head: base.head, chain: base.chain, time: base.time } : { head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
       if (!base || rv.head !== base.head) {
         const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
         if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-        for (const r of pulled.records) v.apply(r);
+        if (pulled.records.length) {
+          // a later version of an entry wins; an earlier one is ignored
+          const merged = new LatestRecords();
+          for (const r of v.latest) merged.apply(r);
+          for (const r of pulled.records) merged.apply(r);
+          v.latest = [...merged.latest.values()];
+        }
         state = { head: pulled.head, chain: pulled.chain, time: pulled.time };
       }
       if (cache && (!base || state.head !== base.head || env.epoch !== base.epoch)) {
-        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, records: [...v.records.latest.values()] };
+        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, records: v.latest };
         try {
           cache.save(c);
         } catch (e) {
@@ -185,13 +192,8 @@ export class TokenVault {
     return v;
   }
 
-  /** a later version of an entry wins; an earlier one is ignored */
-  private apply(r: LogRecord): void {
-    this.records.apply(r);
-  }
-
   private live(): LogRecord[] {
-    return this.records.live();
+    return this.latest.filter(isLive);
   }
 
   private decrypt(r: LogRecord): EntryPayload {

@@ -3,7 +3,8 @@
 // only the records after it instead of the whole vault.
 //
 // One file per token, `<cache>/kpm-tokens/<name>.kpmc`, 0600 in a 0700 folder of this user, where
-// <cache> is KPM_CACHE_DIR, else $KPM_HOME/cache, else the user cache folder (~/.cache/kpm).
+// <cache> is KPM_CACHE_DIR, else the user cache folder ($XDG_CACHE_HOME/kpm, ~/.cache/kpm): not under
+// KPM_HOME, which a token machine need not have.
 // name = hex(HKDF(S, "kpm/v1/token-cache-name"))[0..32]: the file names no token id.
 // The file is  "KPMC" ‖ u16 version ‖ nonce ‖ XChaCha20-Poly1305(cacheKey, state, AAD)  with
 // cacheKey = HKDF(S, "kpm/v1/token-cache") and AAD = "kpm/v1/token-cache" ‖ token id ‖ "KPMC" ‖ version.
@@ -39,8 +40,18 @@ export interface CachedVault {
   head: number;
   chain: Uint8Array;
   time: number;
-  /** the latest record of each entry (tombstones included), as sent */
-  records: LogRecord[];
+  /** the latest record of each entry (tombstones included), as sent: encoded one after the other (decode with recordsOf) */
+  log: Uint8Array;
+}
+
+/** The records of a cached state's log. */
+export const recordsOf = (c: Pick<CachedVault, 'log'>): LogRecord[] => decodeRecords(c.log).records;
+
+/** Encodes records one after the other, as CachedVault.log holds them. */
+export function logOf(records: LogRecord[]): Uint8Array {
+  const w = new ByteWriter();
+  for (const r of records) w.bytes(r.raw);
+  return w.finish();
 }
 
 /** The cache's parent folder, or null when KPM_CACHE_DIR=off (nothing is kept). */
@@ -48,20 +59,18 @@ export function tokenCacheRoot(env: NodeJS.ProcessEnv = process.env): string | n
   const dir = env.KPM_CACHE_DIR;
   if (dir === 'off') return null;
   if (dir) return dir;
-  if (env.KPM_HOME) return join(env.KPM_HOME, 'cache');
   return envPaths('kpm', { suffix: '' }).cache;
 }
 
 function encode(c: CachedVault): Uint8Array {
-  const w = new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.head).bytes(c.chain).u64(c.time);
-  for (const r of c.records) w.bytes(r.raw);
-  return w.finish();
+  return new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.head).bytes(c.chain).u64(c.time).bytes(c.log).finish();
 }
 
 function decode(plain: Uint8Array): CachedVault {
   const r = new ByteReader(plain, 'the token cache');
   const head = { vaultId: r.bytes(ID_BYTES), profileId: r.bytes(ID_BYTES), publicKey: r.bytes(32), epoch: r.u64(), envelopeHash: r.bytes(32), head: r.u64(), chain: r.bytes(32), time: r.u64() };
-  return { ...head, records: decodeRecords(plain.subarray(r.offset)).records };
+  const log = plain.subarray(r.offset);
+  return { ...head, log };
 }
 
 /** The cache of one token. Reads take no lock (files are replaced atomically); writes do. */

@@ -15,14 +15,14 @@ import { hkdf, sha256 } from '../crypto/keys.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
-import type { LogRecord } from '../vault/format.js';
+import { decodeRecord, FLAG_DELETED, ID_BYTES, type LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { collator } from '../vault/listing.js';
 import { byIdPrefix, decryptRecord, isIdQuery, isLive, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
-import type { TokenCache } from './tokencache.js';
+import { logOf, recordsOf, type TokenCache } from './tokencache.js';
 import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
@@ -116,8 +116,9 @@ export interface TokenTransport {
 
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
-  /** the latest record of each entry (tombstones included) */
-  private latest: LogRecord[] = [];
+  /** the latest record of each entry (tombstones included); from a cache, decoded on first use (`log`) */
+  private decoded: LogRecord[] | undefined = [];
+  private log: Uint8Array | undefined;
   /** for stderr: a cache that was discarded or could not be saved */
   readonly warnings: string[] = [];
 
@@ -160,7 +161,9 @@ export class TokenVault {
         if (env.epoch < base.epoch) throw tampered(`vault "${name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${base.epoch} seen before)`);
         if (env.epoch === base.epoch && !bytesEqual(envelopeHash, base.envelopeHash)) throw tampered(`vault "${name}" key envelope changed without a new epoch`);
         if (rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
-        v.latest = base.records; // one per entry already (the cache keeps the latest of each)
+        // one record per entry already (the cache keeps the latest of each), decoded when needed
+        v.decoded = undefined;
+        v.log = base.log;
       }
       let state = base ? { head: base.head, chain: base.chain, time: base.time } : { head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
       if (!base || rv.head !== base.head) {
@@ -169,14 +172,15 @@ export class TokenVault {
         if (pulled.records.length) {
           // a later version of an entry wins; an earlier one is ignored
           const merged = new LatestRecords();
-          for (const r of v.latest) merged.apply(r);
+          for (const r of v.latest()) merged.apply(r);
           for (const r of pulled.records) merged.apply(r);
-          v.latest = [...merged.latest.values()];
+          v.decoded = [...merged.latest.values()];
+          v.log = undefined;
         }
         state = { head: pulled.head, chain: pulled.chain, time: pulled.time };
       }
       if (cache && (!base || state.head !== base.head || env.epoch !== base.epoch)) {
-        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, records: v.latest };
+        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, log: v.log ?? logOf(v.latest()) };
         try {
           cache.save(c);
         } catch (e) {
@@ -192,8 +196,31 @@ export class TokenVault {
     return v;
   }
 
+  private latest(): LogRecord[] {
+    return (this.decoded ??= recordsOf({ log: this.log! }));
+  }
+
   private live(): LogRecord[] {
-    return this.latest.filter(isLive);
+    return this.latest().filter(isLive);
+  }
+
+  /** The live records with this name tag: from a cached log, only those are decoded. */
+  private named(tag: Uint8Array): LogRecord[] {
+    if (this.decoded) return this.live().filter((r) => bytesEqual(r.nameTag, tag));
+    const log = this.log!;
+    const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+    const hits: LogRecord[] = [];
+    // a record: u32 length ‖ entry id (16) ‖ version (4) ‖ flags (1) ‖ name tag (16) ‖ sealed (docs/FORMAT.md)
+    for (let o = 0; o + 4 <= log.length; ) {
+      const end = o + 4 + view.getUint32(o);
+      const at = o + 4 + ID_BYTES + 4;
+      if (end > log.length || end < at + 17) return this.live().filter((r) => bytesEqual(r.nameTag, tag)); // decodeRecords reports it
+      let same = !(log[at] & FLAG_DELETED);
+      for (let i = 0; same && i < 16; i++) same = log[at + 1 + i] === tag[i];
+      if (same) hits.push(decodeRecord(log.subarray(o, end)));
+      o = end;
+    }
+    return hits;
   }
 
   private decrypt(r: LogRecord): EntryPayload {
@@ -214,7 +241,7 @@ export class TokenVault {
   get(query: string, vault?: string): EntryView {
     this.checkScope(vault);
     const tag = nameTagOf(this.tagKey, query);
-    let hits = this.live().filter((r) => bytesEqual(r.nameTag, tag)); // all of them: two live entries of one name are reported
+    let hits = this.named(tag); // all of them: two live entries of one name are reported
     if (hits.length === 0 && isIdQuery(query)) hits = byIdPrefix(this.live(), query);
     if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} entries`, 'use an id');
     if (hits.length === 0) throw notFound(`no entry named "${query}" in vault "${this.name}"`);

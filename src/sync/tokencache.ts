@@ -93,7 +93,13 @@ export class TokenCache {
   /** The cached state, or null: none, or one that does not open (then it is removed and `discarded` says why). */
   read(): CachedVault | null {
     this.checkFolder(false);
-    const bytes = readFileOrNull(this.file);
+    let bytes: Uint8Array | null;
+    try {
+      bytes = readFileOrNull(this.file);
+    } catch (e) {
+      this.discarded = `it cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+      return null;
+    }
     if (!bytes) return null;
     try {
       return this.open(bytes);

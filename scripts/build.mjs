@@ -55,5 +55,23 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
+// A CI job's token reads (`kpm read` / `kpm get` with KPM_TOKEN): their own small CommonJS file, so the
+// agent's hot path above stays as small as it is.
+await build({
+  entryPoints: { tokenfast: 'src/cli/tokenfast.ts' },
+  outdir: tmp,
+  bundle: true,
+  format: 'cjs',
+  // modules it shares with the full program may use import.meta.url (never on this path): give them this file's
+  define: { 'import.meta.url': '__kpmImportMetaUrl' },
+  banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  platform: 'node',
+  target: 'node20',
+  outExtension: { '.js': '.cjs' },
+  sourcemap: false,
+  minify: false,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

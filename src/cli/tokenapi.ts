@@ -1,6 +1,7 @@
 // KPM_TOKEN: a read-only VaultApi over a service token (README "Service tokens"). No local vault is
-// needed and nothing is written to disk: the token's vault is fetched, verified and decrypted in
-// memory for this one command. Every write (or another vault) is refused with exit 9.
+// needed: the token's vault is fetched, verified and decrypted in memory; what was verified is kept
+// in the encrypted token cache (src/sync/tokencache.ts), so the next command pulls only what is new.
+// Every write (or another vault) is refused with exit 9.
 import { existsSync } from 'node:fs';
 import type { VaultApi } from '../agent/api.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
@@ -34,6 +35,9 @@ export async function tokenApi(): Promise<VaultApi> {
   const { parseServiceToken, tokenKeys, tokenAuthHeader } = tv;
   const { ApiClient, ServerError } = await import('../sync/http.js');
   const token = parseServiceToken(process.env.KPM_TOKEN ?? '');
+  const { TokenCache, tokenCacheRoot } = await import('../sync/tokencache.js');
+  const root = tokenCacheRoot();
+  const cache = root === null ? undefined : new TokenCache(root, token);
   let loaded: Promise<TokenVault> | undefined;
   let client: InstanceType<typeof ApiClient> | undefined;
   const vault = () =>
@@ -47,12 +51,15 @@ export async function tokenApi(): Promise<VaultApi> {
           return await client!.call<T>(name, { body, authorization });
         } catch (e) {
           if (!(e instanceof ServerError)) throw e;
+          if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
           if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
           if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
           throw e;
         }
       };
-      return tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullResultT>('tokenPull', { after }) }, token);
+      const v = await tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullResultT>('tokenPull', { after }) }, token, cache);
+      for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
+      return v;
     })());
   const refuse = (what: string) => async (): Promise<never> => {
     throw tokenForbidden(what);
@@ -87,6 +94,7 @@ export async function tokenApi(): Promise<VaultApi> {
     close: async () => {
       if (loaded) (await loaded.catch(() => undefined))?.close();
       await client?.close();
+      cache?.close();
     },
   };
 }

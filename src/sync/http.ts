@@ -10,6 +10,7 @@ import { validate } from '../protocol/validate.js';
 import { isErrorCode, type ErrorCode } from '../protocol/errors.js';
 import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
+import { checkServerUrl } from './serverurl.js';
 import type { KpmPaths } from '../core/paths.js';
 
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -19,29 +20,7 @@ const TIMEOUT_MS = 30_000;
 
 const networkError = (msg: string, hint?: string) => new KpmError(msg, EXIT.network, hint);
 
-export function isLoopback(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h) || h === '::ffff:127.0.0.1';
-}
-
-/** The server's base URL, or exit 6 for anything but https (or http to loopback) without --insecure. */
-export function checkServerUrl(raw: string, insecure = false): URL {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new KpmError(`invalid server URL "${raw}"`, EXIT.usage, 'use e.g. https://kpm.example.org');
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new KpmError(`the server URL must start with https://, got "${raw}"`, EXIT.usage);
-  if (url.username || url.password) throw new KpmError('the server URL must not contain credentials', EXIT.usage);
-  if (url.protocol === 'http:' && !isLoopback(url.hostname) && !insecure) {
-    throw networkError(`refusing plain http to ${url.host}: passwords and tokens would cross the network unencrypted`, 'use https://, or --insecure if you really must (testing only)');
-  }
-  url.pathname = url.pathname.replace(/\/+$/, '');
-  url.search = '';
-  url.hash = '';
-  return url;
-}
+export { checkServerUrl, isLoopback } from './serverurl.js';
 
 /** An error answer of the server, with its stable code. */
 export class ServerError extends KpmError {

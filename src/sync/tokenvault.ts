@@ -11,16 +11,18 @@
 // write needs the account's signing key, which only the account's devices hold (docs/SECURITY.md).
 import { open, seal, AuthError } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { hkdf, hmacSha256, sha256 } from '../crypto/keys.js';
+import { hkdf, sha256 } from '../crypto/keys.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
-import { entryAad, FLAG_DELETED, type LogRecord } from '../vault/format.js';
-import { entryHint, normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
+import { decodeRecord, FLAG_DELETED, ID_BYTES, type LogRecord } from '../vault/format.js';
+import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { collator } from '../vault/listing.js';
-import type { EntryView, ListFilter, Session } from '../vault/session.js';
+import { byIdPrefix, decryptRecord, isIdQuery, isLive, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
+import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
+import { logOf, recordsOf, type TokenCache } from './tokencache.js';
 import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
@@ -114,7 +116,11 @@ export interface TokenTransport {
 
 /** One vault, read through a service token: verified, in memory only. */
 export class TokenVault {
-  private readonly latest = new Map<string, LogRecord>();
+  /** the latest record of each entry (tombstones included); from a cache, decoded on first use (`log`) */
+  private decoded: LogRecord[] | undefined = [];
+  private log: Uint8Array | undefined;
+  /** for stderr: a cache that was discarded or could not be saved */
+  readonly warnings: string[] = [];
 
   private constructor(
     readonly id: string,
@@ -124,7 +130,14 @@ export class TokenVault {
     private readonly profileId: Uint8Array,
   ) {}
 
-  static async load(t: TokenTransport, token: ServiceToken): Promise<TokenVault> {
+  /**
+   * Fetches the vault's envelope and sealed keys (every read asks the server, which refuses a revoked
+   * or expired token), verifies them, then the records: with a `cache`, only those after the cached
+   * head (none when the head did not move), the chain extended from the cached one and checked
+   * against the signed manifest; a server that serves an older head or envelope than the cache holds
+   * is refused (exit 8). What was verified is saved back to the cache.
+   */
+  static async load(t: TokenTransport, token: ServiceToken, cache?: TokenCache): Promise<TokenVault> {
     const info = await t.vault();
     const rv = info.vault;
     const { kp } = checkVaultEnvelope(rv, null, null); // ids and shape; the signature once the public key is unwrapped
@@ -134,10 +147,48 @@ export class TokenVault {
     const v = new TokenVault(rv.id, name, recordKey, tagKey, kp.profileId);
     try {
       const { env } = checkVaultEnvelope(rv, kp.profileId, publicKey); // signed by the account the token was made for
-      if (env.deleted) throw notFound(`vault "${name}" was deleted`);
-      const pulled = await pullVerified({ id: rv.id, name, revision: 0, chain: initialSyncChain(fromHex(rv.id)), time: 0, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
-      if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-      for (const r of pulled.records) v.apply(r);
+      if (env.deleted) {
+        cache?.remove();
+        throw notFound(`vault "${name}" was deleted`);
+      }
+      const envelopeHash = sha256(fromBase64(rv.body));
+      let base = cache?.read() ?? null;
+      if (base && !(bytesEqual(base.vaultId, env.vaultId) && bytesEqual(base.profileId, kp.profileId) && bytesEqual(base.publicKey, publicKey))) {
+        cache!.discard('it is of another vault or account');
+        base = null;
+      }
+      if (base) {
+        if (env.epoch < base.epoch) throw tampered(`vault "${name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${base.epoch} seen before)`);
+        if (env.epoch === base.epoch && !bytesEqual(envelopeHash, base.envelopeHash)) throw tampered(`vault "${name}" key envelope changed without a new epoch`);
+        if (rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
+        // one record per entry already (the cache keeps the latest of each), decoded when needed
+        v.decoded = undefined;
+        v.log = base.log;
+      }
+      let state = base ? { head: base.head, chain: base.chain, time: base.time } : { head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
+      if (!base || rv.head !== base.head) {
+        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
+        if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
+        if (pulled.records.length) {
+          // a later version of an entry wins; an earlier one is ignored
+          const merged = new LatestRecords();
+          for (const r of v.latest()) merged.apply(r);
+          for (const r of pulled.records) merged.apply(r);
+          v.decoded = [...merged.latest.values()];
+          v.log = undefined;
+        }
+        state = { head: pulled.head, chain: pulled.chain, time: pulled.time };
+      }
+      if (cache && (!base || state.head !== base.head || env.epoch !== base.epoch)) {
+        const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, log: v.log ?? logOf(v.latest()) };
+        try {
+          cache.save(c);
+        } catch (e) {
+          if (e instanceof KpmError && e.exitCode === EXIT.forbidden) throw e;
+          v.warnings.push(`the service-token cache was not saved (${(e as Error).message})`);
+        }
+      }
+      if (cache?.discarded) v.warnings.push(`the service-token cache was discarded: ${cache.discarded}; the vault was fetched again`);
     } catch (e) {
       v.close();
       throw e;
@@ -145,24 +196,35 @@ export class TokenVault {
     return v;
   }
 
-  private apply(r: LogRecord): void {
-    const id = toHex(r.entryId);
-    const prev = this.latest.get(id);
-    if (!prev || r.version > prev.version) this.latest.set(id, r);
+  private latest(): LogRecord[] {
+    return (this.decoded ??= recordsOf({ log: this.log! }));
   }
 
   private live(): LogRecord[] {
-    return [...this.latest.values()].filter((r) => !(r.flags & FLAG_DELETED));
+    return this.latest().filter(isLive);
+  }
+
+  /** The live records with this name tag: from a cached log, only those are decoded. */
+  private named(tag: Uint8Array): LogRecord[] {
+    if (this.decoded) return this.live().filter((r) => bytesEqual(r.nameTag, tag));
+    const log = this.log!;
+    const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+    const hits: LogRecord[] = [];
+    // a record: u32 length ‖ entry id (16) ‖ version (4) ‖ flags (1) ‖ name tag (16) ‖ sealed (docs/FORMAT.md)
+    for (let o = 0; o + 4 <= log.length; ) {
+      const end = o + 4 + view.getUint32(o);
+      const at = o + 4 + ID_BYTES + 4;
+      if (end > log.length || end < at + 17) return this.live().filter((r) => bytesEqual(r.nameTag, tag)); // decodeRecords reports it
+      let same = !(log[at] & FLAG_DELETED);
+      for (let i = 0; same && i < 16; i++) same = log[at + 1 + i] === tag[i];
+      if (same) hits.push(decodeRecord(log.subarray(o, end)));
+      o = end;
+    }
+    return hits;
   }
 
   private decrypt(r: LogRecord): EntryPayload {
-    const aad = entryAad(this.profileId, fromHex(this.id), r.entryId, r.version, r.flags, r.nameTag);
-    try {
-      return JSON.parse(decodeUtf8(open(this.recordKey, r.sealed, aad))) as EntryPayload;
-    } catch (e) {
-      if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) throw tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`);
-      throw e;
-    }
+    return decryptRecord({ recordKey: this.recordKey, profileId: this.profileId, vaultId: fromHex(this.id) }, r, () => tampered(`entry ${toHex(r.entryId)} of vault "${this.name}" does not open`));
   }
 
   private view(r: LogRecord): EntryView {
@@ -178,28 +240,22 @@ export class TokenVault {
 
   get(query: string, vault?: string): EntryView {
     this.checkScope(vault);
-    const tag = hmacSha256(this.tagKey, utf8.encode(normalizeName(query))).subarray(0, 16);
-    let hits = this.live().filter((r) => bytesEqual(r.nameTag, tag));
-    if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) hits = this.live().filter((r) => toHex(r.entryId).startsWith(query.toLowerCase()));
+    const tag = nameTagOf(this.tagKey, query);
+    let hits = this.named(tag); // all of them: two live entries of one name are reported
+    if (hits.length === 0 && isIdQuery(query)) hits = byIdPrefix(this.live(), query);
     if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} entries`, 'use an id');
     if (hits.length === 0) throw notFound(`no entry named "${query}" in vault "${this.name}"`);
     return this.view(hits[0]);
   }
 
-  private matches(s: EntrySummary, filter: ListFilter): boolean {
-    const q = filter.search ? normalizeName(filter.search) : undefined;
-    if (filter.type && s.type !== filter.type) return false;
-    return !q || [s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q));
-  }
-
   entries(filter: ListFilter = {}): EntryView[] {
     this.checkScope(filter.vault);
-    const out = this.live().map((r) => this.view(r)).filter((v) => this.matches(summaryOf(v), filter));
+    const out = this.live().map((r) => this.view(r)).filter((v) => matchesFilter(summaryOfView(v), filter));
     return out.sort((a, b) => collator.compare(a.payload.name, b.payload.name));
   }
 
   list(filter: ListFilter = {}): EntrySummary[] {
-    return this.entries(filter).map(summaryOf);
+    return this.entries(filter).map(summaryOfView);
   }
 
   close(): void {
@@ -207,12 +263,4 @@ export class TokenVault {
   }
 }
 
-function summaryOf(v: EntryView): EntrySummary {
-  const p = v.payload;
-  const s: EntrySummary = { id: v.id, vault: v.vault, name: p.name, type: p.type, updated: p.updated };
-  if (p.fields.username) s.username = p.fields.username;
-  if (p.fields.url) s.url = p.fields.url;
-  const hint = entryHint(p);
-  if (hint) s.hint = hint;
-  return s;
-}
+const summaryOfView = (v: EntryView): EntrySummary => summaryOf(v.id, v.vault, v.payload);

@@ -7,7 +7,6 @@ import { basename, dirname, extname, join } from 'node:path';
 import { open, seal, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
-import type { EntryPayload } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { discardTemp, ensureDir, fsyncDir, openTemp } from '../core/fsutil.js';
 import type { KpmPaths } from '../core/paths.js';
@@ -26,7 +25,10 @@ export interface StoredFile {
   size: number;
 }
 
-export type PayloadWithFiles = EntryPayload & { files?: StoredFile[] };
+/** An entry payload (src/vault/entry.ts) as far as files go; typed here so that blobs.ts does not import entry.ts (which imports StoredFile). */
+export interface PayloadWithFiles {
+  files?: StoredFile[];
+}
 /** (bytes done, bytes in all) */
 export type Progress = (done: number, total: number) => void;
 
@@ -45,10 +47,10 @@ export function sealedBlobSize(size: number): number {
   const chunks = size === 0 ? 1 : Math.ceil(size / CHUNK_SIZE);
   return HEADER_BYTES + size + chunks * SEAL_OVERHEAD;
 }
-export const filesOf = (p: EntryPayload): StoredFile[] => p.files ?? [];
-export function setFiles(p: EntryPayload, files: StoredFile[]): void {
-  if (files.length) (p as PayloadWithFiles).files = files;
-  else delete (p as PayloadWithFiles).files;
+export const filesOf = (p: PayloadWithFiles): StoredFile[] => p.files ?? [];
+export function setFiles(p: PayloadWithFiles, files: StoredFile[]): void {
+  if (files.length) p.files = files;
+  else delete p.files;
 }
 
 const tampered = (name: string, why: string) =>

@@ -6,9 +6,10 @@ import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import { FLAG_DELETED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
-import { checkName, entryHint, normalizeName, type EntryPayload, type EntrySummary, type EntryType } from './entry.js';
+import { checkName, normalizeName, type EntryPayload, type EntrySummary } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { collator } from './listing.js';
+import { byIdPrefix, isIdQuery, matchesFilter, searchOf, summaryOf, type EntryView, type ListFilter } from './records.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from '../core/paths.js';
@@ -23,20 +24,7 @@ export interface VaultInfo {
   entries: number;
 }
 
-export interface EntryView {
-  id: string;
-  vault: string;
-  version: number;
-  payload: EntryPayload;
-  /** history only: this version is a deletion */
-  deleted?: boolean;
-}
-
-export interface ListFilter {
-  vault?: string;
-  search?: string;
-  type?: EntryType;
-}
+export type { EntryView, ListFilter } from './records.js';
 
 export class Session {
   private readonly open = new Map<string, Vault>();
@@ -184,29 +172,19 @@ export class Session {
   private summary(v: Vault, r: LogRecord, payload?: EntryPayload): EntrySummary {
     let s = this.summaries.get(r);
     if (!s) {
-      const p = payload ?? v.decrypt(r);
-      s = { id: toHex(r.entryId), vault: v.name, name: p.name, type: p.type, updated: p.updated };
-      if (p.fields.username) s.username = p.fields.username;
-      if (p.fields.url) s.url = p.fields.url;
-      const hint = entryHint(p);
-      if (hint) s.hint = hint;
+      s = summaryOf(toHex(r.entryId), v.name, payload ?? v.decrypt(r));
       this.summaries.set(r, s);
     }
     return s;
   }
 
-  private static matches(s: EntrySummary, filter: ListFilter, q: string | undefined): boolean {
-    if (filter.type && s.type !== filter.type) return false;
-    return !q || [s.name, s.username, s.url].some((f) => f && f.toLowerCase().includes(q));
-  }
-
   list(filter: ListFilter = {}): EntrySummary[] {
-    const q = filter.search ? normalizeName(filter.search) : undefined;
+    const q = searchOf(filter);
     const out: EntrySummary[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
       for (const r of v.liveRecords()) {
         const s = this.summary(v, r);
-        if (Session.matches(s, filter, q)) out.push(s);
+        if (matchesFilter(s, filter, q)) out.push(s);
       }
     }
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.name, b.name));
@@ -227,12 +205,12 @@ export class Session {
 
   /** Full entries (secrets included) matching a filter; for audit and export. */
   entries(filter: ListFilter = {}): EntryView[] {
-    const q = filter.search ? normalizeName(filter.search) : undefined;
+    const q = searchOf(filter);
     const out: EntryView[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
       for (const r of v.liveRecords()) {
         const payload = v.decrypt(r);
-        if (Session.matches(this.summary(v, r, payload), filter, q)) out.push({ id: toHex(r.entryId), vault: v.name, version: r.version, payload });
+        if (matchesFilter(this.summary(v, r, payload), filter, q)) out.push({ id: toHex(r.entryId), vault: v.name, version: r.version, payload });
       }
     }
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.payload.name, b.payload.name));
@@ -245,10 +223,7 @@ export class Session {
       const r = v.findByName(query);
       return r ? [{ v, r }] : [];
     });
-    if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) {
-      const prefix = query.toLowerCase();
-      hits = vaults.flatMap((v) => v.liveRecords().filter((r) => toHex(r.entryId).startsWith(prefix)).map((r) => ({ v, r })));
-    }
+    if (hits.length === 0 && isIdQuery(query)) hits = vaults.flatMap((v) => byIdPrefix(v.liveRecords(), query).map((r) => ({ v, r })));
     if (hits.length === 1) return hits[0];
     if (hits.length > 1) {
       const names = hits.map(({ v, r }) => `${v.name}/${this.summary(v, r).name} (${toHex(r.entryId).slice(0, 8)})`);
@@ -343,7 +318,7 @@ export class Session {
         for (const r of v.latest.values()) {
           if (!(r.flags & FLAG_DELETED)) continue;
           const id = toHex(r.entryId);
-          if (normalizeName(this.summary(v, r).name) === q || (/^[0-9a-f]{8,32}$/i.test(query) && id.startsWith(query.toLowerCase()))) hits.push({ v, r });
+          if (normalizeName(this.summary(v, r).name) === q || (isIdQuery(query) && id.startsWith(query.toLowerCase()))) hits.push({ v, r });
         }
       }
       if (hits.length === 1) return hits[0];

@@ -13,7 +13,8 @@ import {
 } from './format.js';
 import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
 import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
-import { MAX_PAYLOAD_BYTES, normalizeName, type EntryPayload } from './entry.js';
+import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
+import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
 
 export interface VaultMeta {
@@ -92,10 +93,10 @@ export interface NewRecord {
 }
 
 export class Vault {
-  /** latest record per entry id (hex); loaded on first use */
-  private readonly records = new Map<string, LogRecord>();
-  /** name tag (hex) → id of the live entry with that name */
-  private readonly liveByTag = new Map<string, string>();
+  /** latest record per entry id (hex) and live entries by name tag (src/vault/records.ts); loaded on first use */
+  private readonly index = new LatestRecords();
+  private readonly records = this.index.latest;
+  private readonly liveByTag = this.index.liveByTag;
   private recordsLoaded = false;
   private chainVerified = false;
   private header!: VaultHeader;
@@ -261,8 +262,7 @@ export class Vault {
     const incremental =
       this.recordsLoaded && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && (!verifyChain || this.chainVerified);
     if (!incremental) {
-      this.records.clear();
-      this.liveByTag.clear();
+      this.index.clear();
       this.recordsLoaded = false; // until this load succeeds, nothing is loaded
       if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
       checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
@@ -284,15 +284,8 @@ export class Vault {
     const bytes = readRange(path, this.loadedLength, c.logLength);
     const { records, chain } = decodeRecords(bytes, verifyChain ? this.loadedChain : undefined);
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
-    for (const r of records) {
-      const id = toHex(r.entryId);
-      const prev = this.records.get(id);
-      if (prev && r.version <= prev.version) throw corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
-      this.records.set(id, r);
-      const prevTag = prev && !(prev.flags & FLAG_DELETED) ? toHex(prev.nameTag) : undefined;
-      if (prevTag !== undefined && this.liveByTag.get(prevTag) === id) this.liveByTag.delete(prevTag);
-      if (!(r.flags & FLAG_DELETED)) this.liveByTag.set(toHex(r.nameTag), id);
-    }
+    const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
+    for (const r of records) this.index.apply(r, backwards);
     this.recordsLoaded = true;
     this.chainVerified = verifyChain && (incremental ? this.chainVerified : true);
     this.header = h;
@@ -311,31 +304,23 @@ export class Vault {
   }
 
   nameTag(name: string): Uint8Array {
-    return hmacSha256(this.tagKey, utf8.encode(normalizeName(name))).subarray(0, 16);
+    return nameTagOf(this.tagKey, name);
   }
 
   liveRecords(): LogRecord[] {
-    const out: LogRecord[] = [];
-    for (const r of this.latest.values()) if (!(r.flags & FLAG_DELETED)) out.push(r);
-    return out;
+    this.ensureLoaded(true);
+    return this.index.live();
   }
 
   findByName(name: string): LogRecord | undefined {
     this.ensureLoaded(true);
-    const id = this.liveByTag.get(toHex(this.nameTag(name)));
-    return id === undefined ? undefined : this.records.get(id);
+    return this.index.byTag(this.nameTag(name));
   }
 
   decrypt(r: LogRecord): EntryPayload {
-    const aad = entryAad(this.profile.profileId, this.header.vaultId, r.entryId, r.version, r.flags, r.nameTag);
-    try {
-      return JSON.parse(decodeUtf8(open(this.recordKey, r.sealed, aad))) as EntryPayload;
-    } catch (e) {
-      if (e instanceof AuthError || e instanceof SyntaxError || e instanceof TypeError) {
-        throw corrupt(`entry ${toHex(r.entryId)} in vault "${this.meta.name}" is corrupt or was tampered with`);
-      }
-      throw e;
-    }
+    return decryptRecord({ recordKey: this.recordKey, profileId: this.profile.profileId, vaultId: this.header.vaultId }, r, () =>
+      corrupt(`entry ${toHex(r.entryId)} in vault "${this.meta.name}" is corrupt or was tampered with`),
+    );
   }
 
   /**

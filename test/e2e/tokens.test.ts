@@ -42,10 +42,11 @@ describe('service tokens (real server, SQLite)', () => {
     expect(r.code, describeRun(args, r)).toBe(code);
     return r;
   };
-  // a machine with nothing of kpm: KPM_HOME does not even exist
+  // a machine with nothing of kpm: KPM_HOME does not even exist; the token cache goes to KPM_CACHE_DIR
   let machine: string;
+  let cacheDir: string;
   const ci = async (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> => {
-    const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url }, input });
+    const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir }, input });
     expect(r.code, describeRun(args, r)).toBe(code);
     return r;
   };
@@ -55,6 +56,7 @@ describe('service tokens (real server, SQLite)', () => {
     proxy = await startProxy(srv.url);
     home = makeHome();
     machine = makeHome();
+    cacheDir = join(makeHome(), 'cache');
     await dev(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
     const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
     await dev(['activate', '--code-stdin'], 0, code + '\n');
@@ -87,16 +89,40 @@ describe('service tokens (real server, SQLite)', () => {
     expect(list).toEqual([expect.objectContaining({ name: 'deploy', vault: 'CI', username: 'bot' })]);
     const r2 = await run(['run', '--no-masking', '--', process.execPath, '-e', 'process.stdout.write(process.env.DEPLOY + "|" + (process.env.KPM_TOKEN ?? "none"))'], {
       home: machine,
-      env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: proxy.url, DEPLOY: 'kpm://CI/deploy/password' },
+      env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir, DEPLOY: 'kpm://CI/deploy/password' },
     });
     expect(r2.code, describeRun(['run'], r2)).toBe(0);
     expect(r2.stdout).toBe('deploy-secret-1|none');
     expect((await ci(['inject'], 0, token, 'pw={{ kpm://CI/deploy/password }}\n')).stdout).toBe('pw=deploy-secret-1\n');
     expect((await ci(['show', 'deploy'])).stdout).toMatch(/bot/);
     expect((await ci(['generate', '--length', '12', '--raw'])).stdout).toHaveLength(12);
-    // nothing was written: no KPM_HOME, nothing in the (empty) home
+    // nothing was written: no KPM_HOME, nothing in the (empty) home; only the encrypted cache
     expect(fs.existsSync(join(machine, 'absent'))).toBe(false);
     expect(fs.readdirSync(machine)).toEqual([]);
+    expect(fs.readdirSync(join(cacheDir, 'kpm-tokens')).filter((f) => f.endsWith('.kpmc'))).toHaveLength(1);
+  });
+
+  it('parallel steps share the cache: several reads at once all answer right, and the cache file holds no plaintext', async () => {
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+    const env = { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir };
+    const reads = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => run(i % 2 ? ['read', 'kpm://CI/deploy/password'] : ['get', 'deploy', '--field', 'username'], { home: machine, env })),
+    );
+    for (const [i, r] of reads.entries()) {
+      expect(r.code, describeRun(['read'], r)).toBe(0);
+      expect(r.stdout).toBe(i % 2 ? 'deploy-secret-1\n' : 'bot\n');
+      expect(r.stderr).toBe('');
+    }
+    // again, all at once from the cache
+    const again = await Promise.all(Array.from({ length: 4 }, () => run(['read', 'kpm://CI/deploy/password'], { home: machine, env })));
+    for (const r of again) expect(r.stdout, describeRun(['read'], r)).toBe('deploy-secret-1\n');
+    const files = fs.readdirSync(join(cacheDir, 'kpm-tokens'));
+    expect(files.filter((f) => f.endsWith('.kpmc'))).toHaveLength(1);
+    expect(files.filter((f) => f.includes('kpm-tmp'))).toEqual([]);
+    expect(fs.statSync(join(cacheDir, 'kpm-tokens')).mode & 0o777).toBe(0o700);
+    for (const b of filesUnder(cacheDir)) {
+      for (const n of ['deploy-secret-1', 'deploy', 'bot', 'personal-secret', parseServiceToken(token).id]) expect(b.includes(n), n).toBe(false);
+    }
   });
 
   it('scoped: another vault, any write, sync or token management is forbidden (exit 9)', async () => {
@@ -144,6 +170,7 @@ describe('service tokens (real server, SQLite)', () => {
         edit(j);
         return Buffer.from(JSON.stringify(j));
       };
+      fs.rmSync(cacheDir, { recursive: true, force: true }); // a warm cache pulls nothing when nothing changed: fetch all
       try {
         const r = await ci(['read', 'kpm://CI/deploy/password'], 8);
         expect(r.stdout).toBe('');
@@ -167,8 +194,12 @@ describe('service tokens (real server, SQLite)', () => {
 
   it('revoke stops the token at once (exit 4); so does expiry', async () => {
     const id = parseServiceToken(token).id;
+    const cached = () => fs.readdirSync(join(cacheDir, 'kpm-tokens')).filter((f) => f.endsWith('.kpmc')).length;
+    expect(cached()).toBe(1); // the reads before left their cache
     await dev(['token', 'revoke', id.slice(0, 10)], 0, undefined, {});
+    // the server refuses it on every read, cache or not; and the cache of a dead token goes
     expect((await ci(['read', 'kpm://CI/deploy/password'], 4)).stderr).toMatch(/the service token is revoked or expired/);
+    expect(cached()).toBe(0);
     expect(JSON.parse((await dev(['token', 'list', '--json'], 0, undefined, {})).stdout)[0]).toMatchObject({ revoked: true, status: 'revoked' });
     const short = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
     expect((await ci(['read', 'kpm://CI/db/password'], 0, short)).stdout).toBe('db-secret\n');

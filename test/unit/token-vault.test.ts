@@ -2,7 +2,11 @@
 // a token is made for one vault, and TokenVault reads it — latest versions only, deleted entries
 // gone, lookups by name and id prefix, other vaults refused (exit 9); a server that swaps the sealed
 // key, serves another vault or alters records is caught (exit 8).
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CACHE_FOLDER, TokenCache, tokenCacheRoot } from '../../src/sync/tokencache.js';
 import { testServer } from '../helpers/server.js';
 import { account, device, newProfile, secondDevice, transport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
@@ -166,5 +170,148 @@ describe('vault key rotation of a data vault (own password)', () => {
     expect(again.vault.name).toBe('Private');
     expect(again.vault.id).not.toBe(copy); // rotated again, not only renamed
     expect(s.get('hidden', 'Private').payload.fields.password).toBe('h1');
+  });
+});
+
+describe('the service-token cache (src/sync/tokencache.ts)', () => {
+  const cacheRoot = () => fs.mkdtempSync(join(tmpdir(), 'kpm-tokencache-'));
+  /** a transport that counts pulls and records where each started */
+  const counting = (t: TokenTransport) => {
+    const pulls: number[] = [];
+    return { pulls, t: { vault: () => t.vault(), pull: (after: number) => (pulls.push(after), t.pull(after)) } satisfies TokenTransport };
+  };
+
+  it('the second read pulls nothing when the head did not move, and only the new records when it did', async () => {
+    const { s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    const first = counting(transportOf(tok));
+    expect((await TokenVault.load(first.t, tok, new TokenCache(root, tok))).get('deploy').payload.fields.password).toBe('v2');
+    expect(first.pulls).toEqual([0]);
+    const second = counting(transportOf(tok));
+    const v2 = await TokenVault.load(second.t, tok, new TokenCache(root, tok));
+    expect(second.pulls).toEqual([]);
+    expect(v2.get('deploy').payload.fields.password).toBe('v2');
+    expect(v2.list().map((e) => e.name)).toEqual(['db', 'deploy']);
+    const head = (await transportOf(tok).vault()).vault.head;
+    await s.update('CI', s.get('deploy', 'CI').id, s.get('deploy', 'CI').version, login('deploy', 'v3'));
+    await s.add('CI', login('later', 'l1'));
+    await syncProfile(s, t, acct.accountId);
+    const third = counting(transportOf(tok));
+    const v3 = await TokenVault.load(third.t, tok, new TokenCache(root, tok));
+    expect(third.pulls).toEqual([head]);
+    expect(v3.get('deploy').payload.fields.password).toBe('v3');
+    expect(v3.get('later').payload.fields.password).toBe('l1');
+    expect(await exitOf(() => v3.get('gone'))).toBe(EXIT.notFound);
+    // the same answers as a read without a cache
+    expect(v3.list()).toEqual((await TokenVault.load(transportOf(tok), tok)).list());
+  });
+
+  it('the cache file holds no plaintext (no name, value, vault name or id), is 0600 in a 0700 folder, and opens only with its token', async () => {
+    const { make, transportOf } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    const c = new TokenCache(root, tok);
+    const v = await TokenVault.load(transportOf(tok), tok, c);
+    const bytes = fs.readFileSync(c.file);
+    for (const needle of ['deploy', 'db-secret', 'v2', '"bot"', 'CI', v.id, tok.id, 'login']) {
+      expect(bytes.includes(Buffer.from(needle)), needle).toBe(false);
+      expect(bytes.includes(Buffer.from(needle).toString('base64')), needle).toBe(false);
+    }
+    expect(bytes.includes(Buffer.from(fromHex(v.id)))).toBe(false);
+    expect(c.file).not.toContain(tok.id);
+    expect(fs.statSync(c.file).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(c.dir).mode & 0o777).toBe(0o700);
+    // another token's cache object does not open this file
+    const other = { id: tok.id, secret: newServiceToken().secret };
+    const foreign = new TokenCache(root, other);
+    fs.copyFileSync(c.file, foreign.file);
+    expect(foreign.read()).toBeNull();
+    expect(foreign.discarded).toMatch(/does not open/);
+  });
+
+  it('a tampered cache (a flipped byte, a truncated or a foreign file) is discarded and the vault fetched again; the answers stay right', async () => {
+    const { make, transportOf } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    const c = new TokenCache(root, tok);
+    await TokenVault.load(transportOf(tok), tok, c);
+    const good = fs.readFileSync(c.file);
+    const damages: ((b: Buffer) => Buffer)[] = [
+      (b) => {
+        const x = Buffer.from(b);
+        x[x.length - 100] ^= 1;
+        return x;
+      },
+      (b) => b.subarray(0, b.length - 1),
+      (b) => b.subarray(0, 3),
+      () => Buffer.from('not a cache at all'),
+    ];
+    for (const damage of damages) {
+      fs.writeFileSync(c.file, damage(good));
+      const cc = new TokenCache(root, tok);
+      const pulls = counting(transportOf(tok));
+      const v = await TokenVault.load(pulls.t, tok, cc);
+      expect(pulls.pulls).toEqual([0]); // fetched again, from the start
+      expect(v.get('deploy').payload.fields.password).toBe('v2');
+      expect(v.warnings.join()).toMatch(/cache was discarded/);
+      expect(new TokenCache(root, tok).read()?.head).toBe((await transportOf(tok).vault()).vault.head); // and saved again, whole
+    }
+  });
+
+  it('rollback: a server that serves an older head (or envelope) than the cache holds is refused (exit 8), and the cache keeps the highest head', async () => {
+    const { s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    const honest = transportOf(tok);
+    const oldInfo = await honest.vault();
+    const oldPull = await honest.pull(0);
+    await TokenVault.load(honest, tok, new TokenCache(root, tok));
+    await s.add('CI', login('newer', 'n1'));
+    await syncProfile(s, t, acct.accountId);
+    await TokenVault.load(honest, tok, new TokenCache(root, tok));
+    const highest = new TokenCache(root, tok).read()!.head;
+    expect(highest).toBe(oldInfo.vault.head + 1);
+    // the server replays the state of before (a correctly signed manifest, for the old head)
+    const replay: TokenTransport = { vault: async () => oldInfo, pull: async () => oldPull };
+    const r = TokenVault.load(replay, tok, new TokenCache(root, tok));
+    await expect(r).rejects.toThrow(/rolled back to revision/);
+    expect(await exitOf(TokenVault.load(replay, tok, new TokenCache(root, tok)))).toBe(EXIT.corrupt);
+    // only the head in the vault answer lowered: the same
+    expect(await exitOf(TokenVault.load(transportOf(tok, { vault: (b) => ({ ...b, vault: { ...b.vault, head: b.vault.head - 1 } }) }), tok, new TokenCache(root, tok)))).toBe(EXIT.corrupt);
+    expect(new TokenCache(root, tok).read()!.head).toBe(highest);
+    // a save with a lower head (a parallel read that was slower) leaves the higher one
+    const cached = new TokenCache(root, tok).read()!;
+    new TokenCache(root, tok).save({ ...cached, head: highest - 1 });
+    expect(new TokenCache(root, tok).read()!.head).toBe(highest);
+    expect((await TokenVault.load(honest, tok, new TokenCache(root, tok))).get('newer').payload.fields.password).toBe('n1');
+  });
+
+  it('a token whose vault was deleted (key rotation) reads nothing, and its cache is removed', async () => {
+    const { s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    const c = new TokenCache(root, tok);
+    await TokenVault.load(transportOf(tok), tok, c);
+    expect(fs.existsSync(c.file)).toBe(true);
+    await rotateVaultKey(s, 'CI');
+    await syncProfile(s, t, acct.accountId);
+    expect(await exitOf(TokenVault.load(transportOf(tok), tok, new TokenCache(root, tok)))).toBe(EXIT.notFound);
+    expect(fs.existsSync(c.file)).toBe(false);
+  });
+
+  it('a cache folder that is not private (another mode, a symlink) is refused (exit 9); KPM_CACHE_DIR=off keeps nothing', async () => {
+    const { make, transportOf } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    fs.mkdirSync(join(root, CACHE_FOLDER), { mode: 0o755 });
+    fs.chmodSync(join(root, CACHE_FOLDER), 0o755);
+    expect(await exitOf(TokenVault.load(transportOf(tok), tok, new TokenCache(root, tok)))).toBe(EXIT.forbidden);
+    const root2 = cacheRoot();
+    fs.symlinkSync(root, join(root2, CACHE_FOLDER));
+    expect(await exitOf(TokenVault.load(transportOf(tok), tok, new TokenCache(root2, tok)))).toBe(EXIT.forbidden);
+    expect(tokenCacheRoot({ KPM_CACHE_DIR: 'off' })).toBeNull();
+    expect(tokenCacheRoot({ KPM_CACHE_DIR: '/x/y' })).toBe('/x/y');
+    expect(tokenCacheRoot({ KPM_HOME: '/h' })).not.toContain('/h'); // the user cache folder: a token machine needs no KPM_HOME
   });
 });

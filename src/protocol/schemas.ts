@@ -57,6 +57,7 @@ export const ErrorBody = obj(
     rules: { type: 'array', maxItems: 10, items: str(1, 20) },
     challenge: Challenge,
     retryAfter: int(0, 86400),
+    signInAgain: { type: 'boolean' },
   },
   ['error', 'message', 'requestId'],
 );
@@ -163,6 +164,7 @@ export interface ErrorBodyT {
   rules?: string[];
   challenge?: ChallengeT;
   retryAfter?: number;
+  signInAgain?: boolean;
 }
 export interface RegisterBodyT {
   email: string;

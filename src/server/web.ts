@@ -259,7 +259,7 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       metrics?.inc('kpm_signin_failures_total');
-      if (/sign in again/.test(e.message) || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
+      if (e.extra.signInAgain || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
       // The ticket still holds: the same step again (its own tries are counted by loginOtp).
       const t = await ctx.db.selectFrom('tickets').select('account_id').where('ticket_hash', '=', sha256Hex(ticket)).executeTakeFirst();
       const tf = t ? await twofactor.status(ctx, t.account_id) : undefined;

@@ -334,7 +334,7 @@ export async function secondStep(api: InstanceType<Http['ApiClient']>, r: Extrac
     try {
       return await api.call<TokensT>('loginOtp', { body: { ticket: r.ticket, code: code.trim() } });
     } catch (e) {
-      if (!(e instanceof ServerError) || e.code !== 'invalid_otp' || i >= 2 || /sign in again/.test(e.message)) throw e;
+      if (!(e instanceof ServerError) || e.code !== 'invalid_otp' || i >= 2 || e.body.signInAgain) throw e;
       info(`${e.message}. Try again.`);
     }
   }

@@ -1,7 +1,7 @@
 // sync, history, restore: one vault across every device of the account (docs/PROTOCOL.md "Sync"),
 // and the versions each entry went through.
 import type { Command } from 'commander';
-import { KpmError, EXIT, usageError } from '../../core/errors.js';
+import { KpmError, EXIT, isKind, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import type { SyncReport } from '../../sync/engine.js';
 import { info, json, out } from '../io.js';
@@ -80,7 +80,7 @@ Examples:
       try {
         v = await (await api(o)).restore(name, o.vault, version, Boolean(o.oldName));
       } catch (e) {
-        if (e instanceof KpmError && e.exitCode === EXIT.conflict && /already exists/.test(e.message)) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)');
+        if (isKind(e, 'name_taken')) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)', 'name_taken');
         throw e;
       }
       if (o.json) return json(v);

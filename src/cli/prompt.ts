@@ -46,8 +46,12 @@ async function prompting<T>(run: () => Promise<T>): Promise<T> {
  * password or passphrase, a name, a confirmation.
  */
 export function needTerminal(what: string, hint: string, exit: typeof EXIT.locked | typeof EXIT.usage = EXIT.usage): void {
-  if (!isInteractive()) throw new KpmError(`${what} is needed, but there is no terminal to ask on`, exit, hint, 'no_terminal');
+  if (!isInteractive()) throw noTerminal(what, hint, exit);
 }
+
+/** The error of `needTerminal`, for callers that have checked the terminal themselves. */
+export const noTerminal = (what: string, hint: string, exit: typeof EXIT.locked | typeof EXIT.usage = EXIT.usage): KpmError =>
+  new KpmError(`${what} is needed, but there is no terminal to ask on`, exit, hint, 'no_terminal');
 
 const requireTty = (what: string) => needTerminal(what, 'pass it on stdin with --password-stdin (or the documented flag)');
 

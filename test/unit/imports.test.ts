@@ -1,5 +1,7 @@
 // The shape of src/ (issue 18, item 4; README "Layout"): no import cycles between modules, type-only
 // and dynamic imports included, and each top folder imports only the folders README allows it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { folderOf, importCycles, importGraph, importsOf } from '../helpers/imports.js';
 
@@ -15,21 +17,17 @@ const KNOWN_CYCLES: string[][] = [
   ['vault/blobs.ts', 'vault/entry.ts'],
 ];
 
-/** README "Layout": the folders each folder of src/ may import (besides itself). */
-export const MAY_IMPORT: Record<string, readonly string[]> = {
-  core: [],
-  crypto: ['core'],
-  protocol: ['core', 'crypto'],
-  vault: ['core', 'crypto'],
-  settings: ['core', 'crypto'],
-  audit: ['core', 'crypto', 'vault'],
-  ssh: ['core', 'crypto', 'vault', 'agent'],
-  transfer: ['core', 'crypto', 'vault', 'ssh'],
-  sync: ['core', 'crypto', 'protocol', 'settings', 'vault'],
-  agent: ['core', 'crypto', 'protocol', 'settings', 'ssh', 'sync', 'vault'],
-  server: ['core', 'crypto', 'protocol'],
-  cli: ['agent', 'audit', 'core', 'crypto', 'protocol', 'settings', 'ssh', 'sync', 'transfer', 'vault'],
-};
+/** README "Layout": its table says, for each folder of src/, which folders it may import. */
+function readmeRules(): Record<string, readonly string[]> {
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### Layout'), readme.indexOf('## Credits'));
+  const rows = [...section.matchAll(/^\| `src\/(\w+)` \|[^|]*\| ([^|]*) \|$/gm)];
+  const folders = rows.map((r) => r[1]);
+  return Object.fromEntries(
+    rows.map(([, folder, may]) => [folder, may.trim() === 'everything but `server`' ? folders.filter((f) => f !== folder && f !== 'server') : [...may.matchAll(/`(\w+)`/g)].map((m) => m[1])]),
+  );
+}
+const MAY_IMPORT = readmeRules();
 
 describe('imports in src/', () => {
   const graph = importGraph();
@@ -76,6 +74,10 @@ describe('imports in src/', () => {
     const found = new Set(cycles.map(key));
     expect(cycles.filter((c) => !known.has(key(c))).map((c) => c.join(' → '))).toEqual([]);
     expect(KNOWN_CYCLES.filter((c) => !found.has(key(c)))).toEqual([]); // a fixed cycle leaves the list
+  });
+
+  it('README "Layout" has a row for every folder of src/, and nothing else', () => {
+    expect(Object.keys(MAY_IMPORT).sort()).toEqual([...new Set([...graph.keys()].map(folderOf))].sort());
   });
 
   it('each folder imports only what README "Layout" allows', () => {

@@ -13,11 +13,13 @@ import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
 import { Session } from '../../src/vault/session.js';
 import { fromBase64, utf8 } from '../../src/crypto/bytes.js';
+import { KDF_FLOOR } from '../../src/crypto/kdf.js';
 import { saveKeyringEnvelope } from '../../src/sync/state.js';
 import { installDownloadedKeyring } from '../../src/sync/newdevice.js';
 import { createAccount, loginTokens, type TestServer } from './server.js';
 
-export const FAST = { m: 19456, t: 2, p: 1 };
+/** The fastest KDF parameters kpm accepts (src/crypto/kdf.ts), for vaults made in tests. */
+export const FAST = KDF_FLOOR;
 export const PW = 'correct horse battery staple';
 
 const dirs: string[] = [];

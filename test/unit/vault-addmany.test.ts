@@ -10,10 +10,11 @@ import { Session } from '../../src/vault/session.js';
 import { EXIT } from '../../src/core/errors.js';
 import { listVaultDirs, readVaultHeader } from '../../src/vault/store.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
+import { KDF_FLOOR } from '../../src/crypto/kdf.js';
 import { asyncExitCodeOf } from '../helpers/exitcode.js';
 import { startWorker } from '../helpers/workers.js';
 
-const FLOOR = { m: 19456, t: 2, p: 1 };
+const FLOOR = KDF_FLOOR; // the fastest parameters kpm accepts
 
 function login(name: string): EntryPayload {
   const now = new Date().toISOString();

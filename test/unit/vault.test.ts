@@ -16,7 +16,7 @@ import { decodeKeyring, encodeKeyring, keyringBoundBytes } from '../../src/vault
 import type { EntryPayload } from '../../src/vault/entry.js';
 
 const PW = 'correct horse battery staple';
-const FLOOR = { m: 19456, t: 2, p: 1 };
+const FLOOR = kdf.KDF_FLOOR; // the fastest parameters kpm accepts
 
 function payload(name: string, password: string): EntryPayload {
   const now = new Date().toISOString();

@@ -7,6 +7,14 @@ import { EXIT, KpmError, isKind } from '../../src/core/errors.js';
 import { sealManifest, tampered, verifyManifest } from '../../src/sync/envelope.js';
 import { accountSigner } from '../../src/crypto/sign.js';
 import { ACCOUNT_PW, createAccount, loginTokens, testServer, totpCode } from '../helpers/server.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { utf8 } from '../../src/crypto/bytes.js';
+import { KDF_FLOOR } from '../../src/crypto/kdf.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { createKeyring } from '../../src/vault/keyring.js';
+import { Session } from '../../src/vault/session.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
 
 const SRC = join(__dirname, '..', '..', 'src');
 const sources = (dir: string): string[] =>
@@ -68,5 +76,28 @@ describe('error kinds', () => {
     s.clock.advance(24 * 3600_000);
     const expired = await wrong(old);
     expect([expired.body.error, expired.body.signInAgain]).toEqual(['invalid_otp', true]);
+  });
+
+  it('a name that is taken is kind "name_taken" (a vault, an entry, and restore over a live entry), whatever the message says', async () => {
+    const paths = resolvePaths({ KPM_HOME: mkdtempSync(join(tmpdir(), 'kpm-kinds-')) });
+    const profile = await createKeyring(paths, utf8.encode('correct horse battery staple'), KDF_FLOOR);
+    const s = await Session.open(paths, profile);
+    await s.createVault('Personal');
+    const now = new Date().toISOString();
+    const login = (name: string, password: string): EntryPayload => ({ type: 'login', name, fields: { password }, custom: [], tags: [], created: now, updated: now, passwordChanged: now });
+    const kindOf = async (fn: () => Promise<unknown>) => {
+      try {
+        await fn();
+      } catch (e) {
+        return e instanceof KpmError ? [e.exitCode, e.kind] : e;
+      }
+      return 'ok';
+    };
+    expect(await kindOf(() => s.createVault('personal'))).toEqual([EXIT.conflict, 'name_taken']);
+    await s.add(undefined, login('github', 'one'));
+    expect(await kindOf(() => s.add(undefined, login('github', 'two')))).toEqual([EXIT.conflict, 'name_taken']);
+    const gone = await s.remove('github');
+    await s.add(undefined, login('github', 'three'));
+    expect(await kindOf(() => s.restore(gone.id))).toEqual([EXIT.conflict, 'name_taken']); // `kpm restore` adds its hint on this kind
   });
 });

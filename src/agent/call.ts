@@ -2,7 +2,7 @@
 // `kpm list` while unlocked) load only this, node:net and node:fs.
 import * as net from 'node:net';
 import { readFileSync } from 'node:fs';
-import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
+import { KpmError, EXIT, isErrorKind, type ExitCode } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import { locateAgent, type AgentResponse } from './socket.js';
 
@@ -50,7 +50,7 @@ export function agentCall(paths: KpmPaths, method: string, params: unknown[] = [
         return reject(new KpmError('the agent closed the connection unexpectedly', EXIT.error));
       }
       if (res.notice && !opts.quiet) process.stderr.write(`kpm: ${res.notice}\n`);
-      if ('error' in res) reject(new KpmError(res.error.message, res.error.exitCode as ExitCode, res.error.hint));
+      if ('error' in res) reject(new KpmError(res.error.message, res.error.exitCode as ExitCode, res.error.hint, isErrorKind(res.error.kind) ? res.error.kind : undefined));
       else resolve(res.ok);
     });
   });

@@ -6,7 +6,7 @@ import type { KpmPaths } from '../core/paths.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import { AGENT_METHODS, type VaultApi } from './api.js';
 import { encodeHandover } from './handover.js';
-import { childEnv } from '../cli/childenv.js';
+import { childEnv } from '../core/childenv.js';
 
 export { childEnv };
 

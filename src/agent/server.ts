@@ -194,7 +194,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
         session.refresh();
         return { ok: sshAgentMethod(session, req.method, (req.params ?? []) as unknown[]) };
       } catch (e) {
-        if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint } };
+        if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } };
         return { error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } };
       }
     }
@@ -213,7 +213,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       if (write) syncs.afterWrite(offline);
       return withNotice({ ok: result ?? null });
     } catch (e) {
-      if (e instanceof KpmError) return withNotice({ error: { message: e.message, exitCode: e.exitCode, hint: e.hint } });
+      if (e instanceof KpmError) return withNotice({ error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } });
       return withNotice({ error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } });
     }
   };

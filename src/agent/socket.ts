@@ -122,7 +122,7 @@ export interface AgentRequest {
   offline?: boolean;
 }
 
-export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string } }) & {
+export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string; kind?: string } }) & {
   /** the last background sync failed: shown once, on the next command */
   notice?: string;
 };

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { KpmError, EXIT } from '../core/errors.js';
 import { info, plural } from './io.js';
-import { childEnv, withoutSecretEnv } from './childenv.js';
+import { childEnv, withoutSecretEnv } from '../core/childenv.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest('hex');
 

@@ -174,7 +174,7 @@ export async function editText(initial = ''): Promise<string> {
     import('node:fs'),
     import('node:path'),
     import('../core/fsutil.js'),
-    import('./childenv.js'),
+    import('../core/childenv.js'),
     import('./context.js'),
   ]);
   const dir = makePrivateTempDir(ctx().paths.run, 'edit-');

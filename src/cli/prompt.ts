@@ -4,7 +4,9 @@
 import { EXIT, KpmError, usageError } from '../core/errors.js';
 import { colorOn, isInteractive } from './io.js';
 
-const ctx = () => ({ input: process.stdin, output: process.stderr, clearPromptOnDone: false });
+/** Where prompts read and write: stdout stays for data. */
+export const PROMPT_IO = { input: process.stdin, output: process.stderr, clearPromptOnDone: false };
+const ctx = () => PROMPT_IO;
 
 /** Ctrl-C (or Ctrl-D) at a prompt: the command ends without a message, exit 130 as in a shell. */
 export class Interrupted extends Error {
@@ -35,9 +37,23 @@ async function prompting<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-function requireTty(what: string): void {
-  if (!isInteractive()) throw usageError(`${what} is needed, but there is no terminal to ask on`, 'pass it on stdin with --password-stdin (or the documented flag)');
+/**
+ * The one check for "an answer is needed, but there is no terminal to ask on" (kind `no_terminal`).
+ * Its exit code is the README's (table "Exit codes"): 4 (locked) when the answer is what unlocks or
+ * signs in — the master password of a locked vault, a data vault's or the settings password, and
+ * everything an account command asks to sign in (address, account password, verification code,
+ * security check); 2 (usage) for any other answer: a new password being chosen, a file's
+ * password or passphrase, a name, a confirmation.
+ */
+export function needTerminal(what: string, hint: string, exit: typeof EXIT.locked | typeof EXIT.usage = EXIT.usage): void {
+  if (!isInteractive()) throw noTerminal(what, hint, exit);
 }
+
+/** The error of `needTerminal`, for callers that have checked the terminal themselves. */
+export const noTerminal = (what: string, hint: string, exit: typeof EXIT.locked | typeof EXIT.usage = EXIT.usage): KpmError =>
+  new KpmError(`${what} is needed, but there is no terminal to ask on`, exit, hint, 'no_terminal');
+
+const requireTty = (what: string) => needTerminal(what, 'pass it on stdin with --password-stdin (or the documented flag)');
 
 export async function askSecret(message: string): Promise<string> {
   requireTty(message);
@@ -90,4 +106,17 @@ export async function askConfirm(message: string, def = false): Promise<boolean>
   requireTty(message);
   const { confirm } = await import('@inquirer/prompts');
   return prompting(() => confirm({ message, default: def, theme: theme() as never }, ctx()));
+}
+
+export async function askSelect<T>(message: string, choices: { name: string; value: T }[], def?: T): Promise<T> {
+  requireTty(message);
+  const { select } = await import('@inquirer/prompts');
+  return prompting(() => select({ message, choices, default: def, theme: theme() as never }, ctx()));
+}
+
+/** A list to pick from by typing a filter (regions). */
+export async function askSearch<T>(message: string, choices: { name: string; value: T }[]): Promise<T> {
+  requireTty(message);
+  const { search } = await import('@inquirer/prompts');
+  return prompting(() => search({ message, source: (term: string | undefined) => choices.filter((c) => !term || c.name.toLowerCase().includes(term.toLowerCase())), theme: theme() as never }, ctx()));
 }

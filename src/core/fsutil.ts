@@ -145,21 +145,44 @@ export function sleepMs(ms: number): void {
 export function withLock<T>(dir: string, fn: () => T, timeoutMs = 30_000): T {
   const lockPath = join(dir, 'lock');
   const deadline = Date.now() + timeoutMs;
-  let delay = 2;
-  while (!tryCreateLock(lockPath)) {
+  for (let delay = 2; !tryLockFile(lockPath, deadline); delay = Math.min(delay * 2, 50)) sleepMs(delay);
+  let result: T;
+  try {
+    result = fn();
+  } finally {
+    fs.rmSync(lockPath, { force: true });
+  }
+  // The lock is gone the moment `fn` returns: an async `fn` would run on unlocked. Use withLockAsync.
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') throw new Error('withLock: fn returned a promise; use withLockAsync');
+  return result;
+}
+
+/**
+ * `withLock` for an async `fn`: the lock file is held until the promise settles, and waiting for
+ * it never blocks the event loop (a holder in this same process can finish meanwhile).
+ */
+export async function withLockAsync<T>(dir: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const lockPath = join(dir, 'lock');
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; !tryLockFile(lockPath, deadline); delay = Math.min(delay * 2, 50)) await new Promise((r) => setTimeout(r, delay));
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lockPath, { force: true });
+  }
+}
+
+/** One try at the lock file: true when it is ours; a dead owner's lock is taken over; past `deadline`, exit 7. */
+function tryLockFile(lockPath: string, deadline: number): boolean {
+  for (;;) {
+    if (tryCreateLock(lockPath)) return true;
     const owner = readPid(lockPath);
     if ((owner !== undefined && !pidAlive(owner)) || (owner === undefined && lockAgeMs(lockPath) > 5_000)) {
       removeStaleLock(lockPath, owner);
       continue;
     }
     if (Date.now() > deadline) throw new KpmError('the vault is locked by another kpm process; try again', EXIT.conflict);
-    sleepMs(delay);
-    delay = Math.min(delay * 2, 50);
-  }
-  try {
-    return fn();
-  } finally {
-    fs.rmSync(lockPath, { force: true });
+    return false;
   }
 }
 
@@ -223,8 +246,8 @@ function removeStaleLock(lockPath: string, staleOwner: number | undefined): void
  * killed, so a crashed writer never leaves a stale lock behind. Elsewhere: the lock file above.
  */
 export async function withVaultLock<T>(dir: string, fn: () => T | Promise<T>, timeoutMs = 30_000, purpose = 'vault'): Promise<T> {
-  // Elsewhere the lock file holds only while `fn` runs synchronously (kpm's tested platform is Linux).
-  if (process.platform !== 'linux') return withLock(purpose === 'vault' ? dir : join(dir, `.${purpose}`), fn, timeoutMs);
+  // Elsewhere: the lock file, held until `fn`'s promise settles.
+  if (process.platform !== 'linux') return withLockAsync(purpose === 'vault' ? dir : join(dir, `.${purpose}`), fn, timeoutMs);
   const { createServer } = await import('node:net');
   const { createHash } = await import('node:crypto');
   const name = `\0kpm-${purpose}-lock-${createHash('sha256').update(fs.realpathSync(dir)).digest('hex').slice(0, 40)}`;

@@ -5,7 +5,7 @@
 import { wipe } from './bytes.js';
 import { accountSubkey } from './keys.js';
 import { offHeapCopy } from './aead.js';
-import { publicKeyOf, signBytes, verifyBytes, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from '../settings/signing.js';
+import { publicKeyOf, signBytes, verifyBytes, PUBLIC_KEY_BYTES, SIGNATURE_BYTES } from './ed25519.js';
 
 export { PUBLIC_KEY_BYTES, SIGNATURE_BYTES };
 

@@ -4,23 +4,9 @@ import * as S from './schemas.js';
 import * as SSO from './sso.js';
 import { SHARE_ROUTES } from './share.js';
 import type { JsonSchema } from './validate.js';
+import type { RouteSpec } from './routespec.js';
 
-export interface RouteSpec {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  path: string;
-  /** needs `Authorization: Bearer <access token>` */
-  auth: boolean;
-  body?: JsonSchema;
-  params?: JsonSchema;
-  status: number;
-  response: JsonSchema;
-  /** larger request bodies than MAX_BODY_BYTES (sync) */
-  bodyLimit?: number;
-  /** responses are checked without tolerating unknown fields (sync: R15) */
-  strict?: boolean;
-  /** needs `Authorization: Token <id>.<auth key>` (a service token), never a device session */
-  tokenAuth?: boolean;
-}
+export type { RouteSpec } from './routespec.js';
 
 const Empty: JsonSchema = { type: 'object', additionalProperties: false, properties: {}, required: [] };
 

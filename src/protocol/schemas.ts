@@ -51,6 +51,7 @@ export const ErrorBody = obj(
     rules: { type: 'array', maxItems: 10, items: str(1, 20) },
     challenge: Challenge,
     retryAfter: int(0, 86400),
+    signInAgain: { type: 'boolean' },
   },
   ['error', 'message', 'requestId'],
 );

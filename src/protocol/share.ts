@@ -1,7 +1,7 @@
 // Shared vaults (docs/SHARING.md): request and response bodies, and the routes. Every body the
 // server relays is opaque and signed by its author; the client checks all of it.
 import type { JsonSchema } from './validate.js';
-import type { RouteSpec } from './routes.js';
+import type { RouteSpec } from './routespec.js';
 import { MAX_EMAIL_LENGTH } from './email.js';
 
 const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({ type: 'object', additionalProperties: false, properties, required });

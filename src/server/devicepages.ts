@@ -11,7 +11,7 @@ import type { RequestInfo, ServerContext } from './context.js';
 import { ApiError } from './errors.js';
 import { utf8 } from '../crypto/bytes.js';
 import { layout, PAGE_CSP, pageHeaders } from './pages.js';
-import { cookieNames, csrfField, html, noticeHtml, send, sentence, setCookie, when, type Notice } from './web.js';
+import { cookieNames, csrfField, html, noticeHtml, send, sentence, setCookie, when, type Notice } from './webhtml.js';
 import * as front from './devicefront.js';
 
 const SSO_MAX_AGE_S = 10 * 60;

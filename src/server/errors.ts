@@ -6,6 +6,8 @@ export interface ErrorExtra {
   rules?: string[];
   challenge?: ChallengeT;
   retryAfter?: number;
+  /** the sign-in is over (its ticket expired or used up, the device signed out): start again, do not retry the step */
+  signInAgain?: true;
 }
 
 export class ApiError extends Error {

@@ -118,17 +118,17 @@ export async function signIn(
 export async function loginOtp(ctx: ServerContext, req: RequestInfo, body: { ticket: string; code: string }): Promise<LoginResultT> {
   const hash = sha256Hex(body.ticket);
   const t = await ctx.db.selectFrom('tickets').selectAll().where('ticket_hash', '=', hash).where('expires_at', '>', ctx.now()).executeTakeFirst();
-  if (!t) throw apiError('invalid_otp', 'the sign-in has expired; sign in again');
+  if (!t) throw apiError('invalid_otp', 'the sign-in has expired; sign in again', { signInAgain: true });
   const acct = await ctx.db.selectFrom('accounts').select(['id', 'email', 'disabled_at']).where('id', '=', t.account_id).executeTakeFirstOrThrow();
   await checkHourlyCap(ctx, acct.email);
   const counted = await ctx.db.updateTable('tickets').set((eb) => ({ tries: eb('tries', '+', 1) })).where('ticket_hash', '=', hash).where('tries', '<', 5).executeTakeFirst();
   if (Number(counted.numUpdatedRows) !== 1) {
     await ctx.db.deleteFrom('tickets').where('ticket_hash', '=', hash).execute();
-    throw apiError('invalid_otp', 'too many wrong codes; sign in again');
+    throw apiError('invalid_otp', 'too many wrong codes; sign in again', { signInAgain: true });
   }
   await twofactor.verifySecondFactor(ctx, req, { accountId: acct.id, email: acct.email }, body.code);
   const gone = await ctx.db.deleteFrom('tickets').where('ticket_hash', '=', hash).executeTakeFirst();
-  if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_otp', 'the sign-in has expired; sign in again');
+  if (Number(gone.numDeletedRows) !== 1) throw apiError('invalid_otp', 'the sign-in has expired; sign in again', { signInAgain: true });
   if (acct.disabled_at != null) throw apiError('account_disabled', DISABLED);
   return { status: 'ok', ...(await issueSession(ctx, acct, t.device_name)) };
 }
@@ -143,7 +143,7 @@ export async function refresh(ctx: ServerContext, refreshToken: string): Promise
     .select(['sessions.id', 'sessions.name', 'sessions.revoked_at', 'sessions.refresh_expires_at', 'accounts.id as account_id', 'accounts.email', 'accounts.disabled_at'])
     .where('sessions.refresh_hash', '=', oldHash)
     .executeTakeFirst();
-  if (!row || row.revoked_at != null || row.refresh_expires_at <= now) throw apiError('unauthorized', 'this device is signed out; sign in again');
+  if (!row || row.revoked_at != null || row.refresh_expires_at <= now) throw apiError('unauthorized', 'this device is signed out; sign in again', { signInAgain: true });
   if (row.disabled_at != null) throw apiError('account_disabled', DISABLED);
   const t = newTokens(ctx);
   const res = await ctx.db
@@ -152,7 +152,7 @@ export async function refresh(ctx: ServerContext, refreshToken: string): Promise
     .where('id', '=', row.id)
     .where('refresh_hash', '=', oldHash)
     .executeTakeFirst();
-  if (Number(res.numUpdatedRows) !== 1) throw apiError('unauthorized', 'this device is signed out; sign in again');
+  if (Number(res.numUpdatedRows) !== 1) throw apiError('unauthorized', 'this device is signed out; sign in again', { signInAgain: true });
   return tokensView(t, { id: row.account_id, email: row.email }, { id: row.id, name: row.name });
 }
 
@@ -285,7 +285,7 @@ export async function authenticateWeb(ctx: ServerContext, token: string, idleMs:
   const now = ctx.now();
   const row = await ctx.db.selectFrom('sessions').select('created_at').where('id', '=', auth.sessionId).executeTakeFirstOrThrow();
   const until = Math.min(now + idleMs, row.created_at + maxMs);
-  if (until <= now) throw apiError('token_expired', 'the browser session has expired; sign in again');
+  if (until <= now) throw apiError('token_expired', 'the browser session has expired; sign in again', { signInAgain: true });
   await ctx.db.updateTable('sessions').set({ access_expires_at: until, refresh_expires_at: until, last_seen_at: now }).where('id', '=', auth.sessionId).execute();
   return auth;
 }

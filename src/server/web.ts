@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RequestInfo, ServerContext } from './context.js';
 import type { ChallengeT, LoginResultT } from '../protocol/schemas.js';
 import { ApiError, apiError } from './errors.js';
-import { cookie, escapeHtml, layout, pageHeaders, parseForm } from './pages.js';
+import { cookie, parseForm } from './pages.js';
 import { newToken, safeEqual, sha256Hex } from './tokens.js';
 import { captchaImage } from './challenges.js';
 import { describeProblems, passwordProblems, RULE_TEXT, type PasswordRule } from '../protocol/password-policy.js';
@@ -31,85 +31,15 @@ import type { Metrics } from './metrics.js';
 import * as oidcClient from 'openid-client';
 import { decodeUtf8, utf8 } from '../crypto/bytes.js';
 import { deviceCallback, registerDevicePages } from './devicepages.js';
+import { cookieNames, csrfField, html, noticeHtml, raw, send, sentence, setCookie, when, type Html, type Notice, type Signed } from './webhtml.js';
+
+const whenIso = (iso: string): string => when(Date.parse(iso));
 
 export const WEB_IDLE_MS = 30 * 60_000;
 export const WEB_MAX_MS = 12 * 3600_000;
 export const WEB_DEVICE_NAME = 'Web browser';
 const FORM_CSRF_MAX_AGE_S = 30 * 60;
 const SSO_MAX_AGE_S = 10 * 60;
-
-// ------------------------------------------------------------------ HTML helpers
-
-export class Html {
-  constructor(readonly s: string) {}
-  toString(): string {
-    return this.s;
-  }
-}
-export const raw = (s: string): Html => new Html(s);
-function part(v: unknown): string {
-  if (v instanceof Html) return v.s;
-  if (Array.isArray(v)) return v.map(part).join('');
-  if (v === undefined || v === null || v === false) return '';
-  return escapeHtml(String(v));
-}
-/** A template whose values are escaped unless they are Html already. */
-export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
-  let out = strings[0];
-  values.forEach((v, i) => (out += part(v) + strings[i + 1]));
-  return new Html(out);
-}
-
-export const when = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
-const whenIso = (iso: string): string => when(Date.parse(iso));
-
-/** Names of the cookies: `__Host-` needs Secure, so only over TLS. */
-export function cookieNames(req: FastifyRequest): { session: string; form: string; sso: string; secure: boolean } {
-  const secure = req.protocol === 'https';
-  return secure ? { session: '__Host-kpm_session', form: '__Host-kpm_form', sso: '__Host-kpm_sso', secure } : { session: 'kpm_session', form: 'kpm_form', sso: 'kpm_sso', secure };
-}
-
-export function setCookie(reply: FastifyReply, req: FastifyRequest, name: string, value: string, maxAgeS?: number, sameSite: 'Strict' | 'Lax' = 'Strict'): void {
-  const attrs = [`${name}=${value}`, 'Path=/', 'HttpOnly', `SameSite=${sameSite}`];
-  if (maxAgeS !== undefined) attrs.push(`Max-Age=${maxAgeS}`);
-  if (cookieNames(req).secure) attrs.push('Secure');
-  const prev = reply.getHeader('set-cookie');
-  const list = prev === undefined ? [] : Array.isArray(prev) ? prev.map(String) : [String(prev)];
-  reply.header('set-cookie', [...list, attrs.join('; ')]);
-}
-
-export interface Notice {
-  kind: 'error' | 'ok';
-  text: string;
-}
-
-interface Signed {
-  auth: sessions.AuthInfo;
-  csrf: string;
-}
-
-type Section = 'overview' | 'devices' | 'security' | 'settings';
-const SECTIONS: [Section, string, string][] = [
-  ['overview', 'Overview', '/account/'],
-  ['devices', 'Devices', '/account/devices'],
-  ['security', 'Two-step verification', '/account/security'],
-  ['settings', 'Settings', '/account/settings'],
-];
-
-function nav(current: Section | undefined, s: Signed | undefined): string {
-  if (!s) return '';
-  const links = SECTIONS.map(([id, label, href]) => html`<a href="${href}"${raw(id === current ? ' aria-current="page"' : '')}>${label}</a>`);
-  return html`<nav aria-label="Account">${links}</nav><form method="post" action="/account/signout">${csrfField(s.csrf)}<button class="secondary small" type="submit">Sign out</button></form>`.s;
-}
-
-export const csrfField = (token: string): Html => html`<input type="hidden" name="csrf" value="${token}">`;
-export const noticeHtml = (n?: Notice): Html => (n ? html`<div class="notice ${n.kind}" role="${n.kind === 'error' ? 'alert' : 'status'}">${n.text}</div>` : raw(''));
-
-export function send(reply: FastifyReply, status: number, o: { title: string; body: Html; section?: Section; signed?: Signed; narrow?: boolean }): FastifyReply {
-  return pageHeaders(reply)
-    .code(status)
-    .send(layout({ title: o.title, body: o.body.s, nav: nav(o.section, o.signed), narrow: o.narrow }));
-}
 
 const info = (req: FastifyRequest): RequestInfo => ({ ip: req.ip, log: req.log });
 
@@ -260,7 +190,7 @@ ${providers.length > 0 ? html`<div class="card"><h2>Or continue with</h2><div cl
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       metrics?.inc('kpm_signin_failures_total');
-      if (/sign in again/.test(e.message) || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
+      if (e.extra.signInAgain || e.code === 'too_many_attempts') return signInPage(req, reply, { status: e.status, notice: { kind: 'error', text: sentence(e.message) } });
       // The ticket still holds: the same step again (its own tries are counted by loginOtp).
       const t = await ctx.db.selectFrom('tickets').select('account_id').where('ticket_hash', '=', sha256Hex(ticket)).executeTakeFirst();
       const tf = t ? await twofactor.status(ctx, t.account_id) : undefined;
@@ -637,10 +567,4 @@ ${await captchaBlock(o.challenge)}<button type="submit">Send the link</button>
       body: html`<h1>Password changed</h1><div class="card"><p>The account password is changed and every device is signed out. Sign in again with the new password, here or with <code>kpm login</code>.</p><p><a href="/account/signin">Sign in</a></p></div>`,
     });
   });
-}
-
-/** An error message of the services as a sentence for a page. */
-export function sentence(m: string): string {
-  const s = m.charAt(0).toUpperCase() + m.slice(1);
-  return /[.!?]$/.test(s) ? s : `${s}.`;
 }

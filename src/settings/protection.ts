@@ -16,7 +16,7 @@ import { DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
 import type { KpmPaths } from '../core/paths.js';
 import { problemsOf, type StoredValues } from './schema.js';
 import { checkVerifier, createVerifier, parseVerifier, VerifierFormatError } from './verifier.js';
-import { generateSigningKey, publicKeyOf, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, signBytes, verifyBytes } from './signing.js';
+import { generateSigningKey, publicKeyOf, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, signBytes, verifyBytes } from '../crypto/ed25519.js';
 
 export const PROTECTION_KEY = 'protection';
 const BODY_LABEL = 'kpm/v1/settings\0';

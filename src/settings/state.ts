@@ -6,7 +6,7 @@ import { fromBase64, toBase64, utf8 } from '../crypto/bytes.js';
 import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
 import type { KpmPaths } from '../core/paths.js';
 import { settingsFiles, tampered, verifyState, invalidSettings, type SettingsState } from './protection.js';
-import { PUBLIC_KEY_BYTES } from './signing.js';
+import { PUBLIC_KEY_BYTES } from '../crypto/ed25519.js';
 
 /** The public key in the marker, or undefined when there is no marker. A damaged marker is exit 8. */
 export function readMarker(paths: KpmPaths): Uint8Array | undefined {

@@ -8,7 +8,7 @@ import { offHeapCopy, open as aeadOpen, seal as aeadSeal, AuthError } from '../c
 import { randomBytes } from '../crypto/random.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
-import { KpmError } from '../core/errors.js';
+import { isKind } from '../core/errors.js';
 import { fingerprint, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
@@ -49,7 +49,7 @@ const parsing = <T>(what: string, fn: () => T): T => {
   try {
     return fn();
   } catch (e) {
-    if (e instanceof KpmError && /^sharing:/.test(e.message)) throw e;
+    if (isKind(e, 'tampered')) throw e;
     throw shareTampered(`${what} is malformed`);
   }
 };

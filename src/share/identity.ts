@@ -8,7 +8,7 @@ import { accountSubkey, sha256 } from '../crypto/keys.js';
 import { offHeapCopy } from '../crypto/aead.js';
 import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
-import { KpmError, EXIT } from '../core/errors.js';
+import { isKind, KpmError, EXIT } from '../core/errors.js';
 
 const X_PKCS8 = fromHex('302e020100300506032b656e04220420');
 const X_SPKI = fromHex('302a300506032b656e032100');
@@ -16,7 +16,7 @@ const FP_LABEL = utf8.encode('kpm/v1/share/fingerprint');
 const MAGIC = utf8.encode('KPID');
 
 /** Exit 8: something about sharing does not verify; nothing was written or sent. */
-export const shareTampered = (what: string, hint = 'nothing was changed or sent; do not trust this server (or check the fingerprint with its owner)') => new KpmError(`sharing: ${what}`, EXIT.corrupt, hint);
+export const shareTampered = (what: string, hint = 'nothing was changed or sent; do not trust this server (or check the fingerprint with its owner)') => new KpmError(`sharing: ${what}`, EXIT.corrupt, hint, 'tampered');
 
 function xPrivate(seed: Uint8Array): KeyObject {
   const der = Buffer.from(concatBytes(X_PKCS8, seed));
@@ -127,7 +127,7 @@ export function decodeIdentity(bytes: Uint8Array, email?: string): PublicIdentit
     if (r.offset !== body.length) throw fail('has trailing bytes');
     rec = { email: e, signPublic, boxPublic, fp: fingerprint(signPublic, boxPublic) };
   } catch (e) {
-    if (e instanceof KpmError && /sharing:/.test(e.message)) throw e;
+    if (isKind(e, 'tampered')) throw e;
     throw fail('is malformed');
   }
   if (!verifySignature(rec.signPublic, body, bytes.subarray(body.length))) throw fail('fails its signature check');

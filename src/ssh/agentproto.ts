@@ -1,6 +1,7 @@
 // The SSH agent protocol (draft-miller-ssh-agent; OpenSSH PROTOCOL.agent): framing, messages,
 // and what kpm's agent answers on one connection. Keys come from a backend (the unlocked kpm
 // agent); this layer only decides what to offer and what to sign, and never sees a private key.
+import { EXIT, KpmError } from '../core/errors.js';
 import { WireError, WireReader, WireWriter } from './wire.js';
 import { verifySignature } from './keys.js';
 import { describeHost, hostAllowed, hostsForKey, type HostNames } from './hosts.js';
@@ -198,7 +199,7 @@ export class AgentConnection {
     try {
       sig = await this.backend.sign(b64, data, flags);
     } catch (e) {
-      this.policy.log(`signature with ${key.name} failed: ${(e as Error).message}${/agent not running|ENOENT|ECONNREFUSED/.test((e as Error).message) ? ' (kpm is locked: run `kpm unlock`)' : ''}`);
+      this.policy.log(`signature with ${key.name} failed: ${(e as Error).message}${e instanceof KpmError && e.exitCode === EXIT.locked ? ' (kpm is locked: run `kpm unlock`)' : ''}`);
       return failure();
     }
     return new WireWriter().byte(MSG.SIGN_RESPONSE).string(sig).toBuffer();

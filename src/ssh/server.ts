@@ -57,7 +57,12 @@ export function kpmBackend(paths: KpmPaths): SshBackend {
       }
     },
     async sign(blob, data, flags) {
-      return Buffer.from((await agentCall(paths, 'sshSign', [blob, data.toString('base64'), flags])) as string, 'base64');
+      try {
+        return Buffer.from((await agentCall(paths, 'sshSign', [blob, data.toString('base64'), flags])) as string, 'base64');
+      } catch (e) {
+        if (e instanceof AgentUnavailable) throw new KpmError(`the kpm agent is not running (${e.message})`, EXIT.locked);
+        throw e;
+      }
     },
     async lock() {
       try {

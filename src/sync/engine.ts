@@ -15,7 +15,7 @@ import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEn
 import { loadProfileState, saveProfileState, type ProfileSyncState } from './state.js';
 import { checkKeptEpoch, forgetRemoteVault, keepRemoteVault } from './remotevaults.js';
 import { checkSameProfile } from './profilecheck.js';
-import { lockedVaultReport } from './lockflush.js';
+import { lockedVaultReport } from './unsent.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 

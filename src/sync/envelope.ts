@@ -27,7 +27,7 @@ export const SYNC_LABEL = {
 } as const;
 
 /** Exit 8: what the server sent was altered, replayed or does not belong here. */
-export const tampered = (what: string) => new KpmError(`the server's data was tampered with: ${what}; nothing was changed on this device`, EXIT.corrupt, 'your local vault is intact; contact the server operator, and do not trust this server');
+export const tampered = (what: string) => new KpmError(`the server's data was tampered with: ${what}; nothing was changed on this device`, EXIT.corrupt, 'your local vault is intact; contact the server operator, and do not trust this server', 'tampered');
 
 /** Refuses KDF parameters weaker than the ones this device already uses (R11). */
 export function checkNotWeaker(offered: { m: number; t: number; p: number }, pinned: { m: number; t: number; p: number }, what = ''): void {
@@ -78,7 +78,7 @@ const wrapReader = <T>(what: string, fn: () => T): T => {
     return fn();
   } catch (e) {
     // a ByteReader's "truncated or corrupt" is exit 8 already; say where it came from
-    if (e instanceof KpmError && e.exitCode === EXIT.corrupt && !/tampered/.test(e.message)) throw tampered(`${what} is malformed`);
+    if (e instanceof KpmError && e.exitCode === EXIT.corrupt && e.kind !== 'tampered') throw tampered(`${what} is malformed`);
     throw e;
   }
 };

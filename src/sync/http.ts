@@ -102,7 +102,7 @@ export class ApiClient {
     if (status === spec.status) {
       const problem = validate(spec.response, json, { allowExtra: !strict });
       // A sync answer off the schema (an unknown key field, a forged count …) is treated as tampering.
-      if (problem && strict) throw new KpmError(`the server's data was tampered with: a malformed sync answer (${problem}); nothing was changed on this device`, EXIT.corrupt);
+      if (problem && strict) throw new KpmError(`the server's data was tampered with: a malformed sync answer (${problem}); nothing was changed on this device`, EXIT.corrupt, undefined, 'tampered');
       if (problem) throw networkError(`the server sent an unexpected answer (${problem})`);
       return json as T;
     }

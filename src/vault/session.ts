@@ -130,7 +130,7 @@ export class Session {
     const v = this.vault(name);
     const n = checkName(newName, 'vault name');
     const other = this.vaultInfo(n);
-    if (other && other.id !== v.id) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict);
+    if (other && other.id !== v.id) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict, undefined, 'name_taken');
     await v.rename(n);
     return this.listVaults().find((i) => i.id === v.id)!;
   }
@@ -149,7 +149,7 @@ export class Session {
 
   async createVault(name: string, ownPassword?: Uint8Array, params?: KdfParams): Promise<VaultInfo> {
     const n = checkName(name, 'vault name');
-    if (this.vaultInfo(n)) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict);
+    if (this.vaultInfo(n)) throw new KpmError(`a vault named "${n}" already exists`, EXIT.conflict, undefined, 'name_taken');
     const v = await Vault.create(this.paths.vaults, this.profile, n, ownPassword, params);
     this.open.set(v.id, v);
     return { id: v.id, name: v.name, ownPassword: v.ownPassword, locked: false, entries: 0 };

@@ -349,7 +349,7 @@ export class Vault {
         if (!ch.deleted) {
           const owner = ownerOf(tagHex);
           if (owner !== undefined && owner !== id) {
-            throw new KpmError(`an entry named "${ch.payload.name}" already exists in vault "${this.meta.name}"`, EXIT.conflict, 'choose another name or edit the existing entry');
+            throw new KpmError(`an entry named "${ch.payload.name}" already exists in vault "${this.meta.name}"`, EXIT.conflict, 'choose another name or edit the existing entry', 'name_taken');
           }
         }
         if (cur && !(cur.flags & FLAG_DELETED) && ownerOf(toHex(cur.nameTag)) === id) tagOwner.set(toHex(cur.nameTag), undefined);

@@ -4,49 +4,12 @@
 // replayed code refused → wrong passwords until the security check → solve it → login.
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
-import { decodeMail, outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { outboxMails, runServerCli, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 
 const PW = 'Flow7Password';
 const WRONG = 'Wrong1Password';
-
-interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-async function smtpReceiver(): Promise<{ port: number; mails: Mail[]; close(): Promise<void> }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, done) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject: /^Subject: (.*)$/m.exec(raw)?.[1] ?? '', text: decodeMail(raw) });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.server.address() as { port: number }).port;
-  return { port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   let smtp: Awaited<ReturnType<typeof smtpReceiver>>;

@@ -4,11 +4,10 @@
 import { mkdirSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { describeRun, makeHome, run, type RunResult } from '../helpers/kpm.js';
-import { decodeMail, ROOT, startServer, totpCode, type RunningServer } from '../helpers/server.js';
+import { ROOT, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
@@ -19,42 +18,6 @@ const NEW_PW = 'Newer8Password';
 const EMAIL = 'web@example.org';
 const SHOTS = join(ROOT, 'test', 'artifacts', 'web');
 if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser tests of the account pages are skipped (.ci/run installs Debian's chromium)`);
-
-interface Mail {
-  to: string;
-  subject: string;
-  text: string;
-}
-
-async function smtpReceiver(): Promise<{ port: number; mails: Mail[]; close(): Promise<void> }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    logger: false,
-    onData(stream, session, done) {
-      let raw = '';
-      stream.on('data', (c: Buffer) => (raw += c));
-      stream.on('end', () => {
-        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject: /^Subject: (.*)$/m.exec(raw)?.[1] ?? '', text: decodeMail(raw) });
-        done();
-      });
-    },
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const port = (server.server.address() as { port: number }).port;
-  return { port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, chromium)', () => {
   let smtp: Awaited<ReturnType<typeof smtpReceiver>>;

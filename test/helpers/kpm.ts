@@ -180,6 +180,41 @@ export async function runOk(args: string[], opts: RunOptions = {}): Promise<RunR
   return r;
 }
 
+export interface KpmCallOptions {
+  /** extra environment; a value of undefined removes a variable */
+  env?: Record<string, string | undefined>;
+  /** bytes for stdin (an empty pipe otherwise) */
+  input?: string | Buffer | Uint8Array;
+  timeoutMs?: number;
+  /** strings that must appear in neither stdout nor stderr (passwords, codes); given at all, stack traces are checked too */
+  secrets?: string[];
+}
+
+/** `kpm(home, args, code, opts)`: see `kpmWith`. */
+export type Kpm = (home: string | undefined, args: string[], code: number, opts?: KpmCallOptions) => Promise<RunResult>;
+
+/**
+ * The one way e2e tests run kpm: `kpm(home, ARGS, code, {env, input, secrets})` runs the built
+ * binary, expects exit `code` (the run's output in the failure message) and, when `secrets` are
+ * given (also `[]`), that the output holds no stack trace and none of them. `defaults` (env,
+ * secrets …) apply to every call; a call's env is merged over them, its secrets added.
+ */
+export function kpmWith(defaults: KpmCallOptions = {}): Kpm {
+  return async (home, args, code, opts = {}) => {
+    const r = await run(args, { home, env: { ...defaults.env, ...opts.env }, input: opts.input ?? defaults.input, timeoutMs: opts.timeoutMs ?? defaults.timeoutMs });
+    if (r.code !== code) throw new Error(`expected exit ${code}:\n${describeRun(args, r)}`);
+    const secrets = defaults.secrets || opts.secrets ? [...(defaults.secrets ?? []), ...(opts.secrets ?? [])] : undefined;
+    if (secrets) {
+      const problems = leaks(r, secrets);
+      if (problems.length) throw new Error(`${problems.join('; ')}:\n${describeRun(args, r)}`);
+    }
+    return r;
+  };
+}
+
+/** `kpm(home, args, code, opts)` without defaults (see `kpmWith`). */
+export const kpm: Kpm = kpmWith();
+
 /** The environment that unlocks for one command (no agent). */
 export const withMaster = (pw: string = MASTER): Record<string, string> => ({ KPM_MASTER_PASSWORD: pw });
 

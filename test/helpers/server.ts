@@ -297,3 +297,45 @@ export function outboxSms(file: string): { to: string; text: string }[] {
     .filter(Boolean)
     .map((l) => JSON.parse(l));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real SMTP receiver for a spawned kpm-server (--smtp smtp://127.0.0.1:PORT)
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+/** An SMTP server on a loopback port that keeps every mail it receives (decoded text). */
+export async function smtpReceiver(): Promise<{ port: number; mails: Mail[]; close(): Promise<void> }> {
+  const { SMTPServer } = await import('smtp-server');
+  const mails: Mail[] = [];
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    logger: false,
+    onData(stream, session, done) {
+      let raw = '';
+      stream.on('data', (c: Buffer) => (raw += c));
+      stream.on('end', () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), subject: /^Subject: (.*)$/m.exec(raw)?.[1] ?? '', text: decodeMail(raw) });
+        done();
+      });
+    },
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const port = (server.server.address() as { port: number }).port;
+  return { port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
+}
+
+/** Polls `fn` until it returns a value (a mail that arrives over SMTP, a file); fails after `ms`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined, ms = 15_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { AGENT_METHODS, checkRequest, METHOD_TABLE, WRITE_METHODS } from '../../src/agent/api.js';
 import { sessionApi } from '../../src/agent/local.js';
-import { childEnv, isSecretEnv } from '../../src/cli/childenv.js';
+import { childEnv, isSecretEnv } from '../../src/core/childenv.js';
 
 const now = '2026-01-01T00:00:00.000Z';
 const payload = { type: 'login', name: 'n', fields: { password: 'p' }, custom: [], tags: [], created: now, updated: now };

@@ -16,7 +16,7 @@ import {
   canonicalJson, createProtection, openSigner, PROTECTION_KEY, recordProblem, resign, signedBody, verifyState, wipeSigner,
   type ProtectionRecord,
 } from '../../src/settings/protection.js';
-import { generateSigningKey, publicKeyOf, signBytes, verifyBytes } from '../../src/settings/signing.js';
+import { generateSigningKey, publicKeyOf, signBytes, verifyBytes } from '../../src/crypto/ed25519.js';
 import { readMarker, readState, writeMarker } from '../../src/settings/state.js';
 import { delayAfter, readThrottle, recordFailure, recordSuccess, reserveAttempt } from '../../src/settings/throttle.js';
 import { commitSettings, loadState } from '../../src/settings/store.js';

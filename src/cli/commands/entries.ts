@@ -6,7 +6,7 @@ import { notFound, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
 import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
-import { askConfirm, askSecret, askText, withRetries } from '../prompt.js';
+import { askConfirm, askSecret, askText, needTerminal, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';
@@ -97,7 +97,7 @@ async function newSecret(f: EntryFlags & { passwordStdin?: boolean; password?: b
   }
   if (f.generate || f.words !== undefined || f.length !== undefined) return { value: generatedSecret(f, await generatorDefaults()), generated: true };
   if (required && f.password !== false) {
-    if (!isInteractive()) throw usageError(`a password for "${name}" is needed, but there is no terminal to ask on`, 'use --password-stdin, --generate, or --no-password for a login without one');
+    needTerminal(`a password for "${name}"`, 'use --password-stdin, --generate, or --no-password for a login without one');
     const v = await withRetries(async () => {
       const a = await askSecret(`Password for ${name} (empty to generate one)`);
       if (a === '') return a;

@@ -11,7 +11,7 @@ import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
 import { usageError, EXIT, KpmError } from '../../core/errors.js';
 import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, warn } from '../io.js';
-import { askNewSecret } from '../prompt.js';
+import { askNewSecret, needTerminal, noTerminal } from '../prompt.js';
 import { checkNewPassword, nonInteractiveMasterPassword, requireVault, unlockProfile, unlockWithPassword } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx, intOption } from '../context.js';
@@ -111,7 +111,7 @@ export function register(program: Command): void {
       const check = { what: 'the master password', allowWeak: Boolean(o.allowWeakPassword) };
       let pw = await nonInteractiveMasterPassword(o);
       if (pw === undefined) {
-        if (!isInteractive()) throw usageError('a master password is needed, but there is no terminal to ask on', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');
+        needTerminal('a master password', 'pass it with --password-stdin or KPM_MASTER_PASSWORD');
         info(UNRECOVERABLE);
         pw = await askNewSecret('Choose a master password', 'Repeat the master password', (p) => checkNewPassword(p, check));
       } else {
@@ -266,7 +266,7 @@ export function register(program: Command): void {
         profile = await unlockWithPassword(paths, {}, 'Current master password');
         if (!isInteractive()) {
           wipe(profile.accountKey);
-          throw usageError('the new master password is needed, but there is no terminal to ask on', 'use --password-stdin');
+          throw noTerminal('the new master password', 'use --password-stdin');
         }
         info(UNRECOVERABLE);
         next = await askNewSecret('New master password', 'Repeat the new master password', (p) => checkNewPassword(p, check));

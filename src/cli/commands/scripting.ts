@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fsutil.js';
-import { childEnv, isSecretEnv } from '../childenv.js';
+import { childEnv, isSecretEnv } from '../../core/childenv.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx } from '../context.js';

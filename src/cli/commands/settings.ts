@@ -1,26 +1,21 @@
-// kpm settings lock|unlock|status|recover (docs/SETTINGS.md), and the two guarded removals:
-// kpm reset (all local data) and kpm uninstall (that, plus completion scripts).
+// kpm settings lock|unlock|status|recover (docs/SETTINGS.md). kpm reset and kpm uninstall: reset.ts.
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
-import { homedir } from 'node:os';
-import { join, resolve, sep } from 'node:path';
 import { utf8, wipe } from '../../crypto/bytes.js';
 import { DEFAULT_KDF, type KdfParams } from '../../crypto/kdf.js';
 import { readKeyring } from '../../vault/keyring.js';
 import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import { readFileOrNull, writeFileAtomic } from '../../core/fsutil.js';
 import type { KpmPaths } from '../../core/paths.js';
-import { agentCall, agentStatus } from '../../agent/client.js';
-import { agentPaths } from '../../agent/socket.js';
 import { createProtection, PROTECTION_KEY, resign, settingsFiles, wipeSigner, type PasswordSource } from '../../settings/protection.js';
 import { effectiveFlat, problemsOf, validSubset, type StoredValues } from '../../settings/schema.js';
 import { readMarker, readState, removeMarker } from '../../settings/state.js';
 import { delayAfter, readThrottle, recordSuccess, withSettingsLock } from '../../settings/throttle.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
-import { askConfirm, askNewSecret } from '../prompt.js';
+import { askNewSecret, noTerminal } from '../prompt.js';
 import { masterPassword, requireVault, unlockProfile, unlockWithPassword } from '../unlock.js';
 import { ctx } from '../context.js';
-import { GUARDED_ACTIONS, requireSettingsPassword, unlockSettings } from '../guard.js';
+import { GUARDED_ACTIONS, unlockSettings } from '../guard.js';
 
 const store = () => import('../../settings/store.js');
 
@@ -38,7 +33,7 @@ async function newSettingsPassword(o: { passwordStdin?: boolean; useMaster?: boo
   let password: string;
   if (o.passwordStdin) password = await readStdinText('settings password');
   else if (isInteractive()) password = await askNewSecret('Choose a settings password', 'Repeat the settings password');
-  else throw usageError('a settings password is needed, but there is no terminal to ask on', 'pass it with --password-stdin, or use the master password with --use-master');
+  else throw noTerminal('a settings password', 'pass it with --password-stdin, or use the master password with --use-master');
   if ([...password].length < MIN_SETTINGS_PASSWORD) throw usageError(`the settings password must be at least ${MIN_SETTINGS_PASSWORD} characters long`);
   return { password, source: 'separate' };
 }
@@ -56,64 +51,6 @@ function rawValues(paths: KpmPaths): StoredValues {
     return {};
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// reset / uninstall
-
-/** kpm's own folders, each checked not to be something broader (/, the home folder, KPM_HOME itself). */
-function localDataDirs(paths: KpmPaths): string[] {
-  const dirs = [...new Set([paths.data, paths.config, paths.run, agentPaths(paths).dir].map((d) => resolve(d)))];
-  const forbidden = new Set([resolve('/'), resolve(homedir()), resolve(paths.home) === resolve(paths.data) ? '' : resolve(paths.home)]);
-  for (const d of dirs) {
-    if (forbidden.has(d) || d.split(sep).filter(Boolean).length < 2) throw new KpmError(`refusing to delete ${d}: it does not look like a kpm folder`, EXIT.error);
-  }
-  return dirs.filter((d) => fs.existsSync(d));
-}
-
-function completionFiles(): string[] {
-  const home = homedir();
-  const dataHome = process.env.XDG_DATA_HOME || join(home, '.local', 'share');
-  const configHome = process.env.XDG_CONFIG_HOME || join(home, '.config');
-  const candidates = [
-    join(process.env.BASH_COMPLETION_USER_DIR || join(dataHome, 'bash-completion'), 'completions', 'kpm'),
-    join(home, '.local', 'share', 'bash-completion', 'completions', 'kpm'),
-    join(home, '.zfunc', '_kpm'),
-    join(configHome, 'fish', 'completions', 'kpm.fish'),
-    join(home, '.config', 'fish', 'completions', 'kpm.fish'),
-  ];
-  return [...new Set(candidates)].filter((f) => fs.existsSync(f));
-}
-
-/** Locks and stops the agent (as `kpm lock` does) and waits until it is gone. */
-async function stopAgent(paths: KpmPaths): Promise<void> {
-  if (!(await agentStatus(paths).catch(() => null))) return;
-  await agentCall(paths, 'lock').catch(() => undefined);
-  for (let i = 0; i < 100 && (await agentStatus(paths).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
-}
-
-async function removeLocalData(o: { yes?: boolean; settingsPasswordStdin?: boolean }, action: 'reset' | 'uninstall'): Promise<void> {
-  const { paths } = ctx();
-  if (!o.yes && !isInteractive()) throw usageError(`refusing to ${action} without confirmation`, 'add --yes when running without a terminal');
-  await requireSettingsPassword(action, o);
-  const dirs = localDataDirs(paths);
-  const completions = action === 'uninstall' ? completionFiles() : [];
-  if (!dirs.length && !completions.length) {
-    info('There is no local kpm data to delete.');
-  } else {
-    if (!o.yes) {
-      info(`This deletes:\n${[...dirs, ...completions].map((d) => `  ${d}`).join('\n')}`);
-      info('Without a backup or a sync server, the vault in it is gone for good.');
-      if (!(await askConfirm(action === 'reset' ? 'Delete all local kpm data?' : 'Uninstall kpm and delete all its data?', false))) return info('Nothing deleted.');
-    }
-    await stopAgent(paths);
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-    for (const f of completions) fs.rmSync(f, { force: true });
-    info(`Deleted ${[...dirs, ...completions].join(', ')}.`);
-  }
-  if (action === 'uninstall') info('To remove the kpm program itself: npm uninstall -g kpm');
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export function register(program: Command): void {
   const settings = program
@@ -242,20 +179,4 @@ export function register(program: Command): void {
       info('Run `kpm settings lock` to protect the settings again.');
       if (readMarker(paths)) throw new KpmError('could not remove the protection marker', EXIT.error);
     });
-
-  program
-    .command('reset')
-    .description('delete all local kpm data: vault, settings, agent files (needs the settings password while protected)')
-    .option('-y, --yes', 'do not ask for confirmation')
-    .option('--settings-password-stdin', 'read the settings password from stdin')
-    .addHelpText('after', '\nExamples:\n  kpm reset\n  kpm reset --yes')
-    .action((o) => removeLocalData(o, 'reset'));
-
-  program
-    .command('uninstall')
-    .description("remove kpm's data and its completion scripts, then print how to remove the program (needs the settings password while protected)")
-    .option('-y, --yes', 'do not ask for confirmation')
-    .option('--settings-password-stdin', 'read the settings password from stdin')
-    .addHelpText('after', '\nExamples:\n  kpm uninstall\n  kpm uninstall --yes')
-    .action((o) => removeLocalData(o, 'uninstall'));
 }

@@ -96,7 +96,7 @@ export function register(program: Command): void {
       if (parsed.encrypted) {
         if (o.passphraseStdin) passphrase = await readStdinText('passphrase');
         else if (isInteractive()) passphrase = await askSecret(`Passphrase for ${basename(file)}`);
-        else throw usageError(`${file} is protected by a passphrase, but there is no terminal to ask on`, 'use --passphrase-stdin');
+        else throw new KpmError(`${file} is protected by a passphrase, but there is no terminal to ask on`, EXIT.usage, 'use --passphrase-stdin', 'no_terminal');
       }
       const key = parsed.open(passphrase);
       if (o.comment !== undefined) key.comment = o.comment;

@@ -1,5 +1,5 @@
 // Sign-in with an identity provider (OpenID Connect, device authorization grant, RFC 8628):
-// `kpm login --sso P` (hooked in account.ts), `kpm account link|unlink --sso P`, `account identities`,
+// `kpm login --sso P` (hooked in account/login.ts), `kpm account link|unlink --sso P`, `account identities`,
 // `account providers`. The kpm server is the OpenID client; this side shows the provider's URL and
 // code, polls the server, and stores the session through finishLogin like a password sign-in. No
 // account password is involved, and the master password never leaves this device either way.
@@ -10,7 +10,11 @@ import type { SsoIdentityT, SsoPollResultT, SsoRegisterResultT, SsoStartedT } fr
 import { info, isInteractive, json, out } from '../io.js';
 import { requireSettingsPassword } from '../guard.js';
 import { ctx } from '../context.js';
-import { PROMPT_IO, accountPassword, client, deviceName, finishLogin, mergePasswords, otpOf, secondStep, serverOptions, sessionServer, showQr, signedIn } from './account.js';
+import { PROMPT_IO } from '../prompt.js';
+import { client, serverOptions, sessionServer, signedIn } from './account/connect.js';
+import { accountPassword, deviceName, mergePasswords, otpOf } from './account/input.js';
+import { showQr } from './account/output.js';
+import { finishLogin, secondStep } from './account/signin.js';
 
 type Api = Awaited<ReturnType<typeof client>>['api'];
 

@@ -20,7 +20,7 @@ import { toKeepassXml } from '../../transfer/keepass.js';
 import { toCsv } from '../../transfer/csv.js';
 import { parseJsonText, decodeText } from '../../transfer/model.js';
 import { info, isInteractive, json, readStdinText, warn } from '../io.js';
-import { askNewSecret, askSecret } from '../prompt.js';
+import { askNewSecret, askSecret, needTerminal } from '../prompt.js';
 import { openApi, requireVault, unlockProfile } from '../unlock.js';
 import { ctx } from '../context.js';
 
@@ -44,7 +44,7 @@ async function exportPassword(o: SecretOpts, forWriting: boolean, label = 'Expor
   const given = (await stdinSecrets(o)).exportPw ?? (process.env.KPM_EXPORT_PASSWORD || undefined);
   let pw = given;
   if (pw === undefined) {
-    if (!isInteractive()) throw usageError(`${label === 'Export password' ? 'an export password' : `the ${label.toLowerCase()}`} is needed, but there is no terminal to ask on`, 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
+    needTerminal(label === 'Export password' ? 'an export password' : `the ${label.toLowerCase()}`, 'pass it with --export-password-stdin or KPM_EXPORT_PASSWORD');
     pw = forWriting ? await askNewSecret(label, `${label} (again)`) : await askSecret(label);
   }
   if (!pw) throw usageError('the export password must not be empty');

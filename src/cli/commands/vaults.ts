@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { EXIT, usageError } from '../../core/errors.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, readStdinText } from '../io.js';
-import { askConfirm, askNewSecret, askSecret, withRetries } from '../prompt.js';
+import { askConfirm, askNewSecret, askSecret, needTerminal, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { ctx } from '../context.js';
 import { requireSettingsPassword } from '../guard.js';
@@ -18,7 +18,8 @@ const newVaultCheck = (o: { allowWeakPassword?: boolean }, name: string) => (pw:
 
 async function vaultPassword(o: { vaultPasswordStdin?: boolean; allowWeakPassword?: boolean }, isNew: boolean, name: string): Promise<string> {
   if (o.vaultPasswordStdin) return readStdinText('vault password');
-  if (!isInteractive()) throw usageError(`the password of vault "${name}" is needed, but there is no terminal to ask on`, 'pass it with --vault-password-stdin');
+  // opening a data vault off a terminal is exit 4 (locked), choosing a new password exit 2 (README "Exit codes")
+  needTerminal(`the password of vault "${name}"`, 'pass it with --vault-password-stdin', isNew ? EXIT.usage : EXIT.locked);
   if (!isNew) return askSecret(`Password of vault "${name}"`);
   info(OWN_UNRECOVERABLE);
   return askNewSecret(`Choose a password for vault "${name}"`, 'Repeat it', newVaultCheck(o, name));

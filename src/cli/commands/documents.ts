@@ -151,7 +151,7 @@ async function notExisting(a: VaultApi, name: string, vault?: string): Promise<v
   try {
     const v = await a.get(name, vault);
     if (normalizeName(v.payload.name) === normalizeName(name)) {
-      throw new KpmError(`an entry named "${v.payload.name}" already exists in vault "${v.vault}"`, EXIT.conflict, 'choose another name, or add files to it with `kpm attach`');
+      throw new KpmError(`an entry named "${v.payload.name}" already exists in vault "${v.vault}"`, EXIT.conflict, 'choose another name, or add files to it with `kpm attach`', 'name_taken');
     }
   } catch (e) {
     if (!(e instanceof KpmError) || e.exitCode !== EXIT.notFound) throw e;

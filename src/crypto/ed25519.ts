@@ -2,8 +2,8 @@
 // that are wiped right after use; the private key exists only in the short-lived CLI process that
 // changes the settings, never in the agent.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { concatBytes, fromHex } from '../crypto/bytes.js';
-import { offHeapCopy } from '../crypto/aead.js';
+import { concatBytes, fromHex } from './bytes.js';
+import { offHeapCopy } from './aead.js';
 
 const PKCS8_PREFIX = fromHex('302e020100300506032b657004220420'); // followed by the 32-byte seed
 const SPKI_PREFIX = fromHex('302a300506032b6570032100'); // followed by the 32-byte public key

@@ -1,0 +1,59 @@
+// kpm history, kpm restore: the versions each entry went through (edits, deletions, the losing
+// side of a sync conflict), and bringing one back (or a deleted entry from the trash).
+import type { Command } from 'commander';
+import { KpmError, EXIT, isKind, usageError } from '../../core/errors.js';
+import type { EntryView } from '../../vault/session.js';
+import { info, json, out } from '../io.js';
+import { openApi } from '../unlock.js';
+import { loadSettings } from '../settings.js';
+import { ctx, intOption } from '../context.js';
+
+const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(ctx().paths)).autolock);
+
+function describe(v: EntryView): string {
+  const f = v.payload.fields as Record<string, string | undefined>;
+  const what = [f.username && `user ${f.username}`, f.url].filter(Boolean).join(', ');
+  return `${String(v.version).padStart(3)}  ${v.payload.updated ?? ''}  ${v.deleted ? 'deleted ' : ''}${v.payload.name}${what ? `  (${what})` : ''}`;
+}
+
+export function register(program: Command): void {
+  program
+    .command('history <name>')
+    .description('every version of an entry (edits, deletions, and the losing side of a sync conflict)')
+    .option('--vault <name>', 'vault')
+    .option('--reveal', 'print each version\'s fields, secrets included')
+    .option('--json', 'print JSON (secrets included)')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm history github\n  kpm restore github --rev 3')
+    .action(async (name: string, o) => {
+      const versions = await (await api(o)).history(name, o.vault);
+      if (o.json) return json(versions);
+      for (const v of versions) {
+        out(describe(v));
+        if (o.reveal) for (const [k, val] of Object.entries(v.payload.fields)) if (val) out(`       ${k}: ${val}`);
+      }
+    });
+
+  program
+    .command('restore <name>')
+    .description('bring back a deleted entry from the trash, or an earlier version with --rev')
+    .option('--rev <n>', 'the version to bring back (the number `kpm history` shows); the entry keeps its current name')
+    .option('--old-name', "with --rev: also bring back that version's name")
+    .option('--vault <name>', 'vault')
+    .option('--json', 'print the restored entry as JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExamples:\n  kpm restore github             # from the trash\n  kpm restore github --rev 2     # an earlier version, under its current name\n  kpm restore github --rev 2 --old-name')
+    .action(async (name: string, o) => {
+      const version = o.rev === undefined ? undefined : intOption('--rev', o.rev, 1, 2 ** 31);
+      if (o.oldName && version === undefined) throw usageError('--old-name goes with --rev N');
+      let v: EntryView;
+      try {
+        v = await (await api(o)).restore(name, o.vault, version, Boolean(o.oldName));
+      } catch (e) {
+        if (isKind(e, 'name_taken')) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)', 'name_taken');
+        throw e;
+      }
+      if (o.json) return json(v);
+      info(`Restored "${v.payload.name}" (now version ${v.version}).`);
+    });
+}

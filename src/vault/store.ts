@@ -515,9 +515,9 @@ export class Vault {
     });
   }
 
-  /** Seals one record (sync's rebase of a local change onto the server's version). */
-  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload): Uint8Array {
-    const flags = deleted ? FLAG_DELETED : 0;
+  /** Seals one record (sync's rebase of a local change onto the server's version); `extraFlags`: purge, cut. */
+  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload, extraFlags = 0): Uint8Array {
+    const flags = (deleted ? FLAG_DELETED : 0) | (extraFlags & (FLAG_PURGED | FLAG_CUT));
     const tag = this.nameTag(payload.name);
     const plaintext = utf8.encode(JSON.stringify(payload));
     if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);

@@ -218,7 +218,14 @@ const m004tokens: Migration = {
   },
 };
 
-const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens };
+/** Compaction (docs/PROTOCOL.md "Compaction"): each vault's log has a generation, 1 until the first compaction. */
+const m005compaction: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('sync_vaults').addColumn('generation', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  },
+};
+
+const MIGRATIONS: Record<string, Migration> = { '001_accounts': m001, '002_sso': m002, '003_sync': m003sync, '004_tokens': m004tokens, '005_compaction': m005compaction };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 

@@ -311,7 +311,7 @@ export class Session {
     // The deletion time goes in `updated`: sync's "later change wins" compares it.
     const payload = { ...v.decrypt(r), updated: new Date().toISOString() };
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
-    await this.afterWrite(v);
+    await this.afterWrite(v, true);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }
 
@@ -397,10 +397,12 @@ export class Session {
    * with a smaller `history.keep` the write path compacts a little later (sync and the purge commands
    * use the setting itself).
    */
-  private async afterWrite(v: Vault): Promise<void> {
-    if (!v.needsCompaction(DEFAULT_KEEP)) return;
+  private async afterWrite(v: Vault, deleted = false): Promise<void> {
+    // a deletion also checks the trash for entries past trash.days (at least a day old: cheap, from the summaries)
+    const stale = deleted && [...v.latest.values()].some((r) => inTrash(r) && Date.now() - Date.parse(this.summary(v, r).updated ?? '') > DAY_MS);
+    if (!stale && !v.needsCompaction(DEFAULT_KEEP)) return;
     const ret = await this.retention();
-    if (v.needsCompaction(ret.keep)) await this.maintainVault(v, ret);
+    if (stale || v.needsCompaction(ret.keep)) await this.maintainVault(v, ret);
   }
 
   private async retention(): Promise<Retention> {
@@ -416,7 +418,10 @@ export class Session {
     return withVaultLock(this.paths.data, () => maintainLocked(v, ret, force));
   }
 
-  /** `kpm trash purge [NAME]`: deletes one entry in the trash, or every one, for good; compacts at once. */
+  /**
+   * `kpm trash purge [NAME]`: deletes one entry in the trash, or every one, for good; compacts at once
+   * (without NAME every vault in scope, with `history.keep`, trash or not).
+   */
   async purgeTrash(query?: string, vaultName?: string): Promise<{ purged: EntrySummary[]; dropped: number }> {
     const ret = await this.retention();
     const purged: EntrySummary[] = [];
@@ -427,7 +432,7 @@ export class Session {
       if (!inTrash(hit.r)) throw usageError(`"${this.summary(hit.v, hit.r).name}" is not in the trash`, 'delete it first with `kpm rm`');
       targets.push(hit);
     } else for (const v of this.vaultsFor(vaultName)) for (const r of v.latest.values()) if (inTrash(r)) targets.push({ v, r });
-    for (const v of new Set(targets.map((t) => t.v))) {
+    for (const v of query === undefined ? this.vaultsFor(vaultName) : [targets[0].v]) {
       const mine = targets.filter((t) => t.v === v);
       dropped += await withVaultLock(this.paths.data, async () => {
         for (const t of mine) purged.push(this.summary(v, t.r));

@@ -182,7 +182,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             vaults.push(r);
           }
           for (const rv of remote.values()) {
-            const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
+            const { env, kp } = checkVaultEnvelope(rv, profile.profileId, null); // signature checked in checkAllEnvelopes
             if (env.deleted) {
               markGone(rv.id, env.epoch);
               forgetRemoteVault(paths, rv.id); // a data vault known only from the server: gone too

@@ -128,7 +128,8 @@ export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile)
   }
 }
 
-async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<'removed' | void> {
+/** `verified`: the caller already checked rv's signature (src/sync/engine.ts checks every envelope of the state first). */
+async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, warnings: string[], verified: boolean): Promise<'removed' | void> {
   const localKp = encodeVaultKeyPart(v.keyPart());
   if (!rv) {
     if (s.epoch > 0) throw tampered(`vault "${v.name}" vanished from the server`);
@@ -137,7 +138,7 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
     Object.assign(s, { epoch: 1, envelopeHash: hashHex(body), keyPartHash: hashHex(localKp) });
     return;
   }
-  const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
+  const { env, kp } = checkVaultEnvelope(rv, profile.profileId, verified ? null : accountPublicKey(profile.accountKey));
   if (env.epoch < s.epoch) throw tampered(`vault "${v.name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${s.epoch})`);
   const bodyHash = hashHex(fromBase64(rv.body));
   if (env.epoch === s.epoch && s.envelopeHash && bodyHash !== s.envelopeHash) throw tampered(`vault "${v.name}" key envelope changed without a new epoch`);
@@ -149,9 +150,9 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
       if (kp.wrapKind !== (v.ownPassword ? 2 : 1)) throw tampered(`vault "${v.name}" key wrapping changed kind`);
       if (kp.ownKdf) checkNotWeaker(kp.ownKdf.params, decodeVaultKeyPart(localKp).ownKdf!.params, ` for vault "${v.name}"`);
       else {
-        const [remote, own] = [unwrapRemoteVaultKey(kp, profile), v.exportKey()];
-        const same = bytesEqual(remote, own);
-        wipe(remote, own);
+        const remote = unwrapRemoteVaultKey(kp, profile);
+        const same = v.hasKey(remote);
+        wipe(remote);
         if (!same) throw tampered(`vault "${v.name}" key was substituted`);
       }
       const meta = openVaultMeta(kp, profile);
@@ -372,8 +373,8 @@ function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
 
 // ------------------------------------------------------------------ push
 
-async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths): Promise<void> {
-  const pending = await v.locked(() => pendingRecords(v, s));
+/** Sends `pending` (read under the lock that applied the pull: one lock for pull and push). */
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths, pending: LogRecord[]): Promise<void> {
   if (pending.length > 0) report.filesSent = await uploadBlobs(paths, t, blobIdsOf(v, pending), warnings);
   let i = 0;
   while (i < pending.length) {
@@ -501,7 +502,7 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
         if (j !== saved) saveVaultState(v.dir, s);
         saved = j;
       };
-      if ((await syncEnvelope(v, rv, s, t, profile, warnings)) === 'removed') return { ...report, removed: true };
+      if ((await syncEnvelope(v, rv, s, t, profile, warnings, attempt === 0)) === 'removed') return { ...report, removed: true };
       persist();
       const pulled: Pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { generation: s.serverGeneration ?? 1, head: 0, chain: fromHex(s.chain), time: 0, records: [] };
       const newGeneration = pulled.generation !== (s.serverGeneration ?? 1) && s.revision > 0;
@@ -509,7 +510,7 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
       // the files first: a download the server cuts short or inflates (S10) leaves the vault as it was,
       // so the next sync fetches them again
       if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobsOf(v, pulled.records));
-      await v.locked(() => {
+      const pending = await v.locked(() => {
         const fresh = newGeneration ? adoptGeneration(v, s, pulled) : pulled.records;
         if (fresh.length > 0) apply(v, s, fresh, report);
         if (!newGeneration && fresh.some((r) => isPurgeOrCut(r.flags))) s.serverPurge = true;
@@ -518,8 +519,9 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
         persist();
         // a purge or history cut that arrived: its old versions go from this device now
         if (v.needsCompaction(retention.keep) && fresh.some((r) => isPurgeOrCut(r.flags)) && v.compactLocked(retention.keep) > 0) reloadState(v, s);
+        return pendingRecords(v, s);
       });
-      await pushPending(v, s, t, profile, report, persist, warnings, paths);
+      await pushPending(v, s, t, profile, report, persist, warnings, paths, pending);
       await v.locked(() => {
         normalize(v, s);
         persist();

@@ -384,12 +384,9 @@ export class Vault {
         const wasLive = cur && !(cur.flags & FLAG_DELETED) ? 1 : 0;
         live += (ch.deleted ? 0 : 1) - wasLive;
         const version = curVersion + 1;
-        const plaintext = utf8.encode(JSON.stringify(ch.payload));
-        if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-        const sealed = seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
-        const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
-        encoded.push(raw);
-        changed.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
+        const rec = this.sealed(ch.entryId, version, flags, tag, ch.payload);
+        encoded.push(rec.raw);
+        changed.set(id, rec);
       }
       this.appendLocked(encoded, live);
     });
@@ -518,10 +515,20 @@ export class Vault {
   /** Seals one record (sync's rebase of a local change onto the server's version); `extraFlags`: purge, cut. */
   sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload, extraFlags = 0): Uint8Array {
     const flags = (deleted ? FLAG_DELETED : 0) | (extraFlags & (FLAG_PURGED | FLAG_CUT));
-    const tag = this.nameTag(payload.name);
+    return this.sealed(entryId, version, flags, this.nameTag(payload.name), payload).raw;
+  }
+
+  /** The one place a record is sealed: payload JSON under the record key, bound by its AAD. */
+  private sealed(entryId: Uint8Array, version: number, flags: number, tag: Uint8Array, payload: EntryPayload): LogRecord {
     const plaintext = utf8.encode(JSON.stringify(payload));
     if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-    return encodeRecord(entryId, version, flags, tag, seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag)));
+    const sealed = seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag));
+    return { entryId, version, flags, nameTag: tag, sealed, raw: encodeRecord(entryId, version, flags, tag, sealed) };
+  }
+
+  /** Whether `key` is this vault's key (compared here: the key is not copied out). */
+  hasKey(key: Uint8Array): boolean {
+    return bytesEqual(key, this.vk);
   }
 
   /** Live-entry count after `raws` were applied on top of `base` (latest record per entry). */

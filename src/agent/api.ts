@@ -34,6 +34,10 @@ export interface VaultApi {
   history(query: string, vault?: string): Promise<EntryView[]>;
   /** brings back a deleted entry, or an earlier version */
   restore(query: string, vault?: string, version?: number, oldName?: boolean): Promise<EntryView>;
+  /** deletes one entry in the trash (or all of them) for good; the vault is compacted at once */
+  purgeTrash(query?: string, vault?: string): Promise<{ purged: EntrySummary[]; dropped: number }>;
+  /** drops every version of an entry but the current one, for good */
+  purgeHistory(query: string, vault?: string): Promise<{ entry: EntryView; dropped: number }>;
   /** syncs with the signed-in account now */
   sync(): Promise<SyncReport>;
   /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */
@@ -97,6 +101,8 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
   rotateVaultKey: { params: [name, opt(secret)], write: true },
   history: { params: [name, opt(name)], write: false },
   restore: { params: [name, opt(name), opt(version)], write: true },
+  purgeTrash: { params: [opt(name), opt(name)], write: true },
+  purgeHistory: { params: [name, opt(name)], write: true },
   sync: { params: [], write: false },
   tokenKey: { params: [name, name, str(256)], write: false },
   auditCacheKey: { params: [], write: false },

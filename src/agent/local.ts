@@ -50,6 +50,8 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     rotateVaultKey: async (name, pw) => (await import('../sync/rotate.js')).rotateVaultKey(s, name, pw === undefined ? undefined : utf8.encode(pw)),
     history: async (q, vault) => s.history(q, vault),
     restore: (q, vault, version, oldName) => s.restore(q, vault, version, oldName),
+    purgeTrash: (q, vault) => s.purgeTrash(q, vault),
+    purgeHistory: (q, vault) => s.purgeHistory(q, vault),
     sync: async () => (await import('../sync/run.js')).syncNow(s),
     tokenKey: async (vault, tokenId, wrapKey) => (await import('../sync/tokenvault.js')).sealVaultForToken(s, vault, tokenId, wrapKey),
     auditCacheKey: async () => {

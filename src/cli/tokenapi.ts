@@ -79,6 +79,8 @@ export async function tokenApi(): Promise<VaultApi> {
     update: refuse('changing entries'),
     remove: refuse('removing entries'),
     restore: refuse('restoring entries'),
+    purgeTrash: refuse('purging the trash'),
+    purgeHistory: refuse('purging history'),
     trash: refuse('the trash'),
     history: refuse('entry history'),
     createVault: refuse('creating vaults'),

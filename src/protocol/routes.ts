@@ -49,6 +49,7 @@ export const ROUTES = {
   syncBlobPut: { ...r('POST', '/v1/sync/blobs/:id/put', true, S.BlobPutBody, S.Done), params: S.VaultParams, bodyLimit: 6 * 1024 * 1024, strict: true },
   syncBlobGet: { ...r('POST', '/v1/sync/blobs/:id/get', true, S.BlobGetBody, S.BlobChunk), params: S.VaultParams, strict: true },
   syncPush: { ...r('POST', '/v1/sync/vaults/:id/push', true, S.PushBody, S.PushResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
+  syncCompact: { ...r('POST', '/v1/sync/vaults/:id/compact', true, S.CompactBody, S.CompactResult), params: S.VaultParams, bodyLimit: S.MAX_SYNC_BODY_BYTES, strict: true },
   ssoProviders: r('GET', '/v1/sso/providers', false, undefined, SSO.SsoProviders),
   ssoStart: r('POST', '/v1/sso/start', false, SSO.SsoStartBody, SSO.SsoStarted),
   ssoLinkStart: r('POST', '/v1/sso/link', true, SSO.SsoLinkBody, SSO.SsoStarted),

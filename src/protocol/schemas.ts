@@ -169,7 +169,8 @@ const RECORD = b64(MAX_SYNC_BODY_BYTES - 4096);
 const rev = int(0, Number.MAX_SAFE_INTEGER);
 
 export const VaultId = str(32, 32, '^[0-9a-f]{32}$');
-export const SyncVault = obj({ id: VaultId, epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE, head: rev });
+const generation = int(1, 0xffffffff);
+export const SyncVault = obj({ id: VaultId, epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE, head: rev, generation });
 export const SyncState = obj({
   keyring: { type: ['object', 'null'], additionalProperties: false, properties: { epoch: int(1, Number.MAX_SAFE_INTEGER), body: ENVELOPE }, required: ['epoch', 'body'] },
   vaults: { type: 'array', maxItems: 1000, items: SyncVault },
@@ -185,9 +186,18 @@ export const PullResult = obj({
   /** the manifest of `head` (null only for an empty vault) */
   manifest: { type: ['string', 'null'], maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$' },
   more: bool,
+  /** the server log generation these records belong to (a compaction starts a new one) */
+  generation,
 });
-export const PushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 100_000, items: RECORD }, manifest: b64(1024) });
+/** `generation`: the log generation `base` counts in (absent: whichever is current, as before compaction) */
+export const PushBody = {
+  ...obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 100_000, items: RECORD }, manifest: b64(1024), generation }),
+  required: ['base', 'records', 'manifest'],
+};
 export const PushResult = obj({ head: rev });
+/** A compaction: every record of the new generation `generation + 1`, replacing generation `generation` at head `base`. */
+export const CompactBody = obj({ generation, base: rev, records: { type: 'array', maxItems: 100_000, items: RECORD }, manifest: b64(1024) });
+export const CompactResult = obj({ head: rev, generation });
 
 export type SyncVaultT = FromSchema<typeof SyncVault>;
 export type SyncStateT = FromSchema<typeof SyncState>;

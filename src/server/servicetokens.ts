@@ -105,10 +105,10 @@ export async function authenticateToken(ctx: ServerContext, header: string | und
 }
 
 export async function vaultInfo(ctx: ServerContext, t: TokenAuth): Promise<TokenVaultT> {
-  const v = await ctx.db.selectFrom('sync_vaults').select(['vault_id', 'epoch', 'body', 'head']).where('account_id', '=', t.accountId).where('vault_id', '=', t.vaultId).executeTakeFirst();
+  const v = await ctx.db.selectFrom('sync_vaults').select(['vault_id', 'epoch', 'body', 'head', 'generation']).where('account_id', '=', t.accountId).where('vault_id', '=', t.vaultId).executeTakeFirst();
   if (!v) throw apiError('not_found', 'the vault of this service token is no longer on the server');
   const k = await ctx.db.selectFrom('service_tokens').select('wrapped_key').where('id', '=', t.tokenId).executeTakeFirstOrThrow();
-  return { vault: { id: v.vault_id, epoch: Number(v.epoch), body: v.body, head: Number(v.head) }, wrappedKey: k.wrapped_key };
+  return { vault: { id: v.vault_id, epoch: Number(v.epoch), body: v.body, head: Number(v.head), generation: Number(v.generation) }, wrappedKey: k.wrapped_key };
 }
 
 export const pull = (ctx: ServerContext, t: TokenAuth, after: number): Promise<PullResultT> => sync.pull(ctx, t.accountId, t.vaultId, after);

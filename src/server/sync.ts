@@ -5,6 +5,7 @@
 // ordering: an envelope changes only from the epoch the writer saw, and a push appends only on top of
 // the head it was based on, so concurrent writers never interleave and a manifest always describes
 // exactly the records before it.
+import { sql } from 'kysely';
 import type { PullResultT, SyncStateT } from '../protocol/schemas.js';
 import type { ServerContext } from './context.js';
 import { apiError } from './errors.js';
@@ -16,13 +17,13 @@ export async function state(ctx: ServerContext, accountId: string): Promise<Sync
   const kr = await ctx.db.selectFrom('sync_keyrings').select(['epoch', 'body']).where('account_id', '=', accountId).executeTakeFirst();
   const vaults = await ctx.db
     .selectFrom('sync_vaults')
-    .select(['vault_id', 'epoch', 'body', 'head'])
+    .select(['vault_id', 'epoch', 'body', 'head', 'generation'])
     .where('account_id', '=', accountId)
     .orderBy('vault_id')
     .execute();
   return {
     keyring: kr ? { epoch: Number(kr.epoch), body: kr.body } : null,
-    vaults: vaults.map((v) => ({ id: v.vault_id, epoch: Number(v.epoch), body: v.body, head: Number(v.head) })),
+    vaults: vaults.map((v) => ({ id: v.vault_id, epoch: Number(v.epoch), body: v.body, head: Number(v.head), generation: Number(v.generation) })),
   };
 }
 
@@ -69,7 +70,7 @@ export async function putVault(ctx: ServerContext, accountId: string, vaultId: s
     const cur = await trx.selectFrom('sync_vaults').select('epoch').where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
     if (b.expectedEpoch === 0) {
       if (cur) throw stale('the vault', Number(cur.epoch));
-      await trx.insertInto('sync_vaults').values({ account_id: accountId, vault_id: vaultId, epoch: b.epoch, body: b.body, head: 0, manifest: null, updated_at: now }).execute();
+      await trx.insertInto('sync_vaults').values({ account_id: accountId, vault_id: vaultId, epoch: b.epoch, body: b.body, head: 0, manifest: null, generation: 1, updated_at: now }).execute();
       return { epoch: b.epoch };
     }
     const r = await trx
@@ -88,7 +89,7 @@ export async function putVault(ctx: ServerContext, accountId: string, vaultId: s
 }
 
 export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<PullResultT> {
-  const v = await ctx.db.selectFrom('sync_vaults').select(['head', 'manifest']).where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
+  const v = await ctx.db.selectFrom('sync_vaults').select(['head', 'manifest', 'generation']).where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
   if (!v) throw apiError('not_found', 'no such vault on the server');
   const head = Number(v.head);
   const records: string[] = [];
@@ -115,21 +116,22 @@ export async function pull(ctx: ServerContext, accountId: string, vaultId: strin
       if (chars >= PULL_PAGE_CHARS) break;
     }
   }
-  return { head, from: after + 1, records, manifest: v.manifest, more: next <= head };
+  return { head, from: after + 1, records, manifest: v.manifest, more: next <= head, generation: Number(v.generation) };
 }
 
-export async function push(ctx: ServerContext, accountId: string, vaultId: string, b: { base: number; records: string[]; manifest: string }): Promise<{ head: number }> {
+export async function push(ctx: ServerContext, accountId: string, vaultId: string, b: { base: number; records: string[]; manifest: string; generation?: number }): Promise<{ head: number }> {
   const head = b.base + b.records.length;
   const now = ctx.now();
   return ctx.db.transaction().execute(async (trx) => {
     // Moving the head first makes a concurrent push on the same base find nothing to update.
-    const r = await trx
+    let q = trx
       .updateTable('sync_vaults')
       .set({ head, manifest: b.manifest, updated_at: now })
       .where('account_id', '=', accountId)
       .where('vault_id', '=', vaultId)
-      .where('head', '=', b.base)
-      .executeTakeFirst();
+      .where('head', '=', b.base);
+    if (b.generation !== undefined) q = q.where('generation', '=', b.generation); // a compaction meanwhile: stale
+    const r = await q.executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) {
       const cur = await trx.selectFrom('sync_vaults').select('head').where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
       if (!cur) throw apiError('not_found', 'no such vault on the server');
@@ -143,6 +145,43 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
     }
     return { head };
   });
+}
+
+/**
+ * Compaction (docs/PROTOCOL.md "Compaction"): replaces generation `generation` of a vault's log, at
+ * head `base` exactly, with `records` as generation + 1 (revisions from 1) and its signed manifest.
+ * The old rows are deleted in the same transaction; SQLite runs with secure_delete and the WAL is
+ * truncated afterwards, so the dropped ciphertext is not left in the database files.
+ */
+export async function compact(ctx: ServerContext, accountId: string, vaultId: string, b: { generation: number; base: number; records: string[]; manifest: string }): Promise<{ head: number; generation: number }> {
+  const now = ctx.now();
+  const generation = b.generation + 1;
+  const head = b.records.length;
+  const out = await ctx.db.transaction().execute(async (trx) => {
+    const r = await trx
+      .updateTable('sync_vaults')
+      .set({ head, generation, manifest: head > 0 ? b.manifest : null, updated_at: now })
+      .where('account_id', '=', accountId)
+      .where('vault_id', '=', vaultId)
+      .where('head', '=', b.base)
+      .where('generation', '=', b.generation)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      const cur = await trx.selectFrom('sync_vaults').select(['head', 'generation']).where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
+      if (!cur) throw apiError('not_found', 'no such vault on the server');
+      throw apiError('conflict', `the vault has changed since generation ${b.generation} revision ${b.base} (now ${Number(cur.generation)} / ${Number(cur.head)}); pull first`);
+    }
+    await trx.deleteFrom('sync_records').where('account_id', '=', accountId).where('vault_id', '=', vaultId).execute();
+    for (let i = 0; i < b.records.length; i += 200) {
+      await trx
+        .insertInto('sync_records')
+        .values(b.records.slice(i, i + 200).map((body, j) => ({ account_id: accountId, vault_id: vaultId, rev: i + j + 1, body })))
+        .execute();
+    }
+    return { head, generation };
+  });
+  if (ctx.engine === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(ctx.db);
+  return out;
 }
 
 // ------------------------------------------------------------------ blobs (document contents)

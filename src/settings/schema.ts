@@ -30,6 +30,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'color', kind: 'enum', default: 'auto', values: ['auto', 'always', 'never'], help: 'coloured output and prompts (auto: each stream on a terminal, without NO_COLOR or TERM=dumb)' },
   { key: 'audit_min_score', kind: 'int', default: 3, min: 0, max: 4, help: 'zxcvbn score (0-4) below which `kpm audit` calls a password weak' },
   { key: 'audit_max_age_days', kind: 'int', default: 365, min: 1, max: 36500, help: 'passwords older than this are reported as old' },
+  { key: 'history.keep', kind: 'int', default: 20, min: 1, max: 10000, help: 'versions kept per entry (`kpm history`); older ones are deleted for good when the vault is compacted' },
+  { key: 'trash.days', kind: 'int', default: 30, min: 0, max: 36500, help: 'days an entry stays in the trash before it is deleted for good (0 = until `kpm trash purge`)' },
   { key: 'hibp_url', kind: 'url', default: 'https://api.pwnedpasswords.com', help: 'Pwned Passwords range API used by `kpm audit` (point it at your own mirror)' },
 ];
 
@@ -58,6 +60,8 @@ export interface CoreSettings {
   audit_min_score: number;
   audit_max_age_days: number;
   hibp_url: string;
+  history: { keep: number };
+  trash: { days: number };
 }
 
 /** A settings object as stored: only the keys the user set, nested like the file. */

@@ -13,7 +13,7 @@ import { commitTemp, discardTemp, ensureDir, openTemp, writeAll } from '../core/
 import { FLAG_DELETED, type LogRecord } from '../vault/format.js';
 import type { Vault } from '../vault/store.js';
 import type { KpmPaths } from '../core/paths.js';
-import type { SyncTransport } from './vaultsync.js';
+import type { SyncTransport } from './transport.js';
 import { tampered } from './envelope.js';
 
 /** Blob ids named by live records, with the plaintext size each declares (payloads decrypted to find them). */

@@ -18,6 +18,7 @@ import { checkSameProfile } from './profilecheck.js';
 import { lockedVaultReport } from './unsent.js';
 import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
+import type { Retention } from '../settings/retention.js';
 
 export type { SyncTransport, VaultReport } from './vaultsync.js';
 
@@ -117,7 +118,7 @@ function checkRemovedStayRemoved(session: Session, vaults: SyncStateT['vaults'])
 }
 
 /** Syncs everything this unlocked session can open with the account `accountId`. */
-export async function syncProfile(session: Session, t: SyncTransport, accountId: string): Promise<SyncReport> {
+export async function syncProfile(session: Session, t: SyncTransport, accountId: string, retention?: Retention): Promise<SyncReport> {
   const { paths, profile } = session;
   return withVaultLock(
     paths.data,
@@ -173,7 +174,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
               vaults.push(lockedVaultReport(session, id));
               continue;
             }
-            const r = await syncVault(paths, v, rv, t, profile, warnings);
+            const r = await syncVault(paths, v, rv, t, profile, warnings, retention);
             if (r.removed) {
               session.dropVault(id);
               markGone(id, rv!.epoch);
@@ -181,7 +182,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             vaults.push(r);
           }
           for (const rv of remote.values()) {
-            const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
+            const { env, kp } = checkVaultEnvelope(rv, profile.profileId, null); // signature checked in checkAllEnvelopes
             if (env.deleted) {
               markGone(rv.id, env.epoch);
               forgetRemoteVault(paths, rv.id); // a data vault known only from the server: gone too
@@ -197,7 +198,7 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
             const meta = openVaultMeta(kp, profile);
             const v = await session.adoptVault(kp, vk, meta);
             try {
-              vaults.push({ ...(await syncVault(paths, v, rv, t, profile, warnings)), created: true });
+              vaults.push({ ...(await syncVault(paths, v, rv, t, profile, warnings, retention)), created: true });
             } catch (e) {
               session.dropVault(rv.id); // a vault that failed its checks leaves nothing behind
               throw e;

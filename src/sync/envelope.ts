@@ -19,7 +19,8 @@ import { ID_BYTES } from '../vault/format.js';
 const MAGIC = utf8.encode('KPMS');
 /** 2: signed (format 1 was MAC'd with keys the vault key gave, which a service token holds) */
 const VERSION = 2;
-const KIND = { keyring: 1, vault: 2, manifest: 3 } as const;
+/** manifest: kind 3 is generation 1 (kpm before compaction); kind 4 names its log generation */
+const KIND = { keyring: 1, vault: 2, manifest: 3, manifestGen: 4 } as const;
 const TRAILER_BYTES = PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
 
 export const SYNC_LABEL = {
@@ -48,15 +49,16 @@ interface Opened {
   signature: Uint8Array;
 }
 
-function open(bytes: Uint8Array, kind: number, what: string): Opened {
+function open(bytes: Uint8Array, kind: number | readonly number[], what: string): Opened & { kind: number } {
   if (bytes.length < MAGIC.length + 3 + TRAILER_BYTES) throw tampered(`${what} is truncated`);
   const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
   const r = new ByteReader(body.subarray(0, body.length - PUBLIC_KEY_BYTES), what);
   if (!bytesEqual(r.bytes(4), MAGIC)) throw tampered(`${what} has an unknown format`);
   const version = r.u16();
   if (version === 1) throw tampered(`${what} is of sync format 1 (unsigned), which this kpm refuses; a device with this kpm must upload the account again (docs/FORMAT.md "Format versions")`);
-  if (version !== VERSION || r.u8() !== kind) throw tampered(`${what} has an unknown format`);
-  return { r, body, signer: body.subarray(body.length - PUBLIC_KEY_BYTES), signature: bytes.subarray(body.length) };
+  const k = version === VERSION ? r.u8() : -1;
+  if (!(Array.isArray(kind) ? kind.includes(k) : k === kind)) throw tampered(`${what} has an unknown format`);
+  return { kind: k, r, body, signer: body.subarray(body.length - PUBLIC_KEY_BYTES), signature: bytes.subarray(body.length) };
 }
 
 /** The signature must be the pinned key's: another key (a token holder's, the server's) is refused. */
@@ -148,6 +150,11 @@ export function verifyVaultEnvelope(publicKey: Uint8Array, parsed: ReturnType<ty
 export interface Manifest {
   vaultId: Uint8Array;
   profileId: Uint8Array;
+  /**
+   * the server log generation (1 until the first compaction): a compaction replaces the server's
+   * records with a new generation, revisions counted from 1 again; a lower generation is a rollback
+   */
+  generation?: number;
   revision: number;
   chain: Uint8Array;
   /** when the pushing device made it (its clock), ms */
@@ -163,14 +170,18 @@ export function nextSyncChain(chain: Uint8Array, record: Uint8Array): Uint8Array
 }
 
 export function sealManifest(signer: Signer, m: Manifest): Uint8Array {
-  return signed(signer, header(KIND.manifest).bytes(m.vaultId).bytes(m.profileId).u64(m.revision).bytes(m.chain).u64(m.time));
+  return signed(signer, header(KIND.manifestGen).bytes(m.vaultId).bytes(m.profileId).u32(m.generation ?? 1).u64(m.revision).bytes(m.chain).u64(m.time));
 }
 
-export function verifyManifest(publicKey: Uint8Array, bytes: Uint8Array): Manifest {
+export function verifyManifest(publicKey: Uint8Array, bytes: Uint8Array): Manifest & { generation: number } {
   return wrapReader('the manifest', () => {
-    const { r, ...o } = open(bytes, KIND.manifest, 'the manifest');
+    const { r, kind, ...o } = open(bytes, [KIND.manifest, KIND.manifestGen], 'the manifest');
     verify(publicKey, o, 'the manifest');
-    const m = { vaultId: r.bytes(ID_BYTES), profileId: r.bytes(ID_BYTES), revision: r.u64(), chain: r.bytes(32), time: r.u64() };
+    const vaultId = r.bytes(ID_BYTES);
+    const profileId = r.bytes(ID_BYTES);
+    const generation = kind === KIND.manifestGen ? r.u32() : 1;
+    if (generation < 1) throw tampered('the manifest names log generation 0');
+    const m = { vaultId, profileId, generation, revision: r.u64(), chain: r.bytes(32), time: r.u64() };
     if (r.remaining !== 0) throw tampered('the manifest has trailing bytes');
     return m;
   });

@@ -22,13 +22,15 @@ export async function syncNow(session: Session): Promise<SyncReport> {
     putKeyring: async (expectedEpoch, epoch, body) => void (await call('syncKeyring', { body: { expectedEpoch, epoch, body } })),
     putVault: async (id, expectedEpoch, epoch, body) => void (await call('syncVault', { params: { id }, body: { expectedEpoch, epoch, body } })),
     pull: (id, after) => call<PullResultT>('syncPull', { params: { id }, body: { after } }),
-    push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { params: { id }, body: { base, records, manifest } }),
+    push: (id, base, records, manifest, generation) => call<{ head: number }>('syncPush', { params: { id }, body: { base, records, manifest, generation } }),
+    compact: (id, generation, base, records, manifest) => call<{ head: number; generation: number }>('syncCompact', { params: { id }, body: { generation, base, records, manifest } }),
     blobsHave: (ids) => call<{ have: string[] }>('syncBlobsHave', { body: { ids } }),
     blobPut: async (id, index, data, last) => void (await call('syncBlobPut', { params: { id }, body: { index, data, last } })),
     blobGet: (id, index) => call<{ data: string; last: boolean }>('syncBlobGet', { params: { id }, body: { index } }),
   };
   try {
-    const report = await syncProfile(session, t, stored.account.id);
+    const retention = await (await import('../settings/retention.js')).loadRetention(paths);
+    const report = await syncProfile(session, t, stored.account.id, retention);
     (await import('./mergebackup.js')).removeSyncedMergeBackups(paths); // `kpm login --merge`: its backup, once the merge is on the server
     return report;
   } finally {

@@ -38,6 +38,10 @@ export interface VaultSyncState {
   confirmedRanges: [number, number][];
   /** manifest time of the revision (the pushing device's clock), ms */
   time: number;
+  /** the server log generation `revision` and `chain` count in (absent: 1, before any compaction) */
+  serverGeneration?: number;
+  /** a purge or history cut went to (or came from) the server in this generation: compact the server's log */
+  serverPurge?: boolean;
   /** written just before a log rewrite, for the case the rewrite commits and this file does not */
   next?: { generation: number; confirmedUpTo: number };
 }

@@ -26,7 +26,7 @@ import { DIR_MODE, privateDirProblem, readFileOrNull, withLock, writeFileAtomic 
 
 export const CACHE_LABEL = { key: 'kpm/v1/token-cache', name: 'kpm/v1/token-cache-name' } as const;
 const MAGIC = utf8.encode('KPMC');
-const VERSION = 1;
+const VERSION = 2;
 export const CACHE_FOLDER = 'kpm-tokens';
 
 export interface CachedVault {
@@ -36,7 +36,9 @@ export interface CachedVault {
   epoch: number;
   /** SHA-256 of the vault envelope as the server sent it */
   envelopeHash: Uint8Array;
-  /** the verified head revision, its sync chain and the time of its manifest */
+  /** the server log generation (a compaction starts a new one, docs/PROTOCOL.md "Compaction") */
+  generation: number;
+  /** the verified head revision in that generation, its sync chain and the time of its manifest */
   head: number;
   chain: Uint8Array;
   time: number;
@@ -63,14 +65,20 @@ export function tokenCacheRoot(env: NodeJS.ProcessEnv = process.env): string | n
 }
 
 function encode(c: CachedVault): Uint8Array {
-  return new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.head).bytes(c.chain).u64(c.time).bytes(c.log).finish();
+  return new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.generation).u64(c.head).bytes(c.chain).u64(c.time).bytes(c.log).finish();
 }
 
 function decode(plain: Uint8Array): CachedVault {
   const r = new ByteReader(plain, 'the token cache');
-  const head = { vaultId: r.bytes(ID_BYTES), profileId: r.bytes(ID_BYTES), publicKey: r.bytes(32), epoch: r.u64(), envelopeHash: r.bytes(32), head: r.u64(), chain: r.bytes(32), time: r.u64() };
+  const head = { vaultId: r.bytes(ID_BYTES), profileId: r.bytes(ID_BYTES), publicKey: r.bytes(32), epoch: r.u64(), envelopeHash: r.bytes(32), generation: r.u64(), head: r.u64(), chain: r.bytes(32), time: r.u64() };
   const log = plain.subarray(r.offset);
   return { ...head, log };
+}
+
+/** Whether the cached state `cur` is at least as new as `c`: a later generation, or a later head in the same one. */
+function newerOrSame(cur: CachedVault, c: CachedVault): boolean {
+  if (cur.generation !== c.generation) return cur.generation > c.generation;
+  return cur.head > c.head || (cur.head === c.head && cur.epoch >= c.epoch);
 }
 
 /** The cache of one token. Reads take no lock (files are replaced atomically); writes do. */
@@ -140,7 +148,7 @@ export class TokenCache {
       if (on) {
         try {
           const cur = this.open(on);
-          if (bytesEqual(cur.vaultId, c.vaultId) && (cur.head > c.head || (cur.head === c.head && cur.epoch >= c.epoch))) return;
+          if (bytesEqual(cur.vaultId, c.vaultId) && newerOrSame(cur, c)) return;
         } catch (e) {
           if (!(e instanceof AuthError || e instanceof KpmError)) throw e;
         }

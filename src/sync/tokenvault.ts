@@ -160,16 +160,30 @@ export class TokenVault {
       if (base) {
         if (env.epoch < base.epoch) throw tampered(`vault "${name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${base.epoch} seen before)`);
         if (env.epoch === base.epoch && !bytesEqual(envelopeHash, base.envelopeHash)) throw tampered(`vault "${name}" key envelope changed without a new epoch`);
-        if (rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
+        if (rv.generation < base.generation) throw tampered(`vault "${name}" was rolled back to log generation ${rv.generation}, below ${base.generation} seen before`);
+        if (rv.generation === base.generation && rv.head < base.head) throw tampered(`vault "${name}" was rolled back to revision ${rv.head}, below ${base.head} seen before`);
         // one record per entry already (the cache keeps the latest of each), decoded when needed
         v.decoded = undefined;
         v.log = base.log;
       }
-      let state = base ? { head: base.head, chain: base.chain, time: base.time } : { head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
-      if (!base || rv.head !== base.head) {
-        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
+      let state = base ? { generation: base.generation, head: base.head, chain: base.chain, time: base.time } : { generation: 0, head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
+      if (!base || rv.head !== base.head || rv.generation !== base.generation) {
+        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, generation: base?.generation, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
         if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
-        if (pulled.records.length) {
+        if (base && pulled.generation !== base.generation) {
+          // A compaction (signed: the manifest names the generation): its log is the whole vault, and
+          // must keep every entry the cache holds at that version or a later one (a purge is later).
+          const got = new Map<string, number>();
+          for (const r of pulled.records) got.set(toHex(r.entryId), Math.max(got.get(toHex(r.entryId)) ?? 0, r.version));
+          for (const r of v.latest()) {
+            const have = got.get(toHex(r.entryId)) ?? 0;
+            if (have < r.version) throw tampered(`vault "${name}": the compacted log of generation ${pulled.generation} lacks an entry at version ${r.version} that this token read before`);
+          }
+          const fresh = new LatestRecords();
+          for (const r of pulled.records) fresh.apply(r);
+          v.decoded = [...fresh.latest.values()];
+          v.log = undefined;
+        } else if (pulled.records.length) {
           // a later version of an entry wins; an earlier one is ignored
           const merged = new LatestRecords();
           for (const r of v.latest()) merged.apply(r);
@@ -177,9 +191,9 @@ export class TokenVault {
           v.decoded = [...merged.latest.values()];
           v.log = undefined;
         }
-        state = { head: pulled.head, chain: pulled.chain, time: pulled.time };
+        state = { generation: pulled.generation, head: pulled.head, chain: pulled.chain, time: pulled.time };
       }
-      if (cache && (!base || state.head !== base.head || env.epoch !== base.epoch)) {
+      if (cache && (!base || state.head !== base.head || state.generation !== base.generation || env.epoch !== base.epoch)) {
         const c = { vaultId: env.vaultId, profileId: kp.profileId, publicKey, epoch: env.epoch, envelopeHash, ...state, log: v.log ?? logOf(v.latest()) };
         try {
           cache.save(c);

@@ -11,7 +11,10 @@ import { AuthError } from '../crypto/aead.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { sha256 } from '../crypto/keys.js';
 import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
-import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_DELETED, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_CUT, FLAG_DELETED, FLAG_PURGED, isPurgeOrCut, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { maintainLocked } from '../vault/session.js';
+import type { Retention } from '../settings/retention.js';
+import { MAX_SYNC_BODY_BYTES } from '../protocol/schemas.js';
 import { openVaultMeta, unwrapAccountVaultKey, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../core/paths.js';
@@ -22,16 +25,8 @@ import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js'
 import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 import { resolveConflict } from './merge.js';
 
-export interface SyncTransport {
-  state(): Promise<import('../protocol/schemas.js').SyncStateT>;
-  putKeyring(expectedEpoch: number, epoch: number, body: string): Promise<void>;
-  putVault(id: string, expectedEpoch: number, epoch: number, body: string): Promise<void>;
-  pull(id: string, after: number): Promise<PullResultT>;
-  push(id: string, base: number, records: string[], manifest: string): Promise<{ head: number }>;
-  blobsHave(ids: string[]): Promise<{ have: string[] }>;
-  blobPut(id: string, index: number, data: string, last: boolean): Promise<void>;
-  blobGet(id: string, index: number): Promise<{ data: string; last: boolean }>;
-}
+import type { SyncTransport } from './transport.js';
+export type { SyncTransport } from './transport.js';
 
 export interface VaultReport {
   id: string;
@@ -133,7 +128,8 @@ export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile)
   }
 }
 
-async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<'removed' | void> {
+/** `verified`: the caller already checked rv's signature (src/sync/engine.ts checks every envelope of the state first). */
+async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, warnings: string[], verified: boolean): Promise<'removed' | void> {
   const localKp = encodeVaultKeyPart(v.keyPart());
   if (!rv) {
     if (s.epoch > 0) throw tampered(`vault "${v.name}" vanished from the server`);
@@ -142,7 +138,7 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
     Object.assign(s, { epoch: 1, envelopeHash: hashHex(body), keyPartHash: hashHex(localKp) });
     return;
   }
-  const { env, kp } = checkVaultEnvelope(rv, profile.profileId, accountPublicKey(profile.accountKey));
+  const { env, kp } = checkVaultEnvelope(rv, profile.profileId, verified ? null : accountPublicKey(profile.accountKey));
   if (env.epoch < s.epoch) throw tampered(`vault "${v.name}" was rolled back to an older key envelope (epoch ${env.epoch} < ${s.epoch})`);
   const bodyHash = hashHex(fromBase64(rv.body));
   if (env.epoch === s.epoch && s.envelopeHash && bodyHash !== s.envelopeHash) throw tampered(`vault "${v.name}" key envelope changed without a new epoch`);
@@ -154,9 +150,9 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
       if (kp.wrapKind !== (v.ownPassword ? 2 : 1)) throw tampered(`vault "${v.name}" key wrapping changed kind`);
       if (kp.ownKdf) checkNotWeaker(kp.ownKdf.params, decodeVaultKeyPart(localKp).ownKdf!.params, ` for vault "${v.name}"`);
       else {
-        const [remote, own] = [unwrapRemoteVaultKey(kp, profile), v.exportKey()];
-        const same = bytesEqual(remote, own);
-        wipe(remote, own);
+        const remote = unwrapRemoteVaultKey(kp, profile);
+        const same = v.hasKey(remote);
+        wipe(remote);
         if (!same) throw tampered(`vault "${v.name}" key was substituted`);
       }
       const meta = openVaultMeta(kp, profile);
@@ -184,6 +180,8 @@ async function putOrStale(fn: () => Promise<unknown>): Promise<void> {
 // ------------------------------------------------------------------ pull
 
 export interface Pulled {
+  /** the server log generation the records belong to */
+  generation: number;
   head: number;
   chain: Uint8Array;
   time: number;
@@ -198,6 +196,8 @@ export interface PullFrom {
   name: string;
   revision: number;
   chain: Uint8Array;
+  /** the server log generation `revision` counts in (absent: any, with revision 0) */
+  generation?: number;
   time: number;
   profileId: Uint8Array;
   /** the account's public signing key, pinned (the device's own, or the one sealed in a service token) */
@@ -212,12 +212,36 @@ export interface PullFrom {
  */
 export async function pullVerified(from: PullFrom): Promise<Pulled> {
   const name = from.name;
-  let after = from.revision;
+  const known = from.generation ?? 1;
+  let revision = from.revision;
+  let after = revision;
   let chain = from.chain;
+  let generation = 0; // of the first page; every page must be of it
+  let restarts = 0;
   const records: LogRecord[] = [];
   for (let pages = 0; ; pages++) {
     const page = await from.pull(after);
-    if (page.head < from.revision) throw tampered(`vault "${name}" was rolled back to revision ${page.head}, below ${from.revision} seen before`);
+    if (generation === 0) {
+      // A lower generation than seen before is a rollback; a higher one a compaction: its log is
+      // pulled whole, from revision 1 (docs/PROTOCOL.md "Compaction").
+      if (page.generation < known && (revision > 0 || from.generation !== undefined)) throw tampered(`vault "${name}" was rolled back to log generation ${page.generation}, below ${known} seen before`);
+      if (page.generation !== known && revision > 0) {
+        revision = after = 0;
+        chain = initialSyncChain(fromHex(from.id));
+        generation = page.generation;
+        continue;
+      }
+      generation = page.generation;
+    } else if (page.generation !== generation) {
+      // compacted while we pulled: start again in the new generation
+      if (++restarts > 3) throw new KpmError(`vault "${name}" keeps being compacted on the server; try again`, EXIT.conflict);
+      records.length = 0;
+      revision = after = 0;
+      chain = initialSyncChain(fromHex(from.id));
+      generation = page.generation;
+      continue;
+    }
+    if (page.head < revision) throw tampered(`vault "${name}" was rolled back to revision ${page.head}, below ${revision} seen before`);
     if (page.from !== after + 1) throw tampered(`vault "${name}": the server skipped records`);
     const end = after + page.records.length;
     if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
@@ -233,19 +257,21 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     }
     if (page.head === 0) {
       if (page.manifest !== null) throw tampered(`vault "${name}": a manifest for an empty vault`);
-      return { head: 0, chain, time: from.time, records };
+      if (generation !== known) throw tampered(`vault "${name}": an empty log of generation ${generation} without a manifest`);
+      return { generation, head: 0, chain, time: from.time, records };
     }
     if (page.manifest === null) throw tampered(`vault "${name}" has records but no manifest`);
     const m = verifyManifest(from.publicKey, fromBase64(page.manifest));
     if (hex(m.vaultId) !== from.id || !bytesEqual(m.profileId, from.profileId)) throw tampered(`vault "${name}": the manifest belongs to another vault`);
     if (m.revision !== page.head) throw tampered(`vault "${name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
+    if (m.generation !== generation) throw tampered(`vault "${name}": the manifest is for log generation ${m.generation}, the server says ${generation}`);
     if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
-    return { head: page.head, chain, time: m.time, records };
+    return { generation, head: page.head, chain, time: m.time, records };
   }
 }
 
 const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile): Promise<Pulled> =>
-  pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), time: s.time, profileId: profile.profileId, publicKey: accountPublicKey(profile.accountKey), pull: (after) => t.pull(v.id, after) });
+  pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), generation: s.serverGeneration ?? 1, time: s.time, profileId: profile.profileId, publicKey: accountPublicKey(profile.accountKey), pull: (after) => t.pull(v.id, after) });
 
 // ------------------------------------------------------------------ apply
 
@@ -292,7 +318,19 @@ function apply(v: Vault, s: VaultSyncState, pulled: LogRecord[], report: VaultRe
     const r = payloadTime(v, latestRemote);
     const l = payloadTime(v, local[local.length - 1]);
     let version = latestRemote.version;
-    for (const rec of local) rebased.push(v.sealRecord(rec.entryId, ++version, (rec.flags & FLAG_DELETED) !== 0, v.decrypt(rec)));
+    const localLast = local[local.length - 1];
+    if (latestRemote.flags & FLAG_PURGED) {
+      // deleted for good on another device: that wins over any local change (nothing is rebased)
+      report.conflicts.push({ name: l.payload.name, kept: 'remote' });
+      continue;
+    }
+    if (localLast.flags & FLAG_PURGED) {
+      // deleted for good here: the purge goes on top of the other device's changes
+      rebased.push(v.sealRecord(localLast.entryId, ++version, true, l.payload, FLAG_PURGED));
+      report.conflicts.push({ name: r.payload.name, kept: 'local' });
+      continue;
+    }
+    for (const rec of local) rebased.push(v.sealRecord(rec.entryId, ++version, (rec.flags & FLAG_DELETED) !== 0, v.decrypt(rec), rec.flags & FLAG_CUT));
     // field by field against the last version both had (src/sync/merge.ts); the later whole entry when both changed one field
     const baseRec = confirmed.filter((x) => hex(x.entryId) === id).at(-1);
     const side = (rec: LogRecord, pt: { payload: EntryPayload; at: number }) => ({ ...pt, deleted: (rec.flags & FLAG_DELETED) !== 0 });
@@ -335,8 +373,8 @@ function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
 
 // ------------------------------------------------------------------ push
 
-async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths): Promise<void> {
-  const pending = await v.locked(() => pendingRecords(v, s));
+/** Sends `pending` (read under the lock that applied the pull: one lock for pull and push). */
+async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths, pending: LogRecord[]): Promise<void> {
   if (pending.length > 0) report.filesSent = await uploadBlobs(paths, t, blobIdsOf(v, pending), warnings);
   let i = 0;
   while (i < pending.length) {
@@ -349,8 +387,10 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
     let chain = fromHex(s.chain);
     for (const r of batch) chain = nextSyncChain(chain, r.raw);
     const revision = s.revision + batch.length;
-    const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, revision, chain, time: Date.now() });
-    await putOrStale(() => t.push(v.id, s.revision, batch.map((r) => toBase64(r.raw)), toBase64(manifest)));
+    const generation = s.serverGeneration ?? 1;
+    const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, generation, revision, chain, time: Date.now() });
+    await putOrStale(() => t.push(v.id, s.revision, batch.map((r) => toBase64(r.raw)), toBase64(manifest), generation));
+    if (batch.some((r) => isPurgeOrCut(r.flags))) s.serverPurge = true;
     s.revision = revision;
     s.chain = hex(chain);
     s.time = Date.now();
@@ -360,9 +400,98 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
   }
 }
 
-/** Syncs one unlocked vault; retries when another device pushed meanwhile. */
-export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | undefined, t: SyncTransport, profile: UnlockedProfile, warnings: string[]): Promise<VaultReport> {
+// ------------------------------------------------------------------ compaction (docs/PROTOCOL.md "Compaction")
+
+/** Per entry, the highest version among the local records the server confirmed. */
+function confirmedVersions(v: Vault, s: VaultSyncState): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of v.recordsFrom(LOG_HEADER_BYTES)) {
+    if (!isConfirmed(s, r)) continue;
+    const id = hex(r.entryId);
+    out.set(id, Math.max(out.get(id) ?? 0, r.version));
+  }
+  return out;
+}
+
+/**
+ * A new server generation must keep, of every entry this device saw confirmed, that version or a
+ * later one (a purge is a later version): a server that dropped a live entry while compacting, or
+ * serves a compaction made without records it had accepted, is refused before anything is written.
+ */
+function checkCompactionKeeps(v: Vault, s: VaultSyncState, pulled: Pulled): void {
+  const got = new Map<string, number>();
+  for (const r of pulled.records) got.set(hex(r.entryId), Math.max(got.get(hex(r.entryId)) ?? 0, r.version));
+  for (const [id, version] of confirmedVersions(v, s)) {
+    const have = got.get(id) ?? 0;
+    if (have < version) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${id} at version ${version} (it has ${have ? `version ${have}` : 'nothing of it'})`);
+  }
+}
+
+/**
+ * Takes a new server generation (inside vault.locked()): the local log becomes the records of it this
+ * device already knew, then its pending records; returns the records it did not know, for apply().
+ */
+function adoptGeneration(v: Vault, s: VaultSyncState, pulled: Pulled): LogRecord[] {
+  checkCompactionKeeps(v, s, pulled);
+  const knownMax = confirmedVersions(v, s);
+  const known = pulled.records.filter((r) => r.version <= (knownMax.get(hex(r.entryId)) ?? 0));
+  const fresh = pulled.records.filter((r) => r.version > (knownMax.get(hex(r.entryId)) ?? 0));
+  const pending = pendingRecords(v, s);
+  const confirmedUpTo = LOG_HEADER_BYTES + known.reduce((n, r) => n + r.raw.length, 0);
+  saveVaultState(v.dir, { ...s, next: { generation: v.generation + 1, confirmedUpTo } });
+  v.rewriteLocked([...known.map((r) => r.raw), ...pending.map((r) => r.raw)], true);
+  Object.assign(s, { generation: v.generation, confirmedUpTo, confirmedRanges: [], next: undefined, serverGeneration: pulled.generation, serverPurge: false });
+  return fresh;
+}
+
+const DEFAULT_RETENTION: Retention = { keep: 20, trashDays: 30 };
+
+/** The state again from sync.json (after a local compaction noted its new generation there). */
+function reloadState(v: Vault, s: VaultSyncState): void {
+  Object.assign(s, currentState(v));
+}
+
+/**
+ * Replaces the server's log with this device's compacted one when the server keeps records that
+ * are gone here (a purge or history cut, or a dead part past the threshold). Everything must be
+ * confirmed (just synced); the new generation's manifest is signed like a push's.
+ */
+async function compactServer(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, persist: () => void, warnings: string[]): Promise<boolean> {
+  const plan = await v.locked(() => {
+    if (pendingRecords(v, s).length > 0) return null;
+    const local = v.recordsFrom(LOG_HEADER_BYTES);
+    const dead = s.revision - local.length;
+    if (!s.serverPurge && !(dead >= 64 && dead * 4 >= local.length)) return null;
+    return local;
+  });
+  if (!plan) return false;
+  const records = plan.map((r) => toBase64(r.raw));
+  if (records.reduce((n, r) => n + r.length + 3, 0) > MAX_SYNC_BODY_BYTES - 64 * 1024) {
+    warnings.push(`vault "${v.name}" is too large to compact on the server in one request; its server copy keeps old versions`);
+    return false;
+  }
+  let chain = initialSyncChain(fromHex(v.id));
+  for (const r of plan) chain = nextSyncChain(chain, r.raw);
+  const generation = (s.serverGeneration ?? 1) + 1;
+  const time = Date.now();
+  const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, generation, revision: plan.length, chain, time });
+  try {
+    await t.compact(v.id, generation - 1, s.revision, records, toBase64(manifest));
+  } catch (e) {
+    if (e instanceof KpmError && e.exitCode === EXIT.conflict) return false; // another device pushed: the next sync compacts
+    throw e;
+  }
+  Object.assign(s, { serverGeneration: generation, revision: plan.length, chain: hex(chain), time, serverPurge: false });
+  persist();
+  return true;
+}
+
+/** Syncs one unlocked vault; retries when another device pushed meanwhile. Inside the profile's sync lock. */
+export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | undefined, t: SyncTransport, profile: UnlockedProfile, warnings: string[], retention: Retention = DEFAULT_RETENTION): Promise<VaultReport> {
   const report: VaultReport = { id: v.id, name: v.name, pulled: 0, pushed: 0, conflicts: [], renamed: [] };
+  // trash past trash.days purged, the local log compacted when due (before the state is read: it notes a new generation)
+  if (loadVaultState(v.dir)) currentState(v); // a state that does not match is reported before anything changes
+  await maintainLocked(v, retention);
   for (let attempt = 0; ; attempt++) {
     try {
       const s = currentState(v);
@@ -373,23 +502,31 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
         if (j !== saved) saveVaultState(v.dir, s);
         saved = j;
       };
-      if ((await syncEnvelope(v, rv, s, t, profile, warnings)) === 'removed') return { ...report, removed: true };
+      if ((await syncEnvelope(v, rv, s, t, profile, warnings, attempt === 0)) === 'removed') return { ...report, removed: true };
       persist();
-      const pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      const pulled: Pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { generation: s.serverGeneration ?? 1, head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      const newGeneration = pulled.generation !== (s.serverGeneration ?? 1) && s.revision > 0;
+      if (newGeneration) checkCompactionKeeps(v, s, pulled); // before the files are fetched: a refused pull writes nothing
       // the files first: a download the server cuts short or inflates (S10) leaves the vault as it was,
       // so the next sync fetches them again
       if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobsOf(v, pulled.records));
-      await v.locked(() => {
-        if (pulled.records.length > 0) apply(v, s, pulled.records, report);
-        Object.assign(s, { revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
-        if (pulled.records.length > 0) renameClashes(v, s, report);
+      const pending = await v.locked(() => {
+        const fresh = newGeneration ? adoptGeneration(v, s, pulled) : pulled.records;
+        if (fresh.length > 0) apply(v, s, fresh, report);
+        if (!newGeneration && fresh.some((r) => isPurgeOrCut(r.flags))) s.serverPurge = true;
+        Object.assign(s, { serverGeneration: pulled.generation, revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
+        if (fresh.length > 0) renameClashes(v, s, report);
         persist();
+        // a purge or history cut that arrived: its old versions go from this device now
+        if (v.needsCompaction(retention.keep) && fresh.some((r) => isPurgeOrCut(r.flags)) && v.compactLocked(retention.keep) > 0) reloadState(v, s);
+        return pendingRecords(v, s);
       });
-      await pushPending(v, s, t, profile, report, persist, warnings, paths);
+      await pushPending(v, s, t, profile, report, persist, warnings, paths, pending);
       await v.locked(() => {
         normalize(v, s);
         persist();
       });
+      await compactServer(v, s, t, profile, persist, warnings);
       report.name = v.name;
       return report;
     } catch (e) {

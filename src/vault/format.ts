@@ -217,6 +217,12 @@ export function decodeVaultHeader(file: Uint8Array): VaultHeader {
 export const LOG_HEADER_BYTES = 4 + 2 + ID_BYTES;
 export const RECORD_FIXED_BYTES = ID_BYTES + 4 + 1 + 16;
 export const FLAG_DELETED = 1;
+/** with FLAG_DELETED: the entry was deleted for good (`kpm trash purge`); the payload is empty and compaction keeps only this record */
+export const FLAG_PURGED = 2;
+/** `kpm history purge`: every older version of the entry is dropped at compaction */
+export const FLAG_CUT = 4;
+/** a record that obliges every device to compact (its old versions must not survive anywhere) */
+export const isPurgeOrCut = (flags: number): boolean => (flags & (FLAG_PURGED | FLAG_CUT)) !== 0;
 
 export interface LogRecord {
   entryId: Uint8Array;

@@ -5,14 +5,24 @@ import { rmSync } from 'node:fs';
 import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
-import { FLAG_DELETED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
+import { FLAG_DELETED, FLAG_PURGED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
 import { checkName, normalizeName, type EntryPayload, type EntrySummary } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
+import { withVaultLock } from '../core/fsutil.js';
+import type { Retention } from '../settings/retention.js';
 import { collator } from './listing.js';
 import { byIdPrefix, isIdQuery, matchesFilter, searchOf, summaryOf, type EntryView, type ListFilter } from './records.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from '../core/paths.js';
+
+/** In the trash: deleted, not deleted for good. */
+const inTrash = (r: LogRecord) => (r.flags & FLAG_DELETED) !== 0 && !(r.flags & FLAG_PURGED);
+const DAY_MS = 86_400_000;
+const DEFAULT_KEEP = 20;
+
+/** The payload of a purge record: nothing of the entry (its name, fields and dates are gone). */
+const purgedPayload = (at: string): EntryPayload => ({ type: 'note', name: '', fields: {}, tags: [], created: at, updated: at }) as unknown as EntryPayload;
 
 export const DEFAULT_VAULT = 'Personal';
 
@@ -245,6 +255,7 @@ export class Session {
     payload.name = checkName(payload.name);
     const entryId = randomBytes(16);
     await v.write([{ entryId, payload, baseVersion: 0 }]);
+    await this.afterWrite(v);
     return { id: toHex(entryId), vault: v.name, version: 1, payload };
   }
 
@@ -256,6 +267,7 @@ export class Session {
       return { entryId: randomBytes(16), payload, baseVersion: 0 };
     });
     if (records.length) await v.write(records);
+    await this.afterWrite(v);
     return { vault: v.name, ids: records.map((r) => toHex(r.entryId)) };
   }
 
@@ -265,6 +277,7 @@ export class Session {
     payload.name = checkName(payload.name);
     const entryId = Buffer.from(id, 'hex');
     await v.write([{ entryId, payload, baseVersion }]);
+    await this.afterWrite(v);
     return { id, vault: v.name, version: baseVersion + 1, payload };
   }
 
@@ -273,6 +286,7 @@ export class Session {
     // The deletion time goes in `updated`: sync's "later change wins" compares it.
     const payload = { ...v.decrypt(r), updated: new Date().toISOString() };
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: true }]);
+    await this.afterWrite(v, true);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
   }
 
@@ -280,7 +294,7 @@ export class Session {
   trash(vaultName?: string): EntrySummary[] {
     const out: EntrySummary[] = [];
     for (const v of this.vaultsFor(vaultName)) {
-      for (const r of v.latest.values()) if (r.flags & FLAG_DELETED) out.push(this.summary(v, r));
+      for (const r of v.latest.values()) if (inTrash(r)) out.push(this.summary(v, r));
     }
     return out;
   }
@@ -316,7 +330,7 @@ export class Session {
       const hits: { v: Vault; r: LogRecord }[] = [];
       for (const v of this.vaultsFor(vaultName)) {
         for (const r of v.latest.values()) {
-          if (!(r.flags & FLAG_DELETED)) continue;
+          if (!inTrash(r)) continue;
           const id = toHex(r.entryId);
           if (normalizeName(this.summary(v, r).name) === q || (isIdQuery(query) && id.startsWith(query.toLowerCase()))) hits.push({ v, r });
         }
@@ -346,7 +360,74 @@ export class Session {
     const payload = { ...v.decrypt(from), updated: new Date().toISOString() };
     if (from !== r && !oldName) payload.name = v.decrypt(r).name;
     await v.write([{ entryId: r.entryId, payload, baseVersion: r.version }]);
+    await this.afterWrite(v);
     return { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload };
+  }
+
+  // ---------------------------------------------------------------- retention (docs/FORMAT.md "Compaction")
+
+  /**
+   * After a write: compacts the vault when its dead part passed the threshold. Vault.needsCompaction
+   * with the default `history.keep` is checked first (no I/O); the settings are read only then, so
+   * with a smaller `history.keep` the write path compacts a little later (sync and the purge commands
+   * use the setting itself).
+   */
+  private async afterWrite(v: Vault, deleted = false): Promise<void> {
+    // a deletion also checks the trash for entries past trash.days (at least a day old: cheap, from the summaries)
+    const stale = deleted && [...v.latest.values()].some((r) => inTrash(r) && Date.now() - Date.parse(this.summary(v, r).updated ?? '') > DAY_MS);
+    if (!stale && !v.needsCompaction(DEFAULT_KEEP)) return;
+    const ret = await this.retention();
+    if (stale || v.needsCompaction(ret.keep)) await this.maintainVault(v, ret);
+  }
+
+  private async retention(): Promise<Retention> {
+    return (await import('../settings/retention.js')).loadRetention(this.paths);
+  }
+
+  /**
+   * Under the profile's sync lock (so no sync of this profile is half done): deletes for good the
+   * trash older than `trash.days`, then compacts when due (always with `force`). Returns the records
+   * dropped. Sync calls maintainLocked itself, inside its lock.
+   */
+  private async maintainVault(v: Vault, ret: Retention, force = false): Promise<number> {
+    return withVaultLock(this.paths.data, () => maintainLocked(v, ret, force));
+  }
+
+  /**
+   * `kpm trash purge [NAME]`: deletes one entry in the trash, or every one, for good; compacts at once
+   * (without NAME every vault in scope, with `history.keep`, trash or not).
+   */
+  async purgeTrash(query?: string, vaultName?: string): Promise<{ purged: EntrySummary[]; dropped: number }> {
+    const ret = await this.retention();
+    const purged: EntrySummary[] = [];
+    let dropped = 0;
+    const targets: { v: Vault; r: LogRecord }[] = [];
+    if (query !== undefined) {
+      const hit = this.findAny(query, vaultName);
+      if (!inTrash(hit.r)) throw usageError(`"${this.summary(hit.v, hit.r).name}" is not in the trash`, 'delete it first with `kpm rm`');
+      targets.push(hit);
+    } else for (const v of this.vaultsFor(vaultName)) for (const r of v.latest.values()) if (inTrash(r)) targets.push({ v, r });
+    for (const v of query === undefined ? this.vaultsFor(vaultName) : [targets[0].v]) {
+      const mine = targets.filter((t) => t.v === v);
+      dropped += await withVaultLock(this.paths.data, async () => {
+        for (const t of mine) purged.push(this.summary(v, t.r));
+        await purgeRecords(v, mine.map((t) => t.r));
+        return maintainLocked(v, ret, true);
+      });
+    }
+    return { purged, dropped };
+  }
+
+  /** `kpm history purge NAME`: drops every version of an entry but the current one, for good. */
+  async purgeHistory(query: string, vaultName?: string): Promise<{ entry: EntryView; dropped: number }> {
+    const ret = await this.retention();
+    const { v, r } = this.findAny(query, vaultName);
+    const payload = v.decrypt(r);
+    const dropped = await withVaultLock(this.paths.data, async () => {
+      await v.write([{ entryId: r.entryId, payload, baseVersion: r.version, deleted: (r.flags & FLAG_DELETED) !== 0, cut: true }]);
+      return maintainLocked(v, ret, true);
+    });
+    return { entry: { id: toHex(r.entryId), vault: v.name, version: r.version + 1, payload }, dropped };
   }
 
   entryCount(): number {
@@ -354,4 +435,30 @@ export class Session {
     for (const v of this.open.values()) n += v.commit.liveCount;
     return n;
   }
+}
+
+/** Writes a purge record for each record (the latest version of an entry in the trash). */
+async function purgeRecords(v: Vault, records: LogRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  const at = new Date().toISOString();
+  await v.write(records.map((r) => ({ entryId: r.entryId, payload: purgedPayload(at), baseVersion: r.version, deleted: true, purged: true })));
+}
+
+/**
+ * Retention for one vault; the caller holds the profile's sync lock. Entries in the trash for longer
+ * than `trashDays` (their deletion time is the tombstone's `updated`) are purged, then the log is
+ * compacted if due (or `force`). Returns the records compaction dropped.
+ */
+export async function maintainLocked(v: Vault, ret: Retention, force = false, now = Date.now()): Promise<number> {
+  if (ret.trashDays > 0) {
+    const expired: LogRecord[] = [];
+    for (const r of v.latest.values()) {
+      if (!inTrash(r)) continue;
+      const at = Date.parse(v.decrypt(r).updated ?? '');
+      if (Number.isFinite(at) && now - at > ret.trashDays * DAY_MS) expired.push(r);
+    }
+    await purgeRecords(v, expired);
+    if (expired.length) force = true;
+  }
+  return v.compact(ret.keep, force);
 }

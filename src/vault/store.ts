@@ -8,7 +8,7 @@ import { randomBytes } from '../crypto/random.js';
 import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
 import {
   AAD, checkLogHeader, decodeRecord, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
-  entryAad, FLAG_DELETED, ID_BYTES, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
+  entryAad, FLAG_CUT, FLAG_DELETED, FLAG_PURGED, ID_BYTES, isPurgeOrCut, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
   vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
 } from './format.js';
 import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
@@ -88,6 +88,10 @@ export interface NewRecord {
   entryId: Uint8Array;
   payload: EntryPayload;
   deleted?: boolean;
+  /** with deleted: delete for good (`kpm trash purge`): the record carries an empty payload */
+  purged?: boolean;
+  /** `kpm history purge`: every older version of the entry goes at the next compaction */
+  cut?: boolean;
   /** the version the caller based its change on (0 for a new entry); mismatch → conflict */
   baseVersion: number;
 }
@@ -97,6 +101,10 @@ export class Vault {
   private readonly index = new LatestRecords();
   private readonly records = this.index.latest;
   private readonly liveByTag = this.index.liveByTag;
+  /** records per entry id (hex) in the current log: what compaction would drop follows from it */
+  private readonly counts = new Map<string, number>();
+  /** the log holds a purge or history-cut record not yet compacted away */
+  private purgePending = false;
   private recordsLoaded = false;
   private chainVerified = false;
   private header!: VaultHeader;
@@ -263,6 +271,8 @@ export class Vault {
       this.recordsLoaded && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && (!verifyChain || this.chainVerified);
     if (!incremental) {
       this.index.clear();
+      this.counts.clear();
+      this.purgePending = false;
       this.recordsLoaded = false; // until this load succeeds, nothing is loaded
       if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
       checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
@@ -285,7 +295,13 @@ export class Vault {
     const { records, chain } = decodeRecords(bytes, verifyChain ? this.loadedChain : undefined);
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
     const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
-    for (const r of records) this.index.apply(r, backwards);
+    for (const r of records) {
+      const id = toHex(r.entryId);
+      const prev = this.records.get(id);
+      this.index.apply(r, backwards);
+      this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
+      if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) this.purgePending = true;
+    }
     this.recordsLoaded = true;
     this.chainVerified = verifyChain && (incremental ? this.chainVerified : true);
     this.header = h;
@@ -343,7 +359,7 @@ export class Vault {
         const cur = changed.get(id) ?? this.records.get(id);
         const curVersion = cur?.version ?? 0;
         if (curVersion !== ch.baseVersion) throw new KpmError(`entry "${ch.payload.name}" was changed by another process; try again`, EXIT.conflict);
-        const flags = ch.deleted ? FLAG_DELETED : 0;
+        const flags = (ch.deleted ? FLAG_DELETED : 0) | (ch.deleted && ch.purged ? FLAG_PURGED : 0) | (ch.cut ? FLAG_CUT : 0);
         const tag = this.nameTag(ch.payload.name);
         const tagHex = toHex(tag);
         if (!ch.deleted) {
@@ -357,12 +373,9 @@ export class Vault {
         const wasLive = cur && !(cur.flags & FLAG_DELETED) ? 1 : 0;
         live += (ch.deleted ? 0 : 1) - wasLive;
         const version = curVersion + 1;
-        const plaintext = utf8.encode(JSON.stringify(ch.payload));
-        if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-        const sealed = seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, ch.entryId, version, flags, tag));
-        const raw = encodeRecord(ch.entryId, version, flags, tag, sealed);
-        encoded.push(raw);
-        changed.set(id, { entryId: ch.entryId, version, flags, nameTag: tag, sealed, raw });
+        const rec = this.sealed(ch.entryId, version, flags, tag, ch.payload);
+        encoded.push(rec.raw);
+        changed.set(id, rec);
       }
       this.appendLocked(encoded, live);
     });
@@ -421,19 +434,90 @@ export class Vault {
     return records;
   }
 
-  /** Every committed record of one entry, oldest first (history). */
+  /** Every committed record of one entry, oldest first (history); nothing before its last history cut. */
   historyOf(entryId: Uint8Array): LogRecord[] {
     this.ensureLoaded(true);
-    return this.recordsFrom(LOG_HEADER_BYTES).filter((r) => bytesEqual(r.entryId, entryId));
+    const all = this.recordsFrom(LOG_HEADER_BYTES).filter((r) => bytesEqual(r.entryId, entryId));
+    let cut = all.length - 1;
+    while (cut > 0 && !(all[cut].flags & FLAG_CUT)) cut--;
+    return cut > 0 ? all.slice(cut) : all;
   }
 
-  /** Seals one record (sync's rebase of a local change onto the server's version). */
-  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload): Uint8Array {
-    const flags = deleted ? FLAG_DELETED : 0;
-    const tag = this.nameTag(payload.name);
+  // ---------------------------------------------------------------- compaction (docs/FORMAT.md "Compaction")
+
+  /** Records compaction would drop with `keep` versions per entry (purges and cuts not counted). */
+  private deadByKeep(keep: number): number {
+    let dead = 0;
+    for (const n of this.counts.values()) if (n > keep) dead += n - keep;
+    return dead;
+  }
+
+  /**
+   * True when the log should be compacted: a purge or history cut waits (always), or the records
+   * beyond `keep` versions per entry are at least 64 and a quarter of the rest. Cheap (no I/O).
+   */
+  needsCompaction(keep: number): boolean {
+    this.ensureLoaded(true);
+    if (this.purgePending) return true;
+    const c = this.header.commit;
+    if (c.recordCount - this.records.size < 64) return false;
+    const dead = this.deadByKeep(keep);
+    return dead >= 64 && dead * 4 >= c.recordCount - dead;
+  }
+
+  /**
+   * Compacts the log into a new generation (inside locked()): per entry its last `keep` versions,
+   * nothing before its last history cut, and of an entry deleted for good only its purge record.
+   * Records are kept byte for byte, in log order; those the server already has first (so sync.json
+   * stays a prefix), noted in sync.json before the commit as a log rewrite by sync does. Returns how
+   * many records were dropped (0: nothing written).
+   */
+  compactLocked(keep: number): number {
+    if (!Number.isSafeInteger(keep) || keep < 1) throw new KpmError('history.keep must be at least 1', EXIT.usage);
+    const all = this.recordsFrom(LOG_HEADER_BYTES);
+    const kept = keptByRetention(all, keep);
+    if (kept.length === all.length) {
+      this.purgePending = false;
+      return 0;
+    }
+    const marks = readSyncMarks(this.dir, this.generation);
+    if (marks === 'mismatch') throw new KpmError(`vault "${this.meta.name}": its sync state does not match the vault log`, EXIT.corrupt, 'run `kpm sync --reset-state`');
+    let ordered = kept;
+    if (marks) {
+      const confirmed = kept.filter((r) => marks.has(r.offset!));
+      ordered = [...confirmed, ...kept.filter((r) => !marks.has(r.offset!))];
+      const confirmedUpTo = LOG_HEADER_BYTES + confirmed.reduce((n, r) => n + r.raw.length, 0);
+      marks.note({ generation: this.generation + 1, confirmedUpTo });
+    }
+    this.rewriteLocked(ordered.map((r) => r.raw), true);
+    return all.length - kept.length;
+  }
+
+  /** Compacts under the vault lock when needsCompaction(keep) (or always, with force); returns records dropped. */
+  async compact(keep: number, force = false): Promise<number> {
+    return withVaultLock(this.dir, () => {
+      this.load(true, true);
+      return force || this.needsCompaction(keep) ? this.compactLocked(keep) : 0;
+    });
+  }
+
+  /** Seals one record (sync's rebase of a local change onto the server's version); `extraFlags`: purge, cut. */
+  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload, extraFlags = 0): Uint8Array {
+    const flags = (deleted ? FLAG_DELETED : 0) | (extraFlags & (FLAG_PURGED | FLAG_CUT));
+    return this.sealed(entryId, version, flags, this.nameTag(payload.name), payload).raw;
+  }
+
+  /** The one place a record is sealed: payload JSON under the record key, bound by its AAD. */
+  private sealed(entryId: Uint8Array, version: number, flags: number, tag: Uint8Array, payload: EntryPayload): LogRecord {
     const plaintext = utf8.encode(JSON.stringify(payload));
     if (plaintext.length > MAX_PAYLOAD_BYTES) throw new KpmError('entry is larger than 16 MiB', EXIT.usage);
-    return encodeRecord(entryId, version, flags, tag, seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag)));
+    const sealed = seal(this.recordKey, plaintext, entryAad(this.profile.profileId, this.header.vaultId, entryId, version, flags, tag));
+    return { entryId, version, flags, nameTag: tag, sealed, raw: encodeRecord(entryId, version, flags, tag, sealed) };
+  }
+
+  /** Whether `key` is this vault's key (compared here: the key is not copied out). */
+  hasKey(key: Uint8Array): boolean {
+    return bytesEqual(key, this.vk);
   }
 
   /** Live-entry count after `raws` were applied on top of `base` (latest record per entry). */
@@ -462,7 +546,7 @@ export class Vault {
    * Replaces the log with a new generation holding exactly `raws` in order, then commits it; inside
    * locked(). The new log is complete and synced before the header names it; the old one is removed after.
    */
-  rewriteLocked(raws: Uint8Array[]): void {
+  rewriteLocked(raws: Uint8Array[], shred = false): void {
     const c = this.header.commit;
     const generation = c.generation + 1;
     const head = encodeLogHeader(this.header.vaultId);
@@ -472,7 +556,9 @@ export class Vault {
     writeFileAtomic(join(this.dir, logFile(generation)), body);
     const live = this.liveAfter(raws, new Map(), 0);
     this.writeHeader(this.header, { generation, sequence: c.sequence + 1, logLength: body.length, pendingLength: 0, recordCount: raws.length, liveCount: live, chain });
-    fs.rmSync(join(this.dir, logFile(c.generation)), { force: true });
+    const old = join(this.dir, logFile(c.generation));
+    if (shred) shredFile(old); // compaction: the dropped ciphertext is overwritten, not only unlinked
+    fs.rmSync(old, { force: true });
     this.load(true, true);
   }
 
@@ -515,4 +601,78 @@ export class Vault {
   close(): void {
     wipe(this.vk, this.macKey, this.tagKey, this.recordKey);
   }
+}
+
+/** The records a compaction keeps (see compactLocked), in their order. */
+export function keptByRetention(all: LogRecord[], keep: number): LogRecord[] {
+  const byId = new Map<string, number[]>();
+  all.forEach((r, i) => {
+    const id = toHex(r.entryId);
+    const list = byId.get(id);
+    if (list) list.push(i);
+    else byId.set(id, [i]);
+  });
+  const keepIdx = new Set<number>();
+  for (const idx of byId.values()) {
+    const last = idx[idx.length - 1];
+    if (all[last].flags & FLAG_PURGED) {
+      keepIdx.add(last);
+      continue;
+    }
+    let from = Math.max(0, idx.length - keep);
+    for (let j = idx.length - 1; j >= 0; j--) {
+      if (all[idx[j]].flags & FLAG_CUT) {
+        from = Math.max(from, j);
+        break;
+      }
+    }
+    for (let j = from; j < idx.length; j++) keepIdx.add(idx[j]);
+  }
+  return all.filter((_, i) => keepIdx.has(i));
+}
+
+/** Overwrites a file with zeros and syncs it (before it is unlinked). */
+function shredFile(path: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, 'r+');
+  } catch {
+    return;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+    for (let pos = 0; pos < size; pos += zeros.length) fs.writeSync(fd, zeros, 0, Math.min(zeros.length, size - pos), pos);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Which records of the current log the server already has, from the vault's sync.json (written by
+ * src/sync/state.ts; this reads only its confirmation fields): null when the vault has never synced,
+ * 'mismatch' when the file is about another log generation.
+ */
+function readSyncMarks(dir: string, generation: number): { has(offset: number): boolean; note(next: { generation: number; confirmedUpTo: number }): void } | null | 'mismatch' {
+  const path = join(dir, 'sync.json');
+  const file = readFileOrNull(path);
+  if (!file) return null;
+  let st: { generation: number; confirmedUpTo: number; confirmedRanges: [number, number][]; next?: { generation: number; confirmedUpTo: number } };
+  try {
+    st = JSON.parse(decodeUtf8(file));
+  } catch {
+    throw corrupt(`${path} is corrupt`);
+  }
+  let upTo = st.confirmedUpTo;
+  let ranges = st.confirmedRanges ?? [];
+  if (st.generation !== generation) {
+    if (st.next?.generation !== generation) return 'mismatch';
+    upTo = st.next.confirmedUpTo;
+    ranges = [];
+  }
+  return {
+    has: (o) => o < upTo || ranges.some(([a, b]) => o >= a && o < b),
+    note: (next) => writeFileAtomic(path, utf8.encode(JSON.stringify({ ...st, generation, confirmedUpTo: upTo, confirmedRanges: ranges, next }))),
+  };
 }

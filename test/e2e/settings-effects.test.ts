@@ -168,6 +168,46 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     expect((await old()).map((o) => o.name)).toEqual(['old-site']);
   },
 
+  async 'history.keep'() {
+    const home = await freshVault();
+    await addEntry(home, 'site', 'First-Password-1');
+    for (let i = 2; i <= 4; i++) await kpm(home, ['edit', 'site', '--password-stdin'], 0, { env: withMaster(), input: `Next-Password-${i}\n` });
+    const versions = async () => {
+      await kpm(home, ['trash', 'purge', '--yes'], 0, { env: withMaster() }); // compacts with history.keep
+      return (JSON.parse((await kpm(home, ['history', 'site', '--json'], 0, { env: withMaster() })).stdout) as { payload: { fields: { password: string } } }[]).map((v) => v.payload.fields.password);
+    };
+    expect(await versions()).toHaveLength(4); // the default keeps 20
+    await set(home, 'history.keep', '2');
+    expect(await versions()).toEqual(['Next-Password-3', 'Next-Password-4']);
+  },
+
+  async 'trash.days'() {
+    // two homes, each with an entry deleted 40 days ago (written in process: no command back-dates a deletion);
+    // the next deletion checks the trash
+    const deletedLongAgo = async () => {
+      const home = await freshVault();
+      await addEntry(home, 'old', 'Old-Password-77');
+      await addEntry(home, 'other', 'Other-Password-77');
+      const { resolvePaths } = await import('../../src/core/paths.js');
+      const { unlockKeyring } = await import('../../src/vault/keyring.js');
+      const { Session } = await import('../../src/vault/session.js');
+      const paths = resolvePaths({ KPM_HOME: home });
+      const s = await Session.open(paths, await unlockKeyring(paths, new TextEncoder().encode(MASTER)));
+      const e = s.get('old');
+      await s.vault().write([{ entryId: Buffer.from(e.id, 'hex'), payload: { ...e.payload, updated: new Date(Date.now() - 40 * 86_400_000).toISOString() }, baseVersion: e.version, deleted: true }]);
+      s.close();
+      return home;
+    };
+    const trashed = async (home: string) => {
+      await kpm(home, ['rm', 'other', '--yes'], 0, { env: withMaster() });
+      return (JSON.parse((await kpm(home, ['trash', '--json'], 0, { env: withMaster() })).stdout) as { name: string }[]).map((t) => t.name).sort();
+    };
+    expect(await trashed(await deletedLongAgo())).toEqual(['other']); // the default: 30 days
+    const home = await deletedLongAgo();
+    await set(home, 'trash.days', '50');
+    expect(await trashed(home)).toEqual(['old', 'other']);
+  },
+
   async hibp_url() {
     hibp ??= await startRangeServer({ [sha1('hunter2')]: 30_000 });
     const home = await freshVault();

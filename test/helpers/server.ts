@@ -77,9 +77,9 @@ export interface TestServer {
   call(method: string, url: string, body?: unknown, opts?: { token?: string; ip?: string; headers?: Record<string, string>; payload?: string }): Promise<{ status: number; body: any; text: string; headers: Record<string, unknown> }>;
 }
 
-export async function testServer(o: { engine?: Engine; check?: Partial<ServerSettings['check']>; settings?: Partial<ServerSettings>; logs?: boolean } = {}): Promise<TestServer> {
+export async function testServer(o: { engine?: Engine; check?: Partial<ServerSettings['check']>; settings?: Partial<ServerSettings>; logs?: boolean; sqliteFile?: string } = {}): Promise<TestServer> {
   const engine = o.engine ?? 'sqlite';
-  const store = await openDatabase(engine === 'postgres' ? await freshPgDatabase() : ':memory:', { poolSize: 4 });
+  const store = await openDatabase(engine === 'postgres' ? await freshPgDatabase() : (o.sqliteFile ?? ':memory:'), { poolSize: 4 });
   const mails: MailMessage[] = [];
   const sms: { to: string; text: string }[] = [];
   const logs: string[] = [];

@@ -57,6 +57,8 @@ export async function openProfile(paths: KpmPaths, pw = PW): Promise<Session> {
 export interface Tamper {
   state?(b: SyncStateT): SyncStateT;
   pull?(id: string, after: number, b: PullResultT): PullResultT;
+  /** rewrites a compaction before the server gets it (a server that drops records while compacting) */
+  compact?(id: string, b: { generation: number; base: number; records: string[]; manifest: string }): { generation: number; base: number; records: string[]; manifest: string };
   /** answers blob downloads instead of the server */
   blobGet?(id: string, index: number): { data: string; last: boolean };
 }
@@ -93,7 +95,11 @@ export function transport(ts: TestServer, token: string): TestTransport {
       const b = await call<PullResultT>('syncPull', { id }, { after });
       return tamper.pull ? tamper.pull(id, after, structuredClone(b)) : b;
     },
-    push: (id, base, records, manifest) => call<{ head: number }>('syncPush', { id }, { base, records, manifest }),
+    push: (id, base, records, manifest, generation) => call<{ head: number }>('syncPush', { id }, { base, records, manifest, generation }),
+    compact: async (id, generation, base, records, manifest) => {
+      const b = { generation, base, records, manifest };
+      return call<{ head: number; generation: number }>('syncCompact', { id }, tamper.compact ? tamper.compact(id, b) : b);
+    },
     blobsHave: (ids) => call<{ have: string[] }>('syncBlobsHave', {}, { ids }),
     blobPut: async (id, index, data, last) => void (await call('syncBlobPut', { id }, { index, data, last })),
     blobGet: async (id, index) => (tamper.blobGet ? tamper.blobGet(id, index) : call<{ data: string; last: boolean }>('syncBlobGet', { id }, { index })),

@@ -12,7 +12,7 @@ describe('S13: the method table', () => {
     const api = sessionApi({} as never);
     const served = Object.keys(api).filter((k) => typeof (api as unknown as Record<string, unknown>)[k] === 'function' && k !== 'close');
     expect([...AGENT_METHODS].sort()).toEqual(served.sort());
-    expect([...WRITE_METHODS].sort()).toEqual(['add', 'addMany', 'changeVaultPassword', 'createVault', 'removeVault', 'renameVault', 'restore', 'remove', 'rotateVaultKey', 'update'].sort());
+    expect([...WRITE_METHODS].sort()).toEqual(['add', 'addMany', 'changeVaultPassword', 'createVault', 'purgeHistory', 'purgeTrash', 'removeVault', 'renameVault', 'restore', 'remove', 'rotateVaultKey', 'update'].sort());
     for (const m of AGENT_METHODS) expect(METHOD_TABLE[m].params.length).toBeGreaterThanOrEqual(0);
   });
 

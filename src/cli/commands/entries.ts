@@ -255,18 +255,39 @@ Examples:
       if (process.stderr.isTTY) info(`(${t.secondsLeft}s left)`);
     });
 
-  program
+  const trash = program
     .command('trash')
-    .description('list deleted entries')
+    .description('list deleted entries (after trash.days days they are deleted for good)')
     .option('--vault <name>', 'vault')
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .addHelpText('after', '\nExamples:\n  kpm trash\n  kpm trash --json')
+    .addHelpText('after', '\nExamples:\n  kpm trash\n  kpm trash --json\n  kpm trash purge github --yes')
     .action(async (o) => {
       const items = await (await api({ masterStdin: o.passwordStdin })).trash(o.vault);
       if (o.json) return json(items);
       if (items.length === 0) return info('The trash is empty.');
       for (const i of items) out(`${i.name}  [${i.vault}]  deleted ${i.updated}`);
+    });
+
+  trash
+    .command('purge [name]')
+    .description('delete an entry in the trash (or, without NAME, every one) for good, on every device: it cannot be restored')
+    .option('--vault <name>', 'vault')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--json', 'print JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal or the entry is not in the trash, 3 no such entry.\n\nExamples:\n  kpm trash purge github\n  kpm trash purge --yes')
+    .action(async (name: string | undefined, o) => {
+      const a = await api({ masterStdin: o.passwordStdin });
+      if (!o.yes) {
+        if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');
+        const what = name === undefined ? 'every entry in the trash' : `"${name}" and all its versions`;
+        if (!(await askConfirm(`Delete ${what} for good, on every device? This cannot be undone.`, false))) return info('Nothing deleted.');
+      }
+      const r = await a.purgeTrash(name, o.vault);
+      if (o.json) return json(r);
+      if (r.purged.length === 0) return info('The trash is empty.');
+      info(`Deleted for good: ${r.purged.map((p) => `"${p.name}"`).join(', ')} (${r.dropped} record${r.dropped === 1 ? '' : 's'} removed).`);
     });
 
   program

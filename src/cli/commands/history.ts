@@ -3,7 +3,8 @@
 import type { Command } from 'commander';
 import { KpmError, EXIT, isKind, usageError } from '../../core/errors.js';
 import type { EntryView } from '../../vault/session.js';
-import { info, json, out } from '../io.js';
+import { info, isInteractive, json, out } from '../io.js';
+import { askConfirm } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../settings.js';
 import { ctx, intOption } from '../context.js';
@@ -17,7 +18,7 @@ function describe(v: EntryView): string {
 }
 
 export function register(program: Command): void {
-  program
+  const history = program
     .command('history <name>')
     .description('every version of an entry (edits, deletions, and the losing side of a sync conflict)')
     .option('--vault <name>', 'vault')
@@ -32,6 +33,25 @@ export function register(program: Command): void {
         out(describe(v));
         if (o.reveal) for (const [k, val] of Object.entries(v.payload.fields)) if (val) out(`       ${k}: ${val}`);
       }
+    });
+
+  history
+    .command('purge <name>')
+    .description('delete every earlier version of an entry for good, on every device; the current one stays')
+    .option('--vault <name>', 'vault')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--json', 'print JSON')
+    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
+    .addHelpText('after', '\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal, 3 no such entry.\n\nExamples:\n  kpm history purge github\n  kpm history purge github --yes')
+    .action(async (name: string, o) => {
+      const a = await api(o);
+      if (!o.yes) {
+        if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');
+        if (!(await askConfirm(`Delete every earlier version of "${name}" for good, on every device? This cannot be undone.`, false))) return info('Nothing deleted.');
+      }
+      const r = await a.purgeHistory(name, o.vault);
+      if (o.json) return json({ id: r.entry.id, vault: r.entry.vault, version: r.entry.version, dropped: r.dropped });
+      info(`Kept the current version of "${r.entry.payload.name}"; ${r.dropped} earlier record${r.dropped === 1 ? '' : 's'} deleted for good.`);
     });
 
   program

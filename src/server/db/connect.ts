@@ -85,6 +85,8 @@ export async function openDatabase(target: string, opts: { poolSize?: number } =
     await whileLocked(() => database.pragma('journal_mode = WAL'));
     database.pragma('synchronous = NORMAL');
     database.pragma('foreign_keys = ON');
+    // deleted rows are overwritten with zeros (sync compaction: a purged record leaves no ciphertext behind)
+    database.pragma('secure_delete = ON');
     // Statements are prepared once per SQL text (kysely would prepare on every query).
     const statements = new Map<string, ReturnType<typeof database.prepare>>();
     const cached = {

@@ -282,6 +282,13 @@ const m006sharing: Migration = {
   },
 };
 
+/** Compaction (docs/PROTOCOL.md "Compaction"): each vault's log has a generation, 1 until the first compaction. */
+const m007compaction: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('sync_vaults').addColumn('generation', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_accounts': m001,
   '002_sso': m002,
@@ -289,6 +296,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '004_tokens': m004tokens,
   '005_sso_device': m005ssoDevice,
   '006_sharing': m006sharing,
+  '007_compaction': m007compaction,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

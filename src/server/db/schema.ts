@@ -117,7 +117,9 @@ export interface SyncVaultsTable {
   epoch: number;
   body: string; // base64 envelope
   head: number; // revision of the last record
-  manifest: string | null; // base64, MAC'd by the client
+  manifest: string | null; // base64, signed by the client
+  /** the log generation: +1 at every compaction (its records numbered from 1 again) */
+  generation: number;
   updated_at: number;
 }
 

@@ -11,7 +11,7 @@ source "$(dirname "$0")/lib/common.sh"
 # Install everything up front, with a single apt-get update.
 ensure_core
 benches=()
-for b in ${BENCH_ONLY:-get read kdf scale docs audit sync ssh}; do
+for b in ${BENCH_ONLY:-get read write kdf scale docs audit sync ssh}; do
   [ -f "$BENCH_DIR/$b.sh" ] && benches+=("$b")
 done
 [ "${#benches[@]}" -gt 0 ] || die "no benchmark selected"

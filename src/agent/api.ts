@@ -1,11 +1,13 @@
 // The vault operations the CLI needs, whether served by the agent or by an in-process Session.
 import type { KdfParams } from '../crypto/kdf.js';
-import { ENTRY_TYPES, MAX_VALUE_BYTES } from '../vault/entry.js';
+import { ENTRY_TYPES, MAX_NAME_LENGTH, MAX_VALUE_BYTES } from '../vault/entry.js';
 import { ENTRY_PAYLOAD_SCHEMA } from '../vault/types/schema.js';
 import { validate, type JsonSchema } from '../protocol/validate.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
 import type { SyncReport } from '../sync/engine.js';
+import type { SshIdentity } from '../ssh/keyring.js';
+import type { WriteFlags, WriteOutcome } from './entrywrite.js';
 
 export interface VaultApi {
   readonly viaAgent: boolean;
@@ -49,45 +51,136 @@ export interface VaultApi {
 
 // ---------------------------------------------------------------------------------------------
 // The agent's one method table: every method it answers, the schema of each parameter, and
-// whether it writes (an automatic sync follows a write). The client's method list, the agent's
-// dispatch and the CLI's "this command changed the vault" all derive from it. Anything that does
-// not match (another method, a missing, extra or malformed parameter) is refused (S13).
+// whether it writes (an automatic sync follows a write). The parameter and result types come from
+// VaultApi and AgentControl below, and the compiler checks each schema against its parameter: the
+// client's methods (agent/client.ts), the agent's dispatch (agent/server.ts) and the write list
+// (WRITE_METHODS, used by cli/unlock.ts) all derive from the table. Anything that does not match
+// (another method, a missing, extra or malformed parameter) is refused (S13).
 
-const str = (maxLength = 65_536): JsonSchema => ({ type: 'string', maxLength });
-const opt = (s: JsonSchema): JsonSchema => ({ ...s, type: [...(typeof s.type === 'string' ? [s.type] : (s.type ?? [])), 'null'] });
+/** A JSON Schema that stands for values of type T (the type is for the compiler only). */
+export type Schema<T> = JsonSchema & { readonly __value?: T };
+const schema = <T>(s: JsonSchema): Schema<T> => s;
+
+const str = (maxLength = 65_536): Schema<string> => schema({ type: 'string', maxLength });
+const opt = <T>(s: Schema<T>): Schema<T | undefined> => schema({ ...s, type: [...(typeof s.type === 'string' ? [s.type] : (s.type ?? [])), 'null'] });
 const name = str(1024);
 const secret = str(1 << 16);
-const filter: JsonSchema = {
+const bool: Schema<boolean> = schema({ type: 'boolean' });
+const uint = (maximum: number): Schema<number> => schema({ type: 'integer', minimum: 0, maximum });
+const filter: Schema<ListFilter> = schema({
   type: 'object',
   additionalProperties: false,
-  properties: { vault: opt(name), search: opt(str(4096)), type: opt({ type: 'string', enum: ENTRY_TYPES }) },
-};
+  properties: { vault: opt(name), search: opt(str(4096)), type: opt(schema({ type: 'string', enum: ENTRY_TYPES })) },
+});
+const value = str(MAX_VALUE_BYTES);
 // the payload schema is the entry registry's (src/vault/types/schema.ts)
-const payload = ENTRY_PAYLOAD_SCHEMA;
-const kdf: JsonSchema = {
+const payload: Schema<EntryPayload> = schema(ENTRY_PAYLOAD_SCHEMA);
+const payloads: Schema<EntryPayload[]> = schema({ type: 'array', maxItems: 1_000_000, items: payload });
+const kdf: Schema<KdfParams> = schema({
   type: 'object',
   additionalProperties: false,
   required: ['m', 't', 'p'],
   properties: { m: { type: 'integer', minimum: 1 }, t: { type: 'integer', minimum: 1 }, p: { type: 'integer', minimum: 1 } },
-};
-const version: JsonSchema = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+});
+const version = uint(Number.MAX_SAFE_INTEGER);
+const writeFlags: Schema<WriteFlags> = schema({
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    username: value,
+    url: value,
+    notes: value,
+    field: { type: 'array', maxItems: 10_000, items: value },
+    generate: bool,
+    length: str(16),
+    symbols: bool,
+    digits: bool,
+    separator: str(64),
+    vault: name,
+    check: bool,
+    name: str(MAX_NAME_LENGTH * 2),
+    password: value,
+  },
+});
 
-export interface MethodSpec {
+/** What `kpm status` and `kpm agent status` learn from the agent. */
+export interface AgentState {
+  pid: number;
+  idleSeconds: number;
+  entries: number;
+  /** the agent protocol it speaks (AGENT_PROTOCOL in agent/socket.ts) */
+  protocol?: number;
+  /** an offline change holds back the background sync */
+  syncHeld?: boolean;
+  /** a background sync is scheduled */
+  syncPending?: boolean;
+  syncRuns?: number;
+  /** the last background sync failure, if none succeeded since */
+  lastSyncError?: { message: string; at: string } | null;
+}
+
+/** One field of one entry (`kpm get NAME --field F`, `kpm read`): only that value crosses the socket. */
+export interface FieldResult {
+  /** the entry's name (for messages) */
+  name: string;
+  vault: string;
+  /** the field asked for, or the type's primary field */
+  field: string;
+  /** absent when the entry has no such field; for `totp`, the current code */
+  value?: string;
+}
+
+/** The agent's own methods (not vault operations). */
+export interface AgentControl {
+  status(): Promise<AgentState>;
+  /** wipes the keys and stops; understood by an agent of any protocol version */
+  lock(): Promise<true>;
+  /** `kpm unlock --timeout N` while unlocked: the idle timeout in whole seconds */
+  setIdleTimeout(seconds: number): Promise<{ idleSeconds: number }>;
+  /** one field of an entry (undefined field: the type's primary field) */
+  getField(query: string, vault: string | undefined, field: string | undefined): Promise<FieldResult>;
+  /** `kpm add NAME …` on the hot path (src/agent/entrywrite.ts): a login from plain flags, the strength check in the agent */
+  addEntry(name: string, flags: WriteFlags): Promise<WriteOutcome>;
+  /** `kpm edit NAME …` on the hot path */
+  editEntry(query: string, flags: WriteFlags): Promise<WriteOutcome>;
+  /** `kpm ssh-agent` (src/ssh/agentmethods.ts): the public keys and their rules */
+  sshIdentities(): Promise<SshIdentity[]>;
+  /** the public key blob (base64), the data to sign (base64), the flags; the signature (base64) */
+  sshSign(blob: string, data: string, flags: number): Promise<string>;
+}
+
+type VaultMethods = Omit<VaultApi, 'viaAgent' | 'close'>;
+/** Every method the agent answers. */
+export type AgentMethods = VaultMethods & AgentControl;
+export type MethodName = keyof AgentMethods;
+type ParamMap = { [K in MethodName]: Parameters<AgentMethods[K]> };
+type ResultMap = { [K in MethodName]: Awaited<ReturnType<AgentMethods[K]>> };
+export type ParamsOf<K extends MethodName> = ParamMap[K];
+export type ResultOf<K extends MethodName> = ResultMap[K];
+/** The agent's methods as functions of their parameters (the shape the dispatch calls). */
+export type MethodFns = { [K in MethodName]: (...params: ParamsOf<K>) => Promise<ResultOf<K>> };
+
+/** One schema per parameter, each checked by the compiler against the parameter's type. */
+type ParamSchemas<P extends unknown[]> = { [I in keyof P]-?: Schema<{} extends Pick<P, I> ? P[I] | undefined : P[I]> };
+
+export interface MethodSpec<K extends MethodName = MethodName> {
   /** one schema per positional parameter; a trailing parameter whose schema allows null may be left out */
-  params: readonly JsonSchema[];
+  params: ParamSchemas<ParamsOf<K>>;
   write: boolean;
 }
 
-type ApiMethod = Exclude<keyof VaultApi, 'viaAgent' | 'close'>;
+type Table<M extends MethodName> = { readonly [K in M]: MethodSpec<K> };
+type ApiMethod = keyof VaultMethods;
+type ControlMethod = keyof AgentControl;
 
 /** The vault methods (VaultApi) the agent serves. */
-export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
+export const METHOD_TABLE: Table<ApiMethod> = {
   get: { params: [name, opt(name)], write: false },
   list: { params: [filter], write: false },
-  listText: { params: [filter, { type: 'boolean' }], write: false },
+  listText: { params: [filter, bool], write: false },
   entries: { params: [filter], write: false },
   add: { params: [opt(name), payload], write: true },
-  addMany: { params: [opt(name), { type: 'array', maxItems: 1_000_000, items: payload }], write: true },
+  addMany: { params: [opt(name), payloads], write: true },
   update: { params: [name, name, version, payload], write: true },
   remove: { params: [name, opt(name)], write: true },
   trash: { params: [opt(name)], write: false },
@@ -100,7 +193,7 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
   removeVault: { params: [name], write: true },
   rotateVaultKey: { params: [name, opt(secret)], write: true },
   history: { params: [name, opt(name)], write: false },
-  restore: { params: [name, opt(name), opt(version)], write: true },
+  restore: { params: [name, opt(name), opt(version), opt(bool)], write: true },
   purgeTrash: { params: [opt(name), opt(name)], write: true },
   purgeHistory: { params: [name, opt(name)], write: true },
   sync: { params: [], write: false },
@@ -109,21 +202,30 @@ export const METHOD_TABLE: Readonly<Record<ApiMethod, MethodSpec>> = {
 };
 
 /** The agent's own methods (not vault operations). */
-export const CONTROL_TABLE: Readonly<Record<'status' | 'lock' | 'setIdleTimeout' | 'sshIdentities' | 'sshSign', MethodSpec>> = {
+export const CONTROL_TABLE: Table<ControlMethod> = {
   status: { params: [], write: false },
   lock: { params: [], write: false },
-  // `kpm unlock --timeout N` while unlocked: the idle timeout in whole seconds (at most a week)
-  setIdleTimeout: { params: [{ type: 'integer', minimum: 0, maximum: 10080 * 60 }], write: false },
-  // `kpm ssh-agent` (src/ssh/agentmethods.ts): the public key blob (base64), the data to sign (base64), the flags
+  setIdleTimeout: { params: [uint(10080 * 60)], write: false }, // at most a week
+  getField: { params: [name, opt(name), opt(name)], write: false },
+  addEntry: { params: [str(MAX_NAME_LENGTH * 2), writeFlags], write: true },
+  editEntry: { params: [name, writeFlags], write: true },
   sshIdentities: { params: [], write: false },
-  sshSign: { params: [str(1 << 14), str(1 << 20), { type: 'integer', minimum: 0, maximum: 0xffffffff }], write: false },
+  sshSign: { params: [str(1 << 14), str(1 << 20), uint(0xffffffff)], write: false },
 };
+
+const TABLE: Table<MethodName> = { ...METHOD_TABLE, ...CONTROL_TABLE };
 
 /** Methods the agent answers as vault operations; everything else is refused. */
 export const AGENT_METHODS = Object.keys(METHOD_TABLE) as ApiMethod[];
 
-/** Methods that change the vault: an automatic sync follows them. */
+/** The VaultApi methods that change the vault: an automatic sync follows them (also after the writes of CONTROL_TABLE: isWrite). */
 export const WRITE_METHODS: ReadonlySet<string> = new Set(AGENT_METHODS.filter((m) => METHOD_TABLE[m].write));
+
+export const isMethod = (m: unknown): m is MethodName => typeof m === 'string' && Object.hasOwn(TABLE, m);
+export const isWrite = (m: MethodName): boolean => TABLE[m].write;
+
+/** A request the table accepted: its method and parameters, typed (missing optional ones are undefined). */
+export type CheckedRequest = { [K in MethodName]: { method: K; params: ParamsOf<K> } }[MethodName];
 
 const allowsNull = (s: JsonSchema) => s.type === 'null' || (Array.isArray(s.type) && s.type.includes('null'));
 
@@ -141,14 +243,22 @@ function payloadProblem(p: unknown, path: string): string | null {
  * each matching its schema (a missing trailing one only if optional). The problem, or null.
  */
 export function checkRequest(method: unknown, params: unknown): string | null {
-  if (typeof method !== 'string' || !(Object.hasOwn(METHOD_TABLE, method) || Object.hasOwn(CONTROL_TABLE, method))) return `unknown agent method ${String(method).slice(0, 64)}`;
-  const spec: MethodSpec = (METHOD_TABLE as Record<string, MethodSpec>)[method] ?? (CONTROL_TABLE as Record<string, MethodSpec>)[method];
+  const r = parseRequest(method, params);
+  return typeof r === 'string' ? r : null;
+}
+
+/** The same check; the typed request (nulls as undefined), or the problem. */
+export function parseRequest(method: unknown, params: unknown): CheckedRequest | string {
+  if (!isMethod(method)) return `unknown agent method ${String(method).slice(0, 64)}`;
+  const spec: { params: readonly JsonSchema[] } = TABLE[method];
   if (params === undefined) params = [];
   if (!Array.isArray(params)) return `${method}: the parameters must be a list`;
   if (params.length > spec.params.length) return `${method}: takes at most ${spec.params.length} parameters`;
+  const out: unknown[] = [];
   for (let i = 0; i < spec.params.length; i++) {
     const s = spec.params[i];
-    const v = i < params.length ? params[i] : null;
+    const v: unknown = i < params.length ? params[i] : null;
+    out.push(v === null ? undefined : v);
     if (v === null && allowsNull(s)) continue;
     const problem = validate(s, v, {}, `${method} parameter ${i + 1}`);
     if (problem) return problem;
@@ -156,12 +266,13 @@ export function checkRequest(method: unknown, params: unknown): string | null {
       const p = payloadProblem(v, `${method} parameter ${i + 1}`);
       if (p) return p;
     }
-    if (s.items === payload) {
+    if (s === payloads) {
       for (let j = 0; j < (v as unknown[]).length; j++) {
         const p = payloadProblem((v as unknown[])[j], `${method} parameter ${i + 1}[${j}]`);
         if (p) return p;
       }
     }
   }
-  return null;
+  // every parameter matched its schema, and each schema stands for its parameter's type
+  return { method, params: out } as CheckedRequest;
 }

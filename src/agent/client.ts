@@ -1,40 +1,34 @@
 // Talking to the agent: one connection per request, newline-delimited JSON.
 import { spawn } from 'node:child_process';
 import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
-import { agentCall, AgentUnavailable } from './call.js';
+import { agentCall, AgentMismatch, AgentUnavailable } from './call.js';
 import type { KpmPaths } from '../core/paths.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
-import { AGENT_METHODS, type VaultApi } from './api.js';
+import { AGENT_METHODS, type AgentState, type MethodFns, type MethodName, type ParamsOf, type VaultApi } from './api.js';
 import { encodeHandover } from './handover.js';
 import { childEnv } from '../core/childenv.js';
 
 export { childEnv };
 
-export { agentCall, AgentUnavailable };
+export { agentCall, AgentMismatch, AgentUnavailable };
+export type { AgentState };
+
+/** The agent's methods `keys`, each a function sending its request (typed by the method table). */
+export function agentMethods<K extends MethodName>(paths: KpmPaths, keys: readonly K[]): Pick<MethodFns, K> {
+  const method = <M extends K>(m: M) => (...params: ParamsOf<M>) => agentCall(paths, m, params);
+  const out: Partial<Record<K, unknown>> = {};
+  for (const k of keys) out[k] = method(k); // method(k) is MethodFns[k]; the compiler does not follow it through the loop
+  return out as Pick<MethodFns, K>;
+}
 
 /** A VaultApi served by the running agent; rejects with AgentUnavailable when there is none. */
 export function agentApi(paths: KpmPaths): VaultApi {
-  const api: Record<string, unknown> = { viaAgent: true, close: async () => {} };
-  for (const m of AGENT_METHODS) api[m] = (...params: unknown[]) => agentCall(paths, m, params);
-  return api as unknown as VaultApi;
-}
-
-export interface AgentState {
-  pid: number;
-  idleSeconds: number;
-  entries: number;
-  /** an offline change holds back the background sync */
-  syncHeld?: boolean;
-  /** a background sync is scheduled */
-  syncPending?: boolean;
-  syncRuns?: number;
-  /** the last background sync failure, if none succeeded since */
-  lastSyncError?: { message: string; at: string } | null;
+  return { viaAgent: true, close: async () => {}, ...agentMethods(paths, AGENT_METHODS) };
 }
 
 export async function agentStatus(paths: KpmPaths): Promise<AgentState | null> {
   try {
-    return (await agentCall(paths, 'status')) as AgentState;
+    return await agentCall(paths, 'status', []);
   } catch (e) {
     if (e instanceof AgentUnavailable) return null;
     throw e;

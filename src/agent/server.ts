@@ -11,12 +11,14 @@ import { join } from 'node:path';
 import { DIR_MODE, ensureDir, ownFileProblem, pidAlive, privateDirProblem, readFileOrNull, tryHoldLock, writeFileAtomic } from '../core/fsutil.js';
 import { KpmError, EXIT } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
-import { checkRequest, WRITE_METHODS } from './api.js';
+import { isWrite, parseRequest, type AgentControl, type MethodFns, type MethodName, type ParamsOf, type ResultOf } from './api.js';
+import { fieldOf } from './fields.js';
+import { addFromFlags, editFromFlags, type EntryWriter } from './entrywrite.js';
 import { sessionApi } from './local.js';
-import { agentPathsIn, MAX_SOCKET_PATH, socketFitsInRun, type AgentPaths, type AgentRequest, type AgentResponse } from './socket.js';
+import { AGENT_PROTOCOL, agentPathsIn, MAX_SOCKET_PATH, socketFitsInRun, tokenFileText, type AgentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { SyncScheduler } from './syncsched.js';
 import { decodeHandover } from './handover.js';
-import { SSH_AGENT_METHODS, sshAgentMethod } from '../ssh/agentmethods.js';
+import { sshIdentities, sshSign } from '../ssh/agentmethods.js';
 
 const MAX_REQUEST_BYTES = 64 << 20;
 
@@ -29,7 +31,7 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
 /** Tells the starting CLI why the agent does not run, with the exit code it should use. */
 function refuse(code: number, message: string): never {
   process.stdout.write(`error ${code} ${message}\n`);
-  process.exit(1);
+  process.exit(EXIT.error);
 }
 
 /**
@@ -69,24 +71,33 @@ function syncDelayMs(): number {
   return Number.isSafeInteger(n) && n >= 0 && n <= 86_400_000 ? n : 200;
 }
 
-export async function runAgent(paths: KpmPaths): Promise<void> {
-  // One agent per profile (S9): the pid file is its lock, taken before anything else; a second
-  // agent exits at once, without reading the keys.
+// ---- the parts of the agent, one job each --------------------------------------------------
+
+interface Unlocked {
+  session: Session;
+  idleSeconds: number;
+  releaseLock: () => void;
+}
+
+/**
+ * Start-up: one agent per profile (S9): the pid file is its lock, taken before anything else (a
+ * second agent says `busy` and exits at once, without reading the keys); then the keys from the
+ * handover pipe, and the vaults opened and verified before anything is served.
+ */
+async function unlockFromHandover(paths: KpmPaths): Promise<Unlocked> {
   ensureDir(paths.run);
   const runBad = privateDirProblem(paths.run);
   if (runBad) refuse(EXIT.forbidden, `refusing to start the agent: ${runBad}`);
   const pidFile = agentPathsIn(paths, paths.run).pid;
   if (!tryHoldLock(pidFile, isAgentProcess)) {
     process.stdout.write('busy\n');
-    process.exit(0);
+    process.exit(EXIT.ok);
   }
   const releaseLock = () => {
     if (readFileOrNull(pidFile)?.toString() === String(process.pid)) fs.rmSync(pidFile, { force: true });
   };
   const input = await readAll(process.stdin);
-  const handover = decodeHandover(input);
-  const { profile, vaultKeys } = handover;
-  let idleSeconds = handover.idleSeconds; // `kpm unlock --timeout N` while unlocked changes it (setIdleTimeout)
+  const { profile, vaultKeys, idleSeconds } = decodeHandover(input);
   input.fill(0);
   let session: Session;
   try {
@@ -94,130 +105,203 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     session.listVaults(); // every vault's header and metadata must verify before we serve anything
   } catch (e) {
     releaseLock();
-    const code = e instanceof KpmError ? e.exitCode : 1;
-    refuse(code, (e as Error).message);
+    refuse(e instanceof KpmError ? e.exitCode : EXIT.error, (e as Error).message);
   }
   for (const k of Object.values(vaultKeys)) wipe(k);
+  return { session, idleSeconds, releaseLock };
+}
+
+interface AgentFiles {
+  ap: AgentPaths;
+  /** the token file's text, which every request must carry */
+  token: Buffer;
+  remove(): void;
+}
+
+/** The socket folder (checked, S2) and the token file (`<protocol>:<random token>`, 0600). */
+function createFiles(paths: KpmPaths, onRefuse: () => void): AgentFiles {
   const ap = makeSocketDir(paths);
   const dirBad = privateDirProblem(ap.dir);
   if (dirBad) {
-    session.close();
-    releaseLock();
+    onRefuse();
     refuse(EXIT.forbidden, `refusing to start the agent: ${dirBad}`);
   }
   const tokenBytes = randomBytes(32);
-  const token = Buffer.from(toHex(tokenBytes));
+  const token = Buffer.from(tokenFileText(AGENT_PROTOCOL, toHex(tokenBytes)));
+  wipe(tokenBytes);
   fs.rmSync(ap.socket, { force: true });
   fs.rmSync(ap.token, { force: true });
   writeFileAtomic(ap.token, token);
+  return {
+    ap,
+    token,
+    remove() {
+      token.fill(0);
+      for (const f of [ap.socket, ap.token]) fs.rmSync(f, { force: true });
+      if (ap.dir !== paths.run) {
+        if (readFileOrNull(ap.pointer)?.toString() === ap.dir) fs.rmSync(ap.pointer, { force: true });
+        fs.rmSync(ap.dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
 
-  let idleTimer: NodeJS.Timeout | undefined;
-  const server = net.createServer();
-  let stopped = false;
-  const stop = (code = 0) => {
-    if (stopped) return;
-    stopped = true;
-    session.close();
-    wipe(tokenBytes);
-    token.fill(0);
-    for (const f of [ap.socket, ap.token]) fs.rmSync(f, { force: true });
-    if (ap.dir !== paths.run) {
-      if (readFileOrNull(ap.pointer)?.toString() === ap.dir) fs.rmSync(ap.pointer, { force: true });
-      fs.rmSync(ap.dir, { recursive: true, force: true });
-    }
-    server.close();
-    releaseLock();
-    process.exit(code);
-  };
-  // Data vaults with their own password lock after the same idle time, on their own clock.
-  // Their changes are sent first: only their key can seal them for the server (src/sync/lockflush.ts).
-  let idleLocking = false;
-  const lockIdle = async () => {
-    if (idleLocking || session.idleDataVaults(idleSeconds * 1000).length === 0) return;
-    idleLocking = true;
-    try {
-      await syncs.idle();
-      // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock
-      if (!syncs.isHeld) await (await import('../sync/lockflush.js')).syncBeforeLock(session);
-      session.lockIdleDataVaults(idleSeconds * 1000);
-    } finally {
-      idleLocking = false;
-    }
-  };
-  let dataVaultTimer: NodeJS.Timeout | undefined;
-  const armDataVaults = () => {
-    if (dataVaultTimer) clearInterval(dataVaultTimer);
-    dataVaultTimer = idleSeconds > 0 ? setInterval(() => void lockIdle().catch(() => undefined), Math.min(30_000, idleSeconds * 250)).unref() : undefined;
-  };
-  armDataVaults();
-  const touch = () => {
-    if (idleTimer) clearTimeout(idleTimer);
-    if (idleSeconds > 0) idleTimer = setTimeout(() => stop(0), idleSeconds * 1000);
-  };
-  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(0));
-
-  // Automatic sync shortly after changes, never of a change made offline (src/agent/syncsched.ts).
-  // The sync on unlock is asked for by `kpm unlock` itself, which waits for it.
-  const syncs = new SyncScheduler(async () => {
+/** The automatic sync shortly after changes, never of a change made offline (src/agent/syncsched.ts). */
+function autoSyncScheduler(paths: KpmPaths, session: Session): SyncScheduler {
+  return new SyncScheduler(async () => {
     const { autoSyncOutcome, autoSyncWanted } = await import('../sync/auto.js');
     if (!(await autoSyncWanted(paths))) return undefined;
     return autoSyncOutcome(session);
   }, undefined, syncDelayMs());
+}
 
-  const handle = async (req: AgentRequest): Promise<AgentResponse> => {
-    const given = Buffer.from(String(req?.token ?? ''));
-    if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: 4 } };
-    const problem = checkRequest(req.method, req.params);
-    if (problem) return { error: { message: `agent refused the request: ${problem}`, exitCode: EXIT.usage } };
-    const offline = req.offline === true;
-    if (req.method === 'status') {
-      const err = syncs.error;
-      return { ok: { pid: process.pid, idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: err ?? null } };
+/**
+ * The idle clocks: the whole agent stops after `idleSeconds` without a request; data vaults with
+ * their own password lock after the same idle time, on their own clock, their changes sent first
+ * (only their key can seal them for the server: src/sync/lockflush.ts).
+ */
+class IdleTimers {
+  private idleTimer: NodeJS.Timeout | undefined;
+  private dataVaultTimer: NodeJS.Timeout | undefined;
+  private idleLocking = false;
+
+  constructor(
+    private seconds: number,
+    private readonly session: Session,
+    private readonly syncs: SyncScheduler,
+    private readonly onIdle: () => void,
+  ) {}
+
+  get idleSeconds(): number {
+    return this.seconds;
+  }
+
+  /** `kpm unlock --timeout N` while unlocked */
+  setIdleSeconds(seconds: number): void {
+    this.seconds = seconds;
+    this.armDataVaults();
+    this.touch();
+  }
+
+  /** a request counts as use */
+  touch(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.seconds > 0) this.idleTimer = setTimeout(this.onIdle, this.seconds * 1000);
+  }
+
+  armDataVaults(): void {
+    if (this.dataVaultTimer) clearInterval(this.dataVaultTimer);
+    this.dataVaultTimer = this.seconds > 0 ? setInterval(() => void this.lockIdle().catch(() => undefined), Math.min(30_000, this.seconds * 250)).unref() : undefined;
+  }
+
+  private async lockIdle(): Promise<void> {
+    const ms = this.seconds * 1000;
+    if (this.idleLocking || this.session.idleDataVaults(ms).length === 0) return;
+    this.idleLocking = true;
+    try {
+      await this.syncs.idle();
+      // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock
+      if (!this.syncs.isHeld) await (await import('../sync/lockflush.js')).syncBeforeLock(this.session);
+      this.session.lockIdleDataVaults(ms);
+    } finally {
+      this.idleLocking = false;
     }
-    if (req.method === 'setIdleTimeout') {
-      idleSeconds = (req.params as number[])[0]; // whole seconds, checked against the method table
-      armDataVaults();
-      touch();
-      return { ok: { idleSeconds } };
-    }
-    if (req.method === 'lock') {
+  }
+}
+
+/** SIGTERM, SIGINT and SIGHUP stop the agent as `kpm lock` does, keys wiped. */
+function stopOnSignals(stop: (code: number) => void): void {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(EXIT.ok));
+}
+
+const failure = (e: unknown): AgentResponse =>
+  e instanceof KpmError ? { error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } } : { error: { message: `agent error: ${(e as Error).message}`, exitCode: EXIT.error } };
+
+interface Dispatch {
+  session: Session;
+  syncs: SyncScheduler;
+  idle: IdleTimers;
+  /** stops the agent after the answer went out */
+  stopSoon: () => void;
+}
+
+/** The agent's own methods (AgentControl); `offline`: the request's command runs offline. */
+function controlMethods(d: Dispatch, offline: boolean): AgentControl {
+  const { session, syncs, idle } = d;
+  return {
+    status: async () => ({ pid: process.pid, protocol: AGENT_PROTOCOL, idleSeconds: idle.idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: syncs.error ?? null }),
+    setIdleTimeout: async (seconds) => {
+      idle.setIdleSeconds(seconds);
+      return { idleSeconds: seconds };
+    },
+    lock: async () => {
       // data vaults' changes go out first (only their key can seal them); a failure does not keep the agent up
       await syncs.idle().catch(() => undefined);
       if (!syncs.isHeld && !offline) await (await import('../sync/lockflush.js')).syncBeforeLock(session).catch(() => undefined);
-      setImmediate(() => stop(0));
-      return { ok: true };
-    }
-    // --- SSH keys for `kpm ssh-agent` (src/ssh/agentmethods.ts); signing counts as use ---
-    if (SSH_AGENT_METHODS.includes(req.method)) {
-      if (req.method === 'sshSign') touch();
-      try {
-        session.refresh();
-        return { ok: sshAgentMethod(session, req.method, (req.params ?? []) as unknown[]) };
-      } catch (e) {
-        if (e instanceof KpmError) return { error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } };
-        return { error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } };
-      }
-    }
-    // --- end SSH keys ---
-    touch();
-    const notice = syncs.takeNotice();
-    const withNotice = (r: AgentResponse): AgentResponse => (notice ? { ...r, notice } : r);
-    try {
-      session.refresh();
-      const api = sessionApi(session, true, offline);
-      const fn = (api as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[req.method];
-      const params = (req.params ?? []).map((p) => (p === null ? undefined : p));
-      const write = WRITE_METHODS.has(req.method);
-      if (write) await syncs.beforeWrite(offline);
-      const result = req.method === 'sync' ? await syncs.explicitSync(() => fn()) : ((await fn(...params)) ?? null);
-      if (write) syncs.afterWrite(offline);
-      return withNotice({ ok: result ?? null });
-    } catch (e) {
-      if (e instanceof KpmError) return withNotice({ error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } });
-      return withNotice({ error: { message: `agent error: ${(e as Error).message}`, exitCode: 1 } });
-    }
+      d.stopSoon();
+      return true;
+    },
+    getField: async (query, vault, field) => fieldOf(session.get(query, vault), field),
+    addEntry: async (name, flags) => addFromFlags(entryWriter(d), name, flags),
+    editEntry: async (query, flags) => editFromFlags(entryWriter(d), query, flags),
+    // SSH keys for `kpm ssh-agent` (src/ssh/agentmethods.ts); signing counts as use
+    sshIdentities: async () => sshIdentities(session),
+    sshSign: async (blob, data, flags) => {
+      idle.touch();
+      return sshSign(session, blob, data, flags);
+    },
   };
+}
 
+/** The vault and the settings as the hot-path writes need them (the settings are read for each request). */
+function entryWriter(d: Dispatch): EntryWriter {
+  return {
+    settings: async () => (await import('../settings/load.js')).loadSettings(d.session.paths),
+    add: (vault, p) => d.session.add(vault, p),
+    get: async (query, vault) => d.session.get(query, vault),
+    update: (vault, id, base, p) => d.session.update(vault, id, base, p),
+  };
+}
+
+/** Methods that neither count as use nor show the background sync's notice. */
+const QUIET: ReadonlySet<MethodName> = new Set(['status', 'setIdleTimeout', 'lock', 'sshIdentities', 'sshSign']);
+
+/** Calls one checked request (its method's function from the same typed table). */
+function invoke<K extends MethodName>(fns: MethodFns, method: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
+  const fn: MethodFns[K] = fns[method];
+  return fn(...params);
+}
+
+/** One request: the token, the protocol version, the method table's check, then the method. */
+async function handleRequest(d: Dispatch, token: Buffer, req: AgentRequest): Promise<AgentResponse> {
+  const given = Buffer.from(String(req?.token ?? ''));
+  if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: EXIT.locked } };
+  // `lock` is the same in every version: a CLI of another version can always stop this agent
+  if (req.method !== 'lock' && req.v !== AGENT_PROTOCOL) {
+    return { error: { message: `agent refused the request: this agent speaks agent protocol ${AGENT_PROTOCOL}, the command ${req.v ?? 1} (another version of kpm): run \`kpm lock\`, then \`kpm unlock\``, exitCode: EXIT.locked, kind: 'protocol' } };
+  }
+  const checked = parseRequest(req.method, req.params);
+  if (typeof checked === 'string') return { error: { message: `agent refused the request: ${checked}`, exitCode: EXIT.usage } };
+  const offline = req.offline === true;
+  const quiet = QUIET.has(checked.method);
+  if (!quiet) d.idle.touch();
+  const notice = quiet ? undefined : d.syncs.takeNotice();
+  const withNotice = (r: AgentResponse): AgentResponse => (notice ? { ...r, notice } : r);
+  try {
+    if (checked.method !== 'status' && checked.method !== 'lock' && checked.method !== 'setIdleTimeout') d.session.refresh();
+    const fns: MethodFns = { ...sessionApi(d.session, true, offline), ...controlMethods(d, offline) };
+    const write = isWrite(checked.method);
+    if (write) await d.syncs.beforeWrite(offline);
+    const result = checked.method === 'sync' ? await d.syncs.explicitSync(() => fns.sync()) : await invoke(fns, checked.method, checked.params);
+    if (write) d.syncs.afterWrite(offline);
+    return withNotice({ ok: result ?? null });
+  } catch (e) {
+    return withNotice(failure(e));
+  }
+}
+
+/** Framing: one newline-terminated JSON request per connection, one JSON answer, then close. */
+function serveFramed(server: net.Server, handle: (req: AgentRequest) => Promise<AgentResponse>): void {
   server.on('connection', (sock) => {
     let buf = '';
     sock.setEncoding('utf8');
@@ -234,13 +318,55 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
         req = JSON.parse(line);
         if (req === null || typeof req !== 'object' || Array.isArray(req)) throw new Error('not an object');
       } catch {
-        sock.end(JSON.stringify({ error: { message: 'malformed agent request', exitCode: 2 } }) + '\n');
+        sock.end(JSON.stringify({ error: { message: 'malformed agent request', exitCode: EXIT.usage } }) + '\n');
         return;
       }
       void handle(req).then((res) => sock.end(JSON.stringify(res) + '\n'));
     });
   });
+}
 
+export async function runAgent(paths: KpmPaths): Promise<void> {
+  const { session, idleSeconds, releaseLock } = await unlockFromHandover(paths);
+  const files = createFiles(paths, () => {
+    session.close();
+    releaseLock();
+  });
+  const server = net.createServer();
+  let stopped = false;
+  const stop = (code: number = EXIT.ok) => {
+    if (stopped) return;
+    stopped = true;
+    session.close();
+    files.remove();
+    server.close();
+    releaseLock();
+    process.exit(code);
+  };
+  const syncs = autoSyncScheduler(paths, session);
+  const idle = new IdleTimers(idleSeconds, session, syncs, () => stop(EXIT.ok));
+  idle.armDataVaults();
+  stopOnSignals(stop);
+  const d: Dispatch = { session, syncs, idle, stopSoon: () => setImmediate(() => stop(EXIT.ok)) };
+  serveFramed(server, (req) => handleRequest(d, files.token, req));
+  listen(paths, server, files.ap, {
+    ready: () => {
+      idle.touch();
+      // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
+      // Then the strength estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries, loaded once).
+      const warm = () => {
+        if (stopped) return;
+        if (!session.warmUp(20)) setTimeout(warm, 1);
+        else setTimeout(() => void import('../audit/strength.js').then((m) => m.loadEstimator()).catch(() => undefined), 50);
+      };
+      setTimeout(warm, 1);
+    },
+    fail: (code) => stop(code),
+  });
+}
+
+/** Listens on the socket (0600, checked), then tells the starting CLI `ready`. */
+function listen(paths: KpmPaths, server: net.Server, ap: AgentPaths, on: { ready: () => void; fail: (code: number) => void }): void {
   const oldUmask = process.umask(0o177);
   server.listen(ap.socket, () => {
     process.umask(oldUmask);
@@ -248,21 +374,16 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     const sockBad = ownFileProblem(ap.socket, 'socket');
     if (sockBad) {
       process.stdout.write(`error ${EXIT.forbidden} refusing to start the agent: ${sockBad}\n`);
-      return stop(1);
+      return on.fail(EXIT.error);
     }
     if (ap.dir !== paths.run) writeFileAtomic(ap.pointer, Buffer.from(ap.dir));
-    touch();
     process.stdout.write('ready\n');
-    // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
-    const warm = () => {
-      if (!stopped && !session.warmUp(20)) setTimeout(warm, 1);
-    };
-    setTimeout(warm, 1);
+    on.ready();
   });
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
   server.on('error', (e) => {
     process.stderr.write(`kpm agent: ${e.message}\n`);
-    stop(1);
+    on.fail(EXIT.error);
   });
 }

@@ -114,8 +114,30 @@ function lexists(path: string): boolean {
   }
 }
 
+/**
+ * The agent protocol this build speaks: the method table (agent/api.ts) and what each method means.
+ * Bump it with every change there (test/unit/agent-methods.test.ts pins the table's fingerprint to
+ * it). The agent writes it in its token file and refuses requests of another version (except
+ * `lock`); a CLI that finds an agent of another version stops it and asks for `kpm unlock`.
+ * Agents from before versioning (token file: the bare token) count as protocol 1.
+ */
+export const AGENT_PROTOCOL = 2;
+
+/** The token file's text: `<protocol>:<token hex>`. The whole text is what a request carries. */
+export function tokenFileText(protocol: number, tokenHex: string): string {
+  return `${protocol}:${tokenHex}`;
+}
+
+/** The protocol an agent speaks, from its token file's text. */
+export function tokenProtocol(text: string): number {
+  const m = /^(\d{1,9}):[0-9a-f]{64}$/.exec(text);
+  return m ? Number(m[1]) : 1;
+}
+
 export interface AgentRequest {
   token: string;
+  /** the protocol of the CLI that sends it (absent: an older CLI, protocol 1) */
+  v?: number;
   method: string;
   params: unknown[];
   /** the command runs with --offline / KPM_OFFLINE=1 (see the agent's sync hold) */

@@ -1,14 +1,17 @@
-// The hot paths: `kpm get NAME [--field F] [--vault V]`, `kpm list [--search T] [--type T]
-// [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no command-line framework, only the
-// small agent client, and hand anything else (or any error) to the full program.
-import { agentCall, AgentUnavailable } from '../agent/call.js';
+// The hot paths: `kpm get NAME [--field F] [--vault V] [--raw]`, `kpm read REF`, `kpm list [--search T]
+// [--type T] [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no
+// command-line framework, only the small agent client. Anything else, or no agent, goes to the full
+// program; an error the agent reports is reported here, once, as the full program would.
+import { agentCall, AgentMismatch, AgentUnavailable } from '../agent/call.js';
+import type { MethodName, ParamsOf, ResultOf } from '../agent/api.js';
 import { resolvePaths } from '../core/paths.js';
-import { KpmError } from '../core/errors.js';
-import type { EntryView } from '../vault/session.js';
-import { fieldValue, isEntryType, primaryField } from '../vault/entry.js';
-import type { SyncReport } from '../sync/engine.js';
+import { EXIT, KpmError } from '../core/errors.js';
+import type { ListFilter } from '../vault/session.js';
+import { isEntryType } from '../vault/entry.js';
 import { describeSyncReport } from '../sync/report.js';
 import { parseRef } from './refs.js';
+import { fastWrite } from './fastwrite.js';
+import { locateAgent } from '../agent/socket.js';
 
 function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
   const args: string[] = [];
@@ -23,19 +26,27 @@ function parseFlags(argv: string[], valued: string[], bool: string[]): { args: s
   return { args, flags };
 }
 
-async function call(method: string, params: unknown[]): Promise<unknown | undefined> {
+/** The agent's answer; undefined when no agent runs (the full program then unlocks or says it is locked). */
+async function call<K extends MethodName>(method: K, params: ParamsOf<K>): Promise<ResultOf<K> | undefined> {
   try {
     return await agentCall(resolvePaths(), method, params);
   } catch (e) {
-    if (e instanceof AgentUnavailable || e instanceof KpmError) return undefined; // the full program reports it
+    if (e instanceof AgentUnavailable) return undefined;
     throw e;
   }
+}
+
+/** A failure the agent reported (or a refused agent folder, S2): said here, once, as the full program would. */
+function report(e: unknown): number | undefined {
+  if (!(e instanceof KpmError)) return undefined;
+  process.stderr.write(`kpm: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
+  return e.exitCode;
 }
 
 /** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
 async function completeEntries(prefix: string): Promise<number> {
   try {
-    const entries = (await agentCall(resolvePaths(), 'list', [{}], { quiet: true })) as Array<{ name: string }>;
+    const entries = await agentCall(resolvePaths(), 'list', [{}], { quiet: true });
     const p = prefix.toLowerCase();
     const names = new Set(entries.map((e) => e.name).filter((n) => n.toLowerCase().startsWith(p)));
     if (names.size) process.stdout.write([...names].join('\n') + '\n');
@@ -49,16 +60,22 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
   if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
   if (process.env.KPM_MASTER_PASSWORD || process.env.KPM_TOKEN) return undefined;
+  try {
+    return await fastCommand(cmd, rest);
+  } catch (e) {
+    return report(e);
+  }
+}
+
+async function fastCommand(cmd: string | undefined, rest: string[]): Promise<number | undefined> {
   if (cmd === 'get') {
-    const p = parseFlags(rest, ['--field', '--vault'], []);
+    const p = parseFlags(rest, ['--field', '--vault'], ['--raw']);
     if (!p || p.args.length !== 1) return undefined;
     const field = p.flags['--field'] as string | undefined;
-    if (field?.toLowerCase() === 'totp') return undefined;
-    const v = (await call('get', [p.args[0], p.flags['--vault']])) as EntryView | undefined;
-    if (!v) return undefined;
-    const value = fieldValue(v.payload, field ?? primaryField(v.payload.type));
-    if (value === undefined) return undefined;
-    process.stdout.write(value.endsWith('\n') ? value : value + '\n');
+    const r = await call('getField', [p.args[0], p.flags['--vault'] as string | undefined, field]);
+    if (!r) return undefined;
+    if (r.value === undefined) throw new KpmError(`entry "${r.name}" has no field "${r.field}"`, EXIT.notFound);
+    process.stdout.write(p.flags['--raw'] || r.value.endsWith('\n') ? r.value : r.value + '\n');
     return 0;
   }
   if (cmd === 'read') {
@@ -70,13 +87,17 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
     } catch {
       return undefined; // the full program reports it
     }
-    if (ref.field.toLowerCase() === 'totp') return undefined;
-    const v = (await call('get', [ref.item, ref.vault])) as EntryView | undefined;
-    if (!v) return undefined;
-    const value = fieldValue(v.payload, ref.field);
-    if (value === undefined) return undefined;
-    const bare = Object.keys(p.flags).length > 0 || value.endsWith('\n');
-    process.stdout.write(bare ? value : value + '\n');
+    let r;
+    try {
+      r = await call('getField', [ref.item, ref.vault, ref.field]);
+    } catch (e) {
+      if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
+      throw e;
+    }
+    if (!r) return undefined;
+    if (r.value === undefined) throw new KpmError(`${ref.text}: entry "${r.name}" has no field "${ref.field}"`, EXIT.notFound);
+    const bare = Object.keys(p.flags).length > 0 || r.value.endsWith('\n');
+    process.stdout.write(bare ? r.value : r.value + '\n');
     return 0;
   }
   if (cmd === 'list' || cmd === 'ls') {
@@ -85,21 +106,16 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
     const type = (p.flags['--type'] ?? p.flags['-t']) as string | undefined;
     if (type && !isEntryType(type)) return undefined;
     const filter = { search: p.flags['--search'] ?? p.flags['-s'], vault: p.flags['--vault'], type };
-    const text = (await call('listText', [filter, p.flags['--json'] === true])) as string | undefined;
+    const text = await call('listText', [filter as ListFilter, p.flags['--json'] === true]);
     if (text === undefined || text === '') return undefined; // "No entries." comes from the full program
     process.stdout.write(text);
     return 0;
   }
+  if (cmd === 'add' || cmd === 'edit' || cmd === 'rm' || cmd === 'remove' || cmd === 'restore') return fastWrite(cmd, rest, { call, present: () => locateAgent(resolvePaths()) !== undefined });
   if (cmd === 'sync' && rest.length === 0 && process.env.KPM_OFFLINE !== '1') {
-    let r: SyncReport;
-    try {
-      r = (await agentCall(resolvePaths(), 'sync', [])) as SyncReport;
-    } catch (e) {
-      if (e instanceof AgentUnavailable || !(e instanceof KpmError)) return undefined;
-      // the sync ran and failed: report it here (running it again through the full program would not help)
-      process.stderr.write(`kpm: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
-      return e.exitCode;
-    }
+    // a failed sync is reported here (running it again through the full program would not help)
+    const r = await call('sync', []);
+    if (!r) return undefined;
     for (const l of describeSyncReport(r)) process.stderr.write(l + '\n');
     return 0;
   }

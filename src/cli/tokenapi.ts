@@ -23,7 +23,7 @@ async function serverUrl(): Promise<string> {
   const { paths } = ctx();
   const { settingsFiles } = await import('../settings/protection.js');
   if (existsSync(settingsFiles(paths).config)) {
-    const { loadSettings } = await import('./settings.js');
+    const { loadSettings } = await import('../settings/load.js');
     const s = (await loadSettings(paths)) as unknown as Record<string, unknown>;
     if (typeof s.server === 'string' && s.server !== '') return s.server;
   }

@@ -49,7 +49,7 @@ export function kpmBackend(paths: KpmPaths): SshBackend {
   return {
     async identities() {
       try {
-        return (await agentCall(paths, 'sshIdentities')) as SshIdentity[];
+        return (await agentCall(paths, 'sshIdentities', [])) as SshIdentity[];
       } catch (e) {
         if (e instanceof AgentUnavailable) return 'locked';
         if (e instanceof KpmError && e.exitCode === EXIT.locked) return 'locked';
@@ -66,7 +66,7 @@ export function kpmBackend(paths: KpmPaths): SshBackend {
     },
     async lock() {
       try {
-        await agentCall(paths, 'lock');
+        await agentCall(paths, 'lock', []);
       } catch (e) {
         if (!(e instanceof AgentUnavailable)) throw e;
       }

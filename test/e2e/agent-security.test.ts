@@ -7,6 +7,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 import { agentPid, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
 
 const ROOT = process.getuid?.() === 0;
@@ -99,7 +100,7 @@ function rawRequest(home: string, req: Record<string, unknown>): Promise<{ ok?: 
     const s = net.connect(join(home, 'run', 'agent.sock'));
     let b = '';
     s.setEncoding('utf8');
-    s.on('connect', () => s.write(JSON.stringify({ token, ...req }) + '\n'));
+    s.on('connect', () => s.write(JSON.stringify({ token, v: AGENT_PROTOCOL, ...req }) + '\n'));
     s.on('data', (c: string) => (b += c));
     s.on('error', reject);
     s.on('close', () => resolve(JSON.parse(b)));

@@ -1,6 +1,8 @@
 // S13 and S11 at the unit level: the agent's one method table, and the one list of secret variables.
 import { describe, expect, it } from 'vitest';
-import { AGENT_METHODS, checkRequest, METHOD_TABLE, WRITE_METHODS } from '../../src/agent/api.js';
+import { createHash } from 'node:crypto';
+import { AGENT_METHODS, checkRequest, CONTROL_TABLE, METHOD_TABLE, WRITE_METHODS } from '../../src/agent/api.js';
+import { AGENT_PROTOCOL, tokenFileText, tokenProtocol } from '../../src/agent/socket.js';
 import { sessionApi } from '../../src/agent/local.js';
 import { childEnv, isSecretEnv } from '../../src/core/childenv.js';
 
@@ -42,5 +44,30 @@ describe('S11: secret variables never reach a child', () => {
     const env = childEnv({}, { KPM_EXPORT_PASSWORD: 'x', KPM_HOME: '/h', KPM_OFFLINE: '1' });
     expect(env).toEqual({ KPM_HOME: '/h', KPM_OFFLINE: '1' });
     expect(childEnv({ agent: true }, { KPM_OFFLINE: '1', KPM_HOME: '/h' })).toEqual({ KPM_HOME: '/h' });
+  });
+});
+
+describe('#18: the agent protocol version', () => {
+  it('the method table is pinned to the protocol number: a change to the table needs a new AGENT_PROTOCOL', () => {
+    const table = { ...METHOD_TABLE, ...CONTROL_TABLE };
+    const text = JSON.stringify(Object.keys(table).sort().map((m) => [m, table[m as keyof typeof table]]));
+    const fingerprint = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    // when this fails: bump AGENT_PROTOCOL in src/agent/socket.ts and record the new pair here
+    expect({ protocol: AGENT_PROTOCOL, fingerprint }).toEqual({ protocol: 2, fingerprint: 'cdc2b779d3880b9f' });
+  });
+
+  it('the token file names the protocol; a bare token (an agent from before versioning) is protocol 1', () => {
+    const hex = 'ab'.repeat(32);
+    expect(tokenProtocol(tokenFileText(AGENT_PROTOCOL, hex))).toBe(AGENT_PROTOCOL);
+    expect(tokenProtocol(hex)).toBe(1);
+    expect(tokenProtocol(`7:${hex}`)).toBe(7);
+    expect(tokenProtocol(`7:${hex}x`)).toBe(1);
+  });
+
+  it('every table entry has one schema per parameter of its method, and getField is a read', () => {
+    expect(CONTROL_TABLE.getField.params).toHaveLength(3);
+    expect(METHOD_TABLE.restore.params).toHaveLength(4);
+    expect(WRITE_METHODS.has('getField')).toBe(false);
+    expect(checkRequest('restore', ['a', null, 2, true])).toBeNull();
   });
 });

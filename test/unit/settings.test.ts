@@ -20,7 +20,7 @@ import { generateSigningKey, publicKeyOf, signBytes, verifyBytes } from '../../s
 import { readMarker, readState, writeMarker } from '../../src/settings/state.js';
 import { delayAfter, readThrottle, recordFailure, recordSuccess, reserveAttempt } from '../../src/settings/throttle.js';
 import { commitSettings, loadState } from '../../src/settings/store.js';
-import { loadSettings } from '../../src/cli/settings.js';
+import { loadSettings } from '../../src/settings/load.js';
 
 const PW = 'settings password 42';
 const WHERE = '/x/config.json';

@@ -5,7 +5,7 @@ import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import type { AuditError, AuditReport, Check, EntryRef } from '../../audit/report.js';
 import { info, json, out } from '../io.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
 
 /** Exit code when a check named in --fail-on found something (docs/AUDIT.md, README exit codes). */

@@ -15,7 +15,7 @@ import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out } from '../io.js';
 import { askConfirm } from '../prompt.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
 
 const PROGRESS_MIN_BYTES = 4 << 20;

@@ -8,10 +8,12 @@ import { totpNow, parseOtpauthUri } from '../../vault/totp.js';
 import { info, isInteractive, json, out, readStdinText, warn } from '../io.js';
 import { askConfirm, askSecret, askText, needTerminal, withRetries } from '../prompt.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
-import { applyFieldFlags, applyJsonFields, applySecretFields, completeEntry, editText, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../entryinput.js';
+import { applySecretFields, editText } from '../entryprompts.js';
+import { applyFieldFlags, applyJsonFields, completeEntry, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../../vault/entryinput.js';
 import { entryJson, printEntry } from '../format.js';
+import { finishEdit, saveNewEntry } from '../../agent/entrywrite.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -59,14 +61,6 @@ async function readJsonDoc(file: string): Promise<unknown> {
   } catch (e) {
     throw usageError(`--from-json: invalid JSON: ${(e as Error).message}`);
   }
-}
-
-/** Warns (never refuses) when a password the user typed is weak; generated ones are not checked. */
-async function warnIfWeak(p: EntryPayload, secret: { value?: string; generated: boolean }, check: boolean): Promise<void> {
-  if (!check || secret.generated || !secret.value) return;
-  const [{ weakPasswordWarning }, settings] = await Promise.all([import('../../audit/strength.js'), loadSettings(ctx().paths)]);
-  const warning = await weakPasswordWarning(secret.value, settings.audit_min_score, [p.name, p.fields.username ?? '', p.fields.url ?? '']);
-  if (warning) warn(warning);
 }
 
 /** On a terminal: asks for each documented field of the type (empty answers are skipped). */
@@ -140,13 +134,7 @@ Examples:
       const cardWarning = completeEntry(p);
       if (cardWarning) warn(cardWarning);
       const secret = await newSecret(o, name, Boolean(spec.needsPassword) && p.fields.password === undefined);
-      if (secret.value !== undefined) {
-        p.fields.password = secret.value;
-      }
-      await warnIfWeak(p, secret, o.check !== false);
-      if (p.fields.password !== undefined) p.passwordChanged = now;
-      const vault = o.vault ?? (await loadSettings(ctx().paths)).default_vault;
-      const v = await (await api(o)).add(vault, p);
+      const v = await saveNewEntry(p, secret, { check: o.check !== false, vault: o.vault }, () => loadSettings(ctx().paths), async (vault, q) => (await api(o)).add(vault, q), warn);
       if (o.json) return json(entryJson(v));
       info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}.`);
     });
@@ -162,9 +150,19 @@ Examples:
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm get github\n  kpm get github --field username\n  export TOKEN="$(kpm get api-token)"\n  kpm get github --json | jq .fields.url\n  kpm get deploy-key --field notes --raw > id_deploy')
     .action(async (name: string, o: CommonOpts & { field?: string; copy?: boolean; raw?: boolean }) => {
-      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
-      if (o.json) return json(entryJson(v));
-      const value = valueOf(v, o.field);
+      const a = await api({ masterStdin: o.passwordStdin });
+      let value: string;
+      if (a.viaAgent && !o.json) {
+        // only the asked field crosses the agent's socket
+        const { agentCall } = await import('../../agent/call.js');
+        const r = await agentCall(ctx().paths, 'getField', [name, o.vault, o.field]);
+        if (r.value === undefined) throw notFound(`entry "${r.name}" has no field "${r.field}"`);
+        value = r.value;
+      } else {
+        const v = await a.get(name, o.vault);
+        if (o.json) return json(entryJson(v));
+        value = valueOf(v, o.field);
+      }
       if (o.copy) {
         const { copyAndClear } = await import('../clipboard.js');
         await copyAndClear(value, (await loadSettings(ctx().paths)).clipboard_clear);
@@ -205,13 +203,7 @@ Examples:
       const cardWarning = completeEntry(p);
       if (cardWarning) warn(cardWarning);
       const secret = await newSecret(o, name, false);
-      const now = new Date().toISOString();
-      if (secret.value !== undefined && secret.value !== p.fields.password) {
-        p.fields.password = secret.value;
-        p.passwordChanged = now;
-        await warnIfWeak(p, secret, o.check !== false);
-      }
-      p.updated = now;
+      await finishEdit(p, secret, o.check !== false, async () => (await loadSettings(ctx().paths)).audit_min_score, warn);
       const v = await a.update(cur.vault, cur.id, cur.version, p);
       if (o.json) return json(entryJson(v));
       info(`Updated ${v.vault}/${v.payload.name}.`);

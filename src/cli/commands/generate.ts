@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { alphabetFor, generatePassphrase, generatePassword, passwordEntropy, passphraseEntropy } from '../../vault/generator.js';
 import { json, out } from '../io.js';
 import { ctx, intOption } from '../context.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 
 export function register(program: Command): void {
   program

@@ -6,7 +6,7 @@ import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out } from '../io.js';
 import { askConfirm } from '../prompt.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx, intOption } from '../context.js';
 
 const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(ctx().paths)).autolock);

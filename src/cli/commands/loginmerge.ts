@@ -88,7 +88,7 @@ export interface MergeResult {
 async function stopAgent(paths: KpmPaths): Promise<void> {
   const { agentCall, agentStatus } = await import('../../agent/client.js');
   if (!(await agentStatus(paths))) return;
-  await agentCall(paths, 'lock').catch(() => undefined);
+  await agentCall(paths, 'lock', []).catch(() => undefined);
   for (let i = 0; i < 100 && (await agentStatus(paths)); i++) await new Promise((ok) => setTimeout(ok, 50));
 }
 

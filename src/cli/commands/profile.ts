@@ -9,11 +9,11 @@ import { createKeyring, changeMasterPassword, readKeyring } from '../../vault/ke
 import { DEFAULT_VAULT, Session } from '../../vault/session.js';
 import { listVaultDirs, logFile, readVaultHeader } from '../../vault/store.js';
 import { usageError, EXIT, KpmError } from '../../core/errors.js';
-import { agentCall, agentStatus, startAgent } from '../../agent/client.js';
+import { agentCall, AgentMismatch, agentStatus, startAgent, type AgentState } from '../../agent/client.js';
 import { info, isInteractive, json, out, plural, readOldAndNew, warn } from '../io.js';
 import { askNewSecret, needTerminal, noTerminal } from '../prompt.js';
 import { checkNewPassword, nonInteractiveMasterPassword, requireVault, unlockProfile, unlockWithPassword } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx, intOption } from '../context.js';
 
 const UNRECOVERABLE = 'Your master password cannot be recovered by anyone, not even by the kpm server or its operators. If you forget it, your data is lost.';
@@ -66,6 +66,20 @@ async function pendingChanges(paths: KpmPaths): Promise<number> {
   return n;
 }
 
+/**
+ * The agent's state; 'stopped' when it was of another kpm version (agent protocol) and was just
+ * stopped (src/agent/call.ts), said on stderr. For the commands that need no unlocked agent.
+ */
+async function agentStatusOrStopped(paths: KpmPaths): Promise<AgentState | null | 'stopped'> {
+  try {
+    return await agentStatus(paths);
+  } catch (e) {
+    if (!(e instanceof AgentMismatch)) throw e;
+    warn(`stopped the agent of another kpm version (agent protocol ${e.agentProtocol})`);
+    return 'stopped';
+  }
+}
+
 /** `kpm unlock` syncs before it returns (setting sync=auto, signed in, online). */
 async function syncOnUnlock(paths: KpmPaths): Promise<void> {
   const { autoSyncWanted } = await import('../../sync/auto.js');
@@ -84,7 +98,8 @@ async function syncOnUnlock(paths: KpmPaths): Promise<void> {
  * returns (S9). False when none ran.
  */
 async function stopRunningAgent(paths: KpmPaths): Promise<boolean> {
-  const a = await agentStatus(paths);
+  const a = await agentStatusOrStopped(paths);
+  if (a === 'stopped') return true;
   if (!a) return false;
   await agentCall(paths, 'lock', [], { quiet: true });
   const { isAgentProcess } = await import('../../agent/server.js');
@@ -142,7 +157,8 @@ export function register(program: Command): void {
       const { paths } = ctx();
       requireVault(paths);
       const given = o.timeout !== undefined ? intOption('--timeout', o.timeout, 0, 10080) : undefined;
-      if (await agentStatus(paths)) {
+      const running = await agentStatusOrStopped(paths); // one of another kpm version is stopped: this unlock replaces it
+      if (running && running !== 'stopped') {
         if (given === undefined) return info('kpm is already unlocked.');
         await agentCall(paths, 'setIdleTimeout', [given * 60]); // the agent is unlocked: its timeout changes, nothing else
         info(given > 0 ? `kpm is already unlocked; it now locks itself after ${plural(given, 'idle minute')}.` : 'kpm is already unlocked; it now stays unlocked until `kpm lock`.');
@@ -189,7 +205,8 @@ export function register(program: Command): void {
           throw e;
         }
       })();
-      const agent = exists ? await agentStatus(paths) : null;
+      const found = exists ? await agentStatusOrStopped(paths) : null;
+      const agent = found === 'stopped' ? null : found;
       const vaults = listVaultDirs(paths.vaults).map((d) => readVaultHeader(d));
       const entries = vaults.reduce((n, h) => n + h.commit.liveCount, 0);
       const sync = await syncStatus(paths);
@@ -217,7 +234,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm agent status\n  kpm agent status --json | jq .running')
     .action(async (o: { json?: boolean }) => {
       const { paths } = ctx();
-      const a = await agentStatus(paths);
+      const found = await agentStatusOrStopped(paths);
+      const a = found === 'stopped' ? null : found;
       const { agentPaths } = await import('../../agent/socket.js');
       const st = a
         ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, syncRuns: a.syncRuns ?? 0, lastSyncError: a.lastSyncError ?? null }
@@ -236,7 +254,9 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  kpm agent stop\n  printf %s "$SETTINGS_PW" | kpm agent stop --settings-password-stdin')
     .action(async (o: { settingsPasswordStdin?: boolean }) => {
       const { paths } = ctx();
-      if (!(await agentStatus(paths))) {
+      const a = await agentStatusOrStopped(paths);
+      if (a === 'stopped') return info('Agent stopped; kpm is locked.');
+      if (!a) {
         info('the agent is not running.');
         return;
       }

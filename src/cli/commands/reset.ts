@@ -40,7 +40,7 @@ function completionFiles(): string[] {
 /** Locks and stops the agent (as `kpm lock` does) and waits until it is gone. */
 async function stopAgent(paths: KpmPaths): Promise<void> {
   if (!(await agentStatus(paths).catch(() => null))) return;
-  await agentCall(paths, 'lock').catch(() => undefined);
+  await agentCall(paths, 'lock', []).catch(() => undefined);
   for (let i = 0; i < 100 && (await agentStatus(paths).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 20));
 }
 

@@ -7,7 +7,7 @@ import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fsutil.js';
 import { childEnv, isSecretEnv } from '../../core/childenv.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
 import { readStdinText } from '../io.js';
 import { isRef, parseRef, resolveRefs, type SecretRef } from '../refs.js';

@@ -10,7 +10,7 @@ import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out, readStdinText } from '../io.js';
 import { askSecret } from '../prompt.js';
 import { masterPassword, openApi, requireVault, unlockProfile } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx, intOption } from '../context.js';
 import { childEnv } from '../../agent/client.js';
 import type { VaultApi } from '../../agent/api.js';

@@ -6,7 +6,7 @@ import type { SyncReport } from '../../sync/engine.js';
 import { info, json } from '../io.js';
 import { describeSyncReport } from '../../sync/report.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
 
 const api = (o: { passwordStdin?: boolean }) => openApi(ctx().paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(ctx().paths)).autolock);

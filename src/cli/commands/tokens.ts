@@ -8,7 +8,7 @@ import { ctx } from '../context.js';
 import { info, isInteractive, json, out } from '../io.js';
 import { askConfirm, askSecret } from '../prompt.js';
 import { openApi } from '../unlock.js';
-import { loadSettings } from '../settings.js';
+import { loadSettings } from '../../settings/load.js';
 import { tokenForbidden, tokenMode } from '../tokenapi.js';
 import { requireSettingsPassword } from '../guard.js';
 

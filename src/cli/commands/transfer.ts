@@ -174,7 +174,7 @@ Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPOR
       }
       for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
       for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
-      const defaultVault = (await (await import('../settings.js')).loadSettings(ctx().paths)).default_vault ?? DEFAULT_VAULT;
+      const defaultVault = (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).default_vault ?? DEFAULT_VAULT;
       for (const c of res.changed) info(`${name}: ${where(c)}: changed: ${c.message}`);
       // A kpm export keeps each entry's vault unless --vault puts them all into one.
       const groups = new Map<string, ImportedEntry[]>();

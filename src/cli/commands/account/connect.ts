@@ -23,7 +23,7 @@ export function serverOptions(cmd: Command): Command {
 
 async function settingsServer(paths: KpmPaths): Promise<string | undefined> {
   try {
-    const { loadSettings } = await import('../../settings.js');
+    const { loadSettings } = await import('../../../settings/load.js');
     const s = (await loadSettings(paths)) as unknown as Record<string, unknown>;
     return typeof s.server === 'string' && s.server !== '' ? s.server : undefined;
   } catch {

@@ -4,7 +4,7 @@
 // the command with exit 8.
 import { existsSync } from 'node:fs';
 import type { KpmPaths } from '../core/paths.js';
-import { DEFAULT_SETTINGS, toCoreSettings, type CoreSettings } from '../settings/schema.js';
+import { DEFAULT_SETTINGS, toCoreSettings, type CoreSettings } from './schema.js';
 
 export type { CoreSettings };
 export { DEFAULT_SETTINGS };
@@ -12,9 +12,9 @@ export { DEFAULT_SETTINGS };
 export async function loadSettings(paths: KpmPaths): Promise<CoreSettings> {
   // Reading settings never creates anything: with no config.json and no protection marker, the
   // defaults (a machine with only KPM_TOKEN has no KPM_HOME at all).
-  const { settingsFiles } = await import('../settings/protection.js');
+  const { settingsFiles } = await import('./protection.js');
   const f = settingsFiles(paths);
   if (!existsSync(f.config) && !existsSync(f.marker)) return toCoreSettings({});
-  const { loadState } = await import('../settings/store.js');
+  const { loadState } = await import('./store.js');
   return toCoreSettings((await loadState(paths)).values);
 }

@@ -59,7 +59,7 @@ describe('kpm config', () => {
     expect(list).toEqual({
       server: null, autolock: 15, clipboard_clear: 30, 'generator.length': 20, 'generator.symbols': true, 'generator.words': 6,
       sync: 'auto', default_vault: 'Personal', color: 'auto',
-      audit_min_score: 3, audit_max_age_days: 365, hibp_url: 'https://api.pwnedpasswords.com',
+      audit_min_score: 3, audit_max_age_days: 365, hibp_url: 'https://api.pwnedpasswords.com', 'history.keep': 20, 'trash.days': 30,
     });
     await kpm(home, ['config', 'set', 'generator.length', '32'], 0);
     await kpm(home, ['config', 'set', 'generator.symbols', 'false'], 0);

@@ -124,7 +124,7 @@ describe('R18: what the server stores', () => {
       sync_blobs: ['account_id', 'blob_id', 'chunks', 'complete', 'updated_at'],
       sync_keyrings: ['account_id', 'epoch', 'body', 'updated_at'],
       sync_records: ['account_id', 'vault_id', 'rev', 'body'],
-      sync_vaults: ['account_id', 'vault_id', 'epoch', 'body', 'head', 'manifest', 'updated_at'],
+      sync_vaults: ['account_id', 'vault_id', 'epoch', 'body', 'head', 'manifest', 'updated_at', 'generation'],
       // identity-provider sign-in: the device code is sealed, the flow token kept as a digest
       sso_flows: ['flow_hash', 'provider', 'purpose', 'account_id', 'device_name', 'device_code_enc', 'nonce', 'interval_s', 'next_poll_at', 'expires_at', 'ip', 'state', 'issuer', 'subject', 'email', 'email_verified', 'created_at'],
       // the user codes of sign-ins this server fronts: keyed digests only

@@ -314,4 +314,34 @@ describe('the service-token cache (src/sync/tokencache.ts)', () => {
     expect(tokenCacheRoot({ KPM_CACHE_DIR: '/x/y' })).toBe('/x/y');
     expect(tokenCacheRoot({ KPM_HOME: '/h' })).not.toContain('/h'); // the user cache folder: a token machine needs no KPM_HOME
   });
+  it('a compaction on the server (a new, signed log generation with a lower head) is followed, not taken for a rollback; an older generation is refused', async () => {
+    const { s, make, transportOf, t, acct } = await setup();
+    const tok = await make('CI');
+    const root = cacheRoot();
+    await TokenVault.load(transportOf(tok), tok, new TokenCache(root, tok)); // cached at generation 1
+    const gen1: PullResultT[] = [];
+    for (let after = 0; ; ) {
+      const p = await transportOf(tok).pull(after);
+      gen1.push(p);
+      after += p.records.length;
+      if (!p.more) break;
+    }
+    const vault1 = await transportOf(tok).vault();
+    await s.purgeHistory('deploy', 'CI');
+    await s.purgeTrash('gone', 'CI');
+    await syncProfile(s, t, acct.accountId);
+    const vault2 = await transportOf(tok).vault();
+    expect(vault2.vault.generation).toBeGreaterThan(vault1.vault.generation);
+    expect(vault2.vault.head).toBeLessThan(vault1.vault.head);
+    const v = await TokenVault.load(transportOf(tok), tok, new TokenCache(root, tok));
+    expect(v.get('deploy').payload.fields.password).toBe('v2');
+    expect(v.list().map((e) => e.name)).toEqual(['db', 'deploy']);
+    // the next read finds the new generation in the cache and pulls nothing
+    const again = counting(transportOf(tok));
+    await TokenVault.load(again.t, tok, new TokenCache(root, tok));
+    expect(again.pulls).toEqual([]);
+    // a server that serves the old generation again (validly signed, older) is refused
+    const r = { vault: transportOf(tok, { vault: () => vault1 }).vault, pull: async (after: number) => structuredClone(gen1.find((p) => p.from === after + 1) ?? gen1[0]) } satisfies TokenTransport;
+    await expect(TokenVault.load(r, tok, new TokenCache(root, tok))).rejects.toMatchObject({ exitCode: EXIT.corrupt, message: expect.stringMatching(/rolled back to log generation 1/) });
+  });
 });

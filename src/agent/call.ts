@@ -123,7 +123,7 @@ export async function agentCall<K extends MethodName>(paths: KpmPaths, method: K
   if ('error' in res) {
     if (res.error.kind === 'protocol') {
       await stopOtherAgent(at);
-      throw new AgentMismatch(Number(/protocol (\d+)/.exec(res.error.message)?.[1] ?? 0));
+      throw new AgentMismatch(res.error.protocol ?? 0);
     }
     throw new KpmError(res.error.message, res.error.exitCode as ExitCode, res.error.hint, isErrorKind(res.error.kind) ? res.error.kind : undefined);
   }

@@ -278,7 +278,7 @@ async function handleRequest(d: Dispatch, token: Buffer, req: AgentRequest): Pro
   if (given.length !== token.length || !timingSafeEqual(given, token)) return { error: { message: 'agent refused the request (bad token)', exitCode: EXIT.locked } };
   // `lock` is the same in every version: a CLI of another version can always stop this agent
   if (req.method !== 'lock' && req.v !== AGENT_PROTOCOL) {
-    return { error: { message: `agent refused the request: this agent speaks agent protocol ${AGENT_PROTOCOL}, the command ${req.v ?? 1} (another version of kpm): run \`kpm lock\`, then \`kpm unlock\``, exitCode: EXIT.locked, kind: 'protocol' } };
+    return { error: { message: `agent refused the request: this agent speaks agent protocol ${AGENT_PROTOCOL}, the command ${req.v ?? 1} (another version of kpm): run \`kpm lock\`, then \`kpm unlock\``, exitCode: EXIT.locked, kind: 'protocol', protocol: AGENT_PROTOCOL } };
   }
   const checked = parseRequest(req.method, req.params);
   if (typeof checked === 'string') return { error: { message: `agent refused the request: ${checked}`, exitCode: EXIT.usage } };

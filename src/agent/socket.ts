@@ -144,7 +144,7 @@ export interface AgentRequest {
   offline?: boolean;
 }
 
-export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string; kind?: string } }) & {
+export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string; kind?: string; /** with kind 'protocol': the protocol the agent speaks */ protocol?: number } }) & {
   /** the last background sync failed: shown once, on the next command */
   notice?: string;
 };

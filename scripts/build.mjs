@@ -42,36 +42,19 @@ await build({
   logLevel: 'warning',
 });
 // The hot paths as one small CommonJS file (bin/kpm loads it before anything else).
-await build({
-  entryPoints: { fast: 'src/cli/fastpath.ts' },
-  outdir: tmp,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  outExtension: { '.js': '.cjs' },
-  sourcemap: false,
-  minify: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+/** A small CommonJS bundle of its own for a hot path (no ESM loader, nothing else loaded). */
+const cjsBundle = (entryPoints, extra = {}) =>
+  build({ entryPoints, outdir: tmp, bundle: true, format: 'cjs', platform: 'node', target: 'node20', outExtension: { '.js': '.cjs' }, sourcemap: false, minify: false, legalComments: 'none', logLevel: 'warning', ...extra });
+await cjsBundle({ fast: 'src/cli/fastpath.ts' });
 // A CI job's token reads (`kpm read` / `kpm get` with KPM_TOKEN): their own small CommonJS file, so the
 // agent's hot path above stays as small as it is.
-await build({
-  entryPoints: { tokenfast: 'src/cli/tokenfast.ts' },
-  outdir: tmp,
-  bundle: true,
-  format: 'cjs',
-  // modules it shares with the full program may use import.meta.url (never on this path): give them this file's
-  define: { 'import.meta.url': '__kpmImportMetaUrl' },
-  banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  platform: 'node',
-  target: 'node20',
-  outExtension: { '.js': '.cjs' },
-  sourcemap: false,
-  minify: false,
-  legalComments: 'none',
-  logLevel: 'warning',
-});
+await cjsBundle(
+  { tokenfast: 'src/cli/tokenfast.ts' },
+  {
+    // modules it shares with the full program may use import.meta.url (never on this path): give them this file's
+    define: { 'import.meta.url': '__kpmImportMetaUrl' },
+    banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  },
+);
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

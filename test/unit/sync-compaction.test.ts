@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import { testServer, PG_URL, type TestServer } from '../helpers/server.js';
 import { account, device, newProfile, secondDevice, transport, type TestTransport } from '../helpers/sync.js';
@@ -21,25 +20,10 @@ import { fromBase64 } from '../../src/crypto/bytes.js';
 import type { PullResultT } from '../../src/protocol/schemas.js';
 import type { Session } from '../../src/vault/session.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
+import { filesUnder, snapshot } from '../helpers/files.js';
 
 const login = (name: string, password: string): EntryPayload =>
   ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() }) as unknown as EntryPayload;
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
-}
-
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of filesUnder(dir)) out[f] = createHash('sha256').update(fs.readFileSync(f)).digest('hex');
-  return out;
-}
 
 const holding = (files: string[], needles: Buffer[]) => files.filter((f) => fs.existsSync(f) && needles.some((n) => fs.readFileSync(f).includes(n)));
 

@@ -4,7 +4,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { testServer, type TestServer } from '../helpers/server.js';
 import { account, device, newProfile, secondDevice, tempPaths, transport, FAST, PW, type TestTransport } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
@@ -30,22 +29,9 @@ import { rememberRemoval } from '../../src/sync/removal.js';
 import { blobsDir, encryptFileToBlob, sealedBlobSize } from '../../src/vault/blobs.js';
 import type { Session } from '../../src/vault/session.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
+import { snapshot } from '../helpers/files.js';
 
 const login = (name: string, password: string): EntryPayload => ({ type: 'login', name, fields: { username: 'ann', password, url: `https://${name}.example` }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() } as unknown as EntryPayload);
-
-/** Content hash of every file under a folder: "nothing written" means equal before and after. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[p] = createHash('sha256').update(fs.readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 interface World {
   ts: TestServer;

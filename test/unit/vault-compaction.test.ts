@@ -12,6 +12,7 @@ import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { maintainLocked, Session } from '../../src/vault/session.js';
 import { listVaultDirs, readVaultHeader } from '../../src/vault/store.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
+import { filesUnder } from '../helpers/files.js';
 
 const PW = 'correct horse battery staple';
 const FAST = { m: 19456, t: 2, p: 1 };
@@ -25,17 +26,6 @@ async function session(): Promise<Session> {
   const s = await Session.open(paths, await createKeyring(paths, utf8.encode(PW), FAST));
   await s.createVault('Personal');
   return s;
-}
-
-/** Every file under the data folder. */
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
-  }
-  return out;
 }
 
 /** The sealed bytes (ciphertext) of every record of one entry, as they are in the log now. */

@@ -117,6 +117,8 @@ export interface AgentState {
   syncRuns?: number;
   /** the last background sync failure, if none succeeded since */
   lastSyncError?: { message: string; at: string } | null;
+  /** the SSH agent sockets this agent serves itself (taken over from `kpm ssh-agent`) */
+  sshSockets?: string[];
 }
 
 /** One field of one entry (`kpm get NAME --field F`, `kpm read`): only that value crosses the socket. */
@@ -143,10 +145,12 @@ export interface AgentControl {
   addEntry(name: string, flags: WriteFlags): Promise<WriteOutcome>;
   /** `kpm edit NAME …` on the hot path */
   editEntry(query: string, flags: WriteFlags): Promise<WriteOutcome>;
-  /** `kpm ssh-agent` (src/ssh/agentmethods.ts): the public keys and their rules */
+  /** `kpm ssh-agent` whose socket the agent could not take over (src/ssh/agentmethods.ts): the public keys and their rules */
   sshIdentities(): Promise<SshIdentity[]>;
   /** the public key blob (base64), the data to sign (base64), the flags; the signature (base64) */
   sshSign(blob: string, data: string, flags: number): Promise<string>;
+  /** a `kpm ssh-agent` started: the agent takes over the SSH sockets not served yet (src/ssh/direct.ts); those it serves */
+  sshAttach(): Promise<{ sockets: string[] }>;
 }
 
 type VaultMethods = Omit<VaultApi, 'viaAgent' | 'close'>;
@@ -211,6 +215,7 @@ export const CONTROL_TABLE: Table<ControlMethod> = {
   editEntry: { params: [name, writeFlags], write: true },
   sshIdentities: { params: [], write: false },
   sshSign: { params: [str(1 << 14), str(1 << 20), uint(0xffffffff)], write: false },
+  sshAttach: { params: [], write: false },
 };
 
 const TABLE: Table<MethodName> = { ...METHOD_TABLE, ...CONTROL_TABLE };

@@ -18,7 +18,9 @@ import { sessionApi } from './local.js';
 import { AGENT_PROTOCOL, agentPathsIn, MAX_SOCKET_PATH, socketFitsInRun, tokenFileText, type AgentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { SyncScheduler } from './syncsched.js';
 import { decodeHandover } from './handover.js';
-import { sshIdentities, sshSign } from '../ssh/agentmethods.js';
+import { dropSshKeys, pruneSshKeys, sshIdentities, sshSign } from '../ssh/agentmethods.js';
+import { DirectSsh } from '../ssh/direct.js';
+import { existingSshDir } from '../ssh/server.js';
 
 const MAX_REQUEST_BYTES = 64 << 20;
 
@@ -203,6 +205,7 @@ class IdleTimers {
       // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock
       if (!this.syncs.isHeld) await (await import('../sync/lockflush.js')).syncBeforeLock(this.session);
       this.session.lockIdleDataVaults(ms);
+      pruneSshKeys(this.session); // the keys of a vault that locked go with it
     } finally {
       this.idleLocking = false;
     }
@@ -221,6 +224,8 @@ interface Dispatch {
   session: Session;
   syncs: SyncScheduler;
   idle: IdleTimers;
+  /** the SSH sockets this agent serves itself (src/ssh/direct.ts) */
+  direct: DirectSsh;
   /** stops the agent after the answer went out */
   stopSoon: () => void;
 }
@@ -229,7 +234,7 @@ interface Dispatch {
 function controlMethods(d: Dispatch, offline: boolean): AgentControl {
   const { session, syncs, idle } = d;
   return {
-    status: async () => ({ pid: process.pid, protocol: AGENT_PROTOCOL, idleSeconds: idle.idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: syncs.error ?? null }),
+    status: async () => ({ pid: process.pid, protocol: AGENT_PROTOCOL, idleSeconds: idle.idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: syncs.error ?? null, sshSockets: d.direct.sockets }),
     setIdleTimeout: async (seconds) => {
       idle.setIdleSeconds(seconds);
       return { idleSeconds: seconds };
@@ -250,6 +255,11 @@ function controlMethods(d: Dispatch, offline: boolean): AgentControl {
       idle.touch();
       return sshSign(session, blob, data, flags);
     },
+    // a `kpm ssh-agent` that just started: its socket is served from here from now on
+    sshAttach: async () => {
+      await d.direct.attachAll();
+      return { sockets: d.direct.sockets };
+    },
   };
 }
 
@@ -264,7 +274,7 @@ function entryWriter(d: Dispatch): EntryWriter {
 }
 
 /** Methods that neither count as use nor show the background sync's notice. */
-const QUIET: ReadonlySet<MethodName> = new Set(['status', 'setIdleTimeout', 'lock', 'sshIdentities', 'sshSign']);
+const QUIET: ReadonlySet<MethodName> = new Set(['status', 'setIdleTimeout', 'lock', 'sshIdentities', 'sshSign', 'sshAttach']);
 
 /** Calls one checked request (its method's function from the same typed table). */
 function invoke<K extends MethodName>(fns: MethodFns, method: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
@@ -294,6 +304,7 @@ async function handleRequest(d: Dispatch, token: Buffer, req: AgentRequest): Pro
     if (write) await d.syncs.beforeWrite(offline);
     const result = checked.method === 'sync' ? await d.syncs.explicitSync(() => fns.sync()) : await invoke(fns, checked.method, checked.params);
     if (write) d.syncs.afterWrite(offline);
+    if (checked.method === 'lockVault' || checked.method === 'removeVault') pruneSshKeys(d.session);
     return withNotice({ ok: result ?? null });
   } catch (e) {
     return withNotice(failure(e));
@@ -334,22 +345,31 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   });
   const server = net.createServer();
   let stopped = false;
+  // keys wiped first; then each SSH socket goes back to its `kpm ssh-agent` (which answers
+  // "locked" from then on) before the process ends, so `kpm lock` returns with the socket served
   const stop = (code: number = EXIT.ok) => {
     if (stopped) return;
     stopped = true;
+    dropSshKeys(session);
     session.close();
     files.remove();
     server.close();
-    releaseLock();
-    process.exit(code);
+    void direct.releaseAll().finally(() => {
+      releaseLock();
+      process.exit(code);
+    });
   };
   const syncs = autoSyncScheduler(paths, session);
   const idle = new IdleTimers(idleSeconds, session, syncs, () => stop(EXIT.ok));
   idle.armDataVaults();
   stopOnSignals(stop);
-  const d: Dispatch = { session, syncs, idle, stopSoon: () => setImmediate(() => stop(EXIT.ok)) };
+  const stopSoon = () => setImmediate(() => stop(EXIT.ok));
+  const direct = new DirectSsh(() => existingSshDir(paths), { session, live: () => !stopped, touch: () => idle.touch(), lock: stopSoon });
+  const d: Dispatch = { session, syncs, idle, direct, stopSoon };
   serveFramed(server, (req) => handleRequest(d, files.token, req));
   listen(paths, server, files.ap, {
+    // the sockets of running `kpm ssh-agent`s are served from here before `kpm unlock` returns
+    prepare: () => direct.attachAll(),
     ready: () => {
       idle.touch();
       // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
@@ -366,7 +386,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
 }
 
 /** Listens on the socket (0600, checked), then tells the starting CLI `ready`. */
-function listen(paths: KpmPaths, server: net.Server, ap: AgentPaths, on: { ready: () => void; fail: (code: number) => void }): void {
+function listen(paths: KpmPaths, server: net.Server, ap: AgentPaths, on: { prepare: () => Promise<void>; ready: () => void; fail: (code: number) => void }): void {
   const oldUmask = process.umask(0o177);
   server.listen(ap.socket, () => {
     process.umask(oldUmask);
@@ -377,8 +397,10 @@ function listen(paths: KpmPaths, server: net.Server, ap: AgentPaths, on: { ready
       return on.fail(EXIT.error);
     }
     if (ap.dir !== paths.run) writeFileAtomic(ap.pointer, Buffer.from(ap.dir));
-    process.stdout.write('ready\n');
-    on.ready();
+    void on.prepare().catch(() => undefined).then(() => {
+      process.stdout.write('ready\n');
+      on.ready();
+    });
   });
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});

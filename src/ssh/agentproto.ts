@@ -1,6 +1,7 @@
 // The SSH agent protocol (draft-miller-ssh-agent; OpenSSH PROTOCOL.agent): framing, messages,
 // and what kpm's agent answers on one connection. Keys come from a backend (the unlocked kpm
 // agent); this layer only decides what to offer and what to sign, and never sees a private key.
+import type { Socket } from 'node:net';
 import { EXIT, KpmError } from '../core/errors.js';
 import { WireError, WireReader, WireWriter } from './wire.js';
 import { verifySignature } from './keys.js';
@@ -222,4 +223,26 @@ export class AgentConnection {
     this.bindings.push({ hostKey, sessionId, forwarding, host: hostsForKey(hostKey.toString('base64'), this.policy.knownHosts) });
     return success();
   }
+}
+
+/** Serves one client socket: its messages in order, one reply each; a bad frame ends it. */
+export function serveAgentConnection(sock: Socket, backend: SshBackend, policy: AgentPolicy): void {
+  const framer = new Framer();
+  const conn = new AgentConnection(backend, policy);
+  let chain: Promise<void> = Promise.resolve();
+  sock.on('error', () => sock.destroy());
+  sock.on('data', (chunk: Buffer) => {
+    let msgs: Buffer[];
+    try {
+      msgs = framer.push(chunk);
+    } catch {
+      return sock.destroy();
+    }
+    for (const m of msgs) {
+      chain = chain.then(async () => {
+        const reply = await conn.handle(m);
+        if (!sock.destroyed) sock.write(frame(reply));
+      });
+    }
+  });
 }

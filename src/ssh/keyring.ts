@@ -1,6 +1,9 @@
-// The SSH keys of the unlocked vault, as the kpm agent serves them to `kpm ssh-agent`: public
-// identities (with each key's host patterns and confirmation flag) and signatures. Private keys
-// stay in this process; parsed keys are cached per entry version and dropped on lock.
+// The SSH keys of the unlocked vault, as the kpm agent serves them (on the SSH socket it took over
+// from `kpm ssh-agent`, src/ssh/direct.ts, or to `kpm ssh-agent` itself): public identities (with
+// each key's host patterns and confirmation flag) and signatures. Private keys stay in this
+// process; a parsed key is cached per entry version (the summary of the record that holds it: a
+// new version is a new record) and dropped when its entry changes or goes, when its vault locks
+// (prune), and when the agent stops (clear).
 import type { KeyObject } from 'node:crypto';
 import type { EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
@@ -27,7 +30,8 @@ export interface EntrySource {
 }
 
 interface Cached {
-  updated: string;
+  /** the summary of the record the key came from: another one means another version */
+  summary: EntrySummary;
   key: VaultSshKey;
   blob: string;
   object?: KeyObject;
@@ -39,13 +43,14 @@ export class SshKeyring {
 
   private load(s: EntrySummary): Cached | undefined {
     const hit = this.cache.get(s.id);
-    if (hit && hit.updated === s.updated && hit.key.vault === s.vault) return hit;
+    if (hit && hit.summary === s) return hit;
     try {
       const key = keyFromEntry(this.src.get(s.id, s.vault));
-      const c: Cached = { updated: s.updated, key, blob: key.key.publicBlob.toString('base64') };
+      const c: Cached = { summary: s, key, blob: key.key.publicBlob.toString('base64') };
       this.cache.set(s.id, c);
       return c;
     } catch {
+      this.cache.delete(s.id);
       return undefined; // an ssh-key entry without a usable key is not offered (`kpm ssh list` says why)
     }
   }
@@ -67,10 +72,26 @@ export class SshKeyring {
   /** Signs with the key whose public blob (base64) is given; returns the SSH signature blob, base64. */
   sign(blob: string, data: string, flags: number): string {
     if (typeof blob !== 'string' || typeof data !== 'string' || !Number.isInteger(flags)) throw usageError('bad sshSign request');
+    return this.signBytes(blob, Buffer.from(data, 'base64'), flags).toString('base64');
+  }
+
+  /** The same, for the SSH socket the agent serves itself: the data and the signature as bytes. */
+  signBytes(blob: string, data: Uint8Array, flags: number): Buffer {
     const c = this.all().find((k) => k.blob === blob);
     if (!c) throw notFound('no SSH key in the unlocked vaults has this public key');
     c.object ??= privateKeyObject(c.key.key);
-    return signRaw(c.key.key, Buffer.from(data, 'base64'), flags, c.object).toString('base64');
+    return signRaw(c.key.key, data, flags, c.object);
+  }
+
+  /** How many parsed keys are held (for tests: what a lock or an edit leaves behind). */
+  get size(): number {
+    return this.cache.size;
+  }
+
+  /** Drops the keys of entries that are gone or whose vault is locked now. */
+  prune(): void {
+    const ids = new Set(this.src.list({ type: SSH_KEY_TYPE }).map((s) => s.id));
+    for (const id of this.cache.keys()) if (!ids.has(id)) this.cache.delete(id);
   }
 
   clear(): void {

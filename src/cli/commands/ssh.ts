@@ -244,7 +244,8 @@ Examples:
 
 async function runForeground(p: { socket: string; pid: string }, o: { socket?: string; knownHosts?: string[]; confirmCommand?: string }): Promise<void> {
   const { paths } = ctx();
-  const { serveSshAgent, kpmBackend, confirmByCommand, confirmOnTerminal } = await import('../../ssh/server.js');
+  const { serveSshAgent, kpmBackend, confirmByCommand, confirmOnTerminal, sshAgentPaths } = await import('../../ssh/server.js');
+  const { agentCall } = await import('../../agent/call.js');
   const { defaultKnownHostsFiles } = await import('../../ssh/hosts.js');
   const log = (line: string) => process.stderr.write(`kpm ssh-agent: ${line}\n`);
   const terminal = confirmOnTerminal();
@@ -257,6 +258,11 @@ async function runForeground(p: { socket: string; pid: string }, o: { socket?: s
       knownHosts: o.knownHosts?.length ? o.knownHosts.map((f) => resolve(f)) : defaultKnownHostsFiles(),
       confirm: (req) => (o.confirmCommand ? confirmByCommand(o.confirmCommand, req) : terminal(req)),
       log,
+    },
+    // while kpm is unlocked the kpm agent serves the socket itself (src/ssh/direct.ts): one hop per signature
+    controlDir: sshAgentPaths(paths).dir,
+    attach: async () => {
+      await agentCall(paths, 'sshAttach', [], { quiet: true });
     },
   });
   process.stdout.write(envLines(p.socket, process.pid));

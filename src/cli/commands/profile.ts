@@ -238,12 +238,13 @@ export function register(program: Command): void {
       const a = found === 'stopped' ? null : found;
       const { agentPaths } = await import('../../agent/socket.js');
       const st = a
-        ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, syncRuns: a.syncRuns ?? 0, lastSyncError: a.lastSyncError ?? null }
+        ? { running: true, pid: a.pid, idleSeconds: a.idleSeconds, socket: agentPaths(paths).socket, syncHeld: a.syncHeld ?? false, syncPending: a.syncPending ?? false, syncRuns: a.syncRuns ?? 0, lastSyncError: a.lastSyncError ?? null, sshSockets: a.sshSockets ?? [] }
         : { running: false };
       if (o.json) return json(st);
       if (!a) return out('the agent is not running (kpm is locked)');
       out(`the agent is running: pid ${a.pid}, socket ${agentPaths(paths).socket}`);
       out(a.idleSeconds > 0 ? `locks after ${Math.round(a.idleSeconds / 60)} idle minutes` : 'locks only with `kpm lock`');
+      for (const sock of a.sshSockets ?? []) out(`serves the SSH agent socket ${sock} (of \`kpm ssh-agent\`)`);
       if (a.syncHeld) out('sync held: a change made offline waits for the next change made online, or `kpm sync`');
       if (a.lastSyncError) out(`last background sync failed at ${a.lastSyncError.at}: ${a.lastSyncError.message}`);
     });

@@ -185,4 +185,31 @@ describe.skipIf(missing !== undefined)('the kpm agent serves the SSH agent socke
     expect(st.sshSockets).toEqual([sock]);
     expect(fs.existsSync(other)).toBe(false);
   });
+
+  it('a background kpm ssh-agent (as `eval "$(kpm ssh-agent)"` starts it) survives kpm lock and the locked answers it logs, and serves again after unlock', async () => {
+    const bg = join(scratch, 'bg.sock');
+    const started = await run(['ssh-agent', '--socket', bg, '--known-hosts', sshd.knownHosts], { home });
+    expect(started.code, describeRun(['ssh-agent'], started)).toBe(0);
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(started.stdout)![1]);
+    const list = () => runProgram('ssh-add', ['-L'], { env: { PATH: process.env.PATH, SSH_AUTH_SOCK: bg } });
+    try {
+      expect((await list()).code).toBe(0);
+      await kpm(['lock']);
+      try {
+        for (let i = 0; i < 3; i++) {
+          const l = await list(); // each one makes kpm ssh-agent log "kpm is locked: …" to a terminal that is gone
+          expect(l.code, show('ssh-add -L (locked)', l)).toBe(1);
+          expect(l.stdout + l.stderr).toMatch(/no identities/);
+        }
+        expect(() => process.kill(pid, 0)).not.toThrow();
+      } finally {
+        await unlock();
+      }
+      const again = await list();
+      expect(again.code, show('ssh-add -L after unlock', again)).toBe(0);
+      expect(again.stdout).toContain(pub.ed.split(' ')[1]);
+    } finally {
+      await run(['ssh-agent', '--stop', '--socket', bg], { home });
+    }
+  });
 });

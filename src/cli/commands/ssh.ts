@@ -247,6 +247,9 @@ async function runForeground(p: { socket: string; pid: string }, o: { socket?: s
   const { serveSshAgent, kpmBackend, confirmByCommand, confirmOnTerminal, sshAgentPaths } = await import('../../ssh/server.js');
   const { agentCall } = await import('../../agent/call.js');
   const { defaultKnownHostsFiles } = await import('../../ssh/hosts.js');
+  // started in the background, the terminal's pipe is gone after `ready`: a log line must not end this process (EPIPE)
+  process.stderr.on('error', () => {});
+  process.stdout.on('error', () => {});
   const log = (line: string) => process.stderr.write(`kpm ssh-agent: ${line}\n`);
   const terminal = confirmOnTerminal();
   await serveSshAgent({

@@ -174,9 +174,12 @@ describe.skipIf(missing !== undefined)('the kpm agent serves the SSH agent socke
     const other = join(scratch, 'other.sock');
     const started = await run(['ssh-agent', '--socket', other], { home });
     expect(started.code, describeRun(['ssh-agent'], started)).toBe(0);
-    expect((await agentStatus()).sshSockets?.sort()).toEqual([other, sock].sort());
-    const stopped = await run(['ssh-agent', '--stop', '--socket', other], { home });
-    expect(stopped.code, describeRun(['ssh-agent', '--stop'], stopped)).toBe(0);
+    try {
+      expect((await agentStatus()).sshSockets?.sort()).toEqual([other, sock].sort());
+    } finally {
+      const stopped = await run(['ssh-agent', '--stop', '--socket', other], { home });
+      expect(stopped.code, describeRun(['ssh-agent', '--stop'], stopped)).toBe(0);
+    }
     await waitFor('the other socket to go', () => (fs.existsSync(other) ? undefined : true));
     const st = await until('the kpm agent to stop serving it', async () => {
       const a = await agentStatus();

@@ -215,4 +215,16 @@ describe.skipIf(missing !== undefined)('the kpm agent serves the SSH agent socke
       await run(['ssh-agent', '--stop', '--socket', bg], { home });
     }
   });
+
+  it('kpm ssh-agent killed (SIGKILL) while the kpm agent serves its socket: the kpm agent closes it and removes it', async () => {
+    const dead = join(scratch, 'dead.sock');
+    const started = await run(['ssh-agent', '--socket', dead], { home });
+    expect(started.code, describeRun(['ssh-agent'], started)).toBe(0);
+    const pid = Number(/SSH_AGENT_PID=(\d+)/.exec(started.stdout)![1]);
+    expect((await agentStatus()).sshSockets).toContain(dead);
+    process.kill(pid, 'SIGKILL'); // it cannot remove anything itself
+    await until('the kpm agent to drop the socket', async () => ((await agentStatus()).sshSockets?.includes(dead) ? undefined : true));
+    expect(fs.existsSync(dead)).toBe(false);
+    fs.rmSync(dead + '.pid', { force: true });
+  });
 });

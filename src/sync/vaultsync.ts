@@ -24,6 +24,7 @@ import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, se
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 import { resolveConflict } from './merge.js';
+import { compactionLacks } from './compactcheck.js';
 
 import type { SyncTransport } from './transport.js';
 export type { SyncTransport } from './transport.js';
@@ -419,12 +420,8 @@ function confirmedVersions(v: Vault, s: VaultSyncState): Map<string, number> {
  * serves a compaction made without records it had accepted, is refused before anything is written.
  */
 function checkCompactionKeeps(v: Vault, s: VaultSyncState, pulled: Pulled): void {
-  const got = new Map<string, number>();
-  for (const r of pulled.records) got.set(hex(r.entryId), Math.max(got.get(hex(r.entryId)) ?? 0, r.version));
-  for (const [id, version] of confirmedVersions(v, s)) {
-    const have = got.get(id) ?? 0;
-    if (have < version) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${id} at version ${version} (it has ${have ? `version ${have}` : 'nothing of it'})`);
-  }
+  const gap = compactionLacks(confirmedVersions(v, s), pulled.records);
+  if (gap) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${gap.id} at version ${gap.version} (it has ${gap.have ? `version ${gap.have}` : 'nothing of it'})`);
 }
 
 /**

@@ -3,9 +3,12 @@
 //  2. pull the records after the last verified revision, extend the hash chain over them and check
 //     it against the signed manifest of the head, before anything is written;
 //  3. fetch the document files the pulled entries name (no more than each declares);
-//  4. under the vault lock: append what was pulled; local changes to the same entries are rebased on
-//     top (the later change wins, the other stays in the entry's history); clashing names get renamed;
-//  5. push the local records the server lacks, with a new manifest, on top of the head just verified.
+//  4. under one vault lock (Vault.applyVerifiedPull, src/vault/store.ts): append what was pulled;
+//     local changes to the same entries are rebased on top (the later change wins, the other stays in
+//     the entry's history); clashing names get renamed; what the server lacks is read;
+//  5. push the local records the server lacks, with a new manifest, on top of the head just verified;
+//     then under one more vault lock (Vault.settlePush) the sync state's marks collapse.
+// Sync works only through the vault's coarse operations: it gets records and results, never the vault key.
 import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from '../crypto/bytes.js';
 import { AuthError } from '../crypto/aead.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';

@@ -514,7 +514,7 @@ export class Vault {
   }
 
   /**
-   * Compacts the log into a new generation (inside locked()): per entry its last `keep` versions,
+   * Compacts the log into a new generation (the caller holds the vault lock): per entry its last `keep` versions,
    * nothing before its last history cut, and of an entry deleted for good only its purge record.
    * Records are kept byte for byte, in log order; those the server already has first (so sync.json
    * stays a prefix), noted in sync.json before the commit as a log rewrite by sync does. Returns how

@@ -15,7 +15,9 @@ import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock
 import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
-import { addRange, confirmedVersions, isConfirmed, pendingOf, planAdopt, planPull, type Conflict, type LogMarks, type ResolveConflict } from './synclog.js';
+import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
+
+export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
 
 export interface VaultMeta {
@@ -95,52 +97,6 @@ export interface NewRecord {
   cut?: boolean;
   /** the version the caller based its change on (0 for a new entry); mismatch → conflict */
   baseVersion: number;
-}
-
-/** The log moved to another generation (compacted by another process) since the sync state was read: nothing was written; read the state again. */
-export class LogMovedError extends KpmError {
-  constructor(name: string) {
-    super(`vault "${name}" was rewritten by another process during sync; try again`, EXIT.conflict);
-  }
-}
-
-/** What sync has verified (src/sync/vaultsync.ts pullVerified): decoded records, their chain checked against the signed manifest. */
-export interface VerifiedPull {
-  records: LogRecord[];
-  /** a new server log generation (a compaction): `records` are the whole server log */
-  newGeneration: boolean;
-}
-
-export interface ApplyPullOptions {
-  /** the merge policy for an entry changed on both sides (src/sync/merge.ts) */
-  resolve: ResolveConflict;
-  /** a new server generation: called inside the lock with what this device had confirmed (entry id → version), to refuse a log that lacks some */
-  checkKept?: (confirmed: Map<string, number>) => void;
-  /**
-   * Called just before a log rewrite commits, so the caller's sync state names the generation it
-   * makes (a crash between the two leaves the state right): `adopt` (a new server generation),
-   * `rebase` (local changes on top of pulled ones), `compact` (after the pulled records are in).
-   * `now`: the marks as they stand before the rewrite (about the log on disk).
-   */
-  noteRewrite: (next: { generation: number; confirmedUpTo: number }, step: 'adopt' | 'rebase' | 'compact', now: LogMarks) => void;
-  /** `history.keep`: a pulled purge or history cut compacts the log with it, when due */
-  keep: number;
-  /** still under the lock, after every write: the caller saves its sync state */
-  applied?: (r: PullApplied) => void;
-}
-
-export interface PullApplied {
-  /** the marks after the pull (a rewrite starts a new generation) */
-  marks: LogMarks;
-  /** pulled records that were new here */
-  pulled: number;
-  conflicts: Conflict[];
-  /** "OLD → NEW" for each pending entry renamed */
-  renamed: string[];
-  /** a pulled record new here was a purge or history cut */
-  purgeArrived: boolean;
-  /** what the server lacks now (to push), read under the same lock; offsets in marks.generation */
-  pending: LogRecord[];
 }
 
 /** sync.json's confirmation marks, as compaction reads them and notes its new generation. */

@@ -18,7 +18,7 @@ import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, isPurgeOrCut, LOG
 import { maintainLocked } from '../vault/session.js';
 import type { Retention } from '../settings/retention.js';
 import { MAX_SYNC_BODY_BYTES } from '../protocol/schemas.js';
-import { LogMovedError, unwrapAccountVaultKey, type Vault } from '../vault/store.js';
+import { LogMovedError, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../core/paths.js';
 import { KpmError, EXIT } from '../core/errors.js';
@@ -106,24 +106,22 @@ function decodeKeyPartSafe(bytes: Uint8Array, id: string): VaultKeyPart {
   return kp;
 }
 
-/** Unwraps the vault key of an account-wrapped vault found on the server (nothing is written). */
-export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile): Uint8Array {
+/** An error of unwrapping kp's account-wrapped key (done inside the vault code): one that does not open is tampering (exit 8). */
+export const remoteKeyError = (kp: VaultKeyPart, e: unknown): unknown =>
+  e instanceof AuthError ? tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`) : e;
+
+/** Runs `fn`, which unwraps kp's key inside the vault code (src/vault/store.ts), with remoteKeyError. */
+export function withRemoteVaultKey<T>(kp: VaultKeyPart, fn: () => T): T {
   try {
-    return unwrapAccountVaultKey(profile, kp.wrappedKey, kp.keyBoundBytes);
+    return fn();
   } catch (e) {
-    if (e instanceof AuthError) throw tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`);
-    throw e;
+    throw remoteKeyError(kp, e);
   }
 }
 
 /** Whether the account-wrapped key part holds `v`'s key (compared inside the vault: no key comes out). */
 function wrapsOwnKey(v: Vault, kp: VaultKeyPart): boolean {
-  try {
-    return v.wrapsOwnKey(kp);
-  } catch (e) {
-    if (e instanceof AuthError) throw tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`);
-    throw e;
-  }
+  return withRemoteVaultKey(kp, () => v.wrapsOwnKey(kp));
 }
 
 /** `verified`: the caller already checked rv's signature (src/sync/engine.ts checks every envelope of the state first). */

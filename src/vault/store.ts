@@ -87,6 +87,11 @@ export function unwrapAccountVaultKey(profile: UnlockedProfile, wrappedKey: Uint
   }
 }
 
+/** Whether an account-wrapped key part opens with the profile's account key: the key is unwrapped and wiped here (AuthError when it does not open). */
+export function checkAccountVaultKey(profile: UnlockedProfile, k: { wrappedKey: Uint8Array; keyBoundBytes: Uint8Array }): void {
+  wipe(unwrapAccountVaultKey(profile, k.wrappedKey, k.keyBoundBytes));
+}
+
 export interface NewRecord {
   entryId: Uint8Array;
   payload: EntryPayload;
@@ -180,6 +185,23 @@ export class Vault {
     writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
     wipe(macKey);
     return Vault.open(dir, profile, { vaultKey: vk, meta });
+  }
+
+  /**
+   * Writes the local copy of an account-wrapped vault synced from another device (src/sync/engine.ts):
+   * its key is unwrapped here (AuthError when it does not open with the account key) and its name
+   * opened from the key part; the key goes nowhere but into the new vault.
+   */
+  static async adoptAccountWrapped(vaultsDir: string, profile: UnlockedProfile, k: VaultKeyPart): Promise<Vault> {
+    const vk = unwrapAccountVaultKey(profile, k.wrappedKey, k.keyBoundBytes);
+    let meta: VaultMeta;
+    try {
+      meta = openVaultMeta(k, profile);
+    } catch (e) {
+      wipe(vk);
+      throw e;
+    }
+    return Vault.materialize(vaultsDir, profile, k, vk, meta);
   }
 
   /**

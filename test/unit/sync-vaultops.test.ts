@@ -169,8 +169,16 @@ describe('the vault surface sync uses (src/vault/store.ts "for sync")', () => {
     for (const gone of ['locked', 'appendRawLocked', 'sealRecord', 'hasKey', 'adoptKeyPartLocked']) expect(names).not.toContain(gone);
     // and src/sync/ calls none of the private ones (TypeScript enforces it; this keeps casts out)
     const dir = join(__dirname, '..', '..', 'src', 'sync');
-    const text = fs.readdirSync(dir).map((f) => fs.readFileSync(join(dir, f), 'utf8')).join('\n');
+    const files = Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.readFileSync(join(dir, f), 'utf8')]));
+    const text = Object.values(files).join('\n');
     for (const m of ['recordsFrom', 'appendRecordsLocked', 'rewriteLocked', 'compactLocked', 'exportKey', 'locked(']) expect(text).not.toContain(`.${m}`);
+    // no vault key is unwrapped in src/sync: the vault code does it (wrapsOwnKey, checkAccountVaultKey,
+    // Session.adoptAccountVault), except a remote data vault's own-password key at `kpm vault unlock`;
+    // a service token takes the read keys (record and name-tag keys), never the vault key
+    const using = (needle: string) => Object.keys(files).filter((f) => files[f].includes(needle)).sort();
+    expect(using('unwrapAccountVaultKey')).toEqual([]);
+    expect(using('openKey(')).toEqual(['remotevaults.ts']);
+    expect(using('.readKeys(')).toEqual(['tokenvault.ts']);
   });
 });
 

@@ -16,9 +16,9 @@ import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
 import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
+import { deriveKek, type UnlockedProfile } from './keyring.js';
 
 export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
-import { deriveKek, type UnlockedProfile } from './keyring.js';
 
 export interface VaultMeta {
   name: string;

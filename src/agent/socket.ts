@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { KpmPaths } from '../core/paths.js';
 import { KpmError, EXIT } from '../core/errors.js';
 import { ownFileProblem, privateDirProblem } from '../core/fscheck.js';
+import { pidAlive, readTextOrNull } from '../core/fsutil.js';
 
 export interface AgentPaths {
   /** the folder of the socket and the token */
@@ -44,7 +45,7 @@ export function agentPathsIn(paths: KpmPaths, dir: string): AgentPaths {
 export function agentPaths(paths: KpmPaths): AgentPaths {
   if (socketFitsInRun(paths)) return agentPathsIn(paths, paths.run);
   const pointer = join(paths.run, 'agent.dir');
-  const dir = ownFileProblem(pointer, 'file') ? '' : (readText(pointer) ?? '').trim();
+  const dir = ownFileProblem(pointer, 'file') ? '' : (readTextOrNull(pointer) ?? '').trim();
   return agentPathsIn(paths, dir && !privateDirProblem(dir) ? dir : paths.run);
 }
 
@@ -54,24 +55,6 @@ export const untrusted = (problem: string, pid?: number) =>
     EXIT.forbidden,
     `the agent's folder must be yours alone (mode 0700), and its socket and token yours (docs/SECURITY.md); stop that agent${pid ? ` (\`kill ${pid}\`)` : ''} and run \`kpm unlock\` again`,
   );
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return fs.readFileSync(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-}
 
 /**
  * The running agent's files, checked; undefined when no agent runs. Throws (exit 9) when an agent
@@ -92,13 +75,13 @@ export function locateAgent(paths: KpmPaths): AgentPaths | undefined {
       if (!fs.existsSync(pointer)) return undefined;
       throw untrusted(bad);
     }
-    const dir = (readText(pointer) ?? '').trim();
+    const dir = (readTextOrNull(pointer) ?? '').trim();
     if (!dir) return undefined;
     ap = agentPathsIn(paths, dir);
   }
   // No live agent (none started, or it crashed): nothing is trusted, nothing to refuse. A folder
   // left behind, or planted under a name a crashed agent used, is never talked to.
-  const pid = Number.parseInt(readText(ap.pid) ?? '', 10);
+  const pid = Number.parseInt(readTextOrNull(ap.pid) ?? '', 10);
   if (!(pid > 0 && pidAlive(pid)) || !lexists(ap.token)) return undefined;
   const problem = privateDirProblem(ap.dir) ?? ownFileProblem(ap.token, 'file') ?? ownFileProblem(ap.socket, 'socket');
   if (problem) throw untrusted(problem, pid);

@@ -112,6 +112,12 @@ export function readFileOrNull(path: string): Uint8Array | null {
   }
 }
 
+/** A file's text (UTF-8), or null when it does not exist; other errors are thrown. */
+export function readTextOrNull(path: string): string | null {
+  const bytes = readFileOrNull(path);
+  return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 /** Whether a process with this pid exists (one of another user counts). */
 export function pidAlive(pid: number): boolean {
   try {

@@ -2,13 +2,13 @@
 // change made elsewhere arrives here; one made here goes out), then every vault (src/sync/vaultsync.ts).
 // One sync runs at a time per profile (a lock next to the data); all checks of what the server sent
 // happen before anything is written, and a failed check exits 8 with this device unchanged.
-import { bytesEqual, fromBase64, toBase64, toHex, wipe } from '../crypto/bytes.js';
+import { bytesEqual, fromBase64, toBase64, toHex } from '../crypto/bytes.js';
 import { sha256 } from '../crypto/keys.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { decodeKeyring, WRAP_BY_OWN_PASSWORD } from '../vault/format.js';
 import { readFileOrNull, withLock, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
 import { KpmError, EXIT } from '../core/errors.js';
-import { listVaultDirs, openVaultMeta } from '../vault/store.js';
+import { checkAccountVaultKey, listVaultDirs, openVaultMeta } from '../vault/store.js';
 import type { Session } from '../vault/session.js';
 import type { SyncStateT } from '../protocol/schemas.js';
 import { checkNotWeaker, parseKeyringEnvelope, parseVaultEnvelope, sealKeyringEnvelope, tampered, verifyKeyringEnvelope } from './envelope.js';
@@ -16,7 +16,7 @@ import { loadProfileState, saveProfileState, type ProfileSyncState } from './sta
 import { checkKeptEpoch, forgetRemoteVault, keepRemoteVault } from './remotevaults.js';
 import { checkSameProfile } from './profilecheck.js';
 import { lockedVaultReport } from './unsent.js';
-import { checkVaultEnvelope, StaleError, syncVault, unwrapRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
+import { checkVaultEnvelope, StaleError, syncVault, remoteKeyError, withRemoteVaultKey, type SyncTransport, type VaultReport } from './vaultsync.js';
 import { basename } from 'node:path';
 import type { Retention } from '../settings/retention.js';
 
@@ -101,7 +101,7 @@ function checkAllEnvelopes(session: Session, vaults: SyncStateT['vaults']): void
       checkKeptEpoch(session.paths, rv.id, fromBase64(rv.body)); // a data vault known only from the server
       continue;
     }
-    wipe(unwrapRemoteVaultKey(kp, session.profile));
+    withRemoteVaultKey(kp, () => checkAccountVaultKey(session.profile, kp));
   }
 }
 
@@ -194,9 +194,9 @@ export async function syncProfile(session: Session, t: SyncTransport, accountId:
               vaults.push({ id: rv.id, name, pulled: 0, pushed: 0, conflicts: [], renamed: [], skipped: `has its own password: \`kpm vault unlock "${name}"\` brings it to this device` });
               continue;
             }
-            const vk = unwrapRemoteVaultKey(kp, profile);
-            const meta = openVaultMeta(kp, profile);
-            const v = await session.adoptVault(kp, vk, meta);
+            const v = await session.adoptAccountVault(kp).catch((e: unknown) => {
+              throw remoteKeyError(kp, e);
+            });
             try {
               vaults.push({ ...(await syncVault(paths, v, rv, t, profile, warnings, retention)), created: true });
             } catch (e) {

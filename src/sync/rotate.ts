@@ -8,7 +8,6 @@
 // The copy is made under a temporary name "NAME (rotating key)"; an interrupted rotation leaves it
 // (with every entry) next to the old vault, or alone; running the command on the old vault again
 // (after removing the copy) or on the copy (when the old one is gone) finishes the job.
-import { FLAG_DELETED, LOG_HEADER_BYTES } from '../vault/format.js';
 import { Vault } from '../vault/store.js';
 import { KpmError, EXIT, usageError } from '../core/errors.js';
 import type { Session, VaultInfo } from '../vault/session.js';
@@ -41,14 +40,7 @@ export async function rotateVaultKey(s: Session, name: string, ownPassword?: Uin
   }
   const info = await s.createVault(rotatingName(target), ownPassword);
   const fresh = s.openVault(info.id)!;
-  let copied = 0;
-  await old.locked(() =>
-    fresh.locked(() => {
-      const raws = old.recordsFrom(LOG_HEADER_BYTES).map((r) => fresh.sealRecord(r.entryId, r.version, (r.flags & FLAG_DELETED) !== 0, old.decrypt(r)));
-      fresh.appendRawLocked(raws);
-      copied = raws.length;
-    }),
-  );
+  const copied = await fresh.resealFrom(old);
   const oldId = old.id;
   rememberRemoval(s, oldId); // the signed deletion, for the next sync
   s.removeVault(oldId);

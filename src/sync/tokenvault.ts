@@ -24,6 +24,7 @@ import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
 import { logOf, recordsOf, type TokenCache } from './tokencache.js';
 import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
+import { compactionLacks } from './compactcheck.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
 const TOKEN_RE = /^kpmt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
@@ -173,12 +174,8 @@ export class TokenVault {
         if (base && pulled.generation !== base.generation) {
           // A compaction (signed: the manifest names the generation): its log is the whole vault, and
           // must keep every entry the cache holds at that version or a later one (a purge is later).
-          const got = new Map<string, number>();
-          for (const r of pulled.records) got.set(toHex(r.entryId), Math.max(got.get(toHex(r.entryId)) ?? 0, r.version));
-          for (const r of v.latest()) {
-            const have = got.get(toHex(r.entryId)) ?? 0;
-            if (have < r.version) throw tampered(`vault "${name}": the compacted log of generation ${pulled.generation} lacks an entry at version ${r.version} that this token read before`);
-          }
+          const gap = compactionLacks(v.latest().map((r) => [toHex(r.entryId), r.version] as const), pulled.records);
+          if (gap) throw tampered(`vault "${name}": the compacted log of generation ${pulled.generation} lacks an entry at version ${gap.version} that this token read before`);
           const fresh = new LatestRecords();
           for (const r of pulled.records) fresh.apply(r);
           v.decoded = [...fresh.latest.values()];

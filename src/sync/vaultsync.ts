@@ -3,27 +3,30 @@
 //  2. pull the records after the last verified revision, extend the hash chain over them and check
 //     it against the signed manifest of the head, before anything is written;
 //  3. fetch the document files the pulled entries name (no more than each declares);
-//  4. under the vault lock: append what was pulled; local changes to the same entries are rebased on
-//     top (the later change wins, the other stays in the entry's history); clashing names get renamed;
-//  5. push the local records the server lacks, with a new manifest, on top of the head just verified.
-import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
+//  4. under one vault lock (Vault.applyVerifiedPull, src/vault/store.ts): append what was pulled;
+//     local changes to the same entries are rebased on top (the later change wins, the other stays in
+//     the entry's history); clashing names get renamed; what the server lacks is read;
+//  5. push the local records the server lacks, with a new manifest, on top of the head just verified;
+//     then under one more vault lock (Vault.settlePush) the sync state's marks collapse.
+// Sync works only through the vault's coarse operations: it gets records and results, never the vault key.
+import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from '../crypto/bytes.js';
 import { AuthError } from '../crypto/aead.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { sha256 } from '../crypto/keys.js';
 import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
-import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, FLAG_CUT, FLAG_DELETED, FLAG_PURGED, isPurgeOrCut, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, isPurgeOrCut, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
 import { maintainLocked } from '../vault/session.js';
 import type { Retention } from '../settings/retention.js';
 import { MAX_SYNC_BODY_BYTES } from '../protocol/schemas.js';
-import { openVaultMeta, unwrapAccountVaultKey, type Vault } from '../vault/store.js';
+import { LogMovedError, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../core/paths.js';
-import type { EntryPayload } from '../vault/entry.js';
 import { KpmError, EXIT } from '../core/errors.js';
 import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 import { resolveConflict } from './merge.js';
+import { compactionLacks } from './compactcheck.js';
 
 import type { SyncTransport } from './transport.js';
 export type { SyncTransport } from './transport.js';
@@ -66,23 +69,8 @@ function currentState(v: Vault): VaultSyncState {
   return s;
 }
 
-const isConfirmed = (s: VaultSyncState, r: LogRecord) => (r.offset ?? 0) < s.confirmedUpTo || s.confirmedRanges.some(([a, b]) => r.offset! >= a && r.offset! < b);
-
-/** Local records the server does not have yet, in log order (call inside vault.locked()). */
-function pendingRecords(v: Vault, s: VaultSyncState): LogRecord[] {
-  return v.recordsFrom(s.confirmedUpTo).filter((r) => !isConfirmed(s, r));
-}
-
 function addRange(s: VaultSyncState, a: number, b: number): void {
   if (b > a) s.confirmedRanges.push([a, b]);
-}
-
-/** Collapses the ranges: when nothing after confirmedUpTo is pending, everything up to the end is confirmed. */
-function normalize(v: Vault, s: VaultSyncState): void {
-  if (pendingRecords(v, s).length === 0) {
-    s.confirmedUpTo = v.commit.logLength;
-    s.confirmedRanges = [];
-  }
 }
 
 // ------------------------------------------------------------------ envelope
@@ -118,14 +106,22 @@ function decodeKeyPartSafe(bytes: Uint8Array, id: string): VaultKeyPart {
   return kp;
 }
 
-/** Unwraps the vault key of an account-wrapped vault found on the server (nothing is written). */
-export function unwrapRemoteVaultKey(kp: VaultKeyPart, profile: UnlockedProfile): Uint8Array {
+/** An error of unwrapping kp's account-wrapped key (done inside the vault code): one that does not open is tampering (exit 8). */
+export const remoteKeyError = (kp: VaultKeyPart, e: unknown): unknown =>
+  e instanceof AuthError ? tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`) : e;
+
+/** Runs `fn`, which unwraps kp's key inside the vault code (src/vault/store.ts), with remoteKeyError. */
+export function withRemoteVaultKey<T>(kp: VaultKeyPart, fn: () => T): T {
   try {
-    return unwrapAccountVaultKey(profile, kp.wrappedKey, kp.keyBoundBytes);
+    return fn();
   } catch (e) {
-    if (e instanceof AuthError) throw tampered(`the wrapped key of vault ${hex(kp.vaultId)} does not open with this account's key`);
-    throw e;
+    throw remoteKeyError(kp, e);
   }
+}
+
+/** Whether the account-wrapped key part holds `v`'s key (compared inside the vault: no key comes out). */
+function wrapsOwnKey(v: Vault, kp: VaultKeyPart): boolean {
+  return withRemoteVaultKey(kp, () => v.wrapsOwnKey(kp));
 }
 
 /** `verified`: the caller already checked rv's signature (src/sync/engine.ts checks every envelope of the state first). */
@@ -149,14 +145,8 @@ async function syncEnvelope(v: Vault, rv: SyncVaultT | undefined, s: VaultSyncSt
       if (s.keyPartHash && hashHex(localKp) !== s.keyPartHash) warnings.push(`vault "${v.name}" was also renamed or re-keyed on another device; that change wins`);
       if (kp.wrapKind !== (v.ownPassword ? 2 : 1)) throw tampered(`vault "${v.name}" key wrapping changed kind`);
       if (kp.ownKdf) checkNotWeaker(kp.ownKdf.params, decodeVaultKeyPart(localKp).ownKdf!.params, ` for vault "${v.name}"`);
-      else {
-        const remote = unwrapRemoteVaultKey(kp, profile);
-        const same = v.hasKey(remote);
-        wipe(remote);
-        if (!same) throw tampered(`vault "${v.name}" key was substituted`);
-      }
-      const meta = openVaultMeta(kp, profile);
-      await v.locked(() => v.adoptKeyPartLocked(kp, meta));
+      else if (!wrapsOwnKey(v, kp)) throw tampered(`vault "${v.name}" key was substituted`);
+      await v.adoptKeyPart(kp);
     }
     Object.assign(s, { epoch: env.epoch, envelopeHash: bodyHash, keyPartHash: hashHex(remoteKp) });
     return;
@@ -273,104 +263,6 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
 const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile): Promise<Pulled> =>
   pullVerified({ id: v.id, name: v.name, revision: s.revision, chain: fromHex(s.chain), generation: s.serverGeneration ?? 1, time: s.time, profileId: profile.profileId, publicKey: accountPublicKey(profile.accountKey), pull: (after) => t.pull(v.id, after) });
 
-// ------------------------------------------------------------------ apply
-
-function payloadTime(v: Vault, r: LogRecord): { payload: EntryPayload; at: number } {
-  const payload = v.decrypt(r);
-  const at = Date.parse(payload.updated ?? '');
-  return { payload, at: Number.isFinite(at) ? at : 0 };
-}
-
-/** Appends pulled records; rebases conflicting local changes. Inside vault.locked(). */
-function apply(v: Vault, s: VaultSyncState, pulled: LogRecord[], report: VaultReport): void {
-  const pending = pendingRecords(v, s);
-  const byHash = new Map(pending.map((r) => [hashHex(r.raw), r]));
-  const freshRecords: LogRecord[] = [];
-  for (const r of pulled) {
-    const h = hashHex(r.raw);
-    const echo = byHash.get(h);
-    if (echo) {
-      // our own push, whose answer was lost: already here
-      addRange(s, echo.offset!, echo.offset! + echo.raw.length);
-      byHash.delete(h);
-    } else freshRecords.push(r);
-  }
-  const fresh = freshRecords.map((r) => r.raw);
-  report.pulled = fresh.length;
-  const left = pending.filter((r) => byHash.has(hashHex(r.raw)));
-  const pendingIds = new Set(left.map((r) => hex(r.entryId)));
-  const clash = new Set(freshRecords.map((r) => hex(r.entryId)).filter((id) => pendingIds.has(id)));
-  if (clash.size === 0) {
-    const [a, b] = v.appendRawLocked(fresh);
-    addRange(s, a, b);
-    return;
-  }
-  // Rebase: a new log generation with the confirmed records, then the pulled ones, then the local
-  // changes, those to clashing entries re-sealed with versions after the server's.
-  // Every record is either confirmed (echoes were marked so above) or in `left`.
-  const confirmed = v.recordsFrom(LOG_HEADER_BYTES).filter((r) => isConfirmed(s, r));
-  const keep = left.filter((r) => !clash.has(hex(r.entryId)));
-  const rebased: Uint8Array[] = [];
-  for (const id of clash) {
-    const remote = freshRecords.filter((r) => hex(r.entryId) === id);
-    const latestRemote = remote[remote.length - 1];
-    const local = left.filter((r) => hex(r.entryId) === id);
-    const r = payloadTime(v, latestRemote);
-    const l = payloadTime(v, local[local.length - 1]);
-    let version = latestRemote.version;
-    const localLast = local[local.length - 1];
-    if (latestRemote.flags & FLAG_PURGED) {
-      // deleted for good on another device: that wins over any local change (nothing is rebased)
-      report.conflicts.push({ name: l.payload.name, kept: 'remote' });
-      continue;
-    }
-    if (localLast.flags & FLAG_PURGED) {
-      // deleted for good here: the purge goes on top of the other device's changes
-      rebased.push(v.sealRecord(localLast.entryId, ++version, true, l.payload, FLAG_PURGED));
-      report.conflicts.push({ name: r.payload.name, kept: 'local' });
-      continue;
-    }
-    for (const rec of local) rebased.push(v.sealRecord(rec.entryId, ++version, (rec.flags & FLAG_DELETED) !== 0, v.decrypt(rec), rec.flags & FLAG_CUT));
-    // field by field against the last version both had (src/sync/merge.ts); the later whole entry when both changed one field
-    const baseRec = confirmed.filter((x) => hex(x.entryId) === id).at(-1);
-    const side = (rec: LogRecord, pt: { payload: EntryPayload; at: number }) => ({ ...pt, deleted: (rec.flags & FLAG_DELETED) !== 0 });
-    const outcome = resolveConflict(baseRec && side(baseRec, payloadTime(v, baseRec)), side(local[local.length - 1], l), side(latestRemote, r));
-    if (outcome.kind === 'merged') rebased.push(v.sealRecord(latestRemote.entryId, ++version, false, outcome.payload));
-    if (outcome.kind === 'remote') rebased.push(v.sealRecord(latestRemote.entryId, ++version, (latestRemote.flags & FLAG_DELETED) !== 0, r.payload));
-    report.conflicts.push({ name: (outcome.kind === 'merged' ? outcome.payload : outcome.kind === 'remote' ? r.payload : l.payload).name, kept: outcome.kind });
-  }
-  const head = [...confirmed.map((r) => r.raw), ...fresh];
-  const confirmedUpTo = LOG_HEADER_BYTES + head.reduce((n, r) => n + r.length, 0);
-  saveVaultState(v.dir, { ...s, next: { generation: v.generation + 1, confirmedUpTo } });
-  v.rewriteLocked([...head, ...keep.map((r) => r.raw), ...rebased]);
-  Object.assign(s, { generation: v.generation, confirmedUpTo, confirmedRanges: [], next: undefined });
-}
-
-/** Two live entries with one name after a merge: the local one (not yet pushed) is renamed. */
-function renameClashes(v: Vault, s: VaultSyncState, report: VaultReport): void {
-  const pendingIds = new Set(pendingRecords(v, s).map((r) => hex(r.entryId)));
-  if (pendingIds.size === 0) return;
-  const byTag = new Map<string, LogRecord[]>();
-  for (const r of v.liveRecords()) {
-    const k = hex(r.nameTag);
-    byTag.set(k, [...(byTag.get(k) ?? []), r]);
-  }
-  const fixes: Uint8Array[] = [];
-  const taken = (name: string) => v.findByName(name) !== undefined;
-  for (const group of byTag.values()) {
-    if (group.length < 2) continue;
-    for (const r of group.filter((x) => pendingIds.has(hex(x.entryId)))) {
-      const p = v.decrypt(r);
-      let n = 2;
-      while (taken(`${p.name} (${n})`)) n++;
-      const name = `${p.name} (${n})`;
-      fixes.push(v.sealRecord(r.entryId, r.version + 1, false, { ...p, name }));
-      report.renamed.push(`${p.name} → ${name}`);
-    }
-  }
-  if (fixes.length) v.appendRawLocked(fixes); // local changes: pending, pushed below
-}
-
 // ------------------------------------------------------------------ push
 
 /** Sends `pending` (read under the lock that applied the pull: one lock for pull and push). */
@@ -402,69 +294,28 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
 
 // ------------------------------------------------------------------ compaction (docs/PROTOCOL.md "Compaction")
 
-/** Per entry, the highest version among the local records the server confirmed. */
-function confirmedVersions(v: Vault, s: VaultSyncState): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const r of v.recordsFrom(LOG_HEADER_BYTES)) {
-    if (!isConfirmed(s, r)) continue;
-    const id = hex(r.entryId);
-    out.set(id, Math.max(out.get(id) ?? 0, r.version));
-  }
-  return out;
-}
-
 /**
  * A new server generation must keep, of every entry this device saw confirmed, that version or a
  * later one (a purge is a later version): a server that dropped a live entry while compacting, or
  * serves a compaction made without records it had accepted, is refused before anything is written.
  */
-function checkCompactionKeeps(v: Vault, s: VaultSyncState, pulled: Pulled): void {
-  const got = new Map<string, number>();
-  for (const r of pulled.records) got.set(hex(r.entryId), Math.max(got.get(hex(r.entryId)) ?? 0, r.version));
-  for (const [id, version] of confirmedVersions(v, s)) {
-    const have = got.get(id) ?? 0;
-    if (have < version) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${id} at version ${version} (it has ${have ? `version ${have}` : 'nothing of it'})`);
-  }
-}
-
-/**
- * Takes a new server generation (inside vault.locked()): the local log becomes the records of it this
- * device already knew, then its pending records; returns the records it did not know, for apply().
- */
-function adoptGeneration(v: Vault, s: VaultSyncState, pulled: Pulled): LogRecord[] {
-  checkCompactionKeeps(v, s, pulled);
-  const knownMax = confirmedVersions(v, s);
-  const known = pulled.records.filter((r) => r.version <= (knownMax.get(hex(r.entryId)) ?? 0));
-  const fresh = pulled.records.filter((r) => r.version > (knownMax.get(hex(r.entryId)) ?? 0));
-  const pending = pendingRecords(v, s);
-  const confirmedUpTo = LOG_HEADER_BYTES + known.reduce((n, r) => n + r.raw.length, 0);
-  saveVaultState(v.dir, { ...s, next: { generation: v.generation + 1, confirmedUpTo } });
-  v.rewriteLocked([...known.map((r) => r.raw), ...pending.map((r) => r.raw)], true);
-  Object.assign(s, { generation: v.generation, confirmedUpTo, confirmedRanges: [], next: undefined, serverGeneration: pulled.generation, serverPurge: false });
-  return fresh;
+function checkCompactionKeeps(v: Vault, confirmed: Map<string, number>, pulled: Pulled): void {
+  const gap = compactionLacks(confirmed, pulled.records);
+  if (gap) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${gap.id} at version ${gap.version} (it has ${gap.have ? `version ${gap.have}` : 'nothing of it'})`);
 }
 
 const DEFAULT_RETENTION: Retention = { keep: 20, trashDays: 30 };
-
-/** The state again from sync.json (after a local compaction noted its new generation there). */
-function reloadState(v: Vault, s: VaultSyncState): void {
-  Object.assign(s, currentState(v));
-}
 
 /**
  * Replaces the server's log with this device's compacted one when the server keeps records that
  * are gone here (a purge or history cut, or a dead part past the threshold). Everything must be
  * confirmed (just synced); the new generation's manifest is signed like a push's.
  */
-async function compactServer(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, persist: () => void, warnings: string[]): Promise<boolean> {
-  const plan = await v.locked(() => {
-    if (pendingRecords(v, s).length > 0) return null;
-    const local = v.recordsFrom(LOG_HEADER_BYTES);
-    const dead = s.revision - local.length;
-    if (!s.serverPurge && !(dead >= 64 && dead * 4 >= local.length)) return null;
-    return local;
-  });
-  if (!plan) return false;
+async function compactServer(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, persist: () => void, warnings: string[], local: LogRecord[] | null): Promise<boolean> {
+  if (!local) return false; // something is still to send
+  const dead = s.revision - local.length;
+  if (!s.serverPurge && !(dead >= 64 && dead * 4 >= local.length)) return false;
+  const plan = local;
   const records = plan.map((r) => toBase64(r.raw));
   if (records.reduce((n, r) => n + r.length + 3, 0) > MAX_SYNC_BODY_BYTES - 64 * 1024) {
     warnings.push(`vault "${v.name}" is too large to compact on the server in one request; its server copy keeps old versions`);
@@ -506,31 +357,42 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
       persist();
       const pulled: Pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { generation: s.serverGeneration ?? 1, head: 0, chain: fromHex(s.chain), time: 0, records: [] };
       const newGeneration = pulled.generation !== (s.serverGeneration ?? 1) && s.revision > 0;
-      if (newGeneration) checkCompactionKeeps(v, s, pulled); // before the files are fetched: a refused pull writes nothing
+      if (newGeneration) checkCompactionKeeps(v, v.confirmedVersions(s), pulled); // before the files are fetched: a refused pull writes nothing
       // the files first: a download the server cuts short or inflates (S10) leaves the vault as it was,
       // so the next sync fetches them again
       if (pulled.records.length > 0) report.filesReceived = await downloadBlobs(paths, t, blobsOf(v, pulled.records));
-      const pending = await v.locked(() => {
-        const fresh = newGeneration ? adoptGeneration(v, s, pulled) : pulled.records;
-        if (fresh.length > 0) apply(v, s, fresh, report);
-        if (!newGeneration && fresh.some((r) => isPurgeOrCut(r.flags))) s.serverPurge = true;
-        Object.assign(s, { serverGeneration: pulled.generation, revision: pulled.head, chain: hex(pulled.chain), time: pulled.time });
-        if (fresh.length > 0) renameClashes(v, s, report);
-        persist();
-        // a purge or history cut that arrived: its old versions go from this device now
-        if (v.needsCompaction(retention.keep) && fresh.some((r) => isPurgeOrCut(r.flags)) && v.compactLocked(retention.keep) > 0) reloadState(v, s);
-        return pendingRecords(v, s);
+      // one vault lock for the pull: the state named before each rewrite, and saved after the last write
+      const head = { serverGeneration: pulled.generation, revision: pulled.head, chain: hex(pulled.chain), time: pulled.time };
+      const { pending } = await v.applyVerifiedPull({ records: pulled.records, newGeneration }, s, {
+        resolve: resolveConflict,
+        keep: retention.keep,
+        checkKept: (confirmed) => checkCompactionKeeps(v, confirmed, pulled),
+        noteRewrite: (next, step, now) => {
+          // `adopt` and `rebase` happen before the pulled records are in: the state keeps the revision it had
+          if (step === 'rebase' && newGeneration) Object.assign(s, { serverGeneration: pulled.generation, serverPurge: false });
+          if (step === 'compact') Object.assign(s, head, { serverPurge: newGeneration ? false : true });
+          saveVaultState(v.dir, { ...s, generation: now.generation, confirmedUpTo: now.confirmedUpTo, confirmedRanges: now.confirmedRanges, next });
+        },
+        applied: (r) => {
+          if (newGeneration) s.serverPurge = false;
+          else if (r.purgeArrived) s.serverPurge = true;
+          Object.assign(s, r.marks, head, { next: undefined });
+          report.pulled = r.pulled;
+          report.conflicts.push(...r.conflicts);
+          report.renamed.push(...r.renamed);
+          persist();
+        },
       });
       await pushPending(v, s, t, profile, report, persist, warnings, paths, pending);
-      await v.locked(() => {
-        normalize(v, s);
-        persist();
-      });
-      await compactServer(v, s, t, profile, persist, warnings);
+      // one vault lock after the push: the marks collapse when everything is on the server
+      const settled = await v.settlePush(s);
+      Object.assign(s, settled.marks);
+      persist();
+      await compactServer(v, s, t, profile, persist, warnings, settled.log);
       report.name = v.name;
       return report;
     } catch (e) {
-      if (!(e instanceof StaleError) || attempt >= 5) throw e instanceof StaleError ? new KpmError(`vault "${v.name}" keeps changing on the server; try again`, EXIT.conflict) : e;
+      if (!(e instanceof StaleError || e instanceof LogMovedError) || attempt >= 5) throw e instanceof StaleError || e instanceof LogMovedError ? new KpmError(`vault "${v.name}" keeps changing on the server; try again`, EXIT.conflict) : e;
       rv = (await t.state()).vaults.find((x) => x.id === v.id);
     }
   }

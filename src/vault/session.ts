@@ -5,7 +5,7 @@ import { rmSync } from 'node:fs';
 import { randomBytes } from '../crypto/random.js';
 import { toHex, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
-import { FLAG_DELETED, FLAG_PURGED, WRAP_BY_ACCOUNT, type LogRecord } from './format.js';
+import { FLAG_DELETED, FLAG_PURGED, WRAP_BY_ACCOUNT, type LogRecord, type VaultKeyPart } from './format.js';
 import { checkName, normalizeName, type EntryPayload, type EntrySummary } from './entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { withVaultLock } from '../core/fsutil.js';
@@ -309,6 +309,13 @@ export class Session {
   /** Creates the local copy of a vault synced from another device. */
   async adoptVault(k: { vaultId: Uint8Array; keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array }, vk: Uint8Array, meta: { name: string; created: string }): Promise<Vault> {
     const v = await Vault.materialize(this.paths.vaults, this.profile, k, vk, meta);
+    this.open.set(v.id, v);
+    return v;
+  }
+
+  /** Creates the local copy of an account-wrapped vault synced from another device; its key is unwrapped inside the vault (AuthError when it does not open). */
+  async adoptAccountVault(k: VaultKeyPart): Promise<Vault> {
+    const v = await Vault.adoptAccountWrapped(this.paths.vaults, this.profile, k);
     this.open.set(v.id, v);
     return v;
   }

@@ -7,15 +7,18 @@ import { accountSubkey, hmacSha256, vaultSubkey } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { SALT_BYTES, DEFAULT_KDF, type KdfParams } from '../crypto/kdf.js';
 import {
-  AAD, checkLogHeader, decodeRecord, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
+  AAD, checkLogHeader, decodeRecords, decodeVaultHeader, encodeLogHeader, encodeRecord, encodeVaultHeader,
   entryAad, FLAG_CUT, FLAG_DELETED, FLAG_PURGED, ID_BYTES, isPurgeOrCut, initialChain, LOG_HEADER_BYTES, nextChain, vaultKeyBoundBytes,
-  vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader,
+  vaultMacBoundBytes, WRAP_BY_ACCOUNT, WRAP_BY_OWN_PASSWORD, type Commit, type KdfSpec, type LogRecord, type VaultHeader, type VaultKeyPart,
 } from './format.js';
 import { ensureDir, FILE_MODE, readFileOrNull, readRange, sleepMs, withVaultLock, writeFileAtomic } from '../core/fsutil.js';
 import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
+import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
+
+export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
 
 export interface VaultMeta {
   name: string;
@@ -84,6 +87,11 @@ export function unwrapAccountVaultKey(profile: UnlockedProfile, wrappedKey: Uint
   }
 }
 
+/** Whether an account-wrapped key part opens with the profile's account key: the key is unwrapped and wiped here (AuthError when it does not open). */
+export function checkAccountVaultKey(profile: UnlockedProfile, k: { wrappedKey: Uint8Array; keyBoundBytes: Uint8Array }): void {
+  wipe(unwrapAccountVaultKey(profile, k.wrappedKey, k.keyBoundBytes));
+}
+
 export interface NewRecord {
   entryId: Uint8Array;
   payload: EntryPayload;
@@ -94,6 +102,12 @@ export interface NewRecord {
   cut?: boolean;
   /** the version the caller based its change on (0 for a new entry); mismatch → conflict */
   baseVersion: number;
+}
+
+/** sync.json's confirmation marks, as compaction reads them and notes its new generation. */
+interface SyncMarks {
+  has(offset: number): boolean;
+  note(next: { generation: number; confirmedUpTo: number }): void;
 }
 
 export class Vault {
@@ -171,6 +185,23 @@ export class Vault {
     writeFileAtomic(join(dir, HEADER_FILE), encodeVaultHeader(macBound, hmacSha256(macKey, macBound)));
     wipe(macKey);
     return Vault.open(dir, profile, { vaultKey: vk, meta });
+  }
+
+  /**
+   * Writes the local copy of an account-wrapped vault synced from another device (src/sync/engine.ts):
+   * its key is unwrapped here (AuthError when it does not open with the account key) and its name
+   * opened from the key part; the key goes nowhere but into the new vault.
+   */
+  static async adoptAccountWrapped(vaultsDir: string, profile: UnlockedProfile, k: VaultKeyPart): Promise<Vault> {
+    const vk = unwrapAccountVaultKey(profile, k.wrappedKey, k.keyBoundBytes);
+    let meta: VaultMeta;
+    try {
+      meta = openVaultMeta(k, profile);
+    } catch (e) {
+      wipe(vk);
+      throw e;
+    }
+    return Vault.materialize(vaultsDir, profile, k, vk, meta);
   }
 
   /**
@@ -405,15 +436,10 @@ export class Vault {
     return [c.logLength, newLength];
   }
 
-  // ---------------------------------------------------------------- for sync (src/sync/engine.ts)
-
-  /** Runs `fn` under the vault's writer lock with the state brought up to date first. */
-  async locked<T>(fn: () => T | Promise<T>): Promise<T> {
-    return withVaultLock(this.dir, async () => {
-      this.load(true, true);
-      return fn();
-    });
-  }
+  // ---------------------------------------------------------------- for sync (src/sync/vaultsync.ts)
+  // Coarse operations: each takes the vault lock once, reads the header once, and checks that the
+  // sync state's marks are about the log on disk (LogMovedError otherwise: nothing was written).
+  // Sync gets records and results, never the vault key.
 
   get generation(): number {
     return this.header.commit.generation;
@@ -426,7 +452,7 @@ export class Vault {
   }
 
   /** Every committed record from byte `from` of the current log, with absolute offsets. */
-  recordsFrom(from: number): LogRecord[] {
+  private recordsFrom(from: number): LogRecord[] {
     const c = this.header.commit;
     if (from >= c.logLength) return [];
     const { records } = decodeRecords(readRange(join(this.dir, logFile(c.generation)), from, c.logLength));
@@ -466,13 +492,13 @@ export class Vault {
   }
 
   /**
-   * Compacts the log into a new generation (inside locked()): per entry its last `keep` versions,
+   * Compacts the log into a new generation (the caller holds the vault lock): per entry its last `keep` versions,
    * nothing before its last history cut, and of an entry deleted for good only its purge record.
    * Records are kept byte for byte, in log order; those the server already has first (so sync.json
    * stays a prefix), noted in sync.json before the commit as a log rewrite by sync does. Returns how
    * many records were dropped (0: nothing written).
    */
-  compactLocked(keep: number): number {
+  private compactLocked(keep: number, syncMarks?: SyncMarks): number {
     if (!Number.isSafeInteger(keep) || keep < 1) throw new KpmError('history.keep must be at least 1', EXIT.usage);
     const all = this.recordsFrom(LOG_HEADER_BYTES);
     const kept = keptByRetention(all, keep);
@@ -480,7 +506,7 @@ export class Vault {
       this.purgePending = false;
       return 0;
     }
-    const marks = readSyncMarks(this.dir, this.generation);
+    const marks = syncMarks ?? readSyncMarks(this.dir, this.generation);
     if (marks === 'mismatch') throw new KpmError(`vault "${this.meta.name}": its sync state does not match the vault log`, EXIT.corrupt, 'run `kpm sync --reset-state`');
     let ordered = kept;
     if (marks) {
@@ -489,7 +515,7 @@ export class Vault {
       const confirmedUpTo = LOG_HEADER_BYTES + confirmed.reduce((n, r) => n + r.raw.length, 0);
       marks.note({ generation: this.generation + 1, confirmedUpTo });
     }
-    this.rewriteLocked(ordered.map((r) => r.raw), true);
+    this.rewriteLocked(ordered, true);
     return all.length - kept.length;
   }
 
@@ -501,10 +527,9 @@ export class Vault {
     });
   }
 
-  /** Seals one record (sync's rebase of a local change onto the server's version); `extraFlags`: purge, cut. */
-  sealRecord(entryId: Uint8Array, version: number, deleted: boolean, payload: EntryPayload, extraFlags = 0): Uint8Array {
-    const flags = (deleted ? FLAG_DELETED : 0) | (extraFlags & (FLAG_PURGED | FLAG_CUT));
-    return this.sealed(entryId, version, flags, this.nameTag(payload.name), payload).raw;
+  /** Seals one record with its name tag (sync's rebase and renames, a key rotation's copy); `flags`: deleted, purged, cut. */
+  private seal(entryId: Uint8Array, version: number, flags: number, payload: EntryPayload): LogRecord {
+    return this.sealed(entryId, version, flags & (FLAG_DELETED | FLAG_PURGED | FLAG_CUT), this.nameTag(payload.name), payload);
   }
 
   /** The one place a record is sealed: payload JSON under the record key, bound by its AAD. */
@@ -515,16 +540,24 @@ export class Vault {
     return { entryId, version, flags, nameTag: tag, sealed, raw: encodeRecord(entryId, version, flags, tag, sealed) };
   }
 
-  /** Whether `key` is this vault's key (compared here: the key is not copied out). */
-  hasKey(key: Uint8Array): boolean {
-    return bytesEqual(key, this.vk);
+  /**
+   * Whether an account-wrapped key part (as another device sent it) holds this vault's key. The key
+   * it unwraps is compared here and wiped: neither key leaves the vault. AuthError when it does not
+   * open with the account's key.
+   */
+  wrapsOwnKey(k: { wrappedKey: Uint8Array; keyBoundBytes: Uint8Array }): boolean {
+    const other = unwrapAccountVaultKey(this.profile, k.wrappedKey, k.keyBoundBytes);
+    try {
+      return bytesEqual(other, this.vk);
+    } finally {
+      wipe(other);
+    }
   }
 
-  /** Live-entry count after `raws` were applied on top of `base` (latest record per entry). */
-  private liveAfter(raws: Uint8Array[], base: Map<string, LogRecord>, live: number): number {
+  /** Live-entry count after `records` were applied on top of `base` (latest record per entry). */
+  private liveAfter(records: readonly LogRecord[], base: Map<string, LogRecord>, live: number): number {
     const seen = new Map<string, number>();
-    for (const raw of raws) {
-      const r = decodeRecord(raw);
+    for (const r of records) {
       const id = toHex(r.entryId);
       const prevFlags = seen.has(id) ? seen.get(id)! : base.has(id) ? base.get(id)!.flags : undefined;
       const prevVersion = base.get(id)?.version ?? 0;
@@ -536,17 +569,19 @@ export class Vault {
     return live;
   }
 
-  /** Appends already sealed records (pulled by sync) and commits; inside locked(). Returns their byte range. */
-  appendRawLocked(raws: Uint8Array[]): [number, number] {
-    if (raws.length === 0) return [this.header.commit.logLength, this.header.commit.logLength];
-    return this.appendLocked(raws, this.liveAfter(raws, this.records, this.header.commit.liveCount));
+  /** Appends sealed records (pulled, or re-sealed here) and commits; the caller holds the lock. Returns their byte range. */
+  private appendRecordsLocked(records: readonly LogRecord[]): [number, number] {
+    if (records.length === 0) return [this.header.commit.logLength, this.header.commit.logLength];
+    return this.appendLocked(records.map((r) => r.raw), this.liveAfter(records, this.records, this.header.commit.liveCount));
   }
 
   /**
-   * Replaces the log with a new generation holding exactly `raws` in order, then commits it; inside
-   * locked(). The new log is complete and synced before the header names it; the old one is removed after.
+   * Replaces the log with a new generation holding exactly `records` in order, then commits it; the
+   * caller holds the lock. The new log is complete and synced before the header names it; the old one
+   * is removed after.
    */
-  rewriteLocked(raws: Uint8Array[], shred = false): void {
+  private rewriteLocked(records: readonly LogRecord[], shred = false): void {
+    const raws = records.map((r) => r.raw);
     const c = this.header.commit;
     const generation = c.generation + 1;
     const head = encodeLogHeader(this.header.vaultId);
@@ -554,7 +589,7 @@ export class Vault {
     for (const raw of raws) chain = nextChain(chain, raw);
     const body = concatBytes(head, ...raws);
     writeFileAtomic(join(this.dir, logFile(generation)), body);
-    const live = this.liveAfter(raws, new Map(), 0);
+    const live = this.liveAfter(records, new Map(), 0);
     this.writeHeader(this.header, { generation, sequence: c.sequence + 1, logLength: body.length, pendingLength: 0, recordCount: raws.length, liveCount: live, chain });
     const old = join(this.dir, logFile(c.generation));
     if (shred) shredFile(old); // compaction: the dropped ciphertext is overwritten, not only unlinked
@@ -562,11 +597,148 @@ export class Vault {
     this.load(true, true);
   }
 
-  /** Takes a key part another device synced (rename, new own password); inside locked(). */
-  adoptKeyPartLocked(k: { keyBoundBytes: Uint8Array; wrappedKey: Uint8Array; sealedMeta: Uint8Array }, meta: VaultMeta): void {
-    this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, k.sealedMeta, k.keyBoundBytes, k.wrappedKey);
-    this.meta = meta;
-    this.load(true, true);
+  /** Takes a key part another device synced (rename, new own password), under the vault lock. */
+  async adoptKeyPart(k: Pick<VaultKeyPart, 'vaultId' | 'profileId' | 'keyBoundBytes' | 'wrappedKey' | 'sealedMeta'>): Promise<void> {
+    if (!bytesEqual(k.vaultId, this.header.vaultId)) throw corrupt('the key part belongs to another vault');
+    const meta = openVaultMeta(k, this.profile);
+    await withVaultLock(this.dir, () => {
+      this.load(true, true);
+      this.writeHeader(this.header, { ...this.header.commit, sequence: this.header.commit.sequence + 1 }, k.sealedMeta, k.keyBoundBytes, k.wrappedKey);
+      this.meta = meta;
+      this.load(true, true);
+    });
+  }
+
+  /** The marks must be about the log on disk (the caller holds the lock, the header just read). */
+  private checkMarks(m: LogMarks): void {
+    if (m.generation !== this.header.commit.generation) throw new LogMovedError(this.meta.name);
+  }
+
+  /**
+   * Per entry (hex id), the highest version the server confirmed, by `marks` (read without the lock,
+   * as readers do). For the check of a compacted server log before anything is fetched or written.
+   */
+  confirmedVersions(marks: LogMarks): Map<string, number> {
+    this.ensureLoaded(true);
+    this.refresh();
+    this.checkMarks(marks);
+    return confirmedVersions(marks, this.recordsFrom(LOG_HEADER_BYTES));
+  }
+
+  /**
+   * Applies a verified pull under one vault lock (one header read): for a new server generation the
+   * log is first rewritten to the records of it this device knew, then its pending ones; pulled
+   * records are appended, or, when a pending local change touches the same entry, the log is
+   * rebased (src/vault/synclog.ts planPull, with the caller's merge policy); pending entries whose
+   * name a pulled one took are renamed; a pulled purge or history cut compacts the log when due.
+   * `expected`: the marks of the caller's sync state; if the log moved to another generation since
+   * (a compaction by another process), LogMovedError before anything is written.
+   */
+  async applyVerifiedPull(pull: VerifiedPull, expected: LogMarks, opts: ApplyPullOptions): Promise<PullApplied> {
+    return withVaultLock(this.dir, () => {
+      this.load(true, true);
+      this.checkMarks(expected);
+      const marks: LogMarks = { generation: expected.generation, confirmedUpTo: expected.confirmedUpTo, confirmedRanges: expected.confirmedRanges.map(([a, b]) => [a, b]) };
+      const rewrite = (log: LogRecord[], confirmedUpTo: number, step: 'adopt' | 'rebase', shred: boolean) => {
+        opts.noteRewrite({ generation: this.generation + 1, confirmedUpTo }, step, marks);
+        this.rewriteLocked(log, shred);
+        Object.assign(marks, { generation: this.generation, confirmedUpTo, confirmedRanges: [] });
+      };
+      let all = this.recordsFrom(LOG_HEADER_BYTES);
+      let fresh = pull.records;
+      if (pull.newGeneration) {
+        opts.checkKept?.(confirmedVersions(marks, all));
+        const plan = planAdopt(marks, all, pull.records);
+        rewrite(plan.log, plan.confirmedUpTo, 'adopt', true);
+        fresh = plan.fresh;
+        all = this.recordsFrom(LOG_HEADER_BYTES);
+      }
+      const out: PullApplied = { marks, pulled: 0, conflicts: [], renamed: [], purgeArrived: fresh.some((r) => isPurgeOrCut(r.flags)), pending: [] };
+      if (fresh.length > 0) {
+        const plan = planPull(marks, all, fresh, { decrypt: (r) => this.decrypt(r), seal: (id, version, flags, payload) => this.seal(id, version, flags, payload), resolve: opts.resolve });
+        out.pulled = plan.pulled;
+        out.conflicts = plan.conflicts;
+        if (plan.kind === 'append') {
+          const [a, b] = this.appendRecordsLocked(plan.records);
+          addRange(marks, a, b);
+        } else rewrite(plan.log, plan.confirmedUpTo, 'rebase', false);
+        out.renamed = this.renameClashesLocked(marks);
+      }
+      // a purge or history cut that arrived: its old versions go from this device now
+      if (out.purgeArrived && this.needsCompaction(opts.keep)) {
+        let next: { generation: number; confirmedUpTo: number } | undefined;
+        const sync: SyncMarks = {
+          has: (o) => isConfirmed(marks, { offset: o } as LogRecord),
+          note: (n) => {
+            next = n;
+            opts.noteRewrite(n, 'compact', marks);
+          },
+        };
+        if (this.compactLocked(opts.keep, sync) > 0 && next) Object.assign(marks, { generation: next.generation, confirmedUpTo: next.confirmedUpTo, confirmedRanges: [] });
+      }
+      out.pending = pendingOf(marks, this.recordsFrom(marks.confirmedUpTo));
+      opts.applied?.(out);
+      return out;
+    });
+  }
+
+  /** Two live entries with one name after a pull: the local one (not yet pushed) is renamed "NAME (2)"; inside the lock. */
+  private renameClashesLocked(marks: LogMarks): string[] {
+    const pendingIds = new Set(pendingOf(marks, this.recordsFrom(marks.confirmedUpTo)).map((r) => toHex(r.entryId)));
+    if (pendingIds.size === 0) return [];
+    const byTag = new Map<string, LogRecord[]>();
+    for (const r of this.liveRecords()) {
+      const k = toHex(r.nameTag);
+      byTag.set(k, [...(byTag.get(k) ?? []), r]);
+    }
+    const fixes: LogRecord[] = [];
+    const renamed: string[] = [];
+    const taken = (name: string) => this.findByName(name) !== undefined;
+    for (const group of byTag.values()) {
+      if (group.length < 2) continue;
+      for (const r of group.filter((x) => pendingIds.has(toHex(x.entryId)))) {
+        const p = this.decrypt(r);
+        let n = 2;
+        while (taken(`${p.name} (${n})`)) n++;
+        const name = `${p.name} (${n})`;
+        fixes.push(this.seal(r.entryId, r.version + 1, 0, { ...p, name }));
+        renamed.push(`${p.name} → ${name}`);
+      }
+    }
+    this.appendRecordsLocked(fixes); // local changes: pending, pushed next
+    return renamed;
+  }
+
+  /**
+   * After a push, under one vault lock: when nothing after the marks is left to send, the marks
+   * collapse (everything up to the end of the log is confirmed) and the whole log comes back (what a
+   * compaction of the server's copy would send); otherwise the marks as they were and null.
+   */
+  async settlePush(marks: LogMarks): Promise<{ marks: LogMarks; log: LogRecord[] | null }> {
+    return withVaultLock(this.dir, () => {
+      this.load(true, true);
+      this.checkMarks(marks);
+      const all = this.recordsFrom(LOG_HEADER_BYTES);
+      if (pendingOf(marks, all).length > 0) return { marks, log: null };
+      return { marks: { generation: marks.generation, confirmedUpTo: this.header.commit.logLength, confirmedRanges: [] }, log: all };
+    });
+  }
+
+  /**
+   * `kpm vault rotate-key` (src/sync/rotate.ts): every record of `from` (every version, the trash,
+   * history) re-sealed under this vault's key with the same entry ids and versions, appended here,
+   * under both vaults' locks. Returns how many.
+   */
+  async resealFrom(from: Vault): Promise<number> {
+    return withVaultLock(from.dir, () =>
+      withVaultLock(this.dir, () => {
+        from.load(true, true);
+        this.load(true, true);
+        const records = from.recordsFrom(LOG_HEADER_BYTES).map((r) => this.seal(r.entryId, r.version, r.flags & FLAG_DELETED, from.decrypt(r)));
+        this.appendRecordsLocked(records);
+        return records.length;
+      }),
+    );
   }
 
   private writeHeader(h: VaultHeader, c: Commit, sealedMeta = h.sealedMeta, keyBound = h.keyBoundBytes, wrappedKey = h.wrappedKey): void {
@@ -654,7 +826,7 @@ function shredFile(path: string): void {
  * src/sync/state.ts; this reads only its confirmation fields): null when the vault has never synced,
  * 'mismatch' when the file is about another log generation.
  */
-function readSyncMarks(dir: string, generation: number): { has(offset: number): boolean; note(next: { generation: number; confirmedUpTo: number }): void } | null | 'mismatch' {
+function readSyncMarks(dir: string, generation: number): SyncMarks | null | 'mismatch' {
   const path = join(dir, 'sync.json');
   const file = readFileOrNull(path);
   if (!file) return null;

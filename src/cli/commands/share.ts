@@ -26,10 +26,14 @@ async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): 
   try {
     const { ShareClient } = await import('../../share/client.js');
     const c = new ShareClient(paths, profile.accountKey, profile.profileId, session.account.email, call);
-    const r = await fn(c);
-    c.save();
-    for (const n of c.notes) warn(n);
-    return r;
+    try {
+      const r = await fn(c);
+      c.save();
+      for (const n of c.notes) warn(n);
+      return r;
+    } finally {
+      c.close();
+    }
   } finally {
     await api.close();
     wipe(profile.accountKey);

@@ -5,7 +5,7 @@
 // exactly as `kpm share get` does. Only a device that has sharing state (share.kpms) pays for this.
 import { existsSync } from 'node:fs';
 import { fromBase64 } from '../crypto/bytes.js';
-import { EXIT, KpmError, notFound, usageError } from '../core/errors.js';
+import { EXIT, isKind, KpmError, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import type { VaultApi } from '../agent/api.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
@@ -47,7 +47,15 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
     await http.close();
   };
   try {
-    const r = await client.usable({ online: o.refresh });
+    let r: Awaited<ReturnType<ShareClient['usable']>>;
+    try {
+      r = await client.usable({ online: o.refresh });
+    } catch (e) {
+      // asking a server for shared vaults this device never saw: only tampering is worth failing for
+      if (existed || isKind(e, 'tampered')) throw e;
+      await done();
+      return null;
+    }
     if (!existed && r.vaults.length === 0) {
       await done(); // nothing shared with this account: no share.kpms (the entry commands stay on the fast path)
       return null;

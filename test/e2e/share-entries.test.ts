@@ -119,6 +119,13 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect(records()).toEqual(before);
   }, 180_000);
 
+  it('kpm token create --vault SHARED is refused (exit 2: not supported yet), no token created', async () => {
+    const r = await kpm('b1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 2);
+    expect(r.stderr).toMatch(/service tokens cannot read shared vault "Team" yet/);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse((await kpm('b1', ['token', 'list', '--json'])).stdout)).toEqual([]);
+  }, 60_000);
+
   it('a record the server altered in a shared vault makes kpm get (and list, sync) exit 8 on a device that has not seen it', async () => {
     await kpm('b1', ['sync']); // bob has verified everything up to here
     await kpm('b1', ['add', 'late', '--vault', 'Team', '--password-stdin'], 0, 'Late-Secret-1\n');

@@ -5,11 +5,14 @@
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
 import SQLite from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, startServer, ACTIVATION_CODE, type RunningServer } from '../helpers/server.js';
 import { fromBase64, toBase64 } from '../../src/crypto/bytes.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { shareStateFile } from '../../src/share/state.js';
 
 const ACCOUNT = 'Share7Password';
 const master = { KPM_MASTER_PASSWORD: MASTER };
@@ -118,6 +121,26 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     await kpm('b1', ['add', 'x', '--vault', 'Team', '--field', 'pin=1234', '--password-stdin'], 2, 'X-Secret-1\n');
     expect(records()).toEqual(before);
   }, 180_000);
+
+  it('an account with nothing shared: a name the agent does not have is still exit 3 (the server is asked once), and no share.kpms is made', async () => {
+    homes.d1 = makeHome();
+    await kpm('d1', ['register', '--email', email('dave'), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
+    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email('dave')))!.text)![1];
+    await kpm('d1', ['activate', '--code-stdin'], 0, code + '\n', {});
+    await kpm('d1', ['init', '--password-stdin'], 0, MASTER + '\n', {});
+    await kpm('d1', ['login', email('dave'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    await kpm('d1', ['add', 'own', '--password-stdin'], 0, 'Dave-Own-1\n');
+    await kpm('d1', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    try {
+      expect((await kpm('d1', ['get', 'own'], 0, undefined, {})).stdout).toBe('Dave-Own-1\n');
+      expect((await kpm('d1', ['get', 'deploy'], 3, undefined, {})).stderr).toMatch(/^kpm: no entry named "deploy"/);
+      await kpm('d1', ['sync'], 0, undefined, {});
+      expect(existsSync(shareStateFile(resolvePaths({ KPM_HOME: homes.d1 })))).toBe(false);
+      expect(existsSync(resolvePaths({ KPM_HOME: homes.d1 }).data)).toBe(true);
+    } finally {
+      stopAgent(homes.d1);
+    }
+  }, 120_000);
 
   it('kpm token create --vault SHARED is refused (exit 2: not supported yet), no token created', async () => {
     const r = await kpm('b1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 2);

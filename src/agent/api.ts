@@ -46,6 +46,8 @@ export interface VaultApi {
   tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
   /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
   auditCacheKey(): Promise<string>;
+  /** the sharing secrets derived from the account key (src/crypto/keys.ts accountShareSecrets) and the profile id, base64: shared vaults (docs/SHARING.md) */
+  shareSecrets(): Promise<{ profileId: string; secrets: string }>;
   close(): Promise<void>;
 }
 
@@ -203,6 +205,7 @@ export const METHOD_TABLE: Table<ApiMethod> = {
   sync: { params: [], write: false },
   tokenKey: { params: [name, name, str(256)], write: false },
   auditCacheKey: { params: [], write: false },
+  shareSecrets: { params: [], write: false },
 };
 
 /** The agent's own methods (not vault operations). */

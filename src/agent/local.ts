@@ -62,6 +62,15 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
         wipe(k);
       }
     },
+    shareSecrets: async () => {
+      const { accountShareSecrets } = await import('../crypto/keys.js');
+      const k = accountShareSecrets(s.profile.accountKey);
+      try {
+        return { profileId: toBase64(s.profile.profileId), secrets: toBase64(k) };
+      } finally {
+        wipe(k);
+      }
+    },
     close: async () => s.close(),
   };
 }

@@ -2,6 +2,8 @@
 // [--type T] [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no
 // command-line framework, only the small agent client. Anything else, or no agent, goes to the full
 // program; an error the agent reports is reported here, once, as the full program would.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { agentCall, AgentMismatch, AgentUnavailable } from '../agent/call.js';
 import type { MethodName, ParamsOf, ResultOf } from '../agent/api.js';
 import { resolvePaths } from '../core/paths.js';
@@ -67,12 +69,30 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
   }
 }
 
+// With shared vaults on this device (share.kpms, src/share/state.ts), the commands that may reach
+// them go to the full program, which reads them with the share client (src/cli/shared.ts).
+const SHARED_COMMANDS = new Set(['get', 'read', 'list', 'ls', 'edit', 'rm', 'remove', 'sync']);
+const hasShared = () => existsSync(join(resolvePaths().data, 'share.kpms'));
+/** An entry the agent does not have may be in a shared vault this device has not seen yet: the full program asks the server (src/cli/shared.ts withDiscovery). */
+const mayDiscover = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.notFound && process.env.KPM_OFFLINE !== '1' && existsSync(join(resolvePaths().data, 'session.json'));
+
+/** The agent's getField, or undefined when it found nothing and the full program should look further. */
+async function getFieldOrDiscover(params: ParamsOf<'getField'>): Promise<ResultOf<'getField'> | undefined> {
+  try {
+    return await call('getField', params);
+  } catch (e) {
+    if (mayDiscover(e)) return undefined;
+    throw e;
+  }
+}
+
 async function fastCommand(cmd: string | undefined, rest: string[]): Promise<number | undefined> {
+  if (cmd && (SHARED_COMMANDS.has(cmd) || (cmd === 'add' && rest.some((x) => x === '--vault' || x.startsWith('--vault=')))) && hasShared()) return undefined;
   if (cmd === 'get') {
     const p = parseFlags(rest, ['--field', '--vault'], ['--raw']);
     if (!p || p.args.length !== 1) return undefined;
     const field = p.flags['--field'] as string | undefined;
-    const r = await call('getField', [p.args[0], p.flags['--vault'] as string | undefined, field]);
+    const r = await getFieldOrDiscover([p.args[0], p.flags['--vault'] as string | undefined, field]);
     if (!r) return undefined;
     if (r.value === undefined) throw new KpmError(`entry "${r.name}" has no field "${r.field}"`, EXIT.notFound);
     process.stdout.write(p.flags['--raw'] || r.value.endsWith('\n') ? r.value : r.value + '\n');
@@ -89,7 +109,7 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     }
     let r;
     try {
-      r = await call('getField', [ref.item, ref.vault, ref.field]);
+      r = await getFieldOrDiscover([ref.item, ref.vault, ref.field]);
     } catch (e) {
       if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
       throw e;

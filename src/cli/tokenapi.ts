@@ -93,6 +93,7 @@ export async function tokenApi(): Promise<VaultApi> {
     sync: refuse('sync'),
     tokenKey: refuse('creating service tokens'),
     auditCacheKey: refuse('the audit cache'),
+    shareSecrets: refuse('shared vaults'),
     close: async () => {
       if (loaded) (await loaded.catch(() => undefined))?.close();
       await client?.close();

@@ -33,6 +33,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { key: 'history.keep', kind: 'int', default: 20, min: 1, max: 10000, help: 'versions kept per entry (`kpm history`); older ones are deleted for good when the vault is compacted' },
   { key: 'trash.days', kind: 'int', default: 30, min: 0, max: 36500, help: 'days an entry stays in the trash before it is deleted for good (0 = until `kpm trash purge`)' },
   { key: 'hibp_url', kind: 'url', default: 'https://api.pwnedpasswords.com', help: 'Pwned Passwords range API used by `kpm audit` (point it at your own mirror)' },
+  { key: 'share.require_verified', kind: 'bool', default: false, help: '`kpm share VAULT --with EMAIL` refuses (exit 9) a contact whose fingerprint is not verified, instead of warning (docs/SHARING.md)' },
 ];
 
 export const SETTING_KEYS: readonly string[] = SETTINGS.map((s) => s.key);
@@ -62,6 +63,7 @@ export interface CoreSettings {
   hibp_url: string;
   history: { keep: number };
   trash: { days: number };
+  share: { require_verified: boolean };
 }
 
 /** A settings object as stored: only the keys the user set, nested like the file. */

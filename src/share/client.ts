@@ -8,7 +8,7 @@ import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
-import { accountIdentity, decodeIdentity, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
+import { decodeIdentity, secretsIdentity, shareSecretsOf, wipeShareSecrets, type ShareSecrets, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
 import {
   canWrite,
   checkAcceptance,
@@ -71,19 +71,28 @@ export class ShareClient {
   /** informational lines for the user (unverified contacts, first-contact pins) */
   readonly notes: string[] = [];
 
+  private readonly secrets: ShareSecrets;
+
+  /** `key`: the account key, or the sharing secrets derived from it (what the agent hands out). */
   constructor(
     private readonly paths: KpmPaths,
-    private readonly accountKey: Uint8Array,
+    key: Uint8Array | ShareSecrets,
     private readonly profileId: Uint8Array,
     email: string,
     private readonly call: ShareCall,
   ) {
-    this.me = accountIdentity(accountKey, normalizeEmail(email));
-    this.state = loadShareState(paths, accountKey, profileId);
+    this.secrets = key instanceof Uint8Array ? shareSecretsOf(key) : key;
+    this.me = secretsIdentity(this.secrets, normalizeEmail(email));
+    this.state = loadShareState(paths, this.secrets.stateKey, profileId);
   }
 
   save(): void {
-    saveShareState(this.paths, this.accountKey, this.profileId, this.state);
+    saveShareState(this.paths, this.secrets.stateKey, this.profileId, this.state);
+  }
+
+  /** Wipes the secrets this client holds (call when done). */
+  close(): void {
+    wipeShareSecrets(this.secrets);
   }
 
   /** Publishes this account's identity record (idempotent). */
@@ -190,10 +199,10 @@ export class ShareClient {
    * this account's place in it, its key bundle, and every record after the last verified one.
    * `pinNew`: pin an owner seen for the first time (accept); otherwise an unknown owner is only shown.
    */
-  async openVault(id: string, o: { pinNew?: boolean; pull?: boolean } = {}): Promise<OpenedVault> {
+  async openVault(id: string, o: { pinNew?: boolean; pull?: boolean; offline?: boolean } = {}): Promise<OpenedVault> {
     let sv: ShareVaultT;
     try {
-      sv = await this.call<ShareVaultT>('shareVault', { params: { id } });
+      sv = o.offline ? this.cachedVault(id) : await this.call<ShareVaultT>('shareVault', { params: { id } });
     } catch (e) {
       if (isServerCode(e, 'not_found') && this.state.vaults[id]) {
         this.state.vaults[id].removed = true;
@@ -243,7 +252,7 @@ export class ShareClient {
     for (const r of records) this.applyRecord(result, fromBase64(r), true);
     if (vp && toHex(result.chainHash) !== vp.chain) throw new KpmError(`the local copy of shared vault "${vp.name}" is inconsistent`, EXIT.corrupt);
     if (sv.head < result.head) throw shareTampered(`the server's log of shared vault "${content.name}" ends at revision ${sv.head}, below revision ${result.head} which this device verified (rolled back)`);
-    if (o.pull !== false) {
+    if (o.pull !== false && !o.offline) {
       while (result.head < sv.head) {
         const p = await this.call<SharePullT>('sharePull', { params: { id }, body: { after: result.head } });
         if (p.from !== result.head + 1) throw shareTampered('the server sent records from the wrong revision');
@@ -267,8 +276,55 @@ export class ShareClient {
       chain: toHex(result.chainHash),
       records,
       accepted,
+      memberships: sv.memberships,
+      bundle: sv.bundle,
     };
     return result;
+  }
+
+  /** What the server sent when this device last verified the vault (openVault checks all of it again). */
+  private cachedVault(id: string): ShareVaultT {
+    const vp = this.state.vaults[id];
+    if (!vp?.memberships || !vp.bundle) throw new KpmError(`shared vault "${vp?.name ?? id.slice(0, 8)}" has no copy on this device yet`, EXIT.network, 'run `kpm sync` while the server can be reached');
+    return { id, owner: vp.owner, memberships: vp.memberships, bundle: vp.bundle, accept: null, head: vp.rev };
+  }
+
+  /**
+   * Every shared vault this account can use on this device (accepted, or owned), verified: fresh from
+   * the server when `online` (new records pulled, vaults accepted on another device of the account
+   * pinned on first use as `kpm share get` does, ones it no longer lists marked removed), else the
+   * verified copy in share.kpms. A server that cannot be reached falls back to the copy (`offline`
+   * in the result says so); anything that does not verify is exit 8.
+   */
+  async usable(o: { online: boolean }): Promise<{ vaults: OpenedVault[]; offline: boolean }> {
+    const usableState = (id: string) => {
+      const vp = this.state.vaults[id];
+      return vp && !vp.removed && (vp.accepted || normalizeEmail(vp.owner) === this.me.email);
+    };
+    if (o.online) {
+      try {
+        const l = await this.call<ShareListT>('shareList');
+        const out: OpenedVault[] = [];
+        for (const [id, vp] of Object.entries(this.state.vaults)) {
+          if (!vp.removed && !l.vaults.some((x) => x.id === id)) {
+            vp.removed = true;
+            this.notes.push(`you are no longer a member of shared vault "${vp.name}"`);
+          }
+        }
+        for (const x of l.vaults) {
+          const known = this.state.vaults[x.id] !== undefined;
+          const v = await this.openVault(x.id); // an acceptance signed on another device of this account counts
+          if (v.accepted || v.owner === this.me.email) out.push(v);
+          else if (!known) delete this.state.vaults[x.id];
+        }
+        return { vaults: out, offline: false };
+      } catch (e) {
+        if (!(e instanceof KpmError) || e.exitCode !== EXIT.network) throw e;
+      }
+    }
+    const out: OpenedVault[] = [];
+    for (const id of Object.keys(this.state.vaults)) if (usableState(id) && this.state.vaults[id].memberships) out.push(await this.openVault(id, { offline: true }));
+    return { vaults: out, offline: true };
   }
 
   /** Checks one record against the chain, the membership in force and the writer's signature, then applies it. */
@@ -424,23 +480,43 @@ export class ShareClient {
     return hit;
   }
 
+  /** Refuses (exit 9) a write this account may not make: an invitation not accepted, or a read-only role. Nothing is sent. */
+  static checkWritable(v: OpenedVault, me: string): void {
+    if (!v.accepted && v.owner !== me) throw forbidden(`shared vault "${v.name}" is an invitation`, `run \`kpm share accept "${v.name}"\` first`);
+    if (!canWrite(v.role)) throw forbidden(`you can only read shared vault "${v.name}" (role ${v.role ?? 'removed'})`, `ask its owner (${v.owner}) for write access`);
+  }
+
   /** Writes one entry version (or a deletion), signed by this account; refused here for read-only members. */
   async write(name: string, entry: SharedEntry, deleted = false): Promise<{ vault: OpenedVault; rev: number }> {
+    const v = await this.openForUse(name);
+    ShareClient.checkWritable(v, this.me.email);
+    const hit = ShareClient.find(v, entry.name);
+    if (deleted && !hit) throw notFound(`no entry "${entry.name}" in shared vault "${v.name}"`);
+    return this.writeEntry(v, entry, { entryId: hit?.[0], deleted });
+  }
+
+  /**
+   * Writes a version of entry `entryId` (a new entry without it) to an opened vault, signed by this
+   * account, after checking the role (nothing is sent otherwise); a concurrent write by another member
+   * re-opens (and re-verifies) the vault and tries again.
+   */
+  async writeEntry(opened: OpenedVault, entry: SharedEntry, o: { entryId?: string; deleted?: boolean } = {}): Promise<{ vault: OpenedVault; rev: number }> {
+    const entryId = o.entryId ? fromHex(o.entryId) : randomBytes(16);
+    let v = opened;
     for (let attempt = 0; ; attempt++) {
-      const v = await this.openForUse(name);
-      if (!canWrite(v.role)) throw forbidden(`you can only read shared vault "${v.name}" (role ${v.role})`, `ask its owner (${v.owner}) for write access`);
-      const hit = ShareClient.find(v, entry.name);
-      if (deleted && !hit) throw notFound(`no entry "${entry.name}" in shared vault "${v.name}"`);
-      const entryId = hit ? fromHex(hit[0]) : randomBytes(16);
-      const rec = sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted }, entry);
+      ShareClient.checkWritable(v, this.me.email);
+      const rec = sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
       try {
         await this.call('sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } });
       } catch (e) {
-        if (isServerCode(e, 'conflict') && attempt < 3) continue;
+        if (isServerCode(e, 'conflict') && attempt < 3) {
+          v = await this.openVault(v.id);
+          continue;
+        }
         throw e;
       }
-      await this.openVault(v.id);
-      return { vault: v, rev: v.head + 1 };
+      const rev = v.head + 1;
+      return { vault: await this.openVault(v.id), rev };
     }
   }
 }

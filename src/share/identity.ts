@@ -4,9 +4,10 @@
 // fingerprint is what users compare.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { accountSubkey, sha256 } from '../crypto/keys.js';
+import { accountShareSecrets, accountSubkey, sha256 } from '../crypto/keys.js';
 import { offHeapCopy } from '../crypto/aead.js';
 import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
+import { publicKeyOf, signBytes } from '../crypto/ed25519.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { isKind, KpmError, EXIT } from '../core/errors.js';
 
@@ -104,6 +105,44 @@ export function accountIdentity(accountKey: Uint8Array, email: string): Identity
     fp: fingerprint(signer.publicKey, boxPublic),
     boxSeed: () => offHeapCopy(accountSubkey(accountKey, 'shareX25519')),
   };
+}
+
+/**
+ * What sharing needs of the account key, and nothing more (the agent hands this to the CLI,
+ * src/agent/api.ts `shareSecrets`): the Ed25519 signing seed, the X25519 seed and the key of
+ * share.kpms, all three derived from the account key (they do not give the account key or any
+ * own vault's key back).
+ */
+export interface ShareSecrets {
+  signSeed: Uint8Array;
+  boxSeed: Uint8Array;
+  stateKey: Uint8Array;
+}
+
+export const SHARE_SECRETS_BYTES = 96;
+
+export function shareSecretsOf(accountKey: Uint8Array): ShareSecrets {
+  const b = accountShareSecrets(accountKey);
+  try {
+    return decodeShareSecrets(b);
+  } finally {
+    wipe(b);
+  }
+}
+
+export function decodeShareSecrets(b: Uint8Array): ShareSecrets {
+  if (b.length !== SHARE_SECRETS_BYTES) throw new KpmError('the agent sent sharing keys of the wrong size', EXIT.corrupt);
+  return { signSeed: offHeapCopy(b.slice(0, 32)), boxSeed: offHeapCopy(b.slice(32, 64)), stateKey: offHeapCopy(b.slice(64, 96)) };
+}
+
+export const wipeShareSecrets = (s: ShareSecrets): void => wipe(s.signSeed, s.boxSeed, s.stateKey);
+
+/** The same identity as accountIdentity, from the derived seeds. */
+export function secretsIdentity(s: ShareSecrets, email: string): Identity {
+  const signPublic = publicKeyOf(s.signSeed);
+  const signer: Signer = { publicKey: signPublic, sign: (m) => signBytes(s.signSeed, m) };
+  const boxPublic = xPublicOf(s.boxSeed);
+  return { email, signer, signPublic, boxPublic, fp: fingerprint(signPublic, boxPublic), boxSeed: () => offHeapCopy(s.boxSeed.slice()) };
 }
 
 /** The identity record: KPID ‖ u16 1 ‖ email ‖ Ed25519 public ‖ X25519 public ‖ signature. */

@@ -2,8 +2,7 @@
 // owner's pinned keys, the highest membership epoch seen and the verified log. Sealed with
 // XChaCha20-Poly1305 under a subkey of the account key, bound to the profile: a changed byte is exit 8.
 import { join } from 'node:path';
-import { decodeUtf8, utf8, wipe } from '../crypto/bytes.js';
-import { accountSubkey } from '../crypto/keys.js';
+import { decodeUtf8, utf8 } from '../crypto/bytes.js';
 import { open, seal, AuthError } from '../crypto/aead.js';
 import { readFileOrNull, withLock, writeFileAtomic, ensureDir } from '../core/fsutil.js';
 import { KpmError, EXIT } from '../core/errors.js';
@@ -33,6 +32,9 @@ export interface VaultPin {
   accepted: boolean;
   /** this account is no longer in the latest membership */
   removed?: boolean;
+  /** the signed membership epochs 1…epoch and this account's key bundle (base64), as verified: reads without the server check them again */
+  memberships?: string[];
+  bundle?: string;
 }
 
 export interface ShareState {
@@ -44,27 +46,21 @@ export interface ShareState {
 const AAD = utf8.encode('kpm/v1/share/state');
 export const shareStateFile = (paths: KpmPaths) => join(paths.data, 'share.kpms');
 
-export function loadShareState(paths: KpmPaths, accountKey: Uint8Array, profileId: Uint8Array): ShareState {
+/** `stateKey`: HKDF(AK, `kpm/v2/account/share-state`) (src/share/identity.ts shareSecretsOf). */
+export function loadShareState(paths: KpmPaths, stateKey: Uint8Array, profileId: Uint8Array): ShareState {
   const bytes = readFileOrNull(shareStateFile(paths));
   if (!bytes) return { v: 1, contacts: {}, vaults: {} };
-  const key = accountSubkey(accountKey, 'shareState');
+  const key = stateKey;
   try {
     const s = JSON.parse(decodeUtf8(open(key, bytes, concatBytes(AAD, profileId)))) as ShareState;
     if (s.v !== 1 || typeof s.contacts !== 'object' || typeof s.vaults !== 'object') throw new AuthError();
     return s;
   } catch {
     throw new KpmError(`${shareStateFile(paths)} (contact pins and shared vaults) is corrupt or was altered`, EXIT.corrupt, 'restore it from a backup, or remove it and pin your contacts again (verify their fingerprints)');
-  } finally {
-    wipe(key);
   }
 }
 
-export function saveShareState(paths: KpmPaths, accountKey: Uint8Array, profileId: Uint8Array, s: ShareState): void {
-  const key = accountSubkey(accountKey, 'shareState');
-  try {
-    ensureDir(paths.data);
-    withLock(paths.data, () => writeFileAtomic(shareStateFile(paths), seal(key, utf8.encode(JSON.stringify(s)), concatBytes(AAD, profileId))));
-  } finally {
-    wipe(key);
-  }
+export function saveShareState(paths: KpmPaths, stateKey: Uint8Array, profileId: Uint8Array, s: ShareState): void {
+  ensureDir(paths.data);
+  withLock(paths.data, () => writeFileAtomic(shareStateFile(paths), seal(stateKey, utf8.encode(JSON.stringify(s)), concatBytes(AAD, profileId))));
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SETTING_KEYS, SETTINGS } from '../../src/settings/schema.js';
 import { sha1, startRangeServer, type RangeServer } from '../helpers/hibp.js';
+import { ACTIVATION_CODE, outboxMails, startServer } from '../helpers/server.js';
 import {
   addEntry, describeRun, describeTty, initVault, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
@@ -217,6 +218,34 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     const r = JSON.parse((await kpm(home, ['audit', '--only', 'breached', '--json'], 0, { env: withMaster() })).stdout);
     expect(hibp.requests.length).toBeGreaterThan(before);
     expect(r.breached.map((b: { name: string }) => b.name)).toEqual(['site']);
+  },
+
+  async 'share.require_verified'() {
+    // two accounts on a real server; the owner shares with a contact it never verified
+    const srv = await startServer();
+    try {
+      const env = { ...withMaster(), KPM_SERVER: srv.url };
+      const homes = { owner: makeHome(), other: makeHome() };
+      for (const [who, home] of Object.entries(homes)) {
+        const email = `${who}@settings.example.org`;
+        await kpm(home, ['register', '--email', email, '--password-stdin', '--region', 'DE'], 0, { input: 'Share7Password\n', env: { KPM_SERVER: srv.url } });
+        const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email))!.text)![1];
+        await kpm(home, ['activate', '--code-stdin'], 0, { input: code + '\n', env: { KPM_SERVER: srv.url } });
+        await kpm(home, ['init', '--password-stdin'], 0, { input: MASTER + '\n', env: { KPM_SERVER: srv.url } });
+        await kpm(home, ['login', email, '--password-stdin'], 0, { input: 'Share7Password\n', env: { KPM_SERVER: srv.url } });
+      }
+      await kpm(homes.other, ['whoami', '--fingerprint'], 0, { env }); // publishes its keys
+      await set(homes.owner, 'share.require_verified', 'true');
+      const refused = await kpm(homes.owner, ['share', 'Team', '--with', 'other@settings.example.org'], 9, { env });
+      expect(refused.stderr).toMatch(/other@settings\.example\.org is not verified/);
+      expect((await kpm(homes.other, ['shares'], 0, { env })).stderr).toMatch(/No shared vaults/);
+      await set(homes.owner, 'share.require_verified', 'false');
+      const warned = await kpm(homes.owner, ['share', 'Team', '--with', 'other@settings.example.org'], 0, { env });
+      expect(warned.stderr).toMatch(/is not verified/);
+      expect((await kpm(homes.other, ['shares'], 0, { env })).stdout).toMatch(/Team .* invitation/);
+    } finally {
+      await srv.stop();
+    }
   },
 };
 

@@ -51,6 +51,7 @@ describe('settings schema', () => {
       server: null, autolock: 15, clipboard_clear: 30, 'generator.length': 20, 'generator.symbols': true, 'generator.words': 6,
       sync: 'auto', default_vault: 'Personal', color: 'auto',
       audit_min_score: 3, audit_max_age_days: 365, 'history.keep': 20, 'trash.days': 30, hibp_url: 'https://api.pwnedpasswords.com',
+      'share.require_verified': false,
     });
     expect(DEFAULT_SETTINGS.generator).toEqual({ length: 20, symbols: true, words: 6 });
     expect((DEFAULT_SETTINGS as unknown as Record<string, unknown>).security_check).toBeUndefined();

@@ -318,3 +318,69 @@ describe('shared vaults: a malicious server', () => {
     }
   });
 });
+
+describe('shared vaults in the entry commands (src/cli/shared.ts): the share client paths they use', () => {
+  it('the sharing secrets the agent hands out give the same identity and state as the account key', async () => {
+    const { ts, c } = await world();
+    const { accountShareSecrets } = await import('../../src/crypto/keys.js');
+    const { decodeShareSecrets } = await import('../../src/share/identity.js');
+    const viaAgent = new ShareClient(c.paths, decodeShareSecrets(accountShareSecrets(c.accountKey)), c.profileId, c.email, caller(ts, c));
+    expect(toHex(viaAgent.me.fp)).toBe(toHex(accountIdentity(c.accountKey, c.email).fp));
+    const r = await viaAgent.usable({ online: true });
+    expect(r.vaults.map((v) => [v.name, v.role, ShareClient.find(v, 'db')?.[1].password])).toEqual([['Team', 'reader', 'pw-db-1']]);
+    viaAgent.close();
+  });
+
+  it('usable: a second device of a member finds the vault accepted on the first (pinned on first use); invitations are left out', async () => {
+    const { ts, a, b } = await world();
+    const d = await person(ts);
+    await run(a, (x) => x.share('Team', d.email, 'reader', false)); // d never accepts
+    expect((await run(d, (x) => x.usable({ online: true }))).vaults).toEqual([]);
+    const b2 = await secondDeviceOf(ts, b);
+    const r = await run(b2, (x) => x.usable({ online: true }));
+    expect(r.vaults.map((v) => v.name)).toEqual(['Team']);
+    expect(r.offline).toBe(false);
+  });
+
+  it('usable offline re-verifies the copy in share.kpms without the server; a copy altered on disk is exit 8', async () => {
+    const { c } = await world();
+    await run(c, (x) => x.usable({ online: true }));
+    const noServer: Person = { ...c, writes: [], tamper: {}, c: () => new ShareClient(c.paths, c.accountKey, c.profileId, c.email, async () => { throw new KpmError('unreachable', EXIT.network); }) };
+    const r = await run(noServer, (x) => x.usable({ online: true })); // the server cannot be reached: the verified copy
+    expect(r.offline).toBe(true);
+    expect(ShareClient.find(r.vaults[0], 'deploy')?.[1].password).toBe('pw-deploy-1');
+    const bytes = fs.readFileSync(shareStateFile(c.paths));
+    bytes[bytes.length - 20] ^= 1;
+    fs.writeFileSync(shareStateFile(c.paths), bytes);
+    expect(() => noServer.c()).toThrow(/corrupt or was altered/);
+  });
+
+  it('writeEntry by a read-only member is refused (exit 9) before anything is sent; a writer\'s write is verified by every member', async () => {
+    const { a, b, c } = await world();
+    const rc = await run(c, (x) => x.usable({ online: true }));
+    await refused(c, (x) => x.writeEntry(rc.vaults[0], entry('deploy', 'carol-was-here'), { entryId: ShareClient.find(rc.vaults[0], 'deploy')![0] }), /you can only read shared vault "Team" \(role reader\)/, EXIT.forbidden);
+    const rb = await run(b, (x) => x.usable({ online: true }));
+    const id = ShareClient.find(rb.vaults[0], 'deploy')![0];
+    await run(b, (x) => x.writeEntry(rb.vaults[0], { ...entry('deploy-renamed', 'pw-deploy-9') }, { entryId: id }));
+    const ra = await run(a, (x) => x.usable({ online: true }));
+    expect(ShareClient.find(ra.vaults[0], 'deploy')).toBeUndefined();
+    expect(ShareClient.find(ra.vaults[0], 'deploy-renamed')).toEqual([id, expect.objectContaining({ password: 'pw-deploy-9' })]);
+  });
+
+  it('usable online: a record the server altered is exit 8, nothing written; a write by a read-only member injected into the database too', async () => {
+    const { ts, b, c, id } = await world();
+    await run(c, (x) => x.usable({ online: true }));
+    await run(b, (x) => x.write('Team', entry('late', 'pw-late-1')));
+    c.tamper.sharePull = (r) => {
+      const rec = fromBase64(r.records[r.records.length - 1]);
+      rec[rec.length - 80] ^= 1;
+      r.records[r.records.length - 1] = toBase64(rec);
+      return r;
+    };
+    await refused(c, (x) => x.usable({ online: true }), /shared record \d+ of "Team"/);
+    c.tamper = {};
+    const cv = (await run(c, (x) => x.usable({ online: true }))).vaults[0];
+    await inject(ts, id, c.accountKey, c.email, cv.keys[cv.latest.epoch - 1], cv.latest.epoch);
+    await refused(b, (x) => x.usable({ online: true }), /read-only member: refused/);
+  });
+});

@@ -14,6 +14,8 @@ import { applySecretFields, editText } from '../entryprompts.js';
 import { applyFieldFlags, applyJsonFields, completeEntry, entryType, generatedSecret, setField, type EntryFlags, type GeneratorDefaults } from '../../vault/entryinput.js';
 import { entryJson, printEntry } from '../format.js';
 import { finishEdit, saveNewEntry } from '../../agent/entrywrite.js';
+import type { VaultApi } from '../../agent/api.js';
+import type { Shared } from '../shared.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -52,6 +54,33 @@ function entryOptions(cmd: Command): Command {
     .option('--hide-field <name>', 'make an existing custom field secret (repeatable)', collect)
     .option('--from-json <file>', 'read fields from a JSON document ("-" for stdin)')
     .option('--vault <name>', 'vault (default: the default_vault setting, Personal)');
+}
+
+/** The shared vaults for this command (null: this device has none); `write`: always from the server. */
+async function sharedFor(a: VaultApi, write = false): Promise<Shared | null> {
+  const sh = await import('../shared.js');
+  const { paths } = ctx();
+  if (!sh.hasShared(paths)) return null;
+  return sh.openShared(paths, a, { refresh: write || (await sh.readRefresh(paths)) });
+}
+
+/** The same, unless `vault` names a vault of your own (which wins over a shared one of that name). */
+async function sharedUnlessOwn(a: VaultApi, vault: string | undefined, write = false): Promise<Shared | null> {
+  if (!(await import('../shared.js')).hasShared(ctx().paths)) return null;
+  if (vault !== undefined && (await a.listVaults()).some((x) => x.name === vault)) return null;
+  return sharedFor(a, write);
+}
+
+/** Runs a lookup with the shared vaults; one that finds nothing on a device without sharing state asks the server (src/cli/shared.ts withDiscovery). */
+async function lookup<T>(a: VaultApi, vault: string | undefined, write: boolean, fn: (s: Shared | null) => Promise<T>): Promise<T> {
+  const sh = await import('../shared.js');
+  const shared = await sharedUnlessOwn(a, vault, write);
+  try {
+    const own = async () => vault !== undefined && (await a.listVaults()).some((x) => x.name === vault);
+    return await sh.withDiscovery(ctx().paths, a, shared, !shared && !(await own()), fn);
+  } finally {
+    await shared?.done();
+  }
 }
 
 async function readJsonDoc(file: string): Promise<unknown> {
@@ -133,10 +162,26 @@ Examples:
       }
       const cardWarning = completeEntry(p);
       if (cardWarning) warn(cardWarning);
-      const secret = await newSecret(o, name, Boolean(spec.needsPassword) && p.fields.password === undefined);
-      const v = await saveNewEntry(p, secret, { check: o.check !== false, vault: o.vault }, () => loadSettings(ctx().paths), async (vault, q) => (await api(o)).add(vault, q), warn);
-      if (o.json) return json(entryJson(v));
-      info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}.`);
+      // --vault naming a shared vault: a signed member write (refused for read-only members before anything is sent)
+      // (a vault of your own of that name wins)
+      const a = o.vault !== undefined ? await api(o) : undefined;
+      const own = a ? (await a.listVaults()).some((x) => x.name === o.vault) : true;
+      const shared = a && !own ? await sharedFor(a, true) : null;
+      try {
+        const sh = await import('../shared.js');
+        const target = a ? sh.sharedTarget(shared, o.vault) : null;
+        if (target) {
+          (await import('../../share/client.js')).ShareClient.checkWritable(target, shared!.client.me.email);
+          sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
+        }
+        const secret = await newSecret(o, name, Boolean(spec.needsPassword) && p.fields.password === undefined);
+        const add = async (vault: string, q: EntryPayload) => (target ? sh.writeShared(shared!, target, sh.toSharedEntry(q), {}) : (a ?? (await api(o))).add(vault, q));
+        const v = await saveNewEntry(p, secret, { check: o.check !== false, vault: o.vault }, () => loadSettings(ctx().paths), add, warn);
+        if (o.json) return json(entryJson(v));
+        info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}${target ? ' (shared vault)' : ''}.`);
+      } finally {
+        await shared?.done();
+      }
     });
 
   program
@@ -151,18 +196,23 @@ Examples:
     .addHelpText('after', '\nExamples:\n  kpm get github\n  kpm get github --field username\n  export TOKEN="$(kpm get api-token)"\n  kpm get github --json | jq .fields.url\n  kpm get deploy-key --field notes --raw > id_deploy')
     .action(async (name: string, o: CommonOpts & { field?: string; copy?: boolean; raw?: boolean }) => {
       const a = await api({ masterStdin: o.passwordStdin });
-      let value: string;
-      if (a.viaAgent && !o.json) {
-        // only the asked field crosses the agent's socket
-        const { agentCall } = await import('../../agent/call.js');
-        const r = await agentCall(ctx().paths, 'getField', [name, o.vault, o.field]);
-        if (r.value === undefined) throw notFound(`entry "${r.name}" has no field "${r.field}"`);
-        value = r.value;
-      } else {
-        const v = await a.get(name, o.vault);
-        if (o.json) return json(entryJson(v));
-        value = valueOf(v, o.field);
-      }
+      const sh = await import('../shared.js');
+      const value = await lookup(a, o.vault, false, async (shared): Promise<string | undefined> => {
+        if (a.viaAgent && !o.json) {
+          // only the asked field crosses the agent's socket
+          const { agentCall } = await import('../../agent/call.js');
+          const getField = () => agentCall(ctx().paths, 'getField', [name, o.vault, o.field]);
+          const loc = shared ? await sh.localLookup(getField) : { hit: await getField() };
+          const p = sh.pickOne(name, { ...loc, label: loc.hit && `${loc.hit.vault}/${loc.hit.name}` }, shared ? sh.findShared(shared, name, o.vault) : []);
+          if ('shared' in p) return valueOf(sh.sharedView(p.shared.v, p.shared.id), o.field);
+          if (p.local.value === undefined) throw notFound(`entry "${p.local.name}" has no field "${p.local.field}"`);
+          return p.local.value;
+        }
+        const v = (await sh.entryAnywhere(a, shared, name, o.vault)).view;
+        if (o.json) return void json(entryJson(v));
+        return valueOf(v, o.field);
+      });
+      if (value === undefined) return;
       if (o.copy) {
         const { copyAndClear } = await import('../clipboard.js');
         await copyAndClear(value, (await loadSettings(ctx().paths)).clipboard_clear);
@@ -183,7 +233,22 @@ Examples:
     .addHelpText('after', '\nExamples:\n  kpm list\n  kpm list --search git --json')
     .action(async (o) => {
       const type = o.type ? entryType(o.type) : undefined;
-      const text = await (await api({ masterStdin: o.passwordStdin })).listText({ vault: o.vault, search: o.search, type }, Boolean(o.json));
+      const a = await api({ masterStdin: o.passwordStdin });
+      const shared = await sharedUnlessOwn(a, o.vault);
+      let text: string;
+      if (!shared) text = await a.listText({ vault: o.vault, search: o.search, type }, Boolean(o.json));
+      else {
+        try {
+          const sh = await import('../shared.js');
+          const { renderList, collator } = await import('../../vault/listing.js');
+          const filter = { vault: o.vault, search: o.search, type };
+          const own = o.vault !== undefined && sh.isSharedVault(shared, o.vault) ? [] : await a.list(filter);
+          const items = [...own, ...sh.sharedSummaries(shared, filter)].sort((x, y) => collator.compare(x.vault, y.vault) || collator.compare(x.name, y.name));
+          text = renderList(items, Boolean(o.json));
+        } finally {
+          await shared.done();
+        }
+      }
       if (!text && !o.json) return info('No entries.');
       process.stdout.write(text);
     });
@@ -194,19 +259,25 @@ Examples:
     .addHelpText('after', '\nExamples:\n  kpm edit github --generate\n  kpm edit github --username new-login --field "recovery email=me@example.com"\n  kpm edit github --field "old field="   (removes it)\n  kpm edit mail --secret-field "api key"   (asks for the value, hidden; masked by kpm show)\n  printf %s "$KEY" | kpm edit mail --secret-field "api key"')
     .action(async (name: string, o) => {
       const a = await api(o);
-      const cur = await a.get(name, o.vault);
-      const p = cur.payload;
-      if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
-      applyFieldFlags(p, o);
-      await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-');
-      if (o.name !== undefined) p.name = o.name;
-      const cardWarning = completeEntry(p);
-      if (cardWarning) warn(cardWarning);
-      const secret = await newSecret(o, name, false);
-      await finishEdit(p, secret, o.check !== false, async () => (await loadSettings(ctx().paths)).audit_min_score, warn);
-      const v = await a.update(cur.vault, cur.id, cur.version, p);
-      if (o.json) return json(entryJson(v));
-      info(`Updated ${v.vault}/${v.payload.name}.`);
+      const sh = await import('../shared.js');
+      await lookup(a, o.vault, true, async (shared) => {
+        const found = await sh.entryAnywhere(a, shared, name, o.vault);
+        const cur = found.view;
+        if (found.shared) (await import('../../share/client.js')).ShareClient.checkWritable(found.shared.v, shared!.client.me.email);
+        const p = cur.payload;
+        if (o.fromJson) applyJsonFields(p, await readJsonDoc(o.fromJson));
+        applyFieldFlags(p, o);
+        await applySecretFields(p, o, Boolean(o.passwordStdin) || o.fromJson === '-');
+        if (o.name !== undefined) p.name = o.name;
+        const cardWarning = completeEntry(p);
+        if (cardWarning) warn(cardWarning);
+        if (found.shared) sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
+        const secret = await newSecret(o, name, false);
+        await finishEdit(p, secret, o.check !== false, async () => (await loadSettings(ctx().paths)).audit_min_score, warn);
+        const v = found.shared ? await sh.writeShared(shared!, found.shared.v, sh.toSharedEntry(p), { entryId: found.shared.id }) : await a.update(cur.vault, cur.id, cur.version, p);
+        if (o.json) return json(entryJson(v));
+        info(`Updated ${v.vault}/${v.payload.name}${found.shared ? ' (shared vault)' : ''}.`);
+      });
     });
 
   program
@@ -220,12 +291,21 @@ Examples:
     .action(async (name: string, o) => {
       if (!o.yes && !isInteractive()) throw usageError('refusing to delete without confirmation', 'add --yes when running without a terminal');
       const a = await api({ masterStdin: o.passwordStdin });
-      if (!o.yes) {
-        const cur = await a.get(name, o.vault);
-        if (!(await askConfirm(`Delete ${cur.vault}/${cur.payload.name}?`, false))) return info('Nothing deleted.');
-      }
-      const v = await a.remove(name, o.vault);
-      info(`Deleted ${v.vault}/${v.payload.name}.`);
+      const sh = await import('../shared.js');
+      await lookup(a, o.vault, true, async (shared) => {
+        const found = shared ? await sh.entryAnywhere(a, shared, name, o.vault) : undefined;
+        if (found?.shared) (await import('../../share/client.js')).ShareClient.checkWritable(found.shared.v, shared!.client.me.email);
+        if (!o.yes) {
+          const cur = found?.view ?? (await a.get(name, o.vault));
+          if (!(await askConfirm(`Delete ${cur.vault}/${cur.payload.name}?`, false))) return info('Nothing deleted.');
+        }
+        if (found?.shared) {
+          await sh.writeShared(shared!, found.shared.v, { name: found.view.payload.name, updated: new Date().toISOString() }, { entryId: found.shared.id, deleted: true });
+          return info(`Deleted ${found.view.vault}/${found.view.payload.name} (shared vault; every member sees it gone).`);
+        }
+        const v = await a.remove(found ? found.view.id : name, found ? found.view.vault : o.vault);
+        info(`Deleted ${v.vault}/${v.payload.name}.`);
+      });
     });
 
   program
@@ -290,8 +370,9 @@ Examples:
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm show github\n  kpm show visa --reveal')
     .action(async (name: string, o) => {
-      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
-      printEntry(v, Boolean(o.reveal));
+      const a = await api({ masterStdin: o.passwordStdin });
+      const sh = await import('../shared.js');
+      printEntry(await lookup(a, o.vault, false, async (shared) => (await sh.entryAnywhere(a, shared, name, o.vault)).view), Boolean(o.reveal));
     });
 }
 

@@ -26,10 +26,14 @@ async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): 
   try {
     const { ShareClient } = await import('../../share/client.js');
     const c = new ShareClient(paths, profile.accountKey, profile.profileId, session.account.email, call);
-    const r = await fn(c);
-    c.save();
-    for (const n of c.notes) warn(n);
-    return r;
+    try {
+      const r = await fn(c);
+      c.save();
+      for (const n of c.notes) warn(n);
+      return r;
+    } finally {
+      c.close();
+    }
   } finally {
     await api.close();
     wipe(profile.accountKey);
@@ -108,7 +112,7 @@ export function register(program: Command): void {
     .argument('[vault]', 'shared vault name (created on first use)')
     .option('--with <email>', 'the account to share with')
     .option('--read-only', 'the member can read but not write')
-    .option('--require-verified', 'refuse an unverified contact (default: warn)')
+    .option('--require-verified', 'refuse an unverified contact (default: warn, or refuse when the setting share.require_verified is true)')
     .addHelpText(
       'after',
       `
@@ -129,8 +133,10 @@ Examples:
     )
     .action(async (vault: string | undefined, o) => {
       if (!vault || !o.with) throw usageError('kpm share VAULT --with EMAIL [--read-only]', 'or one of: kpm share accept|list|revoke|leave|put|get|entries|rm (kpm share --help)');
+      // the setting share.require_verified makes the refusal the default; the flag cannot lower it
+      const requireVerified = Boolean(o.requireVerified) || (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).share.require_verified;
       await withShare(o, async (c) => {
-        const r = await c.share(vault, o.with, o.readOnly ? 'reader' : 'writer', Boolean(o.requireVerified));
+        const r = await c.share(vault, o.with, o.readOnly ? 'reader' : 'writer', requireVerified);
         info(`${r.created ? `Created shared vault "${vault}" (${r.vault.slice(0, 8)}) and shared it` : `Shared "${vault}"`} with ${r.member.email} (${o.readOnly ? 'read-only' : 'read and write'}; ${r.member.verified ? 'verified' : 'UNVERIFIED'}); they run \`kpm share accept "${vault}"\`.`);
       });
     });

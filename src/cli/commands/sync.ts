@@ -1,7 +1,7 @@
 // kpm sync: one vault across every device of the account (docs/PROTOCOL.md "Sync").
 // history and restore (the versions each entry went through): history.ts.
 import type { Command } from 'commander';
-import { usageError } from '../../core/errors.js';
+import { EXIT, KpmError, usageError } from '../../core/errors.js';
 import type { SyncReport } from '../../sync/engine.js';
 import { info, json } from '../io.js';
 import { describeSyncReport } from '../../sync/report.js';
@@ -37,6 +37,18 @@ Examples:
     .action(async (o) => {
       if (process.env.KPM_OFFLINE === '1') throw usageError('`kpm sync` and --offline contradict each other');
       const a = await api(o);
-      printSyncReport(await a.sync(), Boolean(o.json));
+      const r = await a.sync();
+      // shared vaults (docs/SHARING.md): pulled and verified against their signed memberships
+      const sh = await import('../shared.js');
+      const shared = await sh.openShared(ctx().paths, a, { refresh: true, discover: true });
+      try {
+        if (shared?.offline) throw new KpmError('shared vaults: the server could not be reached', EXIT.network);
+        const rows = (shared?.vaults ?? []).map((v) => ({ name: v.name, id: v.id, owner: v.owner, role: v.role, epoch: v.latest.epoch, revision: v.head, entries: [...v.entries.values()].filter((e) => !e.deleted).length }));
+        if (o.json) return json(shared ? { ...r, shared: rows } : r);
+        printSyncReport(r, false);
+        for (const x of rows) info(`shared vault "${x.name}" (${x.owner}, ${x.role}): ${x.entries} entr${x.entries === 1 ? 'y' : 'ies'}, revision ${x.revision}, membership epoch ${x.epoch}, verified`);
+      } finally {
+        await shared?.done();
+      }
     });
 }

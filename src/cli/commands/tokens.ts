@@ -110,6 +110,13 @@ Examples:
       const vaults = await openApi(paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(paths)).autolock);
       const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
       try {
+        const sh = await import('../shared.js');
+        if (sh.hasShared(paths) && !(await vaults.listVaults()).some((x) => x.name === o.vault)) {
+          const shared = await sh.openShared(paths, vaults, { refresh: true });
+          const isShared = sh.isSharedVault(shared, o.vault);
+          await shared?.done();
+          if (isShared) throw usageError(`service tokens cannot read shared vault "${o.vault}" yet`, 'docs/SHARING.md "Left open"; a member reads it with the master password or the agent');
+        }
         await vaults.sync(); // the vault must be on the server, as it is now
         const t = newServiceToken();
         const { authKey, wrapKey } = tokenKeys(t);

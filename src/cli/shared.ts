@@ -1,0 +1,213 @@
+// Shared vaults in the ordinary entry commands (docs/SHARING.md "Shared vaults in the entry commands"):
+// `kpm list`, `get`, `show`, `read`, `add/edit/rm --vault`, `kpm sync`. The agent (or the in-process
+// session) hands over the sharing secrets derived from the account key; the shared vaults are read
+// with the share client (src/share/client.ts), which verifies every membership, key bundle and record
+// exactly as `kpm share get` does. Only a device that has sharing state (share.kpms) pays for this.
+import { existsSync } from 'node:fs';
+import { fromBase64 } from '../crypto/bytes.js';
+import { EXIT, isKind, KpmError, notFound, usageError } from '../core/errors.js';
+import type { KpmPaths } from '../core/paths.js';
+import type { VaultApi } from '../agent/api.js';
+import type { EntryPayload, EntrySummary } from '../vault/entry.js';
+import type { EntryView, ListFilter } from '../vault/session.js';
+import type { ShareClient, OpenedVault } from '../share/client.js';
+import type { SharedEntry } from '../share/format.js';
+import { shareStateFile } from '../share/state.js';
+import { warn } from './io.js';
+
+export interface Shared {
+  client: ShareClient;
+  vaults: OpenedVault[];
+  /** the server could not be reached (or must not be): the vaults are the copy verified before */
+  offline: boolean;
+  done(): Promise<void>;
+}
+
+/** Whether this device has sharing state at all (a plain file check: no key, no network). */
+export const hasShared = (paths: KpmPaths): boolean => (process.env.KPM_TOKEN ?? '') === '' && existsSync(shareStateFile(paths));
+
+/**
+ * The shared vaults this account can use here, verified; null when this device has none (no
+ * share.kpms, not signed in, or a service token). `refresh`: from the server (else the verified copy);
+ * a server that cannot be reached falls back to the copy with a warning.
+ */
+export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: boolean; discover?: boolean }): Promise<Shared | null> {
+  const existed = hasShared(paths);
+  if (!existed && !(o.discover && o.refresh && (process.env.KPM_TOKEN ?? '') === '')) return null;
+  const h = await import('../sync/http.js');
+  const session = h.loadSession(paths);
+  if (!session) return null;
+  const { profileId, secrets } = await api.shareSecrets();
+  const { decodeShareSecrets } = await import('../share/identity.js');
+  const { ShareClient } = await import('../share/client.js');
+  const http = new h.ApiClient(session.server, session.insecure === true);
+  const client = new ShareClient(paths, decodeShareSecrets(fromBase64(secrets)), fromBase64(profileId), session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
+  const done = async () => {
+    client.close();
+    await http.close();
+  };
+  try {
+    let r: Awaited<ReturnType<ShareClient['usable']>>;
+    try {
+      r = await client.usable({ online: o.refresh });
+    } catch (e) {
+      // asking a server for shared vaults this device never saw: only tampering is worth failing for
+      if (existed || isKind(e, 'tampered')) throw e;
+      await done();
+      return null;
+    }
+    if (!existed && r.vaults.length === 0) {
+      await done(); // nothing shared with this account: no share.kpms (the entry commands stay on the fast path)
+      return null;
+    }
+    client.save();
+    if (r.offline && o.refresh) warn('shared vaults: the server could not be reached; using the copy verified at the last sync');
+    for (const n of client.notes.splice(0)) warn(n);
+    return { client, vaults: r.vaults, offline: r.offline, done };
+  } catch (e) {
+    await done();
+    throw e;
+  }
+}
+
+/**
+ * A lookup that found nothing on a device without sharing state (a new device, or one that never ran
+ * a share command) asks the server once whether shared vaults exist, and runs again with them: the
+ * entry commands never answer "not found" for an entry of a shared vault. Without a server to ask
+ * (offline, sync=manual, not signed in) the first answer stands.
+ */
+export async function withDiscovery<T>(paths: KpmPaths, api: VaultApi, shared: Shared | null, mayDiscover: boolean, fn: (s: Shared | null) => Promise<T>): Promise<T> {
+  try {
+    return await fn(shared);
+  } catch (e) {
+    if (shared || !mayDiscover || !(e instanceof KpmError) || e.exitCode !== EXIT.notFound || hasShared(paths) || !(await readRefresh(paths))) throw e;
+    const found = await openShared(paths, api, { refresh: true, discover: true });
+    if (!found) throw e;
+    try {
+      return await fn(found);
+    } finally {
+      await found.done();
+    }
+  }
+}
+
+/** Reads refresh shared vaults from the server unless told to stay offline (--offline, KPM_OFFLINE=1, sync=manual). */
+export async function readRefresh(paths: KpmPaths): Promise<boolean> {
+  const { autoSyncWanted } = await import('../sync/auto.js');
+  return autoSyncWanted(paths);
+}
+
+const FIELDS = ['username', 'password', 'url', 'notes'] as const;
+
+export function sharedView(v: OpenedVault, id: string): EntryView {
+  const e = v.entries.get(id)!;
+  const fields: Record<string, string> = {};
+  for (const k of FIELDS) if (e.entry[k] !== undefined) fields[k] = e.entry[k]!;
+  return { id, vault: v.name, version: e.rev, payload: { type: 'login', name: e.entry.name, fields, custom: [], tags: [], created: e.entry.updated, updated: e.entry.updated } };
+}
+
+const live = (v: OpenedVault) => [...v.entries].filter(([, e]) => !e.deleted);
+const norm = (s: string) => s.normalize('NFC').trim().toLowerCase();
+
+/** The shared entries matching a list filter, as summaries (no secret field). */
+export function sharedSummaries(s: Shared, filter: ListFilter): EntrySummary[] {
+  const q = filter.search ? norm(filter.search) : undefined;
+  const out: EntrySummary[] = [];
+  if (filter.type && filter.type !== 'login') return out;
+  for (const v of s.vaults) {
+    if (filter.vault !== undefined && v.name !== filter.vault) continue;
+    for (const [id, e] of live(v)) {
+      const x: EntrySummary = { id, vault: v.name, name: e.entry.name, type: 'login', updated: e.entry.updated };
+      if (e.entry.username) x.username = e.entry.username;
+      if (e.entry.url) x.url = e.entry.url;
+      if (!q || [x.name, x.username, x.url].some((f) => f && f.toLowerCase().includes(q))) out.push(x);
+    }
+  }
+  return out;
+}
+
+/** Entries of the shared vaults (only `vault` when given) named `query` (case-insensitive), else with an id starting with it. */
+export function findShared(s: Shared, query: string, vault?: string): { v: OpenedVault; id: string }[] {
+  const vaults = s.vaults.filter((v) => vault === undefined || v.name === vault);
+  const q = norm(query);
+  let hits = vaults.flatMap((v) => live(v).filter(([, e]) => norm(e.entry.name) === q).map(([id]) => ({ v, id })));
+  if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) hits = vaults.flatMap((v) => live(v).filter(([id]) => id.startsWith(query.toLowerCase())).map(([id]) => ({ v, id })));
+  return hits;
+}
+
+export const isSharedVault = (s: Shared | null, name: string | undefined): boolean => !!s && name !== undefined && s.vaults.some((v) => v.name === name);
+
+/**
+ * One entry by name among the own vaults (`local`: the agent's or session's answer, or its not-found)
+ * and the shared vaults: several matches are the usual ambiguity error (exit 2), none the own vaults'
+ * not-found (exit 3).
+ */
+export function pickOne<T>(query: string, local: { hit?: T; label?: string; error?: unknown }, shared: { v: OpenedVault; id: string }[]): { local: T } | { shared: { v: OpenedVault; id: string } } {
+  const n = (local.hit !== undefined ? 1 : 0) + shared.length;
+  if (n > 1) {
+    const names = [...(local.hit !== undefined ? [local.label!] : []), ...shared.map((h) => `${h.v.name}/${h.v.entries.get(h.id)!.entry.name} (${h.id.slice(0, 8)}, shared)`)];
+    throw usageError(`"${query}" matches ${n} entries: ${names.join(', ')}`, 'name the vault with --vault, or use an id');
+  }
+  if (local.hit !== undefined) return { local: local.hit };
+  if (shared.length === 1) return { shared: shared[0] };
+  throw local.error ?? notFound(`no entry named "${query}"`, 'see `kpm list`');
+}
+
+/** The own vaults' answer to a lookup: a hit, or (exit 3) nothing there; any other error is thrown. */
+export async function localLookup<T>(fn: () => Promise<T>): Promise<{ hit?: T; error?: unknown }> {
+  try {
+    return { hit: await fn() };
+  } catch (e) {
+    if (e instanceof KpmError && e.exitCode === EXIT.notFound) return { error: e };
+    throw e;
+  }
+}
+
+/** A payload as a shared entry: shared vaults hold logins (user name, password, URL, notes) only. */
+export function toSharedEntry(p: EntryPayload): SharedEntry {
+  if (p.type !== 'login') throw usageError(`shared vaults hold logins only, not ${p.type} entries`);
+  const extra = Object.keys(p.fields).filter((k) => !(FIELDS as readonly string[]).includes(k) && p.fields[k] !== '');
+  if (extra.length || p.custom.length || p.tags.length || p.files?.length) throw usageError(`shared vaults hold a user name, password, URL and notes only (not ${[...extra, ...(p.custom.length ? ['custom fields'] : []), ...(p.tags.length ? ['tags'] : []), ...(p.files?.length ? ['files'] : [])].join(', ')})`);
+  const e: SharedEntry = { name: p.name.normalize('NFC').trim(), updated: p.updated };
+  for (const k of FIELDS) if (p.fields[k] !== undefined && p.fields[k] !== '') e[k] = p.fields[k];
+  return e;
+}
+
+export interface Found {
+  view: EntryView;
+  /** set when the entry is in a shared vault */
+  shared?: { v: OpenedVault; id: string };
+}
+
+/** `kpm get/show/edit/rm/read`: one entry among the own vaults and (when given) the shared ones. */
+export async function entryAnywhere(a: Pick<VaultApi, 'get'>, s: Shared | null, query: string, vault?: string): Promise<Found> {
+  if (!s) return { view: await a.get(query, vault) };
+  const loc = await localLookup(() => a.get(query, vault));
+  const label = loc.hit && `${loc.hit.vault}/${loc.hit.payload.name} (${loc.hit.id.slice(0, 8)})`;
+  const p = pickOne(query, { ...loc, label }, findShared(s, query, vault));
+  return 'local' in p ? { view: p.local } : { view: sharedView(p.shared.v, p.shared.id), shared: p.shared };
+}
+
+/** The shared vault `name` for a write (`add --vault`, when no own vault has that name): null when it is not a shared vault. */
+export function sharedTarget(s: Shared | null, name: string | undefined): OpenedVault | null {
+  if (!s || name === undefined) return null;
+  const hits = s.vaults.filter((v) => v.name === name);
+  if (hits.length > 1) throw usageError(`${hits.length} shared vaults are called "${name}"`, 'use `kpm share put VAULT-ID …` with its id (see `kpm shares`)');
+  return hits[0] ?? null;
+}
+
+/** Writes an entry version (or a deletion) to a shared vault as a signed member write; refused (exit 9) for read-only members before anything is sent. */
+export async function writeShared(s: Shared, v: OpenedVault, e: SharedEntry, o: { entryId?: string; deleted?: boolean }): Promise<EntryView> {
+  const { ShareClient } = await import('../share/client.js');
+  ShareClient.checkWritable(v, s.client.me.email);
+  if (!o.deleted) {
+    const clash = live(v).find(([id, x]) => id !== o.entryId && norm(x.entry.name) === norm(e.name));
+    if (clash) throw new KpmError(`an entry named "${e.name}" already exists in shared vault "${v.name}"`, EXIT.conflict, 'choose another name or edit the existing entry', 'name_taken');
+  }
+  const { randomBytes } = await import('../crypto/random.js');
+  const { toHex } = await import('../crypto/bytes.js');
+  const entryId = o.entryId ?? toHex(randomBytes(16));
+  const r = await s.client.writeEntry(v, e, { entryId, deleted: o.deleted });
+  s.client.save();
+  return r.vault.entries.has(entryId) ? sharedView(r.vault, entryId) : { id: entryId, vault: v.name, version: r.rev, payload: { type: 'login', name: e.name, fields: {}, custom: [], tags: [], created: e.updated, updated: e.updated } };
+}

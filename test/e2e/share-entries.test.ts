@@ -1,0 +1,175 @@
+// Shared vaults through the ordinary entry commands (docs/SHARING.md "Shared vaults in the entry
+// commands"), built binaries against one real kpm-server (SQLite): alice (two devices, the second
+// one unlocked in the agent), bob (writer) and carol (read-only). `kpm list/get/show/read` find
+// shared entries, `kpm add/edit/rm --vault` write as signed member writes, `kpm sync` pulls and
+// verifies; a read-only member's write is refused before anything is sent, and a record the server
+// altered makes `kpm get` exit 8.
+import SQLite from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { outboxMails, startServer, ACTIVATION_CODE, type RunningServer } from '../helpers/server.js';
+import { fromBase64, toBase64 } from '../../src/crypto/bytes.js';
+import { resolvePaths } from '../../src/core/paths.js';
+import { shareStateFile } from '../../src/share/state.js';
+
+const ACCOUNT = 'Share7Password';
+const master = { KPM_MASTER_PASSWORD: MASTER };
+
+describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built binaries)', () => {
+  let srv: RunningServer;
+  const homes: Record<string, string> = {};
+  const email = (who: string) => `${who}@entries.example.org`;
+  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
+    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
+    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
+    return r;
+  };
+  const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
+  const records = () => {
+    const d = db();
+    try {
+      return d.prepare('SELECT vault_id, rev, body FROM share_records ORDER BY rev').all() as { vault_id: string; rev: number; body: string }[];
+    } finally {
+      d.close();
+    }
+  };
+
+  beforeAll(async () => {
+    srv = await startServer();
+    for (const d of ['a1', 'a2', 'b1', 'c1']) homes[d] = makeHome();
+    for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
+      await kpm(dev, ['register', '--email', email(who), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
+      const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email(who)))!.text)![1];
+      await kpm(dev, ['activate', '--code-stdin'], 0, code + '\n', {});
+      await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
+      await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    }
+    await kpm('a1', ['sync']);
+    await kpm('a2', ['login', email('alice'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    for (const who of ['bob', 'carol']) await kpm(who[0] + '1', ['whoami', '--fingerprint']);
+    await kpm('a1', ['share', 'Team', '--with', email('bob')]);
+    await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
+    await kpm('b1', ['share', 'accept', 'Team']);
+    await kpm('c1', ['share', 'accept', 'Team']);
+  }, 300_000);
+  afterAll(() => stopAgent(homes.a2));
+
+  it('add --vault writes a signed member write; list, get, get --field, show and read find it on every member\'s devices', async () => {
+    const add = await kpm('a1', ['add', 'deploy', '--vault', 'Team', '--username', 'bot', '--url', 'https://ci.example.org', '--password-stdin'], 0, 'Deploy-Secret-1\n');
+    expect(add.stderr).toMatch(/Added Team\/deploy \(shared vault\)/);
+    await kpm('b1', ['add', 'db', '--vault', 'Team', '--username', 'db-admin', '--password-stdin'], 0, 'Db-Secret-1\n');
+    await kpm('b1', ['add', 'mine', '--password-stdin'], 0, 'Own-Secret-1\n');
+    const list = await kpm('b1', ['list']);
+    expect(list.stdout).toMatch(/^mine\n/);
+    expect(list.stdout).toMatch(/\ndb +db-admin +\[Team\]\n/);
+    expect(list.stdout).toMatch(/\ndeploy +bot +https:\/\/ci\.example\.org {2}\[Team\]\n/);
+    expect(JSON.parse((await kpm('b1', ['list', '--vault', 'Team', '--json'])).stdout).map((e: { name: string; vault: string }) => `${e.vault}/${e.name}`)).toEqual(['Team/db', 'Team/deploy']);
+    expect((await kpm('c1', ['get', 'deploy'])).stdout).toBe('Deploy-Secret-1\n');
+    expect((await kpm('c1', ['get', 'db', '--field', 'username'])).stdout).toBe('db-admin\n');
+    expect(JSON.parse((await kpm('c1', ['get', 'db', '--json'])).stdout)).toMatchObject({ vault: 'Team', type: 'login', name: 'db', fields: { username: 'db-admin', password: 'Db-Secret-1' } });
+    expect((await kpm('c1', ['show', 'deploy'])).stdout).toMatch(/bot/);
+    expect((await kpm('c1', ['read', 'kpm://Team/db/password'])).stdout).toBe('Db-Secret-1\n');
+    // alice's second device never ran a share command: it finds the vault she owns on first use
+    expect((await kpm('a2', ['get', 'db'])).stdout).toBe('Db-Secret-1\n');
+    expect((await kpm('b1', ['get', 'mine'])).stdout).toBe('Own-Secret-1\n');
+  }, 180_000);
+
+  it('through the agent: get, list and read of shared entries work without the master password (the agent hands over the sharing keys)', async () => {
+    await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    expect((await kpm('a2', ['get', 'deploy', '--field', 'username'], 0, undefined, {})).stdout).toBe('bot\n');
+    expect((await kpm('a2', ['get', 'db'], 0, undefined, {})).stdout).toBe('Db-Secret-1\n');
+    expect((await kpm('a2', ['list'], 0, undefined, {})).stdout).toMatch(/deploy +bot .*\[Team\]/);
+    expect((await kpm('a2', ['read', 'kpm://Team/deploy/url'], 0, undefined, {})).stdout).toBe('https://ci.example.org\n');
+    await kpm('a2', ['add', 'a2-entry', '--vault', 'Team', '--password-stdin'], 0, 'From-A2-Agent\n', {});
+    expect((await kpm('b1', ['get', 'a2-entry'])).stdout).toBe('From-A2-Agent\n');
+    // a name that is in no vault is still "not found" (exit 3), through the agent too
+    expect((await kpm('a2', ['get', 'nowhere'], 3, undefined, {})).stderr).toMatch(/no entry named "nowhere"/);
+  }, 180_000);
+
+  it('a name in an own and a shared vault is ambiguous (exit 2); --vault picks', async () => {
+    await kpm('b1', ['add', 'deploy', '--password-stdin'], 0, 'Own-Deploy-1\n');
+    const amb = await kpm('b1', ['get', 'deploy'], 2);
+    expect(amb.stderr).toMatch(/"deploy" matches 2 entries: Personal\/deploy \([0-9a-f]{8}\), Team\/deploy \([0-9a-f]{8}, shared\)/);
+    expect((await kpm('b1', ['get', 'deploy', '--vault', 'Team'])).stdout).toBe('Deploy-Secret-1\n');
+    expect((await kpm('b1', ['get', 'deploy', '--vault', 'Personal'])).stdout).toBe('Own-Deploy-1\n');
+    await kpm('b1', ['rm', 'deploy', '--vault', 'Personal', '--yes']);
+  }, 120_000);
+
+  it('a read-only member: add, edit and rm --vault are refused (exit 9) before anything is sent', async () => {
+    const before = records();
+    expect((await kpm('c1', ['add', 'carol-was-here', '--vault', 'Team', '--password-stdin'], 9, 'Carol-1\n')).stderr).toMatch(/you can only read shared vault "Team" \(role reader\)/);
+    expect((await kpm('c1', ['edit', 'deploy', '--username', 'carol'], 9)).stderr).toMatch(/only read/);
+    expect((await kpm('c1', ['rm', 'deploy', '--yes'], 9)).stderr).toMatch(/only read/);
+    expect(records()).toEqual(before);
+    expect((await kpm('b1', ['get', 'deploy', '--field', 'username'])).stdout).toBe('bot\n');
+  }, 120_000);
+
+  it('edit and rm of a shared entry by a writer reach every member; kpm sync pulls and verifies shared vaults; offline reads use the verified copy', async () => {
+    await kpm('b1', ['edit', 'deploy', '--username', 'bot2', '--password-stdin'], 0, 'Deploy-Secret-2\n');
+    const sync = await kpm('c1', ['sync']);
+    expect(sync.stderr).toMatch(/shared vault "Team" \(alice@entries\.example\.org, reader\): 3 entries, revision \d+, membership epoch 2, verified/);
+    expect(JSON.parse((await kpm('c1', ['sync', '--json'])).stdout).shared).toMatchObject([{ name: 'Team', role: 'reader', entries: 3 }]);
+    expect((await kpm('c1', ['get', 'deploy', '--field', 'username'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('bot2\n');
+    await kpm('b1', ['rm', 'db', '--vault', 'Team', '--yes']);
+    expect((await kpm('a1', ['get', 'db'], 3)).stderr).toMatch(/no entry named "db"/);
+    expect((await kpm('a1', ['get', 'deploy'])).stdout).toBe('Deploy-Secret-2\n');
+    // not a login, or fields a shared vault does not hold: exit 2, nothing sent
+    const before = records();
+    await kpm('b1', ['add', 'card', '--vault', 'Team', '--type', 'card', '--field', 'number=4242424242424242'], 2, '');
+    await kpm('b1', ['add', 'x', '--vault', 'Team', '--field', 'pin=1234', '--password-stdin'], 2, 'X-Secret-1\n');
+    expect(records()).toEqual(before);
+  }, 180_000);
+
+  it('an account with nothing shared: a name the agent does not have is still exit 3 (the server is asked once), and no share.kpms is made', async () => {
+    homes.d1 = makeHome();
+    await kpm('d1', ['register', '--email', email('dave'), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
+    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email('dave')))!.text)![1];
+    await kpm('d1', ['activate', '--code-stdin'], 0, code + '\n', {});
+    await kpm('d1', ['init', '--password-stdin'], 0, MASTER + '\n', {});
+    await kpm('d1', ['login', email('dave'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    await kpm('d1', ['add', 'own', '--password-stdin'], 0, 'Dave-Own-1\n');
+    await kpm('d1', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    try {
+      expect((await kpm('d1', ['get', 'own'], 0, undefined, {})).stdout).toBe('Dave-Own-1\n');
+      expect((await kpm('d1', ['get', 'deploy'], 3, undefined, {})).stderr).toMatch(/^kpm: no entry named "deploy"/);
+      await kpm('d1', ['sync'], 0, undefined, {});
+      expect(existsSync(shareStateFile(resolvePaths({ KPM_HOME: homes.d1 })))).toBe(false);
+      expect(existsSync(resolvePaths({ KPM_HOME: homes.d1 }).data)).toBe(true);
+    } finally {
+      stopAgent(homes.d1);
+    }
+  }, 120_000);
+
+  it('kpm token create --vault SHARED is refused (exit 2: not supported yet), no token created', async () => {
+    const r = await kpm('b1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 2);
+    expect(r.stderr).toMatch(/service tokens cannot read shared vault "Team" yet/);
+    expect(r.stdout).toBe('');
+    expect(JSON.parse((await kpm('b1', ['token', 'list', '--json'])).stdout)).toEqual([]);
+  }, 60_000);
+
+  it('a record the server altered in a shared vault makes kpm get (and list, sync) exit 8 on a device that has not seen it', async () => {
+    await kpm('b1', ['sync']); // bob has verified everything up to here
+    await kpm('b1', ['add', 'late', '--vault', 'Team', '--password-stdin'], 0, 'Late-Secret-1\n');
+    const newest = records().at(-1)!;
+    const n = fromBase64(newest.body);
+    n[n.length - 80] ^= 1; // inside the sealed entry, before the signature
+    const d = db();
+    try {
+      d.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(toBase64(n), newest.vault_id, newest.rev);
+    } finally {
+      d.close();
+    }
+    for (const args of [['get', 'deploy'], ['get', 'late', '--vault', 'Team'], ['list'], ['sync']]) expect((await kpm('c1', args, 8)).stderr, args.join(' ')).toMatch(/sharing: shared record \d+ of "Team"/);
+    // nothing was written: the verified copy still answers offline
+    expect((await kpm('c1', ['get', 'deploy'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('Deploy-Secret-2\n');
+    const d2 = db();
+    try {
+      d2.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(newest.body, newest.vault_id, newest.rev);
+    } finally {
+      d2.close();
+    }
+    expect((await kpm('c1', ['get', 'late'])).stdout).toBe('Late-Secret-1\n');
+  }, 180_000);
+});

@@ -11,12 +11,18 @@ import { renderList } from '../vault/listing.js';
  * so nothing touches the network, such as the sync after unlocking a data vault from the server.
  */
 export function sessionApi(s: Session, viaAgent = false, offline = process.env.KPM_OFFLINE === '1'): VaultApi {
+  // Without an agent, a list that decrypted every summary writes the summary index for the next
+  // command (src/vault/summaryindex.ts); the agent does that in its own background work.
+  const listed = async <T>(items: T): Promise<T> => {
+    if (!viaAgent) await s.saveSummaryIndexes();
+    return items;
+  };
   return {
     viaAgent,
     get: async (q, vault) => s.get(q, vault),
-    list: async (filter) => s.list(filter),
+    list: async (filter) => listed(s.list(filter)),
     entries: async (filter) => s.entries(filter),
-    listText: async (filter, json) => renderList(s.list(filter), json),
+    listText: async (filter, json) => renderList(await listed(s.list(filter)), json),
     add: (vault, payload: EntryPayload) => s.add(vault, payload),
     addMany: (vault, payloads: EntryPayload[]) => s.addMany(vault, payloads),
     update: (vault, id, base, payload) => s.update(vault, id, base, payload),

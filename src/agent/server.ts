@@ -264,6 +264,9 @@ function entryWriter(d: Dispatch): EntryWriter {
 }
 
 /** Methods that neither count as use nor show the background sync's notice. */
+/** how long the agent waits without requests before its background work (summaries, index) */
+const WARM_QUIET_MS = 3000;
+
 const QUIET: ReadonlySet<MethodName> = new Set(['status', 'setIdleTimeout', 'lock', 'sshIdentities', 'sshSign']);
 
 /** Calls one checked request (its method's function from the same typed table). */
@@ -348,18 +351,47 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   idle.armDataVaults();
   stopOnSignals(stop);
   const d: Dispatch = { session, syncs, idle, stopSoon: () => setImmediate(() => stop(EXIT.ok)) };
-  serveFramed(server, (req) => handleRequest(d, files.token, req));
+  // Background work while nobody asks: read the summary index, load the log, decrypt the summaries
+  // it did not have, in small slices, then write the index of the current commit (src/vault/
+  // summaryindex.ts), so that the next agent's first `list` is one AEAD open. It starts once no request
+  // came for WARM_QUIET_MS (loading a large log is one long step; a `list` right after unlocking is
+  // served from the index meanwhile), and again after every request (a write makes the index stale).
+  // The first time, then, the strength estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries).
+  let lastRequest = Date.now();
+  let warming = false;
+  let estimatorLoaded = false;
+  const warm = () => {
+    if (stopped) return;
+    const quietFor = Date.now() - lastRequest;
+    if (quietFor < WARM_QUIET_MS) return void setTimeout(warm, WARM_QUIET_MS - quietFor);
+    if (!session.warmUp(20)) return void setTimeout(warm, 1);
+    void session
+      .saveSummaryIndexes()
+      .catch(() => undefined)
+      .then(() => {
+        warming = false;
+        if (estimatorLoaded || stopped) return;
+        estimatorLoaded = true;
+        setTimeout(() => void import('../audit/strength.js').then((m) => m.loadEstimator()).catch(() => undefined), 50);
+      });
+  };
+  const startWarm = () => {
+    if (warming || stopped) return;
+    warming = true;
+    setTimeout(warm, 1);
+  };
+  serveFramed(server, (req) => {
+    lastRequest = Date.now();
+    return handleRequest(d, files.token, req).finally(() => {
+      lastRequest = Date.now();
+      startWarm();
+    });
+  });
   listen(paths, server, files.ap, {
     ready: () => {
       idle.touch();
-      // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
-      // Then the strength estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries, loaded once).
-      const warm = () => {
-        if (stopped) return;
-        if (!session.warmUp(20)) setTimeout(warm, 1);
-        else setTimeout(() => void import('../audit/strength.js').then((m) => m.loadEstimator()).catch(() => undefined), 50);
-      };
-      setTimeout(warm, 1);
+      lastRequest = Date.now();
+      startWarm();
     },
     fail: (code) => stop(code),
   });

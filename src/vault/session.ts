@@ -13,6 +13,7 @@ import type { Retention } from '../settings/retention.js';
 import { collator } from './listing.js';
 import { byIdPrefix, isIdQuery, matchesFilter, searchOf, summaryOf, type EntryView, type ListFilter } from './records.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
+import { indexMatches, readSummaryIndex, writeSummaryIndex, type IndexedSummary, type SummaryIndex } from './summaryindex.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from '../core/paths.js';
 
@@ -39,6 +40,8 @@ export type { EntryView, ListFilter } from './records.js';
 export class Session {
   private readonly open = new Map<string, Vault>();
   private readonly summaries = new WeakMap<LogRecord, EntrySummary>();
+  /** per vault id: its summary index as read (authentic, maybe stale), or null (none, or it did not open) */
+  private readonly indexes = new Map<string, SummaryIndex | null>();
   /** when each vault was last used (for the data vaults' own idle timeout) */
   private readonly lastUsed = new Map<string, number>();
 
@@ -61,6 +64,7 @@ export class Session {
   close(): void {
     for (const v of this.open.values()) v.close();
     this.open.clear();
+    this.indexes.clear();
     wipe(this.profile.accountKey);
   }
 
@@ -118,6 +122,7 @@ export class Session {
       if (v.ownPassword && now - (this.lastUsed.get(id) ?? 0) > idleMs) {
         v.close();
         this.open.delete(id);
+        this.indexes.delete(id);
         locked.push(v.name);
       }
     }
@@ -153,6 +158,7 @@ export class Session {
     const v = this.open.get(info.id);
     v?.close();
     this.open.delete(info.id);
+    this.indexes.delete(info.id);
     rmSync(join(this.paths.vaults, info.id), { recursive: true, force: true });
     return info;
   }
@@ -177,21 +183,57 @@ export class Session {
     if (!v.ownPassword) throw usageError(`vault "${v.name}" is protected by the master password; use \`kpm lock\``);
     v.close();
     this.open.delete(v.id);
+    this.indexes.delete(v.id);
   }
 
   private summary(v: Vault, r: LogRecord, payload?: EntryPayload): EntrySummary {
     let s = this.summaries.get(r);
     if (!s) {
-      s = summaryOf(toHex(r.entryId), v.name, payload ?? v.decrypt(r));
+      // the summary index (even a stale one) knows this very record: same entry, version and nonce
+      const id = toHex(r.entryId);
+      const hit = payload ? undefined : this.indexes.get(v.id)?.knows(id, r.version, r.sealed);
+      if (hit) s = { ...hit, vault: v.name };
+      else s = summaryOf(id, v.name, payload ?? v.decrypt(r));
       this.summaries.set(r, s);
     }
     return s;
+  }
+
+  /** The vault's summary index, read once per session (null: none, or it did not open). */
+  private summaryIndex(v: Vault): SummaryIndex | null {
+    let idx = this.indexes.get(v.id);
+    if (idx === undefined) {
+      idx = readSummaryIndex(v.summaryIndexOwner());
+      this.indexes.set(v.id, idx);
+    }
+    return idx;
+  }
+
+  /**
+   * A vault's live summaries straight from its summary index, without loading the log: only while
+   * the log is not loaded yet, and only when the index is of exactly the commit in the vault header
+   * now on disk (MAC verified). Otherwise undefined (the caller loads the log).
+   */
+  private indexedSummaries(v: Vault): EntrySummary[] | undefined {
+    if (v.recordsReady) return undefined;
+    const idx = this.summaryIndex(v);
+    if (!idx) return undefined;
+    const c = v.headCommit();
+    if (!indexMatches(idx, c) || idx.summaries.length !== c.liveCount) return undefined;
+    for (const s of idx.summaries) s.vault = v.name;
+    return idx.summaries;
   }
 
   list(filter: ListFilter = {}): EntrySummary[] {
     const q = searchOf(filter);
     const out: EntrySummary[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
+      const indexed = this.indexedSummaries(v);
+      if (indexed) {
+        for (const s of indexed) if (matchesFilter(s, filter, q)) out.push(s);
+        continue;
+      }
+      this.summaryIndex(v); // a stale index still spares decrypting the records it knows
       for (const r of v.liveRecords()) {
         const s = this.summary(v, r);
         if (matchesFilter(s, filter, q)) out.push(s);
@@ -204,6 +246,10 @@ export class Session {
   warmUp(budgetMs = 20): boolean {
     const deadline = Date.now() + budgetMs;
     for (const v of this.open.values()) {
+      if (!this.indexes.has(v.id)) {
+        this.summaryIndex(v);
+        if (Date.now() > deadline) return false;
+      }
       for (const r of v.liveRecords()) {
         if (this.summaries.has(r)) continue;
         this.summary(v, r);
@@ -211,6 +257,40 @@ export class Session {
       }
     }
     return true;
+  }
+
+  /**
+   * Writes the summary index (src/vault/summaryindex.ts) of every vault whose live summaries are
+   * all decrypted and whose index is not of its current commit. Under the vault lock, and only when
+   * the header on disk still has the commit the summaries were made from. An index is optional:
+   * a failure to write one changes nothing (it is rebuilt another time).
+   */
+  async saveSummaryIndexes(): Promise<void> {
+    for (const v of [...this.open.values()]) {
+      if (!v.recordsReady) continue;
+      const cur = this.indexes.get(v.id);
+      if (cur && indexMatches(cur, v.commit)) continue;
+      const rows: IndexedSummary[] = [];
+      let complete = true;
+      for (const r of v.liveRecords()) {
+        const s = this.summaries.get(r);
+        if (!s) {
+          complete = false;
+          break;
+        }
+        rows.push({ version: r.version, sealed: r.sealed, summary: s });
+      }
+      if (!complete) continue;
+      const state = v.commit;
+      try {
+        await withVaultLock(v.dir, () => {
+          if (!this.open.has(v.id) || !indexMatches(state, v.headCommit())) return; // the log moved on meanwhile
+          this.indexes.set(v.id, writeSummaryIndex(v.summaryIndexOwner(), state, rows));
+        });
+      } catch (e) {
+        if (!(e instanceof KpmError) && typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+      }
+    }
   }
 
   /** Full entries (secrets included) matching a filter; for audit and export. */

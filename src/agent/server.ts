@@ -351,18 +351,22 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   idle.armDataVaults();
   stopOnSignals(stop);
   const d: Dispatch = { session, syncs, idle, stopSoon: () => setImmediate(() => stop(EXIT.ok)) };
-  // Background work while nobody asks: read the summary index, load the log, decrypt the summaries
-  // it did not have, in small slices, then write the index of the current commit (src/vault/
-  // summaryindex.ts), so that the next agent's first `list` is one AEAD open. It starts once no request
-  // came for WARM_QUIET_MS (loading a large log is one long step; a `list` right after unlocking is
-  // served from the index meanwhile), and again after every request (a write makes the index stale).
-  // The first time, then, the strength estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries).
+  // Background work (src/vault/summaryindex.ts): read the summary index, load the log, decrypt the
+  // summaries the index did not have, in small slices, then write the index of the current commit,
+  // so that the next agent's first `list` is one AEAD open. Loading a large log is one long step:
+  // it waits until no request came for WARM_QUIET_MS (a `list` right after unlocking is served from
+  // the index meanwhile). With the log loaded the rest is cheap and runs at once, except that after
+  // a write the index is rewritten only once writes paused for WARM_QUIET_MS (a burst of `kpm add`
+  // re-seals it once). It runs again after every request. The first time, then, the strength
+  // estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries, loaded once).
   let lastRequest = Date.now();
+  let lastWrite = 0;
   let warming = false;
   let estimatorLoaded = false;
   const warm = () => {
     if (stopped) return;
-    const quietFor = Date.now() - lastRequest;
+    const since = session.logsLoaded() ? lastWrite : lastRequest;
+    const quietFor = Date.now() - since;
     if (quietFor < WARM_QUIET_MS) return void setTimeout(warm, WARM_QUIET_MS - quietFor);
     if (!session.warmUp(20)) return void setTimeout(warm, 1);
     void session
@@ -380,10 +384,18 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     warming = true;
     setTimeout(warm, 1);
   };
+  const writes = (method: unknown): boolean => {
+    try {
+      return isWrite(method as MethodName) === true;
+    } catch {
+      return false; // not a method (refused by handleRequest)
+    }
+  };
   serveFramed(server, (req) => {
     lastRequest = Date.now();
     return handleRequest(d, files.token, req).finally(() => {
       lastRequest = Date.now();
+      if (writes(req.method) || req.method === 'sync') lastWrite = lastRequest;
       startWarm();
     });
   });

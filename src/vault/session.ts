@@ -242,6 +242,12 @@ export class Session {
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.name, b.name));
   }
 
+  /** Whether every unlocked vault's log is loaded (and its chain verified). */
+  logsLoaded(): boolean {
+    for (const v of this.open.values()) if (!v.recordsReady) return false;
+    return true;
+  }
+
   /** Decrypts every entry's summary ahead of use, a slice at a time (the agent does this when idle). */
   warmUp(budgetMs = 20): boolean {
     const deadline = Date.now() + budgetMs;

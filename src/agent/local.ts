@@ -4,7 +4,6 @@ import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
 import type { VaultApi } from './api.js';
-import { renderList } from '../vault/listing.js';
 
 /**
  * `offline`: this command runs with --offline / KPM_OFFLINE=1 (in the agent: the request says so),
@@ -22,7 +21,7 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     get: async (q, vault) => s.get(q, vault),
     list: async (filter) => listed(s.list(filter)),
     entries: async (filter) => s.entries(filter),
-    listText: async (filter, json) => renderList(await listed(s.list(filter)), json),
+    listText: async (filter, json) => listed(s.listText(filter, json)),
     add: (vault, payload: EntryPayload) => s.add(vault, payload),
     addMany: (vault, payloads: EntryPayload[]) => s.addMany(vault, payloads),
     update: (vault, id, base, payload) => s.update(vault, id, base, payload),

@@ -10,7 +10,7 @@ import { checkName, normalizeName, type EntryPayload, type EntrySummary } from '
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { withVaultLock } from '../core/fsutil.js';
 import type { Retention } from '../settings/retention.js';
-import { collator } from './listing.js';
+import { collator, renderList } from './listing.js';
 import { byIdPrefix, isIdQuery, matchesFilter, searchOf, summaryOf, type EntryView, type ListFilter } from './records.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
 import { indexMatches, readSummaryIndex, writeSummaryIndex, type IndexedSummary, type SummaryIndex } from './summaryindex.js';
@@ -40,6 +40,8 @@ export type { EntryView, ListFilter } from './records.js';
 export class Session {
   private readonly open = new Map<string, Vault>();
   private readonly summaries = new WeakMap<LogRecord, EntrySummary>();
+  /** the last `kpm list` text, with the state it was rendered from (see listText) */
+  private lastListText: { key: string; text: string } | undefined;
   /** per vault id: its summary index as read (authentic, maybe stale), or null (none, or it did not open) */
   private readonly indexes = new Map<string, SummaryIndex | null>();
   /** when each vault was last used (for the data vaults' own idle timeout) */
@@ -65,6 +67,7 @@ export class Session {
     for (const v of this.open.values()) v.close();
     this.open.clear();
     this.indexes.clear();
+    this.lastListText = undefined;
     wipe(this.profile.accountKey);
   }
 
@@ -123,6 +126,7 @@ export class Session {
         v.close();
         this.open.delete(id);
         this.indexes.delete(id);
+        this.lastListText = undefined;
         locked.push(v.name);
       }
     }
@@ -184,6 +188,7 @@ export class Session {
     v.close();
     this.open.delete(v.id);
     this.indexes.delete(v.id);
+    this.lastListText = undefined;
   }
 
   private summary(v: Vault, r: LogRecord, payload?: EntryPayload): EntrySummary {
@@ -246,6 +251,22 @@ export class Session {
   logsLoaded(): boolean {
     for (const v of this.open.values()) if (!v.recordsReady) return false;
     return true;
+  }
+
+  /**
+   * The text of `kpm list` (src/vault/listing.ts). The last one is kept and given again while every
+   * vault in scope is loaded and none committed since (same generation and sequence: a write, a
+   * rename, a sync all move the sequence) and the filter is the same.
+   */
+  listText(filter: ListFilter = {}, json = false): string {
+    const vaults = this.vaultsFor(filter.vault);
+    const key = vaults.every((v) => v.recordsReady)
+      ? JSON.stringify([filter.vault ?? null, filter.search ?? null, filter.type ?? null, json, vaults.map((v) => [v.id, v.name, v.commit.generation, v.commit.sequence])])
+      : undefined;
+    if (key !== undefined && this.lastListText?.key === key) return this.lastListText.text;
+    const text = renderList(this.list(filter), json);
+    this.lastListText = key === undefined ? undefined : { key, text };
+    return text;
   }
 
   /** Decrypts every entry's summary ahead of use, a slice at a time (the agent does this when idle). */

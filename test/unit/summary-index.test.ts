@@ -165,3 +165,23 @@ describe('summary index', () => {
     expect(() => open(new Uint8Array(32), file.subarray(50), new Uint8Array(0))).toThrow();
   });
 });
+
+describe('list text', () => {
+  it('is given again while nothing was committed, and follows every commit, rename and filter', async () => {
+    const s = await indexed(3);
+    const a = s.listText();
+    expect(a.split('\n').filter(Boolean)).toHaveLength(3);
+    expect(s.listText()).toBe(a);
+    await s.add(undefined, login('zzz'));
+    expect(s.listText()).toContain('zzz');
+    expect(s.listText({ search: 'zzz' }).split('\n').filter(Boolean)).toHaveLength(1);
+    await s.renameVault('Personal', 'Home');
+    expect(s.listText()).toContain('[Home]');
+    // a commit by another process, picked up by refresh (as the agent does before each request)
+    const other = await reopen(s);
+    await other.remove('zzz');
+    s.refresh();
+    expect(s.listText()).not.toContain('zzz');
+    expect(JSON.parse(s.listText({}, true))).toHaveLength(3);
+  });
+});

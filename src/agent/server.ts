@@ -363,12 +363,21 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   let lastWrite = 0;
   let warming = false;
   let estimatorLoaded = false;
+  let warmFailed = false;
   const warm = () => {
     if (stopped) return;
     const since = session.logsLoaded() ? lastWrite : lastRequest;
     const quietFor = Date.now() - since;
     if (quietFor < WARM_QUIET_MS) return void setTimeout(warm, WARM_QUIET_MS - quietFor);
-    if (!session.warmUp(20)) return void setTimeout(warm, 1);
+    let done: boolean;
+    try {
+      done = session.warmUp(20);
+    } catch {
+      // a log that does not load (exit 8): no more background work; each command that reads it says so
+      warmFailed = true;
+      return;
+    }
+    if (!done) return void setTimeout(warm, 1);
     void session
       .saveSummaryIndexes()
       .catch(() => undefined)
@@ -380,7 +389,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       });
   };
   const startWarm = () => {
-    if (warming || stopped) return;
+    if (warming || stopped || warmFailed) return;
     warming = true;
     setTimeout(warm, 1);
   };

@@ -185,3 +185,24 @@ describe('list text', () => {
     expect(JSON.parse(s.listText({}, true))).toHaveLength(3);
   });
 });
+
+describe('summary index and a damaged log', () => {
+  it('a list served by the index shows the committed (MAC-verified) state; the first command that reads the log reports the damage (exit 8)', async () => {
+    const s = await indexed(5);
+    const expected = names(s);
+    const log = fs.readdirSync(s.vault().dir).find((f) => f.endsWith('.log'))!;
+    const path = join(s.vault().dir, log);
+    const bytes = fs.readFileSync(path);
+    bytes[bytes.length - 30] ^= 1;
+    fs.writeFileSync(path, bytes);
+    const t = await reopen(s);
+    expect(names(t)).toEqual(expected);
+    let code: number | undefined;
+    try {
+      t.get('site1');
+    } catch (e) {
+      code = (e as { exitCode?: number }).exitCode;
+    }
+    expect(code).toBe(8);
+  });
+});

@@ -13,7 +13,6 @@ import { describeSyncReport } from '../sync/report.js';
 import { parseRef } from './refs.js';
 import { fastWrite } from './fastwrite.js';
 import { locateAgent } from '../agent/socket.js';
-import { exitWith, runChild, runEnv } from './runchild.js';
 
 function parseFlags(argv: string[], valued: string[], bool: string[]): { args: string[]; flags: Record<string, string | true> } | undefined {
   const args: string[] = [];
@@ -61,6 +60,7 @@ async function fastRun(rest: string[]): Promise<number | undefined> {
   }
   const command = rest.slice(i + 1);
   if (command.length === 0 || locateAgent(resolvePaths()) === undefined) return undefined;
+  const { exitWith, runChild, runEnv } = await import('./runchild.js'); // child_process and streams: only for `run`
   const { env, names, refs } = runEnv(envFiles);
   const values: string[] = [];
   for (const ref of refs) {

@@ -254,18 +254,18 @@ export class Session {
   }
 
   /**
-   * The text of `kpm list` (src/vault/listing.ts). The last one is kept and given again while every
-   * vault in scope is loaded and none committed since (same generation and sequence: a write, a
-   * rename, a sync all move the sequence) and the filter is the same.
+   * The text of `kpm list` (src/vault/listing.ts). The last one is kept and given again while no
+   * vault in scope committed since (same generation and sequence: a write, a rename, a sync all
+   * move the sequence), the same vaults are unlocked and the filter is the same.
    */
   listText(filter: ListFilter = {}, json = false): string {
     const vaults = this.vaultsFor(filter.vault);
-    const key = vaults.every((v) => v.recordsReady)
-      ? JSON.stringify([filter.vault ?? null, filter.search ?? null, filter.type ?? null, json, vaults.map((v) => [v.id, v.name, v.commit.generation, v.commit.sequence])])
-      : undefined;
-    if (key !== undefined && this.lastListText?.key === key) return this.lastListText.text;
+    // a loaded vault's commit is current (the agent refreshes before each request); else the header on disk now
+    const commits = vaults.map((v) => (v.recordsReady ? v.commit : v.headCommit()));
+    const key = JSON.stringify([filter.vault ?? null, filter.search ?? null, filter.type ?? null, json, vaults.map((v, i) => [v.id, v.name, commits[i].generation, commits[i].sequence])]);
+    if (this.lastListText?.key === key) return this.lastListText.text;
     const text = renderList(this.list(filter), json);
-    this.lastListText = key === undefined ? undefined : { key, text };
+    this.lastListText = { key, text };
     return text;
   }
 

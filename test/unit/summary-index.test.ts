@@ -206,3 +206,16 @@ describe('summary index and a damaged log', () => {
     expect(code).toBe(8);
   });
 });
+
+describe('list text from the index', () => {
+  it('follows a commit made by another process while the log is not loaded', async () => {
+    const s = await indexed(4);
+    const t = await reopen(s);
+    const a = t.listText();
+    expect(t.vault().recordsReady).toBe(false);
+    expect(t.listText()).toBe(a);
+    const other = await reopen(s);
+    await other.add(undefined, login('newcomer'));
+    expect(t.listText()).toContain('newcomer');
+  });
+});

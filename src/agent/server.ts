@@ -412,7 +412,15 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     ready: () => {
       idle.touch();
       lastRequest = Date.now();
-      startWarm();
+      // the summary index and the list text from it, while the first command is still starting up
+      setImmediate(() => {
+        try {
+          session.prefetchList();
+        } catch {
+          /* the command that lists reports it */
+        }
+        startWarm();
+      });
     },
     fail: (code) => stop(code),
   });

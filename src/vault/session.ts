@@ -269,6 +269,16 @@ export class Session {
     return text;
   }
 
+  /**
+   * When every unlocked vault's summary index is of its current commit: reads them and renders the
+   * plain `kpm list` text from them (kept, see listText). Otherwise nothing (no log is loaded here).
+   * The agent does this right after it starts, while the next command is still starting up.
+   */
+  prefetchList(): void {
+    for (const v of this.open.values()) if (!this.indexedSummaries(v)) return;
+    this.listText();
+  }
+
   /** Decrypts every entry's summary ahead of use, a slice at a time (the agent does this when idle). */
   warmUp(budgetMs = 20): boolean {
     const deadline = Date.now() + budgetMs;

@@ -219,3 +219,20 @@ describe('list text from the index', () => {
     expect(t.listText()).toContain('newcomer');
   });
 });
+
+describe('prefetch', () => {
+  it('renders the list from an index of the current commit without touching the log; does nothing with a stale one', async () => {
+    const s = await indexed(6);
+    const t = await reopen(s);
+    const decrypt = vi.spyOn(Vault.prototype, 'decrypt');
+    t.prefetchList();
+    expect(t.vault().recordsReady).toBe(false);
+    expect(t.listText()).toBe(s.listText());
+    expect(decrypt).not.toHaveBeenCalled();
+    await s.add(undefined, login('later'));
+    const u = await reopen(s);
+    u.prefetchList();
+    expect(u.vault().recordsReady).toBe(false); // stale index: nothing loaded, nothing rendered
+    expect(u.listText()).toContain('later');
+  });
+});

@@ -1,8 +1,9 @@
 // Benchmark helper (not a test) for bench/write.sh: times `kpm add`, `kpm edit`, `kpm rm` through
 // the unlocked agent and `kpm run` with one reference, interleaved with their baselines (`node -e 0`,
-// the child alone) in the same loop, so load drifts hit all of them alike. Prints medians and ratios.
+// the child alone, `kpm read` of the same reference) in the same loop, so load drifts hit all of them alike. Prints medians and ratios.
 //   node bench/lib/writetime.mjs KPM RUNS WARMUP
 import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 const [kpm, runsArg, warmArg] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -23,6 +24,7 @@ const cases = {
   'kpm edit (agent)': (i) => time('edit', node, [kpm, 'edit', `bench-w${i}`, '--url', `https://w${i}.example.com`]),
   'kpm rm (agent)': (i) => time('rm', node, [kpm, 'rm', `bench-w${i}`, '--yes']),
   'child alone (node -e 0)': (i) => time('child', node, ['-e', '0']),
+  'kpm read (agent)': (i) => time('read', node, [kpm, 'read', 'kpm://site1/password']),
   'kpm run -- node -e 0 (1 ref)': (i) => time('run', node, [kpm, 'run', '--', node, '-e', '0'], '', { ...process.env, BENCH_SECRET: 'kpm://site1/password' }),
 };
 const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
@@ -35,12 +37,19 @@ for (let r = 0; r < warm + runs; r++) {
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
 for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(34)} ${v.toFixed(1).padStart(8)} ms (median of ${runs})`);
+/** A line of bench/all.sh's summary table (BENCH_SUMMARY, as common.sh's `summary`). */
+const summary = (label, result, target = '', verdict = '') => {
+  if (process.env.BENCH_SUMMARY) appendFileSync(process.env.BENCH_SUMMARY, `${label}\t${result}\t${target}\t${verdict}\n`);
+};
 const ratio = (label, a, b, target) => {
-  const r = m[a] / m[b];
-  console.log(`  ${label.padEnd(46)} ${r.toFixed(2).padStart(6)}×   target ${target}${r <= Number(target.replace(/[^0-9.]/g, '')) ? ' — meets target' : ' — MISSES target'}`);
+  const r = m[a] / (Array.isArray(b) ? b.reduce((n, k) => n + m[k], 0) : m[b]);
+  const verdict = r <= Number(target.replace(/[^0-9.]/g, '')) ? 'meets target' : 'MISSES target';
+  console.log(`  ${label.padEnd(46)} ${r.toFixed(2).padStart(6)}×   target ${target} — ${verdict}`);
+  summary(label, `${r.toFixed(2)}×`, target, verdict);
 };
 console.log('ratios (same run)');
 ratio('kpm add (agent) / node -e 0', 'kpm add (agent)', 'node -e 0', '≤ 2');
 ratio('kpm edit (agent) / node -e 0', 'kpm edit (agent)', 'node -e 0', '≤ 2');
 ratio('kpm rm (agent) / node -e 0', 'kpm rm (agent)', 'node -e 0', '≤ 2');
 ratio('kpm run -- node -e 0 / child alone', 'kpm run -- node -e 0 (1 ref)', 'child alone (node -e 0)', '≤ 2.5');
+ratio('kpm run / (child alone + kpm read)', 'kpm run -- node -e 0 (1 ref)', ['child alone (node -e 0)', 'kpm read (agent)'], '≤ 1.5');

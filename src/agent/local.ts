@@ -4,19 +4,24 @@ import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
 import type { VaultApi } from './api.js';
-import { renderList } from '../vault/listing.js';
 
 /**
  * `offline`: this command runs with --offline / KPM_OFFLINE=1 (in the agent: the request says so),
  * so nothing touches the network, such as the sync after unlocking a data vault from the server.
  */
 export function sessionApi(s: Session, viaAgent = false, offline = process.env.KPM_OFFLINE === '1'): VaultApi {
+  // Without an agent, a list that decrypted every summary writes the summary index for the next
+  // command (src/vault/summaryindex.ts); the agent does that in its own background work.
+  const listed = async <T>(items: T): Promise<T> => {
+    if (!viaAgent) await s.saveSummaryIndexes();
+    return items;
+  };
   return {
     viaAgent,
     get: async (q, vault) => s.get(q, vault),
-    list: async (filter) => s.list(filter),
+    list: async (filter) => listed(s.list(filter)),
     entries: async (filter) => s.entries(filter),
-    listText: async (filter, json) => renderList(s.list(filter), json),
+    listText: async (filter, json) => listed(s.listText(filter, json)),
     add: (vault, payload: EntryPayload) => s.add(vault, payload),
     addMany: (vault, payloads: EntryPayload[]) => s.addMany(vault, payloads),
     update: (vault, id, base, payload) => s.update(vault, id, base, payload),

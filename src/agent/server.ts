@@ -274,6 +274,9 @@ function entryWriter(d: Dispatch): EntryWriter {
 }
 
 /** Methods that neither count as use nor show the background sync's notice. */
+/** how long the agent waits without requests before its background work (summaries, index) */
+const WARM_QUIET_MS = 3000;
+
 const QUIET: ReadonlySet<MethodName> = new Set(['status', 'setIdleTimeout', 'lock', 'sshIdentities', 'sshSign', 'sshAttach']);
 
 /** Calls one checked request (its method's function from the same typed table). */
@@ -366,20 +369,78 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   const stopSoon = () => setImmediate(() => stop(EXIT.ok));
   const direct = new DirectSsh(() => existingSshDir(paths), { session, live: () => !stopped, touch: () => idle.touch(), lock: stopSoon });
   const d: Dispatch = { session, syncs, idle, direct, stopSoon };
-  serveFramed(server, (req) => handleRequest(d, files.token, req));
+  // Background work (src/vault/summaryindex.ts): read the summary index, load the log, decrypt the
+  // summaries the index did not have, in small slices, then write the index of the current commit,
+  // so that the next agent's first `list` is one AEAD open. Loading a large log is one long step:
+  // it waits until no request came for WARM_QUIET_MS (a `list` right after unlocking is served from
+  // the index meanwhile). With the log loaded the rest is cheap and runs at once, except that after
+  // a write the index is rewritten only once writes paused for WARM_QUIET_MS (a burst of `kpm add`
+  // re-seals it once). It runs again after every request. The first time, then, the strength
+  // estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries, loaded once).
+  let lastRequest = Date.now();
+  let lastWrite = 0;
+  let warming = false;
+  let estimatorLoaded = false;
+  let warmFailed = false;
+  const warm = () => {
+    if (stopped) return;
+    const since = session.logsLoaded() ? lastWrite : lastRequest;
+    const quietFor = Date.now() - since;
+    if (quietFor < WARM_QUIET_MS) return void setTimeout(warm, WARM_QUIET_MS - quietFor);
+    let done: boolean;
+    try {
+      done = session.warmUp(20);
+    } catch {
+      // a log that does not load (exit 8): no more background work; each command that reads it says so
+      warmFailed = true;
+      return;
+    }
+    if (!done) return void setTimeout(warm, 1);
+    void session
+      .saveSummaryIndexes()
+      .catch(() => undefined)
+      .then(() => {
+        warming = false;
+        if (estimatorLoaded || stopped) return;
+        estimatorLoaded = true;
+        setTimeout(() => void import('../audit/strength.js').then((m) => m.loadEstimator()).catch(() => undefined), 50);
+      });
+  };
+  const startWarm = () => {
+    if (warming || stopped || warmFailed) return;
+    warming = true;
+    setTimeout(warm, 1);
+  };
+  const writes = (method: unknown): boolean => {
+    try {
+      return isWrite(method as MethodName) === true;
+    } catch {
+      return false; // not a method (refused by handleRequest)
+    }
+  };
+  serveFramed(server, (req) => {
+    lastRequest = Date.now();
+    return handleRequest(d, files.token, req).finally(() => {
+      lastRequest = Date.now();
+      if (writes(req.method) || req.method === 'sync') lastWrite = lastRequest;
+      startWarm();
+    });
+  });
   listen(paths, server, files.ap, {
     // the sockets of running `kpm ssh-agent`s are served from here before `kpm unlock` returns
     prepare: () => direct.attachAll(),
     ready: () => {
       idle.touch();
-      // Decrypt the entry summaries in small slices between requests, so the first `list` is fast.
-      // Then the strength estimator for `kpm add` / `kpm edit` (zxcvbn's dictionaries, loaded once).
-      const warm = () => {
-        if (stopped) return;
-        if (!session.warmUp(20)) setTimeout(warm, 1);
-        else setTimeout(() => void import('../audit/strength.js').then((m) => m.loadEstimator()).catch(() => undefined), 50);
-      };
-      setTimeout(warm, 1);
+      lastRequest = Date.now();
+      // the summary index and the list text from it, while the first command is still starting up
+      setImmediate(() => {
+        try {
+          session.prefetchList();
+        } catch {
+          /* the command that lists reports it */
+        }
+        startWarm();
+      });
     },
     fail: (code) => stop(code),
   });

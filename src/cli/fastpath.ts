@@ -1,5 +1,6 @@
 // The hot paths: `kpm get NAME [--field F] [--vault V] [--raw]`, `kpm read REF`, `kpm list [--search T]
-// [--type T] [--vault V] [--json]` and `kpm sync` while the agent is unlocked. They load no
+// [--type T] [--vault V] [--json]`, `kpm run [--env-file F]… [--no-masking] -- CMD…` and `kpm sync`
+// while the agent is unlocked. They load no
 // command-line framework, only the small agent client. Anything else, or no agent, goes to the full
 // program; an error the agent reports is reported here, once, as the full program would.
 import { existsSync } from 'node:fs';
@@ -43,6 +44,41 @@ function report(e: unknown): number | undefined {
   if (!(e instanceof KpmError)) return undefined;
   process.stderr.write(`kpm: ${e.message}\n${e.hint ? `hint: ${e.hint}\n` : ''}`);
   return e.exitCode;
+}
+
+/**
+ * `kpm run [--env-file F]… [--no-masking] -- CMD [ARGS…]`: the references resolved by the agent
+ * (one field each, as `kpm read`), then the child run and masked by the same code as the full
+ * program's (src/cli/runchild.ts). Other options, or no agent: the full program.
+ */
+async function fastRun(rest: string[]): Promise<number | undefined> {
+  const envFiles: string[] = [];
+  let masking = true;
+  let i = 0;
+  for (; i < rest.length && rest[i] !== '--'; i++) {
+    if (rest[i] === '--no-masking') masking = false;
+    else if (rest[i] === '--env-file' && i + 1 < rest.length) envFiles.push(rest[++i]);
+    else return undefined;
+  }
+  const command = rest.slice(i + 1);
+  if (command.length === 0 || locateAgent(resolvePaths()) === undefined) return undefined;
+  const { exitWith, runChild, runEnv } = await import('./runchild.js'); // child_process and streams: only for `run`
+  const { env, names, refs } = runEnv(envFiles);
+  const values: string[] = [];
+  for (const ref of refs) {
+    let r;
+    try {
+      r = await call('getField', [ref.item, ref.vault, ref.field]);
+    } catch (e) {
+      if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
+      throw e;
+    }
+    if (!r) return undefined;
+    if (r.value === undefined) throw new KpmError(`${ref.text}: entry "${r.name}" has no field "${ref.field}"`, EXIT.notFound);
+    values.push(r.value);
+  }
+  names.forEach((k, n) => (env[k] = values[n]));
+  return exitWith(await runChild(command[0], command.slice(1), env, values, masking));
 }
 
 /** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
@@ -131,6 +167,7 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     process.stdout.write(text);
     return 0;
   }
+  if (cmd === 'run') return fastRun(rest);
   if (cmd === 'add' || cmd === 'edit' || cmd === 'rm' || cmd === 'remove' || cmd === 'restore') return fastWrite(cmd, rest, { call, present: () => locateAgent(resolvePaths()) !== undefined });
   if (cmd === 'sync' && rest.length === 0 && process.env.KPM_OFFLINE !== '1') {
     // a failed sync is reported here (running it again through the full program would not help)

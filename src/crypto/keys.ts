@@ -33,6 +33,8 @@ export const VAULT_LABEL = {
   headerMac: 'kpm/v2/vault/header-mac',
   /** HMAC key of the name tags */
   nameTag: 'kpm/v2/vault/name-tag',
+  /** AEAD key of the summary index (summaries.idx, docs/FORMAT.md "Summary index") */
+  summaryIndex: 'kpm/v2/vault/summary-index',
 } as const;
 
 export const accountSubkey = (accountKey: Uint8Array, use: keyof typeof ACCOUNT_LABEL): Uint8Array => hkdf(accountKey, ACCOUNT_LABEL[use]);

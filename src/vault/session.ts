@@ -10,9 +10,10 @@ import { checkName, normalizeName, type EntryPayload, type EntrySummary } from '
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { withVaultLock } from '../core/fsutil.js';
 import type { Retention } from '../settings/retention.js';
-import { collator } from './listing.js';
+import { collator, renderList } from './listing.js';
 import { byIdPrefix, isIdQuery, matchesFilter, searchOf, summaryOf, type EntryView, type ListFilter } from './records.js';
 import { listVaultDirs, openVaultMeta, readVaultHeader, Vault } from './store.js';
+import { indexMatches, readSummaryIndex, writeSummaryIndex, type IndexedSummary, type SummaryIndex } from './summaryindex.js';
 import type { UnlockedProfile } from './keyring.js';
 import type { KpmPaths } from '../core/paths.js';
 
@@ -39,6 +40,10 @@ export type { EntryView, ListFilter } from './records.js';
 export class Session {
   private readonly open = new Map<string, Vault>();
   private readonly summaries = new WeakMap<LogRecord, EntrySummary>();
+  /** the last `kpm list` text, with the state it was rendered from (see listText) */
+  private lastListText: { key: string; text: string } | undefined;
+  /** per vault id: its summary index as read (authentic, maybe stale), or null (none, or it did not open) */
+  private readonly indexes = new Map<string, SummaryIndex | null>();
   /** when each vault was last used (for the data vaults' own idle timeout) */
   private readonly lastUsed = new Map<string, number>();
 
@@ -61,6 +66,8 @@ export class Session {
   close(): void {
     for (const v of this.open.values()) v.close();
     this.open.clear();
+    this.indexes.clear();
+    this.lastListText = undefined;
     wipe(this.profile.accountKey);
   }
 
@@ -118,6 +125,8 @@ export class Session {
       if (v.ownPassword && now - (this.lastUsed.get(id) ?? 0) > idleMs) {
         v.close();
         this.open.delete(id);
+        this.indexes.delete(id);
+        this.lastListText = undefined;
         locked.push(v.name);
       }
     }
@@ -153,6 +162,7 @@ export class Session {
     const v = this.open.get(info.id);
     v?.close();
     this.open.delete(info.id);
+    this.indexes.delete(info.id);
     rmSync(join(this.paths.vaults, info.id), { recursive: true, force: true });
     return info;
   }
@@ -177,21 +187,58 @@ export class Session {
     if (!v.ownPassword) throw usageError(`vault "${v.name}" is protected by the master password; use \`kpm lock\``);
     v.close();
     this.open.delete(v.id);
+    this.indexes.delete(v.id);
+    this.lastListText = undefined;
   }
 
   private summary(v: Vault, r: LogRecord, payload?: EntryPayload): EntrySummary {
     let s = this.summaries.get(r);
     if (!s) {
-      s = summaryOf(toHex(r.entryId), v.name, payload ?? v.decrypt(r));
+      // the summary index (even a stale one) knows this very record: same entry, version and nonce
+      const id = toHex(r.entryId);
+      const hit = payload ? undefined : this.indexes.get(v.id)?.knows(id, r.version, r.sealed);
+      if (hit) s = { ...hit, vault: v.name };
+      else s = summaryOf(id, v.name, payload ?? v.decrypt(r));
       this.summaries.set(r, s);
     }
     return s;
+  }
+
+  /** The vault's summary index, read once per session (null: none, or it did not open). */
+  private summaryIndex(v: Vault): SummaryIndex | null {
+    let idx = this.indexes.get(v.id);
+    if (idx === undefined) {
+      idx = readSummaryIndex(v.summaryIndexOwner());
+      this.indexes.set(v.id, idx);
+    }
+    return idx;
+  }
+
+  /**
+   * A vault's live summaries straight from its summary index, without loading the log: only while
+   * the log is not loaded yet, and only when the index is of exactly the commit in the vault header
+   * now on disk (MAC verified). Otherwise undefined (the caller loads the log).
+   */
+  private indexedSummaries(v: Vault): EntrySummary[] | undefined {
+    if (v.recordsReady) return undefined;
+    const idx = this.summaryIndex(v);
+    if (!idx) return undefined;
+    const c = v.headCommit();
+    if (!indexMatches(idx, c) || idx.summaries.length !== c.liveCount) return undefined;
+    for (const s of idx.summaries) s.vault = v.name;
+    return idx.summaries;
   }
 
   list(filter: ListFilter = {}): EntrySummary[] {
     const q = searchOf(filter);
     const out: EntrySummary[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
+      const indexed = this.indexedSummaries(v);
+      if (indexed) {
+        for (const s of indexed) if (matchesFilter(s, filter, q)) out.push(s);
+        continue;
+      }
+      this.summaryIndex(v); // a stale index still spares decrypting the records it knows
       for (const r of v.liveRecords()) {
         const s = this.summary(v, r);
         if (matchesFilter(s, filter, q)) out.push(s);
@@ -200,10 +247,46 @@ export class Session {
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.name, b.name));
   }
 
+  /** Whether every unlocked vault's log is loaded (and its chain verified). */
+  logsLoaded(): boolean {
+    for (const v of this.open.values()) if (!v.recordsReady) return false;
+    return true;
+  }
+
+  /**
+   * The text of `kpm list` (src/vault/listing.ts). The last one is kept and given again while no
+   * vault in scope committed since (same generation and sequence: a write, a rename, a sync all
+   * move the sequence), the same vaults are unlocked and the filter is the same.
+   */
+  listText(filter: ListFilter = {}, json = false): string {
+    const vaults = this.vaultsFor(filter.vault);
+    // a loaded vault's commit is current (the agent refreshes before each request); else the header on disk now
+    const commits = vaults.map((v) => (v.recordsReady ? v.commit : v.headCommit()));
+    const key = JSON.stringify([filter.vault ?? null, filter.search ?? null, filter.type ?? null, json, vaults.map((v, i) => [v.id, v.name, commits[i].generation, commits[i].sequence])]);
+    if (this.lastListText?.key === key) return this.lastListText.text;
+    const text = renderList(this.list(filter), json);
+    this.lastListText = { key, text };
+    return text;
+  }
+
+  /**
+   * When every unlocked vault's summary index is of its current commit: reads them and renders the
+   * plain `kpm list` text from them (kept, see listText). Otherwise nothing (no log is loaded here).
+   * The agent does this right after it starts, while the next command is still starting up.
+   */
+  prefetchList(): void {
+    for (const v of this.open.values()) if (!this.indexedSummaries(v)) return;
+    this.listText();
+  }
+
   /** Decrypts every entry's summary ahead of use, a slice at a time (the agent does this when idle). */
   warmUp(budgetMs = 20): boolean {
     const deadline = Date.now() + budgetMs;
     for (const v of this.open.values()) {
+      if (!this.indexes.has(v.id)) {
+        this.summaryIndex(v);
+        if (Date.now() > deadline) return false;
+      }
       for (const r of v.liveRecords()) {
         if (this.summaries.has(r)) continue;
         this.summary(v, r);
@@ -211,6 +294,40 @@ export class Session {
       }
     }
     return true;
+  }
+
+  /**
+   * Writes the summary index (src/vault/summaryindex.ts) of every vault whose live summaries are
+   * all decrypted and whose index is not of its current commit. Under the vault lock, and only when
+   * the header on disk still has the commit the summaries were made from. An index is optional:
+   * a failure to write one changes nothing (it is rebuilt another time).
+   */
+  async saveSummaryIndexes(): Promise<void> {
+    for (const v of [...this.open.values()]) {
+      if (!v.recordsReady) continue;
+      const cur = this.indexes.get(v.id);
+      if (cur && indexMatches(cur, v.commit)) continue;
+      const rows: IndexedSummary[] = [];
+      let complete = true;
+      for (const r of v.liveRecords()) {
+        const s = this.summaries.get(r);
+        if (!s) {
+          complete = false;
+          break;
+        }
+        rows.push({ version: r.version, sealed: r.sealed, summary: s });
+      }
+      if (!complete) continue;
+      const state = v.commit;
+      try {
+        await withVaultLock(v.dir, () => {
+          if (!this.open.has(v.id) || !indexMatches(state, v.headCommit())) return; // the log moved on meanwhile
+          this.indexes.set(v.id, writeSummaryIndex(v.summaryIndexOwner(), state, rows));
+        });
+      } catch (e) {
+        if (!(e instanceof KpmError) && typeof (e as NodeJS.ErrnoException).code !== 'string') throw e;
+      }
+    }
   }
 
   /** Full entries (secrets included) matching a filter; for audit and export. */

@@ -17,6 +17,7 @@ import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
 import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
 import { deriveKek, type UnlockedProfile } from './keyring.js';
+import { SUMMARY_INDEX_FILE, summaryIndexGeneration, type IndexOwner } from './summaryindex.js';
 
 export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
 
@@ -128,6 +129,7 @@ export class Vault {
   private readonly macKey: Uint8Array;
   private readonly tagKey: Uint8Array;
   private readonly recordKey: Uint8Array;
+  private readonly indexKey: Uint8Array;
 
   private constructor(
     readonly dir: string,
@@ -138,6 +140,7 @@ export class Vault {
     this.macKey = offHeapCopy(vaultSubkey(vk, 'headerMac'));
     this.tagKey = offHeapCopy(vaultSubkey(vk, 'nameTag'));
     this.recordKey = offHeapCopy(vaultSubkey(vk, 'record'));
+    this.indexKey = offHeapCopy(vaultSubkey(vk, 'summaryIndex'));
   }
 
   get id(): string {
@@ -264,6 +267,24 @@ export class Vault {
     return this.records;
   }
 
+  /** Whether the records are loaded and their chain verified (no I/O). */
+  get recordsReady(): boolean {
+    return this.recordsLoaded && this.chainVerified;
+  }
+
+  /** The committed state on disk now: the header re-read, its MAC verified; nothing else loaded. */
+  headCommit(): Commit {
+    const h = readVaultHeader(this.dir);
+    this.verifyMac(h);
+    if (h.commit.generation !== this.header.commit.generation) dropSummaryIndex(this.dir, h.commit.generation);
+    return h.commit;
+  }
+
+  /** Where and under which key this vault's summary index lives (src/vault/summaryindex.ts). */
+  summaryIndexOwner(): IndexOwner {
+    return { dir: this.dir, key: this.indexKey, profileId: this.profile.profileId, vaultId: this.header.vaultId };
+  }
+
   private ensureLoaded(verifyChain: boolean): void {
     if (!this.recordsLoaded || (verifyChain && !this.chainVerified)) this.load(verifyChain);
   }
@@ -297,6 +318,9 @@ export class Vault {
     this.verifyMac(h);
     const c = h.commit;
     const path = join(this.dir, logFile(c.generation));
+    // A new generation (compaction, a log rewrite by sync): the summary index of the old one may
+    // hold summaries of entries deleted for good since; it goes with the old log (shredded).
+    if (this.header && c.generation !== this.header.commit.generation) dropSummaryIndex(this.dir, c.generation);
     // Read only the new records when the log grew, unless the part already read must now be verified.
     const incremental =
       this.recordsLoaded && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && (!verifyChain || this.chainVerified);
@@ -771,7 +795,7 @@ export class Vault {
   }
 
   close(): void {
-    wipe(this.vk, this.macKey, this.tagKey, this.recordKey);
+    wipe(this.vk, this.macKey, this.tagKey, this.recordKey, this.indexKey);
   }
 }
 
@@ -801,6 +825,18 @@ export function keptByRetention(all: LogRecord[], keep: number): LogRecord[] {
     for (let j = from; j < idx.length; j++) keepIdx.add(idx[j]);
   }
   return all.filter((_, i) => keepIdx.has(i));
+}
+
+/**
+ * Removes a vault's summary index of a generation before `generation` (any index, without it),
+ * overwritten first like a compacted log (docs/FORMAT.md "Summary index").
+ */
+export function dropSummaryIndex(dir: string, generation = Infinity): void {
+  const path = join(dir, SUMMARY_INDEX_FILE);
+  const g = summaryIndexGeneration(path);
+  if (g === undefined || g >= generation) return;
+  shredFile(path);
+  fs.rmSync(path, { force: true });
 }
 
 /** Overwrites a file with zeros and syncs it (before it is unlinked). */

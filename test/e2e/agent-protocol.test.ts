@@ -275,3 +275,81 @@ describe('#17: writes on the hot path', () => {
     }
   });
 });
+
+describe('#17: `kpm run` on the hot path', () => {
+  const CHILD = `
+const s = process.env.REF_PW ?? '';
+process.stdout.write('out:' + s.slice(0, 3));
+setTimeout(() => { process.stdout.write(s.slice(3) + ':' + (process.env.PLAIN ?? '') + '\\n'); process.stderr.write('err:' + s + '\\n'); process.exit(Number(process.argv[2] ?? 0)); }, 50);
+`;
+  it('masks the output and reports errors exactly as the full program does, asking the agent for the one field', async () => {
+    const home = await vaultWith([['site', 'the-user-name', 'secret-password-value']]);
+    const child = join(home, 'child.cjs');
+    fs.writeFileSync(child, CHILD);
+    fs.writeFileSync(join(home, 'good.env'), 'REF_PW=kpm://Personal/site/password\nPLAIN=from-file\n');
+    fs.writeFileSync(join(home, 'bad.env'), 'A=1\nnot a line\n');
+    const node = process.execPath;
+    const cases: Array<[string[], Record<string, string>]> = [
+      [['run', '--', node, child], { REF_PW: 'kpm://site/password' }],
+      [['run', '--', node, child, '5'], { REF_PW: 'kpm://Personal/site/password', PLAIN: 'p' }],
+      [['run', '--no-masking', '--', node, child], { REF_PW: 'kpm://site/password' }],
+      [['run', '--env-file', join(home, 'good.env'), '--', node, child], {}],
+      [['run', '--', node, child], {}],
+      [['run', '--', node, child], { REF_PW: 'kpm://site/colour' }], // no such field: exit 3
+      [['run', '--', node, child], { REF_PW: 'kpm://nope/password' }], // no such entry: exit 3
+      [['run', '--', node, child], { REF_PW: 'kpm://Nope/site/password' }], // no such vault: exit 3
+      [['run', '--', node, child], { REF_PW: 'kpm://site%/password' }], // bad reference: exit 2
+      [['run', '--env-file', join(home, 'bad.env'), '--', node, child], {}], // bad env file: exit 2
+      [['run', '--', 'no-such-command-kpm-test'], { REF_PW: 'kpm://site/password' }], // exit 127
+    ];
+    const outcomes = async (env: Record<string, string>) => {
+      const out: string[] = [];
+      for (const [args, extra] of cases) {
+        const r = await run(args, { home, env: { ...env, ...extra } });
+        out.push(`${args.join(' ').replace(node, 'node').replaceAll(home, '~')} → ${r.code}\n${r.stdout}${r.stderr}`);
+      }
+      return out;
+    };
+    const full = await outcomes({ KPM_MASTER_PASSWORD: MASTER }); // the hot path steps aside: the full program
+    await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
+    try {
+      // through a proxy in front of the agent's socket, to see what the hot path asks for
+      const sock = join(home, 'run', 'agent.sock');
+      const real = join(home, 'run', 'agent.real.sock');
+      fs.renameSync(sock, real);
+      let seen = '';
+      const proxy = net.createServer((c) => {
+        const up = net.connect(real);
+        c.on('data', (d) => up.write(d));
+        up.on('data', (d) => {
+          seen += d.toString('utf8');
+          c.write(d);
+        });
+        up.on('end', () => c.end());
+        c.on('error', () => up.destroy());
+        up.on('error', () => c.destroy());
+      });
+      await new Promise<void>((ok) => proxy.listen(sock, ok));
+      fs.chmodSync(sock, 0o600);
+      let hot: string[];
+      try {
+        hot = await outcomes({});
+      } finally {
+        await new Promise((ok) => proxy.close(ok));
+        fs.rmSync(sock, { force: true });
+        fs.renameSync(real, sock);
+      }
+      expect(hot).toEqual(full);
+      expect(seen).toContain('secret-password-value'); // the agent answered the references …
+      expect(seen).not.toContain('the-user-name'); // … one field each (getField): the full program asks for whole entries
+      expect(hot[0]).toBe(`run -- node ~/child.cjs → 0\nout:<concealed by kpm>:\nerr:<concealed by kpm>\n`);
+      expect(hot[1]).toMatch(/^run -- node ~\/child\.cjs 5 → 5\n/);
+      expect(hot[2]).toContain('out:secret-password-value:');
+      expect(hot[3]).toContain(':from-file\n');
+      expect(hot.slice(5).map((o) => Number(o.split('\n')[0].split('→ ')[1]))).toEqual([3, 3, 3, 2, 2, 127]);
+      for (const o of hot) expect(o.split('\n').filter((l) => l.startsWith('kpm: ')).length).toBeLessThanOrEqual(1);
+    } finally {
+      stopAgent(home);
+    }
+  });
+});

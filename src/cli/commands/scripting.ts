@@ -1,18 +1,15 @@
 // kpm read, kpm run, kpm inject: secrets for scripts through kpm:// references (README "Scripts and CI").
 import type { Command } from 'commander';
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
-import { KpmError, EXIT, usageError } from '../../core/errors.js';
+import { existsSync } from 'node:fs';
+import { usageError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/fsutil.js';
-import { childEnv, isSecretEnv } from '../../core/childenv.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../../settings/load.js';
 import { ctx } from '../context.js';
 import { readStdinText } from '../io.js';
-import { isRef, parseRef, resolveRefs, type SecretRef } from '../refs.js';
-import { parseEnvFile, scanTemplate } from '../envfile.js';
-import { maskingStream } from '../mask.js';
+import { parseRef, resolveRefs, type SecretRef } from '../refs.js';
+import { scanTemplate } from '../envfile.js';
+import { exitWith, readTextFile, runChild, runEnv } from '../runchild.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -36,78 +33,6 @@ async function resolveAll(refs: SecretRef[], passwordStdin?: boolean): Promise<s
 function writeSecretFile(path: string, data: string, force?: boolean): void {
   if (!force && existsSync(path)) throw usageError(`${path} exists already`, 'use --force to overwrite it');
   writeFileAtomic(path, Buffer.from(data, 'utf8'));
-}
-
-function readTextFile(path: string, what: string): string {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === 'ENOENT') throw new KpmError(`${what} ${path} does not exist`, EXIT.notFound);
-    if (err.code === 'EISDIR') throw usageError(`${what} ${path} is a folder`);
-    throw e;
-  }
-  const text = bytes.toString('utf8');
-  if (!Buffer.from(text, 'utf8').equals(bytes)) throw usageError(`${what} ${path} is not valid UTF-8`);
-  return text;
-}
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
-
-/** Runs the child with the resolved environment; resolves to the exit code (128+N for a signal). */
-function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv, secrets: string[], masking: boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const mask = masking && secrets.length > 0;
-    const child = spawn(cmd, args, { env, stdio: ['inherit', mask ? 'pipe' : 'inherit', mask ? 'pipe' : 'inherit'] });
-    // On a terminal, Ctrl-C and Ctrl-\ reach the whole foreground group, the child included: kpm
-    // then only waits for it instead of sending the signal a second time.
-    const fromTerminal = (sig: NodeJS.Signals) => (sig === 'SIGINT' || sig === 'SIGQUIT') && Boolean(process.stdin.isTTY);
-    const forward = (sig: NodeJS.Signals) => () => {
-      if (child.exitCode === null && child.signalCode === null && !fromTerminal(sig)) child.kill(sig);
-    };
-    const handlers = SIGNALS.map((s) => [s, forward(s)] as const);
-    for (const [s, h] of handlers) process.on(s, h);
-    const done = () => {
-      for (const [s, h] of handlers) process.off(s, h);
-    };
-    const pending: Array<Promise<void>> = [];
-    if (mask) {
-      for (const [from, to] of [[child.stdout!, process.stdout], [child.stderr!, process.stderr]] as const) {
-        const t = maskingStream(secrets);
-        pending.push(new Promise((res) => t.on('end', res)));
-        from.pipe(t).pipe(to, { end: false });
-      }
-    }
-    let settled = false;
-    const finish = (code: number) => {
-      if (settled) return;
-      settled = true;
-      done();
-      void Promise.all(pending).then(() => resolve(code));
-    };
-    child.on('error', (e: NodeJS.ErrnoException) => {
-      if (settled) return;
-      // as shells do: 127 when the command does not exist, 126 when it cannot be run
-      if (e.code === 'ENOENT' || e.code === 'EACCES' || e.code === 'ENOTDIR') {
-        process.stderr.write(`kpm: ${e.code === 'EACCES' ? 'permission denied' : 'command not found'}: ${cmd}\n`);
-        settled = true;
-        done();
-        return resolve(e.code === 'EACCES' ? 126 : 127);
-      }
-      settled = true;
-      done();
-      reject(e);
-    });
-    child.on('close', (code, signal) => finish(signal ? 128 + (osConstants.signals[signal] ?? 0) : (code ?? 1)));
-  });
-}
-
-/** Exits with the child's code once our own output is flushed. */
-function exitWith(code: number): Promise<never> {
-  return new Promise(() => {
-    process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
-  });
 }
 
 export function register(program: Command): void {
@@ -161,18 +86,7 @@ Examples:
   kpm run --no-masking -- psql "$DATABASE_URL"`)
     .action(async (command: string[], o: { envFile?: string[]; masking: boolean; passwordStdin?: boolean }) => {
       const [cmd, ...args] = command;
-      const env = childEnv();
-      for (const f of o.envFile ?? []) for (const [k, v] of parseEnvFile(readTextFile(f, 'env file'), f)) env[k] = v;
-      for (const k of Object.keys(env)) if (isSecretEnv(k)) delete env[k]; // nor from an env file
-      const names = Object.keys(env).filter((k) => isRef(env[k] ?? ''));
-      const refs = names.map((k) => {
-        try {
-          return parseRef(env[k]!);
-        } catch (e) {
-          if (e instanceof KpmError) throw new KpmError(`${k}: ${e.message}`, e.exitCode, e.hint);
-          throw e;
-        }
-      });
+      const { env, names, refs } = runEnv(o.envFile ?? []);
       const values = await resolveAll(refs, o.passwordStdin);
       names.forEach((k, i) => (env[k] = values[i]));
       const code = await runChild(cmd, args, env, values, o.masking);

@@ -70,6 +70,7 @@ async function fastRun(rest: string[]): Promise<number | undefined> {
     try {
       r = await call('getField', [ref.item, ref.vault, ref.field]);
     } catch (e) {
+      if (mayDiscover(e)) return undefined; // perhaps in a shared vault this device has not seen yet: the full program looks
       if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
       throw e;
     }
@@ -107,7 +108,7 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
 
 // With shared vaults on this device (share.kpms, src/share/state.ts), the commands that may reach
 // them go to the full program, which reads them with the share client (src/cli/shared.ts).
-const SHARED_COMMANDS = new Set(['get', 'read', 'list', 'ls', 'edit', 'rm', 'remove', 'sync']);
+const SHARED_COMMANDS = new Set(['get', 'read', 'run', 'list', 'ls', 'edit', 'rm', 'remove', 'sync']);
 const hasShared = () => existsSync(join(resolvePaths().data, 'share.kpms'));
 /** An entry the agent does not have may be in a shared vault this device has not seen yet: the full program asks the server (src/cli/shared.ts withDiscovery). */
 const mayDiscover = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.notFound && process.env.KPM_OFFLINE !== '1' && existsSync(join(resolvePaths().data, 'session.json'));
@@ -147,6 +148,7 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     try {
       r = await getFieldOrDiscover([ref.item, ref.vault, ref.field]);
     } catch (e) {
+      if (mayDiscover(e)) return undefined; // perhaps in a shared vault this device has not seen yet: the full program looks
       if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
       throw e;
     }

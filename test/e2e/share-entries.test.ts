@@ -82,6 +82,9 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect((await kpm('a2', ['get', 'db'], 0, undefined, {})).stdout).toBe('Db-Secret-1\n');
     expect((await kpm('a2', ['list'], 0, undefined, {})).stdout).toMatch(/deploy +bot .*\[Team\]/);
     expect((await kpm('a2', ['read', 'kpm://Team/deploy/url'], 0, undefined, {})).stdout).toBe('https://ci.example.org\n');
+    // kpm run on the agent's hot path: a reference to a shared entry reaches the child (masked in its output)
+    const ran = await kpm('a2', ['run', '--', 'sh', '-c', 'test "$DB" = Db-Secret-1 && echo "ok $DB"'], 0, undefined, { DB: 'kpm://Team/db/password' });
+    expect(ran.stdout).toBe('ok <concealed by kpm>\n');
     await kpm('a2', ['add', 'a2-entry', '--vault', 'Team', '--password-stdin'], 0, 'From-A2-Agent\n', {});
     expect((await kpm('b1', ['get', 'a2-entry'])).stdout).toBe('From-A2-Agent\n');
     // a name that is in no vault is still "not found" (exit 3), through the agent too

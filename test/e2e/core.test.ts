@@ -6,27 +6,18 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, initVault, leaks, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const HEX32 = /^[0-9a-f]{32}$/;
-
-function expectClean(r: RunResult, secrets: string[] = [MASTER]): void {
-  expect(leaks(r, secrets), describeRun([], r)).toEqual([]);
-}
 
 function expectCode(args: string[], r: RunResult, code: number): void {
   expect(r.code, describeRun(args, r)).toBe(code);
 }
 
 /** Runs `kpm ARGS` expecting exit `code`, and checks that nothing leaked. */
-async function kpm(home: string, args: string[], code: number, opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expectCode(args, r, code);
-  expectClean(r);
-  return r;
-}
+const kpm = kpmWith({ secrets: [MASTER] });
 
 const ENTRY_JSON_KEYS = ['created', 'custom', 'fields', 'id', 'name', 'passwordChanged', 'tags', 'type', 'updated', 'vault', 'version'];
 
@@ -246,8 +237,7 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'mail', 'mail-secret', ['--username', 'me@example.com']);
   });
 
@@ -324,8 +314,7 @@ describe('several vaults', () => {
   const env = withMaster();
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
   });
 
   it('vault create Work, then the same name in Personal and Work: get NAME exits 2 and names both', async () => {
@@ -383,8 +372,7 @@ describe('totp', () => {
   const uri = `otpauth://totp/Example:alice@example.com?secret=${base32(secret)}&issuer=Example&algorithm=SHA1&digits=6&period=30`;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'example', 'pw', ['--totp', uri]);
   });
 

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, initHome, describeTty, leaks, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const env = withMaster();
 
@@ -31,8 +31,7 @@ describe('documents', () => {
   };
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     src = join(home, 'src');
     fs.mkdirSync(src);
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(join(src, name), data);
@@ -197,8 +196,7 @@ describe('documents', () => {
 
 describe('with the unlock agent', () => {
   it('doc add, attach and doc get work through the agent (no master password in the environment)', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     try {
       await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
       const data = seeded('docs:200k', 200_000);

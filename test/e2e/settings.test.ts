@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runTty, withMaster, type RunResult,
+  kpmWith, addEntry, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, runTty, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const SETTINGS_PW = 'settings password 42';
@@ -32,16 +32,11 @@ async function stillRunning(pid: number): Promise<boolean> {
   return true;
 }
 
-async function kpm(home: string, args: string[], code: number, opts: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r, [MASTER, SETTINGS_PW])).toEqual([]);
-  return r;
-}
+/** `kpm(home, args, code, {env, input})`: exit `code`, no stack trace, neither password in the output. */
+const kpm = kpmWith({ secrets: [MASTER, SETTINGS_PW] });
 
 async function lockedHome(): Promise<string> {
-  const home = makeHome();
-  await initVault(home);
+  const home = initHome();
   await kpm(home, ['config', 'set', 'autolock', '20'], 0);
   await kpm(home, ['settings', 'lock', '--password-stdin'], 0, { input: SETTINGS_PW + '\n' });
   return home;
@@ -50,8 +45,7 @@ async function lockedHome(): Promise<string> {
 describe('kpm config', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
   });
 
   it('lists every key with its default, sets typed values, gets and resets them', async () => {
@@ -103,8 +97,7 @@ describe('kpm config', () => {
   });
 
   it('`kpm get` does not read the settings: it works even with a broken config.json', async () => {
-    const h = makeHome();
-    await initVault(h);
+    const h = initHome();
     await addEntry(h, 'site', 'site-secret');
     fs.mkdirSync(join(h, 'config'), { recursive: true });
     writeCfg(h, { autolock: 'never', hooks: { post: 'sh -c evil' } });
@@ -176,8 +169,7 @@ describe('kpm settings lock: guarded actions', () => {
 
 describe('settings lock on a terminal, --use-master, and unlock', () => {
   it('asks for the new settings password twice; unlock restores normal behaviour', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const args = ['settings', 'lock'];
     const r = await runTty(args, [
       { expect: 'Choose a settings password', send: SETTINGS_PW + '\r' },
@@ -195,8 +187,7 @@ describe('settings lock on a terminal, --use-master, and unlock', () => {
   });
 
   it('--use-master checks the master password against the vault and then guards with it', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await kpm(home, ['settings', 'lock', '--use-master', '--password-stdin'], 5, { input: 'not the master password\n' });
     expect(fs.existsSync(markerPath(home))).toBe(false);
     await kpm(home, ['settings', 'lock', '--use-master', '--password-stdin'], 0, { input: MASTER + '\n' });
@@ -344,8 +335,7 @@ describe('kpm reset and kpm uninstall', () => {
   });
 
   it('uninstall (unprotected): removes data and completion scripts and prints the npm command', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const scripts = [join(home, '.local/share/bash-completion/completions/kpm'), join(home, '.zfunc/_kpm'), join(home, '.config/fish/completions/kpm.fish')];
     const unrelated = join(home, '.zfunc', '_git');
     for (const f of [...scripts, unrelated]) {

@@ -1,7 +1,8 @@
 // The everyday commands, end to end, through the built binary: init, add, get, list, edit, rm,
 // trash, with KPM_MASTER_PASSWORD (no agent) and with the unlock agent; status; several vaults;
 // totp; generate.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { seeded } from '../helpers/seeded.js';
 import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -185,7 +186,7 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
 
   it('edit --password-stdin sets the new password and moves passwordChanged', async () => {
     const before = JSON.parse((await kpm(home, ['get', 'github-work', '--json'], 0, { env })).stdout);
-    await new Promise((r) => setTimeout(r, 5));
+    // no sleep: the edit runs in a process that starts after the add that set passwordChanged has exited
     await kpm(home, ['edit', 'github-work', '--password-stdin'], 0, { env, input: 'n3w-secret\n' });
     const after = JSON.parse((await kpm(home, ['get', 'github-work', '--json'], 0, { env })).stdout);
     expect(after.fields.password).toBe('n3w-secret');
@@ -313,14 +314,15 @@ describe('several vaults', () => {
   let home: string;
   const env = withMaster();
 
+  // every test reads what this makes (each exit 0 checked), none relies on another test having run
   beforeAll(async () => {
     home = initHome();
-  });
-
-  it('vault create Work, then the same name in Personal and Work: get NAME exits 2 and names both', async () => {
     await kpm(home, ['vault', 'create', 'Work'], 0, { env });
     await addEntry(home, 'vpn', 'personal-vpn');
     await addEntry(home, 'vpn', 'work-vpn', ['--vault', 'Work']);
+  });
+
+  it('vault create Work, then the same name in Personal and Work: get NAME exits 2 and names both', async () => {
     const r = await kpm(home, ['get', 'vpn'], 2, { env });
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Personal/vpn');
@@ -368,7 +370,7 @@ describe('several vaults', () => {
 describe('totp', () => {
   let home: string;
   const env = withMaster();
-  const secret = randomBytes(20);
+  const secret = seeded('core-totp-secret', 20); // the same secret every run
   const uri = `otpauth://totp/Example:alice@example.com?secret=${base32(secret)}&issuer=Example&algorithm=SHA1&digits=6&period=30`;
 
   beforeAll(async () => {

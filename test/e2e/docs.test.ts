@@ -5,16 +5,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, initHome, describeTty, leaks, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
+import { kpm as runKpm, BIN, cleanEnv, initHome, describeTty, MASTER, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const env = withMaster();
 
-async function kpm(home: string, args: string[], code: number, input?: string): Promise<RunResult> {
-  const r = await run(args, { home, env, input });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r, [MASTER])).toEqual([]);
-  return r;
-}
+/** `kpm(home, ARGS, code, input)`: the shared runner (test/helpers/kpm.ts), unlocked, no stack trace or master password in the output. */
+const kpm = (home: string, args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { env, input, secrets: [MASTER] });
 
 const blobFiles = (home: string): string[] => {
   const dir = join(home, 'data', 'blobs');

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentPid, BIN, cleanEnv, describeRun, initVault, makeHome, MASTER, ROOT, run, runOk, stopAgent, type RunResult } from '../helpers/kpm.js';
+import { agentPid, initHome, BIN, cleanEnv, describeRun, MASTER, ROOT, run, runOk, stopAgent, type RunResult } from '../helpers/kpm.js';
 import { spawn } from 'node:child_process';
 import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 
@@ -86,8 +86,7 @@ function rawRequest(home: string, req: Record<string, unknown>): Promise<string>
 }
 
 async function vaultWith(entries: Array<[string, string, string]>): Promise<string> {
-  const home = makeHome();
-  await initVault(home);
+  const home = initHome();
   for (const [name, user, pw] of entries) await runOk(['add', name, '--username', user, '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: pw + '\n' });
   return home;
 }

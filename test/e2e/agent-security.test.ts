@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
-import { agentPid, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
+import { agentPid, initHome, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
 
 const ROOT = process.getuid?.() === 0;
 const OTHER = 65534;
@@ -142,8 +142,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
   }, 120_000);
 
   it("S2: the client refuses (exit 9) an agent folder, socket or token that is not the user's alone, and sends nothing", async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await runOk(['add', 'site', '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: 'the-real-value\n' });
     expect((await unlock(home)).code).toBe(0);
     const runDir = join(home, 'run');
@@ -198,8 +197,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
   }, 60_000);
 
   it("S2: the agent refuses to start in a run folder that is a symlink or another user's (exit 9), and holds no keys", async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const elsewhere = fs.mkdtempSync(join(os.tmpdir(), 'kpm-elsewhere-'));
     try {
       fs.symlinkSync(elsewhere, join(home, 'run'));
@@ -222,8 +220,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
 
 describe('S9: one agent per profile', () => {
   it('S9: concurrent `kpm unlock`s start one agent; `kpm lock` leaves none holding keys', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     try {
       const rs = await Promise.all(Array.from({ length: 4 }, () => unlock(home)));
       for (const r of rs) expect(r.code, describeRun(['unlock'], r)).toBe(0);
@@ -243,8 +240,7 @@ describe('S9: one agent per profile', () => {
 describe('S13: the agent validates every request against its method', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await runOk(['add', 'site', '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: 'the-real-value\n' });
     expect((await unlock(home)).code).toBe(0);
   }, 60_000);
@@ -295,8 +291,7 @@ describe('S13: the agent validates every request against its method', () => {
 
 describe('kpm agent status | stop', () => {
   it('agent status shows the running agent; agent stop stops it, guarded by the settings password', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     try {
       expect(JSON.parse((await runOk(['agent', 'status', '--json'], { home })).stdout)).toEqual({ running: false });
       expect((await unlock(home)).code).toBe(0);
@@ -322,8 +317,7 @@ describe('kpm agent status | stop', () => {
 
 describe('the $EDITOR scratch file for notes', () => {
   it('is in a private 0700 folder under the run folder (not the shared temp folder), gets no kpm secret variable, and is removed', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const report = join(home, 'editor-report.json');
     const editor = join(home, 'editor.cjs');
     fs.writeFileSync(

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addEntry, describeRun, initVault, leaks, makeHome, MASTER, run, withMaster, type RunResult } from '../helpers/kpm.js';
+import { addEntry, initHome, describeRun, leaks, MASTER, run, withMaster, type RunResult } from '../helpers/kpm.js';
 import { deadUrl, sha1, startRangeServer, writeHashFile, type RangeServer } from '../helpers/hibp.js';
 
 const EXIT_FINDINGS = 10;
@@ -51,8 +51,7 @@ const names = (xs: { vault: string; name: string }[]) => xs.map((x) => `${x.vaul
 
 beforeAll(async () => {
   server = await startRangeServer(BREACHED_BY_HASH);
-  home = makeHome();
-  await initVault(home);
+  home = initHome();
   const vaultCreate = await run(['vault', 'create', 'Work'], { home, env: withMaster() });
   expect(vaultCreate.code, describeRun(['vault', 'create', 'Work'], vaultCreate)).toBe(0);
   for (const [key, pw] of Object.entries(ENTRIES)) {
@@ -180,8 +179,7 @@ describe('kpm audit', () => {
   });
 
   it('names each data vault it could not check because it is locked (text and --json)', async () => {
-    const h = makeHome();
-    await initVault(h);
+    const h = initHome();
     const ok = async (args: string[], input?: string) => {
       const r = await run(args, { home: h, input });
       expect(r.code, describeRun(args, r)).toBe(0);
@@ -201,8 +199,7 @@ describe('kpm audit', () => {
   });
 
   it('keeps the strength estimates in an encrypted cache: the same report again, through the agent too; --no-cache neither reads nor writes it', async () => {
-    const h = makeHome();
-    await initVault(h);
+    const h = initHome();
     const ok = async (args: string[], input?: string, env?: Record<string, string | undefined>) => {
       const r = await run(args, { home: h, input, env });
       expect(r.code, describeRun(args, r)).toBe(0);

@@ -3,7 +3,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addEntry, agentPid, describeRun, initVault, leaks, lines, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
+import { addEntry, initHome, agentPid, describeRun, leaks, lines, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const WRONG = 'definitely not the master password';
 const SECRETS = [MASTER, WRONG, 'original-secret'];
@@ -38,8 +38,7 @@ describe('wrong master password', () => {
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'site', 'original-secret');
   });
 
@@ -85,8 +84,7 @@ describe('missing vault and missing entries', () => {
   });
 
   it('an unknown entry exits 3 (get, edit, rm, totp)', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await addEntry(home, 'github', 'original-secret');
     for (const args of [['get', 'gthub'], ['edit', 'nope', '--username', 'x'], ['rm', 'nope', '--yes'], ['totp', 'nope'], ['show', 'nope']]) {
       await refused(home, args, 3, { env: withMaster() });
@@ -98,8 +96,7 @@ describe('malformed command lines → exit 2', () => {
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'site', 'original-secret');
   });
 
@@ -145,8 +142,7 @@ describe('stdin that is not UTF-8 → exit 2', () => {
   });
 
   it('unlock, get, list --password-stdin and add --password-stdin', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await addEntry(home, 'site', 'original-secret');
     const before = snapshot(home);
     await refused(home, ['unlock', '--password-stdin'], 2, { input: BAD });
@@ -166,8 +162,7 @@ describe('oversized values → exit 2, nothing saved', () => {
   const TWO_MIB = 2 * 1024 * 1024;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'site', 'original-secret');
   });
 
@@ -209,8 +204,7 @@ describe('oversized values → exit 2, nothing saved', () => {
 
 describe('init twice', () => {
   it('exits 2 and the original vault still opens with the original password', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await addEntry(home, 'site', 'original-secret');
     const before = snapshot(home);
     const r = await refused(home, ['init', '--password-stdin'], 2, { input: 'another master password\n' });

@@ -5,17 +5,13 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runTty, withMaster, type RunResult } from '../helpers/kpm.js';
+import { kpmWith, initHome, describeTty, MASTER, runTty, withMaster } from '../helpers/kpm.js';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
 const EXPORT_PW = 'bitwarden export pw 9';
 
-async function kpm(home: string, args: string[], code: number, opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r, [MASTER, EXPORT_PW]), describeRun(args, r)).toEqual([]);
-  return r;
-}
+/** `kpm(home, args, code, {env, input})`: exit `code`, no stack trace, neither password in the output. */
+const kpm = kpmWith({ secrets: [MASTER, EXPORT_PW] });
 
 /** Every entry as kpm holds it, without what a new vault gives anew (ids). */
 const entriesOf = async (home: string) => {
@@ -25,8 +21,7 @@ const entriesOf = async (home: string) => {
 
 describe("issue 16: kpm export --format bitwarden-json --encrypted (Bitwarden's password-protected .json)", () => {
   it('round trip: kpm export (export password from stdin) → kpm import into a fresh home gives back every entry; a wrong password imports nothing', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await kpm(home, ['import', join(FIX, 'bitwarden-roundtrip.json')], 0, { env: withMaster() });
     const out = join(home, 'bw-protected.json');
     const r = await kpm(home, ['export', '--format', 'bitwarden-json', '--encrypted', '--password-stdin', '--export-password-stdin', '-o', out, '--json'], 0, {
@@ -39,8 +34,7 @@ describe("issue 16: kpm export --format bitwarden-json --encrypted (Bitwarden's 
     expect(JSON.parse(text)).toMatchObject({ encrypted: true, passwordProtected: true, kdfType: 1, kdfMemory: 64, kdfIterations: 3, kdfParallelism: 4 });
     expect(text).not.toContain('octocat');
 
-    const other = makeHome();
-    await initVault(other);
+    const other = initHome();
     const wrong = await kpm(other, ['import', out, '--export-password-stdin'], 5, { env: withMaster(), input: 'not the password\n' });
     expect(wrong.stderr).toMatch(/wrong password for the encrypted Bitwarden export/);
     expect(JSON.parse((await kpm(other, ['status', '--json'], 0)).stdout).entries).toBe(0);
@@ -50,8 +44,7 @@ describe("issue 16: kpm export --format bitwarden-json --encrypted (Bitwarden's 
   });
 
   it('an export password shorter than 8 characters is refused (exit 2) and nothing is written', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const out = join(home, 'short.json');
     const r = await kpm(home, ['export', '--format', 'bitwarden-json', '--encrypted', '--password-stdin', '--export-password-stdin', '-o', out], 2, { input: `${MASTER}\nshort\n` });
     expect(r.stderr).toMatch(/at least 8 characters/);
@@ -59,8 +52,7 @@ describe("issue 16: kpm export --format bitwarden-json --encrypted (Bitwarden's 
   });
 
   it('on a terminal: asks the master password, then the export password twice; kpm import opens the file with it', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await kpm(home, ['import', join(FIX, 'bitwarden-roundtrip.json')], 0, { env: withMaster() });
     const out = join(home, 'bw.json');
     const args = ['export', '--format', 'bitwarden-json', '--encrypted', '-o', out];

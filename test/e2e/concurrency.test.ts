@@ -4,7 +4,7 @@
 // commits and no writer loses another's record.
 import { seeded } from '../helpers/seeded.js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initVault, makeHome, mapLimit, MASTER, run, runOk, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
+import { describeRun, initHome, mapLimit, MASTER, run, runOk, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
 // Each `kpm add` pays a whole key derivation (~0.3 CPU-s), so the binary runs 8 lanes × 6 here; the
 // 8 × 50 run with real writer processes is test/unit/vault-processes.test.ts. KPM_E2E_PER_LANE overrides.
@@ -17,8 +17,7 @@ describe(`${LANES} lanes × ${PER_LANE} sequential kpm add, lanes in parallel, n
   const failures: string[] = [];
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
   });
 
   it('every add succeeds', async () => {

@@ -1,32 +1,24 @@
 // The everyday commands, end to end, through the built binary: init, add, get, list, edit, rm,
 // trash, with KPM_MASTER_PASSWORD (no agent) and with the unlock agent; status; several vaults;
 // totp; generate.
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { seeded } from '../helpers/seeded.js';
 import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, initVault, leaks, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 const HEX32 = /^[0-9a-f]{32}$/;
-
-function expectClean(r: RunResult, secrets: string[] = [MASTER]): void {
-  expect(leaks(r, secrets), describeRun([], r)).toEqual([]);
-}
 
 function expectCode(args: string[], r: RunResult, code: number): void {
   expect(r.code, describeRun(args, r)).toBe(code);
 }
 
 /** Runs `kpm ARGS` expecting exit `code`, and checks that nothing leaked. */
-async function kpm(home: string, args: string[], code: number, opts: { env?: Record<string, string>; input?: string } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expectCode(args, r, code);
-  expectClean(r);
-  return r;
-}
+const kpm = kpmWith({ secrets: [MASTER] });
 
 const ENTRY_JSON_KEYS = ['created', 'custom', 'fields', 'id', 'name', 'passwordChanged', 'tags', 'type', 'updated', 'vault', 'version'];
 
@@ -194,7 +186,7 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
 
   it('edit --password-stdin sets the new password and moves passwordChanged', async () => {
     const before = JSON.parse((await kpm(home, ['get', 'github-work', '--json'], 0, { env })).stdout);
-    await new Promise((r) => setTimeout(r, 5));
+    // no sleep: the edit runs in a process that starts after the add that set passwordChanged has exited
     await kpm(home, ['edit', 'github-work', '--password-stdin'], 0, { env, input: 'n3w-secret\n' });
     const after = JSON.parse((await kpm(home, ['get', 'github-work', '--json'], 0, { env })).stdout);
     expect(after.fields.password).toBe('n3w-secret');
@@ -246,8 +238,7 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'mail', 'mail-secret', ['--username', 'me@example.com']);
   });
 
@@ -323,15 +314,15 @@ describe('several vaults', () => {
   let home: string;
   const env = withMaster();
 
+  // every test reads what this makes (each exit 0 checked), none relies on another test having run
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
-  });
-
-  it('vault create Work, then the same name in Personal and Work: get NAME exits 2 and names both', async () => {
+    home = initHome();
     await kpm(home, ['vault', 'create', 'Work'], 0, { env });
     await addEntry(home, 'vpn', 'personal-vpn');
     await addEntry(home, 'vpn', 'work-vpn', ['--vault', 'Work']);
+  });
+
+  it('vault create Work, then the same name in Personal and Work: get NAME exits 2 and names both', async () => {
     const r = await kpm(home, ['get', 'vpn'], 2, { env });
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Personal/vpn');
@@ -379,12 +370,11 @@ describe('several vaults', () => {
 describe('totp', () => {
   let home: string;
   const env = withMaster();
-  const secret = randomBytes(20);
+  const secret = seeded('core-totp-secret', 20); // the same secret every run
   const uri = `otpauth://totp/Example:alice@example.com?secret=${base32(secret)}&issuer=Example&algorithm=SHA1&digits=6&period=30`;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'example', 'pw', ['--totp', uri]);
   });
 

@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, initVault, makeHome, mapLimit, MASTER, prng, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, initHome, mapLimit, MASTER, prng, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
 
 // Each killed `kpm add` pays a whole key derivation, so the binary gets 40 kills here; the 200-kill
 // run with real writer processes is test/unit/vault-processes.test.ts. KPM_E2E_CRASH_ADDS overrides.
@@ -38,8 +38,7 @@ let home: string;
 let vaultDir: string;
 
 beforeAll(async () => {
-  home = makeHome();
-  await initVault(home);
+  home = initHome();
   const [id] = readdirSync(join(home, 'data', 'vaults'));
   vaultDir = join(home, 'data', 'vaults', id);
 });

@@ -5,16 +5,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
+import { kpm as runKpm, BIN, cleanEnv, initHome, describeTty, MASTER, runOk, runTty, stopAgent, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const env = withMaster();
 
-async function kpm(home: string, args: string[], code: number, input?: string): Promise<RunResult> {
-  const r = await run(args, { home, env, input });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r, [MASTER])).toEqual([]);
-  return r;
-}
+/** `kpm(home, ARGS, code, input)`: the shared runner (test/helpers/kpm.ts), unlocked, no stack trace or master password in the output. */
+const kpm = (home: string, args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { env, input, secrets: [MASTER] });
 
 const blobFiles = (home: string): string[] => {
   const dir = join(home, 'data', 'blobs');
@@ -31,8 +27,7 @@ describe('documents', () => {
   };
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     src = join(home, 'src');
     fs.mkdirSync(src);
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(join(src, name), data);
@@ -197,8 +192,7 @@ describe('documents', () => {
 
 describe('with the unlock agent', () => {
   it('doc add, attach and doc get work through the agent (no master password in the environment)', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     try {
       await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
       const data = seeded('docs:200k', 200_000);

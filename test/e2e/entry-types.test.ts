@@ -3,7 +3,7 @@
 // `get --field`, the default field with `get`, and `show` hiding exactly the secret fields unless
 // --reveal. A new type file is covered here without editing this test (unless it has its own command).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initVault, makeHome, MASTER, runOk } from '../helpers/kpm.js';
+import { initHome, MASTER, runOk } from '../helpers/kpm.js';
 import { examplePayload } from '../helpers/entrytypes.js';
 import { maskedValue } from '../../src/vault/entry.js';
 import { TYPE_SPECS, typeSpec } from '../../src/vault/types/index.js';
@@ -20,8 +20,7 @@ const ADDERS: Partial<Record<EntryType, (home: string, name: string) => Promise<
 describe('every entry type through add, get and show', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
   });
 

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
 import { startServer } from '../helpers/server.js';
 
@@ -14,12 +14,8 @@ import { startServer } from '../helpers/server.js';
 const SGR = /\x1b\[[0-9;]*m/;
 const keyring = (home: string) => join(home, 'data', 'keyring.kpm');
 
-async function kpm(home: string, args: string[], code: number, opts: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r)).toEqual([]);
-  return r;
-}
+/** `kpm(home, args, code, {env, input})`: exit `code`, no stack trace in the output. */
+const kpm = kpmWith({ secrets: [] });
 
 describe('S14: the master password gets the strength check kpm has for entry passwords', () => {
   it('S14: `kpm init` refuses a weak master password off a terminal (exit 2, saying why), unless --allow-weak-password', async () => {
@@ -56,8 +52,7 @@ describe('S14: the master password gets the strength check kpm has for entry pas
   });
 
   it('S14: `kpm passwd` and data-vault passwords get the same check; a password over 1 KiB is refused before the key derivation', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const weak = await kpm(home, ['passwd', '--password-stdin'], 2, { input: `${MASTER}\npassword1\n` });
     expect(weak.stderr).toMatch(/the new master password is too weak/);
     await runOk(['list'], { home, env: withMaster() }); // unchanged
@@ -82,8 +77,7 @@ describe('S14: the master password gets the strength check kpm has for entry pas
 describe('at a prompt', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'existing', 'existing-secret');
   });
 
@@ -152,8 +146,7 @@ describe('at a prompt', () => {
 describe('entries', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
   });
 
   it('an empty password on --password-stdin (an unset $PW) is refused unless --no-password; nothing is saved', async () => {
@@ -202,8 +195,7 @@ describe('entries', () => {
         expect(item.fields).toContainEqual({ name: 'api key', value: 'sk_live_123', type: 1, linkedId: null });
         expect(item.fields).toContainEqual({ name: 'note field', value: 'plain value', type: 1, linkedId: null });
       }
-      const other = makeHome();
-      await initVault(other);
+      const other = initHome();
       await kpm(other, ['import', out, '--format', format], 0, { env });
       const back = (await kpm(other, ['show', 'mail'], 0, { env })).stdout;
       expect(back).toMatch(/api key: ••••••••/);
@@ -239,8 +231,7 @@ describe('entries', () => {
 
 describe('kpm unlock', () => {
   it('--timeout N while unlocked changes the timeout (and "1 idle minute" is singular)', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     try {
       const u = await kpm(home, ['unlock', '--password-stdin', '--timeout', '1'], 0, { input: MASTER + '\n' });
       expect(u.stderr).toMatch(/after 1 idle minute\./);

@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync, chmodSync, mkdirSync, lstatSync, lchownSync, symlinkSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, initHome, leaks, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
 
 const CONCEALED = '<concealed by kpm>';
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXP';
@@ -71,8 +71,7 @@ if (mode === 'env') {
 `;
 
 beforeAll(async () => {
-  home = makeHome();
-  await initVault(home);
+  home = initHome();
   child = join(home, 'child.mjs');
   writeFileSync(child, CHILD_SCRIPT);
   // `kpm` on the PATH of the completion tests

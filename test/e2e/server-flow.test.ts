@@ -5,7 +5,7 @@
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
+import { kpm as runKpm, describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, runServerCli, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 
 const PW = 'Flow7Password';
@@ -16,12 +16,8 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   let srv: RunningServer;
   let home: string;
   const secrets: string[] = [PW, WRONG];
-  const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
-    const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    expect(leaks(r, secrets), describeRun(args, r)).toEqual([]);
-    return r;
-  };
+  /** `kpm(ARGS, code, input)`: the shared runner (test/helpers/kpm.ts) in `home` against the server; `secrets` (read at each call) stay out of the output. */
+  const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { env: { KPM_SERVER: srv.url }, input, secrets });
 
   beforeAll(async () => {
     smtp = await smtpReceiver();
@@ -182,12 +178,7 @@ describe('S7: one-time codes never on the command line', () => {
   it('S7: `activate CODE`, `reset-password --code C`, `login --otp C`, `2fa confirm CODE` are refused (exit 2, naming the safe form) before anything is sent, so the code stays usable; the safe forms work', async () => {
     const srv = await startServer({ args: ['--log-level', 'warn'] });
     const home = makeHome();
-    const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
-      const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
-      expect(r.code, describeRun(args, r)).toBe(code);
-      expect(r.stderr).not.toMatch(/\n\s+at /);
-      return r;
-    };
+    const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { env: { KPM_SERVER: srv.url }, input, secrets: [] });
     await kpm(['register', '--email', 's7@example.org', '--password-stdin', '--region', 'DE'], 0, PW + '\n');
     const act = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).at(-1)!.text)![1];
     const refused = await kpm(['activate', act], 2);

@@ -8,23 +8,16 @@ import { SETTING_KEYS, SETTINGS } from '../../src/settings/schema.js';
 import { sha1, startRangeServer, type RangeServer } from '../helpers/hibp.js';
 import { ACTIVATION_CODE, outboxMails, startServer } from '../helpers/server.js';
 import {
-  addEntry, describeRun, describeTty, initVault, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster, type RunResult,
+  addEntry, describeTty, initHome, kpm, makeHome, MASTER, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
 
 // eslint-disable-next-line no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
 const SYMBOL = /[!-/:-@[-`{-~]/;
 
-async function kpm(home: string, args: string[], code: number, opts: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expect(r.code, describeRun(args, r)).toBe(code);
-  return r;
-}
-
+/** A home with a vault (a copy of the run's `kpm init` fixture). */
 async function freshVault(): Promise<string> {
-  const home = makeHome();
-  await initVault(home);
-  return home;
+  return initHome();
 }
 
 const set = (home: string, key: string, value: string) => kpm(home, ['config', 'set', key, value], 0, { env: withMaster() });

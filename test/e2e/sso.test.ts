@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, run, runTty, type RunResult, type TtyStep } from '../helpers/kpm.js';
+import { kpm as runKpm, BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, runTty, type RunResult, type TtyStep } from '../helpers/kpm.js';
 import { outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 
@@ -67,9 +67,9 @@ function expectRun(args: string[], r: RunResult, code: number): RunResult {
   return r;
 }
 
-async function kpm(home: string, args: string[], code: number, input?: string): Promise<RunResult> {
-  return expectRun(args, await run(args, { home, env: { KPM_SERVER: srv.url }, input }), code);
-}
+/** `kpm(home, ARGS, code, input)`: the shared runner (test/helpers/kpm.ts) against the server, no stack trace or secret in the output. */
+const kpm = (home: string, args: string[], code: number, input?: string): Promise<RunResult> =>
+  runKpm(home, args, code, { env: { KPM_SERVER: srv.url }, input, secrets: [PW, CLIENT_SECRET] });
 
 async function sso(home: string, args: string[], code: number, act?: (userCode: string) => Promise<unknown>, input?: string): Promise<RunResult> {
   return expectRun(args, await runSso(home, args, act, input), code);

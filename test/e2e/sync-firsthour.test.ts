@@ -8,8 +8,8 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, describeTty, makeHome, run, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
-import { ACTIVATION_CODE, outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { describeTty, kpm as runKpm, makeHome, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 
 const ACCOUNT = 'Sync7Password';
 const OTHER_MASTER = 'another long master password';
@@ -18,21 +18,18 @@ const master = { KPM_MASTER_PASSWORD: MASTER };
 describe('sync: the first hour (real server, SQLite)', () => {
   let srv: RunningServer;
   const homes: Record<string, string> = {};
-  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = {}): Promise<RunResult> => {
-    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
-    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
-    return r;
-  };
+  /** `kpm(dev, ARGS, code, input, env)`: the shared runner (test/helpers/kpm.ts) in device `dev`'s home, against the server. */
+  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = {}): Promise<RunResult> =>
+    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } });
   const home = (dev: string) => (homes[dev] ??= makeHome());
   let n = 0;
-  /** Registers and activates a new account from device `dev`; returns its email. */
+  /**
+   * A new activated account, and device `dev`'s (empty) home. Registered through the server's API
+   * (registerAccount), not `kpm register` + `kpm activate`: those are tested in server-flow.test.ts.
+   */
   const newAccount = async (dev: string): Promise<string> => {
-    const email = `first${++n}@example.org`;
     home(dev);
-    await kpm(dev, ['register', '--email', email, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
-    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).filter((m) => m.to.includes(email)).at(-1)!.text)![1];
-    await kpm(dev, ['activate', '--code-stdin'], 0, code + '\n');
-    return email;
+    return registerAccount(srv, `first${++n}@example.org`, ACCOUNT);
   };
   const login = (dev: string, email: string, code = 0, extra: string[] = [], lines: string[] = []) =>
     kpm(dev, ['login', email, '--password-stdin', ...extra], code, [ACCOUNT, ...lines].join('\n') + '\n');
@@ -245,8 +242,8 @@ describe('sync: the first hour (real server, SQLite)', () => {
       expect(card.fields, dev).toMatchObject({ cardholder: 'Ann B. Smith', expiry: '02/30', number: '4111111111111111' });
     }
     // the same field on both: the later change wins, the other stays in the history
+    // b5's edit is the later one: its process starts after a5's has exited (no sleep needed)
     await kpm('a5', ['--offline', 'edit', 'visa', '--field', 'expiry=03/31'], 0, undefined, master);
-    await new Promise((ok) => setTimeout(ok, 20));
     await kpm('b5', ['--offline', 'edit', 'visa', '--field', 'expiry=04/32', '--field', 'notes=from b'], 0, undefined, master);
     await kpm('a5', ['sync'], 0, undefined, master);
     const b2 = await kpm('b5', ['sync'], 0, undefined, master);

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addEntry, describeRun, initVault, leaks, lines, makeHome, mapLimit, MASTER, prng, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
+import { addEntry, initHome, describeRun, leaks, lines, makeHome, mapLimit, MASTER, prng, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
 
 type FileKind = 'keyring' | 'vault' | 'log';
 
@@ -84,8 +84,7 @@ function checkRefusal(c: Case, r: RunResult, args: string[]): void {
 }
 
 beforeAll(async () => {
-  pristine = makeHome();
-  await initVault(pristine);
+  pristine = initHome();
   for (const [name, pw] of Object.entries(SECRETS)) await addEntry(pristine, name, pw === SECRETS.beta ? 'beta-old' : pw, ['--username', `${name}@example.com`]);
   await runOk(['edit', 'beta', '--password-stdin'], { home: pristine, env: withMaster(), input: SECRETS.beta + '\n' }); // a second version in the log
   Object.assign(rel, filesOf(pristine));

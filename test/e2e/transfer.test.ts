@@ -8,23 +8,15 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, describeTty, initVault, leaks, makeHome, MASTER, run, runOk, runTty, withMaster, type RunResult } from '../helpers/kpm.js';
+import { kpmWith, BIN, cleanEnv, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, withMaster } from '../helpers/kpm.js';
 import { buildOnePux } from '../helpers/onepux.js';
 import { zipSync } from 'fflate';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
 const EXPORT_PW = 'export password 123';
 
-function expectCode(args: string[], r: RunResult, code: number): void {
-  expect(r.code, describeRun(args, r)).toBe(code);
-  expect(leaks(r, [MASTER, EXPORT_PW]), describeRun(args, r)).toEqual([]);
-}
-
-async function kpm(home: string, args: string[], code: number, opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<RunResult> {
-  const r = await run(args, { home, ...opts });
-  expectCode(args, r, code);
-  return r;
-}
+/** `kpm(home, args, code, {env, input})`: exit `code`, no stack trace, neither password in the output. */
+const kpm = kpmWith({ secrets: [MASTER, EXPORT_PW] });
 
 const names = async (home: string, vault = 'Personal'): Promise<string[]> =>
   (JSON.parse((await kpm(home, ['list', '--json', '--vault', vault], 0)).stdout) as { name: string }[]).map((e) => e.name);
@@ -163,8 +155,7 @@ describe('kpm import (agent unlocked)', () => {
 
   it('round trip: kpm-json export → import into a fresh home gives identical entries (plain and encrypted)', async () => {
     const plain = (await kpm(home, ['export', '--format', 'kpm-json', '--vault', 'Personal'], 0, { env: withMaster() })).stdout;
-    const other = makeHome();
-    await initVault(other);
+    const other = initHome();
     const file = join(tmp, 'plain.json');
     fs.writeFileSync(file, plain);
     await kpm(other, ['import', file, '--format', 'kpm-json'], 0, { env: withMaster() });
@@ -178,8 +169,7 @@ describe('kpm import (agent unlocked)', () => {
     const text = fs.readFileSync(enc, 'utf8');
     expect(JSON.parse(text)).toMatchObject({ format: 'kpm-export-encrypted', version: 1, cipher: 'xchacha20-poly1305', kdf: { name: 'argon2id' } });
     expect(text).not.toContain('octocat');
-    const third = makeHome();
-    await initVault(third);
+    const third = initHome();
     const wrong = await kpm(third, ['import', enc, '--format', 'kpm-json'], 5, { env: { ...withMaster(), KPM_EXPORT_PASSWORD: 'not the password' } });
     expect(wrong.stderr).toMatch(/wrong export password/);
     await kpm(third, ['import', enc, '--format', 'kpm-json'], 2, { env: withMaster() }); // no terminal to ask on
@@ -192,8 +182,7 @@ describe('kpm import (agent unlocked)', () => {
 
 describe('a 10,000-entry CSV import', () => {
   it('finishes (one commit) and every entry is there; no progress bar without a terminal', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const file = join(home, '10k.csv');
     const rows = ['name,url,username,password,notes,totp'];
     for (let i = 0; i < 10_000; i++) rows.push(`site${i},https://site${i}.example.com,user${i},pw-${i}-Xy!,"note ${i}, with comma",`);
@@ -209,8 +198,7 @@ describe('a 10,000-entry CSV import', () => {
 
 describe('on a terminal', () => {
   it('export asks the master password and the export password twice; the file opens with that password', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     await runOk(['import', join(FIX, 'kpm.csv'), '--format', 'csv'], { home, env: withMaster() });
     const out = join(home, 'backup.json');
     const args = ['export', '--format', 'kpm-json', '--encrypted', '-o', out];
@@ -231,8 +219,7 @@ describe('on a terminal', () => {
   });
 
   it('a large import draws a progress bar on stderr, nothing on stdout', async () => {
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const file = join(home, '1200.csv');
     fs.writeFileSync(file, ['name,password', ...Array.from({ length: 1200 }, (_, i) => `e${i},p${i}`)].join('\n') + '\n');
     const args = ['import', file, '--format', 'csv'];
@@ -324,8 +311,7 @@ describe.skipIf(!KEEPASSXC)(`KeePassXC ${KEEPASSXC ?? '(not installed)'} → kpm
     kx(['attachment-import', '-q', db, 'Internet, Web/Mastodon ✉', 'scan.txt', join(dir, 'scan.txt')]);
     kx(['add', '-q', '-u', 'carol', '-p', db, 'Bank/old site'], [KX_PW, 'old secret']);
     kx(['rm', '-q', db, 'Bank/old site']); // into the recycle bin (this makes KeePassXC save KDBX 4)
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
   });
 
@@ -389,8 +375,7 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
 
   beforeAll(async () => {
     dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-kdbx-'));
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
     // the entry the export tests write: login, group path, hidden field, TOTP, attachment
     const src = join(dir, 'src.json');
@@ -472,8 +457,7 @@ describe.skipIf(!KEEPASSXC)(`kpm ↔ KeePassXC ${KEEPASSXC ?? '(not installed)'}
     const [theirs, ours] = await sameCode(['show', '-q', '-t', db, 'Work/Dev/exported ✓'], home, 'exported ✓', [KDBX_PW]);
     expect(ours).toBe(theirs);
     // and kpm reads its own file back: same entry
-    const other = makeHome();
-    await initVault(other);
+    const other = initHome();
     await kpm(other, ['import', xml], 0, { env: withMaster() });
     const a = JSON.parse((await kpm(home, ['get', 'exported ✓', '--json'], 0)).stdout);
     const b = JSON.parse((await kpm(other, ['get', 'exported ✓', '--json'], 0, { env: withMaster() })).stdout);
@@ -591,8 +575,7 @@ describe('issue 22: vaults, format detection and locked vaults', () => {
   it('kpm import of a kpm export keeps each entry in its vault (creating the vaults a profile lacks), without --format', async () => {
     const file = join(tmp, 'all.json');
     await kpm(home, ['export', '--format', 'kpm-json', '-o', file], 0, { env: withMaster() });
-    const other = makeHome();
-    await initVault(other);
+    const other = initHome();
     const r = await kpm(other, ['import', file, '--json'], 0, { env: withMaster() });
     expect(r.stderr).toContain('all.json: detected format kpm-json (a kpm export); --format overrides');
     expect(JSON.parse(r.stdout)).toMatchObject({ format: 'kpm-json', detected: true, imported: 2, vaults: [{ vault: 'Personal', imported: 1, created: false }, { vault: 'Work', imported: 1, created: true }] });
@@ -600,8 +583,7 @@ describe('issue 22: vaults, format detection and locked vaults', () => {
     expect(await inVault(other, 'Personal')).toEqual(['home router']);
     expect(await inVault(other, 'Work')).toEqual(['jira']);
     // --vault still puts everything into one vault
-    const third = makeHome();
-    await initVault(third);
+    const third = initHome();
     await kpm(third, ['import', file, '--vault', 'Personal'], 0, { env: withMaster() });
     expect(await inVault(third, 'Personal')).toEqual(['home router', 'jira']);
   });
@@ -633,8 +615,7 @@ describe("issue 16: Bitwarden's password-protected export through kpm import", (
       const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
       return `2.${iv.toString('base64')}|${ct.toString('base64')}|${createHmac('sha256', mac).update(Buffer.concat([iv, ct])).digest('base64')}`;
     };
-    const home = makeHome();
-    await initVault(home);
+    const home = initHome();
     const file = join(home, 'bw-protected.json');
     fs.writeFileSync(file, JSON.stringify({
       encrypted: true, passwordProtected: true, salt, kdfType: 0, kdfIterations: 5000, encKeyValidation_DO_NOT_EDIT: seal('check'),

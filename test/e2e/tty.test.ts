@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, agentPid, describeRun, describeTty, initVault, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster,
+  addEntry, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
 
 describe('kpm init on a terminal', () => {
@@ -52,8 +52,7 @@ describe('prompts on a terminal', () => {
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'existing', 'existing-secret', ['--username', 'someone']);
   });
 
@@ -173,8 +172,7 @@ describe('without a terminal, prompts never appear and never reach stdout', () =
   let home: string;
 
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     await addEntry(home, 'site', 'site-secret');
   });
 

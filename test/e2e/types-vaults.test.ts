@@ -1,6 +1,6 @@
 // Entry types (card, identity, note) and data vaults with their own password, through the binary.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initVault, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster } from '../helpers/kpm.js';
+import { initHome, MASTER, run, runOk, runTty, stopAgent, withMaster } from '../helpers/kpm.js';
 
 const VAULT_PW = 'Data-Vault-Password-81';
 
@@ -8,8 +8,7 @@ describe('entry types', () => {
   let home: string;
   const env = () => withMaster();
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
   });
 
   it('a card from a JSON document on stdin: brand detected, number masked in list and show, exact in get and --json', async () => {
@@ -72,8 +71,7 @@ describe('entry types', () => {
 describe('data vaults with their own password', () => {
   let home: string;
   beforeAll(async () => {
-    home = makeHome();
-    await initVault(home);
+    home = initHome();
     const r = await runOk(['vault', 'create', 'Private', '--vault-password-stdin'], { home, env: withMaster(), input: VAULT_PW + '\n' });
     expect(r.stderr).toMatch(/cannot be recovered/);
   });

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, inject } from 'vitest';
 import { pidAlive, sleepMs } from '../../src/core/fsutil.js';
+import { copyFixture, FIXTURE_MASTER } from './fixtures.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST = join(ROOT, 'dist', 'kpm.mjs');
@@ -217,6 +218,18 @@ export const kpm: Kpm = kpmWith();
 
 /** The environment that unlocks for one command (no agent). */
 export const withMaster = (pw: string = MASTER): Record<string, string> => ({ KPM_MASTER_PASSWORD: pw });
+
+/**
+ * A fresh KPM_HOME with a vault, as `kpm init --password-stdin` with MASTER leaves it: a copy of the
+ * fixture the globalSetup made once per run (./fixtures.ts), so no `kpm init` runs. Every copy holds
+ * the same profile: a test of two devices that sync with each other runs `initVault` for each.
+ */
+export function initHome(): string {
+  if (FIXTURE_MASTER !== MASTER) throw new Error('e2e: the fixture homes use another master password');
+  const home = makeHome();
+  copyFixture(inject('kpmE2eFixtures'), 'init', home);
+  return home;
+}
 
 /** `kpm init --password-stdin` with the default KDF. */
 export async function initVault(home: string, pw: string = MASTER): Promise<RunResult> {

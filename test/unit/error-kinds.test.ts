@@ -10,7 +10,7 @@ import { ACCOUNT_PW, createAccount, loginTokens, testServer, totpCode } from '..
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { utf8 } from '../../src/crypto/bytes.js';
-import { KDF_FLOOR } from '../../src/crypto/kdf.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { createKeyring } from '../../src/vault/keyring.js';
 import { Session } from '../../src/vault/session.js';
@@ -80,7 +80,7 @@ describe('error kinds', () => {
 
   it('a name that is taken is kind "name_taken" (a vault, an entry, and restore over a live entry), whatever the message says', async () => {
     const paths = resolvePaths({ KPM_HOME: mkdtempSync(join(tmpdir(), 'kpm-kinds-')) });
-    const profile = await createKeyring(paths, utf8.encode('correct horse battery staple'), KDF_FLOOR);
+    const profile = await createKeyring(paths, utf8.encode('correct horse battery staple'), { ...TEST_KDF });
     const s = await Session.open(paths, profile);
     await s.createVault('Personal');
     const now = new Date().toISOString();

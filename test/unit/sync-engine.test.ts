@@ -4,7 +4,7 @@ import { testServer } from '../helpers/server.js';
 import { account, device, newProfile, openProfile, secondDevice, transport, PW } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
-import { KDF_FLOOR } from '../../src/crypto/kdf.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 
 const login = (name: string, password: string, updated = new Date().toISOString()): EntryPayload => ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: updated, updated } as unknown as EntryPayload);
 
@@ -162,7 +162,7 @@ describe('data vaults with their own password', () => {
     const ts = await testServer();
     const acc = await account(ts);
     const a = await newProfile();
-    await a.createVault('Taxes', utf8.encode('taxes vault password'), { ...KDF_FLOOR });
+    await a.createVault('Taxes', utf8.encode('taxes vault password'), { ...TEST_KDF });
     await a.add('Taxes', login('tax-office', 'tax-pw'));
     const ta = transport(ts, acc.token);
     await syncProfile(a, ta, acc.accountId);
@@ -186,7 +186,7 @@ describe('data vaults with their own password', () => {
     const ts = await testServer();
     const acc = await account(ts);
     const a = await newProfile();
-    await a.createVault('Taxes', utf8.encode('taxes vault password'), { ...KDF_FLOOR });
+    await a.createVault('Taxes', utf8.encode('taxes vault password'), { ...TEST_KDF });
     await a.add('Taxes', login('tax-office', 'tax-pw'));
     const ta = transport(ts, acc.token);
     await syncProfile(a, ta, acc.accountId);

@@ -1,7 +1,7 @@
 // The export writers (src/transfer/): kpm-json (plain and encrypted), Bitwarden JSON and CSV, each
 // read back by kpm's own importer.
 import { describe, expect, it } from 'vitest';
-import { KDF_FLOOR } from '../../src/crypto/kdf.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import { EXIT } from '../../src/core/errors.js';
 import { decryptExport, encryptExport, isEncryptedExport, parseKpmJson, toKpmJson } from '../../src/transfer/kpmjson.js';
@@ -9,7 +9,7 @@ import { parseBitwardenJson, toBitwardenJson } from '../../src/transfer/bitwarde
 import { parseCsv, toCsv } from '../../src/transfer/csv.js';
 import { asyncExitCodeOf } from '../helpers/exitcode.js';
 
-const FLOOR = { ...KDF_FLOOR };
+const FLOOR = { ...TEST_KDF };
 const T1 = '2024-01-02T03:04:05.000Z', T2 = '2024-05-06T07:08:09.000Z';
 
 const ENTRIES: EntryPayload[] = [

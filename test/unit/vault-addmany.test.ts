@@ -1,6 +1,6 @@
 // Session.addMany (kpm import): many entries in one locked append and one commit.
 import { describe, expect, it } from 'vitest';
-import { KDF_FLOOR } from '../../src/crypto/kdf.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import type { EntryPayload } from '../../src/vault/entry.js';
 import { asyncExitCodeOf } from '../helpers/exitcode.js';
 import { startWorker } from '../helpers/workers.js';
 
-const FLOOR = { ...KDF_FLOOR };
+const FLOOR = { ...TEST_KDF };
 
 function login(name: string): EntryPayload {
   const now = new Date().toISOString();

@@ -13,9 +13,10 @@ import { maintainLocked, Session } from '../../src/vault/session.js';
 import { listVaultDirs, readVaultHeader } from '../../src/vault/store.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import { filesUnder } from '../helpers/files.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 
 const PW = 'correct horse battery staple';
-const FAST = { m: 19456, t: 2, p: 1 };
+const FAST = { ...TEST_KDF };
 
 function payload(name: string, password: string, updated = new Date().toISOString()): EntryPayload {
   return { type: 'login', name, fields: { username: `${name}-user`, password, url: `https://${name}.example` }, custom: [], tags: [], created: updated, updated } as unknown as EntryPayload;

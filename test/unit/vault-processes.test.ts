@@ -10,11 +10,12 @@ import { createKeyring, type UnlockedProfile } from '../../src/vault/keyring.js'
 import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
 import { startWorker } from '../helpers/workers.js';
+import { TEST_KDF } from '../helpers/kdf.js';
 
 async function newProfile(): Promise<{ home: string; paths: KpmPaths; profile: UnlockedProfile }> {
   const home = mkdtempSync(join(tmpdir(), 'kpm-procs-'));
   const paths = resolvePaths({ KPM_HOME: home });
-  const profile = await createKeyring(paths, utf8.encode('process test password'));
+  const profile = await createKeyring(paths, utf8.encode('process test password'), { ...TEST_KDF });
   const s = await Session.open(paths, { ...profile, accountKey: profile.accountKey.slice() });
   await s.createVault('Personal');
   return { home, paths, profile };

@@ -127,6 +127,14 @@ describe('without an agent', () => {
     expect(r.stderr).toBe('');
   });
 
+  it('run --env-file with a missing file, the launcher run as a program (its shebang): kpm\'s own error, not Node\'s', () => {
+    // Node 20 takes `--env-file` anywhere in its argv as its own option and stopped with "node: F: not found" (exit 9)
+    const missing = join(home, 'missing.env');
+    const r = spawnSync(BIN, ['run', '--env-file', missing, '--', 'true'], { cwd: home, env: cleanEnv(home), encoding: 'utf8' });
+    expect(r.stderr).toBe(`kpm: env file ${missing} does not exist\n`);
+    expect(r.status).toBe(3);
+  });
+
   it('kpm __complete entries prints nothing (never prompts, never unlocks)', async () => {
     for (const env of [{}, withMaster()]) {
       const r = await run(['__complete', 'entries', ''], { home, env });

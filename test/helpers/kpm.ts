@@ -139,7 +139,9 @@ export function cleanEnv(home: string | undefined, extra: Record<string, string 
 export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    // `node -- BIN`, as the launcher's shebang does (#!/usr/bin/env -S node --): Node 20 would read a
+    // `--env-file` among kpm's own arguments as its own option
+    const child = spawn(process.execPath, ['--', BIN, ...args], {
       cwd: opts.home ?? os.tmpdir(),
       env: cleanEnv(opts.home, opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -298,7 +300,7 @@ export function runTty(
   fs.writeFileSync(script, JSON.stringify(steps));
   const driverArgs = [PTY, '--script', script, '--timeout', String(opts.stepTimeoutS ?? 15), '--total-timeout', String(opts.totalTimeoutS ?? 60)];
   if (opts.stdoutToFile) driverArgs.push('--stdout', outFile);
-  driverArgs.push('--', process.execPath, BIN, ...args);
+  driverArgs.push('--', process.execPath, '--', BIN, ...args);
   return new Promise((resolvePromise, reject) => {
     const child = spawn('python3', driverArgs, {
       cwd: opts.home ?? os.tmpdir(),

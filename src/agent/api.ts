@@ -46,8 +46,17 @@ export interface VaultApi {
   tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
   /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
   auditCacheKey(): Promise<string>;
-  /** the sharing secrets derived from the account key (src/crypto/keys.ts accountShareSecrets) and the profile id, base64: shared vaults (docs/SHARING.md) */
-  shareSecrets(): Promise<{ profileId: string; secrets: string }>;
+  /**
+   * for shared vaults (docs/SHARING.md): the X25519 seed and share.kpms key derived from the account key
+   * (src/crypto/keys.ts accountShareSecrets), the profile id and the public signing key, base64; never the signing seed
+   */
+  shareSecrets(): Promise<{ profileId: string; signPublic: string; secrets: string }>;
+  /**
+   * the account's Ed25519 signature (base64) over one sharing message of this account (base64; the
+   * bytes the signature covers): refused (exit 9) for anything else, such as a sync envelope or manifest
+   * (src/share/format.ts checkSharingMessage)
+   */
+  shareSign(message: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -206,6 +215,7 @@ export const METHOD_TABLE: Table<ApiMethod> = {
   tokenKey: { params: [name, name, str(256)], write: false },
   auditCacheKey: { params: [], write: false },
   shareSecrets: { params: [], write: false },
+  shareSign: { params: [str(24 << 20)], write: false },
 };
 
 /** The agent's own methods (not vault operations). */

@@ -1,5 +1,5 @@
 // VaultApi over an in-process Session (no agent: CI, --password-stdin, KPM_MASTER_PASSWORD).
-import { toBase64, utf8, wipe } from '../crypto/bytes.js';
+import { fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
@@ -64,12 +64,22 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     },
     shareSecrets: async () => {
       const { accountShareSecrets } = await import('../crypto/keys.js');
+      const { accountPublicKey } = await import('../crypto/sign.js');
       const k = accountShareSecrets(s.profile.accountKey);
       try {
-        return { profileId: toBase64(s.profile.profileId), secrets: toBase64(k) };
+        return { profileId: toBase64(s.profile.profileId), signPublic: toBase64(accountPublicKey(s.profile.accountKey)), secrets: toBase64(k) };
       } finally {
         wipe(k);
       }
+    },
+    shareSign: async (message) => {
+      // the signing seed stays here: only this account's sharing messages are signed (S3: it is the key of every signed write)
+      const { accountIdentity } = await import('../share/identity.js');
+      const { checkSharingMessage } = await import('../share/format.js');
+      const me = accountIdentity(s.profile.accountKey, '');
+      const body = fromBase64(message);
+      checkSharingMessage(body, me);
+      return toBase64(await me.signer.sign(body));
     },
     close: async () => s.close(),
   };

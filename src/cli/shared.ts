@@ -1,10 +1,10 @@
 // Shared vaults in the ordinary entry commands (docs/SHARING.md "Shared vaults in the entry commands"):
 // `kpm list`, `get`, `show`, `read`, `add/edit/rm --vault`, `kpm sync`. The agent (or the in-process
-// session) hands over the sharing secrets derived from the account key; the shared vaults are read
-// with the share client (src/share/client.ts), which verifies every membership, key bundle and record
+// session) hands over two sharing keys derived from the account key and signs each sharing message
+// itself (the signing seed never leaves it); the shared vaults are read with the share client (src/share/client.ts), which verifies every membership, key bundle and record
 // exactly as `kpm share get` does. Only a device that has sharing state (share.kpms) pays for this.
 import { existsSync } from 'node:fs';
-import { fromBase64 } from '../crypto/bytes.js';
+import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { EXIT, isKind, KpmError, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import type { VaultApi } from '../agent/api.js';
@@ -37,11 +37,13 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
   const h = await import('../sync/http.js');
   const session = h.loadSession(paths);
   if (!session) return null;
-  const { profileId, secrets } = await api.shareSecrets();
-  const { decodeShareSecrets } = await import('../share/identity.js');
+  const { profileId, signPublic, secrets } = await api.shareSecrets();
+  const { decodeShareKeys } = await import('../share/identity.js');
   const { ShareClient } = await import('../share/client.js');
   const http = new h.ApiClient(session.server, session.insecure === true);
-  const client = new ShareClient(paths, decodeShareSecrets(fromBase64(secrets)), fromBase64(profileId), session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
+  // the agent (or the in-process session) signs each sharing message itself: the signing seed never reaches this process
+  const signer = { publicKey: fromBase64(signPublic), sign: async (m: Uint8Array) => fromBase64(await api.shareSign(toBase64(m))) };
+  const client = new ShareClient(paths, { keys: decodeShareKeys(fromBase64(secrets)), signer }, fromBase64(profileId), session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
   const done = async () => {
     client.close();
     await http.close();

@@ -94,6 +94,7 @@ export async function tokenApi(): Promise<VaultApi> {
     tokenKey: refuse('creating service tokens'),
     auditCacheKey: refuse('the audit cache'),
     shareSecrets: refuse('shared vaults'),
+    shareSign: refuse('shared vaults'),
     close: async () => {
       if (loaded) (await loaded.catch(() => undefined))?.close();
       await client?.close();

@@ -36,8 +36,12 @@ export const VAULT_LABEL = {
 } as const;
 
 export const accountSubkey = (accountKey: Uint8Array, use: keyof typeof ACCOUNT_LABEL): Uint8Array => hkdf(accountKey, ACCOUNT_LABEL[use]);
-/** The three subkeys sharing uses (signing seed ‖ X25519 seed ‖ share-state key, 96 bytes): what the agent hands the CLI for shared vaults. */
-export const SHARE_SECRET_USES = ['signing', 'shareX25519', 'shareState'] as const;
+/**
+ * The two subkeys sharing uses besides the signing key (X25519 seed ‖ share-state key, 64 bytes): what
+ * the agent hands the CLI for shared vaults. Never the signing seed: the agent signs sharing messages
+ * itself (docs/SECURITY.md "Sharing subkeys").
+ */
+export const SHARE_SECRET_USES = ['shareX25519', 'shareState'] as const;
 
 export function accountShareSecrets(accountKey: Uint8Array): Uint8Array {
   const out = new Uint8Array(32 * SHARE_SECRET_USES.length);

@@ -8,7 +8,7 @@ import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
-import { decodeIdentity, secretsIdentity, shareSecretsOf, wipeShareSecrets, type ShareSecrets, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
+import { accountIdentity, decodeIdentity, keysIdentity, shareKeysOf, wipeShareKeys, type ShareKeys, type ShareSigner, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
 import {
   canWrite,
   checkAcceptance,
@@ -71,18 +71,27 @@ export class ShareClient {
   /** informational lines for the user (unverified contacts, first-contact pins) */
   readonly notes: string[] = [];
 
-  private readonly secrets: ShareSecrets;
+  private readonly secrets: ShareKeys;
 
-  /** `key`: the account key, or the sharing secrets derived from it (what the agent hands out). */
+  /**
+   * `key`: the account key (signing in this process), or what the agent hands out: the sharing keys
+   * derived from the account key and a signer that asks the agent (`shareSign`) for each signature.
+   */
   constructor(
     private readonly paths: KpmPaths,
-    key: Uint8Array | ShareSecrets,
+    key: Uint8Array | { keys: ShareKeys; signer: ShareSigner },
     private readonly profileId: Uint8Array,
     email: string,
     private readonly call: ShareCall,
   ) {
-    this.secrets = key instanceof Uint8Array ? shareSecretsOf(key) : key;
-    this.me = secretsIdentity(this.secrets, normalizeEmail(email));
+    const e = normalizeEmail(email);
+    if (key instanceof Uint8Array) {
+      this.secrets = shareKeysOf(key);
+      this.me = accountIdentity(key, e);
+    } else {
+      this.secrets = key.keys;
+      this.me = keysIdentity(key.keys, key.signer, e);
+    }
     this.state = loadShareState(paths, this.secrets.stateKey, profileId);
   }
 
@@ -92,12 +101,12 @@ export class ShareClient {
 
   /** Wipes the secrets this client holds (call when done). */
   close(): void {
-    wipeShareSecrets(this.secrets);
+    wipeShareKeys(this.secrets);
   }
 
   /** Publishes this account's identity record (idempotent). */
   async publish(): Promise<void> {
-    await this.call('shareIdentityPut', { body: { body: toBase64(encodeIdentity(this.me)) } });
+    await this.call('shareIdentityPut', { body: { body: toBase64(await encodeIdentity(this.me)) } });
   }
 
   // ---------------------------------------------------------------- contacts
@@ -396,8 +405,9 @@ export class ShareClient {
   // ---------------------------------------------------------------- owner: members
 
   private async publishMembership(id: string, m: Membership, name: string, keys: Uint8Array[], identities: Map<string, Pick<PublicIdentity, 'boxPublic' | 'fp'>>): Promise<void> {
-    const body = sealMembership(this.me.signer, m);
-    const bundles = m.members.map((x) => ({ email: x.email, body: toBase64(sealBundle(this.me, identities.get(normalizeEmail(x.email))!, fromHex(id), m.epoch, { name, keys })) }));
+    const body = await sealMembership(this.me.signer, m);
+    const bundles: { email: string; body: string }[] = [];
+    for (const x of m.members) bundles.push({ email: x.email, body: toBase64(await sealBundle(this.me, identities.get(normalizeEmail(x.email))!, fromHex(id), m.epoch, { name, keys })) });
     await this.call('shareMembership', { params: { id }, body: { membership: toBase64(body), bundles } });
   }
 
@@ -452,7 +462,7 @@ export class ShareClient {
   async accept(name: string): Promise<OpenedVault> {
     const v = (await this.resolve(name, { pinNew: true }))!;
     await this.publish();
-    await this.call('shareAccept', { params: { id: v.id }, body: { body: toBase64(sealAcceptance(this.me.signer, fromHex(v.id), v.latest.epoch)) } });
+    await this.call('shareAccept', { params: { id: v.id }, body: { body: toBase64(await sealAcceptance(this.me.signer, fromHex(v.id), v.latest.epoch)) } });
     v.accepted = true;
     this.state.vaults[v.id].accepted = true;
     return v;
@@ -505,7 +515,7 @@ export class ShareClient {
     let v = opened;
     for (let attempt = 0; ; attempt++) {
       ShareClient.checkWritable(v, this.me.email);
-      const rec = sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
+      const rec = await sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
       try {
         await this.call('sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } });
       } catch (e) {

@@ -6,15 +6,15 @@ import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, 
 import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { accountShareSecrets, accountSubkey, sha256 } from '../crypto/keys.js';
 import { offHeapCopy } from '../crypto/aead.js';
-import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
-import { publicKeyOf, signBytes } from '../crypto/ed25519.js';
+import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { isKind, KpmError, EXIT } from '../core/errors.js';
 
 const X_PKCS8 = fromHex('302e020100300506032b656e04220420');
 const X_SPKI = fromHex('302a300506032b656e032100');
 const FP_LABEL = utf8.encode('kpm/v1/share/fingerprint');
-const MAGIC = utf8.encode('KPID');
+export const IDENTITY_MAGIC = utf8.encode('KPID');
+const MAGIC = IDENTITY_MAGIC;
 
 /** Exit 8: something about sharing does not verify; nothing was written or sent. */
 export const shareTampered = (what: string, hint = 'nothing was changed or sent; do not trust this server (or check the fingerprint with its owner)') => new KpmError(`sharing: ${what}`, EXIT.corrupt, hint, 'tampered');
@@ -61,8 +61,17 @@ export interface PublicIdentity {
   fp: Uint8Array;
 }
 
+/**
+ * Signs sharing messages as this account: in-process with the account key, or through the agent
+ * (`shareSign`, which signs only sharing messages of this account: src/share/format.ts checkSharingMessage).
+ */
+export interface ShareSigner {
+  publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
 export interface Identity extends PublicIdentity {
-  signer: Signer;
+  signer: ShareSigner;
   /** the X25519 private key (call wipe when done) */
   boxSeed(): Uint8Array;
 }
@@ -108,47 +117,43 @@ export function accountIdentity(accountKey: Uint8Array, email: string): Identity
 }
 
 /**
- * What sharing needs of the account key, and nothing more (the agent hands this to the CLI,
- * src/agent/api.ts `shareSecrets`): the Ed25519 signing seed, the X25519 seed and the key of
- * share.kpms, all three derived from the account key (they do not give the account key or any
- * own vault's key back).
+ * What the agent hands the CLI for sharing (src/agent/api.ts `shareSecrets`): the X25519 seed and
+ * the key of share.kpms, both derived from the account key (they give back neither the account key,
+ * nor any own vault's key, nor the signing seed: the agent signs sharing messages itself, `shareSign`).
  */
-export interface ShareSecrets {
-  signSeed: Uint8Array;
+export interface ShareKeys {
   boxSeed: Uint8Array;
   stateKey: Uint8Array;
 }
 
-export const SHARE_SECRETS_BYTES = 96;
+export const SHARE_KEYS_BYTES = 64;
 
-export function shareSecretsOf(accountKey: Uint8Array): ShareSecrets {
+export function shareKeysOf(accountKey: Uint8Array): ShareKeys {
   const b = accountShareSecrets(accountKey);
   try {
-    return decodeShareSecrets(b);
+    return decodeShareKeys(b);
   } finally {
     wipe(b);
   }
 }
 
-export function decodeShareSecrets(b: Uint8Array): ShareSecrets {
-  if (b.length !== SHARE_SECRETS_BYTES) throw new KpmError('the agent sent sharing keys of the wrong size', EXIT.corrupt);
-  return { signSeed: offHeapCopy(b.slice(0, 32)), boxSeed: offHeapCopy(b.slice(32, 64)), stateKey: offHeapCopy(b.slice(64, 96)) };
+export function decodeShareKeys(b: Uint8Array): ShareKeys {
+  if (b.length !== SHARE_KEYS_BYTES) throw new KpmError('the agent sent sharing keys of the wrong size', EXIT.corrupt);
+  return { boxSeed: offHeapCopy(b.slice(0, 32)), stateKey: offHeapCopy(b.slice(32, 64)) };
 }
 
-export const wipeShareSecrets = (s: ShareSecrets): void => wipe(s.signSeed, s.boxSeed, s.stateKey);
+export const wipeShareKeys = (s: ShareKeys): void => wipe(s.boxSeed, s.stateKey);
 
-/** The same identity as accountIdentity, from the derived seeds. */
-export function secretsIdentity(s: ShareSecrets, email: string): Identity {
-  const signPublic = publicKeyOf(s.signSeed);
-  const signer: Signer = { publicKey: signPublic, sign: (m) => signBytes(s.signSeed, m) };
+/** The same identity as accountIdentity, from the derived keys and a signer that signs elsewhere (the agent). */
+export function keysIdentity(s: ShareKeys, signer: ShareSigner, email: string): Identity {
   const boxPublic = xPublicOf(s.boxSeed);
-  return { email, signer, signPublic, boxPublic, fp: fingerprint(signPublic, boxPublic), boxSeed: () => offHeapCopy(s.boxSeed.slice()) };
+  return { email, signer, signPublic: signer.publicKey, boxPublic, fp: fingerprint(signer.publicKey, boxPublic), boxSeed: () => offHeapCopy(s.boxSeed.slice()) };
 }
 
 /** The identity record: KPID ‖ u16 1 ‖ email ‖ Ed25519 public ‖ X25519 public ‖ signature. */
-export function encodeIdentity(id: Identity): Uint8Array {
+export async function encodeIdentity(id: Identity): Promise<Uint8Array> {
   const body = new ByteWriter().bytes(MAGIC).u16(1).varBytes(utf8.encode(id.email)).bytes(id.signPublic).bytes(id.boxPublic).finish();
-  return concatBytes(body, id.signer.sign(body));
+  return concatBytes(body, await id.signer.sign(body));
 }
 
 /** Checks the self-signature and, when given, that the record is for `email`. */

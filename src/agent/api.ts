@@ -47,10 +47,13 @@ export interface VaultApi {
   /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
   auditCacheKey(): Promise<string>;
   /**
-   * for shared vaults (docs/SHARING.md): the X25519 seed and share.kpms key derived from the account key
-   * (src/crypto/keys.ts accountShareSecrets), the profile id and the public signing key, base64; never the signing seed
+   * for shared vaults (docs/SHARING.md): the key of share.kpms derived from the account key
+   * (src/crypto/keys.ts accountShareSecrets), the profile id and the public signing and X25519 keys,
+   * base64; never the signing seed or the X25519 seed (shareSign, shareDh use them here)
    */
-  shareSecrets(): Promise<{ profileId: string; signPublic: string; secrets: string }>;
+  shareSecrets(): Promise<{ profileId: string; signPublic: string; boxPublic: string; secrets: string }>;
+  /** X25519 of the account's sharing key with a peer's public key (base64, 32 bytes): the shared secret (base64), to open or wrap key bundles */
+  shareDh(peerPublic: string): Promise<string>;
   /**
    * the account's Ed25519 signature (base64) over one sharing message of this account (base64; the
    * bytes the signature covers): refused (exit 9) for anything else, such as a sync envelope or manifest
@@ -216,6 +219,7 @@ export const METHOD_TABLE: Table<ApiMethod> = {
   auditCacheKey: { params: [], write: false },
   shareSecrets: { params: [], write: false },
   shareSign: { params: [str(24 << 20)], write: false },
+  shareDh: { params: [str(64)], write: false },
 };
 
 /** The agent's own methods (not vault operations). */

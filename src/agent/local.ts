@@ -64,12 +64,23 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     },
     shareSecrets: async () => {
       const { accountShareSecrets } = await import('../crypto/keys.js');
-      const { accountPublicKey } = await import('../crypto/sign.js');
+      const { accountIdentity } = await import('../share/identity.js');
+      const me = accountIdentity(s.profile.accountKey, '');
       const k = accountShareSecrets(s.profile.accountKey);
       try {
-        return { profileId: toBase64(s.profile.profileId), signPublic: toBase64(accountPublicKey(s.profile.accountKey)), secrets: toBase64(k) };
+        return { profileId: toBase64(s.profile.profileId), signPublic: toBase64(me.signPublic), boxPublic: toBase64(me.boxPublic), secrets: toBase64(k) };
       } finally {
         wipe(k);
+      }
+    },
+    shareDh: async (peer) => {
+      // the X25519 seed stays here too: only the shared secret with the given public key goes out
+      const { accountIdentity } = await import('../share/identity.js');
+      const d = await accountIdentity(s.profile.accountKey, '').dh(fromBase64(peer));
+      try {
+        return toBase64(d);
+      } finally {
+        wipe(d);
       }
     },
     shareSign: async (message) => {

@@ -12,6 +12,7 @@ import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
 import type { ShareClient, OpenedVault } from '../share/client.js';
 import type { SharedEntry } from '../share/format.js';
+import type { AgentShare } from '../share/identity.js';
 import { shareStateFile } from '../share/state.js';
 import { warn } from './io.js';
 
@@ -37,13 +38,10 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
   const h = await import('../sync/http.js');
   const session = h.loadSession(paths);
   if (!session) return null;
-  const { profileId, signPublic, secrets } = await api.shareSecrets();
-  const { decodeShareKeys } = await import('../share/identity.js');
   const { ShareClient } = await import('../share/client.js');
+  const { profileId, share } = await agentShare(api);
   const http = new h.ApiClient(session.server, session.insecure === true);
-  // the agent (or the in-process session) signs each sharing message itself: the signing seed never reaches this process
-  const signer = { publicKey: fromBase64(signPublic), sign: async (m: Uint8Array) => fromBase64(await api.shareSign(toBase64(m))) };
-  const client = new ShareClient(paths, { keys: decodeShareKeys(fromBase64(secrets)), signer }, fromBase64(profileId), session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
+  const client = new ShareClient(paths, share, profileId, session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
   const done = async () => {
     client.close();
     await http.close();
@@ -70,6 +68,27 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
     await done();
     throw e;
   }
+}
+
+/**
+ * The account's sharing identity as the agent (or the in-process session) serves it: the key of
+ * share.kpms and the public keys; each signature (`shareSign`) and X25519 (`shareDh`) is made there,
+ * so neither the signing seed nor the X25519 seed reaches this process.
+ */
+export async function agentShare(api: Pick<VaultApi, 'shareSecrets' | 'shareSign' | 'shareDh'>): Promise<{ profileId: Uint8Array; share: AgentShare }> {
+  const { decodeStateKey } = await import('../share/identity.js');
+  const r = await api.shareSecrets();
+  const share: AgentShare = {
+    stateKey: decodeStateKey(fromBase64(r.secrets)),
+    boxPublic: fromBase64(r.boxPublic),
+    signer: { publicKey: fromBase64(r.signPublic), sign: async (m) => fromBase64(await api.shareSign(toBase64(m))) },
+    dh: async (peer) => {
+      const d = fromBase64(await api.shareDh(toBase64(peer)));
+      if (d.length !== 32) throw new KpmError('the agent sent an X25519 result of the wrong size', EXIT.corrupt);
+      return d;
+    },
+  };
+  return { profileId: fromBase64(r.profileId), share };
 }
 
 /**

@@ -2,13 +2,14 @@
 // and reading and writing entries. Everything the server sends is verified before anything is
 // written to this device or sent; the state is saved only when a command succeeded.
 import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
+import { accountShareSecrets } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { normalizeEmail } from '../protocol/email.js';
 import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
-import { accountIdentity, decodeIdentity, keysIdentity, shareKeysOf, wipeShareKeys, type ShareKeys, type ShareSigner, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
+import { accountIdentity, agentIdentity, decodeIdentity, type AgentShare, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
 import {
   canWrite,
   checkAcceptance,
@@ -71,37 +72,38 @@ export class ShareClient {
   /** informational lines for the user (unverified contacts, first-contact pins) */
   readonly notes: string[] = [];
 
-  private readonly secrets: ShareKeys;
+  /** the key of share.kpms */
+  private readonly stateKey: Uint8Array;
 
   /**
-   * `key`: the account key (signing in this process), or what the agent hands out: the sharing keys
-   * derived from the account key and a signer that asks the agent (`shareSign`) for each signature.
+   * `key`: the account key (signing and X25519 in this process), or what the agent gives: the key of
+   * share.kpms, the public keys, and a signer and X25519 that ask the agent (`shareSign`, `shareDh`).
    */
   constructor(
     private readonly paths: KpmPaths,
-    key: Uint8Array | { keys: ShareKeys; signer: ShareSigner },
+    key: Uint8Array | AgentShare,
     private readonly profileId: Uint8Array,
     email: string,
     private readonly call: ShareCall,
   ) {
     const e = normalizeEmail(email);
     if (key instanceof Uint8Array) {
-      this.secrets = shareKeysOf(key);
+      this.stateKey = accountShareSecrets(key);
       this.me = accountIdentity(key, e);
     } else {
-      this.secrets = key.keys;
-      this.me = keysIdentity(key.keys, key.signer, e);
+      this.stateKey = key.stateKey;
+      this.me = agentIdentity(key, e);
     }
-    this.state = loadShareState(paths, this.secrets.stateKey, profileId);
+    this.state = loadShareState(paths, this.stateKey, profileId);
   }
 
   save(): void {
-    saveShareState(this.paths, this.secrets.stateKey, this.profileId, this.state);
+    saveShareState(this.paths, this.stateKey, this.profileId, this.state);
   }
 
-  /** Wipes the secrets this client holds (call when done). */
+  /** Wipes the key this client holds (call when done). */
   close(): void {
-    wipeShareKeys(this.secrets);
+    wipe(this.stateKey);
   }
 
   /** Publishes this account's identity record (idempotent). */
@@ -239,7 +241,7 @@ export class ShareClient {
     }
     if (!mine) throw shareTampered(`the server lists this shared vault for you, but its signed membership (epoch ${latest.epoch}) does not name you`);
     if (!sv.bundle) throw shareTampered('the server sent no key bundle for this account');
-    const content = openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
+    const content = await openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
     if (vp && vp.name !== content.name && !o.pinNew) this.notes.push(`shared vault "${vp.name}" is now called "${content.name}"`);
     const accepted = (vp?.accepted ?? false) || (sv.accept !== null && checkAcceptance(this.me.signPublic, vid, fromBase64(sv.accept)) !== null);
     const result: OpenedVault = {

@@ -161,12 +161,11 @@ function wrapKey(ikm: Uint8Array, eph: Uint8Array, header: Uint8Array): Uint8Arr
 }
 
 /** Wraps the vault's keys for one member: X25519 (ephemeral and the owner's static) + HKDF + XChaCha20-Poly1305, signed by the owner. */
-export function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'boxPublic' | 'fp'>, vaultId: Uint8Array, epoch: number, content: BundleContent): Promise<Uint8Array> {
+export async function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'boxPublic' | 'fp'>, vaultId: Uint8Array, epoch: number, content: BundleContent): Promise<Uint8Array> {
   const e = xEphemeral();
-  const ownerSeed = owner.boxSeed();
   const s1 = x25519(e.seed, recipient.boxPublic);
-  const s2 = x25519(ownerSeed, recipient.boxPublic);
-  wipe(e.seed, ownerSeed);
+  wipe(e.seed);
+  const s2 = await owner.dh(recipient.boxPublic);
   const header = bundleHeader(vaultId, epoch, recipient.fp, owner.fp, e.publicKey);
   const ikm = concatBytes(s1, s2);
   const key = wrapKey(ikm, e.publicKey, header);
@@ -182,8 +181,8 @@ export function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'box
 }
 
 /** Opens a bundle meant for `me`, from the owner `ownerSignPublic`/`ownerFp`, for this vault and epoch. */
-export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPublic: Uint8Array, vaultId: Uint8Array, epoch: number, bytes: Uint8Array): BundleContent {
-  return parsing('a key bundle', () => {
+export async function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPublic: Uint8Array, vaultId: Uint8Array, epoch: number, bytes: Uint8Array): Promise<BundleContent> {
+  const b = parsing('a key bundle', () => {
     const o = openSigned(bytes, M.bundle, 'the key bundle');
     checkSigned(o, ownerSignPublic, 'the key bundle', "the vault's owner");
     const r = o.r;
@@ -198,11 +197,13 @@ export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPu
     if (!bytesEqual(vid, vaultId) || ep !== epoch) throw shareTampered(`the key bundle is for another vault or epoch (epoch ${ep}, expected ${epoch})`);
     if (!bytesEqual(recipientFp, me.fp)) throw shareTampered('the vault key was wrapped for a key that is not this account\'s');
     if (!bytesEqual(senderFp, fingerprint(ownerSignPublic, ownerBoxPublic))) throw shareTampered('the key bundle names another sender than the owner');
-    const header = bundleHeader(vid, ep, recipientFp, senderFp, eph);
-    const mySeed = me.boxSeed();
-    const s1 = x25519(mySeed, eph);
-    const s2 = x25519(mySeed, ownerBoxPublic);
-    wipe(mySeed);
+    return { header: bundleHeader(vid, ep, recipientFp, senderFp, eph), eph, nonce, ct };
+  });
+  // the X25519 private key may be elsewhere (the agent): only these two shared secrets come back
+  const s1 = await me.dh(b.eph);
+  const s2 = await me.dh(ownerBoxPublic);
+  return parsing('a key bundle', () => {
+    const { header, eph, nonce, ct } = b;
     const ikm = concatBytes(s1, s2);
     const key = wrapKey(ikm, eph, header);
     wipe(s1, s2, ikm);

@@ -4,7 +4,7 @@
 // fingerprint is what users compare.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { accountShareSecrets, accountSubkey, sha256 } from '../crypto/keys.js';
+import { accountSubkey, sha256 } from '../crypto/keys.js';
 import { offHeapCopy } from '../crypto/aead.js';
 import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
@@ -72,8 +72,8 @@ export interface ShareSigner {
 
 export interface Identity extends PublicIdentity {
   signer: ShareSigner;
-  /** the X25519 private key (call wipe when done) */
-  boxSeed(): Uint8Array;
+  /** X25519 with this account's private key (in this process, or in the agent: `shareDh`) and a peer's public key */
+  dh(peerPublic: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 export function fingerprint(signPublic: Uint8Array, boxPublic: Uint8Array): Uint8Array {
@@ -112,42 +112,39 @@ export function accountIdentity(accountKey: Uint8Array, email: string): Identity
     signPublic: signer.publicKey,
     boxPublic,
     fp: fingerprint(signer.publicKey, boxPublic),
-    boxSeed: () => offHeapCopy(accountSubkey(accountKey, 'shareX25519')),
+    dh: (peer) => {
+      const s = offHeapCopy(accountSubkey(accountKey, 'shareX25519'));
+      try {
+        return x25519(s, peer);
+      } finally {
+        wipe(s);
+      }
+    },
   };
 }
 
 /**
- * What the agent hands the CLI for sharing (src/agent/api.ts `shareSecrets`): the X25519 seed and
- * the key of share.kpms, both derived from the account key (they give back neither the account key,
- * nor any own vault's key, nor the signing seed: the agent signs sharing messages itself, `shareSign`).
+ * Sharing through the agent (src/agent/api.ts `shareSecrets`, `shareSign`, `shareDh`): the agent
+ * hands the CLI the key of share.kpms and the public keys; it signs and does X25519 itself, so
+ * neither the signing seed nor the X25519 seed leaves it.
  */
-export interface ShareKeys {
-  boxSeed: Uint8Array;
+export interface AgentShare {
   stateKey: Uint8Array;
+  signer: ShareSigner;
+  boxPublic: Uint8Array;
+  dh(peerPublic: Uint8Array): Promise<Uint8Array>;
 }
 
-export const SHARE_KEYS_BYTES = 64;
+export const STATE_KEY_BYTES = 32;
 
-export function shareKeysOf(accountKey: Uint8Array): ShareKeys {
-  const b = accountShareSecrets(accountKey);
-  try {
-    return decodeShareKeys(b);
-  } finally {
-    wipe(b);
-  }
+export function decodeStateKey(b: Uint8Array): Uint8Array {
+  if (b.length !== STATE_KEY_BYTES) throw new KpmError('the agent sent a sharing key of the wrong size', EXIT.corrupt);
+  return offHeapCopy(b.slice());
 }
 
-export function decodeShareKeys(b: Uint8Array): ShareKeys {
-  if (b.length !== SHARE_KEYS_BYTES) throw new KpmError('the agent sent sharing keys of the wrong size', EXIT.corrupt);
-  return { boxSeed: offHeapCopy(b.slice(0, 32)), stateKey: offHeapCopy(b.slice(32, 64)) };
-}
-
-export const wipeShareKeys = (s: ShareKeys): void => wipe(s.boxSeed, s.stateKey);
-
-/** The same identity as accountIdentity, from the derived keys and a signer that signs elsewhere (the agent). */
-export function keysIdentity(s: ShareKeys, signer: ShareSigner, email: string): Identity {
-  const boxPublic = xPublicOf(s.boxSeed);
-  return { email, signer, signPublic: signer.publicKey, boxPublic, fp: fingerprint(signer.publicKey, boxPublic), boxSeed: () => offHeapCopy(s.boxSeed.slice()) };
+/** The same identity as accountIdentity, through the agent. */
+export function agentIdentity(a: AgentShare, email: string): Identity {
+  return { email, signer: a.signer, signPublic: a.signer.publicKey, boxPublic: a.boxPublic, fp: fingerprint(a.signer.publicKey, a.boxPublic), dh: (p) => a.dh(p) };
 }
 
 /** The identity record: KPID ‖ u16 1 ‖ email ‖ Ed25519 public ‖ X25519 public ‖ signature. */

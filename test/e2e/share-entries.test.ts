@@ -122,6 +122,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     const home = homes.a2; // unlocked in the agent by the test before
     const prof = await unlockKeyring(resolvePaths({ KPM_HOME: home }), utf8.encode(MASTER));
     const seed = accountSubkey(prof.accountKey, 'signing');
+    const x25519Seed = accountSubkey(prof.accountKey, 'shareX25519');
     const vaultId = 'ab'.repeat(16);
     const ownAccept = (await sealAcceptance(accountSigner(prof.accountKey), fromHex(vaultId), 1)).subarray(0, -64);
     // every method that does not write, with parameters it accepts (those that change what the agent holds are left out)
@@ -139,6 +140,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
       auditCacheKey: [],
       shareSecrets: [],
       shareSign: [toBase64(ownAccept)],
+      shareDh: [toBase64(fromHex('09'.padEnd(64, '0')))],
       status: [],
       getField: ['deploy', null, null],
       sshIdentities: [],
@@ -152,7 +154,8 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
       const r = await rawRequest(home, { method, params: params[method] });
       expect(holds(r, seed), `${method} → the signing seed`).toBe(false);
       expect(holds(r, prof.accountKey), `${method} → the account key`).toBe(false);
-      if (method === 'shareSecrets' || method === 'shareSign' || method === 'auditCacheKey' || method === 'status') expect(r.error, `${method}: ${JSON.stringify(r)}`).toBeUndefined();
+      expect(holds(r, x25519Seed), `${method} → the X25519 seed`).toBe(false);
+      if (method === 'shareSecrets' || method === 'shareSign' || method === 'shareDh' || method === 'auditCacheKey' || method === 'status') expect(r.error, `${method}: ${JSON.stringify(r)}`).toBeUndefined();
       if (method === 'shareSign') expect(verifySignature(accountPublicKey(prof.accountKey), ownAccept, fromBase64(r.ok as string))).toBe(true);
     }
     // an own vault's manifest or envelope (what S3's signed writes are), or arbitrary bytes: refused, exit 9

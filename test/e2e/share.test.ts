@@ -152,7 +152,7 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
     for (const p of later) for (const k of before.keys) expect(() => openRecord(p, k)).toThrow(/does not open/);
     const me = accountIdentity(accountKey, email('carol'));
     const owner = before.latest.members.find((m) => m.role === 'owner')!;
-    for (const b of bundles) expect(() => openBundle(me, owner.signPublic, owner.boxPublic, fromHex(before.id), before.latest.epoch + 1, fromBase64(b.bundle))).toThrow();
+    for (const b of bundles) await expect(openBundle(me, owner.signPublic, owner.boxPublic, fromHex(before.id), before.latest.epoch + 1, fromBase64(b.bundle))).rejects.toThrow();
   }, 120_000);
 
   it('a dump of the server database after sharing has no plaintext: no password, entry or vault name', () => {

@@ -161,7 +161,7 @@ describe('shared vaults: keys, contacts, sharing, roles, revocation', () => {
     const bundles = await ts.store.db.selectFrom('share_members').select('bundle').where('vault_id', '=', id).execute();
     const cId = accountIdentity(c.accountKey, c.email);
     const aId = accountIdentity(a.accountKey, a.email);
-    for (const x of bundles) expect(() => openBundle(cId, aId.signPublic, aId.boxPublic, fromHex(id), before.latest.epoch + 1, fromBase64(x.bundle))).toThrow(/not this account/);
+    for (const x of bundles) await expect(openBundle(cId, aId.signPublic, aId.boxPublic, fromHex(id), before.latest.epoch + 1, fromBase64(x.bundle))).rejects.toThrow(/not this account/);
   });
 
   it('whoami fingerprint: 8 groups of 5 digits; verify: a wrong fingerprint is exit 8 and changes nothing, the right one marks the contact verified', async () => {
@@ -313,7 +313,7 @@ describe('shared vaults: a malicious server', () => {
       expect(dump).not.toContain(toBase64(k));
     }
     for (const p of [a, b, c]) {
-      const seed = accountIdentity(p.accountKey, p.email).boxSeed();
+      const seed = (await import('../../src/crypto/keys.js')).accountSubkey(p.accountKey, 'shareX25519');
       expect(decoded).not.toContain(Buffer.from(seed).toString('latin1'));
       expect(decoded).not.toContain(Buffer.from(p.accountKey).toString('latin1'));
     }
@@ -329,7 +329,7 @@ describe('shared vaults in the entry commands (src/cli/shared.ts): the share cli
     return text.includes(toHex(secret)) || text.includes(toBase64(secret)) || fields.some((f) => Buffer.from(f, 'base64').toString('latin1').includes(raw));
   };
 
-  it("S3: the agent never hands out the account's signing seed: shareSecrets has only the X25519 seed and the share.kpms key", async () => {
+  it("S3: the agent never hands out the account's signing seed (nor the X25519 seed): shareSecrets has only the share.kpms key", async () => {
     const { c } = await world();
     const { accountSubkey } = await import('../../src/crypto/keys.js');
     const { sessionApi } = await import('../../src/agent/local.js');
@@ -337,20 +337,19 @@ describe('shared vaults in the entry commands (src/cli/shared.ts): the share cli
     const reply = await api.shareSecrets();
     expect(leaks(reply, accountSubkey(c.accountKey, 'signing'))).toBe(false);
     expect(leaks(reply, c.accountKey)).toBe(false);
-    expect(leaks(reply, accountSubkey(c.accountKey, 'shareX25519'))).toBe(true); // what it does hand out (docs/SECURITY.md "Sharing subkeys")
+    expect(leaks(reply, accountSubkey(c.accountKey, 'shareX25519'))).toBe(false);
+    expect(leaks(reply, accountSubkey(c.accountKey, 'shareState'))).toBe(true); // what it does hand out (docs/SECURITY.md "Sharing keys and signatures")
   });
 
-  it('the sharing keys and shareSign the agent gives serve the share client as the account key does: same identity, state, reads and signed writes', async () => {
+  it('what the agent gives (share.kpms key, shareSign, shareDh) serves the share client as the account key does: same identity, state, reads and signed writes', async () => {
     const { ts, b, c } = await world();
     const { sessionApi } = await import('../../src/agent/local.js');
-    const { decodeShareKeys } = await import('../../src/share/identity.js');
-    const viaAgent = (p: Person, signed: Uint8Array[]) => {
+    const { agentShare } = await import('../../src/cli/shared.js');
+    const viaAgent = async (p: Person, signed: Uint8Array[]) => {
       const api = sessionApi({ profile: { accountKey: p.accountKey, profileId: p.profileId } } as never);
-      return (async () => {
-        const r = await api.shareSecrets();
-        const signer = { publicKey: fromBase64(r.signPublic), sign: async (m: Uint8Array) => (signed.push(m), fromBase64(await api.shareSign(toBase64(m)))) };
-        return new ShareClient(p.paths, { keys: decodeShareKeys(fromBase64(r.secrets)), signer }, fromBase64(r.profileId), p.email, caller(ts, p));
-      })();
+      const spy = { ...api, shareSign: async (m: string) => (signed.push(fromBase64(m)), api.shareSign(m)) };
+      const { profileId, share } = await agentShare(spy);
+      return new ShareClient(p.paths, share, profileId, p.email, caller(ts, p));
     };
     const cs: Uint8Array[] = [];
     const cc = await viaAgent(c, cs);

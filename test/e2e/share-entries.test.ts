@@ -106,7 +106,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect((await kpm('b1', ['get', 'mine'])).stdout).toBe('Own-Secret-1\n');
   }, 180_000);
 
-  it('through the agent: get, list and read of shared entries work without the master password (the agent hands over the sharing keys)', async () => {
+  it('through the agent: get, list and read of shared entries work without the master password (the agent hands over the share.kpms key, and signs and does X25519 itself)', async () => {
     await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
     expect((await kpm('a2', ['get', 'deploy', '--field', 'username'], 0, undefined, {})).stdout).toBe('bot\n');
     expect((await kpm('a2', ['get', 'db'], 0, undefined, {})).stdout).toBe('Db-Secret-1\n');

@@ -46,8 +46,20 @@ export interface VaultApi {
   tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
   /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
   auditCacheKey(): Promise<string>;
-  /** the sharing secrets derived from the account key (src/crypto/keys.ts accountShareSecrets) and the profile id, base64: shared vaults (docs/SHARING.md) */
-  shareSecrets(): Promise<{ profileId: string; secrets: string }>;
+  /**
+   * for shared vaults (docs/SHARING.md): the key of share.kpms derived from the account key
+   * (src/crypto/keys.ts accountShareSecrets), the profile id and the public signing and X25519 keys,
+   * base64; never the signing seed or the X25519 seed (shareSign, shareDh use them here)
+   */
+  shareSecrets(): Promise<{ profileId: string; signPublic: string; boxPublic: string; secrets: string }>;
+  /** X25519 of the account's sharing key with a peer's public key (base64, 32 bytes): the shared secret (base64), to open or wrap key bundles */
+  shareDh(peerPublic: string): Promise<string>;
+  /**
+   * the account's Ed25519 signature (base64) over one sharing message of this account (base64; the
+   * bytes the signature covers): refused (exit 9) for anything else, such as a sync envelope or manifest
+   * (src/share/format.ts checkSharingMessage)
+   */
+  shareSign(message: string): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -206,6 +218,8 @@ export const METHOD_TABLE: Table<ApiMethod> = {
   tokenKey: { params: [name, name, str(256)], write: false },
   auditCacheKey: { params: [], write: false },
   shareSecrets: { params: [], write: false },
+  shareSign: { params: [str(24 << 20)], write: false },
+  shareDh: { params: [str(64)], write: false },
 };
 
 /** The agent's own methods (not vault operations). */

@@ -1,5 +1,5 @@
 // VaultApi over an in-process Session (no agent: CI, --password-stdin, KPM_MASTER_PASSWORD).
-import { toBase64, utf8, wipe } from '../crypto/bytes.js';
+import { fromBase64, toBase64, utf8, wipe } from '../crypto/bytes.js';
 import type { KdfParams } from '../crypto/kdf.js';
 import type { EntryPayload } from '../vault/entry.js';
 import type { Session } from '../vault/session.js';
@@ -69,12 +69,33 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     },
     shareSecrets: async () => {
       const { accountShareSecrets } = await import('../crypto/keys.js');
+      const { accountIdentity } = await import('../share/identity.js');
+      const me = accountIdentity(s.profile.accountKey, '');
       const k = accountShareSecrets(s.profile.accountKey);
       try {
-        return { profileId: toBase64(s.profile.profileId), secrets: toBase64(k) };
+        return { profileId: toBase64(s.profile.profileId), signPublic: toBase64(me.signPublic), boxPublic: toBase64(me.boxPublic), secrets: toBase64(k) };
       } finally {
         wipe(k);
       }
+    },
+    shareDh: async (peer) => {
+      // the X25519 seed stays here too: only the shared secret with the given public key goes out
+      const { accountIdentity } = await import('../share/identity.js');
+      const d = await accountIdentity(s.profile.accountKey, '').dh(fromBase64(peer));
+      try {
+        return toBase64(d);
+      } finally {
+        wipe(d);
+      }
+    },
+    shareSign: async (message) => {
+      // the signing seed stays here: only this account's sharing messages are signed (S3: it is the key of every signed write)
+      const { accountIdentity } = await import('../share/identity.js');
+      const { checkSharingMessage } = await import('../share/format.js');
+      const me = accountIdentity(s.profile.accountKey, '');
+      const body = fromBase64(message);
+      checkSharingMessage(body, me);
+      return toBase64(await me.signer.sign(body));
     },
     close: async () => s.close(),
   };

@@ -1,10 +1,10 @@
 // Shared vaults in the ordinary entry commands (docs/SHARING.md "Shared vaults in the entry commands"):
 // `kpm list`, `get`, `show`, `read`, `add/edit/rm --vault`, `kpm sync`. The agent (or the in-process
-// session) hands over the sharing secrets derived from the account key; the shared vaults are read
-// with the share client (src/share/client.ts), which verifies every membership, key bundle and record
+// session) hands over two sharing keys derived from the account key and signs each sharing message
+// itself (the signing seed never leaves it); the shared vaults are read with the share client (src/share/client.ts), which verifies every membership, key bundle and record
 // exactly as `kpm share get` does. Only a device that has sharing state (share.kpms) pays for this.
 import { existsSync } from 'node:fs';
-import { fromBase64 } from '../crypto/bytes.js';
+import { fromBase64, toBase64 } from '../crypto/bytes.js';
 import { EXIT, isKind, KpmError, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import type { VaultApi } from '../agent/api.js';
@@ -12,6 +12,7 @@ import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
 import type { ShareClient, OpenedVault } from '../share/client.js';
 import type { SharedEntry } from '../share/format.js';
+import type { AgentShare } from '../share/identity.js';
 import { shareStateFile } from '../share/state.js';
 import { warn } from './io.js';
 
@@ -37,11 +38,10 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
   const h = await import('../sync/http.js');
   const session = h.loadSession(paths);
   if (!session) return null;
-  const { profileId, secrets } = await api.shareSecrets();
-  const { decodeShareSecrets } = await import('../share/identity.js');
   const { ShareClient } = await import('../share/client.js');
+  const { profileId, share } = await agentShare(api);
   const http = new h.ApiClient(session.server, session.insecure === true);
-  const client = new ShareClient(paths, decodeShareSecrets(fromBase64(secrets)), fromBase64(profileId), session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
+  const client = new ShareClient(paths, share, profileId, session.account.email, (name, opt = {}) => h.authedCall(paths, http, session, name, opt));
   const done = async () => {
     client.close();
     await http.close();
@@ -68,6 +68,27 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
     await done();
     throw e;
   }
+}
+
+/**
+ * The account's sharing identity as the agent (or the in-process session) serves it: the key of
+ * share.kpms and the public keys; each signature (`shareSign`) and X25519 (`shareDh`) is made there,
+ * so neither the signing seed nor the X25519 seed reaches this process.
+ */
+export async function agentShare(api: Pick<VaultApi, 'shareSecrets' | 'shareSign' | 'shareDh'>): Promise<{ profileId: Uint8Array; share: AgentShare }> {
+  const { decodeStateKey } = await import('../share/identity.js');
+  const r = await api.shareSecrets();
+  const share: AgentShare = {
+    stateKey: decodeStateKey(fromBase64(r.secrets)),
+    boxPublic: fromBase64(r.boxPublic),
+    signer: { publicKey: fromBase64(r.signPublic), sign: async (m) => fromBase64(await api.shareSign(toBase64(m))) },
+    dh: async (peer) => {
+      const d = fromBase64(await api.shareDh(toBase64(peer)));
+      if (d.length !== 32) throw new KpmError('the agent sent an X25519 result of the wrong size', EXIT.corrupt);
+      return d;
+    },
+  };
+  return { profileId: fromBase64(r.profileId), share };
 }
 
 /**

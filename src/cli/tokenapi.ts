@@ -94,6 +94,8 @@ export async function tokenApi(): Promise<VaultApi> {
     tokenKey: refuse('creating service tokens'),
     auditCacheKey: refuse('the audit cache'),
     shareSecrets: refuse('shared vaults'),
+    shareSign: refuse('shared vaults'),
+    shareDh: refuse('shared vaults'),
     close: async () => {
       if (loaded) (await loaded.catch(() => undefined))?.close();
       await client?.close();

@@ -38,18 +38,12 @@ export const VAULT_LABEL = {
 } as const;
 
 export const accountSubkey = (accountKey: Uint8Array, use: keyof typeof ACCOUNT_LABEL): Uint8Array => hkdf(accountKey, ACCOUNT_LABEL[use]);
-/** The three subkeys sharing uses (signing seed ‖ X25519 seed ‖ share-state key, 96 bytes): what the agent hands the CLI for shared vaults. */
-export const SHARE_SECRET_USES = ['signing', 'shareX25519', 'shareState'] as const;
-
-export function accountShareSecrets(accountKey: Uint8Array): Uint8Array {
-  const out = new Uint8Array(32 * SHARE_SECRET_USES.length);
-  SHARE_SECRET_USES.forEach((use, i) => {
-    const k = accountSubkey(accountKey, use);
-    out.set(k, 32 * i);
-    k.fill(0);
-  });
-  return out;
-}
+/**
+ * The key of share.kpms: what the agent hands the CLI for shared vaults. Never the signing seed or the
+ * X25519 seed: the agent signs sharing messages and does X25519 itself (docs/SECURITY.md "Sharing keys
+ * and signatures").
+ */
+export const accountShareSecrets = (accountKey: Uint8Array): Uint8Array => accountSubkey(accountKey, 'shareState');
 export const vaultSubkey = (vaultKey: Uint8Array, use: keyof typeof VAULT_LABEL): Uint8Array => hkdf(vaultKey, VAULT_LABEL[use]);
 
 /** HKDF-SHA256 (RFC 5869). Pure JS so the input key never passes through native buffers (R39). */

@@ -2,13 +2,14 @@
 // and reading and writing entries. Everything the server sends is verified before anything is
 // written to this device or sent; the state is saved only when a command succeeded.
 import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypto/bytes.js';
+import { accountShareSecrets } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { normalizeEmail } from '../protocol/email.js';
 import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
-import { decodeIdentity, secretsIdentity, shareSecretsOf, wipeShareSecrets, type ShareSecrets, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
+import { accountIdentity, agentIdentity, decodeIdentity, type AgentShare, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
 import {
   canWrite,
   checkAcceptance,
@@ -71,33 +72,43 @@ export class ShareClient {
   /** informational lines for the user (unverified contacts, first-contact pins) */
   readonly notes: string[] = [];
 
-  private readonly secrets: ShareSecrets;
+  /** the key of share.kpms */
+  private readonly stateKey: Uint8Array;
 
-  /** `key`: the account key, or the sharing secrets derived from it (what the agent hands out). */
+  /**
+   * `key`: the account key (signing and X25519 in this process), or what the agent gives: the key of
+   * share.kpms, the public keys, and a signer and X25519 that ask the agent (`shareSign`, `shareDh`).
+   */
   constructor(
     private readonly paths: KpmPaths,
-    key: Uint8Array | ShareSecrets,
+    key: Uint8Array | AgentShare,
     private readonly profileId: Uint8Array,
     email: string,
     private readonly call: ShareCall,
   ) {
-    this.secrets = key instanceof Uint8Array ? shareSecretsOf(key) : key;
-    this.me = secretsIdentity(this.secrets, normalizeEmail(email));
-    this.state = loadShareState(paths, this.secrets.stateKey, profileId);
+    const e = normalizeEmail(email);
+    if (key instanceof Uint8Array) {
+      this.stateKey = accountShareSecrets(key);
+      this.me = accountIdentity(key, e);
+    } else {
+      this.stateKey = key.stateKey;
+      this.me = agentIdentity(key, e);
+    }
+    this.state = loadShareState(paths, this.stateKey, profileId);
   }
 
   save(): void {
-    saveShareState(this.paths, this.secrets.stateKey, this.profileId, this.state);
+    saveShareState(this.paths, this.stateKey, this.profileId, this.state);
   }
 
-  /** Wipes the secrets this client holds (call when done). */
+  /** Wipes the key this client holds (call when done). */
   close(): void {
-    wipeShareSecrets(this.secrets);
+    wipe(this.stateKey);
   }
 
   /** Publishes this account's identity record (idempotent). */
   async publish(): Promise<void> {
-    await this.call('shareIdentityPut', { body: { body: toBase64(encodeIdentity(this.me)) } });
+    await this.call('shareIdentityPut', { body: { body: toBase64(await encodeIdentity(this.me)) } });
   }
 
   // ---------------------------------------------------------------- contacts
@@ -230,7 +241,7 @@ export class ShareClient {
     }
     if (!mine) throw shareTampered(`the server lists this shared vault for you, but its signed membership (epoch ${latest.epoch}) does not name you`);
     if (!sv.bundle) throw shareTampered('the server sent no key bundle for this account');
-    const content = openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
+    const content = await openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
     if (vp && vp.name !== content.name && !o.pinNew) this.notes.push(`shared vault "${vp.name}" is now called "${content.name}"`);
     const accepted = (vp?.accepted ?? false) || (sv.accept !== null && checkAcceptance(this.me.signPublic, vid, fromBase64(sv.accept)) !== null);
     const result: OpenedVault = {
@@ -396,8 +407,9 @@ export class ShareClient {
   // ---------------------------------------------------------------- owner: members
 
   private async publishMembership(id: string, m: Membership, name: string, keys: Uint8Array[], identities: Map<string, Pick<PublicIdentity, 'boxPublic' | 'fp'>>): Promise<void> {
-    const body = sealMembership(this.me.signer, m);
-    const bundles = m.members.map((x) => ({ email: x.email, body: toBase64(sealBundle(this.me, identities.get(normalizeEmail(x.email))!, fromHex(id), m.epoch, { name, keys })) }));
+    const body = await sealMembership(this.me.signer, m);
+    const bundles: { email: string; body: string }[] = [];
+    for (const x of m.members) bundles.push({ email: x.email, body: toBase64(await sealBundle(this.me, identities.get(normalizeEmail(x.email))!, fromHex(id), m.epoch, { name, keys })) });
     await this.call('shareMembership', { params: { id }, body: { membership: toBase64(body), bundles } });
   }
 
@@ -452,7 +464,7 @@ export class ShareClient {
   async accept(name: string): Promise<OpenedVault> {
     const v = (await this.resolve(name, { pinNew: true }))!;
     await this.publish();
-    await this.call('shareAccept', { params: { id: v.id }, body: { body: toBase64(sealAcceptance(this.me.signer, fromHex(v.id), v.latest.epoch)) } });
+    await this.call('shareAccept', { params: { id: v.id }, body: { body: toBase64(await sealAcceptance(this.me.signer, fromHex(v.id), v.latest.epoch)) } });
     v.accepted = true;
     this.state.vaults[v.id].accepted = true;
     return v;
@@ -505,7 +517,7 @@ export class ShareClient {
     let v = opened;
     for (let attempt = 0; ; attempt++) {
       ShareClient.checkWritable(v, this.me.email);
-      const rec = sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
+      const rec = await sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
       try {
         await this.call('sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } });
       } catch (e) {

@@ -6,10 +6,10 @@ import { bytesEqual, concatBytes, decodeUtf8, toHex, utf8, wipe } from '../crypt
 import { hkdf, sha256 } from '../crypto/keys.js';
 import { offHeapCopy, open as aeadOpen, seal as aeadSeal, AuthError } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
-import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
+import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
-import { isKind } from '../core/errors.js';
-import { fingerprint, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity } from './identity.js';
+import { EXIT, isKind, KpmError } from '../core/errors.js';
+import { fingerprint, IDENTITY_MAGIC, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity, type ShareSigner } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
 const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR' } as const;
@@ -20,9 +20,9 @@ const ROLE_CODE: Record<Role, number> = { owner: 1, writer: 2, reader: 3 };
 const ROLE_OF: Record<number, Role> = { 1: 'owner', 2: 'writer', 3: 'reader' };
 export const canWrite = (r: Role | undefined): boolean => r === 'owner' || r === 'writer';
 
-function signedBytes(signer: Signer, w: ByteWriter): Uint8Array {
+async function signedBytes(signer: ShareSigner, w: ByteWriter): Promise<Uint8Array> {
   const body = w.bytes(signer.publicKey).finish();
-  return concatBytes(body, signer.sign(body));
+  return concatBytes(body, await signer.sign(body));
 }
 
 interface Opened {
@@ -76,7 +76,7 @@ export interface Membership {
 export const memberFp = (m: Pick<Member, 'signPublic' | 'boxPublic'>): Uint8Array => fingerprint(m.signPublic, m.boxPublic);
 export const membershipHash = (bytes: Uint8Array): Uint8Array => sha256(bytes);
 
-export function sealMembership(owner: Signer, m: Membership): Uint8Array {
+export function sealMembership(owner: ShareSigner, m: Membership): Promise<Uint8Array> {
   const w = new ByteWriter().bytes(utf8.encode(M.membership)).u16(1).bytes(m.vaultId).u64(m.epoch).u64(m.head).bytes(m.prev).u16(m.members.length);
   for (const x of m.members) w.varBytes(utf8.encode(x.email)).bytes(x.signPublic).bytes(x.boxPublic).u8(ROLE_CODE[x.role]);
   return signedBytes(owner, w);
@@ -161,12 +161,11 @@ function wrapKey(ikm: Uint8Array, eph: Uint8Array, header: Uint8Array): Uint8Arr
 }
 
 /** Wraps the vault's keys for one member: X25519 (ephemeral and the owner's static) + HKDF + XChaCha20-Poly1305, signed by the owner. */
-export function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'boxPublic' | 'fp'>, vaultId: Uint8Array, epoch: number, content: BundleContent): Uint8Array {
+export async function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'boxPublic' | 'fp'>, vaultId: Uint8Array, epoch: number, content: BundleContent): Promise<Uint8Array> {
   const e = xEphemeral();
-  const ownerSeed = owner.boxSeed();
   const s1 = x25519(e.seed, recipient.boxPublic);
-  const s2 = x25519(ownerSeed, recipient.boxPublic);
-  wipe(e.seed, ownerSeed);
+  wipe(e.seed);
+  const s2 = await owner.dh(recipient.boxPublic);
   const header = bundleHeader(vaultId, epoch, recipient.fp, owner.fp, e.publicKey);
   const ikm = concatBytes(s1, s2);
   const key = wrapKey(ikm, e.publicKey, header);
@@ -182,8 +181,8 @@ export function sealBundle(owner: Identity, recipient: Pick<PublicIdentity, 'box
 }
 
 /** Opens a bundle meant for `me`, from the owner `ownerSignPublic`/`ownerFp`, for this vault and epoch. */
-export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPublic: Uint8Array, vaultId: Uint8Array, epoch: number, bytes: Uint8Array): BundleContent {
-  return parsing('a key bundle', () => {
+export async function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPublic: Uint8Array, vaultId: Uint8Array, epoch: number, bytes: Uint8Array): Promise<BundleContent> {
+  const b = parsing('a key bundle', () => {
     const o = openSigned(bytes, M.bundle, 'the key bundle');
     checkSigned(o, ownerSignPublic, 'the key bundle', "the vault's owner");
     const r = o.r;
@@ -198,11 +197,13 @@ export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPu
     if (!bytesEqual(vid, vaultId) || ep !== epoch) throw shareTampered(`the key bundle is for another vault or epoch (epoch ${ep}, expected ${epoch})`);
     if (!bytesEqual(recipientFp, me.fp)) throw shareTampered('the vault key was wrapped for a key that is not this account\'s');
     if (!bytesEqual(senderFp, fingerprint(ownerSignPublic, ownerBoxPublic))) throw shareTampered('the key bundle names another sender than the owner');
-    const header = bundleHeader(vid, ep, recipientFp, senderFp, eph);
-    const mySeed = me.boxSeed();
-    const s1 = x25519(mySeed, eph);
-    const s2 = x25519(mySeed, ownerBoxPublic);
-    wipe(mySeed);
+    return { header: bundleHeader(vid, ep, recipientFp, senderFp, eph), eph, nonce, ct };
+  });
+  // the X25519 private key may be elsewhere (the agent): only these two shared secrets come back
+  const s1 = await me.dh(b.eph);
+  const s2 = await me.dh(ownerBoxPublic);
+  return parsing('a key bundle', () => {
+    const { header, eph, nonce, ct } = b;
     const ikm = concatBytes(s1, s2);
     const key = wrapKey(ikm, eph, header);
     wipe(s1, s2, ikm);
@@ -227,7 +228,7 @@ export function openBundle(me: Identity, ownerSignPublic: Uint8Array, ownerBoxPu
 
 // ------------------------------------------------------------------ acceptance
 
-export function sealAcceptance(member: Signer, vaultId: Uint8Array, epoch: number): Uint8Array {
+export function sealAcceptance(member: ShareSigner, vaultId: Uint8Array, epoch: number): Promise<Uint8Array> {
   return signedBytes(member, new ByteWriter().bytes(utf8.encode(M.accept)).u16(1).bytes(vaultId).u64(epoch));
 }
 
@@ -273,7 +274,7 @@ function recordHeader(h: RecordHeader): Uint8Array {
 
 const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
 
-export function sealRecord(writer: Signer, vaultKey: Uint8Array, h: RecordHeader, entry: SharedEntry): Uint8Array {
+export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: SharedEntry): Promise<Uint8Array> {
   const header = recordHeader(h);
   const key = recordKey(vaultKey);
   const plain = utf8.encode(JSON.stringify(entry));
@@ -326,4 +327,103 @@ export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
   } finally {
     wipe(key);
   }
+}
+
+// ------------------------------------------------------------------ what the agent signs
+
+/** The kinds of sharing message the account's key signs (each with its own magic: none is a sync envelope's `KPMS`). */
+export type SharingKind = 'identity' | 'membership' | 'bundle' | 'acceptance' | 'record';
+
+const refusedSign = (why: string) => new KpmError(`the agent signs only this account's sharing messages: ${why}; refused, nothing was signed`, EXIT.forbidden);
+
+/**
+ * What the agent checks before it signs for the CLI (src/agent/local.ts `shareSign`): `body` must
+ * be, byte for byte, the signed part of one of the sharing messages above (its magic, version 1,
+ * every field well-formed, no trailing bytes), made by this account (`me`): its signing key at the
+ * end (for the identity record: its own two keys), the owner of a membership, the sender of a key
+ * bundle. Anything else (a sync envelope or manifest, arbitrary bytes) is refused (exit 9).
+ */
+export function checkSharingMessage(body: Uint8Array, me: Pick<PublicIdentity, 'signPublic' | 'boxPublic'>): SharingKind {
+  const r = new ByteReader(body, 'a sharing message');
+  let kind: SharingKind;
+  try {
+    if (body.length < 6) throw refusedSign('it is not a sharing message');
+    const magic = decodeUtf8(body.subarray(0, 4));
+    const known: Record<string, SharingKind> = { [decodeUtf8(IDENTITY_MAGIC)]: 'identity', [M.membership]: 'membership', [M.bundle]: 'bundle', [M.accept]: 'acceptance', [M.record]: 'record' };
+    if (!Object.hasOwn(known, magic)) throw refusedSign('it is not a sharing message');
+    kind = known[magic];
+    r.bytes(4);
+    if (r.u16() !== 1) throw refusedSign(`the ${kind} has an unknown format`);
+    const mine = (k: Uint8Array, what: string) => {
+      if (!bytesEqual(k, me.signPublic)) throw refusedSign(`${what} is not this account's key`);
+    };
+    switch (kind) {
+      case 'identity': {
+        r.varBytes(1024);
+        mine(r.bytes(PUBLIC_KEY_BYTES), 'the identity record\'s signing key');
+        if (!bytesEqual(r.bytes(32), me.boxPublic)) throw refusedSign("the identity record's encryption key is not this account's");
+        break;
+      }
+      case 'membership': {
+        r.bytes(VAULT_ID_BYTES);
+        if (r.u64() < 1) throw refusedSign('a membership epoch starts at 1');
+        r.u64();
+        r.bytes(32);
+        const n = r.u16();
+        if (n < 1 || n > 1000) throw refusedSign('a membership has no members');
+        const emails = new Set<string>();
+        let owners = 0;
+        for (let i = 0; i < n; i++) {
+          const email = decodeUtf8(r.varBytes(254)).toLowerCase();
+          const signPublic = r.bytes(32);
+          const boxPublic = r.bytes(32);
+          const role = ROLE_OF[r.u8()];
+          if (!role) throw refusedSign('a membership names an unknown role');
+          if (emails.has(email)) throw refusedSign('a membership names a member twice');
+          emails.add(email);
+          if (role === 'owner') {
+            owners++;
+            mine(signPublic, "the owner's signing key");
+            if (!bytesEqual(boxPublic, me.boxPublic)) throw refusedSign("the owner's encryption key is not this account's");
+          }
+        }
+        if (owners !== 1) throw refusedSign('a membership must name exactly one owner');
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the membership's signer");
+        break;
+      }
+      case 'bundle': {
+        r.bytes(VAULT_ID_BYTES);
+        r.u64();
+        r.bytes(32);
+        if (!bytesEqual(r.bytes(32), fingerprint(me.signPublic, me.boxPublic))) throw refusedSign("the key bundle's sender is not this account");
+        r.bytes(32);
+        r.bytes(24);
+        r.varBytes(1 << 20);
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the key bundle's signer");
+        break;
+      }
+      case 'acceptance': {
+        r.bytes(VAULT_ID_BYTES);
+        r.u64();
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the acceptance's signer");
+        break;
+      }
+      case 'record': {
+        r.bytes(VAULT_ID_BYTES);
+        r.u64();
+        r.u64();
+        r.bytes(32);
+        r.bytes(16);
+        if (r.u8() > 1) throw refusedSign('a shared record is malformed');
+        r.varBytes(1 << 24);
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the record's writer");
+        break;
+      }
+    }
+  } catch (e) {
+    if (e instanceof KpmError && e.exitCode === EXIT.forbidden) throw e;
+    throw refusedSign('it is not a well-formed sharing message');
+  }
+  if (r.offset !== body.length) throw refusedSign(`the ${kind} has trailing bytes`);
+  return kind;
 }

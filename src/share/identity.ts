@@ -4,17 +4,17 @@
 // fingerprint is what users compare.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { bytesEqual, concatBytes, decodeUtf8, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { accountShareSecrets, accountSubkey, sha256 } from '../crypto/keys.js';
+import { accountSubkey, sha256 } from '../crypto/keys.js';
 import { offHeapCopy } from '../crypto/aead.js';
-import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
-import { publicKeyOf, signBytes } from '../crypto/ed25519.js';
+import { accountSigner, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { isKind, KpmError, EXIT } from '../core/errors.js';
 
 const X_PKCS8 = fromHex('302e020100300506032b656e04220420');
 const X_SPKI = fromHex('302a300506032b656e032100');
 const FP_LABEL = utf8.encode('kpm/v1/share/fingerprint');
-const MAGIC = utf8.encode('KPID');
+export const IDENTITY_MAGIC = utf8.encode('KPID');
+const MAGIC = IDENTITY_MAGIC;
 
 /** Exit 8: something about sharing does not verify; nothing was written or sent. */
 export const shareTampered = (what: string, hint = 'nothing was changed or sent; do not trust this server (or check the fingerprint with its owner)') => new KpmError(`sharing: ${what}`, EXIT.corrupt, hint, 'tampered');
@@ -61,10 +61,19 @@ export interface PublicIdentity {
   fp: Uint8Array;
 }
 
+/**
+ * Signs sharing messages as this account: in-process with the account key, or through the agent
+ * (`shareSign`, which signs only sharing messages of this account: src/share/format.ts checkSharingMessage).
+ */
+export interface ShareSigner {
+  publicKey: Uint8Array;
+  sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
+}
+
 export interface Identity extends PublicIdentity {
-  signer: Signer;
-  /** the X25519 private key (call wipe when done) */
-  boxSeed(): Uint8Array;
+  signer: ShareSigner;
+  /** X25519 with this account's private key (in this process, or in the agent: `shareDh`) and a peer's public key */
+  dh(peerPublic: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 export function fingerprint(signPublic: Uint8Array, boxPublic: Uint8Array): Uint8Array {
@@ -103,52 +112,45 @@ export function accountIdentity(accountKey: Uint8Array, email: string): Identity
     signPublic: signer.publicKey,
     boxPublic,
     fp: fingerprint(signer.publicKey, boxPublic),
-    boxSeed: () => offHeapCopy(accountSubkey(accountKey, 'shareX25519')),
+    dh: (peer) => {
+      const s = offHeapCopy(accountSubkey(accountKey, 'shareX25519'));
+      try {
+        return x25519(s, peer);
+      } finally {
+        wipe(s);
+      }
+    },
   };
 }
 
 /**
- * What sharing needs of the account key, and nothing more (the agent hands this to the CLI,
- * src/agent/api.ts `shareSecrets`): the Ed25519 signing seed, the X25519 seed and the key of
- * share.kpms, all three derived from the account key (they do not give the account key or any
- * own vault's key back).
+ * Sharing through the agent (src/agent/api.ts `shareSecrets`, `shareSign`, `shareDh`): the agent
+ * hands the CLI the key of share.kpms and the public keys; it signs and does X25519 itself, so
+ * neither the signing seed nor the X25519 seed leaves it.
  */
-export interface ShareSecrets {
-  signSeed: Uint8Array;
-  boxSeed: Uint8Array;
+export interface AgentShare {
   stateKey: Uint8Array;
+  signer: ShareSigner;
+  boxPublic: Uint8Array;
+  dh(peerPublic: Uint8Array): Promise<Uint8Array>;
 }
 
-export const SHARE_SECRETS_BYTES = 96;
+export const STATE_KEY_BYTES = 32;
 
-export function shareSecretsOf(accountKey: Uint8Array): ShareSecrets {
-  const b = accountShareSecrets(accountKey);
-  try {
-    return decodeShareSecrets(b);
-  } finally {
-    wipe(b);
-  }
+export function decodeStateKey(b: Uint8Array): Uint8Array {
+  if (b.length !== STATE_KEY_BYTES) throw new KpmError('the agent sent a sharing key of the wrong size', EXIT.corrupt);
+  return offHeapCopy(b.slice());
 }
 
-export function decodeShareSecrets(b: Uint8Array): ShareSecrets {
-  if (b.length !== SHARE_SECRETS_BYTES) throw new KpmError('the agent sent sharing keys of the wrong size', EXIT.corrupt);
-  return { signSeed: offHeapCopy(b.slice(0, 32)), boxSeed: offHeapCopy(b.slice(32, 64)), stateKey: offHeapCopy(b.slice(64, 96)) };
-}
-
-export const wipeShareSecrets = (s: ShareSecrets): void => wipe(s.signSeed, s.boxSeed, s.stateKey);
-
-/** The same identity as accountIdentity, from the derived seeds. */
-export function secretsIdentity(s: ShareSecrets, email: string): Identity {
-  const signPublic = publicKeyOf(s.signSeed);
-  const signer: Signer = { publicKey: signPublic, sign: (m) => signBytes(s.signSeed, m) };
-  const boxPublic = xPublicOf(s.boxSeed);
-  return { email, signer, signPublic, boxPublic, fp: fingerprint(signPublic, boxPublic), boxSeed: () => offHeapCopy(s.boxSeed.slice()) };
+/** The same identity as accountIdentity, through the agent. */
+export function agentIdentity(a: AgentShare, email: string): Identity {
+  return { email, signer: a.signer, signPublic: a.signer.publicKey, boxPublic: a.boxPublic, fp: fingerprint(a.signer.publicKey, a.boxPublic), dh: (p) => a.dh(p) };
 }
 
 /** The identity record: KPID ‖ u16 1 ‖ email ‖ Ed25519 public ‖ X25519 public ‖ signature. */
-export function encodeIdentity(id: Identity): Uint8Array {
+export async function encodeIdentity(id: Identity): Promise<Uint8Array> {
   const body = new ByteWriter().bytes(MAGIC).u16(1).varBytes(utf8.encode(id.email)).bytes(id.signPublic).bytes(id.boxPublic).finish();
-  return concatBytes(body, id.signer.sign(body));
+  return concatBytes(body, await id.signer.sign(body));
 }
 
 /** Checks the self-signature and, when given, that the record is for `email`. */

@@ -46,7 +46,7 @@ export interface ShareState {
 const AAD = utf8.encode('kpm/v1/share/state');
 export const shareStateFile = (paths: KpmPaths) => join(paths.data, 'share.kpms');
 
-/** `stateKey`: HKDF(AK, `kpm/v2/account/share-state`) (src/share/identity.ts shareSecretsOf). */
+/** `stateKey`: HKDF(AK, `kpm/v2/account/share-state`) (src/crypto/keys.ts accountShareSecrets). */
 export function loadShareState(paths: KpmPaths, stateKey: Uint8Array, profileId: Uint8Array): ShareState {
   const bytes = readFileOrNull(shareStateFile(paths));
   if (!bytes) return { v: 1, contacts: {}, vaults: {} };

@@ -5,14 +5,44 @@
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
 import SQLite from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, startServer, ACTIVATION_CODE, type RunningServer } from '../helpers/server.js';
-import { fromBase64, toBase64 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { shareStateFile } from '../../src/share/state.js';
+import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
+import { CONTROL_TABLE, METHOD_TABLE } from '../../src/agent/api.js';
+import { unlockKeyring } from '../../src/vault/keyring.js';
+import { accountSubkey } from '../../src/crypto/keys.js';
+import { accountPublicKey, accountSigner, verifySignature } from '../../src/crypto/sign.js';
+import { sealManifest, sealVaultEnvelope } from '../../src/sync/envelope.js';
+import { sealAcceptance } from '../../src/share/format.js';
+
+/** One raw request to the home's agent, as any process of the same user could send it. */
+function rawRequest(home: string, req: Record<string, unknown>): Promise<{ ok?: unknown; error?: { message: string; exitCode: number } }> {
+  const token = readFileSync(join(home, 'run', 'agent.token'), 'utf8');
+  return new Promise((resolve, reject) => {
+    const s = net.connect(join(home, 'run', 'agent.sock'));
+    let b = '';
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(JSON.stringify({ token, v: AGENT_PROTOCOL, ...req }) + '\n'));
+    s.on('data', (c: string) => (b += c));
+    s.on('error', reject);
+    s.on('close', () => resolve(JSON.parse(b)));
+  });
+}
+
+/** Every way `secret` could show in a reply: raw inside any base64 field, as hex, as base64. */
+function holds(reply: unknown, secret: Uint8Array): boolean {
+  const text = JSON.stringify(reply);
+  const fields = text.replace(/[^A-Za-z0-9+/=]/g, ' ').split(' ').filter((x) => x.length >= 16);
+  const raw = Buffer.from(secret).toString('latin1');
+  return text.includes(toHex(secret)) || text.includes(toBase64(secret)) || fields.some((f) => Buffer.from(f, 'base64').toString('latin1').includes(raw));
+}
 
 const ACCOUNT = 'Share7Password';
 const master = { KPM_MASTER_PASSWORD: MASTER };
@@ -76,7 +106,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect((await kpm('b1', ['get', 'mine'])).stdout).toBe('Own-Secret-1\n');
   }, 180_000);
 
-  it('through the agent: get, list and read of shared entries work without the master password (the agent hands over the sharing keys)', async () => {
+  it('through the agent: get, list and read of shared entries work without the master password (the agent hands over the share.kpms key, and signs and does X25519 itself)', async () => {
     await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
     expect((await kpm('a2', ['get', 'deploy', '--field', 'username'], 0, undefined, {})).stdout).toBe('bot\n');
     expect((await kpm('a2', ['get', 'db'], 0, undefined, {})).stdout).toBe('Db-Secret-1\n');
@@ -89,6 +119,56 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect((await kpm('b1', ['get', 'a2-entry'])).stdout).toBe('From-A2-Agent\n');
     // a name that is in no vault is still "not found" (exit 3), through the agent too
     expect((await kpm('a2', ['get', 'nowhere'], 3, undefined, {})).stderr).toMatch(/no entry named "nowhere"/);
+  }, 180_000);
+
+  it("S3: over the agent's socket, no read method's reply holds the account's signing seed; shareSign signs this account's sharing messages only", async () => {
+    const home = homes.a2; // unlocked in the agent by the test before
+    const prof = await unlockKeyring(resolvePaths({ KPM_HOME: home }), utf8.encode(MASTER));
+    const seed = accountSubkey(prof.accountKey, 'signing');
+    const x25519Seed = accountSubkey(prof.accountKey, 'shareX25519');
+    const vaultId = 'ab'.repeat(16);
+    const ownAccept = (await sealAcceptance(accountSigner(prof.accountKey), fromHex(vaultId), 1)).subarray(0, -64);
+    // every method that does not write, with parameters it accepts (those that change what the agent holds are left out)
+    const leftOut = ['lock', 'setIdleTimeout', 'unlockVault', 'lockVault'];
+    const params: Record<string, unknown[]> = {
+      get: ['deploy'],
+      list: [{}],
+      listText: [{}, true],
+      entries: [{}],
+      trash: [null],
+      listVaults: [],
+      history: ['deploy'],
+      sync: [],
+      tokenKey: ['Personal', 'ab'.repeat(16), toBase64(new Uint8Array(32).fill(7))],
+      auditCacheKey: [],
+      shareSecrets: [],
+      shareSign: [toBase64(ownAccept)],
+      shareDh: [toBase64(fromHex('09'.padEnd(64, '0')))],
+      status: [],
+      getField: ['deploy', null, null],
+      sshIdentities: [],
+      sshSign: [toBase64(new Uint8Array(51)), toBase64(utf8.encode('data')), 0],
+      sshAttach: [],
+    };
+    const table = { ...METHOD_TABLE, ...CONTROL_TABLE } as Record<string, { write: boolean }>;
+    const reads = Object.keys(table).filter((m) => !table[m].write && !leftOut.includes(m));
+    expect(Object.keys(params).sort()).toEqual(reads.sort()); // a new read method must be added here
+    for (const method of reads) {
+      const r = await rawRequest(home, { method, params: params[method] });
+      expect(holds(r, seed), `${method} → the signing seed`).toBe(false);
+      expect(holds(r, prof.accountKey), `${method} → the account key`).toBe(false);
+      expect(holds(r, x25519Seed), `${method} → the X25519 seed`).toBe(false);
+      if (method === 'shareSecrets' || method === 'shareSign' || method === 'shareDh' || method === 'auditCacheKey' || method === 'status') expect(r.error, `${method}: ${JSON.stringify(r)}`).toBeUndefined();
+      if (method === 'shareSign') expect(verifySignature(accountPublicKey(prof.accountKey), ownAccept, fromBase64(r.ok as string))).toBe(true);
+    }
+    // an own vault's manifest or envelope (what S3's signed writes are), or arbitrary bytes: refused, exit 9
+    const manifest = sealManifest(accountSigner(prof.accountKey), { vaultId: fromHex(vaultId), profileId: prof.profileId, revision: 1, chain: new Uint8Array(32), time: 1 });
+    const envelope = sealVaultEnvelope(accountSigner(prof.accountKey), { vaultId: fromHex(vaultId), epoch: 1, deleted: true, keyPart: new Uint8Array(64) });
+    for (const m of [manifest.subarray(0, -64), envelope.subarray(0, -64), utf8.encode('anything at all')]) {
+      const r = await rawRequest(home, { method: 'shareSign', params: [toBase64(m)] });
+      expect(r.error?.exitCode, JSON.stringify(r)).toBe(9);
+      expect(r.error?.message).toMatch(/signs only this account's sharing messages/);
+    }
   }, 180_000);
 
   it('a name in an own and a shared vault is ambiguous (exit 2); --vault picks', async () => {

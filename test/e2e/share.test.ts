@@ -100,7 +100,7 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
     const { c, api, accountKey } = await inProcess('c1', 'carol');
     try {
       const v = await c.openForUse('Ops-Team');
-      const rec = sealRecord(accountIdentity(accountKey, email('carol')).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, { name: 'deploy', password: 'carol-was-here', updated: new Date().toISOString() });
+      const rec = await sealRecord(accountIdentity(accountKey, email('carol')).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, { name: 'deploy', password: 'carol-was-here', updated: new Date().toISOString() });
       await expect(c.write('Ops-Team', { name: 'x', updated: '' })).rejects.toThrow(/only read/);
       const { ROUTES } = await import('../../src/protocol/routes.js');
       await expect(authedCall(c['paths'], api, loadSession(c['paths'])!, 'sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } })).rejects.toThrow(/read-only members cannot write/);
@@ -152,7 +152,7 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
     for (const p of later) for (const k of before.keys) expect(() => openRecord(p, k)).toThrow(/does not open/);
     const me = accountIdentity(accountKey, email('carol'));
     const owner = before.latest.members.find((m) => m.role === 'owner')!;
-    for (const b of bundles) expect(() => openBundle(me, owner.signPublic, owner.boxPublic, fromHex(before.id), before.latest.epoch + 1, fromBase64(b.bundle))).toThrow();
+    for (const b of bundles) await expect(openBundle(me, owner.signPublic, owner.boxPublic, fromHex(before.id), before.latest.epoch + 1, fromBase64(b.bundle))).rejects.toThrow();
   }, 120_000);
 
   it('a dump of the server database after sharing has no plaintext: no password, entry or vault name', () => {
@@ -171,7 +171,7 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
     try {
       const acct = d.prepare('SELECT id FROM accounts WHERE email = ?').get(email('bob')) as { id: string };
       old = (d.prepare('SELECT body FROM share_identities WHERE account_id = ?').get(acct.id) as { body: string }).body;
-      d.prepare('UPDATE share_identities SET body = ? WHERE account_id = ?').run(toBase64(encodeIdentity(accountIdentity(randomBytes(32), email('bob')))), acct.id);
+      d.prepare('UPDATE share_identities SET body = ? WHERE account_id = ?').run(toBase64(await encodeIdentity(accountIdentity(randomBytes(32), email('bob')))), acct.id);
     } finally {
       d.close();
     }

@@ -45,7 +45,7 @@ function caller(ts: TestServer, p: Pick<Person, 'token' | 'writes' | 'tamper'>):
     const problem = validate(spec.response, r.body, { allowExtra: false });
     if (problem) throw new Error(`bad answer: ${problem}`);
     const t = p.tamper[name];
-    return (t ? t(structuredClone(r.body)) : r.body) as T;
+    return (t ? await t(structuredClone(r.body)) : r.body) as T;
   };
 }
 
@@ -117,7 +117,7 @@ async function inject(ts: TestServer, id: string, signerKey: Uint8Array, email: 
   const { nextChain } = await import('../../src/share/format.js');
   for (const r of rows) chain = nextChain(chain, fromBase64(r.body));
   const rev = Number(v.head) + 1;
-  const rec = sealRecord(accountIdentity(signerKey, email).signer, vaultKey, { vaultId: fromHex(id), rev, epoch, prevChain: chain, entryId: randomBytes(16), deleted: false }, e);
+  const rec = await sealRecord(accountIdentity(signerKey, email).signer, vaultKey, { vaultId: fromHex(id), rev, epoch, prevChain: chain, entryId: randomBytes(16), deleted: false }, e);
   await ts.store.db.insertInto('share_records').values({ vault_id: id, rev, writer_id: 'x', body: toBase64(rec) }).execute();
   await ts.store.db.updateTable('share_vaults').set({ head: rev }).where('vault_id', '=', id).execute();
 }
@@ -136,7 +136,7 @@ describe('shared vaults: keys, contacts, sharing, roles, revocation', () => {
     await refused(c, (x) => x.write('Team', entry('deploy', 'mine')), /only read/, EXIT.forbidden);
     // the server refuses it too (a client that skips its own check)
     const v = (await run(c, (x) => x.openForUse('Team')));
-    const rec = sealRecord(accountIdentity(c.accountKey, c.email).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, entry('x', 'y'));
+    const rec = await sealRecord(accountIdentity(c.accountKey, c.email).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, entry('x', 'y'));
     const r = await ts.call('POST', `/v1/share/vaults/${v.id}/push`, { base: v.head, records: [toBase64(rec)] }, { token: c.token });
     expect(r.status).toBe(403);
     // a member list with roles and verification
@@ -161,7 +161,7 @@ describe('shared vaults: keys, contacts, sharing, roles, revocation', () => {
     const bundles = await ts.store.db.selectFrom('share_members').select('bundle').where('vault_id', '=', id).execute();
     const cId = accountIdentity(c.accountKey, c.email);
     const aId = accountIdentity(a.accountKey, a.email);
-    for (const x of bundles) expect(() => openBundle(cId, aId.signPublic, aId.boxPublic, fromHex(id), before.latest.epoch + 1, fromBase64(x.bundle))).toThrow(/not this account/);
+    for (const x of bundles) await expect(openBundle(cId, aId.signPublic, aId.boxPublic, fromHex(id), before.latest.epoch + 1, fromBase64(x.bundle))).rejects.toThrow(/not this account/);
   });
 
   it('whoami fingerprint: 8 groups of 5 digits; verify: a wrong fingerprint is exit 8 and changes nothing, the right one marks the contact verified', async () => {
@@ -185,7 +185,8 @@ describe('shared vaults: a malicious server', () => {
     const [a, b] = [await person(ts), await person(ts)];
     await run(a, (x) => x.addContact(b.email));
     const evil = accountIdentity(randomBytes(32), b.email);
-    a.tamper.shareIdentityGet = (r) => ({ ...r, body: toBase64(encodeIdentity(evil)) });
+    const evilRecord = toBase64(await encodeIdentity(evil));
+    a.tamper.shareIdentityGet = (r) => ({ ...r, body: evilRecord });
     await refused(a, (x) => x.share('Team', b.email, 'writer', false), /other keys for .* than the ones pinned/);
     await refused(a, (x) => x.addContact(b.email), /other keys/);
     const ch = await run(a, (x) => x.acceptChange(b.email));
@@ -200,7 +201,7 @@ describe('shared vaults: a malicious server', () => {
     // the server publishes its own key as B's (it can write its database)
     const evilKey = randomBytes(32);
     const real = await ts.store.db.selectFrom('share_identities').select('body').where('account_id', '=', b.accountId).executeTakeFirstOrThrow();
-    await ts.store.db.updateTable('share_identities').set({ body: toBase64(encodeIdentity(accountIdentity(evilKey, b.email))) }).where('account_id', '=', b.accountId).execute();
+    await ts.store.db.updateTable('share_identities').set({ body: toBase64(await encodeIdentity(accountIdentity(evilKey, b.email))) }).where('account_id', '=', b.accountId).execute();
     await refused(a, (x) => x.verifyContact(b.email, fingerprintDigits(realFp)), /does not match/);
     await run(a, (x) => x.share('Team', b.email, 'writer', false)); // unverified: a warning
     await ts.store.db.updateTable('share_identities').set({ body: real.body }).where('account_id', '=', b.accountId).execute();
@@ -210,9 +211,9 @@ describe('shared vaults: a malicious server', () => {
   it('a membership list not signed by the owner (edited, or signed by the server): exit 8', async () => {
     const { b, c } = await world();
     const evil = accountIdentity(randomBytes(32), 'server@example.org');
-    b.tamper.shareVault = (r: ShareVaultT) => {
+    b.tamper.shareVault = async (r: ShareVaultT) => {
       const last = parseMembership(fromBase64(r.memberships[r.memberships.length - 1]));
-      const forged = sealMembership(evil.signer, { ...last, members: [...last.members.map((m) => (m.role === 'owner' ? { ...m, signPublic: evil.signPublic } : m)), { email: 'server@example.org', signPublic: evil.signPublic, boxPublic: evil.boxPublic, role: 'writer' }] });
+      const forged = await sealMembership(evil.signer, { ...last, members: [...last.members.map((m) => (m.role === 'owner' ? { ...m, signPublic: evil.signPublic } : m)), { email: 'server@example.org', signPublic: evil.signPublic, boxPublic: evil.boxPublic, role: 'writer' }] });
       r.memberships[r.memberships.length - 1] = toBase64(forged);
       return r;
     };
@@ -266,7 +267,7 @@ describe('shared vaults: a malicious server', () => {
     // the server wraps a key of its own for C's real key: not signed by the owner
     const fake = accountIdentity(randomBytes(32), a.email);
     const cId = accountIdentity(c.accountKey, c.email);
-    c.tamper.shareVault = (r: ShareVaultT) => ({ ...r, bundle: toBase64(sealBundle(fake, cId, fromHex(id), 2, { name: 'Team', keys: [randomBytes(32), randomBytes(32)] })) });
+    c.tamper.shareVault = async (r: ShareVaultT) => ({ ...r, bundle: toBase64(await sealBundle(fake, cId, fromHex(id), 2, { name: 'Team', keys: [randomBytes(32), randomBytes(32)] })) });
     await refused(c, (x) => x.openForUse('Team'), /not signed by the vault's owner/);
   });
 
@@ -312,7 +313,7 @@ describe('shared vaults: a malicious server', () => {
       expect(dump).not.toContain(toBase64(k));
     }
     for (const p of [a, b, c]) {
-      const seed = accountIdentity(p.accountKey, p.email).boxSeed();
+      const seed = (await import('../../src/crypto/keys.js')).accountSubkey(p.accountKey, 'shareX25519');
       expect(decoded).not.toContain(Buffer.from(seed).toString('latin1'));
       expect(decoded).not.toContain(Buffer.from(p.accountKey).toString('latin1'));
     }
@@ -320,15 +321,93 @@ describe('shared vaults: a malicious server', () => {
 });
 
 describe('shared vaults in the entry commands (src/cli/shared.ts): the share client paths they use', () => {
-  it('the sharing secrets the agent hands out give the same identity and state as the account key', async () => {
-    const { ts, c } = await world();
-    const { accountShareSecrets } = await import('../../src/crypto/keys.js');
-    const { decodeShareSecrets } = await import('../../src/share/identity.js');
-    const viaAgent = new ShareClient(c.paths, decodeShareSecrets(accountShareSecrets(c.accountKey)), c.profileId, c.email, caller(ts, c));
-    expect(toHex(viaAgent.me.fp)).toBe(toHex(accountIdentity(c.accountKey, c.email).fp));
-    const r = await viaAgent.usable({ online: true });
+  /** Every way `secret` could show in a reply: raw inside any base64 field, as hex, as base64. */
+  const leaks = (reply: unknown, secret: Uint8Array): boolean => {
+    const text = JSON.stringify(reply);
+    const fields = text.replace(/[^A-Za-z0-9+/=]/g, ' ').split(' ').filter((x) => x.length >= 16);
+    const raw = Buffer.from(secret).toString('latin1');
+    return text.includes(toHex(secret)) || text.includes(toBase64(secret)) || fields.some((f) => Buffer.from(f, 'base64').toString('latin1').includes(raw));
+  };
+
+  it("S3: the agent never hands out the account's signing seed (nor the X25519 seed): shareSecrets has only the share.kpms key", async () => {
+    const { c } = await world();
+    const { accountSubkey } = await import('../../src/crypto/keys.js');
+    const { sessionApi } = await import('../../src/agent/local.js');
+    const api = sessionApi({ profile: { accountKey: c.accountKey, profileId: c.profileId } } as never);
+    const reply = await api.shareSecrets();
+    expect(leaks(reply, accountSubkey(c.accountKey, 'signing'))).toBe(false);
+    expect(leaks(reply, c.accountKey)).toBe(false);
+    expect(leaks(reply, accountSubkey(c.accountKey, 'shareX25519'))).toBe(false);
+    expect(leaks(reply, accountSubkey(c.accountKey, 'shareState'))).toBe(true); // what it does hand out (docs/SECURITY.md "Sharing keys and signatures")
+  });
+
+  it('what the agent gives (share.kpms key, shareSign, shareDh) serves the share client as the account key does: same identity, state, reads and signed writes', async () => {
+    const { ts, b, c } = await world();
+    const { sessionApi } = await import('../../src/agent/local.js');
+    const { agentShare } = await import('../../src/cli/shared.js');
+    const viaAgent = async (p: Person, signed: Uint8Array[]) => {
+      const api = sessionApi({ profile: { accountKey: p.accountKey, profileId: p.profileId } } as never);
+      const spy = { ...api, shareSign: async (m: string) => (signed.push(fromBase64(m)), api.shareSign(m)) };
+      const { profileId, share } = await agentShare(spy);
+      return new ShareClient(p.paths, share, profileId, p.email, caller(ts, p));
+    };
+    const cs: Uint8Array[] = [];
+    const cc = await viaAgent(c, cs);
+    expect(toHex(cc.me.fp)).toBe(toHex(accountIdentity(c.accountKey, c.email).fp));
+    const r = await cc.usable({ online: true });
     expect(r.vaults.map((v) => [v.name, v.role, ShareClient.find(v, 'db')?.[1].password])).toEqual([['Team', 'reader', 'pw-db-1']]);
-    viaAgent.close();
+    cc.close();
+    // a writer's write and identity record, signed by the agent
+    const bs: Uint8Array[] = [];
+    const bc = await viaAgent(b, bs);
+    await bc.publish();
+    await bc.write('Team', entry('via-agent', 'pw-agent'));
+    bc.save();
+    bc.close();
+    expect(bs.map((m) => Buffer.from(m.subarray(0, 4)).toString('latin1'))).toEqual(['KPID', 'KPSR']);
+    expect(await read(c, 'via-agent')).toBe('pw-agent');
+  });
+
+  it("S3: shareSign signs only this account's sharing messages: own-vault manifests and envelopes, arbitrary bytes and other accounts' messages are refused (exit 9)", async () => {
+    const { a, b, id } = await world();
+    const { sessionApi } = await import('../../src/agent/local.js');
+    const { accountSigner, accountPublicKey, verifySignature } = await import('../../src/crypto/sign.js');
+    const env = await import('../../src/sync/envelope.js');
+    const { sealAcceptance, sealMembership: sealM } = await import('../../src/share/format.js');
+    const api = sessionApi({ profile: { accountKey: b.accountKey, profileId: b.profileId } } as never);
+    const me = accountIdentity(b.accountKey, b.email);
+    const body = (signed: Uint8Array) => signed.subarray(0, signed.length - 64);
+    const refuse = async (m: Uint8Array, what: string) => {
+      const e = await api.shareSign(toBase64(m)).then(() => null, (x: unknown) => x);
+      expect(e, what).toBeInstanceOf(KpmError);
+      expect((e as KpmError).exitCode, what).toBe(EXIT.forbidden);
+      expect((e as KpmError).message, what).toMatch(/signs only this account's sharing messages/);
+    };
+    const own = accountSigner(b.accountKey);
+    const manifest = env.sealManifest(own, { vaultId: randomBytes(16), profileId: b.profileId, revision: 3, chain: randomBytes(32), time: 1 });
+    const vaultEnv = env.sealVaultEnvelope(own, { vaultId: randomBytes(16), epoch: 1, deleted: false, keyPart: randomBytes(80) });
+    const keyring = env.sealKeyringEnvelope(own, { epoch: 1, keyring: randomBytes(200) });
+    for (const [m, what] of [[manifest, 'manifest'], [vaultEnv, 'vault envelope'], [keyring, 'keyring envelope']] as const) {
+      await refuse(body(m), `the body of a ${what}`);
+      await refuse(m, `a whole ${what}`);
+    }
+    await refuse(new Uint8Array(0), 'nothing');
+    await refuse(randomBytes(200), 'random bytes');
+    await refuse(utf8.encode('KPSA'), 'a bare magic');
+    // sharing messages, but not this account's: another's acceptance, a membership another owns
+    const aId = accountIdentity(a.accountKey, a.email);
+    await refuse(body(await sealAcceptance(aId.signer, fromHex(id), 1)), "another account's acceptance");
+    const rows = (await sealM(accountIdentity(a.accountKey, a.email).signer, { vaultId: fromHex(id), epoch: 9, head: 0, prev: new Uint8Array(32), members: [{ email: a.email, signPublic: accountPublicKey(a.accountKey), boxPublic: aId.boxPublic, role: 'owner' }, { email: b.email, signPublic: me.signPublic, boxPublic: me.boxPublic, role: 'writer' }] }));
+    const swapped = body(rows).slice();
+    swapped.set(me.signPublic, swapped.length - 32); // signed as B, but owned by A
+    await refuse(swapped, "a membership another account owns");
+    const ownAccept = body(await sealAcceptance(me.signer, fromHex(id), 1));
+    await refuse(new Uint8Array([...ownAccept, 0]), 'an acceptance with a trailing byte');
+    const idBody = body(await encodeIdentity({ ...me, boxPublic: aId.boxPublic }));
+    await refuse(idBody, 'an identity record naming another encryption key');
+    // this account's own acceptance is signed, with the account's key
+    const sig = fromBase64(await api.shareSign(toBase64(ownAccept)));
+    expect(verifySignature(accountPublicKey(b.accountKey), ownAccept, sig)).toBe(true);
   });
 
   it('usable: a second device of a member finds the vault accepted on the first (pinned on first use); invitations are left out', async () => {

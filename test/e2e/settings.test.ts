@@ -54,6 +54,7 @@ describe('kpm config', () => {
       server: null, autolock: 15, clipboard_clear: 30, 'generator.length': 20, 'generator.symbols': true, 'generator.words': 6,
       sync: 'auto', default_vault: 'Personal', color: 'auto',
       audit_min_score: 3, audit_max_age_days: 365, hibp_url: 'https://api.pwnedpasswords.com', 'history.keep': 20, 'trash.days': 30,
+      'share.require_verified': false,
     });
     await kpm(home, ['config', 'set', 'generator.length', '32'], 0);
     await kpm(home, ['config', 'set', 'generator.symbols', 'false'], 0);
@@ -74,6 +75,7 @@ describe('kpm config', () => {
   });
 
   it('refuses unknown keys and invalid values with exit 2, naming what is allowed, and leaves the file untouched', async () => {
+    await kpm(home, ['config', 'set', 'sync', 'manual'], 0); // a settings file of its own (not the one the test before left)
     const before = fs.readFileSync(cfgPath(home));
     const cases: [string[], RegExp][] = [
       [['config', 'set', 'hooks', 'x'], /unknown setting "hooks"; the settings are: server, autolock/],

@@ -5,9 +5,9 @@ import { createHmac } from 'node:crypto';
 import { seeded } from '../helpers/seeded.js';
 import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  kpmWith, addEntry, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -55,15 +55,28 @@ function totpCodesBetween(secret: Buffer, t0: number, t1: number): string[] {
 }
 
 describe('without an agent (KPM_MASTER_PASSWORD)', () => {
+  // Each test works on its own copy of `base`: a vault holding github (all fields) and gitlab
+  // (generated), made once, as the add tests below make them.
+  let base: string;
   let home: string;
   const env = withMaster();
   const PW = 'hunter2-Pässwörd!';
+  const ADD_GITHUB = ['add', 'github', '--password-stdin', '--username', 'octocat', '--url', 'https://github.com', '--notes', 'work account', '--field', 'api key=abc123'];
+  const ADD_GITLAB = ['add', 'gitlab', '--generate', '--username', 'tanuki'];
 
   beforeAll(async () => {
-    home = makeHome();
+    base = initHome();
+    await kpm(base, ADD_GITHUB, 0, { env, input: PW + '\n' });
+    await kpm(base, ADD_GITLAB, 0, { env });
   });
+  beforeEach(() => {
+    home = copyHome(base);
+  });
+  /** What the edit --name test below does, for the tests that start from the renamed entry. */
+  const renameGithub = () => kpm(home, ['edit', 'github', '--name', 'github-work'], 0, { env });
 
   it('init --password-stdin creates a private vault, prints nothing on stdout and warns on stderr', async () => {
+    home = makeHome();
     const r = await kpm(home, ['init', '--password-stdin'], 0, { input: MASTER + '\n' });
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/cannot be recovered/);
@@ -77,7 +90,8 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
   });
 
   it('add reads the password from stdin, prints nothing on stdout, confirms on stderr', async () => {
-    const r = await kpm(home, ['add', 'github', '--password-stdin', '--username', 'octocat', '--url', 'https://github.com', '--notes', 'work account', '--field', 'api key=abc123'], 0, {
+    home = initHome();
+    const r = await kpm(home, ADD_GITHUB, 0, {
       env,
       input: PW + '\n',
     });
@@ -87,7 +101,8 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
   });
 
   it('add --generate stores a generated 20-character password', async () => {
-    const r = await kpm(home, ['add', 'gitlab', '--generate', '--username', 'tanuki'], 0, { env });
+    home = initHome();
+    const r = await kpm(home, ADD_GITLAB, 0, { env });
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/generated/);
     const g = await kpm(home, ['get', 'gitlab'], 0, { env });
@@ -185,6 +200,7 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
   });
 
   it('edit --password-stdin sets the new password and moves passwordChanged', async () => {
+    await renameGithub();
     const before = JSON.parse((await kpm(home, ['get', 'github-work', '--json'], 0, { env })).stdout);
     // no sleep: the edit runs in a process that starts after the add that set passwordChanged has exited
     await kpm(home, ['edit', 'github-work', '--password-stdin'], 0, { env, input: 'n3w-secret\n' });
@@ -203,6 +219,7 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
   });
 
   it('rm --yes deletes; trash lists it; get of the removed entry exits 3', async () => {
+    await renameGithub();
     const r = await kpm(home, ['rm', 'gitlab', '--yes'], 0, { env });
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/Deleted Personal\/gitlab/);
@@ -217,6 +234,7 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
   });
 
   it('a removed name can be used again by a new entry', async () => {
+    await kpm(home, ['rm', 'gitlab', '--yes'], 0, { env });
     await addEntry(home, 'gitlab', 'second-life');
     expect((await kpm(home, ['get', 'gitlab'], 0, { env })).stdout).toBe('second-life\n');
   });

@@ -71,6 +71,16 @@ export function makeHome(): string {
   return h;
 }
 
+/**
+ * A fresh KPM_HOME holding a copy of `src` (a home a beforeAll built once), so that each test works
+ * on its own state. `src` must have no agent running (its run/ directory is left out).
+ */
+export function copyHome(src: string): string {
+  const home = makeHome();
+  fs.cpSync(src, home, { recursive: true, filter: (p) => p !== join(src, 'run') });
+  return home;
+}
+
 /** Stops the agent of a home, if one runs (by the pid it wrote; only agents our tests started). */
 export function stopAgent(home: string): void {
   const pidFile = join(home, 'run', 'agent.pid');

@@ -49,6 +49,7 @@ const master = { KPM_MASTER_PASSWORD: MASTER };
 
 describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built binaries)', () => {
   let srv: RunningServer;
+  let addDeploy: RunResult;
   const homes: Record<string, string> = {};
   const email = (who: string) => `${who}@entries.example.org`;
   const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
@@ -83,14 +84,17 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
     await kpm('b1', ['share', 'accept', 'Team']);
     await kpm('c1', ['share', 'accept', 'Team']);
+    // the entries every test starts from (a test that adds to or changes Team uses its own names and
+    // takes them out again, or a vault of its own)
+    addDeploy = await kpm('a1', ['add', 'deploy', '--vault', 'Team', '--username', 'bot', '--url', 'https://ci.example.org', '--password-stdin'], 0, 'Deploy-Secret-1\n');
+    await kpm('b1', ['add', 'db', '--vault', 'Team', '--username', 'db-admin', '--password-stdin'], 0, 'Db-Secret-1\n');
+    await kpm('b1', ['add', 'mine', '--password-stdin'], 0, 'Own-Secret-1\n');
   }, 300_000);
   afterAll(() => stopAgent(homes.a2));
 
   it('add --vault writes a signed member write; list, get, get --field, show and read find it on every member\'s devices', async () => {
-    const add = await kpm('a1', ['add', 'deploy', '--vault', 'Team', '--username', 'bot', '--url', 'https://ci.example.org', '--password-stdin'], 0, 'Deploy-Secret-1\n');
-    expect(add.stderr).toMatch(/Added Team\/deploy \(shared vault\)/);
-    await kpm('b1', ['add', 'db', '--vault', 'Team', '--username', 'db-admin', '--password-stdin'], 0, 'Db-Secret-1\n');
-    await kpm('b1', ['add', 'mine', '--password-stdin'], 0, 'Own-Secret-1\n');
+    // the adds ran in beforeAll (a1: deploy, b1: db and the own entry mine)
+    expect(addDeploy.stderr).toMatch(/Added Team\/deploy \(shared vault\)/);
     const list = await kpm('b1', ['list']);
     expect(list.stdout).toMatch(/^mine\n/);
     expect(list.stdout).toMatch(/\ndb +db-admin +\[Team\]\n/);
@@ -116,13 +120,18 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     const ran = await kpm('a2', ['run', '--', 'sh', '-c', 'test "$DB" = Db-Secret-1 && echo "ok $DB"'], 0, undefined, { DB: 'kpm://Team/db/password' });
     expect(ran.stdout).toBe('ok <concealed by kpm>\n');
     await kpm('a2', ['add', 'a2-entry', '--vault', 'Team', '--password-stdin'], 0, 'From-A2-Agent\n', {});
-    expect((await kpm('b1', ['get', 'a2-entry'])).stdout).toBe('From-A2-Agent\n');
+    try {
+      expect((await kpm('b1', ['get', 'a2-entry'])).stdout).toBe('From-A2-Agent\n');
+    } finally {
+      await kpm('b1', ['rm', 'a2-entry', '--vault', 'Team', '--yes']); // Team holds the base entries only again
+    }
     // a name that is in no vault is still "not found" (exit 3), through the agent too
     expect((await kpm('a2', ['get', 'nowhere'], 3, undefined, {})).stderr).toMatch(/no entry named "nowhere"/);
   }, 180_000);
 
   it("S3: over the agent's socket, no read method's reply holds the account's signing seed; shareSign signs this account's sharing messages only", async () => {
-    const home = homes.a2; // unlocked in the agent by the test before
+    const home = homes.a2;
+    await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {}); // (or it is already unlocked: exit 0 too)
     const prof = await unlockKeyring(resolvePaths({ KPM_HOME: home }), utf8.encode(MASTER));
     const seed = accountSubkey(prof.accountKey, 'signing');
     const x25519Seed = accountSubkey(prof.accountKey, 'shareX25519');
@@ -173,11 +182,14 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
 
   it('a name in an own and a shared vault is ambiguous (exit 2); --vault picks', async () => {
     await kpm('b1', ['add', 'deploy', '--password-stdin'], 0, 'Own-Deploy-1\n');
-    const amb = await kpm('b1', ['get', 'deploy'], 2);
-    expect(amb.stderr).toMatch(/"deploy" matches 2 entries: Personal\/deploy \([0-9a-f]{8}\), Team\/deploy \([0-9a-f]{8}, shared\)/);
-    expect((await kpm('b1', ['get', 'deploy', '--vault', 'Team'])).stdout).toBe('Deploy-Secret-1\n');
-    expect((await kpm('b1', ['get', 'deploy', '--vault', 'Personal'])).stdout).toBe('Own-Deploy-1\n');
-    await kpm('b1', ['rm', 'deploy', '--vault', 'Personal', '--yes']);
+    try {
+      const amb = await kpm('b1', ['get', 'deploy'], 2);
+      expect(amb.stderr).toMatch(/"deploy" matches 2 entries: Personal\/deploy \([0-9a-f]{8}\), Team\/deploy \([0-9a-f]{8}, shared\)/);
+      expect((await kpm('b1', ['get', 'deploy', '--vault', 'Team'])).stdout).toBe('Deploy-Secret-1\n');
+      expect((await kpm('b1', ['get', 'deploy', '--vault', 'Personal'])).stdout).toBe('Own-Deploy-1\n');
+    } finally {
+      await kpm('b1', ['rm', 'deploy', '--vault', 'Personal', '--yes']);
+    }
   }, 120_000);
 
   it('a read-only member: add, edit and rm --vault are refused (exit 9) before anything is sent', async () => {
@@ -190,20 +202,28 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
   }, 120_000);
 
   it('edit and rm of a shared entry by a writer reach every member; kpm sync pulls and verifies shared vaults; offline reads use the verified copy', async () => {
-    await kpm('b1', ['edit', 'deploy', '--username', 'bot2', '--password-stdin'], 0, 'Deploy-Secret-2\n');
+    // a vault of its own (Ops, shared as Team is), so that its entry count and the edits are this test's alone
+    await kpm('a1', ['share', 'Ops', '--with', email('bob')]);
+    await kpm('a1', ['share', 'Ops', '--with', email('carol'), '--read-only']);
+    await kpm('b1', ['share', 'accept', 'Ops']);
+    await kpm('c1', ['share', 'accept', 'Ops']);
+    await kpm('a1', ['add', 'ops-deploy', '--vault', 'Ops', '--username', 'bot', '--password-stdin'], 0, 'Deploy-Secret-1\n');
+    await kpm('b1', ['add', 'ops-db', '--vault', 'Ops', '--username', 'db-admin', '--password-stdin'], 0, 'Db-Secret-1\n');
+    await kpm('b1', ['add', 'ops-third', '--vault', 'Ops', '--password-stdin'], 0, 'Third-Secret-1\n');
+    await kpm('b1', ['edit', 'ops-deploy', '--username', 'bot2', '--password-stdin'], 0, 'Deploy-Secret-2\n');
     const sync = await kpm('c1', ['sync']);
-    expect(sync.stderr).toMatch(/shared vault "Team" \(alice@entries\.example\.org, reader\): 3 entries, revision \d+, membership epoch 2, verified/);
-    expect(JSON.parse((await kpm('c1', ['sync', '--json'])).stdout).shared).toMatchObject([{ name: 'Team', role: 'reader', entries: 3 }]);
-    expect((await kpm('c1', ['get', 'deploy', '--field', 'username'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('bot2\n');
-    await kpm('b1', ['rm', 'db', '--vault', 'Team', '--yes']);
-    expect((await kpm('a1', ['get', 'db'], 3)).stderr).toMatch(/no entry named "db"/);
-    expect((await kpm('a1', ['get', 'deploy'])).stdout).toBe('Deploy-Secret-2\n');
+    expect(sync.stderr).toMatch(/shared vault "Ops" \(alice@entries\.example\.org, reader\): 3 entries, revision \d+, membership epoch 2, verified/);
+    expect(JSON.parse((await kpm('c1', ['sync', '--json'])).stdout).shared.filter((v: { name: string }) => v.name === 'Ops')).toMatchObject([{ name: 'Ops', role: 'reader', entries: 3 }]);
+    expect((await kpm('c1', ['get', 'ops-deploy', '--field', 'username'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('bot2\n');
+    await kpm('b1', ['rm', 'ops-db', '--vault', 'Ops', '--yes']);
+    expect((await kpm('a1', ['get', 'ops-db'], 3)).stderr).toMatch(/no entry named "ops-db"/);
+    expect((await kpm('a1', ['get', 'ops-deploy'])).stdout).toBe('Deploy-Secret-2\n');
     // not a login, or fields a shared vault does not hold: exit 2, nothing sent
     const before = records();
-    await kpm('b1', ['add', 'card', '--vault', 'Team', '--type', 'card', '--field', 'number=4242424242424242'], 2, '');
-    await kpm('b1', ['add', 'x', '--vault', 'Team', '--field', 'pin=1234', '--password-stdin'], 2, 'X-Secret-1\n');
+    await kpm('b1', ['add', 'card', '--vault', 'Ops', '--type', 'card', '--field', 'number=4242424242424242'], 2, '');
+    await kpm('b1', ['add', 'x', '--vault', 'Ops', '--field', 'pin=1234', '--password-stdin'], 2, 'X-Secret-1\n');
     expect(records()).toEqual(before);
-  }, 180_000);
+  }, 240_000);
 
   it('an account with nothing shared: a name the agent does not have is still exit 3 (the server is asked once), and no share.kpms is made', async () => {
     homes.d1 = makeHome();
@@ -234,19 +254,21 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
 
   it('a record the server altered in a shared vault makes kpm get (and list, sync) exit 8 on a device that has not seen it', async () => {
     await kpm('b1', ['sync']); // bob has verified everything up to here
+    await kpm('c1', ['sync']); // and so has carol: her verified copy answers offline below
     await kpm('b1', ['add', 'late', '--vault', 'Team', '--password-stdin'], 0, 'Late-Secret-1\n');
     const newest = records().at(-1)!;
-    const n = fromBase64(newest.body);
-    n[n.length - 80] ^= 1; // inside the sealed entry, before the signature
-    const d = db();
     try {
-      d.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(toBase64(n), newest.vault_id, newest.rev);
+      const n = fromBase64(newest.body);
+      n[n.length - 80] ^= 1; // inside the sealed entry, before the signature
+      const d = db();
+      try {
+        d.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(toBase64(n), newest.vault_id, newest.rev);
     } finally {
       d.close();
     }
     for (const args of [['get', 'deploy'], ['get', 'late', '--vault', 'Team'], ['list'], ['sync']]) expect((await kpm('c1', args, 8)).stderr, args.join(' ')).toMatch(/sharing: shared record \d+ of "Team"/);
-    // nothing was written: the verified copy still answers offline
-    expect((await kpm('c1', ['get', 'deploy'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('Deploy-Secret-2\n');
+    // nothing was written: the verified copy still answers offline (deploy as beforeAll added it)
+    expect((await kpm('c1', ['get', 'deploy'], 0, undefined, { ...master, KPM_OFFLINE: '1' })).stdout).toBe('Deploy-Secret-1\n');
     const d2 = db();
     try {
       d2.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(newest.body, newest.vault_id, newest.rev);
@@ -254,5 +276,14 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
       d2.close();
     }
     expect((await kpm('c1', ['get', 'late'])).stdout).toBe('Late-Secret-1\n');
+    } finally {
+      const d3 = db(); // (restored above when the test got that far; again in case it did not)
+      try {
+        d3.prepare('UPDATE share_records SET body = ? WHERE vault_id = ? AND rev = ?').run(newest.body, newest.vault_id, newest.rev);
+      } finally {
+        d3.close();
+      }
+      await kpm('b1', ['rm', 'late', '--vault', 'Team', '--yes']); // Team holds the base entries only again
+    }
   }, 180_000);
 });

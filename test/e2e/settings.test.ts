@@ -3,9 +3,9 @@
 // throttle, hand-edited files (exit 8), kpm reset and kpm uninstall.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  kpmWith, addEntry, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, runTty, withMaster, type RunResult,
+  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, runTty, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const SETTINGS_PW = 'settings password 42';
@@ -113,9 +113,14 @@ describe('kpm config', () => {
 });
 
 describe('kpm settings lock: guarded actions', () => {
+  // each test works on its own copy of one locked home
+  let base: string;
   let home: string;
   beforeAll(async () => {
-    home = await lockedHome();
+    base = await lockedHome();
+  });
+  beforeEach(() => {
+    home = copyHome(base);
   });
 
   it('stores only an Argon2id verifier (≥ the floor), a signature and a marker; status shows the guarded actions', async () => {
@@ -254,13 +259,18 @@ describe('throttling of wrong settings passwords', () => {
 });
 
 describe('hand-edited settings are refused (exit 8) until `kpm settings recover`', () => {
+  // each test works on its own copy of one locked home
+  let base: string;
   let home: string;
   let original: Buffer;
   let marker: Buffer;
   beforeAll(async () => {
-    home = await lockedHome();
-    original = fs.readFileSync(cfgPath(home));
-    marker = fs.readFileSync(markerPath(home));
+    base = await lockedHome();
+    original = fs.readFileSync(cfgPath(base));
+    marker = fs.readFileSync(markerPath(base));
+  });
+  beforeEach(() => {
+    home = copyHome(base);
   });
   const restore = () => {
     fs.writeFileSync(cfgPath(home), original);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kpmWith, BIN, cleanEnv, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, withMaster } from '../helpers/kpm.js';
+import { kpmWith, BIN, cleanEnv, copyHome, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, withMaster } from '../helpers/kpm.js';
 import { buildOnePux } from '../helpers/onepux.js';
 import { zipSync } from 'fflate';
 
@@ -25,19 +25,38 @@ const names = async (home: string, vault = 'Personal'): Promise<string[]> =>
 const exportedEntries = (text: string) => JSON.parse(text).entries as Record<string, unknown>[];
 
 describe('kpm import (agent unlocked)', () => {
+  // The import tests each start from an empty vault (plus a vault KeePass); the later tests each
+  // from their own copy of `base`, which holds what the import tests import, made once. Every test
+  // runs with the agent unlocked in its own home.
+  let base: string;
   let home: string;
   let tmp: string;
+  const IMPORT_BITWARDEN = ['import', join(FIX, 'bitwarden.json'), '--format', 'bitwarden-json', '--json'];
+  const IMPORT_1PUX = () => ['import', join(tmp, 'export.1pux'), '--format', '1password-1pux'];
+  const IMPORT_KEEPASS = ['import', join(FIX, 'keepass.xml'), '--format', 'keepass-xml', '--vault', 'KeePass'];
+  const IMPORT_CSVS = [['import', join(FIX, 'kpm.csv'), '--format', 'csv'], ['import', join(FIX, 'bitwarden.csv'), '--format', 'csv']];
+  const unlocked = async (h: string): Promise<string> => {
+    await runOk(['unlock', '--password-stdin'], { home: h, input: MASTER + '\n' });
+    return h;
+  };
+  const emptyHome = async (): Promise<string> => {
+    const h = await unlocked(initHome());
+    await runOk(['vault', 'create', 'KeePass'], { home: h });
+    return h;
+  };
+  const fromBase = () => unlocked(copyHome(base));
 
   beforeAll(async () => {
-    home = makeHome();
     tmp = fs.mkdtempSync(join(os.tmpdir(), 'kpm-transfer-'));
-    await initVault(home);
-    await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
-    await runOk(['vault', 'create', 'KeePass'], { home });
+    fs.writeFileSync(join(tmp, 'export.1pux'), buildOnePux());
+    base = initHome();
+    await kpm(base, ['vault', 'create', 'KeePass'], 0, { env: withMaster() });
+    for (const args of [IMPORT_BITWARDEN, IMPORT_1PUX(), IMPORT_KEEPASS, ...IMPORT_CSVS]) await kpm(base, args, 0, { env: withMaster() });
   });
 
   it('imports a Bitwarden JSON export: every type, folder tags, custom fields; trash skipped; duplicate name renamed', async () => {
-    const r = await kpm(home, ['import', join(FIX, 'bitwarden.json'), '--format', 'bitwarden-json', '--json'], 0);
+    home = await emptyHome();
+    const r = await kpm(home, IMPORT_BITWARDEN, 0);
     const s = JSON.parse(r.stdout);
     expect(s).toMatchObject({ vault: 'Personal', dryRun: false, imported: 7, files: 0, errors: [] });
     expect(s.skipped).toContainEqual({ record: 6, message: 'in the trash' });
@@ -56,9 +75,8 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('imports a 1PUX archive, the document with its file', async () => {
-    const file = join(tmp, 'export.1pux');
-    fs.writeFileSync(file, buildOnePux());
-    const r = await kpm(home, ['import', file, '--format', '1password-1pux'], 0);
+    home = await emptyHome();
+    const r = await kpm(home, IMPORT_1PUX(), 0);
     expect(r.stderr).toMatch(/Imported 7 entries into Personal \(1 file stored, 1 skipped, listed above\)\./);
     expect((await kpm(home, ['get', 'Example Account', '--field', 'username'], 0)).stdout).toBe('ada@example.org\n');
     expect((await kpm(home, ['get', 'Mastercard ✓'], 0)).stdout).toBe('5555555555554444\n');
@@ -67,18 +85,19 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('imports KeePass XML into another vault, and CSV files (kpm columns, Bitwarden columns)', async () => {
-    const r = await kpm(home, ['import', join(FIX, 'keepass.xml'), '--format', 'keepass-xml', '--vault', 'KeePass'], 0);
+    home = await emptyHome();
+    const r = await kpm(home, IMPORT_KEEPASS, 0);
     expect(r.stderr).toContain('keepass.xml: record 5 (line 151): skipped: in the recycle bin');
     expect(await names(home, 'KeePass')).toEqual(['bank.example.com', 'Mail', 'Mastodon ✉', 'Router']);
     expect((await kpm(home, ['get', 'Router', '--vault', 'KeePass'], 0)).stdout).toBe('r0uter & <stuff>\n');
-    await kpm(home, ['import', join(FIX, 'kpm.csv'), '--format', 'csv'], 0);
-    await kpm(home, ['import', join(FIX, 'bitwarden.csv'), '--format', 'csv'], 0);
+    for (const args of IMPORT_CSVS) await kpm(home, args, 0);
     expect((await kpm(home, ['get', 'Example'], 0)).stdout).toBe('pa,ss"word\n');
     expect((await kpm(home, ['get', 'Shopping list'], 0)).stdout).toBe('eggs\nmilk\n"organic" bread\n');
     expect((await kpm(home, ['get', 'Twitter', '--field', 'url 2'], 0)).stdout).toBe('https://x.com\n');
   });
 
   it('a malformed file imports nothing (exit 2, record and line named); --continue-on-error imports the good records', async () => {
+    home = await fromBase();
     const before = await names(home);
     const bad = join(FIX, 'malformed.csv');
     const r = await kpm(home, ['import', bad, '--format', 'csv'], 2);
@@ -103,6 +122,7 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('--dry-run writes nothing and needs no vault; bad format, missing file, encrypted Bitwarden are refused', async () => {
+    home = await fromBase();
     const before = await names(home);
     const r = await kpm(makeHome(), ['import', join(FIX, 'bitwarden.json'), '--format', 'bitwarden-json', '--dry-run'], 0);
     expect(r.stderr).toMatch(/Would import 7 entries into Personal/);
@@ -122,6 +142,7 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('export asks for the master password even when unlocked (exit 4 without it, 5 when wrong)', async () => {
+    home = await fromBase();
     const out = join(tmp, 'x.json');
     const r = await kpm(home, ['export', '--format', 'kpm-json', '-o', out], 4);
     expect(r.stderr).toMatch(/export needs the master password, even when kpm is unlocked/);
@@ -131,6 +152,7 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('export writes 0600 files, warns when unencrypted, never overwrites without --force; every format', async () => {
+    home = await fromBase();
     const out = join(tmp, 'all.json');
     const r = await kpm(home, ['export', '--format', 'kpm-json', '-o', out, '--json'], 0, { env: withMaster() });
     expect(r.stderr).toMatch(/warning: the export is NOT encrypted/);
@@ -154,6 +176,7 @@ describe('kpm import (agent unlocked)', () => {
   });
 
   it('round trip: kpm-json export → import into a fresh home gives identical entries (plain and encrypted)', async () => {
+    home = await fromBase();
     const plain = (await kpm(home, ['export', '--format', 'kpm-json', '--vault', 'Personal'], 0, { env: withMaster() })).stdout;
     const other = initHome();
     const file = join(tmp, 'plain.json');

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { constants as zlibConstants, crc32, deflateRawSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { kpmWith, BIN, cleanEnv, copyHome, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, withMaster } from '../helpers/kpm.js';
 import { buildOnePux } from '../helpers/onepux.js';
 import { zipSync } from 'fflate';
@@ -583,16 +583,21 @@ function zipOne(name: string, data: Buffer, size: number, crc: number): Buffer {
 }
 
 describe('issue 22: vaults, format detection and locked vaults', () => {
+  // each test works on its own copy of `base` (Personal: home router, Work: jira), unlocked in the agent
+  let base: string;
   let home: string;
   let tmp: string;
   beforeAll(async () => {
-    home = makeHome();
+    base = makeHome();
     tmp = fs.mkdtempSync(join(os.tmpdir(), 'kpm-i22-'));
-    await initVault(home);
+    await initVault(base);
+    await runOk(['vault', 'create', 'Work'], { home: base, env: withMaster() });
+    await runOk(['add', 'home router', '--password-stdin'], { home: base, env: withMaster(), input: 'r0uter\n' });
+    await runOk(['add', 'jira', '--password-stdin', '--vault', 'Work'], { home: base, env: withMaster(), input: 'j1ra\n' });
+  });
+  beforeEach(async () => {
+    home = copyHome(base);
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
-    await runOk(['vault', 'create', 'Work'], { home });
-    await runOk(['add', 'home router', '--password-stdin'], { home, input: 'r0uter\n' });
-    await runOk(['add', 'jira', '--password-stdin', '--vault', 'Work'], { home, input: 'j1ra\n' });
   });
 
   it('kpm import of a kpm export keeps each entry in its vault (creating the vaults a profile lacks), without --format', async () => {

@@ -334,6 +334,9 @@ describe.skipIf(!KEEPASSXC)(`KeePassXC ${KEEPASSXC ?? '(not installed)'} → kpm
     kx(['attachment-import', '-q', db, 'Internet, Web/Mastodon ✉', 'scan.txt', join(dir, 'scan.txt')]);
     kx(['add', '-q', '-u', 'carol', '-p', db, 'Bank/old site'], [KX_PW, 'old secret']);
     kx(['rm', '-q', db, 'Bank/old site']); // into the recycle bin (this makes KeePassXC save KDBX 4)
+  });
+  beforeEach(async () => {
+    // each test imports into a home of its own (the CSV test's "Mastodon ✉" would make the XML test's name ambiguous)
     home = initHome();
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
   });

@@ -12,7 +12,7 @@ import { EXIT, KpmError } from '../core/errors.js';
 import type { ListFilter } from '../vault/session.js';
 import { isEntryType } from '../vault/entry.js';
 import { describeSyncReport } from '../sync/report.js';
-import { parseRef } from './refs.js';
+import { parseRef, type SecretRef } from './refs.js';
 import { fastWrite } from './fastwrite.js';
 import { locateAgent } from '../agent/socket.js';
 
@@ -66,17 +66,9 @@ async function fastRun(rest: string[]): Promise<number | undefined> {
   const { env, names, refs } = runEnv(envFiles);
   const values: string[] = [];
   for (const ref of refs) {
-    let r;
-    try {
-      r = await call('getField', [ref.item, ref.vault, ref.field]);
-    } catch (e) {
-      if (mayDiscover(e)) return undefined; // perhaps in a shared vault this device has not seen yet: the full program looks
-      if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
-      throw e;
-    }
-    if (!r) return undefined;
-    if (r.value === undefined) throw new KpmError(`${ref.text}: entry "${r.name}" has no field "${ref.field}"`, EXIT.notFound);
-    values.push(r.value);
+    const value = await refValue(ref);
+    if (value === undefined) return undefined;
+    values.push(value);
   }
   names.forEach((k, n) => (env[k] = values[n]));
   return exitWith(await runChild(command[0], command.slice(1), env, values, masking));
@@ -123,6 +115,24 @@ async function getFieldOrDiscover(params: ParamsOf<'getField'>): Promise<ResultO
   }
 }
 
+/**
+ * One reference's value through the agent's getField (`kpm read`, `kpm run`); undefined when the
+ * full program should answer (no agent, or a name the agent does not have that may be in a shared
+ * vault this device has not seen yet). Errors name the reference.
+ */
+async function refValue(ref: SecretRef): Promise<string | undefined> {
+  let r;
+  try {
+    r = await getFieldOrDiscover([ref.item, ref.vault, ref.field]);
+  } catch (e) {
+    if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
+    throw e;
+  }
+  if (!r) return undefined;
+  if (r.value === undefined) throw new KpmError(`${ref.text}: entry "${r.name}" has no field "${ref.field}"`, EXIT.notFound);
+  return r.value;
+}
+
 async function fastCommand(cmd: string | undefined, rest: string[]): Promise<number | undefined> {
   if (cmd && (SHARED_COMMANDS.has(cmd) || (cmd === 'add' && rest.some((x) => x === '--vault' || x.startsWith('--vault=')))) && hasShared()) return undefined;
   if (cmd === 'get') {
@@ -144,18 +154,10 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     } catch {
       return undefined; // the full program reports it
     }
-    let r;
-    try {
-      r = await getFieldOrDiscover([ref.item, ref.vault, ref.field]);
-    } catch (e) {
-      if (mayDiscover(e)) return undefined; // perhaps in a shared vault this device has not seen yet: the full program looks
-      if (e instanceof KpmError && !(e instanceof AgentMismatch)) throw new KpmError(`${ref.text}: ${e.message}`, e.exitCode, e.hint);
-      throw e;
-    }
-    if (!r) return undefined;
-    if (r.value === undefined) throw new KpmError(`${ref.text}: entry "${r.name}" has no field "${ref.field}"`, EXIT.notFound);
-    const bare = Object.keys(p.flags).length > 0 || r.value.endsWith('\n');
-    process.stdout.write(bare ? r.value : r.value + '\n');
+    const value = await refValue(ref);
+    if (value === undefined) return undefined;
+    const bare = Object.keys(p.flags).length > 0 || value.endsWith('\n');
+    process.stdout.write(bare ? value : value + '\n');
     return 0;
   }
   if (cmd === 'list' || cmd === 'ls') {

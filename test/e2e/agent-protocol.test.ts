@@ -72,6 +72,35 @@ async function waitGone(pid: number): Promise<boolean> {
   return false;
 }
 
+/** A proxy in front of the agent's socket of `home` that records what the agent answers; close() puts the socket back. */
+async function proxyAgentSocket(home: string): Promise<{ seen: () => string; close: () => Promise<void> }> {
+  const sock = join(home, 'run', 'agent.sock');
+  const real = join(home, 'run', 'agent.real.sock');
+  fs.renameSync(sock, real);
+  let seen = '';
+  const proxy = net.createServer((c) => {
+    const up = net.connect(real);
+    c.on('data', (d) => up.write(d));
+    up.on('data', (d) => {
+      seen += d.toString('utf8');
+      c.write(d);
+    });
+    up.on('end', () => c.end());
+    c.on('error', () => up.destroy());
+    up.on('error', () => c.destroy());
+  });
+  await new Promise<void>((ok) => proxy.listen(sock, ok));
+  fs.chmodSync(sock, 0o600);
+  return {
+    seen: () => seen,
+    close: async () => {
+      await new Promise((ok) => proxy.close(ok));
+      fs.rmSync(sock, { force: true });
+      fs.renameSync(real, sock);
+    },
+  };
+}
+
 function rawRequest(home: string, req: Record<string, unknown>): Promise<string> {
   const token = fs.readFileSync(join(home, 'run', 'agent.token'), 'utf8');
   return new Promise((resolve, reject) => {
@@ -153,34 +182,16 @@ describe('#18: getField, and the fast path reports its own errors', () => {
       expect(JSON.parse(raw).ok).toEqual({ name: 'site', vault: 'Personal', field: 'username', value: 'the-user-name' });
       expect(raw).not.toContain('secret-password-value');
       // the commands: a proxy in front of the agent's socket records what crosses it
-      const sock = join(home, 'run', 'agent.sock');
-      const real = join(home, 'run', 'agent.real.sock');
-      fs.renameSync(sock, real);
-      let seen = '';
-      const proxy = net.createServer((c) => {
-        const up = net.connect(real);
-        c.on('data', (d) => up.write(d));
-        up.on('data', (d) => {
-          seen += d.toString('utf8');
-          c.write(d);
-        });
-        up.on('end', () => c.end());
-        c.on('error', () => up.destroy());
-        up.on('error', () => c.destroy());
-      });
-      await new Promise<void>((ok) => proxy.listen(sock, ok));
-      fs.chmodSync(sock, 0o600);
+      const proxy = await proxyAgentSocket(home);
       try {
         expect((await runOk(['get', 'site', '--field', 'username'], { home })).stdout).toBe('the-user-name\n');
         expect((await runOk(['read', 'kpm://Personal/site/username'], { home })).stdout).toBe('the-user-name\n');
         expect((await runOk(['get', 'site', '--field', 'username', '--vault', 'Personal', '--raw'], { home })).stdout).toBe('the-user-name');
-        expect(seen).toContain('the-user-name');
-        expect(seen).not.toContain('secret-password-value');
+        expect(proxy.seen()).toContain('the-user-name');
+        expect(proxy.seen()).not.toContain('secret-password-value');
         expect((await runOk(['get', 'site'], { home })).stdout).toBe('secret-password-value\n');
       } finally {
-        await new Promise((ok) => proxy.close(ok));
-        fs.rmSync(sock, { force: true });
-        fs.renameSync(real, sock);
+        await proxy.close();
       }
     } finally {
       stopAgent(home);
@@ -313,34 +324,16 @@ setTimeout(() => { process.stdout.write(s.slice(3) + ':' + (process.env.PLAIN ??
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
     try {
       // through a proxy in front of the agent's socket, to see what the hot path asks for
-      const sock = join(home, 'run', 'agent.sock');
-      const real = join(home, 'run', 'agent.real.sock');
-      fs.renameSync(sock, real);
-      let seen = '';
-      const proxy = net.createServer((c) => {
-        const up = net.connect(real);
-        c.on('data', (d) => up.write(d));
-        up.on('data', (d) => {
-          seen += d.toString('utf8');
-          c.write(d);
-        });
-        up.on('end', () => c.end());
-        c.on('error', () => up.destroy());
-        up.on('error', () => c.destroy());
-      });
-      await new Promise<void>((ok) => proxy.listen(sock, ok));
-      fs.chmodSync(sock, 0o600);
+      const proxy = await proxyAgentSocket(home);
       let hot: string[];
       try {
         hot = await outcomes({});
       } finally {
-        await new Promise((ok) => proxy.close(ok));
-        fs.rmSync(sock, { force: true });
-        fs.renameSync(real, sock);
+        await proxy.close();
       }
       expect(hot).toEqual(full);
-      expect(seen).toContain('secret-password-value'); // the agent answered the references …
-      expect(seen).not.toContain('the-user-name'); // … one field each (getField): the full program asks for whole entries
+      expect(proxy.seen()).toContain('secret-password-value'); // the agent answered the references …
+      expect(proxy.seen()).not.toContain('the-user-name'); // … one field each (getField): the full program asks for whole entries
       expect(hot[0]).toBe(`run -- node ~/child.cjs → 0\nout:<concealed by kpm>:\nerr:<concealed by kpm>\n`);
       expect(hot[1]).toMatch(/^run -- node ~\/child\.cjs 5 → 5\n/);
       expect(hot[2]).toContain('out:secret-password-value:');

@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentPid, initHome, BIN, cleanEnv, describeRun, MASTER, ROOT, run, runOk, stopAgent, type RunResult } from '../helpers/kpm.js';
+import { agentPid, agentRawRequest, initHome, BIN, cleanEnv, describeRun, MASTER, ROOT, run, runOk, stopAgent, type RunResult } from '../helpers/kpm.js';
 import { spawn } from 'node:child_process';
 import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 
@@ -101,19 +101,6 @@ async function proxyAgentSocket(home: string): Promise<{ seen: () => string; clo
   };
 }
 
-function rawRequest(home: string, req: Record<string, unknown>): Promise<string> {
-  const token = fs.readFileSync(join(home, 'run', 'agent.token'), 'utf8');
-  return new Promise((resolve, reject) => {
-    const s = net.connect(join(home, 'run', 'agent.sock'));
-    let b = '';
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(JSON.stringify({ token, ...req }) + '\n'));
-    s.on('data', (c: string) => (b += c));
-    s.on('error', reject);
-    s.on('close', () => resolve(b));
-  });
-}
-
 async function vaultWith(entries: Array<[string, string, string]>): Promise<string> {
   const home = initHome();
   for (const [name, user, pw] of entries) await runOk(['add', name, '--username', user, '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: pw + '\n' });
@@ -159,7 +146,7 @@ describe('#18: a versioned agent protocol', () => {
       expect(newPid).not.toBe(oldPid);
       expect((await runOk(['get', 'site'], { home })).stdout).toBe('pw-1\n');
       // a request of another protocol version (here: none, as before versioning) is refused by the agent
-      const refused = JSON.parse(await rawRequest(home, { method: 'get', params: ['site'] }));
+      const refused = JSON.parse(await agentRawRequest(home, { method: 'get', params: ['site'] }));
       expect(refused.error).toMatchObject({ exitCode: 4, kind: 'protocol' });
       expect(JSON.stringify(refused)).not.toContain('pw-1');
       // the older build's CLI is not served either; `lock` is understood by every version
@@ -178,7 +165,7 @@ describe('#18: getField, and the fast path reports its own errors', () => {
     const home = await vaultWith([['site', 'the-user-name', 'secret-password-value']]);
     await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
     try {
-      const raw = await rawRequest(home, { v: AGENT_PROTOCOL, method: 'getField', params: ['site', null, 'username'] });
+      const raw = await agentRawRequest(home, { v: AGENT_PROTOCOL, method: 'getField', params: ['site', null, 'username'] });
       expect(JSON.parse(raw).ok).toEqual({ name: 'site', vault: 'Personal', field: 'username', value: 'the-user-name' });
       expect(raw).not.toContain('secret-password-value');
       // the commands: a proxy in front of the agent's socket records what crosses it

@@ -3,12 +3,10 @@
 // planted to uid 65534 (nobody). Without root, the tests that need chown are skipped.
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
-import { agentPid, initHome, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
+import { agentPid, agentRequest, initHome, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
 
 const ROOT = process.getuid?.() === 0;
 const OTHER = 65534;
@@ -92,20 +90,6 @@ function agentsOf(home: string): number[] {
 }
 
 const unlock = (home: string, extra: string[] = []) => run(['unlock', '--password-stdin', ...extra], { home, input: MASTER + '\n' });
-
-/** One raw request to the home's agent, as any process of the same user could send it. */
-function rawRequest(home: string, req: Record<string, unknown>): Promise<{ ok?: unknown; error?: { message: string; exitCode: number } }> {
-  const token = fs.readFileSync(join(home, 'run', 'agent.token'), 'utf8');
-  return new Promise((resolve, reject) => {
-    const s = net.connect(join(home, 'run', 'agent.sock'));
-    let b = '';
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(JSON.stringify({ token, v: AGENT_PROTOCOL, ...req }) + '\n'));
-    s.on('data', (c: string) => (b += c));
-    s.on('error', reject);
-    s.on('close', () => resolve(JSON.parse(b)));
-  });
-}
 
 describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () => {
   it('S2: a fake agent in the folder kpm used to predict (long KPM_HOME) is never talked to: status locked, get and add do not reach it', async () => {
@@ -249,7 +233,7 @@ describe('S13: the agent validates every request against its method', () => {
   it('S13: a malformed `add` is refused (exit 2) and later `kpm get` and `kpm list` still work', async () => {
     const now = new Date().toISOString();
     const bad = { type: 'login', name: 'bad', fields: { password: { not: 'a string' } }, custom: [], tags: [], created: now, updated: now };
-    const r = await rawRequest(home, { method: 'add', params: [null, bad] });
+    const r = await agentRequest(home, { method: 'add', params: [null, bad] });
     expect(r.error?.exitCode, JSON.stringify(r)).toBe(2);
     expect(r.error?.message).toMatch(/agent refused the request: add parameter 2\.fields\.password: expected string/);
     const get = await run(['get', 'bad'], { home });
@@ -280,10 +264,10 @@ describe('S13: the agent validates every request against its method', () => {
       { method: 'restore', params: ['site', null, 1.5] },
     ];
     for (const req of refused) {
-      const r = await rawRequest(home, req);
+      const r = await agentRequest(home, req);
       expect(r.error?.exitCode, `${JSON.stringify(req)} → ${JSON.stringify(r)}`).toBe(2);
     }
-    const ok = await rawRequest(home, { method: 'add', params: [null, good] });
+    const ok = await agentRequest(home, { method: 'add', params: [null, good] });
     expect(ok.error, JSON.stringify(ok)).toBeUndefined();
     expect((await runOk(['get', 'good'], { home })).stdout).toBe('p\n');
   });

@@ -5,36 +5,20 @@
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
 import SQLite from 'better-sqlite3';
-import { existsSync, readFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { agentRequest, describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, startServer, ACTIVATION_CODE, type RunningServer } from '../helpers/server.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { shareStateFile } from '../../src/share/state.js';
-import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 import { CONTROL_TABLE, METHOD_TABLE } from '../../src/agent/api.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
 import { accountSubkey } from '../../src/crypto/keys.js';
 import { accountPublicKey, accountSigner, verifySignature } from '../../src/crypto/sign.js';
 import { sealManifest, sealVaultEnvelope } from '../../src/sync/envelope.js';
 import { sealAcceptance } from '../../src/share/format.js';
-
-/** One raw request to the home's agent, as any process of the same user could send it. */
-function rawRequest(home: string, req: Record<string, unknown>): Promise<{ ok?: unknown; error?: { message: string; exitCode: number } }> {
-  const token = readFileSync(join(home, 'run', 'agent.token'), 'utf8');
-  return new Promise((resolve, reject) => {
-    const s = net.connect(join(home, 'run', 'agent.sock'));
-    let b = '';
-    s.setEncoding('utf8');
-    s.on('connect', () => s.write(JSON.stringify({ token, v: AGENT_PROTOCOL, ...req }) + '\n'));
-    s.on('data', (c: string) => (b += c));
-    s.on('error', reject);
-    s.on('close', () => resolve(JSON.parse(b)));
-  });
-}
 
 /** Every way `secret` could show in a reply: raw inside any base64 field, as hex, as base64. */
 function holds(reply: unknown, secret: Uint8Array): boolean {
@@ -163,7 +147,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     const reads = Object.keys(table).filter((m) => !table[m].write && !leftOut.includes(m));
     expect(Object.keys(params).sort()).toEqual(reads.sort()); // a new read method must be added here
     for (const method of reads) {
-      const r = await rawRequest(home, { method, params: params[method] });
+      const r = await agentRequest(home, { method, params: params[method] });
       expect(holds(r, seed), `${method} → the signing seed`).toBe(false);
       expect(holds(r, prof.accountKey), `${method} → the account key`).toBe(false);
       expect(holds(r, x25519Seed), `${method} → the X25519 seed`).toBe(false);
@@ -174,7 +158,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     const manifest = sealManifest(accountSigner(prof.accountKey), { vaultId: fromHex(vaultId), profileId: prof.profileId, revision: 1, chain: new Uint8Array(32), time: 1 });
     const envelope = sealVaultEnvelope(accountSigner(prof.accountKey), { vaultId: fromHex(vaultId), epoch: 1, deleted: true, keyPart: new Uint8Array(64) });
     for (const m of [manifest.subarray(0, -64), envelope.subarray(0, -64), utf8.encode('anything at all')]) {
-      const r = await rawRequest(home, { method: 'shareSign', params: [toBase64(m)] });
+      const r = await agentRequest(home, { method: 'shareSign', params: [toBase64(m)] });
       expect(r.error?.exitCode, JSON.stringify(r)).toBe(9);
       expect(r.error?.message).toMatch(/signs only this account's sharing messages/);
     }

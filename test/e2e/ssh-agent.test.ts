@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, runTty, type RunResult } from '../helpers/kpm.js';
 import { WireWriter } from '../../src/ssh/wire.js';
 import { Framer, frame } from '../../src/ssh/agentproto.js';
-import { missingOpenSsh, runProgram, sshArgs, startSshd, type ProcResult, type Sshd } from '../helpers/sshd.js';
+import { missingOpenSsh, runProgram, sshArgs, startSshd, untilReady, type ProcResult, type Sshd } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/server.js';
 
 const missing = missingOpenSsh();
@@ -85,14 +85,7 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
       env: cleanEnv(home), stdio: ['ignore', 'pipe', 'pipe'],
     });
     agent.stderr!.on('data', (c: Buffer) => (agentLog += c.toString('utf8')));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      agent.stdout!.on('data', (c: Buffer) => {
-        out += c.toString('utf8');
-        if (out.includes('ready\n')) resolve();
-      });
-      agent.once('exit', (code) => reject(new Error(`kpm ssh-agent exited ${code}: ${agentLog}`)));
-    });
+    await untilReady(agent, () => agentLog);
   }, 120_000);
 
   afterAll(() => {

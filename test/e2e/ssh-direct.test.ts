@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
-import { missingOpenSsh, runProgram, sshArgs, startSshd, type ProcResult, type Sshd } from '../helpers/sshd.js';
+import { missingOpenSsh, runProgram, sshArgs, startSshd, untilReady, type ProcResult, type Sshd } from '../helpers/sshd.js';
 import { waitFor } from '../helpers/server.js';
 
 const missing = missingOpenSsh();
@@ -80,14 +80,7 @@ describe.skipIf(missing !== undefined)('the kpm agent serves the SSH agent socke
     sock = join(home, 'ssh.sock');
     sshAgent = spawn(process.execPath, [BIN, 'ssh-agent', '--foreground', '--socket', sock, '--known-hosts', sshd.knownHosts], { env: cleanEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
     sshAgent.stderr!.on('data', (c: Buffer) => (log += c.toString('utf8')));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      sshAgent.stdout!.on('data', (c: Buffer) => {
-        out += c.toString('utf8');
-        if (out.includes('ready\n')) resolve();
-      });
-      sshAgent.once('exit', (code) => reject(new Error(`kpm ssh-agent exited ${code}: ${log}`)));
-    });
+    await untilReady(sshAgent, () => log);
   }, 120_000);
 
   afterAll(async () => {

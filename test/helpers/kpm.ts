@@ -8,11 +8,13 @@
 // started and removes the homes.
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, inject } from 'vitest';
 import { pidAlive, sleepMs } from '../../src/core/fsutil.js';
+import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 import { copyFixture, FIXTURE_MASTER } from './fixtures.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -364,4 +366,23 @@ export function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** One raw request line to the agent of `home` (its token added), as any process of the same user could send it; the reply text. */
+export function agentRawRequest(home: string, req: Record<string, unknown>): Promise<string> {
+  const token = fs.readFileSync(join(home, 'run', 'agent.token'), 'utf8');
+  return new Promise((resolvePromise, reject) => {
+    const s = net.connect(join(home, 'run', 'agent.sock'));
+    let b = '';
+    s.setEncoding('utf8');
+    s.on('connect', () => s.write(JSON.stringify({ token, ...req }) + '\n'));
+    s.on('data', (c: string) => (b += c));
+    s.on('error', reject);
+    s.on('close', () => resolvePromise(b));
+  });
+}
+
+/** agentRawRequest in this build's agent protocol, the reply parsed. */
+export async function agentRequest(home: string, req: Record<string, unknown>): Promise<{ ok?: unknown; error?: { message: string; exitCode: number } }> {
+  return JSON.parse(await agentRawRequest(home, { v: AGENT_PROTOCOL, ...req }));
 }

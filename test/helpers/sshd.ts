@@ -122,3 +122,15 @@ export function runProgram(cmd: string, args: string[], opts: { env?: NodeJS.Pro
     child.stdin.end(opts.input ?? '');
   });
 }
+
+/** Resolves once a `kpm ssh-agent --foreground` prints "ready"; rejects with its log if it exits first. */
+export function untilReady(agent: ChildProcess, log: () => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    let out = '';
+    agent.stdout!.on('data', (c: Buffer) => {
+      out += c.toString('utf8');
+      if (out.includes('ready\n')) resolve();
+    });
+    agent.once('exit', (code) => reject(new Error(`kpm ssh-agent exited ${code}: ${log()}`)));
+  });
+}

@@ -4,8 +4,9 @@
 //   after an unlock (each run: lock, unlock — not timed — then the list) and a later one; `kpm get
 //   --password-stdin` (no agent: Argon2id each call) against `keepassxc-cli show` (its KDF each call).
 //   node bench/lib/listtime.mjs KPM HOME10K HOME100K MASTER_FILE RUNS WARMUP [KDBX]
-import { appendFileSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import { interleave, summary } from './interleave.mjs';
 
 const [kpm, h10, h100, masterFile, runsArg, warmArg, kdbx] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -52,20 +53,7 @@ if (before) {
 }
 if (kdbx) cases['keepassxc-cli show -a Password (10k)'] = () => exec('keepassxc', 'keepassxc-cli', ['show', '-q', '-a', 'Password', kdbx, 'site5000'], undefined, master).ms;
 
-const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-for (let r = 0; r < warm + runs; r++) {
-  for (const [k, f] of Object.entries(cases)) {
-    const ms = f();
-    if (r >= warm) times[k].push(ms);
-  }
-}
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(44)} ${v.toFixed(1).padStart(8)} ms (median of ${runs})`);
-/** A line of bench/all.sh's summary table (BENCH_SUMMARY, as common.sh's `summary`). */
-const summary = (label, result, target = '', verdict = '') => {
-  if (process.env.BENCH_SUMMARY) appendFileSync(process.env.BENCH_SUMMARY, `${label}\t${result}\t${target}\t${verdict}\n`);
-};
+const m = interleave(cases, warm, runs, 44);
 const ratio = (label, a, b, target) => {
   if (m[a] === undefined || m[b] === undefined) {
     console.log(`  ${label.padEnd(52)}    n/a`);

@@ -3,7 +3,7 @@
 // the child alone, `kpm read` of the same reference) in the same loop, so load drifts hit all of them alike. Prints medians and ratios.
 //   node bench/lib/writetime.mjs KPM RUNS WARMUP
 import { spawnSync } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { interleave, summary } from './interleave.mjs';
 
 const [kpm, runsArg, warmArg] = process.argv.slice(2);
 const runs = Number(runsArg);
@@ -27,20 +27,7 @@ const cases = {
   'kpm read (agent)': (i) => time('read', node, [kpm, 'read', 'kpm://site1/password']),
   'kpm run -- node -e 0 (1 ref)': (i) => time('run', node, [kpm, 'run', '--', node, '-e', '0'], '', { ...process.env, BENCH_SECRET: 'kpm://site1/password' }),
 };
-const times = Object.fromEntries(Object.keys(cases).map((k) => [k, []]));
-for (let r = 0; r < warm + runs; r++) {
-  for (const [k, f] of Object.entries(cases)) {
-    const ms = f(r);
-    if (r >= warm) times[k].push(ms);
-  }
-}
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-const m = Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
-for (const [k, v] of Object.entries(m)) console.log(`  ${k.padEnd(34)} ${v.toFixed(1).padStart(8)} ms (median of ${runs})`);
-/** A line of bench/all.sh's summary table (BENCH_SUMMARY, as common.sh's `summary`). */
-const summary = (label, result, target = '', verdict = '') => {
-  if (process.env.BENCH_SUMMARY) appendFileSync(process.env.BENCH_SUMMARY, `${label}\t${result}\t${target}\t${verdict}\n`);
-};
+const m = interleave(cases, warm, runs, 34);
 const ratio = (label, a, b, target) => {
   const r = m[a] / (Array.isArray(b) ? b.reduce((n, k) => n + m[k], 0) : m[b]);
   const verdict = r <= Number(target.replace(/[^0-9.]/g, '')) ? 'meets target' : 'MISSES target';

@@ -10,10 +10,20 @@ export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
 /** nonce ‖ ciphertext ‖ tag */
 export function seal(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array {
   const out = new Uint8Array(NONCE_BYTES + plaintext.length + TAG_BYTES);
-  const nonce = out.subarray(0, NONCE_BYTES);
-  nonce.set(randomBytes(NONCE_BYTES));
-  xchachaEncryptInto(key, nonce, plaintext, aad, out, NONCE_BYTES);
+  sealInto(key, plaintext, aad, out, 0);
   return out;
+}
+
+/**
+ * seal() into `out` at `offset` (nonce ‖ ciphertext ‖ tag, SEAL_OVERHEAD + plaintext bytes, the
+ * count returned), for bulk data that should not cost an allocation per chunk. The nonce is drawn
+ * here as in seal(): no caller gives one (R5).
+ */
+export function sealInto(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out: Uint8Array, offset: number): number {
+  const nonce = out.subarray(offset, offset + NONCE_BYTES);
+  nonce.set(randomBytes(NONCE_BYTES));
+  xchachaEncryptInto(key, nonce, plaintext, aad, out, offset + NONCE_BYTES);
+  return SEAL_OVERHEAD + plaintext.length;
 }
 
 export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {

@@ -4,7 +4,7 @@
 // stays bounded whatever the file size.
 import * as fs from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { open, seal, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
+import { open, seal, sealInto, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
@@ -202,16 +202,195 @@ export function decryptStream(file: StoredFile, read: Read, write: Write, opts: 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Files
+// Files: the same construction, pipelined. Reads and writes go to libuv's thread pool a batch of
+// BATCH_CHUNKS chunks at a time while this thread seals or opens the batch before, so the file
+// system's copies and the cipher run on two cores. At most two batches are in flight each way, so
+// memory stays bounded whatever the file size.
 
-const fdReader = (fd: number): Read => (buf) => fs.readSync(fd, buf, 0, buf.length, null);
-const fdWriter = (fd: number): Write => (bytes) => {
-  for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+const BATCH_CHUNKS = 16;
+
+/** Reads at `position` until `buf` is full or the file ends; resolves to the bytes read. */
+function readAt(fd: number, buf: Uint8Array, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let got = 0;
+    const step = (): void =>
+      fs.read(fd, buf, got, buf.length - got, position + got, (e, n) => {
+        if (e) return reject(e);
+        got += n;
+        if (n === 0 || got === buf.length) resolve(got);
+        else step();
+      });
+    step();
+  });
+}
+
+/** Hands batches to `put` one after the other, in the order given, while the caller goes on. */
+class Chain {
+  private tail: Promise<void> = Promise.resolve();
+  constructor(private readonly put: (parts: Uint8Array[]) => Promise<void>) {}
+  /** Resolves when `put` has taken these parts. */
+  write(parts: Uint8Array[]): Promise<void> {
+    const done = this.tail.then(() => this.put(parts));
+    done.catch(() => {}); // awaited later (or through the next write); never an unhandled rejection
+    this.tail = done;
+    return done;
+  }
+  /** Every write so far has ended; the first error, if any, thrown. */
+  drain(): Promise<void> {
+    return this.tail;
+  }
+  /** Waits for every write so far without throwing (before the file is closed or removed). */
+  async settle(): Promise<void> {
+    await this.tail.catch(() => {});
+  }
+}
+
+/** A Chain that writes a file descriptor from position 0 on. */
+function fileChain(fd: number): Chain {
+  let position = 0;
+  return new Chain((parts) => {
+    const at = position;
+    position += parts.reduce((n, p) => n + p.length, 0);
+    return writeAllAt(fd, parts, at);
+  });
+}
+
+function writeAllAt(fd: number, parts: Uint8Array[], position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (rest: Uint8Array[], at: number): void =>
+      fs.writev(fd, rest, at, (e, n) => {
+        if (e) return reject(e);
+        const left: Uint8Array[] = [];
+        for (const p of rest) {
+          if (n >= p.length) n -= p.length;
+          else {
+            left.push(p.subarray(n));
+            n = 0;
+          }
+        }
+        if (left.length === 0) resolve();
+        else step(left, at + rest.reduce((k, p) => k + p.length, 0) - left.reduce((k, p) => k + p.length, 0));
+      });
+    step(parts, position);
+  });
+}
+
+const quietly = <T>(p: Promise<T>): Promise<T> => {
+  p.catch(() => {});
+  return p;
 };
 
+/** encryptStream from one file descriptor into another (written from position 0). */
+export async function encryptFd(key: Uint8Array, blobId: Uint8Array, src: number, out: number, opts: StreamOptions = {}): Promise<{ size: number }> {
+  const writer = fileChain(out);
+  const aad = new ChunkAad(blobId);
+  const plain = [Buffer.allocUnsafe(BATCH_CHUNKS * CHUNK_SIZE), Buffer.allocUnsafe(BATCH_CHUNKS * CHUNK_SIZE)];
+  const sealed = [Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES), Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES)];
+  const written: Promise<void>[] = [writer.write([blobHeader(blobId)]), Promise.resolve()];
+  let reading: Promise<number> = Promise.resolve(0);
+  try {
+    let cur = 0;
+    let inPos = 0;
+    let curLen = await readAt(src, plain[0], 0);
+    inPos += curLen;
+    let index = 0;
+    let size = 0;
+    for (;;) {
+      reading = quietly(curLen === plain[cur].length ? readAt(src, plain[1 - cur], inPos) : Promise.resolve(0));
+      await written[cur]; // sealed[cur] is free again
+      const chunks = Math.max(1, Math.ceil(curLen / CHUNK_SIZE));
+      let at = 0;
+      let nextLen = 0;
+      for (let j = 0; j < chunks; j++) {
+        const last = j === chunks - 1;
+        if (last) nextLen = await reading;
+        const p = plain[cur].subarray(j * CHUNK_SIZE, Math.min(curLen, (j + 1) * CHUNK_SIZE));
+        at += sealInto(key, p, aad.at(index++, last && nextLen === 0), sealed[cur], at);
+        size += p.length;
+        opts.onChunk?.(size);
+      }
+      written[cur] = writer.write([sealed[cur].subarray(0, at)]);
+      if (nextLen === 0) break;
+      inPos += nextLen;
+      cur = 1 - cur;
+      curLen = nextLen;
+    }
+    await writer.drain();
+    return { size };
+  } finally {
+    await reading.catch(() => 0);
+    await writer.settle();
+    plain.forEach((b) => b.fill(0));
+  }
+}
+
+/**
+ * decryptStream from a blob's file descriptor; each verified batch goes to `writer`, or nowhere
+ * when it is null (a check only). The caller must discard what was written unless this resolves.
+ */
+async function decryptFd(file: StoredFile, src: number, writer: Chain | null, opts: StreamOptions = {}): Promise<void> {
+  const key = checkStoredFile(file);
+  const blobId = Buffer.from(file.blob, 'hex');
+  const sealed = [Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES), Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES)];
+  const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  let reading: Promise<number> = Promise.resolve(0);
+  try {
+    const header = new Uint8Array(HEADER_BYTES);
+    if ((await readAt(src, header, 0)) !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
+    const aad = new ChunkAad(blobId);
+    let cur = 0;
+    let inPos = HEADER_BYTES;
+    let curLen = await readAt(src, sealed[0], inPos);
+    inPos += curLen;
+    let index = 0;
+    let size = 0;
+    for (;;) {
+      reading = quietly(curLen === sealed[cur].length ? readAt(src, sealed[1 - cur], inPos) : Promise.resolve(0));
+      await written[cur]; // at most two batches of plaintext wait for the disk
+      const chunks = Math.max(1, Math.ceil(curLen / SEALED_CHUNK_BYTES));
+      const parts: Uint8Array[] = [];
+      let nextLen = 0;
+      for (let j = 0; j < chunks; j++) {
+        const last = j === chunks - 1;
+        if (last) nextLen = await reading;
+        const final = last && nextLen === 0;
+        const c = sealed[cur].subarray(j * SEALED_CHUNK_BYTES, Math.min(curLen, (j + 1) * SEALED_CHUNK_BYTES));
+        if (c.length < SEAL_OVERHEAD) throw tampered(file.name, 'truncated');
+        if (final && index > 0 && c.length === SEAL_OVERHEAD) throw tampered(file.name, 'empty final chunk');
+        let plain: Uint8Array;
+        try {
+          plain = open(key, c, aad.at(index, final));
+        } catch (e) {
+          if (e instanceof AuthError) throw tampered(file.name, `chunk ${index} fails to authenticate`);
+          throw e;
+        }
+        index++;
+        size += plain.length;
+        if (size > file.size) throw tampered(file.name, 'longer than recorded');
+        parts.push(plain);
+        opts.onChunk?.(size);
+      }
+      if (writer) {
+        const w = writer.write(parts);
+        written[cur] = w.then(() => parts.forEach((p) => p.fill(0)));
+        written[cur].catch(() => {});
+      } else parts.forEach((p) => p.fill(0));
+      if (nextLen === 0) break;
+      inPos += nextLen;
+      cur = 1 - cur;
+      curLen = nextLen;
+    }
+    if (size !== file.size) throw tampered(file.name, 'size differs from the record');
+    await writer?.drain();
+  } finally {
+    await reading.catch(() => 0);
+    await writer?.settle();
+    wipe(key);
+  }
+}
 
 /** Encrypts `srcPath` into a new blob (temp file, fsync, rename) and returns its record for the payload. */
-export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Progress): StoredFile {
+export async function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Progress): Promise<StoredFile> {
   const name = checkFileName(basename(srcPath));
   let src: number;
   try {
@@ -231,7 +410,7 @@ export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Pro
     if (!st.isFile()) throw usageError(`${srcPath} is not a regular file`);
     ensureDir(dir);
     ({ fd: out, tmp } = openTemp(join(dir, id)));
-    const { size } = encryptStream(key, blobId, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, st.size)) });
+    const { size } = await encryptFd(key, blobId, src, out, { onChunk: onProgress && ((done) => onProgress(done, st.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
     out = undefined;
@@ -247,29 +426,33 @@ export function encryptFileToBlob(dir: string, srcPath: string, onProgress?: Pro
   }
 }
 
+/** Opens a blob's file for reading; a missing blob is exit 8. */
+function openBlob(dir: string, file: StoredFile): number {
+  try {
+    return fs.openSync(join(dir, file.blob), 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${file.name}" is missing (blob ${file.blob})`, EXIT.corrupt);
+    throw e;
+  }
+}
+
 /**
  * Decrypts a blob to `destPath`: into a temp file beside it (0600), renamed into place only after
  * the final chunk and the checksum verified. Without `force`, an existing destination is refused
  * (exit 2) and never replaced, even if it appears while decrypting.
  */
-export function decryptBlobToFile(dir: string, file: StoredFile, destPath: string, opts: { force?: boolean } = {}, onProgress?: Progress): void {
+export async function decryptBlobToFile(dir: string, file: StoredFile, destPath: string, opts: { force?: boolean } = {}, onProgress?: Progress): Promise<void> {
   checkStoredFile(file);
   const existing = fs.statSync(destPath, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw usageError(`${destPath} is a directory`);
   if (existing && !opts.force) throw exists(destPath);
-  let src: number;
-  try {
-    src = fs.openSync(join(dir, file.blob), 'r');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${file.name}" is missing (blob ${file.blob})`, EXIT.corrupt);
-    throw e;
-  }
+  const src = openBlob(dir, file);
   let tmp = '';
   let out: number | undefined;
   let placed = false;
   try {
     ({ fd: out, tmp } = openTemp(destPath));
-    decryptStream(file, fdReader(src), fdWriter(out), { onChunk: onProgress && ((done) => onProgress(done, file.size)) });
+    await decryptFd(file, src, fileChain(out), { onChunk: onProgress && ((done) => onProgress(done, file.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
     out = undefined;
@@ -279,6 +462,28 @@ export function decryptBlobToFile(dir: string, file: StoredFile, destPath: strin
   } finally {
     if (out !== undefined) fs.closeSync(out);
     if (!placed && tmp) fs.rmSync(tmp, { force: true });
+    fs.closeSync(src);
+  }
+}
+
+/**
+ * Decrypts a blob to a stream (stdout) with bounded memory and nothing written unless the whole blob
+ * is sound: a first pass checks every chunk, the second decrypts again while writing. A blob changed
+ * between the passes still fails its chunk check (exit 8), after some bytes were written.
+ */
+export async function decryptBlobToStream(dir: string, file: StoredFile, put: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+  checkStoredFile(file);
+  const src = openBlob(dir, file);
+  try {
+    await decryptFd(file, src, null);
+    await decryptFd(
+      file,
+      src,
+      new Chain(async (parts) => {
+        for (const p of parts) await put(p);
+      }),
+    );
+  } finally {
     fs.closeSync(src);
   }
 }

@@ -100,6 +100,46 @@ describe('documents', () => {
     expect(many.stderr).toMatch(/stdout takes one/);
   });
 
+  it('doc get NAME > out of a 100 MiB document streams it: peak RSS under 150 MiB, output byte-identical (it held the whole blob and the whole plaintext)', async () => {
+    const big = join(src, 'big.bin');
+    const fd = fs.openSync(big, 'w');
+    const mib = seeded('docs:big', 1 << 20);
+    for (let i = 0; i < 100; i++) {
+      mib[0] = i; // every MiB differs
+      fs.writeSync(fd, mib);
+    }
+    fs.closeSync(fd);
+    await kpm(home, ['doc', 'add', 'big', big], 0);
+    const out = join(home, 'big.out');
+    // the peak RSS of the kpm process, from the kernel (getrusage of the waited-for child)
+    const peak = await new Promise<number>((res, rej) => {
+      const py = 'import resource,subprocess,sys\nwith open(sys.argv[1],"wb") as o:\n  r=subprocess.run(sys.argv[2:],stdout=o,stderr=subprocess.DEVNULL)\nprint(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)';
+      const child = spawn('python3', ['-c', py, out, process.execPath, '--', BIN, 'doc', 'get', 'big'], { cwd: home, env: cleanEnv(home, env), stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (c: Buffer) => (text += c));
+      child.on('error', rej);
+      child.on('close', () => {
+        const [code, kib] = text.trim().split(' ').map(Number);
+        if (code !== 0) rej(new Error(`kpm doc get ended with ${code}`));
+        else res(kib);
+      });
+    });
+    expect(fs.statSync(out).size).toBe(100 << 20);
+    const a = fs.openSync(out, 'r'), b = fs.openSync(big, 'r');
+    const x = Buffer.alloc(1 << 20), y = Buffer.alloc(1 << 20);
+    for (let i = 0; i < 100; i++) {
+      fs.readSync(a, x, 0, x.length, i << 20);
+      fs.readSync(b, y, 0, y.length, i << 20);
+      expect(x.equals(y), `MiB ${i}`).toBe(true);
+    }
+    fs.closeSync(a);
+    fs.closeSync(b);
+    expect(peak / 1024).toBeLessThan(150);
+    fs.rmSync(out);
+    fs.rmSync(big);
+    await kpm(home, ['doc', 'rm', 'big', '--yes'], 0);
+  });
+
   it('doc get --file NAME -o FILE writes one file; several files need a directory (exit 2)', async () => {
     const dest = join(home, 'front copy.pdf');
     await kpm(home, ['doc', 'get', 'passport', '--file', 'scan front.pdf', '-o', dest], 0);

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import { seal, open, AuthError } from '../../src/crypto/aead.js';
+import { seal, sealInto, open, AuthError, SEAL_OVERHEAD } from '../../src/crypto/aead.js';
 import { xchachaEncrypt, xchachaDecrypt } from '../../src/crypto/xchacha.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { toHex } from '../../src/crypto/bytes.js';
@@ -89,5 +89,22 @@ describe('seal/open (R5)', () => {
 
   it('R5: seal takes no nonce argument', () => {
     expect(seal.length).toBe(3);
+  });
+
+  it('R5: sealInto (bulk data) takes no nonce either: each call draws its own, as seal does, and opens with open', () => {
+    expect(sealInto.length).toBe(5); // key, plaintext, aad, out, offset
+    const key = randomBytes(32), pt = new Uint8Array([1, 2, 3]), aad = new Uint8Array([9]);
+    const out = new Uint8Array(7 + 2 * (SEAL_OVERHEAD + pt.length));
+    spy.draws.length = 0;
+    spy.recording = true;
+    const n1 = sealInto(key, pt, aad, out, 7);
+    const n2 = sealInto(key, pt, aad, out, 7 + n1);
+    spy.recording = false;
+    expect([n1, n2]).toEqual([SEAL_OVERHEAD + 3, SEAL_OVERHEAD + 3]);
+    expect(spy.draws.length).toBe(2);
+    expect(Buffer.from(spy.draws[0]).equals(out.subarray(7, 31))).toBe(true);
+    expect(Buffer.from(spy.draws[1]).equals(out.subarray(7 + n1, 7 + n1 + 24))).toBe(true);
+    expect(Array.from(open(key, out.subarray(7, 7 + n1), aad))).toEqual([1, 2, 3]);
+    expect(Array.from(open(key, out.subarray(7 + n1), aad))).toEqual([1, 2, 3]);
   });
 });

@@ -1,7 +1,7 @@
 // Documents: the chunked blob stream (docs/FORMAT.md "Documents (blobs)"). Round trips, and every
 // chunk attack of the STREAM construction refused with exit 8 and nothing written.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { exitCodeOf } from '../helpers/exitcode.js';
+import { asyncExitCodeOf, exitCodeOf } from '../helpers/exitcode.js';
 import * as fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { buildSync } from 'esbuild';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fromHex, toBase64, toHex } from '../../src/crypto/bytes.js';
 import { seal } from '../../src/crypto/aead.js';
 import {
-  CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
+  CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBlobToStream, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
   removeBlob, type StoredFile,
 } from '../../src/vault/blobs.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
@@ -79,72 +79,72 @@ describe('round trips', () => {
   });
 
   const names = ['plain.txt', 'with spaces in it.pdf', 'Übersicht — naïve 日本語 😀.png', '.hidden'];
-  it.each(names)('file %s: byte-identical, blob 0600 in a 0700 folder, output 0600, no temp files left', (name) => {
+  it.each(names)('file %s: byte-identical, blob 0600 in a 0700 folder, output 0600, no temp files left', async (name) => {
     const src = join(root, name);
     const plain = nodeRandom(CHUNK_SIZE * 2 + 333);
     fs.writeFileSync(src, plain);
-    const f = encryptFileToBlob(blobs, src);
+    const f = await encryptFileToBlob(blobs, src);
     expect(f.name).toBe(name.normalize('NFC'));
     expect(f.size).toBe(plain.length);
     expect(fs.statSync(join(blobs, f.blob)).mode & 0o777).toBe(0o600);
     expect(fs.statSync(blobs).mode & 0o777).toBe(0o700);
     const dest = join(outDir, name);
-    decryptBlobToFile(blobs, f, dest);
+    await decryptBlobToFile(blobs, f, dest);
     expect(fs.readFileSync(dest).equals(plain)).toBe(true);
     expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
     expect(fs.readdirSync(blobs).filter((n) => n.endsWith('.tmp'))).toEqual([]);
     expect(fs.readdirSync(outDir).filter((n) => n.includes('kpm-tmp'))).toEqual([]);
   });
 
-  it('empty and multi-MB files through the file functions', () => {
+  it('empty and multi-MB files through the file functions', async () => {
     for (const n of [0, 1, 5 * 1024 * 1024 + 3]) {
       const src = join(root, `size-${n}`);
       const plain = nodeRandom(n);
       fs.writeFileSync(src, plain);
-      const f = encryptFileToBlob(blobs, src);
+      const f = await encryptFileToBlob(blobs, src);
       const dest = join(outDir, `size-${n}.out`);
-      decryptBlobToFile(blobs, f, dest);
+      await decryptBlobToFile(blobs, f, dest);
       expect(fs.readFileSync(dest).equals(plain)).toBe(true);
     }
   });
 
-  it('refuses to overwrite without force (exit 2), overwrites with it', () => {
+  it('refuses to overwrite without force (exit 2), overwrites with it', async () => {
     const src = join(root, 'ow.txt');
     fs.writeFileSync(src, 'new content');
-    const f = encryptFileToBlob(blobs, src);
+    const f = await encryptFileToBlob(blobs, src);
     const dest = join(outDir, 'ow.txt');
     fs.writeFileSync(dest, 'old', { mode: 0o644 });
-    expect(exitCodeOf(() => decryptBlobToFile(blobs, f, dest))).toBe(EXIT.usage);
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, f, dest))).toBe(EXIT.usage);
     expect(fs.readFileSync(dest, 'utf8')).toBe('old');
-    decryptBlobToFile(blobs, f, dest, { force: true });
+    await decryptBlobToFile(blobs, f, dest, { force: true });
     expect(fs.readFileSync(dest, 'utf8')).toBe('new content');
     expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
   });
 
-  it('reports progress up to the file size', () => {
+  it('reports progress up to the file size', async () => {
     const src = join(root, 'progress.bin');
     fs.writeFileSync(src, nodeRandom(3 * CHUNK_SIZE + 5));
     const seen: number[] = [];
-    const f = encryptFileToBlob(blobs, src, (done) => seen.push(done));
+    const f = await encryptFileToBlob(blobs, src, (done) => seen.push(done));
     expect(seen).toEqual([CHUNK_SIZE, 2 * CHUNK_SIZE, 3 * CHUNK_SIZE, 3 * CHUNK_SIZE + 5]);
     const back: number[] = [];
-    decryptBlobToFile(blobs, f, join(outDir, 'progress.out'), {}, (done, total) => back.push(total - done));
+    await decryptBlobToFile(blobs, f, join(outDir, 'progress.out'), {}, (done, total) => back.push(total - done));
     expect(back.at(-1)).toBe(0);
   });
 
-  it('removeBlob deletes the blob and ignores ids that are not blob ids', () => {
+  it('removeBlob deletes the blob and ignores ids that are not blob ids', async () => {
     const src = join(root, 'rm.txt');
     fs.writeFileSync(src, 'x');
-    const f = encryptFileToBlob(blobs, src);
+    const f = await encryptFileToBlob(blobs, src);
     expect(removeBlob(blobs, f.blob)).toBe(true);
     expect(fs.existsSync(join(blobs, f.blob))).toBe(false);
     expect(removeBlob(blobs, f.blob)).toBe(false);
     expect(removeBlob(blobs, '../keyring.kpm')).toBe(false);
   });
 
-  it('a missing source is exit 3 and leaves no blob behind', () => {
+  it('a missing source is exit 3 and leaves no blob behind', async () => {
     const before = fs.readdirSync(blobs).length;
-    expect(exitCodeOf(() => encryptFileToBlob(blobs, join(root, 'nope')))).toBe(EXIT.notFound);
+    expect(await asyncExitCodeOf(() => encryptFileToBlob(blobs, join(root, 'nope')))).toBe(EXIT.notFound);
     expect(fs.readdirSync(blobs).length).toBe(before);
   });
 });
@@ -211,116 +211,168 @@ describe('attacks: refused with exit 8 and nothing written', () => {
    * Writes `blob` as the blob of `file` and decrypts it to a fresh path: must be exit 8 for the
    * expected reason, with no output and no temp file left.
    */
-  function expectRefused(blob: Uint8Array, file: StoredFile = a.file, reason: RegExp = BY_STREAM): void {
-    let err: unknown;
-    try {
-      decryptBytes(file, blob);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(KpmError);
-    expect((err as KpmError).exitCode).toBe(EXIT.corrupt);
-    expect((err as KpmError).message).toMatch(reason);
+  async function expectRefused(blob: Uint8Array, file: StoredFile = a.file, reason: RegExp = BY_STREAM): Promise<void> {
+    const refusal = async (f: () => unknown): Promise<void> => {
+      let err: unknown;
+      try {
+        await f();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(KpmError);
+      expect((err as KpmError).exitCode).toBe(EXIT.corrupt);
+      expect((err as KpmError).message).toMatch(reason);
+    };
+    await refusal(() => decryptBytes(file, blob));
     const dir = join(root, `attack-${++n}`);
     fs.mkdirSync(join(dir, 'blobs'), { recursive: true });
     fs.writeFileSync(join(dir, 'blobs', file.blob), blob);
-    const dest = join(dir, 'out.bin');
-    expect(exitCodeOf(() => decryptBlobToFile(join(dir, 'blobs'), file, dest))).toBe(EXIT.corrupt);
+    await refusal(() => decryptBlobToFile(join(dir, 'blobs'), file, join(dir, 'out.bin')));
     expect(fs.readdirSync(dir)).toEqual(['blobs']);
+    // to stdout: nothing handed on
+    const streamed: Uint8Array[] = [];
+    await refusal(() => decryptBlobToStream(join(dir, 'blobs'), file, async (b) => void streamed.push(b)));
+    expect(streamed).toEqual([]);
   }
 
-  it('the untouched blob decrypts (control)', () => {
+  it('the untouched blob decrypts (control)', async () => {
     expect(chunks.length).toBe(4);
     expect(Buffer.from(decryptBytes(a.file, a.blob)).equals(plain)).toBe(true);
   });
 
-  it('reordered chunks', () => {
-    expectRefused(join_(header, [chunks[1], chunks[0], chunks[2], chunks[3]]));
-    expectRefused(join_(header, [chunks[0], chunks[2], chunks[1], chunks[3]]));
+  it('reordered chunks', async () => {
+    await expectRefused(join_(header, [chunks[1], chunks[0], chunks[2], chunks[3]]));
+    await expectRefused(join_(header, [chunks[0], chunks[2], chunks[1], chunks[3]]));
   });
 
-  it('truncated at a chunk boundary (final chunk dropped)', () => {
-    expectRefused(join_(header, chunks.slice(0, 3)));
-    expectRefused(join_(header, chunks.slice(0, 1)));
-    expectRefused(header);
+  it('truncated at a chunk boundary (final chunk dropped)', async () => {
+    await expectRefused(join_(header, chunks.slice(0, 3)));
+    await expectRefused(join_(header, chunks.slice(0, 1)));
+    await expectRefused(header);
   });
 
-  it('truncated inside a chunk', () => {
-    expectRefused(a.blob.subarray(0, a.blob.length - 1));
-    expectRefused(a.blob.subarray(0, HEADER_BYTES + SEALED_CHUNK_BYTES + 100));
-    expectRefused(a.blob.subarray(0, HEADER_BYTES + 10));
-    expectRefused(a.blob.subarray(0, HEADER_BYTES - 1));
+  it('truncated inside a chunk', async () => {
+    await expectRefused(a.blob.subarray(0, a.blob.length - 1));
+    await expectRefused(a.blob.subarray(0, HEADER_BYTES + SEALED_CHUNK_BYTES + 100));
+    await expectRefused(a.blob.subarray(0, HEADER_BYTES + 10));
+    await expectRefused(a.blob.subarray(0, HEADER_BYTES - 1));
   });
 
-  it('a chunk appended, or bytes after the final chunk', () => {
-    expectRefused(join_(header, [...chunks, chunks[1]]));
-    expectRefused(join_(header, [...chunks, other.blob.subarray(HEADER_BYTES + 3 * SEALED_CHUNK_BYTES)]));
-    expectRefused(Buffer.concat([a.blob, Buffer.from([0])]));
+  it('a chunk appended, or bytes after the final chunk', async () => {
+    await expectRefused(join_(header, [...chunks, chunks[1]]));
+    await expectRefused(join_(header, [...chunks, other.blob.subarray(HEADER_BYTES + 3 * SEALED_CHUNK_BYTES)]));
+    await expectRefused(Buffer.concat([a.blob, Buffer.from([0])]));
   });
 
-  it('a chunk from another file under another key', () => {
+  it('a chunk from another file under another key', async () => {
     const o = split(other.blob).chunks;
-    expectRefused(replace(1, o[1]));
-    expectRefused(replace(3, o[3]));
+    await expectRefused(replace(1, o[1]));
+    await expectRefused(replace(3, o[3]));
   });
 
-  it('a chunk from another blob under the same key (other blob id)', () => {
+  it('a chunk from another blob under the same key (other blob id)', async () => {
     const s = split(sameKey.blob);
-    expectRefused(replace(1, s.chunks[1]));
-    expectRefused(replace(3, s.chunks[3]));
+    await expectRefused(replace(1, s.chunks[1]));
+    await expectRefused(replace(3, s.chunks[3]));
     // the whole other blob, with or without its header rewritten to this blob id
-    expectRefused(sameKey.blob);
-    expectRefused(join_(header, s.chunks));
+    await expectRefused(sameKey.blob);
+    await expectRefused(join_(header, s.chunks));
   });
 
-  it('a chunk duplicated in place of another one', () => {
-    expectRefused(replace(2, chunks[1]));
+  it('a chunk duplicated in place of another one', async () => {
+    await expectRefused(replace(2, chunks[1]));
   });
 
-  it('one flipped bit anywhere in the header', () => {
-    for (let i = 0; i < HEADER_BYTES; i++) expectRefused(flip(a.blob, i));
+  it('one flipped bit anywhere in the header', async () => {
+    for (let i = 0; i < HEADER_BYTES; i++) await expectRefused(flip(a.blob, i));
   });
 
-  it('one flipped bit in a nonce, ciphertext or tag of the first, a middle and the final chunk', () => {
+  it('one flipped bit in a nonce, ciphertext or tag of the first, a middle and the final chunk', async () => {
     for (const c of [0, 2, 3]) {
       const start = HEADER_BYTES + c * SEALED_CHUNK_BYTES;
       const len = chunks[c].length;
-      for (const at of [0, 23, 24, 24 + 500, len - 17, len - 16, len - 1]) expectRefused(flip(a.blob, start + at));
+      for (const at of [0, 23, 24, 24 + 500, len - 17, len - 16, len - 1]) await expectRefused(flip(a.blob, start + at));
     }
   });
 
-  it('the wrong file key', () => {
-    expectRefused(a.blob, { ...a.file, key: toBase64(nodeRandom(32)) });
+  it('the wrong file key', async () => {
+    await expectRefused(a.blob, { ...a.file, key: toBase64(nodeRandom(32)) });
   });
 
-  it('a record whose size differs from the blob', () => {
-    expectRefused(a.blob, { ...a.file, size: a.file.size - 1 }, /longer than recorded/);
-    expectRefused(a.blob, { ...a.file, size: a.file.size + 1 }, /size differs/);
+  it('a record whose size differs from the blob', async () => {
+    await expectRefused(a.blob, { ...a.file, size: a.file.size - 1 }, /longer than recorded/);
+    await expectRefused(a.blob, { ...a.file, size: a.file.size + 1 }, /size differs/);
   });
 
-  it('an empty file: final chunk dropped, or a chunk appended', () => {
+  it('an empty file: final chunk dropped, or a chunk appended', async () => {
     const e = encryptWith(new Uint8Array(0), key, id);
     const ec = split(e.blob);
     expect(ec.chunks.length).toBe(1);
-    expectRefused(ec.header, e.file);
-    expectRefused(join_(ec.header, [ec.chunks[0], ec.chunks[0]]), e.file);
+    await expectRefused(ec.header, e.file);
+    await expectRefused(join_(ec.header, [ec.chunks[0], ec.chunks[0]]), e.file);
   });
 
-  it('a malformed record (path-like blob id, short key) is refused before any file is touched', () => {
-    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: '../../keyring.kpm' }, join(outDir, 'm1')))).toBe(EXIT.corrupt);
-    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, key: toBase64(new Uint8Array(16)) }, join(outDir, 'm2')))).toBe(EXIT.corrupt);
-    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, name: '../evil' }, join(outDir, 'm3')))).toBe(EXIT.usage);
+  it('a malformed record (path-like blob id, short key) is refused before any file is touched', async () => {
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: '../../keyring.kpm' }, join(outDir, 'm1')))).toBe(EXIT.corrupt);
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, key: toBase64(new Uint8Array(16)) }, join(outDir, 'm2')))).toBe(EXIT.corrupt);
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, name: '../evil' }, join(outDir, 'm3')))).toBe(EXIT.usage);
     expect(fs.existsSync(join(outDir, 'm1')) || fs.existsSync(join(outDir, 'm2')) || fs.existsSync(join(outDir, 'm3'))).toBe(false);
   });
 
-  it('a missing blob is exit 8', () => {
-    expect(exitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: toHex(fromHex('00'.repeat(16))) }, join(outDir, 'missing')))).toBe(EXIT.corrupt);
+  it('a missing blob is exit 8', async () => {
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, { ...a.file, blob: toHex(fromHex('00'.repeat(16))) }, join(outDir, 'missing')))).toBe(EXIT.corrupt);
     expect(fs.existsSync(join(outDir, 'missing'))).toBe(false);
   });
 });
 
+describe('the file functions read and write 16 chunks at a time: batch edges', () => {
+  const B = 16 * CHUNK_SIZE;
+  const sizes = [B - 1, B, B + 1, 2 * B, 2 * B + CHUNK_SIZE, 2 * B + CHUNK_SIZE + 9];
+
+  it.each(sizes)('%i bytes: the file blob is byte-compatible with the in-memory stream both ways, and goes to a stream whole', async (n) => {
+    const plain = nodeRandom(n);
+    const src = join(root, `edge-${n}`);
+    fs.writeFileSync(src, plain);
+    const f = await encryptFileToBlob(blobs, src);
+    const blob = fs.readFileSync(join(blobs, f.blob));
+    expect(blob.length).toBe(HEADER_BYTES + n + Math.ceil(n / CHUNK_SIZE) * 40);
+    expect(Buffer.from(decryptBytes(f, blob)).equals(plain)).toBe(true); // read by the chunk-at-a-time code
+    const mem = encryptBytes(plain, 'm.bin');
+    fs.writeFileSync(join(blobs, mem.file.blob), mem.blob);
+    const dest = join(outDir, `edge-${n}.out`);
+    await decryptBlobToFile(blobs, mem.file, dest); // written by it, read by the batch code
+    expect(fs.readFileSync(dest).equals(plain)).toBe(true);
+    const streamed: Uint8Array[] = [];
+    await decryptBlobToStream(blobs, f, async (bytes) => void streamed.push(Buffer.from(bytes)));
+    expect(Buffer.concat(streamed).equals(plain)).toBe(true);
+  });
+
+  it('a blob cut at a batch edge, or a chunk moved across batches, is exit 8 with nothing written', async () => {
+    const plain = nodeRandom(2 * B + CHUNK_SIZE); // 33 chunks, the last one full
+    const e = encryptBytes(plain, 'cut.bin');
+    const { header, chunks } = split(e.blob);
+    expect(chunks.length).toBe(33);
+    const cases = [
+      join_(header, chunks.slice(0, 16)), // the first batch alone
+      join_(header, chunks.slice(0, 32)), // two whole batches, the final chunk dropped
+      join_(header, [...chunks.slice(0, 15), chunks[16], chunks[15], ...chunks.slice(17)]), // swapped across the edge
+      join_(header, [...chunks, chunks[32]]), // a chunk appended after the final one
+    ];
+    for (const [i, blob] of cases.entries()) {
+      const dir = join(root, `edge-cut-${i}`);
+      fs.mkdirSync(join(dir, 'blobs'), { recursive: true });
+      fs.writeFileSync(join(dir, 'blobs', e.file.blob), blob);
+      expect(await asyncExitCodeOf(() => decryptBlobToFile(join(dir, 'blobs'), e.file, join(dir, 'out.bin'))), `case ${i}`).toBe(EXIT.corrupt);
+      expect(fs.readdirSync(dir)).toEqual(['blobs']);
+      const streamed: Uint8Array[] = [];
+      expect(await asyncExitCodeOf(() => decryptBlobToStream(join(dir, 'blobs'), e.file, async (b) => void streamed.push(b))), `case ${i}`).toBe(EXIT.corrupt);
+      expect(streamed).toEqual([]);
+    }
+  });
+});
+
 describe('bounded memory', () => {
-  it('encrypts and decrypts a 256 MiB file with peak RSS well under 150 MiB (child process)', () => {
+  it('encrypts and decrypts a 256 MiB file (to a file and to a stream) with peak RSS well under 150 MiB (child process)', () => {
     const dir = join(root, 'mem');
     fs.mkdirSync(dir);
     const entry = join(dir, 'mem.ts');
@@ -329,7 +381,7 @@ describe('bounded memory', () => {
     fs.writeFileSync(entry, `
 import * as fs from 'node:fs';
 import { randomFillSync } from 'node:crypto';
-import { encryptFileToBlob, decryptBlobToFile } from ${JSON.stringify(blobsTs)};
+import { encryptFileToBlob, decryptBlobToFile, decryptBlobToStream } from ${JSON.stringify(blobsTs)};
 const [dir] = process.argv.slice(2);
 const src = dir + '/big.bin';
 const fd = fs.openSync(src, 'w');
@@ -337,9 +389,11 @@ const buf = Buffer.alloc(1 << 20);
 for (let i = 0; i < 256; i++) fs.writeSync(fd, randomFillSync(buf));
 fs.closeSync(fd);
 const base = process.resourceUsage().maxRSS;
-const f = encryptFileToBlob(dir + '/blobs', src);
-decryptBlobToFile(dir + '/blobs', f, dir + '/big.out');
-const same = fs.statSync(dir + '/big.out').size === f.size;
+const f = await encryptFileToBlob(dir + '/blobs', src);
+await decryptBlobToFile(dir + '/blobs', f, dir + '/big.out');
+let streamed = 0;
+await decryptBlobToStream(dir + '/blobs', f, async (b) => { streamed += b.length; });
+const same = fs.statSync(dir + '/big.out').size === f.size && streamed === f.size;
 fs.rmSync(src); fs.rmSync(dir + '/big.out'); fs.rmSync(dir + '/blobs', { recursive: true });
 console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS, same }));
 `);

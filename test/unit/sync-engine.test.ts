@@ -129,7 +129,7 @@ describe('sync of document files', () => {
     content.write('%PDF-1.7 passport scan');
     fs.writeFileSync(src, content);
     fs.mkdirSync(blobsDir(a.paths), { recursive: true });
-    const file = encryptFileToBlob(blobsDir(a.paths), src);
+    const file = await encryptFileToBlob(blobsDir(a.paths), src);
     await a.add(undefined, { ...login('passport', ''), type: 'document', fields: { notes: 'scan' }, files: [file] } as unknown as EntryPayload);
     const ta = transport(ts, acc.token);
     const ra = await syncProfile(a, ta, acc.accountId);
@@ -140,7 +140,7 @@ describe('sync of document files', () => {
     expect(rb.vaults[0].filesReceived).toBe(1);
     const got = b.get('passport').payload;
     const out = join(b.paths.data, 'out.pdf');
-    decryptBlobToFile(blobsDir(b.paths), got.files![0], out);
+    await decryptBlobToFile(blobsDir(b.paths), got.files![0], out);
     expect(fs.readFileSync(out).equals(content)).toBe(true);
     // the server flips a byte of the stored chunk: the device that fetches it cannot open it
     const row = await ts.store.db.selectFrom('sync_blob_chunks').selectAll().where('idx', '=', 0).executeTakeFirstOrThrow();
@@ -150,7 +150,7 @@ describe('sync of document files', () => {
     const tc = transport(ts, await device(ts, acc.email));
     const c = await secondDevice(tc, acc.accountId);
     await syncProfile(c, tc, acc.accountId);
-    expect(() => decryptBlobToFile(blobsDir(c.paths), c.get('passport').payload.files![0], join(c.paths.data, 'bad.pdf'))).toThrow(expect.objectContaining({ exitCode: 8 }));
+    await expect(decryptBlobToFile(blobsDir(c.paths), c.get('passport').payload.files![0], join(c.paths.data, 'bad.pdf'))).rejects.toMatchObject({ exitCode: 8 });
     expect(fs.existsSync(join(c.paths.data, 'bad.pdf'))).toBe(false);
   });
 });

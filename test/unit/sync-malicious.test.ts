@@ -405,7 +405,7 @@ describe('S3, S4, S10: writes only the account can make; removals and downloads 
     const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-doc-'));
     const src = join(dir, 'note.txt');
     fs.writeFileSync(src, 'nineteen bytes here');
-    const f = encryptFileToBlob(blobsDir(w.a.paths), src);
+    const f = await encryptFileToBlob(blobsDir(w.a.paths), src);
     await w.a.add(undefined, { ...login('doc', 'x'), type: 'document', fields: {}, files: [f] } as unknown as EntryPayload);
     await syncProfile(w.a, w.ta, w.acc.accountId);
     const declared = sealedBlobSize(19);

@@ -8,7 +8,7 @@ import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.j
 import { EXIT, KpmError, notFound, usageError } from '../../core/errors.js';
 import { ensureDir } from '../../core/fsutil.js';
 import {
-  blobsDir, checkFileName, decryptBlobToFile, decryptBytes, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
+  blobsDir, checkFileName, decryptBlobToFile, decryptBlobToStream, encryptFileToBlob, filesOf, removeBlob, setFiles, type Progress, type StoredFile,
 } from '../../vault/blobs.js';
 import type { VaultApi } from '../../agent/api.js';
 import type { EntryView } from '../../vault/session.js';
@@ -58,7 +58,7 @@ function progressBar(label: string, size: number): { update?: Progress; end(): v
 }
 
 /** Encrypts files into new blobs; if one fails, the blobs made so far are removed. */
-function storeFiles(paths: string[], existing: StoredFile[] = []): StoredFile[] {
+async function storeFiles(paths: string[], existing: StoredFile[] = []): Promise<StoredFile[]> {
   const taken = new Set(existing.map((f) => f.name.toLowerCase()));
   for (const p of paths) {
     const st = fs.statSync(p, { throwIfNoEntry: false });
@@ -77,7 +77,7 @@ function storeFiles(paths: string[], existing: StoredFile[] = []): StoredFile[] 
     for (const p of paths) {
       const bar = progressBar(basename(p), fs.statSync(p).size);
       try {
-        stored.push(encryptFileToBlob(dir, p, bar.update));
+        stored.push(await encryptFileToBlob(dir, p, bar.update));
       } finally {
         bar.end();
       }
@@ -125,17 +125,9 @@ function toStdout(output: string | undefined): boolean {
 }
 
 /** Decrypts one file to stdout. The whole file is checked before the first byte is written (exit 8 shows nothing). */
+/** One file to stdout: checked whole before the first byte is written, with bounded memory. */
 async function writeToStdout(dir: string, f: StoredFile): Promise<void> {
-  let blob: Buffer;
-  try {
-    blob = fs.readFileSync(resolve(dir, f.blob));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new KpmError(`the encrypted data of file "${f.name}" is missing (blob ${f.blob})`, EXIT.corrupt);
-    throw e;
-  }
-  const bytes = decryptBytes(f, blob);
-  await new Promise<void>((res, rej) => process.stdout.write(bytes, (e) => (e ? rej(e) : res())));
-  bytes.fill(0);
+  await decryptBlobToStream(dir, f, (bytes) => new Promise<void>((res, rej) => process.stdout.write(bytes, (e) => (e ? rej(e) : res()))));
 }
 
 function fileJson(f: StoredFile) {
@@ -177,7 +169,7 @@ export function register(program: Command): void {
       const a = await api(o);
       const vault = o.vault ?? (await loadSettings(ctx().paths)).default_vault;
       await notExisting(a, n, vault);
-      const files = storeFiles(paths);
+      const files = await storeFiles(paths);
       const now = new Date().toISOString();
       const p: EntryPayload = { type: 'document', name: n, fields: o.notes ? { notes: o.notes } : {}, custom: [], tags: [], created: now, updated: now };
       setFiles(p, files);
@@ -218,7 +210,7 @@ export function register(program: Command): void {
       for (let i = 0; i < files.length; i++) {
         const bar = progressBar(files[i].name, files[i].size);
         try {
-          decryptBlobToFile(dir, files[i], dests[i], { force: o.force }, bar.update);
+          await decryptBlobToFile(dir, files[i], dests[i], { force: o.force }, bar.update);
         } finally {
           bar.end();
         }
@@ -279,7 +271,7 @@ export function register(program: Command): void {
       const a = await api(o);
       const cur = await a.get(entry, o.vault);
       const existing = filesOf(cur.payload);
-      const added = storeFiles(paths, existing);
+      const added = await storeFiles(paths, existing);
       const p = cur.payload;
       setFiles(p, [...existing, ...added]);
       p.updated = new Date().toISOString();

@@ -51,7 +51,7 @@ async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promis
   try {
     const v = (await vaults.listVaults()).find((x) => x.id === t.vaultId);
     const hint = `the token's holder still has the read keys of vault "${v?.name ?? t.vaultId.slice(0, 8)}": \`kpm vault rotate-key\` gives it a new key, so what is added from now on is out of its reach`;
-    if (!v) return info(`Note: ${hint}.`);
+    if (!v) return info(`Note: the token's holder still has the read keys of vault ${t.vaultId.slice(0, 8)}, a shared vault (or one no longer on this device): for a shared vault, only its next key (a new membership epoch: the owner's \`kpm share revoke\`) puts what is written from then on out of its reach.`);
     if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give vault "${v.name}" a new key (recommended)?`, true);
     if (!rotate) return info(`Note: ${hint}.`);
     let pw: string | undefined;
@@ -64,6 +64,34 @@ async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promis
   } finally {
     await vaults.close();
   }
+}
+
+/**
+ * A token for a shared vault this account is a member of (docs/SHARING.md "Service tokens on shared
+ * vaults"): the vault as this device just verified it (owner pinned, membership chain, key bundle,
+ * every record) is sealed for the token: the owner's keys, the epoch and log it verified, the record
+ * keys of epochs 1…E. Refused (exit 9, nothing created) for an invitation not accepted.
+ */
+async function sharedToken(s: import('../shared.js').Shared, v: import('../../share/client.js').OpenedVault, o: { name: string; lifetime: number }, call: Awaited<ReturnType<typeof signedIn>>['call']): Promise<{ text: string; view: TokenViewT }> {
+  const me = s.client.me;
+  if (!v.role) throw new KpmError(`you are no longer a member of shared vault "${v.name}"`, EXIT.forbidden);
+  if (!v.accepted && v.owner !== me.email) throw new KpmError(`shared vault "${v.name}" is an invitation`, EXIT.forbidden, `run \`kpm share accept "${v.name}"\` first`);
+  const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
+  const { grantOf, sealShareForToken } = await import('../../share/tokenvault.js');
+  const { ownerOf } = await import('../../share/format.js');
+  const t = newServiceToken(true);
+  const { authKey, wrapKey } = tokenKeys(t);
+  const owner = ownerOf(v.latest);
+  const grant = grantOf({ id: v.id, name: v.name, owner, creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
+  const wrappedKey = toBase64(sealShareForToken(wrapKey, t.id, grant));
+  for (const k of grant.recordKeys) k.fill(0);
+  wrapKey.fill(0);
+  const expiresAt = new Date(Date.now() + o.lifetime).toISOString();
+  const view = await call<TokenViewT>('tokenCreate', { body: { id: t.id, vaultId: v.id, name: o.name, expiresAt, authHash: tokenAuthHash(authKey), wrappedKey } });
+  authKey.fill(0);
+  const text = formatServiceToken(t);
+  t.secret.fill(0);
+  return { text, view };
 }
 
 function status(t: TokenViewT): string {
@@ -112,10 +140,21 @@ Examples:
       try {
         const sh = await import('../shared.js');
         if (sh.hasShared(paths) && !(await vaults.listVaults()).some((x) => x.name === o.vault)) {
+          // a shared vault (an own vault of the same name wins, as for --vault everywhere)
           const shared = await sh.openShared(paths, vaults, { refresh: true });
-          const isShared = sh.isSharedVault(shared, o.vault);
-          await shared?.done();
-          if (isShared) throw usageError(`service tokens cannot read shared vault "${o.vault}" yet`, 'docs/SHARING.md "Left open"; a member reads it with the master password or the agent');
+          try {
+            const v = sh.sharedTarget(shared, o.vault);
+            if (v) {
+              const made = await sharedToken(shared!, v, { name, lifetime }, call);
+              if (o.json) json({ token: made.text, id: made.view.id, name: made.view.name, vault: v.name, vaultId: made.view.vaultId, expiresAt: made.view.expiresAt });
+              else out(made.text);
+              info(`Created read-only service token ${made.view.id.slice(0, 8)} ("${made.view.name}") for shared vault "${v.name}" (owner ${v.owner}), valid until ${made.view.expiresAt}.`);
+              info(`It is shown only this once: store it as a secret (KPM_TOKEN) where it is used; \`kpm token revoke\` ends it. It reads what is written under membership epoch ${v.latest.epoch} and before: after a member is removed (a new key), a member must create a new one.`);
+              return;
+            }
+          } finally {
+            await shared?.done();
+          }
         }
         await vaults.sync(); // the vault must be on the server, as it is now
         const t = newServiceToken();

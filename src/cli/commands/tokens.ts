@@ -118,7 +118,7 @@ export function register(program: Command): void {
     .requiredOption('--vault <name>', 'the vault the token reads (it must be synced; it is, first)')
     .option('--read-only', 'the only kind of token there is (accepted for clarity)')
     .requiredOption('--expires <duration>', 'lifetime: e.g. 30d, 12h, 90m, 45s; at most 365d')
-    .option('--name <name>', 'a label for `kpm token list` (default "<vault> token")')
+    .option('--name <name>', 'a label for `kpm token list`, kept in plain text on the server (default "<vault> token"; for a shared vault "shared vault token")')
     .option('--json', 'print JSON ({ token, id, name, vault, vaultId, expiresAt })')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', `
@@ -145,7 +145,8 @@ Examples:
           try {
             const v = sh.sharedTarget(shared, o.vault);
             if (v) {
-              const made = await sharedToken(shared!, v, { name, lifetime }, call);
+              // the label is kept in plain text on the server, which must not learn a shared vault's name: no default with it
+              const made = await sharedToken(shared!, v, { name: o.name === undefined ? 'shared vault token' : name, lifetime }, call);
               if (o.json) json({ token: made.text, id: made.view.id, name: made.view.name, vault: v.name, vaultId: made.view.vaultId, expiresAt: made.view.expiresAt });
               else out(made.text);
               info(`Created read-only service token ${made.view.id.slice(0, 8)} ("${made.view.name}") for shared vault "${v.name}" (owner ${v.owner}), valid until ${made.view.expiresAt}.`);

@@ -44,7 +44,7 @@ async function signedIn() {
  */
 async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promise<void> {
   if (rotate === false || (rotate === undefined && !isInteractive())) {
-    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach.`);
+    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach (a shared vault gets one at its owner's next \`kpm share revoke\`).`);
   }
   const { paths } = ctx();
   const vaults = await openApi(paths, {}, async () => (await loadSettings(paths)).autolock);

@@ -39,7 +39,7 @@ export async function tokenApi(): Promise<VaultApi> {
   const token = parseServiceToken(process.env.KPM_TOKEN ?? '');
   const { TokenCache, tokenCacheRoot } = await import('../sync/tokencache.js');
   const root = tokenCacheRoot();
-  const cache = root === null || token.shared ? undefined : new TokenCache(root, token); // no cache for a shared vault's token
+  const cache = root === null ? undefined : new TokenCache(root, token);
   let loaded: Promise<TokenVault | ShareTokenVault> | undefined;
   let client: InstanceType<typeof ApiClient> | undefined;
   const vault = () =>
@@ -56,16 +56,17 @@ export async function tokenApi(): Promise<VaultApi> {
           if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
           if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
           if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
+          if (e.code === 'forbidden' && token.shared) cache?.remove();
           if (e.code === 'forbidden' && token.shared) throw new KpmError(`the server no longer serves this service token's shared vault: ${e.message}`, EXIT.forbidden, 'a member must create a new token (`kpm token create --vault …`)');
           throw e;
         }
       };
       if (token.shared) {
-        // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): verified as a member does; no token cache
+        // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): verified as a member does, the token cache too
         const { ShareTokenVault } = await import('../share/tokenvault.js');
         const { wrapKey } = tokenKeys(token);
         try {
-          const v = await ShareTokenVault.load({ vault: () => call<TokenShareT>('tokenShare'), pull: (after) => call<SharePullT>('tokenSharePull', { after }) }, token.id, wrapKey);
+          const v = await ShareTokenVault.load({ vault: () => call<TokenShareT>('tokenShare'), pull: (after) => call<SharePullT>('tokenSharePull', { after }) }, token.id, wrapKey, cache);
           for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
           return v;
         } finally {

@@ -101,12 +101,12 @@ export async function tokenFastPath(argv: string[]): Promise<number | undefined>
     const authorization = tokenAuthHeader(token.id, authKey);
     authKey.fill(0);
     const root = tokenCacheRoot();
-    cache = root === null || token.shared ? undefined : new TokenCache(root, token);
+    cache = root === null ? undefined : new TokenCache(root, token);
     if (token.shared) {
-      // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): ShareTokenVault.load's checks, no token cache
+      // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): ShareTokenVault.load's checks, with the token cache
       const { wrapKey } = tokenKeys(token);
       try {
-        v = await ShareTokenVault.load({ vault: () => call<TokenShareT>(base, 'tokenShare', authorization), pull: (after) => call<SharePullT>(base, 'tokenSharePull', authorization, { after }) }, token.id, wrapKey);
+        v = await ShareTokenVault.load({ vault: () => call<TokenShareT>(base, 'tokenShare', authorization), pull: (after) => call<SharePullT>(base, 'tokenSharePull', authorization, { after }) }, token.id, wrapKey, cache);
       } finally {
         wrapKey.fill(0);
       }

@@ -115,6 +115,45 @@ export function openShareForToken(wrapKey: Uint8Array, sealed: Uint8Array, token
   }
 }
 
+/**
+ * The token cache (src/sync/tokencache.ts TokenCache: sealed under a key of the token's secret): the
+ * latest membership epoch and log head this token verified, and a state encoded here (vault id, the
+ * hash of that epoch, the chain at the head, the latest record of each entry as the server sent it).
+ */
+export interface ShareTokenCache {
+  readShared(): { epoch: number; head: number; state: Uint8Array } | null;
+  saveShared(epoch: number, head: number, state: Uint8Array): void;
+  discard(why: string): void;
+  readonly discarded?: string;
+}
+
+interface CachedShare {
+  epoch: number;
+  head: number;
+  vaultId: Uint8Array;
+  epochHash: Uint8Array;
+  chain: Uint8Array;
+  records: Uint8Array[];
+}
+
+function encodeCached(c: CachedShare): Uint8Array {
+  const w = new ByteWriter().bytes(c.vaultId).bytes(c.epochHash).bytes(c.chain).u32(c.records.length);
+  for (const r of c.records) w.varBytes(r);
+  return w.finish();
+}
+
+function decodeCached(epoch: number, head: number, state: Uint8Array): CachedShare {
+  const r = new ByteReader(state, 'the token cache');
+  const vaultId = r.bytes(16).slice();
+  const epochHash = r.bytes(32).slice();
+  const chain = r.bytes(32).slice();
+  const n = r.u32();
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) records.push(r.varBytes(1 << 24));
+  if (r.offset !== state.length) throw new KpmError('the token cache is malformed', EXIT.corrupt);
+  return { epoch, head, vaultId, epochHash, chain, records };
+}
+
 export interface ShareTokenTransport {
   vault(): Promise<TokenShareT>;
   pull(after: number): Promise<SharePullT>;
@@ -123,6 +162,8 @@ export interface ShareTokenTransport {
 interface TokenEntry {
   /** undefined: written under an epoch after the token's (its key is not the token's) */
   entry?: SharedEntry;
+  /** the record as the server sent it (for the cache) */
+  raw: Uint8Array;
   deleted: boolean;
   epoch: number;
   rev: number;
@@ -149,7 +190,7 @@ export class ShareTokenVault {
    * revoked or expired token, and a token whose creator is no longer a member), verifies them and
    * every record from the first.
    */
-  static async load(t: ShareTokenTransport, tokenId: string, wrapKey: Uint8Array): Promise<ShareTokenVault> {
+  static async load(t: ShareTokenTransport, tokenId: string, wrapKey: Uint8Array, cache?: ShareTokenCache): Promise<ShareTokenVault> {
     const info = await t.vault();
     const id = info.vault.id;
     const vid = fromHex(id);
@@ -170,20 +211,56 @@ export class ShareTokenVault {
       const v = new ShareTokenVault(id, g.name, g.epoch, g.creatorEmail);
       let head = 0;
       let hash = initialChain(vid);
-      const apply = (bytes: Uint8Array) => {
-        const p = parseRecord(bytes);
-        const rev = head + 1;
+      // what this token verified before (the highest epoch and head it saw): never less
+      let base: CachedShare | null = null;
+      try {
+        const c = cache?.readShared();
+        base = c ? decodeCached(c.epoch, c.head, c.state) : null;
+      } catch (e) {
+        if (!(e instanceof KpmError)) throw e;
+        cache!.discard('it is malformed');
+      }
+      if (base && !bytesEqual(base.vaultId, vid)) {
+        cache!.discard('it is of another vault');
+        base = null;
+      }
+      if (base) {
+        if (latest.epoch < base.epoch) throw shareTampered(`the server sent membership epoch ${latest.epoch} of shared vault "${g.name}", older than epoch ${base.epoch} which this token saw (a replay)`);
+        if (!bytesEqual(membershipHash(bodies[base.epoch - 1]), base.epochHash)) throw shareTampered(`membership epoch ${base.epoch} of shared vault "${g.name}" is not the one this token saw`);
+        if (info.vault.head < base.head) throw shareTampered(`the server's log of shared vault "${g.name}" ends at revision ${info.vault.head}, below revision ${base.head} which this token verified before (rolled back)`);
+      }
+      const check = (p: ReturnType<typeof parseRecord>, rev: number) => {
         const what = `shared record ${rev} of "${g.name}"`;
-        if (!bytesEqual(p.vaultId, vid) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})`);
-        if (!bytesEqual(p.prevChain, hash)) throw shareTampered(`${what} does not follow the records before it`);
         const inForce = epochAt(chain, rev);
         if (p.epoch !== inForce.epoch) throw shareTampered(`${what} names epoch ${p.epoch}, but epoch ${inForce.epoch} is in force there (a removed member's key?)`);
         const writer = inForce.members.find((m) => bytesEqual(m.signPublic, p.writer));
         if (!writer) throw shareTampered(`${what} is written by a key that is not a member's in epoch ${p.epoch}`);
         if (!canWrite(writer.role)) throw shareTampered(`${what} is written by ${writer.email}, a read-only member: refused`);
         checkRecordSignature(p, writer.signPublic);
+      };
+      const keep = (p: ReturnType<typeof parseRecord>, bytes: Uint8Array, rev: number) => {
         const key = g.recordKeys[p.epoch - 1];
-        v.items.set(toHex(p.entryId), { entry: key ? openRecordWith(p, key) : undefined, deleted: p.deleted, epoch: p.epoch, rev });
+        v.items.set(toHex(p.entryId), { entry: key ? openRecordWith(p, key) : undefined, raw: bytes, deleted: p.deleted, epoch: p.epoch, rev });
+      };
+      if (base) {
+        // the latest record of each entry, verified when it was cached: checked again, but for its place in the log
+        for (const bytes of base.records) {
+          const p = parseRecord(bytes);
+          if (!bytesEqual(p.vaultId, vid) || p.rev < 1 || p.rev > base.head) throw new KpmError('the service-token cache is inconsistent', EXIT.corrupt, 'remove it (KPM_CACHE_DIR); it is made again');
+          check(p, p.rev);
+          keep(p, bytes, p.rev);
+        }
+        head = base.head;
+        hash = base.chain;
+      }
+      const apply = (bytes: Uint8Array) => {
+        const p = parseRecord(bytes);
+        const rev = head + 1;
+        const what = `shared record ${rev} of "${g.name}"`;
+        if (!bytesEqual(p.vaultId, vid) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})`);
+        if (!bytesEqual(p.prevChain, hash)) throw shareTampered(`${what} does not follow the records before it`);
+        check(p, rev);
+        keep(p, bytes, rev);
         hash = nextChain(hash, bytes);
         head = rev;
         if (head === g.rev && !bytesEqual(hash, g.chain)) throw shareTampered(`the log of shared vault "${g.name}" up to revision ${g.rev} is not the one this token's creator verified`);
@@ -199,6 +276,16 @@ export class ShareTokenVault {
         if (!p.more) break;
       }
       if (head < info.vault.head) throw shareTampered(`the server's log of shared vault "${g.name}" stops before its head`);
+      if (cache && (!base || base.head !== head || base.epoch !== latest.epoch)) {
+        const state = encodeCached({ epoch: latest.epoch, head, vaultId: vid, epochHash: membershipHash(bodies[latest.epoch - 1]), chain: hash, records: [...v.items.values()].map((x) => x.raw) });
+        try {
+          cache.saveShared(latest.epoch, head, state);
+        } catch (e) {
+          if (e instanceof KpmError && e.exitCode === EXIT.forbidden) throw e;
+          v.warnings.push(`the service-token cache was not saved (${(e as Error).message})`);
+        }
+      }
+      if (cache?.discarded) v.warnings.push(`the service-token cache was discarded: ${cache.discarded}; the vault was fetched again`);
       const sealedOff = v.unreadable().length;
       if (sealedOff) v.warnings.push(`${sealedOff} entr${sealedOff === 1 ? 'y' : 'ies'} of shared vault "${g.name}" changed after it got a new key (membership epoch ${latest.epoch}; this token holds keys up to epoch ${g.epoch}) and cannot be read with this token: a member must create a new one`);
       return v;

@@ -5,7 +5,7 @@
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
 import SQLite from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentRequest, describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
@@ -262,6 +262,11 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     }
     expect((await ci(['get', 'tok-late'], 3)).stderr).toMatch(/no entry named "tok-late"/);
     expect(existsSync(join(machine, 'absent'))).toBe(false);
+    // only the token cache was written: sealed, no plaintext
+    const cached = readdirSync(join(machine, 'cache', 'kpm-tokens'));
+    expect(cached).toHaveLength(1);
+    const cacheBytes = readFileSync(join(machine, 'cache', 'kpm-tokens', cached[0]));
+    for (const s of ['Deploy-Secret-1', 'Db-Secret-1', 'Tok-Late-1', 'db-admin']) expect(cacheBytes.includes(Buffer.from(s)), s).toBe(false);
     // the server's database: no plaintext, and none of the keys (vault keys, their record keys, the token's own)
     const paths = resolvePaths({ KPM_HOME: homes.c1 });
     const prof = await unlockKeyring(paths, utf8.encode(MASTER));

@@ -4,6 +4,10 @@
 // tampering transport stands for a malicious server (answers rewritten), direct database changes
 // for a server that accepts what it should not: every attack is exit 8, nothing is shown.
 import { describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TokenCache } from '../../src/sync/tokencache.js';
 import { sql } from 'kysely';
 import type { TestServer } from '../helpers/server.js';
 import { entry, inject, person, run, world, type Person } from '../helpers/share.js';
@@ -53,7 +57,7 @@ function transportOf(ts: TestServer, t: ServiceToken, tamper: Tamper = {}): Shar
   };
 }
 
-const load = (ts: TestServer, t: ServiceToken, tamper?: Tamper) => ShareTokenVault.load(transportOf(ts, t, tamper), t.id, tokenKeys(t).wrapKey);
+const load = (ts: TestServer, t: ServiceToken, tamper?: Tamper, cache?: TokenCache) => ShareTokenVault.load(transportOf(ts, t, tamper), t.id, tokenKeys(t).wrapKey, cache);
 
 async function failure(p: Promise<unknown> | (() => unknown)): Promise<KpmError> {
   try {
@@ -215,5 +219,48 @@ describe('service tokens on shared vaults', () => {
       expect(dump).not.toContain(toBase64(k));
     }
     void fromHex;
+  });
+
+  it('the token cache: a later read pulls only what is new; a server that serves an older head or epoch than the token saw is refused (exit 8); the file holds no plaintext; a tampered one is discarded', async () => {
+    const { ts, a, b, c } = await world();
+    const t = await makeToken(ts, c);
+    const root = fs.mkdtempSync(join(tmpdir(), 'kpm-sharetokencache-'));
+    const cache = () => new TokenCache(root, t);
+    const afters: number[] = [];
+    const counting: Tamper = { pull: (p) => (afters.push(p.from - 1), p) };
+    expect((await load(ts, t, counting, cache())).get('deploy').payload.fields.password).toBe('pw-deploy-1');
+    expect(afters).toEqual([0]);
+    afters.length = 0;
+    let v = await load(ts, t, counting, cache());
+    expect(v.get('db').payload.fields.password).toBe('pw-db-1');
+    expect(v.warnings).toEqual([]);
+    expect(afters).toEqual([]); // the head did not move: nothing pulled
+    await run(b, (x) => x.write('Team', entry('deploy', 'pw-deploy-2')));
+    v = await load(ts, t, counting, cache());
+    expect(afters).toEqual([2]); // only the new record
+    expect(v.get('deploy').payload.fields.password).toBe('pw-deploy-2');
+    expect(v.list().map((x) => x.name)).toEqual(['db', 'deploy']);
+    // rollback: the head below what the cache saw, valid signatures and all
+    const rolled = await failure(load(ts, t, { vault: (x) => ({ ...x, vault: { ...x.vault, head: 2 } }), pull: (p) => ({ ...p, head: 2, records: p.records.slice(0, 2), more: false }) }, cache()));
+    expect(rolled.exitCode).toBe(EXIT.corrupt);
+    expect(rolled.message).toMatch(/below revision 3 which this token verified before/);
+    // an epoch the cache saw, then a replay of the one before
+    const d = await person(ts);
+    await run(a, (x) => x.share('Team', d.email, 'reader', false)); // epoch 3
+    await load(ts, t, undefined, cache());
+    const replay = await failure(load(ts, t, { vault: (x) => ({ ...x, vault: { ...x.vault, memberships: x.vault.memberships.slice(0, 2) } }) }, cache()));
+    expect(replay.exitCode).toBe(EXIT.corrupt);
+    expect(replay.message).toMatch(/older than epoch 3 which this token saw/);
+    // the file: no plaintext; changed, it is discarded and the vault fetched again
+    const [file] = fs.readdirSync(join(root, 'kpm-tokens')).map((f) => join(root, 'kpm-tokens', f));
+    const bytes = fs.readFileSync(file);
+    for (const s of ['pw-deploy-2', 'pw-db-1', 'Team', 'deploy', t.id]) expect(bytes.includes(Buffer.from(s)), s).toBe(false);
+    bytes[bytes.length - 5] ^= 1;
+    fs.writeFileSync(file, bytes);
+    afters.length = 0;
+    v = await load(ts, t, counting, cache());
+    expect(afters).toEqual([0]);
+    expect(v.warnings.join('\n')).toMatch(/cache was discarded: it does not open/);
+    expect(v.get('deploy').payload.fields.password).toBe('pw-deploy-2');
   });
 });

@@ -11,7 +11,7 @@ import { TokenCache } from '../../src/sync/tokencache.js';
 import { sql } from 'kysely';
 import type { TestServer } from '../helpers/server.js';
 import { entry, inject, person, run, world, type Person } from '../helpers/share.js';
-import { fromBase64, fromHex, toBase64, toHex } from '../../src/crypto/bytes.js';
+import { fromBase64, toBase64, toHex } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import { accountIdentity } from '../../src/share/identity.js';
@@ -113,7 +113,7 @@ describe('service tokens on shared vaults', () => {
   });
 
   it('a membership not signed by the owner (edited, or a whole chain the server signed with an owner key of its own), a substituted owner key: exit 8', async () => {
-    const { ts, a, c, id } = await world();
+    const { ts, a, c } = await world();
     const t = await makeToken(ts, c);
     // an epoch the server edits: carol becomes a writer
     const edit = (b: TokenShareT) => {
@@ -143,11 +143,10 @@ describe('service tokens on shared vaults', () => {
     const otherInfo = await transportOf(ts, other).vault();
     expect((await failure(load(ts, t, { vault: (b) => ({ ...b, wrappedKey: otherInfo.wrappedKey }) }))).message).toMatch(/do not open/);
     expect((await failure(load(ts, t, { vault: (b) => ({ ...b, vault: { ...b.vault, id: toHex(randomBytes(16)) } }) }))).exitCode).toBe(EXIT.corrupt);
-    void id;
   });
 
   it('a replayed older membership epoch, a log rolled back below what the creator verified, or reordered: exit 8', async () => {
-    const { ts, a, b, c, id } = await world();
+    const { ts, a, b } = await world();
     const d = await person(ts);
     await run(a, (x) => x.share('Team', d.email, 'reader', false)); // epoch 3
     await run(d, (x) => x.accept('Team'));
@@ -161,8 +160,6 @@ describe('service tokens on shared vaults', () => {
     expect((await failure(load(ts, t, { vault: (x) => ({ ...x, vault: { ...x.vault, head: 1 } }), pull: (p) => ({ ...p, head: 1, records: p.records.slice(0, 1), more: false }) }))).message).toMatch(/rolled back/);
     expect((await failure(load(ts, t, { pull: (p) => ({ ...p, records: [...p.records].reverse() }) }))).exitCode).toBe(EXIT.corrupt);
     expect((await failure(load(ts, t, { pull: (p) => ({ ...p, records: p.records.slice(1) }) }))).exitCode).toBe(EXIT.corrupt);
-    void c;
-    void id;
   });
 
   it("after revoke (a new epoch, a new key) the token reads what it could, not what is written afterwards (exit 4); a token whose creator was removed, or left, is refused by the server (exit 9)", async () => {
@@ -218,7 +215,6 @@ describe('service tokens on shared vaults', () => {
       expect(dump).not.toContain(toHex(k));
       expect(dump).not.toContain(toBase64(k));
     }
-    void fromHex;
   });
 
   it('the token cache: a later read pulls only what is new; a server that serves an older head or epoch than the token saw is refused (exit 8); the file holds no plaintext; a tampered one is discarded', async () => {

@@ -221,6 +221,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     try {
       expect((await kpm('d1', ['get', 'own'], 0, undefined, {})).stdout).toBe('Dave-Own-1\n');
       expect((await kpm('d1', ['get', 'deploy'], 3, undefined, {})).stderr).toMatch(/^kpm: no entry named "deploy"/);
+      expect((await kpm('d1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 3)).stderr).toMatch(/Team/);
       await kpm('d1', ['sync'], 0, undefined, {});
       expect(existsSync(shareStateFile(resolvePaths({ KPM_HOME: homes.d1 })))).toBe(false);
       expect(existsSync(resolvePaths({ KPM_HOME: homes.d1 }).data)).toBe(true);
@@ -323,7 +324,11 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect(sealed.stdout).toBe('');
     expect(sealed.stderr).toMatch(/written after the vault got a new key .*which this service token does not hold/);
     expect((await ci(bob, ['list'])).stderr).toMatch(/warning: 1 entry of shared vault "TokOps" changed after it got a new key/);
-    const again = await tokenOf('b1');
+    // a new token by a member, from a device of bob's that never ran a share command (it asks the server, as the entry commands do)
+    await kpm('b1', ['sync']);
+    homes.b2 = makeHome();
+    await kpm('b2', ['login', email('bob'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    const again = await tokenOf('b2');
     expect((await ci(again, ['read', 'kpm://TokOps/tok-new/password'])).stdout).toBe('Tok-New-1\n');
     await kpm('b1', ['share', 'leave', 'TokOps']);
     expect((await ci(again, ['get', 'tok-new'], 9)).stderr).toMatch(/no longer a member of its shared vault/);

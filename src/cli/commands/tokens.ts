@@ -139,9 +139,10 @@ Examples:
       const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
       try {
         const sh = await import('../shared.js');
-        if (sh.hasShared(paths) && !(await vaults.listVaults()).some((x) => x.name === o.vault)) {
-          // a shared vault (an own vault of the same name wins, as for --vault everywhere)
-          const shared = await sh.openShared(paths, vaults, { refresh: true });
+        if (!(await vaults.listVaults()).some((x) => x.name === o.vault)) {
+          // a shared vault (an own vault of the same name wins, as for --vault everywhere); a device
+          // that never ran a share command asks the server once, as the entry commands do
+          const shared = await sh.openShared(paths, vaults, { refresh: true, discover: true });
           try {
             const v = sh.sharedTarget(shared, o.vault);
             if (v) {

@@ -126,6 +126,10 @@ Tokens are always read-only: they read the entries of one vault and nothing else
 changes, no account). The token carries a key that opens only that vault's key; the server keeps it
 sealed and never sees the token's secret. Revoke with \`kpm token revoke ID\`; it stops at once.
 
+A shared vault you can read works too (docs/SHARING.md "Service tokens on shared vaults"): the token
+(kpms_…) verifies the vault as a member does, reads only while you are a member, and cannot read
+what is written after the owner removes someone (a new key): then create a new one.
+
 Examples:
   kpm token create --vault CI --read-only --expires 30d --name github-actions > token.txt
   kpm token create --vault CI --expires 12h --json`)

@@ -9,6 +9,8 @@ import { KpmError, EXIT, usageError } from '../core/errors.js';
 import { renderList } from '../vault/listing.js';
 import { ctx } from './context.js';
 import type { TokenVault } from '../sync/tokenvault.js';
+import type { ShareTokenVault } from '../share/tokenvault.js';
+import type { SharePullT, TokenShareT } from '../protocol/share.js';
 
 /** True when this command runs with a service token (env only: secrets never go in argv). */
 export const tokenMode = (): boolean => (process.env.KPM_TOKEN ?? '') !== '';
@@ -38,7 +40,7 @@ export async function tokenApi(): Promise<VaultApi> {
   const { TokenCache, tokenCacheRoot } = await import('../sync/tokencache.js');
   const root = tokenCacheRoot();
   const cache = root === null ? undefined : new TokenCache(root, token);
-  let loaded: Promise<TokenVault> | undefined;
+  let loaded: Promise<TokenVault | ShareTokenVault> | undefined;
   let client: InstanceType<typeof ApiClient> | undefined;
   const vault = () =>
     (loaded ??= (async () => {
@@ -46,7 +48,7 @@ export async function tokenApi(): Promise<VaultApi> {
       const { authKey } = tokenKeys(token);
       const authorization = tokenAuthHeader(token.id, authKey);
       authKey.fill(0);
-      const call = async <T>(name: 'tokenVault' | 'tokenPull', body?: unknown): Promise<T> => {
+      const call = async <T>(name: 'tokenVault' | 'tokenPull' | 'tokenShare' | 'tokenSharePull', body?: unknown): Promise<T> => {
         try {
           return await client!.call<T>(name, { body, authorization });
         } catch (e) {
@@ -54,9 +56,23 @@ export async function tokenApi(): Promise<VaultApi> {
           if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
           if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
           if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
+          if (e.code === 'forbidden' && token.shared) cache?.remove();
+          if (e.code === 'forbidden' && token.shared) throw new KpmError(`the server no longer serves this service token's shared vault: ${e.message}`, EXIT.forbidden, 'a member must create a new token (`kpm token create --vault …`)');
           throw e;
         }
       };
+      if (token.shared) {
+        // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): verified as a member does, the token cache too
+        const { ShareTokenVault } = await import('../share/tokenvault.js');
+        const { wrapKey } = tokenKeys(token);
+        try {
+          const v = await ShareTokenVault.load({ vault: () => call<TokenShareT>('tokenShare'), pull: (after) => call<SharePullT>('tokenSharePull', { after }) }, token.id, wrapKey, cache);
+          for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
+          return v;
+        } finally {
+          wrapKey.fill(0);
+        }
+      }
       const v = await tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullResultT>('tokenPull', { after }) }, token, cache);
       for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
       return v;

@@ -13,6 +13,8 @@ import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { checkServerUrl } from '../sync/serverurl.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, TokenVault } from '../sync/tokenvault.js';
 import { TokenCache, tokenCacheRoot } from '../sync/tokencache.js';
+import { ShareTokenVault } from '../share/tokenvault.js';
+import type { SharePullT, TokenShareT } from '../protocol/share.js';
 import { fieldValue, primaryField } from '../vault/entry.js';
 import { parseRef } from './refs.js';
 
@@ -91,7 +93,7 @@ export async function tokenFastPath(argv: string[]): Promise<number | undefined>
   const a = parseArgs(argv);
   if (!server || !a || a.field?.toLowerCase() === 'totp') return undefined;
   let cache: TokenCache | undefined;
-  let v: TokenVault | undefined;
+  let v: TokenVault | ShareTokenVault | undefined;
   try {
     const token = parseServiceToken(process.env.KPM_TOKEN ?? '');
     const base = checkServerUrl(server);
@@ -100,7 +102,15 @@ export async function tokenFastPath(argv: string[]): Promise<number | undefined>
     authKey.fill(0);
     const root = tokenCacheRoot();
     cache = root === null ? undefined : new TokenCache(root, token);
-    v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after) => call<PullResultT>(base, 'tokenPull', authorization, { after }) }, token, cache);
+    if (token.shared) {
+      // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): ShareTokenVault.load's checks, with the token cache
+      const { wrapKey } = tokenKeys(token);
+      try {
+        v = await ShareTokenVault.load({ vault: () => call<TokenShareT>(base, 'tokenShare', authorization), pull: (after) => call<SharePullT>(base, 'tokenSharePull', authorization, { after }) }, token.id, wrapKey, cache);
+      } finally {
+        wrapKey.fill(0);
+      }
+    } else v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after) => call<PullResultT>(base, 'tokenPull', authorization, { after }) }, token, cache);
     const e = v.get(a.query, a.vault);
     const value = fieldValue(e.payload, a.field ?? primaryField(e.payload.type));
     if (value === undefined) return undefined;

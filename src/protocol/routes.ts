@@ -2,7 +2,7 @@
 // schemas) and by the client (to call them and check the answers). No I/O.
 import * as S from './schemas.js';
 import * as SSO from './sso.js';
-import { SHARE_ROUTES } from './share.js';
+import { SHARE_ROUTES, SHARE_TOKEN_ROUTES } from './share.js';
 import type { JsonSchema } from './validate.js';
 import type { RouteSpec } from './routespec.js';
 
@@ -57,12 +57,13 @@ export const ROUTES = {
   ssoRegister: r('POST', '/v1/sso/register', false, SSO.SsoRegisterBody, SSO.SsoRegisterResult),
   ssoIdentities: r('GET', '/v1/sso/identities', true, undefined, SSO.SsoIdentities),
   ssoUnlink: r('POST', '/v1/sso/unlink', true, SSO.SsoUnlinkBody, S.Done),
-  tokenCreate: { ...r('POST', '/v1/tokens', true, S.TokenCreateBody, S.TokenView, 201), strict: true },
+  tokenCreate: { ...r('POST', '/v1/tokens', true, S.TokenCreateBody, S.TokenView, 201), bodyLimit: 1024 * 1024, strict: true }, // a shared vault's sealed keys grow with its epochs
   tokenList: { ...r('GET', '/v1/tokens', true, undefined, S.TokenList), strict: true },
   tokenRevoke: { ...r('DELETE', '/v1/tokens/:id', true, undefined, S.Done), params: S.TokenParams },
   tokenVault: { ...r('GET', '/v1/token/vault', false, undefined, S.TokenVault), tokenAuth: true, strict: true },
   tokenPull: { ...r('POST', '/v1/token/pull', false, S.PullBody, S.PullResult), tokenAuth: true, strict: true },
   ...SHARE_ROUTES, // shared vaults (docs/SHARING.md)
+  ...SHARE_TOKEN_ROUTES, // service tokens of shared vaults (docs/SHARING.md "Service tokens on shared vaults")
 } as const satisfies Record<string, RouteSpec>;
 
 export type RouteName = keyof typeof ROUTES;

@@ -230,7 +230,8 @@ export const TokenCreateBody = obj({
   name: TokenName,
   expiresAt: time,
   authHash: str(64, 64, '^[0-9a-f]{64}$'),
-  wrappedKey: b64(2048),
+  /** at most 2048 characters for a vault of the account's own; a shared vault's holds one key per membership epoch (the server checks) */
+  wrappedKey: b64(512 * 1024),
 });
 export const TokenView = obj({
   id: TokenId,

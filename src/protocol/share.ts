@@ -66,6 +66,21 @@ export interface ShareListT {
   vaults: { id: string; owner: string; epoch: number; head: number }[];
 }
 
+/**
+ * What a service token of a shared vault reads first (docs/SHARING.md "Service tokens on shared
+ * vaults"): every signed membership epoch, the log's head, and what its creator sealed for it
+ * (the owner's pinned keys, the epochs' record keys: only the token's wrap key opens it).
+ */
+export const MAX_SHARE_TOKEN_KEY_B64 = 512 * 1024;
+export const TokenShare = obj({
+  vault: obj({ id: ShareVaultId, owner: email, memberships: { type: 'array', minItems: 1, maxItems: 10_000, items: MEMBERSHIP }, head: rev }),
+  wrappedKey: b64(MAX_SHARE_TOKEN_KEY_B64),
+});
+export interface TokenShareT {
+  vault: { id: string; owner: string; memberships: string[]; head: number };
+  wrappedKey: string;
+}
+
 const r = (method: RouteSpec['method'], path: string, body: JsonSchema | undefined, response: JsonSchema, extra: { bodyLimit?: number } = {}): RouteSpec & { strict: true } => ({
   method,
   path,
@@ -89,3 +104,9 @@ export const SHARE_ROUTES = {
   sharePull: r('POST', '/v1/share/vaults/:id/pull', SharePullBody, SharePull),
   sharePush: r('POST', '/v1/share/vaults/:id/push', SharePushBody, SharePush, { bodyLimit: MAX_SHARE_BODY_BYTES }),
 } as const;
+
+/** The routes a service token of a shared vault reads with (`Authorization: Token …`, never a device session). */
+export const SHARE_TOKEN_ROUTES = {
+  tokenShare: { method: 'GET', path: '/v1/token/share', auth: false, status: 200, response: TokenShare, tokenAuth: true, strict: true },
+  tokenSharePull: { method: 'POST', path: '/v1/token/share/pull', auth: false, body: SharePullBody, status: 200, response: SharePull, tokenAuth: true, strict: true },
+} as const satisfies Record<string, RouteSpec>;

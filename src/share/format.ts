@@ -272,7 +272,8 @@ function recordHeader(h: RecordHeader): Uint8Array {
   return new ByteWriter().bytes(utf8.encode(M.record)).u16(1).bytes(h.vaultId).u64(h.rev).u64(h.epoch).bytes(h.prevChain).bytes(h.entryId).u8(h.deleted ? 1 : 0).finish();
 }
 
-const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
+/** The AEAD key of a vault key's records (what a service token holds: docs/SHARING.md "Service tokens on shared vaults"). */
+export const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
 
 export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: SharedEntry): Promise<Uint8Array> {
   const header = recordHeader(h);
@@ -316,6 +317,15 @@ export function checkRecordSignature(p: ParsedRecord, writerSignPublic: Uint8Arr
 export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
   const key = recordKey(vaultKey);
   try {
+    return openRecordWith(p, key);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** Opens a record with its epoch's record key (recordKey of the vault key); exit 8 when it does not open or parse. */
+export function openRecordWith(p: ParsedRecord, key: Uint8Array): SharedEntry {
+  try {
     const plain = aeadOpen(key, p.sealed, p.header);
     const e = JSON.parse(decodeUtf8(plain)) as Record<string, unknown>;
     const ok = e !== null && typeof e === 'object' && !Array.isArray(e) && typeof e.name === 'string' && typeof e.updated === 'string' && ['username', 'password', 'url', 'notes'].every((k) => e[k] === undefined || typeof e[k] === 'string') && Object.keys(e).every((k) => ['name', 'updated', 'username', 'password', 'url', 'notes'].includes(k));
@@ -324,8 +334,6 @@ export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
   } catch (e) {
     if (e instanceof AuthError) throw shareTampered(`shared record ${p.rev} does not open with the vault key of epoch ${p.epoch}`);
     throw shareTampered(`shared record ${p.rev} is malformed`);
-  } finally {
-    wipe(key);
   }
 }
 

@@ -27,6 +27,8 @@ import { DIR_MODE, privateDirProblem, readFileOrNull, withLock, writeFileAtomic 
 export const CACHE_LABEL = { key: 'kpm/v1/token-cache', name: 'kpm/v1/token-cache-name' } as const;
 const MAGIC = utf8.encode('KPMC');
 const VERSION = 2;
+/** a shared vault's token: u64 epoch ‖ u64 head ‖ the state src/share/tokenvault.ts encodes (docs/SHARING.md "Service tokens on shared vaults") */
+const VERSION_SHARED = 3;
 export const CACHE_FOLDER = 'kpm-tokens';
 
 export interface CachedVault {
@@ -90,16 +92,57 @@ export class TokenCache {
   /** why the last read found nothing usable (for a warning), or undefined */
   discarded?: string;
 
-  constructor(root: string, token: { id: string; secret: Uint8Array }) {
+  private readonly version: number;
+
+  constructor(root: string, token: { id: string; secret: Uint8Array; shared?: boolean }) {
     this.dir = join(root, CACHE_FOLDER);
     this.file = join(this.dir, `${toHex(hkdf(token.secret, CACHE_LABEL.name)).slice(0, 32)}.kpmc`);
     this.key = hkdf(token.secret, CACHE_LABEL.key);
-    const version = new Uint8Array([VERSION >> 8, VERSION & 0xff]);
+    this.version = token.shared ? VERSION_SHARED : VERSION;
+    const version = new Uint8Array([this.version >> 8, this.version & 0xff]);
     this.aad = concatBytes(utf8.encode(CACHE_LABEL.key), fromHex(token.id), MAGIC, version);
   }
 
   /** The cached state, or null: none, or one that does not open (then it is removed and `discarded` says why). */
   read(): CachedVault | null {
+    const plain = this.readPlain();
+    return plain && decode(plain);
+  }
+
+  /** A shared vault's token: its cached epoch, head and state, or null (as `read`). */
+  readShared(): { epoch: number; head: number; state: Uint8Array } | null {
+    const plain = this.readPlain();
+    if (!plain) return null;
+    if (plain.length < 16) {
+      this.discard('it is malformed');
+      return null;
+    }
+    const r = new ByteReader(plain, 'the token cache');
+    return { epoch: r.u64(), head: r.u64(), state: plain.subarray(16) };
+  }
+
+  /**
+   * Stores a shared vault's verified state unless the file holds one at least as new (a higher head,
+   * or the same head and a higher or equal epoch): the highest seen stays. As `save`.
+   */
+  saveShared(epoch: number, head: number, state: Uint8Array): void {
+    this.checkFolder(true);
+    withLock(this.dir, () => {
+      const on = readFileOrNull(this.file);
+      if (on) {
+        try {
+          const cur = new ByteReader(this.open(on), 'the token cache');
+          const [e, h] = [cur.u64(), cur.u64()];
+          if (h > head || (h === head && e >= epoch)) return;
+        } catch (e) {
+          if (!(e instanceof AuthError || e instanceof KpmError)) throw e;
+        }
+      }
+      this.write(new ByteWriter().u64(epoch).u64(head).bytes(state).finish());
+    });
+  }
+
+  private readPlain(): Uint8Array | null {
     this.checkFolder(false);
     let bytes: Uint8Array | null;
     try {
@@ -110,7 +153,9 @@ export class TokenCache {
     }
     if (!bytes) return null;
     try {
-      return this.open(bytes);
+      const plain = this.open(bytes);
+      if (this.version === VERSION) decode(plain); // malformed: discarded below
+      return plain;
     } catch (e) {
       if (!(e instanceof AuthError || e instanceof KpmError)) throw e;
       this.discard(e instanceof AuthError ? 'it does not open with this token (altered, or of another token)' : 'it is malformed');
@@ -118,9 +163,14 @@ export class TokenCache {
     }
   }
 
-  private open(bytes: Uint8Array): CachedVault {
-    if (bytes.length < MAGIC.length + 2 || !bytesEqual(bytes.subarray(0, 4), MAGIC) || bytes[4] !== VERSION >> 8 || bytes[5] !== (VERSION & 0xff)) throw new AuthError();
-    return decode(open(this.key, bytes.subarray(6), this.aad));
+  private open(bytes: Uint8Array): Uint8Array {
+    if (bytes.length < MAGIC.length + 2 || !bytesEqual(bytes.subarray(0, 4), MAGIC) || bytes[4] !== this.version >> 8 || bytes[5] !== (this.version & 0xff)) throw new AuthError();
+    return open(this.key, bytes.subarray(6), this.aad);
+  }
+
+  private write(plain: Uint8Array): void {
+    const body = seal(this.key, plain, this.aad);
+    writeFileAtomic(this.file, concatBytes(MAGIC, new Uint8Array([this.version >> 8, this.version & 0xff]), body));
   }
 
   /** Removes an unusable cache file (the next read fetches the vault again). */
@@ -147,14 +197,13 @@ export class TokenCache {
       const on = readFileOrNull(this.file);
       if (on) {
         try {
-          const cur = this.open(on);
+          const cur = decode(this.open(on));
           if (bytesEqual(cur.vaultId, c.vaultId) && newerOrSame(cur, c)) return;
         } catch (e) {
           if (!(e instanceof AuthError || e instanceof KpmError)) throw e;
         }
       }
-      const body = seal(this.key, encode(c), this.aad);
-      writeFileAtomic(this.file, concatBytes(MAGIC, new Uint8Array([VERSION >> 8, VERSION & 0xff]), body));
+      this.write(encode(c));
     });
   }
 

@@ -27,7 +27,9 @@ import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
 import { compactionLacks } from './compactcheck.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
-const TOKEN_RE = /^kpmt_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
+/** the prefix of a token for a shared vault (docs/SHARING.md "Service tokens on shared vaults"): it reads through the /v1/token/share routes */
+export const SHARED_TOKEN_PREFIX = 'kpms_';
+const TOKEN_RE = /^kpm([ts])_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$/;
 const KEY_BYTES = 32;
 /** record key ‖ name-tag key ‖ account public key, then the vault name */
 const FIXED_BYTES = 3 * KEY_BYTES;
@@ -36,21 +38,23 @@ export const TOKEN_LABEL = { auth: 'kpm/v1/token-auth', wrap: 'kpm/v1/token-wrap
 export interface ServiceToken {
   id: string;
   secret: Uint8Array;
+  /** a token for a shared vault (`kpms_…`) */
+  shared?: boolean;
 }
 
-export function newServiceToken(): ServiceToken {
-  return { id: toHex(randomBytes(16)), secret: randomBytes(32) };
+export function newServiceToken(shared = false): ServiceToken {
+  return { id: toHex(randomBytes(16)), secret: randomBytes(32), ...(shared ? { shared } : {}) };
 }
 
-export const formatServiceToken = (t: ServiceToken): string => `${TOKEN_PREFIX}${t.id}_${Buffer.from(t.secret).toString('base64url')}`;
+export const formatServiceToken = (t: ServiceToken): string => `${t.shared ? SHARED_TOKEN_PREFIX : TOKEN_PREFIX}${t.id}_${Buffer.from(t.secret).toString('base64url')}`;
 
 /** Parses KPM_TOKEN; a malformed one is a usage error that never quotes it. */
 export function parseServiceToken(text: string): ServiceToken {
   const m = TOKEN_RE.exec(text.trim());
-  if (!m) throw usageError('KPM_TOKEN is not a kpm service token', 'it looks like kpmt_<32 hex>_<43 characters>, as `kpm token create` printed it');
-  const secret = new Uint8Array(Buffer.from(m[2], 'base64url'));
-  if (secret.length !== 32 || Buffer.from(secret).toString('base64url') !== m[2]) throw usageError('KPM_TOKEN is not a kpm service token');
-  return { id: m[1], secret };
+  if (!m) throw usageError('KPM_TOKEN is not a kpm service token', 'it looks like kpmt_<32 hex>_<43 characters> (kpms_… for a shared vault), as `kpm token create` printed it');
+  const secret = new Uint8Array(Buffer.from(m[3], 'base64url'));
+  if (secret.length !== 32 || Buffer.from(secret).toString('base64url') !== m[3]) throw usageError('KPM_TOKEN is not a kpm service token');
+  return { id: m[2], secret, ...(m[1] === 's' ? { shared: true } : {}) };
 }
 
 export function tokenKeys(t: ServiceToken): { authKey: Uint8Array; wrapKey: Uint8Array } {

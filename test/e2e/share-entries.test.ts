@@ -5,7 +5,7 @@
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
 import SQLite from 'better-sqlite3';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentRequest, describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
@@ -221,6 +221,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     try {
       expect((await kpm('d1', ['get', 'own'], 0, undefined, {})).stdout).toBe('Dave-Own-1\n');
       expect((await kpm('d1', ['get', 'deploy'], 3, undefined, {})).stderr).toMatch(/^kpm: no entry named "deploy"/);
+      expect((await kpm('d1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 3)).stderr).toMatch(/Team/);
       await kpm('d1', ['sync'], 0, undefined, {});
       expect(existsSync(shareStateFile(resolvePaths({ KPM_HOME: homes.d1 })))).toBe(false);
       expect(existsSync(resolvePaths({ KPM_HOME: homes.d1 }).data)).toBe(true);
@@ -229,12 +230,109 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     }
   }, 120_000);
 
-  it('kpm token create --vault SHARED is refused (exit 2: not supported yet), no token created', async () => {
-    const r = await kpm('b1', ['token', 'create', '--vault', 'Team', '--expires', '1h'], 2);
-    expect(r.stderr).toMatch(/service tokens cannot read shared vault "Team" yet/);
-    expect(r.stdout).toBe('');
-    expect(JSON.parse((await kpm('b1', ['token', 'list', '--json'])).stdout)).toEqual([]);
-  }, 60_000);
+  it('service tokens on a shared vault: the reader creates one; KPM_TOKEN … kpm read/get/list/run/inject on a machine with no home and no agent; a write by the writer is seen; the server database holds no plaintext and no unwrapped key of it', async () => {
+    const made = await kpm('c1', ['token', 'create', '--vault', 'Team', '--read-only', '--expires', '1h', '--name', 'team-ci']);
+    const token = made.stdout.trim();
+    expect(made.stdout).toBe(token + '\n');
+    expect(token).toMatch(/^kpms_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
+    expect(made.stderr).toMatch(/read-only service token [0-9a-f]{8} \("team-ci"\) for shared vault "Team" \(owner alice@entries\.example\.org\)/);
+    const listed = JSON.parse((await kpm('c1', ['token', 'list', '--json'])).stdout);
+    expect(listed.filter((x: { name: string }) => x.name === 'team-ci')).toMatchObject([{ name: 'team-ci', status: 'active' }]);
+    const machine = makeHome();
+    const ci = async (args: string[], code = 0, input?: string, extra: Record<string, string> = {}): Promise<RunResult> => {
+      const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: srv.url, KPM_CACHE_DIR: join(machine, 'cache'), ...extra }, input });
+      expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
+      return r;
+    };
+    expect((await ci(['read', 'kpm://Team/deploy/password'])).stdout).toBe('Deploy-Secret-1\n');
+    expect((await ci(['read', 'kpm://db/username'])).stdout).toBe('db-admin\n');
+    expect((await ci(['get', 'db'])).stdout).toBe('Db-Secret-1\n');
+    expect((await ci(['get', 'deploy', '--vault', 'team', '--field', 'url'])).stdout).toBe('https://ci.example.org\n');
+    expect(JSON.parse((await ci(['list', '--json'])).stdout).map((e: { vault: string; name: string }) => `${e.vault}/${e.name}`)).toEqual(['Team/db', 'Team/deploy']);
+    expect((await ci(['run', '--no-masking', '--', 'sh', '-c', 'printf "%s" "$DB"'], 0, undefined, { DB: 'kpm://Team/db/password' })).stdout).toBe('Db-Secret-1');
+    expect((await ci(['inject'], 0, 'pw={{ kpm://Team/deploy/password }}\n')).stdout).toBe('pw=Deploy-Secret-1\n');
+    // read-only, one vault: exit 9
+    expect((await ci(['add', 'x', '--vault', 'Team', '--password-stdin'], 9, 'X-1\n')).stderr).toMatch(/only reads its vault/);
+    expect((await ci(['get', 'mine', '--vault', 'Personal'], 9)).stderr).toMatch(/can only read vault "Team"/);
+    // the writer writes: the token sees it
+    await kpm('b1', ['add', 'tok-late', '--vault', 'Team', '--password-stdin'], 0, 'Tok-Late-1\n');
+    try {
+      expect((await ci(['read', 'kpm://Team/tok-late/password'])).stdout).toBe('Tok-Late-1\n');
+    } finally {
+      await kpm('b1', ['rm', 'tok-late', '--vault', 'Team', '--yes']); // Team holds the base entries only again
+    }
+    expect((await ci(['get', 'tok-late'], 3)).stderr).toMatch(/no entry named "tok-late"/);
+    expect(existsSync(join(machine, 'absent'))).toBe(false);
+    // only the token cache was written: sealed, no plaintext
+    const cached = readdirSync(join(machine, 'cache', 'kpm-tokens'));
+    expect(cached).toHaveLength(1);
+    const cacheBytes = readFileSync(join(machine, 'cache', 'kpm-tokens', cached[0]));
+    for (const s of ['Deploy-Secret-1', 'Db-Secret-1', 'Tok-Late-1', 'db-admin']) expect(cacheBytes.includes(Buffer.from(s)), s).toBe(false);
+    // the server's database: no plaintext, and none of the keys (vault keys, their record keys, the token's own)
+    const paths = resolvePaths({ KPM_HOME: homes.c1 });
+    const prof = await unlockKeyring(paths, utf8.encode(MASTER));
+    const { ApiClient, authedCall, loadSession } = await import('../../src/sync/http.js');
+    const { ShareClient } = await import('../../src/share/client.js');
+    const { recordKey } = await import('../../src/share/format.js');
+    const { parseServiceToken, tokenKeys } = await import('../../src/sync/tokenvault.js');
+    const session = loadSession(paths)!;
+    const api = new ApiClient(session.server, false);
+    let keys: Uint8Array[];
+    try {
+      const c = new ShareClient(paths, prof.accountKey, prof.profileId, email('carol'), (name, o = {}) => authedCall(paths, api, session, name, o));
+      keys = (await c.openForUse('Team')).keys;
+    } finally {
+      await api.close();
+    }
+    const d = db();
+    let dump: string;
+    try {
+      dump = JSON.stringify(d.prepare('SELECT * FROM service_tokens').all());
+    } finally {
+      d.close();
+    }
+    expect(dump).toContain(parseServiceToken(token).id);
+    const t = parseServiceToken(token);
+    const { wrapKey, authKey } = tokenKeys(t);
+    for (const s of ['Deploy-Secret-1', 'Db-Secret-1', 'db-admin', 'Team']) expect(holds(dump, utf8.encode(s)), s).toBe(false);
+    for (const k of [...keys, ...keys.map(recordKey), wrapKey, authKey, t.secret, prof.accountKey]) expect(holds(dump, k)).toBe(false);
+    // revoked: at once (exit 4)
+    await kpm('c1', ['token', 'revoke', t.id.slice(0, 8), '--no-rotate-key']);
+    expect((await ci(['read', 'kpm://Team/deploy/password'], 4)).stderr).toMatch(/revoked or expired/);
+  }, 240_000);
+
+  it('a service token after kpm share revoke: it cannot read what is written afterwards (exit 4) and a member re-creates it; a token whose creator was removed (or left) is refused by the server (exit 9)', async () => {
+    await kpm('a1', ['share', 'TokOps', '--with', email('bob')]);
+    await kpm('a1', ['share', 'TokOps', '--with', email('carol'), '--read-only']);
+    await kpm('b1', ['share', 'accept', 'TokOps']);
+    await kpm('c1', ['share', 'accept', 'TokOps']);
+    await kpm('a1', ['add', 'tok-old', '--vault', 'TokOps', '--password-stdin'], 0, 'Tok-Old-1\n');
+    const tokenOf = async (dev: string) => (await kpm(dev, ['token', 'create', '--vault', 'TokOps', '--expires', '1h'])).stdout.trim();
+    const [bob, carol] = [await tokenOf('b1'), await tokenOf('c1')];
+    const machine = makeHome();
+    const ci = async (tok: string, args: string[], code = 0): Promise<RunResult> => {
+      const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: srv.url, KPM_CACHE_DIR: 'off' } });
+      expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
+      return r;
+    };
+    expect((await ci(carol, ['read', 'kpm://TokOps/tok-old/password'])).stdout).toBe('Tok-Old-1\n');
+    await kpm('a1', ['share', 'revoke', 'TokOps', email('carol')]); // a new epoch, a new key
+    for (const args of [['read', 'kpm://TokOps/tok-old/password'], ['list']]) expect((await ci(carol, args, 9)).stderr).toMatch(/no longer a member of its shared vault/);
+    await kpm('b1', ['add', 'tok-new', '--vault', 'TokOps', '--password-stdin'], 0, 'Tok-New-1\n');
+    expect((await ci(bob, ['read', 'kpm://TokOps/tok-old/password'])).stdout).toBe('Tok-Old-1\n');
+    const sealed = await ci(bob, ['read', 'kpm://TokOps/tok-new/password'], 4);
+    expect(sealed.stdout).toBe('');
+    expect(sealed.stderr).toMatch(/written after the vault got a new key .*which this service token does not hold/);
+    expect((await ci(bob, ['list'])).stderr).toMatch(/warning: 1 entry of shared vault "TokOps" changed after it got a new key/);
+    // a new token by a member, from a device of bob's that never ran a share command (it asks the server, as the entry commands do)
+    await kpm('b1', ['sync']);
+    homes.b2 = makeHome();
+    await kpm('b2', ['login', email('bob'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    const again = await tokenOf('b2');
+    expect((await ci(again, ['read', 'kpm://TokOps/tok-new/password'])).stdout).toBe('Tok-New-1\n');
+    await kpm('b1', ['share', 'leave', 'TokOps']);
+    expect((await ci(again, ['get', 'tok-new'], 9)).stderr).toMatch(/no longer a member of its shared vault/);
+  }, 300_000);
 
   it('a record the server altered in a shared vault makes kpm get (and list, sync) exit 8 on a device that has not seen it', async () => {
     await kpm('b1', ['sync']); // bob has verified everything up to here

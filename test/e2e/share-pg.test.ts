@@ -1,6 +1,7 @@
 // Shared vaults through two kpm-server instances on one database (PostgreSQL when KPM_TEST_PG is set,
 // and a SQLite file always): the owner and the writer talk to instance 1, the reader to instance 2.
-// Share, accept, write, read, a reader's write refused, revoke; then every row of every table is
+// Share, accept, write, read, a reader's write refused, the reader's service token (refused once the
+// reader is removed), revoke; then every row of every table is
 // dumped and searched for plaintext (docs/SHARING.md).
 import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
@@ -33,7 +34,7 @@ async function dumpDatabase(db: string): Promise<string> {
 
 for (const engine of ['sqlite', 'postgres'] as const) {
   describe.skipIf(engine === 'postgres' && !PG_URL)(`shared vaults through two instances on one ${engine} database${engine === 'postgres' && !PG_URL ? ` (${PG_SKIP_REASON})` : ''}`, () => {
-    it('owner and writer on instance 1, reader on instance 2: share, accept, write, read, refused write, revoke; no plaintext in the database', async () => {
+    it('owner and writer on instance 1, reader on instance 2: share, accept, write, read, refused write, the reader\'s service token, revoke; no plaintext in the database', async () => {
       const shared = engine === 'postgres' ? await freshPgDatabase() : join(mkdtempSync(join(os.tmpdir(), 'kpm-shared-')), 'shared.sqlite');
       const env = { KPM_SERVER_KEY: 'cd'.repeat(32) };
       const args = ['--database', shared, '--log-level', 'warn'];
@@ -61,7 +62,17 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       await kpm('writer', ['share', 'put', 'Pg-Team', 'pg-deploy', '--username', 'pg-bot-user', '--password-stdin'], 0, 'pg-share-secret-1\n');
       expect((await kpm('reader', ['share', 'get', 'Pg-Team', 'pg-deploy'])).stdout).toBe('pg-share-secret-1\n');
       expect((await kpm('reader', ['share', 'put', 'Pg-Team', 'pg-deploy', '--password-stdin'], 9, 'pg-reader-write\n')).stderr).toMatch(/only read/);
+      // the reader's service token (made through instance 2, read through instance 1), until the reader is removed
+      const token = (await kpm('reader', ['token', 'create', '--vault', 'Pg-Team', '--expires', '1h'])).stdout.trim();
+      const machine = makeHome();
+      const ci = async (code: number) => {
+        const r = await run(['read', 'kpm://Pg-Team/pg-deploy/password'], { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: token, KPM_SERVER: one.url, KPM_CACHE_DIR: 'off' } });
+        expect(r.code, describeRun(['read'], r)).toBe(code);
+        return r;
+      };
+      expect((await ci(0)).stdout).toBe('pg-share-secret-1\n');
       await kpm('owner', ['share', 'revoke', 'Pg-Team', mail('reader')]);
+      expect((await ci(9)).stderr).toMatch(/no longer a member of its shared vault/);
       await kpm('writer', ['share', 'put', 'Pg-Team', 'pg-after', '--password-stdin'], 0, 'pg-share-secret-2\n');
       expect((await kpm('owner', ['share', 'get', 'Pg-Team', 'pg-after'])).stdout).toBe('pg-share-secret-2\n');
       expect((await kpm('reader', ['share', 'get', 'Pg-Team', 'pg-after'], 9)).stderr).toMatch(/no longer a member/);

@@ -44,14 +44,14 @@ async function signedIn() {
  */
 async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promise<void> {
   if (rotate === false || (rotate === undefined && !isInteractive())) {
-    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach.`);
+    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach (a shared vault gets one at its owner's next \`kpm share revoke\`).`);
   }
   const { paths } = ctx();
   const vaults = await openApi(paths, {}, async () => (await loadSettings(paths)).autolock);
   try {
     const v = (await vaults.listVaults()).find((x) => x.id === t.vaultId);
     const hint = `the token's holder still has the read keys of vault "${v?.name ?? t.vaultId.slice(0, 8)}": \`kpm vault rotate-key\` gives it a new key, so what is added from now on is out of its reach`;
-    if (!v) return info(`Note: ${hint}.`);
+    if (!v) return info(`Note: the token's holder still has the read keys of vault ${t.vaultId.slice(0, 8)}, a shared vault (or one no longer on this device): for a shared vault, only its next key (a new membership epoch: the owner's \`kpm share revoke\`) puts what is written from then on out of its reach.`);
     if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give vault "${v.name}" a new key (recommended)?`, true);
     if (!rotate) return info(`Note: ${hint}.`);
     let pw: string | undefined;
@@ -64,6 +64,34 @@ async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promis
   } finally {
     await vaults.close();
   }
+}
+
+/**
+ * A token for a shared vault this account is a member of (docs/SHARING.md "Service tokens on shared
+ * vaults"): the vault as this device just verified it (owner pinned, membership chain, key bundle,
+ * every record) is sealed for the token: the owner's keys, the epoch and log it verified, the record
+ * keys of epochs 1…E. Refused (exit 9, nothing created) for an invitation not accepted.
+ */
+async function sharedToken(s: import('../shared.js').Shared, v: import('../../share/client.js').OpenedVault, o: { name: string; lifetime: number }, call: Awaited<ReturnType<typeof signedIn>>['call']): Promise<{ text: string; view: TokenViewT }> {
+  const me = s.client.me;
+  if (!v.role) throw new KpmError(`you are no longer a member of shared vault "${v.name}"`, EXIT.forbidden);
+  if (!v.accepted && v.owner !== me.email) throw new KpmError(`shared vault "${v.name}" is an invitation`, EXIT.forbidden, `run \`kpm share accept "${v.name}"\` first`);
+  const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
+  const { grantOf, sealShareForToken } = await import('../../share/tokenvault.js');
+  const { ownerOf } = await import('../../share/format.js');
+  const t = newServiceToken(true);
+  const { authKey, wrapKey } = tokenKeys(t);
+  const owner = ownerOf(v.latest);
+  const grant = grantOf({ id: v.id, name: v.name, owner, creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
+  const wrappedKey = toBase64(sealShareForToken(wrapKey, t.id, grant));
+  for (const k of grant.recordKeys) k.fill(0);
+  wrapKey.fill(0);
+  const expiresAt = new Date(Date.now() + o.lifetime).toISOString();
+  const view = await call<TokenViewT>('tokenCreate', { body: { id: t.id, vaultId: v.id, name: o.name, expiresAt, authHash: tokenAuthHash(authKey), wrappedKey } });
+  authKey.fill(0);
+  const text = formatServiceToken(t);
+  t.secret.fill(0);
+  return { text, view };
 }
 
 function status(t: TokenViewT): string {
@@ -90,13 +118,17 @@ export function register(program: Command): void {
     .requiredOption('--vault <name>', 'the vault the token reads (it must be synced; it is, first)')
     .option('--read-only', 'the only kind of token there is (accepted for clarity)')
     .requiredOption('--expires <duration>', 'lifetime: e.g. 30d, 12h, 90m, 45s; at most 365d')
-    .option('--name <name>', 'a label for `kpm token list` (default "<vault> token")')
+    .option('--name <name>', 'a label for `kpm token list`, kept in plain text on the server (default "<vault> token"; for a shared vault "shared vault token")')
     .option('--json', 'print JSON ({ token, id, name, vault, vaultId, expiresAt })')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', `
 Tokens are always read-only: they read the entries of one vault and nothing else (no other vault, no
 changes, no account). The token carries a key that opens only that vault's key; the server keeps it
 sealed and never sees the token's secret. Revoke with \`kpm token revoke ID\`; it stops at once.
+
+A shared vault you can read works too (docs/SHARING.md "Service tokens on shared vaults"): the token
+(kpms_…) verifies the vault as a member does, reads only while you are a member, and cannot read
+what is written after the owner removes someone (a new key): then create a new one.
 
 Examples:
   kpm token create --vault CI --read-only --expires 30d --name github-actions > token.txt
@@ -111,11 +143,24 @@ Examples:
       const { newServiceToken, formatServiceToken, tokenKeys, tokenAuthHash } = await import('../../sync/tokenvault.js');
       try {
         const sh = await import('../shared.js');
-        if (sh.hasShared(paths) && !(await vaults.listVaults()).some((x) => x.name === o.vault)) {
-          const shared = await sh.openShared(paths, vaults, { refresh: true });
-          const isShared = sh.isSharedVault(shared, o.vault);
-          await shared?.done();
-          if (isShared) throw usageError(`service tokens cannot read shared vault "${o.vault}" yet`, 'docs/SHARING.md "Left open"; a member reads it with the master password or the agent');
+        if (!(await vaults.listVaults()).some((x) => x.name === o.vault)) {
+          // a shared vault (an own vault of the same name wins, as for --vault everywhere); a device
+          // that never ran a share command asks the server once, as the entry commands do
+          const shared = await sh.openShared(paths, vaults, { refresh: true, discover: true });
+          try {
+            const v = sh.sharedTarget(shared, o.vault);
+            if (v) {
+              // the label is kept in plain text on the server, which must not learn a shared vault's name: no default with it
+              const made = await sharedToken(shared!, v, { name: o.name === undefined ? 'shared vault token' : name, lifetime }, call);
+              if (o.json) json({ token: made.text, id: made.view.id, name: made.view.name, vault: v.name, vaultId: made.view.vaultId, expiresAt: made.view.expiresAt });
+              else out(made.text);
+              info(`Created read-only service token ${made.view.id.slice(0, 8)} ("${made.view.name}") for shared vault "${v.name}" (owner ${v.owner}), valid until ${made.view.expiresAt}.`);
+              info(`It is shown only this once: store it as a secret (KPM_TOKEN) where it is used; \`kpm token revoke\` ends it. It reads what is written under membership epoch ${v.latest.epoch} and before: after a member is removed (a new key), a member must create a new one.`);
+              return;
+            }
+          } finally {
+            await shared?.done();
+          }
         }
         await vaults.sync(); // the vault must be on the server, as it is now
         const t = newServiceToken();

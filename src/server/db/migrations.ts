@@ -289,6 +289,17 @@ const m007compaction: Migration = {
   },
 };
 
+/**
+ * Service tokens for shared vaults (docs/SHARING.md "Service tokens on shared vaults"): a token's
+ * row says whether its vault is one of its account's own (0) or a shared vault its account is a
+ * member of (1); the server serves a shared one only while that account is still a member.
+ */
+const m008shareTokens: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('service_tokens').addColumn('shared', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_accounts': m001,
   '002_sso': m002,
@@ -297,6 +308,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '005_sso_device': m005ssoDevice,
   '006_sharing': m006sharing,
   '007_compaction': m007compaction,
+  '008_share_tokens': m008shareTokens,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -202,6 +202,8 @@ export interface ServiceTokensTable {
   expires_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** 1: the vault is a shared vault the account is a member of (migration 008), 0: one of its own */
+  shared: number;
 }
 
 /** Shared vaults (docs/SHARING.md): all bodies are base64 of objects signed by their author. */

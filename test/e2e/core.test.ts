@@ -7,7 +7,7 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, waitUntil, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -304,7 +304,8 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
     const pid = agentPid(home);
     const r = await kpm(home, ['lock'], 0);
     expect(r.stdout).toBe('');
-    for (let i = 0; i < 50 && pid && agentPid(home); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(pid).toBeDefined();
+    await waitUntil('the agent to exit after kpm lock', () => agentPid(home) === undefined);
     expect(agentPid(home)).toBeUndefined();
     const g = await kpm(home, ['get', 'mail'], 4);
     expect(g.stdout).toBe('');

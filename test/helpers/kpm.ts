@@ -356,6 +356,19 @@ export async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: num
   return results;
 }
 
+/**
+ * Polls `cond` (every 20 ms) until it holds; throws "timed out waiting for WHAT" after `ms`. For a
+ * state another process reaches on its own (an agent that exits after `kpm lock`, a socket removed):
+ * the bound is far above any machine's delay, so only a state that never comes fails, never a slow one.
+ */
+export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** A small seeded PRNG (mulberry32) so sampled cases are reproducible. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;

@@ -6,8 +6,8 @@ import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
-import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { describeRun, initHome, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
 import { decodeUtf8, fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
@@ -54,18 +54,17 @@ describe('service tokens (real server, SQLite)', () => {
   beforeAll(async () => {
     srv = await startServer();
     proxy = await startProxy(srv.url);
-    home = makeHome();
+    // a copy of the fixture home (no `kpm init`), the account through the server's API (registerAccount:
+    // `kpm register`/`activate` are tested in server-flow.test.ts)
+    home = initHome();
     machine = makeHome();
     cacheDir = join(makeHome(), 'cache');
-    await dev(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
-    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
-    await dev(['activate', '--code-stdin'], 0, code + '\n');
-    await dev(['init', '--password-stdin'], 0, MASTER + '\n', {});
+    await registerAccount(srv, EMAIL, ACCOUNT, 'DE');
     await dev(['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n', {});
     await dev(['vault', 'create', 'CI']);
     await dev(['add', 'deploy', '--vault', 'CI', '--username', 'bot', '--password-stdin'], 0, 'deploy-secret-1\n');
     await dev(['add', 'x', '--password-stdin'], 0, 'personal-secret\n');
-  }, 300_000); // a hang guard: nine kpm commands with two Argon2id derivations, on a busy machine
+  }, 300_000); // a hang guard: five kpm commands with Argon2id derivations, on a busy machine
 
   it('kpm token create prints the token once on stdout (the vault is synced first)', async () => {
     const r = await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci']);

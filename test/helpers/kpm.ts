@@ -237,10 +237,10 @@ export const withMaster = (pw: string = MASTER): Record<string, string> => ({ KP
  * A fresh KPM_HOME with a vault, as `kpm init --password-stdin` with MASTER leaves it: a copy of the
  * fixture the globalSetup made once per run (./fixtures.ts), so no `kpm init` runs. Every copy holds
  * the same profile: a test of two devices that sync with each other runs `initVault` for each.
+ * `home`: an empty folder to fill instead of a new home (e.g. one at a long path, under a makeHome()).
  */
-export function initHome(): string {
+export function initHome(home: string = makeHome()): string {
   if (FIXTURE_MASTER !== MASTER) throw new Error('e2e: the fixture homes use another master password');
-  const home = makeHome();
   copyFixture(inject('kpmE2eFixtures'), 'init', home);
   return home;
 }

@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentRequest, describeRun, initHome, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { agentRequest, initHome, kpm as runKpm, makeHome, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';
@@ -36,11 +36,11 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
   let addDeploy: RunResult;
   const homes: Record<string, string> = {};
   const email = (who: string) => `${who}@entries.example.org`;
-  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
-    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
-    return r;
-  };
+  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
+  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
+      throw new Error(`${dev}: ${e.message}`);
+    });
   const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
   const records = () => {
     const d = db();

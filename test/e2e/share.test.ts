@@ -7,7 +7,7 @@ import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initHome, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
@@ -25,11 +25,11 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
   let srv: RunningServer;
   const homes: Record<string, string> = {};
   const email = (who: string) => `${who}@share.example.org`;
-  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
-    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
-    return r;
-  };
+  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
+  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
+      throw new Error(`${dev}: ${e.message}`);
+    });
   /** The account's share client in this process (what a modified kpm could do with the account's own keys). */
   const inProcess = async (dev: string, who: string) => {
     const paths = resolvePaths({ KPM_HOME: homes[dev] });

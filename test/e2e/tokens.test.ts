@@ -6,7 +6,7 @@ import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initHome, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { describeRun, initHome, kpm as runKpm, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
@@ -37,19 +37,14 @@ describe('service tokens (real server, SQLite)', () => {
   let home: string;
   let token: string;
   const master = { KPM_MASTER_PASSWORD: MASTER };
-  const dev = async (args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home, env: { KPM_SERVER: proxy.url, ...env }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    return r;
-  };
+  /** the device: the one runner (test/helpers/kpm.ts) in its home, through the proxy */
+  const dev = (args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(home, args, code, { input, env: { KPM_SERVER: proxy.url, ...env } });
   // a machine with nothing of kpm: KPM_HOME does not even exist; the token cache goes to KPM_CACHE_DIR
   let machine: string;
   let cacheDir: string;
-  const ci = async (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> => {
-    const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    return r;
-  };
+  const ci = (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> =>
+    runKpm(machine, args, code, { input, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir } });
 
   beforeAll(async () => {
     srv = await startServer();

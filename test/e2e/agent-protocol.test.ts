@@ -61,7 +61,8 @@ function runWith(bin: string, args: string[], home: string, input?: string): Pro
 }
 
 async function waitGone(pid: number): Promise<boolean> {
-  for (let i = 0; i < 300; i++) {
+  // up to 30 s: only an agent that never exits fails, not a slow machine
+  for (let i = 0; i < 1500; i++) {
     try {
       process.kill(pid, 0);
     } catch {

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentPid, agentRequest, initHome, describeRun, initVault, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
+import { agentPid, agentRequest, initHome, describeRun, leaks, makeHome, MASTER, run, runOk, runTty, describeTty, stopAgent } from '../helpers/kpm.js';
 
 const ROOT = process.getuid?.() === 0;
 const OTHER = 65534;
@@ -93,8 +93,7 @@ const unlock = (home: string, extra: string[] = []) => run(['unlock', '--passwor
 
 describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () => {
   it('S2: a fake agent in the folder kpm used to predict (long KPM_HOME) is never talked to: status locked, get and add do not reach it', async () => {
-    const home = longHome();
-    await initVault(home);
+    const home = initHome(longHome()); // a vault as `kpm init` leaves it (the fixture home), at a long path
     await runOk(['add', 'site', '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: 'the-real-value\n' });
     const fake = await plantFakeAgent(oldPredictableDir(home));
     try {
@@ -165,8 +164,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
   }, 120_000);
 
   it('S2: the long-path folder chowned to another user is refused by the client (exit 9)', async () => {
-    const home = longHome();
-    await initVault(home);
+    const home = initHome(longHome()); // a vault as `kpm init` leaves it (the fixture home), at a long path
     expect((await unlock(home)).code).toBe(0);
     const dir = fs.readFileSync(join(home, 'run', 'agent.dir'), 'utf8');
     try {

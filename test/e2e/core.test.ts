@@ -7,7 +7,7 @@ import { statSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, stopAgent, withMaster, type RunResult,
+  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, lines, makeHome, MASTER, run, waitUntil, withMaster, type RunResult,
 } from '../helpers/kpm.js';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
@@ -253,14 +253,25 @@ describe('without an agent (KPM_MASTER_PASSWORD)', () => {
 });
 
 describe('with the agent (kpm unlock / kpm lock)', () => {
-  let home: string;
+  // `base`: one entry (mail), never unlocked; `unlocked`: a copy of it the beforeAll unlocked, for the
+  // tests that only read it or add names of their own; a test that unlocks or locks itself, or checks
+  // an exact listing, works on a copy of its own, so no test depends on another having run
+  let base: string;
+  let unlocked: string;
+  const unlockedCopy = async (): Promise<string> => {
+    const h = copyHome(base);
+    await kpm(h, ['unlock', '--password-stdin'], 0, { input: MASTER + '\n' });
+    return h;
+  };
 
   beforeAll(async () => {
-    home = initHome();
-    await addEntry(home, 'mail', 'mail-secret', ['--username', 'me@example.com']);
+    base = initHome();
+    await addEntry(base, 'mail', 'mail-secret', ['--username', 'me@example.com']);
+    unlocked = await unlockedCopy();
   });
 
   it('unlock --password-stdin starts the agent; status --json shows unlocked', async () => {
+    const home = copyHome(base);
     const r = await kpm(home, ['unlock', '--password-stdin'], 0, { input: MASTER + '\n' });
     expect(r.stdout).toBe('');
     expect(agentPid(home)).toBeGreaterThan(0);
@@ -270,17 +281,18 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
   });
 
   it('unlock again says it is already unlocked and exits 0', async () => {
-    const r = await kpm(home, ['unlock', '--password-stdin'], 0, { input: MASTER + '\n' });
+    const r = await kpm(unlocked, ['unlock', '--password-stdin'], 0, { input: MASTER + '\n' });
     expect(r.stderr).toMatch(/already unlocked/);
   });
 
   it('get works without a password and prints exactly the password', async () => {
-    const r = await kpm(home, ['get', 'mail'], 0);
+    const r = await kpm(unlocked, ['get', 'mail'], 0);
     expect(r.stdout).toBe('mail-secret\n');
-    expect((await kpm(home, ['get', 'mail', '--field', 'username'], 0)).stdout).toBe('me@example.com\n');
+    expect((await kpm(unlocked, ['get', 'mail', '--field', 'username'], 0)).stdout).toBe('me@example.com\n');
   });
 
   it('add, list, edit, get --json, rm and trash work through the agent', async () => {
+    const home = await unlockedCopy();
     await kpm(home, ['add', 'bank', '--password-stdin', '--username', 'acct-1'], 0, { input: 'bank-secret\n' });
     expect((await kpm(home, ['get', 'bank'], 0)).stdout).toBe('bank-secret\n');
     const ls = JSON.parse((await kpm(home, ['list', '--json'], 0)).stdout);
@@ -296,15 +308,17 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
   });
 
   it('the agent sees changes made without it (KPM_MASTER_PASSWORD in another process)', async () => {
-    await addEntry(home, 'side-door', 'side-secret');
-    expect((await kpm(home, ['get', 'side-door'], 0)).stdout).toBe('side-secret\n');
+    await addEntry(unlocked, 'side-door', 'side-secret');
+    expect((await kpm(unlocked, ['get', 'side-door'], 0)).stdout).toBe('side-secret\n');
   });
 
   it('lock stops the agent; then get exits 4, stdout empty, one line plus a hint on stderr', async () => {
+    const home = await unlockedCopy();
     const pid = agentPid(home);
     const r = await kpm(home, ['lock'], 0);
     expect(r.stdout).toBe('');
-    for (let i = 0; i < 50 && pid && agentPid(home); i++) await new Promise((res) => setTimeout(res, 20));
+    expect(pid).toBeDefined();
+    await waitUntil('the agent to exit after kpm lock', () => agentPid(home) === undefined);
     expect(agentPid(home)).toBeUndefined();
     const g = await kpm(home, ['get', 'mail'], 4);
     expect(g.stdout).toBe('');
@@ -316,15 +330,20 @@ describe('with the agent (kpm unlock / kpm lock)', () => {
   });
 
   it('status --json after lock: locked, entry count still known without a password', async () => {
+    const home = await unlockedCopy();
+    await kpm(home, ['add', 'second', '--password-stdin'], 0, { input: 'second-secret\n' }); // through the agent
+    await kpm(home, ['lock'], 0);
+    await waitUntil('the agent to exit after kpm lock', () => agentPid(home) === undefined);
     const s = JSON.parse((await kpm(home, ['status', '--json'], 0)).stdout);
     expect(s).toMatchObject({ initialized: true, locked: true, entries: 2 });
     expect(s.autolockSeconds).toBeNull();
   });
 
   it('lock when already locked exits 0', async () => {
+    const home = copyHome(base); // no agent runs for it
     const r = await kpm(home, ['lock'], 0);
     expect(r.stderr).toMatch(/already locked/);
-    stopAgent(home);
+    expect(agentPid(home)).toBeUndefined();
   });
 });
 

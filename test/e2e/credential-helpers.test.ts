@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, initHome, makeHome, MASTER, run, runOk, type RunResult } from '../helpers/kpm.js';
 import { runProgram, type ProcResult } from '../helpers/sshd.js';
-import { ACTIVATION_CODE, outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 
 const HAVE_GIT = spawnSync('git', ['--version']).status === 0;
 if (!HAVE_GIT) console.warn('skipping the git credential tests: git is not installed');
@@ -79,10 +79,9 @@ describe.skipIf(!HAVE_GIT)('git-credential-kpm', () => {
     runProgram('git', ['-c', 'credential.helper=', '-c', `credential.helper=${helper}`, ...args], { env: gitEnv(), cwd: work, input });
 
   beforeAll(async () => {
-    home = makeHome();
+    home = initHome(); // a vault as `kpm init` leaves it (the fixture home)
     work = join(home, 'work');
     fs.mkdirSync(work);
-    await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
     await kpm(['unlock', '--password-stdin'], MASTER + '\n');
     // a bare repository with one commit, served over HTTP
     const root = join(home, 'srv');
@@ -171,14 +170,12 @@ describe.skipIf(!HAVE_GIT)('git-credential-kpm with a service token (CI)', () =>
   let token: string;
   beforeAll(async () => {
     srv = await startServer();
-    const home = makeHome();
+    const home = initHome(); // a vault as `kpm init` leaves it (the fixture home)
     machine = makeHome();
     const dev = (args: string[], input?: string, env: Record<string, string> = { KPM_MASTER_PASSWORD: MASTER }) =>
       runOk(args, { home, input, env: { KPM_SERVER: srv.url, ...env } });
-    await dev(['register', '--email', 'ci-git@example.org', '--password-stdin', '--region', 'DE'], 'Token7Password\n');
-    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes('ci-git@example.org'))!.text)![1];
-    await dev(['activate', '--code-stdin'], code + '\n');
-    await dev(['init', '--password-stdin'], MASTER + '\n', {});
+    // the account through the server's API (registerAccount: `kpm register`/`activate` are tested in server-flow.test.ts)
+    await registerAccount(srv, 'ci-git@example.org', 'Token7Password', 'DE');
     await dev(['login', 'ci-git@example.org', '--password-stdin'], 'Token7Password\n', {});
     await dev(['vault', 'create', 'CI']);
     await dev(['add', 'ci-git', '--vault', 'CI', '--url', 'https://git.example.com', '--username', 'ci-bot', '--password-stdin', '--no-check'], 'ci-token-secret\n');
@@ -207,8 +204,7 @@ describe('docker-credential-kpm', () => {
     runProgram(process.execPath, [DOCKER_HELPER, ...args], { env: cleanEnv(home, { KPM_MASTER_PASSWORD: MASTER }), input });
 
   beforeAll(async () => {
-    home = makeHome();
-    await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
+    home = initHome(); // a vault as `kpm init` leaves it (the fixture home)
   }, 60_000);
 
   it('store, get, list, erase with JSON on stdin/stdout; "not found" as docker expects it', async () => {

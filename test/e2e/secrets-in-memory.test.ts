@@ -1,29 +1,24 @@
 // R38 and R39: secrets never in argv or the environment of kpm's processes; the agent never holds
 // the master password, and wipes keys when it locks.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { spawn, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import * as fs from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { utf8 } from '../../src/crypto/bytes.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { Session } from '../../src/vault/session.js';
+import { BIN, cleanEnv, kpm as runKpm, makeHome, waitUntil, type RunResult } from '../helpers/kpm.js';
 
-const ROOT = join(__dirname, '..', '..');
-const BIN = join(ROOT, 'bin', 'kpm');
+// its own master password (not the fixtures'): a string found in the agent's memory can only come from this test
 const MASTER = 'Memory-Scan-Master-7f3c9a';
 const VAULT_PW = 'Own-Vault-Password-55b1';
-const home = mkdtempSync(join(tmpdir(), 'kpm-mem-'));
-const env = { ...process.env, KPM_HOME: home, NO_COLOR: '1' } as NodeJS.ProcessEnv;
-delete env.KPM_MASTER_PASSWORD;
+const home = makeHome(); // removed, its agent stopped, after the file (test/helpers/kpm.ts)
 
-function kpm(args: string[], input?: string, extraEnv: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...env, ...extraEnv }, input: input ?? '', encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+/** `kpm ARGS` in the file's home (the one runner, test/helpers/kpm.ts): exit `code`, no stack trace, the master password in no output. */
+const kpm = (args: string[], code: number, input?: string, env: Record<string, string> = {}): Promise<RunResult> =>
+  runKpm(home, args, code, { input, env, secrets: [MASTER, VAULT_PW] });
 
 /** Every readable mapping of a process, searched for `needle`. */
 function memoryContains(pid: number, needle: Uint8Array): boolean {
@@ -63,20 +58,15 @@ const alive = (pid: number) => {
   }
 };
 
-beforeAll(() => {
-  expect(kpm(['init', '--password-stdin'], MASTER + '\n').code).toBe(0);
-  expect(kpm(['vault', 'create', 'Private', '--vault-password-stdin'], VAULT_PW + '\n', { KPM_MASTER_PASSWORD: MASTER }).code).toBe(0);
-});
-
-afterAll(() => {
-  kpm(['lock']);
-  fs.rmSync(home, { recursive: true, force: true });
+beforeAll(async () => {
+  await kpm(['init', '--password-stdin'], 0, MASTER + '\n');
+  await kpm(['vault', 'create', 'Private', '--vault-password-stdin'], 0, VAULT_PW + '\n', { KPM_MASTER_PASSWORD: MASTER });
 });
 
 describe('R38: secrets stay out of argv and the environment', () => {
   it('no secret in the command line or environment of a kpm reading --password-stdin, nor of the agent', async () => {
     // Keep stdin open so the process is alive while we look at it.
-    const child = spawn(process.execPath, [BIN, 'add', 'argv-check', '--password-stdin'], { env: { ...env, KPM_MASTER_PASSWORD: MASTER }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', BIN, 'add', 'argv-check', '--password-stdin'], { cwd: home, env: cleanEnv(home, { KPM_MASTER_PASSWORD: MASTER }), stdio: ['pipe', 'pipe', 'pipe'] });
     await once(child, 'spawn'); // exec'd: /proc/PID/cmdline is kpm's (it waits on the open stdin)
     const cmdline = fs.readFileSync(`/proc/${child.pid}/cmdline`, 'utf8');
     expect(cmdline).toContain('--password-stdin');
@@ -85,7 +75,7 @@ describe('R38: secrets stay out of argv and the environment', () => {
     await new Promise((r) => child.on('exit', r));
     expect(child.exitCode).toBe(0);
 
-    expect(kpm(['unlock'], '', { KPM_MASTER_PASSWORD: MASTER }).code).toBe(0);
+    await kpm(['unlock'], 0, '', { KPM_MASTER_PASSWORD: MASTER });
     const pid = agentPid();
     const agentCmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     const agentEnv = fs.readFileSync(`/proc/${pid}/environ`, 'utf8');
@@ -94,15 +84,13 @@ describe('R38: secrets stay out of argv and the environment', () => {
     expect(agentEnv).not.toContain('KPM_MASTER_PASSWORD');
     const ps = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
     expect(ps).not.toContain(MASTER);
-    expect(kpm(['lock']).code).toBe(0);
+    await kpm(['lock'], 0);
   });
 
-  it('error output never contains the master password', () => {
-    const r = kpm(['get', 'nothing-here'], '', { KPM_MASTER_PASSWORD: MASTER });
-    expect(r.code).toBe(3);
+  it('error output never contains the master password', async () => {
+    const r = await kpm(['get', 'nothing-here'], 3, '', { KPM_MASTER_PASSWORD: MASTER });
     expect(r.stderr + r.stdout).not.toContain(MASTER);
-    const wrong = kpm(['get', 'x', '--password-stdin'], MASTER + 'x\n');
-    expect(wrong.code).toBe(5);
+    const wrong = await kpm(['get', 'x', '--password-stdin'], 5, MASTER + 'x\n');
     expect(wrong.stderr).not.toContain(MASTER);
   });
 });
@@ -115,20 +103,20 @@ describe.skipIf(process.platform !== 'linux')('R39: keys in the agent', () => {
     await session.unlockVault('Private', utf8.encode(VAULT_PW));
     const privateKey = session.vaultKeys()[session.listVaults().find((v) => v.name === 'Private')!.id];
 
-    expect(kpm(['unlock', '--password-stdin'], MASTER + '\n').code).toBe(0);
-    expect(kpm(['vault', 'unlock', 'Private', '--vault-password-stdin'], VAULT_PW + '\n').code).toBe(0);
+    await kpm(['unlock', '--password-stdin'], 0, MASTER + '\n');
+    await kpm(['vault', 'unlock', 'Private', '--vault-password-stdin'], 0, VAULT_PW + '\n');
     const pid = agentPid();
     // The scanner finds what is there: the account key must be present while unlocked.
     expect(memoryContains(pid, profile.accountKey)).toBe(true);
     expect(memoryContains(pid, privateKey)).toBe(true);
     expect(memoryContains(pid, utf8.encode(MASTER))).toBe(false);
 
-    expect(kpm(['vault', 'lock', 'Private']).code).toBe(0);
+    await kpm(['vault', 'lock', 'Private'], 0);
     expect(memoryContains(pid, privateKey)).toBe(false);
     expect(memoryContains(pid, utf8.encode(MASTER))).toBe(false);
 
-    expect(kpm(['lock']).code).toBe(0);
-    for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+    await kpm(['lock'], 0);
+    await waitUntil('the agent to exit after kpm lock', () => !alive(pid));
     expect(alive(pid)).toBe(false);
     session.close();
   });

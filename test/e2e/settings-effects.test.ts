@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SETTING_KEYS, SETTINGS } from '../../src/settings/schema.js';
 import { sha1, startRangeServer, type RangeServer } from '../helpers/hibp.js';
-import { ACTIVATION_CODE, outboxMails, startServer } from '../helpers/server.js';
+import { registerAccount, startServer } from '../helpers/server.js';
 import {
   addEntry, describeTty, initHome, kpm, makeHome, MASTER, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
@@ -218,13 +218,12 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     const srv = await startServer();
     try {
       const env = { ...withMaster(), KPM_SERVER: srv.url };
-      const homes = { owner: makeHome(), other: makeHome() };
+      // the owner's vault is a copy of the fixture home, the other's its own `kpm init` (two copies would
+      // be one profile); the accounts through the server's API (registerAccount)
+      const homes = { owner: await freshVault(), other: makeHome() };
+      await kpm(homes.other, ['init', '--password-stdin'], 0, { input: MASTER + '\n', env: { KPM_SERVER: srv.url } });
       for (const [who, home] of Object.entries(homes)) {
-        const email = `${who}@settings.example.org`;
-        await kpm(home, ['register', '--email', email, '--password-stdin', '--region', 'DE'], 0, { input: 'Share7Password\n', env: { KPM_SERVER: srv.url } });
-        const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email))!.text)![1];
-        await kpm(home, ['activate', '--code-stdin'], 0, { input: code + '\n', env: { KPM_SERVER: srv.url } });
-        await kpm(home, ['init', '--password-stdin'], 0, { input: MASTER + '\n', env: { KPM_SERVER: srv.url } });
+        const email = await registerAccount(srv, `${who}@settings.example.org`, 'Share7Password', 'DE');
         await kpm(home, ['login', email, '--password-stdin'], 0, { input: 'Share7Password\n', env: { KPM_SERVER: srv.url } });
       }
       await kpm(homes.other, ['whoami', '--fingerprint'], 0, { env }); // publishes its keys

@@ -17,9 +17,9 @@ const readCfg = (home: string) => JSON.parse(fs.readFileSync(cfgPath(home), 'utf
 const writeCfg = (home: string, v: unknown) => fs.writeFileSync(cfgPath(home), JSON.stringify(v, null, '\t'));
 const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
-/** Whether a process still runs (a zombie waiting to be reaped has ended). Waits up to 2 s for it to end. */
+/** Whether a process still runs (a zombie waiting to be reaped has ended). Waits up to 30 s for it to end (only one that never ends fails, not a slow machine). */
 async function stillRunning(pid: number): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
+  for (let i = 0; i < 1500; i++) {
     let status: string;
     try {
       status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -8,8 +8,8 @@ import SQLite from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentRequest, describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
-import { outboxMails, startServer, ACTIVATION_CODE, type RunningServer } from '../helpers/server.js';
+import { agentRequest, initHome, kpm as runKpm, makeHome, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { shareStateFile } from '../../src/share/state.js';
@@ -36,11 +36,11 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
   let addDeploy: RunResult;
   const homes: Record<string, string> = {};
   const email = (who: string) => `${who}@entries.example.org`;
-  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
-    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
-    return r;
-  };
+  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
+  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
+      throw new Error(`${dev}: ${e.message}`);
+    });
   const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
   const records = () => {
     const d = db();
@@ -53,12 +53,14 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
 
   beforeAll(async () => {
     srv = await startServer();
-    for (const d of ['a1', 'a2', 'b1', 'c1']) homes[d] = makeHome();
+    // accounts through the server's API (registerAccount: `kpm register`/`activate` are tested in
+    // server-flow.test.ts); alice's vault is a copy of the fixture home (one per server: a second copy
+    // would be the same profile), the others run their own `kpm init`
+    for (const d of ['a2', 'b1', 'c1']) homes[d] = makeHome();
+    homes.a1 = initHome();
     for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await kpm(dev, ['register', '--email', email(who), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
-      const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email(who)))!.text)![1];
-      await kpm(dev, ['activate', '--code-stdin'], 0, code + '\n', {});
-      await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
+      await registerAccount(srv, email(who), ACCOUNT, 'DE');
+      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
       await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
     }
     await kpm('a1', ['sync']);
@@ -211,9 +213,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
 
   it('an account with nothing shared: a name the agent does not have is still exit 3 (the server is asked once), and no share.kpms is made', async () => {
     homes.d1 = makeHome();
-    await kpm('d1', ['register', '--email', email('dave'), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
-    const code = ACTIVATION_CODE.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email('dave')))!.text)![1];
-    await kpm('d1', ['activate', '--code-stdin'], 0, code + '\n', {});
+    await registerAccount(srv, email('dave'), ACCOUNT, 'DE');
     await kpm('d1', ['init', '--password-stdin'], 0, MASTER + '\n', {});
     await kpm('d1', ['login', email('dave'), '--password-stdin'], 0, ACCOUNT + '\n', {});
     await kpm('d1', ['add', 'own', '--password-stdin'], 0, 'Dave-Own-1\n');

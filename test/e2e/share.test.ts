@@ -7,8 +7,8 @@ import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
-import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
 import { ApiClient, authedCall, loadSession } from '../../src/sync/http.js';
@@ -25,11 +25,11 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
   let srv: RunningServer;
   const homes: Record<string, string> = {};
   const email = (who: string) => `${who}@share.example.org`;
-  const kpm = async (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home: homes[dev], env: { KPM_SERVER: srv.url, ...env }, input });
-    expect(r.code, `${dev}: ${describeRun(args, r)}`).toBe(code);
-    return r;
-  };
+  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
+  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
+      throw new Error(`${dev}: ${e.message}`);
+    });
   /** The account's share client in this process (what a modified kpm could do with the account's own keys). */
   const inProcess = async (dev: string, who: string) => {
     const paths = resolvePaths({ KPM_HOME: homes[dev] });
@@ -44,12 +44,14 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
 
   beforeAll(async () => {
     srv = await startServer();
-    for (const d of ['a1', 'a2', 'b1', 'c1']) homes[d] = makeHome();
+    // accounts through the server's API (registerAccount: `kpm register`/`activate` are tested in
+    // server-flow.test.ts); alice's vault is a copy of the fixture home (one per server: a second copy
+    // would be the same profile), bob's and carol's their own `kpm init`
+    for (const d of ['a2', 'b1', 'c1']) homes[d] = makeHome();
+    homes.a1 = initHome();
     for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await kpm(dev, ['register', '--email', email(who), '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n', {});
-      const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(email(who)))!.text)![1];
-      await kpm(dev, ['activate', '--code-stdin'], 0, code + '\n', {});
-      await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
+      await registerAccount(srv, email(who), ACCOUNT, 'DE');
+      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
       await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
     }
     await kpm('a1', ['sync']); // the keyring goes to the server: a2 gets the account key from it

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, runTty, type RunResult } from '../helpers/kpm.js';
+import { BIN, cleanEnv, describeRun, makeHome, MASTER, run, runOk, runTty, waitUntil, type RunResult } from '../helpers/kpm.js';
 import { WireWriter } from '../../src/ssh/wire.js';
 import { Framer, frame } from '../../src/ssh/agentproto.js';
 import { missingOpenSsh, runProgram, sshArgs, startSshd, untilReady, type ProcResult, type Sshd } from '../helpers/sshd.js';
@@ -177,7 +177,7 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
       { expect: 'allow guarded', send: 'n\r', timeout: 60 },
       { expect: 'use of guarded refused by the user', timeout: 30 },
     ], { home, env: { HOME: home } });
-    for (let i = 0; i < 400 && !fs.existsSync(sock2 + '.pid'); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil('kpm ssh-agent --foreground to write its pid file', () => fs.existsSync(sock2 + '.pid'), 60_000);
     const viaTty = (k: string) => runProgram('ssh', sshArgs(sshd, sock2, join(home, `${k}.pub`), 'echo logged-in'), { env: { PATH: process.env.PATH, HOME: home } });
     try {
       const yes = await viaTty('guarded');
@@ -185,7 +185,9 @@ describe.skipIf(missing !== undefined)('kpm ssh-agent with a real sshd', () => {
       const no = await viaTty('guarded');
       expect(no.code, show('ssh (answered n)', no)).toBe(255);
     } finally {
-      await new Promise((r) => setTimeout(r, 300)); // let the last expect see the refusal line
+      // no pause for the last expect: the agent writes the refusal line to the terminal (synchronously)
+      // before it answers ssh, so it is in the pty's buffer once ssh has exited; pty.py reads that
+      // buffer to the end before it gives up on a stopped child
       try {
         process.kill(Number(fs.readFileSync(sock2 + '.pid', 'utf8')), 'SIGTERM');
       } catch {
@@ -293,7 +295,7 @@ describe.skipIf(missingOpenSsh() !== undefined)('kpm ssh: import and bad input',
     } finally {
       await run(['ssh-agent', '--stop', '--socket', sockPath], { home });
     }
-    for (let i = 0; i < 100 && fs.existsSync(sockPath); i++) await new Promise((res) => setTimeout(res, 50)); // it removes its socket as it stops
+    await waitUntil('kpm ssh-agent to remove its socket as it stops', () => !fs.existsSync(sockPath)).catch(() => undefined);
     expect(fs.existsSync(sockPath)).toBe(false);
   });
 

@@ -46,7 +46,7 @@ describe.skipIf(missing !== undefined)('the kpm agent serves the SSH agent socke
   };
   /** polls an async check until it gives a value (the kpm agent's exit is seen by kpm ssh-agent a moment later) */
   const until = async <T>(what: string, f: () => Promise<T | undefined>): Promise<T> => {
-    for (let i = 0; i < 400; i++) {
+    for (let i = 0; i < 1200; i++) {
       const v = await f();
       if (v !== undefined) return v;
       await new Promise((r) => setTimeout(r, 25));

@@ -79,7 +79,7 @@ async function sso(home: string, args: string[], code: number, act?: (userCode: 
 async function ssoTty(home: string, args: string[], steps: TtyStep[], userId: string) {
   const seen = idp.userCodes.length;
   const tty = runTty(args, steps, { home, env: { KPM_SERVER: srv.url, LANG: 'it_IT.UTF-8' } });
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   while (idp.userCodes.length === seen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   if (idp.userCodes.length > seen) await idp.approve(idp.userCodes[seen], userId);
   const r = await tty;

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeTty, kpm as runKpm, makeHome, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { describeTty, initHome, kpm as runKpm, makeHome, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 
 const ACCOUNT = 'Sync7Password';
@@ -31,6 +31,15 @@ describe('sync: the first hour (real server, SQLite)', () => {
     home(dev);
     return registerAccount(srv, `first${++n}@example.org`, ACCOUNT);
   };
+  /**
+   * newAccount, and device `dev` holds a vault with MASTER (as `kpm init` leaves it): a copy of the
+   * fixture home (test/helpers/fixtures.ts), no `kpm init` run. Each account gets at most ONE such
+   * copy (copies are the same profile); its other devices sign in or run `kpm init` themselves.
+   */
+  const newAccountWithVault = async (dev: string): Promise<string> => {
+    homes[dev] = initHome();
+    return registerAccount(srv, `first${++n}@example.org`, ACCOUNT);
+  };
   const login = (dev: string, email: string, code = 0, extra: string[] = [], lines: string[] = []) =>
     kpm(dev, ['login', email, '--password-stdin', ...extra], code, [ACCOUNT, ...lines].join('\n') + '\n');
 
@@ -39,8 +48,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   }, 60_000);
 
   it('a device with its own vault signs in to an account that has one: login says so (exit 7), sync raises no tamper alarm, --merge brings its entries in', async () => {
-    const email = await newAccount('a1');
-    await kpm('a1', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a1');
     await login('a1', email);
     await kpm('a1', ['add', 'github', '--username', 'ann', '--password-stdin'], 0, 'gh-from-a\n', master);
     // B made its own vault first, with another master password
@@ -75,8 +83,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('--merge carries documents and other vaults along; a locked data vault and the trash are not merged, so the backup stays', async () => {
-    const email = await newAccount('a6');
-    await kpm('a6', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a6');
     await login('a6', email);
     await kpm('a6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n', master);
     home('b6');
@@ -107,8 +114,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('on a terminal, `kpm login` offers the merge and asks both master passwords', async () => {
-    const email = await newAccount('a7');
-    await kpm('a7', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a7');
     await login('a7', email);
     await kpm('a7', ['sync'], 0, undefined, master);
     home('b7');
@@ -137,8 +143,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('a device already in the old broken state (signed in with its own vault) gets exit 7 from sync, not a tamper alarm', async () => {
-    const email = await newAccount('a2');
-    await kpm('a2', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a2');
     await login('a2', email);
     await kpm('a2', ['sync'], 0, undefined, master); // the account's vault is on the server
     home('b2');
@@ -152,8 +157,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('a device signed in to account A (with A\'s keyring) signing in to account B: refused with 7, nothing mixed', async () => {
-    const emailA = await newAccount('a3');
-    await kpm('a3', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const emailA = await newAccountWithVault('a3');
     await login('a3', emailA);
     await kpm('a3', ['add', 'only-a', '--password-stdin'], 0, 'secret-a\n', master);
     // B: an empty account (no vault yet), and another with a vault of its own
@@ -184,8 +188,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('a data vault locked on the device that created it reaches the other devices locked; its password brings it', async () => {
-    const email = await newAccount('a4');
-    await kpm('a4', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a4');
     await login('a4', email);
     await kpm('a4', ['unlock', '--password-stdin'], 0, MASTER + '\n');
     // made while no automatic sync ran (as when it is locked before the agent's sync after a change)
@@ -224,8 +227,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
   });
 
   it('a card changed on two devices in different fields keeps both changes; the same field changed on both: the later wins, the other in history', async () => {
-    const email = await newAccount('a5');
-    await kpm('a5', ['init', '--password-stdin'], 0, MASTER + '\n');
+    const email = await newAccountWithVault('a5');
     await login('a5', email);
     await kpm('a5', ['add', 'visa', '--type', 'card', '--field', 'cardholder=Ann Smith', '--field', 'number=4111111111111111', '--field', 'expiry=01/28'], 0, undefined, master);
     home('b5');

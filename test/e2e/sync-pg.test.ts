@@ -5,8 +5,8 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
-import { freshPgDatabase, outboxMails, PG_SKIP_REASON, PG_URL, startServer } from '../helpers/server.js';
+import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
+import { freshPgDatabase, PG_SKIP_REASON, PG_URL, registerAccount, startServer } from '../helpers/server.js';
 
 const PW = 'Shared7Password';
 const master = { KPM_MASTER_PASSWORD: MASTER };
@@ -37,18 +37,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       const env = { KPM_SERVER_KEY: 'ab'.repeat(32) };
       const args = ['--database', shared, '--log-level', 'warn'];
       const [one, two] = await Promise.all([startServer({ args, env }), startServer({ args, env })]);
-      const homeA = makeHome();
+      const homeA = initHome(); // a vault as `kpm init` leaves it (the fixture home)
       const homeB = makeHome();
-      const kpm = async (home: string, server: string, a: string[], code = 0, input?: string): Promise<RunResult> => {
-        const r = await run(a, { home, input, env: { ...master, KPM_SERVER: server } });
-        expect(r.code, describeRun(a, r)).toBe(code);
-        return r;
-      };
-      const email = `pair-${engine}@example.org`;
-      await kpm(homeA, one.url, ['register', '--email', email, '--password-stdin', '--region', 'NL'], 0, PW + '\n');
-      const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(one.dataDir).filter((m) => m.to === email).at(-1)!.text)![1];
-      await kpm(homeA, one.url, ['activate', '--code-stdin'], 0, code + '\n');
-      await kpm(homeA, one.url, ['init', '--password-stdin'], 0, MASTER + '\n');
+      /** the one runner (test/helpers/kpm.ts): exit `code`, no stack trace, the master password in no output */
+      const kpm = (home: string, server: string, a: string[], code = 0, input?: string): Promise<RunResult> =>
+        runKpm(home, a, code, { input, env: { ...master, KPM_SERVER: server }, secrets: [MASTER] });
+      // the account through the server's API (registerAccount: `kpm register`/`activate` are tested in server-flow.test.ts)
+      const email = await registerAccount(one, `pair-${engine}@example.org`, PW, 'NL');
       await kpm(homeA, one.url, ['login', email, '--password-stdin'], 0, PW + '\n');
       await kpm(homeA, one.url, ['add', 'pg-bank', '--username', 'pg-user-ann', '--url', 'https://bank.pg.example', '--password-stdin'], 0, 'pg-secret-1\n');
       await kpm(homeA, one.url, ['sync']);

@@ -271,7 +271,8 @@ describe('sync across devices (real server, SQLite)', () => {
       await kpm('d', ['add', 'bg-fail', '--password-stdin'], 0, 'bf-secret\n');
       // wait for the agent's background sync to have run (its run count, not a time)
       let st = await agent();
-      for (let i = 0; i < 100 && !(st.syncRuns > runs && !st.syncPending && st.lastSyncError); i++) {
+      // no deadline of its own (a slow machine only takes longer; the test's timeout bounds it)
+      while (!(st.syncRuns > runs && !st.syncPending && st.lastSyncError)) {
         await new Promise((ok) => setTimeout(ok, 50));
         st = await agent();
       }

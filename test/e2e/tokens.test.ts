@@ -6,8 +6,8 @@ import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
-import { outboxMails, startServer, type RunningServer } from '../helpers/server.js';
+import { describeRun, initHome, kpm as runKpm, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
 import { decodeUtf8, fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
@@ -37,35 +37,29 @@ describe('service tokens (real server, SQLite)', () => {
   let home: string;
   let token: string;
   const master = { KPM_MASTER_PASSWORD: MASTER };
-  const dev = async (args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> => {
-    const r = await run(args, { home, env: { KPM_SERVER: proxy.url, ...env }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    return r;
-  };
+  /** the device: the one runner (test/helpers/kpm.ts) in its home, through the proxy */
+  const dev = (args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
+    runKpm(home, args, code, { input, env: { KPM_SERVER: proxy.url, ...env } });
   // a machine with nothing of kpm: KPM_HOME does not even exist; the token cache goes to KPM_CACHE_DIR
   let machine: string;
   let cacheDir: string;
-  const ci = async (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> => {
-    const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    return r;
-  };
+  const ci = (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> =>
+    runKpm(machine, args, code, { input, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir } });
 
   beforeAll(async () => {
     srv = await startServer();
     proxy = await startProxy(srv.url);
-    home = makeHome();
+    // a copy of the fixture home (no `kpm init`), the account through the server's API (registerAccount:
+    // `kpm register`/`activate` are tested in server-flow.test.ts)
+    home = initHome();
     machine = makeHome();
     cacheDir = join(makeHome(), 'cache');
-    await dev(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, ACCOUNT + '\n');
-    const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).find((m) => m.to.includes(EMAIL))!.text)![1];
-    await dev(['activate', '--code-stdin'], 0, code + '\n');
-    await dev(['init', '--password-stdin'], 0, MASTER + '\n', {});
+    await registerAccount(srv, EMAIL, ACCOUNT, 'DE');
     await dev(['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n', {});
     await dev(['vault', 'create', 'CI']);
     await dev(['add', 'deploy', '--vault', 'CI', '--username', 'bot', '--password-stdin'], 0, 'deploy-secret-1\n');
     await dev(['add', 'x', '--password-stdin'], 0, 'personal-secret\n');
-  }, 300_000); // a hang guard: nine kpm commands with two Argon2id derivations, on a busy machine
+  }, 300_000); // a hang guard: five kpm commands with Argon2id derivations, on a busy machine
 
   it('kpm token create prints the token once on stdout (the vault is synced first)', async () => {
     const r = await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci']);

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  addEntry, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, run, runOk, runTty, stopAgent, withMaster,
+  addEntry, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, run, runOk, runTty, stopAgent, waitUntil, withMaster,
 } from '../helpers/kpm.js';
 
 describe('kpm init on a terminal', () => {
@@ -124,7 +124,7 @@ describe('prompts on a terminal', () => {
       const g = await runOk(['get', 'existing', '--field', 'username'], { home });
       expect(g.stdout).toBe('someone\n');
       await runOk(['lock'], { home });
-      for (let i = 0; i < 50 && agentPid(home); i++) await new Promise((res) => setTimeout(res, 20));
+      await waitUntil('the agent to exit after kpm lock', () => agentPid(home) === undefined);
       expect(agentPid(home)).toBeUndefined();
       expect(JSON.parse((await runOk(['status', '--json'], { home })).stdout).locked).toBe(true);
     } finally {

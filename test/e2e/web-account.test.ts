@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { describeRun, makeHome, run, type RunResult } from '../helpers/kpm.js';
+import { kpm as runKpm, makeHome, type RunResult } from '../helpers/kpm.js';
 import { ROOT, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,11 +27,8 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   let profile: string;
   let home: string;
   let secret = '';
-  const kpm = async (args: string[], code: number, input?: string): Promise<RunResult> => {
-    const r = await run(args, { home, env: { KPM_SERVER: srv.url }, input });
-    expect(r.code, describeRun(args, r)).toBe(code);
-    return r;
-  };
+  /** the one runner (test/helpers/kpm.ts): `kpm ARGS` in the file's home against the server, exit `code` */
+  const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { input, env: { KPM_SERVER: srv.url } });
   const mailsTo = (subject: RegExp) => smtp.mails.filter((m) => m.to === EMAIL && subject.test(m.subject));
   /** Screenshots of the current page at desktop and phone widths. */
   const shoot = async (name: string) => {

@@ -237,10 +237,10 @@ export const withMaster = (pw: string = MASTER): Record<string, string> => ({ KP
  * A fresh KPM_HOME with a vault, as `kpm init --password-stdin` with MASTER leaves it: a copy of the
  * fixture the globalSetup made once per run (./fixtures.ts), so no `kpm init` runs. Every copy holds
  * the same profile: a test of two devices that sync with each other runs `initVault` for each.
+ * `home`: an empty folder to fill instead of a new home (e.g. one at a long path, under a makeHome()).
  */
-export function initHome(): string {
+export function initHome(home: string = makeHome()): string {
   if (FIXTURE_MASTER !== MASTER) throw new Error('e2e: the fixture homes use another master password');
-  const home = makeHome();
   copyFixture(inject('kpmE2eFixtures'), 'init', home);
   return home;
 }
@@ -354,6 +354,19 @@ export async function mapLimit<T, R>(items: T[], n: number, fn: (item: T, i: num
     }),
   );
   return results;
+}
+
+/**
+ * Polls `cond` (every 20 ms) until it holds; throws "timed out waiting for WHAT" after `ms`. For a
+ * state another process reaches on its own (an agent that exits after `kpm lock`, a socket removed):
+ * the bound is far above any machine's delay, so only a state that never comes fails, never a slow one.
+ */
+export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** A small seeded PRNG (mulberry32) so sampled cases are reproducible. */

@@ -329,8 +329,8 @@ export async function smtpReceiver(): Promise<{ port: number; mails: Mail[]; clo
   return { port, mails, close: () => new Promise<void>((ok) => server.close(() => ok())) };
 }
 
-/** Polls `fn` until it returns a value (a mail that arrives over SMTP, a file); fails after `ms`. */
-export async function waitFor<T>(what: string, fn: () => T | undefined, ms = 15_000): Promise<T> {
+/** Polls `fn` until it returns a value (a mail that arrives over SMTP, a file); fails after `ms` (far above any machine's delay). */
+export async function waitFor<T>(what: string, fn: () => T | undefined, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = fn();

@@ -70,7 +70,8 @@ export async function startSshd(authorizedKeys: string[]): Promise<Sshd> {
   let log = '';
   const child: ChildProcess = spawn(SSHD!, ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr!.on('data', (c: Buffer) => (log += c.toString('utf8')));
-  for (let i = 0; i < 200 && !(await banner(port)); i++) {
+  // up to 30 s for the banner (sshd starts in well under a second; the bound only ends a sshd that never listens)
+  for (let i = 0; i < 1200 && !(await banner(port)); i++) {
     if (child.exitCode !== null) throw new Error(`sshd exited: ${log}`);
     await new Promise((r) => setTimeout(r, 25));
   }

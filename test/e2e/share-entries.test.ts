@@ -8,7 +8,7 @@ import SQLite from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentRequest, initHome, kpm as runKpm, makeHome, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { agentRequest, describeRun, initHome, kpm as runKpm, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
+import { describeRun, initHome, kpm as runKpm, makeHome, MASTER, run, type RunResult } from '../helpers/kpm.js';
 import { freshPgDatabase, PG_SKIP_REASON, PG_URL, registerAccount, startServer } from '../helpers/server.js';
 
 const PW = 'Share7Password';

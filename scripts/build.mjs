@@ -46,6 +46,16 @@ await build({
 const cjsBundle = (entryPoints, extra = {}) =>
   build({ entryPoints, outdir: tmp, bundle: true, format: 'cjs', platform: 'node', target: 'node20', outExtension: { '.js': '.cjs' }, sourcemap: false, minify: false, legalComments: 'none', logLevel: 'warning', ...extra });
 await cjsBundle({ fast: 'src/cli/fastpath.ts' });
+// `kpm get` with the master password given and no agent (a CI job, a script): its own small CommonJS
+// file (the vault code, no command-line framework), so the agent's hot path above stays as small as it is.
+await cjsBundle(
+  { fastget: 'src/cli/fastget.ts' },
+  {
+    external: ['argon2'],
+    define: { 'import.meta.url': '__kpmImportMetaUrl' },
+    banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  },
+);
 // A CI job's token reads (`kpm read` / `kpm get` with KPM_TOKEN): their own small CommonJS file, so the
 // agent's hot path above stays as small as it is.
 await cjsBundle(

@@ -10,34 +10,17 @@ import type { KpmPaths } from '../core/paths.js';
 import { WRITE_METHODS, type VaultApi } from '../agent/api.js';
 import { sessionApi } from '../agent/local.js';
 import { agentApi, agentStatus, startAgent } from '../agent/client.js';
-import { info, isInteractive, plural, readStdinText, warn } from './io.js';
+import { info, isInteractive, plural, warn } from './io.js';
 import { askConfirm, askSecret, withRetries } from './prompt.js';
+import { checkPasswordSize, nonInteractiveMasterPassword, type MasterSource } from './masterpw.js';
 
-export interface MasterSource {
-  /** read the master password from stdin */
-  passwordStdin?: boolean;
-}
-
-/** The master password from stdin or KPM_MASTER_PASSWORD, if either was given. */
-export async function nonInteractiveMasterPassword(src: MasterSource): Promise<string | undefined> {
-  if (src.passwordStdin) return readStdinText('master password');
-  const env = process.env.KPM_MASTER_PASSWORD;
-  return env !== undefined && env !== '' ? env : undefined;
-}
+export { checkPasswordSize, MAX_PASSWORD_BYTES, nonInteractiveMasterPassword, type MasterSource } from './masterpw.js';
 
 export async function masterPassword(src: MasterSource, prompt = 'Master password'): Promise<string> {
   const given = await nonInteractiveMasterPassword(src);
   if (given !== undefined) return given;
   if (!isInteractive()) throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   return askSecret(prompt);
-}
-
-/** The most bytes a master or data-vault password may have: larger input is refused before the key derivation. */
-export const MAX_PASSWORD_BYTES = 1024;
-
-export function checkPasswordSize(password: string, what = 'the master password'): void {
-  const n = Buffer.byteLength(password, 'utf8');
-  if (n > MAX_PASSWORD_BYTES) throw usageError(`${what} is longer than 1 KiB (${n} bytes); kpm never accepts such a password`, 'use a passphrase of a few words: 30 to 100 characters are plenty');
 }
 
 /**

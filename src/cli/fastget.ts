@@ -13,6 +13,7 @@ import { resolvePaths } from '../core/paths.js';
 import { EXIT, KpmError, notFound } from '../core/errors.js';
 import { unlockKeyring } from '../vault/keyring.js';
 import { Session } from '../vault/session.js';
+import { listVaultDirs, prefetchLog } from '../vault/store.js';
 import { fieldOf } from '../agent/fields.js';
 import { checkPasswordSize, nonInteractiveMasterPassword } from './masterpw.js';
 import { reportError } from './io.js';
@@ -46,7 +47,10 @@ export async function fastGet(argv: string[]): Promise<number | undefined> {
     const pw = utf8.encode(given);
     let session: Session;
     try {
-      session = await Session.open(paths, await unlockKeyring(paths, pw));
+      // Argon2id runs on other threads from here on: meanwhile this one reads and hashes the logs
+      const unlocking = unlockKeyring(paths, pw);
+      for (const dir of listVaultDirs(paths.vaults)) prefetchLog(dir);
+      session = await Session.open(paths, await unlocking);
     } finally {
       wipe(pw);
     }

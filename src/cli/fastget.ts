@@ -1,7 +1,7 @@
 // The no-agent hot path: `kpm get NAME [--field F] [--vault V] [--raw]` with the master password
 // given (--password-stdin or KPM_MASTER_PASSWORD), as a CI job or a script without an agent runs it.
 // It loads no command-line framework: only the profile's keyring, the vault code and the field
-// picker, the same functions the full program calls (unlockKeyring, Session.open, Session.get,
+// picker, the same functions the full program calls (unlockKeyringAhead, Session.open, Session.get,
 // fieldOf), so it prints, fails and exits as the full program does. Anything else goes to the full
 // program: other options, no keyring yet (a new device installs the downloaded one), shared vaults
 // on this device, a service token, and a name not found while the server may know a shared vault
@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { utf8, wipe } from '../crypto/bytes.js';
 import { resolvePaths } from '../core/paths.js';
 import { EXIT, KpmError, notFound } from '../core/errors.js';
-import { unlockKeyring } from '../vault/keyring.js';
 import { Session } from '../vault/session.js';
-import { listVaultDirs, prefetchLog } from '../vault/store.js';
+import { unlockKeyringAhead } from '../vault/store.js';
 import { fieldOf } from '../agent/fields.js';
 import { checkPasswordSize, nonInteractiveMasterPassword } from './masterpw.js';
 import { reportError } from './io.js';
@@ -47,10 +46,8 @@ export async function fastGet(argv: string[]): Promise<number | undefined> {
     const pw = utf8.encode(given);
     let session: Session;
     try {
-      // Argon2id runs on other threads from here on: meanwhile this one reads and hashes the logs
-      const unlocking = unlockKeyring(paths, pw);
-      for (const dir of listVaultDirs(paths.vaults)) prefetchLog(dir);
-      session = await Session.open(paths, await unlocking);
+      // while Argon2id runs on other threads, this one reads and hashes the logs
+      session = await Session.open(paths, await unlockKeyringAhead(paths, pw));
     } finally {
       wipe(pw);
     }

@@ -4,6 +4,7 @@ import { utf8, wipe } from '../crypto/bytes.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from '../vault/session.js';
+import { unlockKeyringAhead } from '../vault/store.js';
 import { noVaultError, unlockKeyring, type UnlockedProfile } from '../vault/keyring.js';
 import { locked, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
@@ -27,19 +28,20 @@ export async function masterPassword(src: MasterSource, prompt = 'Master passwor
  * Unlocks with the master password from stdin or KPM_MASTER_PASSWORD, else asked on the terminal,
  * up to 3 times while it is wrong (exit 5 after the third); off a terminal without one, exit 4.
  */
-export async function unlockWithPassword(paths: KpmPaths, src: MasterSource, prompt = 'Master password'): Promise<UnlockedProfile> {
+export async function unlockWithPassword(paths: KpmPaths, src: MasterSource, prompt = 'Master password', ahead = false): Promise<UnlockedProfile> {
   const given = await nonInteractiveMasterPassword(src);
-  if (given !== undefined) return unlockProfile(paths, given);
+  if (given !== undefined) return unlockProfile(paths, given, ahead);
   if (!isInteractive()) throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   return withRetries(async () => unlockProfile(paths, await askSecret(prompt)));
 }
 
-export async function unlockProfile(paths: KpmPaths, password: string): Promise<UnlockedProfile> {
+/** `ahead`: the vault logs are read and hashed during the key derivation, for a session opened right after (src/vault/store.ts prefetchLog). */
+export async function unlockProfile(paths: KpmPaths, password: string, ahead = false): Promise<UnlockedProfile> {
   checkPasswordSize(password);
   const pw = utf8.encode(password);
   try {
     if (!existsSync(paths.keyring)) await installDownloaded(paths, pw);
-    return await unlockKeyring(paths, pw);
+    return await (ahead ? unlockKeyringAhead : unlockKeyring)(paths, pw);
   } finally {
     wipe(pw);
   }
@@ -102,7 +104,7 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
   if (given === undefined && !isInteractive()) {
     throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   }
-  const profile = await unlockWithPassword(paths, src);
+  const profile = await unlockWithPassword(paths, src, undefined, given !== undefined);
   const session = await Session.open(paths, profile);
   if (given === undefined && settingsIdleMinutes) {
     const minutes = await settingsIdleMinutes();

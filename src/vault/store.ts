@@ -16,7 +16,8 @@ import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
 import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
-import { deriveKek, type UnlockedProfile } from './keyring.js';
+import { deriveKek, unlockKeyring, type UnlockedProfile } from './keyring.js';
+import type { KpmPaths } from '../core/paths.js';
 import { SUMMARY_INDEX_FILE, summaryIndexGeneration, type IndexOwner } from './summaryindex.js';
 
 export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
@@ -93,6 +94,17 @@ export function prefetchLog(dir: string): void {
   } catch {
     /* the load reads for itself */
   }
+}
+
+/**
+ * unlockKeyring, with every vault's log read and hashed (prefetchLog) while Argon2id runs on its
+ * threads: for a command that opens the session and loads its vaults right after (the no-agent
+ * commands). The key derivation is under way when unlockKeyring returns its promise.
+ */
+export async function unlockKeyringAhead(paths: KpmPaths, password: Uint8Array): Promise<UnlockedProfile> {
+  const unlocking = unlockKeyring(paths, password);
+  for (const dir of listVaultDirs(paths.vaults)) prefetchLog(dir);
+  return unlocking;
 }
 
 /** The prefetched log of `dir` if it was read with exactly this header file; dropped either way. */

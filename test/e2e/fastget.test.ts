@@ -45,6 +45,7 @@ beforeAll(async () => {
   await runOk(['vault', 'create', 'Work'], { home, env });
   await runOk(['add', 'dup', '--vault', 'Work', '--password-stdin'], { home, env, input: 'dup-work\n' });
   await runOk(['add', 'deploy', '--vault', 'Work', '--password-stdin'], { home, env, input: 'deploy-pw\n' });
+  await runOk(['add', 'otp', '--totp', 'otpauth://totp/x?secret=JBSWY3DPEHPK3PXP', '--no-password'], { home, env });
   id = JSON.parse((await runOk(['get', 'site', '--json'], { home, env })).stdout).id;
 }, 120_000);
 
@@ -93,6 +94,20 @@ describe('#17: kpm get without an agent (the no-agent hot path)', () => {
     expect(await out(['get', 'site', '--field', 'url', '--raw'])).toBe('https://site.example');
     expect(await out(['get', 'dup', '--vault', 'Work'])).toBe('dup-work\n');
   }, 240_000);
+
+  it('a TOTP code (its module is a file of its own, dist/fastget-totp.cjs): the one the full program prints just before or after', async () => {
+    const args = ['get', 'otp', '--field', 'totp', '--password-stdin'];
+    const o = { home, input: MASTER + '\n' };
+    const before = await runFull(args, o);
+    const hot = await run(args, o);
+    const after = await runFull(args, o);
+    expect(hot.code, describeRun(args, hot)).toBe(0);
+    expect(hot.stdout).toMatch(/^\d{6}\n$/);
+    expect([before.stdout, after.stdout]).toContain(hot.stdout);
+    const none = await run(['get', 'site', '--field', 'totp', '--password-stdin'], o); // no secret: exit 3, as the full program
+    expect(`${none.code} ${none.stderr}`).toBe(`${(await runFull(['get', 'site', '--field', 'totp', '--password-stdin'], o)).code} ${none.stderr}`);
+    expect(none.code).toBe(3);
+  });
 
   it('does not load the full program (it answers with dist/kpm.mjs and its chunks gone)', async () => {
     const dir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-fastget-'));

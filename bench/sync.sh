@@ -12,8 +12,8 @@ source "$(dirname "$0")/lib/common.sh"
 
 N="${BENCH_ENTRIES:-10000}"
 INC_RUNS="${BENCH_INC_RUNS:-10}"
-# hyperfine when it is there (bench/lib/timecmd.mjs otherwise, as ssh.sh); jq is needed
-ensure_tools hyperfine:hyperfine jq:jq
+# timed by its own loop (no hyperfine); jq is needed
+ensure_tools jq:jq
 have jq || die "jq is required"
 build_kpm
 new_run_dir
@@ -47,30 +47,32 @@ FIRST_PULL=$(KPM_HOME="$B" timed "$KPM" sync)
 got="$(KPM_HOME="$B" "$KPM" list --json | jq length)"
 [ "$got" = "$N" ] || die "device B has $got entries after the first sync, expected $N"
 
-push_times=() pull_times=()
+# The floor is timed in the same loop, one of each per round, so that a change of load hits all alike.
+push_times=() pull_times=() node_times=() get_times=() list_times=()
 for i in $(seq "$INC_RUNS"); do
   printf 'inc-secret-%s\n' "$i" | KPM_HOME="$A" "$KPM" --offline add "inc$i" --password-stdin --no-check >/dev/null 2>&1 || die "add failed"
   push_times+=("$(KPM_HOME="$A" timed "$KPM" sync)")
   pull_times+=("$(KPM_HOME="$B" timed "$KPM" sync)")
+  node_times+=("$(timed node -e 0)")
+  get_times+=("$(KPM_HOME="$B" timed "$KPM" get site1)")
+  list_times+=("$(KPM_HOME="$B" timed "$KPM" list)")
 done
 [ "$(KPM_HOME="$B" "$KPM" get "inc$INC_RUNS")" = "inc-secret-$INC_RUNS" ] || die "device B did not receive the change"
 INC_PUSH=$(printf '%s\n' "${push_times[@]}" | median)
 INC_PULL=$(printf '%s\n' "${pull_times[@]}" | median)
 
-floor=(-n 'node -e 0' 'node -e 0' -n 'kpm get (agent)' "env KPM_HOME=$B $KPM get site1" -n 'kpm list (agent)' "env KPM_HOME=$B $KPM list")
-if have hyperfine; then hf "$RUN_DIR/floor.json" "${floor[@]}"; else node "$BENCH_DIR/lib/timecmd.mjs" "$RUN_DIR/floor.json" "$RUNS" "$WARMUP" "${floor[@]}"; fi
-NODE=$(median_ms "$RUN_DIR/floor.json" 'node -e 0')
-GET=$(median_ms "$RUN_DIR/floor.json" 'kpm get (agent)')
-LIST=$(median_ms "$RUN_DIR/floor.json" 'kpm list (agent)')
+NODE=$(printf '%s\n' "${node_times[@]}" | median)
+GET=$(printf '%s\n' "${get_times[@]}" | median)
+LIST=$(printf '%s\n' "${list_times[@]}" | median)
 
 header "sync over loopback, $N entries (SQLite server, agents unlocked)"
 value "first sync, A sends $N entries" "$FIRST_PUSH" ms "< 2000 ms" 2000
 value "first sync, new device B receives $N" "$FIRST_PULL" ms "< 2000 ms" 2000
 value "one change, A sends (median of $INC_RUNS)" "$INC_PUSH" ms "< 100 ms" 100
 value "one change, B receives (median of $INC_RUNS)" "$INC_PULL" ms "< 100 ms" 100
-value "floor: node -e 0" "$NODE" ms
-value "floor: kpm get through the agent" "$GET" ms
-value "kpm list of the $N entries (agent)" "$LIST" ms
+value "floor: node -e 0 (median, same loop)" "$NODE" ms
+value "floor: kpm get through the agent (same loop)" "$GET" ms
+value "kpm list of the $N entries (agent, same loop)" "$LIST" ms
 ratio "one change sent / kpm get (agent)" "$INC_PUSH" "$GET" "≤ 1.3" 1.3
 ratio "one change received / kpm get (agent)" "$INC_PULL" "$GET" "≤ 1.3" 1.3
 ratio "first sync sent / kpm list (agent, $N)" "$FIRST_PUSH" "$LIST" "≤ 10" 10

@@ -71,6 +71,24 @@ interface PrefetchedLog {
   header: Uint8Array;
   logHead: Uint8Array;
   decoded: { records: LogRecord[]; chain?: Uint8Array };
+  /** what a full load builds from these records (none when a version went backwards: the load says so) */
+  built?: { index: LatestRecords; counts: Map<string, number>; purgePending: boolean };
+}
+
+/**
+ * Takes `records` (in log order) into the latest-record index and the per-entry record counts;
+ * returns true when one of them is a purge or history cut that compaction must still carry out.
+ */
+function applyRecords(records: readonly LogRecord[], index: LatestRecords, counts: Map<string, number>, onBackwards: (r: LogRecord) => Error): boolean {
+  let purgePending = false;
+  for (const r of records) {
+    const id = toHex(r.entryId);
+    const prev = index.latest.get(id);
+    index.apply(r, onBackwards);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+    if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) purgePending = true;
+  }
+  return purgePending;
 }
 const prefetched = new Map<string, PrefetchedLog>();
 
@@ -90,7 +108,16 @@ export function prefetchLog(dir: string): void {
     const all = readRange(join(dir, logFile(h.commit.generation)), 0, h.commit.logLength);
     const decoded = decodeRecords(all.subarray(LOG_HEADER_BYTES), initialChain(h.vaultId));
     if (headerStamp(dir) !== stamp) return; // a writer committed meanwhile
-    prefetched.set(dir, { stamp, header, logHead: all.subarray(0, LOG_HEADER_BYTES), decoded });
+    let built: PrefetchedLog['built'];
+    try {
+      const index = new LatestRecords();
+      const counts = new Map<string, number>();
+      const purgePending = applyRecords(decoded.records, index, counts, () => new Error('version went backwards'));
+      built = { index, counts, purgePending };
+    } catch {
+      built = undefined; // the load builds it again and reports the corrupt log with the vault's name
+    }
+    prefetched.set(dir, { stamp, header, logHead: all.subarray(0, LOG_HEADER_BYTES), decoded, built });
   } catch {
     /* the load reads for itself */
   }
@@ -183,11 +210,15 @@ interface SyncMarks {
 
 export class Vault {
   /** latest record per entry id (hex) and live entries by name tag (src/vault/records.ts); loaded on first use */
-  private readonly index = new LatestRecords();
-  private readonly records = this.index.latest;
-  private readonly liveByTag = this.index.liveByTag;
+  private index = new LatestRecords();
+  private get records(): Map<string, LogRecord> {
+    return this.index.latest;
+  }
+  private get liveByTag(): Map<string, string> {
+    return this.index.liveByTag;
+  }
   /** records per entry id (hex) in the current log: what compaction would drop follows from it */
-  private readonly counts = new Map<string, number>();
+  private counts = new Map<string, number>();
   /** the log holds a purge or history-cut record not yet compacted away */
   private purgePending = false;
   private recordsLoaded = false;
@@ -417,13 +448,14 @@ export class Vault {
     }
     const { records, chain } = ahead ? ahead.decoded : decodeRecords(readRange(path, this.loadedLength, c.logLength), verifyChain ? this.loadedChain : undefined);
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
-    const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
-    for (const r of records) {
-      const id = toHex(r.entryId);
-      const prev = this.records.get(id);
-      this.index.apply(r, backwards);
-      this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-      if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) this.purgePending = true;
+    if (ahead?.built) {
+      // built from the same records, in the same order, by the same code (applyRecords)
+      this.index = ahead.built.index;
+      this.counts = ahead.built.counts;
+      this.purgePending = ahead.built.purgePending;
+    } else {
+      const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
+      if (applyRecords(records, this.index, this.counts, backwards)) this.purgePending = true;
     }
     this.recordsLoaded = true;
     this.chainVerified = verifyChain && (incremental ? this.chainVerified : true);

@@ -5,6 +5,7 @@
 import { build } from 'esbuild';
 import { renameSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { dirname, relative, resolve } from 'node:path';
 
 // Build into a private folder and swap it in, so a kpm running meanwhile never sees a half-built dist/.
 const dist = fileURLToPath(new URL('../dist', import.meta.url));
@@ -46,6 +47,36 @@ await build({
 const cjsBundle = (entryPoints, extra = {}) =>
   build({ entryPoints, outdir: tmp, bundle: true, format: 'cjs', platform: 'node', target: 'node20', outExtension: { '.js': '.cjs' }, sourcemap: false, minify: false, legalComments: 'none', logLevel: 'warning', ...extra });
 await cjsBundle({ fast: 'src/cli/fastpath.ts' });
+// `kpm get` with the master password given and no agent (a CI job, a script): its own small CommonJS
+// file (the vault code, no command-line framework), so the agent's hot path above stays as small as it is.
+// Modules it reaches only on paths a get never takes (the retention settings: conf and ajv, for a
+// write's compaction; a TOTP code: otpauth) are CommonJS files of their own next to it, required
+// when reached, so that Node does not compile them on every call.
+const metaUrl = {
+  define: { 'import.meta.url': '__kpmImportMetaUrl' },
+  banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+const lazy = { 'src/settings/retention.ts': 'fastget-retention', 'src/vault/totp.ts': 'fastget-totp' };
+await cjsBundle(Object.fromEntries(Object.entries(lazy).map(([src, out]) => [out, src])), { external: ['argon2'], ...metaUrl });
+await cjsBundle(
+  { fastget: 'src/cli/fastget.ts' },
+  {
+    external: ['argon2'],
+    ...metaUrl,
+    plugins: [
+      {
+        name: 'kpm-lazy-files',
+        setup(b) {
+          b.onResolve({ filter: /\/(retention|totp)\.js$/ }, (a) => {
+            if (a.kind !== 'dynamic-import') return undefined;
+            const src = relative(process.cwd(), resolve(dirname(a.importer), a.path.replace(/\.js$/, '.ts')));
+            return lazy[src] ? { path: `./${lazy[src]}.cjs`, external: true } : undefined;
+          });
+        },
+      },
+    ],
+  },
+);
 // A CI job's token reads (`kpm read` / `kpm get` with KPM_TOKEN): their own small CommonJS file, so the
 // agent's hot path above stays as small as it is.
 await cjsBundle(

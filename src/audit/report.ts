@@ -58,6 +58,8 @@ export interface ReportOptions {
   maxAgeDays: number;
   /** strengths of `strengthJobs(entries).jobs`, in that order; required for `weak` */
   strengths?: readonly StrengthEstimate[];
+  /** `strengthJobs(entries)` as the caller made it for `strengths` (made here when not given) */
+  jobs?: StrengthJobs;
   /** breach count by password (undefined: not found); required for `breached` */
   breachCount?: (password: string) => number | undefined;
   skipped?: AuditReport['skipped'];
@@ -93,7 +95,13 @@ export function userInputsOf(e: EntryView): string[] {
  * The checked entries and the distinct (password, user inputs) pairs to estimate, in a stable order.
  * `slot[i]` tells which pair entry `checked[i]` uses.
  */
-export function strengthJobs(entries: readonly EntryView[]): { checked: EntryView[]; jobs: { password: string; inputs: string[] }[]; slot: number[] } {
+export interface StrengthJobs {
+  checked: EntryView[];
+  jobs: { password: string; inputs: string[] }[];
+  slot: number[];
+}
+
+export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
   const key = randomBytes(32);
   const checked: EntryView[] = [];
   const jobs: { password: string; inputs: string[] }[] = [];
@@ -134,7 +142,7 @@ const byPlace = (a: EntryRef, b: EntryRef) => a.vault.localeCompare(b.vault) || 
 
 export function buildReport(entries: readonly EntryView[], o: ReportOptions): AuditReport {
   const weakCheck = o.checks.has('weak') && o.strengths !== undefined;
-  const { checked, slot } = weakCheck ? strengthJobs(entries) : { checked: entries.filter((e) => passwordOf(e) !== undefined), slot: [] };
+  const { checked, slot } = weakCheck ? (o.jobs ?? strengthJobs(entries)) : { checked: entries.filter((e) => passwordOf(e) !== undefined), slot: [] };
   const report: AuditReport = {
     summary: { checked: checked.length, weak: 0, reused: 0, old: 0, breached: 0 },
     weak: [],

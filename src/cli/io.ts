@@ -81,14 +81,17 @@ export function reportError(e: unknown): number {
   return EXIT.error;
 }
 
-let stdinCache: Promise<Buffer> | undefined;
+// stdin is read once per process, and kept on globalThis: the hot paths (dist/fast*.cjs) and the
+// full program are separate bundles, and a hot path that steps aside after reading the master
+// password hands the same bytes to the full program.
+const shared = globalThis as { __kpmStdin?: Promise<Buffer> };
 export function readStdinBytes(): Promise<Buffer> {
-  stdinCache ??= (async () => {
+  shared.__kpmStdin ??= (async () => {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   })();
-  return stdinCache;
+  return shared.__kpmStdin;
 }
 
 /** Reads stdin as strict UTF-8; with `firstLine`, only up to the first newline (for secrets). */

@@ -4,26 +4,18 @@ import { utf8, wipe } from '../crypto/bytes.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Session } from '../vault/session.js';
+import { unlockKeyringAhead } from '../vault/store.js';
 import { noVaultError, unlockKeyring, type UnlockedProfile } from '../vault/keyring.js';
 import { locked, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import { WRITE_METHODS, type VaultApi } from '../agent/api.js';
 import { sessionApi } from '../agent/local.js';
 import { agentApi, agentStatus, startAgent } from '../agent/client.js';
-import { info, isInteractive, plural, readStdinText, warn } from './io.js';
+import { info, isInteractive, plural, warn } from './io.js';
 import { askConfirm, askSecret, withRetries } from './prompt.js';
+import { checkPasswordSize, nonInteractiveMasterPassword, type MasterSource } from './masterpw.js';
 
-export interface MasterSource {
-  /** read the master password from stdin */
-  passwordStdin?: boolean;
-}
-
-/** The master password from stdin or KPM_MASTER_PASSWORD, if either was given. */
-export async function nonInteractiveMasterPassword(src: MasterSource): Promise<string | undefined> {
-  if (src.passwordStdin) return readStdinText('master password');
-  const env = process.env.KPM_MASTER_PASSWORD;
-  return env !== undefined && env !== '' ? env : undefined;
-}
+export { checkPasswordSize, MAX_PASSWORD_BYTES, nonInteractiveMasterPassword, type MasterSource } from './masterpw.js';
 
 export async function masterPassword(src: MasterSource, prompt = 'Master password'): Promise<string> {
   const given = await nonInteractiveMasterPassword(src);
@@ -32,31 +24,24 @@ export async function masterPassword(src: MasterSource, prompt = 'Master passwor
   return askSecret(prompt);
 }
 
-/** The most bytes a master or data-vault password may have: larger input is refused before the key derivation. */
-export const MAX_PASSWORD_BYTES = 1024;
-
-export function checkPasswordSize(password: string, what = 'the master password'): void {
-  const n = Buffer.byteLength(password, 'utf8');
-  if (n > MAX_PASSWORD_BYTES) throw usageError(`${what} is longer than 1 KiB (${n} bytes); kpm never accepts such a password`, 'use a passphrase of a few words: 30 to 100 characters are plenty');
-}
-
 /**
  * Unlocks with the master password from stdin or KPM_MASTER_PASSWORD, else asked on the terminal,
  * up to 3 times while it is wrong (exit 5 after the third); off a terminal without one, exit 4.
  */
-export async function unlockWithPassword(paths: KpmPaths, src: MasterSource, prompt = 'Master password'): Promise<UnlockedProfile> {
+export async function unlockWithPassword(paths: KpmPaths, src: MasterSource, prompt = 'Master password', ahead = false): Promise<UnlockedProfile> {
   const given = await nonInteractiveMasterPassword(src);
-  if (given !== undefined) return unlockProfile(paths, given);
+  if (given !== undefined) return unlockProfile(paths, given, ahead);
   if (!isInteractive()) throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   return withRetries(async () => unlockProfile(paths, await askSecret(prompt)));
 }
 
-export async function unlockProfile(paths: KpmPaths, password: string): Promise<UnlockedProfile> {
+/** `ahead`: the vault logs are read and hashed during the key derivation, for a session opened right after (src/vault/store.ts prefetchLog). */
+export async function unlockProfile(paths: KpmPaths, password: string, ahead = false): Promise<UnlockedProfile> {
   checkPasswordSize(password);
   const pw = utf8.encode(password);
   try {
     if (!existsSync(paths.keyring)) await installDownloaded(paths, pw);
-    return await unlockKeyring(paths, pw);
+    return await (ahead ? unlockKeyringAhead : unlockKeyring)(paths, pw);
   } finally {
     wipe(pw);
   }
@@ -119,7 +104,7 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
   if (given === undefined && !isInteractive()) {
     throw locked('the vault is locked', 'run `kpm unlock` first, or pass the master password with --password-stdin or KPM_MASTER_PASSWORD');
   }
-  const profile = await unlockWithPassword(paths, src);
+  const profile = await unlockWithPassword(paths, src, undefined, given !== undefined);
   const session = await Session.open(paths, profile);
   if (given === undefined && settingsIdleMinutes) {
     const minutes = await settingsIdleMinutes();

@@ -16,7 +16,8 @@ import { corrupt, KpmError, EXIT, wrongPassword } from '../core/errors.js';
 import { MAX_PAYLOAD_BYTES, type EntryPayload } from './entry.js';
 import { decryptRecord, LatestRecords, nameTagOf } from './records.js';
 import { addRange, confirmedVersions, isConfirmed, LogMovedError, pendingOf, planAdopt, planPull, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
-import { deriveKek, type UnlockedProfile } from './keyring.js';
+import { deriveKek, unlockKeyring, type UnlockedProfile } from './keyring.js';
+import type { KpmPaths } from '../core/paths.js';
 import { SUMMARY_INDEX_FILE, summaryIndexGeneration, type IndexOwner } from './summaryindex.js';
 
 export { LogMovedError, type ApplyPullOptions, type LogMarks, type PullApplied, type VerifiedPull } from './synclog.js';
@@ -40,9 +41,105 @@ class LogRaceError extends Error {
 }
 
 export function readVaultHeader(dir: string): VaultHeader {
+  return decodeVaultHeader(readHeaderFile(dir));
+}
+
+function readHeaderFile(dir: string): Uint8Array {
   const file = readFileOrNull(join(dir, HEADER_FILE));
   if (!file) throw corrupt(`vault header missing in ${dir}`);
-  return decodeVaultHeader(file);
+  return file;
+}
+
+/** The header file's identity (inode, mtime, size): a writer's commit changes it. */
+function headerStamp(dir: string): string {
+  try {
+    const st = fs.statSync(join(dir, HEADER_FILE));
+    return `${st.ino}:${st.mtimeMs}:${st.size}`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A vault log read and hashed before its key is known (prefetchLog): the bytes a full load reads
+ * and the hash chain over them. Taken once, by the next full load of the same folder, and only when
+ * the header file is byte for byte the one read with it (and its stamp is unchanged): that load then
+ * verifies this header's MAC and compares the chain with its commit, as if it had read the log itself.
+ */
+interface PrefetchedLog {
+  stamp: string;
+  header: Uint8Array;
+  logHead: Uint8Array;
+  decoded: { records: LogRecord[]; chain?: Uint8Array };
+  /** what a full load builds from these records (none when a version went backwards: the load says so) */
+  built?: { index: LatestRecords; counts: Map<string, number>; purgePending: boolean };
+}
+
+/**
+ * Takes `records` (in log order) into the latest-record index and the per-entry record counts;
+ * returns true when one of them is a purge or history cut that compaction must still carry out.
+ */
+function applyRecords(records: readonly LogRecord[], index: LatestRecords, counts: Map<string, number>, onBackwards: (r: LogRecord) => Error): boolean {
+  let purgePending = false;
+  for (const r of records) {
+    const id = toHex(r.entryId);
+    const prev = index.latest.get(id);
+    index.apply(r, onBackwards);
+    counts.set(id, (counts.get(id) ?? 0) + 1);
+    if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) purgePending = true;
+  }
+  return purgePending;
+}
+const prefetched = new Map<string, PrefetchedLog>();
+
+/**
+ * Reads and hashes the committed log of the vault in `dir` ahead of its first load. The hash chain
+ * needs no key, so this runs while the key derivation (Argon2id, on other threads) does: the no-agent
+ * `kpm get` (src/cli/fastget.ts). Nothing is trusted here: any failure leaves the load to read (and
+ * report) for itself.
+ */
+export function prefetchLog(dir: string): void {
+  try {
+    const stamp = headerStamp(dir);
+    const header = readFileOrNull(join(dir, HEADER_FILE));
+    if (!header || !stamp) return;
+    const h = decodeVaultHeader(header);
+    if (h.commit.logLength < LOG_HEADER_BYTES) return;
+    const all = readRange(join(dir, logFile(h.commit.generation)), 0, h.commit.logLength);
+    const decoded = decodeRecords(all.subarray(LOG_HEADER_BYTES), initialChain(h.vaultId));
+    if (headerStamp(dir) !== stamp) return; // a writer committed meanwhile
+    let built: PrefetchedLog['built'];
+    try {
+      const index = new LatestRecords();
+      const counts = new Map<string, number>();
+      const purgePending = applyRecords(decoded.records, index, counts, () => new Error('version went backwards'));
+      built = { index, counts, purgePending };
+    } catch {
+      built = undefined; // the load builds it again and reports the corrupt log with the vault's name
+    }
+    prefetched.set(dir, { stamp, header, logHead: all.subarray(0, LOG_HEADER_BYTES), decoded, built });
+  } catch {
+    /* the load reads for itself */
+  }
+}
+
+/**
+ * unlockKeyring, with every vault's log read and hashed (prefetchLog) while Argon2id runs on its
+ * threads: for a command that opens the session and loads its vaults right after (the no-agent
+ * commands). The key derivation is under way when unlockKeyring returns its promise.
+ */
+export async function unlockKeyringAhead(paths: KpmPaths, password: Uint8Array): Promise<UnlockedProfile> {
+  const unlocking = unlockKeyring(paths, password);
+  for (const dir of listVaultDirs(paths.vaults)) prefetchLog(dir);
+  return unlocking;
+}
+
+/** The prefetched log of `dir` if it was read with exactly this header file; dropped either way. */
+function takePrefetched(dir: string, stamp: string, header: Uint8Array): PrefetchedLog | undefined {
+  const pf = prefetched.get(dir);
+  if (!pf) return undefined;
+  prefetched.delete(dir);
+  return pf.stamp === stamp && bytesEqual(pf.header, header) ? pf : undefined;
 }
 
 export function listVaultDirs(vaultsDir: string): string[] {
@@ -113,11 +210,15 @@ interface SyncMarks {
 
 export class Vault {
   /** latest record per entry id (hex) and live entries by name tag (src/vault/records.ts); loaded on first use */
-  private readonly index = new LatestRecords();
-  private readonly records = this.index.latest;
-  private readonly liveByTag = this.index.liveByTag;
+  private index = new LatestRecords();
+  private get records(): Map<string, LogRecord> {
+    return this.index.latest;
+  }
+  private get liveByTag(): Map<string, string> {
+    return this.index.liveByTag;
+  }
   /** records per entry id (hex) in the current log: what compaction would drop follows from it */
-  private readonly counts = new Map<string, number>();
+  private counts = new Map<string, number>();
   /** the log holds a purge or history-cut record not yet compacted away */
   private purgePending = false;
   private recordsLoaded = false;
@@ -253,12 +354,7 @@ export class Vault {
   }
 
   private stamp(): string {
-    try {
-      const st = fs.statSync(join(this.dir, HEADER_FILE));
-      return `${st.ino}:${st.mtimeMs}:${st.size}`;
-    } catch {
-      return '';
-    }
+    return headerStamp(this.dir);
   }
 
   /** Latest record per entry id, loaded (and its hash chain verified) on first use. */
@@ -314,7 +410,8 @@ export class Vault {
 
   private loadOnce(verifyChain: boolean): void {
     const stamp = this.stamp();
-    const h = readVaultHeader(this.dir);
+    const headerFile = readHeaderFile(this.dir);
+    const h = decodeVaultHeader(headerFile);
     this.verifyMac(h);
     const c = h.commit;
     const path = join(this.dir, logFile(c.generation));
@@ -324,13 +421,16 @@ export class Vault {
     // Read only the new records when the log grew, unless the part already read must now be verified.
     const incremental =
       this.recordsLoaded && this.header.commit.generation === c.generation && c.logLength >= this.loadedLength && (!verifyChain || this.chainVerified);
+    // read (and hashed) ahead, before the key was known: the same bytes this header commits to
+    const pf = takePrefetched(this.dir, stamp, headerFile);
+    const ahead = pf && !incremental && verifyChain ? pf : undefined;
     if (!incremental) {
       this.index.clear();
       this.counts.clear();
       this.purgePending = false;
       this.recordsLoaded = false; // until this load succeeds, nothing is loaded
       if (c.logLength < LOG_HEADER_BYTES) throw corrupt('vault log is truncated or corrupt');
-      checkLogHeader(readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
+      checkLogHeader(ahead ? ahead.logHead : readRange(path, 0, LOG_HEADER_BYTES), h.vaultId);
       this.loadedLength = LOG_HEADER_BYTES;
       this.loadedChain = initialChain(h.vaultId);
     }
@@ -346,16 +446,16 @@ export class Vault {
       // writer committed since we read the header.
       throw new LogRaceError(`vault "${this.meta.name}" log has bytes that were never committed (tampered or corrupt)`, this.stamp() !== stamp);
     }
-    const bytes = readRange(path, this.loadedLength, c.logLength);
-    const { records, chain } = decodeRecords(bytes, verifyChain ? this.loadedChain : undefined);
+    const { records, chain } = ahead ? ahead.decoded : decodeRecords(readRange(path, this.loadedLength, c.logLength), verifyChain ? this.loadedChain : undefined);
     if (chain && !bytesEqual(chain, c.chain)) throw corrupt(`vault "${this.meta.name}" log is corrupt or was tampered with (hash chain mismatch)`);
-    const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
-    for (const r of records) {
-      const id = toHex(r.entryId);
-      const prev = this.records.get(id);
-      this.index.apply(r, backwards);
-      this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
-      if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) this.purgePending = true;
+    if (ahead?.built) {
+      // built from the same records, in the same order, by the same code (applyRecords)
+      this.index = ahead.built.index;
+      this.counts = ahead.built.counts;
+      this.purgePending = ahead.built.purgePending;
+    } else {
+      const backwards = () => corrupt(`vault "${this.meta.name}" log is corrupt (version went backwards)`);
+      if (applyRecords(records, this.index, this.counts, backwards)) this.purgePending = true;
     }
     this.recordsLoaded = true;
     this.chainVerified = verifyChain && (incremental ? this.chainVerified : true);

@@ -74,6 +74,15 @@ describe('buildReport', () => {
     expect(r.summary.weak).toBe(2);
   });
 
+  it('#17: the jobs the caller made for the estimates (kpm audit hands them in) give the same report as jobs made again', async () => {
+    const jobs = strengthJobs(ENTRIES);
+    const s = await estimateAll(jobs.jobs);
+    const o = { checks: ALL, now: NOW, minScore: 3, maxAgeDays: 365, strengths: s, breachCount: (pw: string) => (pw === SHARED ? 7 : undefined) };
+    const given = buildReport(ENTRIES, { ...o, jobs });
+    expect(given).toEqual(buildReport(ENTRIES, o));
+    expect(given.summary).toMatchObject({ weak: 2, breached: 3, reused: 5 });
+  });
+
   it('respects the min_score threshold', async () => {
     const s = await strengths(ENTRIES);
     expect(buildReport(ENTRIES, { checks: ALL, now: NOW, minScore: 0, maxAgeDays: 365, strengths: s }).weak).toEqual([]);

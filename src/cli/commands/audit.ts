@@ -133,7 +133,8 @@ async function runAudit(o: AuditOptions): Promise<void> {
     } finally {
       await api.close();
     }
-    const { checked, jobs } = checks.has('weak') ? strengthJobs(entries) : { checked: entries.filter((e) => passwordOf(e) !== undefined), jobs: [] };
+    const made = checks.has('weak') ? strengthJobs(entries) : undefined;
+    const { checked, jobs } = made ?? { checked: entries.filter((e) => passwordOf(e) !== undefined), jobs: [] };
     const progress = new Progress(Boolean(process.stderr.isTTY) && checked.length > 200);
     const errors: AuditError[] = [];
 
@@ -166,7 +167,7 @@ async function runAudit(o: AuditOptions): Promise<void> {
       if (breachError.hint) info(`hint: ${breachError.hint}`);
     }
 
-    const report = buildReport(entries, { checks, now: new Date(), minScore: settings.audit_min_score, maxAgeDays: settings.audit_max_age_days, strengths, breachCount, skipped, vaultsNotChecked, errors });
+    const report = buildReport(entries, { checks, now: new Date(), minScore: settings.audit_min_score, maxAgeDays: settings.audit_max_age_days, strengths, jobs: made, breachCount, skipped, vaultsNotChecked, errors });
     if (o.json) json(report);
     else printReport(report, checks, settings.audit_min_score, settings.audit_max_age_days);
 

@@ -176,7 +176,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
     } finally {
       stopAgent(home);
     }
-  }, 60_000);
+  });
 
   it("S2: the agent refuses to start in a run folder that is a symlink or another user's (exit 9), and holds no keys", async () => {
     const home = initHome();
@@ -197,7 +197,7 @@ describe.skipIf(!ROOT)('S2: another local user cannot plant a fake agent', () =>
       stopAgent(home);
       fs.rmSync(elsewhere, { recursive: true, force: true });
     }
-  }, 60_000);
+  });
 });
 
 describe('S9: one agent per profile', () => {
@@ -225,7 +225,7 @@ describe('S13: the agent validates every request against its method', () => {
     home = initHome();
     await runOk(['add', 'site', '--password-stdin'], { home, env: { KPM_MASTER_PASSWORD: MASTER }, input: 'the-real-value\n' });
     expect((await unlock(home)).code).toBe(0);
-  }, 60_000);
+  });
   afterAll(() => stopAgent(home));
 
   it('S13: a malformed `add` is refused (exit 2) and later `kpm get` and `kpm list` still work', async () => {
@@ -323,5 +323,5 @@ describe('the $EDITOR scratch file for notes', () => {
     expect(fs.existsSync(rep.file)).toBe(false);
     expect(fs.readdirSync(join(home, 'run')).filter((n) => n.startsWith('edit-'))).toEqual([]);
     expect((await runOk(['get', 'memo'], { home, env: { KPM_MASTER_PASSWORD: MASTER } })).stdout).toBe('line one\nline two\n');
-  }, 60_000);
+  });
 });

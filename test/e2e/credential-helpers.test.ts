@@ -205,7 +205,7 @@ describe('docker-credential-kpm', () => {
 
   beforeAll(async () => {
     home = initHome(); // a vault as `kpm init` leaves it (the fixture home)
-  }, 60_000);
+  });
 
   it('store, get, list, erase with JSON on stdin/stdout; "not found" as docker expects it', async () => {
     const server = 'https://index.docker.io/v1/';

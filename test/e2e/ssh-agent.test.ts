@@ -260,7 +260,7 @@ describe.skipIf(missingOpenSsh() !== undefined)('kpm ssh: import and bad input',
     home = makeHome();
     await runOk(['init', '--password-stdin'], { home, input: MASTER + '\n' });
     await runOk(['add', 'site', '--username', 'u', '--password-stdin', '--no-check'], { home, env, input: 'pw\n' });
-  }, 60_000);
+  });
 
   it('a passphrase-protected ssh-keygen key: wrong passphrase exit 5, right one imports; the vault key equals the file', async () => {
     const f = join(home, 'id_locked');

@@ -55,7 +55,7 @@ describe.skipIf(!HAVE_CHROMIUM)('kpm login --sso through kpm-server for a provid
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
-  }, 60_000);
+  });
   afterAll(async () => {
     await context?.close();
     await srv?.stop();

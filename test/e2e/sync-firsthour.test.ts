@@ -45,7 +45,7 @@ describe('sync: the first hour (real server, SQLite)', () => {
 
   beforeAll(async () => {
     srv = await startServer();
-  }, 60_000);
+  });
 
   it('a device with its own vault signs in to an account that has one: login says so (exit 7), sync raises no tamper alarm, --merge brings its entries in', async () => {
     const email = await newAccountWithVault('a1');

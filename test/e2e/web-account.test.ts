@@ -59,7 +59,7 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
-  }, 60_000);
+  });
   afterAll(async () => {
     await context?.close();
     await srv?.stop();

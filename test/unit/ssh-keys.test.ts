@@ -69,7 +69,7 @@ describe.skipIf(!HAVE_KEYGEN)('OpenSSH private keys from ssh-keygen', () => {
     made.ecdsa521 = keygen('ec521', ['-t', 'ecdsa', '-b', '521', '-N', '', '-C', 'e521']);
     made.protected = keygen('edp', ['-t', 'ed25519', '-N', 'correct pass phrase', '-C', 'locked']);
     made.rsaProtected = keygen('rsap', ['-t', 'rsa', '-b', '2048', '-N', 'rsa pass', '-C', 'locked rsa']);
-  }, 60_000);
+  });
 
   for (const kind of ['ed25519', 'rsa', 'ecdsa256', 'ecdsa384', 'ecdsa521']) {
     it(`${kind}: same public key and fingerprint as ssh-keygen; kpm's serialisation reads back in ssh-keygen; signatures verify`, () => {
@@ -108,7 +108,7 @@ describe.skipIf(!HAVE_KEYGEN)('OpenSSH private keys from ssh-keygen', () => {
       // what kpm stores is unencrypted (only the vault's ciphertext protects it)
       expect(parsePrivateFile(serializePrivate(k)).encrypted).toBe(false);
     }
-  }, 30_000);
+  });
 
   it('keys kpm generates are read by ssh-keygen (ed25519, rsa, ecdsa)', () => {
     for (const [kind, bits] of [['ed25519', undefined], ['rsa', 2048], ['ecdsa', 256], ['ecdsa', 384], ['ecdsa', 521]] as const) {
@@ -117,7 +117,7 @@ describe.skipIf(!HAVE_KEYGEN)('OpenSSH private keys from ssh-keygen', () => {
       expect(line).toBe(publicLine(k.publicBlob, `gen-${kind}`));
       expect(parsePublicLine(line).blob.equals(k.publicBlob)).toBe(true);
     }
-  }, 30_000);
+  });
 
   it('bad input: other formats, garbage, a corrupted key, bad options give one clear usage error', () => {
     const pem = execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519'], { encoding: 'utf8' });

@@ -108,7 +108,7 @@ describe('R18: what the server stores', () => {
       recovery_codes: ['id', 'account_id', 'code_hash', 'used_at'],
       resets: ['code_hash', 'account_id', 'expires_at'],
       // service tokens: SHA-256 of a key derived from the token's secret, and the vault key sealed by the client
-      service_tokens: ['id', 'account_id', 'vault_id', 'name', 'auth_hash', 'wrapped_key', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'],
+      service_tokens: ['id', 'account_id', 'vault_id', 'name', 'auth_hash', 'wrapped_key', 'created_at', 'expires_at', 'revoked_at', 'last_used_at', 'shared'], // shared: 0 or 1 (own or shared vault, migration 008)
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
       // shared vaults (docs/SHARING.md): public identity records, owner-signed memberships, key bundles
       // wrapped for each member's X25519 key, members' signed acceptances, writer-signed sealed records

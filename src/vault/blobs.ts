@@ -159,6 +159,46 @@ export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, w
 }
 
 /**
+ * The checks of one blob's chunks, in order, for both decrypt paths: the header, each chunk's
+ * length, flag and tag, and the size against the record. Throws exit 8 on the first failure.
+ */
+class ChunkOpener {
+  private index = 0;
+  size = 0;
+  private readonly aad: ChunkAad;
+  constructor(
+    private readonly file: StoredFile,
+    private readonly key: Uint8Array,
+    blobId: Uint8Array,
+  ) {
+    this.aad = new ChunkAad(blobId);
+  }
+  static checkHeader(file: StoredFile, header: Uint8Array, got: number, blobId: Uint8Array): void {
+    if (got !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
+  }
+  /** The next chunk's plaintext; `final`: no byte of the blob follows this chunk. */
+  open(sealed: Uint8Array, final: boolean): Uint8Array {
+    if (sealed.length < SEAL_OVERHEAD) throw tampered(this.file.name, 'truncated');
+    if (final && this.index > 0 && sealed.length === SEAL_OVERHEAD) throw tampered(this.file.name, 'empty final chunk');
+    let plain: Uint8Array;
+    try {
+      plain = open(this.key, sealed, this.aad.at(this.index, final));
+    } catch (e) {
+      if (e instanceof AuthError) throw tampered(this.file.name, `chunk ${this.index} fails to authenticate`);
+      throw e;
+    }
+    this.index++;
+    this.size += plain.length;
+    if (this.size > this.file.size) throw tampered(this.file.name, 'longer than recorded');
+    return plain;
+  }
+  /** After the final chunk. */
+  finish(): void {
+    if (this.size !== this.file.size) throw tampered(this.file.name, 'size differs from the record');
+  }
+}
+
+/**
  * Decrypts a blob, handing each verified chunk to `write`. Throws (exit 8) on any header change,
  * failed chunk, missing final chunk, data after it, or a size other than the record's; the caller
  * must discard what was written unless this returns. The record's SHA-256 is not recomputed: the
@@ -169,33 +209,21 @@ export function decryptStream(file: StoredFile, read: Read, write: Write, opts: 
   const blobId = Buffer.from(file.blob, 'hex');
   try {
     const header = new Uint8Array(HEADER_BYTES);
-    if (fill(read, header) !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
-    const aad = new ChunkAad(blobId);
+    ChunkOpener.checkHeader(file, header, fill(read, header), blobId);
+    const chunks = new ChunkOpener(file, key, blobId);
     let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
     let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
     let curLen = fill(read, cur);
-    let size = 0;
-    for (let index = 0; ; index++) {
+    for (;;) {
       const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
       const final = nextLen === 0;
-      if (curLen < SEAL_OVERHEAD) throw tampered(file.name, 'truncated');
-      if (final && index > 0 && curLen === SEAL_OVERHEAD) throw tampered(file.name, 'empty final chunk');
-      let plain: Uint8Array;
-      try {
-        plain = open(key, cur.subarray(0, curLen), aad.at(index, final));
-      } catch (e) {
-        if (e instanceof AuthError) throw tampered(file.name, `chunk ${index} fails to authenticate`);
-        throw e;
-      }
-      size += plain.length;
-      if (size > file.size) throw tampered(file.name, 'longer than recorded');
-      write(plain);
-      opts.onChunk?.(size);
+      write(chunks.open(cur.subarray(0, curLen), final));
+      opts.onChunk?.(chunks.size);
       if (final) break;
       [cur, next] = [next, cur];
       curLen = nextLen;
     }
-    if (size !== file.size) throw tampered(file.name, 'size differs from the record');
+    chunks.finish();
   } finally {
     wipe(key);
   }
@@ -373,14 +401,12 @@ async function decryptFd(file: StoredFile, src: number, writer: Chain | null, op
   let reading: Promise<number> = Promise.resolve(0);
   try {
     const header = new Uint8Array(HEADER_BYTES);
-    if ((await readAt(src, header, 0)) !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
-    const aad = new ChunkAad(blobId);
+    ChunkOpener.checkHeader(file, header, await readAt(src, header, 0), blobId);
+    const opener = new ChunkOpener(file, key, blobId);
     let cur = 0;
     let inPos = HEADER_BYTES;
     let curLen = await readAt(src, sealed[0], inPos);
     inPos += curLen;
-    let index = 0;
-    let size = 0;
     for (;;) {
       reading = quietly(curLen === sealed[cur].length ? readAt(src, sealed[1 - cur], inPos) : Promise.resolve(0));
       await written[cur]; // at most two batches of plaintext wait for the disk
@@ -390,34 +416,18 @@ async function decryptFd(file: StoredFile, src: number, writer: Chain | null, op
       for (let j = 0; j < chunks; j++) {
         const last = j === chunks - 1;
         if (last) nextLen = await reading;
-        const final = last && nextLen === 0;
         const c = sealed[cur].subarray(j * SEALED_CHUNK_BYTES, Math.min(curLen, (j + 1) * SEALED_CHUNK_BYTES));
-        if (c.length < SEAL_OVERHEAD) throw tampered(file.name, 'truncated');
-        if (final && index > 0 && c.length === SEAL_OVERHEAD) throw tampered(file.name, 'empty final chunk');
-        let plain: Uint8Array;
-        try {
-          plain = open(key, c, aad.at(index, final));
-        } catch (e) {
-          if (e instanceof AuthError) throw tampered(file.name, `chunk ${index} fails to authenticate`);
-          throw e;
-        }
-        index++;
-        size += plain.length;
-        if (size > file.size) throw tampered(file.name, 'longer than recorded');
-        parts.push(plain);
-        opts.onChunk?.(size);
+        parts.push(opener.open(c, last && nextLen === 0));
+        opts.onChunk?.(opener.size);
       }
-      if (writer) {
-        const w = writer.write(parts);
-        written[cur] = w.then(() => parts.forEach((p) => p.fill(0)));
-        written[cur].catch(() => {});
-      } else parts.forEach((p) => p.fill(0));
+      if (writer) written[cur] = quietly(writer.write(parts).then(() => parts.forEach((p) => p.fill(0))));
+      else parts.forEach((p) => p.fill(0));
       if (nextLen === 0) break;
       inPos += nextLen;
       cur = 1 - cur;
       curLen = nextLen;
     }
-    if (size !== file.size) throw tampered(file.name, 'size differs from the record');
+    opener.finish();
     await writer?.drain();
   } finally {
     await reading.catch(() => 0);

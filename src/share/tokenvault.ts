@@ -18,7 +18,7 @@ import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { normalizeEmail } from '../protocol/email.js';
 import type { SharePullT, TokenShareT } from '../protocol/share.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
-import type { EntryPayload, EntrySummary } from '../vault/entry.js';
+import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { collator } from '../vault/listing.js';
 import { isIdQuery, matchesFilter, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordWith, ownerOf, parseRecord, recordKey, verifyMembershipChain, type SharedEntry } from './format.js';
@@ -170,7 +170,6 @@ interface TokenEntry {
 }
 
 const FIELDS = ['username', 'password', 'url', 'notes'] as const;
-const norm = (s: string) => s.normalize('NFC').trim().toLowerCase();
 
 /** A shared vault read through a service token: verified as a member verifies it, in memory only. */
 export class ShareTokenVault {
@@ -320,15 +319,15 @@ export class ShareTokenVault {
   /** --vault or a reference's vault: only this token's vault (by name, case-insensitive, or id). */
   checkScope(vault: string | undefined): void {
     if (vault === undefined) return;
-    if (norm(vault) === norm(this.name) || vault.toLowerCase() === this.id) return;
+    if (normalizeName(vault) === normalizeName(this.name) || vault.toLowerCase() === this.id) return;
     throw new KpmError(`this service token can only read vault "${this.name}"`, EXIT.forbidden);
   }
 
   get(query: string, vault?: string): EntryView {
     this.checkScope(vault);
-    const q = norm(query);
+    const q = normalizeName(query);
     const live = this.live();
-    let hits = live.filter(([, e]) => e.entry && norm(e.entry.name) === q);
+    let hits = live.filter(([, e]) => e.entry && normalizeName(e.entry.name) === q);
     if (hits.length === 0 && isIdQuery(query)) hits = live.filter(([id]) => id.startsWith(query.toLowerCase()));
     if (hits.length > 1) throw usageError(`"${query}" matches ${hits.length} entries`, 'use an id');
     if (hits.length === 1) {

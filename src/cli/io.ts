@@ -36,8 +36,7 @@ export const dim = (s: string) => colors('stdout').dim(s);
 /** Yellow text for stderr. */
 export const yellow = (s: string) => colors('stderr').yellow(s);
 
-/** "1 minute", "15 minutes"; `pluralWord` for irregular ones ("1 entry", "2 entries"). */
-export const plural = (n: number, word: string, pluralWord = `${word}s`): string => `${n} ${n === 1 ? word : pluralWord}`;
+export { plural } from '../core/text.js';
 
 export function out(line: string): void {
   process.stdout.write(line + '\n');

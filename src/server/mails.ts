@@ -1,6 +1,7 @@
 // The texts of the mails the server sends. Codes appear here and nowhere in the logs.
 import type { MailMessage } from './mail.js';
 import type { ServerContext } from './context.js';
+import { plural } from '../core/text.js';
 
 const footer = '\n--\nkpm account service\n';
 const MASTER_NOTE =
@@ -11,7 +12,7 @@ export function activation(ctx: ServerContext, to: string, code: string): MailMe
   return {
     to,
     subject: 'Activate your kpm account',
-    text: `Welcome to kpm.\n\nTo activate your account, open this link and press "Activate":\n\n  ${link}\n\nor run  kpm activate  and enter the code when asked:\n\n  activation code: ${code}\n\nThe code is valid for ${Math.round(ctx.settings.activationTtlMs / 3600_000)} hours.\nIf you did not create an account, ignore this message.\n${footer}`,
+    text: `Welcome to kpm.\n\nTo activate your account, open this link and press "Activate":\n\n  ${link}\n\nor run  kpm activate  and enter the code when asked:\n\n  activation code: ${code}\n\nThe code is valid for ${plural(Math.round(ctx.settings.activationTtlMs / 3600_000), 'hour')}.\nIf you did not create an account, ignore this message.\n${footer}`,
   };
 }
 
@@ -28,7 +29,7 @@ export function reset(ctx: ServerContext, to: string, code: string): MailMessage
   return {
     to,
     subject: 'Reset your kpm account password',
-    text: `To choose a new account password, open this link:\n\n  ${link}\n\nor run  kpm account reset-password  and enter the code when asked:\n\n  reset code: ${code}\n\nThe code is valid for ${Math.round(ctx.settings.resetTtlMs / 60_000)} minutes.\nEvery device is signed out when the password changes.\nIf you did not ask for this, ignore this message.\n\n${MASTER_NOTE}\n${footer}`,
+    text: `To choose a new account password, open this link:\n\n  ${link}\n\nor run  kpm account reset-password  and enter the code when asked:\n\n  reset code: ${code}\n\nThe code is valid for ${plural(Math.round(ctx.settings.resetTtlMs / 60_000), 'minute')}.\nEvery device is signed out when the password changes.\nIf you did not ask for this, ignore this message.\n\n${MASTER_NOTE}\n${footer}`,
   };
 }
 

@@ -11,6 +11,7 @@ import type { RequestInfo, ServerContext } from './context.js';
 import { apiError } from './errors.js';
 import { newChallenge, checkSolution } from './challenges.js';
 import { newId } from './tokens.js';
+import { plural } from '../core/text.js';
 
 export const HOUR_MS = 3600_000;
 export type Scope = 'acct' | 'ip';
@@ -57,7 +58,7 @@ async function hourly(ctx: ServerContext, email: string): Promise<{ n: number; o
 
 function tooMany(ctx: ServerContext, oldest: number | null): never {
   const retryAfter = Math.max(1, Math.ceil(((oldest ?? ctx.now()) + HOUR_MS - ctx.now()) / 1000));
-  throw apiError('too_many_attempts', `too many failed attempts for this account; try again in ${Math.ceil(retryAfter / 60)} minutes`, { retryAfter });
+  throw apiError('too_many_attempts', `too many failed attempts for this account; try again in ${plural(Math.ceil(retryAfter / 60), 'minute')}`, { retryAfter });
 }
 
 /** Refuses at once (429) when the account already used up its hourly failures. */

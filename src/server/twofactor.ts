@@ -2,6 +2,7 @@
 import type { RequestInfo, ServerContext } from './context.js';
 import type { TotpSetupT, TwoFactorStatusT } from '../protocol/schemas.js';
 import { apiError } from './errors.js';
+import { plural } from '../core/text.js';
 import { randomBytes } from '../crypto/random.js';
 import { hashSecret, verifySecret } from './passwords.js';
 import { newCode, newDigits, newId, normalizeCode, safeEqual } from './tokens.js';
@@ -91,7 +92,7 @@ export async function sendSmsCode(ctx: ServerContext, accountId: string, phone: 
   const values = { code_hash: ctx.keys.hmac('sms', accountId, `${purpose}:${code}`), expires_at: ctx.now() + ctx.settings.smsTtlMs, tries: 0 };
   await ctx.db.deleteFrom('sms_codes').where('account_id', '=', accountId).where('purpose', '=', purpose).execute();
   await ctx.db.insertInto('sms_codes').values({ account_id: accountId, purpose, ...values }).execute();
-  await ctx.sms.send(phone, `kpm: your verification code is ${code}. It expires in ${Math.round(ctx.settings.smsTtlMs / 60_000)} minutes.`);
+  await ctx.sms.send(phone, `kpm: your verification code is ${code}. It expires in ${plural(Math.round(ctx.settings.smsTtlMs / 60_000), 'minute')}.`);
   return maskPhone(phone);
 }
 

@@ -22,6 +22,7 @@ import { newToken, safeEqual, sha256Hex } from './tokens.js';
 import { captchaImage } from './challenges.js';
 import { describeProblems, passwordProblems, RULE_TEXT, type PasswordRule } from '../protocol/password-policy.js';
 import { qrSvg } from './qr.js';
+import { plural } from '../core/text.js';
 import * as sessions from './sessions.js';
 import * as twofactor from './twofactor.js';
 import * as accounts from './accounts.js';
@@ -523,7 +524,7 @@ ${await captchaBlock(o.challenge)}<button type="submit">Send the link</button>
     return send(reply, 200, {
       title: 'Check your inbox',
       narrow: true,
-      body: html`<h1>Check your inbox</h1><div class="card"><p>If ${email} has a kpm account, a message with a link to choose a new password is on its way. The link is valid for ${Math.round(ctx.settings.resetTtlMs / 60_000)} minutes.</p></div>`,
+      body: html`<h1>Check your inbox</h1><div class="card"><p>If ${email} has a kpm account, a message with a link to choose a new password is on its way. The link is valid for ${plural(Math.round(ctx.settings.resetTtlMs / 60_000), 'minute')}.</p></div>`,
     });
   });
 

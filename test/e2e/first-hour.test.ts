@@ -236,6 +236,7 @@ describe('kpm unlock', () => {
       const u = await kpm(home, ['unlock', '--password-stdin', '--timeout', '1'], 0, { input: MASTER + '\n' });
       expect(u.stderr).toMatch(/after 1 idle minute\./);
       expect(JSON.parse((await kpm(home, ['status', '--json'], 0)).stdout).autolockSeconds).toBe(60);
+      expect((await kpm(home, ['agent', 'status'], 0)).stdout).toMatch(/locks after 1 idle minute$/m);
       const again = await kpm(home, ['unlock', '--timeout', '9'], 0);
       expect(again.stderr).toMatch(/already unlocked; it now locks itself after 9 idle minutes/);
       expect(JSON.parse((await kpm(home, ['status', '--json'], 0)).stdout).autolockSeconds).toBe(540);

@@ -243,7 +243,7 @@ export function register(program: Command): void {
       if (o.json) return json(st);
       if (!a) return out('the agent is not running (kpm is locked)');
       out(`the agent is running: pid ${a.pid}, socket ${agentPaths(paths).socket}`);
-      out(a.idleSeconds > 0 ? `locks after ${Math.round(a.idleSeconds / 60)} idle minutes` : 'locks only with `kpm lock`');
+      out(a.idleSeconds > 0 ? `locks after ${plural(Math.round(a.idleSeconds / 60), 'idle minute')}` : 'locks only with `kpm lock`');
       for (const sock of a.sshSockets ?? []) out(`serves the SSH agent socket ${sock} (of \`kpm ssh-agent\`)`);
       if (a.syncHeld) out('sync held: a change made offline waits for the next change made online, or `kpm sync`');
       if (a.lastSyncError) out(`last background sync failed at ${a.lastSyncError.at}: ${a.lastSyncError.message}`);

@@ -8,29 +8,10 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { describeRun, initHome, kpm as runKpm, makeHome, MASTER, run, type RunResult } from '../helpers/kpm.js';
-import { freshPgDatabase, PG_SKIP_REASON, PG_URL, registerAccount, startServer } from '../helpers/server.js';
+import { freshPgDatabase, dumpDatabase, PG_SKIP_REASON, PG_URL, registerAccount, startServer } from '../helpers/server.js';
 
 const PW = 'Share7Password';
 const master = { KPM_MASTER_PASSWORD: MASTER };
-
-async function dumpDatabase(db: string): Promise<string> {
-  if (db.startsWith('postgres')) {
-    const pg = (await import('pg')).default;
-    const c = new pg.Client({ connectionString: db });
-    await c.connect();
-    const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.tablename as string);
-    let out = '';
-    for (const t of tables) out += JSON.stringify((await c.query(`SELECT * FROM "${t}"`)).rows);
-    await c.end();
-    return out;
-  }
-  const Database = (await import('better-sqlite3')).default;
-  const d = new Database(db, { readonly: true });
-  const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
-  const out = tables.map((t) => JSON.stringify(d.prepare(`SELECT * FROM "${t.name}"`).all())).join('');
-  d.close();
-  return out;
-}
 
 for (const engine of ['sqlite', 'postgres'] as const) {
   describe.skipIf(engine === 'postgres' && !PG_URL)(`shared vaults through two instances on one ${engine} database${engine === 'postgres' && !PG_URL ? ` (${PG_SKIP_REASON})` : ''}`, () => {

@@ -4,19 +4,15 @@
 // kpm prints, sees which device asked, confirms, signs in at the provider (authorization code +
 // PKCE), and kpm's poll completes. Screenshots go to test/artifacts/web/ (device-*.png).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as os from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, HAVE_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, run, runTty, type RunResult } from '../helpers/kpm.js';
-import { ROOT, startServer, type RunningServer } from '../helpers/server.js';
+import { startServer, type RunningServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 
-const CHROMIUM = process.env.KPM_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const SHOTS = join(ROOT, 'test', 'artifacts', 'web');
 if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser test of the device-flow front is skipped (.ci/run installs Debian's chromium)`);
 
 /** A free loopback port: the provider must know the server's callback URL before the server starts. */
@@ -33,10 +29,9 @@ describe.skipIf(!HAVE_CHROMIUM)('kpm login --sso through kpm-server for a provid
   let srv: RunningServer;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: Browser;
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     const port = await freePort();
     idp = await startIdp(
       [
@@ -47,28 +42,16 @@ describe.skipIf(!HAVE_CHROMIUM)('kpm login --sso through kpm-server for a provid
     );
     srv = await startServer({ oidc: [{ name: 'apple', issuer: idp.issuer, clientId: 'kpm', secret: CLIENT_SECRET }], args: ['--port', String(port)] });
     expect(srv.url).toBe(`http://127.0.0.1:${port}`);
-    profile = mkdtempSync(join(os.tmpdir(), 'kpm-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await openBrowser();
+    ({ context, page } = browser);
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await srv?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
-  const shoot = async (name: string) => {
-    for (const [w, h, tag] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
-      await page.setViewportSize({ width: w, height: h });
-      await page.screenshot({ path: join(SHOTS, `${name}-${tag}.png`), fullPage: true });
-    }
-    await page.setViewportSize({ width: 1280, height: 900 });
-  };
+  const shoot = (name: string) => browser.shoot(name);
+
 
   /** Runs kpm; when it prints the server's link, `act(link, code)` plays the user in the browser. */
   function runSso(home: string, args: string[], act: (link: string, code: string) => Promise<unknown>): Promise<RunResult> {

@@ -1,22 +1,16 @@
 // Issue 21, "My kpm": the account pages in a real browser (Debian's chromium through playwright-core)
 // against the built kpm-server, with mail through a real SMTP receiver and the built kpm CLI.
 // One browser for the whole file. Screenshots of each page at 1280 and 390 px go to test/artifacts/web/.
-import { mkdirSync, existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
+import { CHROMIUM, HAVE_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { kpm as runKpm, makeHome, type RunResult } from '../helpers/kpm.js';
-import { ROOT, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 
-const CHROMIUM = process.env.KPM_CHROMIUM ?? '/usr/bin/chromium';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
 const PW = 'Web7Password';
 const NEW_PW = 'Newer8Password';
 const EMAIL = 'web@example.org';
-const SHOTS = join(ROOT, 'test', 'artifacts', 'web');
 if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser tests of the account pages are skipped (.ci/run installs Debian's chromium)`);
 
 describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, chromium)', () => {
@@ -24,20 +18,15 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   let srv: RunningServer;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let browser: Browser;
   let home: string;
   let secret = '';
   /** the one runner (test/helpers/kpm.ts): `kpm ARGS` in the file's home against the server, exit `code` */
   const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { input, env: { KPM_SERVER: srv.url } });
   const mailsTo = (subject: RegExp) => smtp.mails.filter((m) => m.to === EMAIL && subject.test(m.subject));
   /** Screenshots of the current page at desktop and phone widths. */
-  const shoot = async (name: string) => {
-    for (const [w, h, tag] of [[1280, 900, 'desktop'], [390, 844, 'phone']] as const) {
-      await page.setViewportSize({ width: w, height: h });
-      await page.screenshot({ path: join(SHOTS, `${name}-${tag}.png`), fullPage: true });
-    }
-    await page.setViewportSize({ width: 1280, height: 900 });
-  };
+  const shoot = (name: string) => browser.shoot(name);
+
   const signIn = async (password: string) => {
     await page.goto(`${srv.url}/account/signin`);
     await page.fill('#email', EMAIL);
@@ -46,25 +35,16 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   };
 
   beforeAll(async () => {
-    mkdirSync(SHOTS, { recursive: true });
     smtp = await smtpReceiver();
     srv = await startServer({ args: ['--smtp', `smtp://127.0.0.1:${smtp.port}`] });
     home = makeHome();
-    profile = mkdtempSync(join(tmpdir(), 'kpm-chromium-'));
-    // a new, empty profile; nothing is downloaded (no component updates, no sync, no QUIC)
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await openBrowser();
+    ({ context, page } = browser);
   });
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await srv?.stop();
     await smtp?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('register from the CLI, open the mailed link: a confirmation page; its button activates', async () => {

@@ -368,3 +368,23 @@ export async function registerAccount(srv: RunningServer, email: string, passwor
   if (a.status !== 200) throw new Error(`activate ${email}: ${a.status} ${JSON.stringify(a.body)}`);
   return email;
 }
+
+/** Every row of every table of a kpm-server database (a SQLite file or a postgres:// URL), as one JSON text to search for plaintext. */
+export async function dumpDatabase(db: string): Promise<string> {
+  if (db.startsWith('postgres')) {
+    const pg = (await import('pg')).default;
+    const c = new pg.Client({ connectionString: db });
+    await c.connect();
+    const tables = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).rows.map((r) => r.tablename as string);
+    let out = '';
+    for (const t of tables) out += JSON.stringify((await c.query(`SELECT * FROM "${t}"`)).rows);
+    await c.end();
+    return out;
+  }
+  const Database = (await import('better-sqlite3')).default;
+  const d = new Database(db, { readonly: true });
+  const tables = d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[];
+  const out = tables.map((t) => JSON.stringify(d.prepare(`SELECT * FROM "${t.name}"`).all())).join('');
+  d.close();
+  return out;
+}

@@ -7,10 +7,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACCOUNT_PW, createAccount, ENGINES, loginTokens, testServer, type TestServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
+import { cookieJar, csrfOf } from '../helpers/webjar.js';
 import { createRegistry } from '../../src/server/oidc.js';
 import { FRONT_TTL_MS, MAX_CODE_FAILURES, normalizeUserCode } from '../../src/server/devicefront.js';
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const CALLBACK = 'http://kpm.test/account/sso/callback';
 
 let idp: TestIdp;
@@ -29,27 +29,12 @@ function withIdp(s: TestServer): void {
   s.ctx.oidc = createRegistry([{ name: 'apple', issuer: idp.issuer, clientId: 'kpm', clientSecret: CLIENT_SECRET, scope: 'openid email' }]);
 }
 
-/** A browser in miniature: a cookie jar over app.inject, from one address. */
+/** A browser in miniature (test/helpers/webjar.ts), from one address. */
 function browser(s: TestServer, ip = '198.51.100.7') {
-  const jar = new Map<string, string>();
-  const req = async (method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}) => {
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await s.app.inject({ method, url, headers: { ...(form ? FORM : {}), ...(cookie ? { cookie } : {}), ...headers }, payload: form ? new URLSearchParams(form).toString() : undefined, remoteAddress: ip });
-    const sc = res.headers['set-cookie'];
-    for (const c of sc === undefined ? [] : Array.isArray(sc) ? sc : [sc]) {
-      const [kv] = c.split(';');
-      const [k, ...v] = kv.split('=');
-      if (/Max-Age=0/.test(c)) jar.delete(k);
-      else jar.set(k, v.join('='));
-    }
-    return res;
-  };
-  const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const b = cookieJar(s.app, { ip });
+  const { req } = b;
   return {
-    jar,
-    get: (url: string) => req('GET', url),
-    post: (url: string, form: Record<string, string>, headers?: Record<string, string>) => req('POST', url, form, headers),
-    csrfOf,
+    ...b,
     /** Opens the link the CLI prints and presses "Continue": the confirmation page (or the error). */
     async enter(code: string) {
       const page = await req('GET', `/account/device?code=${encodeURIComponent(code)}`);

@@ -5,40 +5,15 @@ import { buildApp } from '../../src/server/app.js';
 import { decodeUtf8 } from '../../src/crypto/bytes.js';
 import { WEB_IDLE_MS } from '../../src/server/web.js';
 import { ACCOUNT_PW, createAccount, loginTokens, testServer, totpCode, type TestServer } from '../helpers/server.js';
+import { cookieJar } from '../helpers/webjar.js';
 
-const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-
-/** A browser in miniature: a cookie jar over app.inject. */
+/** A browser in miniature (test/helpers/webjar.ts) that can sign in. */
 function browser(s: TestServer, app = s.app, base: Record<string, string> = {}) {
-  const jar = new Map<string, string>();
-  const setCookies: string[] = [];
-  const req = async (method: 'GET' | 'POST', url: string, form?: Record<string, string>, headers: Record<string, string> = {}) => {
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    const res = await app.inject({ method, url, headers: { ...base, ...(form ? FORM : {}), ...(cookie ? { cookie } : {}), ...headers }, payload: form ? new URLSearchParams(form).toString() : undefined, remoteAddress: '127.0.0.1' });
-    const sc = res.headers['set-cookie'];
-    for (const c of sc === undefined ? [] : Array.isArray(sc) ? sc : [sc]) {
-      setCookies.push(c);
-      const [kv] = c.split(';');
-      const [k, ...v] = kv.split('=');
-      if (/Max-Age=0/.test(c)) jar.delete(k);
-      else jar.set(k, v.join('='));
-    }
-    return res;
-  };
-  const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? '';
+  const b = cookieJar(app, { base });
   return {
-    jar,
-    setCookies,
-    get: (url: string, headers?: Record<string, string>) => req('GET', url, undefined, headers),
-    post: (url: string, form: Record<string, string>, headers?: Record<string, string>) => req('POST', url, form, headers),
-    csrfOf,
-    /** GET the page, then POST its form (with its CSRF token) and `fields`. */
-    async submit(pageUrl: string, action: string, fields: Record<string, string>) {
-      const page = await req('GET', pageUrl);
-      return req('POST', action, { csrf: csrfOf(page.body), ...fields });
-    },
+    ...b,
     async signIn(email: string, password = ACCOUNT_PW) {
-      return this.submit('/account/signin', '/account/signin', { email, password });
+      return b.submit('/account/signin', '/account/signin', { email, password });
     },
   };
 }

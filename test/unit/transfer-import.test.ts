@@ -3,29 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { FileFormatError, parseImport, uniqueNames, type ImportedEntry, type ParseResult } from '../../src/transfer/index.js';
+import { parseImport, uniqueNames } from '../../src/transfer/index.js';
 import { parseCsv, parseFieldsCell } from '../../src/transfer/csv.js';
 import { parseBitwardenJson } from '../../src/transfer/bitwarden.js';
 import { parseKeepassXml } from '../../src/transfer/keepass.js';
 import { parseOnePux } from '../../src/transfer/onepux.js';
 import { buildOnePux } from '../helpers/onepux.js';
+import { entryNamed as byName, fileError } from '../helpers/imported.js';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
 const read = (f: string) => fs.readFileSync(join(FIX, f), 'utf8');
-const byName = (r: ParseResult, name: string): ImportedEntry => {
-  const e = r.entries.find((x) => x.payload.name === name);
-  if (!e) throw new Error(`no entry ${name} in ${r.entries.map((x) => x.payload.name).join(', ')}`);
-  return e;
-};
-const fileError = (fn: () => unknown): FileFormatError => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FileFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FileFormatError');
-};
 
 describe('Bitwarden JSON', () => {
   const r = parseBitwardenJson(read('bitwarden.json'));

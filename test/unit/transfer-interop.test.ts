@@ -8,28 +8,16 @@ import { deflateRawSync } from 'node:zlib';
 import { zipSync } from 'fflate';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import { parseOtpauthUri, totpAt } from '../../src/vault/totp.js';
-import { FileFormatError, type ParseResult } from '../../src/transfer/index.js';
+import type { ParseResult } from '../../src/transfer/index.js';
 import { parseKeepassXml, keepassTime } from '../../src/transfer/keepass.js';
 import { parseCsv } from '../../src/transfer/csv.js';
 import { parseBitwardenJson, toBitwardenExport, toBitwardenJson } from '../../src/transfer/bitwarden.js';
 import { parseOnePux } from '../../src/transfer/onepux.js';
 import { detectFormat } from '../../src/transfer/detect.js';
+import { entryNamed, fileError } from '../helpers/imported.js';
 
 const FIX = join(__dirname, '..', 'fixtures', 'import');
-const byName = (r: ParseResult, name: string): EntryPayload => {
-  const e = r.entries.find((x) => x.payload.name === name);
-  if (!e) throw new Error(`no entry ${name} in ${r.entries.map((x) => x.payload.name).join(', ')}`);
-  return e.payload;
-};
-const fileError = (fn: () => unknown): FileFormatError => {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof FileFormatError) return e;
-    throw e;
-  }
-  throw new Error('expected a FileFormatError');
-};
+const byName = (r: ParseResult, name: string): EntryPayload => entryNamed(r, name).payload;
 
 /** A KDBX 4 time as KeePassXC's XML export writes it: base64(int64 LE seconds since 0001-01-01). */
 const kdbx4Time = (iso: string) => {

@@ -29,7 +29,8 @@ export function buildProgram(): Command {
     .description('kpm: a fast, zero-knowledge password manager for the terminal, scripts and CI')
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) })
+    // commander's own usage errors read as kpm's do: `kpm: missing required argument 'name'`
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s), outputError: (s, write) => write(s.replace(/^error: /, 'kpm: ')) })
     .addHelpText('after', `
 Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 locked, 5 wrong password,
             6 network, 7 conflict, 8 corrupt or tampered data, 9 forbidden,

@@ -228,7 +228,8 @@ function buildProgram(): Command {
     .description('kpm-server: the self-hostable account server of kpm (accounts, sign-in, security check, two-step verification, devices)')
     .version(SERVER_VERSION, '-V, --version')
     .showSuggestionAfterError(true)
-    .usage('[serve] [options]  |  kpm-server admin <command>');
+    .usage('[serve] [options]  |  kpm-server admin <command>')
+    .configureOutput({ outputError: (s, write) => write(s.replace(/^error: /, 'kpm-server: ')) });
   program.exitOverride();
 
   const serveCmd = program.command('serve', { isDefault: true }).description('run the server (the default command)');

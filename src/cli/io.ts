@@ -36,6 +36,7 @@ export const dim = (s: string) => colors('stdout').dim(s);
 /** Yellow text for stderr. */
 export const yellow = (s: string) => colors('stderr').yellow(s);
 
+import { describeSystemError } from '../core/text.js';
 export { plural } from '../core/text.js';
 
 export function out(line: string): void {
@@ -67,12 +68,10 @@ export function reportError(e: unknown): number {
     return e.exitCode;
   }
   const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'EACCES' || err?.code === 'EPERM') {
-    process.stderr.write(`kpm: permission denied: ${err.path ?? err.message}\n`);
-    return EXIT.error;
-  }
-  if (err?.code === 'ENOSPC') {
-    process.stderr.write('kpm: no space left on device; nothing was saved\n');
+  const sys = describeSystemError(err);
+  if (sys !== undefined) {
+    process.stderr.write(`kpm: ${sys}\n`);
+    if (process.env.KPM_DEBUG) process.stderr.write(String(err?.stack) + '\n');
     return EXIT.error;
   }
   process.stderr.write(`kpm: unexpected error: ${err?.message ?? String(e)}\n`);

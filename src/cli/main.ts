@@ -1,6 +1,7 @@
 // Entry point. Internal sub-processes (the agent, the clipboard clearer) are dispatched before the
 // command-line program is even loaded, and so is the hot path `kpm get NAME` with an unlocked agent.
 import { fastPath } from './fastpath.js';
+import { describeSystemError } from '../core/text.js';
 
 const argv = process.argv.slice(2);
 
@@ -32,7 +33,7 @@ main().then(
     if (code >= 0) process.exitCode = code;
   },
   (e) => {
-    process.stderr.write(`kpm: unexpected error: ${(e as Error)?.message ?? e}\n`);
+    process.stderr.write(`kpm: ${describeSystemError(e) ?? `unexpected error: ${(e as Error)?.message ?? e}`}\n`);
     process.exitCode = 1;
   },
 );

@@ -14,6 +14,7 @@ import { prune } from './throttle.js';
 import { createRegistry, OidcConfigError, parseProviderSpec } from './oidc.js';
 import { AdminError, listAccounts, setDisabled, setRegion, throttleStatus } from './admin.js';
 import { parseTrustProxy, TrustProxyError } from './proxy.js';
+import { describeSystemError } from '../core/text.js';
 
 export const SERVER_VERSION = '0.1.0';
 const env = process.env;
@@ -308,7 +309,7 @@ async function main(argv: string[]): Promise<number> {
       return e.exitCode;
     }
     const err = e as NodeJS.ErrnoException;
-    process.stderr.write(`kpm-server: ${err.code === 'EADDRINUSE' ? 'the port is already in use' : (err?.message ?? String(e))}\n`);
+    process.stderr.write(`kpm-server: ${describeSystemError(err) ?? err?.message ?? String(e)}\n`);
     if (env.KPM_DEBUG) process.stderr.write(String(err?.stack) + '\n');
     return 1;
   }

@@ -1,9 +1,10 @@
 // Bad input of every kind gets a documented exit code, one clear line on stderr, nothing on
 // stdout, no stack trace, never a secret in the output, and changes nothing on disk.
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addEntry, initHome, agentPid, describeRun, leaks, lines, makeHome, MASTER, run, runOk, withMaster, type RunResult } from '../helpers/kpm.js';
+import { runServerCli } from '../helpers/server.js';
 
 const WRONG = 'definitely not the master password';
 const SECRETS = [MASTER, WRONG, 'original-secret'];
@@ -214,5 +215,22 @@ describe('init twice', () => {
     expect(snapshot(home)).toEqual(before);
     expect((await runOk(['get', 'site'], { home, env: withMaster() })).stdout).toBe('original-secret\n');
     await refused(home, ['get', 'site'], 5, { env: withMaster('another master password') });
+  });
+});
+
+describe('a file where a folder should be → one clear line, never "unexpected error"', () => {
+  it('kpm init with KPM_HOME naming a file, and kpm-server --data-dir naming a file', async () => {
+    const dir = makeHome();
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const r = await run(['init', '--password-stdin'], { env: { KPM_HOME: file }, input: MASTER + '\n' });
+    const what = describeRun(['init'], r);
+    expect(r.code, what).toBe(1);
+    expect(lines(r.stderr).filter((l) => l.startsWith('kpm: ')), what).toEqual([`kpm: not a directory: ${join(file, 'data')} (a file is in the way of a folder)`]);
+    expect(r.stderr, what).not.toMatch(/unexpected|ENOTDIR|\n\s+at /);
+    expect(readFileSync(file, 'utf8')).toBe('x');
+    const s = await runServerCli(['--data-dir', file, '--port', '0']);
+    expect(s.code, s.stderr).toBe(1);
+    expect(s.stderr).toBe(`kpm-server: already exists: ${file} (and is not what was expected: a file in the way of a folder?)\n`);
   });
 });

@@ -193,6 +193,29 @@ export interface PullFrom {
   /** the account's public signing key, pinned (the device's own, or the one sealed in a service token) */
   publicKey: Uint8Array;
   pull: (after: number) => Promise<PullResultT>;
+  /** the first page, already asked for (`pull(revision)` sent before the caller knew it was needed) */
+  firstPage?: Promise<PullResultT>;
+}
+
+/**
+ * The pages of a pull, each asked for as soon as the one before it arrived (so the server reads the
+ * next page while this side verifies the last one); a page is used only in order, after the checks
+ * of every page before it. A page asked for and not used is dropped (its failure too).
+ */
+function pagesOf(from: PullFrom): (after: number) => Promise<PullResultT> {
+  let ahead: { after: number; page: Promise<PullResultT> } | undefined = from.firstPage && { after: from.revision, page: from.firstPage };
+  if (ahead) ahead.page.catch(() => undefined); // awaited below, or dropped
+  return async (after) => {
+    const mine = ahead && ahead.after === after ? ahead.page : from.pull(after);
+    ahead = undefined;
+    const page = await mine;
+    if (page.more && page.records.length > 0) {
+      const next = { after: after + page.records.length, page: from.pull(after + page.records.length) };
+      next.page.catch(() => undefined);
+      ahead = next;
+    }
+    return page;
+  };
 }
 
 /**
@@ -209,8 +232,9 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
   let generation = 0; // of the first page; every page must be of it
   let restarts = 0;
   const records: LogRecord[] = [];
+  const pull = pagesOf(from);
   for (let pages = 0; ; pages++) {
-    const page = await from.pull(after);
+    const page = await pull(after);
     if (generation === 0) {
       // A lower generation than seen before is a rollback; a higher one a compaction: its log is
       // pulled whole, from revision 1 (docs/PROTOCOL.md "Compaction").
@@ -236,7 +260,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     const end = after + page.records.length;
     if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
     for (const b64 of page.records) {
-      const r = decodeRecord(fromBase64(b64)); // well-formed, or exit 8
+      const r = decodeRecord(Buffer.from(b64, 'base64')); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
       chain = nextSyncChain(chain, r.raw);
       records.push(r);
     }

@@ -6,7 +6,6 @@
 // Anything else, and any error (a revoked token, tampering, the network), goes to the full program,
 // which does it again and reports it in its usual words.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { ROUTES, type RouteName } from '../protocol/routes.js';
 import { validate } from '../protocol/validate.js';
 import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
@@ -31,7 +30,8 @@ function call<T>(base: URL, name: RouteName, authorization: string, body?: unkno
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'kpm', authorization };
   if (data) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(data.length) });
-  const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+  // node:https (and TLS with it) loaded only for an https server
+  const send: typeof httpRequest = url.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).request : httpRequest;
   return new Promise<T>((resolve, reject) => {
     const req = send(url, { method: spec.method, headers, timeout: TIMEOUT_MS }, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];

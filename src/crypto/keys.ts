@@ -79,3 +79,17 @@ export function sha256(...data: Uint8Array[]): Uint8Array {
   for (const d of data) h.update(d);
   return new Uint8Array(h.digest());
 }
+
+const chainScratch = new Uint8Array(64);
+
+/**
+ * SHA-256(chain ‖ SHA-256(record)) for a 32-byte chain: one step of the log and sync hash chains
+ * (run once per record: 10k records on a vault's load or a token's first read), without the
+ * concatenation sha256() of several parts allocates.
+ */
+export function sha256ChainStep(chain: Uint8Array, record: Uint8Array): Uint8Array {
+  if (!oneShot || chain.length !== 32) return sha256(chain, sha256(record));
+  chainScratch.set(chain, 0);
+  chainScratch.set(oneShot('sha256', record, 'buffer'), 32);
+  return new Uint8Array(oneShot('sha256', chainScratch, 'buffer'));
+}

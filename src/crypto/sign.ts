@@ -14,11 +14,30 @@ export interface Signer {
   sign(message: Uint8Array): Uint8Array;
 }
 
+/**
+ * The public key of each account key seen, by the key's array (the agent syncs with one profile for
+ * hours: deriving it again for every envelope, manifest and keyring check cost a key derivation and a
+ * private-key object each). Public, so keeping it is harmless; a copy goes out.
+ */
+const publicKeys = new WeakMap<Uint8Array, Uint8Array>();
+
+function publicKeyFor(accountKey: Uint8Array): Uint8Array {
+  let pk = publicKeys.get(accountKey);
+  if (!pk) {
+    const seed = offHeapCopy(accountSubkey(accountKey, 'signing'));
+    try {
+      pk = publicKeyOf(seed);
+    } finally {
+      wipe(seed);
+    }
+    publicKeys.set(accountKey, pk);
+  }
+  return pk.slice();
+}
+
 /** The account's signer; the seed is derived per signature and wiped right after. */
 export function accountSigner(accountKey: Uint8Array): Signer {
-  const seed = offHeapCopy(accountSubkey(accountKey, 'signing'));
-  const publicKey = publicKeyOf(seed);
-  wipe(seed);
+  const publicKey = publicKeyFor(accountKey);
   return {
     publicKey,
     sign(message) {

@@ -10,7 +10,7 @@
 //    replayed record, or a log rolled back, shows as a mismatch.
 // Each ends with the signer's public key (32 bytes, covered by the signature) and the signature (64).
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js';
-import { sha256 } from '../crypto/keys.js';
+import { sha256, sha256ChainStep } from '../crypto/keys.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { KpmError, EXIT } from '../core/errors.js';
@@ -166,7 +166,7 @@ export function initialSyncChain(vaultId: Uint8Array): Uint8Array {
 }
 
 export function nextSyncChain(chain: Uint8Array, record: Uint8Array): Uint8Array {
-  return sha256(chain, sha256(record));
+  return sha256ChainStep(chain, record);
 }
 
 export function sealManifest(signer: Signer, m: Manifest): Uint8Array {

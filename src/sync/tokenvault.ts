@@ -143,6 +143,11 @@ export class TokenVault {
    * is refused (exit 8). What was verified is saved back to the cache.
    */
   static async load(t: TokenTransport, token: ServiceToken, cache?: TokenCache): Promise<TokenVault> {
+    // Without a cached state the whole log is pulled: its first page is asked for together with the
+    // envelope (nothing of it is used before the envelope and the keys are verified).
+    let base = cache?.read() ?? null;
+    const firstPage = base ? undefined : t.pull(0);
+    firstPage?.catch(() => undefined); // a failure is seen where it is used, or dropped with the envelope's
     const info = await t.vault();
     const rv = info.vault;
     const { kp } = checkVaultEnvelope(rv, null, null); // ids and shape; the signature once the public key is unwrapped
@@ -157,7 +162,6 @@ export class TokenVault {
         throw notFound(`vault "${name}" was deleted`);
       }
       const envelopeHash = sha256(fromBase64(rv.body));
-      let base = cache?.read() ?? null;
       if (base && !(bytesEqual(base.vaultId, env.vaultId) && bytesEqual(base.profileId, kp.profileId) && bytesEqual(base.publicKey, publicKey))) {
         cache!.discard('it is of another vault or account');
         base = null;
@@ -173,7 +177,7 @@ export class TokenVault {
       }
       let state = base ? { generation: base.generation, head: base.head, chain: base.chain, time: base.time } : { generation: 0, head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
       if (!base || rv.head !== base.head || rv.generation !== base.generation) {
-        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, generation: base?.generation, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after) });
+        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, generation: base?.generation, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after), firstPage: base ? undefined : firstPage });
         if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
         if (base && pulled.generation !== base.generation) {
           // A compaction (signed: the manifest names the generation): its log is the whole vault, and

@@ -193,6 +193,29 @@ export interface PullFrom {
   /** the account's public signing key, pinned (the device's own, or the one sealed in a service token) */
   publicKey: Uint8Array;
   pull: (after: number) => Promise<PullResultT>;
+  /** the first page, already asked for (`pull(revision)` sent before the caller knew it was needed) */
+  firstPage?: Promise<PullResultT>;
+}
+
+/**
+ * The pages of a pull, each asked for as soon as the one before it arrived (so the server reads the
+ * next page while this side verifies the last one); a page is used only in order, after the checks
+ * of every page before it. A page asked for and not used is dropped (its failure too).
+ */
+function pagesOf(from: PullFrom): (after: number) => Promise<PullResultT> {
+  let ahead: { after: number; page: Promise<PullResultT> } | undefined = from.firstPage && { after: from.revision, page: from.firstPage };
+  if (ahead) ahead.page.catch(() => undefined); // awaited below, or dropped
+  return async (after) => {
+    const mine = ahead && ahead.after === after ? ahead.page : from.pull(after);
+    ahead = undefined;
+    const page = await mine;
+    if (page.more && page.records.length > 0) {
+      const next = { after: after + page.records.length, page: from.pull(after + page.records.length) };
+      next.page.catch(() => undefined);
+      ahead = next;
+    }
+    return page;
+  };
 }
 
 /**
@@ -209,8 +232,9 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
   let generation = 0; // of the first page; every page must be of it
   let restarts = 0;
   const records: LogRecord[] = [];
+  const pull = pagesOf(from);
   for (let pages = 0; ; pages++) {
-    const page = await from.pull(after);
+    const page = await pull(after);
     if (generation === 0) {
       // A lower generation than seen before is a rollback; a higher one a compaction: its log is
       // pulled whole, from revision 1 (docs/PROTOCOL.md "Compaction").
@@ -236,7 +260,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     const end = after + page.records.length;
     if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
     for (const b64 of page.records) {
-      const r = decodeRecord(fromBase64(b64)); // well-formed, or exit 8
+      const r = decodeRecord(Buffer.from(b64, 'base64')); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
       chain = nextSyncChain(chain, r.raw);
       records.push(r);
     }
@@ -265,7 +289,11 @@ const pullAll = (v: Vault, s: VaultSyncState, t: SyncTransport, profile: Unlocke
 
 // ------------------------------------------------------------------ push
 
-/** Sends `pending` (read under the lock that applied the pull: one lock for pull and push). */
+/**
+ * Sends `pending` (read under the lock that applied the pull: one lock for pull and push). The state
+ * is saved after every batch but the last: the caller saves it once with the settled marks (a crash
+ * before that leaves the last batch unconfirmed here; the next sync pulls it back as an echo of its own push).
+ */
 async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, report: VaultReport, persist: () => void, warnings: string[], paths: KpmPaths, pending: LogRecord[]): Promise<void> {
   if (pending.length > 0) report.filesSent = await uploadBlobs(paths, t, blobIdsOf(v, pending), warnings);
   let i = 0;
@@ -280,14 +308,15 @@ async function pushPending(v: Vault, s: VaultSyncState, t: SyncTransport, profil
     for (const r of batch) chain = nextSyncChain(chain, r.raw);
     const revision = s.revision + batch.length;
     const generation = s.serverGeneration ?? 1;
-    const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, generation, revision, chain, time: Date.now() });
+    const time = Date.now();
+    const manifest = sealManifest(accountSigner(profile.accountKey), { vaultId: fromHex(v.id), profileId: profile.profileId, generation, revision, chain, time });
     await putOrStale(() => t.push(v.id, s.revision, batch.map((r) => toBase64(r.raw)), toBase64(manifest), generation));
     if (batch.some((r) => isPurgeOrCut(r.flags))) s.serverPurge = true;
     s.revision = revision;
     s.chain = hex(chain);
-    s.time = Date.now();
+    s.time = time; // the manifest's, as a pull of this head gives it
     for (const r of batch) addRange(s, r.offset!, r.offset! + r.raw.length);
-    persist();
+    if (i < pending.length) persist();
     report.pushed += batch.length;
   }
 }
@@ -304,6 +333,12 @@ function checkCompactionKeeps(v: Vault, confirmed: Map<string, number>, pulled: 
   if (gap) throw tampered(`vault "${v.name}": the compacted log of generation ${pulled.generation} lacks entry ${gap.id} at version ${gap.version} (it has ${gap.have ? `version ${gap.have}` : 'nothing of it'})`);
 }
 
+/** The server's copy keeps records gone here (a purge or history cut), or a dead part past the threshold, against `local` records here. */
+function serverCompactionDue(s: VaultSyncState, local: number): boolean {
+  const dead = s.revision - local;
+  return s.serverPurge === true || (dead >= 64 && dead * 4 >= local);
+}
+
 const DEFAULT_RETENTION: Retention = { keep: 20, trashDays: 30 };
 
 /**
@@ -312,9 +347,7 @@ const DEFAULT_RETENTION: Retention = { keep: 20, trashDays: 30 };
  * confirmed (just synced); the new generation's manifest is signed like a push's.
  */
 async function compactServer(v: Vault, s: VaultSyncState, t: SyncTransport, profile: UnlockedProfile, persist: () => void, warnings: string[], local: LogRecord[] | null): Promise<boolean> {
-  if (!local) return false; // something is still to send
-  const dead = s.revision - local.length;
-  if (!s.serverPurge && !(dead >= 64 && dead * 4 >= local.length)) return false;
+  if (!local || !serverCompactionDue(s, local.length)) return false; // something is still to send, or nothing to drop
   const plan = local;
   const records = plan.map((r) => toBase64(r.raw));
   if (records.reduce((n, r) => n + r.length + 3, 0) > MAX_SYNC_BODY_BYTES - 64 * 1024) {
@@ -355,7 +388,14 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
       };
       if ((await syncEnvelope(v, rv, s, t, profile, warnings, attempt === 0)) === 'removed') return { ...report, removed: true };
       persist();
-      const pulled: Pulled = rv || s.revision > 0 ? await pullAll(v, s, t, profile) : { generation: s.serverGeneration ?? 1, head: 0, chain: fromHex(s.chain), time: 0, records: [] };
+      // Sending a change when the server's head is the revision verified last time, in the same log
+      // generation: no pull first (it would bring no record, and the manifest already verified for
+      // that head); the push goes on top of that head, and the server refuses it if that is not its
+      // head (then the state is fetched again and everything pulled and verified). Any other head, or
+      // nothing to send, is pulled and verified.
+      const upToDate = rv !== undefined && s.revision > 0 && rv.head === s.revision && rv.generation === (s.serverGeneration ?? 1) && v.hasPending(s);
+      const pulled: Pulled =
+        (rv || s.revision > 0) && !upToDate ? await pullAll(v, s, t, profile) : { generation: s.serverGeneration ?? 1, head: s.revision, chain: fromHex(s.chain), time: s.time, records: [] };
       const newGeneration = pulled.generation !== (s.serverGeneration ?? 1) && s.revision > 0;
       if (newGeneration) checkCompactionKeeps(v, v.confirmedVersions(s), pulled); // before the files are fetched: a refused pull writes nothing
       // the files first: a download the server cuts short or inflates (S10) leaves the vault as it was,
@@ -385,7 +425,10 @@ export async function syncVault(paths: KpmPaths, v: Vault, rv: SyncVaultT | unde
       });
       await pushPending(v, s, t, profile, report, persist, warnings, paths, pending);
       // one vault lock after the push: the marks collapse when everything is on the server
-      const settled = await v.settlePush(s);
+      const settled = await v.settlePush(s, (count) => serverCompactionDue(s, count)).catch((e: unknown) => {
+        persist(); // what was pushed
+        throw e;
+      });
       Object.assign(s, settled.marks);
       persist();
       await compactServer(v, s, t, profile, persist, warnings, settled.log);

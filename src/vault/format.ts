@@ -1,7 +1,7 @@
 // Encoding and decoding of keyring.kpm, vault.kpm and log records, exactly as docs/FORMAT.md says.
 // Pure functions over bytes: no file I/O and no key derivation here.
 import { bytesEqual, concatBytes, utf8 } from '../crypto/bytes.js';
-import { sha256 } from '../crypto/keys.js';
+import { sha256, sha256ChainStep } from '../crypto/keys.js';
 import { checkKdfParams, KDF_ARGON2ID, KdfParamsError, type KdfParams } from '../crypto/kdf.js';
 import { ByteReader, ByteWriter } from './binary.js';
 import { corrupt, KpmError, EXIT } from '../core/errors.js';
@@ -253,7 +253,7 @@ export function initialChain(vaultId: Uint8Array): Uint8Array {
 }
 
 export function nextChain(chain: Uint8Array, rawRecord: Uint8Array): Uint8Array {
-  return sha256(chain, sha256(rawRecord));
+  return sha256ChainStep(chain, rawRecord);
 }
 
 export function checkLogHeader(head: Uint8Array, vaultId: Uint8Array): void {

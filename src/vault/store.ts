@@ -645,6 +645,11 @@ export class Vault {
 
   /** Compacts under the vault lock when needsCompaction(keep) (or always, with force); returns records dropped. */
   async compact(keep: number, force = false): Promise<number> {
+    // not due by the committed state (one stat when nothing changed): no lock taken (every sync asks)
+    if (!force && this.recordsLoaded && Number.isSafeInteger(keep) && keep >= 1) {
+      this.refresh();
+      if (!this.needsCompaction(keep)) return 0;
+    }
     return withVaultLock(this.dir, () => {
       this.load(true, true);
       return force || this.needsCompaction(keep) ? this.compactLocked(keep) : 0;
@@ -750,6 +755,18 @@ export class Vault {
   }
 
   /**
+   * Whether the log holds records the server lacks by `marks` (read without the lock, as readers do;
+   * only the records after marks.confirmedUpTo are read). Sync asks before it decides whether a pull
+   * is needed at all.
+   */
+  hasPending(marks: LogMarks): boolean {
+    this.ensureLoaded(true);
+    this.refresh();
+    this.checkMarks(marks);
+    return pendingOf(marks, this.recordsFrom(marks.confirmedUpTo)).length > 0;
+  }
+
+  /**
    * Applies a verified pull under one vault lock (one header read): for a new server generation the
    * log is first rewritten to the records of it this device knew, then its pending ones; pulled
    * records are appended, or, when a pending local change touches the same entry, the log is
@@ -768,18 +785,21 @@ export class Vault {
         this.rewriteLocked(log, shred);
         Object.assign(marks, { generation: this.generation, confirmedUpTo, confirmedRanges: [] });
       };
-      let all = this.recordsFrom(LOG_HEADER_BYTES);
+      // The whole log is read only when a plan needs it (a new server generation, a rebase); every
+      // record before marks.confirmedUpTo is confirmed, so what is pending is in the tail after it.
+      let all: LogRecord[] | undefined;
+      const whole = () => (all ??= this.recordsFrom(LOG_HEADER_BYTES));
       let fresh = pull.records;
       if (pull.newGeneration) {
-        opts.checkKept?.(confirmedVersions(marks, all));
-        const plan = planAdopt(marks, all, pull.records);
+        opts.checkKept?.(confirmedVersions(marks, whole()));
+        const plan = planAdopt(marks, whole(), pull.records);
         rewrite(plan.log, plan.confirmedUpTo, 'adopt', true);
         fresh = plan.fresh;
-        all = this.recordsFrom(LOG_HEADER_BYTES);
+        all = undefined;
       }
       const out: PullApplied = { marks, pulled: 0, conflicts: [], renamed: [], purgeArrived: fresh.some((r) => isPurgeOrCut(r.flags)), pending: [] };
       if (fresh.length > 0) {
-        const plan = planPull(marks, all, fresh, { decrypt: (r) => this.decrypt(r), seal: (id, version, flags, payload) => this.seal(id, version, flags, payload), resolve: opts.resolve });
+        const plan = planPull(marks, { tail: this.recordsFrom(marks.confirmedUpTo), all: whole }, fresh, { decrypt: (r) => this.decrypt(r), seal: (id, version, flags, payload) => this.seal(id, version, flags, payload), resolve: opts.resolve });
         out.pulled = plan.pulled;
         out.conflicts = plan.conflicts;
         if (plan.kind === 'append') {
@@ -801,6 +821,8 @@ export class Vault {
         if (this.compactLocked(opts.keep, sync) > 0 && next) Object.assign(marks, { generation: next.generation, confirmedUpTo: next.confirmedUpTo, confirmedRanges: [] });
       }
       out.pending = pendingOf(marks, this.recordsFrom(marks.confirmedUpTo));
+      // nothing left to send: the marks collapse now, as settlePush would after an empty push
+      if (out.pending.length === 0) Object.assign(marks, { confirmedUpTo: this.header.commit.logLength, confirmedRanges: [] });
       opts.applied?.(out);
       return out;
     });
@@ -835,16 +857,18 @@ export class Vault {
 
   /**
    * After a push, under one vault lock: when nothing after the marks is left to send, the marks
-   * collapse (everything up to the end of the log is confirmed) and the whole log comes back (what a
-   * compaction of the server's copy would send); otherwise the marks as they were and null.
+   * collapse (everything up to the end of the log is confirmed) and, if `wantLog(records in the log)`,
+   * the whole log comes back (what a compaction of the server's copy would send; it is read only
+   * then); otherwise the marks as they were and null.
    */
-  async settlePush(marks: LogMarks): Promise<{ marks: LogMarks; log: LogRecord[] | null }> {
+  async settlePush(marks: LogMarks, wantLog: (recordCount: number) => boolean = () => true): Promise<{ marks: LogMarks; log: LogRecord[] | null }> {
     return withVaultLock(this.dir, () => {
       this.load(true, true);
       this.checkMarks(marks);
-      const all = this.recordsFrom(LOG_HEADER_BYTES);
-      if (pendingOf(marks, all).length > 0) return { marks, log: null };
-      return { marks: { generation: marks.generation, confirmedUpTo: this.header.commit.logLength, confirmedRanges: [] }, log: all };
+      if (pendingOf(marks, this.recordsFrom(marks.confirmedUpTo)).length > 0) return { marks, log: null };
+      const c = this.header.commit;
+      // the whole log is read only when the caller will send it (a compaction of the server's copy is due)
+      return { marks: { generation: marks.generation, confirmedUpTo: c.logLength, confirmedRanges: [] }, log: wantLog(c.recordCount) ? this.recordsFrom(LOG_HEADER_BYTES) : null };
     });
   }
 

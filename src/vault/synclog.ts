@@ -73,6 +73,12 @@ export interface PullPlanTools {
   resolve: ResolveConflict;
 }
 
+/** The local log for planPull: the records from the marks' confirmedUpTo on (all that can be pending), and the whole log when a rebase needs it. */
+export interface PullPlanLog {
+  tail: readonly LogRecord[];
+  all: () => readonly LogRecord[];
+}
+
 export type PullPlan =
   /** append `records`; `m` (updated in place) marks the echoes of our own pushes */
   | { kind: 'append'; records: LogRecord[]; pulled: number; conflicts: Conflict[] }
@@ -91,8 +97,8 @@ function payloadTime(t: PullPlanTools, r: LogRecord): { payload: EntryPayload; a
  * then a rebase, a new log with the confirmed records, the pulled ones, the untouched local changes,
  * and the clashing ones re-sealed with versions after the server's (the merge policy decides).
  */
-export function planPull(m: LogMarks, all: readonly LogRecord[], pulled: readonly LogRecord[], t: PullPlanTools): PullPlan {
-  const pending = pendingOf(m, all);
+export function planPull(m: LogMarks, log: PullPlanLog, pulled: readonly LogRecord[], t: PullPlanTools): PullPlan {
+  const pending = pendingOf(m, log.tail);
   const byHash = new Map(pending.map((r) => [hashHex(r.raw), r]));
   const freshRecords: LogRecord[] = [];
   for (const r of pulled) {
@@ -109,7 +115,7 @@ export function planPull(m: LogMarks, all: readonly LogRecord[], pulled: readonl
   const clash = new Set(freshRecords.map((r) => toHex(r.entryId)).filter((id) => pendingIds.has(id)));
   if (clash.size === 0) return { kind: 'append', records: freshRecords, pulled: freshRecords.length, conflicts };
   // Every record is either confirmed (echoes were marked so above) or in `left`.
-  const confirmed = all.filter((r) => isConfirmed(m, r));
+  const confirmed = log.all().filter((r) => isConfirmed(m, r));
   const keep = left.filter((r) => !clash.has(toHex(r.entryId)));
   const rebased: LogRecord[] = [];
   for (const id of clash) {

@@ -52,7 +52,7 @@ const SYNC_SURFACE = new Set([
   // local upkeep before a sync (session.ts maintainLocked: trash purge, compaction)
   'write', 'compact',
   // the coarse operations
-  'confirmedVersions', 'applyVerifiedPull', 'settlePush', 'wrapsOwnKey', 'adoptKeyPart',
+  'confirmedVersions', 'hasPending', 'applyVerifiedPull', 'settlePush', 'wrapsOwnKey', 'adoptKeyPart',
 ]);
 
 function guarded(v: Vault, used: Set<string>): Vault {

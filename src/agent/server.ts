@@ -202,8 +202,9 @@ class IdleTimers {
     this.idleLocking = true;
     try {
       await this.syncs.idle();
-      // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock
-      if (!this.syncs.isHeld) await (await import('../sync/lockflush.js')).syncBeforeLock(this.session);
+      // an offline hold means the agent sends nothing on its own: the changes wait for the next unlock;
+      // a failed send does not keep a data vault open past its idle time (its changes wait the same way)
+      if (!this.syncs.isHeld) await (await loadLockFlush()).syncBeforeLock(this.session).catch(() => undefined);
       this.session.lockIdleDataVaults(ms);
       pruneSshKeys(this.session); // the keys of a vault that locked go with it
     } finally {
@@ -216,6 +217,20 @@ class IdleTimers {
 function stopOnSignals(stop: (code: number) => void): void {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => stop(EXIT.ok));
 }
+
+/**
+ * The modules the agent loads on demand for syncing before a lock, loaded when it starts: an upgrade
+ * of kpm (npm install -g, a rebuild) replaces dist/ under a running agent, whose later imports of
+ * chunks then fail. Loaded once, a module is served from the loader's cache, so a lock still sends a
+ * data vault's changes after an upgrade; anything else that is missing stops the agent (outdated()).
+ */
+let lockFlush: Promise<typeof import('../sync/lockflush.js')> | undefined;
+const loadLockFlush = () => (lockFlush ??= import('../sync/lockflush.js'));
+const preload = (): Promise<unknown> => Promise.all([loadLockFlush(), import('../sync/auto.js'), import('../sync/run.js'), import('../settings/store.js'), import('../settings/schema.js'), import('../settings/retention.js')]);
+
+/** An import of a file the running agent's build no longer has: kpm was upgraded under it. */
+const outdated = (e: unknown): boolean => (e as { code?: unknown } | null)?.code === 'ERR_MODULE_NOT_FOUND';
+const OUTDATED: AgentResponse = { error: { message: 'kpm was upgraded while this agent was running: the agent stopped and wiped its keys', exitCode: EXIT.locked, hint: 'run `kpm unlock` again' } };
 
 const failure = (e: unknown): AgentResponse =>
   e instanceof KpmError ? { error: { message: e.message, exitCode: e.exitCode, hint: e.hint, kind: e.kind } } : { error: { message: `agent error: ${(e as Error).message}`, exitCode: EXIT.error } };
@@ -242,7 +257,11 @@ function controlMethods(d: Dispatch, offline: boolean): AgentControl {
     lock: async () => {
       // data vaults' changes go out first (only their key can seal them); a failure does not keep the agent up
       await syncs.idle().catch(() => undefined);
-      if (!syncs.isHeld && !offline) await (await import('../sync/lockflush.js')).syncBeforeLock(session).catch(() => undefined);
+      try {
+        if (!syncs.isHeld && !offline) await (await loadLockFlush()).syncBeforeLock(session);
+      } catch {
+        /* not sent: they wait for the next unlock; the agent stops all the same */
+      }
       d.stopSoon();
       return true;
     },
@@ -310,6 +329,10 @@ async function handleRequest(d: Dispatch, token: Buffer, req: AgentRequest): Pro
     if (checked.method === 'lockVault' || checked.method === 'removeVault') pruneSshKeys(d.session);
     return withNotice({ ok: result ?? null });
   } catch (e) {
+    if (outdated(e)) {
+      d.stopSoon();
+      return OUTDATED;
+    }
     return withNotice(failure(e));
   }
 }
@@ -369,6 +392,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
   const stopSoon = () => setImmediate(() => stop(EXIT.ok));
   const direct = new DirectSsh(() => existingSshDir(paths), { session, live: () => !stopped, touch: () => idle.touch(), lock: stopSoon });
   const d: Dispatch = { session, syncs, idle, direct, stopSoon };
+  setTimeout(() => void preload().catch(() => undefined), 100).unref(); // after the first request, which is often right away
   // Background work (src/vault/summaryindex.ts): read the summary index, load the log, decrypt the
   // summaries the index did not have, in small slices, then write the index of the current commit,
   // so that the next agent's first `list` is one AEAD open. Loading a large log is one long step:

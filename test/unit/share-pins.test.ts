@@ -12,9 +12,12 @@ import { accountShareSecrets } from '../../src/crypto/keys.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import { accountIdentity, encodeIdentity, fingerprintDigits } from '../../src/share/identity.js';
 import { openBundle, openRecord, parseRecord } from '../../src/share/format.js';
-import { canonical, mergePins, openPins, sealLeave, sealPins, type PinContent } from '../../src/share/pins.js';
+import type { PinContent } from '../../src/share/pins.js';
 import type { SharePinsT, ShareVaultT } from '../../src/protocol/share.js';
 import { loadShareState } from '../../src/share/state.js';
+
+// loaded when a test needs it (so the tests that only drive the share client also run against code without it)
+const pins = () => import('../../src/share/pins.js');
 
 /** The server answers `email`'s identity lookups with keys of its own (for `p` only). */
 async function substitute(p: Person, email: string): Promise<Uint8Array> {
@@ -71,7 +74,7 @@ describe('contact pins across the account\'s devices', () => {
     await ts.store.db.deleteFrom('share_pins').where('account_id', '=', a.accountId).execute();
     await refused(a2, (x) => x.listContacts(), /older than version 2/);
     // the same version number, another state (a fork): a2's own blob of version 2 re-sealed by a device of the account is not what a2 saw
-    const other = await sealPins(accountIdentity(a.accountKey, a.email).signer, accountShareSecrets(a.accountKey), 2, { contacts: {}, epochs: {}, left: {} });
+    const other = await (await pins()).sealPins(accountIdentity(a.accountKey, a.email).signer, accountShareSecrets(a.accountKey), 2, { contacts: {}, epochs: {}, left: {} });
     a2.tamper.sharePinsGet = (): SharePinsT => ({ version: 2, body: toBase64(other) });
     await refused(a2, (x) => x.listContacts(), /another version 2 .* \(a fork\)/);
   });
@@ -84,7 +87,7 @@ describe('contact pins across the account\'s devices', () => {
     // sealed under the account's pins key (as if the server had it) but signed by the server: refused for the signature alone
     const evil = accountIdentity(randomBytes(32), a.email);
     const content: PinContent = { contacts: { [b.email]: { sign: toHex(evil.signPublic), box: toHex(evil.boxPublic), verified: true, pinnedAt: '2026-12-01T00:00:00.000Z' } }, epochs: {}, left: {} };
-    const forged = await sealPins(evil.signer, accountShareSecrets(a.accountKey), 2, content);
+    const forged = await (await pins()).sealPins(evil.signer, accountShareSecrets(a.accountKey), 2, content);
     a2.tamper.sharePinsGet = (): SharePinsT => ({ version: 2, body: toBase64(forged) });
     await refused(a2, (x) => x.listContacts(), /pin state \(contact pins\) is not signed by this account/);
     // the account's real blob with one byte of its ciphertext changed
@@ -96,6 +99,7 @@ describe('contact pins across the account\'s devices', () => {
     const r = await ts.call('POST', '/v1/share/pins', { base: 1, body: toBase64(forged) }, { token: a.token });
     expect([r.status, (await pinsRow(ts, a))!.version]).toEqual([403, 1]);
     // what a device holds opens only with the account's key
+    const { openPins } = await pins();
     expect(() => openPins(forged, evil.signPublic, accountShareSecrets(b.accountKey), 2)).toThrow(/does not open with this account's key/);
   });
 
@@ -116,6 +120,7 @@ describe('contact pins across the account\'s devices', () => {
     expect(await contactsOf(a2)).toEqual(want);
     // the rules, as a function: verified wins for the same keys; the highest epoch per vault; a forked epoch is exit 8
     const k = { sign: 'aa', box: 'bb', pinnedAt: '2026-01-01' };
+    const { mergePins, canonical } = await pins();
     const m = mergePins({ contacts: { x: { ...k, verified: false } }, epochs: { v: { epoch: 2, hash: 'h2' } }, left: {} }, { contacts: { x: { ...k, verified: true } }, epochs: { v: { epoch: 5, hash: 'h5' } }, left: { w: 3 } });
     expect(canonical(m)).toBe(canonical({ contacts: { x: { ...k, verified: true } }, epochs: { v: { epoch: 5, hash: 'h5' } }, left: { w: 3 } }));
     expect(() => mergePins({ contacts: {}, epochs: { v: { epoch: 5, hash: 'h5' } }, left: {} }, { contacts: {}, epochs: { v: { epoch: 5, hash: 'other' } }, left: {} })).toThrow(/two different membership epochs 5/);
@@ -203,7 +208,7 @@ describe('leaving a shared vault', () => {
     const bFp = accountIdentity(b.accountKey, b.email).fp;
     // signed by a key of the server's, naming b's fingerprint; and signed by c, naming b
     for (const signer of [accountIdentity(randomBytes(32), b.email).signer, accountIdentity(c.accountKey, c.email).signer]) {
-      const forged = await sealLeave(signer, bFp, fromHex(id), 2);
+      const forged = await (await pins()).sealLeave(signer, bFp, fromHex(id), 2);
       await ts.store.db.insertInto('share_leaves').values({ vault_id: id, account_id: b.accountId, epoch: 2, body: toBase64(forged), created_at: 0 }).execute();
       await refused(a, (x) => x.resolve('Team'), new RegExp(`for ${b.email.replace(/\./g, '\\.')} is not signed by`));
       await refused(a, (x) => x.list(), /is not signed by/);
@@ -225,7 +230,7 @@ describe('leaving a shared vault', () => {
     await ts.store.db.insertInto('share_leaves').values(old).execute();
     await refused(a, (x) => x.resolve('Team'), /is from epoch 2, before they were removed and added again \(a replay\)/);
     // a statement for an epoch that does not exist yet, signed by b
-    await ts.store.db.updateTable('share_leaves').set({ epoch: 9, body: toBase64(await sealLeave(accountIdentity(b.accountKey, b.email).signer, accountIdentity(b.accountKey, b.email).fp, fromHex(id), 9)) }).where('vault_id', '=', id).execute();
+    await ts.store.db.updateTable('share_leaves').set({ epoch: 9, body: toBase64(await (await pins()).sealLeave(accountIdentity(b.accountKey, b.email).signer, accountIdentity(b.accountKey, b.email).fp, fromHex(id), 9)) }).where('vault_id', '=', id).execute();
     await refused(a, (x) => x.resolve('Team'), /names epoch 9, which does not exist/);
     await ts.store.db.deleteFrom('share_leaves').where('vault_id', '=', id).execute();
     expect((await run(a, (x) => x.resolve('Team')))!.latest.members.map((m) => m.email)).toContain(b.email);

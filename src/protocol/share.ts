@@ -18,6 +18,8 @@ const MEMBERSHIP = b64(256 * 1024);
 const BUNDLE = b64(64 * 1024);
 const ACCEPT = b64(1024);
 const RECORD = b64(1 << 20);
+const LEAVE = b64(1024);
+const PINS = b64(6 * 1024 * 1024);
 
 export const ShareIdentityBody = obj({ body: IDENTITY });
 export const ShareLookupBody = obj({ email });
@@ -35,7 +37,9 @@ export const ShareVault = obj({
   bundle: nb64(64 * 1024),
   accept: nb64(1024),
   head: rev,
-});
+  /** for the owner: the members' signed leave statements not yet acted on (docs/SHARING.md "Leaving a shared vault") */
+  leaves: { type: 'array', maxItems: 1000, items: LEAVE },
+}, ['id', 'owner', 'memberships', 'bundle', 'accept', 'head']);
 export const ShareMembershipBody = obj({
   membership: MEMBERSHIP,
   bundles: { type: 'array', minItems: 1, maxItems: 1000, items: obj({ email, body: BUNDLE }) },
@@ -46,7 +50,11 @@ export const SharePullBody = obj({ after: rev });
 export const SharePull = obj({ head: rev, from: rev, records: { type: 'array', maxItems: 100_000, items: RECORD }, more: { type: 'boolean' } });
 export const SharePushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 1000, items: RECORD } });
 export const SharePush = obj({ head: rev });
-const Empty = obj({}, []);
+export const ShareLeaveBody = obj({ body: LEAVE });
+/** The account's sealed pin state (src/share/pins.ts): version 0 and no body before the first write. */
+export const SharePins = obj({ version: rev, body: nb64(6 * 1024 * 1024) });
+export const SharePinsBody = obj({ base: rev, body: PINS });
+export const SharePinsPut = obj({ version: rev });
 
 export interface ShareVaultT {
   id: string;
@@ -55,6 +63,11 @@ export interface ShareVaultT {
   bundle: string | null;
   accept: string | null;
   head: number;
+  leaves?: string[];
+}
+export interface SharePinsT {
+  version: number;
+  body: string | null;
 }
 export interface SharePullT {
   head: number;
@@ -100,7 +113,9 @@ export const SHARE_ROUTES = {
   shareVault: r('GET', '/v1/share/vaults/:id', undefined, ShareVault),
   shareMembership: r('POST', '/v1/share/vaults/:id/membership', ShareMembershipBody, ShareEpoch, { bodyLimit: MAX_SHARE_BODY_BYTES }),
   shareAccept: r('POST', '/v1/share/vaults/:id/accept', ShareAcceptBody, Done),
-  shareLeave: r('POST', '/v1/share/vaults/:id/leave', Empty, Done),
+  shareLeave: r('POST', '/v1/share/vaults/:id/leave', ShareLeaveBody, Done),
+  sharePinsGet: r('GET', '/v1/share/pins', undefined, SharePins),
+  sharePinsPut: r('POST', '/v1/share/pins', SharePinsBody, SharePinsPut, { bodyLimit: MAX_SHARE_BODY_BYTES }),
   sharePull: r('POST', '/v1/share/vaults/:id/pull', SharePullBody, SharePull),
   sharePush: r('POST', '/v1/share/vaults/:id/push', SharePushBody, SharePush, { bodyLimit: MAX_SHARE_BODY_BYTES }),
 } as const;

@@ -200,7 +200,9 @@ const handlers: Record<RouteName, Handler> = {
   shareVault: (ctx, req) => share.vault(ctx, req.auth!.accountId, vaultParam(req)),
   shareMembership: (ctx, req) => share.putMembership(ctx, req.auth!.accountId, vaultParam(req), req.body as { membership: string; bundles: { email: string; body: string }[] }),
   shareAccept: (ctx, req) => share.accept(ctx, req.auth!.accountId, vaultParam(req), (req.body as { body: string }).body),
-  shareLeave: (ctx, req) => share.leave(ctx, req.auth!.accountId, vaultParam(req)),
+  shareLeave: (ctx, req) => share.leave(ctx, req.auth!.accountId, vaultParam(req), (req.body as { body: string }).body),
+  sharePinsGet: (ctx, req) => share.getPins(ctx, req.auth!.accountId),
+  sharePinsPut: (ctx, req) => share.putPins(ctx, req.auth!.accountId, req.body as { base: number; body: string }),
   sharePull: (ctx, req) => share.pull(ctx, req.auth!.accountId, vaultParam(req), (req.body as { after: number }).after),
   sharePush: (ctx, req) => share.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[] }),
 };

@@ -4,9 +4,10 @@
 import { bytesEqual, fromBase64, toHex } from '../crypto/bytes.js';
 import { KpmError } from '../core/errors.js';
 import { normalizeEmail } from '../protocol/email.js';
-import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
+import type { ShareListT, SharePinsT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import { decodeIdentity, type PublicIdentity } from '../share/identity.js';
 import { canWrite, membershipHash, parseMembership, parseRecord, type Role } from '../share/format.js';
+import { parseLeave, parsePins } from '../share/pins.js';
 import type { ServerContext } from './context.js';
 import { apiError } from './errors.js';
 
@@ -35,6 +36,10 @@ export async function putIdentity(ctx: ServerContext, accountId: string, body: s
   // ones refuse the new ones until they accept the change (docs/SHARING.md), so nothing rests on the server here.
   const cur = await identityOf(ctx, accountId);
   const now = ctx.now();
+  if (cur && !(bytesEqual(cur.signPublic, id.signPublic) && bytesEqual(cur.boxPublic, id.boxPublic))) {
+    // the old pin state is sealed and signed under the old account key: no device with the new one can open it
+    await ctx.db.deleteFrom('share_pins').where('account_id', '=', accountId).execute();
+  }
   if (cur) await ctx.db.updateTable('share_identities').set({ body, updated_at: now }).where('account_id', '=', accountId).execute();
   else await ctx.db.insertInto('share_identities').values({ account_id: accountId, body, updated_at: now }).execute();
   return { status: 'ok' };
@@ -72,7 +77,9 @@ export async function vault(ctx: ServerContext, accountId: string, vaultId: stri
   const m = await memberRow(ctx, vaultId, accountId);
   if (!v || !m) throw apiError('not_found', 'no such shared vault for this account');
   const ms = await ctx.db.selectFrom('share_memberships').select('body').where('vault_id', '=', vaultId).orderBy('epoch').execute();
-  return { id: vaultId, owner: v.owner, memberships: ms.map((x) => x.body), bundle: m.bundle, accept: m.accept, head: Number(v.head) };
+  // the members' leave statements, for the owner to act on (the owner's device verifies each)
+  const leaves = m.role === 'owner' ? (await ctx.db.selectFrom('share_leaves').select('body').where('vault_id', '=', vaultId).orderBy('account_id').execute()).map((x) => x.body) : [];
+  return { id: vaultId, owner: v.owner, memberships: ms.map((x) => x.body), bundle: m.bundle, accept: m.accept, head: Number(v.head), leaves };
 }
 
 export async function putMembership(ctx: ServerContext, accountId: string, vaultId: string, b: { membership: string; bundles: { email: string; body: string }[] }): Promise<{ epoch: number }> {
@@ -115,6 +122,9 @@ export async function putMembership(ctx: ServerContext, accountId: string, vault
     await trx.deleteFrom('share_members').where('vault_id', '=', vaultId).execute();
     await trx.insertInto('share_members').values(rows).execute();
     await trx.insertInto('share_memberships').values({ vault_id: vaultId, epoch: m.epoch, body: b.membership }).execute();
+    // a leave statement is done once a membership no longer names its member (one that still does stays for the owner's next command)
+    const ids = rows.map((x) => x.account_id);
+    await trx.deleteFrom('share_leaves').where('vault_id', '=', vaultId).where('account_id', 'not in', ids).execute();
     return { epoch: m.epoch };
   });
 }
@@ -125,12 +135,53 @@ export async function accept(ctx: ServerContext, accountId: string, vaultId: str
   return { status: 'ok' };
 }
 
-export async function leave(ctx: ServerContext, accountId: string, vaultId: string): Promise<{ status: 'ok' }> {
+/**
+ * A member leaves: their signed leave statement (vault, the epoch they leave, their fingerprint) is
+ * kept for the owner, whose next command signs a membership without them (docs/SHARING.md "Leaving
+ * a shared vault"); their member row (bundle, access) goes now.
+ */
+export async function leave(ctx: ServerContext, accountId: string, vaultId: string, body: string): Promise<{ status: 'ok' }> {
   const m = await memberRow(ctx, vaultId, accountId);
   if (!m) throw apiError('not_found', 'no such shared vault for this account');
   if (m.role === 'owner') throw apiError('forbidden', 'the owner cannot leave a shared vault');
-  await ctx.db.deleteFrom('share_members').where('vault_id', '=', vaultId).where('account_id', '=', accountId).execute();
+  const st = decoded('the leave statement', () => parseLeave(fromBase64(body)));
+  const me = await identityOf(ctx, accountId);
+  if (!me || !bytesEqual(me.signPublic, st.signer) || !bytesEqual(me.fp, st.fp)) throw apiError('forbidden', "the leave statement is not signed by this account's published key");
+  decoded('the leave statement', () => st.check(me.signPublic));
+  const v = await ctx.db.selectFrom('share_vaults').select('epoch').where('vault_id', '=', vaultId).executeTakeFirstOrThrow();
+  if (toHex(st.vaultId) !== vaultId || st.epoch < 1 || st.epoch > Number(v.epoch)) throw apiError('bad_request', 'the leave statement is for another vault or epoch');
+  const now = ctx.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('share_leaves').where('vault_id', '=', vaultId).where('account_id', '=', accountId).execute();
+    await trx.insertInto('share_leaves').values({ vault_id: vaultId, account_id: accountId, epoch: st.epoch, body, created_at: now }).execute();
+    await trx.deleteFrom('share_members').where('vault_id', '=', vaultId).where('account_id', '=', accountId).execute();
+  });
   return { status: 'ok' };
+}
+
+/** The account's sealed pin state (src/share/pins.ts): the server cannot open it; every device checks its signature and version. */
+export async function getPins(ctx: ServerContext, accountId: string): Promise<SharePinsT> {
+  const row = await ctx.db.selectFrom('share_pins').select(['version', 'body']).where('account_id', '=', accountId).executeTakeFirst();
+  return row ? { version: Number(row.version), body: row.body } : { version: 0, body: null };
+}
+
+/** Writes version base+1 of the pin state if the stored one is still `base` (else 409: the device pulls, merges and tries again). */
+export async function putPins(ctx: ServerContext, accountId: string, b: { base: number; body: string }): Promise<{ version: number }> {
+  const p = decoded('the pin state', () => parsePins(fromBase64(b.body)));
+  if (p.version !== b.base + 1) throw apiError('bad_request', `the pin state is version ${p.version}, not ${b.base + 1}`);
+  const me = await identityOf(ctx, accountId);
+  if (!me || !bytesEqual(me.signPublic, p.signer)) throw apiError('forbidden', "the pin state is not signed by this account's published key");
+  decoded('the pin state', () => p.check(me.signPublic));
+  const now = ctx.now();
+  const stale = () => apiError('conflict', 'the pin state changed meanwhile (another device of this account); pull it first');
+  if (b.base === 0) {
+    const r = await ctx.db.insertInto('share_pins').values({ account_id: accountId, version: 1, body: b.body, updated_at: now }).onConflict((oc) => oc.column('account_id').doNothing()).executeTakeFirst();
+    if (Number(r.numInsertedOrUpdatedRows ?? 0n) !== 1) throw stale();
+  } else {
+    const r = await ctx.db.updateTable('share_pins').set({ version: p.version, body: b.body, updated_at: now }).where('account_id', '=', accountId).where('version', '=', b.base).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw stale();
+  }
+  return { version: p.version };
 }
 
 export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<SharePullT> {

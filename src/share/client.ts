@@ -5,7 +5,7 @@ import { bytesEqual, fromBase64, fromHex, toBase64, toHex, wipe } from '../crypt
 import { accountShareSecrets } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { normalizeEmail } from '../protocol/email.js';
-import type { ShareListT, SharePullT, ShareVaultT } from '../protocol/share.js';
+import type { ShareListT, SharePinsT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
@@ -34,6 +34,7 @@ import {
   type SharedEntry,
 } from './format.js';
 import { loadShareState, saveShareState, type ContactPin, type ShareState } from './state.js';
+import { blobHash, contentHash, mergePins, openPins, parseLeave, sealLeave, sealPins, type PinContent, type PinnedContact } from './pins.js';
 
 export type ShareCall = <T>(name: RouteName, o?: { params?: Record<string, string>; body?: unknown }) => Promise<T>;
 
@@ -59,10 +60,14 @@ export interface OpenedVault {
   chainHash: Uint8Array;
   /** entry id (hex) → latest version */
   entries: Map<string, { entry: SharedEntry; deleted: boolean; writer: string; rev: number }>;
+  /** this account left the vault (a device of it signed a leave statement): not opened, no keys */
+  left?: boolean;
 }
 
 const forbidden = (msg: string, hint?: string) => new KpmError(msg, EXIT.forbidden, hint);
 const isServerCode = (e: unknown, code: string) => e instanceof KpmError && (e as { code?: string }).code === code;
+const isNetwork = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.network;
+const EMPTY_PINS: PinContent = { contacts: {}, epochs: {}, left: {} };
 
 export class ShareClient {
   readonly me: Identity;
@@ -74,6 +79,12 @@ export class ShareClient {
 
   /** the key of share.kpms */
   private readonly stateKey: Uint8Array;
+  /** the account's pin state was fetched from the server (and merged) in this command */
+  private pinsPulled = false;
+  /** contacts whose pins conflict with another device's, being resolved by accept-change: the other device's pin */
+  private conflicted = new Map<string, PinnedContact>();
+  /** for the owner: the leave statements the server sent with each vault */
+  private leaves = new Map<string, string[]>();
 
   /**
    * `key`: the account key (signing and X25519 in this process), or what the agent gives: the key of
@@ -99,6 +110,101 @@ export class ShareClient {
 
   save(): void {
     saveShareState(this.paths, this.stateKey, this.profileId, this.state);
+  }
+
+  /**
+   * Ends a command that succeeded: sends the account's pin state if this device changed it (after
+   * fetching it in this command), then saves share.kpms. A server that cannot be reached leaves the
+   * pins to the next command (a note says so).
+   */
+  async finish(): Promise<void> {
+    await this.pushPinsQuietly();
+    this.save();
+  }
+
+  // ---------------------------------------------------------------- the account's pin state (src/share/pins.ts)
+
+  private pinContent(): PinContent {
+    return { contacts: this.state.contacts, epochs: this.state.epochs ?? {}, left: this.state.left ?? {} };
+  }
+
+  /** Fetches and merges the account's pin state once per command (before any pin is used). */
+  private async ready(): Promise<void> {
+    if (this.pinsPulled) return;
+    await this.pullPins();
+    this.pinsPulled = true;
+  }
+
+  /**
+   * The pin state on the server must be signed by this account, open under its key, and not be older
+   * than (or, at the same version, different from) what this device saw; then it is merged into this
+   * device's pins (conflicting pins of a contact: exit 8, unless accept-change is resolving it).
+   */
+  private async pullPins(resolving?: string): Promise<void> {
+    const r = await this.call<SharePinsT>('sharePinsGet');
+    const seen = this.state.pins ?? { version: 0, hash: '', content: contentHash(EMPTY_PINS) };
+    if (r.version < seen.version) throw shareTampered(`the server sent version ${r.version} of this account's contact pins, older than version ${seen.version} which this device saw (rolled back)`);
+    if (r.version === 0 || r.body === null) {
+      if (r.version !== 0 || r.body !== null) throw shareTampered("the server sent a pin state without a version, or a version without a pin state");
+      return;
+    }
+    const bytes = fromBase64(r.body);
+    const h = blobHash(bytes);
+    if (r.version === seen.version) {
+      if (h !== seen.hash) throw shareTampered(`the server sent another version ${r.version} of this account's contact pins than the one this device saw (a fork)`);
+      return;
+    }
+    const remote = openPins(bytes, this.me.signPublic, this.stateKey, r.version);
+    const merged = mergePins(this.pinContent(), remote, (email, here, there) => {
+      if (email !== resolving) return undefined;
+      this.conflicted.set(email, there);
+      return here;
+    });
+    this.state.contacts = merged.contacts;
+    this.state.epochs = merged.epochs;
+    this.state.left = merged.left;
+    this.state.pins = { version: r.version, hash: h, content: contentHash(remote) };
+  }
+
+  /** Writes the next version of the pin state when this device's differs from the last one seen; a concurrent write by another device is pulled, merged and written again. */
+  private async pushPins(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const content = this.pinContent();
+      const ch = contentHash(content);
+      const seen = this.state.pins ?? { version: 0, hash: '', content: contentHash(EMPTY_PINS) };
+      if (ch === seen.content) return;
+      if (attempt === 0) await this.publish(); // the server checks the signature against the published key
+      const blob = await sealPins(this.me.signer, this.stateKey, seen.version + 1, content);
+      try {
+        await this.call('sharePinsPut', { body: { base: seen.version, body: toBase64(blob) } });
+      } catch (e) {
+        if (isServerCode(e, 'conflict') && attempt < 4) {
+          await this.pullPins();
+          continue;
+        }
+        throw e;
+      }
+      this.state.pins = { version: seen.version + 1, hash: blobHash(blob), content: ch };
+      return;
+    }
+  }
+
+  private async pushPinsQuietly(): Promise<void> {
+    if (!this.pinsPulled) return;
+    try {
+      await this.pushPins();
+    } catch (e) {
+      if (!isNetwork(e)) throw e;
+      this.notes.push("the contact pins could not be sent to the server: this device's changes go with its next sharing command");
+    }
+  }
+
+  /** This account left vault `id` at an epoch that every later epoch of `chain` still names it in (re-added after a gap: no longer left). */
+  private leftNow(id: string, chain: Membership[]): boolean {
+    const e = this.state.left?.[id];
+    if (!e) return false;
+    for (let k = e; k <= chain.length; k++) if (!chain[k - 1].members.some((m) => normalizeEmail(m.email) === this.me.email && bytesEqual(memberFp(m), this.me.fp))) return false;
+    return true;
   }
 
   /** Wipes the key this client holds (call when done). */
@@ -133,7 +239,7 @@ export class ShareClient {
 
   private changedKey(email: string): KpmError {
     return new KpmError(
-      `the server now gives other keys for ${email} than the ones pinned on this device: refused`,
+      `the server now gives other keys for ${email} than the ones pinned for this account: refused`,
       EXIT.corrupt,
       `nothing was changed or sent. If ${email} really got new keys (a new account), compare fingerprints with them and run \`kpm contacts accept-change ${email}\`; otherwise do not trust this server`,
     );
@@ -143,6 +249,7 @@ export class ShareClient {
   async contact(email: string, pin = true): Promise<ContactView & { id: PublicIdentity; firstUse: boolean }> {
     const e = normalizeEmail(email);
     if (e === this.me.email) return { email: e, fingerprint: this.me.fp, verified: true, id: this.me, firstUse: false };
+    await this.ready();
     const id = await this.fetchIdentity(e);
     const p = this.pinOf(e);
     if (p) {
@@ -171,15 +278,25 @@ export class ShareClient {
 
   async acceptChange(email: string): Promise<ContactView & { previous?: Uint8Array }> {
     const e = normalizeEmail(email);
+    if (!this.pinsPulled) {
+      await this.pullPins(e); // a conflict with another device's pin of this contact is what this resolves
+      this.pinsPulled = true;
+    }
     const p = this.pinOf(e);
     if (!p) throw notFound(`${e} is not a contact`, `run \`kpm contacts add ${e}\``);
     const id = await this.fetchIdentity(e);
     const previous = fingerprint(fromHex(p.sign), fromHex(p.box));
-    this.state.contacts[e] = { sign: toHex(id.signPublic), box: toHex(id.boxPublic), verified: false, pinnedAt: new Date().toISOString() };
+    // the keys replaced (this device's, and another device's in conflict): every device of the account takes the new pin
+    const other = this.conflicted.get(e);
+    const fpHex = (x: Pick<ContactPin, 'sign' | 'box'>) => toHex(fingerprint(fromHex(x.sign), fromHex(x.box)));
+    const replaces = [...new Set([...(p.replaces ?? []), fpHex(p), ...(other ? [...(other.replaces ?? []), fpHex(other)] : [])])].filter((f) => f !== toHex(id.fp)).sort();
+    this.state.contacts[e] = { sign: toHex(id.signPublic), box: toHex(id.boxPublic), verified: false, pinnedAt: new Date().toISOString(), ...(replaces.length ? { replaces } : {}) };
+    this.conflicted.delete(e);
     return { email: e, fingerprint: id.fp, verified: false, previous };
   }
 
-  listContacts(): ContactView[] {
+  async listContacts(): Promise<ContactView[]> {
+    await this.ready();
     return Object.entries(this.state.contacts)
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([email, p]) => ({ email, fingerprint: fingerprint(fromHex(p.sign), fromHex(p.box)), verified: p.verified }));
@@ -212,6 +329,7 @@ export class ShareClient {
    */
   async openVault(id: string, o: { pinNew?: boolean; pull?: boolean; offline?: boolean } = {}): Promise<OpenedVault> {
     let sv: ShareVaultT;
+    if (!o.offline) await this.ready();
     try {
       sv = o.offline ? this.cachedVault(id) : await this.call<ShareVaultT>('shareVault', { params: { id } });
     } catch (e) {
@@ -230,6 +348,13 @@ export class ShareClient {
     const ow = ownerOf(latest);
     if (!bytesEqual(ow.boxPublic, owner.box) || normalizeEmail(ow.email) !== normalizeEmail(sv.owner)) throw shareTampered(`the membership names another owner than ${sv.owner}'s pinned keys`);
     const vp = this.state.vaults[id];
+    // the highest epoch any device of this account saw (the account's pin state): a replay to this device is caught too
+    const ap = this.state.epochs?.[id];
+    if (ap && !o.offline) {
+      if (latest.epoch < ap.epoch) throw shareTampered(`the server sent membership epoch ${latest.epoch} of shared vault ${id.slice(0, 8)}, older than epoch ${ap.epoch} which a device of this account saw (a replay)`);
+      if (toHex(membershipHash(bodies[ap.epoch - 1])) !== ap.hash) throw shareTampered(`membership epoch ${ap.epoch} of shared vault ${id.slice(0, 8)} is not the one a device of this account saw (a forked membership)`);
+    }
+    if (!o.offline) this.leaves.set(id, sv.leaves ?? []);
     if (vp) {
       if (latest.epoch < vp.epoch) throw shareTampered(`the server sent membership epoch ${latest.epoch} of shared vault "${vp.name}", older than epoch ${vp.epoch} which this device saw (a replay)`);
       if (toHex(membershipHash(bodies[vp.epoch - 1])) !== vp.epochHash) throw shareTampered(`membership epoch ${vp.epoch} of shared vault "${vp.name}" is not the one this device saw`);
@@ -240,6 +365,11 @@ export class ShareClient {
       throw shareTampered(`the membership of this shared vault names a key for you (${this.me.email}) that is not yours: the owner was given a substituted key`, `nothing was changed or sent; compare fingerprints with ${sv.owner} (\`kpm whoami --fingerprint\` on both sides)`);
     }
     if (!mine) throw shareTampered(`the server lists this shared vault for you, but its signed membership (epoch ${latest.epoch}) does not name you`);
+    if (this.leftNow(id, chain)) {
+      // a device of this account left it: its keys are not opened and its copy goes (the owner's next command removes this account)
+      delete this.state.vaults[id];
+      return { id, name: vp?.name ?? id.slice(0, 8), owner: normalizeEmail(sv.owner), chain, latest, bodies, role: undefined, accepted: false, keys: [], head: 0, chainHash: initialChain(vid), entries: new Map(), left: true };
+    }
     if (!sv.bundle) throw shareTampered('the server sent no key bundle for this account');
     const content = await openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
     if (vp && vp.name !== content.name && !o.pinNew) this.notes.push(`shared vault "${vp.name}" is now called "${content.name}"`);
@@ -290,6 +420,7 @@ export class ShareClient {
       memberships: sv.memberships,
       bundle: sv.bundle,
     };
+    if (!ap || latest.epoch > ap.epoch) (this.state.epochs ??= {})[id] = { epoch: latest.epoch, hash: toHex(membershipHash(bodies[latest.epoch - 1])) };
     return result;
   }
 
@@ -314,6 +445,7 @@ export class ShareClient {
     };
     if (o.online) {
       try {
+        await this.ready();
         const l = await this.call<ShareListT>('shareList');
         const out: OpenedVault[] = [];
         for (const [id, vp] of Object.entries(this.state.vaults)) {
@@ -325,16 +457,22 @@ export class ShareClient {
         for (const x of l.vaults) {
           const known = this.state.vaults[x.id] !== undefined;
           const v = await this.openVault(x.id); // an acceptance signed on another device of this account counts
+          if (v.left) continue;
           if (v.accepted || v.owner === this.me.email) out.push(v);
           else if (!known) delete this.state.vaults[x.id];
         }
+        await this.pushPinsQuietly();
         return { vaults: out, offline: false };
       } catch (e) {
         if (!(e instanceof KpmError) || e.exitCode !== EXIT.network) throw e;
       }
     }
     const out: OpenedVault[] = [];
-    for (const id of Object.keys(this.state.vaults)) if (usableState(id) && this.state.vaults[id].memberships) out.push(await this.openVault(id, { offline: true }));
+    for (const id of Object.keys(this.state.vaults)) {
+      if (!usableState(id) || !this.state.vaults[id].memberships) continue;
+      const v = await this.openVault(id, { offline: true });
+      if (!v.left) out.push(v);
+    }
     return { vaults: out, offline: true };
   }
 
@@ -362,11 +500,14 @@ export class ShareClient {
 
   /** The shared vaults the server lists for this account, and the ones this device knew that it no longer lists. */
   async list(): Promise<{ id: string; owner: string; name?: string; role?: Role; accepted: boolean; epoch: number; members?: number; state: 'shared' | 'invitation' | 'removed'; error?: string }[]> {
+    await this.ready();
     const l = await this.call<ShareListT>('shareList');
     const out: Awaited<ReturnType<ShareClient['list']>> = [];
     for (const x of l.vaults) {
       const known = this.state.vaults[x.id] !== undefined;
-      const v = await this.openVault(x.id, { pull: known });
+      let v = await this.openVault(x.id, { pull: known });
+      if (v.left) continue;
+      v = await this.actOnLeaves(v);
       out.push({ id: x.id, owner: v.owner, name: v.name, role: v.role, accepted: v.accepted || v.owner === this.me.email, epoch: v.latest.epoch, members: v.latest.members.length, state: v.accepted || v.owner === this.me.email ? 'shared' : 'invitation' });
       if (!known) delete this.state.vaults[x.id]; // shown, not pinned: `kpm share accept` pins it
     }
@@ -381,6 +522,7 @@ export class ShareClient {
 
   /** Finds a shared vault by name (or id prefix) among the ones the server lists for this account. */
   async resolve(nameOrId: string, o: { pinNew?: boolean; mustExist?: boolean } = {}): Promise<OpenedVault | null> {
+    await this.ready();
     const l = await this.call<ShareListT>('shareList');
     const hits: OpenedVault[] = [];
     for (const x of l.vaults) {
@@ -391,9 +533,14 @@ export class ShareClient {
       const known = this.state.vaults[x.id];
       if (known && known.name !== nameOrId) continue;
       const v = await this.openVault(x.id, { pinNew: o.pinNew || !!known });
+      if (v.left) {
+        if (v.name === nameOrId) throw forbidden(`you left shared vault "${nameOrId}"`, 'its owner can share it with you again');
+        continue;
+      }
       if (v.name === nameOrId) hits.push(v);
       else if (!known && !o.pinNew) delete this.state.vaults[x.id];
     }
+    if (hits.some((h) => h.left)) throw forbidden(`you left shared vault "${hits.find((h) => h.left)!.name}"`, 'its owner can share it with you again');
     if (hits.length > 1) throw usageError(`${hits.length} shared vaults are called "${nameOrId}"`, `name one by its id: ${hits.map((h) => h.id.slice(0, 8)).join(', ')}`);
     if (hits.length === 0) {
       const gone = Object.values(this.state.vaults).find((vp) => vp.name === nameOrId && !l.vaults.some((x) => this.state.vaults[x.id] === vp));
@@ -401,7 +548,7 @@ export class ShareClient {
       if (o.mustExist !== false) throw notFound(`no shared vault "${nameOrId}"`, 'see `kpm shares`');
       return null;
     }
-    return hits[0];
+    return this.actOnLeaves(hits[0]);
   }
 
   // ---------------------------------------------------------------- owner: members
@@ -441,14 +588,44 @@ export class ShareClient {
   }
 
   /** A new epoch with `members` and a new vault key (which only they get). */
-  private async changeMembers(v: OpenedVault, members: Member[]): Promise<void> {
+  private async changeMembers(v: OpenedVault, members: Member[]): Promise<OpenedVault> {
     const ids = new Map<string, Pick<PublicIdentity, 'boxPublic' | 'fp'>>();
     for (const x of members) ids.set(normalizeEmail(x.email), { boxPublic: x.boxPublic, fp: memberFp(x) });
     const m: Membership = { vaultId: fromHex(v.id), epoch: v.latest.epoch + 1, head: v.head, prev: membershipHash(v.bodies[v.bodies.length - 1]), members };
     const key = randomBytes(32);
     await this.publishMembership(v.id, m, v.name, [...v.keys, key], ids);
     wipe(key);
-    await this.openVault(v.id);
+    return this.openVault(v.id);
+  }
+
+  /**
+   * The owner acts on the members' leave statements the server sent with the vault: each must be
+   * signed by the key the signed membership names for the member, for this vault, for an epoch
+   * from which every epoch up to the latest still names them (an older statement, from before they
+   * were removed and added again, is a replay); then one new epoch without them, with a new vault
+   * key (as revoke). Any statement that does not verify: exit 8, nothing sent.
+   */
+  private async actOnLeaves(v: OpenedVault): Promise<OpenedVault> {
+    const raw = this.leaves.get(v.id) ?? [];
+    if (v.owner !== this.me.email || raw.length === 0) return v;
+    const gone: Member[] = [];
+    for (const b of raw) {
+      const st = parseLeave(fromBase64(b));
+      if (!bytesEqual(st.vaultId, fromHex(v.id))) throw shareTampered(`a leave statement of shared vault "${v.name}" is for another vault`);
+      const m = v.latest.members.find((x) => bytesEqual(memberFp(x), st.fp));
+      if (!m || m.role === 'owner') throw shareTampered(`a leave statement of shared vault "${v.name}" names a key that is not a member's in epoch ${v.latest.epoch}`);
+      if (!bytesEqual(st.signer, m.signPublic)) throw shareTampered(`a leave statement of shared vault "${v.name}" for ${m.email} is not signed by ${m.email}: refused`);
+      st.check(m.signPublic);
+      if (st.epoch < 1 || st.epoch > v.latest.epoch) throw shareTampered(`a leave statement of shared vault "${v.name}" for ${m.email} names epoch ${st.epoch}, which does not exist`);
+      for (let k = st.epoch; k <= v.latest.epoch; k++) {
+        if (!v.chain[k - 1].members.some((x) => bytesEqual(memberFp(x), st.fp))) throw shareTampered(`a leave statement of shared vault "${v.name}" for ${m.email} is from epoch ${st.epoch}, before they were removed and added again (a replay): refused`);
+      }
+      if (!gone.includes(m)) gone.push(m);
+    }
+    const next = await this.changeMembers(v, v.latest.members.filter((x) => !gone.includes(x)));
+    this.leaves.delete(v.id);
+    for (const m of gone) this.notes.push(`${m.email} left shared vault "${v.name}": signed membership epoch ${next.latest.epoch} without them, with a new vault key (what they read before stays with them)`);
+    return next;
   }
 
   async revoke(name: string, email: string): Promise<OpenedVault> {
@@ -473,8 +650,12 @@ export class ShareClient {
   async leave(name: string): Promise<string> {
     const v = (await this.resolve(name))!;
     if (v.owner === this.me.email) throw forbidden('the owner cannot leave a shared vault');
-    await this.call('shareLeave', { params: { id: v.id }, body: {} });
+    // signed by this account: the owner's device acts on it only if it verifies against this account's key
+    const st = await sealLeave(this.me.signer, this.me.fp, fromHex(v.id), v.latest.epoch);
+    await this.call('shareLeave', { params: { id: v.id }, body: { body: toBase64(st) } });
     delete this.state.vaults[v.id];
+    (this.state.left ??= {})[v.id] = v.latest.epoch; // the account's other devices drop it too (the pin state)
+    for (const k of v.keys) wipe(k);
     return v.name;
   }
 

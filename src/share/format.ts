@@ -12,7 +12,9 @@ import { EXIT, isKind, KpmError } from '../core/errors.js';
 import { fingerprint, IDENTITY_MAGIC, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity, type ShareSigner } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
-const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR' } as const;
+const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR', pins: 'KPSP', leave: 'KPSL' } as const;
+/** The magic of each signed sharing message (src/share/pins.ts makes the account's pin state and leave statements). */
+export const SHARE_MAGIC = M;
 const LABEL = { wrap: 'kpm/v1/share/key-wrap', record: 'kpm/v1/share/record', chain: 'kpm/v1/share/log' } as const;
 
 export type Role = 'owner' | 'writer' | 'reader';
@@ -20,19 +22,19 @@ const ROLE_CODE: Record<Role, number> = { owner: 1, writer: 2, reader: 3 };
 const ROLE_OF: Record<number, Role> = { 1: 'owner', 2: 'writer', 3: 'reader' };
 export const canWrite = (r: Role | undefined): boolean => r === 'owner' || r === 'writer';
 
-async function signedBytes(signer: ShareSigner, w: ByteWriter): Promise<Uint8Array> {
+export async function signedBytes(signer: ShareSigner, w: ByteWriter): Promise<Uint8Array> {
   const body = w.bytes(signer.publicKey).finish();
   return concatBytes(body, await signer.sign(body));
 }
 
-interface Opened {
+export interface Opened {
   r: ByteReader;
   body: Uint8Array;
   signer: Uint8Array;
   signature: Uint8Array;
 }
 
-function openSigned(bytes: Uint8Array, magic: string, what: string): Opened {
+export function openSigned(bytes: Uint8Array, magic: string, what: string): Opened {
   if (bytes.length < 6 + PUBLIC_KEY_BYTES + SIGNATURE_BYTES) throw shareTampered(`${what} is truncated`);
   const body = bytes.subarray(0, bytes.length - SIGNATURE_BYTES);
   const r = new ByteReader(body.subarray(0, body.length - PUBLIC_KEY_BYTES), what);
@@ -40,12 +42,12 @@ function openSigned(bytes: Uint8Array, magic: string, what: string): Opened {
   return { r, body, signer: body.subarray(body.length - PUBLIC_KEY_BYTES), signature: bytes.subarray(body.length) };
 }
 
-function checkSigned(o: Opened, key: Uint8Array, what: string, whose: string): void {
+export function checkSigned(o: Opened, key: Uint8Array, what: string, whose: string): void {
   if (!bytesEqual(o.signer, key)) throw shareTampered(`${what} is not signed by ${whose}`);
   if (!verifySignature(key, o.body, o.signature)) throw shareTampered(`${what} fails its signature check`);
 }
 
-const parsing = <T>(what: string, fn: () => T): T => {
+export const parsing = <T>(what: string, fn: () => T): T => {
   try {
     return fn();
   } catch (e) {
@@ -340,7 +342,7 @@ export function openRecordWith(p: ParsedRecord, key: Uint8Array): SharedEntry {
 // ------------------------------------------------------------------ what the agent signs
 
 /** The kinds of sharing message the account's key signs (each with its own magic: none is a sync envelope's `KPMS`). */
-export type SharingKind = 'identity' | 'membership' | 'bundle' | 'acceptance' | 'record';
+export type SharingKind = 'identity' | 'membership' | 'bundle' | 'acceptance' | 'record' | 'pins' | 'leave';
 
 const refusedSign = (why: string) => new KpmError(`the agent signs only this account's sharing messages: ${why}; refused, nothing was signed`, EXIT.forbidden);
 
@@ -357,7 +359,7 @@ export function checkSharingMessage(body: Uint8Array, me: Pick<PublicIdentity, '
   try {
     if (body.length < 6) throw refusedSign('it is not a sharing message');
     const magic = decodeUtf8(body.subarray(0, 4));
-    const known: Record<string, SharingKind> = { [decodeUtf8(IDENTITY_MAGIC)]: 'identity', [M.membership]: 'membership', [M.bundle]: 'bundle', [M.accept]: 'acceptance', [M.record]: 'record' };
+    const known: Record<string, SharingKind> = { [decodeUtf8(IDENTITY_MAGIC)]: 'identity', [M.membership]: 'membership', [M.bundle]: 'bundle', [M.accept]: 'acceptance', [M.record]: 'record', [M.pins]: 'pins', [M.leave]: 'leave' };
     if (!Object.hasOwn(known, magic)) throw refusedSign('it is not a sharing message');
     kind = known[magic];
     r.bytes(4);
@@ -414,6 +416,21 @@ export function checkSharingMessage(body: Uint8Array, me: Pick<PublicIdentity, '
         r.bytes(VAULT_ID_BYTES);
         r.u64();
         mine(r.bytes(PUBLIC_KEY_BYTES), "the acceptance's signer");
+        break;
+      }
+      case 'pins': {
+        // the account's pin state (src/share/pins.ts): version, nonce, ciphertext; only this account's devices hold its key
+        r.u64();
+        r.bytes(24);
+        r.varBytes(1 << 22);
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the pin state's signer");
+        break;
+      }
+      case 'leave': {
+        r.bytes(VAULT_ID_BYTES);
+        r.u64();
+        if (!bytesEqual(r.bytes(32), fingerprint(me.signPublic, me.boxPublic))) throw refusedSign("the leave statement's fingerprint is not this account's");
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the leave statement's signer");
         break;
       }
       case 'record': {

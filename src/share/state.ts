@@ -14,6 +14,8 @@ export interface ContactPin {
   box: string;
   verified: boolean;
   pinnedAt: string;
+  /** fingerprints (hex) of the keys this pin replaced by `kpm contacts accept-change` (src/share/pins.ts) */
+  replaces?: string[];
 }
 
 export interface VaultPin {
@@ -41,6 +43,16 @@ export interface ShareState {
   v: 1;
   contacts: Record<string, ContactPin>;
   vaults: Record<string, VaultPin>;
+  /**
+   * The account's pin state (src/share/pins.ts, docs/SHARING.md "Contact pins across the account's
+   * devices"): the highest version this device saw on the server, SHA-256 of that blob, and of its
+   * content (what this device pushes when its own pins differ from it).
+   */
+  pins?: { version: number; hash: string; content: string };
+  /** vault id → the highest membership epoch a device of this account saw (account-level, synced) */
+  epochs?: Record<string, { epoch: number; hash: string }>;
+  /** vault id → the membership epoch this account left (account-level, synced) */
+  left?: Record<string, number>;
 }
 
 const AAD = utf8.encode('kpm/v1/share/state');

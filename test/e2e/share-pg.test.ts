@@ -61,5 +61,58 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       for (const s of ['pg-share-secret-1', 'pg-share-secret-2', 'pg-reader-write', 'pg-bot-user', 'Pg-Team', 'pg-deploy', 'pg-after']) expect(dump.includes(s), s).toBe(false);
       await Promise.all([one.stop(), two.stop()]);
     }, 400_000);
+
+    it("contact pins across the owner's two devices (one per instance), a stale first write of the pin state (409), and leave: the owner's next command rotates", async () => {
+      const shared = engine === 'postgres' ? await freshPgDatabase() : join(mkdtempSync(join(os.tmpdir(), 'kpm-shared-')), 'shared.sqlite');
+      const env = { KPM_SERVER_KEY: 'ef'.repeat(32) };
+      const args = ['--database', shared, '--log-level', 'warn'];
+      const [one, two] = await Promise.all([startServer({ args, env }), startServer({ args, env })]);
+      const who = { owner: { home: initHome(), url: one.url }, owner2: { home: makeHome(), url: two.url }, member: { home: makeHome(), url: two.url } };
+      const mail = (w: string) => `pins-${w}-${engine}@share-pg.example.org`;
+      const kpm = (w: keyof typeof who, a: string[], code = 0, input?: string, e: Record<string, string> = master): Promise<RunResult> =>
+        runKpm(who[w].home, a, code, { input, env: { ...e, KPM_SERVER: who[w].url } }).catch((err: Error) => {
+          throw new Error(`${w}: ${err.message}`);
+        });
+      await registerAccount(one, mail('owner'), PW, 'NL');
+      await registerAccount(two, mail('member'), PW, 'NL');
+      await kpm('owner', ['login', mail('owner'), '--password-stdin'], 0, PW + '\n', {});
+      await kpm('owner', ['sync']); // the keyring to the server: the second device gets the account key from it
+      await kpm('owner2', ['login', mail('owner'), '--password-stdin'], 0, PW + '\n', {});
+      await kpm('owner2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+      await kpm('member', ['init', '--password-stdin'], 0, MASTER + '\n', {});
+      await kpm('member', ['login', mail('member'), '--password-stdin'], 0, PW + '\n', {});
+      const fp = (await kpm('member', ['whoami', '--fingerprint'])).stdout.trim();
+      await kpm('owner', ['contacts', 'add', mail('member')]);
+      await kpm('owner', ['contacts', 'verify', mail('member'), fp]);
+      expect((await kpm('owner2', ['contacts', 'list'])).stdout).toBe(`${mail('member')}  verified    ${fp}\n`);
+      // a first write (base 0) of the pin state when the database has one already: 409 on this engine, nothing replaced
+      const { resolvePaths } = await import('../../src/core/paths.js');
+      const { unlockKeyring } = await import('../../src/vault/keyring.js');
+      const { ApiClient, authedCall, loadSession } = await import('../../src/sync/http.js');
+      const { accountShareSecrets } = await import('../../src/crypto/keys.js');
+      const { accountIdentity } = await import('../../src/share/identity.js');
+      const { sealPins } = await import('../../src/share/pins.js');
+      const { toBase64, utf8 } = await import('../../src/crypto/bytes.js');
+      const paths = resolvePaths({ KPM_HOME: who.owner.home });
+      const prof = await unlockKeyring(paths, utf8.encode(MASTER));
+      const session = loadSession(paths)!;
+      const api = new ApiClient(session.server, false);
+      try {
+        const blob = await sealPins(accountIdentity(prof.accountKey, mail('owner')).signer, accountShareSecrets(prof.accountKey), 1, { contacts: {}, epochs: {}, left: {} });
+        await expect(authedCall(paths, api, session, 'sharePinsPut', { body: { base: 0, body: toBase64(blob) } })).rejects.toThrow(/pin state changed meanwhile/);
+        await expect(authedCall(paths, api, session, 'sharePinsPut', { body: { base: 5, body: toBase64(blob) } })).rejects.toThrow(/not 6/);
+      } finally {
+        await api.close();
+      }
+      expect((await kpm('owner2', ['contacts', 'list'])).stdout).toMatch(/ {2}verified {4}/);
+      // leave through instance 2; the owner's second device (instance 2) acts on it, the first (instance 1) sees the new epoch
+      await kpm('owner', ['share', 'Pins-Pg', '--with', mail('member'), '--require-verified']);
+      await kpm('member', ['share', 'accept', 'Pins-Pg']);
+      await kpm('member', ['share', 'leave', 'Pins-Pg']);
+      expect((await kpm('owner2', ['shares'])).stderr).toMatch(/left shared vault "Pins-Pg": signed membership epoch 2 without them/);
+      const l = await kpm('owner', ['share', 'list', 'Pins-Pg', '--json']);
+      expect(JSON.parse(l.stdout)).toMatchObject({ epoch: 2, members: [{ email: mail('owner'), role: 'owner' }] });
+      await Promise.all([one.stop(), two.stop()]);
+    }, 400_000);
   });
 }

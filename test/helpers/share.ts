@@ -18,7 +18,7 @@ import { accountIdentity } from '../../src/share/identity.js';
 import { initialChain, sealRecord } from '../../src/share/format.js';
 import { shareStateFile } from '../../src/share/state.js';
 
-export const READS: RouteName[] = ['shareIdentityGet', 'shareList', 'shareVault', 'sharePull'];
+export const READS: RouteName[] = ['shareIdentityGet', 'shareList', 'shareVault', 'sharePull', 'sharePinsGet'];
 
 export interface Person {
   email: string;
@@ -66,7 +66,7 @@ export async function secondDeviceOf(ts: TestServer, p: Person): Promise<Person>
 export async function run<T>(p: Person, fn: (c: ShareClient) => Promise<T>): Promise<T> {
   const c = p.c();
   const r = await fn(c);
-  c.save();
+  await c.finish();
   return r;
 }
 

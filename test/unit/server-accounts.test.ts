@@ -113,8 +113,11 @@ describe('R18: what the server stores', () => {
       // shared vaults (docs/SHARING.md): public identity records, owner-signed memberships, key bundles
       // wrapped for each member's X25519 key, members' signed acceptances, writer-signed sealed records
       share_identities: ['account_id', 'body', 'updated_at'],
+      // the account's contact pins, sealed under a key derived from its account key and signed by it; members' signed leave statements (migration 009)
+      share_leaves: ['vault_id', 'account_id', 'epoch', 'body', 'created_at'],
       share_members: ['vault_id', 'account_id', 'role', 'bundle', 'accept'],
       share_memberships: ['vault_id', 'epoch', 'body'],
+      share_pins: ['account_id', 'version', 'body', 'updated_at'],
       share_records: ['vault_id', 'rev', 'writer_id', 'body'],
       share_vaults: ['vault_id', 'owner_id', 'epoch', 'head', 'updated_at'],
       sms: ['account_id', 'phone', 'confirmed_at'],

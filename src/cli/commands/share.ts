@@ -28,7 +28,7 @@ async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): 
     const c = new ShareClient(paths, profile.accountKey, profile.profileId, session.account.email, call);
     try {
       const r = await fn(c);
-      c.save();
+      await c.finish(); // the account's pin state to the server (if changed), then share.kpms
       for (const n of c.notes) warn(n);
       return r;
     } finally {
@@ -64,7 +64,7 @@ export function register(program: Command): void {
   const contacts = program.command('contacts').description('pinned public keys of other accounts, for sharing (docs/SHARING.md)').addHelpText('after', '\nExamples:\n  kpm contacts add bob@example.org\n  kpm contacts verify bob@example.org "12345 67890 …"\n  kpm contacts list');
   ex(masterOpt(contacts.command('list', { isDefault: true }).description('list pinned contacts and whether each is verified (the default)').option('--json', 'print JSON')), 'kpm contacts', 'kpm contacts list --json').action(async (o) => {
     await withShare(o, async (c) => {
-      const l = c.listContacts();
+      const l = await c.listContacts();
       const rows = await Promise.all(l.map(async (x) => ({ email: x.email, verified: x.verified, fingerprint: await fpText(x.fingerprint), fingerprintHex: toHex(x.fingerprint) })));
       if (o.json) return json(rows);
       if (rows.length === 0) return info('No contacts yet: `kpm contacts add EMAIL`.');
@@ -166,10 +166,10 @@ Examples:
       info(`Removed ${email} from shared vault "${v.name}": it has a new key (epoch ${v.latest.epoch + 1}); what they read before stays with them.`);
     });
   });
-  ex(masterOpt(share.command('leave <vault>').description('leave a shared vault (drops your key bundle on the server and the copy on this device)')), 'kpm share leave Team').action(async (vault: string, o) => {
+  ex(masterOpt(share.command('leave <vault>').description("leave a shared vault: a leave statement signed by you, which the owner's next command acts on (a new membership without you, a new vault key); your devices drop the vault")), 'kpm share leave Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const name = await c.leave(vault);
-      info(`Left shared vault "${name}".`);
+      info(`Left shared vault "${name}": its owner's next sharing command signs a membership without you and gives the vault a new key; your other devices drop it.`);
     });
   });
   share

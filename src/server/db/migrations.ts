@@ -300,6 +300,33 @@ const m008shareTokens: Migration = {
   },
 };
 
+/**
+ * Account-level contact pins and leave statements (docs/SHARING.md "Contact pins across the
+ * account's devices", "Leaving a shared vault"): one sealed, account-signed pin state per account
+ * (written with an optimistic version check), and the members' signed leave statements the owner
+ * has not acted on yet.
+ */
+const m009sharePins: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('share_pins')
+      .addColumn('account_id', 'varchar(32)', (c) => c.primaryKey())
+      .addColumn('version', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('share_leaves')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('account_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('epoch', 'bigint', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('share_leaves_pk', ['vault_id', 'account_id'])
+      .execute();
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_accounts': m001,
   '002_sso': m002,
@@ -309,6 +336,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '006_sharing': m006sharing,
   '007_compaction': m007compaction,
   '008_share_tokens': m008shareTokens,
+  '009_share_pins': m009sharePins,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

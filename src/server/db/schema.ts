@@ -231,6 +231,21 @@ export interface ShareMembersTable {
   bundle: string;
   accept: string | null;
 }
+/** The account's pin state (migration 009): sealed and signed by the account's devices (src/share/pins.ts). */
+export interface SharePinsTable {
+  account_id: string;
+  version: number;
+  body: string;
+  updated_at: number;
+}
+/** A member's signed leave statement, kept for the vault's owner until a membership without them (migration 009). */
+export interface ShareLeavesTable {
+  vault_id: string;
+  account_id: string;
+  epoch: number;
+  body: string;
+  created_at: number;
+}
 export interface ShareRecordsTable {
   vault_id: string;
   rev: number;
@@ -244,6 +259,8 @@ export interface Database {
   share_memberships: ShareMembershipsTable;
   share_members: ShareMembersTable;
   share_records: ShareRecordsTable;
+  share_pins: SharePinsTable;
+  share_leaves: ShareLeavesTable;
   service_tokens: ServiceTokensTable;
   sync_blobs: SyncBlobsTable;
   sync_blob_chunks: SyncBlobChunksTable;

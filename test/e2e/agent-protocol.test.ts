@@ -6,7 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { agentPid, agentRawRequest, initHome, BIN, cleanEnv, describeRun, MASTER, ROOT, run, runOk, stopAgent, type RunResult } from '../helpers/kpm.js';
+import { agentPid, agentRawRequest, initHome, BIN, cleanEnv, describeRun, MASTER, ROOT, run, runOk, stopAgent, waitUntil, type RunResult } from '../helpers/kpm.js';
 import { spawn } from 'node:child_process';
 import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 
@@ -62,15 +62,18 @@ function runWith(bin: string, args: string[], home: string, input?: string): Pro
 
 async function waitGone(pid: number): Promise<boolean> {
   // up to 30 s: only an agent that never exits fails, not a slow machine
-  for (let i = 0; i < 1500; i++) {
+  const gone = () => {
     try {
       process.kill(pid, 0);
+      return false;
     } catch {
       return true;
     }
-    await new Promise((ok) => setTimeout(ok, 20));
-  }
-  return false;
+  };
+  return waitUntil(`agent ${pid} to exit`, gone).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** A proxy in front of the agent's socket of `home` that records what the agent answers; close() puts the socket back. */
@@ -275,6 +278,7 @@ describe('#17: writes on the hot path', () => {
 });
 
 describe('#17: `kpm run` on the hot path', () => {
+  // the child's pause is the thing under test: the password reaches the masking in two chunks
   const CHILD = `
 const s = process.env.REF_PW ?? '';
 process.stdout.write('out:' + s.slice(0, 3));

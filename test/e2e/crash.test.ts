@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, cleanEnv, describeRun, initHome, mapLimit, MASTER, prng, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
+import { BIN, cleanEnv, copyHome, describeRun, initHome, mapLimit, MASTER, prng, run, runOk, stopAgent, withMaster } from '../helpers/kpm.js';
 
 // Each killed `kpm add` pays a whole key derivation, so the binary gets 40 kills here; the 200-kill
 // run with real writer processes is test/unit/vault-processes.test.ts. KPM_E2E_CRASH_ADDS overrides.
@@ -106,11 +106,15 @@ function addAndKill(name: string, password: string, mode: Mode, delayMs: number)
 }
 
 describe(`${ADDS} kpm add processes killed with SIGKILL at random moments (${LANES} lanes)`, () => {
+  // The adds and kills run ONCE, in the beforeAll; every test only reads what they left (or works on
+  // a copy of the home), so the tests pass in any order (`--sequence.shuffle`).
   const attempts: Attempt[] = [];
+  /** `kpm list --json` of the vault the kills left */
   let listed: { name: string }[] = [];
+  let seed = 0;
 
-  it('runs the adds and kills', async () => {
-    const seed = Number.parseInt(process.env.KPM_E2E_SEED ?? '20261201', 10);
+  beforeAll(async () => {
+    seed = Number.parseInt(process.env.KPM_E2E_SEED ?? '20261201', 10);
     const rnd = prng(seed);
     const t0 = Date.now();
 
@@ -144,8 +148,12 @@ describe(`${ADDS} kpm add processes killed with SIGKILL at random moments (${LAN
         `${attempts.filter((a) => a.completed).length} completed, ${attempts.filter((a) => a.signal === 'SIGKILL').length} killed; ` +
         [byMode('spawn+0-250ms'), byMode('lifetime'), byMode('after-lock')].join('; '),
     );
-    expect(attempts.filter((a) => a.signal === 'SIGKILL').length).toBeGreaterThan(ADDS / 3);
+    listed = JSON.parse((await runOk(['list', '--json'], { home, env: withMaster() })).stdout);
   }, 900_000);
+
+  it('runs the adds and kills', () => {
+    expect(attempts.filter((a) => a.signal === 'SIGKILL').length, `seed ${seed}`).toBeGreaterThan(ADDS / 3);
+  });
 
   it('no add that was not killed failed (a killed writer never breaks the next one)', () => {
     expect(attempts.filter((a) => a.failure).map((a) => a.failure)).toEqual([]);
@@ -154,7 +162,7 @@ describe(`${ADDS} kpm add processes killed with SIGKILL at random moments (${LAN
   it('the vault opens afterwards (list --json) and status agrees on the count', async () => {
     const r = await run(['list', '--json'], { home, env: withMaster() });
     expect(r.code, describeRun(['list', '--json'], r)).toBe(0);
-    listed = JSON.parse(r.stdout);
+    expect(JSON.parse(r.stdout)).toEqual(listed);
     const s = JSON.parse((await runOk(['status', '--json'], { home })).stdout);
     expect(s.entries).toBe(listed.length);
   });
@@ -187,9 +195,10 @@ describe(`${ADDS} kpm add processes killed with SIGKILL at random moments (${LAN
   }, 300_000);
 
   it('the vault still takes writes (a stale lock of a killed writer is taken over)', async () => {
-    const r = await run(['add', 'after-the-storm', '--password-stdin'], { home, env: withMaster(), input: 'calm\n' });
+    const after = copyHome(home); // the vault as the kills left it, lock file and all; the other tests read the original
+    const r = await run(['add', 'after-the-storm', '--password-stdin'], { home: after, env: withMaster(), input: 'calm\n' });
     expect(r.code, describeRun(['add', 'after-the-storm'], r)).toBe(0);
-    expect((await runOk(['get', 'after-the-storm'], { home, env: withMaster() })).stdout).toBe('calm\n');
+    expect((await runOk(['get', 'after-the-storm'], { home: after, env: withMaster() })).stdout).toBe('calm\n');
     console.log(`crash: first add after the kills took ${r.ms} ms`);
   });
 });

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, MASTER, ROOT } from '../helpers/kpm.js';
+import { cleanEnv, kpm as runKpm, makeHome, MASTER, ROOT, type Kpm } from '../helpers/kpm.js';
 
 const exec = promisify(execFile);
 // semver comes with npm's own tree here (a dependency of fastify), untyped
@@ -26,17 +26,8 @@ let prefix: string;
 let installLog = '';
 let pkgDir: string;
 
-const kpm = (home: string, args: string[], input?: string, env: Record<string, string> = {}) =>
-  new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const p = spawn(join(prefix, 'bin', 'kpm'), args, { env: cleanEnv(home, env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
-    p.on('error', reject);
-    p.on('close', (code, signal) => resolve({ code, stdout, stderr: stderr + (signal ? `(killed by ${signal})` : '') }));
-    p.stdin.end(input ?? '');
-  });
+/** `kpm(home, ARGS, code, {input, env})`: the shared runner (test/helpers/kpm.ts) on the INSTALLED kpm (prefix/bin/kpm, started as a shell would), no stack trace or master password in its output. */
+const kpm: Kpm = (home, args, code, opts = {}) => runKpm(home, args, code, { secrets: [MASTER], ...opts, bin: join(prefix, 'bin', 'kpm') });
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(join(os.tmpdir(), 'kpm-install-'));
@@ -96,17 +87,12 @@ describe('npm pack + npm install -g (a user of the registry)', () => {
   });
 
   it('the installed kpm runs: --version, init, add, get', async () => {
-    const home = join(tmp, 'home');
-    fs.mkdirSync(home);
-    const v = await kpm(home, ['--version']);
-    expect(v.code, v.stderr).toBe(0);
+    const home = makeHome();
+    const v = await kpm(home, ['--version'], 0);
     expect(v.stdout.trim()).toBe(JSON.parse(fs.readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
-    const init = await kpm(home, ['init', '--password-stdin'], MASTER + '\n');
-    expect(init.code, init.stderr).toBe(0);
-    const add = await kpm(home, ['add', 'github', '--username', 'ann', '--password-stdin'], 'gh-secret\n', { KPM_MASTER_PASSWORD: MASTER });
-    expect(add.code, add.stderr).toBe(0);
-    const get = await kpm(home, ['get', 'github'], undefined, { KPM_MASTER_PASSWORD: MASTER });
-    expect(get.code, get.stderr).toBe(0);
+    await kpm(home, ['init', '--password-stdin'], 0, { input: MASTER + '\n' });
+    await kpm(home, ['add', 'github', '--username', 'ann', '--password-stdin'], 0, { input: 'gh-secret\n', env: { KPM_MASTER_PASSWORD: MASTER } });
+    const get = await kpm(home, ['get', 'github'], 0, { env: { KPM_MASTER_PASSWORD: MASTER } });
     expect(get.stdout).toBe('gh-secret\n');
   });
 

@@ -51,6 +51,8 @@ if (mode === 'env') {
   console.log('DB=' + process.env.DB + ' GH=' + process.env.GH);
   console.error('stderr GH=' + process.env.GH);
 } else if (mode === 'split') {
+  // the pauses are the thing under test: the secret reaches kpm run's masking in separate chunks
+  // (a write split across two reads of the pipe); no clock of kpm's is involved
   const s = process.env.GH;
   process.stdout.write('a:' + s.slice(0, 5));
   await sleep(150);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SERVER_BIN, startServer } from '../helpers/server.js';
-import '../helpers/kpm.js'; // the build of this run
+import { waitUntil } from '../helpers/kpm.js'; // (and the build of this run)
 
 const server = (args: string[], input?: string) => spawnSync(process.execPath, [SERVER_BIN, ...args], { encoding: 'utf8', input, env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR } });
 
@@ -49,7 +49,7 @@ sys.stdout.write(str(p.returncode) + "\\n" + p.stderr.decode())
       expect(line).toContain(`mail: development outbox ${join(srv.dataDir, 'outbox')}`);
       // stdout is a pipe here (a log): JSON records only, one start-up record, none of fastify's.
       // The logger writes asynchronously: wait for the record (the test's timeout bounds the wait).
-      while (!srv.stdout().includes('"kpm-server listening"')) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil('the start-up log record', () => srv.stdout().includes('"kpm-server listening"'), 110_000);
       const records = srv.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l));
       expect(records.filter((r) => /Server listening/.test(r.msg))).toEqual([]);
       expect(records.filter((r) => r.msg === 'kpm-server listening')).toMatchObject([{ url: srv.url, mail: 'outbox', outbox: join(srv.dataDir, 'outbox') }]);

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, runTty, withMaster, type RunResult,
+  kpmWith, addEntry, copyHome, initHome, agentPid, describeRun, describeTty, makeHome, MASTER, runTty, withMaster, waitUntil, type RunResult,
 } from '../helpers/kpm.js';
 
 const SETTINGS_PW = 'settings password 42';
@@ -19,17 +19,17 @@ const mode = (p: string) => fs.statSync(p).mode & 0o777;
 
 /** Whether a process still runs (a zombie waiting to be reaped has ended). Waits up to 30 s for it to end (only one that never ends fails, not a slow machine). */
 async function stillRunning(pid: number): Promise<boolean> {
-  for (let i = 0; i < 1500; i++) {
-    let status: string;
+  const ended = () => {
     try {
-      status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+      return /^State:\s+Z/m.test(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
     } catch {
-      return false;
+      return true;
     }
-    if (/^State:\s+Z/m.test(status)) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
+  };
+  return waitUntil(`process ${pid} to end`, ended).then(
+    () => false,
+    () => true,
+  );
 }
 
 /** `kpm(home, args, code, {env, input})`: exit `code`, no stack trace, neither password in the output. */

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import * as os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kpm as runKpm, BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, runTty, type RunResult, type TtyStep } from '../helpers/kpm.js';
+import { kpm as runKpm, BIN, cleanEnv, describeRun, describeTty, leaks, makeHome, runTty, waitUntil, type RunResult, type TtyStep } from '../helpers/kpm.js';
 import { outboxMails, runServerCli, startServer, totpCode, type RunningServer } from '../helpers/server.js';
 import { CLIENT_SECRET, startIdp, type TestIdp } from '../helpers/oidc.js';
 
@@ -79,8 +79,7 @@ async function sso(home: string, args: string[], code: number, act?: (userCode: 
 async function ssoTty(home: string, args: string[], steps: TtyStep[], userId: string) {
   const seen = idp.userCodes.length;
   const tty = runTty(args, steps, { home, env: { KPM_SERVER: srv.url, LANG: 'it_IT.UTF-8' } });
-  const deadline = Date.now() + 30_000;
-  while (idp.userCodes.length === seen && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitUntil('the provider to issue a user code', () => idp.userCodes.length > seen).catch(() => undefined); // none: the run's result below says why
   if (idp.userCodes.length > seen) await idp.approve(idp.userCodes[seen], userId);
   const r = await tty;
   expect(r.code, describeTty(args, r)).toBe(0);

@@ -5,8 +5,9 @@
 import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { describeRun, initHome, kpm as runKpm, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
+import * as os from 'node:os';
+import { beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { copyHome, describeRun, initHome, kpm as runKpm, makeHome, run, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 import { startProxy, type Proxy } from '../helpers/proxy.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, unwrapForToken } from '../../src/sync/tokenvault.js';
@@ -31,6 +32,11 @@ function filesUnder(dir: string): Buffer[] {
   return out;
 }
 
+// Every test is independent of the others (they pass in any order, `--sequence.shuffle`): the
+// beforeAll brings the device to a known state ONCE (signed in; vault CI with "deploy", Personal with
+// "x", synced; one read-only token "ci" for CI; the server stopped), and each test runs on its own
+// copy of it: a copy of the server's data folder, its own server and proxy, a copy of the device's
+// home, a new machine and token cache.
 describe('service tokens (real server, SQLite)', () => {
   let srv: RunningServer;
   let proxy: Proxy;
@@ -45,6 +51,8 @@ describe('service tokens (real server, SQLite)', () => {
   let cacheDir: string;
   const ci = (args: string[], code = 0, tok = token, input?: string): Promise<RunResult> =>
     runKpm(machine, args, code, { input, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: proxy.url, KPM_CACHE_DIR: cacheDir } });
+  /** the known state the beforeAll made: the stopped server's data folder, the device's home, the token */
+  const base = { dataDir: '', home: '', token: '' };
 
   beforeAll(async () => {
     srv = await startServer();
@@ -52,21 +60,47 @@ describe('service tokens (real server, SQLite)', () => {
     // a copy of the fixture home (no `kpm init`), the account through the server's API (registerAccount:
     // `kpm register`/`activate` are tested in server-flow.test.ts)
     home = initHome();
-    machine = makeHome();
-    cacheDir = join(makeHome(), 'cache');
     await registerAccount(srv, EMAIL, ACCOUNT, 'DE');
     await dev(['login', EMAIL, '--password-stdin'], 0, ACCOUNT + '\n', {});
     await dev(['vault', 'create', 'CI']);
     await dev(['add', 'deploy', '--vault', 'CI', '--username', 'bot', '--password-stdin'], 0, 'deploy-secret-1\n');
     await dev(['add', 'x', '--password-stdin'], 0, 'personal-secret\n');
-  }, 300_000); // a hang guard: five kpm commands with Argon2id derivations, on a busy machine
+    const created = (await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci'])).stdout.trim();
+    expect(created).toMatch(TOKEN_RE);
+    await srv.stop();
+    await proxy.close();
+    Object.assign(base, { dataDir: srv.dataDir, home, token: created });
+  }, 300_000); // a hang guard: six kpm commands with Argon2id derivations, on a busy machine
+
+  /** Before each test: its own copy of the known state (see above), stopped and removed when it ends. */
+  beforeEach(async () => {
+    const dataDir = fs.mkdtempSync(join(os.tmpdir(), 'kpm-srv-'));
+    fs.cpSync(base.dataDir, dataDir, { recursive: true });
+    srv = await startServer({ dataDir });
+    proxy = await startProxy(srv.url);
+    home = copyHome(base.home);
+    // the copy is signed in to the beforeAll's proxy (gone): the same session, this test's proxy
+    const file = join(home, 'data', 'session.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), server: proxy.url }, null, 2) + '\n');
+    token = base.token;
+    machine = makeHome();
+    cacheDir = join(makeHome(), 'cache');
+    const [s, p] = [srv, proxy];
+    onTestFinished(async () => {
+      await s.stop();
+      await p.close();
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    });
+  });
 
   it('kpm token create prints the token once on stdout (the vault is synced first)', async () => {
-    const r = await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci']);
-    token = r.stdout.trim();
+    const r = await dev(['token', 'create', '--vault', 'CI', '--read-only', '--expires', '30d', '--name', 'ci-2']);
+    const token = r.stdout.trim();
     expect(token).toMatch(TOKEN_RE);
     expect(r.stdout).toBe(token + '\n');
-    expect(r.stderr).toMatch(/read-only service token [0-9a-f]{8} \("ci"\) for vault "CI"/);
+    expect(r.stderr).toMatch(/read-only service token [0-9a-f]{8} \("ci-2"\) for vault "CI"/);
+    expect(token).not.toBe(base.token);
+    expect((await ci(['read', 'kpm://CI/deploy/password'], 0, token)).stdout).toBe('deploy-secret-1\n');
     expect(r.stderr).not.toContain(token.slice(38));
     // an expiry is required, and bounded
     expect((await dev(['token', 'create', '--vault', 'CI', '--expires', '400d'], 2)).stderr).toMatch(/at most 365d/);
@@ -145,6 +179,9 @@ describe('service tokens (real server, SQLite)', () => {
   });
 
   it("the token's secret is in no server file, log or request; the list shows its use", async () => {
+    // the token in use: reads (a cold cache and a warm one), a list
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-1\n');
+    await ci(['list']);
     const t = parseServiceToken(token);
     const { authKey, wrapKey } = tokenKeys(t);
     const needles = [token.slice(38), Buffer.from(t.secret).toString('base64url'), Buffer.from(t.secret).toString('base64'), Buffer.from(t.secret).toString('hex'), Buffer.from(authKey).toString('base64url'), Buffer.from(authKey).toString('base64'), Buffer.from(wrapKey).toString('base64'), Buffer.from(wrapKey).toString('hex')];
@@ -183,19 +220,21 @@ describe('service tokens (real server, SQLite)', () => {
     await tamper(/\/v1\/token\/pull/, (j) => (j.manifest = flip(j.manifest, 30)), /manifest/);
     await tamper(/\/v1\/token\/vault/, (j) => (j.wrappedKey = flip(j.wrappedKey, 30)), /does not open/);
     await tamper(/\/v1\/token\/vault/, (j) => (j.vault.body = flip(j.vault.body, j.vault.body.length > 100 ? 60 : 10)), /tampered/);
-    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-2\n');
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-1\n');
   });
 
   it('revoke stops the token at once (exit 4); so does expiry', async () => {
     const id = parseServiceToken(token).id;
     const cached = () => fs.readdirSync(join(cacheDir, 'kpm-tokens')).filter((f) => f.endsWith('.kpmc')).length;
-    expect(cached()).toBe(1); // the reads before left their cache
+    expect((await ci(['read', 'kpm://CI/deploy/password'])).stdout).toBe('deploy-secret-1\n');
+    expect(cached()).toBe(1); // the read left its cache
     await dev(['token', 'revoke', id.slice(0, 10)], 0, undefined, {});
     // the server refuses it on every read, cache or not; and the cache of a dead token goes
     expect((await ci(['read', 'kpm://CI/deploy/password'], 4)).stderr).toMatch(/the service token is revoked or expired/);
     expect(cached()).toBe(0);
     expect(JSON.parse((await dev(['token', 'list', '--json'], 0, undefined, {})).stdout)[0]).toMatchObject({ revoked: true, status: 'revoked' });
     const short = (await dev(['token', 'create', '--vault', 'CI', '--expires', '1h'])).stdout.trim();
+    await dev(['add', 'db', '--vault', 'CI', '--password-stdin'], 0, 'db-secret\n');
     expect((await ci(['read', 'kpm://CI/db/password'], 0, short)).stdout).toBe('db-secret\n');
     // Expiry without a sleep: the token's expiry is moved into the past in the server's database,
     // so the server's own clock (not a race against it) decides. The clock itself: server-tokens.test.ts.

@@ -40,6 +40,8 @@ export interface RunOptions {
   /** bytes for stdin; stdin is an empty pipe (never a TTY) otherwise */
   input?: string | Buffer | Uint8Array;
   timeoutMs?: number;
+  /** an executable to run instead of this build's launcher (e.g. a `kpm` installed by npm), started directly, as a shell would */
+  bin?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,7 +155,8 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     // `node -- BIN`, as the launcher's shebang does (#!/usr/bin/env -S node --): Node 20 would read a
     // `--env-file` among kpm's own arguments as its own option
-    const child = spawn(process.execPath, ['--', BIN, ...args], {
+    const [file, argv] = opts.bin ? [opts.bin, args] : [process.execPath, ['--', BIN, ...args]];
+    const child = spawn(file, argv, {
       cwd: opts.home ?? os.tmpdir(),
       env: cleanEnv(opts.home, opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -201,6 +204,8 @@ export interface KpmCallOptions {
   /** bytes for stdin (an empty pipe otherwise) */
   input?: string | Buffer | Uint8Array;
   timeoutMs?: number;
+  /** an executable to run instead of this build's launcher (see RunOptions.bin) */
+  bin?: string;
   /** strings that must appear in neither stdout nor stderr (passwords, codes); given at all, stack traces are checked too */
   secrets?: string[];
 }
@@ -216,7 +221,7 @@ export type Kpm = (home: string | undefined, args: string[], code: number, opts?
  */
 export function kpmWith(defaults: KpmCallOptions = {}): Kpm {
   return async (home, args, code, opts = {}) => {
-    const r = await run(args, { home, env: { ...defaults.env, ...opts.env }, input: opts.input ?? defaults.input, timeoutMs: opts.timeoutMs ?? defaults.timeoutMs });
+    const r = await run(args, { home, env: { ...defaults.env, ...opts.env }, input: opts.input ?? defaults.input, timeoutMs: opts.timeoutMs ?? defaults.timeoutMs, bin: opts.bin ?? defaults.bin });
     if (r.code !== code) throw new Error(`expected exit ${code}:\n${describeRun(args, r)}`);
     const secrets = defaults.secrets || opts.secrets ? [...(defaults.secrets ?? []), ...(opts.secrets ?? [])] : undefined;
     if (secrets) {

@@ -89,7 +89,8 @@ async function completeEntries(prefix: string): Promise<number> {
 
 export async function fastPath(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
-  if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
+  // with shared vaults on this device, the full program adds their names (src/cli/commands/completion.ts)
+  if (cmd === '__complete') return rest[0] === 'entries' ? (hasShared() ? undefined : completeEntries(rest[1] ?? '')) : 0;
   if (process.env.KPM_MASTER_PASSWORD || process.env.KPM_TOKEN) return undefined;
   try {
     return await fastCommand(cmd, rest);

@@ -47,6 +47,8 @@ export interface AuditReport {
   /** vaults whose entries were not audited: locked with their own password (not unlocked in the agent) */
   vaultsNotChecked: { vault: string; reason: string }[];
   errors: AuditError[];
+  /** the shared vaults whose entries were checked too (their entries' vault is "NAME (shared)"); absent without any */
+  sharedVaults?: string[];
 }
 
 export interface ReportOptions {

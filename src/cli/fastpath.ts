@@ -89,7 +89,8 @@ async function completeEntries(prefix: string): Promise<number> {
 
 export async function fastPath(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
-  if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
+  // with shared vaults on this device, the full program adds their names (src/cli/commands/completion.ts)
+  if (cmd === '__complete') return rest[0] === 'entries' ? (hasShared() ? undefined : completeEntries(rest[1] ?? '')) : 0;
   if (process.env.KPM_MASTER_PASSWORD || process.env.KPM_TOKEN) return undefined;
   try {
     return await fastCommand(cmd, rest);
@@ -100,7 +101,7 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
 
 // With shared vaults on this device (share.kpms, src/share/state.ts), the commands that may reach
 // them go to the full program, which reads them with the share client (src/cli/shared.ts).
-const SHARED_COMMANDS = new Set(['get', 'read', 'run', 'list', 'ls', 'edit', 'rm', 'remove', 'sync']);
+const SHARED_COMMANDS = new Set(['get', 'read', 'run', 'list', 'ls', 'edit', 'rm', 'remove', 'restore', 'sync']);
 const hasShared = () => existsSync(join(resolvePaths().data, 'share.kpms'));
 /** An entry the agent does not have may be in a shared vault this device has not seen yet: the full program asks the server (src/cli/shared.ts withDiscovery). */
 const mayDiscover = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.notFound && process.env.KPM_OFFLINE !== '1' && existsSync(join(resolvePaths().data, 'session.json'));

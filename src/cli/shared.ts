@@ -10,8 +10,8 @@ import type { KpmPaths } from '../core/paths.js';
 import type { VaultApi } from '../agent/api.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
+import { matchesFilter, summaryOf } from '../vault/records.js';
 import type { ShareClient, OpenedVault } from '../share/client.js';
-import type { SharedEntry } from '../share/format.js';
 import type { AgentShare } from '../share/identity.js';
 import { shareStateFile } from '../share/state.js';
 import { warn } from './io.js';
@@ -112,19 +112,40 @@ export async function withDiscovery<T>(paths: KpmPaths, api: VaultApi, shared: S
   }
 }
 
+/** The shared vaults for a command (null: this device has none); `write`: always from the server. */
+export async function sharedFor(paths: KpmPaths, a: VaultApi, write = false): Promise<Shared | null> {
+  if (!hasShared(paths)) return null;
+  return openShared(paths, a, { refresh: write || (await readRefresh(paths)) });
+}
+
+/** The same, unless `vault` names a vault of your own (which wins over a shared one of that name). */
+export async function sharedUnlessOwn(paths: KpmPaths, a: VaultApi, vault: string | undefined, write = false): Promise<Shared | null> {
+  if (!hasShared(paths)) return null;
+  if (vault !== undefined && (await a.listVaults()).some((x) => x.name === vault)) return null;
+  return sharedFor(paths, a, write);
+}
+
+/** Runs a lookup with the shared vaults; one that finds nothing on a device without sharing state asks the server (withDiscovery). */
+export async function withShared<T>(paths: KpmPaths, a: VaultApi, vault: string | undefined, write: boolean, fn: (s: Shared | null) => Promise<T>): Promise<T> {
+  const shared = await sharedUnlessOwn(paths, a, vault, write);
+  try {
+    const own = async () => vault !== undefined && (await a.listVaults()).some((x) => x.name === vault);
+    return await withDiscovery(paths, a, shared, !shared && !(await own()), fn);
+  } finally {
+    await shared?.done();
+  }
+}
+
 /** Reads refresh shared vaults from the server unless told to stay offline (--offline, KPM_OFFLINE=1, sync=manual). */
 export async function readRefresh(paths: KpmPaths): Promise<boolean> {
   const { autoSyncWanted } = await import('../sync/auto.js');
   return autoSyncWanted(paths);
 }
 
-const FIELDS = ['username', 'password', 'url', 'notes'] as const;
-
+/** A shared entry as the entry commands see it (a copy: changing it changes nothing cached). */
 export function sharedView(v: OpenedVault, id: string): EntryView {
   const e = v.entries.get(id)!;
-  const fields: Record<string, string> = {};
-  for (const k of FIELDS) if (e.entry[k] !== undefined) fields[k] = e.entry[k]!;
-  return { id, vault: v.name, version: e.rev, payload: { type: 'login', name: e.entry.name, fields, custom: [], tags: [], created: e.entry.updated, updated: e.entry.updated } };
+  return { id, vault: v.name, version: e.rev, payload: structuredClone(e.entry) };
 }
 
 const live = (v: OpenedVault) => [...v.entries].filter(([, e]) => !e.deleted);
@@ -132,16 +153,12 @@ const norm = (s: string) => s.normalize('NFC').trim().toLowerCase();
 
 /** The shared entries matching a list filter, as summaries (no secret field). */
 export function sharedSummaries(s: Shared, filter: ListFilter): EntrySummary[] {
-  const q = filter.search ? norm(filter.search) : undefined;
   const out: EntrySummary[] = [];
-  if (filter.type && filter.type !== 'login') return out;
   for (const v of s.vaults) {
     if (filter.vault !== undefined && v.name !== filter.vault) continue;
     for (const [id, e] of live(v)) {
-      const x: EntrySummary = { id, vault: v.name, name: e.entry.name, type: 'login', updated: e.entry.updated };
-      if (e.entry.username) x.username = e.entry.username;
-      if (e.entry.url) x.url = e.entry.url;
-      if (!q || [x.name, x.username, x.url].some((f) => f && f.toLowerCase().includes(q))) out.push(x);
+      const x = summaryOf(id, v.name, e.entry);
+      if (matchesFilter(x, filter)) out.push(x);
     }
   }
   return out;
@@ -184,13 +201,18 @@ export async function localLookup<T>(fn: () => Promise<T>): Promise<{ hit?: T; e
   }
 }
 
-/** A payload as a shared entry: shared vaults hold logins (user name, password, URL, notes) only. */
-export function toSharedEntry(p: EntryPayload): SharedEntry {
-  if (p.type !== 'login') throw usageError(`shared vaults hold logins only, not ${p.type} entries`);
-  const extra = Object.keys(p.fields).filter((k) => !(FIELDS as readonly string[]).includes(k) && p.fields[k] !== '');
-  if (extra.length || p.custom.length || p.tags.length || p.files?.length) throw usageError(`shared vaults hold a user name, password, URL and notes only (not ${[...extra, ...(p.custom.length ? ['custom fields'] : []), ...(p.tags.length ? ['tags'] : []), ...(p.files?.length ? ['files'] : [])].join(', ')})`);
-  const e: SharedEntry = { name: p.name.normalize('NFC').trim(), updated: p.updated };
-  for (const k of FIELDS) if (p.fields[k] !== undefined && p.fields[k] !== '') e[k] = p.fields[k];
+/**
+ * A payload as a shared vault's entry: every type and field an own vault's entry has (checked with
+ * the registry's schema, as every member checks it on open); files are refused (exit 2): documents
+ * and attachments are not in shared vaults.
+ */
+export async function toSharedEntry(p: EntryPayload): Promise<EntryPayload> {
+  if (p.files?.length) throw usageError('shared vaults hold no files (documents and attachments): nothing was sent', 'keep the file in a vault of your own (`kpm doc add NAME FILE`)');
+  const e: EntryPayload = { ...structuredClone(p), name: p.name.normalize('NFC').trim() };
+  delete e.files;
+  const { sharedPayloadProblem } = await import('../share/format.js');
+  const problem = sharedPayloadProblem(e);
+  if (problem) throw usageError(`this entry cannot be written to a shared vault: ${problem}`);
   return e;
 }
 
@@ -218,7 +240,7 @@ export function sharedTarget(s: Shared | null, name: string | undefined): Opened
 }
 
 /** Writes an entry version (or a deletion) to a shared vault as a signed member write; refused (exit 9) for read-only members before anything is sent. */
-export async function writeShared(s: Shared, v: OpenedVault, e: SharedEntry, o: { entryId?: string; deleted?: boolean }): Promise<EntryView> {
+export async function writeShared(s: Shared, v: OpenedVault, e: EntryPayload, o: { entryId?: string; deleted?: boolean }): Promise<EntryView> {
   const { ShareClient } = await import('../share/client.js');
   ShareClient.checkWritable(v, s.client.me.email);
   if (!o.deleted) {
@@ -230,5 +252,60 @@ export async function writeShared(s: Shared, v: OpenedVault, e: SharedEntry, o: 
   const entryId = o.entryId ?? toHex(randomBytes(16));
   const r = await s.client.writeEntry(v, e, { entryId, deleted: o.deleted });
   s.client.save();
-  return r.vault.entries.has(entryId) ? sharedView(r.vault, entryId) : { id: entryId, vault: v.name, version: r.rev, payload: { type: 'login', name: e.name, fields: {}, custom: [], tags: [], created: e.updated, updated: e.updated } };
+  return r.vault.entries.has(entryId) ? sharedView(r.vault, entryId) : { id: entryId, vault: v.name, version: r.rev, payload: structuredClone(e) };
+}
+
+/**
+ * Entries of the shared vaults named `query` (else with an id starting with it), live ones first, else
+ * deleted ones (their latest record is a deletion: `kpm history`, `kpm restore` from the trash).
+ */
+export function findSharedAny(s: Shared, query: string, vault?: string): { v: OpenedVault; id: string }[] {
+  const hits = findShared(s, query, vault);
+  if (hits.length) return hits;
+  const q = norm(query);
+  const vaults = s.vaults.filter((v) => vault === undefined || v.name === vault);
+  const gone = (v: OpenedVault) => [...v.entries].filter(([, e]) => e.deleted);
+  let out = vaults.flatMap((v) => gone(v).filter(([, e]) => norm(e.entry.name) === q).map(([id]) => ({ v, id })));
+  if (out.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) out = vaults.flatMap((v) => gone(v).filter(([id]) => id.startsWith(query.toLowerCase())).map(([id]) => ({ v, id })));
+  if (out.length > 1) throw usageError(`"${query}" matches ${out.length} deleted entries of shared vaults`, 'use an id from `kpm trash`');
+  return out;
+}
+
+/** Every version of a shared entry, oldest first: each is a record of the vault's signed log (its revision is the version), with its writer. */
+export function sharedHistory(v: OpenedVault, id: string): (EntryView & { writer: string })[] {
+  return (v.versions.get(id) ?? []).map((x) => ({ id, vault: v.name, version: x.rev, deleted: x.deleted, payload: structuredClone(x.entry), writer: x.writer }));
+}
+
+/** The deleted entries of the shared vaults (only `vault` when given), as summaries. */
+export function sharedTrash(s: Shared, vault?: string): EntrySummary[] {
+  const out: EntrySummary[] = [];
+  for (const v of s.vaults) {
+    if (vault !== undefined && v.name !== vault) continue;
+    for (const [id, e] of v.entries) if (e.deleted) out.push(summaryOf(id, v.name, e.entry));
+  }
+  return out;
+}
+
+/**
+ * `kpm restore` of a shared entry: a deleted one comes back as it was before its deletion, or version
+ * `version` (a revision of the log, `kpm history`) becomes the newest, under the current name unless
+ * `oldName`. A new record signed by this account: refused (exit 9) for a read-only member before anything is sent.
+ */
+export async function restoreShared(s: Shared, v: OpenedVault, id: string, version: number | undefined, oldName: boolean): Promise<EntryView> {
+  const { ShareClient } = await import('../share/client.js');
+  ShareClient.checkWritable(v, s.client.me.email);
+  const cur = v.entries.get(id)!;
+  const all = v.versions.get(id) ?? [];
+  let from;
+  if (version !== undefined) {
+    from = all.find((x) => x.rev === version);
+    if (!from) throw notFound(`entry has no version ${version}`, 'see `kpm history`');
+  } else {
+    if (!cur.deleted) throw usageError('the entry is not deleted', 'to bring back an earlier version, pass --rev N (see `kpm history`)');
+    // the last version before the deletion (a deletion written before record version 2 carries only the name)
+    from = [...all].reverse().find((x) => !x.deleted) ?? cur;
+  }
+  const payload: EntryPayload = { ...structuredClone(from.entry), updated: new Date().toISOString() };
+  if (version !== undefined && !oldName) payload.name = cur.entry.name;
+  return writeShared(s, v, await toSharedEntry(payload), { entryId: id });
 }

@@ -27,12 +27,13 @@ import {
   sealBundle,
   sealMembership,
   sealRecord,
+  sharedPayloadProblem,
   verifyMembershipChain,
   type Member,
   type Membership,
   type Role,
-  type SharedEntry,
 } from './format.js';
+import type { EntryPayload } from '../vault/entry.js';
 import { loadShareState, saveShareState, type ContactPin, type ShareState } from './state.js';
 import { blobHash, contentHash, mergePins, openPins, parseLeave, sealLeave, sealPins, type PinContent, type PinnedContact } from './pins.js';
 
@@ -59,9 +60,19 @@ export interface OpenedVault {
   head: number;
   chainHash: Uint8Array;
   /** entry id (hex) → latest version */
-  entries: Map<string, { entry: SharedEntry; deleted: boolean; writer: string; rev: number }>;
+  entries: Map<string, SharedVersion>;
+  /** entry id (hex) → every version, oldest first (each a signed record of the log: `kpm history`) */
+  versions: Map<string, SharedVersion[]>;
   /** this account left the vault (a device of it signed a leave statement): not opened, no keys */
   left?: boolean;
+}
+
+/** One version of a shared entry: a record of the log, verified. A deletion carries the entry as it was. */
+export interface SharedVersion {
+  entry: EntryPayload;
+  deleted: boolean;
+  writer: string;
+  rev: number;
 }
 
 const forbidden = (msg: string, hint?: string) => new KpmError(msg, EXIT.forbidden, hint);
@@ -368,7 +379,7 @@ export class ShareClient {
     if (this.leftNow(id, chain)) {
       // a device of this account left it: its keys are not opened and its copy goes (the owner's next command removes this account)
       delete this.state.vaults[id];
-      return { id, name: vp?.name ?? id.slice(0, 8), owner: normalizeEmail(sv.owner), chain, latest, bodies, role: undefined, accepted: false, keys: [], head: 0, chainHash: initialChain(vid), entries: new Map(), left: true };
+      return { id, name: vp?.name ?? id.slice(0, 8), owner: normalizeEmail(sv.owner), chain, latest, bodies, role: undefined, accepted: false, keys: [], head: 0, chainHash: initialChain(vid), entries: new Map(), versions: new Map(), left: true };
     }
     if (!sv.bundle) throw shareTampered('the server sent no key bundle for this account');
     const content = await openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
@@ -387,6 +398,7 @@ export class ShareClient {
       head: 0,
       chainHash: initialChain(vid),
       entries: new Map(),
+      versions: new Map(),
     };
     // the verified cache first, then what the server has beyond it
     const records = vp ? [...vp.records] : [];
@@ -493,7 +505,12 @@ export class ShareClient {
     if (!key) throw shareTampered(`${what}: no vault key for epoch ${p.epoch}`);
     const entry = openRecord(p, key);
     void cached;
-    v.entries.set(toHex(p.entryId), { entry, deleted: p.deleted, writer: writer.email, rev });
+    const version: SharedVersion = { entry, deleted: p.deleted, writer: writer.email, rev };
+    const eid = toHex(p.entryId);
+    v.entries.set(eid, version);
+    const all = v.versions.get(eid);
+    if (all) all.push(version);
+    else v.versions.set(eid, [version]);
     v.chainHash = nextChain(v.chainHash, bytes);
     v.head = rev;
   }
@@ -667,8 +684,8 @@ export class ShareClient {
     return v;
   }
 
-  static find(v: OpenedVault, entryName: string): [string, SharedEntry] | undefined {
-    let hit: [string, SharedEntry] | undefined;
+  static find(v: OpenedVault, entryName: string): [string, EntryPayload] | undefined {
+    let hit: [string, EntryPayload] | undefined;
     for (const [id, e] of v.entries) if (!e.deleted && e.entry.name === entryName) hit = [id, e.entry];
     return hit;
   }
@@ -679,13 +696,18 @@ export class ShareClient {
     if (!canWrite(v.role)) throw forbidden(`you can only read shared vault "${v.name}" (role ${v.role ?? 'removed'})`, `ask its owner (${v.owner}) for write access`);
   }
 
-  /** Writes one entry version (or a deletion), signed by this account; refused here for read-only members. */
-  async write(name: string, entry: SharedEntry, deleted = false): Promise<{ vault: OpenedVault; rev: number }> {
+  /**
+   * Writes one entry version, or (`deleted`) a deletion of the entry named `entry.name`, which
+   * carries the entry as it was (as an own vault's tombstone does); signed by this account; refused
+   * here for read-only members.
+   */
+  async write(name: string, entry: EntryPayload | Pick<EntryPayload, 'name'>, deleted = false): Promise<{ vault: OpenedVault; rev: number }> {
     const v = await this.openForUse(name);
     ShareClient.checkWritable(v, this.me.email);
     const hit = ShareClient.find(v, entry.name);
     if (deleted && !hit) throw notFound(`no entry "${entry.name}" in shared vault "${v.name}"`);
-    return this.writeEntry(v, entry, { entryId: hit?.[0], deleted });
+    const body = deleted ? { ...hit![1], updated: new Date().toISOString() } : (entry as EntryPayload);
+    return this.writeEntry(v, body, { entryId: hit?.[0], deleted });
   }
 
   /**
@@ -693,7 +715,10 @@ export class ShareClient {
    * account, after checking the role (nothing is sent otherwise); a concurrent write by another member
    * re-opens (and re-verifies) the vault and tries again.
    */
-  async writeEntry(opened: OpenedVault, entry: SharedEntry, o: { entryId?: string; deleted?: boolean } = {}): Promise<{ vault: OpenedVault; rev: number }> {
+  async writeEntry(opened: OpenedVault, entry: EntryPayload, o: { entryId?: string; deleted?: boolean } = {}): Promise<{ vault: OpenedVault; rev: number }> {
+    ShareClient.checkWritable(opened, this.me.email);
+    const problem = sharedPayloadProblem(entry);
+    if (problem) throw usageError(`this entry cannot be written to a shared vault: ${problem}`);
     const entryId = o.entryId ? fromHex(o.entryId) : randomBytes(16);
     let v = opened;
     for (let attempt = 0; ; attempt++) {

@@ -9,6 +9,9 @@ import { randomBytes } from '../crypto/random.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { EXIT, isKind, KpmError } from '../core/errors.js';
+import { validate } from '../protocol/validate.js';
+import { MAX_VALUE_BYTES, TYPE_FIELDS, type EntryPayload } from '../vault/entry.js';
+import { ENTRY_PAYLOAD_SCHEMA } from '../vault/types/schema.js';
 import { fingerprint, IDENTITY_MAGIC, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity, type ShareSigner } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
@@ -249,13 +252,63 @@ export function checkAcceptance(memberSignPublic: Uint8Array, vaultId: Uint8Arra
 
 // ------------------------------------------------------------------ records
 
-export interface SharedEntry {
+/**
+ * What a shared record seals (docs/SHARING.md "Record plaintext"): `{"v": 2, "entry": EntryPayload}`,
+ * the same entry payload as an own vault's (every type of src/vault/types/, custom fields, tags,
+ * TOTP), checked with the registry's schema on every open. Records written before (version 1, no
+ * `v`) are the login-only {@link LegacySharedEntry} and still open, as a login.
+ */
+export const RECORD_PLAINTEXT_VERSION = 2;
+
+/** The plaintext of a version-1 record (logins only): still read, never written. */
+export interface LegacySharedEntry {
   name: string;
   username?: string;
   password?: string;
   url?: string;
   notes?: string;
   updated: string;
+}
+
+const LEGACY_FIELDS = ['username', 'password', 'url', 'notes'] as const;
+
+/**
+ * Why `p` cannot be a shared vault's entry (null: it can): the registry's payload schema
+ * (src/vault/types/schema.ts, as the agent checks it), every field a string of at most 1 MiB and a
+ * field of its type, a name, and no files (documents and attachments are not in shared vaults).
+ */
+export function sharedPayloadProblem(p: unknown): string | null {
+  const problem = validate(ENTRY_PAYLOAD_SCHEMA, p, {}, 'entry');
+  if (problem) return problem;
+  const e = p as EntryPayload;
+  if (e.name.trim() === '') return 'entry: an empty name';
+  const allowed = new Set<string>([...TYPE_FIELDS[e.type], 'password']);
+  for (const [k, v] of Object.entries(e.fields)) {
+    if (!allowed.has(k)) return `entry.fields.${k.slice(0, 64)}: not a field of a ${e.type}`;
+    if (typeof v !== 'string') return `entry.fields.${k}: expected string`;
+    if (v.length > MAX_VALUE_BYTES) return `entry.fields.${k}: too long`;
+  }
+  if (e.files !== undefined && e.files.length > 0) return 'entry.files: shared vaults hold no files';
+  return null;
+}
+
+/** A version-1 (login-only) record's plaintext as the payload it stands for. */
+function fromLegacy(e: Record<string, unknown>): EntryPayload | null {
+  const ok = typeof e.name === 'string' && typeof e.updated === 'string' && LEGACY_FIELDS.every((k) => e[k] === undefined || typeof e[k] === 'string') && Object.keys(e).every((k) => ['name', 'updated', ...LEGACY_FIELDS].includes(k));
+  if (!ok) return null;
+  const fields: Record<string, string> = {};
+  for (const k of LEGACY_FIELDS) if (typeof e[k] === 'string') fields[k] = e[k] as string;
+  return { type: 'login', name: e.name as string, fields, custom: [], tags: [], created: e.updated as string, updated: e.updated as string };
+}
+
+/** The entry a record's plaintext holds: version 2 checked with the registry, version 1 (no `v`) as a login; null for anything else. */
+export function decodeRecordPlaintext(plain: Uint8Array): EntryPayload | null {
+  const o = JSON.parse(decodeUtf8(plain)) as unknown;
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
+  const r = o as Record<string, unknown>;
+  if (!Object.hasOwn(r, 'v')) return fromLegacy(r);
+  if (r.v !== RECORD_PLAINTEXT_VERSION || Object.keys(r).length !== 2 || !Object.hasOwn(r, 'entry')) return null;
+  return sharedPayloadProblem(r.entry) === null ? (r.entry as EntryPayload) : null;
 }
 
 export interface RecordHeader {
@@ -277,10 +330,15 @@ function recordHeader(h: RecordHeader): Uint8Array {
 /** The AEAD key of a vault key's records (what a service token holds: docs/SHARING.md "Service tokens on shared vaults"). */
 export const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
 
-export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: SharedEntry): Promise<Uint8Array> {
+/** Seals an entry version (the payload must pass sharedPayloadProblem: the writer checks before). */
+export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: EntryPayload): Promise<Uint8Array> {
+  return sealRecordPlaintext(writer, vaultKey, h, utf8.encode(JSON.stringify({ v: RECORD_PLAINTEXT_VERSION, entry })));
+}
+
+/** Seals and signs any plaintext (tests write version-1 records and malformed ones with it). */
+export function sealRecordPlaintext(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, plain: Uint8Array): Promise<Uint8Array> {
   const header = recordHeader(h);
   const key = recordKey(vaultKey);
-  const plain = utf8.encode(JSON.stringify(entry));
   const sealed = aeadSeal(key, plain, header);
   wipe(key, plain);
   return signedBytes(writer, new ByteWriter().bytes(header).varBytes(sealed));
@@ -316,7 +374,7 @@ export function checkRecordSignature(p: ParsedRecord, writerSignPublic: Uint8Arr
   checkSigned(p.opened, writerSignPublic, `shared record ${p.rev}`, 'a member with write access');
 }
 
-export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
+export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): EntryPayload {
   const key = recordKey(vaultKey);
   try {
     return openRecordWith(p, key);
@@ -326,13 +384,13 @@ export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): SharedEntry {
 }
 
 /** Opens a record with its epoch's record key (recordKey of the vault key); exit 8 when it does not open or parse. */
-export function openRecordWith(p: ParsedRecord, key: Uint8Array): SharedEntry {
+export function openRecordWith(p: ParsedRecord, key: Uint8Array): EntryPayload {
   try {
     const plain = aeadOpen(key, p.sealed, p.header);
-    const e = JSON.parse(decodeUtf8(plain)) as Record<string, unknown>;
-    const ok = e !== null && typeof e === 'object' && !Array.isArray(e) && typeof e.name === 'string' && typeof e.updated === 'string' && ['username', 'password', 'url', 'notes'].every((k) => e[k] === undefined || typeof e[k] === 'string') && Object.keys(e).every((k) => ['name', 'updated', 'username', 'password', 'url', 'notes'].includes(k));
-    if (!ok) throw new SyntaxError('shape');
-    return e as unknown as SharedEntry;
+    const e = decodeRecordPlaintext(plain);
+    wipe(plain);
+    if (!e) throw new SyntaxError('shape');
+    return e;
   } catch (e) {
     if (e instanceof AuthError) throw shareTampered(`shared record ${p.rev} does not open with the vault key of epoch ${p.epoch}`);
     throw shareTampered(`shared record ${p.rev} is malformed`);

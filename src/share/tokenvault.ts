@@ -21,7 +21,7 @@ import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { collator } from '../vault/listing.js';
 import { isIdQuery, matchesFilter, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
-import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordWith, ownerOf, parseRecord, recordKey, verifyMembershipChain, type SharedEntry } from './format.js';
+import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordWith, ownerOf, parseRecord, recordKey, verifyMembershipChain } from './format.js';
 import { shareTampered } from './identity.js';
 
 const LABEL = 'kpm/v1/token-share-keys';
@@ -161,15 +161,13 @@ export interface ShareTokenTransport {
 
 interface TokenEntry {
   /** undefined: written under an epoch after the token's (its key is not the token's) */
-  entry?: SharedEntry;
+  entry?: EntryPayload;
   /** the record as the server sent it (for the cache) */
   raw: Uint8Array;
   deleted: boolean;
   epoch: number;
   rev: number;
 }
-
-const FIELDS = ['username', 'password', 'url', 'notes'] as const;
 
 /** A shared vault read through a service token: verified as a member verifies it, in memory only. */
 export class ShareTokenVault {
@@ -309,11 +307,8 @@ export class ShareTokenVault {
     );
   }
 
-  private view(id: string, e: SharedEntry, rev: number): EntryView {
-    const fields: Record<string, string> = {};
-    for (const k of FIELDS) if (e[k] !== undefined) fields[k] = e[k]!;
-    const payload = { type: 'login', name: e.name, fields, custom: [], tags: [], created: e.updated, updated: e.updated } as unknown as EntryPayload;
-    return { id, vault: this.name, version: rev, payload };
+  private view(id: string, e: EntryPayload, rev: number): EntryView {
+    return { id, vault: this.name, version: rev, payload: structuredClone(e) };
   }
 
   /** --vault or a reference's vault: only this token's vault (by name, case-insensitive, or id). */

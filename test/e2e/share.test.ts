@@ -102,8 +102,8 @@ describe('shared vaults (real server, SQLite, built binaries)', () => {
     const { c, api, accountKey } = await inProcess('c1', 'carol');
     try {
       const v = await c.openForUse('Ops-Team');
-      const rec = await sealRecord(accountIdentity(accountKey, email('carol')).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, { name: 'deploy', password: 'carol-was-here', updated: new Date().toISOString() });
-      await expect(c.write('Ops-Team', { name: 'x', updated: '' })).rejects.toThrow(/only read/);
+      const rec = await sealRecord(accountIdentity(accountKey, email('carol')).signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId: randomBytes(16), deleted: false }, { type: 'login', name: 'deploy', fields: { password: 'carol-was-here' }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() });
+      await expect(c.write('Ops-Team', { type: 'login', name: 'x', fields: {}, custom: [], tags: [], created: '', updated: '' })).rejects.toThrow(/only read/);
       const { ROUTES } = await import('../../src/protocol/routes.js');
       await expect(authedCall(c['paths'], api, loadSession(c['paths'])!, 'sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } })).rejects.toThrow(/read-only members cannot write/);
       void ROUTES;

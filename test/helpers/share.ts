@@ -15,8 +15,9 @@ import { KpmError, EXIT } from '../../src/core/errors.js';
 import type { KpmPaths } from '../../src/core/paths.js';
 import { ShareClient, type ShareCall } from '../../src/share/client.js';
 import { accountIdentity } from '../../src/share/identity.js';
-import { initialChain, sealRecord } from '../../src/share/format.js';
+import { initialChain, sealRecord, sealRecordPlaintext } from '../../src/share/format.js';
 import { shareStateFile } from '../../src/share/state.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
 
 export const READS: RouteName[] = ['shareIdentityGet', 'shareList', 'shareVault', 'sharePull', 'sharePinsGet'];
 
@@ -87,7 +88,8 @@ export async function refused(p: Person, fn: (c: ShareClient) => Promise<unknown
   expect(p.writes).toEqual([]);
 }
 
-export const entry = (name: string, password: string) => ({ name, username: 'team', password, updated: '2026-11-24T12:00:00.000Z' });
+/** A login as a shared record holds it (an entry payload, docs/SHARING.md "Record plaintext"). */
+export const entry = (name: string, password: string): EntryPayload => ({ type: 'login', name, fields: { username: 'team', password }, custom: [], tags: [], created: '2026-11-24T12:00:00.000Z', updated: '2026-11-24T12:00:00.000Z' });
 
 /** Owner A shares "Team" with B (writer) and C (reader); both accept; A and B write one entry each. */
 export async function world() {
@@ -104,17 +106,19 @@ export async function world() {
   return { ts, a, b, c, id };
 }
 
-export const read = async (p: Person, name: string) => ShareClient.find(await run(p, (x) => x.openForUse('Team')), name)?.[1].password;
+export const read = async (p: Person, name: string) => ShareClient.find(await run(p, (x) => x.openForUse('Team')), name)?.[1].fields.password;
 
-/** Inserts a record straight into the server's database, as a server that accepts anything would. */
-export async function inject(ts: TestServer, id: string, signerKey: Uint8Array, email: string, vaultKey: Uint8Array, epoch: number, e = entry('deploy', 'evil')) {
+/** Inserts a record straight into the server's database, as a server that accepts anything would (`e`: an entry, or the record's plaintext bytes as they are). */
+export async function inject(ts: TestServer, id: string, signerKey: Uint8Array, email: string, vaultKey: Uint8Array, epoch: number, e: EntryPayload | Uint8Array = entry('deploy', 'evil')) {
   const v = await ts.store.db.selectFrom('share_vaults').select('head').where('vault_id', '=', id).executeTakeFirstOrThrow();
   const rows = await ts.store.db.selectFrom('share_records').select('body').where('vault_id', '=', id).orderBy('rev').execute();
   let chain = initialChain(fromHex(id));
   const { nextChain } = await import('../../src/share/format.js');
   for (const r of rows) chain = nextChain(chain, fromBase64(r.body));
   const rev = Number(v.head) + 1;
-  const rec = await sealRecord(accountIdentity(signerKey, email).signer, vaultKey, { vaultId: fromHex(id), rev, epoch, prevChain: chain, entryId: randomBytes(16), deleted: false }, e);
+  const h = { vaultId: fromHex(id), rev, epoch, prevChain: chain, entryId: randomBytes(16), deleted: false };
+  const signer = accountIdentity(signerKey, email).signer;
+  const rec = e instanceof Uint8Array ? await sealRecordPlaintext(signer, vaultKey, h, e) : await sealRecord(signer, vaultKey, h, e);
   await ts.store.db.insertInto('share_records').values({ vault_id: id, rev, writer_id: 'x', body: toBase64(rec) }).execute();
   await ts.store.db.updateTable('share_vaults').set({ head: rev }).where('vault_id', '=', id).execute();
 }

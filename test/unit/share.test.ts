@@ -250,7 +250,7 @@ describe('shared vaults in the entry commands (src/cli/shared.ts): the share cli
     const cc = await viaAgent(c, cs);
     expect(toHex(cc.me.fp)).toBe(toHex(accountIdentity(c.accountKey, c.email).fp));
     const r = await cc.usable({ online: true });
-    expect(r.vaults.map((v) => [v.name, v.role, ShareClient.find(v, 'db')?.[1].password])).toEqual([['Team', 'reader', 'pw-db-1']]);
+    expect(r.vaults.map((v) => [v.name, v.role, ShareClient.find(v, 'db')?.[1].fields.password])).toEqual([['Team', 'reader', 'pw-db-1']]);
     cc.close();
     // a writer's write and identity record, signed by the agent
     const bs: Uint8Array[] = [];
@@ -322,7 +322,7 @@ describe('shared vaults in the entry commands (src/cli/shared.ts): the share cli
     const noServer: Person = { ...c, writes: [], tamper: {}, c: () => new ShareClient(c.paths, c.accountKey, c.profileId, c.email, async () => { throw new KpmError('unreachable', EXIT.network); }) };
     const r = await run(noServer, (x) => x.usable({ online: true })); // the server cannot be reached: the verified copy
     expect(r.offline).toBe(true);
-    expect(ShareClient.find(r.vaults[0], 'deploy')?.[1].password).toBe('pw-deploy-1');
+    expect(ShareClient.find(r.vaults[0], 'deploy')?.[1].fields.password).toBe('pw-deploy-1');
     const bytes = fs.readFileSync(shareStateFile(c.paths));
     bytes[bytes.length - 20] ^= 1;
     fs.writeFileSync(shareStateFile(c.paths), bytes);
@@ -338,7 +338,7 @@ describe('shared vaults in the entry commands (src/cli/shared.ts): the share cli
     await run(b, (x) => x.writeEntry(rb.vaults[0], { ...entry('deploy-renamed', 'pw-deploy-9') }, { entryId: id }));
     const ra = await run(a, (x) => x.usable({ online: true }));
     expect(ShareClient.find(ra.vaults[0], 'deploy')).toBeUndefined();
-    expect(ShareClient.find(ra.vaults[0], 'deploy-renamed')).toEqual([id, expect.objectContaining({ password: 'pw-deploy-9' })]);
+    expect(ShareClient.find(ra.vaults[0], 'deploy-renamed')).toEqual([id, expect.objectContaining({ fields: { username: 'team', password: 'pw-deploy-9' } })]);
   });
 
   it('usable online: a record the server altered is exit 8, nothing written; a write by a read-only member injected into the database too', async () => {

@@ -121,8 +121,22 @@ async function runAudit(o: AuditOptions): Promise<void> {
     let entries;
     let vaultsNotChecked: AuditReport['vaultsNotChecked'] = [];
     let cacheKey: string | undefined;
+    const sharedVaults: string[] = [];
     try {
-      entries = await api.entries({ vault: o.vault });
+      // the shared vaults this account can read are checked with the own ones (weak, reused across both, old, breached)
+      const sh = await import('../shared.js');
+      const shared = await sh.sharedUnlessOwn(paths, api, o.vault);
+      try {
+        const onlyShared = shared !== null && o.vault !== undefined && sh.isSharedVault(shared, o.vault);
+        entries = onlyShared ? [] : await api.entries({ vault: o.vault });
+        for (const v of shared?.vaults ?? []) {
+          if (o.vault !== undefined && v.name !== o.vault) continue;
+          sharedVaults.push(v.name);
+          for (const [id, e] of v.entries) if (!e.deleted) entries.push({ ...sh.sharedView(v, id), vault: `${v.name} (shared)` });
+        }
+      } finally {
+        await shared?.done();
+      }
       // an agent from before the cache answers "unknown method": audit without it
       if (checks.has('weak') && o.cache !== false) cacheKey = await api.auditCacheKey().catch(() => undefined);
       // A data vault locked with its own password cannot be read: the report names it instead of
@@ -168,6 +182,7 @@ async function runAudit(o: AuditOptions): Promise<void> {
     }
 
     const report = buildReport(entries, { checks, now: new Date(), minScore: settings.audit_min_score, maxAgeDays: settings.audit_max_age_days, strengths, jobs: made, breachCount, skipped, vaultsNotChecked, errors });
+    if (sharedVaults.length) report.sharedVaults = sharedVaults;
     if (o.json) json(report);
     else printReport(report, checks, settings.audit_min_score, settings.audit_max_age_days);
 
@@ -212,7 +227,7 @@ function printReport(r: AuditReport, checks: ReadonlySet<Check>, minScore: numbe
     out(`Breached (${r.breached.length}): found in Pwned Passwords; change these first`);
     for (const x of r.breached) out(`  ${label(x).padEnd(w)}  seen ${x.count.toLocaleString('en-US')} ${x.count === 1 ? 'time' : 'times'}`);
   }
-  const notes = [...r.vaultsNotChecked.map((v) => `vault "${v.vault}": not checked, ${v.reason}`), ...r.skipped.map((k) => `${k.check}: not checked (${k.reason})`), ...r.errors.map((e) => `${e.check}: not checked (${e.message})`)];
+  const notes = [...(r.sharedVaults?.length ? [`shared vaults checked too: ${r.sharedVaults.map((n) => `"${n}"`).join(', ')} (their entries are marked "(shared)")`] : []), ...r.vaultsNotChecked.map((v) => `vault "${v.vault}": not checked, ${v.reason}`), ...r.skipped.map((k) => `${k.check}: not checked (${k.reason})`), ...r.errors.map((e) => `${e.check}: not checked (${e.message})`)];
   if (notes.length) {
     out('');
     for (const n of notes) out(`Note: ${n}`);

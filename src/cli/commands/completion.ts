@@ -1,10 +1,13 @@
 // kpm completion bash|zsh|fish: completion scripts generated from the command tree itself.
 // Entry names come from `kpm __complete entries PREFIX` (src/cli/fastpath.ts), which answers only
-// from an unlocked agent: it never prompts, never starts an agent and prints nothing otherwise.
+// from an unlocked agent: it never prompts, never starts an agent and prints nothing otherwise. On
+// a device with shared vaults (share.kpms) the full program answers it (below): the agent's names
+// and those of the shared vaults' verified copy on this device (no network while typing).
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import { commandSpecs } from '../completion/model.js';
 import { bashScript, fishScript, zshScript } from '../completion/scripts.js';
+import { ctx } from '../context.js';
 
 const SHELLS = { bash: bashScript, zsh: zshScript, fish: fishScript } as const;
 
@@ -24,5 +27,36 @@ Examples:
       let root: Command = program;
       while (root.parent) root = root.parent;
       process.stdout.write(make(commandSpecs(root)));
+    });
+
+  program
+    .command('__complete <what> [prefix]', { hidden: true })
+    .action(async (what: string, prefix = '') => {
+      if (what !== 'entries' || (process.env.KPM_TOKEN ?? '') !== '') return;
+      try {
+        const { paths } = ctx();
+        const { agentApi, agentStatus } = await import('../../agent/client.js');
+        if (!(await agentStatus(paths))) return; // locked: no names, no prompt
+        const a = agentApi(paths);
+        try {
+          const names = new Set((await a.list({})).map((e) => e.name));
+          const sh = await import('../shared.js');
+          const s = await sh.openShared(paths, a, { refresh: false }); // the copy verified at the last read or sync
+          if (s) {
+            try {
+              for (const v of s.vaults) for (const e of v.entries.values()) if (!e.deleted) names.add(e.entry.name);
+            } finally {
+              await s.done();
+            }
+          }
+          const p = prefix.toLowerCase();
+          const hits = [...names].filter((n) => n.toLowerCase().startsWith(p));
+          if (hits.length) process.stdout.write(hits.join('\n') + '\n');
+        } finally {
+          await a.close();
+        }
+      } catch {
+        /* anything wrong: no names (completion never prints errors) */
+      }
     });
 }

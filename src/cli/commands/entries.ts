@@ -58,29 +58,17 @@ function entryOptions(cmd: Command): Command {
 
 /** The shared vaults for this command (null: this device has none); `write`: always from the server. */
 async function sharedFor(a: VaultApi, write = false): Promise<Shared | null> {
-  const sh = await import('../shared.js');
-  const { paths } = ctx();
-  if (!sh.hasShared(paths)) return null;
-  return sh.openShared(paths, a, { refresh: write || (await sh.readRefresh(paths)) });
+  return (await import('../shared.js')).sharedFor(ctx().paths, a, write);
 }
 
 /** The same, unless `vault` names a vault of your own (which wins over a shared one of that name). */
 async function sharedUnlessOwn(a: VaultApi, vault: string | undefined, write = false): Promise<Shared | null> {
-  if (!(await import('../shared.js')).hasShared(ctx().paths)) return null;
-  if (vault !== undefined && (await a.listVaults()).some((x) => x.name === vault)) return null;
-  return sharedFor(a, write);
+  return (await import('../shared.js')).sharedUnlessOwn(ctx().paths, a, vault, write);
 }
 
-/** Runs a lookup with the shared vaults; one that finds nothing on a device without sharing state asks the server (src/cli/shared.ts withDiscovery). */
+/** Runs a lookup with the shared vaults (src/cli/shared.ts withShared). */
 async function lookup<T>(a: VaultApi, vault: string | undefined, write: boolean, fn: (s: Shared | null) => Promise<T>): Promise<T> {
-  const sh = await import('../shared.js');
-  const shared = await sharedUnlessOwn(a, vault, write);
-  try {
-    const own = async () => vault !== undefined && (await a.listVaults()).some((x) => x.name === vault);
-    return await sh.withDiscovery(ctx().paths, a, shared, !shared && !(await own()), fn);
-  } finally {
-    await shared?.done();
-  }
+  return (await import('../shared.js')).withShared(ctx().paths, a, vault, write, fn);
 }
 
 async function readJsonDoc(file: string): Promise<unknown> {
@@ -172,10 +160,10 @@ Examples:
         const target = a ? sh.sharedTarget(shared, o.vault) : null;
         if (target) {
           (await import('../../share/client.js')).ShareClient.checkWritable(target, shared!.client.me.email);
-          sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
+          await sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
         }
         const secret = await newSecret(o, name, Boolean(spec.needsPassword) && p.fields.password === undefined);
-        const add = async (vault: string, q: EntryPayload) => (target ? sh.writeShared(shared!, target, sh.toSharedEntry(q), {}) : (a ?? (await api(o))).add(vault, q));
+        const add = async (vault: string, q: EntryPayload) => (target ? sh.writeShared(shared!, target, await sh.toSharedEntry(q), {}) : (a ?? (await api(o))).add(vault, q));
         const v = await saveNewEntry(p, secret, { check: o.check !== false, vault: o.vault }, () => loadSettings(ctx().paths), add, warn);
         if (o.json) return json(entryJson(v));
         info(`Added ${v.vault}/${v.payload.name}${secret.generated ? ' with a generated password' : ''}${target ? ' (shared vault)' : ''}.`);
@@ -271,10 +259,10 @@ Examples:
         if (o.name !== undefined) p.name = o.name;
         const cardWarning = completeEntry(p);
         if (cardWarning) warn(cardWarning);
-        if (found.shared) sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
+        if (found.shared) await sh.toSharedEntry(p); // refused (exit 2) before a password is asked for
         const secret = await newSecret(o, name, false);
         await finishEdit(p, secret, o.check !== false, async () => (await loadSettings(ctx().paths)).audit_min_score, warn);
-        const v = found.shared ? await sh.writeShared(shared!, found.shared.v, sh.toSharedEntry(p), { entryId: found.shared.id }) : await a.update(cur.vault, cur.id, cur.version, p);
+        const v = found.shared ? await sh.writeShared(shared!, found.shared.v, await sh.toSharedEntry(p), { entryId: found.shared.id }) : await a.update(cur.vault, cur.id, cur.version, p);
         if (o.json) return json(entryJson(v));
         info(`Updated ${v.vault}/${v.payload.name}${found.shared ? ' (shared vault)' : ''}.`);
       });
@@ -300,7 +288,7 @@ Examples:
           if (!(await askConfirm(`Delete ${cur.vault}/${cur.payload.name}?`, false))) return info('Nothing deleted.');
         }
         if (found?.shared) {
-          await sh.writeShared(shared!, found.shared.v, { name: found.view.payload.name, updated: new Date().toISOString() }, { entryId: found.shared.id, deleted: true });
+          await sh.writeShared(shared!, found.shared.v, { ...found.view.payload, updated: new Date().toISOString() }, { entryId: found.shared.id, deleted: true });
           return info(`Deleted ${found.view.vault}/${found.view.payload.name} (shared vault; every member sees it gone).`);
         }
         const v = await a.remove(found ? found.view.id : name, found ? found.view.vault : o.vault);
@@ -317,7 +305,9 @@ Examples:
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm totp github\n  kpm totp github --json')
     .action(async (name: string, o) => {
-      const v = await (await api({ masterStdin: o.passwordStdin })).get(name, o.vault);
+      const a = await api({ masterStdin: o.passwordStdin });
+      const sh = await import('../shared.js');
+      const v = await lookup(a, o.vault, false, async (shared) => (await sh.entryAnywhere(a, shared, name, o.vault)).view);
       const uri = v.payload.fields.totp;
       if (!uri) throw notFound(`entry "${v.payload.name}" has no TOTP secret`, 'add one with `kpm edit NAME --totp otpauth://…`');
       const t = totpNow(parseOtpauthUri(uri));
@@ -335,7 +325,16 @@ Examples:
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm trash\n  kpm trash --json\n  kpm trash purge github --yes')
     .action(async (o) => {
-      const items = await (await api({ masterStdin: o.passwordStdin })).trash(o.vault);
+      const a = await api({ masterStdin: o.passwordStdin });
+      // deleted entries of the shared vaults too (their log keeps them: `kpm restore NAME` by a writer)
+      const shared = await sharedUnlessOwn(a, o.vault);
+      let items;
+      try {
+        const sh = await import('../shared.js');
+        items = [...(shared && o.vault !== undefined && sh.isSharedVault(shared, o.vault) ? [] : await a.trash(o.vault)), ...(shared ? sh.sharedTrash(shared, o.vault) : [])];
+      } finally {
+        await shared?.done();
+      }
       if (o.json) return json(items);
       if (items.length === 0) return info('The trash is empty.');
       for (const i of items) out(`${i.name}  [${i.vault}]  deleted ${i.updated}`);

@@ -27,10 +27,19 @@ export function register(program: Command): void {
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nExamples:\n  kpm history github\n  kpm restore github --rev 3')
     .action(async (name: string, o) => {
-      const versions = await (await api(o)).history(name, o.vault);
+      const a = await api(o);
+      const sh = await import('../shared.js');
+      // an entry of a shared vault: every version is a signed record of its log (docs/SHARING.md)
+      const versions: (EntryView & { writer?: string })[] = await sh.withShared(ctx().paths, a, o.vault, false, async (shared) => {
+        if (!shared) return a.history(name, o.vault);
+        const loc = await sh.localLookup(() => a.history(name, o.vault));
+        const last = loc.hit?.[loc.hit.length - 1];
+        const p = sh.pickOne(name, { ...loc, label: last && `${last.vault}/${last.payload.name} (${last.id.slice(0, 8)})` }, sh.findSharedAny(shared, name, o.vault));
+        return 'local' in p ? p.local : sh.sharedHistory(p.shared.v, p.shared.id);
+      });
       if (o.json) return json(versions);
       for (const v of versions) {
-        out(describe(v));
+        out(describe(v) + (v.writer ? `  by ${v.writer}` : ''));
         if (o.reveal) for (const [k, val] of Object.entries(v.payload.fields)) if (val) out(`       ${k}: ${val}`);
       }
     });
@@ -68,7 +77,15 @@ export function register(program: Command): void {
       if (o.oldName && version === undefined) throw usageError('--old-name goes with --rev N');
       let v: EntryView;
       try {
-        v = await (await api(o)).restore(name, o.vault, version, Boolean(o.oldName));
+        const a = await api(o);
+        const sh = await import('../shared.js');
+        v = await sh.withShared(ctx().paths, a, o.vault, true, async (shared) => {
+          if (!shared) return a.restore(name, o.vault, version, Boolean(o.oldName));
+          const loc = await sh.localLookup(() => a.history(name, o.vault));
+          const last = loc.hit?.[loc.hit.length - 1];
+          const p = sh.pickOne(name, { ...loc, label: last && `${last.vault}/${last.payload.name} (${last.id.slice(0, 8)})` }, sh.findSharedAny(shared, name, o.vault));
+          return 'local' in p ? a.restore(name, o.vault, version, Boolean(o.oldName)) : sh.restoreShared(shared, p.shared.v, p.shared.id, version, Boolean(o.oldName));
+        });
       } catch (e) {
         if (isKind(e, 'name_taken')) throw new KpmError(e.message, EXIT.conflict, 'rename the live entry first (`kpm edit NAME --name NEW`)', 'name_taken');
         throw e;

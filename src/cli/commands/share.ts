@@ -9,7 +9,7 @@ import { ctx } from '../context.js';
 import { info, json, out, readStdinText, warn } from '../io.js';
 import { unlockWithPassword } from '../unlock.js';
 import type { ShareCall, ShareClient as ShareClientT } from '../../share/client.js';
-import type { SharedEntry } from '../../share/format.js';
+import type { EntryPayload } from '../../vault/entry.js';
 
 interface MasterOpt {
   passwordStdin?: boolean;
@@ -185,30 +185,39 @@ Examples:
       await withShare({}, async (c) => {
         const cur = await c.openForUse(vault);
         const old = (await import('../../share/client.js')).ShareClient.find(cur, name)?.[1];
-        const e: SharedEntry = { ...old, name, updated: new Date().toISOString() };
-        if (o.username !== undefined) e.username = o.username;
-        if (o.url !== undefined) e.url = o.url;
-        if (o.notes !== undefined) e.notes = o.notes;
-        if (password !== undefined) e.password = password;
+        const now = new Date().toISOString();
+        const e: EntryPayload = old ? { ...structuredClone(old), updated: now } : { type: 'login', name, fields: {}, custom: [], tags: [], created: now, updated: now };
+        const set = (k: string, v: string | undefined) => {
+          if (v === undefined) return;
+          if (v === '') delete e.fields[k];
+          else e.fields[k] = v;
+        };
+        set('username', o.username);
+        set('url', o.url);
+        set('notes', o.notes);
+        if (password !== undefined && password !== e.fields.password) {
+          e.fields.password = password;
+          e.passwordChanged = now;
+        }
         const r = await c.write(vault, e);
         info(`${old ? 'Updated' : 'Added'} "${name}" in shared vault "${r.vault.name}" (revision ${r.rev}).`);
       });
     });
   ex(masterOpt(share.command('rm <vault> <name>').description('delete an entry of a shared vault')), 'kpm share rm Team old-key').action(async (vault: string, name: string, o) => {
     await withShare(o, async (c) => {
-      const r = await c.write(vault, { name, updated: new Date().toISOString() }, true);
+      const r = await c.write(vault, { name }, true);
       info(`Deleted "${name}" from shared vault "${r.vault.name}".`);
     });
   });
-  ex(masterOpt(share.command('get <vault> <name>').description("print an entry's password (or --field, or --json)").option('--field <f>', 'username, password, url or notes').option('--json', 'print the entry as JSON')), 'kpm share get Team deploy', 'kpm share get Team deploy --field username').action(async (vault: string, name: string, o) => {
+  ex(masterOpt(share.command('get <vault> <name>').description("print an entry's password (or --field, or --json)").option('--field <f>', "a field of the entry's type or a custom field (default: the type's primary field, a login's password)").option('--json', 'print the entry as JSON')), 'kpm share get Team deploy', 'kpm share get Team deploy --field username').action(async (vault: string, name: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.openForUse(vault);
       const hit = (await import('../../share/client.js')).ShareClient.find(v, name);
       if (!hit) throw new KpmError(`no entry "${name}" in shared vault "${v.name}"`, EXIT.notFound);
       if (o.json) return json(hit[1]);
-      const f = (o.field ?? 'password') as keyof SharedEntry;
-      if (!['username', 'password', 'url', 'notes', 'name'].includes(f)) throw usageError(`--field: one of username, password, url, notes`);
-      const val = hit[1][f];
+      const { fieldValue, primaryField } = await import('../../vault/entry.js');
+      const f = o.field ?? primaryField(hit[1].type);
+      const val = fieldValue(hit[1], f);
       if (val === undefined) throw new KpmError(`"${name}" has no ${f}`, EXIT.notFound);
       out(val);
     });
@@ -216,7 +225,7 @@ Examples:
   ex(masterOpt(share.command('entries <vault>').description('list the entries of a shared vault').option('--json', 'print JSON')), 'kpm share entries Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
       const v = await c.openForUse(vault);
-      const rows = [...v.entries.values()].filter((e) => !e.deleted).map((e) => ({ name: e.entry.name, username: e.entry.username, url: e.entry.url, writer: e.writer, rev: e.rev }));
+      const rows = [...v.entries.values()].filter((e) => !e.deleted).map((e) => ({ name: e.entry.name, type: e.entry.type, username: e.entry.fields.username, url: e.entry.fields.url, writer: e.writer, rev: e.rev }));
       rows.sort((a, b) => a.name.localeCompare(b.name));
       if (o.json) return json(rows);
       for (const r of rows) out(`${r.name}${r.username ? `  (user ${r.username})` : ''}  by ${r.writer}`);

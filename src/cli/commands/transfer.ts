@@ -264,6 +264,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
       const api = await openExportApi(paths, profile);
       let views, lockedVaults: string[];
+      const sharedVaults: string[] = [];
       try {
         lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
         if (lockedVaults.length && !o.skipLocked) {
@@ -272,10 +273,23 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
             `unlock with \`kpm vault unlock NAME\`, or pass --skip-locked to export the rest; nothing was written`,
           );
         }
-        views = await api.entries({ vault: o.vault });
+        // the shared vaults this account can read, each as a vault of its own named "NAME (shared)"
+        const sh = await import('../shared.js');
+        const shared = await sh.sharedUnlessOwn(paths, api, o.vault);
+        try {
+          views = shared !== null && o.vault !== undefined && sh.isSharedVault(shared, o.vault) ? [] : await api.entries({ vault: o.vault });
+          for (const v of shared?.vaults ?? []) {
+            if (o.vault !== undefined && v.name !== o.vault) continue;
+            sharedVaults.push(v.name);
+            for (const [id, e] of v.entries) if (!e.deleted) views.push({ ...sh.sharedView(v, id), vault: `${v.name} (shared)` });
+          }
+        } finally {
+          await shared?.done();
+        }
       } finally {
         await api.close();
       }
+      if (sharedVaults.length) info(`export: shared vault${sharedVaults.length === 1 ? '' : 's'} ${sharedVaults.map((n) => `"${n}"`).join(', ')} included, each as a vault "NAME (shared)"${format === 'csv' || format === 'bitwarden-json' ? ` (${format} has no vaults: its entries are mixed with yours)` : ''}`);
       for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
       let withFiles = 0;
       const dir = blobsDir(paths);
@@ -301,7 +315,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
       if (!o.output) return void process.stdout.write(data);
       writeOutput(o.output, data, Boolean(o.force));
-      if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, changed: notes });
+      if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, sharedVaults, changed: notes });
       const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
       info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${encrypted && format !== 'kdbx' ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
     });

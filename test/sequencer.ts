@@ -15,6 +15,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/share-entries.test.ts': 110,
   'test/e2e/transfer.test.ts': 99,
   'test/e2e/settings.test.ts': 86,
+  'test/e2e/share-types.test.ts': 81, // new: its time alone (2026-12-01, load 3)
   'test/e2e/settings-effects.test.ts': 85,
   'test/e2e/tokens.test.ts': 81,
   'test/e2e/server-instances.test.ts': 66,
@@ -30,6 +31,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/tamper.test.ts': 46,
   'test/e2e/concurrency.test.ts': 46,
   'test/e2e/share.test.ts': 46,
+  'test/e2e/share-pins.test.ts': 38, // new: its time alone (2026-12-01, load 3)
   'test/e2e/share-pg.test.ts': 45,
   'test/unit/vault-processes.test.ts': 43,
   'test/e2e/types-vaults.test.ts': 39,

@@ -4,12 +4,12 @@
 // shared entries, `kpm add/edit/rm --vault` write as signed member writes, `kpm sync` pulls and
 // verifies; a read-only member's write is refused before anything is sent, and a record the server
 // altered makes `kpm get` exit 8.
-import SQLite from 'better-sqlite3';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentRequest, describeRun, initHome, kpm as runKpm, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
-import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
+import { agentRequest, describeRun, makeHome, run, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
+import { registerAccount, type RunningServer } from '../helpers/server.js';
+import { master, SHARE_ACCOUNT_PW as ACCOUNT, shareTeam } from '../helpers/shareteam.js';
 import { fromBase64, fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { shareStateFile } from '../../src/share/state.js';
@@ -28,20 +28,11 @@ function holds(reply: unknown, secret: Uint8Array): boolean {
   return text.includes(toHex(secret)) || text.includes(toBase64(secret)) || fields.some((f) => Buffer.from(f, 'base64').toString('latin1').includes(raw));
 }
 
-const ACCOUNT = 'Share7Password';
-const master = { KPM_MASTER_PASSWORD: MASTER };
-
 describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built binaries)', () => {
   let srv: RunningServer;
   let addDeploy: RunResult;
-  const homes: Record<string, string> = {};
-  const email = (who: string) => `${who}@entries.example.org`;
-  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
-  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
-    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
-      throw new Error(`${dev}: ${e.message}`);
-    });
-  const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
+  const team = shareTeam('entries.example.org');
+  const { homes, email, kpm, db } = team;
   const records = () => {
     const d = db();
     try {
@@ -52,19 +43,8 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
   };
 
   beforeAll(async () => {
-    srv = await startServer();
-    // accounts through the server's API (registerAccount: `kpm register`/`activate` are tested in
-    // server-flow.test.ts); alice's vault is a copy of the fixture home (one per server: a second copy
-    // would be the same profile), the others run their own `kpm init`
-    for (const d of ['a2', 'b1', 'c1']) homes[d] = makeHome();
-    homes.a1 = initHome();
-    for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await registerAccount(srv, email(who), ACCOUNT, 'DE');
-      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
-      await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    }
-    await kpm('a1', ['sync']);
-    await kpm('a2', ['login', email('alice'), '--password-stdin'], 0, ACCOUNT + '\n', {});
+    await team.setUp({ a2: 'signed-in' });
+    srv = team.srv;
     for (const who of ['bob', 'carol']) await kpm(who[0] + '1', ['whoami', '--fingerprint']);
     await kpm('a1', ['share', 'Team', '--with', email('bob')]);
     await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);

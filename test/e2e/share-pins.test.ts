@@ -1,46 +1,20 @@
 // Contact pins across an account's devices and a real `kpm share leave` (docs/SHARING.md "Contact
 // pins across the account's devices", "Leaving a shared vault"), through the built binaries against
 // one real kpm-server (SQLite): alice on two devices (the second added by `kpm login`), bob, carol.
-import SQLite from 'better-sqlite3';
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
-import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
-import { resolvePaths } from '../../src/core/paths.js';
-import { unlockKeyring } from '../../src/vault/keyring.js';
-import { ApiClient, authedCall, loadSession } from '../../src/sync/http.js';
-import { ShareClient } from '../../src/share/client.js';
+import { shareTeam } from '../helpers/shareteam.js';
 import { accountIdentity, encodeIdentity } from '../../src/share/identity.js';
 import { openBundle, openRecord, parseRecord } from '../../src/share/format.js';
-import { fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64 } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
 
-const ACCOUNT = 'Share7Password';
-const master = { KPM_MASTER_PASSWORD: MASTER };
-
 describe('contact pins across devices, and leave (real server, SQLite, built binaries)', () => {
-  let srv: RunningServer;
-  const homes: Record<string, string> = {};
-  const email = (who: string) => `${who}@pins.example.org`;
-  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
-    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
-      throw new Error(`${dev}: ${e.message}`);
-    });
-  const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
+  const team = shareTeam('pins.example.org');
+  const { email, kpm, db } = team;
   const fps: Record<string, string> = {};
 
   beforeAll(async () => {
-    srv = await startServer();
-    for (const d of ['a2', 'b1', 'c1']) homes[d] = makeHome();
-    homes.a1 = initHome();
-    for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await registerAccount(srv, email(who), ACCOUNT, 'DE');
-      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
-      await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    }
-    await kpm('a1', ['sync']); // the keyring goes to the server: a2 gets the account key from it
-    await kpm('a2', ['login', email('alice'), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    await team.setUp({ a2: 'unlocked' });
     for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) fps[who] = (await kpm(dev, ['whoami', '--fingerprint'])).stdout.trim();
   }, 300_000);
 
@@ -81,11 +55,7 @@ describe('contact pins across devices, and leave (real server, SQLite, built bin
     await kpm('a1', ['share', 'put', 'Pins-Team', 'before', '--password-stdin'], 0, 'pins-before-Qx7Lm2Vw\n');
     expect((await kpm('b1', ['share', 'get', 'Pins-Team', 'before'])).stdout).toBe('pins-before-Qx7Lm2Vw\n');
     // every key bob held, from his own device (what he could keep)
-    const paths = resolvePaths({ KPM_HOME: homes.b1 });
-    const prof = await unlockKeyring(paths, utf8.encode(MASTER));
-    const session = loadSession(paths)!;
-    const api = new ApiClient(session.server, false);
-    const c = new ShareClient(paths, prof.accountKey, prof.profileId, email('bob'), (name, o = {}) => authedCall(paths, api, session, name, o));
+    const { c, api, accountKey } = await team.inProcess('b1', 'bob');
     const before = await c.openForUse('Pins-Team');
     await api.close();
     const left = await kpm('b1', ['share', 'leave', 'Pins-Team']);
@@ -114,7 +84,7 @@ describe('contact pins across devices, and leave (real server, SQLite, built bin
     const later = rows.map((x) => parseRecord(fromBase64(x.body))).filter((p) => p.epoch > before.latest.epoch);
     expect(later.length).toBe(1);
     for (const p of later) for (const k of before.keys) expect(() => openRecord(p, k)).toThrow(/does not open/);
-    const me = accountIdentity(prof.accountKey, email('bob'));
+    const me = accountIdentity(accountKey, email('bob'));
     const owner = before.latest.members.find((m) => m.role === 'owner')!;
     for (const b of bundles) await expect(openBundle(me, owner.signPublic, owner.boxPublic, fromHex(before.id), before.latest.epoch + 1, fromBase64(b.bundle))).rejects.toThrow();
   }, 300_000);

@@ -7,11 +7,9 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initHome, kpm as runKpm, makeHome, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
-import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
+import { stopAgent, MASTER } from '../helpers/kpm.js';
+import { shareTeam } from '../helpers/shareteam.js';
 
-const ACCOUNT = 'Share7Password';
-const master = { KPM_MASTER_PASSWORD: MASTER };
 const TOTP_SECRET = 'JBSWY3DPEHPK3PXP';
 const PIN = 'Qx7-pin-4410-zz';
 
@@ -30,23 +28,11 @@ function totpAt(secret: string, step: number): string {
 }
 
 describe('shared vaults hold every entry type; totp, history, restore, trash, export, audit and completion see them (real server, built binaries)', () => {
-  let srv: RunningServer;
-  const homes: Record<string, string> = {};
-  const email = (who: string) => `${who}@types.example.org`;
-  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
-    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
-      throw new Error(`${dev}: ${e.message}`);
-    });
+  const team = shareTeam('types.example.org');
+  const { homes, email, kpm } = team;
 
   beforeAll(async () => {
-    srv = await startServer();
-    for (const d of ['b1', 'c1']) homes[d] = makeHome();
-    homes.a1 = initHome();
-    for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await registerAccount(srv, email(who), ACCOUNT, 'DE');
-      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
-      await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    }
+    await team.setUp();
     for (const dev of ['b1', 'c1']) await kpm(dev, ['whoami', '--fingerprint']);
     await kpm('a1', ['share', 'Team', '--with', email('bob')]);
     await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);

@@ -3,60 +3,27 @@
 // read from a reader, a reader's write refused (by the client, by the server, and by every member
 // when the server's database has it anyway), revoke, and the revoked account cannot read anything
 // written afterwards, even with the server's whole database.
-import SQLite from 'better-sqlite3';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from '../helpers/kpm.js';
-import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
-import { resolvePaths } from '../../src/core/paths.js';
-import { unlockKeyring } from '../../src/vault/keyring.js';
-import { ApiClient, authedCall, loadSession } from '../../src/sync/http.js';
-import { ShareClient } from '../../src/share/client.js';
+import { type RunningServer } from '../helpers/server.js';
+import { shareTeam } from '../helpers/shareteam.js';
+import { authedCall, loadSession } from '../../src/sync/http.js';
 import { accountIdentity } from '../../src/share/identity.js';
 import { openBundle, openRecord, parseRecord, sealRecord } from '../../src/share/format.js';
-import { fromBase64, fromHex, toBase64, utf8 } from '../../src/crypto/bytes.js';
+import { fromBase64, fromHex, toBase64 } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
-
-const ACCOUNT = 'Share7Password';
-const master = { KPM_MASTER_PASSWORD: MASTER };
 
 describe('shared vaults (real server, SQLite, built binaries)', () => {
   let srv: RunningServer;
-  const homes: Record<string, string> = {};
-  const email = (who: string) => `${who}@share.example.org`;
-  /** `kpm(dev, ARGS, code, input, env)`: the one runner (test/helpers/kpm.ts) in device `dev`'s home, against the server */
-  const kpm = (dev: string, args: string[], code = 0, input?: string, env: Record<string, string> = master): Promise<RunResult> =>
-    runKpm(homes[dev], args, code, { input, env: { KPM_SERVER: srv.url, ...env } }).catch((e: Error) => {
-      throw new Error(`${dev}: ${e.message}`);
-    });
-  /** The account's share client in this process (what a modified kpm could do with the account's own keys). */
-  const inProcess = async (dev: string, who: string) => {
-    const paths = resolvePaths({ KPM_HOME: homes[dev] });
-    const prof = await unlockKeyring(paths, utf8.encode(MASTER));
-    const session = loadSession(paths)!;
-    const api = new ApiClient(session.server, false);
-    const c = new ShareClient(paths, prof.accountKey, prof.profileId, email(who), (name, o = {}) => authedCall(paths, api, session, name, o));
-    return { c, api, accountKey: prof.accountKey };
-  };
-  const db = () => new SQLite(join(srv.dataDir, 'kpm-server.sqlite'));
+  const team = shareTeam('share.example.org');
+  const { email, kpm, db, inProcess } = team;
+
   const fps: Record<string, string> = {};
 
   beforeAll(async () => {
-    srv = await startServer();
-    // accounts through the server's API (registerAccount: `kpm register`/`activate` are tested in
-    // server-flow.test.ts); alice's vault is a copy of the fixture home (one per server: a second copy
-    // would be the same profile), bob's and carol's their own `kpm init`
-    for (const d of ['a2', 'b1', 'c1']) homes[d] = makeHome();
-    homes.a1 = initHome();
-    for (const [who, dev] of [['alice', 'a1'], ['bob', 'b1'], ['carol', 'c1']]) {
-      await registerAccount(srv, email(who), ACCOUNT, 'DE');
-      if (dev !== 'a1') await kpm(dev, ['init', '--password-stdin'], 0, MASTER + '\n', {});
-      await kpm(dev, ['login', email(who), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    }
-    await kpm('a1', ['sync']); // the keyring goes to the server: a2 gets the account key from it
-    await kpm('a2', ['login', email('alice'), '--password-stdin'], 0, ACCOUNT + '\n', {});
-    await kpm('a2', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    await team.setUp({ a2: 'unlocked' });
+    srv = team.srv;
   }, 300_000);
 
   it('whoami --fingerprint prints 8 groups of 5 digits (the same on both of alice\'s devices); contacts add pins unverified, verify marks verified', async () => {

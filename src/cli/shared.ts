@@ -125,6 +125,27 @@ export async function sharedUnlessOwn(paths: KpmPaths, a: VaultApi, vault: strin
   return sharedFor(paths, a, write);
 }
 
+/**
+ * Every live entry of `vault` (or of all vaults): the own ones through the agent, then those of the
+ * shared vaults this account can read, each in a vault named "NAME (shared)" (kpm audit, kpm export);
+ * `sharedVaults` names the shared vaults read.
+ */
+export async function entriesWithShared(paths: KpmPaths, a: VaultApi, vault: string | undefined): Promise<{ entries: EntryView[]; sharedVaults: string[] }> {
+  const shared = await sharedUnlessOwn(paths, a, vault);
+  const sharedVaults: string[] = [];
+  try {
+    const entries = shared !== null && vault !== undefined && isSharedVault(shared, vault) ? [] : await a.entries({ vault });
+    for (const v of shared?.vaults ?? []) {
+      if (vault !== undefined && v.name !== vault) continue;
+      sharedVaults.push(v.name);
+      for (const [id, e] of v.entries) if (!e.deleted) entries.push({ ...sharedView(v, id), vault: `${v.name} (shared)` });
+    }
+    return { entries, sharedVaults };
+  } finally {
+    await shared?.done();
+  }
+}
+
 /** Runs a lookup with the shared vaults; one that finds nothing on a device without sharing state asks the server (withDiscovery). */
 export async function withShared<T>(paths: KpmPaths, a: VaultApi, vault: string | undefined, write: boolean, fn: (s: Shared | null) => Promise<T>): Promise<T> {
   const shared = await sharedUnlessOwn(paths, a, vault, write);

@@ -121,22 +121,11 @@ async function runAudit(o: AuditOptions): Promise<void> {
     let entries;
     let vaultsNotChecked: AuditReport['vaultsNotChecked'] = [];
     let cacheKey: string | undefined;
-    const sharedVaults: string[] = [];
+    let sharedVaults: string[] = [];
     try {
       // the shared vaults this account can read are checked with the own ones (weak, reused across both, old, breached)
       const sh = await import('../shared.js');
-      const shared = await sh.sharedUnlessOwn(paths, api, o.vault);
-      try {
-        const onlyShared = shared !== null && o.vault !== undefined && sh.isSharedVault(shared, o.vault);
-        entries = onlyShared ? [] : await api.entries({ vault: o.vault });
-        for (const v of shared?.vaults ?? []) {
-          if (o.vault !== undefined && v.name !== o.vault) continue;
-          sharedVaults.push(v.name);
-          for (const [id, e] of v.entries) if (!e.deleted) entries.push({ ...sh.sharedView(v, id), vault: `${v.name} (shared)` });
-        }
-      } finally {
-        await shared?.done();
-      }
+      ({ entries, sharedVaults } = await sh.entriesWithShared(paths, api, o.vault));
       // an agent from before the cache answers "unknown method": audit without it
       if (checks.has('weak') && o.cache !== false) cacheKey = await api.auditCacheKey().catch(() => undefined);
       // A data vault locked with its own password cannot be read: the report names it instead of

@@ -264,7 +264,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
       const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
       const api = await openExportApi(paths, profile);
       let views, lockedVaults: string[];
-      const sharedVaults: string[] = [];
+      let sharedVaults: string[] = [];
       try {
         lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
         if (lockedVaults.length && !o.skipLocked) {
@@ -275,17 +275,7 @@ Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
         }
         // the shared vaults this account can read, each as a vault of its own named "NAME (shared)"
         const sh = await import('../shared.js');
-        const shared = await sh.sharedUnlessOwn(paths, api, o.vault);
-        try {
-          views = shared !== null && o.vault !== undefined && sh.isSharedVault(shared, o.vault) ? [] : await api.entries({ vault: o.vault });
-          for (const v of shared?.vaults ?? []) {
-            if (o.vault !== undefined && v.name !== o.vault) continue;
-            sharedVaults.push(v.name);
-            for (const [id, e] of v.entries) if (!e.deleted) views.push({ ...sh.sharedView(v, id), vault: `${v.name} (shared)` });
-          }
-        } finally {
-          await shared?.done();
-        }
+        ({ entries: views, sharedVaults } = await sh.entriesWithShared(paths, api, o.vault));
       } finally {
         await api.close();
       }

@@ -8,7 +8,8 @@ import { ROUTES, routePath, type RouteName } from '../../src/protocol/routes.js'
 import { validate } from '../../src/protocol/validate.js';
 import type { PullResultT, SyncStateT } from '../../src/protocol/schemas.js';
 import { toServerError } from '../../src/sync/http.js';
-import type { SyncTransport } from '../../src/sync/engine.js';
+import { syncProfile, type SyncTransport } from '../../src/sync/engine.js';
+import type { EntryPayload } from '../../src/vault/entry.js';
 import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { createKeyring, unlockKeyring } from '../../src/vault/keyring.js';
 import { TEST_KDF } from './kdf.js';
@@ -16,7 +17,7 @@ import { Session } from '../../src/vault/session.js';
 import { fromBase64, utf8 } from '../../src/crypto/bytes.js';
 import { saveKeyringEnvelope } from '../../src/sync/state.js';
 import { installDownloadedKeyring } from '../../src/sync/newdevice.js';
-import { createAccount, loginTokens, type TestServer } from './server.js';
+import { createAccount, loginTokens, testServer, type TestServer } from './server.js';
 
 /** The tests' KDF (./kdf.ts), under the name the sync tests know it by. */
 export const FAST = { ...TEST_KDF };
@@ -119,4 +120,22 @@ export async function account(ts: TestServer): Promise<{ email: string; accountI
 /** A second device token for the same account. */
 export async function device(ts: TestServer, email: string): Promise<string> {
   return (await loginTokens(ts, email)).accessToken;
+}
+
+/** A login entry (user name "ann"), as the sync tests write them. */
+export const login = (name: string, password: string, updated = new Date().toISOString()): EntryPayload =>
+  ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: updated, updated }) as unknown as EntryPayload;
+
+/** Device A with one entry ("github"), synced; device B of the same account, synced. */
+export async function syncedPair() {
+  const ts = await testServer();
+  const acc = await account(ts);
+  const a = await newProfile();
+  await a.add(undefined, login('github', 'v1'));
+  const ta = transport(ts, acc.token);
+  await syncProfile(a, ta, acc.accountId);
+  const tb = transport(ts, await device(ts, acc.email));
+  const b = await secondDevice(tb, acc.accountId);
+  await syncProfile(b, tb, acc.accountId);
+  return { acc, a, b, ta, tb };
 }

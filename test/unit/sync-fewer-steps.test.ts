@@ -10,8 +10,7 @@ import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { testServer } from '../helpers/server.js';
-import { account, device, newProfile, secondDevice, transport } from '../helpers/sync.js';
+import { login, syncedPair as pair } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { pullVerified } from '../../src/sync/vaultsync.js';
 import { accountPublicKey } from '../../src/crypto/sign.js';
@@ -20,23 +19,8 @@ import { initialChain, nextChain } from '../../src/vault/format.js';
 import { fromHex } from '../../src/crypto/bytes.js';
 import { loadVaultState } from '../../src/sync/state.js';
 import type { PullResultT } from '../../src/protocol/schemas.js';
-import type { EntryPayload } from '../../src/vault/entry.js';
 
-const login = (name: string, password: string): EntryPayload =>
-  ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() }) as unknown as EntryPayload;
 
-async function pair() {
-  const ts = await testServer();
-  const acc = await account(ts);
-  const a = await newProfile();
-  await a.add(undefined, login('github', 'v1'));
-  const ta = transport(ts, acc.token);
-  await syncProfile(a, ta, acc.accountId);
-  const tb = transport(ts, await device(ts, acc.email));
-  const b = await secondDevice(tb, acc.accountId);
-  await syncProfile(b, tb, acc.accountId);
-  return { acc, a, b, ta, tb };
-}
 
 /** Counts pulls of a transport. */
 function countPulls(t: { pull: (id: string, after: number) => Promise<PullResultT> }): number[] {

@@ -6,39 +6,22 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { testServer } from '../helpers/server.js';
-import { account, device, newProfile, openProfile, secondDevice, transport } from '../helpers/sync.js';
+import { newProfile, openProfile, login, syncedPair as pair } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { compactionLacks } from '../../src/sync/compactcheck.js';
 import { resolveConflict } from '../../src/sync/merge.js';
 import { LogMovedError, Vault } from '../../src/vault/store.js';
 import { LOG_HEADER_BYTES, type LogRecord } from '../../src/vault/format.js';
 import { loadVaultState } from '../../src/sync/state.js';
-import type { EntryPayload } from '../../src/vault/entry.js';
 import type { Session } from '../../src/vault/session.js';
 import { snapshot } from '../helpers/files.js';
 
-const login = (name: string, password: string, updated = new Date().toISOString()): EntryPayload =>
-  ({ type: 'login', name, fields: { username: 'ann', password }, custom: [], tags: [], created: updated, updated }) as unknown as EntryPayload;
 
 async function edit(s: Session, name: string, password: string): Promise<void> {
   const e = s.get(name);
   await s.update('Personal', e.id, e.version, { ...e.payload, fields: { ...e.payload.fields, password } });
 }
 
-/** Device A with one entry, synced; device B of the same account, synced. */
-async function pair() {
-  const ts = await testServer();
-  const acc = await account(ts);
-  const a = await newProfile();
-  await a.add(undefined, login('github', 'v1'));
-  const ta = transport(ts, acc.token);
-  await syncProfile(a, ta, acc.accountId);
-  const tb = transport(ts, await device(ts, acc.email));
-  const b = await secondDevice(tb, acc.accountId);
-  await syncProfile(b, tb, acc.accountId);
-  return { acc, a, b, ta, tb };
-}
 
 /**
  * What sync may use of a Vault. Everything else (exportKey, readKeys, the keys themselves, the

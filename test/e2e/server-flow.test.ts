@@ -2,38 +2,67 @@
 // with a temporary SQLite file, mail through a real SMTP receiver (smtp-server):
 // register → activation mail → activate → login → enable TOTP → logout → login with TOTP →
 // replayed code refused → wrong passwords until the security check → solve it → login.
+// Each test starts its own server and reaches the state it needs (`flow(stage)`: the earlier steps'
+// commands without their checks), so the tests pass alone and in any order.
 import { statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { kpm as runKpm, describeRun, initVault, leaks, makeHome, run, type RunResult } from '../helpers/kpm.js';
 import { outboxMails, runServerCli, smtpReceiver, startServer, totpCode, waitFor, type RunningServer } from '../helpers/server.js';
 
 const PW = 'Flow7Password';
 const WRONG = 'Wrong1Password';
+const ANN = 'ann@example.org';
+
+/** The states a test can start from, each reached by the commands of the steps before it. */
+const STAGES = ['server', 'activated', 'signedIn', 'totp', 'checked'] as const;
+type Stage = (typeof STAGES)[number];
+
+interface Flow {
+  smtp: Awaited<ReturnType<typeof smtpReceiver>>;
+  srv: RunningServer;
+  home: string;
+  /** every secret the flow used so far (passwords, codes, the TOTP secret, recovery codes): never in any output */
+  secrets: string[];
+  /** `kpm(ARGS, code, input)`: the shared runner (test/helpers/kpm.ts) in `home` against the server; `secrets` stay out of the output. */
+  kpm(args: string[], code: number, input?: string): Promise<RunResult>;
+  secret: string;
+  recovery: string[];
+}
+
+/** A new SMTP receiver, server (stopped after the file) and home, brought to `stage`. */
+async function flow(stage: Stage): Promise<Flow> {
+  const smtp = await smtpReceiver();
+  const srv = await startServer({ args: ['--smtp', `smtp://127.0.0.1:${smtp.port}`, '--pow-bits', '12'] });
+  const home = makeHome();
+  const secrets = [PW, WRONG];
+  const f: Flow = { smtp, srv, home, secrets, secret: '', recovery: [], kpm: (args, code, input) => runKpm(home, args, code, { env: { KPM_SERVER: srv.url }, input, secrets }) };
+  const upTo = STAGES.indexOf(stage);
+  if (upTo >= STAGES.indexOf('activated')) {
+    await f.kpm(['register', '--email', ANN, '--password-stdin', '--region', 'fr'], 0, PW + '\n');
+    const mail = await waitFor('the activation mail', () => smtp.mails.find((m) => m.to === ANN));
+    const code = /activation code: ([A-Z2-7-]+)/.exec(mail.text)![1];
+    secrets.push(code);
+    await f.kpm(['activate', '--code-stdin'], 0, code + '\n');
+  }
+  if (upTo >= STAGES.indexOf('signedIn')) await f.kpm(['login', ANN, '--password-stdin', '--device', 'laptop'], 0, PW + '\n');
+  if (upTo >= STAGES.indexOf('totp')) {
+    f.secret = JSON.parse((await f.kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout).secret;
+    secrets.push(f.secret);
+    f.recovery = JSON.parse((await f.kpm(['2fa', 'confirm', '--otp-stdin', '--json'], 0, totpCode(f.secret, Date.now()) + '\n')).stdout).recoveryCodes;
+    secrets.push(...f.recovery);
+  }
+  if (upTo >= STAGES.indexOf('checked')) {
+    await f.kpm(['logout'], 0);
+    for (let i = 0; i < 5; i++) await f.kpm(['login', ANN, '--password-stdin'], 5, WRONG + '\n');
+    await f.kpm(['login', ANN, '--password-stdin', '--otp-stdin'], 0, `${PW}\n${f.recovery[0]}\n`);
+  }
+  return f;
+}
 
 describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
-  let smtp: Awaited<ReturnType<typeof smtpReceiver>>;
-  let srv: RunningServer;
-  let home: string;
-  const secrets: string[] = [PW, WRONG];
-  /** `kpm(ARGS, code, input)`: the shared runner (test/helpers/kpm.ts) in `home` against the server; `secrets` (read at each call) stay out of the output. */
-  const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { env: { KPM_SERVER: srv.url }, input, secrets });
-
-  beforeAll(async () => {
-    smtp = await smtpReceiver();
-    srv = await startServer({ args: ['--smtp', `smtp://127.0.0.1:${smtp.port}`, '--pow-bits', '12'] });
-    home = makeHome();
-  });
-  afterAll(async () => {
-    await srv?.stop();
-    await smtp?.close();
-  });
-
-  let secret = '';
-  let recovery: string[] = [];
-  let step1Code = '';
-
   it('register sends the activation mail over SMTP; sign-in waits for activation; activate', async () => {
+    const { kpm, smtp, srv, secrets } = await flow('server');
     const r = await kpm(['register', '--email', 'Ann@Example.org', '--password-stdin', '--region', 'fr'], 0, PW + '\n');
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/Check your inbox/);
@@ -55,6 +84,7 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('login, whoami, devices; the session file is 0600', async () => {
+    const { kpm, home } = await flow('activated');
     const r = await kpm(['login', 'ann@example.org', '--password-stdin', '--device', 'laptop', '--json'], 0, PW + '\n');
     const out = JSON.parse(r.stdout);
     expect(out.device.name).toBe('laptop');
@@ -71,9 +101,10 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('login when already signed in says so; devices revoke takes an id prefix', async () => {
+    const { kpm, srv } = await flow('signedIn');
     const [old] = JSON.parse((await kpm(['devices', '--json'], 0)).stdout);
     const again = await kpm(['login', 'ann@example.org', '--password-stdin', '--device', 'desktop'], 0, PW + '\n');
-    expect(again.stderr).toMatch(new RegExp(`Already signed in as ann@example\\.org on \\S+ \\(device "work laptop", ${old.id}\\)`));
+    expect(again.stderr).toMatch(new RegExp(`Already signed in as ann@example\\.org on \\S+ \\(device "laptop", ${old.id}\\)`));
     expect(JSON.parse((await kpm(['devices', '--json'], 0)).stdout)).toMatchObject([{ name: 'desktop', current: true }]); // replaced
     // a second device (another home) of the account, to be revoked from this one by an id prefix
     const phone = makeHome();
@@ -91,29 +122,31 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('2fa enable --totp (secret as JSON), confirm with a first code: ten recovery codes', async () => {
+    const { kpm, secrets } = await flow('signedIn');
     // a session alone cannot turn 2-step verification on: the account password is asked for again
     expect((await kpm(['2fa', 'enable', '--totp', '--json'], 4)).stderr).toMatch(/the account password is needed[\s\S]*--password-stdin/);
     expect((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong account password/);
     const s = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout);
-    secret = s.secret;
+    const secret = s.secret;
     secrets.push(secret);
     expect(s.uri).toMatch(/^otpauth:\/\/totp\//);
     const code = totpCode(secret, Date.now());
     const c = JSON.parse((await kpm(['2fa', 'confirm', '--otp-stdin', '--json'], 0, code + '\n')).stdout);
-    recovery = c.recoveryCodes;
+    const recovery = c.recoveryCodes;
     expect(recovery).toHaveLength(10);
     secrets.push(...recovery);
     expect(JSON.parse((await kpm(['2fa', 'status', '--json'], 0)).stdout)).toEqual({ totp: true, sms: null, recoveryCodesLeft: 10 });
   });
 
   it('logout; login asks for the code; the TOTP code signs in once, its replay is refused', async () => {
+    const { kpm, home, secret } = await flow('totp');
     expect((await kpm(['logout'], 0)).stderr).toMatch(/Signed out/);
     expect(existsSync(join(home, 'data', 'session.json'))).toBe(false);
     expect((await kpm(['whoami'], 4)).stderr).toMatch(/not signed in/);
     const need = await kpm(['login', 'ann@example.org', '--password-stdin'], 4, PW + '\n');
     expect(need.stderr).toMatch(/verification code is needed[\s\S]*--otp-stdin/);
     // the confirmation used the current step; the next one is still inside the ±1 window
-    step1Code = totpCode(secret, Date.now(), 1);
+    const step1Code = totpCode(secret, Date.now(), 1);
     await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 0, `${PW}\n${step1Code}\n`);
     await kpm(['logout'], 0);
     const replay = await kpm(['login', 'ann@example.org', '--password-stdin', '--otp-stdin'], 5, `${PW}\n${step1Code}\n`);
@@ -121,6 +154,10 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('wrong passwords until the security check; without solving it the right password is refused; solved (proof of work), the login works', async () => {
+    const { kpm, recovery } = await flow('totp');
+    await kpm(['logout'], 0);
+    // the server checks after 5 failures (its default): one here, four below
+    await kpm(['login', ANN, '--password-stdin'], 5, WRONG + '\n');
     for (let i = 0; i < 4; i++) expect((await kpm(['login', 'ann@example.org', '--password-stdin'], 5, WRONG + '\n')).stderr).toMatch(/wrong email or password/);
     const blocked = await kpm(['login', 'ann@example.org', '--password-stdin', '--no-pow', '--otp-stdin'], 4, `${PW}\n${recovery[0]}\n`);
     expect(blocked.stderr).toMatch(/security check/);
@@ -130,6 +167,7 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('admin: list, throttle-status, set-region, disable', async () => {
+    const { kpm, srv, recovery } = await flow('checked');
     const dd = ['--data-dir', srv.dataDir];
     const list = await runServerCli(['admin', 'list', '--json', ...dd]);
     expect(list.code, list.stderr).toBe(0);
@@ -147,6 +185,14 @@ describe('kpm ↔ kpm-server (SQLite, SMTP)', () => {
   });
 
   it('R38: the server log holds none of the passwords, codes or tokens', async () => {
+    // the whole flow: every step above, the admin commands and a TOTP sign-in
+    const { kpm, srv, home, secrets, secret, recovery } = await flow('checked');
+    const step1Code = totpCode(secret, Date.now(), 1);
+    await kpm(['logout'], 0);
+    await kpm(['login', ANN, '--password-stdin', '--otp-stdin'], 0, `${PW}\n${step1Code}\n`);
+    await kpm(['login', ANN, '--password-stdin', '--otp-stdin'], 5, `${PW}\n${step1Code}\n`);
+    expect((await runServerCli(['admin', 'disable', ANN, '--data-dir', srv.dataDir])).code).toBe(0);
+    await kpm(['login', ANN, '--password-stdin', '--otp-stdin'], 9, `${PW}\n${recovery[1]}\n`);
     const log = srv.stdout();
     expect(log.split('\n').length).toBeGreaterThan(30);
     const session = await run(['whoami'], { home });

@@ -1,8 +1,8 @@
 // Issue 21, "My kpm": the account pages in a real browser (Debian's chromium through playwright-core)
 // against the built kpm-server, with mail through a real SMTP receiver and the built kpm CLI.
-// One browser for the whole file. Screenshots of each page at 1280 and 390 px go to test/artifacts/web/.
+// One browser for the whole file; each test its own server, account and browser session. Screenshots of each page at 1280 and 390 px go to test/artifacts/web/.
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { CHROMIUM, HAVE_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { kpm as runKpm, makeHome, type RunResult } from '../helpers/kpm.js';
@@ -14,14 +14,15 @@ const EMAIL = 'web@example.org';
 if (!HAVE_CHROMIUM) console.warn(`${CHROMIUM} is missing: the browser tests of the account pages are skipped (.ci/run installs Debian's chromium)`);
 
 describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, chromium)', () => {
-  let smtp: Awaited<ReturnType<typeof smtpReceiver>>;
-  let srv: RunningServer;
   let context: BrowserContext;
   let page: Page;
   let browser: Browser;
+  // per test (set by `start`): its own SMTP receiver, server and CLI home, so each test passes alone and in any order
+  let smtp: Awaited<ReturnType<typeof smtpReceiver>>;
+  let srv: RunningServer;
   let home: string;
   let secret = '';
-  /** the one runner (test/helpers/kpm.ts): `kpm ARGS` in the file's home against the server, exit `code` */
+  /** the one runner (test/helpers/kpm.ts): `kpm ARGS` in the test's home against its server, exit `code` */
   const kpm = (args: string[], code: number, input?: string): Promise<RunResult> => runKpm(home, args, code, { input, env: { KPM_SERVER: srv.url } });
   const mailsTo = (subject: RegExp) => smtp.mails.filter((m) => m.to === EMAIL && subject.test(m.subject));
   /** Screenshots of the current page at desktop and phone widths. */
@@ -34,20 +35,46 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
     await page.click('button[type=submit]');
   };
 
-  beforeAll(async () => {
+  /**
+   * A new server, CLI home and browser session (no cookies), brought to `stage` by the commands of the
+   * steps before it: `activated` (registered and activated, the CLI signed in as "laptop"), `browser`
+   * (and signed in from the browser), `totp` (and two-step verification on, `secret` its TOTP secret).
+   */
+  const start = async (stage: 'server' | 'activated' | 'browser' | 'totp') => {
     smtp = await smtpReceiver();
     srv = await startServer({ args: ['--smtp', `smtp://127.0.0.1:${smtp.port}`] });
     home = makeHome();
+    secret = '';
+    await context.clearCookies();
+    if (stage === 'server') return;
+    await kpm(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, PW + '\n');
+    const code = /activation code: ([A-Z2-7-]+)/.exec((await waitFor('the activation mail', () => mailsTo(/Activate/)[0])).text)![1];
+    await kpm(['activate', '--code-stdin'], 0, code + '\n');
+    await kpm(['login', EMAIL, '--password-stdin', '--device', 'laptop'], 0, PW + '\n');
+    if (stage === 'activated') return;
+    await signIn(PW);
+    await expect(page.textContent('h1')).resolves.toBe('Your kpm account');
+    if (stage === 'totp') {
+      secret = JSON.parse((await kpm(['2fa', 'enable', '--totp', '--json', '--password-stdin'], 0, PW + '\n')).stdout).secret;
+      await kpm(['2fa', 'confirm', '--otp-stdin'], 0, totpCode(secret, Date.now()) + '\n');
+      await page.goto(`${srv.url}/account/`);
+    }
+  };
+
+  beforeAll(async () => {
     browser = await openBrowser();
     ({ context, page } = browser);
   });
   afterAll(async () => {
     await browser?.close();
+  });
+  afterEach(async () => {
     await srv?.stop();
     await smtp?.close();
   });
 
   it('register from the CLI, open the mailed link: a confirmation page; its button activates', async () => {
+    await start('server');
     await kpm(['register', '--email', EMAIL, '--password-stdin', '--region', 'DE'], 0, PW + '\n');
     const mail = await waitFor('the activation mail', () => mailsTo(/Activate/)[0]);
     const link = /(http:\/\/\S+\/v1\/activate\?code=\S+)/.exec(mail.text)![1];
@@ -66,6 +93,7 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('sign in from the browser: a session cookie that is HttpOnly and SameSite=Strict; the overview shows no vault data', async () => {
+    await start('activated');
     await page.goto(`${srv.url}/account/`);
     expect(page.url()).toBe(`${srv.url}/account/signin`);
     await shoot('signin');
@@ -84,6 +112,7 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('devices: the CLI device is listed; signing it out from the browser signs the CLI out at its next request', async () => {
+    await start('browser');
     await page.goto(`${srv.url}/account/devices`);
     const rows = await page.locator('tbody tr').allTextContents();
     expect(rows.some((r) => r.includes('laptop'))).toBe(true);
@@ -98,6 +127,7 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('CSRF: a form on another site that posts to the server changes nothing; a GET of a state-changing address changes nothing', async () => {
+    await start('browser');
     await kpm(['login', EMAIL, '--password-stdin', '--device', 'desktop'], 0, PW + '\n');
     const serverUrl = srv.url;
     const evil: Server = createServer((_req, res) => {
@@ -128,6 +158,7 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('password reset from the browser: the rules are shown and checked, the two entries must match; every device is signed out', async () => {
+    await start('browser');
     await page.click('header button'); // sign out
     expect(page.url()).toBe(`${srv.url}/account/signin`);
     await page.click('a[href="/account/reset"]');
@@ -159,12 +190,13 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('two-step verification from the page: the password again, a QR code, a first code; recovery codes shown once', async () => {
+    await start('browser');
     await page.goto(`${srv.url}/account/security`);
     await shoot('security-off');
     await page.fill('#password', 'Wrong1Password');
     await page.click('form[action="/account/security/totp"] button');
     expect(await page.textContent('.notice')).toMatch(/wrong account password/i);
-    await page.fill('#password', NEW_PW);
+    await page.fill('#password', PW);
     await page.click('form[action="/account/security/totp"] button');
     await expect(page.textContent('h1')).resolves.toBe('Set up an authenticator app');
     expect(await page.locator('.qr svg path').count()).toBe(1);
@@ -179,8 +211,9 @@ describe.skipIf(!HAVE_CHROMIUM)('account pages in a browser (kpm-server, SMTP, c
   });
 
   it('sign in with TOTP: the second step asks for the code', async () => {
+    await start('totp');
     await page.click('header button');
-    await signIn(NEW_PW);
+    await signIn(PW);
     await expect(page.textContent('h1')).resolves.toBe('Two-step verification');
     await shoot('signin-code');
     await page.fill('#code', '000000');

@@ -12,7 +12,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, inject } from 'vitest';
+import { afterAll, expect, inject } from 'vitest';
 import { pidAlive, sleepMs } from '../../src/core/fsutil.js';
 import { AGENT_PROTOCOL } from '../../src/agent/socket.js';
 import { copyFixture, FIXTURE_MASTER } from './fixtures.js';
@@ -173,6 +173,7 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      if (process.env.KPM_TEST_RUNLOG) logRun(args, opts, Date.now() - started);
       resolvePromise({
         code,
         signal,
@@ -184,6 +185,18 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (opts.input !== undefined) child.stdin.end(opts.input);
     else child.stdin.end();
   });
+}
+
+/**
+ * With KPM_TEST_RUNLOG=FILE, one JSON line per kpm run (test file, command, milliseconds, whether the
+ * master password came in the environment or on stdin): where the suite's time goes
+ * (`node scripts/runlog.mjs FILE` sums it up).
+ */
+function logRun(args: string[], opts: RunOptions, ms: number): void {
+  const file = (expect.getState().testPath ?? '?').replace(ROOT + '/', '');
+  const cmd = args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
+  const master = opts.env?.KPM_MASTER_PASSWORD !== undefined ? 'env' : args.includes('--password-stdin') ? 'stdin' : '';
+  fs.appendFileSync(process.env.KPM_TEST_RUNLOG!, JSON.stringify({ file, cmd, ms, master }) + '\n');
 }
 
 /** A one-line description of a result, for assertion messages. */

@@ -116,6 +116,17 @@ export async function openApi(paths: KpmPaths, src: MasterSource, settingsIdleMi
   return trackWrites(sessionApi(session), session);
 }
 
+/**
+ * The vault API for a command that has unlocked the profile already (the sharing commands): the
+ * agent when one runs (it holds the vaults; no second key derivation, no second prompt), else a
+ * session opened with `profile`, synced after the command like any write.
+ */
+export async function openApiWith(paths: KpmPaths, profile: UnlockedProfile): Promise<VaultApi> {
+  if (await agentStatus(paths)) return agentApi(paths);
+  const session = await Session.open(paths, { ...profile, accountKey: profile.accountKey.slice() });
+  return trackWrites(sessionApi(session), session);
+}
+
 /** The strength a new master or data-vault password needs: zxcvbn score 3 ("safely unguessable", about 10^8 guesses or more). */
 export const MIN_MASTER_SCORE = 3;
 

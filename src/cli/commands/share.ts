@@ -6,8 +6,11 @@ import type { Command } from 'commander';
 import { toHex, wipe } from '../../crypto/bytes.js';
 import { KpmError, EXIT, usageError } from '../../core/errors.js';
 import { ctx } from '../context.js';
-import { info, json, out, readStdinText, warn } from '../io.js';
-import { unlockWithPassword } from '../unlock.js';
+import { info, json, out, plural, readStdinText, warn } from '../io.js';
+import { openApiWith, unlockWithPassword } from '../unlock.js';
+import { requireSettingsPassword } from '../guard.js';
+import type { UnlockedProfile } from '../../vault/keyring.js';
+import type { VaultApi } from '../../agent/api.js';
 import type { ShareCall, ShareClient as ShareClientT } from '../../share/client.js';
 import type { EntryPayload } from '../../vault/entry.js';
 
@@ -15,7 +18,7 @@ interface MasterOpt {
   passwordStdin?: boolean;
 }
 
-async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): Promise<T> {
+async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT, profile: UnlockedProfile) => Promise<T>): Promise<T> {
   const { paths } = ctx();
   const h = await import('../../sync/http.js');
   const session = h.loadSession(paths);
@@ -27,7 +30,7 @@ async function withShare<T>(o: MasterOpt, fn: (c: ShareClientT) => Promise<T>): 
     const { ShareClient } = await import('../../share/client.js');
     const c = new ShareClient(paths, profile.accountKey, profile.profileId, session.account.email, call);
     try {
-      const r = await fn(c);
+      const r = await fn(c, profile);
       await c.finish(); // the account's pin state to the server (if changed), then share.kpms
       for (const n of c.notes) warn(n);
       return r;
@@ -57,6 +60,77 @@ export async function printFingerprint(o: MasterOpt & { json?: boolean }): Promi
 
 function role(r: string | undefined): string {
   return r ?? 'removed';
+}
+
+interface OwnVault {
+  api: VaultApi;
+  name: string;
+  entries: EntryPayload[];
+}
+
+/**
+ * `kpm share VAULT --with EMAIL` where VAULT is one of the user's own vaults: without --move, exit 2
+ * (a separate, empty shared vault of the same name would be made, which is never what was meant);
+ * with --move, the vault's current entries, each checked against what a shared record may hold
+ * before anything is sent. Files are not moved (shared vaults hold none): exit 2 naming the entries.
+ */
+async function ownVaultToMove(api: VaultApi, vault: string, move: boolean, email: string): Promise<OwnVault | undefined> {
+  const info = (await api.listVaults()).find((v) => v.name.toLowerCase() === vault.toLowerCase() || v.id === vault.toLowerCase());
+  if (!info) {
+    await api.close();
+    if (move) throw new KpmError(`no own vault named "${vault}" to move`, EXIT.notFound, 'see `kpm vault list`');
+    return undefined;
+  }
+  if (!move) {
+    await api.close();
+    throw usageError(`"${info.name}" is one of your own vaults: sharing it by name would make a separate, empty shared vault "${info.name}"`, `run \`kpm share "${info.name}" --with ${email} --move\` to move its entries into a new shared vault (your own one is deleted after they are written), or choose another name`);
+  }
+  if ((await api.listVaults()).length === 1) {
+    await api.close();
+    throw usageError(`"${info.name}" is your only vault, and moving it would delete it: nothing was moved`, 'create another vault first (`kpm vault create NAME`)');
+  }
+  if (info.locked) {
+    await api.close();
+    throw new KpmError(`vault "${info.name}" is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\` first`);
+  }
+  const entries = (await api.entries({ vault: info.id })).map((e) => e.payload);
+  const { sharedPayloadProblem } = await import('../../share/format.js');
+  const withFiles = entries.filter((e) => (e.files?.length ?? 0) > 0).map((e) => `"${e.name}"`);
+  if (withFiles.length) {
+    await api.close();
+    throw usageError(`vault "${info.name}" has files in ${withFiles.join(', ')}, and shared vaults hold no files: nothing was moved`, 'save the files elsewhere (`kpm doc get`) and remove them from these entries first');
+  }
+  for (const e of entries) {
+    const problem = sharedPayloadProblem(e);
+    if (problem) {
+      await api.close();
+      throw usageError(`entry "${e.name}" of vault "${info.name}" cannot be written to a shared vault (${problem}): nothing was moved`);
+    }
+  }
+  return { api, name: info.name, entries };
+}
+
+/**
+ * Writes the own vault's entries into the shared vault (an entry of that name already there, from
+ * an earlier run that stopped, is left as it is), then deletes the own vault, here and (by the
+ * sync after the command) on the server and the other devices. The history and trash of the own
+ * vault do not move.
+ */
+async function moveEntries(c: ShareClientT, vault: string, own: OwnVault): Promise<void> {
+  const { ShareClient } = await import('../../share/client.js');
+  try {
+    let v = await c.openForUse(vault);
+    let moved = 0;
+    for (const e of own.entries) {
+      if (ShareClient.find(v, e.name)) continue;
+      v = (await c.writeEntry(v, e)).vault;
+      moved++;
+    }
+    await own.api.removeVault(own.name);
+    info(`Moved ${plural(moved, 'entry', 'entries')} of your vault "${own.name}" into shared vault "${vault}" and deleted your own vault (its history and trash were not moved).`);
+  } finally {
+    await own.api.close();
+  }
 }
 
 export function register(program: Command): void {
@@ -113,6 +187,7 @@ export function register(program: Command): void {
     .option('--with <email>', 'the account to share with')
     .option('--read-only', 'the member can read but not write')
     .option('--require-verified', 'refuse an unverified contact (default: warn, or refuse when the setting share.require_verified is true)')
+    .option('--move', 'VAULT is one of your own vaults: move its entries into a new shared vault of that name, then delete your own one')
     .addHelpText(
       'after',
       `
@@ -125,6 +200,7 @@ The master password comes from KPM_MASTER_PASSWORD or a prompt (the subcommands 
 Examples:
   kpm share Team --with bob@example.org
   kpm share Team --with ci@example.org --read-only
+  kpm share Work --with bob@example.org --move     # Work is one of your own vaults
   kpm share accept Team
   kpm share list Team
   printf '%s\\n' "$PW" | kpm share put Team deploy --username bot --password-stdin
@@ -135,9 +211,14 @@ Examples:
       if (!vault || !o.with) throw usageError('kpm share VAULT --with EMAIL [--read-only]', 'or one of: kpm share accept|list|revoke|leave|put|get|entries|rm (kpm share --help)');
       // the setting share.require_verified makes the refusal the default; the flag cannot lower it
       const requireVerified = Boolean(o.requireVerified) || (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).share.require_verified;
-      await withShare(o, async (c) => {
+      if (o.move) await requireSettingsPassword('kpm share --move'); // it deletes an own vault, as `kpm vault rm` does
+      await withShare(o, async (c, profile) => {
+        const shared = await c.resolve(vault, { mustExist: false });
+        const own = shared && !o.move ? undefined : await ownVaultToMove(await openApiWith(ctx().paths, profile), vault, o.move === true, o.with);
+        if (o.move && shared && shared.owner !== c.me.email) throw new KpmError(`a shared vault "${shared.name}" of ${shared.owner} exists already: move into a shared vault you own (another name)`, EXIT.conflict);
         const r = await c.share(vault, o.with, o.readOnly ? 'reader' : 'writer', requireVerified);
         info(`${r.created ? `Created shared vault "${vault}" (${r.vault.slice(0, 8)}) and shared it` : `Shared "${vault}"`} with ${r.member.email} (${o.readOnly ? 'read-only' : 'read and write'}; ${r.member.verified ? 'verified' : 'UNVERIFIED'}); they run \`kpm share accept "${vault}"\`.`);
+        if (own) await moveEntries(c, vault, own);
       });
     });
   ex(masterOpt(share.command('accept <vault>').description('accept an invitation (pins its owner on first use)')), 'kpm share accept Team').action(async (vault: string, o) => {

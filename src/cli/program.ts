@@ -67,8 +67,8 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
 }
 
 /**
- * The `color` setting, for every command: read and verified as every reader does, but without
- * `conf` (src/settings/state.ts readState), so that it costs a file read. Settings that do not
+ * The `color` setting, for every command: read and verified as every reader does
+ * (src/settings/state.ts readState), a file read. Settings that do not
  * load leave `auto`: the commands that need them report why.
  */
 async function applyColorSetting(): Promise<void> {

@@ -1,6 +1,5 @@
-// Settings the commands read. Stored with `conf` in config.json in the config folder and checked
-// on every read (src/settings/: schema, protection); loaded only by the commands that need them,
-// so `kpm get` does not pay for conf and ajv. A file that is invalid or fails verification ends
+// Settings the commands read. Stored in config.json in the config folder and checked on every read
+// (src/settings/: schema, protection); loaded only by the commands that need them. A file that is invalid or fails verification ends
 // the command with exit 8.
 import { existsSync } from 'node:fs';
 import type { KpmPaths } from '../core/paths.js';

@@ -1,6 +1,6 @@
 // The retention settings (`history.keep`, `trash.days`) for the layers below the CLI (the session
 // compacting after writes, sync): read the way src/settings/load.ts reads every setting, and only
-// when a compaction is due, so an ordinary write does not load conf and ajv.
+// when a compaction is due, so an ordinary write does not read config.json.
 import { existsSync } from 'node:fs';
 import type { KpmPaths } from '../core/paths.js';
 import { toCoreSettings } from './schema.js';

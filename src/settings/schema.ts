@@ -217,32 +217,6 @@ export function toCoreSettings(values: StoredValues): CoreSettings {
 
 export const DEFAULT_SETTINGS: CoreSettings = toCoreSettings({});
 
-/**
- * The JSON schema of config.json for `conf` (ajv): every key typed and bounded, no other key at any
- * level. The protection record is described by `protectionSchema` and added by the store.
- */
-export function settingsJsonSchema(): Record<string, unknown> {
-  const props: Record<string, Record<string, unknown>> = {};
-  const addLeaf = (key: string, leaf: Record<string, unknown>) => {
-    const parts = key.split('.');
-    if (parts.length === 1) props[key] = leaf;
-    else {
-      const group = (props[parts[0]] ??= { type: 'object', properties: {}, additionalProperties: false });
-      (group.properties as Record<string, unknown>)[parts[1]] = leaf;
-    }
-  };
-  for (const spec of SETTINGS) {
-    const leaf: Record<string, unknown> =
-      spec.kind === 'int' ? { type: 'integer', minimum: spec.min, maximum: spec.max }
-        : spec.kind === 'bool' ? { type: 'boolean' }
-          : spec.kind === 'enum' ? { type: 'string', enum: [...spec.values!] }
-            : spec.kind === 'url' ? { type: 'string', pattern: '^https?://', maxLength: 2048 }
-              : { type: 'string', minLength: 1, maxLength: NAME_MAX };
-    addLeaf(spec.key, leaf);
-  }
-  for (const key of RETIRED_KEYS.keys()) addLeaf(key, {}); // read from old files, ignored
-  return props;
-}
 
 /** The Markdown table of the settings in README.md and docs/SETTINGS.md (a test keeps them in step). */
 export function settingsTableRows(): string[] {

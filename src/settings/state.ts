@@ -1,5 +1,5 @@
-// The protection marker and reading the settings state without `conf` (for the guard and status,
-// which must stay cheap). The marker, <data>/settings.lock, lives outside config.json so that
+// The protection marker and reading the settings state (every reader: the store, the guard,
+// status, the colour setting). The marker, <data>/settings.lock, lives outside config.json so that
 // deleting the protection record from config.json is noticed: {"version":1,"publicKey":"…"}.
 import * as fs from 'node:fs';
 import { fromBase64, toBase64, utf8 } from '../crypto/bytes.js';

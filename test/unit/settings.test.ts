@@ -8,7 +8,7 @@ import { KpmError, EXIT } from '../../src/core/errors.js';
 import { resolvePaths, type KpmPaths } from '../../src/core/paths.js';
 import { fromBase64, toBase64 } from '../../src/crypto/bytes.js';
 import {
-  allowedText, checkValue, DEFAULT_SETTINGS, effectiveFlat, getPath, parseValue, problemsOf, SETTINGS, SETTING_KEYS, settingsJsonSchema,
+  allowedText, checkValue, DEFAULT_SETTINGS, effectiveFlat, getPath, parseValue, problemsOf, SETTINGS, SETTING_KEYS,
   settingsTableRows, specFor, toCoreSettings, validSubset, withPath,
 } from '../../src/settings/schema.js';
 import { checkVerifier, createVerifier, parseVerifier, VerifierFormatError } from '../../src/settings/verifier.js';
@@ -67,9 +67,6 @@ describe('settings schema', () => {
       expect(s.key).not.toMatch(/hook|command|cmd|exec|script|shell|export|plugin|path|editor/i);
       expect(['int', 'bool', 'enum', 'url', 'name']).toContain(s.kind);
     }
-    // the JSON schema given to conf allows no other key at any level
-    const schema = settingsJsonSchema();
-    for (const v of Object.values(schema)) if ((v as { type: string }).type === 'object') expect((v as { additionalProperties: boolean }).additionalProperties).toBe(false);
   });
 
   it('parses typed values and names the allowed values in errors (exit 2)', () => {

@@ -1,8 +1,9 @@
-// kpm import / kpm export: other password managers' files in, kpm's (or theirs) out. Parsing and
-// writing formats is in src/transfer/ (pure); this file reads files, asks for passwords, and writes.
+// kpm import / kpm export, the work (the options: ./transfer.ts): other password managers' files in,
+// kpm's (or theirs) out. Parsing and writing formats is in src/transfer/ (pure); this file reads
+// files, asks for passwords, and writes.
 import * as fs from 'node:fs';
+import type { OptionValues } from 'commander';
 import { basename, dirname, join } from 'node:path';
-import type { Command } from 'commander';
 import { EXIT, KpmError, locked, notFound, usageError, wrongPassword } from '../../core/errors.js';
 import { DEFAULT_VAULT } from '../../vault/session.js';
 import { blobsDir, decryptBytes, encryptBytes, removeBlob, setFiles, type StoredFile } from '../../vault/blobs.js';
@@ -141,174 +142,134 @@ function batches<T extends { payload: EntryPayload }>(items: T[]): T[][] {
 
 const issueJson = (i: ImportIssue) => ({ record: i.record, ...(i.line !== undefined ? { line: i.line } : {}), message: i.message });
 
-export function register(program: Command): void {
-  program
-    .command('import <file>')
-    .description('import entries from another password manager (or a kpm export); all or nothing unless --continue-on-error')
-    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')} (default: detected from the content)`)
-    .option('--vault <name>', 'the vault to import into (default: the default_vault setting, Personal; a kpm export: the vaults it names)')
-    .option('--dry-run', 'only read and check the file; the vault is not opened and nothing is written')
-    .option('--continue-on-error', 'import the good records and report the malformed ones')
-    .option('--json', 'print a summary as JSON')
-    .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .option('--export-password-stdin', 'read the password of an encrypted kpm export or a .kdbx from stdin (after the master password)')
-    .option('--key-file <file>', 'a .kdbx: its key file')
-    .option('--no-password', 'a .kdbx: it has only a key file, no password')
-    .addHelpText('after', `
-Examples:
-  kpm import bitwarden_export.json                 (the format is detected and named)
-  kpm import export.1pux --format 1password-1pux --vault Family
-  kpm import passwords.csv --format csv --dry-run
-  kpm import backup.json --format kpm-json     (asks the export password if it is encrypted)
-  kpm import Passwords.kdbx --key-file db.keyx (asks the database password)
-Duplicate names get " (2)", " (3)", …; formats and mappings: docs/IMPORT-EXPORT.md`)
-    .action(async (file: string, o) => {
-      const bytes = readInput(file);
-      const { format, detected } = importFormat(file, o.format, bytes);
-      const res = await parseFile(file, format, bytes, o);
-      const name = basename(file);
-      if (res.errors.length && !o.continueOnError) {
-        const more = res.errors.length - 1;
-        for (const e of res.errors.slice(1, 20)) info(`${name}: ${where(e)}: ${e.message}`);
-        throw usageError(`${name}: ${where(res.errors[0])}: ${res.errors[0].message}`, `${more ? `and ${more} more malformed record${more === 1 ? '' : 's'}; ` : ''}nothing was imported (--continue-on-error imports the good ones)`);
-      }
-      for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
-      for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
-      const defaultVault = (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).default_vault ?? DEFAULT_VAULT;
-      for (const c of res.changed) info(`${name}: ${where(c)}: changed: ${c.message}`);
-      // A kpm export keeps each entry's vault unless --vault puts them all into one.
-      const groups = new Map<string, ImportedEntry[]>();
-      for (const e of res.entries) {
-        const v = o.vault ?? e.vault ?? defaultVault;
-        const key = [...groups.keys()].find((k) => k.toLowerCase() === v.toLowerCase()) ?? v;
-        groups.set(key, [...(groups.get(key) ?? []), e]);
-      }
-      if (!groups.size) groups.set(o.vault ?? defaultVault, []);
-      let renames: ReturnType<typeof uniqueNames> = [];
-      let filesStored = 0;
-      const created: string[] = [];
-      if (!o.dryRun) {
-        const api = await openApi(ctx().paths, { passwordStdin: o.passwordStdin });
-        try {
-          const vaults = await api.listVaults();
-          const find = (v: string) => vaults.find((x) => x.name.toLowerCase() === v.toLowerCase());
-          for (const v of groups.keys()) {
-            const info = find(v);
-            if (info?.locked) throw locked(`vault "${info.name}" has its own password and is locked`, `run \`kpm vault unlock "${info.name}"\`, then import again; nothing was imported`);
-            if (!info && (o.vault || v === defaultVault)) throw notFound(`no vault named "${v}"`, 'see `kpm vault list`; nothing was imported');
-          }
-          for (const v of groups.keys()) {
-            if (find(v)) continue;
-            await api.createVault(v); // a vault of the kpm export that this profile lacks
-            created.push(v);
-          }
-          for (const [v, entries] of groups) renames.push(...uniqueNames(entries, (await api.list({ vault: v })).map((x) => x.name)));
-          filesStored = await write(api, groups);
-        } finally {
-          await api.close();
-        }
-      } else for (const entries of groups.values()) renames.push(...uniqueNames(entries, []));
-      const vaultNames = [...groups.keys()];
-      const summary = {
-        vault: vaultNames[0], vaults: vaultNames.map((v) => ({ vault: v, imported: groups.get(v)!.length, created: created.includes(v) })),
-        format, detected, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
-        renamed: renames, skipped: res.skipped.map(issueJson), changed: res.changed.map(issueJson), errors: res.errors.map(issueJson),
-      };
-      if (o.json) return json(summary);
-      for (const v of created) info(`Created vault "${v}" (it is in the kpm export).`);
-      const parts = [
-        renames.length && `${renames.length} renamed (duplicate names)`,
-        filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
-        res.skipped.length && `${res.skipped.length} skipped, listed above`,
-        res.changed.length && `${res.changed.length} changed, listed above`,
-        res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
-      ].filter(Boolean);
-      const into = vaultNames.length === 1 ? vaultNames[0] : vaultNames.map((v) => `${v} (${groups.get(v)!.length})`).join(', ');
-      info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${into}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
-    });
-
-  program
-    .command('export')
-    .description('export entries; asks for the master password again (even when unlocked)')
-    .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`)
-    .option('--encrypted', "protect the export with an export password (kpm-json; bitwarden-json: Bitwarden's password-protected .json; kdbx always is)")
-    .option('--vault <name>', 'only this vault (default: every vault)')
-    .option('--skip-locked', 'leave out vaults that are locked (their own password); without it, a locked vault fails the export')
-    .option('-o, --output <file>', 'write to FILE (created 0600) instead of stdout')
-    .option('--force', 'overwrite FILE if it exists')
-    .option('--json', 'with -o: print a summary as JSON')
-    .option('--password-stdin', 'read the master password from the first line of stdin')
-    .option('--export-password-stdin', 'read the export password from stdin (after the master password)')
-    .addHelpText('after', `
-Examples:
-  kpm export --format kpm-json --encrypted -o backup.kpm.json
-  kpm export --format bitwarden-json -o bitwarden.json     (unencrypted: a warning is printed)
-  kpm export --format bitwarden-json --encrypted -o bw.json (Bitwarden's "password protected" .json)
-  kpm export --format kdbx -o Passwords.kdbx                (KeePass/KeePassXC; asks a database password twice)
-  printf '%s\\n%s\\n' "$MASTER" "$EXPORT_PW" | kpm export --format kpm-json --encrypted --password-stdin --export-password-stdin -o b.json
-Environment: KPM_MASTER_PASSWORD, KPM_EXPORT_PASSWORD (non-interactive use).`)
-    .action(async (o) => {
-      const format = choice('--format', o.format, EXPORT_FORMATS);
-      if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
-      if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx' && format !== 'bitwarden-json') {
-        throw usageError(`--encrypted works only with --format kpm-json or bitwarden-json`, format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
-      }
-      if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
-      if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
-      const { paths } = ctx();
-      requireVault(paths);
-      const { master } = await stdinSecrets(o);
-      const pw = master ?? (process.env.KPM_MASTER_PASSWORD || undefined) ?? (isInteractive() ? await askSecret('Master password (to confirm the export)') : undefined);
-      if (pw === undefined) throw locked('export needs the master password, even when kpm is unlocked', 'pass it with --password-stdin or KPM_MASTER_PASSWORD, or run on a terminal');
-      const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
-      const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
-      const api = await openExportApi(paths, profile);
-      let views, lockedVaults: string[];
-      let sharedVaults: string[] = [];
+/** `kpm import FILE` (the options: ./transfer.ts). */
+export async function runImport(file: string, o: OptionValues): Promise<void> {
+    const bytes = readInput(file);
+    const { format, detected } = importFormat(file, o.format, bytes);
+    const res = await parseFile(file, format, bytes, o);
+    const name = basename(file);
+    if (res.errors.length && !o.continueOnError) {
+      const more = res.errors.length - 1;
+      for (const e of res.errors.slice(1, 20)) info(`${name}: ${where(e)}: ${e.message}`);
+      throw usageError(`${name}: ${where(res.errors[0])}: ${res.errors[0].message}`, `${more ? `and ${more} more malformed record${more === 1 ? '' : 's'}; ` : ''}nothing was imported (--continue-on-error imports the good ones)`);
+    }
+    for (const e of res.errors) warn(`${name}: ${where(e)}: ${e.message} (not imported)`);
+    for (const s of res.skipped) info(`${name}: ${where(s)}: skipped: ${s.message}`);
+    const defaultVault = (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).default_vault ?? DEFAULT_VAULT;
+    for (const c of res.changed) info(`${name}: ${where(c)}: changed: ${c.message}`);
+    // A kpm export keeps each entry's vault unless --vault puts them all into one.
+    const groups = new Map<string, ImportedEntry[]>();
+    for (const e of res.entries) {
+      const v = o.vault ?? e.vault ?? defaultVault;
+      const key = [...groups.keys()].find((k) => k.toLowerCase() === v.toLowerCase()) ?? v;
+      groups.set(key, [...(groups.get(key) ?? []), e]);
+    }
+    if (!groups.size) groups.set(o.vault ?? defaultVault, []);
+    let renames: ReturnType<typeof uniqueNames> = [];
+    let filesStored = 0;
+    const created: string[] = [];
+    if (!o.dryRun) {
+      const api = await openApi(ctx().paths, { passwordStdin: o.passwordStdin });
       try {
-        lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
-        if (lockedVaults.length && !o.skipLocked) {
-          throw locked(
-            `${lockedVaults.map((v) => `vault "${v}"`).join(', ')} ${lockedVaults.length === 1 ? 'is' : 'are'} locked (own password) and cannot be exported`,
-            `unlock with \`kpm vault unlock NAME\`, or pass --skip-locked to export the rest; nothing was written`,
-          );
+        const vaults = await api.listVaults();
+        const find = (v: string) => vaults.find((x) => x.name.toLowerCase() === v.toLowerCase());
+        for (const v of groups.keys()) {
+          const info = find(v);
+          if (info?.locked) throw locked(`vault "${info.name}" has its own password and is locked`, `run \`kpm vault unlock "${info.name}"\`, then import again; nothing was imported`);
+          if (!info && (o.vault || v === defaultVault)) throw notFound(`no vault named "${v}"`, 'see `kpm vault list`; nothing was imported');
         }
-        // the shared vaults this account can read, each as a vault of its own named "NAME (shared)"
-        const sh = await import('../shared.js');
-        ({ entries: views, sharedVaults } = await sh.entriesWithShared(paths, api, o.vault));
+        for (const v of groups.keys()) {
+          if (find(v)) continue;
+          await api.createVault(v); // a vault of the kpm export that this profile lacks
+          created.push(v);
+        }
+        for (const [v, entries] of groups) renames.push(...uniqueNames(entries, (await api.list({ vault: v })).map((x) => x.name)));
+        filesStored = await write(api, groups);
       } finally {
         await api.close();
       }
-      if (sharedVaults.length) info(`export: shared vault${sharedVaults.length === 1 ? '' : 's'} ${sharedVaults.map((n) => `"${n}"`).join(', ')} included, each as a vault "NAME (shared)"${format === 'csv' || format === 'bitwarden-json' ? ` (${format} has no vaults: its entries are mixed with yours)` : ''}`);
-      for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
-      let withFiles = 0;
-      const dir = blobsDir(paths);
-      const entries = views.map((v) => {
-        const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
-        // KDBX holds attachments: their bytes go into the database; other formats leave them out.
-        const bytes = format === 'kdbx' || format === 'keepass-xml' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
-        if (files?.length && format !== 'kdbx' && format !== 'keepass-xml') withFiles += files.length;
-        return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
-      });
-      let notes: ExportNote[] = [];
-      let data: string | Uint8Array;
-      if (format === 'kpm-json') data = toKpmJson(entries);
-      else if (format === 'csv') data = toCsv(entries.map((e) => e.payload));
-      else if (format === 'kdbx') ({ bytes: data, notes } = await toKdbx(entries, exportPw!));
-      else if (format === 'keepass-xml') data = toKeepassXml(entries);
-      else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
-      for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
-      const encrypted = exportPw !== undefined;
-      // bitwarden-json --encrypted: Bitwarden's own password-protected format (src/transfer/bitwarden-encrypted.ts)
-      if (encrypted && typeof data === 'string') data = format === 'bitwarden-json' ? await (await import('../../transfer/bitwarden-encrypted.js')).encryptBitwardenJson(data, exportPw) : await encryptExport(data, exportPw);
-      else if (!encrypted) warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
-      if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
-      if (!o.output) return void process.stdout.write(data);
-      writeOutput(o.output, data, Boolean(o.force));
-      if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, sharedVaults, changed: notes });
-      const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
-      info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${encrypted && format !== 'kdbx' ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
+    } else for (const entries of groups.values()) renames.push(...uniqueNames(entries, []));
+    const vaultNames = [...groups.keys()];
+    const summary = {
+      vault: vaultNames[0], vaults: vaultNames.map((v) => ({ vault: v, imported: groups.get(v)!.length, created: created.includes(v) })),
+      format, detected, dryRun: Boolean(o.dryRun), imported: res.entries.length, files: filesStored,
+      renamed: renames, skipped: res.skipped.map(issueJson), changed: res.changed.map(issueJson), errors: res.errors.map(issueJson),
+    };
+    if (o.json) return json(summary);
+    for (const v of created) info(`Created vault "${v}" (it is in the kpm export).`);
+    const parts = [
+      renames.length && `${renames.length} renamed (duplicate names)`,
+      filesStored && `${filesStored} file${filesStored === 1 ? '' : 's'} stored`,
+      res.skipped.length && `${res.skipped.length} skipped, listed above`,
+      res.changed.length && `${res.changed.length} changed, listed above`,
+      res.errors.length && `${res.errors.length} malformed record${res.errors.length === 1 ? '' : 's'} left out`,
+    ].filter(Boolean);
+    const into = vaultNames.length === 1 ? vaultNames[0] : vaultNames.map((v) => `${v} (${groups.get(v)!.length})`).join(', ');
+    info(`${o.dryRun ? 'Would import' : 'Imported'} ${res.entries.length} entr${res.entries.length === 1 ? 'y' : 'ies'} into ${into}${parts.length ? ` (${parts.join(', ')})` : ''}.`);
+}
+
+/** `kpm export` (the options: ./transfer.ts). */
+export async function runExport(o: OptionValues): Promise<void> {
+    const format = choice('--format', o.format, EXPORT_FORMATS);
+    if (format === 'kdbx' && !o.output) throw usageError('--format kdbx needs -o FILE (a KeePass database is not written to stdout)');
+    if (o.encrypted && format !== 'kpm-json' && format !== 'kdbx' && format !== 'bitwarden-json') {
+      throw usageError(`--encrypted works only with --format kpm-json or bitwarden-json`, format === 'keepass-xml' ? 'KeePass XML is never encrypted; --format kdbx writes a password-protected KeePass database' : 'CSV cannot be encrypted');
+    }
+    if (o.json && !o.output) throw usageError('--json needs -o FILE (without it, stdout carries the export)');
+    if (o.output && !o.force && fs.existsSync(o.output)) throw usageError(`${o.output} exists`, 'use --force to overwrite it');
+    const { paths } = ctx();
+    requireVault(paths);
+    const { master } = await stdinSecrets(o);
+    const pw = master ?? (process.env.KPM_MASTER_PASSWORD || undefined) ?? (isInteractive() ? await askSecret('Master password (to confirm the export)') : undefined);
+    if (pw === undefined) throw locked('export needs the master password, even when kpm is unlocked', 'pass it with --password-stdin or KPM_MASTER_PASSWORD, or run on a terminal');
+    const profile = await unlockProfile(paths, pw); // verifies it against the keyring (exit 5 if wrong)
+    const exportPw = format === 'kdbx' ? await exportPassword(o, true, 'Database password') : o.encrypted ? await exportPassword(o, true) : undefined;
+    const api = await openExportApi(paths, profile);
+    let views, lockedVaults: string[];
+    let sharedVaults: string[] = [];
+    try {
+      lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
+      if (lockedVaults.length && !o.skipLocked) {
+        throw locked(
+          `${lockedVaults.map((v) => `vault "${v}"`).join(', ')} ${lockedVaults.length === 1 ? 'is' : 'are'} locked (own password) and cannot be exported`,
+          `unlock with \`kpm vault unlock NAME\`, or pass --skip-locked to export the rest; nothing was written`,
+        );
+      }
+      // the shared vaults this account can read, each as a vault of its own named "NAME (shared)"
+      const sh = await import('../shared.js');
+      ({ entries: views, sharedVaults } = await sh.entriesWithShared(paths, api, o.vault));
+    } finally {
+      await api.close();
+    }
+    if (sharedVaults.length) info(`export: shared vault${sharedVaults.length === 1 ? '' : 's'} ${sharedVaults.map((n) => `"${n}"`).join(', ')} included, each as a vault "NAME (shared)"${format === 'csv' || format === 'bitwarden-json' ? ` (${format} has no vaults: its entries are mixed with yours)` : ''}`);
+    for (const v of lockedVaults) warn(`vault "${v}" is locked (own password): its entries are NOT in the export`);
+    let withFiles = 0;
+    const dir = blobsDir(paths);
+    const entries = views.map((v) => {
+      const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
+      // KDBX holds attachments: their bytes go into the database; other formats leave them out.
+      const bytes = format === 'kdbx' || format === 'keepass-xml' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
+      if (files?.length && format !== 'kdbx' && format !== 'keepass-xml') withFiles += files.length;
+      return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
     });
+    let notes: ExportNote[] = [];
+    let data: string | Uint8Array;
+    if (format === 'kpm-json') data = toKpmJson(entries);
+    else if (format === 'csv') data = toCsv(entries.map((e) => e.payload));
+    else if (format === 'kdbx') ({ bytes: data, notes } = await toKdbx(entries, exportPw!));
+    else if (format === 'keepass-xml') data = toKeepassXml(entries);
+    else ({ text: data, notes } = toBitwardenExport(entries.map((e) => e.payload)));
+    for (const n of notes) info(`export: "${n.entry}": ${n.message}`);
+    const encrypted = exportPw !== undefined;
+    // bitwarden-json --encrypted: Bitwarden's own password-protected format (src/transfer/bitwarden-encrypted.ts)
+    if (encrypted && typeof data === 'string') data = format === 'bitwarden-json' ? await (await import('../../transfer/bitwarden-encrypted.js')).encryptBitwardenJson(data, exportPw) : await encryptExport(data, exportPw);
+    else if (!encrypted) warn(`the export is NOT encrypted: anyone who can read ${o.output ?? 'it'} can read every password`);
+    if (withFiles) warn(`${withFiles} attached file${withFiles === 1 ? ' is' : 's are'} not part of the export (use \`kpm doc get\`)`);
+    if (!o.output) return void process.stdout.write(data);
+    writeOutput(o.output, data, Boolean(o.force));
+    if (o.json) return json({ exported: entries.length, format, encrypted, file: o.output, filesNotExported: withFiles, lockedVaultsSkipped: lockedVaults, sharedVaults, changed: notes });
+    const extra = [lockedVaults.length && `${lockedVaults.length} locked vault${lockedVaults.length === 1 ? '' : 's'} left out`, notes.length && `${notes.length} changed, listed above`].filter(Boolean);
+    info(`Exported ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} (${format}${encrypted && format !== 'kdbx' ? ', encrypted' : ''}) to ${o.output}${extra.length ? ` (${extra.join(', ')})` : ''}.`);
 }
 
 /** Stores imported files (1PUX documents, KeePass attachments) as blobs, then adds every entry

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import type { Session } from '../vault/session.js';
 import type { KpmPaths } from '../core/paths.js';
-import { sessionFile } from './http.js';
+import { sessionFile } from './sessionfile.js';
 import { conflictText } from './report.js';
 
 export function offline(): boolean {

@@ -1,8 +1,9 @@
 // The client side of the kpm server API: HTTPS with undici (plain http only to loopback unless
 // --insecure, R20), every response checked against the shared schema, errors turned into KpmErrors
 // with documented exit codes, and the device session (tokens) kept 0600 in the data folder.
-import { join } from 'node:path';
 import { unlinkSync } from 'node:fs';
+import { sessionFile } from './sessionfile.js';
+export { sessionFile };
 import { Agent, request, type Dispatcher } from 'undici';
 import { ROUTES, routePath, type RouteName, type RouteSpec } from '../protocol/routes.js';
 import { ErrorBody, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
@@ -193,7 +194,6 @@ export interface StoredSession extends TokensT {
   insecure?: boolean;
 }
 
-export const sessionFile = (paths: KpmPaths): string => join(paths.data, 'session.json');
 
 export function loadSession(paths: KpmPaths): StoredSession | null {
   const bytes = readFileOrNull(sessionFile(paths));

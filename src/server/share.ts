@@ -201,7 +201,9 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
   const v = await ctx.db.selectFrom('share_vaults').select(['epoch', 'head']).where('vault_id', '=', vaultId).executeTakeFirstOrThrow();
   b.records.forEach((body, i) => {
     const p = decoded('a shared record', () => parseRecord(fromBase64(body)));
-    if (toHex(p.vaultId) !== vaultId || p.rev !== b.base + i + 1 || p.epoch !== Number(v.epoch)) throw apiError('bad_request', `shared record ${i + 1} does not follow the vault's log (revision or epoch)`);
+    if (toHex(p.vaultId) !== vaultId || p.rev !== b.base + i + 1) throw apiError('bad_request', `shared record ${i + 1} does not follow the vault's log (revision)`);
+    // a membership change since the writer opened the vault (a revoke: a new key): the writer opens it again and seals under the new epoch
+    if (p.epoch !== Number(v.epoch)) throw apiError('conflict', `the shared vault's membership changed meanwhile (epoch ${Number(v.epoch)}); try again`);
     if (!me || !bytesEqual(p.writer, me.signPublic)) throw apiError('forbidden', 'a shared record is not signed by this account');
   });
   const head = b.base + b.records.length;

@@ -300,6 +300,28 @@ describe('files in shared vaults', () => {
     expect((e as KpmError).exitCode).toBe(EXIT.usage);
   });
 
+  it('a revoke between sending a file and writing its record: the record is refused here (exit 7, nothing written), the command runs again under the new epoch; an entry without files is sealed again under it', async () => {
+    const { a, b } = await world();
+    const f = fileOf('race.txt', 500, 'RACE-FILE-BYTES');
+    const v = await run(b, (x) => x.openForUse('Team'));
+    const sf = await run(b, (x) => x.uploadFile(v, blobDir(b), f.path));
+    const vid = v.id;
+    await run(a, async (x) => x.revoke('Team', (await x.openForUse('Team')).latest.members.find((m) => m.role === 'reader')!.email));
+    const head = (await run(b, (x) => x.openForUse('Team'))).head;
+    const e = await run(b, (x) => x.writeEntry(v, doc('race'), { files: [sf] })).then(() => null, (y) => y);
+    expect((e as KpmError).exitCode).toBe(EXIT.conflict);
+    expect((e as KpmError).message).toMatch(/changed \(epoch 3\) while "race.txt" was sent under epoch 2: nothing was written/);
+    const after = await run(b, (x) => x.openForUse('Team'));
+    expect(after.head).toBe(head);
+    expect(after.id).toBe(vid);
+    const [again] = await addDoc(b, 'race', [f.path]);
+    expect(again.epoch).toBe(3);
+    // an entry without files written from the vault as opened before the revoke: the server answers 409, the writer seals it again under epoch 3
+    const r = await run(b, (x) => x.writeEntry(v, { type: 'note', name: 'late', fields: { notes: 'n' }, custom: [], tags: [], created: T, updated: T }));
+    expect(r.vault.latest.epoch).toBe(3);
+    expect(ShareClient.find(await run(a, (x) => x.openForUse('Team')), 'late')).toBeDefined();
+  });
+
   it('an edit or deletion of a shared document keeps its files (the deletion carries them as they were)', async () => {
     const { a, b, c } = await world();
     const f = fileOf('keep.txt', 999, 'KEEP-FILE-BYTES');

@@ -241,24 +241,22 @@ export function decryptStream(file: StoredFile, read: Read, write: Write, opts: 
 
 /** decryptStream with any frame and key (a shared vault's blob); the caller wipes the key. */
 export function decryptStreamFramed(key: Uint8Array, frame: BlobFrame, file: BlobMeta, read: Read, write: Write, opts: StreamOptions = {}): void {
-  {
-    const header = new Uint8Array(frame.header.length);
-    ChunkOpener.checkHeader(file, header, fill(read, header), frame);
-    const chunks = new ChunkOpener(file, key, frame);
-    let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
-    let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
-    let curLen = fill(read, cur);
-    for (;;) {
-      const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
-      const final = nextLen === 0;
-      write(chunks.open(cur.subarray(0, curLen), final));
-      opts.onChunk?.(chunks.size);
-      if (final) break;
-      [cur, next] = [next, cur];
-      curLen = nextLen;
-    }
-    chunks.finish();
+  const header = new Uint8Array(frame.header.length);
+  ChunkOpener.checkHeader(file, header, fill(read, header), frame);
+  const chunks = new ChunkOpener(file, key, frame);
+  let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+  let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+  let curLen = fill(read, cur);
+  for (;;) {
+    const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
+    const final = nextLen === 0;
+    write(chunks.open(cur.subarray(0, curLen), final));
+    opts.onChunk?.(chunks.size);
+    if (final) break;
+    [cur, next] = [next, cur];
+    curLen = nextLen;
   }
+  chunks.finish();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import { fromHex, toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
-import type { TestServer } from '../helpers/server.js';
+import { ENGINES, PG_SKIP_REASON, PG_URL, type TestServer } from '../helpers/server.js';
 
 const T = '2026-12-01T10:00:00.000Z';
 const doc = (name: string): EntryPayload => ({ type: 'document', name, fields: {}, custom: [], tags: [], created: T, updated: T });
@@ -98,9 +98,10 @@ function sealAs(vaultKey: Uint8Array, vaultId: string, epoch: number, blobId: st
 
 const keysOf = async (p: Person): Promise<OpenedVault> => run(p, (x) => x.openForUse('Team'));
 
-describe('files in shared vaults', () => {
+if (!PG_URL) it.skip(`PostgreSQL runs of this suite: ${PG_SKIP_REASON}`, () => {});
+describe.each(ENGINES)('files in shared vaults on %s', (engine) => {
   it('format: the blob is "KPSB" ‖ 1 ‖ vault id ‖ epoch ‖ blob id ‖ 65536 then chunks; its size is 50 + size + 40 per chunk; the record (version 3) names blob, name, type, size, epoch and SHA-256 of the sealed blob, no key; the key is bound to vault, epoch and blob', async () => {
-    const { ts, b, id } = await world();
+    const { ts, b, id } = await world(engine);
     const f = fileOf('plan.pdf', 70_000, 'PLAN-SECRET-77');
     const [sf] = await addDoc(b, 'plan', [f.path]);
     expect(Object.keys(sf).sort()).toEqual(['blob', 'epoch', 'name', 'sha256', 'size', 'type']);
@@ -131,7 +132,7 @@ describe('files in shared vaults', () => {
   });
 
   it('the owner and a writer add files; every member (the reader too, and a second device) reads both byte-identical', async () => {
-    const { ts, a, b, c } = await world();
+    const { ts, a, b, c } = await world(engine);
     const big = fileOf('scan.tiff', BLOB_CHUNK_BYTES + 300_000, 'SCAN-BYTES-01'); // two transfer chunks
     const small = fileOf('notes.txt', 1234, 'NOTE-BYTES-02');
     const empty = fileOf('empty.bin', 0, 'x');
@@ -149,7 +150,7 @@ describe('files in shared vaults', () => {
   });
 
   it('a server substituting a blob (one a reader sealed with the derived key for that blob id, another file of the vault, or one of another vault), truncating, reordering or replaying chunks: exit 8, nothing written', async () => {
-    const { ts, a, b, c, id } = await world();
+    const { ts, a, b, c, id } = await world(engine);
     const big = fileOf('big.bin', BLOB_CHUNK_BYTES + 100_000, 'BIG-PAYLOAD-9');
     const other = fileOf('other.txt', 5000, 'OTHER-FILE-33');
     const [fb] = await addDoc(b, 'big', [big.path]);
@@ -208,7 +209,7 @@ describe('files in shared vaults', () => {
   });
 
   it('a blob of an older epoch replayed for a file added after a revoke: exit 8; after revoke new files are under the new epoch, which the removed member cannot open even with the database', async () => {
-    const { ts, a, b, c, id } = await world();
+    const { ts, a, b, c, id } = await world(engine);
     const old = fileOf('old.txt', 3000, 'OLD-EPOCH-FILE');
     const [fOld] = await addDoc(b, 'old', [old.path]);
     const carolKeys = (await keysOf(c)).keys.map((k) => Uint8Array.from(k));
@@ -241,7 +242,7 @@ describe('files in shared vaults', () => {
   });
 
   it('a reader cannot add a file: refused here (exit 9, nothing sent), by the server (403), and a blob and record it places in the database anyway are refused by every member (exit 8)', async () => {
-    const { ts, a, b, c, id } = await world();
+    const { ts, a, b, c, id } = await world(engine);
     const f = fileOf('r.txt', 100, 'READER-FILE-1');
     // the client refuses before anything is sent
     c.writes.length = 0;
@@ -288,20 +289,20 @@ describe('files in shared vaults', () => {
       [],
     ];
     for (const files of bad) {
-      const { ts, a, b, id } = await world();
+      const { ts, a, b, id } = await world(engine);
       const bv = await keysOf(b);
       await inject(ts, id, b.accountKey, b.email, bv.keys[1], 2, utf8.encode(JSON.stringify({ v: 3, entry: doc('bad'), files })));
       const x = await run(a, (y) => y.openForUse('Team')).then(() => null, (y) => y);
       expect((x as KpmError).exitCode, JSON.stringify(files)).toBe(EXIT.corrupt);
     }
     // an own vault's file (with a key) in the entry is refused before anything is sent (exit 2)
-    const { b } = await world();
+    const { b } = await world(engine);
     const e = await run(b, (x) => x.write('Team', { ...doc('own'), files: [{ blob: good.blob, key: toBase64(randomBytes(32)), name: 'a', type: 't', size: 1 }] })).then(() => null, (y) => y);
     expect((e as KpmError).exitCode).toBe(EXIT.usage);
   });
 
   it('a revoke between sending a file and writing its record: the record is refused here (exit 7, nothing written), the command runs again under the new epoch; an entry without files is sealed again under it', async () => {
-    const { a, b } = await world();
+    const { a, b } = await world(engine);
     const f = fileOf('race.txt', 500, 'RACE-FILE-BYTES');
     const v = await run(b, (x) => x.openForUse('Team'));
     const sf = await run(b, (x) => x.uploadFile(v, blobDir(b), f.path));
@@ -323,7 +324,7 @@ describe('files in shared vaults', () => {
   });
 
   it('an edit or deletion of a shared document keeps its files (the deletion carries them as they were)', async () => {
-    const { a, b, c } = await world();
+    const { a, b, c } = await world(engine);
     const f = fileOf('keep.txt', 999, 'KEEP-FILE-BYTES');
     const [sf] = await addDoc(b, 'keep', [f.path]);
     await run(a, async (x) => {

@@ -11,7 +11,7 @@ import type { VaultApi } from '../agent/api.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
 import type { EntryView, ListFilter } from '../vault/session.js';
 import { matchesFilter, summaryOf } from '../vault/records.js';
-import type { ShareClient, OpenedVault } from '../share/client.js';
+import type { ShareClient, OpenedVault, SharedVersion } from '../share/client.js';
 import type { AgentShare } from '../share/identity.js';
 import { shareStateFile } from '../share/state.js';
 import { warn } from './io.js';
@@ -224,11 +224,11 @@ export async function localLookup<T>(fn: () => Promise<T>): Promise<{ hit?: T; e
 
 /**
  * A payload as a shared vault's entry: every type and field an own vault's entry has (checked with
- * the registry's schema, as every member checks it on open); files are refused (exit 2): documents
- * and attachments are not in shared vaults.
+ * the registry's schema, as every member checks it on open); an own vault's files (with their keys)
+ * are refused (exit 2): a shared entry's files are sealed for the vault (`kpm doc add`, `kpm attach`).
  */
 export async function toSharedEntry(p: EntryPayload): Promise<EntryPayload> {
-  if (p.files?.length) throw usageError('shared vaults hold no files (documents and attachments): nothing was sent', 'keep the file in a vault of your own (`kpm doc add NAME FILE`)');
+  if (p.files?.length) throw usageError("an own vault's files do not go into a shared vault with the entry: nothing was sent", 'add them to the shared vault with `kpm doc add NAME FILE --vault VAULT` or `kpm attach`');
   const e: EntryPayload = { ...structuredClone(p), name: p.name.normalize('NFC').trim() };
   delete e.files;
   const { sharedPayloadProblem } = await import('../share/format.js');
@@ -261,7 +261,7 @@ export function sharedTarget(s: Shared | null, name: string | undefined): Opened
 }
 
 /** Writes an entry version (or a deletion) to a shared vault as a signed member write; refused (exit 9) for read-only members before anything is sent. */
-export async function writeShared(s: Shared, v: OpenedVault, e: EntryPayload, o: { entryId?: string; deleted?: boolean }): Promise<EntryView> {
+export async function writeShared(s: Shared, v: OpenedVault, e: EntryPayload, o: { entryId?: string; deleted?: boolean; files?: SharedVersion['files'] }): Promise<EntryView> {
   const { ShareClient } = await import('../share/client.js');
   ShareClient.checkWritable(v, s.client.me.email);
   if (!o.deleted) {
@@ -271,7 +271,7 @@ export async function writeShared(s: Shared, v: OpenedVault, e: EntryPayload, o:
   const { randomBytes } = await import('../crypto/random.js');
   const { toHex } = await import('../crypto/bytes.js');
   const entryId = o.entryId ?? toHex(randomBytes(16));
-  const r = await s.client.writeEntry(v, e, { entryId, deleted: o.deleted });
+  const r = await s.client.writeEntry(v, e, { entryId, deleted: o.deleted, files: o.files }); // without files: the entry's current ones
   s.client.save();
   return r.vault.entries.has(entryId) ? sharedView(r.vault, entryId) : { id: entryId, vault: v.name, version: r.rev, payload: structuredClone(e) };
 }
@@ -328,5 +328,5 @@ export async function restoreShared(s: Shared, v: OpenedVault, id: string, versi
   }
   const payload: EntryPayload = { ...structuredClone(from.entry), updated: new Date().toISOString() };
   if (version !== undefined && !oldName) payload.name = cur.entry.name;
-  return writeShared(s, v, await toSharedEntry(payload), { entryId: id });
+  return writeShared(s, v, await toSharedEntry(payload), { entryId: id, files: from.files });
 }

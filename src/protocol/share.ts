@@ -3,6 +3,7 @@
 import type { JsonSchema } from './validate.js';
 import type { RouteSpec } from './routespec.js';
 import { MAX_EMAIL_LENGTH } from './email.js';
+import { BLOB_CHUNK_BYTES, MAX_BLOB_CHUNKS } from './schemas.js';
 
 const obj = (properties: Record<string, JsonSchema>, required: string[] = Object.keys(properties)): JsonSchema => ({ type: 'object', additionalProperties: false, properties, required });
 const b64 = (max: number): JsonSchema => ({ type: 'string', minLength: 1, maxLength: max, pattern: '^[A-Za-z0-9+/]+={0,2}$' });
@@ -55,6 +56,13 @@ export const ShareLeaveBody = obj({ body: LEAVE });
 export const SharePins = obj({ version: rev, body: nb64(6 * 1024 * 1024) });
 export const SharePinsBody = obj({ base: rev, body: PINS });
 export const SharePinsPut = obj({ version: rev });
+/** A shared vault's file, in chunks as an own vault's blob travels (docs/PROTOCOL.md "Shared vaults": files). */
+const BlobId: JsonSchema = { type: 'string', minLength: 32, maxLength: 32, pattern: '^[0-9a-f]{32}$' };
+const chunkIndex: JsonSchema = { type: 'integer', minimum: 0, maximum: MAX_BLOB_CHUNKS - 1 };
+const chunkData: JsonSchema = { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' };
+export const ShareBlobPutBody = obj({ blob: BlobId, index: chunkIndex, data: chunkData, last: { type: 'boolean' } });
+export const ShareBlobGetBody = obj({ blob: BlobId, index: chunkIndex });
+export const ShareBlobChunk = obj({ data: chunkData, last: { type: 'boolean' } });
 
 export interface ShareVaultT {
   id: string;
@@ -118,6 +126,8 @@ export const SHARE_ROUTES = {
   sharePinsPut: r('POST', '/v1/share/pins', SharePinsBody, SharePinsPut, { bodyLimit: MAX_SHARE_BODY_BYTES }),
   sharePull: r('POST', '/v1/share/vaults/:id/pull', SharePullBody, SharePull),
   sharePush: r('POST', '/v1/share/vaults/:id/push', SharePushBody, SharePush, { bodyLimit: MAX_SHARE_BODY_BYTES }),
+  shareBlobPut: r('POST', '/v1/share/vaults/:id/blobs/put', ShareBlobPutBody, Done, { bodyLimit: 6 * 1024 * 1024 }),
+  shareBlobGet: r('POST', '/v1/share/vaults/:id/blobs/get', ShareBlobGetBody, ShareBlobChunk),
 } as const;
 
 /** The routes a service token of a shared vault reads with (`Authorization: Token …`, never a device session). */

@@ -201,7 +201,9 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
   const v = await ctx.db.selectFrom('share_vaults').select(['epoch', 'head']).where('vault_id', '=', vaultId).executeTakeFirstOrThrow();
   b.records.forEach((body, i) => {
     const p = decoded('a shared record', () => parseRecord(fromBase64(body)));
-    if (toHex(p.vaultId) !== vaultId || p.rev !== b.base + i + 1 || p.epoch !== Number(v.epoch)) throw apiError('bad_request', `shared record ${i + 1} does not follow the vault's log (revision or epoch)`);
+    if (toHex(p.vaultId) !== vaultId || p.rev !== b.base + i + 1) throw apiError('bad_request', `shared record ${i + 1} does not follow the vault's log (revision)`);
+    // a membership change since the writer opened the vault (a revoke: a new key): the writer opens it again and seals under the new epoch
+    if (p.epoch !== Number(v.epoch)) throw apiError('conflict', `the shared vault's membership changed meanwhile (epoch ${Number(v.epoch)}); try again`);
     if (!me || !bytesEqual(p.writer, me.signPublic)) throw apiError('forbidden', 'a shared record is not signed by this account');
   });
   const head = b.base + b.records.length;
@@ -214,3 +216,42 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
   });
 }
 
+
+// ------------------------------------------------------------------ files (docs/SHARING.md "Files in shared vaults")
+
+/**
+ * Stores one chunk of a shared vault's file, sent by a member who may write (a reader: 403, a
+ * non-member: 404); the last one completes the blob. Only the account that began an incomplete
+ * blob sends the rest of it, and a complete blob never changes (409). Members verify every blob
+ * against the SHA-256 and size in the writer's signed record, so none of this is a guarantee.
+ */
+export async function blobPut(ctx: ServerContext, accountId: string, vaultId: string, b: { blob: string; index: number; data: string; last: boolean }): Promise<{ status: 'ok' }> {
+  const m = await memberRow(ctx, vaultId, accountId);
+  if (!m) throw apiError('not_found', 'no such shared vault for this account');
+  if (!canWrite(m.role as Role)) throw apiError('forbidden', 'read-only members cannot add files to a shared vault');
+  const now = ctx.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    const cur = await trx.selectFrom('share_blobs').select(['complete', 'writer_id']).where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).executeTakeFirst();
+    if (cur?.complete) throw apiError('conflict', `file ${b.blob} of this shared vault is complete and never changes`);
+    if (cur && cur.writer_id !== accountId) throw apiError('forbidden', `file ${b.blob} of this shared vault is being sent by another member`);
+    if (!cur) await trx.insertInto('share_blobs').values({ vault_id: vaultId, blob_id: b.blob, writer_id: accountId, chunks: 0, complete: 0, updated_at: now }).execute();
+    await trx.deleteFrom('share_blob_chunks').where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).where('idx', '=', b.index).execute();
+    await trx.insertInto('share_blob_chunks').values({ vault_id: vaultId, blob_id: b.blob, idx: b.index, body: b.data }).execute();
+    if (b.last) {
+      const n = await trx.selectFrom('share_blob_chunks').select((eb) => eb.fn.countAll<number>().as('n')).where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).where('idx', '<=', b.index).executeTakeFirstOrThrow();
+      if (Number(n.n) !== b.index + 1) throw apiError('bad_request', `file ${b.blob}: chunks before ${b.index} are missing`);
+      await trx.updateTable('share_blobs').set({ chunks: b.index + 1, complete: 1, updated_at: now }).where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).execute();
+    }
+  });
+  return { status: 'ok' };
+}
+
+/** One chunk of a complete file of a shared vault, for a member (of the latest epoch: a removed member's row is gone). */
+export async function blobGet(ctx: ServerContext, accountId: string, vaultId: string, b: { blob: string; index: number }): Promise<{ data: string; last: boolean }> {
+  if (!(await memberRow(ctx, vaultId, accountId))) throw apiError('not_found', 'no such shared vault for this account');
+  const blob = await ctx.db.selectFrom('share_blobs').select(['chunks', 'complete']).where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).executeTakeFirst();
+  if (!blob?.complete || b.index >= blob.chunks) throw apiError('not_found', `no file ${b.blob} (chunk ${b.index}) in this shared vault on the server`);
+  const c = await ctx.db.selectFrom('share_blob_chunks').select('body').where('vault_id', '=', vaultId).where('blob_id', '=', b.blob).where('idx', '=', b.index).executeTakeFirst();
+  if (!c) throw apiError('internal', `file ${b.blob} chunk ${b.index} is missing`);
+  return { data: c.body, last: b.index === blob.chunks - 1 };
+}

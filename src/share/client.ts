@@ -26,6 +26,7 @@ import {
   sealAcceptance,
   sealBundle,
   sealMembership,
+  recordKey,
   sealRecord,
   sharedPayloadProblem,
   verifyMembershipChain,
@@ -34,6 +35,8 @@ import {
   type Role,
 } from './format.js';
 import type { EntryPayload } from '../vault/entry.js';
+import type { Progress } from '../vault/blobs.js';
+import { downloadSharedFile, shareBlobKey, sharedFilesProblem, uploadSharedFile, type BlobCall, type SharedFile } from './blobs.js';
 import { loadShareState, saveShareState, type ContactPin, type ShareState } from './state.js';
 import { blobHash, contentHash, mergePins, openPins, parseLeave, sealLeave, sealPins, type PinContent, type PinnedContact } from './pins.js';
 
@@ -70,6 +73,8 @@ export interface OpenedVault {
 /** One version of a shared entry: a record of the log, verified. A deletion carries the entry as it was. */
 export interface SharedVersion {
   entry: EntryPayload;
+  /** the entry's files (documents, attachments: src/share/blobs.ts), none before record version 3 */
+  files: SharedFile[];
   deleted: boolean;
   writer: string;
   rev: number;
@@ -503,9 +508,9 @@ export class ShareClient {
     checkRecordSignature(p, writer.signPublic);
     const key = v.keys[p.epoch - 1];
     if (!key) throw shareTampered(`${what}: no vault key for epoch ${p.epoch}`);
-    const entry = openRecord(p, key);
+    const { entry, files } = openRecord(p, key);
     void cached;
-    const version: SharedVersion = { entry, deleted: p.deleted, writer: writer.email, rev };
+    const version: SharedVersion = { entry, files, deleted: p.deleted, writer: writer.email, rev };
     const eid = toHex(p.entryId);
     v.entries.set(eid, version);
     const all = v.versions.get(eid);
@@ -715,15 +720,26 @@ export class ShareClient {
    * account, after checking the role (nothing is sent otherwise); a concurrent write by another member
    * re-opens (and re-verifies) the vault and tries again.
    */
-  async writeEntry(opened: OpenedVault, entry: EntryPayload, o: { entryId?: string; deleted?: boolean } = {}): Promise<{ vault: OpenedVault; rev: number }> {
+  async writeEntry(opened: OpenedVault, entry: EntryPayload, o: { entryId?: string; deleted?: boolean; files?: SharedFile[] } = {}): Promise<{ vault: OpenedVault; rev: number }> {
     ShareClient.checkWritable(opened, this.me.email);
     const problem = sharedPayloadProblem(entry);
     if (problem) throw usageError(`this entry cannot be written to a shared vault: ${problem}`);
     const entryId = o.entryId ? fromHex(o.entryId) : randomBytes(16);
+    const eid = toHex(entryId);
     let v = opened;
     for (let attempt = 0; ; attempt++) {
       ShareClient.checkWritable(v, this.me.email);
-      const rec = await sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry);
+      // without `files`: the entry keeps the files of its current version (an edit, a deletion carrying the entry as it was)
+      const files = o.files ?? v.entries.get(eid)?.files ?? [];
+      if (files.length) {
+        const fp = sharedFilesProblem(files, v.latest.epoch);
+        if (fp) throw usageError(`these files cannot be written to a shared vault: ${fp}`);
+        // a file no version of the entry named yet must be sealed under the epoch in force (a revoke meanwhile: its key is the new one)
+        const known = new Set((v.versions.get(eid) ?? []).flatMap((x) => x.files.map((f) => f.blob)));
+        const stale = files.find((f) => !known.has(f.blob) && f.epoch !== v.latest.epoch);
+        if (stale) throw new KpmError(`the membership of shared vault "${v.name}" changed (epoch ${v.latest.epoch}) while "${stale.name}" was sent under epoch ${stale.epoch}: nothing was written`, EXIT.conflict, 'run the command again');
+      }
+      const rec = await sealRecord(this.me.signer, v.keys[v.latest.epoch - 1], { vaultId: fromHex(v.id), rev: v.head + 1, epoch: v.latest.epoch, prevChain: v.chainHash, entryId, deleted: o.deleted === true }, entry, files);
       try {
         await this.call('sharePush', { params: { id: v.id }, body: { base: v.head, records: [toBase64(rec)] } });
       } catch (e) {
@@ -737,5 +753,34 @@ export class ShareClient {
       return { vault: await this.openVault(v.id), rev };
     }
   }
-}
 
+  // ---------------------------------------------------------------- files (src/share/blobs.ts)
+
+  private blobCall: BlobCall = (name, o) => this.call(name, o);
+
+  /**
+   * Seals a file for vault `v` under its latest epoch and sends it (this account must be able to
+   * write: refused with exit 9 before anything is sent); the record naming it is written afterwards
+   * (writeEntry with `files`). `dir`: where the temporary sealed file goes (removed afterwards).
+   */
+  async uploadFile(v: OpenedVault, dir: string, path: string, onProgress?: Progress): Promise<SharedFile> {
+    ShareClient.checkWritable(v, this.me.email);
+    const rk = recordKey(v.keys[v.latest.epoch - 1]);
+    try {
+      return await uploadSharedFile(this.blobCall, dir, v.id, v.latest.epoch, rk, path, onProgress);
+    } finally {
+      wipe(rk);
+    }
+  }
+
+  /** Fetches a file of a verified record of `v` and checks it against the record (downloadSharedFile); with the key to open it. */
+  async downloadFile(v: OpenedVault, dir: string, file: SharedFile): Promise<{ fd: number; key: Uint8Array; remove(): void }> {
+    const vk = v.keys[file.epoch - 1];
+    if (!vk) throw shareTampered(`file "${file.name}" names membership epoch ${file.epoch}, whose key this account does not hold`);
+    const got = await downloadSharedFile(this.blobCall, dir, v.id, file);
+    const rk = recordKey(vk);
+    const key = shareBlobKey(rk, fromHex(v.id), file.epoch, fromHex(file.blob));
+    wipe(rk);
+    return { fd: got.fd, key, remove: () => (got.remove(), wipe(key)) };
+  }
+}

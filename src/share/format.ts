@@ -12,6 +12,7 @@ import { EXIT, isKind, KpmError } from '../core/errors.js';
 import { validate } from '../protocol/validate.js';
 import { MAX_VALUE_BYTES, TYPE_FIELDS, type EntryPayload } from '../vault/entry.js';
 import { ENTRY_PAYLOAD_SCHEMA } from '../vault/types/schema.js';
+import { sharedFilesProblem, type SharedFile } from './blobs.js';
 import { fingerprint, IDENTITY_MAGIC, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity, type ShareSigner } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
@@ -259,6 +260,19 @@ export function checkAcceptance(memberSignPublic: Uint8Array, vaultId: Uint8Arra
  * `v`) are the login-only {@link LegacySharedEntry} and still open, as a login.
  */
 export const RECORD_PLAINTEXT_VERSION = 2;
+/**
+ * A record whose entry has files (documents, attachments: docs/SHARING.md "Files in shared vaults")
+ * seals `{"v": 3, "entry": EntryPayload, "files": [SharedFile, …]}`: the entry as in version 2 (no
+ * `files` of its own) and its files as src/share/blobs.ts names them. A record without files is
+ * still written as version 2, which kpm before files reads.
+ */
+export const RECORD_FILES_VERSION = 3;
+
+/** What a record holds: the entry, and its files (none before version 3). */
+export interface RecordContent {
+  entry: EntryPayload;
+  files: SharedFile[];
+}
 
 /** The plaintext of a version-1 record (logins only): still read, never written. */
 export interface LegacySharedEntry {
@@ -275,7 +289,7 @@ const LEGACY_FIELDS = ['username', 'password', 'url', 'notes'] as const;
 /**
  * Why `p` cannot be a shared vault's entry (null: it can): the registry's payload schema
  * (src/vault/types/schema.ts, as the agent checks it), every field a string of at most 1 MiB and a
- * field of its type, a name, and no files (documents and attachments are not in shared vaults).
+ * field of its type, a name, and no `files` (a shared entry's files are beside it in the record: version 3).
  */
 export function sharedPayloadProblem(p: unknown): string | null {
   const problem = validate(ENTRY_PAYLOAD_SCHEMA, p, {}, 'entry');
@@ -288,7 +302,8 @@ export function sharedPayloadProblem(p: unknown): string | null {
     if (typeof v !== 'string') return `entry.fields.${k}: expected string`;
     if (v.length > MAX_VALUE_BYTES) return `entry.fields.${k}: too long`;
   }
-  if (e.files !== undefined && e.files.length > 0) return 'entry.files: shared vaults hold no files';
+  // a shared entry's files are the record's (version 3, src/share/blobs.ts), never the own vaults' form with a key
+  if (e.files !== undefined && e.files.length > 0) return "entry.files: a shared vault's files are not an own vault's (with keys); add them with `kpm doc add` or `kpm attach`";
   return null;
 }
 
@@ -302,13 +317,30 @@ function fromLegacy(e: Record<string, unknown>): EntryPayload | null {
 }
 
 /** The entry a record's plaintext holds: version 2 checked with the registry, version 1 (no `v`) as a login; null for anything else. */
-export function decodeRecordPlaintext(plain: Uint8Array): EntryPayload | null {
+export function decodeRecordPlaintext(plain: Uint8Array, epoch = Number.MAX_SAFE_INTEGER): EntryPayload | null {
+  return decodeRecordContent(plain, epoch)?.entry ?? null;
+}
+
+/**
+ * The entry and files a record of epoch `epoch` holds: version 1 (a login), 2 (an entry), 3 (an
+ * entry and its files, each checked by sharedFilesProblem: an epoch up to the record's); null for
+ * anything else.
+ */
+export function decodeRecordContent(plain: Uint8Array, epoch: number): RecordContent | null {
   const o = JSON.parse(decodeUtf8(plain)) as unknown;
   if (o === null || typeof o !== 'object' || Array.isArray(o)) return null;
   const r = o as Record<string, unknown>;
-  if (!Object.hasOwn(r, 'v')) return fromLegacy(r);
+  if (!Object.hasOwn(r, 'v')) {
+    const entry = fromLegacy(r);
+    return entry && { entry, files: [] };
+  }
+  if (r.v === RECORD_FILES_VERSION) {
+    if (Object.keys(r).length !== 3 || !Object.hasOwn(r, 'entry') || !Object.hasOwn(r, 'files')) return null;
+    if (sharedPayloadProblem(r.entry) !== null || sharedFilesProblem(r.files, epoch) !== null) return null;
+    return { entry: r.entry as EntryPayload, files: r.files as SharedFile[] };
+  }
   if (r.v !== RECORD_PLAINTEXT_VERSION || Object.keys(r).length !== 2 || !Object.hasOwn(r, 'entry')) return null;
-  return sharedPayloadProblem(r.entry) === null ? (r.entry as EntryPayload) : null;
+  return sharedPayloadProblem(r.entry) === null ? { entry: r.entry as EntryPayload, files: [] } : null;
 }
 
 export interface RecordHeader {
@@ -330,9 +362,10 @@ function recordHeader(h: RecordHeader): Uint8Array {
 /** The AEAD key of a vault key's records (what a service token holds: docs/SHARING.md "Service tokens on shared vaults"). */
 export const recordKey = (vaultKey: Uint8Array): Uint8Array => hkdf(vaultKey, LABEL.record);
 
-/** Seals an entry version (the payload must pass sharedPayloadProblem: the writer checks before). */
-export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: EntryPayload): Promise<Uint8Array> {
-  return sealRecordPlaintext(writer, vaultKey, h, utf8.encode(JSON.stringify({ v: RECORD_PLAINTEXT_VERSION, entry })));
+/** Seals an entry version (the payload must pass sharedPayloadProblem, the files sharedFilesProblem: the writer checks before); version 3 with files, else 2. */
+export function sealRecord(writer: ShareSigner, vaultKey: Uint8Array, h: RecordHeader, entry: EntryPayload, files: SharedFile[] = []): Promise<Uint8Array> {
+  const content = files.length ? { v: RECORD_FILES_VERSION, entry, files } : { v: RECORD_PLAINTEXT_VERSION, entry };
+  return sealRecordPlaintext(writer, vaultKey, h, utf8.encode(JSON.stringify(content)));
 }
 
 /** Seals and signs any plaintext (tests write version-1 records and malformed ones with it). */
@@ -374,10 +407,10 @@ export function checkRecordSignature(p: ParsedRecord, writerSignPublic: Uint8Arr
   checkSigned(p.opened, writerSignPublic, `shared record ${p.rev}`, 'a member with write access');
 }
 
-export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): EntryPayload {
+export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): RecordContent {
   const key = recordKey(vaultKey);
   try {
-    return openRecordWith(p, key);
+    return openRecordContent(p, key);
   } finally {
     wipe(key);
   }
@@ -385,9 +418,14 @@ export function openRecord(p: ParsedRecord, vaultKey: Uint8Array): EntryPayload 
 
 /** Opens a record with its epoch's record key (recordKey of the vault key); exit 8 when it does not open or parse. */
 export function openRecordWith(p: ParsedRecord, key: Uint8Array): EntryPayload {
+  return openRecordContent(p, key).entry;
+}
+
+/** The same, with the record's files. */
+export function openRecordContent(p: ParsedRecord, key: Uint8Array): RecordContent {
   try {
     const plain = aeadOpen(key, p.sealed, p.header);
-    const e = decodeRecordPlaintext(plain);
+    const e = decodeRecordContent(plain, p.epoch);
     wipe(plain);
     if (!e) throw new SyntaxError('shape');
     return e;

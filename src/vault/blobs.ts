@@ -42,10 +42,10 @@ const BLOB_ID = /^[0-9a-f]{32}$/;
 
 export const blobsDir = (paths: KpmPaths): string => join(paths.data, 'blobs');
 
-/** The exact size of the blob file of `size` plaintext bytes: header, and one tag and nonce per chunk. */
-export function sealedBlobSize(size: number): number {
+/** The exact size of the blob file of `size` plaintext bytes: header, and one tag and nonce per chunk (`headerBytes`: a shared vault's blob has a longer header, src/share/blobs.ts). */
+export function sealedBlobSize(size: number, headerBytes = HEADER_BYTES): number {
   const chunks = size === 0 ? 1 : Math.ceil(size / CHUNK_SIZE);
-  return HEADER_BYTES + size + chunks * SEAL_OVERHEAD;
+  return headerBytes + size + chunks * SEAL_OVERHEAD;
 }
 export const filesOf = (p: PayloadWithFiles): StoredFile[] => p.files ?? [];
 export function setFiles(p: PayloadWithFiles, files: StoredFile[]): void {
@@ -98,18 +98,39 @@ export function blobHeader(blobId: Uint8Array): Uint8Array {
   return h;
 }
 
-/** "kpm/v1/blob" ‖ blob id ‖ chunk index u64 ‖ final u8, rewritten in place for every chunk. */
+/**
+ * How a blob is framed: its header, and what every chunk's associated data starts with (then the
+ * chunk index u64 and the final flag u8). An own vault's blob: {@link ownFrame}; a shared vault's:
+ * src/share/blobs.ts (the vault id and membership epoch in both).
+ */
+export interface BlobFrame {
+  header: Uint8Array;
+  aadPrefix: Uint8Array;
+}
+
+/** An own vault's blob: the header above, aad = "kpm/v1/blob" ‖ blob id ‖ index ‖ final. */
+export const ownFrame = (blobId: Uint8Array): BlobFrame => ({ header: blobHeader(blobId), aadPrefix: Buffer.concat([AAD_PREFIX, blobId]) });
+
+/** The frame's prefix ‖ chunk index u64 ‖ final u8, rewritten in place for every chunk. */
 class ChunkAad {
-  readonly bytes = Buffer.alloc(AAD_PREFIX.length + 16 + 8 + 1);
-  constructor(blobId: Uint8Array) {
-    this.bytes.set(AAD_PREFIX, 0);
-    this.bytes.set(blobId, AAD_PREFIX.length);
+  readonly bytes: Buffer;
+  private readonly at0: number;
+  constructor(prefix: Uint8Array) {
+    this.at0 = prefix.length;
+    this.bytes = Buffer.alloc(prefix.length + 8 + 1);
+    this.bytes.set(prefix, 0);
   }
   at(index: number, final: boolean): Uint8Array {
-    this.bytes.writeBigUInt64BE(BigInt(index), AAD_PREFIX.length + 16);
+    this.bytes.writeBigUInt64BE(BigInt(index), this.at0);
     this.bytes[this.bytes.length - 1] = final ? 1 : 0;
     return this.bytes;
   }
+}
+
+/** What a reader knows of a file before opening its blob: its name (for messages) and the plaintext size its record declares. */
+export interface BlobMeta {
+  name: string;
+  size: number;
 }
 
 export interface StreamOptions {
@@ -136,10 +157,15 @@ function fill(read: Read, buf: Uint8Array): number {
  * empty input) flagged final. One chunk of read-ahead tells whether a full chunk is the last.
  */
 export function encryptStream(key: Uint8Array, blobId: Uint8Array, read: Read, write: Write, opts: StreamOptions = {}): { size: number } {
-  const aad = new ChunkAad(blobId);
+  return encryptStreamFramed(key, ownFrame(blobId), read, write, opts);
+}
+
+/** encryptStream with any frame (a shared vault's blob). */
+export function encryptStreamFramed(key: Uint8Array, frame: BlobFrame, read: Read, write: Write, opts: StreamOptions = {}): { size: number } {
+  const aad = new ChunkAad(frame.aadPrefix);
   let cur = Buffer.allocUnsafe(CHUNK_SIZE);
   let next = Buffer.allocUnsafe(CHUNK_SIZE);
-  write(blobHeader(blobId));
+  write(frame.header);
   let curLen = fill(read, cur);
   let size = 0;
   for (let index = 0; ; index++) {
@@ -167,14 +193,14 @@ class ChunkOpener {
   size = 0;
   private readonly aad: ChunkAad;
   constructor(
-    private readonly file: StoredFile,
+    private readonly file: BlobMeta,
     private readonly key: Uint8Array,
-    blobId: Uint8Array,
+    frame: BlobFrame,
   ) {
-    this.aad = new ChunkAad(blobId);
+    this.aad = new ChunkAad(frame.aadPrefix);
   }
-  static checkHeader(file: StoredFile, header: Uint8Array, got: number, blobId: Uint8Array): void {
-    if (got !== HEADER_BYTES || !bytesEqual(header, blobHeader(blobId))) throw tampered(file.name, 'bad header');
+  static checkHeader(file: BlobMeta, header: Uint8Array, got: number, frame: BlobFrame): void {
+    if (got !== frame.header.length || !bytesEqual(header, frame.header)) throw tampered(file.name, 'bad header');
   }
   /** The next chunk's plaintext; `final`: no byte of the blob follows this chunk. */
   open(sealed: Uint8Array, final: boolean): Uint8Array {
@@ -206,27 +232,31 @@ class ChunkOpener {
  */
 export function decryptStream(file: StoredFile, read: Read, write: Write, opts: StreamOptions = {}): void {
   const key = checkStoredFile(file);
-  const blobId = Buffer.from(file.blob, 'hex');
   try {
-    const header = new Uint8Array(HEADER_BYTES);
-    ChunkOpener.checkHeader(file, header, fill(read, header), blobId);
-    const chunks = new ChunkOpener(file, key, blobId);
-    let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
-    let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
-    let curLen = fill(read, cur);
-    for (;;) {
-      const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
-      const final = nextLen === 0;
-      write(chunks.open(cur.subarray(0, curLen), final));
-      opts.onChunk?.(chunks.size);
-      if (final) break;
-      [cur, next] = [next, cur];
-      curLen = nextLen;
-    }
-    chunks.finish();
+    decryptStreamFramed(key, ownFrame(Buffer.from(file.blob, 'hex')), file, read, write, opts);
   } finally {
     wipe(key);
   }
+}
+
+/** decryptStream with any frame and key (a shared vault's blob); the caller wipes the key. */
+export function decryptStreamFramed(key: Uint8Array, frame: BlobFrame, file: BlobMeta, read: Read, write: Write, opts: StreamOptions = {}): void {
+  const header = new Uint8Array(frame.header.length);
+  ChunkOpener.checkHeader(file, header, fill(read, header), frame);
+  const chunks = new ChunkOpener(file, key, frame);
+  let cur = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+  let next = Buffer.allocUnsafe(SEALED_CHUNK_BYTES);
+  let curLen = fill(read, cur);
+  for (;;) {
+    const nextLen = curLen === SEALED_CHUNK_BYTES ? fill(read, next) : 0;
+    const final = nextLen === 0;
+    write(chunks.open(cur.subarray(0, curLen), final));
+    opts.onChunk?.(chunks.size);
+    if (final) break;
+    [cur, next] = [next, cur];
+    curLen = nextLen;
+  }
+  chunks.finish();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -347,11 +377,16 @@ const quietly = <T>(p: Promise<T>): Promise<T> => {
 
 /** encryptStream from one file descriptor into another (written from position 0). */
 export async function encryptFd(key: Uint8Array, blobId: Uint8Array, src: number, out: number, opts: StreamOptions = {}): Promise<{ size: number }> {
+  return encryptFdFramed(key, ownFrame(blobId), src, out, opts);
+}
+
+/** encryptFd with any frame (a shared vault's blob). */
+export async function encryptFdFramed(key: Uint8Array, frame: BlobFrame, src: number, out: number, opts: StreamOptions = {}): Promise<{ size: number }> {
   const writer = fileChain(out);
-  const aad = new ChunkAad(blobId);
+  const aad = new ChunkAad(frame.aadPrefix);
   const plain = [Buffer.allocUnsafe(BATCH_CHUNKS * CHUNK_SIZE), Buffer.allocUnsafe(BATCH_CHUNKS * CHUNK_SIZE)];
   const sealed = [Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES), Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES)];
-  const written: Promise<void>[] = [writer.write([blobHeader(blobId)]), Promise.resolve()];
+  const written: Promise<void>[] = [writer.write([frame.header]), Promise.resolve()];
   let reading: Promise<number> = Promise.resolve(0);
   try {
     let cur = 0;
@@ -395,16 +430,24 @@ export async function encryptFd(key: Uint8Array, blobId: Uint8Array, src: number
  */
 async function decryptFd(file: StoredFile, src: number, writer: Chain | null, opts: StreamOptions = {}): Promise<void> {
   const key = checkStoredFile(file);
-  const blobId = Buffer.from(file.blob, 'hex');
+  try {
+    await decryptFdFramed(key, ownFrame(Buffer.from(file.blob, 'hex')), file, src, writer, opts);
+  } finally {
+    wipe(key);
+  }
+}
+
+/** decryptFd with any frame and key; the caller wipes the key. */
+async function decryptFdFramed(key: Uint8Array, frame: BlobFrame, file: BlobMeta, src: number, writer: Chain | null, opts: StreamOptions = {}): Promise<void> {
   const sealed = [Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES), Buffer.allocUnsafe(BATCH_CHUNKS * SEALED_CHUNK_BYTES)];
   const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   let reading: Promise<number> = Promise.resolve(0);
   try {
-    const header = new Uint8Array(HEADER_BYTES);
-    ChunkOpener.checkHeader(file, header, await readAt(src, header, 0), blobId);
-    const opener = new ChunkOpener(file, key, blobId);
+    const header = new Uint8Array(frame.header.length);
+    ChunkOpener.checkHeader(file, header, await readAt(src, header, 0), frame);
+    const opener = new ChunkOpener(file, key, frame);
     let cur = 0;
-    let inPos = HEADER_BYTES;
+    let inPos = frame.header.length;
     let curLen = await readAt(src, sealed[0], inPos);
     inPos += curLen;
     for (;;) {
@@ -432,7 +475,6 @@ async function decryptFd(file: StoredFile, src: number, writer: Chain | null, op
   } finally {
     await reading.catch(() => 0);
     await writer?.settle();
-    wipe(key);
   }
 }
 
@@ -494,12 +536,41 @@ export async function decryptBlobToFile(dir: string, file: StoredFile, destPath:
   if (existing?.isDirectory()) throw usageError(`${destPath} is a directory`);
   if (existing && !opts.force) throw exists(destPath);
   const src = openBlob(dir, file);
+  try {
+    await decryptToFile(src, file, (s, w, o) => decryptFd(file, s, w, o), destPath, opts, onProgress);
+  } finally {
+    fs.closeSync(src);
+  }
+}
+
+/**
+ * A shared vault's blob (any frame and key) from an open descriptor to `destPath`, as
+ * decryptBlobToFile does: a temp file renamed into place only when every chunk and the size held.
+ */
+export async function decryptFramedToFile(src: number, key: Uint8Array, frame: BlobFrame, file: BlobMeta, destPath: string, opts: { force?: boolean } = {}, onProgress?: Progress): Promise<void> {
+  const existing = fs.statSync(destPath, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw usageError(`${destPath} is a directory`);
+  if (existing && !opts.force) throw exists(destPath);
+  await decryptToFile(src, file, (s, w, o) => decryptFdFramed(key, frame, file, s, w, o), destPath, opts, onProgress);
+}
+
+/** The same from a descriptor, checked whole before the first byte goes to `put` (decryptBlobToStream). */
+export async function decryptFramedToStream(src: number, key: Uint8Array, frame: BlobFrame, file: BlobMeta, put: (bytes: Uint8Array) => Promise<void>): Promise<void> {
+  await decryptFdFramed(key, frame, file, src, null);
+  await decryptFdFramed(key, frame, file, src, new Chain(async (parts) => {
+    for (const p of parts) await put(p);
+  }));
+}
+
+type FdDecrypt = (src: number, writer: Chain | null, opts: StreamOptions) => Promise<void>;
+
+async function decryptToFile(src: number, file: BlobMeta, decrypt: FdDecrypt, destPath: string, opts: { force?: boolean }, onProgress?: Progress): Promise<void> {
   let tmp = '';
   let out: number | undefined;
   let placed = false;
   try {
     ({ fd: out, tmp } = openTemp(destPath));
-    await decryptFd(file, src, fileChain(out), { onChunk: onProgress && ((done) => onProgress(done, file.size)) });
+    await decrypt(src, fileChain(out), { onChunk: onProgress && ((done) => onProgress(done, file.size)) });
     fs.fsyncSync(out);
     fs.closeSync(out);
     out = undefined;
@@ -509,7 +580,6 @@ export async function decryptBlobToFile(dir: string, file: StoredFile, destPath:
   } finally {
     if (out !== undefined) fs.closeSync(out);
     if (!placed && tmp) fs.rmSync(tmp, { force: true });
-    fs.closeSync(src);
   }
 }
 

@@ -3,7 +3,7 @@
 // and test/unit/share-token.test.ts.
 import * as fs from 'node:fs';
 import { expect } from 'vitest';
-import { testServer, type TestServer } from './server.js';
+import { testServer, type Engine, type TestServer } from './server.js';
 import { account, device, tempPaths, FAST, PW } from './sync.js';
 import { ROUTES, routePath, type RouteName } from '../../src/protocol/routes.js';
 import { validate } from '../../src/protocol/validate.js';
@@ -92,8 +92,8 @@ export async function refused(p: Person, fn: (c: ShareClient) => Promise<unknown
 export const entry = (name: string, password: string): EntryPayload => ({ type: 'login', name, fields: { username: 'team', password }, custom: [], tags: [], created: '2026-11-24T12:00:00.000Z', updated: '2026-11-24T12:00:00.000Z' });
 
 /** Owner A shares "Team" with B (writer) and C (reader); both accept; A and B write one entry each. */
-export async function world() {
-  const ts = await testServer();
+export async function world(engine: Engine = 'sqlite') {
+  const ts = await testServer({ engine });
   const [a, b, c] = [await person(ts), await person(ts), await person(ts)];
   await run(a, (x) => x.share('Team', b.email, 'writer', false));
   await run(a, (x) => x.share('Team', c.email, 'reader', false));

@@ -40,11 +40,11 @@ describe('shared vaults hold every entry type', () => {
     }
   });
 
-  it('every type of the registry passes the shared check; files, an unknown field or type are refused (exit 2) before anything is sent', async () => {
+  it("every type of the registry passes the shared check; an own vault's files (with keys), an unknown field or type are refused (exit 2) before anything is sent", async () => {
     for (const type of ENTRY_TYPES) expect(sharedPayloadProblem({ type, name: 'x', fields: { notes: 'n' }, custom: [], tags: [], created: T, updated: T })).toBeNull();
     const { b } = await world();
     const bad: [EntryPayload, RegExp][] = [
-      [{ ...card, files: [{ blob: '0'.repeat(32), key: 'k', name: 'f.pdf', type: 'application/pdf', size: 1 }] }, /shared vaults hold no files/],
+      [{ ...card, files: [{ blob: '0'.repeat(32), key: 'k', name: 'f.pdf', type: 'application/pdf', size: 1 }] }, /a shared vault's files are not an own vault's \(with keys\)/],
       [{ ...card, fields: { ...card.fields, colour: 'red' } }, /not a field of a card/],
       [{ ...card, type: 'spaceship' as never }, /entry\.type: not one of/],
     ];

@@ -327,6 +327,34 @@ const m009sharePins: Migration = {
   },
 };
 
+/**
+ * Files in shared vaults (docs/SHARING.md "Files in shared vaults"): each file's sealed blob, per
+ * shared vault, in chunks (as sync_blobs and sync_blob_chunks hold an own vault's), with the writer
+ * that sent it.
+ */
+const m010shareBlobs: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('share_blobs')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('blob_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('writer_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('chunks', 'integer', (c) => c.notNull())
+      .addColumn('complete', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('share_blobs_pk', ['vault_id', 'blob_id'])
+      .execute();
+    await db.schema
+      .createTable('share_blob_chunks')
+      .addColumn('vault_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('blob_id', 'varchar(32)', (c) => c.notNull())
+      .addColumn('idx', 'integer', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('share_blob_chunks_pk', ['vault_id', 'blob_id', 'idx'])
+      .execute();
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_accounts': m001,
   '002_sso': m002,
@@ -337,6 +365,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '007_compaction': m007compaction,
   '008_share_tokens': m008shareTokens,
   '009_share_pins': m009sharePins,
+  '010_share_blobs': m010shareBlobs,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -246,6 +246,22 @@ export interface ShareLeavesTable {
   body: string;
   created_at: number;
 }
+/** A shared vault's file (migration 010): sealed by a writer (src/share/blobs.ts), stored in chunks; `complete` once the last chunk arrived. */
+export interface ShareBlobsTable {
+  vault_id: string;
+  blob_id: string;
+  /** the account that sent it (only it may send the rest of an incomplete blob) */
+  writer_id: string;
+  chunks: number;
+  complete: number;
+  updated_at: number;
+}
+export interface ShareBlobChunksTable {
+  vault_id: string;
+  blob_id: string;
+  idx: number;
+  body: string; // base64, at most BLOB_CHUNK_BYTES before encoding
+}
 export interface ShareRecordsTable {
   vault_id: string;
   rev: number;
@@ -261,6 +277,8 @@ export interface Database {
   share_records: ShareRecordsTable;
   share_pins: SharePinsTable;
   share_leaves: ShareLeavesTable;
+  share_blobs: ShareBlobsTable;
+  share_blob_chunks: ShareBlobChunksTable;
   service_tokens: ServiceTokensTable;
   sync_blobs: SyncBlobsTable;
   sync_blob_chunks: SyncBlobChunksTable;

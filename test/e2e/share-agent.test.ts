@@ -91,6 +91,9 @@ describe('shared vaults held by the agent (real server, built binaries)', () => 
     // the full program's reads through the agent ask the server nothing either
     expect((await kpm('b1', ['show', 'deploy'], 0, undefined, none)).stdout).toMatch(/bot/);
     expect((await kpm('b1', ['inject'], 0, 'pw={{ kpm://Team/deploy/password }}\n', none)).stdout).toBe('pw=Deploy-Secret-1\n');
+    expect((await kpm('b1', ['history', 'deploy'], 0, undefined, none)).stdout).toMatch(/alice@agent\.example\.org/);
+    expect((await kpm('b1', ['totp', 'deploy'], 3, undefined, none)).stderr).toMatch(/deploy/);
+    await kpm('b1', ['trash'], 0, undefined, none);
     expect(requests()).toBe(before);
   }, 180_000);
 
@@ -141,11 +144,15 @@ describe('shared vaults held by the agent (real server, built binaries)', () => 
       await waitUntil('the background sync ran', async () => (await status()).syncRuns > runs);
       await waitUntil('the background sync failed', async () => (await status()).lastSyncError !== null);
       expect((await status()).lastSyncError?.message).toMatch(/shared vaults: sharing: shared record \d+ of "Team"/);
+      const shown: string[] = [];
       for (const args of [['get', 'tamper-base'], ['get', 'mine'], ['list'], ['read', 'kpm://Team/tamper-base/password']]) {
         const r = await fast(args, 8);
+        shown.push(r.stderr);
         expect(r.stdout, args.join(' ')).toBe('');
         expect(r.stderr, args.join(' ')).toMatch(/^kpm: (kpm:\/\/Team\/tamper-base\/password: )?sharing: shared record \d+ of "Team"/m);
       }
+      expect(shown[0]).toMatch(/^kpm: the background sync failed at .*shared vaults: sharing: shared record/m); // said once
+      expect(shown.slice(1).join('')).not.toMatch(/background sync failed/);
       expect((await kpm('b1', ['show', 'tamper-base'], 8, undefined, none)).stdout).toBe('');
       expect((await kpm('b1', ['status'], 0, undefined, none)).stdout).toMatch(/last background sync failed at .*shared record \d+ of "Team"/);
       expect((await fast(['get', 'tamper-base'], 0, { KPM_OFFLINE: '1' })).stdout).toBe('Tamper-Base-1\n');

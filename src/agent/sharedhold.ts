@@ -35,6 +35,8 @@ export class SharedHold {
   /** a sync found the server misbehaving (exit 8): kept until a sync succeeds */
   private failure: KpmError | undefined;
   private closed = false;
+  /** this agent asked the server whether anything is shared with a device that had no share.kpms */
+  private discovered = false;
 
   constructor(private readonly session: Session) {}
 
@@ -120,14 +122,16 @@ export class SharedHold {
 
   /**
    * Syncs the shared vaults with the server, verified as every member read is; saved to share.kpms
-   * and held. `discover`: also on a device without share.kpms (`kpm sync`: the server is asked whether
-   * anything was shared with this account). Null when there is nothing shared here. A server that
+   * and held. `discover`: also on a device without share.kpms (`kpm sync`, `kpm unlock`: the server is
+   * asked whether anything was shared with this account, once per agent). Null when there is nothing shared here. A server that
    * cannot be reached is exit 6 (the held state stays); one that fails a check is exit 8, kept.
    */
   async sync(discover: boolean): Promise<SharedSyncResult | null> {
     if (this.closed) return null;
     const existed = this.present;
-    if (!existed && !discover) return null;
+    // a device without share.kpms asks once per unlock (then the entry commands' not-found asks: src/cli/shared.ts withDiscovery)
+    if (!existed && (!discover || this.discovered)) return null;
+    if (!existed) this.discovered = true;
     const c = await this.client();
     if (!c) return null;
     try {

@@ -61,7 +61,8 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
       await done(); // nothing shared with this account: no share.kpms (the entry commands stay on the fast path)
       return null;
     }
-    client.save();
+    // a read of the verified copy changes nothing worth writing (and the agent reloads share.kpms when it changes)
+    if (!r.offline) client.save();
     if (r.offline && o.refresh) warn('shared vaults: the server could not be reached; using the copy verified at the last sync');
     for (const n of client.notes.splice(0)) warn(n);
     return { client, vaults: r.vaults, offline: r.offline, done };

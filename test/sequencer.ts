@@ -32,6 +32,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/concurrency.test.ts': 46,
   'test/e2e/share.test.ts': 46,
   'test/e2e/share-pins.test.ts': 38, // new: its time alone (2026-12-01, load 3)
+  'test/e2e/share-agent.test.ts': 27, // new: its time alone (2026-12-02, load 3-4)
   'test/e2e/share-pg.test.ts': 45,
   'test/unit/vault-processes.test.ts': 43,
   'test/e2e/types-vaults.test.ts': 39,

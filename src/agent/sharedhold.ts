@@ -38,7 +38,14 @@ export class SharedHold {
   /** this agent asked the server whether anything is shared with a device that had no share.kpms */
   private discovered = false;
 
-  constructor(private readonly session: Session) {}
+  /**
+   * `session`: the unlocked session (its paths and account key); `connect`: a share client of this
+   * account (null: not signed in), by default over the signed-in session (tests give their own).
+   */
+  constructor(
+    private readonly session: Pick<Session, 'paths' | 'profile'>,
+    private readonly connect: () => Promise<{ client: ShareClient; close: () => Promise<void> } | null> = () => this.client(),
+  ) {}
 
   private fileStamp(): string {
     try {
@@ -79,7 +86,7 @@ export class SharedHold {
 
   private async load(st: string): Promise<void> {
     if (st === '') return this.replace(null, '');
-    const c = await this.client();
+    const c = await this.connect();
     if (!c) return this.replace(null, st);
     try {
       const r = await c.client.usable({ online: false });
@@ -132,7 +139,7 @@ export class SharedHold {
     // a device without share.kpms asks once per unlock (then the entry commands' not-found asks: src/cli/shared.ts withDiscovery)
     if (!existed && (!discover || this.discovered)) return null;
     if (!existed) this.discovered = true;
-    const c = await this.client();
+    const c = await this.connect();
     if (!c) return null;
     try {
       let r: Awaited<ReturnType<ShareClient['usable']>>;

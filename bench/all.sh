@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark once (get, read, write, lists, kdf, scale, docs, audit, growth, sync, ssh: those whose
+# Runs every benchmark once (get, read, write, lists, kdf, scale, docs, audit, growth, sync, share, ssh: those whose
 # script exists), then prints one summary table of every ratio and value they report (each script's
 # `ratio`, `value` and `summary` lines, token reads and writes included) against its target, with
 # the load average at the start and the end (figures drift with load; ratios less). get+kdf+scale take about 5 minutes
@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib/common.sh"
 # Install everything up front, with a single apt-get update.
 ensure_core
 benches=()
-for b in ${BENCH_ONLY:-get read write lists kdf scale docs audit growth sync ssh}; do
+for b in ${BENCH_ONLY:-get read write lists kdf scale docs audit growth sync share ssh}; do
   [ -f "$BENCH_DIR/$b.sh" ] && benches+=("$b")
 done
 [ "${#benches[@]}" -gt 0 ] || die "no benchmark selected"

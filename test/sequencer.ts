@@ -35,6 +35,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/share-move.test.ts': 50, // new: its time alone (2026-12-02, load 14)
   'test/e2e/share-files.test.ts': 39, // new: its time alone (2026-12-02, load about 3)
   'test/unit/share-files.test.ts': 23, // new: its time alone (2026-12-02, load about 3)
+  'test/e2e/share-agent.test.ts': 27, // new: its time alone (2026-12-02, load 3-4)
   'test/e2e/share-pg.test.ts': 45,
   'test/unit/vault-processes.test.ts': 43,
   'test/e2e/types-vaults.test.ts': 39,

@@ -8,6 +8,7 @@ import type { EntryView, ListFilter, VaultInfo } from '../vault/session.js';
 import type { SyncReport } from '../sync/engine.js';
 import type { SshIdentity } from '../ssh/keyring.js';
 import type { WriteFlags, WriteOutcome } from './entrywrite.js';
+import type { SharedSyncRow } from '../share/view.js';
 
 export interface VaultApi {
   readonly viaAgent: boolean;
@@ -40,8 +41,17 @@ export interface VaultApi {
   purgeTrash(query?: string, vault?: string): Promise<{ purged: EntrySummary[]; dropped: number }>;
   /** drops every version of an entry but the current one, for good */
   purgeHistory(query: string, vault?: string): Promise<{ entry: EntryView; dropped: number }>;
-  /** syncs with the signed-in account now */
-  sync(): Promise<SyncReport>;
+  /**
+   * syncs with the signed-in account now; through the agent also the shared vaults it holds
+   * (`shared`: a row per shared vault, when this device has any; `sharedNotes`: lines for the user)
+   */
+  sync(): Promise<SyncReport & { shared?: SharedSyncRow[]; sharedNotes?: string[] }>;
+  /**
+   * whether the agent holds this device's shared vaults and syncs them itself (src/agent/sharedhold.ts):
+   * the full program then reads their verified copy without asking the server; a sync of the agent that
+   * found the server misbehaving is thrown (exit 8) unless offline. An in-process session: false.
+   */
+  sharedHeld(): Promise<boolean>;
   /** seals a vault's key and name for a new service token under its wrap key (base64); src/sync/tokenvault.ts */
   tokenKey(vault: string, tokenId: string, wrapKey: string): Promise<{ vaultId: string; vaultName: string; wrappedKey: string }>;
   /** the key of the audit's strength cache (base64), derived from the account key; src/audit/cache.ts */
@@ -155,6 +165,12 @@ export interface AgentControl {
   setIdleTimeout(seconds: number): Promise<{ idleSeconds: number }>;
   /** one field of an entry (undefined field: the type's primary field) */
   getField(query: string, vault: string | undefined, field: string | undefined): Promise<FieldResult>;
+  /** the same over the own vaults and the shared vaults the agent holds (`kpm get`, `read`, `run` on the hot path; docs/SHARING.md) */
+  getFieldAll(query: string, vault: string | undefined, field: string | undefined): Promise<FieldResult>;
+  /** `kpm list` output over the own and the held shared vaults (the hot path) */
+  listTextAll(filter: ListFilter, json: boolean): Promise<string>;
+  /** summaries of the own and the held shared vaults' entries (shell completion) */
+  listAll(filter: ListFilter): Promise<EntrySummary[]>;
   /** `kpm add NAME …` on the hot path (src/agent/entrywrite.ts): a login from plain flags, the strength check in the agent */
   addEntry(name: string, flags: WriteFlags): Promise<WriteOutcome>;
   /** `kpm edit NAME …` on the hot path */
@@ -215,6 +231,7 @@ export const METHOD_TABLE: Table<ApiMethod> = {
   purgeTrash: { params: [opt(name), opt(name)], write: true },
   purgeHistory: { params: [name, opt(name)], write: true },
   sync: { params: [], write: false },
+  sharedHeld: { params: [], write: false },
   tokenKey: { params: [name, name, str(256)], write: false },
   auditCacheKey: { params: [], write: false },
   shareSecrets: { params: [], write: false },
@@ -228,6 +245,9 @@ export const CONTROL_TABLE: Table<ControlMethod> = {
   lock: { params: [], write: false },
   setIdleTimeout: { params: [uint(10080 * 60)], write: false }, // at most a week
   getField: { params: [name, opt(name), opt(name)], write: false },
+  getFieldAll: { params: [name, opt(name), opt(name)], write: false },
+  listTextAll: { params: [filter, bool], write: false },
+  listAll: { params: [filter], write: false },
   addEntry: { params: [str(MAX_NAME_LENGTH * 2), writeFlags], write: true },
   editEntry: { params: [name, writeFlags], write: true },
   sshIdentities: { params: [], write: false },

@@ -58,6 +58,8 @@ export function sessionApi(s: Session, viaAgent = false, offline = process.env.K
     purgeTrash: (q, vault) => s.purgeTrash(q, vault),
     purgeHistory: (q, vault) => s.purgeHistory(q, vault),
     sync: async () => (await import('../sync/run.js')).syncNow(s),
+    // the agent holds the shared vaults itself (src/agent/server.ts); in-process, the full program reads them
+    sharedHeld: async () => false,
     tokenKey: async (vault, tokenId, wrapKey) => (await import('../sync/tokenvault.js')).sealVaultForToken(s, vault, tokenId, wrapKey),
     auditCacheKey: async () => {
       const k = (await import('../audit/cache.js')).auditCacheKey(s.profile.accountKey);

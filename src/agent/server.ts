@@ -17,6 +17,12 @@ import { addFromFlags, editFromFlags, type EntryWriter } from './entrywrite.js';
 import { sessionApi } from './local.js';
 import { AGENT_PROTOCOL, agentPathsIn, MAX_SOCKET_PATH, socketFitsInRun, tokenFileText, type AgentPaths, type AgentRequest, type AgentResponse } from './socket.js';
 import { SyncScheduler } from './syncsched.js';
+import { SharedHold } from './sharedhold.js';
+import { findShared, isSharedVault, localLookup, pickOne, sharedSummaries, sharedView } from '../share/view.js';
+import type { ListFilter } from '../vault/session.js';
+import type { EntrySummary } from '../vault/entry.js';
+import type { OpenedVault } from '../share/client.js';
+import { collator, renderList } from '../vault/listing.js';
 import { decodeHandover } from './handover.js';
 import { dropSshKeys, pruneSshKeys, sshIdentities, sshSign } from '../ssh/agentmethods.js';
 import { DirectSsh } from '../ssh/direct.js';
@@ -148,12 +154,17 @@ function createFiles(paths: KpmPaths, onRefuse: () => void): AgentFiles {
   };
 }
 
-/** The automatic sync shortly after changes, never of a change made offline (src/agent/syncsched.ts). */
-function autoSyncScheduler(paths: KpmPaths, session: Session): SyncScheduler {
+/**
+ * The automatic sync shortly after changes, never of a change made offline (src/agent/syncsched.ts):
+ * the own vaults, then the shared vaults the agent holds (src/agent/sharedhold.ts).
+ */
+function autoSyncScheduler(paths: KpmPaths, session: Session, shared: SharedHold): SyncScheduler {
   return new SyncScheduler(async () => {
     const { autoSyncOutcome, autoSyncWanted } = await import('../sync/auto.js');
     if (!(await autoSyncWanted(paths))) return undefined;
-    return autoSyncOutcome(session);
+    const own = await autoSyncOutcome(session);
+    const theirs = await shared.syncOutcome();
+    return own.failed ? own : theirs.failed ? { ...own, failed: theirs.failed } : own;
   }, undefined, syncDelayMs());
 }
 
@@ -237,6 +248,8 @@ const failure = (e: unknown): AgentResponse =>
 
 interface Dispatch {
   session: Session;
+  /** the shared vaults, verified (src/agent/sharedhold.ts) */
+  shared: SharedHold;
   syncs: SyncScheduler;
   idle: IdleTimers;
   /** the SSH sockets this agent serves itself (src/ssh/direct.ts) */
@@ -245,8 +258,8 @@ interface Dispatch {
   stopSoon: () => void;
 }
 
-/** The agent's own methods (AgentControl); `offline`: the request's command runs offline. */
-function controlMethods(d: Dispatch, offline: boolean): AgentControl {
+/** The agent's own methods (AgentControl), and the vault methods that reach the shared vaults it holds; `offline`: the request's command runs offline. */
+function controlMethods(d: Dispatch, offline: boolean): AgentControl & Pick<MethodFns, 'sharedHeld' | 'sync'> {
   const { session, syncs, idle } = d;
   return {
     status: async () => ({ pid: process.pid, protocol: AGENT_PROTOCOL, idleSeconds: idle.idleSeconds, entries: session.entryCount(), syncHeld: syncs.isHeld, syncPending: syncs.isPending, syncRuns: syncs.runs, lastSyncError: syncs.error ?? null, sshSockets: d.direct.sockets }),
@@ -266,6 +279,30 @@ function controlMethods(d: Dispatch, offline: boolean): AgentControl {
       return true;
     },
     getField: async (query, vault, field) => fieldOf(session.get(query, vault), field),
+    // the own vaults and the shared vaults held here, with the full program's rules (src/cli/shared.ts)
+    getFieldAll: async (query, vault, field) => {
+      const s = await sharedFor(d, vault, offline);
+      const own = () => fieldOf(session.get(query, vault), field);
+      if (!s) return own();
+      const loc = await localLookup(own);
+      const p = pickOne(query, { ...loc, label: loc.hit && `${loc.hit.vault}/${loc.hit.name}` }, findShared(s, query, vault));
+      return 'local' in p ? p.local : fieldOf(sharedView(p.shared.v, p.shared.id), field);
+    },
+    listTextAll: async (filter, json) => {
+      const s = await sharedFor(d, filter.vault, offline);
+      if (!s) return session.listText(filter, json);
+      return renderList(listAll(d, s, filter), json);
+    },
+    listAll: async (filter) => {
+      const s = await sharedFor(d, filter.vault, offline);
+      return s ? listAll(d, s, filter) : session.list(filter);
+    },
+    sharedHeld: async () => (await d.shared.current(offline)) !== null,
+    sync: async () => {
+      const r = await (await import('../sync/run.js')).syncNow(session);
+      const s = await d.shared.sync(true);
+      return s ? { ...r, shared: s.rows, sharedNotes: s.notes } : r;
+    },
     addEntry: async (name, flags) => addFromFlags(entryWriter(d), name, flags),
     editEntry: async (query, flags) => editFromFlags(entryWriter(d), query, flags),
     // SSH keys for `kpm ssh-agent` (src/ssh/agentmethods.ts); signing counts as use
@@ -280,6 +317,20 @@ function controlMethods(d: Dispatch, offline: boolean): AgentControl {
       return { sockets: d.direct.sockets };
     },
   };
+}
+
+/** The held shared vaults for a lookup, unless `vault` names a vault of one's own (which wins over a shared one of that name). */
+async function sharedFor(d: Dispatch, vault: string | undefined, offline: boolean): Promise<{ vaults: OpenedVault[] } | null> {
+  const vaults = await d.shared.current(offline);
+  if (!vaults) return null;
+  if (vault !== undefined && (await import('../sync/remotevaults.js')).listWithRemote(d.session).some((x) => x.name === vault)) return null;
+  return { vaults };
+}
+
+/** The own and the shared entries matching a filter, sorted as `kpm list` shows them. */
+function listAll(d: Dispatch, s: { vaults: OpenedVault[] }, filter: ListFilter): EntrySummary[] {
+  const own = filter.vault !== undefined && isSharedVault(s, filter.vault) ? [] : d.session.list(filter);
+  return [...own, ...sharedSummaries(s, filter)].sort((x, y) => collator.compare(x.vault, y.vault) || collator.compare(x.name, y.name));
 }
 
 /** The vault and the settings as the hot-path writes need them (the settings are read for each request). */
@@ -377,6 +428,7 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
     if (stopped) return;
     stopped = true;
     dropSshKeys(session);
+    shared.close(); // the shared vaults' keys and entries go with the rest
     session.close();
     files.remove();
     server.close();
@@ -385,13 +437,14 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
       process.exit(code);
     });
   };
-  const syncs = autoSyncScheduler(paths, session);
+  const shared = new SharedHold(session);
+  const syncs = autoSyncScheduler(paths, session, shared);
   const idle = new IdleTimers(idleSeconds, session, syncs, () => stop(EXIT.ok));
   idle.armDataVaults();
   stopOnSignals(stop);
   const stopSoon = () => setImmediate(() => stop(EXIT.ok));
   const direct = new DirectSsh(() => existingSshDir(paths), { session, live: () => !stopped, touch: () => idle.touch(), lock: stopSoon });
-  const d: Dispatch = { session, syncs, idle, direct, stopSoon };
+  const d: Dispatch = { session, shared, syncs, idle, direct, stopSoon };
   setTimeout(() => void preload().catch(() => undefined), 100).unref(); // after the first request, which is often right away
   // Background work (src/vault/summaryindex.ts): read the summary index, load the log, decrypt the
   // summaries the index did not have, in small slices, then write the index of the current commit,
@@ -463,6 +516,8 @@ export async function runAgent(paths: KpmPaths): Promise<void> {
         } catch {
           /* the command that lists reports it */
         }
+        // the shared vaults' verified copy (share.kpms), loaded once; a failure is the next command's to report
+        void shared.current(true).catch(() => undefined);
         startWarm();
       });
     },

@@ -1,6 +1,7 @@
 // The hot paths: `kpm get NAME [--field F] [--vault V] [--raw]`, `kpm read REF`, `kpm list [--search T]
 // [--type T] [--vault V] [--json]`, `kpm run [--env-file F]… [--no-masking] -- CMD…` and `kpm sync`
-// while the agent is unlocked. They load no
+// while the agent is unlocked, over the own vaults and the shared vaults the agent holds
+// (src/agent/sharedhold.ts). They load no
 // command-line framework, only the small agent client. Anything else, or no agent, goes to the full
 // program; an error the agent reports is reported here, once, as the full program would.
 import { existsSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { resolvePaths } from '../core/paths.js';
 import { EXIT, KpmError } from '../core/errors.js';
 import type { ListFilter } from '../vault/session.js';
 import { isEntryType } from '../vault/entry.js';
-import { describeSyncReport } from '../sync/report.js';
+import { describeSharedRows, describeSyncReport } from '../sync/report.js';
 import { parseRef, type SecretRef } from './refs.js';
 import { fastWrite } from './fastwrite.js';
 import { locateAgent } from '../agent/socket.js';
@@ -74,10 +75,10 @@ async function fastRun(rest: string[]): Promise<number | undefined> {
   return exitWith(await runChild(command[0], command.slice(1), env, values, masking));
 }
 
-/** `kpm __complete entries [PREFIX]`: entry names for shell completion, only from an unlocked agent; silent otherwise. */
+/** `kpm __complete entries [PREFIX]`: entry names (own and shared vaults) for shell completion, only from an unlocked agent; silent otherwise. */
 async function completeEntries(prefix: string): Promise<number> {
   try {
-    const entries = await agentCall(resolvePaths(), 'list', [{}], { quiet: true });
+    const entries = await agentCall(resolvePaths(), 'listAll', [{}], { quiet: true });
     const p = prefix.toLowerCase();
     const names = new Set(entries.map((e) => e.name).filter((n) => n.toLowerCase().startsWith(p)));
     if (names.size) process.stdout.write([...names].join('\n') + '\n');
@@ -89,8 +90,7 @@ async function completeEntries(prefix: string): Promise<number> {
 
 export async function fastPath(argv: string[]): Promise<number | undefined> {
   const [cmd, ...rest] = argv;
-  // with shared vaults on this device, the full program adds their names (src/cli/commands/completion.ts)
-  if (cmd === '__complete') return rest[0] === 'entries' ? (hasShared() ? undefined : completeEntries(rest[1] ?? '')) : 0;
+  if (cmd === '__complete') return rest[0] === 'entries' ? completeEntries(rest[1] ?? '') : 0;
   if (process.env.KPM_MASTER_PASSWORD || process.env.KPM_TOKEN) return undefined;
   try {
     return await fastCommand(cmd, rest);
@@ -99,17 +99,18 @@ export async function fastPath(argv: string[]): Promise<number | undefined> {
   }
 }
 
-// With shared vaults on this device (share.kpms, src/share/state.ts), the commands that may reach
-// them go to the full program, which reads them with the share client (src/cli/shared.ts).
-const SHARED_COMMANDS = new Set(['get', 'read', 'run', 'list', 'ls', 'edit', 'rm', 'remove', 'restore', 'sync']);
+// With shared vaults on this device (share.kpms, src/share/state.ts), the writes that may reach them
+// go to the full program, which writes them with the share client (src/cli/shared.ts); the reads
+// are the agent's (getFieldAll, listTextAll).
+const SHARED_WRITES = new Set(['edit', 'rm', 'remove', 'restore']);
 const hasShared = () => existsSync(join(resolvePaths().data, 'share.kpms'));
-/** An entry the agent does not have may be in a shared vault this device has not seen yet: the full program asks the server (src/cli/shared.ts withDiscovery). */
-const mayDiscover = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.notFound && process.env.KPM_OFFLINE !== '1' && existsSync(join(resolvePaths().data, 'session.json'));
+/** An entry the agent does not have may be in a shared vault this device has not seen yet (no share.kpms): the full program asks the server (src/cli/shared.ts withDiscovery). */
+const mayDiscover = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.notFound && process.env.KPM_OFFLINE !== '1' && existsSync(join(resolvePaths().data, 'session.json')) && !hasShared();
 
-/** The agent's getField, or undefined when it found nothing and the full program should look further. */
-async function getFieldOrDiscover(params: ParamsOf<'getField'>): Promise<ResultOf<'getField'> | undefined> {
+/** The agent's getFieldAll, or undefined when it found nothing and the full program should look further. */
+async function getFieldOrDiscover(params: ParamsOf<'getFieldAll'>): Promise<ResultOf<'getFieldAll'> | undefined> {
   try {
-    return await call('getField', params);
+    return await call('getFieldAll', params);
   } catch (e) {
     if (mayDiscover(e)) return undefined;
     throw e;
@@ -117,7 +118,7 @@ async function getFieldOrDiscover(params: ParamsOf<'getField'>): Promise<ResultO
 }
 
 /**
- * One reference's value through the agent's getField (`kpm read`, `kpm run`); undefined when the
+ * One reference's value through the agent's getFieldAll (`kpm read`, `kpm run`); undefined when the
  * full program should answer (no agent, or a name the agent does not have that may be in a shared
  * vault this device has not seen yet). Errors name the reference.
  */
@@ -135,7 +136,7 @@ async function refValue(ref: SecretRef): Promise<string | undefined> {
 }
 
 async function fastCommand(cmd: string | undefined, rest: string[]): Promise<number | undefined> {
-  if (cmd && (SHARED_COMMANDS.has(cmd) || (cmd === 'add' && rest.some((x) => x === '--vault' || x.startsWith('--vault=')))) && hasShared()) return undefined;
+  if (cmd && (SHARED_WRITES.has(cmd) || (cmd === 'add' && rest.some((x) => x === '--vault' || x.startsWith('--vault=')))) && hasShared()) return undefined;
   if (cmd === 'get') {
     const p = parseFlags(rest, ['--field', '--vault'], ['--raw']);
     if (!p || p.args.length !== 1) return undefined;
@@ -167,7 +168,7 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     const type = (p.flags['--type'] ?? p.flags['-t']) as string | undefined;
     if (type && !isEntryType(type)) return undefined;
     const filter = { search: p.flags['--search'] ?? p.flags['-s'], vault: p.flags['--vault'], type };
-    const text = await call('listText', [filter as ListFilter, p.flags['--json'] === true]);
+    const text = await call('listTextAll', [filter as ListFilter, p.flags['--json'] === true]);
     if (text === undefined || text === '') return undefined; // "No entries." comes from the full program
     process.stdout.write(text);
     return 0;
@@ -178,7 +179,8 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     // a failed sync is reported here (running it again through the full program would not help)
     const r = await call('sync', []);
     if (!r) return undefined;
-    for (const l of describeSyncReport(r)) process.stderr.write(l + '\n');
+    for (const n of r.sharedNotes ?? []) process.stderr.write(`warning: ${n}\n`);
+    for (const l of [...describeSyncReport(r), ...describeSharedRows(r.shared ?? [])]) process.stderr.write(l + '\n');
     return 0;
   }
   return undefined;

@@ -9,8 +9,9 @@ import { EXIT, isKind, KpmError, notFound, usageError } from '../core/errors.js'
 import type { KpmPaths } from '../core/paths.js';
 import type { VaultApi } from '../agent/api.js';
 import type { EntryPayload, EntrySummary } from '../vault/entry.js';
-import type { EntryView, ListFilter } from '../vault/session.js';
-import { matchesFilter, summaryOf } from '../vault/records.js';
+import type { EntryView } from '../vault/session.js';
+import { summaryOf } from '../vault/records.js';
+import { findShared, isSharedVault, live, localLookup, norm, pickOne, sharedView } from '../share/view.js';
 import type { ShareClient, OpenedVault, SharedVersion } from '../share/client.js';
 import type { AgentShare } from '../share/identity.js';
 import { shareStateFile } from '../share/state.js';
@@ -60,7 +61,8 @@ export async function openShared(paths: KpmPaths, api: VaultApi, o: { refresh: b
       await done(); // nothing shared with this account: no share.kpms (the entry commands stay on the fast path)
       return null;
     }
-    client.save();
+    // a read of the verified copy changes nothing worth writing (and the agent reloads share.kpms when it changes)
+    if (!r.offline) client.save();
     if (r.offline && o.refresh) warn('shared vaults: the server could not be reached; using the copy verified at the last sync');
     for (const n of client.notes.splice(0)) warn(n);
     return { client, vaults: r.vaults, offline: r.offline, done };
@@ -112,9 +114,14 @@ export async function withDiscovery<T>(paths: KpmPaths, api: VaultApi, shared: S
   }
 }
 
-/** The shared vaults for a command (null: this device has none); `write`: always from the server. */
+/**
+ * The shared vaults for a command (null: this device has none); `write`: always from the server.
+ * A read through an agent that holds them (src/agent/sharedhold.ts) takes the verified copy the agent
+ * keeps in sync, without asking the server; a misbehaving server the agent's sync found is exit 8.
+ */
 export async function sharedFor(paths: KpmPaths, a: VaultApi, write = false): Promise<Shared | null> {
   if (!hasShared(paths)) return null;
+  if (!write && (await a.sharedHeld())) return openShared(paths, a, { refresh: false });
   return openShared(paths, a, { refresh: write || (await readRefresh(paths)) });
 }
 
@@ -163,64 +170,7 @@ export async function readRefresh(paths: KpmPaths): Promise<boolean> {
   return autoSyncWanted(paths);
 }
 
-/** A shared entry as the entry commands see it (a copy: changing it changes nothing cached). */
-export function sharedView(v: OpenedVault, id: string): EntryView {
-  const e = v.entries.get(id)!;
-  return { id, vault: v.name, version: e.rev, payload: structuredClone(e.entry) };
-}
-
-const live = (v: OpenedVault) => [...v.entries].filter(([, e]) => !e.deleted);
-const norm = (s: string) => s.normalize('NFC').trim().toLowerCase();
-
-/** The shared entries matching a list filter, as summaries (no secret field). */
-export function sharedSummaries(s: Shared, filter: ListFilter): EntrySummary[] {
-  const out: EntrySummary[] = [];
-  for (const v of s.vaults) {
-    if (filter.vault !== undefined && v.name !== filter.vault) continue;
-    for (const [id, e] of live(v)) {
-      const x = summaryOf(id, v.name, e.entry);
-      if (matchesFilter(x, filter)) out.push(x);
-    }
-  }
-  return out;
-}
-
-/** Entries of the shared vaults (only `vault` when given) named `query` (case-insensitive), else with an id starting with it. */
-export function findShared(s: Shared, query: string, vault?: string): { v: OpenedVault; id: string }[] {
-  const vaults = s.vaults.filter((v) => vault === undefined || v.name === vault);
-  const q = norm(query);
-  let hits = vaults.flatMap((v) => live(v).filter(([, e]) => norm(e.entry.name) === q).map(([id]) => ({ v, id })));
-  if (hits.length === 0 && /^[0-9a-f]{8,32}$/i.test(query)) hits = vaults.flatMap((v) => live(v).filter(([id]) => id.startsWith(query.toLowerCase())).map(([id]) => ({ v, id })));
-  return hits;
-}
-
-export const isSharedVault = (s: Shared | null, name: string | undefined): boolean => !!s && name !== undefined && s.vaults.some((v) => v.name === name);
-
-/**
- * One entry by name among the own vaults (`local`: the agent's or session's answer, or its not-found)
- * and the shared vaults: several matches are the usual ambiguity error (exit 2), none the own vaults'
- * not-found (exit 3).
- */
-export function pickOne<T>(query: string, local: { hit?: T; label?: string; error?: unknown }, shared: { v: OpenedVault; id: string }[]): { local: T } | { shared: { v: OpenedVault; id: string } } {
-  const n = (local.hit !== undefined ? 1 : 0) + shared.length;
-  if (n > 1) {
-    const names = [...(local.hit !== undefined ? [local.label!] : []), ...shared.map((h) => `${h.v.name}/${h.v.entries.get(h.id)!.entry.name} (${h.id.slice(0, 8)}, shared)`)];
-    throw usageError(`"${query}" matches ${n} entries: ${names.join(', ')}`, 'name the vault with --vault, or use an id');
-  }
-  if (local.hit !== undefined) return { local: local.hit };
-  if (shared.length === 1) return { shared: shared[0] };
-  throw local.error ?? notFound(`no entry named "${query}"`, 'see `kpm list`');
-}
-
-/** The own vaults' answer to a lookup: a hit, or (exit 3) nothing there; any other error is thrown. */
-export async function localLookup<T>(fn: () => Promise<T>): Promise<{ hit?: T; error?: unknown }> {
-  try {
-    return { hit: await fn() };
-  } catch (e) {
-    if (e instanceof KpmError && e.exitCode === EXIT.notFound) return { error: e };
-    throw e;
-  }
-}
+export { sharedView, sharedSummaries, findShared, isSharedVault, pickOne, localLookup } from '../share/view.js';
 
 /**
  * A payload as a shared vault's entry: every type and field an own vault's entry has (checked with

@@ -107,6 +107,7 @@ export async function tokenApi(): Promise<VaultApi> {
     removeVault: refuse('removing vaults'),
     rotateVaultKey: refuse('rotating vault keys'),
     sync: refuse('sync'),
+    sharedHeld: async () => false,
     tokenKey: refuse('creating service tokens'),
     auditCacheKey: refuse('the audit cache'),
     shareSecrets: refuse('shared vaults'),

@@ -22,3 +22,8 @@ export function conflictText(c: { name: string; kept: 'local' | 'remote' | 'merg
   if (c.kept === 'merged') return `"${c.name}" was changed on two devices in different fields: both changes are kept (earlier versions in \`kpm history "${c.name}"\`)`;
   return `"${c.name}" was changed on two devices: the ${c.kept === 'local' ? 'change made here' : "other device's change"} (the later one) wins; the other is in \`kpm history "${c.name}"\``;
 }
+
+/** What `kpm sync` says of each shared vault it pulled and verified (docs/SHARING.md). */
+export function describeSharedRows(rows: { name: string; owner: string; role: string | undefined; entries: number; revision: number; epoch: number }[]): string[] {
+  return rows.map((x) => `shared vault "${x.name}" (${x.owner}, ${x.role}): ${x.entries} entr${x.entries === 1 ? 'y' : 'ies'}, revision ${x.revision}, membership epoch ${x.epoch}, verified`);
+}

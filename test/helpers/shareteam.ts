@@ -2,7 +2,9 @@
 // registered through the server's API, each on a device of its own (alice's a copy of the fixture
 // home, the others their own `kpm init`), signed in; alice's second device `a2` on request.
 import SQLite from 'better-sqlite3';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startProxy, type Proxy } from './proxy.js';
 import { initHome, kpm as runKpm, makeHome, MASTER, type RunResult } from './kpm.js';
 import { registerAccount, startServer, type RunningServer } from './server.js';
 import { resolvePaths } from '../../src/core/paths.js';
@@ -26,6 +28,17 @@ export function shareTeam(domain: string) {
       }),
     /** the server's SQLite database (close it after use) */
     db: () => new SQLite(join(t.srv.dataDir, 'kpm-server.sqlite')),
+    /**
+     * Device `dev` talks to the server through a proxy from now on (its signed-in session names the
+     * proxy's URL), so a test can count the requests the device makes (`seen`).
+     */
+    async viaProxy(dev: string): Promise<Proxy> {
+      const proxy = await startProxy(t.srv.url);
+      const file = join(resolvePaths({ KPM_HOME: t.homes[dev] }).data, 'session.json');
+      const session = JSON.parse(readFileSync(file, 'utf8'));
+      writeFileSync(file, JSON.stringify({ ...session, server: proxy.url }, null, 2) + '\n');
+      return proxy;
+    },
     /** The account's share client in this process (what a modified kpm could do with the account's own keys). */
     async inProcess(dev: string, who: string) {
       const paths = resolvePaths({ KPM_HOME: t.homes[dev] });

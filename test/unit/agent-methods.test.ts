@@ -53,7 +53,7 @@ describe('#18: the agent protocol version', () => {
     const text = JSON.stringify(Object.keys(table).sort().map((m) => [m, table[m as keyof typeof table]]));
     const fingerprint = createHash('sha256').update(text).digest('hex').slice(0, 16);
     // when this fails: bump AGENT_PROTOCOL in src/agent/socket.ts and record the new pair here
-    expect({ protocol: AGENT_PROTOCOL, fingerprint }).toEqual({ protocol: 6, fingerprint: '690ff5ad2ec56380' }); // 6: shareSign also signs the account's pin state and leave statements (src/share/pins.ts)
+    expect({ protocol: AGENT_PROTOCOL, fingerprint }).toEqual({ protocol: 7, fingerprint: '1012bd7690369fab' }); // 7: the agent holds the shared vaults (getFieldAll, listTextAll, listAll, sharedHeld; src/agent/sharedhold.ts)
   });
 
   it('the token file names the protocol; a bare token (an agent from before versioning) is protocol 1', () => {

@@ -1,8 +1,7 @@
 // kpm completion bash|zsh|fish: completion scripts generated from the command tree itself.
 // Entry names come from `kpm __complete entries PREFIX` (src/cli/fastpath.ts), which answers only
-// from an unlocked agent: it never prompts, never starts an agent and prints nothing otherwise. On
-// a device with shared vaults (share.kpms) the full program answers it (below): the agent's names
-// and those of the shared vaults' verified copy on this device (no network while typing).
+// from an unlocked agent: it never prompts, never starts an agent and prints nothing otherwise; the
+// names of shared entries come from the shared vaults the agent holds (no network while typing).
 import type { Command } from 'commander';
 import { usageError } from '../../core/errors.js';
 import { commandSpecs } from '../completion/model.js';
@@ -35,20 +34,12 @@ Examples:
       if (what !== 'entries' || (process.env.KPM_TOKEN ?? '') !== '') return;
       try {
         const { paths } = ctx();
-        const { agentApi, agentStatus } = await import('../../agent/client.js');
+        const { agentApi, agentCall, agentStatus } = await import('../../agent/client.js');
         if (!(await agentStatus(paths))) return; // locked: no names, no prompt
         const a = agentApi(paths);
         try {
-          const names = new Set((await a.list({})).map((e) => e.name));
-          const sh = await import('../shared.js');
-          const s = await sh.openShared(paths, a, { refresh: false }); // the copy verified at the last read or sync
-          if (s) {
-            try {
-              for (const v of s.vaults) for (const e of v.entries.values()) if (!e.deleted) names.add(e.entry.name);
-            } finally {
-              await s.done();
-            }
-          }
+          // the own vaults and the shared vaults the agent holds (no network while typing)
+          const names = new Set((await agentCall(paths, 'listAll', [{}], { quiet: true })).map((e) => e.name));
           const p = prefix.toLowerCase();
           const hits = [...names].filter((n) => n.toLowerCase().startsWith(p));
           if (hits.length) process.stdout.write(hits.join('\n') + '\n');

@@ -87,7 +87,9 @@ async function syncOnUnlock(paths: KpmPaths): Promise<void> {
   const { agentApi } = await import('../../agent/client.js');
   try {
     const { printSyncReport } = await import('./sync.js');
-    printSyncReport(await agentApi(paths).sync(), false);
+    const r = await agentApi(paths).sync();
+    printSyncReport(r, false);
+    for (const n of r.sharedNotes ?? []) warn(n); // the shared vaults the agent synced (first-use pins, removals)
   } catch (e) {
     info(e instanceof KpmError && e.exitCode === EXIT.network ? 'Not synced (offline?): run `kpm sync` later.' : `Sync failed: ${(e as Error).message}`);
   }

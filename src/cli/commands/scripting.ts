@@ -20,7 +20,7 @@ async function resolveAll(refs: SecretRef[], passwordStdin?: boolean): Promise<s
   const api = await openApi(paths, { passwordStdin }, async () => (await loadSettings(paths)).autolock);
   const sh = await import('../shared.js');
   // shared vaults (docs/SHARING.md): a reference finds their entries too, verified as `kpm get` does
-  const shared = sh.hasShared(paths) ? await sh.openShared(paths, api, { refresh: await sh.readRefresh(paths) }) : null;
+  const shared = await sh.sharedFor(paths, api);
   try {
     return await sh.withDiscovery(paths, api, shared, true, (s) => resolveRefs(refs, s ? { get: async (item, vault) => (await sh.entryAnywhere(api, s, item, vault)).view } : api));
   } finally {

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { EXIT, KpmError, usageError } from '../../core/errors.js';
 import type { SyncReport } from '../../sync/engine.js';
-import { info, json } from '../io.js';
+import { info, json, warn } from '../io.js';
 import { describeSyncReport } from '../../sync/report.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../../settings/load.js';
@@ -37,16 +37,26 @@ Examples:
     .action(async (o) => {
       if (process.env.KPM_OFFLINE === '1') throw usageError('`kpm sync` and --offline contradict each other');
       const a = await api(o);
-      const r = await a.sync();
-      // shared vaults (docs/SHARING.md): pulled and verified against their signed memberships
+      const { shared: agentRows, sharedNotes, ...r } = await a.sync();
+      const { describeSharedRows } = await import('../../sync/report.js');
+      // shared vaults (docs/SHARING.md): pulled and verified against their signed memberships, by the
+      // agent that holds them (src/agent/sharedhold.ts), or here
+      if (a.viaAgent) {
+        for (const n of sharedNotes ?? []) warn(n);
+        if (o.json) return json(agentRows ? { ...r, shared: agentRows } : r);
+        printSyncReport(r, false);
+        for (const l of describeSharedRows(agentRows ?? [])) info(l);
+        return;
+      }
       const sh = await import('../shared.js');
       const shared = await sh.openShared(ctx().paths, a, { refresh: true, discover: true });
       try {
         if (shared?.offline) throw new KpmError('shared vaults: the server could not be reached', EXIT.network);
-        const rows = (shared?.vaults ?? []).map((v) => ({ name: v.name, id: v.id, owner: v.owner, role: v.role, epoch: v.latest.epoch, revision: v.head, entries: [...v.entries.values()].filter((e) => !e.deleted).length }));
+        const { sharedSyncRow } = await import('../../share/view.js');
+        const rows = (shared?.vaults ?? []).map(sharedSyncRow);
         if (o.json) return json(shared ? { ...r, shared: rows } : r);
         printSyncReport(r, false);
-        for (const x of rows) info(`shared vault "${x.name}" (${x.owner}, ${x.role}): ${x.entries} entr${x.entries === 1 ? 'y' : 'ies'}, revision ${x.revision}, membership epoch ${x.epoch}, verified`);
+        for (const l of describeSharedRows(rows)) info(l);
       } finally {
         await shared?.done();
       }

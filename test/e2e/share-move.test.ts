@@ -2,11 +2,12 @@
 // "Sharing an own vault"), built binaries against one real kpm-server (SQLite): without --move it
 // is refused (it would make a separate, empty shared vault of the same name); with --move the
 // entries go into a new shared vault, which the member reads, and the own vault is deleted, on the
-// owner's other device too. Files are not moved; the only vault is not moved.
-import { writeFileSync } from 'node:fs';
+// owner's other device too; its files are sealed for the shared vault; the only vault is not moved.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { shareTeam } from '../helpers/shareteam.js';
+import { filesUnder } from '../helpers/files.js';
 
 describe('kpm share OWN-VAULT --with EMAIL [--move] (real server, built binaries)', () => {
   const team = shareTeam('move.example.org');
@@ -58,21 +59,28 @@ describe('kpm share OWN-VAULT --with EMAIL [--move] (real server, built binaries
     expect((await kpm('a2', ['get', 'db', '--vault', 'Ops'])).stdout).toBe('Db-Pw-91xq-moved\n');
   });
 
-  it('--move refuses, before anything is sent, a vault with files, the only vault, and a name that is no own vault', async () => {
+  it('--move takes the files along: a document of the own vault is sealed for the shared vault, and the member gets it byte-identical', async () => {
     await kpm('a1', ['vault', 'create', 'Papers']);
     const scan = join(team.homes.a1, 'passport.pdf');
-    writeFileSync(scan, 'scan-bytes-of-a-passport');
+    writeFileSync(scan, 'scan-bytes-of-a-passport-' + 'x'.repeat(70_000)); // more than one 64 KiB chunk
     await kpm('a1', ['doc', 'add', 'passport', scan, '--vault', 'Papers']);
-    const files = await kpm('a1', ['share', 'Papers', '--with', email('bob'), '--move'], 2);
-    expect(files.stderr).toMatch(/vault "Papers" has files in "passport", and shared vaults hold no files: nothing was moved/);
-    expect((await kpm('a1', ['vault', 'list', '--json'])).stdout).toContain('"Papers"');
+    const r = await kpm('a1', ['share', 'Papers', '--with', email('bob'), '--move']);
+    expect(r.stderr).toMatch(/Moved 1 entry \(1 file\) of your vault "Papers" into shared vault "Papers"/);
+    await kpm('b1', ['share', 'accept', 'Papers']);
+    const got = join(team.homes.b1, 'got.pdf');
+    await kpm('b1', ['doc', 'get', 'passport', '--vault', 'Papers', '-o', got]);
+    expect(readFileSync(got)).toEqual(readFileSync(scan));
+    // no plaintext copy is left behind in alice's data folder
+    expect(filesUnder(join(team.homes.a1, 'data')).filter((f) => f.endsWith('passport.pdf'))).toEqual([]);
+  });
+
+  it('--move refuses, before anything is sent, the only vault and a name that is no own vault', async () => {
     const none = await kpm('a1', ['share', 'Nope', '--with', email('bob'), '--move'], 3);
     expect(none.stderr).toMatch(/no own vault named "Nope"/);
     // bob has one vault only
     const only = await kpm('b1', ['share', 'Personal', '--with', email('alice'), '--move'], 2);
     expect(only.stderr).toMatch(/"Personal" is your only vault/);
-    const shares = JSON.parse((await kpm('a1', ['shares', '--json'])).stdout) as { name?: string }[];
-    expect(shares.map((s) => s.name)).not.toContain('Papers');
-    expect(shares.map((s) => s.name)).not.toContain('Nope');
+    const shares = JSON.parse((await kpm('b1', ['shares', '--json'])).stdout) as { name?: string; owner: string }[];
+    expect(shares.filter((s) => s.owner === email('bob'))).toEqual([]);
   });
 });

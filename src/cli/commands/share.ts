@@ -2,6 +2,8 @@
 // Every command unlocks with the master password (the agent does not hand out the account key),
 // verifies what the server sends (src/share/client.ts) and saves this device's pins only when it
 // succeeded.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { toHex, wipe } from '../../crypto/bytes.js';
 import { KpmError, EXIT, usageError } from '../../core/errors.js';
@@ -72,7 +74,7 @@ interface OwnVault {
  * `kpm share VAULT --with EMAIL` where VAULT is one of the user's own vaults: without --move, exit 2
  * (a separate, empty shared vault of the same name would be made, which is never what was meant);
  * with --move, the vault's current entries, each checked against what a shared record may hold
- * before anything is sent. Files are not moved (shared vaults hold none): exit 2 naming the entries.
+ * before anything is sent (the files are checked by their own vault's keys when they are moved).
  */
 async function ownVaultToMove(api: VaultApi, vault: string, move: boolean, email: string): Promise<OwnVault | undefined> {
   const info = (await api.listVaults()).find((v) => v.name.toLowerCase() === vault.toLowerCase() || v.id === vault.toLowerCase());
@@ -95,13 +97,9 @@ async function ownVaultToMove(api: VaultApi, vault: string, move: boolean, email
   }
   const entries = (await api.entries({ vault: info.id })).map((e) => e.payload);
   const { sharedPayloadProblem } = await import('../../share/format.js');
-  const withFiles = entries.filter((e) => (e.files?.length ?? 0) > 0).map((e) => `"${e.name}"`);
-  if (withFiles.length) {
-    await api.close();
-    throw usageError(`vault "${info.name}" has files in ${withFiles.join(', ')}, and shared vaults hold no files: nothing was moved`, 'save the files elsewhere (`kpm doc get`) and remove them from these entries first');
-  }
   for (const e of entries) {
-    const problem = sharedPayloadProblem(e);
+    const { files: _files, ...rest } = e;
+    const problem = sharedPayloadProblem(rest);
     if (problem) {
       await api.close();
       throw usageError(`entry "${e.name}" of vault "${info.name}" cannot be written to a shared vault (${problem}): nothing was moved`);
@@ -118,16 +116,35 @@ async function ownVaultToMove(api: VaultApi, vault: string, move: boolean, email
  */
 async function moveEntries(c: ShareClientT, vault: string, own: OwnVault): Promise<void> {
   const { ShareClient } = await import('../../share/client.js');
+  const { blobsDir, decryptBlobToFile } = await import('../../vault/blobs.js');
+  const { makePrivateTempDir } = await import('../../core/fsutil.js');
+  const { paths } = ctx();
+  const dir = blobsDir(paths);
   try {
     let v = await c.openForUse(vault);
     let moved = 0;
+    let files = 0;
     for (const e of own.entries) {
       if (ShareClient.find(v, e.name)) continue;
-      v = (await c.writeEntry(v, e)).vault;
+      const { files: stored = [], ...payload } = e;
+      // each file: decrypted with its own vault's key into a private folder, sealed for the shared vault, removed
+      const sent = [];
+      for (const f of stored) {
+        const tmp = makePrivateTempDir(paths.data, 'move-');
+        try {
+          const plain = join(tmp, f.name);
+          await decryptBlobToFile(dir, f, plain);
+          sent.push(await c.uploadFile(v, dir, plain));
+        } finally {
+          rmSync(tmp, { recursive: true, force: true });
+        }
+      }
+      v = (await c.writeEntry(v, payload, sent.length ? { files: sent } : {})).vault;
       moved++;
+      files += sent.length;
     }
     await own.api.removeVault(own.name);
-    info(`Moved ${plural(moved, 'entry', 'entries')} of your vault "${own.name}" into shared vault "${vault}" and deleted your own vault (its history and trash were not moved).`);
+    info(`Moved ${plural(moved, 'entry', 'entries')}${files ? ` (${plural(files, 'file')})` : ''} of your vault "${own.name}" into shared vault "${vault}" and deleted your own vault (its history and trash were not moved).`);
   } finally {
     await own.api.close();
   }

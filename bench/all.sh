@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib/common.sh"
 # Install everything up front, with a single apt-get update.
 ensure_core
 benches=()
-for b in ${BENCH_ONLY:-get read write lists kdf scale docs audit growth sync share ssh}; do
+for b in ${BENCH_ONLY:-get read write lists start kdf scale docs audit growth sync share sharefiles ssh}; do
   [ -f "$BENCH_DIR/$b.sh" ] && benches+=("$b")
 done
 [ "${#benches[@]}" -gt 0 ] || die "no benchmark selected"

@@ -1,16 +1,14 @@
 // The client side of the kpm server API: HTTPS with undici (plain http only to loopback unless
 // --insecure, R20), every response checked against the shared schema, errors turned into KpmErrors
 // with documented exit codes, and the device session (tokens) kept 0600 in the data folder.
-import { unlinkSync } from 'node:fs';
-import { sessionFile } from './sessionfile.js';
-export { sessionFile };
+import { clearSession, saveSession, type StoredSession } from './sessionfile.js';
+export { clearSession, loadSession, saveSession, sessionFile, type StoredSession } from './sessionfile.js';
 import { Agent, request, type Dispatcher } from 'undici';
 import { ROUTES, routePath, type RouteName, type RouteSpec } from '../protocol/routes.js';
 import { ErrorBody, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
 import { validate } from '../protocol/validate.js';
 import { isErrorCode, type ErrorCode } from '../protocol/errors.js';
 import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
-import { ensureDir, readFileOrNull, writeFileAtomic } from '../core/fsutil.js';
 import { checkServerUrl } from './serverurl.js';
 import type { KpmPaths } from '../core/paths.js';
 
@@ -186,39 +184,7 @@ function describeNetworkError(e: unknown, base: URL): KpmError {
   return networkError(`cannot reach ${base.origin}: ${code || err.message || String(e)}`);
 }
 
-// ------------------------------------------------------------------ the device session on disk
 
-export interface StoredSession extends TokensT {
-  server: string;
-  /** signed in with --insecure (plain http to a non-loopback host, or an untrusted certificate) */
-  insecure?: boolean;
-}
-
-
-export function loadSession(paths: KpmPaths): StoredSession | null {
-  const bytes = readFileOrNull(sessionFile(paths));
-  if (!bytes) return null;
-  try {
-    const s = JSON.parse(Buffer.from(bytes).toString('utf8')) as StoredSession;
-    if (typeof s.server === 'string' && typeof s.refreshToken === 'string' && typeof s.accessToken === 'string' && s.account && s.device) return s;
-  } catch {
-    /* unreadable: treated as signed out */
-  }
-  return null;
-}
-
-export function saveSession(paths: KpmPaths, s: StoredSession): void {
-  ensureDir(paths.data);
-  writeFileAtomic(sessionFile(paths), Buffer.from(JSON.stringify(s, null, 2) + '\n'));
-}
-
-export function clearSession(paths: KpmPaths): void {
-  try {
-    unlinkSync(sessionFile(paths));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-}
 
 export const notSignedIn = () => new KpmError('not signed in', EXIT.locked, 'run `kpm login`');
 

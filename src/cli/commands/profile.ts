@@ -30,7 +30,7 @@ function kdfFromOptions(o: { kdfMemory?: string; kdfIterations?: string; kdfPara
 
 /** Where this profile syncs, and the last change it verified on the server (a MAC'd manifest time). */
 async function syncStatus(paths: KpmPaths): Promise<{ server: string; account: string; lastChange: string | null; pending: number } | null> {
-  const { loadSession } = await import('../../sync/http.js');
+  const { loadSession } = await import('../../sync/sessionfile.js');
   const session = loadSession(paths);
   if (!session) return null;
   const { loadVaultState } = await import('../../sync/state.js');

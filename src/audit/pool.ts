@@ -8,7 +8,7 @@
 // KPM_AUDIT_WORKERS=N forces N workers (0: none).
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { estimateAll, loadEstimator, type StrengthEstimate } from './strength.js';
+import { estimateAll, loadAuditEstimator, type StrengthEstimate } from './strength.js';
 
 interface Job {
   password: string;
@@ -26,7 +26,7 @@ const JOBS_PER_WORKER = 400;
 
 if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[FLAG] === true) {
   const port = parentPort;
-  const estimator = loadEstimator();
+  const estimator = loadAuditEstimator();
   port.on('message', (m: Request) => {
     estimator.then(
       (est) => port.postMessage({ id: m.id, results: m.jobs.map((j) => est(j.password, j.inputs)) } satisfies Reply),

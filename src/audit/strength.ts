@@ -8,7 +8,8 @@
 // used instead: slower, same answers.
 import type { ZxcvbnResult } from '@zxcvbn-ts/core';
 import type { Dictionaries } from './dictindex.js';
-import { installFastDictionary } from './zxcvbn-fast.js';
+import { fastIndexOf, installFastDictionary } from './zxcvbn-fast.js';
+import type { EstimateMatch } from './prefilter.js';
 
 export interface StrengthEstimate {
   /** 0 (too guessable) … 4 (very unguessable): zxcvbn's score */
@@ -32,19 +33,61 @@ export const MAX_CHECKED_LENGTH = 100;
  */
 export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1`;
 
-let loading: Promise<Estimator> | undefined;
+interface Loaded {
+  full: Estimator;
+  /** the prefilter first (src/audit/prefilter.ts), then `full` when it cannot prove score 4 */
+  audit: Estimator;
+}
 
-/** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
-export function loadEstimator(): Promise<Estimator> {
+let loading: Promise<Loaded> | undefined;
+
+function load(): Promise<Loaded> {
   loading ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core').then(cjs), import('@zxcvbn-ts/language-common').then(cjs), import('@zxcvbn-ts/language-en').then(cjs)]);
+    const [{ ZxcvbnFactory }, common, en, est] = await Promise.all([
+      import('@zxcvbn-ts/core').then(cjs),
+      import('@zxcvbn-ts/language-common').then(cjs),
+      import('@zxcvbn-ts/language-en').then(cjs),
+      import('@zxcvbn-ts/core/dist/scoring/estimate.cjs').then(fnOf).catch(() => undefined),
+    ]);
     const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
     const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
     let factory = new ZxcvbnFactory(base);
     if (!installFastDictionary(factory, dictionary)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
-    return (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
+    const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
+    const { strongProver } = await import('./prefilter.js');
+    const prove = strongProver(factory, fastIndexOf(factory), est);
+    const audit: Estimator = !prove
+      ? full
+      : (password, userInputs) => {
+          const inputs = userInputs ? cleanInputs(userInputs) : undefined;
+          const bound = prove(password, inputs);
+          // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
+          if (bound !== undefined) return { score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] };
+          return toEstimate(factory.check(password, inputs));
+        };
+    return { full, audit };
   })();
   return loading;
+}
+
+/** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
+export async function loadEstimator(): Promise<Estimator> {
+  return (await load()).full;
+}
+
+/**
+ * The audit's estimator: the same score as loadEstimator's for every password, and the same
+ * estimate whenever the score is below 4; a password the prefilter proves to score 4 gets the
+ * proven lower bound as guessesLog10 (a score-4 password is never reported weak).
+ */
+export async function loadAuditEstimator(): Promise<Estimator> {
+  return (await load()).audit;
+}
+
+/** A CommonJS module whose export is one function, however it was loaded. */
+function fnOf(m: unknown): EstimateMatch | undefined {
+  for (let x = m, k = 0; k < 3 && x; k++, x = (x as { default?: unknown }).default) if (typeof x === 'function') return x as EstimateMatch;
+  return undefined;
 }
 
 /** The packages are CommonJS: bundled by esbuild, their exports sit on `default` only. */
@@ -100,7 +143,7 @@ export async function weakPasswordWarning(password: string, minScore: number, us
 
 /** Estimates many passwords (the audit), reporting progress now and then. */
 export async function estimateAll(jobs: readonly { password: string; inputs?: readonly string[] }[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
-  const est = await loadEstimator();
+  const est = await loadAuditEstimator();
   const out: StrengthEstimate[] = [];
   for (let i = 0; i < jobs.length; i++) {
     out.push(est(jobs[i].password, jobs[i].inputs));

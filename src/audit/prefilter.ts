@@ -53,13 +53,21 @@ interface FactoryLike {
 
 /** The matchers zxcvbn-ts 4.2 runs, in its order; with any other set the prefilter stays off. */
 const EXPECTED = ['date', 'dictionary', 'dictionaryL33t', 'dictionaryReverse', 'regex', 'repeat', 'sequence', 'spatial', 'separator', 'wordSequence'];
-const EXACT = ['date', 'dictionary', 'dictionaryReverse', 'regex', 'sequence', 'spatial', 'separator'];
+/** run for real, guesses from the library's estimate (spatial only when a chain of 3 is possible) */
+const EXACT = ['regex', 'sequence', 'spatial', 'separator'];
+/** run for real, guesses at least rank × 2 if reversed (× the case variations, which are ≥ 1) */
+const WORDS = ['dictionary', 'dictionaryReverse'];
 const MIN_GUESSES_BEFORE_GROWING_SEQUENCE = 10000;
 const MARGIN = 1 + 1e-9; // the products are taken in another order than the library's: a hair of room
 /** bruteforce guesses of a run of `len` characters, as zxcvbn-ts's bruteforce scoring (len ≥ 1) */
 const BRUTEFORCE = Array.from({ length: 400 }, (_, len) => Math.min(Math.max(10 ** len, len === 1 ? 11 : 51), Number.MAX_VALUE));
-/** What the date matcher needs to find anything: 4 digits in a row, or digits around two separators. */
-const MAYBE_DATE = /\d{4}|\d[\s/\\_.-]\d{1,2}[\s/\\_.-]\d/;
+/**
+ * Dates: the matcher's tokens are 4 to 10 characters of digits and separators (\d{4,8}, or
+ * \d{1,4} sep \d{1,2} sep \d{1,4}), and it scores each max(|year - this year|, 21) × 365 (× 4 with
+ * separators): at least 7665, whatever the date.
+ */
+const DATE_CHAR = /[\d\s/\\_.-]/;
+const DATE_MIN_GUESSES = 21 * 365;
 
 export type StrongProof = (password: string, userInputs?: string[]) => number | undefined;
 
@@ -78,6 +86,7 @@ export function strongProver(factory: unknown, index: DictionaryIndex | undefine
   const m = matching?.matchers as Record<string, MatcherLike> | undefined;
   if (!index || !options || !m || typeof estimateMatch !== 'function') return undefined;
   if (Object.keys(m).join() !== EXPECTED.join()) return undefined;
+  if (index.names.includes('diceware')) return undefined; // scored 6^5/2 whatever the rank
   const trie = options.trieNodeRoot;
   const repeat = m.repeat as unknown as RepeatLike;
   if (!trie || typeof trie.getChild !== 'function' || typeof options.getUserInputsOptions !== 'function' || typeof options.isWordSequence !== 'function') return undefined;
@@ -86,6 +95,25 @@ export function strongProver(factory: unknown, index: DictionaryIndex | undefine
   if (typeof top !== 'number' || !Number.isFinite(top)) return undefined;
   const threshold = (top + 5) * MARGIN;
   const isSeq = options.isWordSequence.bind(options);
+  // keyboard walks: the spatial matcher keeps chains of 3 keys or more, each key adjacent to the
+  // one before in the same graph; `adjacent[g]` holds every such pair of graph g
+  const graphs = (options as { graphs?: Record<string, Record<string, (string | null)[]>> }).graphs;
+  if (!graphs || typeof graphs !== 'object') return undefined;
+  const adjacent = Object.values(graphs).map((g) => {
+    const pairs = new Set<string>();
+    for (const [key, adjs] of Object.entries(g)) for (const a of adjs) if (a) for (const c of a) pairs.add(key + c);
+    return pairs;
+  });
+  const maybeSpatial = (p: string): boolean => {
+    for (const pairs of adjacent) {
+      let run = 0;
+      for (let k = 1; k < p.length; k++) {
+        run = pairs.has(p[k - 1] + p[k]) ? run + 1 : 0;
+        if (run >= 2) return true;
+      }
+    }
+    return false;
+  };
 
   return (full, userInputs) => {
     const password = full.substring(0, options.maxLength);
@@ -96,16 +124,27 @@ export function strongProver(factory: unknown, index: DictionaryIndex | undefine
     // lower bounds of the pieces ending at each position: [i, guesses] pairs
     const ending: number[][] = Array.from({ length: n }, () => []);
     let sequenceWords = 0;
+    for (const name of WORDS) {
+      const found = m[name].match({ password, omniMatch: matching, userInputsOptions }) as (Match & { rank: number; reversed: boolean; dictionaryName: string })[];
+      if (!Array.isArray(found)) return undefined;
+      for (const x of found) {
+        if (!(x.rank >= 1)) return undefined;
+        ending[x.j].push(x.i, Math.max(x.rank * (x.reversed ? 2 : 1), minGuesses(x.j - x.i + 1)));
+        if (isSeq(x.dictionaryName)) sequenceWords++;
+      }
+    }
     for (const name of EXACT) {
-      if (name === 'date' && !MAYBE_DATE.test(password)) continue; // it would find nothing
+      if (name === 'spatial' && !maybeSpatial(password)) continue; // it would find nothing
       const found = m[name].match({ password, omniMatch: matching, userInputsOptions });
       if (!Array.isArray(found)) return undefined;
       for (const x of found) {
         const g = estimateMatch(options, x, password).guesses;
         if (!(g >= 1)) return undefined;
         ending[x.j].push(x.i, g);
-        if ((name === 'dictionary' || name === 'dictionaryReverse') && isSeq((x as unknown as { dictionaryName: string }).dictionaryName)) sequenceWords++;
       }
+    }
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n && j < i + 10 && DATE_CHAR.test(password[j]); j++) if (j >= i + 3) ending[j].push(i, DATE_MIN_GUESSES);
     }
     const l33t: L33tCandidate[] = [];
     if (!index.l33tCandidates(password, trie, userInputsOptions, l33t)) return undefined;

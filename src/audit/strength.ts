@@ -28,10 +28,10 @@ export const MAX_CHECKED_LENGTH = 100;
 
 /**
  * What the estimates depend on: the library and dictionary versions (package.json), the length
- * cut and kpm's user-input cleaning. Part of every audit-cache tag (src/audit/cache.ts), so results
+ * cut, kpm's user-input cleaning and the prefilter (src/audit/prefilter.ts). Part of every audit-cache tag (src/audit/cache.ts), so results
  * of another estimator are never reused; test/unit/audit-cache.test.ts checks the versions.
  */
-export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1`;
+export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1/prefilter1`;
 
 interface Loaded {
   full: Estimator;

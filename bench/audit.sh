@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # kpm audit vs keepassxc-cli, offline, on the same 10k login entries and the same 1-million-line
-# Pwned Passwords SHA-1 file (ordered by hash, CRLF, 1 entry in 100 listed as breached), one run:
+# Pwned Passwords SHA-1 file (ordered by hash, CRLF, 1 entry in 100 listed as breached), all commands
+# in interleaved rounds (each once per round, the load printed beside every run; and the CPU time):
 #   - breached check only: `kpm audit --only breached --hibp-file F` vs `keepassxc-cli analyze
 #     --hibp F` (which checks breaches and nothing else): the same work;
 #   - the whole audit: `kpm audit --hibp-file F` (weak with zxcvbn-ts, reused, old, breached) vs
 #     keepassxc-cli analyze --hibp, and vs analyze + `keepassxc-cli db-info` (its password-health
 #     counts: the strength of every entry, with KeePassXC's C zxcvbn) as its nearest equivalent;
 #     once as a repeated audit (the strength estimates come from kpm's encrypted cache, filled by
-#     the first run) and once cold with --no-cache (every password estimated again).
+#     the first run) and once cold with --no-cache (every password estimated again);
+#   - the same three kpm commands of the base build (BENCH_BASE), on its own copy of the profile.
 # Every command unlocks from the password on stdin (key derivation each run, no agent), each tool
 # with its own default KDF. Both tools must find the same breached entries before anything is timed.
 # Usage: bash bench/audit.sh   (knobs: see bench/lib/common.sh; BENCH_ROUNDS=3 interleaved rounds,

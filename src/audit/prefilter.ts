@@ -9,7 +9,8 @@
 //     keyboard walks, separators) with their exact guesses (the library's own estimate);
 //   - the costly ones replaced by a superset of their matches with a lower bound on each one's
 //     guesses: the l33t matcher by every place where some l33t reading spells a listed word
-//     (DictionaryIndex.l33tCandidates), guesses ≥ the word's rank; repeats (whose guesses are the
+//     (DictionaryIndex.l33tCandidates), guesses ≥ twice the word's rank (zxcvbn's l33t
+//     variations are ≥ 2 for a token with a substitution); repeats (whose guesses are the
 //     base token's guesses, ≥ 2, times the repeat count) at the places the library's own regexes
 //     find them; word sequences need two words from the word-sequence lists, so with fewer than
 //     two such words anywhere (plain, reversed or l33t) there are none, and otherwise the
@@ -62,11 +63,13 @@ const MARGIN = 1 + 1e-9; // the products are taken in another order than the lib
 /** bruteforce guesses of a run of `len` characters, as zxcvbn-ts's bruteforce scoring (len ≥ 1) */
 const BRUTEFORCE = Array.from({ length: 400 }, (_, len) => Math.min(Math.max(10 ** len, len === 1 ? 11 : 51), Number.MAX_VALUE));
 /**
- * Dates: the matcher's tokens are 4 to 10 characters of digits and separators (\d{4,8}, or
- * \d{1,4} sep \d{1,2} sep \d{1,4}), and it scores each max(|year - this year|, 21) × 365 (× 4 with
+ * Dates: the matcher's tokens are \d{4,8}, or \d{1,4} sep \d{1,2} sep \d{1,4} with the same
+ * separator twice (its own regex, below), and it scores each max(|year - this year|, 21) × 365 (× 4 with
  * separators): at least 7665, whatever the date.
  */
-const DATE_CHAR = /[\d\s/\\_.-]/;
+const DATE_WITH_SEPARATORS = /^(\d{1,4})([\s/\\_.-])(\d{1,2})\2(\d{1,4})$/; // the matcher's own
+const TWO_SEPARATORS = /[\s/\\_.-].*[\s/\\_.-]/;
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 const DATE_MIN_GUESSES = 21 * 365;
 
 export type StrongProof = (password: string, userInputs?: string[]) => number | undefined;
@@ -143,13 +146,18 @@ export function strongProver(factory: unknown, index: DictionaryIndex | undefine
         ending[x.j].push(x.i, g);
       }
     }
+    // dates: every place the date matcher's two regexes accept (it then also needs a valid day and month)
     for (let i = 0; i < n; i++) {
-      for (let j = i; j < n && j < i + 10 && DATE_CHAR.test(password[j]); j++) if (j >= i + 3) ending[j].push(i, DATE_MIN_GUESSES);
+      for (let j = i; j < n && j < i + 8 && isDigit(password.charCodeAt(j)); j++) if (j >= i + 3) ending[j].push(i, DATE_MIN_GUESSES);
+    }
+    if (TWO_SEPARATORS.test(password)) {
+      for (let i = 0; i + 6 <= n; i++) for (let len = 6; len <= 10 && i + len <= n; len++) if (DATE_WITH_SEPARATORS.test(password.slice(i, i + len))) ending[i + len - 1].push(i, DATE_MIN_GUESSES);
     }
     const l33t: L33tCandidate[] = [];
     if (!index.l33tCandidates(password, trie, userInputsOptions, l33t)) return undefined;
     for (const c of l33t) {
-      ending[c.j].push(c.i, Math.max(c.rank, minGuesses(c.j - c.i + 1)));
+      // a l33t match's guesses: rank × case variations (≥ 1) × l33t variations (≥ 2: it has a substitution)
+      ending[c.j].push(c.i, Math.max(2 * c.rank, minGuesses(c.j - c.i + 1)));
       if (c.wordSequence) sequenceWords++;
     }
     if (sequenceWords >= 2) return undefined; // a word sequence is possible

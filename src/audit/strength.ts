@@ -37,6 +37,8 @@ interface Loaded {
   full: Estimator;
   /** the prefilter first (src/audit/prefilter.ts), then `full` when it cannot prove score 4 */
   audit: Estimator;
+  /** the prefilter alone: the estimate of a proven score 4, else undefined */
+  strong: (password: string, userInputs?: readonly string[]) => StrengthEstimate | undefined;
 }
 
 let loading: Promise<Loaded> | undefined;
@@ -56,16 +58,20 @@ function load(): Promise<Loaded> {
     const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
     const { strongProver } = await import('./prefilter.js');
     const prove = strongProver(factory, fastIndexOf(factory), est);
+    // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
+    const proven = (bound: number): StrengthEstimate => ({ score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] });
     const audit: Estimator = !prove
       ? full
       : (password, userInputs) => {
           const inputs = userInputs ? cleanInputs(userInputs) : undefined;
           const bound = prove(password, inputs);
-          // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
-          if (bound !== undefined) return { score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] };
-          return toEstimate(factory.check(password, inputs));
+          return bound !== undefined ? proven(bound) : toEstimate(factory.check(password, inputs));
         };
-    return { full, audit };
+    const strong: Loaded['strong'] = (password, userInputs) => {
+      const bound = prove?.(password, userInputs ? cleanInputs(userInputs) : undefined);
+      return bound === undefined ? undefined : proven(bound);
+    };
+    return { full, audit, strong };
   })();
   return loading;
 }
@@ -82,6 +88,11 @@ export async function loadEstimator(): Promise<Estimator> {
  */
 export async function loadAuditEstimator(): Promise<Estimator> {
   return (await load()).audit;
+}
+
+/** The audit's prefilter alone (src/audit/pool.ts runs it here before sharing out the rest). */
+export async function loadStrongProof(): Promise<Loaded['strong']> {
+  return (await load()).strong;
 }
 
 /** A CommonJS module whose export is one function, however it was loaded. */

@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # kpm audit vs keepassxc-cli, offline, on the same 10k login entries and the same 1-million-line
-# Pwned Passwords SHA-1 file (ordered by hash, CRLF, 1 entry in 100 listed as breached), one run:
+# Pwned Passwords SHA-1 file (ordered by hash, CRLF, 1 entry in 100 listed as breached), all commands
+# in interleaved rounds (each once per round, the load printed beside every run; and the CPU time):
 #   - breached check only: `kpm audit --only breached --hibp-file F` vs `keepassxc-cli analyze
 #     --hibp F` (which checks breaches and nothing else): the same work;
 #   - the whole audit: `kpm audit --hibp-file F` (weak with zxcvbn-ts, reused, old, breached) vs
 #     keepassxc-cli analyze --hibp, and vs analyze + `keepassxc-cli db-info` (its password-health
 #     counts: the strength of every entry, with KeePassXC's C zxcvbn) as its nearest equivalent;
 #     once as a repeated audit (the strength estimates come from kpm's encrypted cache, filled by
-#     the first run) and once cold with --no-cache (every password estimated again).
+#     the first run) and once cold with --no-cache (every password estimated again);
+#   - the same three kpm commands of the base build (BENCH_BASE), on its own copy of the profile.
 # Every command unlocks from the password on stdin (key derivation each run, no agent), each tool
 # with its own default KDF. Both tools must find the same breached entries before anything is timed.
-# Usage: bash bench/audit.sh   (knobs: see bench/lib/common.sh; BENCH_RUNS_SLOW=3 for the whole
-#        audit; BENCH_AUDIT_ENTRIES=10000 BENCH_AUDIT_LINES=1000000)
+# Usage: bash bench/audit.sh   (knobs: see bench/lib/common.sh; BENCH_ROUNDS=3 interleaved rounds,
+#        ROUNDS_SLOW=N to run the base build's cold audit in the first N only; BENCH_BASE=DIR the
+#        build compared with, default /work/main; BENCH_AUDIT_ENTRIES=10000 BENCH_AUDIT_LINES=1000000)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
 N="${BENCH_AUDIT_ENTRIES:-10000}"
 LINES="${BENCH_AUDIT_LINES:-1000000}"
-RUNS_SLOW="${BENCH_RUNS_SLOW:-3}"
 EVERY=100
 
 ensure_core
@@ -58,35 +60,59 @@ full="$(KPM_HOME="$K" "$KPM" audit --json --hibp-file "$HF" --password-stdin <"$
 log "both find $EXPECTED breached entries; kpm's whole audit: $full"
 
 # ---------------------------------------------------------------- timing
-KPM_BREACHED="KPM_HOME=$K $KPM audit --only breached --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
-KPM_ALL="KPM_HOME=$K $KPM audit --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
-KPM_COLD="KPM_HOME=$K $KPM audit --no-cache --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+# Interleaved rounds (bench/lib/auditloop.mjs): every command once per round, with the load printed.
+# BENCH_BASE=DIR (default /work/main when it has a build) adds that checkout's kpm (its own copy of
+# the profile, so that the two builds' strength caches do not replace each other).
+ROUNDS="${BENCH_ROUNDS:-3}"
+BASE="${BENCH_BASE:-/work/main}"
 KX_ANALYZE="keepassxc-cli analyze -q --hibp $HF $KDBX < $RUN_DIR/master.txt"
 KX_DBINFO="keepassxc-cli db-info -q $KDBX < $RUN_DIR/master.txt"
-
-header "breached check, $N entries, $LINES-line hash file (offline)"
-hf "$RUN_DIR/breached.json" -S sh \
-  -n "kpm audit --only breached" "$KPM_BREACHED" \
-  -n "keepassxc-cli analyze --hibp" "$KX_ANALYZE" \
+cases=(
+  -n "keepassxc-cli analyze --hibp" "$KX_ANALYZE"
   -n "keepassxc-cli db-info" "$KX_DBINFO"
-print_table "$RUN_DIR/breached.json"
+  -n "kpm audit --only breached" "KPM_HOME=$K $KPM audit --only breached --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+  -n "kpm audit (all checks)" "KPM_HOME=$K $KPM audit --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+  -n "kpm audit --no-cache (all checks)" "KPM_HOME=$K $KPM audit --no-cache --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+)
+if [ -x "$BASE/bin/kpm" ] && [ -f "$BASE/dist/kpm.mjs" ] && [ "$(cd "$BASE" && pwd -P)" != "$(cd "$REPO" && pwd -P)" ]; then
+  KB="$RUN_DIR/kpm-base"
+  cp -a "$K" "$KB"
+  _kpm_homes+=("$KB")
+  KPM_HOME="$KB" "$BASE/bin/kpm" audit --hibp-file "$HF" --password-stdin <"$RUN_DIR/master.txt" >/dev/null # fills its cache
+  log "base build: $BASE ($(git -C "$BASE" log -1 --format=%h 2>/dev/null || echo '?'))"
+  cases+=(
+    -n "base: kpm audit --only breached" "KPM_HOME=$KB $BASE/bin/kpm audit --only breached --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+    -n "base: kpm audit (all checks)" "KPM_HOME=$KB $BASE/bin/kpm audit --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+    -n "base: kpm audit --no-cache (all checks)*" "KPM_HOME=$KB $BASE/bin/kpm audit --no-cache --hibp-file $HF --password-stdin < $RUN_DIR/master.txt"
+  )
+fi
+# one untimed warm-up of kpm's own cache (the check above filled it already) and of the file cache
+KPM_HOME="$K" "$KPM" audit --hibp-file "$HF" --password-stdin <"$RUN_DIR/master.txt" >/dev/null
 
-header "whole audit (weak, reused, old, breached), $N entries"
-RUNS="$RUNS_SLOW" WARMUP=1 hf "$RUN_DIR/all.json" -S sh -n "kpm audit (all checks)" "$KPM_ALL"
-RUNS="$RUNS_SLOW" WARMUP=0 hf "$RUN_DIR/cold.json" -S sh -n "kpm audit --no-cache (all checks)" "$KPM_COLD"
-print_table "$RUN_DIR/all.json" "$RUN_DIR/cold.json"
+header "$ROUNDS interleaved rounds: $N entries, $LINES-line hash file (offline)"
+node "$BENCH_DIR/lib/auditloop.mjs" "$RUN_DIR/loop.json" "$ROUNDS" "${cases[@]}"
+print_table "$RUN_DIR/loop.json"
 
-kpm_b="$(median_ms "$RUN_DIR/breached.json" "kpm audit --only breached")"
-kx_a="$(median_ms "$RUN_DIR/breached.json" "keepassxc-cli analyze --hibp")"
-kx_i="$(median_ms "$RUN_DIR/breached.json" "keepassxc-cli db-info")"
-kpm_all="$(median_ms "$RUN_DIR/all.json" "kpm audit (all checks)")"
-kpm_cold="$(median_ms "$RUN_DIR/cold.json" "kpm audit --no-cache (all checks)")"
+m() { median_ms "$RUN_DIR/loop.json" "$1"; }
+kx_a="$(m "keepassxc-cli analyze --hibp")"
+kx_i="$(m "keepassxc-cli db-info")"
 kx_both="$(awk -v a="$kx_a" -v b="$kx_i" 'BEGIN { printf "%.1f", a + b }')"
+kpm_b="$(m "kpm audit --only breached")"
+kpm_all="$(m "kpm audit (all checks)")"
+kpm_cold="$(m "kpm audit --no-cache (all checks)")"
 
-header "ratios (below 1 = kpm faster)"
+header "ratios (below 1 = kpm faster; medians of the interleaved rounds)"
 ratio "audit breached only: kpm / keepassxc analyze" "$kpm_b" "$kx_a" "< 1×" 1
 ratio "whole audit: kpm / keepassxc analyze" "$kpm_all" "$kx_a" "< 1×" 1
 ratio "whole audit: kpm / keepassxc analyze+db-info" "$kpm_all" "$kx_both" "< 1×" 1
 ratio "whole audit, cold (--no-cache): kpm / keepassxc analyze" "$kpm_cold" "$kx_a" "< 1×" 1
+if [ -n "${KB:-}" ]; then
+  ratio "base build: breached only / keepassxc analyze" "$(m "base: kpm audit --only breached")" "$kx_a"
+  ratio "base build: whole audit / keepassxc analyze" "$(m "base: kpm audit (all checks)")" "$kx_a"
+  ratio "base build: whole audit, cold / keepassxc analyze" "$(m "base: kpm audit --no-cache (all checks)")" "$kx_a"
+  ratio "this build / base: whole audit" "$kpm_all" "$(m "base: kpm audit (all checks)")"
+  ratio "this build / base: whole audit, cold" "$kpm_cold" "$(m "base: kpm audit --no-cache (all checks)")"
+fi
 value "kpm whole audit, per entry" "$(awk -v t="$kpm_all" -v n="$N" 'BEGIN { printf "%.2f", t / n }')" "ms"
 value "kpm whole audit --no-cache, per entry" "$(awk -v t="$kpm_cold" -v n="$N" 'BEGIN { printf "%.2f", t / n }')" "ms"
+log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

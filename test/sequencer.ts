@@ -16,6 +16,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/transfer.test.ts': 99,
   'test/e2e/settings.test.ts': 86,
   'test/e2e/share-types.test.ts': 81, // new: its time alone (2026-12-01, load 3)
+  'test/unit/strength-prefilter.test.ts': 60, // new: its time alone (2026-12-02, 46-106 s at load 4-8)
   'test/e2e/settings-effects.test.ts': 85,
   'test/e2e/tokens.test.ts': 81,
   'test/e2e/server-instances.test.ts': 66,

@@ -222,6 +222,71 @@ export class DictionaryIndex {
     }
     return matches;
   }
+
+  /**
+   * For the audit's prefilter (src/audit/prefilter.ts): every place where SOME reading of the
+   * password, each character either kept (lower-cased) or replaced by a l33t substitution of the
+   * table (`trie`, walked on the original characters as zxcvbn-ts does), spells a word of a list or
+   * of the user inputs, with at least one substitution, the token longer than one character and not
+   * the word itself. That is a superset of what zxcvbn-ts's l33t matchers return: they try only the
+   * first 100 such readings of the whole password, skip some (no 4th same substitution in a row)
+   * and stop early, and apply per-list length limits; every reading they try is a path here.
+   * ASCII passwords only (lower-casing keeps positions). Returns false when `budget` steps are not
+   * enough (the caller then does not use the result).
+   */
+  l33tCandidates(password: string, trie: L33tTrieNode, userInputs: { rankedDictionary: Record<string, number> } | undefined, out: L33tCandidate[], budget = 20000): boolean {
+    const n = password.length;
+    const lower = password.toLowerCase();
+    if (lower.length !== n) return false;
+    const user = userInputs && Object.keys(userInputs.rankedDictionary).length ? this.userIndex(userInputs.rankedDictionary) : undefined;
+    const found: number[] = [];
+    let steps = 0;
+    let start = 0;
+    const live = (h: number) => this.prefixes.has(h) || (user !== undefined && user.prefixes.has(h));
+    const visit = (pos: number, h: number, word: string, subbed: boolean): boolean => {
+      if (++steps > budget) return false;
+      if (subbed && pos - start > 1) {
+        const token = lower.slice(start, pos);
+        if (token !== word) {
+          this.hits(h, word, false, found);
+          for (let x = 0; x < found.length; x += 2) out.push({ i: start, j: pos - 1, rank: found[x + 1], wordSequence: this.isWordSequence[found[x]] });
+          const r = user?.words.get(word);
+          if (r !== undefined) out.push({ i: start, j: pos - 1, rank: r, wordSequence: false });
+        }
+      }
+      if (pos >= n) return true;
+      const kept = step(h, lower.charCodeAt(pos));
+      if (live(kept) && !visit(pos + 1, kept, word + lower[pos], subbed)) return false;
+      let node: L33tTrieNode | undefined = trie;
+      for (let k = pos; k < n; k++) {
+        node = node.getChild(password[k]);
+        if (!node) break;
+        for (const letter of node.subs ?? []) {
+          let h2 = h;
+          for (let c = 0; c < letter.length; c++) h2 = step(h2, letter.charCodeAt(c));
+          if (live(h2) && !visit(k + 1, h2, word + letter, true)) return false;
+        }
+      }
+      return true;
+    };
+    for (start = 0; start < n; start++) if (!visit(start, FNV_OFFSET, '', false)) return false;
+    return true;
+  }
+}
+
+/** The l33t table as zxcvbn-ts keeps it: a trie over substitution strings ('4', '|_|'…), `subs` the letters at a terminal node. */
+export interface L33tTrieNode {
+  getChild(c: string): L33tTrieNode | undefined;
+  subs?: readonly string[];
+}
+
+/** A word the l33t matchers might find: password[i..j] read with some substitutions is a listed word. */
+export interface L33tCandidate {
+  i: number;
+  j: number;
+  rank: number;
+  /** from a word-sequence list (cardinal numbers, months…) */
+  wordSequence: boolean;
 }
 
 export interface DictionaryMatch {

@@ -1,6 +1,6 @@
-// Strength estimates for many passwords (the audit): on worker threads, one per core, when there
-// are enough passwords to pay for each worker loading the dictionaries (~0.3 s); in this thread
-// otherwise. zxcvbn costs about a millisecond per password or more, so a 10k-entry vault is
+// Strength estimates for many passwords (the audit): the prefilter in this thread first, then what
+// it leaves on worker threads, one per core, when there are enough of those to pay for each worker
+// loading the dictionaries (~0.3 s); in this thread otherwise. zxcvbn costs about a millisecond per password or more, so a 10k-entry vault is
 // seconds of CPU. Passwords go to the workers by message, inside this process; nothing is written.
 //
 // This module is also the workers' entry point (it is its own chunk in the build). From the
@@ -8,7 +8,7 @@
 // KPM_AUDIT_WORKERS=N forces N workers (0: none).
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { estimateAll, loadEstimator, type StrengthEstimate } from './strength.js';
+import { estimateAll, loadAuditEstimator, loadStrongProof, type StrengthEstimate } from './strength.js';
 
 interface Job {
   password: string;
@@ -26,7 +26,7 @@ const JOBS_PER_WORKER = 400;
 
 if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[FLAG] === true) {
   const port = parentPort;
-  const estimator = loadEstimator();
+  const estimator = loadAuditEstimator();
   port.on('message', (m: Request) => {
     estimator.then(
       (est) => port.postMessage({ id: m.id, results: m.jobs.map((j) => est(j.password, j.inputs)) } satisfies Reply),
@@ -43,15 +43,38 @@ function workerCount(jobs: number): number {
 
 const runnableAsWorker = (): boolean => /\.m?js$/.test(new URL(import.meta.url).pathname);
 
-/** Estimates of `jobs`, in order. */
+/**
+ * Estimates of `jobs`, in order. The prefilter (src/audit/prefilter.ts) runs here first: it
+ * settles most generated passwords at a fraction of zxcvbn's cost, so that workers (each loading
+ * the dictionaries again) pay off only for what it leaves, when that is a lot.
+ */
 export async function estimateMany(jobs: readonly Job[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
-  const n = Math.min(workerCount(jobs.length), Math.ceil(jobs.length / BATCH));
-  if (n < 1 || !runnableAsWorker()) return estimateAll(jobs, onProgress);
-  try {
-    return await onWorkers(jobs, n, onProgress);
-  } catch {
-    return estimateAll(jobs, onProgress); // a worker failed: do it here instead
+  const strong = await loadStrongProof();
+  const results: StrengthEstimate[] = new Array(jobs.length);
+  const rest: number[] = [];
+  jobs.forEach((j, i) => {
+    const e = strong(j.password, j.inputs);
+    if (e) results[i] = e;
+    else rest.push(i);
+    if (onProgress && i % 256 === 255) onProgress(i + 1 - rest.length, jobs.length);
+  });
+  const settled = jobs.length - rest.length;
+  if (onProgress) onProgress(settled, jobs.length);
+  if (!rest.length) return results;
+  const left = rest.map((i) => jobs[i]);
+  const progress = onProgress && ((d: number) => onProgress(settled + d, jobs.length));
+  const n = Math.min(workerCount(left.length), Math.ceil(left.length / BATCH));
+  let fresh: StrengthEstimate[];
+  if (n < 1 || !runnableAsWorker()) fresh = await estimateAll(left, progress);
+  else {
+    try {
+      fresh = await onWorkers(left, n, progress);
+    } catch {
+      fresh = await estimateAll(left, progress); // a worker failed: do it here instead
+    }
   }
+  rest.forEach((i, k) => (results[i] = fresh[k]));
+  return results;
 }
 
 function onWorkers(jobs: readonly Job[], n: number, onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {

@@ -8,7 +8,8 @@
 // used instead: slower, same answers.
 import type { ZxcvbnResult } from '@zxcvbn-ts/core';
 import type { Dictionaries } from './dictindex.js';
-import { installFastDictionary } from './zxcvbn-fast.js';
+import { fastIndexOf, installFastDictionary } from './zxcvbn-fast.js';
+import type { EstimateMatch } from './prefilter.js';
 
 export interface StrengthEstimate {
   /** 0 (too guessable) … 4 (very unguessable): zxcvbn's score */
@@ -27,24 +28,77 @@ export const MAX_CHECKED_LENGTH = 100;
 
 /**
  * What the estimates depend on: the library and dictionary versions (package.json), the length
- * cut and kpm's user-input cleaning. Part of every audit-cache tag (src/audit/cache.ts), so results
+ * cut, kpm's user-input cleaning and the prefilter (src/audit/prefilter.ts). Part of every audit-cache tag (src/audit/cache.ts), so results
  * of another estimator are never reused; test/unit/audit-cache.test.ts checks the versions.
  */
-export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1`;
+export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1/prefilter1`;
 
-let loading: Promise<Estimator> | undefined;
+interface Loaded {
+  full: Estimator;
+  /** the prefilter first (src/audit/prefilter.ts), then `full` when it cannot prove score 4 */
+  audit: Estimator;
+  /** the prefilter alone: the estimate of a proven score 4, else undefined */
+  strong: (password: string, userInputs?: readonly string[]) => StrengthEstimate | undefined;
+}
 
-/** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
-export function loadEstimator(): Promise<Estimator> {
+let loading: Promise<Loaded> | undefined;
+
+function load(): Promise<Loaded> {
   loading ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core').then(cjs), import('@zxcvbn-ts/language-common').then(cjs), import('@zxcvbn-ts/language-en').then(cjs)]);
+    const [{ ZxcvbnFactory }, common, en, est] = await Promise.all([
+      import('@zxcvbn-ts/core').then(cjs),
+      import('@zxcvbn-ts/language-common').then(cjs),
+      import('@zxcvbn-ts/language-en').then(cjs),
+      import('@zxcvbn-ts/core/dist/scoring/estimate.cjs').then(fnOf).catch(() => undefined),
+    ]);
     const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
     const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
     let factory = new ZxcvbnFactory(base);
     if (!installFastDictionary(factory, dictionary)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
-    return (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
+    const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
+    const { strongProver } = await import('./prefilter.js');
+    const prove = strongProver(factory, fastIndexOf(factory), est);
+    // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
+    const proven = (bound: number): StrengthEstimate => ({ score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] });
+    const audit: Estimator = !prove
+      ? full
+      : (password, userInputs) => {
+          const inputs = userInputs ? cleanInputs(userInputs) : undefined;
+          const bound = prove(password, inputs);
+          return bound !== undefined ? proven(bound) : toEstimate(factory.check(password, inputs));
+        };
+    const strong: Loaded['strong'] = (password, userInputs) => {
+      const bound = prove?.(password, userInputs ? cleanInputs(userInputs) : undefined);
+      return bound === undefined ? undefined : proven(bound);
+    };
+    return { full, audit, strong };
   })();
   return loading;
+}
+
+/** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
+export async function loadEstimator(): Promise<Estimator> {
+  return (await load()).full;
+}
+
+/**
+ * The audit's estimator: the same score as loadEstimator's for every password, and the same
+ * estimate whenever the score is below 4; a password the prefilter proves to score 4 gets the
+ * proven lower bound as guessesLog10 (a score-4 password is never reported weak).
+ */
+export async function loadAuditEstimator(): Promise<Estimator> {
+  return (await load()).audit;
+}
+
+/** The audit's prefilter alone (src/audit/pool.ts runs it here before sharing out the rest). */
+export async function loadStrongProof(): Promise<Loaded['strong']> {
+  return (await load()).strong;
+}
+
+/** A CommonJS module whose export is one function, however it was loaded. */
+function fnOf(m: unknown): EstimateMatch | undefined {
+  for (let x = m, k = 0; k < 3 && x; k++, x = (x as { default?: unknown }).default) if (typeof x === 'function') return x as EstimateMatch;
+  return undefined;
 }
 
 /** The packages are CommonJS: bundled by esbuild, their exports sit on `default` only. */
@@ -100,7 +154,7 @@ export async function weakPasswordWarning(password: string, minScore: number, us
 
 /** Estimates many passwords (the audit), reporting progress now and then. */
 export async function estimateAll(jobs: readonly { password: string; inputs?: readonly string[] }[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
-  const est = await loadEstimator();
+  const est = await loadAuditEstimator();
   const out: StrengthEstimate[] = [];
   for (let i = 0; i < jobs.length; i++) {
     out.push(est(jobs[i].password, jobs[i].inputs));

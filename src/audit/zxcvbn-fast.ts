@@ -107,3 +107,9 @@ function setIncludes(): (matches: L33tMatchLike[], m: L33tMatchLike) => boolean 
     return s.keys.has(key(m));
   };
 }
+
+/** The index installed on `factory` (for the audit's prefilter, src/audit/prefilter.ts). */
+export function fastIndexOf(factory: unknown): DictionaryIndex | undefined {
+  const options = (factory as { options?: object }).options;
+  return options ? installed.get(options)?.index : undefined;
+}

@@ -195,6 +195,70 @@ describe('offline hash file (binary search)', () => {
     }
   });
 
+  it('answers many hashes in one pass over the file (lookupDense), the same as the page search', async () => {
+    // 1M lines: 3000 hashes call for the one-pass search; real lines, their neighbours and others
+    const text = readFileSync(big.path, 'latin1');
+    const lines = text.split('\n').filter(Boolean);
+    const want = new Map<string, number>();
+    const asked: string[] = [...allHashes];
+    for (let k = 0; k < 1500; k++) {
+      const [hash, count] = lines[Math.floor((k * lines.length) / 1500)].split(':');
+      want.set(hash, Number(count));
+      asked.push(hash);
+      const d = parseInt(hash[39], 16);
+      asked.push(hash.slice(0, 39) + ((d + 1) % 16).toString(16).toUpperCase()); // absent (1 in 16 collides with a real line: checked below)
+    }
+    asked.push(big.first.hash, big.last.hash, '0'.repeat(40), 'F'.repeat(40));
+    want.set(big.first.hash, big.first.count).set(big.last.hash, big.last.count);
+    for (const [h, n] of expected) want.set(h, n);
+    const dense = new HashFile(big.path);
+    const paged = new HashFile(big.path);
+    try {
+      const a = await dense.lookup(asked);
+      expect(dense.probes).toBeGreaterThan(0); // the one-pass search ran
+      const b = new Map<string, number>();
+      for (const h of asked) for (const [k, v] of await paged.lookup([h])) b.set(k, v);
+      expect(paged.probes).toBe(0); // one hash at a time: the page search
+      expect(a).toEqual(b);
+      for (const [h, n] of want) expect(a.get(h), h).toBe(n);
+    } finally {
+      dense.close();
+      paged.close();
+    }
+  });
+
+  it('one-pass search: CRLF, no final newline, lower-case hashes, and an unsorted file refused', async () => {
+    for (const o of [{ crlf: true }, { crlf: true, finalNewline: false }, { finalNewline: false }]) {
+      const info = writeHashFile(join(dir, `dense-${JSON.stringify(o).replace(/\W/g, '')}.txt`), 20_000, breachedByHash, o);
+      const many = [...allHashes, info.first.hash, info.last.hash, ...info.samples.map((x) => x.hash), ...Array.from({ length: 40 }, (_, i) => sha1(`absent ${i}`))];
+      const f = new HashFile(info.path);
+      try {
+        const found = await f.lookup(many);
+        expect(f.probes).toBeGreaterThan(0);
+        expect(found).toEqual(new Map([...expected, [info.first.hash, info.first.count], [info.last.hash, info.last.count], ...info.samples.map((x) => [x.hash, x.count] as [string, number])]));
+      } finally {
+        f.close();
+      }
+    }
+    const info = writeHashFile(join(dir, 'dense-lower-src.txt'), 20_000, breachedByHash);
+    const lowerPath = join(dir, 'dense-lower.txt');
+    writeFileSync(lowerPath, readFileSync(info.path, 'latin1').toLowerCase());
+    const lower = new HashFile(lowerPath);
+    const many = [...allHashes, ...info.samples.map((x) => x.hash), ...Array.from({ length: 40 }, (_, i) => sha1(`absent ${i}`))];
+    expect(await lower.lookup(many)).toEqual(new Map([...expected, ...info.samples.map((x) => [x.hash, x.count] as [string, number])]));
+    lower.close();
+    // sorted at the start and at the block ends, unsorted inside
+    const hashes = Array.from({ length: 30_000 }, (_, i) => sha1(`pw${i}`));
+    const head = [...hashes].sort().slice(0, 2);
+    const partly = join(dir, 'dense-partly-sorted.txt');
+    writeFileSync(partly, [...head, ...hashes].map((h, i) => `${h}:${i + 1}\n`).join(''));
+    const f = new HashFile(partly);
+    const err = await f.lookup(hashes.slice(0, 100)).catch((x) => x);
+    f.close();
+    expect(err).toBeInstanceOf(BreachCheckError);
+    expect(err.message).toMatch(/not sorted by hash/);
+  });
+
   it('makes the same hash file from the same seed, another from another seed', () => {
     const a = writeHashFile(join(dir, 'seed-a.txt'), 1000, {}, { seed: 'one' });
     const b = writeHashFile(join(dir, 'seed-b.txt'), 1000, {}, { seed: 'one' });

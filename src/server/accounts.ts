@@ -176,15 +176,28 @@ export async function setMarketing(ctx: ServerContext, accountId: string, market
 const ACCOUNT_TABLES = [
   'sessions', 'tickets', 'activations', 'resets', 'totp', 'sms', 'sms_codes', 'recovery_codes', 'sso_identities', 'sso_flows',
   'service_tokens', 'sync_blob_chunks', 'sync_blobs', 'sync_records', 'sync_vaults', 'sync_keyrings',
+  'share_identities', 'share_pins', 'share_leaves', 'share_members',
 ] as const;
+
+/** Every table that holds rows of a shared vault (the vault row itself goes last). */
+const SHARED_VAULT_TABLES = ['share_blob_chunks', 'share_blobs', 'share_records', 'share_leaves', 'share_members', 'share_memberships', 'service_tokens'] as const;
 
 /**
  * Deletes the account and everything the server holds for it (sessions, second factors, identity
- * links, service tokens, synced vault data). Vaults on the devices are not touched. The caller
- * re-authenticated (password and, with two-step verification on, a code).
+ * links, service tokens, synced vault data; its sharing identity, pin state and memberships, and
+ * the shared vaults it owns with all their rows, other members' tokens of them included). Vaults on
+ * the devices are not touched. What stays: the records it wrote into other accounts' shared vaults
+ * (their signed history, sealed under their keys), and its address in those vaults' signed
+ * memberships until their owners remove it. The caller re-authenticated (password and, with
+ * two-step verification on, a code). Tested by test/unit/server-account-delete.test.ts.
  */
 export async function deleteAccount(ctx: ServerContext, req: RequestInfo, accountId: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
+    const owned = (await trx.selectFrom('share_vaults').select('vault_id').where('owner_id', '=', accountId).execute()).map((r) => r.vault_id);
+    if (owned.length) {
+      for (const t of SHARED_VAULT_TABLES) await trx.deleteFrom(t).where('vault_id', 'in', owned).execute();
+      await trx.deleteFrom('share_vaults').where('vault_id', 'in', owned).execute();
+    }
     for (const t of ACCOUNT_TABLES) await trx.deleteFrom(t).where('account_id', '=', accountId).execute();
     await trx.deleteFrom('accounts').where('id', '=', accountId).execute();
   });

@@ -6,6 +6,10 @@
 # (SQLite): the first read of a job fetches, verifies and decrypts the whole vault and keeps it in the
 # encrypted token cache (KPM_CACHE_DIR); the tenth (and every later one) asks the server for the
 # head only and reads from the cache. Both against `kpm read` through the agent.
+# Then the first and the tenth token read against the agent's read once more, in one interleaved loop
+# (bench/lib/tokentime.mjs: a change of load hits every case alike; the load average each round).
+# BENCH_KPM_BEFORE=/path/to/other/checkout/bin/kpm adds that build's first and tenth read, its own
+# client against its own kpm-server (started on this run's data folder), in the same loop.
 # Usage: bash bench/read.sh   (knobs: see bench/lib/common.sh; BENCH_ENTRIES=10000)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -66,6 +70,20 @@ KPM_HOME="$EMPTY_HOME" KPM_SERVER="$SERVER_URL" KPM_TOKEN="$(cat "$TOKEN_FILE")"
   -n "kpm read (agent, same run)" "env -u KPM_TOKEN KPM_HOME=$KH $KPM read $REF" \
   "${peers[@]}"
 print_table "$RUN_DIR/token-first.json" "$RUN_DIR/token.json"
+
+header "kpm read with a service token: first and tenth read, one interleaved loop ($N entries)"
+if [ -n "${BENCH_KPM_BEFORE:-}" ]; then
+  # the other build's server on this run's data (SQLite in WAL mode: both servers only read it here)
+  node "$(dirname "$BENCH_KPM_BEFORE")/kpm-server" --data-dir "$SRV" --port 0 --log-level warn 2>"$RUN_DIR/before-server.err" >/dev/null &
+  BEFORE_PID=$!
+  trap 'kill $SRV_PID $BEFORE_PID 2>/dev/null || true; cleanup' EXIT
+  for _ in $(seq 100); do grep -qs 'listening on' "$RUN_DIR/before-server.err" && break; sleep 0.1; done
+  export BENCH_SERVER_BEFORE="$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$RUN_DIR/before-server.err")"
+  [ -n "$BENCH_SERVER_BEFORE" ] || die "the kpm-server of BENCH_KPM_BEFORE did not start"
+  log "BENCH_KPM_BEFORE: $BENCH_KPM_BEFORE, its server at $BENCH_SERVER_BEFORE"
+fi
+mkdir -p "$RUN_DIR/tokentime"
+node "$BENCH_DIR/lib/tokentime.mjs" "$KPM" "$KH" "$SERVER_URL" "$TOKEN_FILE" "$REF" "$WANT" "$RUN_DIR/tokentime" "$RUNS" "$WARMUP"
 
 header "kpm run with one reference ($N entries)"
 SECRET="$REF" hf "$RUN_DIR/run.json" \

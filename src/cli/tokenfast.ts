@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ROUTES, type RouteName } from '../protocol/routes.js';
 import { validate } from '../protocol/validate.js';
-import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
+import { PULL_NEXT_HEADER, type PullResultT, type TokenVaultT } from '../protocol/schemas.js';
 import { checkServerUrl } from '../sync/serverurl.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, TokenVault } from '../sync/tokenvault.js';
 import { TokenCache, tokenCacheRoot } from '../sync/tokencache.js';
@@ -23,7 +23,8 @@ const TIMEOUT_MS = 30_000;
 
 class Declined extends Error {}
 
-function call<T>(base: URL, name: RouteName, authorization: string, body?: unknown): Promise<T> {
+/** `onNext`: called with the PULL_NEXT_HEADER of the answer, when it has one, before the body is read */
+function call<T>(base: URL, name: RouteName, authorization: string, body?: unknown, onNext?: (next: number) => void): Promise<T> {
   const spec = ROUTES[name];
   const prefix = base.pathname === '/' ? '' : base.pathname;
   const url = new URL(prefix + spec.path, base);
@@ -34,6 +35,8 @@ function call<T>(base: URL, name: RouteName, authorization: string, body?: unkno
   const send: typeof httpRequest = url.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).request : httpRequest;
   return new Promise<T>((resolve, reject) => {
     const req = send(url, { method: spec.method, headers, timeout: TIMEOUT_MS }, (res: IncomingMessage) => {
+      const next = res.headers[PULL_NEXT_HEADER];
+      if (onNext && res.statusCode === spec.status && typeof next === 'string' && /^[0-9]{1,15}$/.test(next)) onNext(Number(next));
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (c: Buffer) => {
@@ -110,7 +113,7 @@ export async function tokenFastPath(argv: string[]): Promise<number | undefined>
       } finally {
         wrapKey.fill(0);
       }
-    } else v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after) => call<PullResultT>(base, 'tokenPull', authorization, { after }) }, token, cache);
+    } else v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after, onNext) => call<PullResultT>(base, 'tokenPull', authorization, { after }, onNext) }, token, cache);
     const e = v.get(a.query, a.vault);
     const value = fieldValue(e.payload, a.field ?? primaryField(e.payload.type));
     if (value === undefined) return undefined;

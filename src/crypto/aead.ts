@@ -2,7 +2,7 @@
 // No function here accepts a nonce from the caller (SECURITY-REQUIREMENTS R5).
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { randomBytes } from './random.js';
-import { NONCE_BYTES, TAG_BYTES, xchachaDecrypt, xchachaEncryptInto, AuthError } from './xchacha.js';
+import { NONCE_BYTES, TAG_BYTES, xchachaDecrypt, xchachaEncryptInto, xchachaEncryptPartsInto, AuthError } from './xchacha.js';
 
 export { AuthError };
 export const SEAL_OVERHEAD = NONCE_BYTES + TAG_BYTES;
@@ -24,6 +24,22 @@ export function sealInto(key: Uint8Array, plaintext: Uint8Array, aad: Uint8Array
   nonce.set(randomBytes(NONCE_BYTES));
   xchachaEncryptInto(key, nonce, plaintext, aad, out, offset + NONCE_BYTES);
   return SEAL_OVERHEAD + plaintext.length;
+}
+
+/**
+ * `prefix` ‖ seal(key, concatenation of `parts`, aad), in one buffer: for a large plaintext in pieces
+ * (the token cache: its state and the log), sealed without concatenating them first. The nonce is
+ * drawn here as in seal() (R5).
+ */
+export function sealParts(key: Uint8Array, prefix: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(prefix.length + SEAL_OVERHEAD + length);
+  out.set(prefix, 0);
+  const nonce = out.subarray(prefix.length, prefix.length + NONCE_BYTES);
+  nonce.set(randomBytes(NONCE_BYTES));
+  xchachaEncryptPartsInto(key, nonce, parts, aad, out, prefix.length + NONCE_BYTES);
+  return out;
 }
 
 export function open(key: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {

@@ -54,6 +54,25 @@ export function xchachaEncryptInto(key: Uint8Array, nonce: Uint8Array, plaintext
   out.set(cipher.getAuthTag(), offset + plaintext.length);
 }
 
+/** xchachaEncryptInto of the concatenation of `parts` (nothing concatenated first): ciphertext ‖ tag into `out` at `offset`. */
+export function xchachaEncryptPartsInto(key: Uint8Array, nonce: Uint8Array, parts: readonly Uint8Array[], aad: Uint8Array, out: Uint8Array, offset: number): void {
+  const [subkey, iv] = subkeyAndNonce(key, nonce);
+  const cipher = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: TAG_BYTES });
+  subkey.fill(0);
+  let length = 0;
+  for (const p of parts) length += p.length;
+  cipher.setAAD(aad, { plaintextLength: length });
+  let o = offset;
+  for (const p of parts) {
+    const body = cipher.update(p);
+    out.set(body, o);
+    o += body.length;
+  }
+  const fin = cipher.final();
+  out.set(fin, o);
+  out.set(cipher.getAuthTag(), offset + length);
+}
+
 /** Takes ciphertext ‖ tag; throws AuthError on any mismatch. */
 export function xchachaDecrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad: Uint8Array): Uint8Array {
   if (sealed.length < TAG_BYTES) throw new AuthError();

@@ -189,6 +189,12 @@ export const PullResult = obj({
   /** the server log generation these records belong to (a compaction starts a new one) */
   generation,
 });
+/**
+ * On a token pull's answer with `more`: the revision the next page starts after (`from - 1 +
+ * records.length`), so that the client asks for it before it has read this one (docs/PROTOCOL.md
+ * "Service tokens"). A hint: the client uses the page it gets only where the one before it ended.
+ */
+export const PULL_NEXT_HEADER = 'x-kpm-pull-next';
 /** `generation`: the log generation `base` counts in (absent: whichever is current, as before compaction) */
 export const PushBody = {
   ...obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 100_000, items: RECORD }, manifest: b64(1024), generation }),

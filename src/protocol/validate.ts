@@ -35,15 +35,46 @@ const regex = (p: string): RegExp => {
   return r;
 };
 
+/** base64 characters (RFC 4648 §4, without '=') by char code */
+const B64 = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64[c.charCodeAt(0)] = 1;
+
+/**
+ * `^[A-Za-z0-9+/]+={0,2}$` (`nonEmpty`) or `^[A-Za-z0-9+/]*={0,2}$`, as a loop: the same answer as
+ * the regular expression, several times faster on the megabytes of a pull (every record is one).
+ */
+export function isBase64(s: string, nonEmpty: boolean): boolean {
+  let n = s.length;
+  if (n > 0 && s.charCodeAt(n - 1) === 61) n--;
+  if (n > 0 && s.charCodeAt(n - 1) === 61) n--;
+  if (nonEmpty && n === 0) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127 || B64[c] === 0) return false;
+  }
+  return true;
+}
+
+/** the patterns matched without a regular expression */
+const FAST_PATTERNS: Record<string, (s: string) => boolean> = {
+  '^[A-Za-z0-9+/]+={0,2}$': (s) => isBase64(s, true),
+  '^[A-Za-z0-9+/]*={0,2}$': (s) => isBase64(s, false),
+};
+const matches = (pattern: string, s: string): boolean => (Object.hasOwn(FAST_PATTERNS, pattern) ? FAST_PATTERNS[pattern](s) : regex(pattern).test(s));
+/** the path of an array item, filled in only when it has a problem (a pull has tens of thousands) */
+const ITEM = '\u0000';
+
 /**
  * The first problem of `value` against `schema` as "path: what", or null when it conforms.
  * With `allowExtra`, unknown object properties are ignored (a newer server may add fields).
  */
 export function validate(schema: JsonSchema, value: unknown, opts: { allowExtra?: boolean } = {}, path = '$'): string | null {
   if (schema.type !== undefined) {
-    const types = typeof schema.type === 'string' ? [schema.type] : schema.type;
     const t = typeOf(value);
-    if (!types.includes(t) && !(t === 'integer' && types.includes('number'))) return `${path}: expected ${types.join(' or ')}, got ${t}`;
+    if (t !== schema.type) {
+      const types = typeof schema.type === 'string' ? [schema.type] : schema.type;
+      if (!types.includes(t) && !(t === 'integer' && types.includes('number'))) return `${path}: expected ${types.join(' or ')}, got ${t}`;
+    }
   }
   if (schema.const !== undefined && value !== schema.const) return `${path}: expected ${JSON.stringify(schema.const)}`;
   if (schema.enum && !schema.enum.includes(value)) return `${path}: not one of ${schema.enum.join(', ')}`;
@@ -52,7 +83,7 @@ export function validate(schema: JsonSchema, value: unknown, opts: { allowExtra?
     const cps = () => [...value].length;
     if (schema.minLength !== undefined && value.length < 2 * schema.minLength && cps() < schema.minLength) return `${path}: shorter than ${schema.minLength}`;
     if (schema.maxLength !== undefined && value.length > schema.maxLength && cps() > schema.maxLength) return `${path}: longer than ${schema.maxLength}`;
-    if (schema.pattern !== undefined && !regex(schema.pattern).test(value)) return `${path}: does not match ${schema.pattern}`;
+    if (schema.pattern !== undefined && !matches(schema.pattern, value)) return `${path}: does not match ${schema.pattern}`;
   }
   if (typeof value === 'number') {
     if (schema.minimum !== undefined && value < schema.minimum) return `${path}: below ${schema.minimum}`;
@@ -63,8 +94,8 @@ export function validate(schema: JsonSchema, value: unknown, opts: { allowExtra?
     if (schema.maxItems !== undefined && value.length > schema.maxItems) return `${path}: more than ${schema.maxItems} items`;
     if (schema.items) {
       for (let i = 0; i < value.length; i++) {
-        const p = validate(schema.items, value[i], opts, `${path}[${i}]`);
-        if (p) return p;
+        const p = validate(schema.items, value[i], opts, ITEM);
+        if (p) return `${path}[${i}]${p.slice(ITEM.length)}`;
       }
     }
   }

@@ -3,7 +3,7 @@
 // 4xx status; anything unexpected is logged and answered with a bare 500 "internal", never a stack.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ROUTES, type RouteName } from '../protocol/routes.js';
-import { MAX_BODY_BYTES } from '../protocol/schemas.js';
+import { MAX_BODY_BYTES, PULL_NEXT_HEADER } from '../protocol/schemas.js';
 import type * as T from '../protocol/schemas.js';
 import { ERROR_STATUS, type ErrorCode } from '../protocol/errors.js';
 import type { RequestInfo, ServerContext } from './context.js';
@@ -214,6 +214,14 @@ const HTML = (title: string, text: string) =>
 
 /** "check your inbox" from a server whose mail goes to the development outbox says so (the start-up line names the folder). */
 const OUTBOX_HINT = " (development server: nothing is mailed; the message is an .eml file in the server's outbox folder)";
+/**
+ * A pull page as JSON, by JSON.stringify (native: a page is megabytes of base64 strings, which the
+ * schema serializer walks one by one), with exactly the fields of the PullResult schema.
+ */
+function pullJson(r: T.PullResultT): string {
+  return JSON.stringify({ head: r.head, from: r.from, records: r.records, manifest: r.manifest, more: r.more, generation: r.generation });
+}
+
 function outboxHint(ctx: ServerContext, result: unknown): unknown {
   const r = result as { status?: unknown; message?: unknown } | null;
   if (ctx.mailer.kind !== 'outbox' || !r || r.status !== 'pending' || typeof r.message !== 'string' || !r.message.startsWith('check your inbox')) return result;
@@ -303,6 +311,12 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
       ...(spec.auth ? { preHandler: authenticate } : 'tokenAuth' in spec && spec.tokenAuth ? { preHandler: authenticateToken } : {}),
       handler: async (req, reply) => {
         const result = outboxHint(ctx, await handlers[name](ctx, req));
+        if (name === 'tokenPull') {
+          // where the next page starts, in a header the client reads before the page: it asks for that one at once
+          const page = result as T.PullResultT;
+          if (page.more) reply.header(PULL_NEXT_HEADER, String(page.from - 1 + page.records.length));
+          return reply.code(spec.status).type('application/json; charset=utf-8').send(pullJson(page));
+        }
         return reply.code(spec.status).send(result);
       },
     });

@@ -124,7 +124,7 @@ export async function vaultInfo(ctx: ServerContext, t: TokenAuth): Promise<Token
 
 export async function pull(ctx: ServerContext, t: TokenAuth, after: number): Promise<PullResultT> {
   if (t.shared) throw apiError('not_found', 'this service token reads a shared vault (POST /v1/token/share/pull)');
-  return sync.pull(ctx, t.accountId, t.vaultId, after);
+  return sync.pull(ctx, t.accountId, t.vaultId, after, sync.tokenPageRecords(after));
 }
 
 /**

@@ -88,24 +88,35 @@ export async function putVault(ctx: ServerContext, accountId: string, vaultId: s
   });
 }
 
-export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<PullResultT> {
+/**
+ * The records of a service-token pull's page (docs/PROTOCOL.md "Service tokens"): at most as many as
+ * come before it, and at least this many: the first pages are small, so that the client verifies one
+ * while the server reads the next (a whole vault in about log2(head / 500) pages, each page also
+ * within PULL_PAGE_CHARS).
+ */
+export const TOKEN_FIRST_PAGE_RECORDS = 500;
+export const tokenPageRecords = (after: number): number => Math.max(TOKEN_FIRST_PAGE_RECORDS, after);
+
+/** A page of the log after `after`: up to PULL_PAGE_CHARS, and up to `maxRecords` records (at least one). */
+export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number, maxRecords = Infinity): Promise<PullResultT> {
   const v = await ctx.db.selectFrom('sync_vaults').select(['head', 'manifest', 'generation']).where('account_id', '=', accountId).where('vault_id', '=', vaultId).executeTakeFirst();
   if (!v) throw apiError('not_found', 'no such vault on the server');
   const head = Number(v.head);
   const records: string[] = [];
   let next = after + 1;
   let chars = 0;
+  const last = Math.min(head, after + Math.max(1, maxRecords));
   // Records above the head read with it belong to a later push (committed meanwhile): not this page's.
-  while (next <= head && chars < PULL_PAGE_CHARS) {
+  while (next <= last && chars < PULL_PAGE_CHARS) {
     const rows = await ctx.db
       .selectFrom('sync_records')
       .select(['rev', 'body'])
       .where('account_id', '=', accountId)
       .where('vault_id', '=', vaultId)
       .where('rev', '>=', next)
-      .where('rev', '<=', head)
+      .where('rev', '<=', last)
       .orderBy('rev')
-      .limit(500)
+      .limit(2000)
       .execute();
     if (rows.length === 0) break;
     for (const r of rows) {

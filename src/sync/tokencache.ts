@@ -16,7 +16,7 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import envPaths from 'env-paths';
-import { AuthError, open, seal } from '../crypto/aead.js';
+import { AuthError, open, sealParts } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, fromHex, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf } from '../crypto/keys.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
@@ -58,6 +58,36 @@ export function logOf(records: LogRecord[]): Uint8Array {
   return w.finish();
 }
 
+/**
+ * The latest record of each entry of `log` (raw records one after the other, as pulled): a later
+ * version wins, an earlier or equal one is ignored, in the order of each entry's first record (as
+ * LatestRecords keeps them). `log` itself when no entry has two records (nothing is copied).
+ */
+export function latestOfLog(log: Uint8Array): Uint8Array {
+  const b = Buffer.from(log.buffer, log.byteOffset, log.byteLength);
+  const at = new Map<string, number>(); // entry id (16 bytes as latin1) → its index in `winners`
+  const winners: number[] = []; // the offset of each entry's latest record, by its first record
+  let superseded = false;
+  for (let o = 0; o < b.length; o += 4 + b.readUInt32BE(o)) {
+    const id = b.toString('latin1', o + 4, o + 4 + ID_BYTES);
+    const i = at.get(id);
+    if (i === undefined) {
+      at.set(id, winners.length);
+      winners.push(o);
+    } else {
+      superseded = true;
+      if (b.readUInt32BE(o + 4 + ID_BYTES) > b.readUInt32BE(winners[i] + 4 + ID_BYTES)) winners[i] = o;
+    }
+  }
+  if (!superseded) return log;
+  let size = 0;
+  for (const o of winners) size += 4 + b.readUInt32BE(o);
+  const out = Buffer.alloc(size);
+  let w = 0;
+  for (const o of winners) w += b.copy(out, w, o, o + 4 + b.readUInt32BE(o));
+  return out;
+}
+
 /** The cache's parent folder, or null when KPM_CACHE_DIR=off (nothing is kept). */
 export function tokenCacheRoot(env: NodeJS.ProcessEnv = process.env): string | null {
   const dir = env.KPM_CACHE_DIR;
@@ -66,8 +96,9 @@ export function tokenCacheRoot(env: NodeJS.ProcessEnv = process.env): string | n
   return envPaths('kpm', { suffix: '' }).cache;
 }
 
-function encode(c: CachedVault): Uint8Array {
-  return new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.generation).u64(c.head).bytes(c.chain).u64(c.time).bytes(c.log).finish();
+/** The state: its fixed fields, then the log (two parts: the log, megabytes, is sealed where it is). */
+function encode(c: CachedVault): [Uint8Array, Uint8Array] {
+  return [new ByteWriter().bytes(c.vaultId).bytes(c.profileId).bytes(c.publicKey).u64(c.epoch).bytes(c.envelopeHash).u64(c.generation).u64(c.head).bytes(c.chain).u64(c.time).finish(), c.log];
 }
 
 function decode(plain: Uint8Array): CachedVault {
@@ -168,9 +199,9 @@ export class TokenCache {
     return open(this.key, bytes.subarray(6), this.aad);
   }
 
-  private write(plain: Uint8Array): void {
-    const body = seal(this.key, plain, this.aad);
-    writeFileAtomic(this.file, concatBytes(MAGIC, new Uint8Array([this.version >> 8, this.version & 0xff]), body));
+  /** "KPMC" ‖ version ‖ seal(the parts, one after the other), in one buffer */
+  private write(...plain: Uint8Array[]): void {
+    writeFileAtomic(this.file, sealParts(this.key, concatBytes(MAGIC, new Uint8Array([this.version >> 8, this.version & 0xff])), plain, this.aad));
   }
 
   /** Removes an unusable cache file (the next read fetches the vault again). */
@@ -203,7 +234,7 @@ export class TokenCache {
           if (!(e instanceof AuthError || e instanceof KpmError)) throw e;
         }
       }
-      this.write(encode(c));
+      this.write(...encode(c));
     });
   }
 

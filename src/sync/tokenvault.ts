@@ -22,8 +22,8 @@ import { collator } from '../vault/listing.js';
 import { byIdPrefix, decryptRecord, isIdQuery, isLive, LatestRecords, matchesFilter, nameTagOf, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import type { Session } from '../vault/session.js';
 import { initialSyncChain, tampered } from './envelope.js';
-import { logOf, recordsOf, type TokenCache } from './tokencache.js';
-import { checkVaultEnvelope, pullVerified } from './vaultsync.js';
+import { latestOfLog, logOf, recordsOf, type TokenCache } from './tokencache.js';
+import { askPage, checkVaultEnvelope, pullVerifiedLog } from './vaultsync.js';
 import { compactionLacks } from './compactcheck.js';
 
 export const TOKEN_PREFIX = 'kpmt_';
@@ -116,7 +116,8 @@ export function sealVaultForToken(s: Session, vault: string, tokenId: string, wr
 
 export interface TokenTransport {
   vault(): Promise<TokenVaultT>;
-  pull(after: number): Promise<PullResultT>;
+  /** `onNext`: as PullFrom.pull's (src/sync/vaultsync.ts), optional */
+  pull(after: number, onNext?: (next: number) => void): Promise<PullResultT>;
 }
 
 /** One vault, read through a service token: verified, in memory only. */
@@ -145,10 +146,12 @@ export class TokenVault {
   static async load(t: TokenTransport, token: ServiceToken, cache?: TokenCache): Promise<TokenVault> {
     // Without a cached state the whole log is pulled: its first page is asked for together with the
     // envelope (nothing of it is used before the envelope and the keys are verified).
+    // The envelope is asked for first (the server answers it while the cache is read).
+    const infoP = t.vault();
+    infoP.catch(() => undefined); // awaited below
     let base = cache?.read() ?? null;
-    const firstPage = base ? undefined : t.pull(0);
-    firstPage?.catch(() => undefined); // a failure is seen where it is used, or dropped with the envelope's
-    const info = await t.vault();
+    const firstPage = base ? undefined : askPage((after, onNext) => t.pull(after, onNext), 0);
+    const info = await infoP;
     const rv = info.vault;
     const { kp } = checkVaultEnvelope(rv, null, null); // ids and shape; the signature once the public key is unwrapped
     const { wrapKey } = tokenKeys(token);
@@ -177,22 +180,22 @@ export class TokenVault {
       }
       let state = base ? { generation: base.generation, head: base.head, chain: base.chain, time: base.time } : { generation: 0, head: 0, chain: initialSyncChain(env.vaultId), time: 0 };
       if (!base || rv.head !== base.head || rv.generation !== base.generation) {
-        const pulled = await pullVerified({ id: rv.id, name, revision: state.head, chain: state.chain, generation: base?.generation, time: state.time, profileId: kp.profileId, publicKey, pull: (after) => t.pull(after), firstPage: base ? undefined : firstPage });
+        // the records stay as sent, one buffer (tens of thousands on a first read), decoded only when needed
+        const pulled = await pullVerifiedLog({ id: rv.id, name, revision: state.head, chain: state.chain, generation: base?.generation, time: state.time, profileId: kp.profileId, publicKey, pull: (after, onNext) => t.pull(after, onNext), firstPage: base ? undefined : firstPage });
         if (pulled.head < rv.head) throw tampered(`vault "${name}": fewer records than its head revision`);
         if (base && pulled.generation !== base.generation) {
           // A compaction (signed: the manifest names the generation): its log is the whole vault, and
           // must keep every entry the cache holds at that version or a later one (a purge is later).
-          const gap = compactionLacks(v.latest().map((r) => [toHex(r.entryId), r.version] as const), pulled.records);
+          const gap = compactionLacks(v.latest().map((r) => [toHex(r.entryId), r.version] as const), recordsOf(pulled));
           if (gap) throw tampered(`vault "${name}": the compacted log of generation ${pulled.generation} lacks an entry at version ${gap.version} that this token read before`);
-          const fresh = new LatestRecords();
-          for (const r of pulled.records) fresh.apply(r);
-          v.decoded = [...fresh.latest.values()];
-          v.log = undefined;
-        } else if (pulled.records.length) {
+          v.useLog(latestOfLog(pulled.log));
+        } else if (!base) {
+          v.useLog(latestOfLog(pulled.log));
+        } else if (pulled.count) {
           // a later version of an entry wins; an earlier one is ignored
           const merged = new LatestRecords();
           for (const r of v.latest()) merged.apply(r);
-          for (const r of pulled.records) merged.apply(r);
+          for (const r of recordsOf(pulled)) merged.apply(r);
           v.decoded = [...merged.latest.values()];
           v.log = undefined;
         }
@@ -213,6 +216,12 @@ export class TokenVault {
       throw e;
     }
     return v;
+  }
+
+  /** the latest record of each entry, as one buffer of raw records (decoded on first use) */
+  private useLog(log: Uint8Array): void {
+    this.decoded = undefined;
+    this.log = log;
   }
 
   private latest(): LogRecord[] {

@@ -14,14 +14,14 @@ import { AuthError } from '../crypto/aead.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { sha256 } from '../crypto/keys.js';
 import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
-import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, isPurgeOrCut, LOG_HEADER_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
+import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, isPurgeOrCut, LOG_HEADER_BYTES, RECORD_FIXED_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
 import { maintainLocked } from '../vault/session.js';
 import type { Retention } from '../settings/retention.js';
 import { MAX_SYNC_BODY_BYTES } from '../protocol/schemas.js';
 import { LogMovedError, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../core/paths.js';
-import { KpmError, EXIT } from '../core/errors.js';
+import { KpmError, EXIT, corrupt } from '../core/errors.js';
 import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
@@ -192,30 +192,132 @@ export interface PullFrom {
   profileId: Uint8Array;
   /** the account's public signing key, pinned (the device's own, or the one sealed in a service token) */
   publicKey: Uint8Array;
-  pull: (after: number) => Promise<PullResultT>;
-  /** the first page, already asked for (`pull(revision)` sent before the caller knew it was needed) */
-  firstPage?: Promise<PullResultT>;
+  /**
+   * Asks for the page after `after`. A transport may call `onNext` with the revision the page after
+   * it starts after, as soon as the server names it (the token pull's `x-kpm-pull-next` header,
+   * docs/PROTOCOL.md), before the page itself is read: a hint, never trusted (see pagesOf).
+   */
+  pull: (after: number, onNext?: (next: number) => void) => Promise<PullResultT>;
+  /** the first page, already asked for (`askPage(pull, revision)` sent before the caller knew it was needed) */
+  firstPage?: AskedPage;
+}
+
+/** A page asked for, and the next one's start once the server named it (`onNext` of PullFrom.pull). */
+export interface AskedPage {
+  after: number;
+  page: Promise<PullResultT>;
+  next?: number;
+  /** called when `next` arrives (set while the page is the one being read) */
+  onNext?: (next: number) => void;
+}
+
+/** Asks for the page after `after` (its failure is seen where it is awaited, or dropped with it). */
+export function askPage(pull: PullFrom['pull'], after: number): AskedPage {
+  const a: AskedPage = { after, page: undefined as unknown as Promise<PullResultT> };
+  a.page = pull(after, (next) => {
+    if (a.next !== undefined || !Number.isSafeInteger(next) || next <= after) return;
+    a.next = next;
+    a.onNext?.(next);
+  });
+  a.page.catch(() => undefined);
+  return a;
 }
 
 /**
  * The pages of a pull, each asked for as soon as the one before it arrived (so the server reads the
- * next page while this side verifies the last one); a page is used only in order, after the checks
- * of every page before it. A page asked for and not used is dropped (its failure too).
+ * next page while this side verifies the last one), or sooner: when the transport hears where the
+ * next page starts before the page being read has arrived (the server's hint). At most one page is
+ * asked for ahead of the one being read; a page is used only in order, after the checks of every
+ * page before it, and only if it starts where the page before it ended: a page asked for on a wrong
+ * hint, or not used, is dropped (its failure too).
  */
 function pagesOf(from: PullFrom): (after: number) => Promise<PullResultT> {
-  let ahead: { after: number; page: Promise<PullResultT> } | undefined = from.firstPage && { after: from.revision, page: from.firstPage };
-  if (ahead) ahead.page.catch(() => undefined); // awaited below, or dropped
+  let ahead: AskedPage | undefined = from.firstPage;
   return async (after) => {
-    const mine = ahead && ahead.after === after ? ahead.page : from.pull(after);
+    const reading = ahead && ahead.after === after ? ahead : askPage(from.pull, after);
     ahead = undefined;
-    const page = await mine;
-    if (page.more && page.records.length > 0) {
-      const next = { after: after + page.records.length, page: from.pull(after + page.records.length) };
-      next.page.catch(() => undefined);
-      ahead = next;
+    const askAhead = (next: number) => {
+      if (!ahead) ahead = askPage(from.pull, next);
+    };
+    reading.onNext = askAhead;
+    if (reading.next !== undefined) askAhead(reading.next);
+    let page: PullResultT;
+    try {
+      page = await reading.page;
+    } finally {
+      reading.onNext = undefined;
     }
+    const next = after + page.records.length;
+    if (page.more && page.records.length > 0) {
+      if ((ahead as AskedPage | undefined)?.after !== next) ahead = askPage(from.pull, next); // none yet, or on a wrong hint
+    } else ahead = undefined;
     return page;
   };
+}
+
+/** What a pull keeps of each page's records (each one checked well-formed and chained as it is taken). */
+interface PageSink {
+  /** the pull starts again (a compaction): forget what was taken */
+  clear(): void;
+  /** takes a page's records (base64, one record each), returns the chain extended over them */
+  take(records: readonly string[], chain: Uint8Array): Uint8Array;
+}
+
+/** Decoded records (sync). */
+class DecodedPages implements PageSink {
+  readonly records: LogRecord[] = [];
+  clear(): void {
+    this.records.length = 0;
+  }
+  take(page: readonly string[], chain: Uint8Array): Uint8Array {
+    for (const b64 of page) {
+      const r = decodeRecord(Buffer.from(b64, 'base64')); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
+      chain = nextSyncChain(chain, r.raw);
+      this.records.push(r);
+    }
+    return chain;
+  }
+}
+
+/**
+ * The records as sent, one after the other in one buffer (the layout of a vault log and of the token
+ * cache), never decoded into objects: a token's first read takes tens of thousands at once. Each is
+ * checked as decodeRecord checks it: exactly one record, of a valid length.
+ */
+class RawPages implements PageSink {
+  private parts: Uint8Array[] = [];
+  count = 0;
+  clear(): void {
+    this.parts = [];
+    this.count = 0;
+  }
+  take(page: readonly string[], chain: Uint8Array): Uint8Array {
+    let size = 0;
+    for (const b64 of page) size += base64Bytes(b64);
+    const buf = Buffer.alloc(size);
+    let o = 0;
+    for (const b64 of page) {
+      const n = buf.write(b64, o, 'base64'); // as Buffer.from(b64, 'base64') decodes it
+      if (n < 4 || buf.readUInt32BE(o) < RECORD_FIXED_BYTES + 40 || buf.readUInt32BE(o) + 4 !== n) throw corrupt('sync record is corrupt');
+      chain = nextSyncChain(chain, buf.subarray(o, o + n));
+      o += n;
+    }
+    this.parts.push(buf.subarray(0, o));
+    this.count += page.length;
+    return chain;
+  }
+  /** every record taken, one after the other */
+  log(): Uint8Array {
+    return this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts);
+  }
+}
+
+/** The bytes of a base64 string (at most; exactly for a well-formed one), as node:buffer counts them. */
+function base64Bytes(s: string): number {
+  let n = s.length;
+  if (n > 0 && s.charCodeAt(n - 1) === 61) n--;
+  if (n > 1 && s.charCodeAt(n - 1) === 61) n--;
+  return (n * 3) >>> 2;
 }
 
 /**
@@ -224,6 +326,25 @@ function pagesOf(from: PullFrom): (after: number) => Promise<PullResultT> {
  * Used by sync and by the read-only service-token client (src/sync/tokenvault.ts).
  */
 export async function pullVerified(from: PullFrom): Promise<Pulled> {
+  const sink = new DecodedPages();
+  const pulled = await pullInto(from, sink);
+  return { ...pulled, records: sink.records };
+}
+
+/** What pullVerifiedLog verified: the records as one buffer of raw records (decode with decodeRecords). */
+export interface PulledLog extends Omit<Pulled, 'records'> {
+  log: Uint8Array;
+  count: number;
+}
+
+/** pullVerified, with the records kept as sent, one after the other (the token's first read: no record objects). */
+export async function pullVerifiedLog(from: PullFrom): Promise<PulledLog> {
+  const sink = new RawPages();
+  const pulled = await pullInto(from, sink);
+  return { ...pulled, log: sink.log(), count: sink.count };
+}
+
+async function pullInto(from: PullFrom, sink: PageSink): Promise<Omit<Pulled, 'records'>> {
   const name = from.name;
   const known = from.generation ?? 1;
   let revision = from.revision;
@@ -231,7 +352,6 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
   let chain = from.chain;
   let generation = 0; // of the first page; every page must be of it
   let restarts = 0;
-  const records: LogRecord[] = [];
   const pull = pagesOf(from);
   for (let pages = 0; ; pages++) {
     const page = await pull(after);
@@ -249,7 +369,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     } else if (page.generation !== generation) {
       // compacted while we pulled: start again in the new generation
       if (++restarts > 3) throw new KpmError(`vault "${name}" keeps being compacted on the server; try again`, EXIT.conflict);
-      records.length = 0;
+      sink.clear();
       revision = after = 0;
       chain = initialSyncChain(fromHex(from.id));
       generation = page.generation;
@@ -259,11 +379,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     if (page.from !== after + 1) throw tampered(`vault "${name}": the server skipped records`);
     const end = after + page.records.length;
     if (page.more ? page.records.length === 0 || end >= page.head : end !== page.head) throw tampered(`vault "${name}": the record count does not match the head revision`);
-    for (const b64 of page.records) {
-      const r = decodeRecord(Buffer.from(b64, 'base64')); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
-      chain = nextSyncChain(chain, r.raw);
-      records.push(r);
-    }
+    chain = sink.take(page.records, chain);
     after = end;
     if (page.more) {
       if (pages > 100_000) throw tampered('endless pull');
@@ -272,7 +388,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     if (page.head === 0) {
       if (page.manifest !== null) throw tampered(`vault "${name}": a manifest for an empty vault`);
       if (generation !== known) throw tampered(`vault "${name}": an empty log of generation ${generation} without a manifest`);
-      return { generation, head: 0, chain, time: from.time, records };
+      return { generation, head: 0, chain, time: from.time };
     }
     if (page.manifest === null) throw tampered(`vault "${name}" has records but no manifest`);
     const m = verifyManifest(from.publicKey, fromBase64(page.manifest));
@@ -280,7 +396,7 @@ export async function pullVerified(from: PullFrom): Promise<Pulled> {
     if (m.revision !== page.head) throw tampered(`vault "${name}": the manifest is for revision ${m.revision}, the server says ${page.head}`);
     if (m.generation !== generation) throw tampered(`vault "${name}": the manifest is for log generation ${m.generation}, the server says ${generation}`);
     if (!bytesEqual(m.chain, chain)) throw tampered(`vault "${name}": the records do not match the manifest (dropped, altered, reordered or replayed)`);
-    return { generation, head: page.head, chain, time: m.time, records };
+    return { generation, head: page.head, chain, time: m.time };
   }
 }
 

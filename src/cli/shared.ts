@@ -14,6 +14,7 @@ import { summaryOf } from '../vault/records.js';
 import { findShared, isSharedVault, live, localLookup, norm, pickOne, sharedView } from '../share/view.js';
 import type { ShareClient, OpenedVault, SharedVersion } from '../share/client.js';
 import type { AgentShare } from '../share/identity.js';
+import type { SharedFile } from '../share/blobs.js';
 import { shareStateFile } from '../share/state.js';
 import { warn } from './io.js';
 
@@ -132,25 +133,63 @@ export async function sharedUnlessOwn(paths: KpmPaths, a: VaultApi, vault: strin
   return sharedFor(paths, a, write);
 }
 
+/** A shared entry's files for `kpm export`: how many, and (`fileBytes`) each one's bytes, downloaded and verified. */
+export interface SharedExportFiles {
+  count: number;
+  bytes?: { name: string; bytes: Uint8Array }[];
+}
+
 /**
  * Every live entry of `vault` (or of all vaults): the own ones through the agent, then those of the
  * shared vaults this account can read, each in a vault named "NAME (shared)" (kpm audit, kpm export);
- * `sharedVaults` names the shared vaults read.
+ * `sharedVaults` names the shared vaults read. `sharedFiles` has the shared entries that have files;
+ * with `fileBytes` each file is downloaded and checked against the writer's signed record, then every
+ * chunk opened, as `kpm doc get` does (a file that does not verify is exit 8 before anything is returned).
  */
-export async function entriesWithShared(paths: KpmPaths, a: VaultApi, vault: string | undefined): Promise<{ entries: EntryView[]; sharedVaults: string[] }> {
+export async function entriesWithShared(
+  paths: KpmPaths,
+  a: VaultApi,
+  vault: string | undefined,
+  o: { fileBytes?: boolean } = {},
+): Promise<{ entries: EntryView[]; sharedVaults: string[]; sharedFiles: Map<EntryView, SharedExportFiles> }> {
   const shared = await sharedUnlessOwn(paths, a, vault);
   const sharedVaults: string[] = [];
+  const sharedFiles = new Map<EntryView, SharedExportFiles>();
   try {
     const entries = shared !== null && vault !== undefined && isSharedVault(shared, vault) ? [] : await a.entries({ vault });
     for (const v of shared?.vaults ?? []) {
       if (vault !== undefined && v.name !== vault) continue;
       sharedVaults.push(v.name);
-      for (const [id, e] of v.entries) if (!e.deleted) entries.push({ ...sharedView(v, id), vault: `${v.name} (shared)` });
+      for (const [id, e] of v.entries) {
+        if (e.deleted) continue;
+        const view = { ...sharedView(v, id), vault: `${v.name} (shared)` };
+        entries.push(view);
+        if (e.files.length) sharedFiles.set(view, { count: e.files.length, bytes: o.fileBytes ? await sharedFileBytes(paths, shared!, v, e.files) : undefined });
+      }
     }
-    return { entries, sharedVaults };
+    return { entries, sharedVaults, sharedFiles };
   } finally {
     await shared?.done();
   }
+}
+
+/** Downloads each file, checks it against the signed record (size, chunk count, SHA-256), opens every chunk: exit 8 on any difference. */
+async function sharedFileBytes(paths: KpmPaths, s: Shared, v: OpenedVault, files: SharedFile[]): Promise<{ name: string; bytes: Uint8Array }[]> {
+  const { shareFrame } = await import('../share/blobs.js');
+  const { blobsDir, decryptFramedToStream } = await import('../vault/blobs.js');
+  const { fromHex } = await import('../crypto/bytes.js');
+  const out: { name: string; bytes: Uint8Array }[] = [];
+  for (const f of files) {
+    const got = await s.client.downloadFile(v, blobsDir(paths), f);
+    try {
+      const parts: Uint8Array[] = [];
+      await decryptFramedToStream(got.fd, got.key, shareFrame(fromHex(v.id), f.epoch, fromHex(f.blob)), f, async (b) => void parts.push(Uint8Array.from(b)));
+      out.push({ name: f.name, bytes: Buffer.concat(parts) });
+    } finally {
+      got.remove();
+    }
+  }
+  return out;
 }
 
 /** Runs a lookup with the shared vaults; one that finds nothing on a device without sharing state asks the server (withDiscovery). */

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { shareTeam } from '../helpers/shareteam.js';
+import { initHome, kpm as runKpm, MASTER } from '../helpers/kpm.js';
 import { recordKey } from '../../src/share/format.js';
 import { shareBlobKey, shareFrame } from '../../src/share/blobs.js';
 import { decryptFramedToFile } from '../../src/vault/blobs.js';
@@ -153,10 +154,93 @@ describe('documents and attachments in a shared vault (real server, built binari
     expect(JSON.parse((await kpm('b1', ['doc', 'list', '--json', '--vault', 'Team'])).stdout).find((d: { name: string }) => d.name === 'rota')).toMatchObject({ notes: 'monthly now', files: [{ name: 'rota.txt', size: 5_000 }] });
   }, 120_000);
 
+  // a shared vault of their own ("Docs": alice owns it, bob writes), so these tests depend on no other test's files
+  describe('kpm show and kpm export of a shared vault\'s files', () => {
+    const spec = fileWith('spec.bin', 'SPEC-NEEDLE-4e6a1d', 40_000);
+    const key = fileWith('wifi-key.txt', 'WIFI-NEEDLE-83c5f0', 1_500);
+    const own = fileWith('own.txt', 'OWN-NEEDLE-c2d94b7', 2_000);
+    const KDBX_PW = 'Kdbx-Export-Pw-61';
+    const exportArgs = (out: string, ...more: string[]) => ['export', '--vault', 'Docs', '--format', 'kdbx', '-o', out, '--password-stdin', '--export-password-stdin', ...more];
+
+    beforeAll(async () => {
+      await kpm('a1', ['share', 'Docs', '--with', email('bob')]);
+      await kpm('b1', ['share', 'accept', 'Docs']);
+      await kpm('a1', ['doc', 'add', 'spec', spec.path, '--vault', 'Docs']);
+      await kpm('a1', ['add', 'wifi', '--vault', 'Docs', '--username', 'office', '--password-stdin'], 0, 'Wifi-Pw-7q2z-docs\n');
+      await kpm('a1', ['attach', 'wifi', key.path, '--vault', 'Docs']);
+    }, 300_000);
+
+    it('kpm show of a shared entry lists its files as it lists an own entry\'s (the lines of kpm attachments)', async () => {
+      const show = (await kpm('b1', ['show', 'wifi', '--vault', 'Docs'])).stdout;
+      const listed = (await kpm('b1', ['attachments', 'wifi', '--vault', 'Docs'])).stdout.trimEnd();
+      expect(listed).toMatch(/^wifi-key\.txt +1\.5 KiB {2}text\/plain$/);
+      expect(show).toContain(`  files:\n    ${listed}\n`);
+      expect((await kpm('b1', ['show', 'spec'])).stdout).toMatch(/ {2}files:\n {4}spec\.bin +39 KiB {2}application\/octet-stream\n/);
+      // an own entry: the same section
+      await kpm('b1', ['doc', 'add', 'own-notes', own.path, '--vault', 'Personal']);
+      const ownListed = (await kpm('b1', ['attachments', 'own-notes', '--vault', 'Personal'])).stdout.trimEnd();
+      expect((await kpm('b1', ['show', 'own-notes', '--vault', 'Personal'])).stdout).toContain(`  files:\n    ${ownListed}\n`);
+      // an entry without files: no section
+      expect((await kpm('a1', ['add', 'nofiles', '--vault', 'Docs', '--no-password'], 0, '')).code).toBe(0);
+      expect((await kpm('b1', ['show', 'nofiles', '--vault', 'Docs'])).stdout).not.toMatch(/files:/);
+    }, 120_000);
+
+    it('kpm export --format kdbx of a shared vault carries its files\' bytes (read back by kpm import); csv and kpm-json count them in the warning', async () => {
+      const out = join(tmp(), 'docs.kdbx');
+      const r = await kpm('b1', exportArgs(out, '--json'), 0, `${MASTER}\n${KDBX_PW}\n`);
+      expect(JSON.parse(r.stdout)).toMatchObject({ format: 'kdbx', filesNotExported: 0, sharedVaults: ['Docs'] });
+      expect(r.stderr).not.toMatch(/not part of the export/);
+      const home = initHome();
+      await runKpm(home, ['import', out, '--password-stdin', '--export-password-stdin'], 0, { input: `${MASTER}\n${KDBX_PW}\n` });
+      const back = async (entry: string, file: string) => Buffer.from((await runKpm(home, ['doc', 'get', entry, '--file', file, '-o', '-'], 0, { env: { KPM_MASTER_PASSWORD: MASTER } })).stdout);
+      expect((await back('spec', 'spec.bin')).equals(spec.bytes)).toBe(true);
+      expect((await back('wifi', 'wifi-key.txt')).equals(key.bytes)).toBe(true);
+      // formats without files: the shared vault's files are counted in the warning, as an own vault's are
+      const csv = await kpm('b1', ['export', '--vault', 'Docs', '--format', 'csv']);
+      expect(csv.stderr).toMatch(/2 attached files are not part of the export/);
+      expect(csv.stdout).toMatch(/wifi/);
+      const j = await kpm('b1', ['export', '--vault', 'Docs', '--format', 'kpm-json', '-o', join(tmp(), 'docs.json'), '--json']);
+      expect(JSON.parse(j.stdout)).toMatchObject({ filesNotExported: 2 });
+      expect(j.stderr).toMatch(/2 attached files are not part of the export/);
+    }, 120_000);
+
+    it('a chunk of a shared file altered in the server\'s database: kpm export --format kdbx is exit 8 and writes no file', async () => {
+      const bob = await inProcess('b1', 'bob');
+      const v = await bob.c.openForUse('Docs');
+      await bob.api.close();
+      const f = v.entries.get(ShareClient.find(v, 'spec')![0])!.files[0];
+      const d = db();
+      let row: { idx: number; body: string };
+      try {
+        row = d.prepare('SELECT idx, body FROM share_blob_chunks WHERE vault_id = ? AND blob_id = ? ORDER BY idx LIMIT 1').get(v.id, f.blob) as typeof row;
+        const bytes = Buffer.from(row.body, 'base64');
+        bytes[bytes.length - 100] ^= 1;
+        d.prepare('UPDATE share_blob_chunks SET body = ? WHERE vault_id = ? AND blob_id = ? AND idx = ?').run(bytes.toString('base64'), v.id, f.blob, row.idx);
+      } finally {
+        d.close();
+      }
+      const dir = tmp();
+      try {
+        const r = await kpm('b1', exportArgs(join(dir, 'docs.kdbx')), 8, `${MASTER}\n${KDBX_PW}\n`);
+        expect(r.stderr).toMatch(/not the one its writer signed/);
+        expect(r.stdout).toBe('');
+        expect(fs.readdirSync(dir)).toEqual([]);
+      } finally {
+        const d2 = db();
+        try {
+          d2.prepare('UPDATE share_blob_chunks SET body = ? WHERE vault_id = ? AND blob_id = ? AND idx = ?').run(row.body, v.id, f.blob, row.idx);
+        } finally {
+          d2.close();
+        }
+      }
+      await kpm('b1', exportArgs(join(dir, 'docs.kdbx')), 0, `${MASTER}\n${KDBX_PW}\n`);
+    }, 120_000);
+  });
+
   it('a dump of the server database holds no plaintext of any shared file, and no file name', () => {
     const files = fs.readdirSync(team.srv.dataDir).filter((f) => f.startsWith('kpm-server.sqlite'));
     const all = Buffer.concat(files.map((f) => fs.readFileSync(join(team.srv.dataDir, f))));
     expect(all.length).toBeGreaterThan(300_000); // the blobs are in it
-    for (const s of ['PLAN-NEEDLE-7f3a9c', 'ROTA-NEEDLE-2b8e41', 'AFTER-NEEDLE-5d0c77', 'CODES-NEEDLE-9a1b2c', 'plan.pdf', 'rota.txt', 'codes.txt', 'after.txt', 'Vpn-Pw-33k1-files']) expect(all.includes(Buffer.from(s)), s).toBe(false);
+    for (const s of ['SPEC-NEEDLE-4e6a1d', 'WIFI-NEEDLE-83c5f0', 'PLAN-NEEDLE-7f3a9c', 'ROTA-NEEDLE-2b8e41', 'AFTER-NEEDLE-5d0c77', 'CODES-NEEDLE-9a1b2c', 'plan.pdf', 'rota.txt', 'codes.txt', 'after.txt', 'Vpn-Pw-33k1-files']) expect(all.includes(Buffer.from(s)), s).toBe(false);
   });
 });

@@ -16,6 +16,7 @@ import {
 import type { VaultApi } from '../../agent/api.js';
 import type { EntryView } from '../../vault/session.js';
 import { info, isInteractive, json, out } from '../io.js';
+import { formatSize, printFiles } from '../format.js';
 import { askConfirm } from '../prompt.js';
 import { openApi } from '../unlock.js';
 import { loadSettings } from '../../settings/load.js';
@@ -32,14 +33,6 @@ const api = (o: { passwordStdin?: boolean }): Promise<VaultApi> => {
   const { paths } = ctx();
   return openApi(paths, { passwordStdin: o.passwordStdin }, async () => (await loadSettings(paths)).autolock);
 };
-
-export function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n / 1024, i = 0;
-  while (v >= 1024 && i < units.length - 1) v /= 1024, i++;
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
-}
 
 /** A one-line progress bar on stderr, only on a terminal and only for files over 4 MiB. */
 function progressBar(label: string, size: number): { update?: Progress; end(): void } {
@@ -142,11 +135,6 @@ async function writeToStdout(dir: string, f: StoredFile): Promise<void> {
 
 function fileJson(f: Pick<StoredFile, 'name' | 'type' | 'size'>) {
   return { name: f.name, type: f.type, size: f.size };
-}
-
-function printFiles(files: Pick<StoredFile, 'name' | 'type' | 'size'>[], indent = ''): void {
-  const w = Math.min(50, Math.max(4, ...files.map((f) => f.name.length)));
-  for (const f of files) out(`${indent}${f.name.padEnd(w)}  ${formatSize(f.size).padStart(9)}  ${f.type}`);
 }
 
 async function notExisting(a: VaultApi, name: string, vault?: string): Promise<void> {

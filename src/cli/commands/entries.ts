@@ -371,7 +371,9 @@ Examples:
     .action(async (name: string, o) => {
       const a = await api({ masterStdin: o.passwordStdin });
       const sh = await import('../shared.js');
-      printEntry(await lookup(a, o.vault, false, async (shared) => (await sh.entryAnywhere(a, shared, name, o.vault)).view), Boolean(o.reveal));
+      // a shared entry's files are beside its payload, in the writer's signed record
+      const found = await lookup(a, o.vault, false, async (shared) => sh.entryAnywhere(a, shared, name, o.vault));
+      printEntry(found.view, Boolean(o.reveal), found.shared ? found.shared.v.entries.get(found.shared.id)!.files : undefined);
     });
 }
 

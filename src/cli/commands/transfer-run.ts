@@ -10,6 +10,8 @@ import { blobsDir, decryptBytes, encryptBytes, removeBlob, setFiles, type Stored
 import { ensureDir, FILE_MODE, writeFileAtomic } from '../../core/fsutil.js';
 import type { EntryPayload } from '../../vault/entry.js';
 import type { VaultApi } from '../../agent/api.js';
+import type { EntryView } from '../../vault/session.js';
+import type { SharedExportFiles } from '../shared.js';
 import {
   EXPORT_FORMATS, FileFormatError, IMPORT_FORMATS, parseImport, uniqueNames, where, type ImportedEntry, type ImportFormat, type ImportIssue, type ParseResult,
 } from '../../transfer/index.js';
@@ -227,6 +229,9 @@ export async function runExport(o: OptionValues): Promise<void> {
     const api = await openExportApi(paths, profile);
     let views, lockedVaults: string[];
     let sharedVaults: string[] = [];
+    let sharedFiles = new Map<EntryView, SharedExportFiles>();
+    // KDBX and KeePass XML hold attachments: their bytes go into the export; other formats leave them out.
+    const carriesFiles = format === 'kdbx' || format === 'keepass-xml';
     try {
       lockedVaults = o.vault ? [] : (await api.listVaults()).filter((v) => v.locked).map((v) => v.name);
       if (lockedVaults.length && !o.skipLocked) {
@@ -237,7 +242,8 @@ export async function runExport(o: OptionValues): Promise<void> {
       }
       // the shared vaults this account can read, each as a vault of its own named "NAME (shared)"
       const sh = await import('../shared.js');
-      ({ entries: views, sharedVaults } = await sh.entriesWithShared(paths, api, o.vault));
+      // a shared vault's files: downloaded and verified against the writer's signed record (exit 8, nothing written)
+      ({ entries: views, sharedVaults, sharedFiles } = await sh.entriesWithShared(paths, api, o.vault, { fileBytes: carriesFiles }));
     } finally {
       await api.close();
     }
@@ -247,9 +253,9 @@ export async function runExport(o: OptionValues): Promise<void> {
     const dir = blobsDir(paths);
     const entries = views.map((v) => {
       const { files, ...payload } = v.payload as EntryPayload & { files?: StoredFile[] };
-      // KDBX holds attachments: their bytes go into the database; other formats leave them out.
-      const bytes = format === 'kdbx' || format === 'keepass-xml' ? (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) })) : [];
-      if (files?.length && format !== 'kdbx' && format !== 'keepass-xml') withFiles += files.length;
+      const shared = sharedFiles.get(v);
+      const bytes = !carriesFiles ? [] : shared ? shared.bytes! : (files ?? []).map((f) => ({ name: f.name, bytes: decryptBytes(f, fs.readFileSync(join(dir, f.blob))) }));
+      if (!carriesFiles) withFiles += shared ? shared.count : (files?.length ?? 0);
       return { vault: v.vault, payload: payload as EntryPayload, files: bytes };
     });
     let notes: ExportNote[] = [];

@@ -33,6 +33,7 @@ describe('documents and attachments in a shared vault (real server, built binari
   const rota = fileWith('rota.txt', 'ROTA-NEEDLE-2b8e41', 5_000);
   const after = fileWith('after.txt', 'AFTER-NEEDLE-5d0c77', 9_000);
   const extra = fileWith('codes.txt', 'CODES-NEEDLE-9a1b2c', 700);
+  const added = { plan: '', attach: '' };
 
   beforeAll(async () => {
     await team.setUp();
@@ -41,13 +42,16 @@ describe('documents and attachments in a shared vault (real server, built binari
     await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
     await kpm('b1', ['share', 'accept', 'Team']);
     await kpm('c1', ['share', 'accept', 'Team']);
+    // the files every test below reads (so each passes alone and in any order); their messages are checked by the first test
+    added.plan = (await kpm('a1', ['doc', 'add', 'plan', plan.path, '--vault', 'Team'])).stderr;
+    await kpm('b1', ['doc', 'add', 'rota', rota.path, '--vault', 'Team', '--notes', 'weekly']);
+    await kpm('b1', ['add', 'vpn', '--vault', 'Team', '--username', 'ops', '--password-stdin'], 0, 'Vpn-Pw-33k1-files\n');
+    added.attach = (await kpm('b1', ['attach', 'vpn', extra.path, '--vault', 'Team'])).stderr;
   }, 300_000);
 
   it('the owner adds a document, the writer adds one and attaches a file to a login; the reader gets every file byte-identical and lists them; the reader\'s doc add, attach and doc rm are refused (exit 9)', async () => {
-    expect((await kpm('a1', ['doc', 'add', 'plan', plan.path, '--vault', 'Team'])).stderr).toMatch(/Added document Team\/plan \(shared vault\): 1 file/);
-    await kpm('b1', ['doc', 'add', 'rota', rota.path, '--vault', 'Team', '--notes', 'weekly']);
-    await kpm('b1', ['add', 'vpn', '--vault', 'Team', '--username', 'ops', '--password-stdin'], 0, 'Vpn-Pw-33k1-files\n');
-    expect((await kpm('b1', ['attach', 'vpn', extra.path, '--vault', 'Team'])).stderr).toMatch(/Attached codes\.txt to Team\/vpn \(shared vault\)/);
+    expect(added.plan).toMatch(/Added document Team\/plan \(shared vault\): 1 file/);
+    expect(added.attach).toMatch(/Attached codes\.txt to Team\/vpn \(shared vault\)/);
     const dir = tmp();
     await kpm('c1', ['doc', 'get', 'plan', '-o', join(dir, 'plan.pdf')]);
     await kpm('c1', ['doc', 'get', 'rota', '-o', dir + '/']);
@@ -102,20 +106,25 @@ describe('documents and attachments in a shared vault (real server, built binari
   }, 120_000);
 
   it('revoke: a file added afterwards is under the new epoch; carol cannot get it, nor open it with every key she had and the server\'s database; bob reads it', async () => {
+    // a vault of its own ("Rev"), so that carol stays a member of Team for the other tests
+    await kpm('a1', ['share', 'Rev', '--with', email('bob')]);
+    await kpm('a1', ['share', 'Rev', '--with', email('carol'), '--read-only']);
+    await kpm('b1', ['share', 'accept', 'Rev']);
+    await kpm('c1', ['share', 'accept', 'Rev']);
     const carol = await inProcess('c1', 'carol');
-    const before = await carol.c.openForUse('Team');
+    const before = await carol.c.openForUse('Rev');
     carol.c.save();
     await carol.api.close();
-    await kpm('a1', ['share', 'revoke', 'Team', email('carol')]);
-    await kpm('b1', ['doc', 'add', 'after', after.path, '--vault', 'Team']);
+    await kpm('a1', ['share', 'revoke', 'Rev', email('carol')]);
+    await kpm('b1', ['doc', 'add', 'after', after.path, '--vault', 'Rev']);
     const out = join(tmp(), 'after.txt');
     await kpm('a1', ['doc', 'get', 'after', '-o', out]);
     expect(fs.readFileSync(out).equals(after.bytes)).toBe(true);
     // as for every entry command: a warning that she is no longer a member, and the entry is not found (exit 3)
-    expect((await kpm('c1', ['doc', 'get', 'after', '-o', join(tmp(), 'x')], 3)).stderr).toMatch(/no longer a member of shared vault "Team"[^]*no entry named "after"/);
+    expect((await kpm('c1', ['doc', 'get', 'after', '-o', join(tmp(), 'x')], 3)).stderr).toMatch(/no longer a member of shared vault "Rev"[^]*no entry named "after"/);
     // the file as bob's record names it, and its sealed blob from the database
     const bob = await inProcess('b1', 'bob');
-    const v = await bob.c.openForUse('Team');
+    const v = await bob.c.openForUse('Rev');
     await bob.api.close();
     const [eid] = ShareClient.find(v, 'after')!;
     const f = v.entries.get(eid)!.files[0];

@@ -45,11 +45,7 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
   beforeAll(async () => {
     await team.setUp({ a2: 'signed-in' });
     srv = team.srv;
-    for (const who of ['bob', 'carol']) await kpm(who[0] + '1', ['whoami', '--fingerprint']);
-    await kpm('a1', ['share', 'Team', '--with', email('bob')]);
-    await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
-    await kpm('b1', ['share', 'accept', 'Team']);
-    await kpm('c1', ['share', 'accept', 'Team']);
+    await team.shareWithBobAndCarol('Team');
     // the entries every test starts from (a test that adds to or changes Team uses its own names and
     // takes them out again, or a vault of its own)
     addDeploy = await kpm('a1', ['add', 'deploy', '--vault', 'Team', '--username', 'bot', '--url', 'https://ci.example.org', '--password-stdin'], 0, 'Deploy-Secret-1\n');

@@ -37,11 +37,7 @@ describe('documents and attachments in a shared vault (real server, built binari
 
   beforeAll(async () => {
     await team.setUp();
-    for (const dev of ['b1', 'c1']) await kpm(dev, ['whoami', '--fingerprint']);
-    await kpm('a1', ['share', 'Team', '--with', email('bob')]);
-    await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
-    await kpm('b1', ['share', 'accept', 'Team']);
-    await kpm('c1', ['share', 'accept', 'Team']);
+    await team.shareWithBobAndCarol('Team');
     // the files every test below reads (so each passes alone and in any order); their messages are checked by the first test
     added.plan = (await kpm('a1', ['doc', 'add', 'plan', plan.path, '--vault', 'Team'])).stderr;
     await kpm('b1', ['doc', 'add', 'rota', rota.path, '--vault', 'Team', '--notes', 'weekly']);
@@ -107,10 +103,7 @@ describe('documents and attachments in a shared vault (real server, built binari
 
   it('revoke: a file added afterwards is under the new epoch; carol cannot get it, nor open it with every key she had and the server\'s database; bob reads it', async () => {
     // a vault of its own ("Rev"), so that carol stays a member of Team for the other tests
-    await kpm('a1', ['share', 'Rev', '--with', email('bob')]);
-    await kpm('a1', ['share', 'Rev', '--with', email('carol'), '--read-only']);
-    await kpm('b1', ['share', 'accept', 'Rev']);
-    await kpm('c1', ['share', 'accept', 'Rev']);
+    await team.shareWithBobAndCarol('Rev');
     const carol = await inProcess('c1', 'carol');
     const before = await carol.c.openForUse('Rev');
     carol.c.save();

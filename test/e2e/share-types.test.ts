@@ -33,11 +33,7 @@ describe('shared vaults hold every entry type; totp, history, restore, trash, ex
 
   beforeAll(async () => {
     await team.setUp();
-    for (const dev of ['b1', 'c1']) await kpm(dev, ['whoami', '--fingerprint']);
-    await kpm('a1', ['share', 'Team', '--with', email('bob')]);
-    await kpm('a1', ['share', 'Team', '--with', email('carol'), '--read-only']);
-    await kpm('b1', ['share', 'accept', 'Team']);
-    await kpm('c1', ['share', 'accept', 'Team']);
+    await team.shareWithBobAndCarol('Team');
     // the owner adds a card, then a secret custom field to it; the writer a note and a login with TOTP
     await kpm('a1', ['add', 'team-visa', '--vault', 'Team', '--type', 'card', '--field', 'cardholder=Team Ops', '--field', 'expiry=12/29', '--from-json', '-'], 0, '{"number":"4242424242424242","code":"731"}');
     await kpm('a1', ['edit', 'team-visa', '--vault', 'Team', '--secret-field', 'bank pin'], 0, PIN + '\n');

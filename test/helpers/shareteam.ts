@@ -49,6 +49,17 @@ export function shareTeam(domain: string) {
       return { c, api, accountKey: prof.accountKey };
     },
     /**
+     * Alice shares `vault` with bob (writer) and carol (reader), who accept it; bob's and carol's
+     * keys are published first (`whoami --fingerprint`), so the shares pin them.
+     */
+    async shareWithBobAndCarol(vault: string) {
+      for (const dev of ['b1', 'c1']) await t.kpm(dev, ['whoami', '--fingerprint']);
+      await t.kpm('a1', ['share', vault, '--with', t.email('bob')]);
+      await t.kpm('a1', ['share', vault, '--with', t.email('carol'), '--read-only']);
+      await t.kpm('b1', ['share', 'accept', vault]);
+      await t.kpm('c1', ['share', 'accept', vault]);
+    },
+    /**
      * Starts the server and makes the accounts (registerAccount: `kpm register`/`activate` are tested
      * in server-flow.test.ts); alice's vault is a copy of the fixture home (one per server: a second
      * copy would be the same profile). `a2`: alice's second device, signed in (`unlocked`: and unlocked).

@@ -10,7 +10,7 @@
 //    replayed record, or a log rolled back, shows as a mismatch.
 // Each ends with the signer's public key (32 bytes, covered by the signature) and the signature (64).
 import { bytesEqual, toHex, utf8 } from '../crypto/bytes.js';
-import { sha256, sha256ChainStep } from '../crypto/keys.js';
+import { Sha256Chain, sha256, sha256ChainStep } from '../crypto/keys.js';
 import { PUBLIC_KEY_BYTES, SIGNATURE_BYTES, verifySignature, type Signer } from '../crypto/sign.js';
 import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { KpmError, EXIT } from '../core/errors.js';
@@ -168,6 +168,9 @@ export function initialSyncChain(vaultId: Uint8Array): Uint8Array {
 export function nextSyncChain(chain: Uint8Array, record: Uint8Array): Uint8Array {
   return sha256ChainStep(chain, record);
 }
+
+/** nextSyncChain over many records in a row (one scratch buffer between steps): `value()` is the chain after the last. */
+export const syncChainFrom = (chain: Uint8Array): Sha256Chain => new Sha256Chain(chain);
 
 export function sealManifest(signer: Signer, m: Manifest): Uint8Array {
   return signed(signer, header(KIND.manifestGen).bytes(m.vaultId).bytes(m.profileId).u32(m.generation ?? 1).u64(m.revision).bytes(m.chain).u64(m.time));

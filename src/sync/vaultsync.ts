@@ -22,7 +22,7 @@ import { LogMovedError, type Vault } from '../vault/store.js';
 import type { UnlockedProfile } from '../vault/keyring.js';
 import type { KpmPaths } from '../core/paths.js';
 import { KpmError, EXIT, corrupt } from '../core/errors.js';
-import { checkNotWeaker, initialSyncChain, nextSyncChain, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
+import { checkNotWeaker, initialSyncChain, nextSyncChain, syncChainFrom, parseVaultEnvelope, sealManifest, sealVaultEnvelope, tampered, verifyManifest, verifyVaultEnvelope } from './envelope.js';
 import { loadVaultState, saveVaultState, type VaultSyncState } from './state.js';
 import { blobIdsOf, blobsOf, downloadBlobs, uploadBlobs } from './blobsync.js';
 import { resolveConflict } from './merge.js';
@@ -295,16 +295,17 @@ class RawPages implements PageSink {
     let size = 0;
     for (const b64 of page) size += base64Bytes(b64);
     const buf = Buffer.alloc(size);
+    const steps = syncChainFrom(chain);
     let o = 0;
     for (const b64 of page) {
       const n = buf.write(b64, o, 'base64'); // as Buffer.from(b64, 'base64') decodes it
       if (n < 4 || buf.readUInt32BE(o) < RECORD_FIXED_BYTES + 40 || buf.readUInt32BE(o) + 4 !== n) throw corrupt('sync record is corrupt');
-      chain = nextSyncChain(chain, buf.subarray(o, o + n));
+      steps.step(buf.subarray(o, o + n));
       o += n;
     }
     this.parts.push(buf.subarray(0, o));
     this.count += page.length;
-    return chain;
+    return steps.value();
   }
   /** every record taken, one after the other */
   log(): Uint8Array {

@@ -14,7 +14,7 @@ import { login, syncedPair as pair } from '../helpers/sync.js';
 import { syncProfile } from '../../src/sync/engine.js';
 import { pullVerified } from '../../src/sync/vaultsync.js';
 import { accountPublicKey } from '../../src/crypto/sign.js';
-import { initialSyncChain, nextSyncChain } from '../../src/sync/envelope.js';
+import { initialSyncChain, nextSyncChain, syncChainFrom } from '../../src/sync/envelope.js';
 import { initialChain, nextChain } from '../../src/vault/format.js';
 import { fromHex } from '../../src/crypto/bytes.js';
 import { loadVaultState } from '../../src/sync/state.js';
@@ -133,5 +133,19 @@ describe('the hash-chain step', () => {
       expect(log).toEqual(wantLog);
       expect(sync).toEqual(wantSync);
     }
+  });
+  it('over many records in a row (syncChainFrom, a token pull page) is the same chain, step by step', () => {
+    const sha = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
+    const start = initialSyncChain(fromHex('00112233445566778899aabbccddeeff'));
+    const steps = syncChainFrom(start);
+    let want = start;
+    for (let n = 0; n < 50; n++) {
+      const record = new Uint8Array(n * 7).map((_, i) => (i * 29 + n) & 0xff);
+      want = sha(want, sha(record));
+      steps.step(record);
+    }
+    expect(steps.value()).toEqual(want);
+    expect(start).toEqual(initialSyncChain(fromHex('00112233445566778899aabbccddeeff'))); // the start is not changed
+    expect(syncChainFrom(start).value()).toEqual(start); // no record: the chain as it was
   });
 });

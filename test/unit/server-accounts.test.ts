@@ -112,6 +112,9 @@ describe('R18: what the server stores', () => {
       sessions: ['id', 'account_id', 'name', 'created_at', 'last_seen_at', 'access_hash', 'access_expires_at', 'refresh_hash', 'refresh_expires_at', 'revoked_at'],
       // shared vaults (docs/SHARING.md): public identity records, owner-signed memberships, key bundles
       // wrapped for each member's X25519 key, members' signed acceptances, writer-signed sealed records
+      // files in shared vaults: sealed blobs in chunks, with the writer that sent them (migration 010)
+      share_blob_chunks: ['vault_id', 'blob_id', 'idx', 'body'],
+      share_blobs: ['vault_id', 'blob_id', 'writer_id', 'chunks', 'complete', 'updated_at'],
       share_identities: ['account_id', 'body', 'updated_at'],
       // the account's contact pins, sealed under a key derived from its account key and signed by it; members' signed leave statements (migration 009)
       share_leaves: ['vault_id', 'account_id', 'epoch', 'body', 'created_at'],

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrate } from './migrations.js';
+import { withLockAsync } from '../../core/fsutil.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -102,8 +103,14 @@ export async function openDatabase(target: string, opts: { poolSize?: number } =
     };
     open = { db: new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) }), engine: 'sqlite', where: target };
   }
-  // Two instances starting at once on one SQLite file: the loser of the write lock retries (by then
-  // the winner has migrated). PostgreSQL takes kysely's migration lock instead.
-  await (open.engine === 'sqlite' ? whileLocked(() => migrate(open.db as Kysely<unknown>)) : migrate(open.db as Kysely<unknown>));
+  // Instances starting at once on one SQLite file: kysely takes no lock across processes there and
+  // runs the migrations one by one, so one instance could apply a migration another has applied but
+  // not yet recorded ("duplicate column name"). A lock file beside the database serializes them; the
+  // one that waited finds everything migrated. PostgreSQL takes kysely's migration lock instead.
+  if (open.engine === 'sqlite' && target !== ':memory:') {
+    const lockDir = `${target}-migrate`;
+    mkdirSync(lockDir, { recursive: true, mode: 0o700 });
+    await withLockAsync(lockDir, () => whileLocked(() => migrate(open.db as Kysely<unknown>)), 60_000);
+  } else await migrate(open.db as Kysely<unknown>); // PostgreSQL, or a private in-memory database
   return open;
 }

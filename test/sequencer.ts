@@ -20,6 +20,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/e2e/settings-effects.test.ts': 85,
   'test/e2e/tokens.test.ts': 81,
   'test/e2e/server-instances.test.ts': 66,
+  'test/e2e/server-migrate-race.test.ts': 20, // new: its time alone (2026-12-02, load 6)
   'test/e2e/core.test.ts': 63,
   'test/unit/server-throttle.test.ts': 57,
   'test/e2e/agent-protocol.test.ts': 56,

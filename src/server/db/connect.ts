@@ -2,7 +2,7 @@
 // Both drivers load only when used, so the other one never needs to be installed correctly.
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrate } from './migrations.js';
@@ -108,7 +108,7 @@ export async function openDatabase(target: string, opts: { poolSize?: number } =
   // not yet recorded ("duplicate column name"). A lock file beside the database serializes them; the
   // one that waited finds everything migrated. PostgreSQL takes kysely's migration lock instead.
   if (open.engine === 'sqlite' && target !== ':memory:') {
-    const lockDir = `${target}-migrate`;
+    const lockDir = join(dirname(target), `.${basename(target)}.migrate`); // not a name starting with the database's (its -wal and -shm do)
     mkdirSync(lockDir, { recursive: true, mode: 0o700 });
     await withLockAsync(lockDir, () => whileLocked(() => migrate(open.db as Kysely<unknown>)), 60_000);
   } else await migrate(open.db as Kysely<unknown>); // PostgreSQL, or a private in-memory database

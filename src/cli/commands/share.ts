@@ -77,35 +77,28 @@ interface OwnVault {
  * before anything is sent (the files are checked by their own vault's keys when they are moved).
  */
 async function ownVaultToMove(api: VaultApi, vault: string, move: boolean, email: string): Promise<OwnVault | undefined> {
-  const info = (await api.listVaults()).find((v) => v.name.toLowerCase() === vault.toLowerCase() || v.id === vault.toLowerCase());
-  if (!info) {
-    await api.close();
-    if (move) throw new KpmError(`no own vault named "${vault}" to move`, EXIT.notFound, 'see `kpm vault list`');
-    return undefined;
-  }
-  if (!move) {
-    await api.close();
-    throw usageError(`"${info.name}" is one of your own vaults: sharing it by name would make a separate, empty shared vault "${info.name}"`, `run \`kpm share "${info.name}" --with ${email} --move\` to move its entries into a new shared vault (your own one is deleted after they are written), or choose another name`);
-  }
-  if ((await api.listVaults()).length === 1) {
-    await api.close();
-    throw usageError(`"${info.name}" is your only vault, and moving it would delete it: nothing was moved`, 'create another vault first (`kpm vault create NAME`)');
-  }
-  if (info.locked) {
-    await api.close();
-    throw new KpmError(`vault "${info.name}" is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\` first`);
-  }
-  const entries = (await api.entries({ vault: info.id })).map((e) => e.payload);
-  const { sharedPayloadProblem } = await import('../../share/format.js');
-  for (const e of entries) {
-    const { files: _files, ...rest } = e;
-    const problem = sharedPayloadProblem(rest);
-    if (problem) {
+  try {
+    const vaults = await api.listVaults();
+    const info = vaults.find((v) => v.name.toLowerCase() === vault.toLowerCase() || v.id === vault.toLowerCase());
+    if (!info) {
+      if (move) throw new KpmError(`no own vault named "${vault}" to move`, EXIT.notFound, 'see `kpm vault list`');
       await api.close();
-      throw usageError(`entry "${e.name}" of vault "${info.name}" cannot be written to a shared vault (${problem}): nothing was moved`);
+      return undefined;
     }
+    if (!move) throw usageError(`"${info.name}" is one of your own vaults: sharing it by name would make a separate, empty shared vault "${info.name}"`, `run \`kpm share "${info.name}" --with ${email} --move\` to move its entries into a new shared vault (your own one is deleted after they are written), or choose another name`);
+    if (vaults.length === 1) throw usageError(`"${info.name}" is your only vault, and moving it would delete it: nothing was moved`, 'create another vault first (`kpm vault create NAME`)');
+    if (info.locked) throw new KpmError(`vault "${info.name}" is locked`, EXIT.locked, `run \`kpm vault unlock "${info.name}"\` first`);
+    const entries = (await api.entries({ vault: info.id })).map((e) => e.payload);
+    const { sharedPayloadProblem } = await import('../../share/format.js');
+    for (const { files: _files, ...e } of entries) {
+      const problem = sharedPayloadProblem(e);
+      if (problem) throw usageError(`entry "${e.name}" of vault "${info.name}" cannot be written to a shared vault (${problem}): nothing was moved`);
+    }
+    return { api, name: info.name, entries };
+  } catch (e) {
+    await api.close();
+    throw e;
   }
-  return { api, name: info.name, entries };
 }
 
 /**
@@ -120,34 +113,30 @@ async function moveEntries(c: ShareClientT, vault: string, own: OwnVault): Promi
   const { makePrivateTempDir } = await import('../../core/fsutil.js');
   const { paths } = ctx();
   const dir = blobsDir(paths);
-  try {
-    let v = await c.openForUse(vault);
-    let moved = 0;
-    let files = 0;
-    for (const e of own.entries) {
-      if (ShareClient.find(v, e.name)) continue;
-      const { files: stored = [], ...payload } = e;
-      // each file: decrypted with its own vault's key into a private folder, sealed for the shared vault, removed
-      const sent = [];
-      for (const f of stored) {
-        const tmp = makePrivateTempDir(paths.data, 'move-');
-        try {
-          const plain = join(tmp, f.name);
-          await decryptBlobToFile(dir, f, plain);
-          sent.push(await c.uploadFile(v, dir, plain));
-        } finally {
-          rmSync(tmp, { recursive: true, force: true });
-        }
+  let v = await c.openForUse(vault);
+  let moved = 0;
+  let files = 0;
+  for (const e of own.entries) {
+    if (ShareClient.find(v, e.name)) continue;
+    const { files: stored = [], ...payload } = e;
+    // each file: decrypted with its own vault's key into a private folder, sealed for the shared vault, removed
+    const sent = [];
+    for (const f of stored) {
+      const tmp = makePrivateTempDir(paths.data, 'move-');
+      try {
+        const plain = join(tmp, f.name);
+        await decryptBlobToFile(dir, f, plain);
+        sent.push(await c.uploadFile(v, dir, plain));
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
       }
-      v = (await c.writeEntry(v, payload, sent.length ? { files: sent } : {})).vault;
-      moved++;
-      files += sent.length;
     }
-    await own.api.removeVault(own.name);
-    info(`Moved ${plural(moved, 'entry', 'entries')}${files ? ` (${plural(files, 'file')})` : ''} of your vault "${own.name}" into shared vault "${vault}" and deleted your own vault (its history and trash were not moved).`);
-  } finally {
-    await own.api.close();
+    v = (await c.writeEntry(v, payload, sent.length ? { files: sent } : {})).vault;
+    moved++;
+    files += sent.length;
   }
+  await own.api.removeVault(own.name);
+  info(`Moved ${plural(moved, 'entry', 'entries')}${files ? ` (${plural(files, 'file')})` : ''} of your vault "${own.name}" into shared vault "${vault}" and deleted your own vault (its history and trash were not moved).`);
 }
 
 export function register(program: Command): void {
@@ -233,9 +222,13 @@ Examples:
         const shared = await c.resolve(vault, { mustExist: false });
         const own = shared && !o.move ? undefined : await ownVaultToMove(await openApiWith(ctx().paths, profile), vault, o.move === true, o.with);
         if (o.move && shared && shared.owner !== c.me.email) throw new KpmError(`a shared vault "${shared.name}" of ${shared.owner} exists already: move into a shared vault you own (another name)`, EXIT.conflict);
-        const r = await c.share(vault, o.with, o.readOnly ? 'reader' : 'writer', requireVerified);
-        info(`${r.created ? `Created shared vault "${vault}" (${r.vault.slice(0, 8)}) and shared it` : `Shared "${vault}"`} with ${r.member.email} (${o.readOnly ? 'read-only' : 'read and write'}; ${r.member.verified ? 'verified' : 'UNVERIFIED'}); they run \`kpm share accept "${vault}"\`.`);
-        if (own) await moveEntries(c, vault, own);
+        try {
+          const r = await c.share(vault, o.with, o.readOnly ? 'reader' : 'writer', requireVerified);
+          info(`${r.created ? `Created shared vault "${vault}" (${r.vault.slice(0, 8)}) and shared it` : `Shared "${vault}"`} with ${r.member.email} (${o.readOnly ? 'read-only' : 'read and write'}; ${r.member.verified ? 'verified' : 'UNVERIFIED'}); they run \`kpm share accept "${vault}"\`.`);
+          if (own) await moveEntries(c, vault, own);
+        } finally {
+          await own?.api.close();
+        }
       });
     });
   ex(masterOpt(share.command('accept <vault>').description('accept an invitation (pins its owner on first use)')), 'kpm share accept Team').action(async (vault: string, o) => {

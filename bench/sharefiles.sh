@@ -36,15 +36,6 @@ kpm_unlock "$A2"
 FILE="$RUN_DIR/doc-$MIB.bin"
 head -c "$((MIB * 1024 * 1024))" /dev/urandom >"$FILE"
 
-now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
-timed() { # timed CMD... — wall milliseconds of one run
-  local t0 t1
-  t0=$(now_ms)
-  "$@" >/dev/null 2>"$RUN_DIR/timed.err" || { cat "$RUN_DIR/timed.err" >&2; die "failed: $*"; }
-  t1=$(now_ms)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }'; }
 plus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a + b }'; }
 
 sh_add=() own_add=() sh_get=() own_get=()

@@ -29,15 +29,6 @@ make_kpm_home "$A" "$N"
 bench_account "$A" "$EMAIL"
 KPM_HOME="$A" "$KPM" --offline unlock --password-stdin --timeout 60 <"$RUN_DIR/master.txt" >/dev/null 2>&1 || die "unlock A failed"
 
-now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
-timed() { # timed CMD... — wall milliseconds of one run
-  local t0 t1
-  t0=$(now_ms)
-  "$@" >/dev/null 2>"$RUN_DIR/timed.err" || { cat "$RUN_DIR/timed.err" >&2; die "failed: $*"; }
-  t1=$(now_ms)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }'; }
 
 FIRST_PUSH=$(KPM_HOME="$A" timed "$KPM" sync)
 bench_login "$B" "$EMAIL"

@@ -198,6 +198,18 @@ hf() {
     || { cat "$out.err" >&2; die "hyperfine failed ($out)"; }
 }
 
+# now_ms, timed CMD… (wall milliseconds of one run, output dropped, dies on failure) and median
+# (of numbers on stdin): for the loops that time commands without hyperfine (sync.sh, sharefiles.sh).
+now_ms() { date +%s%N | awk '{ printf "%.1f", $1 / 1e6 }'; }
+timed() { # timed CMD... — wall milliseconds of one run
+  local t0 t1
+  t0=$(now_ms)
+  "$@" >/dev/null 2>"$RUN_DIR/timed.err" || { cat "$RUN_DIR/timed.err" >&2; die "failed: $*"; }
+  t1=$(now_ms)
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }'; }
+
 # median_ms FILE NAME — median in milliseconds of the command named NAME in a hyperfine JSON file.
 median_ms() {
   jq -r --arg n "$2" '.results[] | select(.command == $n) | .median * 1000 | . * 10 | round / 10' "$1"

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { entry, person, refused, run, secondDeviceOf, stateBytes, type Person } from '../helpers/share.js';
+import { entry, person, refused, run, secondDeviceOf, type Person } from '../helpers/share.js';
 import { ENGINES, PG_SKIP_REASON, PG_URL, testServer, type Engine, type TestServer } from '../helpers/server.js';
 import { ShareClient, type OpenedVault } from '../../src/share/client.js';
 import { checkSharingMessage, membershipHash, parseRecord } from '../../src/share/format.js';

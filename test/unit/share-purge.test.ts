@@ -20,6 +20,41 @@ import { fromBase64, fromHex, toBase64, toHex } from '../../src/crypto/bytes.js'
 import { EXIT, KpmError } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { SharedFile } from '../../src/share/blobs.js';
+import { TokenCache } from '../../src/sync/tokencache.js';
+import { ownerOf } from '../../src/share/format.js';
+import { grantOf, sealShareForToken, ShareTokenVault } from '../../src/share/tokenvault.js';
+import { newServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
+import type { SharePullT, TokenShareT } from '../../src/protocol/share.js';
+
+/** `kpm token create --vault Team` by `p` (as test/unit/share-token.test.ts makes one). */
+async function makeToken(ts: TestServer, p: Person): Promise<ServiceToken> {
+  const x = p.c();
+  const v = await x.openForUse('Team');
+  x.save();
+  const t = newServiceToken(true);
+  const { authKey, wrapKey } = tokenKeys(t);
+  const me = accountIdentity(p.accountKey, p.email);
+  const g = grantOf({ id: v.id, name: v.name, owner: ownerOf(v.latest), creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
+  const r = await ts.call('POST', '/v1/tokens', { id: t.id, vaultId: v.id, name: 'team-ci', expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: toBase64(sealShareForToken(wrapKey, t.id, g)) }, { token: p.token });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return t;
+}
+
+function loadToken(ts: TestServer, t: ServiceToken, cache?: TokenCache, tamper: { vault?: (b: TokenShareT) => TokenShareT; pull?: (b: SharePullT) => SharePullT } = {}) {
+  const headers = { authorization: tokenAuthHeader(t.id, tokenKeys(t).authKey) };
+  return ShareTokenVault.load({
+    vault: async () => {
+      const r = await ts.call('GET', '/v1/token/share', undefined, { headers });
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      return tamper.vault ? tamper.vault(structuredClone(r.body)) : r.body;
+    },
+    pull: async (after) => {
+      const r = await ts.call('POST', '/v1/token/share/pull', { after }, { headers });
+      if (r.status !== 200) throw new Error(`HTTP ${r.status}`);
+      return tamper.pull ? tamper.pull(structuredClone(r.body)) : r.body;
+    },
+  }, t.id, tokenKeys(t).wrapKey, cache);
+}
 
 const RET = { keep: 20, trashDays: 30 };
 const tmp = () => fs.mkdtempSync(join(os.tmpdir(), 'kpm-sharepurge-'));
@@ -348,6 +383,46 @@ describe.each(ENGINES)('purging a shared vault on %s', (engine) => {
     expect(passwords(v, 'deploy')).toEqual(['pw-deploy-3']);
     expect(passwords(v, 'db')).toEqual(['pw-db-1', 'pw-db-2', 'pw-db-3']);
     void ts;
+  });
+});
+
+describe('service tokens after a compaction', () => {
+  it('a token made before reads the compacted log (with and without its cache); its cache of the older generation is checked, then read again; a statement not the owner\'s, a replayed older one, or a record the statement keeps gone: exit 8', async () => {
+    const { ts, a, b, c, id } = await team('sqlite');
+    const t = await makeToken(ts, c);
+    const root = tmp();
+    const cache = () => new TokenCache(root, t);
+    expect((await loadToken(ts, t, cache())).get('deploy').payload.fields.password).toBe('pw-deploy-3');
+    await run(b, (x) => x.write('Team', { name: 'db' }, true));
+    await historyPurge(a, 'deploy');
+    await trashPurge(a, ['db']);
+    // with the cache of generation 0: checked against the statement, then read again
+    const v1 = await loadToken(ts, t, cache());
+    expect(v1.warnings.join('\n')).toMatch(/compacted by its owner \(generation 2\)/);
+    expect(v1.list().map((x) => x.name)).toEqual(['deploy']);
+    expect(v1.get('deploy').payload.fields.password).toBe('pw-deploy-3');
+    // without a cache, and with the cache of generation 2; then a write after the compaction
+    expect((await loadToken(ts, t)).get('deploy').payload.fields.password).toBe('pw-deploy-3');
+    await run(b, (x) => x.write('Team', entry('deploy', 'pw-deploy-4')));
+    expect((await loadToken(ts, t, cache())).get('deploy').payload.fields.password).toBe('pw-deploy-4');
+    // a statement signed by the writer (the server's choice), an older one replayed, none at all
+    const g2 = (await ts.store.db.selectFrom('share_vaults').select('compaction').where('vault_id', '=', id).executeTakeFirstOrThrow()).compaction!;
+    const v = await open(c);
+    const byWriter = await forged(b, v, { generation: 3, kept: await latestKept(ts, v) });
+    const fail = async (tamper: Parameters<typeof loadToken>[3], msg: RegExp, withCache = true) => {
+      const e = await loadToken(ts, t, withCache ? cache() : undefined, tamper).then(() => null, (x) => x);
+      expect(e).toBeInstanceOf(KpmError);
+      expect((e as KpmError).exitCode).toBe(EXIT.corrupt);
+      expect((e as KpmError).message).toMatch(msg);
+    };
+    await fail({ vault: (x) => ({ ...x, vault: { ...x.vault, generation: 3, compaction: byWriter } }), pull: (x) => ({ ...x, generation: 3 }) }, /not signed by the vault's owner/, false);
+    const g1 = await forged(a, { ...v, compaction: undefined }, { generation: 1, kept: await latestKept(ts, v) });
+    await fail({ vault: (x) => ({ ...x, vault: { ...x.vault, generation: 1, compaction: g1 } }), pull: (x) => ({ ...x, generation: 1 }) }, /generation 1 .* older than generation 2 which this token saw \(a replay\)/);
+    await fail({ vault: (x) => { const y = structuredClone(x); delete y.vault.generation; delete y.vault.compaction; return y; }, pull: (x) => { const y = { ...x }; delete y.generation; return y; } }, /generation 0 .* older than generation 2/);
+    // the server drops a record the statement keeps: a token without a cache reads from the start
+    const kept = parseCompaction(fromBase64(g2)).kept[0].rev;
+    await ts.store.db.deleteFrom('share_records').where('vault_id', '=', id).where('rev', '=', kept).execute();
+    await fail({}, /out of place|lacks records/, false);
   });
 });
 

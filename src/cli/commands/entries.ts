@@ -348,7 +348,9 @@ Examples:
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nIn a shared vault (--vault SHARED, or NAME found only there) only its owner purges; without NAME only the own vaults\' trash is purged unless --vault names a shared vault.\n\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal or the entry is not in the trash, 3 no such entry, 9 a shared vault you do not own.\n\nExamples:\n  kpm trash purge github\n  kpm trash purge --yes\n  kpm trash purge --vault Team --yes')
-    .action(async (name: string | undefined, o) => {
+    .action(async (name: string | undefined, _o, cmd: Command) => {
+      // --vault, --json and --password-stdin are also options of `kpm trash`, which commander gives them to wherever they stand
+      const o = cmd.optsWithGlobals();
       const a = await api({ masterStdin: o.passwordStdin });
       if (!o.yes) {
         if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');

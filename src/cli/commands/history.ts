@@ -52,7 +52,9 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
     .addHelpText('after', '\nIn a shared vault only its owner purges (the versions go for every member at their next sync).\n\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal, 3 no such entry, 9 a shared vault you do not own.\n\nExamples:\n  kpm history purge github\n  kpm history purge github --yes\n  kpm history purge deploy --vault Team --yes')
-    .action(async (name: string, o) => {
+    .action(async (name: string, _o, cmd: Command) => {
+      // --vault and --json are also options of `kpm history`, which commander gives them to wherever they stand
+      const o = cmd.optsWithGlobals();
       const a = await api(o);
       if (!o.yes) {
         if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');

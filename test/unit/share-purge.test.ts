@@ -195,6 +195,10 @@ describe.each(ENGINES)('purging a shared vault on %s', (engine) => {
     expect(passwords(vc, 'deploy')).toEqual(['pw-deploy-3']);
     expect(ShareClient.find(vc, 'db')?.[1].fields.password).toBe('pw-db-1');
     for (const o of old) expect(localRecords(c, id)).not.toContain(o);
+    // the verified copy (what the agent and offline reads load) is checked again with its statement
+    const off = await run(c, (x) => x.usable({ online: false }));
+    expect(off.offline).toBe(true);
+    expect(passwords(off.vaults[0], 'deploy')).toEqual(['pw-deploy-3']);
     // writes after the compaction follow the chain; a new device reads the compacted log from scratch
     await run(b, (x) => x.write('Team', entry('deploy', 'pw-deploy-4')));
     expect(passwords(await open(c), 'deploy')).toEqual(['pw-deploy-3', 'pw-deploy-4']);

@@ -5,8 +5,8 @@
 // after her next sync hold no ciphertext of a purged version.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { MASTER } from '../helpers/kpm.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MASTER, stopAgent } from '../helpers/kpm.js';
 import { shareTeam } from '../helpers/shareteam.js';
 import { resolvePaths } from '../../src/core/paths.js';
 import { unlockKeyring } from '../../src/vault/keyring.js';
@@ -54,6 +54,7 @@ describe('purging a shared vault (real server, built binaries)', () => {
     await kpm('c1', ['sync']);
     wrong = rows()[0];
   }, 300_000);
+  afterAll(() => stopAgent(homes.a1));
 
   it('a reader and a writer cannot purge: exit 9, nothing sent; the server\'s rows are unchanged', async () => {
     const before = rows();
@@ -102,5 +103,16 @@ describe('purging a shared vault (real server, built binaries)', () => {
     expect(t.stdout).not.toMatch(/^db/m);
     expect((await kpm('c1', ['list', '--vault', 'Team'])).stdout).toMatch(/deploy/);
     await kpm('c1', ['history', 'db', '--vault', 'Team'], 3); // no version of it is left to show
+  });
+
+  it('through the agent (alice unlocked, no master password): the agent signs the compaction statement (agent protocol 8) and the purge reaches carol', async () => {
+    await kpm('a1', ['edit', 'deploy', '--vault', 'Team', '--password-stdin'], 0, 'Deploy-Secret-3\n');
+    await kpm('c1', ['sync']);
+    await kpm('a1', ['unlock', '--password-stdin'], 0, MASTER + '\n', {});
+    const r = await kpm('a1', ['history', 'purge', 'deploy', '--vault', 'Team', '--yes', '--json'], 0, undefined, {});
+    expect(JSON.parse(r.stdout)).toMatchObject({ vault: 'Team', dropped: 1 });
+    const h = await kpm('c1', ['history', 'deploy', '--vault', 'Team', '--json']);
+    expect((JSON.parse(h.stdout) as { payload: { fields: { password: string } } }[]).map((x) => x.payload.fields.password)).toEqual(['Deploy-Secret-3']);
+    expect(h.stderr).toMatch(/compacted by its owner \(generation 3\)/);
   });
 });

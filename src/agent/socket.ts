@@ -104,7 +104,7 @@ function lexists(path: string): boolean {
  * `lock`); a CLI that finds an agent of another version stops it and asks for `kpm unlock`.
  * Agents from before versioning (token file: the bare token) count as protocol 1.
  */
-export const AGENT_PROTOCOL = 7;
+export const AGENT_PROTOCOL = 8;
 
 /** The token file's text: `<protocol>:<token hex>`. The whole text is what a request carries. */
 export function tokenFileText(protocol: number, tokenHex: string): string {

@@ -319,3 +319,23 @@ export async function restoreShared(s: Shared, v: OpenedVault, id: string, versi
   if (version !== undefined && !oldName) payload.name = cur.entry.name;
   return writeShared(s, v, await toSharedEntry(payload), { entryId: id, files: from.files });
 }
+
+/**
+ * `kpm history purge NAME` / `kpm trash purge [NAME]` on a shared vault (docs/SHARING.md "Purging and
+ * compacting a shared vault"): the owner signs a compaction statement with this device's
+ * `history.keep` and `trash.days`; anyone else is refused (exit 9) before anything is sent. An entry
+ * named for the trash must be in it (exit 2).
+ */
+export async function purgeShared(paths: KpmPaths, s: Shared, v: OpenedVault, what: { cutHistory?: string; purgeTrash?: string[] | 'all' }): Promise<{ vault: OpenedVault; dropped: number; purged: EntrySummary[] }> {
+  const { ShareClient } = await import('../share/client.js');
+  ShareClient.checkPurge(v, s.client.me.email);
+  if (Array.isArray(what.purgeTrash)) {
+    for (const id of what.purgeTrash) if (!v.entries.get(id)!.deleted) throw usageError(`"${v.entries.get(id)!.entry.name}" is not in the trash`, 'delete it first with `kpm rm`');
+  }
+  const before = new Map([...v.entries].map(([id, e]) => [id, summaryOf(id, v.name, e.entry)]));
+  const { loadRetention } = await import('../settings/retention.js');
+  const r = await s.client.purge(v, what, await loadRetention(paths));
+  s.client.save();
+  const gone = [...before].filter(([id]) => !r.vault.entries.has(id)).map(([, x]) => x);
+  return { vault: r.vault, dropped: r.dropped, purged: gone };
+}

@@ -21,6 +21,7 @@ const ACCEPT = b64(1024);
 const RECORD = b64(1 << 20);
 const LEAVE = b64(1024);
 const PINS = b64(6 * 1024 * 1024);
+const COMPACTION = b64(6 * 1024 * 1024);
 
 export const ShareIdentityBody = obj({ body: IDENTITY });
 export const ShareLookupBody = obj({ email });
@@ -40,6 +41,9 @@ export const ShareVault = obj({
   head: rev,
   /** for the owner: the members' signed leave statements not yet acted on (docs/SHARING.md "Leaving a shared vault") */
   leaves: { type: 'array', maxItems: 1000, items: LEAVE },
+  /** after the owner's first compaction: its count and the latest signed statement (docs/SHARING.md "Purging and compacting a shared vault") */
+  generation: rev,
+  compaction: COMPACTION,
 }, ['id', 'owner', 'memberships', 'bundle', 'accept', 'head']);
 export const ShareMembershipBody = obj({
   membership: MEMBERSHIP,
@@ -48,7 +52,10 @@ export const ShareMembershipBody = obj({
 export const ShareEpoch = obj({ epoch: rev });
 export const ShareAcceptBody = obj({ body: ACCEPT });
 export const SharePullBody = obj({ after: rev });
-export const SharePull = obj({ head: rev, from: rev, records: { type: 'array', maxItems: 100_000, items: RECORD }, more: { type: 'boolean' } });
+export const SharePull = obj({ head: rev, from: rev, records: { type: 'array', maxItems: 100_000, items: RECORD }, more: { type: 'boolean' }, generation: rev }, ['head', 'from', 'records', 'more']);
+/** The owner's signed compaction statement (src/share/compact.ts). */
+export const ShareCompactBody = obj({ statement: COMPACTION });
+export const ShareCompact = obj({ generation: rev, dropped: rev });
 export const SharePushBody = obj({ base: rev, records: { type: 'array', minItems: 1, maxItems: 1000, items: RECORD } });
 export const SharePush = obj({ head: rev });
 export const ShareLeaveBody = obj({ body: LEAVE });
@@ -72,6 +79,8 @@ export interface ShareVaultT {
   accept: string | null;
   head: number;
   leaves?: string[];
+  generation?: number;
+  compaction?: string;
 }
 export interface SharePinsT {
   version: number;
@@ -82,6 +91,8 @@ export interface SharePullT {
   from: number;
   records: string[];
   more: boolean;
+  /** the vault's compaction generation (absent: 0) */
+  generation?: number;
 }
 export interface ShareListT {
   vaults: { id: string; owner: string; epoch: number; head: number }[];
@@ -94,11 +105,11 @@ export interface ShareListT {
  */
 export const MAX_SHARE_TOKEN_KEY_B64 = 512 * 1024;
 export const TokenShare = obj({
-  vault: obj({ id: ShareVaultId, owner: email, memberships: { type: 'array', minItems: 1, maxItems: 10_000, items: MEMBERSHIP }, head: rev }),
+  vault: obj({ id: ShareVaultId, owner: email, memberships: { type: 'array', minItems: 1, maxItems: 10_000, items: MEMBERSHIP }, head: rev, generation: rev, compaction: COMPACTION }, ['id', 'owner', 'memberships', 'head']),
   wrappedKey: b64(MAX_SHARE_TOKEN_KEY_B64),
 });
 export interface TokenShareT {
-  vault: { id: string; owner: string; memberships: string[]; head: number };
+  vault: { id: string; owner: string; memberships: string[]; head: number; generation?: number; compaction?: string };
   wrappedKey: string;
 }
 
@@ -126,6 +137,7 @@ export const SHARE_ROUTES = {
   sharePinsPut: r('POST', '/v1/share/pins', SharePinsBody, SharePinsPut, { bodyLimit: MAX_SHARE_BODY_BYTES }),
   sharePull: r('POST', '/v1/share/vaults/:id/pull', SharePullBody, SharePull),
   sharePush: r('POST', '/v1/share/vaults/:id/push', SharePushBody, SharePush, { bodyLimit: MAX_SHARE_BODY_BYTES }),
+  shareCompact: r('POST', '/v1/share/vaults/:id/compact', ShareCompactBody, ShareCompact, { bodyLimit: MAX_SHARE_BODY_BYTES }),
   shareBlobPut: r('POST', '/v1/share/vaults/:id/blobs/put', ShareBlobPutBody, Done, { bodyLimit: 6 * 1024 * 1024 }),
   shareBlobGet: r('POST', '/v1/share/vaults/:id/blobs/get', ShareBlobGetBody, ShareBlobChunk),
 } as const;

@@ -205,6 +205,7 @@ const handlers: Record<RouteName, Handler> = {
   sharePinsPut: (ctx, req) => share.putPins(ctx, req.auth!.accountId, req.body as { base: number; body: string }),
   sharePull: (ctx, req) => share.pull(ctx, req.auth!.accountId, vaultParam(req), (req.body as { after: number }).after),
   sharePush: (ctx, req) => share.push(ctx, req.auth!.accountId, vaultParam(req), req.body as { base: number; records: string[] }),
+  shareCompact: (ctx, req) => share.compact(ctx, req.auth!.accountId, vaultParam(req), req.body as { statement: string }),
   shareBlobPut: (ctx, req) => share.blobPut(ctx, req.auth!.accountId, vaultParam(req), req.body as { blob: string; index: number; data: string; last: boolean }),
   shareBlobGet: (ctx, req) => share.blobGet(ctx, req.auth!.accountId, vaultParam(req), req.body as { blob: string; index: number }),
 };

@@ -142,7 +142,8 @@ export async function shareInfo(ctx: ServerContext, t: TokenAuth): Promise<Token
   await sharedMember(ctx, t);
   const v = await share.vault(ctx, t.accountId, t.vaultId);
   const k = await ctx.db.selectFrom('service_tokens').select('wrapped_key').where('id', '=', t.tokenId).executeTakeFirstOrThrow();
-  return { vault: { id: v.id, owner: v.owner, memberships: v.memberships, head: v.head }, wrappedKey: k.wrapped_key };
+  const compacted = v.compaction ? { generation: v.generation, compaction: v.compaction } : {};
+  return { vault: { id: v.id, owner: v.owner, memberships: v.memberships, head: v.head, ...compacted }, wrappedKey: k.wrapped_key };
 }
 
 export async function sharePull(ctx: ServerContext, t: TokenAuth, after: number): Promise<SharePullT> {

@@ -8,6 +8,8 @@ import type { ShareListT, SharePinsT, SharePullT, ShareVaultT } from '../protoco
 import { decodeIdentity, type PublicIdentity } from '../share/identity.js';
 import { canWrite, membershipHash, parseMembership, parseRecord, type Role } from '../share/format.js';
 import { parseLeave, parsePins } from '../share/pins.js';
+import { parseCompaction, recordHash } from '../share/compact.js';
+import { sql } from 'kysely';
 import type { ServerContext } from './context.js';
 import { apiError } from './errors.js';
 
@@ -73,13 +75,15 @@ export async function list(ctx: ServerContext, accountId: string): Promise<Share
 }
 
 export async function vault(ctx: ServerContext, accountId: string, vaultId: string): Promise<ShareVaultT> {
-  const v = await ctx.db.selectFrom('share_vaults').innerJoin('accounts', 'accounts.id', 'share_vaults.owner_id').select(['accounts.email as owner', 'share_vaults.head as head']).where('vault_id', '=', vaultId).executeTakeFirst();
+  const v = await ctx.db.selectFrom('share_vaults').innerJoin('accounts', 'accounts.id', 'share_vaults.owner_id').select(['accounts.email as owner', 'share_vaults.head as head', 'share_vaults.generation as generation', 'share_vaults.compaction as compaction']).where('vault_id', '=', vaultId).executeTakeFirst();
   const m = await memberRow(ctx, vaultId, accountId);
   if (!v || !m) throw apiError('not_found', 'no such shared vault for this account');
   const ms = await ctx.db.selectFrom('share_memberships').select('body').where('vault_id', '=', vaultId).orderBy('epoch').execute();
   // the members' leave statements, for the owner to act on (the owner's device verifies each)
   const leaves = m.role === 'owner' ? (await ctx.db.selectFrom('share_leaves').select('body').where('vault_id', '=', vaultId).orderBy('account_id').execute()).map((x) => x.body) : [];
-  return { id: vaultId, owner: v.owner, memberships: ms.map((x) => x.body), bundle: m.bundle, accept: m.accept, head: Number(v.head), leaves };
+  // after a compaction: the owner's latest signed statement (absent before, so older clients see what they always saw)
+  const compacted = Number(v.generation) > 0 && v.compaction ? { generation: Number(v.generation), compaction: v.compaction } : {};
+  return { id: vaultId, owner: v.owner, memberships: ms.map((x) => x.body), bundle: m.bundle, accept: m.accept, head: Number(v.head), leaves, ...compacted };
 }
 
 export async function putMembership(ctx: ServerContext, accountId: string, vaultId: string, b: { membership: string; bundles: { email: string; body: string }[] }): Promise<{ epoch: number }> {
@@ -185,12 +189,14 @@ export async function putPins(ctx: ServerContext, accountId: string, b: { base: 
 }
 
 export async function pull(ctx: ServerContext, accountId: string, vaultId: string, after: number): Promise<SharePullT> {
-  const v = await ctx.db.selectFrom('share_vaults').select('head').where('vault_id', '=', vaultId).executeTakeFirst();
+  const v = await ctx.db.selectFrom('share_vaults').select(['head', 'generation']).where('vault_id', '=', vaultId).executeTakeFirst();
   if (!v || !(await memberRow(ctx, vaultId, accountId))) throw apiError('not_found', 'no such shared vault for this account');
   const head = Number(v.head);
   const rows = await ctx.db.selectFrom('share_records').select(['rev', 'body']).where('vault_id', '=', vaultId).where('rev', '>', after).where('rev', '<=', head).orderBy('rev').limit(SHARE_PULL_PAGE).execute();
   const last = rows.length ? Number(rows[rows.length - 1].rev) : after;
-  return { head, from: after + 1, records: rows.map((r) => r.body), more: last < head };
+  const gen = Number(v.generation);
+  // a compacted log has gaps (the records its statement dropped): `more` until the page reaches the head
+  return { head, from: after + 1, records: rows.map((r) => r.body), more: last < head && rows.length === SHARE_PULL_PAGE, ...(gen > 0 ? { generation: gen } : {}) };
 }
 
 export async function push(ctx: ServerContext, accountId: string, vaultId: string, b: { base: number; records: string[] }): Promise<{ head: number }> {
@@ -216,6 +222,56 @@ export async function push(ctx: ServerContext, accountId: string, vaultId: strin
   });
 }
 
+/** An upload no kept record names is deleted by a compaction once it is this old (its record may be on its way). */
+export const ORPHAN_BLOB_GRACE_MS = 24 * 3600 * 1000;
+
+/**
+ * The owner's compaction (docs/SHARING.md "Purging and compacting a shared vault"): a statement
+ * signed with the owner's published key, for the next generation, the current epoch and head (409
+ * otherwise), whose kept records are rows of the log byte for byte. In one transaction: every record
+ * up to its head that it does not keep is deleted, with the files it drops and the uploads no kept
+ * record names that are older than ORPHAN_BLOB_GRACE_MS; the statement is stored for the members,
+ * who check it (no guarantee rests on these checks). SQLite's WAL is truncated afterwards.
+ */
+export async function compact(ctx: ServerContext, accountId: string, vaultId: string, b: { statement: string }): Promise<{ generation: number; dropped: number }> {
+  const m = await memberRow(ctx, vaultId, accountId);
+  if (!m) throw apiError('not_found', 'no such shared vault for this account');
+  if (m.role !== 'owner') throw apiError('forbidden', "only the owner compacts a shared vault's log");
+  const st = decoded('the compaction statement', () => parseCompaction(fromBase64(b.statement)));
+  const me = await identityOf(ctx, accountId);
+  if (!me || !bytesEqual(me.signPublic, st.signer)) throw apiError('forbidden', "the compaction statement is not signed by this account's published key");
+  if (toHex(st.vaultId) !== vaultId) throw apiError('bad_request', 'the compaction statement is for another vault');
+  const now = ctx.now();
+  const dropped = await ctx.db.transaction().execute(async (trx) => {
+    const v = await trx.selectFrom('share_vaults').select(['epoch', 'head', 'generation']).where('vault_id', '=', vaultId).executeTakeFirstOrThrow();
+    if (st.generation !== Number(v.generation) + 1 || st.epoch !== Number(v.epoch) || st.upto !== Number(v.head)) {
+      throw apiError('conflict', `the shared vault changed meanwhile (generation ${Number(v.generation)}, epoch ${Number(v.epoch)}, revision ${Number(v.head)}); try again`);
+    }
+    const rows = await trx.selectFrom('share_records').select(['rev', 'body']).where('vault_id', '=', vaultId).where('rev', '<=', st.upto).orderBy('rev').execute();
+    const have = new Map(rows.map((r) => [Number(r.rev), r.body]));
+    for (const k of st.kept) {
+      const body = have.get(k.rev);
+      if (body === undefined || !bytesEqual(recordHash(fromBase64(body)), k.hash)) throw apiError('bad_request', `the compaction statement keeps a record ${k.rev} this server does not have`);
+    }
+    const keep = new Set(st.kept.map((k) => k.rev));
+    const drop = rows.map((r) => Number(r.rev)).filter((rev) => !keep.has(rev));
+    for (let i = 0; i < drop.length; i += 500) await trx.deleteFrom('share_records').where('vault_id', '=', vaultId).where('rev', 'in', drop.slice(i, i + 500)).execute();
+    const blobs = await trx.selectFrom('share_blobs').select(['blob_id', 'updated_at']).where('vault_id', '=', vaultId).execute();
+    const kept = new Set(st.keptBlobs);
+    const named = new Set(st.droppedBlobs);
+    const gone = blobs.filter((x) => named.has(x.blob_id) || (!kept.has(x.blob_id) && Number(x.updated_at) <= now - ORPHAN_BLOB_GRACE_MS)).map((x) => x.blob_id);
+    for (let i = 0; i < gone.length; i += 500) {
+      await trx.deleteFrom('share_blob_chunks').where('vault_id', '=', vaultId).where('blob_id', 'in', gone.slice(i, i + 500)).execute();
+      await trx.deleteFrom('share_blobs').where('vault_id', '=', vaultId).where('blob_id', 'in', gone.slice(i, i + 500)).execute();
+    }
+    const upd = await trx.updateTable('share_vaults').set({ generation: st.generation, compaction: b.statement, updated_at: now }).where('vault_id', '=', vaultId).where('generation', '=', v.generation).where('head', '=', v.head).executeTakeFirst();
+    if (Number(upd.numUpdatedRows) !== 1) throw apiError('conflict', 'the shared vault changed meanwhile; try again');
+    return drop.length;
+  });
+  // SQLite: secure_delete overwrote the rows; the WAL still holds their pages until a checkpoint truncates it
+  if (ctx.engine === 'sqlite') await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(ctx.db);
+  return { generation: st.generation, dropped };
+}
 
 // ------------------------------------------------------------------ files (docs/SHARING.md "Files in shared vaults")
 

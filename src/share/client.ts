@@ -39,6 +39,10 @@ import type { Progress } from '../vault/blobs.js';
 import { downloadSharedFile, shareBlobKey, sharedFilesProblem, uploadSharedFile, type BlobCall, type SharedFile } from './blobs.js';
 import { loadShareState, saveShareState, type ContactPin, type ShareState } from './state.js';
 import { blobHash, contentHash, mergePins, openPins, parseLeave, sealLeave, sealPins, type PinContent, type PinnedContact } from './pins.js';
+import { checkCompaction, checkKept, planCompaction, recordHash, recordInfo, sealCompaction, type Compaction, type LogRecordInfo } from './compact.js';
+
+/** A pull page of another compaction generation than the vault's: the owner compacted between two requests (opened again once). */
+class GenerationChanged extends Error {}
 
 export type ShareCall = <T>(name: RouteName, o?: { params?: Record<string, string>; body?: unknown }) => Promise<T>;
 
@@ -68,6 +72,10 @@ export interface OpenedVault {
   versions: Map<string, SharedVersion[]>;
   /** this account left the vault (a device of it signed a leave statement): not opened, no keys */
   left?: boolean;
+  /** the owner's compaction statement the log follows (docs/SHARING.md "Purging and compacting a shared vault") */
+  compaction?: Compaction;
+  /** while reading a compacted log: the next kept record expected */
+  keptNext?: number;
 }
 
 /** One version of a shared entry: a record of the log, verified. A deletion carries the entry as it was. */
@@ -344,6 +352,20 @@ export class ShareClient {
    * `pinNew`: pin an owner seen for the first time (accept); otherwise an unknown owner is only shown.
    */
   async openVault(id: string, o: { pinNew?: boolean; pull?: boolean; offline?: boolean } = {}): Promise<OpenedVault> {
+    try {
+      return await this.openVaultOnce(id, o);
+    } catch (e) {
+      if (!(e instanceof GenerationChanged)) throw e;
+      try {
+        return await this.openVaultOnce(id, o);
+      } catch (e2) {
+        if (e2 instanceof GenerationChanged) throw shareTampered(`the server keeps changing the compaction generation of shared vault ${id.slice(0, 8)} between requests`);
+        throw e2;
+      }
+    }
+  }
+
+  private async openVaultOnce(id: string, o: { pinNew?: boolean; pull?: boolean; offline?: boolean }): Promise<OpenedVault> {
     let sv: ShareVaultT;
     if (!o.offline) await this.ready();
     try {
@@ -390,7 +412,7 @@ export class ShareClient {
     const content = await openBundle(this.me, owner.sign, owner.box, vid, latest.epoch, fromBase64(sv.bundle));
     if (vp && vp.name !== content.name && !o.pinNew) this.notes.push(`shared vault "${vp.name}" is now called "${content.name}"`);
     const accepted = (vp?.accepted ?? false) || (sv.accept !== null && checkAcceptance(this.me.signPublic, vid, fromBase64(sv.accept)) !== null);
-    const result: OpenedVault = {
+    const fresh = (): OpenedVault => ({
       id,
       name: content.name,
       owner: normalizeEmail(sv.owner),
@@ -404,25 +426,47 @@ export class ShareClient {
       chainHash: initialChain(vid),
       entries: new Map(),
       versions: new Map(),
-    };
-    // the verified cache first, then what the server has beyond it
-    const records = vp ? [...vp.records] : [];
+    });
+    const cinfo = { vaultId: vid, ownerSign: owner.sign, chain, bodies, name: content.name };
+    let result = fresh();
+    // the compaction statement this device accepted (checked again: the owner's, this vault's, an epoch of the chain)
+    const localBytes = vp?.compaction ? fromBase64(vp.compaction) : null;
+    const localC = localBytes ? checkCompaction(localBytes, cinfo, { generation: 0, head: 0, chainHash: initialChain(vid), hashes: new Map() }) : null;
+    const localGen = localC?.generation ?? 0;
+    const serverGen = o.offline ? localGen : (sv.generation ?? 0);
+    if ((serverGen > 0) !== (sv.compaction !== undefined && sv.compaction !== null) && !o.offline) throw shareTampered(`the server sent compaction generation ${serverGen} of shared vault "${content.name}" without its statement, or a statement without a generation`);
+    if (serverGen < localGen) throw shareTampered(`the server sent compaction generation ${serverGen} of shared vault "${content.name}", older than generation ${localGen} which this device accepted (a replay)`);
+    if (serverGen === localGen && localGen > 0 && !o.offline && sv.compaction !== vp!.compaction) throw shareTampered(`the server sent another compaction statement of generation ${localGen} of shared vault "${content.name}" than the one this device accepted (a fork)`);
+    // the verified cache first
+    let records = vp ? [...vp.records] : [];
+    if (localC) this.startLog(result, localC);
     for (const r of records) this.applyRecord(result, fromBase64(r), true);
-    if (vp && toHex(result.chainHash) !== vp.chain) throw new KpmError(`the local copy of shared vault "${vp.name}" is inconsistent`, EXIT.corrupt);
+    if (vp && (toHex(result.chainHash) !== vp.chain || (localC && result.keptNext! < localC.kept.length))) throw new KpmError(`the local copy of shared vault "${vp.name}" is inconsistent`, EXIT.corrupt);
     if (sv.head < result.head) throw shareTampered(`the server's log of shared vault "${content.name}" ends at revision ${sv.head}, below revision ${result.head} which this device verified (rolled back)`);
-    if (o.pull !== false && !o.offline) {
-      while (result.head < sv.head) {
-        const p = await this.call<SharePullT>('sharePull', { params: { id }, body: { after: result.head } });
-        if (p.from !== result.head + 1) throw shareTampered('the server sent records from the wrong revision');
-        if (p.records.length === 0) throw shareTampered(`the server's log of shared vault "${content.name}" stops before its head`);
-        for (const r of p.records) {
-          this.applyRecord(result, fromBase64(r), false);
-          records.push(r);
-        }
-        if (!p.more) break;
+    let compacted: Compaction | null = null;
+    if (serverGen > localGen && o.pull !== false) {
+      // the owner compacted the log since: the statement must cover everything this device verified (docs/SHARING.md checks 1–7)
+      const hashes = new Map<number, Uint8Array>();
+      for (const r of records) {
+        const b = fromBase64(r);
+        hashes.set(parseRecord(b).rev, recordHash(b));
       }
-      if (result.head < sv.head) throw shareTampered(`the server's log of shared vault "${content.name}" stops before its head`);
+      compacted = checkCompaction(fromBase64(sv.compaction!), cinfo, { generation: localGen, head: result.head, chainHash: result.chainHash, hashes });
+      const known = { head: result.head, latest: new Map([...result.entries].map(([eid, x]) => [eid, { rev: x.rev, deleted: x.deleted }])) };
+      result = fresh();
+      this.startLog(result, compacted);
+      records = [];
+      await this.pullInto(result, sv, records, serverGen);
+      const keptFiles = [...result.versions.values()].flatMap((l) => l.filter((x) => x.rev <= compacted!.upto).map((x) => x.files));
+      checkKept(compacted, content.name, known, { latest: result.entries, keptFiles });
+      if (vp && result.owner !== this.me.email) this.notes.push(`shared vault "${content.name}" was compacted by its owner (generation ${compacted.generation}): the versions up to revision ${compacted.upto} that it did not keep are gone`);
+    } else if (serverGen > localGen) {
+      compacted = null; // listed only (`kpm shares`): not read, nothing kept
+    } else if (o.pull !== false && !o.offline) {
+      await this.pullInto(result, sv, records, serverGen);
     }
+    if (serverGen > localGen && !compacted) return result;
+    const accepted_c = compacted ? sv.compaction! : vp?.compaction;
     this.state.vaults[id] = {
       name: content.name,
       owner: result.owner,
@@ -436,16 +480,44 @@ export class ShareClient {
       accepted,
       memberships: sv.memberships,
       bundle: sv.bundle,
+      ...(accepted_c ? { compaction: accepted_c } : {}),
     };
     if (!ap || latest.epoch > ap.epoch) (this.state.epochs ??= {})[id] = { epoch: latest.epoch, hash: toHex(membershipHash(bodies[latest.epoch - 1])) };
     return result;
+  }
+
+  /** Reads a compacted log: its kept records come first, each checked against the statement. */
+  private startLog(v: OpenedVault, c: Compaction): void {
+    v.compaction = c;
+    v.keptNext = 0;
+    if (c.kept.length === 0) {
+      v.head = c.upto;
+      v.chainHash = c.chain;
+    }
+  }
+
+  /** Pulls the records after `v.head` up to the server's head, each verified (applyRecord); every page must be of generation `gen`. */
+  private async pullInto(v: OpenedVault, sv: ShareVaultT, records: string[], gen: number): Promise<void> {
+    while (v.head < sv.head) {
+      const p = await this.call<SharePullT>('sharePull', { params: { id: v.id }, body: { after: v.head } });
+      if ((p.generation ?? 0) !== gen) throw new GenerationChanged();
+      if (p.from !== v.head + 1) throw shareTampered('the server sent records from the wrong revision');
+      if (p.records.length === 0) throw shareTampered(`the server's log of shared vault "${v.name}" stops before its head`);
+      for (const r of p.records) {
+        this.applyRecord(v, fromBase64(r), false);
+        records.push(r);
+      }
+      if (!p.more) break;
+    }
+    if (v.head < sv.head) throw shareTampered(`the server's log of shared vault "${v.name}" stops before its head`);
+    if (v.compaction && v.keptNext! < v.compaction.kept.length) throw shareTampered(`the server's log of shared vault "${v.name}" lacks records its compaction statement keeps`);
   }
 
   /** What the server sent when this device last verified the vault (openVault checks all of it again). */
   private cachedVault(id: string): ShareVaultT {
     const vp = this.state.vaults[id];
     if (!vp?.memberships || !vp.bundle) throw new KpmError(`shared vault "${vp?.name ?? id.slice(0, 8)}" has no copy on this device yet`, EXIT.network, 'run `kpm sync` while the server can be reached');
-    return { id, owner: vp.owner, memberships: vp.memberships, bundle: vp.bundle, accept: null, head: vp.rev };
+    return { id, owner: vp.owner, memberships: vp.memberships, bundle: vp.bundle, accept: null, head: vp.rev, ...(vp.compaction ? { compaction: vp.compaction } : {}) };
   }
 
   /**
@@ -493,13 +565,20 @@ export class ShareClient {
     return { vaults: out, offline: true };
   }
 
-  /** Checks one record against the chain, the membership in force and the writer's signature, then applies it. */
+  /**
+   * Checks one record against the chain (in a compacted log's kept part: against the statement's
+   * revision and hash), the membership in force and the writer's signature, then applies it.
+   */
   private applyRecord(v: OpenedVault, bytes: Uint8Array, cached: boolean): void {
     const p = parseRecord(bytes);
-    const rev = v.head + 1;
+    const c = v.compaction;
+    const kept = c !== undefined && v.keptNext! < c.kept.length ? c.kept[v.keptNext!] : undefined;
+    const rev = kept ? kept.rev : v.head + 1;
     const what = `shared record ${rev} of "${v.name}"`;
-    if (!bytesEqual(p.vaultId, fromHex(v.id)) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})`);
-    if (!bytesEqual(p.prevChain, v.chainHash)) throw shareTampered(`${what} does not follow the records before it`);
+    if (!bytesEqual(p.vaultId, fromHex(v.id)) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})${c ? ' (the log was compacted: records are missing or added that its statement does not name)' : ''}`);
+    if (kept) {
+      if (!bytesEqual(recordHash(bytes), kept.hash)) throw shareTampered(`${what} is not the record the owner's compaction statement keeps`);
+    } else if (!bytesEqual(p.prevChain, v.chainHash)) throw shareTampered(`${what} does not follow the records before it`);
     const inForce = epochAt(v.chain, rev);
     if (p.epoch !== inForce.epoch) throw shareTampered(`${what} names epoch ${p.epoch}, but epoch ${inForce.epoch} is in force there (a removed member's key?)`);
     const writer = inForce.members.find((m) => bytesEqual(m.signPublic, p.writer));
@@ -516,6 +595,16 @@ export class ShareClient {
     const all = v.versions.get(eid);
     if (all) all.push(version);
     else v.versions.set(eid, [version]);
+    if (kept) {
+      v.keptNext!++;
+      v.head = rev;
+      if (v.keptNext === c!.kept.length) {
+        // the chain over every record up to the statement's head, as the owner verified it: records after it follow it
+        v.head = c!.upto;
+        v.chainHash = c!.chain;
+      }
+      return;
+    }
     v.chainHash = nextChain(v.chainHash, bytes);
     v.head = rev;
   }
@@ -752,6 +841,61 @@ export class ShareClient {
       const rev = v.head + 1;
       return { vault: await this.openVault(v.id), rev };
     }
+  }
+
+  // ---------------------------------------------------------------- purging (docs/SHARING.md "Purging and compacting a shared vault")
+
+  /**
+   * The owner's `kpm history purge NAME --vault V` (`cutHistory`: an entry id) and `kpm trash purge
+   * [NAME] --vault V` (`purgeTrash`: entry ids, or every deleted entry), with `history.keep` and
+   * `trash.days` applied: signs a compaction statement over the log as this device verified it and
+   * sends it; the server drops what it does not keep. A writer or reader: exit 9, nothing sent.
+   * Nothing to drop: nothing sent (`dropped` 0).
+   */
+  async purge(opened: OpenedVault, what: { cutHistory?: string; purgeTrash?: string[] | 'all' }, retention: { keep: number; trashDays: number }, now = new Date()): Promise<{ vault: OpenedVault; dropped: number; purged: string[] }> {
+    let v = opened;
+    for (let attempt = 0; ; attempt++) {
+      ShareClient.checkPurge(v, this.me.email);
+      const vp = this.state.vaults[v.id];
+      if (!vp || vp.rev !== v.head) throw new KpmError(`shared vault "${v.name}" has no verified copy on this device to compact`, EXIT.conflict, 'run the command again');
+      const byRev = new Map<number, SharedVersion>();
+      for (const l of v.versions.values()) for (const x of l) byRev.set(x.rev, x);
+      const infos: LogRecordInfo[] = vp.records.map((r) => {
+        const b = fromBase64(r);
+        const rev = parseRecord(b).rev;
+        const x = byRev.get(rev)!;
+        return recordInfo(b, x.files, x.entry.updated);
+      });
+      const plan = planCompaction(infos, { historyKeep: retention.keep, trashDays: retention.trashDays, now, cutHistory: what.cutHistory, purgeTrash: what.purgeTrash });
+      if (plan.dropped === 0 && plan.droppedBlobs.length === 0) return { vault: v, dropped: 0, purged: [] };
+      const c: Compaction = {
+        vaultId: fromHex(v.id),
+        generation: (v.compaction?.generation ?? 0) + 1,
+        epoch: v.latest.epoch,
+        epochHash: membershipHash(v.bodies[v.latest.epoch - 1]),
+        upto: v.head,
+        chain: v.chainHash,
+        ...plan,
+      };
+      const body = await sealCompaction(this.me.signer, c);
+      try {
+        await this.call('shareCompact', { params: { id: v.id }, body: { statement: toBase64(body) } });
+      } catch (e) {
+        if (isServerCode(e, 'conflict') && attempt < 2) {
+          v = await this.openVault(v.id);
+          continue;
+        }
+        throw e;
+      }
+      const names = plan.purged.map((eid) => v.entries.get(eid)?.entry.name ?? eid.slice(0, 8));
+      // read back as every member reads it: the statement checked against what this device verified
+      return { vault: await this.openVault(v.id), dropped: plan.dropped, purged: names };
+    }
+  }
+
+  /** Only the owner purges (exit 9 otherwise, before anything is sent). */
+  static checkPurge(v: OpenedVault, me: string): void {
+    if (v.owner !== me) throw forbidden(`only the owner (${v.owner}) deletes versions of shared vault "${v.name}" for good (you are ${v.role === 'writer' ? 'a writer' : v.role === 'reader' ? 'a reader' : 'not a member'})`, 'a writer can delete an entry (`kpm rm`): it goes to the trash, which the owner can purge');
   }
 
   // ---------------------------------------------------------------- files (src/share/blobs.ts)

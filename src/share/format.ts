@@ -16,7 +16,7 @@ import { sharedFilesProblem, type SharedFile } from './blobs.js';
 import { fingerprint, IDENTITY_MAGIC, shareTampered, x25519, xEphemeral, type Identity, type PublicIdentity, type ShareSigner } from './identity.js';
 
 export const VAULT_ID_BYTES = 16;
-const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR', pins: 'KPSP', leave: 'KPSL' } as const;
+const M = { membership: 'KPSM', bundle: 'KPSK', accept: 'KPSA', record: 'KPSR', pins: 'KPSP', leave: 'KPSL', compaction: 'KPSC' } as const;
 /** The magic of each signed sharing message (src/share/pins.ts makes the account's pin state and leave statements). */
 export const SHARE_MAGIC = M;
 const LABEL = { wrap: 'kpm/v1/share/key-wrap', record: 'kpm/v1/share/record', chain: 'kpm/v1/share/log' } as const;
@@ -438,7 +438,7 @@ export function openRecordContent(p: ParsedRecord, key: Uint8Array): RecordConte
 // ------------------------------------------------------------------ what the agent signs
 
 /** The kinds of sharing message the account's key signs (each with its own magic: none is a sync envelope's `KPMS`). */
-export type SharingKind = 'identity' | 'membership' | 'bundle' | 'acceptance' | 'record' | 'pins' | 'leave';
+export type SharingKind = 'identity' | 'membership' | 'bundle' | 'acceptance' | 'record' | 'pins' | 'leave' | 'compaction';
 
 const refusedSign = (why: string) => new KpmError(`the agent signs only this account's sharing messages: ${why}; refused, nothing was signed`, EXIT.forbidden);
 
@@ -455,7 +455,7 @@ export function checkSharingMessage(body: Uint8Array, me: Pick<PublicIdentity, '
   try {
     if (body.length < 6) throw refusedSign('it is not a sharing message');
     const magic = decodeUtf8(body.subarray(0, 4));
-    const known: Record<string, SharingKind> = { [decodeUtf8(IDENTITY_MAGIC)]: 'identity', [M.membership]: 'membership', [M.bundle]: 'bundle', [M.accept]: 'acceptance', [M.record]: 'record', [M.pins]: 'pins', [M.leave]: 'leave' };
+    const known: Record<string, SharingKind> = { [decodeUtf8(IDENTITY_MAGIC)]: 'identity', [M.membership]: 'membership', [M.bundle]: 'bundle', [M.accept]: 'acceptance', [M.record]: 'record', [M.pins]: 'pins', [M.leave]: 'leave', [M.compaction]: 'compaction' };
     if (!Object.hasOwn(known, magic)) throw refusedSign('it is not a sharing message');
     kind = known[magic];
     r.bytes(4);
@@ -527,6 +527,22 @@ export function checkSharingMessage(body: Uint8Array, me: Pick<PublicIdentity, '
         r.u64();
         if (!bytesEqual(r.bytes(32), fingerprint(me.signPublic, me.boxPublic))) throw refusedSign("the leave statement's fingerprint is not this account's");
         mine(r.bytes(PUBLIC_KEY_BYTES), "the leave statement's signer");
+        break;
+      }
+      case 'compaction': {
+        // the owner's compaction statement (src/share/compact.ts): vault, generation, epoch and its hash, upto and its chain, then four lists
+        r.bytes(VAULT_ID_BYTES);
+        if (r.u64() < 1) throw refusedSign('a compaction generation starts at 1');
+        if (r.u64() < 1) throw refusedSign('a membership epoch starts at 1');
+        r.bytes(32);
+        r.u64();
+        r.bytes(32);
+        for (const size of [40, 16, 16, 16]) {
+          const n = r.u32();
+          if (n > 100_000) throw refusedSign('a compaction statement names too many items');
+          r.bytes(n * size);
+        }
+        mine(r.bytes(PUBLIC_KEY_BYTES), "the compaction statement's signer");
         break;
       }
       case 'record': {

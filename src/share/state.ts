@@ -37,6 +37,8 @@ export interface VaultPin {
   /** the signed membership epochs 1…epoch and this account's key bundle (base64), as verified: reads without the server check them again */
   memberships?: string[];
   bundle?: string;
+  /** the owner's compaction statement this device accepted (base64; src/share/compact.ts): `records` are its kept records and those after its head */
+  compaction?: string;
 }
 
 export interface ShareState {

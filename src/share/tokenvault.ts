@@ -23,6 +23,10 @@ import { collator } from '../vault/listing.js';
 import { isIdQuery, matchesFilter, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordWith, ownerOf, parseRecord, recordKey, verifyMembershipChain } from './format.js';
 import { shareTampered } from './identity.js';
+import { checkCompaction, checkKept, recordHash, type Compaction } from './compact.js';
+
+/** A pull page of another compaction generation than the vault answer's (the owner compacted in between): read again once. */
+class GenerationChanged extends Error {}
 
 const LABEL = 'kpm/v1/token-share-keys';
 const MAGIC = utf8.encode('KPST');
@@ -130,6 +134,8 @@ export interface ShareTokenCache {
 interface CachedShare {
   epoch: number;
   head: number;
+  /** the compaction generation the cache was read at (0: none; caches from before compaction have none) */
+  generation: number;
   vaultId: Uint8Array;
   epochHash: Uint8Array;
   chain: Uint8Array;
@@ -139,7 +145,7 @@ interface CachedShare {
 function encodeCached(c: CachedShare): Uint8Array {
   const w = new ByteWriter().bytes(c.vaultId).bytes(c.epochHash).bytes(c.chain).u32(c.records.length);
   for (const r of c.records) w.varBytes(r);
-  return w.finish();
+  return w.u64(c.generation).finish();
 }
 
 function decodeCached(epoch: number, head: number, state: Uint8Array): CachedShare {
@@ -150,8 +156,9 @@ function decodeCached(epoch: number, head: number, state: Uint8Array): CachedSha
   const n = r.u32();
   const records: Uint8Array[] = [];
   for (let i = 0; i < n; i++) records.push(r.varBytes(1 << 24));
+  const generation = r.offset < state.length ? r.u64() : 0;
   if (r.offset !== state.length) throw new KpmError('the token cache is malformed', EXIT.corrupt);
-  return { epoch, head, vaultId, epochHash, chain, records };
+  return { epoch, head, generation, vaultId, epochHash, chain, records };
 }
 
 export interface ShareTokenTransport {
@@ -188,6 +195,20 @@ export class ShareTokenVault {
    * every record from the first.
    */
   static async load(t: ShareTokenTransport, tokenId: string, wrapKey: Uint8Array, cache?: ShareTokenCache): Promise<ShareTokenVault> {
+    try {
+      return await ShareTokenVault.loadOnce(t, tokenId, wrapKey, cache);
+    } catch (e) {
+      if (!(e instanceof GenerationChanged)) throw e;
+      try {
+        return await ShareTokenVault.loadOnce(t, tokenId, wrapKey, cache);
+      } catch (e2) {
+        if (e2 instanceof GenerationChanged) throw shareTampered('the server keeps changing the compaction generation of the shared vault between requests');
+        throw e2;
+      }
+    }
+  }
+
+  private static async loadOnce(t: ShareTokenTransport, tokenId: string, wrapKey: Uint8Array, cache?: ShareTokenCache): Promise<ShareTokenVault> {
     const info = await t.vault();
     const id = info.vault.id;
     const vid = fromHex(id);
@@ -208,11 +229,18 @@ export class ShareTokenVault {
       const v = new ShareTokenVault(id, g.name, g.epoch, g.creatorEmail);
       let head = 0;
       let hash = initialChain(vid);
+      // the owner's compaction statement (docs/SHARING.md "Purging and compacting a shared vault"): checked against the sealed owner key
+      const gen = info.vault.generation ?? 0;
+      if ((gen > 0) !== (info.vault.compaction !== undefined)) throw shareTampered(`the server sent compaction generation ${gen} of shared vault "${g.name}" without its statement, or a statement without a generation`);
+      const cinfo = { vaultId: vid, ownerSign: g.ownerSign, chain, bodies, name: g.name };
+      const c: Compaction | null = info.vault.compaction ? checkCompaction(fromBase64(info.vault.compaction), cinfo, { generation: 0, head: 0, chainHash: hash, hashes: new Map() }) : null;
+      // the creator verified revision g.rev: a statement must cover it (or it lies after the statement's head, in the records that follow)
+      if (c && c.upto === g.rev && !bytesEqual(c.chain, g.chain)) throw shareTampered(`the log of shared vault "${g.name}" up to revision ${g.rev} is not the one this token's creator verified`);
       // what this token verified before (the highest epoch and head it saw): never less
       let base: CachedShare | null = null;
       try {
-        const c = cache?.readShared();
-        base = c ? decodeCached(c.epoch, c.head, c.state) : null;
+        const cached = cache?.readShared();
+        base = cached ? decodeCached(cached.epoch, cached.head, cached.state) : null;
       } catch (e) {
         if (!(e instanceof KpmError)) throw e;
         cache!.discard('it is malformed');
@@ -225,6 +253,7 @@ export class ShareTokenVault {
         if (latest.epoch < base.epoch) throw shareTampered(`the server sent membership epoch ${latest.epoch} of shared vault "${g.name}", older than epoch ${base.epoch} which this token saw (a replay)`);
         if (!bytesEqual(membershipHash(bodies[base.epoch - 1]), base.epochHash)) throw shareTampered(`membership epoch ${base.epoch} of shared vault "${g.name}" is not the one this token saw`);
         if (info.vault.head < base.head) throw shareTampered(`the server's log of shared vault "${g.name}" ends at revision ${info.vault.head}, below revision ${base.head} which this token verified before (rolled back)`);
+        if (gen < base.generation) throw shareTampered(`the server sent compaction generation ${gen} of shared vault "${g.name}", older than generation ${base.generation} which this token saw (a replay)`);
       }
       const check = (p: ReturnType<typeof parseRecord>, rev: number) => {
         const what = `shared record ${rev} of "${g.name}"`;
@@ -250,8 +279,40 @@ export class ShareTokenVault {
         head = base.head;
         hash = base.chain;
       }
+      // a cache of an older compaction generation: the statement must cover it (its head, each entry it held), then the vault is read again
+      let known: { head: number; latest: Map<string, { rev: number; deleted: boolean }> } | null = null;
+      if (base && c && base.generation < c.generation) {
+        checkCompaction(fromBase64(info.vault.compaction!), cinfo, { generation: base.generation, head: base.head, chainHash: base.chain, hashes: new Map(base.records.map((r) => [parseRecord(r).rev, recordHash(r)])) });
+        known = { head: base.head, latest: new Map([...v.items].map(([eid, x]) => [eid, { rev: x.rev, deleted: x.deleted }])) };
+        v.items.clear();
+        head = 0;
+        hash = initialChain(vid);
+        base = null;
+        v.warnings.push(`shared vault "${g.name}" was compacted by its owner (generation ${c.generation}) since this token's cache was made; it was read again`);
+      }
+      // reading a compacted log from its start: the kept records first, each as the statement names it
+      let keptNext = base || !c ? Number.MAX_SAFE_INTEGER : 0;
+      if (c && !base && c.kept.length === 0) {
+        head = c.upto;
+        hash = c.chain;
+      }
       const apply = (bytes: Uint8Array) => {
         const p = parseRecord(bytes);
+        if (c && keptNext < c.kept.length) {
+          const k = c.kept[keptNext];
+          const what = `shared record ${k.rev} of "${g.name}"`;
+          if (!bytesEqual(p.vaultId, vid) || p.rev !== k.rev) throw shareTampered(`${what} is out of place (revision ${p.rev}; the log was compacted: records are missing or added that its statement does not name)`);
+          if (!bytesEqual(recordHash(bytes), k.hash)) throw shareTampered(`${what} is not the record the owner's compaction statement keeps`);
+          check(p, k.rev);
+          keep(p, bytes, k.rev);
+          keptNext++;
+          head = k.rev;
+          if (keptNext === c.kept.length) {
+            head = c.upto;
+            hash = c.chain;
+          }
+          return;
+        }
         const rev = head + 1;
         const what = `shared record ${rev} of "${g.name}"`;
         if (!bytesEqual(p.vaultId, vid) || p.rev !== rev) throw shareTampered(`${what} is out of place (revision ${p.rev})`);
@@ -264,6 +325,7 @@ export class ShareTokenVault {
       };
       while (head < info.vault.head) {
         const p = await t.pull(head);
+        if ((p.generation ?? 0) !== gen) throw new GenerationChanged();
         if (p.from !== head + 1) throw shareTampered('the server sent records from the wrong revision');
         if (p.records.length === 0) break;
         for (const r of p.records) {
@@ -273,8 +335,10 @@ export class ShareTokenVault {
         if (!p.more) break;
       }
       if (head < info.vault.head) throw shareTampered(`the server's log of shared vault "${g.name}" stops before its head`);
-      if (cache && (!base || base.head !== head || base.epoch !== latest.epoch)) {
-        const state = encodeCached({ epoch: latest.epoch, head, vaultId: vid, epochHash: membershipHash(bodies[latest.epoch - 1]), chain: hash, records: [...v.items.values()].map((x) => x.raw) });
+      if (c && keptNext < c.kept.length) throw shareTampered(`the server's log of shared vault "${g.name}" lacks records its compaction statement keeps`);
+      if (c && known) checkKept(c, g.name, known, { latest: v.items, keptFiles: [] });
+      if (cache && (!base || base.head !== head || base.epoch !== latest.epoch || base.generation !== gen)) {
+        const state = encodeCached({ epoch: latest.epoch, head, generation: gen, vaultId: vid, epochHash: membershipHash(bodies[latest.epoch - 1]), chain: hash, records: [...v.items.values()].map((x) => x.raw) });
         try {
           cache.saveShared(latest.epoch, head, state);
         } catch (e) {

@@ -53,7 +53,7 @@ describe('#18: the agent protocol version', () => {
     const text = JSON.stringify(Object.keys(table).sort().map((m) => [m, table[m as keyof typeof table]]));
     const fingerprint = createHash('sha256').update(text).digest('hex').slice(0, 16);
     // when this fails: bump AGENT_PROTOCOL in src/agent/socket.ts and record the new pair here
-    expect({ protocol: AGENT_PROTOCOL, fingerprint }).toEqual({ protocol: 7, fingerprint: '1012bd7690369fab' }); // 7: the agent holds the shared vaults (getFieldAll, listTextAll, listAll, sharedHeld; src/agent/sharedhold.ts)
+    expect({ protocol: AGENT_PROTOCOL, fingerprint }).toEqual({ protocol: 8, fingerprint: '1012bd7690369fab' }); // 7: the agent holds the shared vaults (getFieldAll, listTextAll, listAll, sharedHeld; src/agent/sharedhold.ts); 8: shareSign also signs the owner's compaction statement (KPSC, docs/SHARING.md "Purging and compacting a shared vault")
   });
 
   it('the token file names the protocol; a bare token (an agent from before versioning) is protocol 1', () => {

@@ -122,7 +122,7 @@ describe('R18: what the server stores', () => {
       share_memberships: ['vault_id', 'epoch', 'body'],
       share_pins: ['account_id', 'version', 'body', 'updated_at'],
       share_records: ['vault_id', 'rev', 'writer_id', 'body'],
-      share_vaults: ['vault_id', 'owner_id', 'epoch', 'head', 'updated_at'],
+      share_vaults: ['vault_id', 'owner_id', 'epoch', 'head', 'updated_at', 'generation', 'compaction'], // generation, compaction: the owner's signed compaction statement (migration 011)
       sms: ['account_id', 'phone', 'confirmed_at'],
       sms_codes: ['account_id', 'purpose', 'code_hash', 'expires_at', 'tries'],
       // sync: opaque envelopes and records, MAC'd and encrypted by the clients (docs/SECURITY.md "Sync")

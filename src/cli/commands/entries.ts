@@ -347,16 +347,35 @@ Examples:
     .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .addHelpText('after', '\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal or the entry is not in the trash, 3 no such entry.\n\nExamples:\n  kpm trash purge github\n  kpm trash purge --yes')
-    .action(async (name: string | undefined, o) => {
+    .addHelpText('after', '\nIn a shared vault (--vault SHARED, or NAME found only there) only its owner purges; without NAME only the own vaults\' trash is purged unless --vault names a shared vault.\n\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal or the entry is not in the trash, 3 no such entry, 9 a shared vault you do not own.\n\nExamples:\n  kpm trash purge github\n  kpm trash purge --yes\n  kpm trash purge --vault Team --yes')
+    .action(async (name: string | undefined, _o, cmd: Command) => {
+      // --vault, --json and --password-stdin are also options of `kpm trash`, which commander gives them to wherever they stand
+      const o = cmd.optsWithGlobals();
       const a = await api({ masterStdin: o.passwordStdin });
       if (!o.yes) {
         if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');
         const what = name === undefined ? 'every entry in the trash' : `"${name}" and all its versions`;
         if (!(await askConfirm(`Delete ${what} for good, on every device? This cannot be undone.`, false))) return info('Nothing deleted.');
       }
-      const r = await a.purgeTrash(name, o.vault);
-      if (o.json) return json(r);
+      const sh = await import('../shared.js');
+      // a shared vault's trash: its owner signs a compaction statement (docs/SHARING.md "Purging and compacting a shared vault")
+      const r = await sh.withShared(ctx().paths, a, o.vault, true, async (shared) => {
+        if (!shared) return a.purgeTrash(name, o.vault);
+        if (o.vault !== undefined && sh.isSharedVault(shared, o.vault)) {
+          const v = sh.sharedTarget(shared, o.vault)!;
+          if (name === undefined) return sh.purgeShared(ctx().paths, shared, v, { purgeTrash: 'all' });
+          const hit = sh.findSharedAny(shared, name, o.vault);
+          if (hit.length === 0) throw notFound(`no entry named "${name}" in shared vault "${o.vault}"`, 'see `kpm trash --vault ' + o.vault + '`');
+          return sh.purgeShared(ctx().paths, shared, v, { purgeTrash: [hit[0].id] });
+        }
+        if (name === undefined) return a.purgeTrash(name, o.vault);
+        const loc = await sh.localLookup(() => a.history(name, o.vault));
+        const last = loc.hit?.[loc.hit.length - 1];
+        const p = sh.pickOne(name, { ...loc, label: last && `${last.vault}/${last.payload.name} (${last.id.slice(0, 8)})` }, sh.findSharedAny(shared, name, o.vault));
+        if ('local' in p) return a.purgeTrash(name, o.vault);
+        return sh.purgeShared(ctx().paths, shared, p.shared.v, { purgeTrash: [p.shared.id] });
+      });
+      if (o.json) return json({ purged: r.purged, dropped: r.dropped });
       if (r.purged.length === 0) return info('The trash is empty.');
       info(`Deleted for good: ${r.purged.map((p) => `"${p.name}"`).join(', ')} (${r.dropped} record${r.dropped === 1 ? '' : 's'} removed).`);
     });

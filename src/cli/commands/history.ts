@@ -51,14 +51,26 @@ export function register(program: Command): void {
     .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
     .option('--json', 'print JSON')
     .option('--password-stdin', 'read the master password from stdin (when not unlocked)')
-    .addHelpText('after', '\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal, 3 no such entry.\n\nExamples:\n  kpm history purge github\n  kpm history purge github --yes')
-    .action(async (name: string, o) => {
+    .addHelpText('after', '\nIn a shared vault only its owner purges (the versions go for every member at their next sync).\n\nExit codes: 0 done (or not confirmed), 2 no confirmation without a terminal, 3 no such entry, 9 a shared vault you do not own.\n\nExamples:\n  kpm history purge github\n  kpm history purge github --yes\n  kpm history purge deploy --vault Team --yes')
+    .action(async (name: string, _o, cmd: Command) => {
+      // --vault and --json are also options of `kpm history`, which commander gives them to wherever they stand
+      const o = cmd.optsWithGlobals();
       const a = await api(o);
       if (!o.yes) {
         if (!isInteractive()) throw usageError('refusing to delete for good without confirmation', 'add --yes when running without a terminal');
         if (!(await askConfirm(`Delete every earlier version of "${name}" for good, on every device? This cannot be undone.`, false))) return info('Nothing deleted.');
       }
-      const r = await a.purgeHistory(name, o.vault);
+      const sh = await import('../shared.js');
+      // an entry of a shared vault: its owner signs a compaction statement (docs/SHARING.md "Purging and compacting a shared vault")
+      const r = await sh.withShared(ctx().paths, a, o.vault, true, async (shared) => {
+        if (!shared) return a.purgeHistory(name, o.vault);
+        const loc = await sh.localLookup(() => a.history(name, o.vault));
+        const last = loc.hit?.[loc.hit.length - 1];
+        const p = sh.pickOne(name, { ...loc, label: last && `${last.vault}/${last.payload.name} (${last.id.slice(0, 8)})` }, sh.findSharedAny(shared, name, o.vault));
+        if ('local' in p) return a.purgeHistory(name, o.vault);
+        const done = await sh.purgeShared(ctx().paths, shared, p.shared.v, { cutHistory: p.shared.id });
+        return { entry: sh.sharedView(done.vault, p.shared.id), dropped: done.dropped };
+      });
       if (o.json) return json({ id: r.entry.id, vault: r.entry.vault, version: r.entry.version, dropped: r.dropped });
       info(`Kept the current version of "${r.entry.payload.name}"; ${r.dropped} earlier record${r.dropped === 1 ? '' : 's'} deleted for good.`);
     });

@@ -355,6 +355,18 @@ const m010shareBlobs: Migration = {
   },
 };
 
+/**
+ * Compaction of shared vaults (docs/SHARING.md "Purging and compacting a shared vault"): each shared
+ * vault's compaction generation (0 until the owner's first) and the owner's latest signed
+ * compaction statement, which every member checks.
+ */
+const m011shareCompaction: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('share_vaults').addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('share_vaults').addColumn('compaction', 'text').execute();
+  },
+};
+
 const MIGRATIONS: Record<string, Migration> = {
   '001_accounts': m001,
   '002_sso': m002,
@@ -366,6 +378,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '008_share_tokens': m008shareTokens,
   '009_share_pins': m009sharePins,
   '010_share_blobs': m010shareBlobs,
+  '011_share_compaction': m011shareCompaction,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

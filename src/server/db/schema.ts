@@ -218,6 +218,9 @@ export interface ShareVaultsTable {
   epoch: number;
   head: number;
   updated_at: number;
+  /** compactions of the log so far (migration 011), and the owner's latest signed statement (base64) */
+  generation: ColumnType<number, number | undefined, number>;
+  compaction: ColumnType<string | null, string | null | undefined, string | null>;
 }
 export interface ShareMembershipsTable {
   vault_id: string;

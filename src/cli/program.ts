@@ -1,5 +1,5 @@
 // The commander program: global conventions, then one module per group of commands.
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type OptionValues } from 'commander';
 import { register as profile } from './commands/profile.js';
 import { register as entries } from './commands/entries.js';
 import { register as generate } from './commands/generate.js';
@@ -63,7 +63,35 @@ Environment: KPM_HOME (where everything lives), KPM_MASTER_PASSWORD (CI), KPM_TO
   credentials(program);
   share(program);
   for (const c of program.commands) c.exitOverride();
+  shareShadowedOptions(program);
   return program;
+}
+
+/**
+ * An option a subcommand and one of its ancestors both define (`--vault` on `kpm trash` and on
+ * `kpm trash purge`) is handed by commander to the ancestor wherever it stands, so the subcommand's
+ * own options lacked it: `kpm trash purge --vault X` purged every vault's trash. Each such
+ * subcommand's options take the ancestor's value when it has none of its own
+ * (test/unit/option-shadow.test.ts walks every command).
+ */
+function shareShadowedOptions(c: Command, ancestors: Command[] = []): void {
+  for (const s of c.commands) {
+    const above = c.parent === null ? ancestors : [c, ...ancestors]; // nearest first; the program's own --offline is global already
+    const keys = s.options.map((o) => o.attributeName()).filter((k) => k !== 'help' && above.some((a) => a.options.some((o) => o.attributeName() === k)));
+    if (keys.length > 0) {
+      const own = s.opts.bind(s);
+      s.opts = <T extends OptionValues>(): T => {
+        const values: OptionValues = { ...own() };
+        for (const k of keys) {
+          if (s.getOptionValueSource(k) === 'cli') continue;
+          const from = above.find((a) => a.getOptionValueSource(k) === 'cli');
+          if (from) values[k] = from.getOptionValue(k);
+        }
+        return values as T;
+      };
+    }
+    shareShadowedOptions(s, above);
+  }
 }
 
 /**

@@ -22,7 +22,7 @@ import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/en
 import { collator } from '../vault/listing.js';
 import { isIdQuery, matchesFilter, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
 import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordContent, ownerOf, parseRecord, recordKey, verifyMembershipChain } from './format.js';
-import { shareBlobKey, type SharedFile } from './blobs.js';
+import type { SharedFile } from './blobs.js'; // a type only: the token's fast path (src/cli/tokenfast.ts) does not load the file code
 import { shareTampered } from './identity.js';
 
 const LABEL = 'kpm/v1/token-share-keys';
@@ -362,13 +362,13 @@ export class ShareTokenVault {
   }
 
   /**
-   * The key of a file of this vault (HKDF of its epoch's record key, src/share/blobs.ts), for a file
-   * filesOf() returned; the caller wipes it. A file of an epoch this token holds no key of: exit 4.
+   * A copy of the record key of the epoch of a file filesOf() returned (the file's key derives from
+   * it: src/share/blobs.ts shareBlobKey); the caller wipes it. An epoch this token holds no key of: exit 4.
    */
-  fileKey(f: SharedFile): Uint8Array {
+  fileRecordKey(f: Pick<SharedFile, 'epoch' | 'name'>): Uint8Array {
     const rk = this.recordKeys[f.epoch - 1];
     if (!rk) throw this.sealedOff(`file "${f.name}"`);
-    return shareBlobKey(rk, fromHex(this.id), f.epoch, fromHex(f.blob));
+    return rk.slice();
   }
 
   close(): void {

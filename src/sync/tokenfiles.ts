@@ -17,13 +17,13 @@
 // stdout only after a first full pass; src/cli/commands/documents.ts).
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { fromBase64, fromHex } from '../crypto/bytes.js';
+import { fromBase64, fromHex, wipe } from '../crypto/bytes.js';
 import { KpmError, EXIT } from '../core/errors.js';
 import { discardTemp, ensureDir, openTemp, writeAll } from '../core/fsutil.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
 import { checkStoredFile, filesOf, ownFrame, sealedBlobSize, type BlobFrame, type StoredFile } from '../vault/blobs.js';
 import type { EntryView, ListFilter } from '../vault/records.js';
-import { downloadSharedFile, shareFrame, type BlobCall, type SharedFile } from '../share/blobs.js';
+import { downloadSharedFile, shareBlobKey, shareFrame, type BlobCall, type SharedFile } from '../share/blobs.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
 import type { TokenVault } from './tokenvault.js';
 import { tampered } from './envelope.js';
@@ -54,7 +54,7 @@ export interface FetchedFile {
 /** One transfer chunk of a blob from the token's route (POST /v1/token/blobs/get or /v1/token/share/blobs/get). */
 export type TokenBlobCall = (blob: string, index: number) => Promise<{ data: string; last: boolean }>;
 
-const isShared = (v: TokenVault | ShareTokenVault): v is ShareTokenVault => 'fileKey' in v;
+const isShared = (v: TokenVault | ShareTokenVault): v is ShareTokenVault => 'fileRecordKey' in v;
 const notFoundError = (e: unknown) => e instanceof KpmError && (e as { code?: string }).code === 'not_found';
 
 /** The files of a verified token vault, and their download. */
@@ -97,7 +97,9 @@ export class TokenFiles {
     if (!ref) throw new KpmError(`file "${file.name}" is not a file of this service token's vault`, EXIT.error);
     if (ref.kind === 'shared') {
       const v = this.v as ShareTokenVault;
-      const key = v.fileKey(ref.shared); // exit 4 before anything is fetched, if the token lacks its epoch's key
+      const rk = v.fileRecordKey(ref.shared); // exit 4 before anything is fetched, if the token lacks its epoch's key
+      const key = shareBlobKey(rk, fromHex(v.id), ref.shared.epoch, fromHex(ref.shared.blob));
+      wipe(rk);
       try {
         const blobCall = (<T>(_name: string, o: { body: unknown }) => {
           const b = o.body as { blob: string; index: number };

@@ -196,6 +196,15 @@ describe("an own vault's service token reads its files (real server)", () => {
     await attack('the first transfer chunk replayed as the second', ['bundle'], (i, a) => (i === 1 ? { data: big0.body, last: true } : a), /more of file "bundle\.p12" than its entry declares/);
     await attack('two AEAD chunks swapped', ['bundle'], (i, a) => (i === 0 ? { ...a, data: aead(a.data, 1, 2, true) } : a), /bundle\.p12.*chunk 1 fails to authenticate/);
     await attack('an AEAD chunk replayed', ['bundle'], (i, a) => (i === 0 ? { ...a, data: aead(a.data, 1, 2, false) } : a), /bundle\.p12.*chunk 2 fails to authenticate/);
+    // several files (tls.key, then ca.pem): every one is checked before the first is written, so a
+    // tampered second file leaves not even the first behind
+    const out = tmp();
+    let n = 0;
+    tamperBlobs(proxy, route, (_i, a) => (++n === 2 ? { ...a, data: flip(a.data, 100) } : a));
+    expect((await ci(['doc', 'get', 'deploy', '-o', out + '/'], 8)).stderr).toMatch(/file "ca\.pem" is corrupt or has been tampered with/);
+    expect(n).toBe(2);
+    expect(fs.readdirSync(out)).toEqual([]);
+    proxy.rewrite = undefined;
     // and the untouched server serves every file again
     expect((await ci(['doc', 'get', 'kubeconfig', '-o', '-'])).stdout).toBe(f.kube.bytes.toString('utf8'));
   });

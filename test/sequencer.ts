@@ -19,6 +19,7 @@ export const SLOW_FILES: Record<string, number> = {
   'test/unit/strength-prefilter.test.ts': 60, // new: its time alone (2026-12-02, 46-106 s at load 4-8)
   'test/e2e/settings-effects.test.ts': 85,
   'test/e2e/tokens.test.ts': 81,
+  'test/e2e/token-files.test.ts': 150, // new: 292 s at load 16 (2026-12-02; its halves alone 230 s and 220 s at load 14); a 4.3 MiB file, two servers, four accounts
   'test/e2e/server-instances.test.ts': 66,
   'test/e2e/server-migrate-race.test.ts': 20, // new: its time alone (2026-12-02, load 6)
   'test/e2e/core.test.ts': 63,

@@ -11,6 +11,10 @@ import { ctx } from './context.js';
 import type { TokenVault } from '../sync/tokenvault.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
 import type { SharePullT, TokenShareT } from '../protocol/share.js';
+import type { TokenFiles } from '../sync/tokenfiles.js';
+
+/** The token's VaultApi, and the files of its vault (`kpm doc list|get`, `kpm attachments`: src/sync/tokenfiles.ts). */
+export type TokenApi = VaultApi & { files(): Promise<TokenFiles> };
 
 /** True when this command runs with a service token (env only: secrets never go in argv). */
 export const tokenMode = (): boolean => (process.env.KPM_TOKEN ?? '') !== '';
@@ -32,7 +36,7 @@ async function serverUrl(): Promise<string> {
   throw usageError('KPM_TOKEN is set but no kpm server is', 'set KPM_SERVER=https://your-kpm-server');
 }
 
-export async function tokenApi(): Promise<VaultApi> {
+export async function tokenApi(): Promise<TokenApi> {
   const tv = await import('../sync/tokenvault.js');
   const { parseServiceToken, tokenKeys, tokenAuthHeader } = tv;
   const { ApiClient, ServerError } = await import('../sync/http.js');
@@ -42,25 +46,32 @@ export async function tokenApi(): Promise<VaultApi> {
   const cache = root === null ? undefined : new TokenCache(root, token);
   let loaded: Promise<TokenVault | ShareTokenVault> | undefined;
   let client: InstanceType<typeof ApiClient> | undefined;
+  let authorization = '';
+  type Route = 'tokenVault' | 'tokenPull' | 'tokenShare' | 'tokenSharePull' | 'tokenBlobGet' | 'tokenShareBlobGet';
+  const call = async <T>(name: Route, body?: unknown): Promise<T> => {
+    try {
+      return await client!.call<T>(name, { body, authorization });
+    } catch (e) {
+      if (!(e instanceof ServerError)) throw e;
+      if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
+      if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
+      // a blob the server lacks: src/sync/tokenfiles.ts says so (exit 8: the verified entry names it)
+      if (e.code === 'not_found' && (name === 'tokenBlobGet' || name === 'tokenShareBlobGet')) {
+        if (/^no route /.test(e.message)) throw new KpmError('this kpm server does not serve files to service tokens (it is older than this kpm)', EXIT.network, 'update kpm-server; entries still read');
+        throw e;
+      }
+      if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
+      if (e.code === 'forbidden' && token.shared) cache?.remove();
+      if (e.code === 'forbidden' && token.shared) throw new KpmError(`the server no longer serves this service token's shared vault: ${e.message}`, EXIT.forbidden, 'a member must create a new token (`kpm token create --vault …`)');
+      throw e;
+    }
+  };
   const vault = () =>
     (loaded ??= (async () => {
       client = new ApiClient(await serverUrl()); // https, or http to loopback (R20); a private CA: NODE_EXTRA_CA_CERTS
       const { authKey } = tokenKeys(token);
-      const authorization = tokenAuthHeader(token.id, authKey);
+      authorization = tokenAuthHeader(token.id, authKey);
       authKey.fill(0);
-      const call = async <T>(name: 'tokenVault' | 'tokenPull' | 'tokenShare' | 'tokenSharePull', body?: unknown): Promise<T> => {
-        try {
-          return await client!.call<T>(name, { body, authorization });
-        } catch (e) {
-          if (!(e instanceof ServerError)) throw e;
-          if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
-          if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
-          if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
-          if (e.code === 'forbidden' && token.shared) cache?.remove();
-          if (e.code === 'forbidden' && token.shared) throw new KpmError(`the server no longer serves this service token's shared vault: ${e.message}`, EXIT.forbidden, 'a member must create a new token (`kpm token create --vault …`)');
-          throw e;
-        }
-      };
       if (token.shared) {
         // a shared vault (docs/SHARING.md "Service tokens on shared vaults"): verified as a member does, the token cache too
         const { ShareTokenVault } = await import('../share/tokenvault.js');
@@ -82,6 +93,12 @@ export async function tokenApi(): Promise<VaultApi> {
   };
   return {
     viaAgent: false,
+    files: async () => {
+      const v = await vault();
+      const { TokenFiles } = await import('../sync/tokenfiles.js');
+      const route = token.shared ? 'tokenShareBlobGet' : 'tokenBlobGet';
+      return new TokenFiles(v, (blob, index) => call<{ data: string; last: boolean }>(route, { blob, index }));
+    },
     get: async (q, v) => (await vault()).get(q, v),
     list: async (f) => (await vault()).list(f),
     listText: async (f, json) => renderList((await vault()).list(f), json),

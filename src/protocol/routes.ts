@@ -62,6 +62,8 @@ export const ROUTES = {
   tokenRevoke: { ...r('DELETE', '/v1/tokens/:id', true, undefined, S.Done), params: S.TokenParams },
   tokenVault: { ...r('GET', '/v1/token/vault', false, undefined, S.TokenVault), tokenAuth: true, strict: true },
   tokenPull: { ...r('POST', '/v1/token/pull', false, S.PullBody, S.PullResult), tokenAuth: true, strict: true },
+  // one chunk of a file (document, attachment) its vault's entries name (docs/PROTOCOL.md "Service tokens": files)
+  tokenBlobGet: { ...r('POST', '/v1/token/blobs/get', false, S.TokenBlobGetBody, S.BlobChunk), tokenAuth: true, strict: true },
   ...SHARE_ROUTES, // shared vaults (docs/SHARING.md)
   ...SHARE_TOKEN_ROUTES, // service tokens of shared vaults (docs/SHARING.md "Service tokens on shared vaults")
 } as const satisfies Record<string, RouteSpec>;

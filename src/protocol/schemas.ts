@@ -220,6 +220,8 @@ export const BlobPutBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1), data: { typ
 export const BlobGetBody = obj({ index: int(0, MAX_BLOB_CHUNKS - 1) });
 export const BlobChunk = obj({ data: { type: 'string', minLength: 0, maxLength: Math.ceil(BLOB_CHUNK_BYTES / 3) * 4, pattern: '^[A-Za-z0-9+/]*={0,2}$' }, last: bool });
 export type BlobChunkT = FromSchema<typeof BlobChunk>;
+/** A service token asks for one chunk of a blob by id (no :id in the path: the token names its vault). */
+export const TokenBlobGetBody = obj({ blob: VaultId, index: int(0, MAX_BLOB_CHUNKS - 1) });
 
 // ------------------------------------------------------------------ service tokens (docs/PROTOCOL.md "Service tokens")
 // A read-only token for one vault. The server keeps SHA-256 of the token's auth key and the vault key

@@ -146,4 +146,5 @@ export const SHARE_ROUTES = {
 export const SHARE_TOKEN_ROUTES = {
   tokenShare: { method: 'GET', path: '/v1/token/share', auth: false, status: 200, response: TokenShare, tokenAuth: true, strict: true },
   tokenSharePull: { method: 'POST', path: '/v1/token/share/pull', auth: false, body: SharePullBody, status: 200, response: SharePull, tokenAuth: true, strict: true },
+  tokenShareBlobGet: { method: 'POST', path: '/v1/token/share/blobs/get', auth: false, body: ShareBlobGetBody, status: 200, response: ShareBlobChunk, tokenAuth: true, strict: true },
 } as const satisfies Record<string, RouteSpec>;

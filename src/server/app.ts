@@ -193,6 +193,8 @@ const handlers: Record<RouteName, Handler> = {
   tokenPull: (ctx, req) => tokens.pull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
   tokenShare: (ctx, req) => tokens.shareInfo(ctx, req.tokenAuth!),
   tokenSharePull: (ctx, req) => tokens.sharePull(ctx, req.tokenAuth!, (req.body as { after: number }).after),
+  tokenBlobGet: (ctx, req) => tokens.blobGet(ctx, req.tokenAuth!, req.body as { blob: string; index: number }),
+  tokenShareBlobGet: (ctx, req) => tokens.shareBlobGet(ctx, req.tokenAuth!, req.body as { blob: string; index: number }),
   // shared vaults (src/server/share.ts, docs/SHARING.md)
   shareIdentityPut: (ctx, req) => share.putIdentity(ctx, req.auth!.accountId, (req.body as { body: string }).body),
   shareIdentityGet: (ctx, req) => share.getIdentity(ctx, (req.body as { email: string }).email),

@@ -128,6 +128,20 @@ export async function pull(ctx: ServerContext, t: TokenAuth, after: number): Pro
 }
 
 /**
+ * One chunk of a file of the token's own vault. The server stores an own vault's blobs per account
+ * (sync_blobs: opaque ids, it cannot tell which vault's entry names one), so this serves the blobs of
+ * the token's account while its vault is still on the server; the token asks only for blobs its
+ * verified entries name, and a blob of another vault does not open under the key the entry holds
+ * (docs/SECURITY.md "Service tokens": files). A shared vault's token: 404 (its route is below).
+ */
+export async function blobGet(ctx: ServerContext, t: TokenAuth, b: { blob: string; index: number }): Promise<{ data: string; last: boolean }> {
+  if (t.shared) throw apiError('not_found', 'this service token reads a shared vault (POST /v1/token/share/blobs/get)');
+  const v = await ctx.db.selectFrom('sync_vaults').select('vault_id').where('account_id', '=', t.accountId).where('vault_id', '=', t.vaultId).executeTakeFirst();
+  if (!v) throw apiError('not_found', 'the vault of this service token is no longer on the server');
+  return sync.blobGet(ctx, t.accountId, b.blob, b.index);
+}
+
+/**
  * A shared vault's token is served only while the account that created it is still a member (the
  * owner's `kpm share revoke`, or its own `kpm share leave`, ends it: 403); a token of an own vault
  * is not served here (404).
@@ -149,4 +163,10 @@ export async function shareInfo(ctx: ServerContext, t: TokenAuth): Promise<Token
 export async function sharePull(ctx: ServerContext, t: TokenAuth, after: number): Promise<SharePullT> {
   await sharedMember(ctx, t);
   return share.pull(ctx, t.accountId, t.vaultId, after);
+}
+
+/** One chunk of a file of the token's shared vault (share_blobs of that vault only), while its creator is a member. */
+export async function shareBlobGet(ctx: ServerContext, t: TokenAuth, b: { blob: string; index: number }): Promise<{ data: string; last: boolean }> {
+  await sharedMember(ctx, t);
+  return share.blobGet(ctx, t.accountId, t.vaultId, b);
 }

@@ -21,7 +21,8 @@ import { ByteReader, ByteWriter } from '../vault/binary.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { collator } from '../vault/listing.js';
 import { isIdQuery, matchesFilter, summaryOf, type EntryView, type ListFilter } from '../vault/records.js';
-import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordWith, ownerOf, parseRecord, recordKey, verifyMembershipChain } from './format.js';
+import { canWrite, checkRecordSignature, epochAt, initialChain, membershipHash, nextChain, openRecordContent, ownerOf, parseRecord, recordKey, verifyMembershipChain } from './format.js';
+import type { SharedFile } from './blobs.js'; // a type only: the token's fast path (src/cli/tokenfast.ts) does not load the file code
 import { shareTampered } from './identity.js';
 import { checkCompaction, checkKept, recordHash, type Compaction } from './compact.js';
 
@@ -169,6 +170,8 @@ export interface ShareTokenTransport {
 interface TokenEntry {
   /** undefined: written under an epoch after the token's (its key is not the token's) */
   entry?: EntryPayload;
+  /** its files, as the writer's signed record names them (docs/SHARING.md "Files in shared vaults") */
+  files: SharedFile[];
   /** the record as the server sent it (for the cache) */
   raw: Uint8Array;
   deleted: boolean;
@@ -180,6 +183,8 @@ interface TokenEntry {
 export class ShareTokenVault {
   readonly warnings: string[] = [];
   private readonly items = new Map<string, TokenEntry>();
+  /** the record keys of epochs 1…epoch (a file's key derives from its epoch's): wiped by close() */
+  private recordKeys: Uint8Array[] = [];
 
   private constructor(
     readonly id: string,
@@ -266,7 +271,8 @@ export class ShareTokenVault {
       };
       const keep = (p: ReturnType<typeof parseRecord>, bytes: Uint8Array, rev: number) => {
         const key = g.recordKeys[p.epoch - 1];
-        v.items.set(toHex(p.entryId), { entry: key ? openRecordWith(p, key) : undefined, raw: bytes, deleted: p.deleted, epoch: p.epoch, rev });
+        const content = key ? openRecordContent(p, key) : undefined;
+        v.items.set(toHex(p.entryId), { entry: content?.entry, files: content?.files ?? [], raw: bytes, deleted: p.deleted, epoch: p.epoch, rev });
       };
       if (base) {
         // the latest record of each entry, verified when it was cached: checked again, but for its place in the log
@@ -349,6 +355,7 @@ export class ShareTokenVault {
       if (cache?.discarded) v.warnings.push(`the service-token cache was discarded: ${cache.discarded}; the vault was fetched again`);
       const sealedOff = v.unreadable().length;
       if (sealedOff) v.warnings.push(`${sealedOff} entr${sealedOff === 1 ? 'y' : 'ies'} of shared vault "${g.name}" changed after it got a new key (membership epoch ${latest.epoch}; this token holds keys up to epoch ${g.epoch}) and cannot be read with this token: a member must create a new one`);
+      v.recordKeys = g.recordKeys.map((k) => k.slice());
       return v;
     } finally {
       for (const k of g.recordKeys) wipe(k);
@@ -412,7 +419,25 @@ export class ShareTokenVault {
     return this.entries(filter).map((x) => summaryOf(x.id, x.vault, x.payload));
   }
 
+  /** The files of entry `id` (a live one this token reads: from get() or entries()), as its signed record names them. */
+  filesOf(id: string): SharedFile[] {
+    const e = this.items.get(id);
+    return e?.entry && !e.deleted ? e.files.map((f) => ({ ...f })) : [];
+  }
+
+  /**
+   * A copy of the record key of the epoch of a file filesOf() returned (the file's key derives from
+   * it: src/share/blobs.ts shareBlobKey); the caller wipes it. An epoch this token holds no key of: exit 4.
+   */
+  fileRecordKey(f: Pick<SharedFile, 'epoch' | 'name'>): Uint8Array {
+    const rk = this.recordKeys[f.epoch - 1];
+    if (!rk) throw this.sealedOff(`file "${f.name}"`);
+    return rk.slice();
+  }
+
   close(): void {
     this.items.clear();
+    for (const k of this.recordKeys) wipe(k);
+    this.recordKeys = [];
   }
 }

@@ -562,6 +562,11 @@ export async function decryptFramedToStream(src: number, key: Uint8Array, frame:
   }));
 }
 
+/** Checks every chunk of a blob (any frame and key) from a descriptor and its size, writing nothing: exit 8 on the first failure. */
+export async function verifyFramed(src: number, key: Uint8Array, frame: BlobFrame, file: BlobMeta): Promise<void> {
+  await decryptFdFramed(key, frame, file, src, null);
+}
+
 type FdDecrypt = (src: number, writer: Chain | null, opts: StreamOptions) => Promise<void>;
 
 async function decryptToFile(src: number, file: BlobMeta, decrypt: FdDecrypt, destPath: string, opts: { force?: boolean }, onProgress?: Progress): Promise<void> {

@@ -5,7 +5,8 @@
 // its epoch (src/share/blobs.ts), sent to the server, and named by the writer's signed record;
 // reading fetches it and checks it against that record before anything is written.
 import * as fs from 'node:fs';
-import { basename, resolve, sep } from 'node:path';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve, sep } from 'node:path';
 import type { Command } from 'commander';
 import { checkName, normalizeName, type EntryPayload } from '../../vault/entry.js';
 import { EXIT, KpmError, notFound, usageError } from '../../core/errors.js';
@@ -24,6 +25,8 @@ import { ctx } from '../context.js';
 import type { OpenedVault, SharedVersion } from '../../share/client.js';
 import type { SharedFile } from '../../share/blobs.js';
 import type { Shared } from '../shared.js';
+import { tokenMode } from '../tokenapi.js';
+import type { FetchedFile, TokenFiles } from '../../sync/tokenfiles.js';
 
 const PROGRESS_MIN_BYTES = 4 << 20;
 const MASTER_STDIN = 'read the master password from stdin (when not unlocked)';
@@ -220,6 +223,80 @@ async function getSharedFiles(s: Shared, v: OpenedVault, files: SharedFile[], o:
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Service tokens (KPM_TOKEN: README "Service tokens", src/sync/tokenfiles.ts): the reads only, with
+// the output and exit codes of a device; the writes are refused (exit 9) by the token commands' hook.
+
+async function withTokenFiles<T>(fn: (tf: TokenFiles) => Promise<T>): Promise<T> {
+  const { tokenApi } = await import('../tokenapi.js');
+  const a = await tokenApi();
+  try {
+    return await fn(await a.files());
+  } finally {
+    await a.close();
+  }
+}
+
+/**
+ * `kpm doc get` with a token: every file fetched into a private temporary folder and checked against
+ * its verified record (size, transfer chunks, a shared file's SHA-256), then every chunk's AEAD
+ * (several files: all of them before the first is written); each written to a temporary file
+ * renamed into place, or to stdout after a first full pass. Exit 8 with nothing written otherwise.
+ */
+async function tokenDocGet(name: string, o: { output?: string; file?: string[]; force?: boolean; vault?: string }): Promise<void> {
+  const { decryptFramedToFile, decryptFramedToStream, verifyFramed } = await import('../../vault/blobs.js');
+  await withTokenFiles(async (tf) => {
+    const found = tf.find(name, o.vault);
+    const files = selectFiles(found.view, o.file, found.files);
+    const stdout = toStdout(o.output);
+    if (stdout && files.length > 1) throw usageError(`the entry has ${files.length} files and stdout takes one`, 'pick one with --file NAME, or write them to a directory with -o DIR');
+    const dests = stdout ? [] : destinations(files, o.output);
+    if (!o.force) {
+      const there = dests.filter((d) => fs.existsSync(d));
+      if (there.length) throw usageError(`${there.join(', ')} already exist${there.length === 1 ? 's' : ''}`, 'use --force to overwrite');
+    }
+    // the sealed blobs only (ciphertext), in a new 0700 folder of TMPDIR, removed at the end
+    const dir = fs.mkdtempSync(join(tmpdir(), 'kpm-token-'));
+    const got: FetchedFile[] = [];
+    try {
+      for (const f of files) got.push(await tf.fetch(f, dir));
+      if (stdout) return await decryptFramedToStream(got[0].fd, got[0].key, got[0].frame, files[0], (bytes) => new Promise<void>((res, rej) => process.stdout.write(bytes, (e) => (e ? rej(e) : res()))));
+      if (got.length > 1) for (const g of got) await verifyFramed(g.fd, g.key, g.frame, g.file);
+      for (let i = 0; i < files.length; i++) {
+        const bar = progressBar(files[i].name, files[i].size);
+        try {
+          await decryptFramedToFile(got[i].fd, got[i].key, got[i].frame, files[i], dests[i], { force: o.force }, bar.update);
+        } finally {
+          bar.end();
+        }
+        info(`Wrote ${dests[i]} (${formatSize(files[i].size)}).`);
+      }
+    } finally {
+      for (const g of got) g.remove();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** `kpm doc list` with a token: the documents (with --all, every entry with files) of its vault. */
+async function tokenDocList(o: { all?: boolean; vault?: string; json?: boolean }): Promise<void> {
+  const docs = await withTokenFiles(async (tf) => tf.all({ vault: o.vault, type: o.all ? undefined : 'document' }).filter((d) => d.view.payload.type === 'document' || d.files.length > 0));
+  if (o.json) return json(docs.map((d) => docJson(d.view, d.files)));
+  if (docs.length === 0) return info(o.all ? 'No documents or attachments.' : 'No documents.');
+  for (const { view: v, files } of docs) {
+    out(`${v.payload.name}${v.payload.type !== 'document' ? ` (${v.payload.type})` : ''}${v.vault !== 'Personal' ? `  [${v.vault}]` : ''}`);
+    printFiles(files, '  ');
+  }
+}
+
+/** `kpm attachments` with a token. */
+async function tokenAttachments(entry: string, o: { vault?: string; json?: boolean }): Promise<void> {
+  const found = await withTokenFiles(async (tf) => tf.find(entry, o.vault));
+  if (o.json) return json(found.files.map(fileJson));
+  if (found.files.length === 0) return info(`${found.view.payload.name} has no attachments.`);
+  printFiles(found.files);
+}
+
 /** The version of a shared entry a lookup found. */
 const sharedVersion = (hit: { v: OpenedVault; id: string }): SharedVersion => hit.v.entries.get(hit.id)!;
 
@@ -285,6 +362,7 @@ export function register(program: Command): void {
     .option('--password-stdin', MASTER_STDIN)
     .addHelpText('after', '\nExamples:\n  kpm doc get passport                       (into the current directory)\n  kpm doc get passport -o ~/Desktop/\n  kpm doc get passport --file scan-front.jpg -o /tmp/front.jpg\n  kpm doc get passport --file scan-front.jpg > front.jpg   (stdout, like -o -)\n  kpm doc get github --file recovery-codes.txt   (an attachment of a login)')
     .action(async (name: string, o) => {
+      if (tokenMode()) return tokenDocGet(name, o);
       const a = await api(o);
       const sh = await shl();
       await sh.withShared(ctx().paths, a, o.vault, false, async (s) => {
@@ -359,6 +437,7 @@ export function register(program: Command): void {
     .option('--password-stdin', MASTER_STDIN)
     .addHelpText('after', '\nExamples:\n  kpm doc list\n  kpm doc list --all --json | jq ".[].files[].name"')
     .action(async (o) => {
+      if (tokenMode()) return tokenDocList(o);
       const a = await api(o);
       const sh = await shl();
       const shared = await sh.sharedUnlessOwn(ctx().paths, a, o.vault);
@@ -430,6 +509,7 @@ export function register(program: Command): void {
     .option('--password-stdin', MASTER_STDIN)
     .addHelpText('after', '\nExamples:\n  kpm attachments github\n  kpm attachments passport --json')
     .action(async (entry: string, o) => {
+      if (tokenMode()) return tokenAttachments(entry, o);
       const a = await api(o);
       const sh = await shl();
       await sh.withShared(ctx().paths, a, o.vault, false, async (s) => {

@@ -13,7 +13,9 @@ import { tokenForbidden, tokenMode } from '../tokenapi.js';
 import { requireSettingsPassword } from '../guard.js';
 
 /** Commands that only read entries: the ones a service token may run. */
-const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete', 'git-credential', 'docker-credential']); // the credential helpers: reads only (src/cli/commands/credentials.ts)
+const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete', 'git-credential', 'docker-credential', 'doc', 'attachments']); // the credential helpers: reads only (src/cli/commands/credentials.ts)
+/** of these commands, only the subcommands that read (files: src/sync/tokenfiles.ts) */
+const TOKEN_SUBCOMMANDS: Record<string, Set<string>> = { doc: new Set(['get', 'list']) };
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 export const MAX_EXPIRY_MS = 365 * UNITS.d;
@@ -105,6 +107,8 @@ export function register(program: Command): void {
     let top: Command = action;
     while (top.parent && top.parent !== program) top = top.parent;
     if (!TOKEN_COMMANDS.has(top.name())) throw tokenForbidden(`\`kpm ${top.name()}\``);
+    const only = TOKEN_SUBCOMMANDS[top.name()];
+    if (only && !only.has(action.name())) throw tokenForbidden(`\`kpm ${top.name()} ${action.name()}\``);
   });
 
   const token = program

@@ -430,20 +430,13 @@ describe('sync across devices (real server, SQLite)', () => {
 
   it('R16: the server database, its WAL and its log hold no entry name, username, URL or password', async () => {
     // every test's server is checked too, when it ends (world()); this one writes every field kind
-    // through the devices' agents (each write sent by an explicit sync): what the server stores is the same
-    const w = await world();
-    const { kpm, srv } = w;
-    await unlockDev(w, 'a');
-    await unlockDev(w, 'c');
-    await kpm('a', ['add', 'r16-entry-name', '--username', 'r16-username-x', '--url', 'https://r16.example.net/login', '--password-stdin'], 0, 'r16-secret-q7\n');
-    await kpm('a', ['sync']);
-    await kpm('c', ['sync']);
-    await kpm('c', ['edit', 'github', '--password-stdin'], 0, 'from-c-later\n');
-    await kpm('c', ['sync']);
-    await kpm('a', ['sync']);
-    await kpm('a', ['rm', 'r16-entry-name', '--yes']);
-    await kpm('a', ['sync']);
-    expect((await kpm('c', ['sync'])).stderr).toMatch(/received/);
+    const { kpm, srv } = await world();
+    await kpm('a', ['add', 'r16-entry-name', '--username', 'r16-username-x', '--url', 'https://r16.example.net/login', '--password-stdin'], 0, 'r16-secret-q7\n', master);
+    await kpm('c', ['sync'], 0, undefined, master);
+    await kpm('c', ['edit', 'github', '--password-stdin'], 0, 'from-c-later\n', master);
+    await kpm('a', ['sync'], 0, undefined, master);
+    await kpm('a', ['rm', 'r16-entry-name', '--yes'], 0, undefined, master);
+    expect((await kpm('c', ['sync'], 0, undefined, master)).stderr).toMatch(/received/);
     expect(r16Leaks(srv)).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@
 // fields, colour per stream, restore keeping the name, unlock --timeout while unlocked.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   kpmWith, addEntry, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
@@ -148,9 +148,10 @@ describe('entries', () => {
   beforeAll(async () => {
     home = initHome();
   });
-  /** A home of its own, unlocked (one key derivation): the test's commands go through its agent (stopped after the file). */
+  /** A home of its own, unlocked (one key derivation): the test's commands go through its agent (stopped when the test ends). */
   const unlockedHome = async (): Promise<string> => {
     const h = initHome();
+    onTestFinished(() => stopAgent(h));
     await runOk(['unlock', '--password-stdin'], { home: h, input: MASTER + '\n' });
     return h;
   };

@@ -3,7 +3,7 @@
 // Each effect sets the key through `kpm config set` in its own home and observes what changes.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SETTING_KEYS, SETTINGS } from '../../src/settings/schema.js';
 import { sha1, startRangeServer, type RangeServer } from '../helpers/hibp.js';
 import { registerAccount, startServer } from '../helpers/server.js';
@@ -23,11 +23,12 @@ async function freshVault(): Promise<string> {
 const set = (home: string, key: string, value: string) => kpm(home, ['config', 'set', key, value], 0, { env: withMaster() });
 
 /**
- * Unlocks `home` (one key derivation; its agent stopped after the file): an effect that is not about
+ * Unlocks `home` (one key derivation; its agent stopped when the test ends): an effect that is not about
  * unlocking runs its vault commands through the agent, which reads the settings for each request,
  * instead of a derivation per command.
  */
 const unlocked = async (home: string): Promise<string> => {
+  onTestFinished(() => stopAgent(home));
   await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
   return home;
 };

@@ -12,7 +12,7 @@
 // (`kpm lock`), so the sign-in meets the device as a command without an agent would.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { describeTty, initHome, kpm as runKpm, makeHome, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 
@@ -47,8 +47,12 @@ describe('sync: the first hour (real server, SQLite)', () => {
   };
   const login = (dev: string, email: string, code = 0, extra: string[] = [], lines: string[] = []) =>
     kpm(dev, ['login', email, '--password-stdin', ...extra], code, [ACCOUNT, ...lines].join('\n') + '\n');
-  /** Device `dev` unlocks with `pw` (one key derivation): its agent runs the commands after it (stopped after the file). */
-  const unlock = (dev: string, pw = MASTER) => kpm(dev, ['unlock', '--password-stdin'], 0, pw + '\n');
+  /** Device `dev` unlocks with `pw` (one key derivation): its agent runs the commands after it (stopped when the test ends). */
+  const unlock = (dev: string, pw = MASTER) => {
+    const h = homes[dev];
+    onTestFinished(() => stopAgent(h));
+    return kpm(dev, ['unlock', '--password-stdin'], 0, pw + '\n');
+  };
 
   beforeAll(async () => {
     srv = await startServer();

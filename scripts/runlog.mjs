@@ -20,6 +20,8 @@ const table = (title, key, top = 15) => {
     console.log(`${(sum(rs) / 1000).toFixed(1).padStart(8)} s ${String(rs.length).padStart(5)} runs  ${(sum(withPw) / 1000).toFixed(1).padStart(7)} s in ${String(withPw.length).padStart(4)} with the password  ${k}`);
   }
 };
-console.log(`${runs.length} kpm runs, ${(sum(runs) / 1000).toFixed(1)} s in all; with the master password given: ${runs.filter((r) => r.master).length} runs, ${(sum(runs.filter((r) => r.master)) / 1000).toFixed(1)} s`);
+console.log(`${runs.length} kpm runs, ${(sum(runs) / 1000).toFixed(1)} s in all; with the master password given: ${runs.filter((r) => r.master).length} runs, ${(sum(runs.filter((r) => r.master)) / 1000).toFixed(1)} s; with an agent running for the home: ${runs.filter((r) => r.agent).length} runs`);
+console.log('(a --password-stdin counts as "the password" although for add, edit and login it is the entry\'s or the account\'s;');
+console.log(' the times are wall times: on a busy machine a key derivation\'s four lanes wait for the cores, so they weigh more than their CPU)');
 table('per test file', (r) => r.file);
 table('per command', (r) => `${r.cmd}${r.master ? ` (password ${r.master})` : ''}`, 25);

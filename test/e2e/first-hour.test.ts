@@ -4,7 +4,7 @@
 // fields, colour per stream, restore keeping the name, unlock --timeout while unlocked.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
   kpmWith, addEntry, initHome, describeTty, initVault, makeHome, MASTER, runOk, runTty, stopAgent, withMaster,
 } from '../helpers/kpm.js';
@@ -148,6 +148,13 @@ describe('entries', () => {
   beforeAll(async () => {
     home = initHome();
   });
+  /** A home of its own, unlocked (one key derivation): the test's commands go through its agent (stopped when the test ends). */
+  const unlockedHome = async (): Promise<string> => {
+    const h = initHome();
+    onTestFinished(() => stopAgent(h));
+    await runOk(['unlock', '--password-stdin'], { home: h, input: MASTER + '\n' });
+    return h;
+  };
 
   it('an empty password on --password-stdin (an unset $PW) is refused unless --no-password; nothing is saved', async () => {
     const r = await kpm(home, ['add', 'db', '--password-stdin'], 2, { env: withMaster(), input: '\n' });
@@ -162,27 +169,30 @@ describe('entries', () => {
   });
 
   it('custom fields can be secret: --secret-field from stdin, masked by show without --reveal, never on argv, kept through kpm-json and Bitwarden export and import', async () => {
-    const env = withMaster();
-    await addEntry(home, 'mail', 'Mail-Secret-3');
-    await kpm(home, ['edit', 'mail', '--field', 'note field=plain value'], 0, { env });
-    await kpm(home, ['edit', 'mail', '--secret-field', 'api key'], 0, { env, input: 'sk_live_123\n' });
-    const show = (await kpm(home, ['show', 'mail'], 0, { env })).stdout;
+    // not about unlocking: its own home, unlocked once, its commands through the agent (no master
+    // password given); export asks for it even when unlocked
+    const home = await unlockedHome();
+    const env = withMaster(); // for export (and the other homes' import and show)
+    await kpm(home, ['add', 'mail', '--password-stdin'], 0, { input: 'Mail-Secret-3\n' });
+    await kpm(home, ['edit', 'mail', '--field', 'note field=plain value'], 0);
+    await kpm(home, ['edit', 'mail', '--secret-field', 'api key'], 0, { input: 'sk_live_123\n' });
+    const show = (await kpm(home, ['show', 'mail'], 0)).stdout;
     expect(show).toMatch(/api key: ••••••••/);
     expect(show).not.toContain('sk_live_123');
     expect(show).toContain('note field: plain value');
-    expect((await kpm(home, ['show', 'mail', '--reveal'], 0, { env })).stdout).toContain('api key: sk_live_123');
-    expect((await kpm(home, ['get', 'mail', '--field', 'api key'], 0, { env })).stdout).toBe('sk_live_123\n');
-    const j = JSON.parse((await kpm(home, ['get', 'mail', '--json'], 0, { env })).stdout);
+    expect((await kpm(home, ['show', 'mail', '--reveal'], 0)).stdout).toContain('api key: sk_live_123');
+    expect((await kpm(home, ['get', 'mail', '--field', 'api key'], 0)).stdout).toBe('sk_live_123\n');
+    const j = JSON.parse((await kpm(home, ['get', 'mail', '--json'], 0)).stdout);
     expect(j.custom).toEqual([{ name: 'note field', value: 'plain value' }, { name: 'api key', value: 'sk_live_123', kind: 'hidden' }]);
     // a secret field's value never goes on argv; --hide-field makes an existing one secret
-    const argv = await kpm(home, ['edit', 'mail', '--field', 'api key=sk_live_456'], 2, { env });
+    const argv = await kpm(home, ['edit', 'mail', '--field', 'api key=sk_live_456'], 2);
     expect(argv.stderr).toMatch(/secret field: its value never goes on the command line/);
-    await kpm(home, ['edit', 'mail', '--hide-field', 'note field'], 0, { env });
-    expect((await kpm(home, ['show', 'mail'], 0, { env })).stdout).not.toContain('plain value');
+    await kpm(home, ['edit', 'mail', '--hide-field', 'note field'], 0);
+    expect((await kpm(home, ['show', 'mail'], 0)).stdout).not.toContain('plain value');
     // off a terminal: one secret field, and not together with --password-stdin
-    await kpm(home, ['edit', 'mail', '--secret-field', 'a', '--secret-field', 'b'], 2, { env, input: 'x\n' });
-    await kpm(home, ['edit', 'mail', '--secret-field', 'a', '--password-stdin'], 2, { env, input: 'x\n' });
-    await kpm(home, ['edit', 'mail', '--secret-field', 'a'], 2, { env, input: '\n' }); // empty
+    await kpm(home, ['edit', 'mail', '--secret-field', 'a', '--secret-field', 'b'], 2, { input: 'x\n' });
+    await kpm(home, ['edit', 'mail', '--secret-field', 'a', '--password-stdin'], 2, { input: 'x\n' });
+    await kpm(home, ['edit', 'mail', '--secret-field', 'a'], 2, { input: '\n' }); // empty
     // export and import keep the flag
     for (const format of ['kpm-json', 'bitwarden-json']) {
       const out = join(home, `export-${format}.json`);

@@ -3,7 +3,7 @@
 // Each effect sets the key through `kpm config set` in its own home and observes what changes.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { SETTING_KEYS, SETTINGS } from '../../src/settings/schema.js';
 import { sha1, startRangeServer, type RangeServer } from '../helpers/hibp.js';
 import { registerAccount, startServer } from '../helpers/server.js';
@@ -21,6 +21,17 @@ async function freshVault(): Promise<string> {
 }
 
 const set = (home: string, key: string, value: string) => kpm(home, ['config', 'set', key, value], 0, { env: withMaster() });
+
+/**
+ * Unlocks `home` (one key derivation; its agent stopped when the test ends): an effect that is not about
+ * unlocking runs its vault commands through the agent, which reads the settings for each request,
+ * instead of a derivation per command.
+ */
+const unlocked = async (home: string): Promise<string> => {
+  onTestFinished(() => stopAgent(home));
+  await runOk(['unlock', '--password-stdin'], { home, input: MASTER + '\n' });
+  return home;
+};
 
 let hibp: RangeServer | undefined;
 afterAll(() => hibp?.close());
@@ -72,8 +83,9 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     await set(home, 'generator.length', '24');
     expect((await kpm(home, ['generate'], 0)).stdout).toMatch(/^.{24}\n$/);
     expect((await kpm(home, ['generate', '--length', '30'], 0)).stdout).toMatch(/^.{30}\n$/); // the flag still wins
-    await kpm(home, ['add', 'gen', '--generate'], 0, { env: withMaster() });
-    expect((await kpm(home, ['get', 'gen'], 0, { env: withMaster() })).stdout).toMatch(/^.{24}\n$/);
+    await unlocked(home);
+    await kpm(home, ['add', 'gen', '--generate'], 0);
+    expect((await kpm(home, ['get', 'gen'], 0)).stdout).toMatch(/^.{24}\n$/);
   },
 
   async 'generator.symbols'() {
@@ -83,8 +95,9 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     await set(home, 'generator.symbols', 'false');
     for (let i = 0; i < 3; i++) expect((await kpm(home, ['generate', '--length', '64'], 0)).stdout.trim()).toMatch(/^[A-Za-z0-9]{64}$/);
     expect((await kpm(home, ['generate', '--symbols'], 0)).stdout).toMatch(SYMBOL);
-    await kpm(home, ['add', 'gen', '--generate', '--length', '64'], 0, { env: withMaster() });
-    expect((await kpm(home, ['get', 'gen'], 0, { env: withMaster() })).stdout.trim()).toMatch(/^[A-Za-z0-9]{64}$/);
+    await unlocked(home);
+    await kpm(home, ['add', 'gen', '--generate', '--length', '64'], 0);
+    expect((await kpm(home, ['get', 'gen'], 0)).stdout.trim()).toMatch(/^[A-Za-z0-9]{64}$/);
   },
 
   async 'generator.words'() {
@@ -92,8 +105,9 @@ const EFFECTS: Record<string, () => Promise<void>> = {
     expect((await kpm(home, ['generate', '--words'], 0)).stdout.trim().split('-')).toHaveLength(6);
     await set(home, 'generator.words', '4');
     expect((await kpm(home, ['generate', '--words'], 0)).stdout.trim().split('-')).toHaveLength(4);
-    await kpm(home, ['add', 'phrase', '--words'], 0, { env: withMaster() });
-    expect((await kpm(home, ['get', 'phrase'], 0, { env: withMaster() })).stdout.trim().split('-')).toHaveLength(4);
+    await unlocked(home);
+    await kpm(home, ['add', 'phrase', '--words'], 0);
+    expect((await kpm(home, ['get', 'phrase'], 0)).stdout.trim().split('-')).toHaveLength(4);
   },
 
   async sync() {
@@ -105,17 +119,17 @@ const EFFECTS: Record<string, () => Promise<void>> = {
   },
 
   async default_vault() {
-    const home = await freshVault();
-    await kpm(home, ['vault', 'create', 'Work'], 0, { env: withMaster() });
-    const bad = await kpm(home, ['config', 'set', 'default_vault', 'Nope'], 2, { env: withMaster() });
+    const home = await unlocked(await freshVault());
+    await kpm(home, ['vault', 'create', 'Work'], 0);
+    const bad = await kpm(home, ['config', 'set', 'default_vault', 'Nope'], 2);
     expect(bad.stderr).toMatch(/no vault "Nope"/);
     expect(bad.stderr).toMatch(/Personal, Work|Work, Personal/);
     expect((await kpm(home, ['config', 'get', 'default_vault'], 0)).stdout).toBe('Personal\n');
-    await set(home, 'default_vault', 'Work');
-    const a = JSON.parse((await kpm(home, ['add', 'site', '--password-stdin', '--json'], 0, { env: withMaster(), input: 'Site-Secret-1\n' })).stdout);
+    await kpm(home, ['config', 'set', 'default_vault', 'Work'], 0);
+    const a = JSON.parse((await kpm(home, ['add', 'site', '--password-stdin', '--json'], 0, { input: 'Site-Secret-1\n' })).stdout);
     expect(a.vault).toBe('Work');
-    await kpm(home, ['get', 'site', '--vault', 'Work'], 0, { env: withMaster() });
-    expect((await kpm(home, ['add', 'other', '--password-stdin', '--vault', 'Personal', '--json'], 0, { env: withMaster(), input: 'x-Secret-2\n' })).stdout).toMatch(/"vault": "Personal"/);
+    await kpm(home, ['get', 'site', '--vault', 'Work'], 0);
+    expect((await kpm(home, ['add', 'other', '--password-stdin', '--vault', 'Personal', '--json'], 0, { input: 'x-Secret-2\n' })).stdout).toMatch(/"vault": "Personal"/);
   },
 
   async color() {
@@ -140,7 +154,8 @@ const EFFECTS: Record<string, () => Promise<void>> = {
   async audit_min_score() {
     const home = await freshVault();
     await addEntry(home, 'site', 'first-try-password', ['--no-check']); // zxcvbn score 3
-    const weak = async () => JSON.parse((await kpm(home, ['audit', '--offline', '--only', 'weak', '--json'], 0, { env: withMaster() })).stdout).weak as { name: string }[];
+    await unlocked(home);
+    const weak = async () => JSON.parse((await kpm(home, ['audit', '--offline', '--only', 'weak', '--json'], 0)).stdout).weak as { name: string }[];
     expect(await weak()).toEqual([]);
     await set(home, 'audit_min_score', '4');
     expect((await weak()).map((w) => w.name)).toEqual(['site']);
@@ -154,21 +169,22 @@ const EFFECTS: Record<string, () => Promise<void>> = {
       format: 'kpm-export', version: 1, exported: changed,
       entries: [{ vault: 'Personal', type: 'login', name: 'old-site', fields: { password: 'Old-Site-Password-77' }, custom: [], tags: [], created: changed, updated: changed, passwordChanged: changed }],
     }));
-    const imp = await kpm(home, ['import', file, '--format', 'kpm-json'], 0, { env: withMaster() });
+    await unlocked(home);
+    const imp = await kpm(home, ['import', file, '--format', 'kpm-json'], 0);
     expect(imp.stderr).toMatch(/Imported 1 entry/);
-    const old = async () => JSON.parse((await kpm(home, ['audit', '--offline', '--only', 'old', '--json'], 0, { env: withMaster() })).stdout).old as { name: string }[];
+    const old = async () => JSON.parse((await kpm(home, ['audit', '--offline', '--only', 'old', '--json'], 0)).stdout).old as { name: string }[];
     expect(await old()).toEqual([]);
     await set(home, 'audit_max_age_days', '30');
     expect((await old()).map((o) => o.name)).toEqual(['old-site']);
   },
 
   async 'history.keep'() {
-    const home = await freshVault();
-    await addEntry(home, 'site', 'First-Password-1');
-    for (let i = 2; i <= 4; i++) await kpm(home, ['edit', 'site', '--password-stdin'], 0, { env: withMaster(), input: `Next-Password-${i}\n` });
+    const home = await unlocked(await freshVault());
+    await kpm(home, ['add', 'site', '--password-stdin'], 0, { input: 'First-Password-1\n' });
+    for (let i = 2; i <= 4; i++) await kpm(home, ['edit', 'site', '--password-stdin'], 0, { input: `Next-Password-${i}\n` });
     const versions = async () => {
-      await kpm(home, ['trash', 'purge', '--yes'], 0, { env: withMaster() }); // compacts with history.keep
-      return (JSON.parse((await kpm(home, ['history', 'site', '--json'], 0, { env: withMaster() })).stdout) as { payload: { fields: { password: string } } }[]).map((v) => v.payload.fields.password);
+      await kpm(home, ['trash', 'purge', '--yes'], 0); // compacts with history.keep
+      return (JSON.parse((await kpm(home, ['history', 'site', '--json'], 0)).stdout) as { payload: { fields: { password: string } } }[]).map((v) => v.payload.fields.password);
     };
     expect(await versions()).toHaveLength(4); // the default keeps 20
     await set(home, 'history.keep', '2');
@@ -178,15 +194,18 @@ const EFFECTS: Record<string, () => Promise<void>> = {
   async 'trash.days'() {
     // two homes, each with an entry deleted 40 days ago (written in process: no command back-dates a deletion);
     // the next deletion checks the trash
+    // (both entries are added in process too, in the same session: one key derivation instead of three)
     const deletedLongAgo = async () => {
       const home = await freshVault();
-      await addEntry(home, 'old', 'Old-Password-77');
-      await addEntry(home, 'other', 'Other-Password-77');
       const { resolvePaths } = await import('../../src/core/paths.js');
       const { unlockKeyring } = await import('../../src/vault/keyring.js');
       const { Session } = await import('../../src/vault/session.js');
       const paths = resolvePaths({ KPM_HOME: home });
       const s = await Session.open(paths, await unlockKeyring(paths, new TextEncoder().encode(MASTER)));
+      const now = new Date().toISOString();
+      for (const [name, password] of [['old', 'Old-Password-77'], ['other', 'Other-Password-77']]) {
+        await s.add(undefined, { type: 'login', name, fields: { password }, custom: [], tags: [], created: now, updated: now, passwordChanged: now });
+      }
       const e = s.get('old');
       await s.vault().write([{ entryId: Buffer.from(e.id, 'hex'), payload: { ...e.payload, updated: new Date(Date.now() - 40 * 86_400_000).toISOString() }, baseVersion: e.version, deleted: true }]);
       s.close();
@@ -205,10 +224,11 @@ const EFFECTS: Record<string, () => Promise<void>> = {
   async hibp_url() {
     hibp ??= await startRangeServer({ [sha1('hunter2')]: 30_000 });
     const home = await freshVault();
-    await addEntry(home, 'site', 'hunter2', ['--no-check']);
+    await unlocked(home);
+    await kpm(home, ['add', 'site', '--no-check', '--password-stdin'], 0, { input: 'hunter2\n' });
     await set(home, 'hibp_url', hibp.url);
     const before = hibp.requests.length;
-    const r = JSON.parse((await kpm(home, ['audit', '--only', 'breached', '--json'], 0, { env: withMaster() })).stdout);
+    const r = JSON.parse((await kpm(home, ['audit', '--only', 'breached', '--json'], 0)).stdout);
     expect(hibp.requests.length).toBeGreaterThan(before);
     expect(r.breached.map((b: { name: string }) => b.name)).toEqual(['site']);
   },

@@ -5,9 +5,14 @@
 //  - a device signed in to account A (with A's keyring) signing in to account B never mixes them;
 //  - a data vault locked on the device that created it still reaches the other devices, locked;
 //  - an entry changed on two devices in different fields keeps both changes.
+// None of this is about the path without an agent: where a device runs several commands, it unlocks
+// once (`unlock`, its agent starts) and the rest go through its agent, instead of a key derivation
+// per command; a write through the agent syncs in the background, so a test that needs the change
+// on the server next runs an explicit `kpm sync`. Before `kpm login` the agent is stopped
+// (`kpm lock`), so the sign-in meets the device as a command without an agent would.
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { describeTty, initHome, kpm as runKpm, makeHome, runTty, stopAgent, MASTER, type RunResult } from '../helpers/kpm.js';
 import { registerAccount, startServer, type RunningServer } from '../helpers/server.js';
 
@@ -42,6 +47,12 @@ describe('sync: the first hour (real server, SQLite)', () => {
   };
   const login = (dev: string, email: string, code = 0, extra: string[] = [], lines: string[] = []) =>
     kpm(dev, ['login', email, '--password-stdin', ...extra], code, [ACCOUNT, ...lines].join('\n') + '\n');
+  /** Device `dev` unlocks with `pw` (one key derivation): its agent runs the commands after it (stopped when the test ends). */
+  const unlock = (dev: string, pw = MASTER) => {
+    const h = homes[dev];
+    onTestFinished(() => stopAgent(h));
+    return kpm(dev, ['unlock', '--password-stdin'], 0, pw + '\n');
+  };
 
   beforeAll(async () => {
     srv = await startServer();
@@ -50,13 +61,17 @@ describe('sync: the first hour (real server, SQLite)', () => {
   it('a device with its own vault signs in to an account that has one: login says so (exit 7), sync raises no tamper alarm, --merge brings its entries in', async () => {
     const email = await newAccountWithVault('a1');
     await login('a1', email);
-    await kpm('a1', ['add', 'github', '--username', 'ann', '--password-stdin'], 0, 'gh-from-a\n', master);
+    await unlock('a1');
+    await kpm('a1', ['add', 'github', '--username', 'ann', '--password-stdin'], 0, 'gh-from-a\n');
+    await kpm('a1', ['sync']); // on the server before B's merge (the agent's own sync runs in the background)
     // B made its own vault first, with another master password
     home('b1');
     const bm = { KPM_MASTER_PASSWORD: OTHER_MASTER };
     await kpm('b1', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
-    await kpm('b1', ['add', 'bank', '--username', 'bob', '--password-stdin'], 0, 'bank-from-b\n', bm);
-    await kpm('b1', ['add', 'github', '--username', 'bob', '--password-stdin'], 0, 'gh-from-b\n', bm);
+    await unlock('b1', OTHER_MASTER);
+    await kpm('b1', ['add', 'bank', '--username', 'bob', '--password-stdin'], 0, 'bank-from-b\n');
+    await kpm('b1', ['add', 'github', '--username', 'bob', '--password-stdin'], 0, 'gh-from-b\n');
+    await kpm('b1', ['lock']);
     const refused = await login('b1', email, 7);
     expect(refused.stderr).toMatch(/this device has its own vault/i);
     expect(refused.stderr).toMatch(/kpm login --merge/);
@@ -69,54 +84,60 @@ describe('sync: the first hour (real server, SQLite)', () => {
     expect(merged.stderr).toMatch(/2 entries of this device's vault are now in the account's vaults/);
     expect(merged.stderr).toMatch(/"github" → "github \(2\)"/);
     // from now on the account's master password opens B, and sync works (exit 0, never 8)
-    await kpm('b1', ['sync'], 0, undefined, master);
-    expect((await kpm('b1', ['get', 'bank'], 0, undefined, master)).stdout).toBe('bank-from-b\n');
-    expect((await kpm('b1', ['get', 'github'], 0, undefined, master)).stdout).toBe('gh-from-a\n');
-    expect((await kpm('b1', ['get', 'github (2)'], 0, undefined, master)).stdout).toBe('gh-from-b\n');
+    await unlock('b1');
+    await kpm('b1', ['sync']);
+    expect((await kpm('b1', ['get', 'bank'])).stdout).toBe('bank-from-b\n');
+    expect((await kpm('b1', ['get', 'github'])).stdout).toBe('gh-from-a\n');
+    expect((await kpm('b1', ['get', 'github (2)'])).stdout).toBe('gh-from-b\n');
+    await kpm('b1', ['lock']); // and B's own no longer does (no agent: the password decides)
     await kpm('b1', ['list'], 5, undefined, bm);
     // the backup is gone once the merge is on the server
     expect(fs.readdirSync(join(homes.b1, 'data')).filter((f) => f.startsWith('merge-backup'))).toEqual([]);
     // and A gets B's entries
-    await kpm('a1', ['sync'], 0, undefined, master);
-    expect((await kpm('a1', ['get', 'bank'], 0, undefined, master)).stdout).toBe('bank-from-b\n');
-    expect((await kpm('a1', ['get', 'github (2)'], 0, undefined, master)).stdout).toBe('gh-from-b\n');
+    await kpm('a1', ['sync']);
+    expect((await kpm('a1', ['get', 'bank'])).stdout).toBe('bank-from-b\n');
+    expect((await kpm('a1', ['get', 'github (2)'])).stdout).toBe('gh-from-b\n');
   });
 
   it('--merge carries documents and other vaults along; a locked data vault and the trash are not merged, so the backup stays', async () => {
     const email = await newAccountWithVault('a6');
     await login('a6', email);
-    await kpm('a6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n', master);
+    await unlock('a6');
+    await kpm('a6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n');
+    await kpm('a6', ['sync']); // on the server before B's merge
     home('b6');
-    const bm = { KPM_MASTER_PASSWORD: OTHER_MASTER };
     await kpm('b6', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
+    await unlock('b6', OTHER_MASTER);
     const scan = join(homes.b6, 'scan.pdf');
     fs.writeFileSync(scan, Buffer.from('%PDF-1.4 seeded test document 42'));
-    await kpm('b6', ['doc', 'add', 'passport', scan], 0, undefined, bm);
-    await kpm('b6', ['vault', 'create', 'Work'], 0, undefined, bm);
-    await kpm('b6', ['add', 'vpn', '--vault', 'Work', '--password-stdin'], 0, 'vpn-b\n', bm);
-    await kpm('b6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n', bm); // the same entry: not doubled
-    await kpm('b6', ['add', 'old', '--password-stdin'], 0, 'old-b\n', bm);
-    await kpm('b6', ['rm', 'old', '--yes'], 0, undefined, bm);
-    await kpm('b6', ['vault', 'create', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n', bm);
+    await kpm('b6', ['doc', 'add', 'passport', scan]);
+    await kpm('b6', ['vault', 'create', 'Work']);
+    await kpm('b6', ['add', 'vpn', '--vault', 'Work', '--password-stdin'], 0, 'vpn-b\n');
+    await kpm('b6', ['add', 'mail', '--password-stdin'], 0, 'mail-a\n'); // the same entry: not doubled
+    await kpm('b6', ['add', 'old', '--password-stdin'], 0, 'old-b\n');
+    await kpm('b6', ['rm', 'old', '--yes']);
+    await kpm('b6', ['vault', 'create', 'Private', '--vault-password-stdin'], 0, 'private vault pw\n');
+    await kpm('b6', ['lock']); // and with it the data vault "Private"
     const r = await login('b6', email, 0, ['--merge', '--json'], [OTHER_MASTER, MASTER]);
     const merged = JSON.parse(r.stdout).merged;
     expect(merged).toMatchObject({ added: 2, same: 1, renamed: [], notMerged: ['Private'], trashed: 1, synced: true, backup: expect.stringContaining('merge-backup-') });
     await kpm('b6', ['sync'], 0, undefined, master);
     expect(fs.existsSync(merged.backup)).toBe(true); // kept for good: it holds what was not merged
     expect(fs.existsSync(join(merged.backup, 'vaults'))).toBe(true);
-    await kpm('a6', ['sync'], 0, undefined, master);
+    await kpm('a6', ['sync']);
     const out = join(homes.a6, 'out');
     fs.mkdirSync(out);
-    await kpm('a6', ['doc', 'get', 'passport', '-o', out + '/'], 0, undefined, master);
+    await kpm('a6', ['doc', 'get', 'passport', '-o', out + '/']);
     expect(fs.readFileSync(join(out, 'scan.pdf'), 'utf8')).toBe('%PDF-1.4 seeded test document 42');
-    expect((await kpm('a6', ['get', 'vpn', '--vault', 'Work'], 0, undefined, master)).stdout).toBe('vpn-b\n');
-    expect(JSON.parse((await kpm('a6', ['list', '--json'], 0, undefined, master)).stdout).filter((e: any) => e.name === 'mail')).toHaveLength(1);
+    expect((await kpm('a6', ['get', 'vpn', '--vault', 'Work'])).stdout).toBe('vpn-b\n');
+    expect(JSON.parse((await kpm('a6', ['list', '--json'])).stdout).filter((e: any) => e.name === 'mail')).toHaveLength(1);
   });
 
   it('on a terminal, `kpm login` offers the merge and asks both master passwords', async () => {
     const email = await newAccountWithVault('a7');
     await login('a7', email);
-    await kpm('a7', ['sync'], 0, undefined, master);
+    await unlock('a7');
+    await kpm('a7', ['sync']);
     home('b7');
     await kpm('b7', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
     await kpm('b7', ['add', 'tty-entry', '--password-stdin'], 0, 'tty-secret\n', { KPM_MASTER_PASSWORD: OTHER_MASTER });
@@ -138,8 +159,8 @@ describe('sync: the first hour (real server, SQLite)', () => {
     );
     expect(yes.code, describeTty(['login'], yes)).toBe(0);
     expect(yes.transcript).not.toContain(MASTER);
-    await kpm('a7', ['sync'], 0, undefined, master);
-    expect((await kpm('a7', ['get', 'tty-entry'], 0, undefined, master)).stdout).toBe('tty-secret\n');
+    await kpm('a7', ['sync']);
+    expect((await kpm('a7', ['get', 'tty-entry'])).stdout).toBe('tty-secret\n');
   });
 
   it('a device already in the old broken state (signed in with its own vault) gets exit 7 from sync, not a tamper alarm', async () => {
@@ -175,15 +196,17 @@ describe('sync: the first hour (real server, SQLite)', () => {
     const emailC = await newAccount('z3');
     await kpm('z3', ['init', '--password-stdin'], 0, OTHER_MASTER + '\n');
     await login('z3', emailC);
-    await kpm('z3', ['add', 'only-c', '--password-stdin'], 0, 'secret-c\n', { KPM_MASTER_PASSWORD: OTHER_MASTER });
+    await unlock('z3', OTHER_MASTER);
+    await kpm('z3', ['add', 'only-c', '--password-stdin'], 0, 'secret-c\n');
+    await kpm('z3', ['sync']); // on the server before A's merge
     expect((await login('a3', emailC, 7)).stderr).toMatch(/syncs with another account \(first\d+@example.org\).*kpm login --merge/s);
     const wrong = await login('a3', emailC, 5, ['--merge'], [MASTER, 'not the account master password']);
     expect(wrong.stderr).toMatch(/wrong master password for the account's vault/);
     expect((await kpm('a3', ['whoami'])).stdout).toBe(`${emailA}\n`);
     await login('a3', emailC, 0, ['--merge'], [MASTER, OTHER_MASTER]);
     expect((await kpm('a3', ['whoami'])).stdout).toBe(`${emailC}\n`);
-    await kpm('z3', ['sync'], 0, undefined, { KPM_MASTER_PASSWORD: OTHER_MASTER });
-    expect((await kpm('z3', ['get', 'only-a'], 0, undefined, { KPM_MASTER_PASSWORD: OTHER_MASTER })).stdout).toBe('secret-a\n');
+    await kpm('z3', ['sync']);
+    expect((await kpm('z3', ['get', 'only-a'])).stdout).toBe('secret-a\n');
     expect((await kpm('a3', ['get', 'only-c'], 0, undefined, { KPM_MASTER_PASSWORD: OTHER_MASTER })).stdout).toBe('secret-c\n');
   });
 
@@ -229,31 +252,34 @@ describe('sync: the first hour (real server, SQLite)', () => {
   it('a card changed on two devices in different fields keeps both changes; the same field changed on both: the later wins, the other in history', async () => {
     const email = await newAccountWithVault('a5');
     await login('a5', email);
-    await kpm('a5', ['add', 'visa', '--type', 'card', '--field', 'cardholder=Ann Smith', '--field', 'number=4111111111111111', '--field', 'expiry=01/28'], 0, undefined, master);
+    await unlock('a5');
+    await kpm('a5', ['add', 'visa', '--type', 'card', '--field', 'cardholder=Ann Smith', '--field', 'number=4111111111111111', '--field', 'expiry=01/28']);
+    await kpm('a5', ['sync']); // on the server before B signs in (the agent's own sync runs in the background)
     home('b5');
     await login('b5', email);
-    await kpm('b5', ['sync'], 0, undefined, master);
-    await kpm('a5', ['--offline', 'edit', 'visa', '--field', 'cardholder=Ann B. Smith'], 0, undefined, master);
-    await kpm('b5', ['--offline', 'edit', 'visa', '--field', 'expiry=02/30'], 0, undefined, master);
-    await kpm('a5', ['sync'], 0, undefined, master);
-    const b = await kpm('b5', ['sync'], 0, undefined, master);
+    await unlock('b5');
+    await kpm('b5', ['sync']);
+    await kpm('a5', ['--offline', 'edit', 'visa', '--field', 'cardholder=Ann B. Smith']);
+    await kpm('b5', ['--offline', 'edit', 'visa', '--field', 'expiry=02/30']);
+    await kpm('a5', ['sync']);
+    const b = await kpm('b5', ['sync']);
     expect(b.stderr).toMatch(/"visa" was changed on two devices in different fields: both changes are kept/);
-    await kpm('a5', ['sync'], 0, undefined, master);
+    await kpm('a5', ['sync']);
     for (const dev of ['a5', 'b5']) {
-      const card = JSON.parse((await kpm(dev, ['get', 'visa', '--json'], 0, undefined, master)).stdout);
+      const card = JSON.parse((await kpm(dev, ['get', 'visa', '--json'])).stdout);
       expect(card.fields, dev).toMatchObject({ cardholder: 'Ann B. Smith', expiry: '02/30', number: '4111111111111111' });
     }
     // the same field on both: the later change wins, the other stays in the history
     // b5's edit is the later one: its process starts after a5's has exited (no sleep needed)
-    await kpm('a5', ['--offline', 'edit', 'visa', '--field', 'expiry=03/31'], 0, undefined, master);
-    await kpm('b5', ['--offline', 'edit', 'visa', '--field', 'expiry=04/32', '--field', 'notes=from b'], 0, undefined, master);
-    await kpm('a5', ['sync'], 0, undefined, master);
-    const b2 = await kpm('b5', ['sync'], 0, undefined, master);
+    await kpm('a5', ['--offline', 'edit', 'visa', '--field', 'expiry=03/31']);
+    await kpm('b5', ['--offline', 'edit', 'visa', '--field', 'expiry=04/32', '--field', 'notes=from b']);
+    await kpm('a5', ['sync']);
+    const b2 = await kpm('b5', ['sync']);
     expect(b2.stderr).toMatch(/"visa" was changed on two devices: the change made here \(the later one\) wins/);
-    await kpm('a5', ['sync'], 0, undefined, master);
-    const card = JSON.parse((await kpm('a5', ['get', 'visa', '--json'], 0, undefined, master)).stdout);
+    await kpm('a5', ['sync']);
+    const card = JSON.parse((await kpm('a5', ['get', 'visa', '--json'])).stdout);
     expect(card.fields).toMatchObject({ cardholder: 'Ann B. Smith', expiry: '04/32', notes: 'from b' });
-    const hist = JSON.parse((await kpm('a5', ['history', 'visa', '--json'], 0, undefined, master)).stdout);
+    const hist = JSON.parse((await kpm('a5', ['history', 'visa', '--json'])).stdout);
     expect(hist.map((v: any) => v.payload.fields.expiry)).toContain('03/31');
   });
 });

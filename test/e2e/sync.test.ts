@@ -8,6 +8,10 @@
 // copy of it (`world()`: a copy of the server's data folder, its own server and proxy, copies of A's
 // and C's homes, an empty home B). After each test its server database, WAL and log are searched for
 // the file's plaintexts (R16) and its proxy's requests for the master passwords (R17).
+// A key derivation costs about a second on a busy CI machine: where a device only syncs and reads
+// after what a test is about (or the test is not about the path without an agent), it unlocks once
+// (`unlockDev`) and the rest goes through its agent. A write through the agent syncs in the
+// background, so the test then runs an explicit `kpm sync` where the next step needs it sent.
 import { once } from 'node:events';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -116,6 +120,9 @@ describe('sync across devices (real server, SQLite)', () => {
     await w.kpm(dev, ['unlock', '--password-stdin'], 0, MASTER + '\n', env);
   }
 
+  /** Device `dev` (signed in) unlocks: its agent runs the commands after it (stopped when the test ends). */
+  const unlockDev = (w: World, dev: string) => w.kpm(dev, ['unlock', '--password-stdin'], 0, MASTER + '\n');
+
   /** `kpm agent status --json` of device `dev` ({failed} when it fails). */
   async function agentStatus(w: World, dev: string): Promise<any> {
     const r = await run(['agent', 'status', '--json'], { home: w.homes[dev] });
@@ -170,7 +177,8 @@ describe('sync across devices (real server, SQLite)', () => {
   });
 
   it('offline changes queue and go out at the next sync; concurrent edits keep both versions', async () => {
-    const { kpm } = await world();
+    const w = await world();
+    const { kpm } = w;
     // C's edit is the later one: its process starts after A's has exited (no sleep needed)
     await kpm('a', ['--offline', 'edit', 'github', '--password-stdin'], 0, 'from-a\n', master);
     await kpm('c', ['--offline', 'edit', 'github', '--password-stdin'], 0, 'from-c-later\n', master);
@@ -182,13 +190,16 @@ describe('sync across devices (real server, SQLite)', () => {
     expect((await kpm('a', ['status'], 0)).stdout).toMatch(/; nothing waits to be sent$/m);
     const c = await kpm('c', ['sync'], 0, undefined, master);
     expect(c.stderr).toMatch(/"github" was changed on two devices: the change made here \(the later one\) wins/);
-    await kpm('a', ['sync'], 0, undefined, master);
-    expect((await kpm('a', ['get', 'github'], 0, undefined, master)).stdout).toBe('from-c-later\n');
-    const hist = await kpm('a', ['history', 'github', '--json'], 0, undefined, master);
+    // the offline changes are out; the rest through A's agent (its restore sent by an explicit sync)
+    await unlockDev(w, 'a');
+    await kpm('a', ['sync']);
+    expect((await kpm('a', ['get', 'github'])).stdout).toBe('from-c-later\n');
+    const hist = await kpm('a', ['history', 'github', '--json']);
     expect(JSON.parse(hist.stdout).map((v: any) => v.payload.fields.password)).toEqual(expect.arrayContaining(['gh-secret-1', 'from-a', 'from-c-later']));
     // bring the losing edit back
     const v = JSON.parse(hist.stdout).find((x: any) => x.payload.fields.password === 'from-a').version;
-    const rs = await kpm('a', ['restore', 'github', '--rev', String(v)], 0, undefined, master);
+    const rs = await kpm('a', ['restore', 'github', '--rev', String(v)]);
+    await kpm('a', ['sync']);
     const cs = await kpm('c', ['sync'], 0, undefined, master);
     expect(rs.stderr).toMatch(/Restored/);
     expect(cs.stderr).toMatch(/1 received/);
@@ -196,15 +207,18 @@ describe('sync across devices (real server, SQLite)', () => {
   });
 
   it('a deleted entry goes to the trash on every device', async () => {
-    const { kpm } = await world();
+    const w = await world();
+    const { kpm } = w;
     await kpm('c', ['rm', 'github', '--yes'], 0, undefined, master);
-    await kpm('a', ['sync'], 0, undefined, master);
-    await kpm('a', ['get', 'github'], 3, undefined, master);
-    expect((await kpm('a', ['trash'], 0, undefined, master)).stdout).toMatch(/github/);
+    await unlockDev(w, 'a');
+    await kpm('a', ['sync']);
+    await kpm('a', ['get', 'github'], 3);
+    expect((await kpm('a', ['trash'])).stdout).toMatch(/github/);
   });
 
   it('server answer lost after a push: nothing lost, nothing doubled; pull cut off: nothing written, next sync completes', async () => {
-    const { kpm, proxy, homes } = await world();
+    const w = await world();
+    const { kpm, proxy, homes } = w;
     proxy.fail(/\/push$/, 'after'); // the server stores the records, the client never hears of it
     const r = await kpm('a', ['add', 'lost-answer', '--password-stdin'], 0, 'la-secret\n', master);
     expect(r.stderr).toMatch(/not synced/);
@@ -215,9 +229,10 @@ describe('sync across devices (real server, SQLite)', () => {
     await kpm('c', ['sync'], 6, undefined, master);
     const after = fs.readFileSync(join(vaultDirOf(homes.c), 'vault.kpm'));
     expect(after.equals(before)).toBe(true);
-    await kpm('c', ['sync'], 0, undefined, master);
-    expect((await kpm('c', ['get', 'lost-answer'], 0, undefined, master)).stdout).toBe('la-secret\n');
-    expect((await kpm('c', ['list', '--json'], 0, undefined, master)).stdout.match(/lost-answer/g)).toHaveLength(1);
+    await unlockDev(w, 'c');
+    await kpm('c', ['sync']);
+    expect((await kpm('c', ['get', 'lost-answer'])).stdout).toBe('la-secret\n');
+    expect((await kpm('c', ['list', '--json'])).stdout.match(/lost-answer/g)).toHaveLength(1);
   });
 
   it('the server killed in the middle of a push: nothing lost; after a restart the next sync completes', async () => {
@@ -293,7 +308,8 @@ describe('sync across devices (real server, SQLite)', () => {
   });
 
   it('`kpm init` after `kpm login` uploads the new vault; sync=manual and --offline keep changes local until `kpm sync`', async () => {
-    const { kpm, srv } = await world();
+    const w = await world();
+    const { kpm, srv } = w;
     const email = 'second@example.org';
     await kpm('d', ['register', '--email', email, '--password-stdin', '--region', 'FR'], 0, ACCOUNT + '\n');
     const code = /activation code: ([A-Z2-7-]+)/.exec(outboxMails(srv.dataDir).filter((m) => m.to.includes(email)).at(-1)!.text)![1];
@@ -305,11 +321,12 @@ describe('sync across devices (real server, SQLite)', () => {
     expect((await kpm('d', ['add', 'manual-1', '--password-stdin'], 0, 'm1-secret\n', master)).stderr).not.toMatch(/synced/);
     await kpm('d', ['config', 'set', 'sync', 'auto']);
     expect((await kpm('d', ['--offline', 'add', 'manual-2', '--password-stdin'], 0, 'm2-secret\n', master)).stderr).not.toMatch(/synced/);
-    await kpm('e', ['sync'], 0, undefined, master);
-    await kpm('e', ['get', 'manual-1'], 3, undefined, master);
+    await unlockDev(w, 'e'); // E reads through its agent
+    await kpm('e', ['sync']);
+    await kpm('e', ['get', 'manual-1'], 3);
     expect((await kpm('d', ['sync', '--json'], 0, undefined, master)).stdout).toMatch(/"pushed": 2/);
-    await kpm('e', ['sync'], 0, undefined, master);
-    expect((await kpm('e', ['get', 'manual-2'], 0, undefined, master)).stdout).toBe('m2-secret\n');
+    await kpm('e', ['sync']);
+    expect((await kpm('e', ['get', 'manual-2'])).stdout).toBe('m2-secret\n');
   });
 
   it('offline with the agent: a change made with --offline / KPM_OFFLINE=1 while a sync is already scheduled is not sent by the agent on its own, only by a later online change or `kpm sync`', async () => {
@@ -324,10 +341,11 @@ describe('sync across devices (real server, SQLite)', () => {
     const afterOffline = await agent();
     await kpm('a', ['add', 'held-2', '--password-stdin'], 0, 'offline-2\n', { KPM_OFFLINE: '1' });
     await kpm('a', ['get', 'held-1']); // reading, online, does not end the hold
-    // nothing went out: not the offline changes, nor the online one before them
-    await kpm('c', ['sync'], 0, undefined, master);
-    await kpm('c', ['get', 'held-2'], 3, undefined, master);
-    const c1 = await kpm('c', ['get', 'held-1'], 3, undefined, master);
+    // nothing went out: not the offline changes, nor the online one before them (C reads through its agent)
+    await unlockDev(w, 'c');
+    await kpm('c', ['sync']);
+    await kpm('c', ['get', 'held-2'], 3);
+    const c1 = await kpm('c', ['get', 'held-1'], 3);
     expect(c1.stdout).not.toContain('offline-value');
     expect(scheduled).toMatchObject({ syncPending: true, syncHeld: false });
     expect(afterOffline).toMatchObject({ syncPending: false, syncHeld: true }); // the scheduled sync is off
@@ -336,9 +354,9 @@ describe('sync across devices (real server, SQLite)', () => {
     // an explicit sync sends it all
     await kpm('a', ['sync']);
     expect(await agent()).toMatchObject({ syncHeld: false });
-    await kpm('c', ['sync'], 0, undefined, master);
-    expect((await kpm('c', ['get', 'held-1'], 0, undefined, master)).stdout).toBe('offline-value\n');
-    expect((await kpm('c', ['get', 'held-2'], 0, undefined, master)).stdout).toBe('offline-2\n');
+    await kpm('c', ['sync']);
+    expect((await kpm('c', ['get', 'held-1'])).stdout).toBe('offline-value\n');
+    expect((await kpm('c', ['get', 'held-2'])).stdout).toBe('offline-2\n');
     // and the hold ends with the next online change, whose sync is scheduled again
     await kpm('a', ['--offline', 'add', 'held-3', '--password-stdin'], 0, 'offline-3\n');
     expect(await agent()).toMatchObject({ syncPending: false, syncHeld: true });

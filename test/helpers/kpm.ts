@@ -152,6 +152,8 @@ export function cleanEnv(home: string | undefined, extra: Record<string, string 
 /** Runs `kpm ARGS` (the built binary) and collects its exit code and output. Never throws for a non-zero exit. */
 export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   const started = Date.now();
+  // for the run log (below): did an agent run for this home when the command started
+  const agentRan = process.env.KPM_TEST_RUNLOG && opts.home ? agentPid(opts.home) !== undefined : false;
   return new Promise((resolvePromise, reject) => {
     // `node -- BIN`, as the launcher's shebang does (#!/usr/bin/env -S node --): Node 20 would read a
     // `--env-file` among kpm's own arguments as its own option
@@ -173,7 +175,7 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (process.env.KPM_TEST_RUNLOG) logRun(args, opts, Date.now() - started);
+      if (process.env.KPM_TEST_RUNLOG) logRun(args, opts, Date.now() - started, agentRan);
       resolvePromise({
         code,
         signal,
@@ -189,14 +191,15 @@ export function run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
 
 /**
  * With KPM_TEST_RUNLOG=FILE, one JSON line per kpm run (test file, command, milliseconds, whether the
- * master password came in the environment or on stdin): where the suite's time goes
- * (`node scripts/runlog.mjs FILE` sums it up).
+ * master password came in the environment or on stdin, whether an agent ran for the home): where the
+ * suite's time goes (`node scripts/runlog.mjs FILE` sums it up). "stdin" is any --password-stdin, which
+ * for some commands (add, edit, login) is the entry's or the account's password, not the master's.
  */
-function logRun(args: string[], opts: RunOptions, ms: number): void {
+function logRun(args: string[], opts: RunOptions, ms: number, agent: boolean): void {
   const file = (expect.getState().testPath ?? '?').replace(ROOT + '/', '');
   const cmd = args.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ');
   const master = opts.env?.KPM_MASTER_PASSWORD !== undefined ? 'env' : args.includes('--password-stdin') ? 'stdin' : '';
-  fs.appendFileSync(process.env.KPM_TEST_RUNLOG!, JSON.stringify({ file, cmd, ms, master }) + '\n');
+  fs.appendFileSync(process.env.KPM_TEST_RUNLOG!, JSON.stringify({ file, cmd, ms, master, agent }) + '\n');
 }
 
 /** A one-line description of a result, for assertion messages. */

@@ -18,6 +18,6 @@ describe('test file order', () => {
     const files = ['test/unit/mask.test.ts', 'test/e2e/sync.test.ts', 'test/unit/transfer-interop.test.ts', 'test/e2e/sync-firsthour.test.ts', 'test/e2e/entry-types.test.ts'];
     const seq = new SlowestFirst({ config: { root: ROOT } } as never);
     const sorted = (await seq.sort(files.map(spec))).map((s) => s.moduleId.slice(ROOT.length + 1));
-    expect(sorted).toEqual(['test/e2e/sync-firsthour.test.ts', 'test/e2e/sync.test.ts', 'test/e2e/entry-types.test.ts', 'test/unit/transfer-interop.test.ts', 'test/unit/mask.test.ts']);
+    expect(sorted).toEqual(['test/e2e/sync.test.ts', 'test/e2e/sync-firsthour.test.ts', 'test/e2e/entry-types.test.ts', 'test/unit/transfer-interop.test.ts', 'test/unit/mask.test.ts']);
   });
 });

@@ -11,9 +11,9 @@ import { ctx } from './context.js';
 import type { TokenVault } from '../sync/tokenvault.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
 import type { SharePullT, TokenShareT } from '../protocol/share.js';
-import type { TokenFiles } from '../sync/tokenfiles.js';
+import type { TokenFiles } from './tokenfiles.js';
 
-/** The token's VaultApi, and the files of its vault (`kpm doc list|get`, `kpm attachments`: src/sync/tokenfiles.ts). */
+/** The token's VaultApi, and the files of its vault (`kpm doc list|get`, `kpm attachments`: src/cli/tokenfiles.ts). */
 export type TokenApi = VaultApi & { files(): Promise<TokenFiles> };
 
 /** True when this command runs with a service token (env only: secrets never go in argv). */
@@ -55,7 +55,7 @@ export async function tokenApi(): Promise<TokenApi> {
       if (!(e instanceof ServerError)) throw e;
       if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
       if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
-      // a blob the server lacks: src/sync/tokenfiles.ts says so (exit 8: the verified entry names it)
+      // a blob the server lacks: src/cli/tokenfiles.ts says so (exit 8: the verified entry names it)
       if (e.code === 'not_found' && (name === 'tokenBlobGet' || name === 'tokenShareBlobGet')) {
         if (/^no route /.test(e.message)) throw new KpmError('this kpm server does not serve files to service tokens (it is older than this kpm)', EXIT.network, 'update kpm-server; entries still read');
         throw e;
@@ -95,7 +95,7 @@ export async function tokenApi(): Promise<TokenApi> {
     viaAgent: false,
     files: async () => {
       const v = await vault();
-      const { TokenFiles } = await import('../sync/tokenfiles.js');
+      const { TokenFiles } = await import('./tokenfiles.js');
       const route = token.shared ? 'tokenShareBlobGet' : 'tokenBlobGet';
       return new TokenFiles(v, (blob, index) => call<{ data: string; last: boolean }>(route, { blob, index }));
     },

@@ -1,4 +1,4 @@
-// Files through service tokens (src/sync/tokenfiles.ts; docs/SECURITY.md "Service tokens": files).
+// Files through service tokens (src/cli/tokenfiles.ts; docs/SECURITY.md "Service tokens": files).
 // An own vault's file: the sealed blob fetched in transfer chunks is held to the size the entry
 // declares (more bytes, more chunks, fewer bytes, a missing blob: exit 8, the temporary file gone),
 // then every AEAD chunk to the entry's key. A shared vault's file through ShareTokenVault and the
@@ -17,7 +17,7 @@ import { ownerOf } from '../../src/share/format.js';
 import type { SharedFile } from '../../src/share/blobs.js';
 import { grantOf, sealShareForToken, ShareTokenVault } from '../../src/share/tokenvault.js';
 import { newServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
-import { downloadOwnFile, TokenFiles, type TokenBlobCall } from '../../src/sync/tokenfiles.js';
+import { downloadOwnFile, TokenFiles, type TokenBlobCall } from '../../src/cli/tokenfiles.js';
 import { decryptFramedToFile, encryptBytes, ownFrame, checkStoredFile, verifyFramed } from '../../src/vault/blobs.js';
 import { BLOB_CHUNK_BYTES } from '../../src/protocol/schemas.js';
 import type { EntryPayload } from '../../src/vault/entry.js';

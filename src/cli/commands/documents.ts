@@ -26,7 +26,7 @@ import type { OpenedVault, SharedVersion } from '../../share/client.js';
 import type { SharedFile } from '../../share/blobs.js';
 import type { Shared } from '../shared.js';
 import { tokenMode } from '../tokenapi.js';
-import type { FetchedFile, TokenFiles } from '../../sync/tokenfiles.js';
+import type { FetchedFile, TokenFiles } from '../tokenfiles.js';
 
 const PROGRESS_MIN_BYTES = 4 << 20;
 const MASTER_STDIN = 'read the master password from stdin (when not unlocked)';
@@ -224,7 +224,7 @@ async function getSharedFiles(s: Shared, v: OpenedVault, files: SharedFile[], o:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service tokens (KPM_TOKEN: README "Service tokens", src/sync/tokenfiles.ts): the reads only, with
+// Service tokens (KPM_TOKEN: README "Service tokens", src/cli/tokenfiles.ts): the reads only, with
 // the output and exit codes of a device; the writes are refused (exit 9) by the token commands' hook.
 
 async function withTokenFiles<T>(fn: (tf: TokenFiles) => Promise<T>): Promise<T> {

@@ -14,7 +14,7 @@ import { requireSettingsPassword } from '../guard.js';
 
 /** Commands that only read entries: the ones a service token may run. */
 const TOKEN_COMMANDS = new Set(['read', 'get', 'list', 'ls', 'show', 'totp', 'run', 'inject', 'generate', 'gen', 'completion', 'help', '__complete', 'git-credential', 'docker-credential', 'doc', 'attachments']); // the credential helpers: reads only (src/cli/commands/credentials.ts)
-/** of these commands, only the subcommands that read (files: src/sync/tokenfiles.ts) */
+/** of these commands, only the subcommands that read (files: src/cli/tokenfiles.ts) */
 const TOKEN_SUBCOMMANDS: Record<string, Set<string>> = { doc: new Set(['get', 'list']) };
 
 const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -25,8 +25,8 @@ import { checkStoredFile, filesOf, ownFrame, sealedBlobSize, type BlobFrame, typ
 import type { EntryView, ListFilter } from '../vault/records.js';
 import { downloadSharedFile, shareBlobKey, shareFrame, type BlobCall, type SharedFile } from '../share/blobs.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
-import type { TokenVault } from './tokenvault.js';
-import { tampered } from './envelope.js';
+import type { TokenVault } from '../sync/tokenvault.js';
+import { tampered } from '../sync/envelope.js';
 
 /** A file as the commands show it: never its key or blob id. */
 export interface TokenFile {

@@ -1,12 +1,10 @@
-// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03): HChaCha20 from @noble/ciphers derives the subkey,
+// XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03): HChaCha20 (below) derives the subkey,
 // OpenSSL's ChaCha20-Poly1305 (via node:crypto) does the bulk work.
 // Internal: takes a nonce from the caller, so only aead.ts and the known-answer tests may import it.
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { hchacha } from '@noble/ciphers/chacha.js';
 
 export const NONCE_BYTES = 24;
 export const TAG_BYTES = 16;
-const SIGMA = new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
 
 export class AuthError extends Error {
   constructor() {
@@ -14,21 +12,70 @@ export class AuthError extends Error {
   }
 }
 
-function u32le(bytes: Uint8Array): Uint32Array {
-  const out = new Uint32Array(bytes.length / 4);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(i * 4, true);
-  return out;
+/**
+ * HChaCha20 (draft-irtf-cfrg-xchacha-03 §2.2): the subkey of `key` and the first 16 bytes of `nonce`,
+ * written to `out` (32 bytes). Twenty rounds on local variables, without the word arrays of a
+ * general implementation (it runs once per 64 KiB chunk of a document); the same function as
+ * @noble/ciphers' hchacha (test/unit/crypto-native-noble.test.ts, and §2.2.1's vector in
+ * test/unit/crypto-vectors.test.ts).
+ */
+export function hchacha20(key: Uint8Array, nonce: Uint8Array, out: Uint8Array): void {
+  const k = (b: Uint8Array, i: number): number => b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24);
+  let x0 = 0x61707865, x1 = 0x3320646e, x2 = 0x79622d32, x3 = 0x6b206574;
+  let x4 = k(key, 0), x5 = k(key, 4), x6 = k(key, 8), x7 = k(key, 12);
+  let x8 = k(key, 16), x9 = k(key, 20), x10 = k(key, 24), x11 = k(key, 28);
+  let x12 = k(nonce, 0), x13 = k(nonce, 4), x14 = k(nonce, 8), x15 = k(nonce, 12);
+  for (let round = 0; round < 20; round += 2) {
+    x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 16) | (x12 >>> 16);
+    x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 12) | (x4 >>> 20);
+    x0 = (x0 + x4) | 0; x12 ^= x0; x12 = (x12 << 8) | (x12 >>> 24);
+    x8 = (x8 + x12) | 0; x4 ^= x8; x4 = (x4 << 7) | (x4 >>> 25);
+    x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 16) | (x13 >>> 16);
+    x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 12) | (x5 >>> 20);
+    x1 = (x1 + x5) | 0; x13 ^= x1; x13 = (x13 << 8) | (x13 >>> 24);
+    x9 = (x9 + x13) | 0; x5 ^= x9; x5 = (x5 << 7) | (x5 >>> 25);
+    x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 16) | (x14 >>> 16);
+    x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 12) | (x6 >>> 20);
+    x2 = (x2 + x6) | 0; x14 ^= x2; x14 = (x14 << 8) | (x14 >>> 24);
+    x10 = (x10 + x14) | 0; x6 ^= x10; x6 = (x6 << 7) | (x6 >>> 25);
+    x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 16) | (x15 >>> 16);
+    x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 12) | (x7 >>> 20);
+    x3 = (x3 + x7) | 0; x15 ^= x3; x15 = (x15 << 8) | (x15 >>> 24);
+    x11 = (x11 + x15) | 0; x7 ^= x11; x7 = (x7 << 7) | (x7 >>> 25);
+    x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 16) | (x15 >>> 16);
+    x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 12) | (x5 >>> 20);
+    x0 = (x0 + x5) | 0; x15 ^= x0; x15 = (x15 << 8) | (x15 >>> 24);
+    x10 = (x10 + x15) | 0; x5 ^= x10; x5 = (x5 << 7) | (x5 >>> 25);
+    x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 16) | (x12 >>> 16);
+    x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 12) | (x6 >>> 20);
+    x1 = (x1 + x6) | 0; x12 ^= x1; x12 = (x12 << 8) | (x12 >>> 24);
+    x11 = (x11 + x12) | 0; x6 ^= x11; x6 = (x6 << 7) | (x6 >>> 25);
+    x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 16) | (x13 >>> 16);
+    x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 12) | (x7 >>> 20);
+    x2 = (x2 + x7) | 0; x13 ^= x2; x13 = (x13 << 8) | (x13 >>> 24);
+    x8 = (x8 + x13) | 0; x7 ^= x8; x7 = (x7 << 7) | (x7 >>> 25);
+    x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 16) | (x14 >>> 16);
+    x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 12) | (x4 >>> 20);
+    x3 = (x3 + x4) | 0; x14 ^= x3; x14 = (x14 << 8) | (x14 >>> 24);
+    x9 = (x9 + x14) | 0; x4 ^= x9; x4 = (x4 << 7) | (x4 >>> 25);
+  }
+  const words = [x0, x1, x2, x3, x12, x13, x14, x15];
+  for (let i = 0; i < 8; i++) {
+    const w = words[i];
+    out[4 * i] = w & 0xff;
+    out[4 * i + 1] = (w >>> 8) & 0xff;
+    out[4 * i + 2] = (w >>> 16) & 0xff;
+    out[4 * i + 3] = w >>> 24;
+  }
+  words.fill(0);
+  x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = x8 = x9 = x10 = x11 = x12 = x13 = x14 = x15 = 0;
 }
 
 function subkeyAndNonce(key: Uint8Array, nonce: Uint8Array): [Buffer, Buffer] {
   if (key.length !== 32) throw new RangeError('key must be 32 bytes');
   if (nonce.length !== NONCE_BYTES) throw new RangeError('nonce must be 24 bytes');
-  const out32 = new Uint32Array(8);
-  hchacha(SIGMA, u32le(key), u32le(nonce.subarray(0, 16)), out32);
   const subkey = Buffer.alloc(32);
-  for (let i = 0; i < 8; i++) subkey.writeUInt32LE(out32[i], i * 4);
-  out32.fill(0);
+  hchacha20(key, nonce, subkey);
   const iv = Buffer.alloc(12);
   iv.set(nonce.subarray(16, 24), 4);
   return [subkey, iv];

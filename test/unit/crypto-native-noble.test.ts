@@ -3,9 +3,9 @@
 // out, so the on-disk format does not depend on which implementation wrote it.
 import { describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { hchacha, xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { seal, open, SEAL_OVERHEAD } from '../../src/crypto/aead.js';
-import { xchachaEncrypt, xchachaDecrypt } from '../../src/crypto/xchacha.js';
+import { hchacha20, xchachaEncrypt, xchachaDecrypt } from '../../src/crypto/xchacha.js';
 import { toBase64, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, blobHeader, decryptBytes, encryptStream, type StoredFile } from '../../src/vault/blobs.js';
 
@@ -100,3 +100,22 @@ describe('the blob stream equals chunk-by-chunk sealing with @noble/ciphers', ()
   });
 });
 
+describe('HChaCha20 (the subkey of every native seal) against @noble/ciphers', () => {
+  const u32 = (b: Uint8Array) => new Uint32Array(Array.from({ length: b.length / 4 }, (_, i) => Buffer.from(b).readUInt32LE(4 * i)));
+  it('the same subkey on 2,000 seeded keys and nonces (including all-zero and all-one bytes)', () => {
+    const cases: [Uint8Array, Uint8Array][] = [
+      [new Uint8Array(32), new Uint8Array(24)],
+      [new Uint8Array(32).fill(0xff), new Uint8Array(24).fill(0xff)],
+    ];
+    for (let i = 0; i < 2000; i++) cases.push([seeded(`hchacha-key/${i}`, 32), seeded(`hchacha-nonce/${i}`, 24)]);
+    for (const [key, nonce] of cases) {
+      const ours = new Uint8Array(32);
+      hchacha20(key, nonce, ours);
+      const words = new Uint32Array(8);
+      hchacha(new Uint32Array([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]), u32(key), u32(nonce.subarray(0, 16)), words);
+      const theirs = Buffer.alloc(32);
+      words.forEach((w, j) => theirs.writeUInt32LE(w, 4 * j));
+      expect(toHex(ours)).toBe(toHex(theirs));
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { argon2id as nobleArgon2id } from '@noble/hashes/argon2.js';
 import { fromHex, toHex, utf8 } from '../../src/crypto/bytes.js';
 import { argon2id, type KdfParams } from '../../src/crypto/kdf.js';
 import { hkdf } from '../../src/crypto/keys.js';
-import { AuthError, xchachaDecrypt, xchachaEncrypt } from '../../src/crypto/xchacha.js';
+import { AuthError, hchacha20, xchachaDecrypt, xchachaEncrypt } from '../../src/crypto/xchacha.js';
 
 const fill = (length: number, byte: number) => new Uint8Array(length).fill(byte);
 
@@ -65,6 +65,16 @@ describe('R1: HKDF-SHA256, RFC 5869 Appendix A', () => {
   });
   it('R1: RFC 5869 A.3 also holds with the salt argument omitted', () => {
     expect(toHex(hkdf(fill(22, 0x0b), new Uint8Array(0), 42))).toBe(vectors[2].okm);
+  });
+});
+
+describe('R1: HChaCha20, draft-irtf-cfrg-xchacha-03 §2.2.1', () => {
+  it('R1: derives the subkey of the test vector', () => {
+    const key = fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+    const nonce = fromHex('000000090000004a0000000031415927');
+    const out = new Uint8Array(32);
+    hchacha20(key, nonce, out);
+    expect(toHex(out)).toBe('82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc');
   });
 });
 

@@ -59,7 +59,9 @@ export class DictionaryIndex {
   private readonly lists: WordList[];
   readonly maxWordSize: number[];
   readonly isWordSequence: boolean[];
-  private readonly prefixes: HashSet32; // every prefix of every word, the whole word included
+  private readonly prefixes: HashSet32 | undefined; // every prefix of every word, the whole word included (unless `known` answers)
+  /** when given: true for (hash, length) of every prefix of every word (src/audit/prefilter-data.ts's table) */
+  private readonly known: ((h: number, len: number) => boolean) | undefined;
   private readonly sequencePrefixes: HashSet32; // the same for the word-sequence lists only
   private readonly heads: Int32Array; // bucket → first entry
   private readonly entryHash: Uint32Array;
@@ -69,14 +71,20 @@ export class DictionaryIndex {
   private entries = 0;
   private readonly userIndexes = new WeakMap<object, UserIndex>();
 
-  constructor(dictionaries: Dictionaries, isWordSequence: (name: string) => boolean) {
+  /**
+   * `known`, when given, must answer true for the hash and length of every prefix of every word of
+   * `dictionaries` (false answers for other strings are not needed: it only cuts the search short):
+   * the prefilter's table, read from the build, saves building the prefix set.
+   */
+  constructor(dictionaries: Dictionaries, isWordSequence: (name: string) => boolean, known?: (h: number, len: number) => boolean) {
+    this.known = known;
     this.names = Object.keys(dictionaries);
     this.lists = this.names.map((n) => dictionaries[n]);
     this.isWordSequence = this.names.map(isWordSequence);
     const total = this.lists.reduce((a, l) => a + l.length, 0);
     let chars = 0;
     for (const l of this.lists) for (const w of l) chars += String(w).length;
-    this.prefixes = new HashSet32(Math.min(chars, total * 4));
+    this.prefixes = known ? undefined : new HashSet32(Math.min(chars, total * 4));
     this.sequencePrefixes = new HashSet32(1024);
     let buckets = 1024;
     while (buckets < total * 2) buckets *= 2;
@@ -95,7 +103,7 @@ export class DictionaryIndex {
         let h = FNV_OFFSET;
         for (let c = 0; c < w.length; c++) {
           h = step(h, w.charCodeAt(c));
-          this.prefixes.add(h);
+          this.prefixes?.add(h);
           if (seq) this.sequencePrefixes.add(h);
         }
         this.insert(h, d, k, w);
@@ -184,6 +192,7 @@ export class DictionaryIndex {
       if ((!sequenceOnly || this.isWordSequence[d]) && this.maxWordSize[d] > width) width = this.maxWordSize[d];
     });
     const prefixes = sequenceOnly ? this.sequencePrefixes : this.prefixes;
+    const known = sequenceOnly ? undefined : this.known;
     const found: number[] = [];
     for (let i = 0; i < n; i++) {
       if (nextDiff !== undefined && i > 0 && nextDiff[i] === n) break; // unchanged from here on
@@ -193,7 +202,7 @@ export class DictionaryIndex {
         const full = i === 0 && j === n - 1;
         if (len > width && !full) break;
         h = step(h, lower.charCodeAt(j));
-        const inBase = prefixes.has(h);
+        const inBase = known ? known(h, len) : prefixes!.has(h);
         const inUser = user !== undefined && user.prefixes.has(h);
         if (!inBase && !inUser) break; // no word starts with lower[i..j], so none is longer either
         if (len === 1 && n > 1 && dropSingle?.(password[i])) continue;

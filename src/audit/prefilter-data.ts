@@ -9,9 +9,8 @@
 //   has in any list (zxcvbn-ts ranks a word by its last place in a list, from 1). Two strings with
 //   the same hash and length share an entry, with the lesser rank and either's flags: the prefilter
 //   then sees a word where there may be none, or a better rank, which can only make its bound
-//   lower (never a wrong proof). Words with upper-case or non-ASCII characters are left out: the
-//   dictionary matcher compares them with the lower-cased password, which for an ASCII password
-//   (the only ones the prefilter takes) never equals them.
+//   lower (never a wrong proof). Every word is in, so the table also answers the dictionary
+//   index's question "does some word begin so?" (src/audit/dictindex.ts) for zxcvbn-ts itself.
 // - the l33t table, the keyboard graphs (which key follows which, the graph's number of keys and
 //   average degree as its spatial estimate computes them) and the score-4 line, as the library's
 //   options hold them.
@@ -105,7 +104,8 @@ export function buildPrefilterData(factory: unknown, dictionaries: Dictionaries,
     const ranks = new Map<string, number>();
     list.forEach((w, k) => ranks.set(String(w), k + 1)); // the last place counts, as in buildRankedDictionary
     for (const [w, rank] of ranks) {
-      if (w === '' || w.length > MAX_WORD_LENGTH || !/^[\x00-\x7f]+$/.test(w) || w !== w.toLowerCase()) continue;
+      if (w === '') continue;
+      if (w.length > MAX_WORD_LENGTH) return undefined; // the table could not hold it
       const had = words.get(w);
       if (!had) words.set(w, { rank, seq });
       else {
@@ -216,6 +216,19 @@ export function decodePrefilterData(file: Buffer, estimator: string): PrefilterD
   at += tableBytes;
   const graphs = h.graphs.map((g, k) => ({ ...g, adj: new Uint8Array(body.buffer, body.byteOffset + at + k * 16384, 16384) }));
   return { estimator: h.estimator, bits: h.bits, table, l33t: h.l33t, graphs, scoreThree: h.scoreThree, maxLength: h.maxLength };
+}
+
+/** true for the hash and length of every prefix of every word of the data's dictionaries (and some others) */
+export function prefixTest(d: PrefilterData): (h: number, len: number) => boolean {
+  const { table, bits } = d;
+  const mask = (1 << bits) - 1;
+  return (h, len) => {
+    for (let s = slotOf(h, len, bits); ; s = (s + 1) & mask) {
+      const v = table[2 * s + 1];
+      if (v === 0) return false;
+      if (table[2 * s] === h && lengthOf(v) === len) return true;
+    }
+  };
 }
 
 export const PREFILTER_FILE = 'audit-prefilter.bin';

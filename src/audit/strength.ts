@@ -52,8 +52,11 @@ function load(): Promise<Loaded> {
     ]);
     const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
     const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
+    // the build's word table, when there is one, tells the index where words begin (src/audit/prefilter-data.ts)
+    const { readPrefilterFile, prefixTest } = await import('./prefilter-data.js');
+    const data = readPrefilterFile(ESTIMATOR_ID);
     let factory = new ZxcvbnFactory(base);
-    if (!installFastDictionary(factory, dictionary)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
+    if (!installFastDictionary(factory, dictionary, data && prefixTest(data))) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
     const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
     return { factory, dictionary, full };
   })();

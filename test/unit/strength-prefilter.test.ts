@@ -19,7 +19,8 @@ import * as enPkg from '@zxcvbn-ts/language-en';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { installFastDictionary } from '../../src/audit/zxcvbn-fast.js';
 import { prefilterPieces, strongProver, type StrongProof } from '../../src/audit/prefilter.js';
-import { decodePrefilterData, encodePrefilterData, PREFILTER_FILE, readPrefilterFile, type PrefilterData } from '../../src/audit/prefilter-data.js';
+import { decodePrefilterData, encodePrefilterData, PREFILTER_FILE, prefixTest, readPrefilterFile, type PrefilterData } from '../../src/audit/prefilter-data.js';
+import { DictionaryIndex } from '../../src/audit/dictindex.js';
 import { cleanInputs, ESTIMATOR_ID, loadAuditEstimator, loadEstimator, MAX_CHECKED_LENGTH, prefilterDataFromLibrary, type Estimator } from '../../src/audit/strength.js';
 import { prefilterCorpus, type Case } from '../helpers/strength-corpus.js';
 
@@ -148,6 +149,23 @@ describe('the audit prefilter', () => {
     expect(prove('a'.repeat(100))).toBeUndefined();
     expect(prove('Xk3!vQ9#mZ2@pL7$wR4^')).toBeGreaterThan(10);
     expect(prove('short1!')).toBeUndefined(); // under 10 characters: never 4
+  });
+
+  it("its word table knows where every word begins: zxcvbn-ts's dictionary index gives the same matches with it as with its own prefix set", () => {
+    const isSeq = (name: string) => (factory as unknown as { options: { isWordSequence(n: string): boolean } }).options.isWordSequence(name);
+    const own = new DictionaryIndex(dictionary, isSeq);
+    const withTable = new DictionaryIndex(dictionary, isSeq, prefixTest(data));
+    const ui = (factory as unknown as { options: { getUserInputsOptions(i?: string[]): { rankedDictionary: Record<string, number>; rankedDictionaryMaxWordSize: number } } }).options;
+    let matches = 0;
+    for (const c of [...prefilterCorpus(400, 31), ...['pässwört', 'İstanbul2020', 'müller1990', '密码123456', 'ÄRGER', 'zürich']].map((x) => (typeof x === 'string' ? { pw: x, kind: 'fixed' } : x))) {
+      const inputs = c.inputs ? ui.getUserInputsOptions(cleanInputs(c.inputs)) : undefined;
+      for (const seqOnly of [false, true]) {
+        const a = own.match(c.pw, seqOnly, inputs);
+        expect(withTable.match(c.pw, seqOnly, inputs), c.pw).toEqual(a);
+        matches += a.length;
+      }
+    }
+    expect(matches).toBeGreaterThan(2000);
   });
 
   it('its data file: read back as written; a damaged file or one of another estimator is not used', () => {

@@ -22,8 +22,9 @@ N="${BENCH_AUDIT_ENTRIES:-10000}"
 LINES="${BENCH_AUDIT_LINES:-1000000}"
 EVERY=100
 
-ensure_core
-ensure_tools keepassxc-cli:keepassxc
+# the interleaved loop (bench/lib/auditloop.mjs) times the commands itself: no hyperfine needed here
+ensure_tools jq:jq keepassxc-cli:keepassxc
+have jq || die "jq is required"
 have keepassxc-cli || die "keepassxc-cli is required (apt-get install keepassxc)"
 build_kpm
 bundle_helper hibp-file

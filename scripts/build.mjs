@@ -3,8 +3,8 @@
 // The account server is a second, separate bundle (dist/kpm-server.mjs): its dependencies (fastify,
 // kysely, better-sqlite3, pg, nodemailer) stay in node_modules and are never loaded by `kpm`.
 import { build } from 'esbuild';
-import { renameSync, rmSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, relative, resolve } from 'node:path';
 
 // Build into a private folder and swap it in, so a kpm running meanwhile never sees a half-built dist/.
@@ -87,5 +87,15 @@ await cjsBundle(
     banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   },
 );
+// The audit prefilter's data (src/audit/prefilter-data.ts): the dictionaries' word table, made once
+// here from the zxcvbn-ts set-up bundled above instead of on every audit.
+{
+  const gen = `${tmp}/prefilter-build.tmp.mjs`;
+  await build({ entryPoints: ['src/audit/prefilter-build.ts'], outfile: gen, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
+  const bytes = await (await import(pathToFileURL(gen).href)).prefilterFile(fileURLToPath(new URL('..', import.meta.url)));
+  rmSync(gen);
+  if (bytes) writeFileSync(`${tmp}/audit-prefilter.bin`, bytes);
+  else console.warn('build: zxcvbn-ts is not laid out as src/audit/prefilter-data.ts expects: no audit prefilter');
+}
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

@@ -59,7 +59,9 @@ export class DictionaryIndex {
   private readonly lists: WordList[];
   readonly maxWordSize: number[];
   readonly isWordSequence: boolean[];
-  private readonly prefixes: HashSet32; // every prefix of every word, the whole word included
+  private readonly prefixes: HashSet32 | undefined; // every prefix of every word, the whole word included (unless `known` answers)
+  /** when given: true for (hash, length) of every prefix of every word (src/audit/prefilter-data.ts's table) */
+  private readonly known: ((h: number, len: number) => boolean) | undefined;
   private readonly sequencePrefixes: HashSet32; // the same for the word-sequence lists only
   private readonly heads: Int32Array; // bucket → first entry
   private readonly entryHash: Uint32Array;
@@ -69,14 +71,20 @@ export class DictionaryIndex {
   private entries = 0;
   private readonly userIndexes = new WeakMap<object, UserIndex>();
 
-  constructor(dictionaries: Dictionaries, isWordSequence: (name: string) => boolean) {
+  /**
+   * `known`, when given, must answer true for the hash and length of every prefix of every word of
+   * `dictionaries` (false answers for other strings are not needed: it only cuts the search short):
+   * the prefilter's table, read from the build, saves building the prefix set.
+   */
+  constructor(dictionaries: Dictionaries, isWordSequence: (name: string) => boolean, known?: (h: number, len: number) => boolean) {
+    this.known = known;
     this.names = Object.keys(dictionaries);
     this.lists = this.names.map((n) => dictionaries[n]);
     this.isWordSequence = this.names.map(isWordSequence);
     const total = this.lists.reduce((a, l) => a + l.length, 0);
     let chars = 0;
     for (const l of this.lists) for (const w of l) chars += String(w).length;
-    this.prefixes = new HashSet32(Math.min(chars, total * 4));
+    this.prefixes = known ? undefined : new HashSet32(Math.min(chars, total * 4));
     this.sequencePrefixes = new HashSet32(1024);
     let buckets = 1024;
     while (buckets < total * 2) buckets *= 2;
@@ -95,7 +103,7 @@ export class DictionaryIndex {
         let h = FNV_OFFSET;
         for (let c = 0; c < w.length; c++) {
           h = step(h, w.charCodeAt(c));
-          this.prefixes.add(h);
+          this.prefixes?.add(h);
           if (seq) this.sequencePrefixes.add(h);
         }
         this.insert(h, d, k, w);
@@ -184,6 +192,7 @@ export class DictionaryIndex {
       if ((!sequenceOnly || this.isWordSequence[d]) && this.maxWordSize[d] > width) width = this.maxWordSize[d];
     });
     const prefixes = sequenceOnly ? this.sequencePrefixes : this.prefixes;
+    const known = sequenceOnly ? undefined : this.known;
     const found: number[] = [];
     for (let i = 0; i < n; i++) {
       if (nextDiff !== undefined && i > 0 && nextDiff[i] === n) break; // unchanged from here on
@@ -193,7 +202,7 @@ export class DictionaryIndex {
         const full = i === 0 && j === n - 1;
         if (len > width && !full) break;
         h = step(h, lower.charCodeAt(j));
-        const inBase = prefixes.has(h);
+        const inBase = known ? known(h, len) : prefixes!.has(h);
         const inUser = user !== undefined && user.prefixes.has(h);
         if (!inBase && !inUser) break; // no word starts with lower[i..j], so none is longer either
         if (len === 1 && n > 1 && dropSingle?.(password[i])) continue;
@@ -222,71 +231,6 @@ export class DictionaryIndex {
     }
     return matches;
   }
-
-  /**
-   * For the audit's prefilter (src/audit/prefilter.ts): every place where SOME reading of the
-   * password, each character either kept (lower-cased) or replaced by a l33t substitution of the
-   * table (`trie`, walked on the original characters as zxcvbn-ts does), spells a word of a list or
-   * of the user inputs, with at least one substitution, the token longer than one character and not
-   * the word itself. That is a superset of what zxcvbn-ts's l33t matchers return: they try only the
-   * first 100 such readings of the whole password, skip some (no 4th same substitution in a row)
-   * and stop early, and apply per-list length limits; every reading they try is a path here.
-   * ASCII passwords only (lower-casing keeps positions). Returns false when `budget` steps are not
-   * enough (the caller then does not use the result).
-   */
-  l33tCandidates(password: string, trie: L33tTrieNode, userInputs: { rankedDictionary: Record<string, number> } | undefined, out: L33tCandidate[], budget = 20000): boolean {
-    const n = password.length;
-    const lower = password.toLowerCase();
-    if (lower.length !== n) return false;
-    const user = userInputs && Object.keys(userInputs.rankedDictionary).length ? this.userIndex(userInputs.rankedDictionary) : undefined;
-    const found: number[] = [];
-    let steps = 0;
-    let start = 0;
-    const live = (h: number) => this.prefixes.has(h) || (user !== undefined && user.prefixes.has(h));
-    const visit = (pos: number, h: number, word: string, subbed: boolean): boolean => {
-      if (++steps > budget) return false;
-      if (subbed && pos - start > 1) {
-        const token = lower.slice(start, pos);
-        if (token !== word) {
-          this.hits(h, word, false, found);
-          for (let x = 0; x < found.length; x += 2) out.push({ i: start, j: pos - 1, rank: found[x + 1], wordSequence: this.isWordSequence[found[x]] });
-          const r = user?.words.get(word);
-          if (r !== undefined) out.push({ i: start, j: pos - 1, rank: r, wordSequence: false });
-        }
-      }
-      if (pos >= n) return true;
-      const kept = step(h, lower.charCodeAt(pos));
-      if (live(kept) && !visit(pos + 1, kept, word + lower[pos], subbed)) return false;
-      let node: L33tTrieNode | undefined = trie;
-      for (let k = pos; k < n; k++) {
-        node = node.getChild(password[k]);
-        if (!node) break;
-        for (const letter of node.subs ?? []) {
-          let h2 = h;
-          for (let c = 0; c < letter.length; c++) h2 = step(h2, letter.charCodeAt(c));
-          if (live(h2) && !visit(k + 1, h2, word + letter, true)) return false;
-        }
-      }
-      return true;
-    };
-    for (start = 0; start < n; start++) if (!visit(start, FNV_OFFSET, '', false)) return false;
-    return true;
-  }
-}
-
-/** The l33t table as zxcvbn-ts keeps it: a trie over substitution strings ('4', '|_|'…), `subs` the letters at a terminal node. */
-export interface L33tTrieNode {
-  getChild(c: string): L33tTrieNode | undefined;
-  subs?: readonly string[];
-}
-
-/** A word the l33t matchers might find: password[i..j] read with some substitutions is a listed word. */
-export interface L33tCandidate {
-  i: number;
-  j: number;
-  rank: number;
-  /** from a word-sequence list (cardinal numbers, months…) */
-  wordSequence: boolean;
 }
 
 export interface DictionaryMatch {

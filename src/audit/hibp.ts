@@ -6,13 +6,15 @@
 // prefix is fetched once per run, a bounded number at a time.
 //
 // Offline, against a downloaded Pwned Passwords SHA-1 file: src/audit/hashfile.ts.
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { EXIT, KpmError, usageError } from '../core/errors.js';
 
 /** Upper-case hex SHA-1 of the UTF-8 password, as Pwned Passwords indexes them. */
 export function sha1Hex(password: string): string {
-  return createHash('sha1').update(password, 'utf8').digest('hex').toUpperCase();
+  // one-shot hashing (Node ≥ 20.12) costs about half of a hash object per call
+  return (oneShot ? oneShot('sha1', password, 'hex') : crypto.createHash('sha1').update(password, 'utf8').digest('hex')).toUpperCase();
 }
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 /** A breach check could not be made (network, server, or an unusable file). */
 export class BreachCheckError extends KpmError {}

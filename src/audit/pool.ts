@@ -8,7 +8,7 @@
 // KPM_AUDIT_WORKERS=N forces N workers (0: none).
 import { availableParallelism } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { estimateAll, loadAuditEstimator, loadStrongProof, type StrengthEstimate } from './strength.js';
+import { loadEstimator, loadStrongProof, type StrengthEstimate } from './strength.js';
 
 interface Job {
   password: string;
@@ -26,7 +26,7 @@ const JOBS_PER_WORKER = 400;
 
 if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[FLAG] === true) {
   const port = parentPort;
-  const estimator = loadAuditEstimator();
+  const estimator = loadEstimator(); // the prefilter ran in the main thread: these are what it left
   port.on('message', (m: Request) => {
     estimator.then(
       (est) => port.postMessage({ id: m.id, results: m.jobs.map((j) => est(j.password, j.inputs)) } satisfies Reply),
@@ -43,43 +43,81 @@ function workerCount(jobs: number): number {
 
 const runnableAsWorker = (): boolean => /\.m?js$/.test(new URL(import.meta.url).pathname);
 
+/** from this many passwords on, a worker starts loading zxcvbn-ts at once, beside the prefilter */
+const EARLY_WORKER_JOBS = 64;
+
 /**
  * Estimates of `jobs`, in order. The prefilter (src/audit/prefilter.ts) runs here first: it
  * settles most generated passwords at a fraction of zxcvbn's cost, so that workers (each loading
- * the dictionaries again) pay off only for what it leaves, when that is a lot.
+ * the dictionaries again) pay off only for what it leaves, when that is a lot. A vault of many
+ * passwords almost always has some the prefilter leaves (the weak ones): for those, one worker
+ * starts loading zxcvbn-ts right away, on another core, while the prefilter runs here (and is
+ * stopped unused when it leaves none).
  */
 export async function estimateMany(jobs: readonly Job[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
-  const strong = await loadStrongProof();
-  const results: StrengthEstimate[] = new Array(jobs.length);
-  const rest: number[] = [];
-  jobs.forEach((j, i) => {
-    const e = strong(j.password, j.inputs);
-    if (e) results[i] = e;
-    else rest.push(i);
-    if (onProgress && i % 256 === 255) onProgress(i + 1 - rest.length, jobs.length);
-  });
-  const settled = jobs.length - rest.length;
-  if (onProgress) onProgress(settled, jobs.length);
-  if (!rest.length) return results;
-  const left = rest.map((i) => jobs[i]);
-  const progress = onProgress && ((d: number) => onProgress(settled + d, jobs.length));
-  const n = Math.min(workerCount(left.length), Math.ceil(left.length / BATCH));
-  let fresh: StrengthEstimate[];
-  if (n < 1 || !runnableAsWorker()) fresh = await estimateAll(left, progress);
-  else {
+  const workers: Worker[] = [];
+  if (jobs.length >= EARLY_WORKER_JOBS && runnableAsWorker() && workerCount(Infinity) >= 1 && (process.env.KPM_AUDIT_WORKERS !== undefined || availableParallelism() >= 2)) {
     try {
-      fresh = await onWorkers(left, n, progress);
+      workers.push(spawn());
     } catch {
-      fresh = await estimateAll(left, progress); // a worker failed: do it here instead
+      // no worker: all here
     }
   }
-  rest.forEach((i, k) => (results[i] = fresh[k]));
-  return results;
+  try {
+    const strong = await loadStrongProof();
+    const results: StrengthEstimate[] = new Array(jobs.length);
+    const rest: number[] = [];
+    jobs.forEach((j, i) => {
+      const e = strong(j.password, j.inputs);
+      if (e) results[i] = e;
+      else rest.push(i);
+      if (onProgress && i % 256 === 255) onProgress(i + 1 - rest.length, jobs.length);
+    });
+    const settled = jobs.length - rest.length;
+    if (onProgress) onProgress(settled, jobs.length);
+    if (!rest.length) return results;
+    const left = rest.map((i) => jobs[i]);
+    const progress = onProgress && ((d: number) => onProgress(settled + d, jobs.length));
+    const n = Math.max(workers.length, Math.min(workerCount(left.length), Math.ceil(left.length / BATCH)));
+    let fresh: StrengthEstimate[];
+    if (n < 1 || !runnableAsWorker()) fresh = await inThisThread(left, progress);
+    else {
+      try {
+        while (workers.length < n) workers.push(spawn());
+        fresh = await onWorkers(left, workers, progress);
+      } catch {
+        fresh = await inThisThread(left, progress); // a worker failed: do it here instead
+      }
+    }
+    rest.forEach((i, k) => (results[i] = fresh[k]));
+    return results;
+  } finally {
+    for (const w of workers) void w.terminate();
+  }
 }
 
-function onWorkers(jobs: readonly Job[], n: number, onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
+/** workers that failed or ended before they were given work */
+const dead = new WeakSet<Worker>();
+const spawn = (): Worker => {
+  const w = new Worker(new URL(import.meta.url), { workerData: { [FLAG]: true } });
+  w.on('error', () => dead.add(w)); // (onWorkers listens for itself once it gives the worker work)
+  w.on('exit', () => dead.add(w));
+  return w;
+};
+
+/** zxcvbn-ts on each job here, with progress now and then. */
+async function inThisThread(jobs: readonly Job[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
+  const est = await loadEstimator();
+  return jobs.map((j, i) => {
+    const e = est(j.password, j.inputs);
+    if (onProgress && (i % 25 === 24 || i === jobs.length - 1)) onProgress(i + 1, jobs.length);
+    return e;
+  });
+}
+
+/** The jobs shared out to `workers` (the caller stops them). */
+function onWorkers(jobs: readonly Job[], workers: readonly Worker[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
   const results: StrengthEstimate[] = new Array(jobs.length);
-  const workers: Worker[] = [];
   let next = 0;
   let done = 0;
   return new Promise<StrengthEstimate[]>((resolve, reject) => {
@@ -87,7 +125,6 @@ function onWorkers(jobs: readonly Job[], n: number, onProgress?: (done: number, 
     const finish = (err?: unknown) => {
       if (settled) return;
       settled = true;
-      for (const w of workers) void w.terminate();
       if (err === undefined) resolve(results);
       else reject(err instanceof Error ? err : new Error(String(err)));
     };
@@ -97,9 +134,9 @@ function onWorkers(jobs: readonly Job[], n: number, onProgress?: (done: number, 
       next = Math.min(jobs.length, next + BATCH);
       w.postMessage({ id, jobs: jobs.slice(id, next).map((j) => ({ password: j.password, inputs: j.inputs ? [...j.inputs] : undefined })) } satisfies Request);
     };
-    for (let k = 0; k < n; k++) {
-      const w = new Worker(new URL(import.meta.url), { workerData: { [FLAG]: true } });
-      workers.push(w);
+    const live = workers.filter((w) => !dead.has(w));
+    if (!live.length) return finish(new Error('no strength worker'));
+    for (const w of live) {
       w.on('message', (m: Reply) => {
         if ('error' in m) return finish(new Error(m.error));
         m.results.forEach((r, i) => (results[m.id + i] = r));

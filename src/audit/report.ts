@@ -101,6 +101,8 @@ export interface StrengthJobs {
   checked: EntryView[];
   jobs: { password: string; inputs: string[] }[];
   slot: number[];
+  /** the reuse check's tag of `checked[i]`'s password: an HMAC-SHA256 under a key made for this call and forgotten */
+  passwordTag: string[];
 }
 
 export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
@@ -108,12 +110,16 @@ export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
   const checked: EntryView[] = [];
   const jobs: { password: string; inputs: string[] }[] = [];
   const slot: number[] = [];
+  const passwordTag: string[] = [];
   const seen = new Map<string, number>();
   for (const e of entries) {
     const pw = passwordOf(e);
     if (pw === undefined) continue;
     const inputs = userInputsOf(e);
-    const tag = keyedTag(key, pw + '\u0000' + inputs.join('\u0000'));
+    // one keyed tag of the password serves the reuse check and, with the inputs (not secret), finds equal jobs
+    const pwTag = keyedTag(key, pw);
+    passwordTag.push(pwTag);
+    const tag = pwTag + '\u0000' + inputs.join('\u0000');
     let k = seen.get(tag);
     if (k === undefined) {
       seen.set(tag, (k = jobs.length));
@@ -123,7 +129,7 @@ export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
     slot.push(k);
   }
   key.fill(0);
-  return { checked, jobs, slot };
+  return { checked, jobs, slot, passwordTag };
 }
 
 function keyedTag(key: Buffer, value: string): string {
@@ -144,7 +150,8 @@ const byPlace = (a: EntryRef, b: EntryRef) => a.vault.localeCompare(b.vault) || 
 
 export function buildReport(entries: readonly EntryView[], o: ReportOptions): AuditReport {
   const weakCheck = o.checks.has('weak') && o.strengths !== undefined;
-  const { checked, slot } = weakCheck ? (o.jobs ?? strengthJobs(entries)) : { checked: entries.filter((e) => passwordOf(e) !== undefined), slot: [] };
+  const made = weakCheck ? (o.jobs ?? strengthJobs(entries)) : undefined;
+  const { checked, slot } = made ?? { checked: entries.filter((e) => passwordOf(e) !== undefined), slot: [] };
   const report: AuditReport = {
     summary: { checked: checked.length, weak: 0, reused: 0, old: 0, breached: 0 },
     weak: [],
@@ -165,15 +172,17 @@ export function buildReport(entries: readonly EntryView[], o: ReportOptions): Au
   }
 
   if (o.checks.has('reused')) {
-    const key = randomBytes(32);
+    // the tags strengthJobs made (under its own one-time key), else tags under a key made here
+    const key = made ? undefined : randomBytes(32);
     const groups = new Map<string, EntryRef[]>();
-    for (const e of checked) {
-      const tag = keyedTag(key, passwordOf(e)!);
+    for (let i = 0; i < checked.length; i++) {
+      const e = checked[i];
+      const tag = made ? made.passwordTag[i] : keyedTag(key!, passwordOf(e)!);
       const g = groups.get(tag);
       if (g) g.push(refOf(e));
       else groups.set(tag, [refOf(e)]);
     }
-    key.fill(0);
+    key?.fill(0);
     for (const g of groups.values()) if (g.length > 1) report.reused.push({ entries: g.sort(byPlace) });
     report.reused.sort((a, b) => b.entries.length - a.entries.length || byPlace(a.entries[0], b.entries[0]));
   }

@@ -8,8 +8,8 @@
 // used instead: slower, same answers.
 import type { ZxcvbnResult } from '@zxcvbn-ts/core';
 import type { Dictionaries } from './dictindex.js';
-import { fastIndexOf, installFastDictionary } from './zxcvbn-fast.js';
-import type { EstimateMatch } from './prefilter.js';
+import { installFastDictionary } from './zxcvbn-fast.js';
+import type { PrefilterData } from './prefilter-data.js';
 
 export interface StrengthEstimate {
   /** 0 (too guessable) … 4 (very unguessable): zxcvbn's score */
@@ -29,51 +29,65 @@ export const MAX_CHECKED_LENGTH = 100;
 /**
  * What the estimates depend on: the library and dictionary versions (package.json), the length
  * cut, kpm's user-input cleaning and the prefilter (src/audit/prefilter.ts). Part of every audit-cache tag (src/audit/cache.ts), so results
- * of another estimator are never reused; test/unit/audit-cache.test.ts checks the versions.
+ * of another estimator are never reused; test/unit/audit-cache.test.ts checks the versions. The
+ * prefilter's data file (src/audit/prefilter-data.ts) is used only when it names this same id.
  */
-export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1/prefilter1`;
+export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1/prefilter2`;
 
 interface Loaded {
+  factory: unknown;
+  dictionary: Dictionaries;
   full: Estimator;
-  /** the prefilter first (src/audit/prefilter.ts), then `full` when it cannot prove score 4 */
-  audit: Estimator;
-  /** the prefilter alone: the estimate of a proven score 4, else undefined */
-  strong: (password: string, userInputs?: readonly string[]) => StrengthEstimate | undefined;
 }
 
 let loading: Promise<Loaded> | undefined;
 
+/** zxcvbn-ts with kpm's dictionary index (src/audit/zxcvbn-fast.ts), or stock if its internals changed. */
 function load(): Promise<Loaded> {
   loading ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en, est] = await Promise.all([
+    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
       import('@zxcvbn-ts/core').then(cjs),
       import('@zxcvbn-ts/language-common').then(cjs),
       import('@zxcvbn-ts/language-en').then(cjs),
-      import('@zxcvbn-ts/core/dist/scoring/estimate.cjs').then(fnOf).catch(() => undefined),
     ]);
     const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
     const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
+    // the build's word table, when there is one, tells the index where words begin (src/audit/prefilter-data.ts)
+    const { readPrefilterFile, prefixTest } = await import('./prefilter-data.js');
+    const data = readPrefilterFile(ESTIMATOR_ID);
     let factory = new ZxcvbnFactory(base);
-    if (!installFastDictionary(factory, dictionary)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
+    if (!installFastDictionary(factory, dictionary, data && prefixTest(data))) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
     const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
-    const { strongProver } = await import('./prefilter.js');
-    const prove = strongProver(factory, fastIndexOf(factory), est);
-    // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
-    const proven = (bound: number): StrengthEstimate => ({ score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] });
-    const audit: Estimator = !prove
-      ? full
-      : (password, userInputs) => {
-          const inputs = userInputs ? cleanInputs(userInputs) : undefined;
-          const bound = prove(password, inputs);
-          return bound !== undefined ? proven(bound) : toEstimate(factory.check(password, inputs));
-        };
-    const strong: Loaded['strong'] = (password, userInputs) => {
-      const bound = prove?.(password, userInputs ? cleanInputs(userInputs) : undefined);
-      return bound === undefined ? undefined : proven(bound);
-    };
-    return { full, audit, strong };
+    return { factory, dictionary, full };
   })();
   return loading;
+}
+
+/** The prefilter's data, from the library itself (slow: it loads and indexes the dictionaries). */
+export async function prefilterDataFromLibrary(): Promise<PrefilterData | undefined> {
+  const [{ factory, dictionary }, { buildPrefilterData }] = await Promise.all([load(), import('./prefilter-data.js')]);
+  return buildPrefilterData(factory, dictionary, ESTIMATOR_ID);
+}
+
+type Strong = (password: string, userInputs?: readonly string[]) => StrengthEstimate | undefined;
+let loadingStrong: Promise<Strong> | undefined;
+
+/**
+ * The prefilter: from the build's data file when there is a good one (milliseconds, and zxcvbn-ts
+ * is not loaded at all), else from the library.
+ */
+function loadStrong(): Promise<Strong> {
+  loadingStrong ??= (async () => {
+    const [{ readPrefilterFile }, { strongProver }] = await Promise.all([import('./prefilter-data.js'), import('./prefilter.js')]);
+    const data = readPrefilterFile(ESTIMATOR_ID) ?? (await prefilterDataFromLibrary());
+    const prove = data && strongProver(data);
+    // score 4: zxcvbn's feedback is empty above 2; guessesLog10 is the proven lower bound
+    return (password, userInputs) => {
+      const bound = prove?.(password, userInputs ? cleanInputs(userInputs) : undefined);
+      return bound === undefined ? undefined : { score: 4, guessesLog10: Math.floor(bound * 100) / 100, warning: '', suggestions: [] };
+    };
+  })();
+  return loadingStrong;
 }
 
 /** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
@@ -87,18 +101,13 @@ export async function loadEstimator(): Promise<Estimator> {
  * proven lower bound as guessesLog10 (a score-4 password is never reported weak).
  */
 export async function loadAuditEstimator(): Promise<Estimator> {
-  return (await load()).audit;
+  const [strong, full] = await Promise.all([loadStrong(), loadEstimator()]);
+  return (password, userInputs) => strong(password, userInputs) ?? full(password, userInputs);
 }
 
-/** The audit's prefilter alone (src/audit/pool.ts runs it here before sharing out the rest). */
-export async function loadStrongProof(): Promise<Loaded['strong']> {
-  return (await load()).strong;
-}
-
-/** A CommonJS module whose export is one function, however it was loaded. */
-function fnOf(m: unknown): EstimateMatch | undefined {
-  for (let x = m, k = 0; k < 3 && x; k++, x = (x as { default?: unknown }).default) if (typeof x === 'function') return x as EstimateMatch;
-  return undefined;
+/** The audit's prefilter alone (src/audit/pool.ts runs it before sharing out the rest). */
+export function loadStrongProof(): Promise<Strong> {
+  return loadStrong();
 }
 
 /** The packages are CommonJS: bundled by esbuild, their exports sit on `default` only. */
@@ -108,7 +117,7 @@ function cjs<T extends object>(m: T): T {
 }
 
 /** User inputs as zxcvbn wants them: non-empty, lower-case, with e-mail and URL parts split out. */
-function cleanInputs(inputs: readonly string[]): string[] {
+export function cleanInputs(inputs: readonly string[]): string[] {
   const out = new Set<string>();
   for (const raw of inputs) {
     const v = raw.trim().toLowerCase();

@@ -49,7 +49,7 @@ const PATCHED = Symbol.for('kpm.fastDictionaryMatch');
  * Makes `factory` (built WITHOUT dictionaries) match against `dictionaries` through the index.
  * Returns false, changing nothing, if zxcvbn-ts's internals are not laid out as expected.
  */
-export function installFastDictionary(factory: unknown, dictionaries: Dictionaries): boolean {
+export function installFastDictionary(factory: unknown, dictionaries: Dictionaries, known?: (h: number, len: number) => boolean): boolean {
   const f = factory as { options?: FactoryOptions; matching?: { matchers?: Record<string, MatcherLike & { dictionary?: unknown; dictionaryL33t?: MatcherLike }> } };
   const m = f.matching?.matchers;
   const options = f.options;
@@ -76,7 +76,7 @@ export function installFastDictionary(factory: unknown, dictionaries: Dictionari
   }
   const multiTargets = new Set(Object.entries(options.l33tTable).flatMap(([letter, subs]) => (subs.some((s) => s.length > 1) ? [letter] : [])));
   const isWordSequence = options.isWordSequence.bind(options);
-  installed.set(options, { index: new DictionaryIndex(dictionaries, isWordSequence), dropSingle: (c) => !multiTargets.has(c) });
+  installed.set(options, { index: new DictionaryIndex(dictionaries, isWordSequence, known), dropSingle: (c) => !multiTargets.has(c) });
   for (const l of l33ts) {
     l!.isAlreadyIncluded = setIncludes();
     const l33tMatch = (Object.getPrototypeOf(l) as MatcherLike).match;

@@ -141,10 +141,13 @@ async function runAudit(o: AuditOptions): Promise<void> {
     const progress = new Progress(Boolean(process.stderr.isTTY) && checked.length > 200);
     const errors: AuditError[] = [];
 
-    let strengths;
+    // The strength estimates and the breach check go on at once: what the prefilter leaves to
+    // zxcvbn-ts runs on a worker thread (src/audit/pool.ts) while this one searches the breaches.
+    let estimating: Promise<import('../../audit/strength.js').StrengthEstimate[]> | undefined;
     if (checks.has('weak') && jobs.length) {
       const { estimateWithCache } = await import('../../audit/cache.js');
-      strengths = await estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
+      estimating = estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
+      estimating.catch(() => undefined); // (awaited below)
     }
 
     let breachCount: ((pw: string) => number | undefined) | undefined;
@@ -164,6 +167,7 @@ async function runAudit(o: AuditOptions): Promise<void> {
         errors.push({ check: 'breached', message: e.message });
       }
     }
+    const strengths = estimating && (await estimating);
     progress.clear();
     if (breachError) {
       info(`kpm: breached passwords not checked: ${breachError.message}`);

@@ -56,10 +56,8 @@ export async function tokenApi(): Promise<TokenApi> {
       if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
       if (e.code === 'unauthorized') throw new KpmError('the service token is revoked or expired', EXIT.locked, 'create a new one with `kpm token create`');
       // a blob the server lacks: src/cli/tokenfiles.ts says so (exit 8: the verified entry names it)
-      if (e.code === 'not_found' && (name === 'tokenBlobGet' || name === 'tokenShareBlobGet')) {
-        if (/^no route /.test(e.message)) throw new KpmError('this kpm server does not serve files to service tokens (it is older than this kpm)', EXIT.network, 'update kpm-server; entries still read');
-        throw e;
-      }
+      // (a kpm-server older than the token blob routes answers not_found too, so it reads as a missing file: exit 8)
+      if (e.code === 'not_found' && (name === 'tokenBlobGet' || name === 'tokenShareBlobGet')) throw e;
       if (e.code === 'not_found') throw new KpmError(`the vault of this service token is gone from the server (${e.message})`, EXIT.notFound);
       if (e.code === 'forbidden' && token.shared) cache?.remove();
       if (e.code === 'forbidden' && token.shared) throw new KpmError(`the server no longer serves this service token's shared vault: ${e.message}`, EXIT.forbidden, 'a member must create a new token (`kpm token create --vault …`)');

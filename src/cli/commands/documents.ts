@@ -192,10 +192,8 @@ async function sendSharedFiles(s: Shared, v: OpenedVault, paths: string[], exist
  * SHA-256: exit 8 on any difference, nothing written), then decrypts them: to stdout, or each to a
  * temporary file renamed into place once every chunk opened.
  */
-async function getSharedFiles(s: Shared, v: OpenedVault, files: SharedFile[], o: { output?: string; force?: boolean }): Promise<void> {
-  const { shareFrame } = await import('../../share/blobs.js');
-  const { fromHex } = await import('../../crypto/bytes.js');
-  const { decryptFramedToFile, decryptFramedToStream } = await import('../../vault/blobs.js');
+/** Where `doc get` writes `files`: stdout (one file only) or their destinations, none already there without --force (exit 2). */
+function outputsFor(files: { name: string }[], o: { output?: string; force?: boolean }): { stdout: boolean; dests: string[] } {
   const stdout = toStdout(o.output);
   if (stdout && files.length > 1) throw usageError(`the entry has ${files.length} files and stdout takes one`, 'pick one with --file NAME, or write them to a directory with -o DIR');
   const dests = stdout ? [] : destinations(files, o.output);
@@ -203,6 +201,14 @@ async function getSharedFiles(s: Shared, v: OpenedVault, files: SharedFile[], o:
     const there = dests.filter((d) => fs.existsSync(d));
     if (there.length) throw usageError(`${there.join(', ')} already exist${there.length === 1 ? 's' : ''}`, 'use --force to overwrite');
   }
+  return { stdout, dests };
+}
+
+async function getSharedFiles(s: Shared, v: OpenedVault, files: SharedFile[], o: { output?: string; force?: boolean }): Promise<void> {
+  const { shareFrame } = await import('../../share/blobs.js');
+  const { fromHex } = await import('../../crypto/bytes.js');
+  const { decryptFramedToFile, decryptFramedToStream } = await import('../../vault/blobs.js');
+  const { stdout, dests } = outputsFor(files, o);
   const dir = blobsDir(ctx().paths);
   const got: Awaited<ReturnType<Shared['client']['downloadFile']>>[] = [];
   try {
@@ -248,13 +254,7 @@ async function tokenDocGet(name: string, o: { output?: string; file?: string[]; 
   await withTokenFiles(async (tf) => {
     const found = tf.find(name, o.vault);
     const files = selectFiles(found.view, o.file, found.files);
-    const stdout = toStdout(o.output);
-    if (stdout && files.length > 1) throw usageError(`the entry has ${files.length} files and stdout takes one`, 'pick one with --file NAME, or write them to a directory with -o DIR');
-    const dests = stdout ? [] : destinations(files, o.output);
-    if (!o.force) {
-      const there = dests.filter((d) => fs.existsSync(d));
-      if (there.length) throw usageError(`${there.join(', ')} already exist${there.length === 1 ? 's' : ''}`, 'use --force to overwrite');
-    }
+    const { stdout, dests } = outputsFor(files, o);
     // the sealed blobs only (ciphertext), in a new 0700 folder of TMPDIR, removed at the end
     const dir = fs.mkdtempSync(join(tmpdir(), 'kpm-token-'));
     const got: FetchedFile[] = [];

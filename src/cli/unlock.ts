@@ -1,5 +1,6 @@
-// How a command gets at the vault: the running agent if there is one; otherwise the master
-// password from --password-stdin, KPM_MASTER_PASSWORD or a TTY prompt; otherwise exit 4.
+// How a command gets at the vault: with the master password given (--password-stdin or
+// KPM_MASTER_PASSWORD), a session of its own unlocked with it, even while an agent runs; otherwise
+// the running agent if there is one; otherwise a TTY prompt; otherwise exit 4.
 import { utf8, wipe } from '../crypto/bytes.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

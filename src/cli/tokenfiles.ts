@@ -15,13 +15,10 @@
 //     the entry holds it).
 // Nothing reaches the output unless all of that held (the caller renames a temp file, or writes to
 // stdout only after a first full pass; src/cli/commands/documents.ts).
-import * as fs from 'node:fs';
-import { join } from 'node:path';
-import { fromBase64, fromHex, wipe } from '../crypto/bytes.js';
+import { fromHex, wipe } from '../crypto/bytes.js';
 import { KpmError, EXIT } from '../core/errors.js';
-import { discardTemp, ensureDir, openTemp, writeAll } from '../core/fsutil.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
-import { checkStoredFile, filesOf, ownFrame, sealedBlobSize, type BlobFrame, type StoredFile } from '../vault/blobs.js';
+import { checkStoredFile, downloadBlob, filesOf, ownFrame, sealedBlobSize, type BlobFrame, type StoredFile } from '../vault/blobs.js';
 import type { EntryView, ListFilter } from '../vault/records.js';
 import { downloadSharedFile, shareBlobKey, shareFrame, type BlobCall, type SharedFile } from '../share/blobs.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
@@ -124,38 +121,20 @@ export class TokenFiles {
 }
 
 /**
- * An own vault's sealed blob into a temporary file in `dir`: no more bytes or transfer chunks than
- * the size its entry declares makes (S10), and exactly that many. The chunks' AEAD is checked when
- * it is decrypted (the key is the entry's). Exit 8, the temporary file removed, otherwise.
+ * An own vault's sealed blob into a temporary file in `dir` (downloadBlob: no more bytes or transfer
+ * chunks than the size its entry declares makes, and exactly that many). The chunks' AEAD is checked
+ * when it is decrypted (the key is the entry's).
  */
-export async function downloadOwnFile(call: TokenBlobCall, dir: string, file: StoredFile): Promise<{ fd: number; remove(): void }> {
+export function downloadOwnFile(call: TokenBlobCall, dir: string, file: StoredFile): Promise<{ fd: number; remove(): void }> {
   const expected = sealedBlobSize(file.size);
-  const chunks = Math.max(1, Math.ceil(expected / BLOB_CHUNK_BYTES));
-  ensureDir(dir);
-  const { fd, tmp } = openTemp(join(dir, `token-${file.blob}`));
-  try {
-    let written = 0;
-    for (let index = 0; ; index++) {
-      let c: { data: string; last: boolean };
-      try {
-        c = await call(file.blob, index);
-      } catch (e) {
-        if (notFoundError(e)) throw tampered(`the server does not have (all of) the encrypted data of file "${file.name}", which its signed entry names`);
-        throw e;
-      }
-      const data = fromBase64(c.data);
-      if (written + data.length > expected) throw tampered(`the server sent more of file "${file.name}" than its entry declares (${file.size} bytes); nothing was written`);
-      writeAll(fd, data);
-      written += data.length;
-      if (c.last) break;
-      if (index + 1 >= chunks) throw tampered(`the server sent more chunks of file "${file.name}" than its entry declares (${chunks}); nothing was written`);
-    }
-    if (written !== expected) throw tampered(`the server sent ${written} bytes of file "${file.name}"; its entry declares ${expected}; nothing was written`);
-  } catch (e) {
-    discardTemp(fd, tmp);
-    throw e;
-  }
-  fs.closeSync(fd);
-  const rd = fs.openSync(tmp, 'r');
-  return { fd: rd, remove: () => discardTemp(rd, tmp) };
+  return downloadBlob(dir, `token-${file.blob}`, {
+    name: file.name,
+    size: file.size,
+    expected,
+    chunks: Math.max(1, Math.ceil(expected / BLOB_CHUNK_BYTES)),
+    source: 'its entry',
+    fetch: (index) => call(file.blob, index),
+    missing: notFoundError,
+    tampered,
+  });
 }

@@ -9,13 +9,13 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
-import { concatBytes, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
+import { concatBytes, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf } from '../crypto/keys.js';
 import { randomBytes } from '../crypto/random.js';
 import { BLOB_CHUNK_BYTES, MAX_BLOB_CHUNKS } from '../protocol/schemas.js';
 import { ByteWriter } from '../vault/binary.js';
-import { CHUNK_SIZE, checkFileName, encryptFdFramed, mediaType, sealedBlobSize, type BlobFrame, type Progress } from '../vault/blobs.js';
-import { discardTemp, ensureDir, openTemp, writeAll } from '../core/fsutil.js';
+import { CHUNK_SIZE, checkFileName, downloadBlob, encryptFdFramed, mediaType, sealedBlobSize, type BlobFrame, type Progress } from '../vault/blobs.js';
+import { discardTemp, ensureDir, openTemp } from '../core/fsutil.js';
 import { EXIT, KpmError, notFound, usageError } from '../core/errors.js';
 import { shareTampered } from './identity.js';
 
@@ -155,42 +155,19 @@ export async function uploadSharedFile(call: BlobCall, dir: string, vaultId: str
 
 /**
  * Fetches a shared file's sealed blob into a temporary file in `dir` and checks it against the
- * writer's signed record before anything is decrypted: no more bytes than the size it declares
- * makes and no more chunks (S10), exactly that many bytes, and SHA-256 of all of them equal to the
- * record's. Returns a descriptor to read it; the caller decrypts and must call `remove`.
- * Anything else is exit 8 (the temporary file removed).
+ * writer's signed record before anything is decrypted (downloadBlob: sizes, chunks and the signed
+ * SHA-256). Returns a descriptor to read it; the caller decrypts and must call `remove`.
  */
-export async function downloadSharedFile(call: BlobCall, dir: string, vaultId: string, file: SharedFile): Promise<{ fd: number; remove(): void }> {
-  const expected = sharedBlobSize(file.size);
-  const chunks = sharedBlobChunks(file.size);
-  ensureDir(dir);
-  const { fd, tmp } = openTemp(join(dir, `share-${file.blob}`));
-  try {
-    const hash = createHash('sha256');
-    let written = 0;
-    for (let index = 0; ; index++) {
-      let c: { data: string; last: boolean };
-      try {
-        c = await call<{ data: string; last: boolean }>('shareBlobGet', { params: { id: vaultId }, body: { blob: file.blob, index } });
-      } catch (e) {
-        if (e instanceof KpmError && (e as { code?: string }).code === 'not_found') throw shareTampered(`the server does not have (all of) the encrypted data of file "${file.name}", which a member's signed record names`);
-        throw e;
-      }
-      const data = fromBase64(c.data);
-      if (written + data.length > expected) throw shareTampered(`the server sent more of file "${file.name}" than its signed record declares (${file.size} bytes); nothing was written`);
-      writeAll(fd, data);
-      hash.update(data);
-      written += data.length;
-      if (c.last) break;
-      if (index + 1 >= chunks) throw shareTampered(`the server sent more chunks of file "${file.name}" than its signed record declares (${chunks}); nothing was written`);
-    }
-    if (written !== expected) throw shareTampered(`the server sent ${written} bytes of file "${file.name}"; its signed record declares ${expected}; nothing was written`);
-    if (hash.digest('hex') !== file.sha256) throw shareTampered(`the encrypted data of file "${file.name}" is not the one its writer signed (substituted, reordered or replayed); nothing was written`);
-  } catch (e) {
-    discardTemp(fd, tmp);
-    throw e;
-  }
-  fs.closeSync(fd);
-  const rd = fs.openSync(tmp, 'r');
-  return { fd: rd, remove: () => discardTemp(rd, tmp) };
+export function downloadSharedFile(call: BlobCall, dir: string, vaultId: string, file: SharedFile): Promise<{ fd: number; remove(): void }> {
+  return downloadBlob(dir, `share-${file.blob}`, {
+    name: file.name,
+    size: file.size,
+    expected: sharedBlobSize(file.size),
+    chunks: sharedBlobChunks(file.size),
+    source: 'its signed record',
+    sha256: file.sha256,
+    fetch: (index) => call<{ data: string; last: boolean }>('shareBlobGet', { params: { id: vaultId }, body: { blob: file.blob, index } }),
+    missing: (e) => e instanceof KpmError && (e as { code?: string }).code === 'not_found',
+    tampered: shareTampered,
+  });
 }

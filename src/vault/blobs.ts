@@ -2,13 +2,14 @@
 // "Documents (blobs)"). Every file has its own random key, kept with its name, type, size and
 // SHA-256 in the entry payload, so blobs are read and written without the vault key, and memory
 // stays bounded whatever the file size.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { open, seal, sealInto, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
-import { discardTemp, ensureDir, fsyncDir, openTemp } from '../core/fsutil.js';
+import { discardTemp, ensureDir, fsyncDir, openTemp, writeAll } from '../core/fsutil.js';
 import type { KpmPaths } from '../core/paths.js';
 
 /** One stored file, as kept in an entry payload's `files`. */
@@ -47,6 +48,65 @@ export function sealedBlobSize(size: number, headerBytes = HEADER_BYTES): number
   const chunks = size === 0 ? 1 : Math.ceil(size / CHUNK_SIZE);
   return headerBytes + size + chunks * SEAL_OVERHEAD;
 }
+/** How a server-held blob is fetched and judged (downloadBlob). */
+export interface BlobDownload {
+  /** the file's name, for messages */
+  name: string;
+  /** its declared plaintext size, and the exact sealed size and chunk count that makes */
+  size: number;
+  expected: number;
+  chunks: number;
+  /** what declares them, for messages ("its entry", "its signed record") */
+  source: string;
+  /** hex SHA-256 the sealed bytes must have, when their writer signed one */
+  sha256?: string;
+  /** transfer chunk `index` of the blob; `missing(e)` tells a "not found" answer from other failures */
+  fetch(index: number): Promise<{ data: string; last: boolean }>;
+  missing(e: unknown): boolean;
+  /** the error a server's misbehaviour raises (exit 8) */
+  tampered(message: string): Error;
+}
+
+/**
+ * Fetches a sealed blob from the server into a temporary file `tmpName` in `dir` and checks it
+ * before anything is decrypted: no more bytes than the declared size makes and no more chunks
+ * (S10), exactly that many bytes, and the signed SHA-256 when there is one. Returns a descriptor to
+ * read it; the caller decrypts (which checks every chunk's AEAD) and must call `remove`. Anything
+ * else is `d.tampered(…)`, the temporary file removed.
+ */
+export async function downloadBlob(dir: string, tmpName: string, d: BlobDownload): Promise<{ fd: number; remove(): void }> {
+  ensureDir(dir);
+  const { fd, tmp } = openTemp(join(dir, tmpName));
+  try {
+    const hash = d.sha256 === undefined ? undefined : createHash('sha256');
+    let written = 0;
+    for (let index = 0; ; index++) {
+      let c: { data: string; last: boolean };
+      try {
+        c = await d.fetch(index);
+      } catch (e) {
+        if (d.missing(e)) throw d.tampered(`the server does not have (all of) the encrypted data of file "${d.name}", which ${d.source} names`);
+        throw e;
+      }
+      const data = fromBase64(c.data);
+      if (written + data.length > d.expected) throw d.tampered(`the server sent more of file "${d.name}" than ${d.source} declares (${d.size} bytes); nothing was written`);
+      writeAll(fd, data);
+      hash?.update(data);
+      written += data.length;
+      if (c.last) break;
+      if (index + 1 >= d.chunks) throw d.tampered(`the server sent more chunks of file "${d.name}" than ${d.source} declares (${d.chunks}); nothing was written`);
+    }
+    if (written !== d.expected) throw d.tampered(`the server sent ${written} bytes of file "${d.name}"; ${d.source} declares ${d.expected}; nothing was written`);
+    if (hash && hash.digest('hex') !== d.sha256) throw d.tampered(`the encrypted data of file "${d.name}" is not the one its writer signed (substituted, reordered or replayed); nothing was written`);
+  } catch (e) {
+    discardTemp(fd, tmp);
+    throw e;
+  }
+  fs.closeSync(fd);
+  const rd = fs.openSync(tmp, 'r');
+  return { fd: rd, remove: () => discardTemp(rd, tmp) };
+}
+
 export const filesOf = (p: PayloadWithFiles): StoredFile[] => p.files ?? [];
 export function setFiles(p: PayloadWithFiles, files: StoredFile[]): void {
   if (files.length) p.files = files;

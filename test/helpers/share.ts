@@ -15,7 +15,9 @@ import { KpmError, EXIT } from '../../src/core/errors.js';
 import type { KpmPaths } from '../../src/core/paths.js';
 import { ShareClient, type ShareCall } from '../../src/share/client.js';
 import { accountIdentity } from '../../src/share/identity.js';
-import { initialChain, sealRecord, sealRecordPlaintext } from '../../src/share/format.js';
+import { initialChain, ownerOf, sealRecord, sealRecordPlaintext } from '../../src/share/format.js';
+import { grantOf, sealShareForToken } from '../../src/share/tokenvault.js';
+import { newServiceToken, tokenAuthHash, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
 import { shareStateFile } from '../../src/share/state.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 
@@ -123,3 +125,16 @@ export async function inject(ts: TestServer, id: string, signerKey: Uint8Array, 
   await ts.store.db.updateTable('share_vaults').set({ head: rev }).where('vault_id', '=', id).execute();
 }
 
+/** `kpm token create --vault VAULT` by `p` (as src/cli/commands/tokens.ts does it, from p's verified view of the vault). */
+export async function makeShareToken(ts: TestServer, p: Person, vault = 'Team'): Promise<ServiceToken> {
+  const c = p.c();
+  const v = await c.openForUse(vault);
+  c.save();
+  const t = newServiceToken(true);
+  const { authKey, wrapKey } = tokenKeys(t);
+  const me = accountIdentity(p.accountKey, p.email);
+  const g = grantOf({ id: v.id, name: v.name, owner: ownerOf(v.latest), creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
+  const r = await ts.call('POST', '/v1/tokens', { id: t.id, vaultId: v.id, name: 'team-ci', expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: toBase64(sealShareForToken(wrapKey, t.id, g)) }, { token: p.token });
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  return t;
+}

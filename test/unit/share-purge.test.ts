@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { entry, person, refused, run, secondDeviceOf, type Person } from '../helpers/share.js';
+import { entry, person, refused, run, secondDeviceOf, type Person, makeShareToken } from '../helpers/share.js';
 import { ENGINES, PG_SKIP_REASON, PG_URL, testServer, type Engine, type TestServer } from '../helpers/server.js';
 import { ShareClient, type OpenedVault } from '../../src/share/client.js';
 import { checkSharingMessage, membershipHash, parseRecord } from '../../src/share/format.js';
@@ -21,24 +21,10 @@ import { EXIT, KpmError } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { SharedFile } from '../../src/share/blobs.js';
 import { TokenCache } from '../../src/sync/tokencache.js';
-import { ownerOf } from '../../src/share/format.js';
-import { grantOf, sealShareForToken, ShareTokenVault } from '../../src/share/tokenvault.js';
-import { newServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
+import {  ShareTokenVault } from '../../src/share/tokenvault.js';
+import {  tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
 import type { SharePullT, TokenShareT } from '../../src/protocol/share.js';
 
-/** `kpm token create --vault Team` by `p` (as test/unit/share-token.test.ts makes one). */
-async function makeToken(ts: TestServer, p: Person): Promise<ServiceToken> {
-  const x = p.c();
-  const v = await x.openForUse('Team');
-  x.save();
-  const t = newServiceToken(true);
-  const { authKey, wrapKey } = tokenKeys(t);
-  const me = accountIdentity(p.accountKey, p.email);
-  const g = grantOf({ id: v.id, name: v.name, owner: ownerOf(v.latest), creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
-  const r = await ts.call('POST', '/v1/tokens', { id: t.id, vaultId: v.id, name: 'team-ci', expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: toBase64(sealShareForToken(wrapKey, t.id, g)) }, { token: p.token });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return t;
-}
 
 function loadToken(ts: TestServer, t: ServiceToken, cache?: TokenCache, tamper: { vault?: (b: TokenShareT) => TokenShareT; pull?: (b: SharePullT) => SharePullT } = {}) {
   const headers = { authorization: tokenAuthHeader(t.id, tokenKeys(t).authKey) };
@@ -393,7 +379,7 @@ describe.each(ENGINES)('purging a shared vault on %s', (engine) => {
 describe('service tokens after a compaction', () => {
   it('a token made before reads the compacted log (with and without its cache); its cache of the older generation is checked, then read again; a statement not the owner\'s, a replayed older one, or a record the statement keeps gone: exit 8', async () => {
     const { ts, a, b, c, id } = await team('sqlite');
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     const root = tmp();
     const cache = () => new TokenCache(root, t);
     expect((await loadToken(ts, t, cache())).get('deploy').payload.fields.password).toBe('pw-deploy-3');

@@ -10,29 +10,15 @@ import { join } from 'node:path';
 import { TokenCache } from '../../src/sync/tokencache.js';
 import { sql } from 'kysely';
 import type { TestServer } from '../helpers/server.js';
-import { entry, inject, person, run, world, type Person } from '../helpers/share.js';
+import { entry, inject, person, run, world, makeShareToken } from '../helpers/share.js';
 import { fromBase64, toBase64, toHex } from '../../src/crypto/bytes.js';
 import { randomBytes } from '../../src/crypto/random.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import { accountIdentity } from '../../src/share/identity.js';
-import { recordKey, sealMembership, ownerOf, parseMembership } from '../../src/share/format.js';
-import { grantOf, sealShareForToken, ShareTokenVault, type ShareTokenTransport } from '../../src/share/tokenvault.js';
-import { formatServiceToken, newServiceToken, parseServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
+import { recordKey, sealMembership, parseMembership } from '../../src/share/format.js';
+import { ShareTokenVault, type ShareTokenTransport } from '../../src/share/tokenvault.js';
+import { formatServiceToken, parseServiceToken, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
 import type { SharePullT, TokenShareT } from '../../src/protocol/share.js';
-
-/** `kpm token create --vault Team` by `p`: what src/cli/commands/tokens.ts does, from p's verified view of the vault. */
-async function makeToken(ts: TestServer, p: Person, vault = 'Team'): Promise<ServiceToken> {
-  const c = p.c();
-  const v = await c.openForUse(vault);
-  c.save();
-  const t = newServiceToken(true);
-  const { authKey, wrapKey } = tokenKeys(t);
-  const me = accountIdentity(p.accountKey, p.email);
-  const g = grantOf({ id: v.id, name: v.name, owner: ownerOf(v.latest), creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
-  const r = await ts.call('POST', '/v1/tokens', { id: t.id, vaultId: v.id, name: 'team-ci', expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: toBase64(sealShareForToken(wrapKey, t.id, g)) }, { token: p.token });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return t;
-}
 
 type Tamper = { vault?: (b: TokenShareT) => TokenShareT | Promise<TokenShareT>; pull?: (b: SharePullT) => SharePullT };
 
@@ -72,7 +58,7 @@ async function failure(p: Promise<unknown> | (() => unknown)): Promise<KpmError>
 describe('service tokens on shared vaults', () => {
   it("a reader's token reads the shared vault (by name, id prefix; list), a writer's later write is seen; another vault is exit 9; the token string is kpms_…", async () => {
     const { ts, b, c, id } = await world();
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     expect(formatServiceToken(t)).toMatch(/^kpms_[0-9a-f]{32}_[A-Za-z0-9_-]{43}$/);
     expect(parseServiceToken(formatServiceToken(t))).toEqual({ id: t.id, secret: t.secret, shared: true });
     let v = await load(ts, t);
@@ -97,7 +83,7 @@ describe('service tokens on shared vaults', () => {
 
   it('a record written by a non-member, or by a read-only member, accepted by the server: exit 8', async () => {
     const { ts, b, c, id } = await world();
-    const t = await makeToken(ts, b);
+    const t = await makeShareToken(ts, b);
     const cv = await run(c, (x) => x.openForUse('Team'));
     await inject(ts, id, c.accountKey, c.email, cv.keys[cv.latest.epoch - 1], cv.latest.epoch);
     const e1 = await failure(load(ts, t));
@@ -114,7 +100,7 @@ describe('service tokens on shared vaults', () => {
 
   it('a membership not signed by the owner (edited, or a whole chain the server signed with an owner key of its own), a substituted owner key: exit 8', async () => {
     const { ts, a, c } = await world();
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     // an epoch the server edits: carol becomes a writer
     const edit = (b: TokenShareT) => {
       const raw = fromBase64(b.vault.memberships.at(-1)!);
@@ -139,7 +125,7 @@ describe('service tokens on shared vaults', () => {
     // another owner named for the vault
     expect((await failure(load(ts, t, { vault: (b) => ({ ...b, vault: { ...b.vault, owner: c.email } }) }))).exitCode).toBe(EXIT.corrupt);
     // another token's sealed keys, or another vault under this token
-    const other = await makeToken(ts, c);
+    const other = await makeShareToken(ts, c);
     const otherInfo = await transportOf(ts, other).vault();
     expect((await failure(load(ts, t, { vault: (b) => ({ ...b, wrappedKey: otherInfo.wrappedKey }) }))).message).toMatch(/do not open/);
     expect((await failure(load(ts, t, { vault: (b) => ({ ...b, vault: { ...b.vault, id: toHex(randomBytes(16)) } }) }))).exitCode).toBe(EXIT.corrupt);
@@ -151,7 +137,7 @@ describe('service tokens on shared vaults', () => {
     await run(a, (x) => x.share('Team', d.email, 'reader', false)); // epoch 3
     await run(d, (x) => x.accept('Team'));
     await run(a, (x) => x.revoke('Team', d.email)); // epoch 4: d removed
-    const t = await makeToken(ts, b); // made at epoch 4
+    const t = await makeShareToken(ts, b); // made at epoch 4
     expect((await load(ts, t)).epoch).toBe(4);
     const e = await failure(load(ts, t, { vault: (x) => ({ ...x, vault: { ...x.vault, memberships: x.vault.memberships.slice(0, 3) } }) }));
     expect(e.exitCode).toBe(EXIT.corrupt);
@@ -164,8 +150,8 @@ describe('service tokens on shared vaults', () => {
 
   it("after revoke (a new epoch, a new key) the token reads what it could, not what is written afterwards (exit 4); a token whose creator was removed, or left, is refused by the server (exit 9)", async () => {
     const { ts, a, b, c, id } = await world();
-    const tb = await makeToken(ts, b);
-    const tc = await makeToken(ts, c);
+    const tb = await makeShareToken(ts, b);
+    const tc = await makeShareToken(ts, c);
     await run(a, (x) => x.revoke('Team', c.email)); // epoch 3, a new key; carol removed
     // carol's token: the server serves it no more
     const tr = transportOf(ts, tc);
@@ -192,7 +178,7 @@ describe('service tokens on shared vaults', () => {
     expect((await failure(() => v.get('deploy'))).exitCode).toBe(EXIT.locked);
     expect(v.get('db').payload.fields.password).toBe('pw-db-1');
     // a new token, made by a member now, reads everything
-    const tb2 = await makeToken(ts, b);
+    const tb2 = await makeShareToken(ts, b);
     const v2 = await load(ts, tb2);
     expect(v2.get('after').payload.fields.password).toBe('pw-after-1');
     expect(v2.get('deploy').payload.fields.password).toBe('pw-deploy-2');
@@ -203,7 +189,7 @@ describe('service tokens on shared vaults', () => {
 
   it("a dump of the server database holds no plaintext and no unwrapped key of a shared vault's token", async () => {
     const { ts, c } = await world();
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     const v = await run(c, (x) => x.openForUse('Team'));
     const dump = JSON.stringify((await sql`select * from ${sql.table('service_tokens')}`.execute(ts.store.db)).rows);
     expect(dump).toContain(t.id);
@@ -219,7 +205,7 @@ describe('service tokens on shared vaults', () => {
 
   it('the token cache: a later read pulls only what is new; a server that serves an older head or epoch than the token saw is refused (exit 8); the file holds no plaintext; a tampered one is discarded', async () => {
     const { ts, a, b, c } = await world();
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     const root = fs.mkdtempSync(join(tmpdir(), 'kpm-sharetokencache-'));
     const cache = () => new TokenCache(root, t);
     const afters: number[] = [];

@@ -8,15 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run, world, type Person } from '../helpers/share.js';
+import { run, world, type Person, makeShareToken } from '../helpers/share.js';
 import type { TestServer } from '../helpers/server.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import { fromHex, toBase64 } from '../../src/crypto/bytes.js';
-import { accountIdentity } from '../../src/share/identity.js';
-import { ownerOf } from '../../src/share/format.js';
 import type { SharedFile } from '../../src/share/blobs.js';
-import { grantOf, sealShareForToken, ShareTokenVault } from '../../src/share/tokenvault.js';
-import { newServiceToken, tokenAuthHash, tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
+import {  ShareTokenVault } from '../../src/share/tokenvault.js';
+import {  tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
 import { downloadOwnFile, TokenFiles, type TokenBlobCall } from '../../src/cli/tokenfiles.js';
 import { decryptFramedToFile, encryptBytes, ownFrame, checkStoredFile, verifyFramed } from '../../src/vault/blobs.js';
 import { BLOB_CHUNK_BYTES } from '../../src/protocol/schemas.js';
@@ -109,19 +107,6 @@ describe("an own vault's file through a token: the sealed blob against its entry
   });
 });
 
-/** `kpm token create --vault Team` by `p` (as src/cli/commands/tokens.ts does it). */
-async function makeToken(ts: TestServer, p: Person, vault = 'Team'): Promise<ServiceToken> {
-  const c = p.c();
-  const v = await c.openForUse(vault);
-  c.save();
-  const t = newServiceToken(true);
-  const { authKey, wrapKey } = tokenKeys(t);
-  const me = accountIdentity(p.accountKey, p.email);
-  const g = grantOf({ id: v.id, name: v.name, owner: ownerOf(v.latest), creator: { email: me.email, signPublic: me.signPublic }, epoch: v.latest.epoch, epochBody: v.bodies[v.latest.epoch - 1], head: v.head, chainHash: v.chainHash, keys: v.keys });
-  const r = await ts.call('POST', '/v1/tokens', { id: t.id, vaultId: v.id, name: 'team-ci', expiresAt: new Date(ts.clock.now + 86_400_000).toISOString(), authHash: tokenAuthHash(authKey), wrappedKey: toBase64(sealShareForToken(wrapKey, t.id, g)) }, { token: p.token });
-  expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return t;
-}
 
 /** The token routes of the in-process server, as tokenapi.ts calls them; `edit` rewrites blob answers (a malicious server). */
 function tokenCalls(ts: TestServer, t: ServiceToken, edit: (a: { data: string; last: boolean }) => { data: string; last: boolean } = (a) => a) {
@@ -154,7 +139,7 @@ describe("a shared vault's file through a token (in-process server)", () => {
     const { ts, b, c } = await world();
     const bytes = Buffer.from('TEAM-KUBECONFIG\n'.repeat(9000));
     const f = await addDoc(b, 'Team', 'kubeconfig', bytes);
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     const calls = tokenCalls(ts, t);
     const v = await ShareTokenVault.load(calls.transport, t.id, tokenKeys(t).wrapKey);
     const tf = new TokenFiles(v, calls.blob);
@@ -190,7 +175,7 @@ describe("a shared vault's file through a token (in-process server)", () => {
 
   it("another shared vault's file is 404 for the token; after its creator leaves, 403", async () => {
     const { ts, a, c } = await world();
-    const t = await makeToken(ts, c);
+    const t = await makeShareToken(ts, c);
     const calls = tokenCalls(ts, t);
     // alice's second shared vault Ops, carol a reader of it too: its file is never served to Team's token
     await run(a, (x) => x.share('Ops', c.email, 'reader', false));

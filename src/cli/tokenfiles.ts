@@ -17,8 +17,7 @@
 // stdout only after a first full pass; src/cli/commands/documents.ts).
 import { fromHex, wipe } from '../crypto/bytes.js';
 import { KpmError, EXIT } from '../core/errors.js';
-import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
-import { checkStoredFile, downloadBlob, filesOf, ownFrame, sealedBlobSize, type BlobFrame, type StoredFile } from '../vault/blobs.js';
+import { checkStoredFile, downloadBlob, filesOf, ownFrame, type BlobFrame, type StoredFile } from '../vault/blobs.js';
 import type { EntryView, ListFilter } from '../vault/records.js';
 import { downloadSharedFile, shareBlobKey, shareFrame, type BlobCall, type SharedFile } from '../share/blobs.js';
 import type { ShareTokenVault } from '../share/tokenvault.js';
@@ -52,7 +51,6 @@ export interface FetchedFile {
 export type TokenBlobCall = (blob: string, index: number) => Promise<{ data: string; last: boolean }>;
 
 const isShared = (v: TokenVault | ShareTokenVault): v is ShareTokenVault => 'fileRecordKey' in v;
-const notFoundError = (e: unknown) => e instanceof KpmError && (e as { code?: string }).code === 'not_found';
 
 /** The files of a verified token vault, and their download. */
 export class TokenFiles {
@@ -126,15 +124,11 @@ export class TokenFiles {
  * when it is decrypted (the key is the entry's).
  */
 export function downloadOwnFile(call: TokenBlobCall, dir: string, file: StoredFile): Promise<{ fd: number; remove(): void }> {
-  const expected = sealedBlobSize(file.size);
   return downloadBlob(dir, `token-${file.blob}`, {
     name: file.name,
     size: file.size,
-    expected,
-    chunks: Math.max(1, Math.ceil(expected / BLOB_CHUNK_BYTES)),
     source: 'its entry',
     fetch: (index) => call(file.blob, index),
-    missing: notFoundError,
     tampered,
   });
 }

@@ -60,8 +60,6 @@ export function shareBlobKey(recordKeyOfEpoch: Uint8Array, vaultId: Uint8Array, 
 
 /** The exact size of a shared file's sealed blob. */
 export const sharedBlobSize = (size: number): number => sealedBlobSize(size, SHARE_BLOB_HEADER_BYTES);
-/** How many transfer chunks (of BLOB_CHUNK_BYTES) it travels in. */
-export const sharedBlobChunks = (size: number): number => Math.max(1, Math.ceil(sharedBlobSize(size) / BLOB_CHUNK_BYTES));
 
 const FILE_KEYS = ['blob', 'name', 'type', 'size', 'epoch', 'sha256'];
 
@@ -162,12 +160,10 @@ export function downloadSharedFile(call: BlobCall, dir: string, vaultId: string,
   return downloadBlob(dir, `share-${file.blob}`, {
     name: file.name,
     size: file.size,
-    expected: sharedBlobSize(file.size),
-    chunks: sharedBlobChunks(file.size),
+    headerBytes: SHARE_BLOB_HEADER_BYTES,
     source: 'its signed record',
     sha256: file.sha256,
     fetch: (index) => call<{ data: string; last: boolean }>('shareBlobGet', { params: { id: vaultId }, body: { blob: file.blob, index } }),
-    missing: (e) => e instanceof KpmError && (e as { code?: string }).code === 'not_found',
     tampered: shareTampered,
   });
 }

@@ -11,6 +11,7 @@ import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/b
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
 import { discardTemp, ensureDir, fsyncDir, openTemp, writeAll } from '../core/fsutil.js';
 import type { KpmPaths } from '../core/paths.js';
+import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
 
 /** One stored file, as kept in an entry payload's `files`. */
 export interface StoredFile {
@@ -52,17 +53,15 @@ export function sealedBlobSize(size: number, headerBytes = HEADER_BYTES): number
 export interface BlobDownload {
   /** the file's name, for messages */
   name: string;
-  /** its declared plaintext size, and the exact sealed size and chunk count that makes */
+  /** its declared plaintext size; with the blob's header size (a shared vault's is longer) it fixes the exact sealed size and chunk count */
   size: number;
-  expected: number;
-  chunks: number;
-  /** what declares them, for messages ("its entry", "its signed record") */
+  headerBytes?: number;
+  /** what declares the size, for messages ("its entry", "its signed record") */
   source: string;
   /** hex SHA-256 the sealed bytes must have, when their writer signed one */
   sha256?: string;
-  /** transfer chunk `index` of the blob; `missing(e)` tells a "not found" answer from other failures */
+  /** transfer chunk `index` of the blob (a "not found" answer means the server lacks it) */
   fetch(index: number): Promise<{ data: string; last: boolean }>;
-  missing(e: unknown): boolean;
   /** the error a server's misbehaviour raises (exit 8) */
   tampered(message: string): Error;
 }
@@ -75,6 +74,8 @@ export interface BlobDownload {
  * else is `d.tampered(…)`, the temporary file removed.
  */
 export async function downloadBlob(dir: string, tmpName: string, d: BlobDownload): Promise<{ fd: number; remove(): void }> {
+  const expected = sealedBlobSize(d.size, d.headerBytes);
+  const chunks = Math.max(1, Math.ceil(expected / BLOB_CHUNK_BYTES));
   ensureDir(dir);
   const { fd, tmp } = openTemp(join(dir, tmpName));
   try {
@@ -85,18 +86,18 @@ export async function downloadBlob(dir: string, tmpName: string, d: BlobDownload
       try {
         c = await d.fetch(index);
       } catch (e) {
-        if (d.missing(e)) throw d.tampered(`the server does not have (all of) the encrypted data of file "${d.name}", which ${d.source} names`);
+        if (e instanceof KpmError && (e as { code?: string }).code === 'not_found') throw d.tampered(`the server does not have (all of) the encrypted data of file "${d.name}", which ${d.source} names`);
         throw e;
       }
       const data = fromBase64(c.data);
-      if (written + data.length > d.expected) throw d.tampered(`the server sent more of file "${d.name}" than ${d.source} declares (${d.size} bytes); nothing was written`);
+      if (written + data.length > expected) throw d.tampered(`the server sent more of file "${d.name}" than ${d.source} declares (${d.size} bytes); nothing was written`);
       writeAll(fd, data);
       hash?.update(data);
       written += data.length;
       if (c.last) break;
-      if (index + 1 >= d.chunks) throw d.tampered(`the server sent more chunks of file "${d.name}" than ${d.source} declares (${d.chunks}); nothing was written`);
+      if (index + 1 >= chunks) throw d.tampered(`the server sent more chunks of file "${d.name}" than ${d.source} declares (${chunks}); nothing was written`);
     }
-    if (written !== d.expected) throw d.tampered(`the server sent ${written} bytes of file "${d.name}"; ${d.source} declares ${d.expected}; nothing was written`);
+    if (written !== expected) throw d.tampered(`the server sent ${written} bytes of file "${d.name}"; ${d.source} declares ${expected}; nothing was written`);
     if (hash && hash.digest('hex') !== d.sha256) throw d.tampered(`the encrypted data of file "${d.name}" is not the one its writer signed (substituted, reordered or replayed); nothing was written`);
   } catch (e) {
     discardTemp(fd, tmp);

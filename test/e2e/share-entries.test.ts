@@ -314,6 +314,46 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     expect((await ci(again, ['get', 'tok-new'], 9)).stderr).toMatch(/no longer a member of its shared vault/);
   }, 300_000);
 
+  it('kpm share rotate: a new key and epoch with the same members; tokens made before cannot read what is written afterwards (exit 4), members can; token revoke --rotate-key does it for the owner; only the owner rotates (exit 9)', async () => {
+    await kpm('a1', ['share', 'RotOps', '--with', email('bob')]);
+    await kpm('b1', ['share', 'accept', 'RotOps']);
+    await kpm('a1', ['add', 'rot-old', '--vault', 'RotOps', '--password-stdin'], 0, 'Rot-Old-1\n');
+    const tokenOf = async (dev: string) => (await kpm(dev, ['token', 'create', '--vault', 'RotOps', '--expires', '1h'])).stdout.trim();
+    const [mine, bobs] = [await tokenOf('a1'), await tokenOf('b1')];
+    const machine = makeHome();
+    const ci = async (tok: string, args: string[], code = 0): Promise<RunResult> => {
+      const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: srv.url, KPM_CACHE_DIR: 'off' } });
+      expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
+      return r;
+    };
+    const epoch = async () => JSON.parse((await kpm('a1', ['share', 'list', 'RotOps', '--json'])).stdout) as { epoch: number; members: { email: string; role: string }[] };
+    const before = await epoch();
+    expect((await ci(bobs, ['read', 'kpm://RotOps/rot-old/password'])).stdout).toBe('Rot-Old-1\n');
+    // a member cannot rotate: nothing is sent
+    expect((await kpm('b1', ['share', 'rotate', 'RotOps'], 9)).stderr).toMatch(/only the owner \(alice@entries\.example\.org\) gives shared vault "RotOps" a new key/);
+    expect(await epoch()).toEqual(before);
+    // the owner revokes its own token and rotates in the same command
+    const id = (mine.split('_')[1] ?? '').slice(0, 8);
+    const revoked = await kpm('a1', ['token', 'revoke', id, '--rotate-key']);
+    expect(revoked.stderr).toMatch(/Shared vault "RotOps" has a new key \(epoch \d+, the same members\)/);
+    const after = await epoch();
+    expect(after.epoch).toBe(before.epoch + 1);
+    expect(after.members).toEqual(before.members);
+    expect((await ci(mine, ['read', 'kpm://RotOps/rot-old/password'], 4)).stderr).toMatch(/revoked or expired/);
+    // written under the new key: every member reads it, a token made before does not (its keys are epochs 1…E)
+    await kpm('b1', ['add', 'rot-new', '--vault', 'RotOps', '--password-stdin'], 0, 'Rot-New-1\n');
+    expect((await kpm('a1', ['get', 'rot-new', '--vault', 'RotOps'])).stdout).toBe('Rot-New-1\n');
+    expect((await ci(bobs, ['read', 'kpm://RotOps/rot-old/password'])).stdout).toBe('Rot-Old-1\n');
+    const sealed = await ci(bobs, ['read', 'kpm://RotOps/rot-new/password'], 4);
+    expect(sealed.stdout).toBe('');
+    expect(sealed.stderr).toMatch(/written after the vault got a new key .*which this service token does not hold/);
+    // a plain rotate by the owner: one more epoch; a token made now reads everything
+    expect((await kpm('a1', ['share', 'rotate', 'RotOps'])).stderr).toMatch(new RegExp(`Shared vault "RotOps" has a new key \\(epoch ${after.epoch + 1}, the same 2 members\\)`));
+    const fresh = await tokenOf('b1');
+    expect((await ci(fresh, ['read', 'kpm://RotOps/rot-new/password'])).stdout).toBe('Rot-New-1\n');
+    expect((await kpm('b1', ['get', 'rot-new', '--vault', 'RotOps'])).stdout).toBe('Rot-New-1\n');
+  }, 300_000);
+
   it('a record the server altered in a shared vault makes kpm get (and list, sync) exit 8 on a device that has not seen it', async () => {
     await kpm('b1', ['sync']); // bob has verified everything up to here
     await kpm('c1', ['sync']); // and so has carol: her verified copy answers offline below

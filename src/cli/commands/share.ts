@@ -211,10 +211,11 @@ Examples:
   kpm share list Team
   printf '%s\\n' "$PW" | kpm share put Team deploy --username bot --password-stdin
   kpm share get Team deploy
-  kpm share revoke Team bob@example.org`,
+  kpm share revoke Team bob@example.org
+  kpm share rotate Team                            # after a token revoke: a new key, same members`,
     )
     .action(async (vault: string | undefined, o) => {
-      if (!vault || !o.with) throw usageError('kpm share VAULT --with EMAIL [--read-only]', 'or one of: kpm share accept|list|revoke|leave|put|get|entries|rm (kpm share --help)');
+      if (!vault || !o.with) throw usageError('kpm share VAULT --with EMAIL [--read-only]', 'or one of: kpm share accept|list|revoke|rotate|leave|put|get|entries|rm (kpm share --help)');
       // the setting share.require_verified makes the refusal the default; the flag cannot lower it
       const requireVerified = Boolean(o.requireVerified) || (await (await import('../../settings/load.js')).loadSettings(ctx().paths)).share.require_verified;
       if (o.move) await requireSettingsPassword('kpm share --move'); // it deletes an own vault, as `kpm vault rm` does
@@ -255,6 +256,12 @@ Examples:
     await withShare(o, async (c) => {
       const v = await c.revoke(vault, email);
       info(`Removed ${email} from shared vault "${v.name}": it has a new key (epoch ${v.latest.epoch + 1}); what they read before stays with them.`);
+    });
+  });
+  ex(masterOpt(share.command('rotate <vault>').description('a new vault key and membership epoch, same members: old keys (a revoked service token) cannot open what is written from now on')), 'kpm share rotate Team').action(async (vault: string, o) => {
+    await withShare(o, async (c) => {
+      const v = await c.rotate(vault);
+      info(`Shared vault "${v.name}" has a new key (epoch ${v.latest.epoch}, the same ${v.latest.members.length} members); what is written from now on opens only with it. Service tokens of this vault cannot read those entries: create new ones.`);
     });
   });
   ex(masterOpt(share.command('leave <vault>').description("leave a shared vault: a leave statement signed by you, which the owner's next command acts on (a new membership without you, a new vault key); your devices drop the vault")), 'kpm share leave Team').action(async (vault: string, o) => {

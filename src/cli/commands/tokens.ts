@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { toBase64 } from '../../crypto/bytes.js';
 import { KpmError, EXIT, notFound, usageError } from '../../core/errors.js';
 import type { TokenViewT } from '../../protocol/schemas.js';
+import type { KpmPaths } from '../../core/paths.js';
+import type { VaultApi } from '../../agent/api.js';
 import { ctx } from '../context.js';
 import { info, isInteractive, json, out } from '../io.js';
 import { askConfirm, askSecret } from '../prompt.js';
@@ -46,14 +48,14 @@ async function signedIn() {
  */
 async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promise<void> {
   if (rotate === false || (rotate === undefined && !isInteractive())) {
-    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach (a shared vault gets one at its owner's next \`kpm share revoke\`).`);
+    return info(`Note: the token's holder still has the read keys of its vault (${t.vaultId.slice(0, 8)}): \`kpm vault rotate-key\` gives the vault a new key, so what is added from now on is out of its reach (for a shared vault: its owner's \`kpm share rotate\`).`);
   }
   const { paths } = ctx();
   const vaults = await openApi(paths, {}, async () => (await loadSettings(paths)).autolock);
   try {
     const v = (await vaults.listVaults()).find((x) => x.id === t.vaultId);
     const hint = `the token's holder still has the read keys of vault "${v?.name ?? t.vaultId.slice(0, 8)}": \`kpm vault rotate-key\` gives it a new key, so what is added from now on is out of its reach`;
-    if (!v) return info(`Note: the token's holder still has the read keys of vault ${t.vaultId.slice(0, 8)}, a shared vault (or one no longer on this device): for a shared vault, only its next key (a new membership epoch: the owner's \`kpm share revoke\`) puts what is written from then on out of its reach.`);
+    if (!v) return await offerSharedRotation(paths, vaults, t, rotate);
     if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give vault "${v.name}" a new key (recommended)?`, true);
     if (!rotate) return info(`Note: ${hint}.`);
     let pw: string | undefined;
@@ -65,6 +67,25 @@ async function offerRotation(t: TokenViewT, rotate: boolean | undefined): Promis
     info(`Vault "${r.vault.name}" has a new key (${r.entries} record${r.entries === 1 ? '' : 's'} re-encrypted); the vault with the old key is removed (the next sync removes it everywhere).`);
   } finally {
     await vaults.close();
+  }
+}
+
+/** The same for a token of a shared vault: its owner gives it a new key (`kpm share rotate`); a member is told to ask the owner. */
+async function offerSharedRotation(paths: KpmPaths, vaults: VaultApi, t: TokenViewT, rotate: boolean | undefined): Promise<void> {
+  const { sharedFor } = await import('../shared.js');
+  const s = await sharedFor(paths, vaults, true);
+  try {
+    const v = await s?.client.resolve(t.vaultId, { mustExist: false });
+    if (!s || !v) return info(`Note: the token's holder still has the read keys of vault ${t.vaultId.slice(0, 8)}, which is not on this device: if it is a shared vault, its owner's \`kpm share rotate\` puts what is written from then on out of its reach.`);
+    const hint = `the token's holder still has the read keys of shared vault "${v.name}": \`kpm share rotate "${v.name}"\` gives it a new key (same members), so what is written from now on is out of its reach`;
+    if (v.owner !== s.client.me.email) return info(`Note: ${hint}; only its owner (${v.owner}) can run it.`);
+    if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give shared vault "${v.name}" a new key (recommended)?`, true);
+    if (!rotate) return info(`Note: ${hint}.`);
+    const next = await s.client.rotate(v.id);
+    await s.client.finish();
+    info(`Shared vault "${next.name}" has a new key (epoch ${next.latest.epoch}, the same members); its other service tokens cannot read what is written from now on either: create new ones.`);
+  } finally {
+    await s?.done();
   }
 }
 

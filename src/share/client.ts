@@ -149,7 +149,8 @@ export class ShareClient {
   // ---------------------------------------------------------------- the account's pin state (src/share/pins.ts)
 
   private pinContent(): PinContent {
-    return { contacts: this.state.contacts, epochs: this.state.epochs ?? {}, left: this.state.left ?? {} };
+    const g = this.state.generations;
+    return { contacts: this.state.contacts, epochs: this.state.epochs ?? {}, left: this.state.left ?? {}, ...(g && Object.keys(g).length ? { generations: g } : {}) };
   }
 
   /** Fetches and merges the account's pin state once per command (before any pin is used). */
@@ -187,6 +188,7 @@ export class ShareClient {
     this.state.contacts = merged.contacts;
     this.state.epochs = merged.epochs;
     this.state.left = merged.left;
+    if (merged.generations) this.state.generations = merged.generations;
     this.state.pins = { version: r.version, hash: h, content: contentHash(remote) };
   }
 
@@ -437,6 +439,12 @@ export class ShareClient {
     if ((serverGen > 0) !== (sv.compaction !== undefined && sv.compaction !== null) && !o.offline) throw shareTampered(`the server sent compaction generation ${serverGen} of shared vault "${content.name}" without its statement, or a statement without a generation`);
     if (serverGen < localGen) throw shareTampered(`the server sent compaction generation ${serverGen} of shared vault "${content.name}", older than generation ${localGen} which this device accepted (a replay)`);
     if (serverGen === localGen && localGen > 0 && !o.offline && sv.compaction !== vp!.compaction) throw shareTampered(`the server sent another compaction statement of generation ${localGen} of shared vault "${content.name}" than the one this device accepted (a fork)`);
+    // the highest generation any device of this account accepted (the account's pin state): a new device cannot be served an older statement either
+    const ag = this.state.generations?.[id];
+    if (ag && !o.offline) {
+      if (serverGen < ag.generation) throw shareTampered(`the server sent compaction generation ${serverGen} of shared vault "${content.name}", older than generation ${ag.generation} which a device of this account accepted (a replay)`);
+      if (serverGen === ag.generation && blobHash(fromBase64(sv.compaction!)) !== ag.hash) throw shareTampered(`the server sent another compaction statement of generation ${serverGen} of shared vault "${content.name}" than the one a device of this account accepted (a fork)`);
+    }
     // the verified cache first
     let records = vp ? [...vp.records] : [];
     if (localC) this.startLog(result, localC);
@@ -483,6 +491,8 @@ export class ShareClient {
       ...(accepted_c ? { compaction: accepted_c } : {}),
     };
     if (!ap || latest.epoch > ap.epoch) (this.state.epochs ??= {})[id] = { epoch: latest.epoch, hash: toHex(membershipHash(bodies[latest.epoch - 1])) };
+    const gen = compacted?.generation ?? localGen;
+    if (accepted_c && gen > (ag?.generation ?? 0)) (this.state.generations ??= {})[id] = { generation: gen, hash: blobHash(fromBase64(accepted_c)) };
     return result;
   }
 

@@ -2,8 +2,8 @@
 // members' leave statements ("Leaving a shared vault"). Pure functions.
 //
 // Pin state: every contact pin (keys, verified mark, the keys an accepted change replaced), the
-// highest membership epoch (and its hash) seen per shared vault, and the shared vaults this
-// account left. Sealed with XChaCha20-Poly1305 under HKDF(share-state key, `kpm/v1/share/pins`)
+// highest membership epoch (and its hash) seen per shared vault, the highest compaction generation
+// (and the hash of its statement) accepted per shared vault, and the shared vaults this account left. Sealed with XChaCha20-Poly1305 under HKDF(share-state key, `kpm/v1/share/pins`)
 // (the share-state key is HKDF(AK, `kpm/v2/account/share-state`): only the account's devices
 // hold it), signed with the account's Ed25519 key, with a version that only goes up:
 //   KPSP ‖ u16 1 ‖ u64 version ‖ nonce (24) ‖ u32 len ‖ ciphertext ‖ signer (32) ‖ signature (64)
@@ -37,6 +37,8 @@ export interface PinContent {
   epochs: Record<string, { epoch: number; hash: string }>;
   /** vault id → the membership epoch this account left */
   left: Record<string, number>;
+  /** vault id → the highest compaction generation a device of this account accepted, and SHA-256 of its statement (absent while there is none) */
+  generations?: Record<string, { generation: number; hash: string }>;
 }
 
 export const pinsKey = (stateKey: Uint8Array): Uint8Array => hkdf(stateKey, 'kpm/v1/share/pins');
@@ -98,7 +100,11 @@ function checkContent(x: unknown): PinContent {
   }
   for (const e of Object.values(c.epochs as Record<string, { epoch: number; hash: string }>)) if (!isCount(e?.epoch) || !isStr(e.hash)) throw bad();
   for (const e of Object.values(c.left as Record<string, number>)) if (!isCount(e)) throw bad();
-  return { contacts: c.contacts, epochs: c.epochs, left: c.left } as PinContent;
+  if (c.generations !== undefined) {
+    if (c.generations === null || typeof c.generations !== 'object' || Array.isArray(c.generations)) throw bad();
+    for (const g of Object.values(c.generations as Record<string, { generation: number; hash: string }>)) if (!isCount(g?.generation) || !isStr(g.hash)) throw bad();
+  }
+  return { contacts: c.contacts, epochs: c.epochs, left: c.left, ...(c.generations ? { generations: c.generations } : {}) } as PinContent;
 }
 
 /**
@@ -149,7 +155,8 @@ export function pinConflict(email: string, here: PinnedContact, there: PinnedCon
  * (the same keys: verified if either says so; other keys: the pin that replaced the other's by
  * accept-change wins, else a conflict, exit 8 naming the contact, unless `resolve(email)` gives the
  * pin to keep), the highest epoch per vault (the same epoch with another hash: exit 8, the server
- * showed two devices different memberships), the highest epoch left per vault.
+ * showed two devices different memberships), the highest epoch left per vault, the highest
+ * compaction generation per vault (the same generation with another statement: exit 8, a forked log).
  */
 export function mergePins(here: PinContent, there: PinContent, resolve?: (email: string, here: PinnedContact, there: PinnedContact) => PinnedContact | undefined): PinContent {
   const contacts: Record<string, PinnedContact> = { ...here.contacts };
@@ -185,7 +192,15 @@ export function mergePins(here: PinContent, there: PinContent, resolve?: (email:
   }
   const left = { ...here.left };
   for (const [id, e] of Object.entries(there.left)) if (!(left[id] >= e)) left[id] = e;
-  return { contacts, epochs, left };
+  const generations = { ...here.generations };
+  for (const [id, t] of Object.entries(there.generations ?? {})) {
+    const h = generations[id];
+    if (h && h.generation === t.generation && h.hash !== t.hash) {
+      throw shareTampered(`the server showed devices of this account two different compaction statements of generation ${t.generation} of shared vault ${id.slice(0, 8)} (a forked log)`);
+    }
+    if (!h || t.generation > h.generation) generations[id] = t;
+  }
+  return { contacts, epochs, left, ...(Object.keys(generations).length ? { generations } : {}) };
 }
 
 // ------------------------------------------------------------------ leave statements

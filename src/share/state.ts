@@ -55,6 +55,8 @@ export interface ShareState {
   epochs?: Record<string, { epoch: number; hash: string }>;
   /** vault id → the membership epoch this account left (account-level, synced) */
   left?: Record<string, number>;
+  /** vault id → the highest compaction generation a device of this account accepted, SHA-256 of its statement (account-level, synced) */
+  generations?: Record<string, { generation: number; hash: string }>;
 }
 
 const AAD = utf8.encode('kpm/v1/share/state');

@@ -124,6 +124,12 @@ describe('contact pins across the account\'s devices', () => {
     const m = mergePins({ contacts: { x: { ...k, verified: false } }, epochs: { v: { epoch: 2, hash: 'h2' } }, left: {} }, { contacts: { x: { ...k, verified: true } }, epochs: { v: { epoch: 5, hash: 'h5' } }, left: { w: 3 } });
     expect(canonical(m)).toBe(canonical({ contacts: { x: { ...k, verified: true } }, epochs: { v: { epoch: 5, hash: 'h5' } }, left: { w: 3 } }));
     expect(() => mergePins({ contacts: {}, epochs: { v: { epoch: 5, hash: 'h5' } }, left: {} }, { contacts: {}, epochs: { v: { epoch: 5, hash: 'other' } }, left: {} })).toThrow(/two different membership epochs 5/);
+    // the highest compaction generation per vault; the same generation with another statement is exit 8; none at all stays absent (the content of a state without it is unchanged)
+    const none = { contacts: {}, epochs: {}, left: {} };
+    expect(mergePins(none, none)).toEqual(none);
+    expect(mergePins({ ...none, generations: { v: { generation: 1, hash: 'g1' } } }, { ...none, generations: { v: { generation: 3, hash: 'g3' }, w: { generation: 1, hash: 'w1' } } }).generations).toEqual({ v: { generation: 3, hash: 'g3' }, w: { generation: 1, hash: 'w1' } });
+    expect(mergePins({ ...none, generations: { v: { generation: 3, hash: 'g3' } } }, none).generations).toEqual({ v: { generation: 3, hash: 'g3' } });
+    expect(() => mergePins({ ...none, generations: { v: { generation: 2, hash: 'g2' } } }, { ...none, generations: { v: { generation: 2, hash: 'other' } } })).toThrow(/two different compaction statements of generation 2 of shared vault v \(a forked log\)/);
   });
 
   it('two devices that pinned different keys for the same contact: exit 8 naming the contact, until accept-change on one of them', async () => {

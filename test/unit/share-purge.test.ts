@@ -318,6 +318,33 @@ describe.each(ENGINES)('purging a shared vault on %s', (engine) => {
     expect(() => checkSharingMessage(fromBase64(g1).subarray(0, fromBase64(g1).length - 64), { signPublic: accountIdentity(b.accountKey, b.email).signPublic, boxPublic: accountIdentity(b.accountKey, b.email).boxPublic })).toThrow(/not this account's key/);
   });
 
+  it('a new device of an account that accepted generation 2 is served the whole vault as it was at generation 1 (a validly signed statement, the log of then): exit 8 (the account\'s pin state), nothing changed; the same generation with another statement too; served what the account accepted, it reads the vault', async () => {
+    const { a, b, c, ts } = await team(engine);
+    await historyPurge(a, 'deploy');
+    // a device of carol's that reads the vault at generation 1: what the server answered it, kept
+    const then = await secondDeviceOf(ts, c);
+    const vaults: unknown[] = [];
+    const pulls: unknown[] = [];
+    then.tamper.shareVault = (r) => (vaults.push(structuredClone(r)), r);
+    then.tamper.sharePull = (r) => (pulls.push(structuredClone(r)), r);
+    expect(passwords(await open(then), 'deploy')).toEqual(['pw-deploy-3']);
+    await run(b, (x) => x.write('Team', entry('deploy', 'pw-deploy-4')));
+    await historyPurge(a, 'deploy');
+    expect(passwords(await open(c), 'deploy')).toEqual(['pw-deploy-4']); // carol's first device accepts generation 2 (and says so in the account's pin state)
+    // a new device of carol's, served generation 1 again: the password of then would come back as current
+    const fresh = await secondDeviceOf(ts, c);
+    let k = 0;
+    fresh.tamper.shareVault = () => structuredClone(vaults[0]);
+    fresh.tamper.sharePull = () => structuredClone(pulls[Math.min(k++, pulls.length - 1)]);
+    await refused(fresh, (x) => x.openForUse('Team'), /generation 1 of shared vault "Team", older than generation 2 which a device of this account accepted \(a replay\)/);
+    // the same generation with another statement than the one carol's first device accepted (a fork)
+    const v = await open(c);
+    serve(fresh, await forged(a, v, { generation: 2, kept: await latestKept(ts, v), droppedBlobs: ['cd'.repeat(16)] }), 2);
+    await refused(fresh, (x) => x.openForUse('Team'), /another compaction statement of generation 2 of shared vault "Team" than the one a device of this account accepted \(a fork\)/);
+    fresh.tamper = {};
+    expect(passwords(await open(fresh), 'deploy')).toEqual(['pw-deploy-4']);
+  });
+
   it('a server that compacts on its own (deletes record rows, with or without a statement of its own) is exit 8, nothing changed locally', async () => {
     const { ts, a, c, id } = await team(engine);
     const c2 = await secondDeviceOf(ts, c); // has seen nothing

@@ -4,8 +4,7 @@
 // Every write (or another vault) is refused with exit 9.
 import { existsSync } from 'node:fs';
 import type { VaultApi } from '../agent/api.js';
-import type { TokenVaultT } from '../protocol/schemas.js';
-import type { PullPage } from '../protocol/rawpull.js';
+import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { KpmError, EXIT, usageError } from '../core/errors.js';
 import { renderList } from '../vault/listing.js';
 import { ctx } from './context.js';
@@ -51,8 +50,7 @@ export async function tokenApi(): Promise<TokenApi> {
   type Route = 'tokenVault' | 'tokenPull' | 'tokenShare' | 'tokenSharePull' | 'tokenBlobGet' | 'tokenShareBlobGet';
   const call = async <T>(name: Route, body?: unknown): Promise<T> => {
     try {
-      // a pull asks for the binary answer (src/protocol/rawpull.ts)
-      return name === 'tokenPull' ? ((await client!.pull({ body: body as { after: number }, authorization })) as T) : await client!.call<T>(name, { body, authorization });
+      return await client!.call<T>(name, { body, authorization });
     } catch (e) {
       if (!(e instanceof ServerError)) throw e;
       if (e.code === 'unauthorized') cache?.remove(); // a dead token's cache serves no one
@@ -84,7 +82,7 @@ export async function tokenApi(): Promise<TokenApi> {
           wrapKey.fill(0);
         }
       }
-      const v = await tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullPage>('tokenPull', { after }) }, token, cache);
+      const v = await tv.TokenVault.load({ vault: () => call<TokenVaultT>('tokenVault'), pull: (after) => call<PullResultT>('tokenPull', { after }) }, token, cache);
       for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
       return v;
     })());

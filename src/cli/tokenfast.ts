@@ -8,8 +8,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ROUTES, type RouteName } from '../protocol/routes.js';
 import { validate } from '../protocol/validate.js';
-import { MAX_RECORD_BYTES, PULL_NEXT_HEADER, type TokenVaultT } from '../protocol/schemas.js';
-import { decodeRawPull, RAW_PULL_TYPE, type PullPage } from '../protocol/rawpull.js';
+import { PULL_NEXT_HEADER, type PullResultT, type TokenVaultT } from '../protocol/schemas.js';
 import { checkServerUrl } from '../sync/serverurl.js';
 import { parseServiceToken, tokenAuthHeader, tokenKeys, TokenVault } from '../sync/tokenvault.js';
 import { TokenCache, tokenCacheRoot } from '../sync/tokencache.js';
@@ -30,9 +29,7 @@ function call<T>(base: URL, name: RouteName, authorization: string, body?: unkno
   const prefix = base.pathname === '/' ? '' : base.pathname;
   const url = new URL(prefix + spec.path, base);
   const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-  // a pull asks for the binary answer (src/protocol/rawpull.ts); a server that does not know it answers JSON
-  const raw = name === 'tokenPull';
-  const headers: Record<string, string> = { accept: raw ? `${RAW_PULL_TYPE}, application/json` : 'application/json', 'user-agent': 'kpm', authorization };
+  const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'kpm', authorization };
   if (data) Object.assign(headers, { 'content-type': 'application/json', 'content-length': String(data.length) });
   // node:https (and TLS with it) loaded only for an https server
   const send: typeof httpRequest = url.protocol === 'https:' ? (require('node:https') as typeof import('node:https')).request : httpRequest;
@@ -50,10 +47,6 @@ function call<T>(base: URL, name: RouteName, authorization: string, body?: unkno
       res.on('error', reject);
       res.on('end', () => {
         if (res.statusCode !== spec.status) return reject(new Declined(`HTTP ${res.statusCode}`));
-        if (raw && (res.headers['content-type'] ?? '').split(';')[0].trim() === RAW_PULL_TYPE) {
-          const page = decodeRawPull(Buffer.concat(chunks, size), MAX_RECORD_BYTES);
-          return page ? resolve(page as T) : reject(new Declined('off the schema'));
-        }
         let json: unknown;
         try {
           json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -120,7 +113,7 @@ export async function tokenFastPath(argv: string[]): Promise<number | undefined>
       } finally {
         wrapKey.fill(0);
       }
-    } else v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after, onNext) => call<PullPage>(base, 'tokenPull', authorization, { after }, onNext) }, token, cache);
+    } else v = await TokenVault.load({ vault: () => call<TokenVaultT>(base, 'tokenVault', authorization), pull: (after, onNext) => call<PullResultT>(base, 'tokenPull', authorization, { after }, onNext) }, token, cache);
     const e = v.get(a.query, a.vault);
     const value = fieldValue(e.payload, a.field ?? primaryField(e.payload.type));
     if (value === undefined) return undefined;

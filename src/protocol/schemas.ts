@@ -189,18 +189,6 @@ export const PullResult = obj({
   /** the server log generation these records belong to (a compaction starts a new one) */
   generation,
 });
-/** The JSON part of the binary pull answer (src/protocol/rawpull.ts): PullResult with the number of records in place of them. */
-export const PullMeta = obj({
-  head: rev,
-  from: rev,
-  count: int(0, 100_000),
-  manifest: { type: ['string', 'null'], maxLength: 1024, pattern: '^[A-Za-z0-9+/]+={0,2}$' },
-  more: bool,
-  generation,
-});
-export type PullMetaT = FromSchema<typeof PullMeta>;
-/** The most bytes one record has (the base64 bound of the JSON answer's records, decoded). */
-export const MAX_RECORD_BYTES = Math.floor(((MAX_SYNC_BODY_BYTES - 4096) * 3) / 4);
 /**
  * On a token pull's answer with `more`: the revision the next page starts after (`from - 1 +
  * records.length`), so that the client asks for it before it has read this one (docs/PROTOCOL.md

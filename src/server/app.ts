@@ -3,7 +3,6 @@
 // 4xx status; anything unexpected is logged and answered with a bare 500 "internal", never a stack.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ROUTES, type RouteName } from '../protocol/routes.js';
-import { encodeRawPull, RAW_PULL_TYPE } from '../protocol/rawpull.js';
 import { MAX_BODY_BYTES, PULL_NEXT_HEADER } from '../protocol/schemas.js';
 import type * as T from '../protocol/schemas.js';
 import { ERROR_STATUS, type ErrorCode } from '../protocol/errors.js';
@@ -319,9 +318,6 @@ export function buildApp(ctx: ServerContext, opts: AppOptions = {}): FastifyInst
           // where the next page starts, in a header the client reads before the page: it asks for that one at once
           const page = result as T.PullResultT;
           if (page.more) reply.header(PULL_NEXT_HEADER, String(page.from - 1 + page.records.length));
-          reply.header('vary', 'accept');
-          // the records as they are, without JSON or base64, for a client that asks for them (src/protocol/rawpull.ts)
-          if ((req.headers.accept ?? '').split(',').some((t) => t.trim() === RAW_PULL_TYPE)) return reply.code(spec.status).type(RAW_PULL_TYPE).send(encodeRawPull(page));
           return reply.code(spec.status).type('application/json; charset=utf-8').send(pullJson(page));
         }
         return reply.code(spec.status).send(result);

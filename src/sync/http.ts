@@ -5,8 +5,7 @@ import { clearSession, saveSession, type StoredSession } from './sessionfile.js'
 export { clearSession, loadSession, saveSession, sessionFile, type StoredSession } from './sessionfile.js';
 import { Agent, request, type Dispatcher } from 'undici';
 import { ROUTES, routePath, type RouteName, type RouteSpec } from '../protocol/routes.js';
-import { ErrorBody, MAX_RECORD_BYTES, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
-import { decodeRawPull, RAW_PULL_TYPE, type PullPage } from '../protocol/rawpull.js';
+import { ErrorBody, type ErrorBodyT, type TokensT } from '../protocol/schemas.js';
 import { validate } from '../protocol/validate.js';
 import { isErrorCode, type ErrorCode } from '../protocol/errors.js';
 import { KpmError, EXIT, type ExitCode } from '../core/errors.js';
@@ -98,14 +97,7 @@ export class ApiClient {
   async call<T>(name: RouteName, o: CallOptions = {}): Promise<T> {
     const spec: RouteSpec = ROUTES[name];
     const strict = 'strict' in spec && spec.strict === true;
-    const res = await this.send(spec.method, routePath(spec, o.params), o.body, o.authorization ?? (o.token ? `Bearer ${o.token}` : undefined));
-    return this.answer<T>(name, await this.json(res, strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES));
-  }
-
-  /** The checked answer of route `name`, or its error. */
-  private answer<T>(name: RouteName, { status, json }: { status: number; json: unknown }): T {
-    const spec: RouteSpec = ROUTES[name];
-    const strict = 'strict' in spec && spec.strict === true;
+    const { status, json } = await this.raw(spec.method, routePath(spec, o.params), o.body, o.authorization ?? (o.token ? `Bearer ${o.token}` : undefined), strict ? MAX_SYNC_RESPONSE_BYTES : MAX_RESPONSE_BYTES);
     if (status === spec.status) {
       const problem = validate(spec.response, json, { allowExtra: !strict });
       // A sync answer off the schema (an unknown key field, a forged count …) is treated as tampering.
@@ -116,28 +108,6 @@ export class ApiClient {
     throw toServerError(status, json);
   }
 
-  /**
-   * A service token's pull page, asked for in the binary form (src/protocol/rawpull.ts); a server that
-   * answers JSON is read as call() reads it. A binary answer whose frames do not add up is tampering
-   * (exit 8), as a JSON answer off the schema is.
-   */
-  async pull(o: CallOptions & { body: { after: number } }): Promise<PullPage> {
-    const spec: RouteSpec = ROUTES.tokenPull;
-    const res = await this.send(spec.method, spec.path, o.body, o.authorization, `${RAW_PULL_TYPE}, application/json`);
-    if (res.statusCode === spec.status && String(res.headers['content-type'] ?? '').split(';')[0].trim() === RAW_PULL_TYPE) {
-      let bytes: Buffer;
-      try {
-        bytes = await readLimited(res.body, MAX_SYNC_RESPONSE_BYTES);
-      } catch (e) {
-        throw e instanceof KpmError ? e : describeNetworkError(e, this.base);
-      }
-      const page = decodeRawPull(bytes, MAX_RECORD_BYTES);
-      if (!page) throw new KpmError("the server's data was tampered with: a malformed sync answer (its record frames do not add up); nothing was changed on this device", EXIT.corrupt, undefined, 'tampered');
-      return page;
-    }
-    return this.answer<PullPage>('tokenPull', await this.json(res, MAX_SYNC_RESPONSE_BYTES));
-  }
-
   /** A GET of binary content (captcha images). */
   async download(path: string): Promise<Buffer> {
     const res = await this.send('GET', path);
@@ -146,8 +116,8 @@ export class ApiClient {
     return body;
   }
 
-  private async send(method: string, path: string, body?: unknown, authorization?: string, accept = 'application/json'): Promise<Dispatcher.ResponseData> {
-    const headers: Record<string, string> = { accept, 'user-agent': 'kpm' };
+  private async send(method: string, path: string, body?: unknown, authorization?: string): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'kpm' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (authorization) headers.authorization = authorization;
     const prefix = this.base.pathname === '/' ? '' : this.base.pathname;
@@ -159,7 +129,8 @@ export class ApiClient {
     }
   }
 
-  private async json(res: Dispatcher.ResponseData, limit: number): Promise<{ status: number; json: unknown }> {
+  private async raw(method: string, path: string, body?: unknown, authorization?: string, limit = MAX_RESPONSE_BYTES): Promise<{ status: number; json: unknown }> {
+    const res = await this.send(method, path, body, authorization);
     let text: string;
     try {
       text = (await readLimited(res.body, limit)).toString('utf8');

@@ -9,13 +9,12 @@
 // every record pulled and the chain checked against the signed manifest (pullVerified). So neither
 // the server nor the token holder, nor both together, can forge, alter or delete entries: every
 // write needs the account's signing key, which only the account's devices hold (docs/SECURITY.md).
-import type { PullPage } from '../protocol/rawpull.js';
 import { open, seal, AuthError } from '../crypto/aead.js';
 import { bytesEqual, concatBytes, decodeUtf8, fromBase64, fromHex, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
 import { hkdf, sha256 } from '../crypto/keys.js';
 import { accountPublicKey } from '../crypto/sign.js';
 import { randomBytes } from '../crypto/random.js';
-import type { TokenVaultT } from '../protocol/schemas.js';
+import type { PullResultT, TokenVaultT } from '../protocol/schemas.js';
 import { decodeRecord, FLAG_DELETED, ID_BYTES, type LogRecord } from '../vault/format.js';
 import { normalizeName, type EntryPayload, type EntrySummary } from '../vault/entry.js';
 import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
@@ -118,7 +117,7 @@ export function sealVaultForToken(s: Session, vault: string, tokenId: string, wr
 export interface TokenTransport {
   vault(): Promise<TokenVaultT>;
   /** `onNext`: as PullFrom.pull's (src/sync/vaultsync.ts), optional */
-  pull(after: number, onNext?: (next: number) => void): Promise<PullPage>;
+  pull(after: number, onNext?: (next: number) => void): Promise<PullResultT>;
 }
 
 /** One vault, read through a service token: verified, in memory only. */

@@ -13,8 +13,7 @@ import { bytesEqual, fromBase64, fromHex, toBase64, toHex } from '../crypto/byte
 import { AuthError } from '../crypto/aead.js';
 import { accountPublicKey, accountSigner } from '../crypto/sign.js';
 import { sha256 } from '../crypto/keys.js';
-import type { SyncVaultT } from '../protocol/schemas.js';
-import { isRaw, type PullPage, type RawRecords } from '../protocol/rawpull.js';
+import type { PullResultT, SyncVaultT } from '../protocol/schemas.js';
 import { decodeRecord, decodeVaultKeyPart, encodeVaultKeyPart, isPurgeOrCut, LOG_HEADER_BYTES, RECORD_FIXED_BYTES, type LogRecord, type VaultKeyPart } from '../vault/format.js';
 import { maintainLocked } from '../vault/session.js';
 import type { Retention } from '../settings/retention.js';
@@ -198,7 +197,7 @@ export interface PullFrom {
    * it starts after, as soon as the server names it (the token pull's `x-kpm-pull-next` header,
    * docs/PROTOCOL.md), before the page itself is read: a hint, never trusted (see pagesOf).
    */
-  pull: (after: number, onNext?: (next: number) => void) => Promise<PullPage>;
+  pull: (after: number, onNext?: (next: number) => void) => Promise<PullResultT>;
   /** the first page, already asked for (`askPage(pull, revision)` sent before the caller knew it was needed) */
   firstPage?: AskedPage;
 }
@@ -206,7 +205,7 @@ export interface PullFrom {
 /** A page asked for, and the next one's start once the server named it (`onNext` of PullFrom.pull). */
 export interface AskedPage {
   after: number;
-  page: Promise<PullPage>;
+  page: Promise<PullResultT>;
   next?: number;
   /** called when `next` arrives (set while the page is the one being read) */
   onNext?: (next: number) => void;
@@ -214,7 +213,7 @@ export interface AskedPage {
 
 /** Asks for the page after `after` (its failure is seen where it is awaited, or dropped with it). */
 export function askPage(pull: PullFrom['pull'], after: number): AskedPage {
-  const a: AskedPage = { after, page: undefined as unknown as Promise<PullPage> };
+  const a: AskedPage = { after, page: undefined as unknown as Promise<PullResultT> };
   a.page = pull(after, (next) => {
     if (a.next !== undefined || !Number.isSafeInteger(next) || next <= after) return;
     a.next = next;
@@ -232,7 +231,7 @@ export function askPage(pull: PullFrom['pull'], after: number): AskedPage {
  * page before it, and only if it starts where the page before it ended: a page asked for on a wrong
  * hint, or not used, is dropped (its failure too).
  */
-function pagesOf(from: PullFrom): (after: number) => Promise<PullPage> {
+function pagesOf(from: PullFrom): (after: number) => Promise<PullResultT> {
   let ahead: AskedPage | undefined = from.firstPage;
   return async (after) => {
     const reading = ahead && ahead.after === after ? ahead : askPage(from.pull, after);
@@ -242,7 +241,7 @@ function pagesOf(from: PullFrom): (after: number) => Promise<PullPage> {
     };
     reading.onNext = askAhead;
     if (reading.next !== undefined) askAhead(reading.next);
-    let page: PullPage;
+    let page: PullResultT;
     try {
       page = await reading.page;
     } finally {
@@ -260,18 +259,8 @@ function pagesOf(from: PullFrom): (after: number) => Promise<PullPage> {
 interface PageSink {
   /** the pull starts again (a compaction): forget what was taken */
   clear(): void;
-  /** takes a page's records (base64, one record each; or raw, one after the other), returns the chain extended over them */
-  take(records: PullPage['records'], chain: Uint8Array): Uint8Array;
-}
-
-/** Each record of a raw page (framed by its u32 length: decodeRawPull checked the frames). */
-function* rawRecords(r: RawRecords): Generator<Uint8Array> {
-  const b = Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.length);
-  for (let i = 0, o = 0; i < r.length; i++) {
-    const n = b.readUInt32BE(o) + 4;
-    yield b.subarray(o, o + n);
-    o += n;
-  }
+  /** takes a page's records (base64, one record each), returns the chain extended over them */
+  take(records: readonly string[], chain: Uint8Array): Uint8Array;
 }
 
 /** Decoded records (sync). */
@@ -280,9 +269,9 @@ class DecodedPages implements PageSink {
   clear(): void {
     this.records.length = 0;
   }
-  take(page: PullPage['records'], chain: Uint8Array): Uint8Array {
-    for (const one of isRaw(page) ? rawRecords(page) : page) {
-      const r = decodeRecord(typeof one === 'string' ? Buffer.from(one, 'base64') : one.slice()); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
+  take(page: readonly string[], chain: Uint8Array): Uint8Array {
+    for (const b64 of page) {
+      const r = decodeRecord(Buffer.from(b64, 'base64')); // well-formed, or exit 8 (the schema checked it is base64; no second copy of it)
       chain = nextSyncChain(chain, r.raw);
       this.records.push(r);
     }
@@ -302,8 +291,7 @@ class RawPages implements PageSink {
     this.parts = [];
     this.count = 0;
   }
-  take(page: PullPage['records'], chain: Uint8Array): Uint8Array {
-    if (isRaw(page)) return this.takeRaw(page, chain);
+  take(page: readonly string[], chain: Uint8Array): Uint8Array {
     let size = 0;
     for (const b64 of page) size += base64Bytes(b64);
     const buf = Buffer.alloc(size);
@@ -316,17 +304,6 @@ class RawPages implements PageSink {
       o += n;
     }
     this.parts.push(buf.subarray(0, o));
-    this.count += page.length;
-    return steps.value();
-  }
-  /** a raw page: its buffer kept as it is (no copy), each record checked and chained */
-  private takeRaw(page: RawRecords, chain: Uint8Array): Uint8Array {
-    const steps = syncChainFrom(chain);
-    for (const r of rawRecords(page)) {
-      if (r.length < 4 + RECORD_FIXED_BYTES + 40) throw corrupt('sync record is corrupt');
-      steps.step(r);
-    }
-    this.parts.push(page.bytes);
     this.count += page.length;
     return steps.value();
   }

@@ -74,7 +74,7 @@ export interface TestServer {
   logs: string[];
   clock: { now: number; advance(ms: number): void };
   /** POST/GET/… with JSON; returns status, parsed body and raw text */
-  call(method: string, url: string, body?: unknown, opts?: { token?: string; ip?: string; headers?: Record<string, string>; payload?: string }): Promise<{ status: number; body: any; text: string; raw: Buffer; headers: Record<string, unknown> }>;
+  call(method: string, url: string, body?: unknown, opts?: { token?: string; ip?: string; headers?: Record<string, string>; payload?: string }): Promise<{ status: number; body: any; text: string; headers: Record<string, unknown> }>;
 }
 
 export async function testServer(o: { engine?: Engine; check?: Partial<ServerSettings['check']>; settings?: Partial<ServerSettings>; logs?: boolean; sqliteFile?: string } = {}): Promise<TestServer> {
@@ -126,7 +126,7 @@ export async function testServer(o: { engine?: Engine; check?: Partial<ServerSet
     } catch {
       parsed = undefined;
     }
-    return { status: res.statusCode, body: parsed, text: res.body, raw: res.rawPayload, headers: res.headers as Record<string, unknown> };
+    return { status: res.statusCode, body: parsed, text: res.body, headers: res.headers as Record<string, unknown> };
   };
   return { app, ctx, store, mails, sms, logs, clock, call };
 }

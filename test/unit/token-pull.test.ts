@@ -15,8 +15,7 @@ import { initialSyncChain, nextSyncChain, sealManifest } from '../../src/sync/en
 import { askPage, pullVerified, pullVerifiedLog, type PullFrom } from '../../src/sync/vaultsync.js';
 import { latestOfLog, logOf, recordsOf } from '../../src/sync/tokencache.js';
 import { isBase64, validate } from '../../src/protocol/validate.js';
-import { MAX_RECORD_BYTES, PULL_NEXT_HEADER, PullResult, type PullResultT } from '../../src/protocol/schemas.js';
-import { decodeRawPull, encodeRawPull, RAW_PULL_TYPE, type RawRecords } from '../../src/protocol/rawpull.js';
+import { PULL_NEXT_HEADER, PullResult, type PullResultT } from '../../src/protocol/schemas.js';
 import { encodeRecord, FLAG_DELETED, RECORD_FIXED_BYTES } from '../../src/vault/format.js';
 import { LatestRecords } from '../../src/vault/records.js';
 import { EXIT, KpmError } from '../../src/core/errors.js';
@@ -206,68 +205,6 @@ describe("the answer's base64 check and the cache's sealing", () => {
   });
 });
 
-describe('the binary pull answer (src/protocol/rawpull.ts)', () => {
-  /** `s`'s pages as the server's binary answer makes them, decoded as the client decodes them */
-  const rawOf = (s: ReturnType<typeof server>, edit?: (b: Buffer, after: number) => Buffer) => (after: number, onNext?: (next: number) => void) =>
-    s.pull(after, onNext).then((p) => {
-      const b = encodeRawPull(p as PullResultT);
-      const page = decodeRawPull(edit ? edit(b, after) : b, MAX_RECORD_BYTES);
-      if (!page) throw new KpmError('not a page', EXIT.corrupt);
-      return page;
-    });
-
-  it('raw pages verify as JSON ones: the same log, head and chain (pullVerifiedLog keeps the buffers as they came; pullVerified decodes each record); an altered or reordered record is exit 8', async () => {
-    const raw = Array.from({ length: 23 }, (_, i) => record(i % 7, Math.floor(i / 7) + 1, i === 20 ? FLAG_DELETED : 0, 10 + i * 13));
-    const s = server(raw, 5);
-    const json = await pullVerifiedLog(s.from());
-    const log = await pullVerifiedLog({ ...s.from(), pull: rawOf(s) });
-    expect(Buffer.from(log.log)).toEqual(Buffer.from(concatBytes(...raw)));
-    expect({ head: log.head, count: log.count, chain: toHex(log.chain) }).toEqual({ head: json.head, count: json.count, chain: toHex(json.chain) });
-    expect((await pullVerified({ ...s.from(), pull: rawOf(s) })).records.map((r) => toHex(r.raw))).toEqual(raw.map(toHex));
-    // a byte of the first record flipped (inside its sealed part): the chain does not match the manifest
-    const flip = (b: Buffer, after: number) => {
-      const c = Buffer.from(b);
-      if (after === 0) c[8 + c.readUInt32BE(4) + 4 + RECORD_FIXED_BYTES + 10] ^= 1; // the first record's sealed bytes: still a well-formed page
-      return c;
-    };
-    const refused = await pullVerifiedLog({ ...s.from(), pull: rawOf(s, flip) }).catch((e: KpmError) => e);
-    expect((refused as KpmError).message).toMatch(/do not match the manifest/);
-    expect(await exitOf(pullVerified({ ...s.from(), pull: rawOf(s, flip) }))).toBe(EXIT.corrupt);
-    // a frame below the least record length is exit 8 (as in the JSON answer)
-    const tiny = server([record(3, 1), concatBytes(new Uint8Array([0, 0, 0, 4]), new Uint8Array(4))], 5);
-    expect(await exitOf(pullVerifiedLog({ ...tiny.from(), pull: rawOf(tiny) }))).toBe(EXIT.corrupt);
-  });
-
-  it('an answer that is not a page is refused (null): another magic, a JSON part off the schema or cut, a frame past the end, more or fewer records than it says, bytes left over, a record over the limit', () => {
-    const recs = [record(1, 1), record(2, 1, 0, 30)];
-    const good = encodeRawPull({ head: 2, from: 1, records: recs.map(toBase64), manifest: toBase64(randomBytes(100)), more: false, generation: 1 });
-    expect(decodeRawPull(good, MAX_RECORD_BYTES)?.records.length).toBe(2);
-    const metaLen = good.readUInt32BE(4);
-    const withMeta = (m: object) => {
-      const j = Buffer.from(JSON.stringify(m));
-      const h = Buffer.alloc(8);
-      h.write('KPMR', 0, 'latin1');
-      h.writeUInt32BE(j.length, 4);
-      return Buffer.concat([h, j, good.subarray(8 + metaLen)]);
-    };
-    const meta = JSON.parse(good.toString('utf8', 8, 8 + metaLen));
-    const bad: [string, Buffer, number?][] = [
-      ['magic', Buffer.concat([Buffer.from('KPMX'), good.subarray(4)])],
-      ['short', good.subarray(0, 6)],
-      ['meta length past the end', Buffer.concat([good.subarray(0, 4), Buffer.from([0, 0, 0xff, 0xff]), good.subarray(8)])],
-      ['meta not JSON', withMeta({}).fill(0x7b, 8, 9)],
-      ['meta with a field more', withMeta({ ...meta, extra: 1 })],
-      ['meta without count', withMeta({ ...meta, count: undefined })],
-      ['count one more', withMeta({ ...meta, count: 3 })],
-      ['count one fewer (bytes left over)', withMeta({ ...meta, count: 1 })],
-      ['cut in the last record', good.subarray(0, good.length - 1)],
-      ['a byte left over', Buffer.concat([good, Buffer.from([0])])],
-      ['a record over the limit', good, recs[0].length - 1],
-    ];
-    for (const [what, b, max] of bad) expect(decodeRawPull(b, max ?? MAX_RECORD_BYTES), what).toBeNull();
-  });
-});
-
 describe.each(ENGINES)("the server's token pages (%s)", (engine) => {
   it('small first, then as many records as come before them; each page but the last names where the next starts', async () => {
     expect([0, 1, 499, 500, 501, 4000].map(tokenPageRecords)).toEqual([500, 500, 500, 500, 501, 4000]);
@@ -294,11 +231,6 @@ describe.each(ENGINES)("the server's token pages (%s)", (engine) => {
       expect(r.status).toBe(200);
       expect(validate(PullResult, r.body, { allowExtra: false })).toBeNull();
       expect(r.headers['content-type']).toBe('application/json; charset=utf-8');
-      // the binary answer, to a client that asks for it: the same page, the records as stored
-      const b = await ts.call('POST', '/v1/token/pull', { after }, { headers: { ...headers, accept: `${RAW_PULL_TYPE}, application/json` } });
-      expect([b.status, b.headers['content-type'], b.headers[PULL_NEXT_HEADER]]).toEqual([200, RAW_PULL_TYPE, r.headers[PULL_NEXT_HEADER]]);
-      const page = decodeRawPull(b.raw, MAX_RECORD_BYTES)!;
-      expect({ ...page, records: Buffer.from((page.records as RawRecords).bytes).toString('base64'), n: page.records.length }).toEqual({ ...r.body, records: Buffer.concat(r.body.records.map((x: string) => Buffer.from(x, 'base64'))).toString('base64'), n: r.body.records.length });
       pages.push({ from: r.body.from, n: r.body.records.length, more: r.body.more, next: r.headers[PULL_NEXT_HEADER] });
       got.push(...r.body.records);
       after += r.body.records.length;

@@ -20,7 +20,6 @@ import { decodeRecord, entryAad } from '../../src/vault/format.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { PullResultT, TokenVaultT } from '../../src/protocol/schemas.js';
-import type { PullPage } from '../../src/protocol/rawpull.js';
 
 const login = (name: string, password: string): EntryPayload =>
   ({ type: 'login', name, fields: { username: 'bot', password }, custom: [], tags: [], created: new Date().toISOString(), updated: new Date().toISOString() }) as unknown as EntryPayload;
@@ -327,7 +326,7 @@ describe('the service-token cache (src/sync/tokencache.ts)', () => {
     const tok = await make('CI');
     const root = cacheRoot();
     await TokenVault.load(transportOf(tok), tok, new TokenCache(root, tok)); // cached at generation 1
-    const gen1: PullPage[] = [];
+    const gen1: PullResultT[] = [];
     for (let after = 0; ; ) {
       const p = await transportOf(tok).pull(after);
       gen1.push(p);

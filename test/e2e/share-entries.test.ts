@@ -42,6 +42,19 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     }
   };
 
+  /** Tokens of shared vault `vault` made on a device, and a CI machine (no home, no cache) reading with one. */
+  const tokenMachine = (vault: string) => {
+    const machine = makeHome();
+    return {
+      tokenOf: async (dev: string) => (await kpm(dev, ['token', 'create', '--vault', vault, '--expires', '1h'])).stdout.trim(),
+      ci: async (tok: string, args: string[], code = 0): Promise<RunResult> => {
+        const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: srv.url, KPM_CACHE_DIR: 'off' } });
+        expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
+        return r;
+      },
+    };
+  };
+
   beforeAll(async () => {
     await team.setUp({ a2: 'signed-in' });
     srv = team.srv;
@@ -287,14 +300,8 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     await kpm('b1', ['share', 'accept', 'TokOps']);
     await kpm('c1', ['share', 'accept', 'TokOps']);
     await kpm('a1', ['add', 'tok-old', '--vault', 'TokOps', '--password-stdin'], 0, 'Tok-Old-1\n');
-    const tokenOf = async (dev: string) => (await kpm(dev, ['token', 'create', '--vault', 'TokOps', '--expires', '1h'])).stdout.trim();
+    const { tokenOf, ci } = tokenMachine('TokOps');
     const [bob, carol] = [await tokenOf('b1'), await tokenOf('c1')];
-    const machine = makeHome();
-    const ci = async (tok: string, args: string[], code = 0): Promise<RunResult> => {
-      const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: srv.url, KPM_CACHE_DIR: 'off' } });
-      expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
-      return r;
-    };
     expect((await ci(carol, ['read', 'kpm://TokOps/tok-old/password'])).stdout).toBe('Tok-Old-1\n');
     await kpm('a1', ['share', 'revoke', 'TokOps', email('carol')]); // a new epoch, a new key
     for (const args of [['read', 'kpm://TokOps/tok-old/password'], ['list']]) expect((await ci(carol, args, 9)).stderr).toMatch(/no longer a member of its shared vault/);
@@ -318,14 +325,8 @@ describe('shared vaults in kpm list/get/add/edit/rm/sync (real server, built bin
     await kpm('a1', ['share', 'RotOps', '--with', email('bob')]);
     await kpm('b1', ['share', 'accept', 'RotOps']);
     await kpm('a1', ['add', 'rot-old', '--vault', 'RotOps', '--password-stdin'], 0, 'Rot-Old-1\n');
-    const tokenOf = async (dev: string) => (await kpm(dev, ['token', 'create', '--vault', 'RotOps', '--expires', '1h'])).stdout.trim();
+    const { tokenOf, ci } = tokenMachine('RotOps');
     const [mine, bobs] = [await tokenOf('a1'), await tokenOf('b1')];
-    const machine = makeHome();
-    const ci = async (tok: string, args: string[], code = 0): Promise<RunResult> => {
-      const r = await run(args, { home: machine, env: { KPM_HOME: join(machine, 'absent'), KPM_TOKEN: tok, KPM_SERVER: srv.url, KPM_CACHE_DIR: 'off' } });
-      expect(r.code, `machine: ${describeRun(args, r)}`).toBe(code);
-      return r;
-    };
     const epoch = async () => JSON.parse((await kpm('a1', ['share', 'list', 'RotOps', '--json'])).stdout) as { epoch: number; members: { email: string; role: string }[] };
     const before = await epoch();
     expect((await ci(bobs, ['read', 'kpm://RotOps/rot-old/password'])).stdout).toBe('Rot-Old-1\n');

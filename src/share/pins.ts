@@ -3,7 +3,8 @@
 //
 // Pin state: every contact pin (keys, verified mark, the keys an accepted change replaced), the
 // highest membership epoch (and its hash) seen per shared vault, the highest compaction generation
-// (and the hash of its statement) accepted per shared vault, and the shared vaults this account left. Sealed with XChaCha20-Poly1305 under HKDF(share-state key, `kpm/v1/share/pins`)
+// (and the hash of its statement) accepted per shared vault, and the shared vaults this account
+// left. Sealed with XChaCha20-Poly1305 under HKDF(share-state key, `kpm/v1/share/pins`)
 // (the share-state key is HKDF(AK, `kpm/v2/account/share-state`): only the account's devices
 // hold it), signed with the account's Ed25519 key, with a version that only goes up:
 //   KPSP ‖ u16 1 ‖ u64 version ‖ nonce (24) ‖ u32 len ‖ ciphertext ‖ signer (32) ‖ signature (64)

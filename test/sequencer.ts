@@ -3,7 +3,8 @@
 // vitest's own order needs the results cache of an earlier run, which a clean clone (CI) does not have:
 // it then orders by file size, which would put long files late. The weights are the seconds each
 // file took in the last clean-clone full run (.ci/run, 2 workers, 2026-12-02 11:35 on c8e735e, 909 s,
-// the machine otherwise quiet), every file of 6 s or more (share-entries: 83 s after its share-rotate test, measured alone); a file not listed comes after, largest first.
+// the machine otherwise quiet), every file of 6 s or more (share-entries: 83 s with its share-rotate
+// test, measured alone); a file not listed comes after, largest first.
 // The order changes no outcome: every file is independent of the others.
 import { statSync } from 'node:fs';
 import { relative } from 'node:path';

@@ -40,6 +40,8 @@ export class KpmError extends Error {
 
 /** Whether `e` is a KpmError of this kind. */
 export const isKind = (e: unknown, kind: ErrorKind): e is KpmError => e instanceof KpmError && e.kind === kind;
+/** Whether `e` is a server's error answer (src/sync/http.ts ServerError, a KpmError) with this code. */
+export const isServerCode = (e: unknown, code: string): boolean => e instanceof KpmError && (e as { code?: string }).code === code;
 
 export const usageError = (msg: string, hint?: string) => new KpmError(msg, EXIT.usage, hint);
 export const notFound = (msg: string, hint?: string) => new KpmError(msg, EXIT.notFound, hint);

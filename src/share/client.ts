@@ -7,7 +7,7 @@ import { randomBytes } from '../crypto/random.js';
 import { normalizeEmail } from '../protocol/email.js';
 import type { ShareListT, SharePinsT, SharePullT, ShareVaultT } from '../protocol/share.js';
 import type { RouteName } from '../protocol/routes.js';
-import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
+import { KpmError, EXIT, isServerCode, notFound, usageError } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import { accountIdentity, agentIdentity, decodeIdentity, type AgentShare, encodeIdentity, fingerprint, fingerprintMatches, isFingerprintText, shareTampered, type Identity, type PublicIdentity } from './identity.js';
 import {
@@ -89,7 +89,6 @@ export interface SharedVersion {
 }
 
 const forbidden = (msg: string, hint?: string) => new KpmError(msg, EXIT.forbidden, hint);
-const isServerCode = (e: unknown, code: string) => e instanceof KpmError && (e as { code?: string }).code === code;
 const isNetwork = (e: unknown) => e instanceof KpmError && e.exitCode === EXIT.network;
 const EMPTY_PINS: PinContent = { contacts: {}, epochs: {}, left: {} };
 

@@ -151,6 +151,17 @@ export function pinConflict(email: string, here: PinnedContact, there: PinnedCon
   );
 }
 
+/** Per vault, the pin with the higher number (`num`) of two devices'; the same number with another hash is exit 8 (`fork`). */
+function highestPer<T extends { hash: string }>(here: Record<string, T>, there: Record<string, T>, num: (x: T) => number, fork: (id: string, n: number) => string): Record<string, T> {
+  const out = { ...here };
+  for (const [id, t] of Object.entries(there)) {
+    const h = out[id];
+    if (h && num(h) === num(t) && h.hash !== t.hash) throw shareTampered(fork(id, num(t)));
+    if (!h || num(t) > num(h)) out[id] = t;
+  }
+  return out;
+}
+
 /**
  * Merges the pin state of another device (`there`) into this one's (`here`): the union of contacts
  * (the same keys: verified if either says so; other keys: the pin that replaced the other's by
@@ -183,24 +194,10 @@ export function mergePins(here: PinContent, there: PinContent, resolve?: (email:
     if (!r) throw pinConflict(email, h, t);
     contacts[email] = r;
   }
-  const epochs = { ...here.epochs };
-  for (const [id, t] of Object.entries(there.epochs)) {
-    const h = epochs[id];
-    if (h && h.epoch === t.epoch && h.hash !== t.hash) {
-      throw shareTampered(`the server showed devices of this account two different membership epochs ${t.epoch} of shared vault ${id.slice(0, 8)} (a forked membership)`);
-    }
-    if (!h || t.epoch > h.epoch) epochs[id] = t;
-  }
+  const epochs = highestPer(here.epochs, there.epochs, (x) => x.epoch, (id, n) => `the server showed devices of this account two different membership epochs ${n} of shared vault ${id.slice(0, 8)} (a forked membership)`);
   const left = { ...here.left };
   for (const [id, e] of Object.entries(there.left)) if (!(left[id] >= e)) left[id] = e;
-  const generations = { ...here.generations };
-  for (const [id, t] of Object.entries(there.generations ?? {})) {
-    const h = generations[id];
-    if (h && h.generation === t.generation && h.hash !== t.hash) {
-      throw shareTampered(`the server showed devices of this account two different compaction statements of generation ${t.generation} of shared vault ${id.slice(0, 8)} (a forked log)`);
-    }
-    if (!h || t.generation > h.generation) generations[id] = t;
-  }
+  const generations = highestPer(here.generations ?? {}, there.generations ?? {}, (x) => x.generation, (id, n) => `the server showed devices of this account two different compaction statements of generation ${n} of shared vault ${id.slice(0, 8)} (a forked log)`);
   return { contacts, epochs, left, ...(Object.keys(generations).length ? { generations } : {}) };
 }
 

@@ -8,7 +8,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { open, seal, sealInto, AuthError, SEAL_OVERHEAD } from '../crypto/aead.js';
 import { randomBytes } from '../crypto/random.js';
 import { bytesEqual, fromBase64, toBase64, toHex, utf8, wipe } from '../crypto/bytes.js';
-import { KpmError, EXIT, notFound, usageError } from '../core/errors.js';
+import { KpmError, EXIT, isServerCode, notFound, usageError } from '../core/errors.js';
 import { discardTemp, ensureDir, fsyncDir, openTemp, writeAll } from '../core/fsutil.js';
 import type { KpmPaths } from '../core/paths.js';
 import { BLOB_CHUNK_BYTES } from '../protocol/schemas.js';
@@ -86,7 +86,7 @@ export async function downloadBlob(dir: string, tmpName: string, d: BlobDownload
       try {
         c = await d.fetch(index);
       } catch (e) {
-        if (e instanceof KpmError && (e as { code?: string }).code === 'not_found') throw d.tampered(`the server does not have (all of) the encrypted data of file "${d.name}", which ${d.source} names`);
+        if (isServerCode(e, 'not_found')) throw d.tampered(`the server does not have (all of) the encrypted data of file "${d.name}", which ${d.source} names`);
         throw e;
       }
       const data = fromBase64(c.data);

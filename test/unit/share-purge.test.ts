@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { entry, person, refused, run, secondDeviceOf, type Person, makeShareToken } from '../helpers/share.js';
+import { entry, makeShareToken, person, refused, run, secondDeviceOf, type Person } from '../helpers/share.js';
 import { ENGINES, PG_SKIP_REASON, PG_URL, testServer, type Engine, type TestServer } from '../helpers/server.js';
 import { ShareClient, type OpenedVault } from '../../src/share/client.js';
 import { checkSharingMessage, membershipHash, parseRecord } from '../../src/share/format.js';
@@ -21,8 +21,8 @@ import { EXIT, KpmError } from '../../src/core/errors.js';
 import type { EntryPayload } from '../../src/vault/entry.js';
 import type { SharedFile } from '../../src/share/blobs.js';
 import { TokenCache } from '../../src/sync/tokencache.js';
-import {  ShareTokenVault } from '../../src/share/tokenvault.js';
-import {  tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
+import { ShareTokenVault } from '../../src/share/tokenvault.js';
+import { tokenAuthHeader, tokenKeys, type ServiceToken } from '../../src/sync/tokenvault.js';
 import type { SharePullT, TokenShareT } from '../../src/protocol/share.js';
 
 

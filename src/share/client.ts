@@ -761,10 +761,9 @@ export class ShareClient {
   /**
    * A new vault key without a change of members (`kpm share rotate`): one new epoch naming the same
    * members, so whoever holds only the old keys (a revoked service token, a copy of an old device)
-   * cannot open what is written from now on. Only the owner signs memberships.
+   * cannot open what is written from now on. Only the owner signs memberships. `v`: as resolve() opened it.
    */
-  async rotate(name: string): Promise<OpenedVault> {
-    const v = (await this.resolve(name))!;
+  async rotate(v: OpenedVault): Promise<OpenedVault> {
     if (v.owner !== this.me.email) throw forbidden(`only the owner (${v.owner}) gives shared vault "${v.name}" a new key`, `ask ${v.owner} to run \`kpm share rotate "${v.name}"\``);
     return this.changeMembers(v, v.latest.members);
   }

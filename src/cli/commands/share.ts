@@ -260,7 +260,7 @@ Examples:
   });
   ex(masterOpt(share.command('rotate <vault>').description('a new vault key and membership epoch, same members: old keys (a revoked service token) cannot open what is written from now on')), 'kpm share rotate Team').action(async (vault: string, o) => {
     await withShare(o, async (c) => {
-      const v = await c.rotate(vault);
+      const v = await c.rotate((await c.resolve(vault))!);
       info(`Shared vault "${v.name}" has a new key (epoch ${v.latest.epoch}, the same ${v.latest.members.length} members); what is written from now on opens only with it. Service tokens of this vault cannot read those entries: create new ones.`);
     });
   });

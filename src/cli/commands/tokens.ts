@@ -81,7 +81,7 @@ async function offerSharedRotation(paths: KpmPaths, vaults: VaultApi, t: TokenVi
     if (v.owner !== s.client.me.email) return info(`Note: ${hint}; only its owner (${v.owner}) can run it.`);
     if (rotate === undefined && isInteractive()) rotate = await askConfirm(`Also give shared vault "${v.name}" a new key (recommended)?`, true);
     if (!rotate) return info(`Note: ${hint}.`);
-    const next = await s.client.rotate(v.id);
+    const next = await s.client.rotate(v); // as resolved above: not opened and verified a second time
     await s.client.finish();
     info(`Shared vault "${next.name}" has a new key (epoch ${next.latest.epoch}, the same members); its other service tokens cannot read what is written from now on either: create new ones.`);
   } finally {

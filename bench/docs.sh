@@ -9,6 +9,10 @@
 # Without age (and no Debian package to install), the peer is `openssl enc -chacha20` (OpenSSL's
 # ChaCha20, unauthenticated, so less work than age or kpm) and the script says so in every label.
 # Every timed command starts after a `sync`, so none pays for another's dirty pages.
+# A floor is timed in the same rounds: `cp` of the plaintext to a new file, then `sync FILE` (the
+# copies into the page cache and the disk writes any decryption to a file must make, no cipher).
+# On a virtual machine it alone can vary several-fold from one run to the next; its spread is
+# printed beside kpm's and age's, so a ratio is read against it.
 # Usage: bash bench/docs.sh   (knobs: BENCH_DOC_MIB=1024 BENCH_DOC_RUNS=3, and bench/lib/common.sh)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -70,6 +74,7 @@ timed() {
 
 # Median seconds / max peak KiB of a label.
 median_s() { sort -n "$RUN_DIR/$1.txt" | awk '{ s[NR] = $1 } END { print (NR % 2) ? s[(NR + 1) / 2] : (s[NR / 2] + s[NR / 2 + 1]) / 2 }'; }
+spread_s() { sort -n "$RUN_DIR/$1.txt" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%s–%s s", lo, hi }'; }
 max_kib() { awk 'BEGIN { m = 0 } $2 > m { m = $2 } END { print m }' "$RUN_DIR/$1.txt"; }
 mibs() { awk -v m="$MIB" -v s="$1" 'BEGIN { printf "%.0f", m / s }'; }
 
@@ -87,6 +92,8 @@ for ((i = 1; i <= DOC_RUNS; i++)); do
   rm -f "$OUT"
   timed age-dec-fsync sh -c 'age -d -i "$1" -o "$2" "$3" && sync "$2"' sh "$RUN_DIR/age-key.txt" "$OUT" "$AGE_FILE"
   rm -f "$OUT" "$AGE_FILE"
+  timed floor-cp-fsync sh -c 'cp "$1" "$2" && sync "$2"' sh "$IN" "$OUT"
+  rm -f "$OUT"
   "$KPM" doc rm "bench-doc" --yes >/dev/null 2>&1 || die "kpm doc rm failed"
 done
 [ -z "$(ls -A "$KH/data/blobs")" ] || die "kpm doc rm left blobs behind"
@@ -104,6 +111,10 @@ printf '  %-24s %4s MiB/s %4s MiB/s\n' 'kpm throughput' "$(mibs "$ke")" "$(mibs 
 printf '  %-24s %7s s  %7s s\n' "$PEER, then fsync output" "$aes" "$ads"
 printf '  %-24s %4s MiB/s %4s MiB/s\n' "$PEER throughput" "$(mibs "$ae")" "$(mibs "$ad")"
 printf '  %-24s %4s MiB/s %4s MiB/s\n' "$PEER + fsync throughput" "$(mibs "$aes")" "$(mibs "$ads")"
+fl="$(median_s floor-cp-fsync)"
+printf '  %-24s %10s %7s s   (cp + sync, no cipher: the floor of any decryption to a file)\n' 'floor: cp, then fsync' '' "$fl"
+printf '  spread over the %s runs: kpm doc get %s, %s + fsync %s, floor %s\n' "$DOC_RUNS" "$(spread_s kpm-dec)" "$PEER" "$(spread_s age-dec-fsync)" "$(spread_s floor-cp-fsync)"
+summary "docs: floor (cp + fsync) / kpm doc get, $MIB MiB" "$(awk -v f="$fl" -v k="$kd" 'BEGIN { printf "%.2f", f / k }')×" "" "the copy alone, same rounds; spread $(spread_s floor-cp-fsync)"
 for dir in enc dec; do
   if [ "$dir" = enc ]; then k="$ke" a="$ae" what=encrypt; else k="$kd" a="$ad" what=decrypt; fi
   r="$(awk -v k="$k" -v a="$a" 'BEGIN { printf "%.2f", a / k }')"

@@ -275,6 +275,10 @@ function controlMethods(d: Dispatch, offline: boolean): AgentControl & Pick<Meth
       } catch {
         /* not sent: they wait for the next unlock; the agent stops all the same */
       }
+      // a summary index this agent could write but has not yet (a `list` right before the lock: the
+      // background write waits for a quiet moment) is written now, so that the next unlock's first
+      // list opens it instead of decrypting every record (`kpm unlock; kpm list; kpm lock` in a script)
+      await session.saveSummaryIndexes().catch(() => undefined);
       d.stopSoon();
       return true;
     },

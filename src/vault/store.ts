@@ -501,8 +501,10 @@ export class Vault {
    */
   async write(changes: NewRecord[]): Promise<void> {
     await withVaultLock(this.dir, () => {
-      // The records are read without re-hashing the chain: the new chain extends the MAC'd one.
-      this.load(this.chainVerified, true);
+      // The log is verified before anything is appended to it (a tampered log is refused, not
+      // extended); once loaded and verified, only what another process appended is read. The
+      // compaction check after the write then needs no second read (and takes a prefetched log).
+      this.load(true, true);
       const c = this.header.commit;
       const encoded: Uint8Array[] = [];
       let live = c.liveCount;

@@ -87,6 +87,33 @@ describe('prefetchLog (the no-agent get)', () => {
     expect(Object.keys(everything(reader))).toHaveLength(11);
   });
 
+  it('a write after the prefetch (the no-agent kpm add) takes the prefetched records, verified, and reads back only what it appended: the log is not read and hashed again for the compaction check', async () => {
+    // Before: the writer's load skipped the prefetch (it asked for no chain check), so the check
+    // after the write read and hashed the whole log once more (3 × applyRecords; 1.6 s for one
+    // `kpm add` at 100k entries against 0.4 s at 1k). The bit flipped after the prefetch shows
+    // which bytes the command used: a second full read would refuse them (exit 8).
+    const { s, dir, log } = await profileWith(20);
+    const w = await openProfile(s.paths);
+    prefetchLog(dir);
+    fs.writeFileSync(log, flip(fs.readFileSync(log)));
+    await w.add('Personal', login('added'));
+    expect(w.get('added').payload.fields.password).toBe('pw-added');
+    expect(Object.keys(everything(w))).toHaveLength(21);
+    // the next load of that vault reads the changed log and refuses it
+    const next = await openProfile(s.paths);
+    expect(failure(() => next.get('site0'))).toMatch(/^8 .*hash chain mismatch/);
+  });
+
+  it('a log altered before the prefetch: the write refuses it (exit 8) and appends nothing', async () => {
+    const { s, dir, log } = await profileWith(20);
+    fs.writeFileSync(log, flip(fs.readFileSync(log)));
+    const size = fs.statSync(log).size;
+    const w = await openProfile(s.paths);
+    prefetchLog(dir);
+    await expect(w.add('Personal', login('added'))).rejects.toMatchObject({ exitCode: 8 });
+    expect(fs.statSync(log).size).toBe(size);
+  });
+
   it('a missing log: the prefetch does nothing, the load reports it (exit 8)', async () => {
     const { s, dir, log } = await profileWith(5);
     fs.rmSync(log);

@@ -100,10 +100,9 @@ export class LatestRecords {
 
   /**
    * Takes `r` as its entry's latest record. `strict`: a version that does not go up is refused
-   * (`onBackwards` makes the error); otherwise such a record is ignored.
+   * (`onBackwards` makes the error); otherwise such a record is ignored. `id`: its entry id in hex, when the caller has it.
    */
-  apply(r: LogRecord, onBackwards?: (r: LogRecord) => Error): void {
-    const id = toHex(r.entryId);
+  apply(r: LogRecord, onBackwards?: (r: LogRecord) => Error, id: string = toHex(r.entryId)): void {
     const prev = this.latest.get(id);
     if (prev && r.version <= prev.version) {
       if (onBackwards) throw onBackwards(r);

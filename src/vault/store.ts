@@ -84,7 +84,7 @@ function applyRecords(records: readonly LogRecord[], index: LatestRecords, count
   for (const r of records) {
     const id = toHex(r.entryId);
     const prev = index.latest.get(id);
-    index.apply(r, onBackwards);
+    index.apply(r, onBackwards, id);
     counts.set(id, (counts.get(id) ?? 0) + 1);
     if (isPurgeOrCut(r.flags) && (prev || (r.flags & FLAG_CUT))) purgePending = true;
   }

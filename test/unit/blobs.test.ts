@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { fromHex, toBase64, toHex } from '../../src/crypto/bytes.js';
 import { seal } from '../../src/crypto/aead.js';
 import {
-  CHUNK_SIZE, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBlobToStream, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
+  CHUNK_SIZE, DIRECT_MIN_BYTES, HEADER_BYTES, SEALED_CHUNK_BYTES, decryptBlobToFile, decryptBlobToStream, decryptBytes, encryptBytes, encryptFileToBlob, encryptStream,
   removeBlob, type StoredFile,
 } from '../../src/vault/blobs.js';
 import { KpmError, EXIT } from '../../src/core/errors.js';
@@ -50,6 +50,60 @@ function split(blob: Uint8Array): { header: Buffer; chunks: Buffer[] } {
   return { header: b.subarray(0, HEADER_BYTES), chunks };
 }
 const join_ = (header: Uint8Array, chunks: Uint8Array[]) => Buffer.concat([header, ...chunks]);
+
+// A restored file of DIRECT_MIN_BYTES or more is written past the page cache (O_DIRECT) in aligned
+// runs, its last bytes through the ordinary descriptor (src/vault/blobs.ts, directOut).
+describe('restoring a large file past the page cache', () => {
+  /** bytes of `path` in the page cache (util-linux fincore) */
+  const cached = (path: string): number => Number(execFileSync('fincore', ['-b', '-n', '-o', 'RES', path], { encoding: 'utf8' }).trim());
+  const sizes = [DIRECT_MIN_BYTES - 1, DIRECT_MIN_BYTES, DIRECT_MIN_BYTES + 1, 2 * DIRECT_MIN_BYTES + 4095, 3 * DIRECT_MIN_BYTES + 4097, 4 * DIRECT_MIN_BYTES + 4096];
+  it.each(sizes)('%i bytes: byte-identical, 0600, no temp file left', async (n) => {
+    const src = join(root, `direct-${n}`);
+    const plain = nodeRandom(n);
+    fs.writeFileSync(src, plain);
+    const f = await encryptFileToBlob(blobs, src);
+    const dest = join(outDir, `direct-${n}.out`);
+    await decryptBlobToFile(blobs, f, dest);
+    expect(fs.readFileSync(dest).equals(plain)).toBe(true);
+    expect(fs.statSync(dest).mode & 0o777).toBe(0o600);
+    expect(fs.readdirSync(outDir).filter((x) => x.includes('kpm-tmp'))).toEqual([]);
+  });
+
+  // tmpfs keeps every file in memory whatever the writer asks (0x01021994: TMPFS_MAGIC)
+  it.skipIf(fs.statfsSync(tmpdir()).type === 0x01021994)('leaves at most the last page of the plaintext in the page cache (a smaller file: all of it)', async () => {
+    const plain = nodeRandom(4 * DIRECT_MIN_BYTES + 100);
+    const src = join(root, 'direct-cache');
+    fs.writeFileSync(src, plain);
+    const f = await encryptFileToBlob(blobs, src);
+    const dest = join(outDir, 'direct-cache.out');
+    await decryptBlobToFile(blobs, f, dest);
+    expect(cached(dest)).toBeLessThanOrEqual(4096);
+    const small = plain.subarray(0, DIRECT_MIN_BYTES - 1);
+    fs.writeFileSync(src, small);
+    const g = await encryptFileToBlob(blobs, src);
+    await decryptBlobToFile(blobs, g, join(outDir, 'direct-cache-small.out'));
+    expect(cached(join(outDir, 'direct-cache-small.out'))).toBeGreaterThanOrEqual(small.length);
+    expect(fs.readFileSync(dest).equals(plain)).toBe(true);
+  });
+
+  it('a chunk changed after 2 MiB: exit 8, nothing placed, no temp file, an existing file kept', async () => {
+    const plain = nodeRandom(3 * DIRECT_MIN_BYTES + 7);
+    const src = join(root, 'direct-tamper');
+    fs.writeFileSync(src, plain);
+    const f = await encryptFileToBlob(blobs, src);
+    const path = join(blobs, f.blob);
+    const blob = fs.readFileSync(path);
+    blob[HEADER_BYTES + 40 * SEALED_CHUNK_BYTES + 100] ^= 1;
+    fs.writeFileSync(path, blob);
+    const dir = join(root, 'direct-tamper-out');
+    fs.mkdirSync(dir);
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, f, join(dir, 'new.bin')))).toBe(EXIT.corrupt);
+    fs.writeFileSync(join(dir, 'old.bin'), 'kept');
+    expect(await asyncExitCodeOf(() => decryptBlobToFile(blobs, f, join(dir, 'old.bin'), { force: true }))).toBe(EXIT.corrupt);
+    expect(fs.readdirSync(dir)).toEqual(['old.bin']);
+    expect(fs.readFileSync(join(dir, 'old.bin'), 'utf8')).toBe('kept');
+  });
+});
 
 describe('round trips', () => {
   const sizes = [0, 1, 100, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 3 * 1024 * 1024 + 17];

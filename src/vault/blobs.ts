@@ -471,11 +471,20 @@ function openDirect(tmp: string, fd: number): number | null {
   return direct;
 }
 
+/** A page-aligned buffer of STAGE_BYTES, or null (no WebAssembly: node --jitless; or no address space for it: ulimit -v). */
+function alignedStage(): Uint8Array | null {
+  try {
+    return new Uint8Array(new WebAssembly.Memory({ initial: STAGE_BYTES / 65536 }).buffer);
+  } catch {
+    return null;
+  }
+}
+
 function directOut(tmp: string, fd: number): DirectOut | null {
-  if (typeof WebAssembly === 'undefined') return null; // node --jitless
+  const stage = typeof WebAssembly === 'undefined' ? null : alignedStage();
+  if (stage === null) return null;
   let direct = openDirect(tmp, fd);
   if (direct === null) return null;
-  const stage = new Uint8Array(new WebAssembly.Memory({ initial: STAGE_BYTES / 65536 }).buffer);
   let position = 0; // the file offset of stage[0]
   let held = 0; // bytes staged, not yet written
   const write = async (n: number): Promise<void> => {

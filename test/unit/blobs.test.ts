@@ -86,6 +86,32 @@ describe('restoring a large file past the page cache', () => {
     expect(fs.readFileSync(dest).equals(plain)).toBe(true);
   });
 
+  // no page-aligned buffer to be had: `node --jitless` (no WebAssembly), `ulimit -v` (no address space for one)
+  it.each([
+    ['node --jitless', (bundle: string, dir: string) => execFileSync(process.execPath, ['--jitless', bundle, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })],
+    ['ulimit -v 4000000', (bundle: string, dir: string) => execFileSync('bash', ['-c', 'ulimit -v 4000000 && exec "$0" "$1" "$2"', process.execPath, bundle, dir], { encoding: 'utf8' })],
+  ])('without a page-aligned buffer (%s) the file is written the ordinary way, byte-identical', (label, run) => {
+    const dir = join(root, `noalign-${label.replace(/\W+/g, '-')}`);
+    fs.mkdirSync(dir);
+    const entry = join(dir, 'restore.ts');
+    const bundle = join(dir, 'restore.mjs');
+    const blobsTs = fileURLToPath(new URL('../../src/vault/blobs.ts', import.meta.url));
+    fs.writeFileSync(entry, `
+import * as fs from 'node:fs';
+import { encryptFileToBlob, decryptBlobToFile } from ${JSON.stringify(blobsTs)};
+const [dir] = process.argv.slice(2);
+const f = await encryptFileToBlob(dir + '/blobs', dir + '/in.bin');
+await decryptBlobToFile(dir + '/blobs', f, dir + '/out.bin');
+console.log('done');
+`);
+    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'warning' });
+    const plain = nodeRandom(3 * DIRECT_MIN_BYTES + 5);
+    fs.writeFileSync(join(dir, 'in.bin'), plain);
+    expect(run(bundle, dir).trim()).toBe('done');
+    if (fs.statfsSync(dir).type !== 0x01021994) expect(cached(join(dir, 'out.bin'))).toBeGreaterThanOrEqual(plain.length); // through the page cache
+    expect(fs.readFileSync(join(dir, 'out.bin')).equals(plain)).toBe(true);
+  });
+
   it('a chunk changed after 2 MiB: exit 8, nothing placed, no temp file, an existing file kept', async () => {
     const plain = nodeRandom(3 * DIRECT_MIN_BYTES + 7);
     const src = join(root, 'direct-tamper');

@@ -23,6 +23,7 @@ import type { ListFilter } from '../vault/session.js';
 import type { EntrySummary } from '../vault/entry.js';
 import type { OpenedVault } from '../share/client.js';
 import { collator, renderList } from '../vault/listing.js';
+import { encodeResponse } from './encode.js';
 import { decodeHandover } from './handover.js';
 import { dropSshKeys, pruneSshKeys, sshIdentities, sshSign } from '../ssh/agentmethods.js';
 import { DirectSsh } from '../ssh/direct.js';
@@ -413,7 +414,7 @@ function serveFramed(server: net.Server, handle: (req: AgentRequest) => Promise<
         sock.end(JSON.stringify({ error: { message: 'malformed agent request', exitCode: EXIT.usage } }) + '\n');
         return;
       }
-      void handle(req).then((res) => sock.end(JSON.stringify(res) + '\n'));
+      void handle(req).then((res) => sock.end(encodeResponse(res)));
     });
   });
 }

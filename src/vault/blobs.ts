@@ -479,20 +479,21 @@ function alignedStage(): Uint8Array | null {
   try {
     return new Uint8Array(new WebAssembly.Memory({ initial: STAGE_BYTES / 65536 }).buffer);
   } catch {
-    return null;
+    return null; // (without WebAssembly, the name itself throws a ReferenceError)
   }
 }
 
 function directOut(tmp: string, fd: number): DirectOut | null {
-  const stage = typeof WebAssembly === 'undefined' ? null : alignedStage();
+  const stage = alignedStage();
   if (stage === null) return null;
   let direct = openDirect(tmp, fd);
   if (direct === null) return null;
   let position = 0; // the file offset of stage[0]
   let held = 0; // bytes staged, not yet written
+  /** Writes the first `n` staged bytes (a multiple of DIRECT_ALIGN) at `position`. */
   const write = async (n: number): Promise<void> => {
     const bytes = stage.subarray(0, n);
-    if (direct !== null && n % DIRECT_ALIGN === 0) {
+    if (direct !== null) {
       try {
         return await writeAllAt(direct, [bytes], position);
       } catch (e) {

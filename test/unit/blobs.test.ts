@@ -51,6 +51,22 @@ function split(blob: Uint8Array): { header: Buffer; chunks: Buffer[] } {
 }
 const join_ = (header: Uint8Array, chunks: Uint8Array[]) => Buffer.concat([header, ...chunks]);
 
+/** tmpfs keeps every file in memory whatever the writer asks (0x01021994: TMPFS_MAGIC) */
+const onTmpfs = (path: string): boolean => fs.statfsSync(path).type === 0x01021994;
+
+/**
+ * A script for a child process, bundled into `dir/name.mjs` (returned): node:fs as `fs`, the
+ * `names` of src/vault/blobs.ts, then `body`.
+ */
+function blobsScript(dir: string, name: string, names: string, body: string): string {
+  const entry = join(dir, `${name}.ts`);
+  const bundle = join(dir, `${name}.mjs`);
+  const blobsTs = fileURLToPath(new URL('../../src/vault/blobs.ts', import.meta.url));
+  fs.writeFileSync(entry, `import * as fs from 'node:fs';\nimport { ${names} } from ${JSON.stringify(blobsTs)};\n${body}`);
+  buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'warning' });
+  return bundle;
+}
+
 // A restored file of DIRECT_MIN_BYTES or more is written past the page cache (O_DIRECT) in aligned
 // runs, its last bytes through the ordinary descriptor (src/vault/blobs.ts, directOut).
 describe('restoring a large file past the page cache', () => {
@@ -69,8 +85,7 @@ describe('restoring a large file past the page cache', () => {
     expect(fs.readdirSync(outDir).filter((x) => x.includes('kpm-tmp'))).toEqual([]);
   });
 
-  // tmpfs keeps every file in memory whatever the writer asks (0x01021994: TMPFS_MAGIC)
-  it.skipIf(fs.statfsSync(tmpdir()).type === 0x01021994)('leaves at most the last page of the plaintext in the page cache (a smaller file: all of it)', async () => {
+  it.skipIf(onTmpfs(tmpdir()))('leaves at most the last page of the plaintext in the page cache (a smaller file: all of it)', async () => {
     const plain = nodeRandom(4 * DIRECT_MIN_BYTES + 100);
     const src = join(root, 'direct-cache');
     fs.writeFileSync(src, plain);
@@ -93,22 +108,16 @@ describe('restoring a large file past the page cache', () => {
   ])('without a page-aligned buffer (%s) the file is written the ordinary way, byte-identical', (label, run) => {
     const dir = join(root, `noalign-${label.replace(/\W+/g, '-')}`);
     fs.mkdirSync(dir);
-    const entry = join(dir, 'restore.ts');
-    const bundle = join(dir, 'restore.mjs');
-    const blobsTs = fileURLToPath(new URL('../../src/vault/blobs.ts', import.meta.url));
-    fs.writeFileSync(entry, `
-import * as fs from 'node:fs';
-import { encryptFileToBlob, decryptBlobToFile } from ${JSON.stringify(blobsTs)};
+    const bundle = blobsScript(dir, 'restore', 'encryptFileToBlob, decryptBlobToFile', `
 const [dir] = process.argv.slice(2);
 const f = await encryptFileToBlob(dir + '/blobs', dir + '/in.bin');
 await decryptBlobToFile(dir + '/blobs', f, dir + '/out.bin');
 console.log('done');
 `);
-    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'warning' });
     const plain = nodeRandom(3 * DIRECT_MIN_BYTES + 5);
     fs.writeFileSync(join(dir, 'in.bin'), plain);
     expect(run(bundle, dir).trim()).toBe('done');
-    if (fs.statfsSync(dir).type !== 0x01021994) expect(cached(join(dir, 'out.bin'))).toBeGreaterThanOrEqual(plain.length); // through the page cache
+    if (!onTmpfs(dir)) expect(cached(join(dir, 'out.bin'))).toBeGreaterThanOrEqual(plain.length); // through the page cache
     expect(fs.readFileSync(join(dir, 'out.bin')).equals(plain)).toBe(true);
   });
 
@@ -455,13 +464,8 @@ describe('bounded memory', () => {
   it('encrypts and decrypts a 256 MiB file (to a file and to a stream) with peak RSS well under 150 MiB (child process)', () => {
     const dir = join(root, 'mem');
     fs.mkdirSync(dir);
-    const entry = join(dir, 'mem.ts');
-    const bundle = join(dir, 'mem.mjs');
-    const blobsTs = fileURLToPath(new URL('../../src/vault/blobs.ts', import.meta.url));
-    fs.writeFileSync(entry, `
-import * as fs from 'node:fs';
+    const bundle = blobsScript(dir, 'mem', 'encryptFileToBlob, decryptBlobToFile, decryptBlobToStream', `
 import { randomFillSync } from 'node:crypto';
-import { encryptFileToBlob, decryptBlobToFile, decryptBlobToStream } from ${JSON.stringify(blobsTs)};
 const [dir] = process.argv.slice(2);
 const src = dir + '/big.bin';
 const fd = fs.openSync(src, 'w');
@@ -477,7 +481,6 @@ const same = fs.statSync(dir + '/big.out').size === f.size && streamed === f.siz
 fs.rmSync(src); fs.rmSync(dir + '/big.out'); fs.rmSync(dir + '/blobs', { recursive: true });
 console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS, same }));
 `);
-    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: bundle, logLevel: 'warning' });
     const r = JSON.parse(execFileSync(process.execPath, [bundle, dir], { encoding: 'utf8' })) as { base: number; peak: number; same: boolean };
     expect(r.same).toBe(true);
     expect(r.peak / 1024).toBeLessThan(150);

@@ -51,6 +51,13 @@ function split(blob: Uint8Array): { header: Buffer; chunks: Buffer[] } {
 }
 const join_ = (header: Uint8Array, chunks: Uint8Array[]) => Buffer.concat([header, ...chunks]);
 
+/** `plain` written to root/`name` and encrypted into the blobs folder: its record */
+async function stored(name: string, plain: Uint8Array): Promise<StoredFile> {
+  const src = join(root, name);
+  fs.writeFileSync(src, plain);
+  return encryptFileToBlob(blobs, src);
+}
+
 /** tmpfs keeps every file in memory whatever the writer asks (0x01021994: TMPFS_MAGIC) */
 const onTmpfs = (path: string): boolean => fs.statfsSync(path).type === 0x01021994;
 
@@ -74,10 +81,8 @@ describe('restoring a large file past the page cache', () => {
   const cached = (path: string): number => Number(execFileSync('fincore', ['-b', '-n', '-o', 'RES', path], { encoding: 'utf8' }).trim());
   const sizes = [DIRECT_MIN_BYTES - 1, DIRECT_MIN_BYTES, DIRECT_MIN_BYTES + 1, 2 * DIRECT_MIN_BYTES + 4095, 3 * DIRECT_MIN_BYTES + 4097, 4 * DIRECT_MIN_BYTES + 4096];
   it.each(sizes)('%i bytes: byte-identical, 0600, no temp file left', async (n) => {
-    const src = join(root, `direct-${n}`);
     const plain = nodeRandom(n);
-    fs.writeFileSync(src, plain);
-    const f = await encryptFileToBlob(blobs, src);
+    const f = await stored(`direct-${n}`, plain);
     const dest = join(outDir, `direct-${n}.out`);
     await decryptBlobToFile(blobs, f, dest);
     expect(fs.readFileSync(dest).equals(plain)).toBe(true);
@@ -87,15 +92,12 @@ describe('restoring a large file past the page cache', () => {
 
   it.skipIf(onTmpfs(tmpdir()))('leaves at most the last page of the plaintext in the page cache (a smaller file: all of it)', async () => {
     const plain = nodeRandom(4 * DIRECT_MIN_BYTES + 100);
-    const src = join(root, 'direct-cache');
-    fs.writeFileSync(src, plain);
-    const f = await encryptFileToBlob(blobs, src);
+    const f = await stored('direct-cache', plain);
     const dest = join(outDir, 'direct-cache.out');
     await decryptBlobToFile(blobs, f, dest);
     expect(cached(dest)).toBeLessThanOrEqual(4096);
     const small = plain.subarray(0, DIRECT_MIN_BYTES - 1);
-    fs.writeFileSync(src, small);
-    const g = await encryptFileToBlob(blobs, src);
+    const g = await stored('direct-cache-small', small);
     await decryptBlobToFile(blobs, g, join(outDir, 'direct-cache-small.out'));
     expect(cached(join(outDir, 'direct-cache-small.out'))).toBeGreaterThanOrEqual(small.length);
     expect(fs.readFileSync(dest).equals(plain)).toBe(true);
@@ -122,10 +124,7 @@ console.log('done');
   });
 
   it('a chunk changed after 2 MiB: exit 8, nothing placed, no temp file, an existing file kept', async () => {
-    const plain = nodeRandom(3 * DIRECT_MIN_BYTES + 7);
-    const src = join(root, 'direct-tamper');
-    fs.writeFileSync(src, plain);
-    const f = await encryptFileToBlob(blobs, src);
+    const f = await stored('direct-tamper', nodeRandom(3 * DIRECT_MIN_BYTES + 7));
     const path = join(blobs, f.blob);
     const blob = fs.readFileSync(path);
     blob[HEADER_BYTES + 40 * SEALED_CHUNK_BYTES + 100] ^= 1;
@@ -187,10 +186,8 @@ describe('round trips', () => {
 
   it('empty and multi-MB files through the file functions', async () => {
     for (const n of [0, 1, 5 * 1024 * 1024 + 3]) {
-      const src = join(root, `size-${n}`);
       const plain = nodeRandom(n);
-      fs.writeFileSync(src, plain);
-      const f = await encryptFileToBlob(blobs, src);
+      const f = await stored(`size-${n}`, plain);
       const dest = join(outDir, `size-${n}.out`);
       await decryptBlobToFile(blobs, f, dest);
       expect(fs.readFileSync(dest).equals(plain)).toBe(true);

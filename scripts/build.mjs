@@ -87,15 +87,15 @@ await cjsBundle(
     banner: { js: "const __kpmImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   },
 );
-// The audit prefilter's data (src/audit/prefilter-data.ts): the dictionaries' word table, made once
-// here from the zxcvbn-ts set-up bundled above instead of on every audit.
+// The audit's data (src/audit/prefilter-build.ts): the dictionaries' word table and the estimator's
+// word index, made once here from the zxcvbn-ts set-up bundled above instead of on every audit.
 {
   const gen = `${tmp}/prefilter-build.tmp.mjs`;
   await build({ entryPoints: ['src/audit/prefilter-build.ts'], outfile: gen, bundle: true, format: 'esm', platform: 'node', target: 'node20', logLevel: 'warning' });
-  const bytes = await (await import(pathToFileURL(gen).href)).prefilterFile(fileURLToPath(new URL('..', import.meta.url)));
+  const files = await (await import(pathToFileURL(gen).href)).auditDataFiles(fileURLToPath(new URL('..', import.meta.url)));
   rmSync(gen);
-  if (bytes) writeFileSync(`${tmp}/audit-prefilter.bin`, bytes);
-  else console.warn('build: zxcvbn-ts is not laid out as src/audit/prefilter-data.ts expects: no audit prefilter');
+  for (const [name, bytes] of Object.entries(files)) writeFileSync(`${tmp}/${name}`, bytes);
+  if (!Object.keys(files).length) console.warn('build: zxcvbn-ts is not laid out as src/audit/prefilter-data.ts expects: no audit prefilter');
 }
 rmSync(dist, { recursive: true, force: true });
 renameSync(tmp, dist);

@@ -54,79 +54,129 @@ interface UserIndex {
   prefixes: Set<number>;
 }
 
+/**
+ * The index proper: every (word, list) pair by an FNV-1a hash of the word (chained buckets), with
+ * the word's place in its list and its characters. Built from the lists (indexWords, about 100 ms
+ * for zxcvbn-ts's 236k words) or read from the build's data file (src/audit/dictindex-file.ts).
+ */
+export class IndexedWords {
+  constructor(
+    /** the lists' names, in the dictionaries' order */
+    readonly names: string[],
+    /** bucket (hash & (length - 1)) → first entry, -1 for none */
+    readonly heads: Int32Array,
+    readonly entryHash: Uint32Array,
+    readonly entryDict: Uint16Array,
+    /** the word's position in its list (its last, for a word listed twice): rank = index + 1 */
+    readonly entryIndex: Int32Array,
+    readonly entryNext: Int32Array,
+    /** entry e's word is chars[wordStart[e], wordStart[e + 1]) (UTF-16 code units) */
+    readonly wordStart: Uint32Array,
+    readonly chars: Uint16Array,
+  ) {}
+
+  get entries(): number {
+    return this.entryHash.length;
+  }
+}
+
+/** The index of `dictionaries`' words. */
+export function indexWords(dictionaries: Dictionaries): IndexedWords {
+  const names = Object.keys(dictionaries);
+  const lists = names.map((n) => dictionaries[n]);
+  if (lists.length > 0xffff) throw new Error('too many word lists');
+  const total = lists.reduce((a, l) => a + l.length, 0);
+  let buckets = 1024;
+  while (buckets < total * 2) buckets *= 2;
+  const heads = new Int32Array(buckets).fill(-1);
+  const entryHash = new Uint32Array(total);
+  const entryDict = new Uint16Array(total);
+  const entryIndex = new Int32Array(total);
+  const entryNext = new Int32Array(total);
+  let entries = 0;
+  lists.forEach((list, d) => {
+    for (let k = 0; k < list.length; k++) {
+      const w = String(list[k]);
+      let h = FNV_OFFSET;
+      for (let c = 0; c < w.length; c++) h = step(h, w.charCodeAt(c));
+      const b = h & (buckets - 1);
+      let e = heads[b];
+      // a word listed twice keeps its last rank, as in zxcvbn-ts's ranked dictionaries
+      while (e !== -1 && !(entryHash[e] === h && entryDict[e] === d && String(list[entryIndex[e]]) === w)) e = entryNext[e];
+      if (e !== -1) {
+        entryIndex[e] = k;
+        continue;
+      }
+      e = entries++;
+      entryHash[e] = h;
+      entryDict[e] = d;
+      entryIndex[e] = k;
+      entryNext[e] = heads[b];
+      heads[b] = e;
+    }
+  });
+  const wordStart = new Uint32Array(entries + 1);
+  let chars = 0;
+  for (let e = 0; e < entries; e++) {
+    wordStart[e] = chars;
+    chars += String(lists[entryDict[e]][entryIndex[e]]).length;
+  }
+  wordStart[entries] = chars;
+  const text = new Uint16Array(chars);
+  for (let e = 0; e < entries; e++) {
+    const w = String(lists[entryDict[e]][entryIndex[e]]);
+    for (let c = 0, at = wordStart[e]; c < w.length; c++) text[at + c] = w.charCodeAt(c);
+  }
+  return new IndexedWords(names, heads, entryHash.slice(0, entries), entryDict.slice(0, entries), entryIndex.slice(0, entries), entryNext.slice(0, entries), wordStart, text);
+}
+
 export class DictionaryIndex {
   readonly names: string[];
-  private readonly lists: WordList[];
   readonly maxWordSize: number[];
   readonly isWordSequence: boolean[];
   private readonly prefixes: HashSet32 | undefined; // every prefix of every word, the whole word included (unless `known` answers)
   /** when given: true for (hash, length) of every prefix of every word (src/audit/prefilter-data.ts's table) */
   private readonly known: ((h: number, len: number) => boolean) | undefined;
   private readonly sequencePrefixes: HashSet32; // the same for the word-sequence lists only
-  private readonly heads: Int32Array; // bucket → first entry
+  private readonly heads: Int32Array;
   private readonly entryHash: Uint32Array;
   private readonly entryDict: Uint16Array;
-  private readonly entryIndex: Int32Array; // position in its list; rank = index + 1
+  private readonly entryIndex: Int32Array;
   private readonly entryNext: Int32Array;
-  private entries = 0;
+  private readonly wordStart: Uint32Array;
+  private readonly chars: Uint16Array;
   private readonly userIndexes = new WeakMap<object, UserIndex>();
 
   /**
-   * `known`, when given, must answer true for the hash and length of every prefix of every word of
-   * `dictionaries` (false answers for other strings are not needed: it only cuts the search short):
-   * the prefilter's table, read from the build, saves building the prefix set.
+   * The index of `words` (the lists themselves, or their index already made: indexWords).
+   * `known`, when given, must answer true for the hash and length of every prefix of every word
+   * (false answers for other strings are not needed: it only cuts the search short): the
+   * prefilter's table, read from the build, saves building the prefix set.
    */
-  constructor(dictionaries: Dictionaries, isWordSequence: (name: string) => boolean, known?: (h: number, len: number) => boolean) {
+  constructor(words: Dictionaries | IndexedWords, isWordSequence: (name: string) => boolean, known?: (h: number, len: number) => boolean) {
+    const w = words instanceof IndexedWords ? words : indexWords(words);
     this.known = known;
-    this.names = Object.keys(dictionaries);
-    this.lists = this.names.map((n) => dictionaries[n]);
+    this.names = w.names;
     this.isWordSequence = this.names.map(isWordSequence);
-    const total = this.lists.reduce((a, l) => a + l.length, 0);
-    let chars = 0;
-    for (const l of this.lists) for (const w of l) chars += String(w).length;
-    this.prefixes = known ? undefined : new HashSet32(Math.min(chars, total * 4));
+    ({ heads: this.heads, entryHash: this.entryHash, entryDict: this.entryDict, entryIndex: this.entryIndex, entryNext: this.entryNext, wordStart: this.wordStart, chars: this.chars } = w);
+    const n = w.entries;
+    this.prefixes = known ? undefined : new HashSet32(Math.min(this.chars.length, n * 4));
     this.sequencePrefixes = new HashSet32(1024);
-    let buckets = 1024;
-    while (buckets < total * 2) buckets *= 2;
-    this.heads = new Int32Array(buckets).fill(-1);
-    this.entryHash = new Uint32Array(total);
-    this.entryDict = new Uint16Array(total);
-    this.entryIndex = new Int32Array(total);
-    this.entryNext = new Int32Array(total);
-    this.maxWordSize = this.lists.map(() => 0);
-    this.lists.forEach((list, d) => {
+    this.maxWordSize = this.names.map(() => 0);
+    for (let e = 0; e < n; e++) {
+      const d = this.entryDict[e];
+      const from = this.wordStart[e];
+      const to = this.wordStart[e + 1];
+      if (to - from > this.maxWordSize[d]) this.maxWordSize[d] = to - from;
       const seq = this.isWordSequence[d];
-      let max = 0;
-      for (let k = 0; k < list.length; k++) {
-        const w = String(list[k]);
-        if (w.length > max) max = w.length;
-        let h = FNV_OFFSET;
-        for (let c = 0; c < w.length; c++) {
-          h = step(h, w.charCodeAt(c));
-          this.prefixes?.add(h);
-          if (seq) this.sequencePrefixes.add(h);
-        }
-        this.insert(h, d, k, w);
-      }
-      this.maxWordSize[d] = list.length ? max : 0;
-    });
-  }
-
-  private insert(h: number, d: number, k: number, w: string): void {
-    const b = h & (this.heads.length - 1);
-    for (let e = this.heads[b]; e !== -1; e = this.entryNext[e]) {
-      // a word listed twice keeps its last rank, as in zxcvbn-ts's ranked dictionaries
-      if (this.entryHash[e] === h && this.entryDict[e] === d && String(this.lists[d][this.entryIndex[e]]) === w) {
-        this.entryIndex[e] = k;
-        return;
+      if (!seq && !this.prefixes) continue;
+      let h = FNV_OFFSET;
+      for (let c = from; c < to; c++) {
+        h = step(h, this.chars[c]);
+        this.prefixes?.add(h);
+        if (seq) this.sequencePrefixes.add(h);
       }
     }
-    const e = this.entries++;
-    this.entryHash[e] = h;
-    this.entryDict[e] = d;
-    this.entryIndex[e] = k;
-    this.entryNext[e] = this.heads[b];
-    this.heads[b] = e;
   }
 
   /** (dictionary, rank) pairs of `word`, in dictionary order. */
@@ -136,7 +186,11 @@ export class DictionaryIndex {
       if (this.entryHash[e] !== h) continue;
       const d = this.entryDict[e];
       if (sequenceOnly && !this.isWordSequence[d]) continue;
-      if (String(this.lists[d][this.entryIndex[e]]) === word) out.push(d, this.entryIndex[e] + 1);
+      const from = this.wordStart[e];
+      if (this.wordStart[e + 1] - from !== word.length) continue;
+      let c = 0;
+      while (c < word.length && this.chars[from + c] === word.charCodeAt(c)) c++;
+      if (c === word.length) out.push(d, this.entryIndex[e] + 1);
     }
     if (out.length > 2) {
       const pairs: [number, number][] = [];

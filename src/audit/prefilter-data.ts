@@ -19,8 +19,7 @@
 // a damaged file, or one of another version, is not used (the data are then built from the
 // library, slower, the same). From the TypeScript sources (the tests) there is no file and the
 // data are always built from the library.
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { decodeDataFile, encodeDataFile, readDataFile, u32 } from './datafile.js';
 import type { Dictionaries } from './dictindex.js';
 
 export const FNV_OFFSET = 0x811c9dc5;
@@ -179,43 +178,28 @@ export function buildPrefilterData(factory: unknown, dictionaries: Dictionaries,
 }
 
 const MAGIC = 'kpm-audit-prefilter/1\n';
+interface Header {
+  estimator: string;
+  bits: number;
+  l33t: [string, string][];
+  graphs: { name: string; keys: number; degree: number }[];
+  scoreThree: number;
+  maxLength: number;
+}
 
-/** The file form: MAGIC, a JSON header's length (4 bytes LE) and the header, the table, the graphs' adjacency, a SHA-256 of all before it. */
+/** The file form (src/audit/datafile.ts): a JSON header, then the table and the graphs' adjacency as sections. */
 export function encodePrefilterData(d: PrefilterData): Buffer {
-  const header = Buffer.from(JSON.stringify({ estimator: d.estimator, bits: d.bits, l33t: d.l33t, graphs: d.graphs.map((g) => ({ name: g.name, keys: g.keys, degree: g.degree })), scoreThree: d.scoreThree, maxLength: d.maxLength }));
-  const head = Buffer.alloc(MAGIC.length + 4);
-  head.write(MAGIC, 0, 'latin1');
-  head.writeUInt32LE(header.length, MAGIC.length);
-  const pad = Buffer.alloc((4 - ((head.length + header.length) % 4)) % 4, 0x20);
-  const table = Buffer.from(d.table.buffer, d.table.byteOffset, d.table.byteLength);
-  const body = Buffer.concat([head, header, pad, table, ...d.graphs.map((g) => Buffer.from(g.adj))]);
-  return Buffer.concat([body, createHash('sha256').update(body).digest()]);
+  const header: Header = { estimator: d.estimator, bits: d.bits, l33t: d.l33t, graphs: d.graphs.map((g) => ({ name: g.name, keys: g.keys, degree: g.degree })), scoreThree: d.scoreThree, maxLength: d.maxLength };
+  return encodeDataFile(MAGIC, header, [d.table, ...d.graphs.map((g) => g.adj)]);
 }
 
 /** The data back from encodePrefilterData's bytes; undefined when they are not such a file, damaged, or of another estimator. */
 export function decodePrefilterData(file: Buffer, estimator: string): PrefilterData | undefined {
-  if (file.length < MAGIC.length + 4 + 32 || file.toString('latin1', 0, MAGIC.length) !== MAGIC) return undefined;
-  const body = file.subarray(0, file.length - 32);
-  if (!createHash('sha256').update(body).digest().equals(file.subarray(file.length - 32))) return undefined;
-  const headerLength = body.readUInt32LE(MAGIC.length);
-  let at = MAGIC.length + 4;
-  let h: { estimator: string; bits: number; l33t: [string, string][]; graphs: { name: string; keys: number; degree: number }[]; scoreThree: number; maxLength: number };
-  try {
-    h = JSON.parse(body.toString('utf8', at, at + headerLength)) as typeof h;
-  } catch {
-    return undefined;
-  }
-  if (h.estimator !== estimator || !Number.isInteger(h.bits) || h.bits < 10 || h.bits > 26) return undefined;
-  at += headerLength;
-  at += (4 - (at % 4)) % 4;
-  const tableBytes = 8 << h.bits;
-  if (body.length !== at + tableBytes + h.graphs.length * 128 * 128) return undefined;
-  // a typed array needs an aligned offset: copy the table out when the read buffer is not
-  const aligned = (body.byteOffset + at) % 4 === 0;
-  const table = aligned ? new Uint32Array(body.buffer, body.byteOffset + at, tableBytes / 4) : new Uint32Array(Uint8Array.prototype.slice.call(body, at, at + tableBytes).buffer);
-  at += tableBytes;
-  const graphs = h.graphs.map((g, k) => ({ ...g, adj: new Uint8Array(body.buffer, body.byteOffset + at + k * 16384, 16384) }));
-  return { estimator: h.estimator, bits: h.bits, table, l33t: h.l33t, graphs, scoreThree: h.scoreThree, maxLength: h.maxLength };
+  const f = decodeDataFile<Header>(file, MAGIC, (h) => (h.estimator === estimator && Number.isInteger(h.bits) && h.bits >= 10 && h.bits <= 26 && Array.isArray(h.graphs) ? [8 << h.bits, ...h.graphs.map(() => 128 * 128)] : undefined));
+  if (!f) return undefined;
+  const { header: h, sections } = f;
+  const graphs = h.graphs.map((g, k) => ({ ...g, adj: sections[k + 1] }));
+  return { estimator: h.estimator, bits: h.bits, table: u32(sections[0]), l33t: h.l33t, graphs, scoreThree: h.scoreThree, maxLength: h.maxLength };
 }
 
 /** true for the hash and length of every prefix of every word of the data's dictionaries (and some others) */
@@ -233,20 +217,7 @@ export function prefixTest(d: PrefilterData): (h: number, len: number) => boolea
 
 export const PREFILTER_FILE = 'audit-prefilter.bin';
 
-/**
- * The data file of the build this module is part of (dist/audit-prefilter.bin, next to
- * dist/kpm.mjs and above dist/chunks/), when there is a good one for `estimator`.
- */
+/** The data file of the build this module is part of, when there is a good one for `estimator`. */
 export function readPrefilterFile(estimator: string, base: string | URL = import.meta.url): PrefilterData | undefined {
-  for (const rel of [`../${PREFILTER_FILE}`, `./${PREFILTER_FILE}`]) {
-    let file: Buffer;
-    try {
-      file = readFileSync(new URL(rel, base));
-    } catch {
-      continue;
-    }
-    const d = decodePrefilterData(file, estimator);
-    if (d) return d;
-  }
-  return undefined;
+  return readDataFile(PREFILTER_FILE, base, (file) => decodePrefilterData(file, estimator));
 }

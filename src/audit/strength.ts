@@ -7,7 +7,7 @@
 // and quicker to build. Should the library's internals ever change shape, the stock estimator is
 // used instead: slower, same answers.
 import type { ZxcvbnResult } from '@zxcvbn-ts/core';
-import type { Dictionaries } from './dictindex.js';
+import type { Dictionaries, IndexedWords } from './dictindex.js';
 import { installFastDictionary } from './zxcvbn-fast.js';
 import type { PrefilterData } from './prefilter-data.js';
 
@@ -34,39 +34,53 @@ export const MAX_CHECKED_LENGTH = 100;
  */
 export const ESTIMATOR_ID = `zxcvbn-ts/core@4.2.0+language-common@4.1.3+language-en@4.1.1/max${MAX_CHECKED_LENGTH}/inputs1/prefilter2`;
 
-interface Loaded {
-  factory: unknown;
-  dictionary: Dictionaries;
-  full: Estimator;
-}
+let loading: Promise<Estimator> | undefined;
 
-let loading: Promise<Loaded> | undefined;
-
-/** zxcvbn-ts with kpm's dictionary index (src/audit/zxcvbn-fast.ts), or stock if its internals changed. */
-function load(): Promise<Loaded> {
+/**
+ * zxcvbn-ts with kpm's dictionary index (src/audit/zxcvbn-fast.ts), or stock if its internals
+ * changed. The index comes from the build's data file when there is a good one (then the word
+ * lists are never loaded: only the library, its keyboard graphs and its messages), else from the lists.
+ */
+function load(): Promise<Estimator> {
   loading ??= (async () => {
-    const [{ ZxcvbnFactory }, common, en] = await Promise.all([
-      import('@zxcvbn-ts/core').then(cjs),
-      import('@zxcvbn-ts/language-common').then(cjs),
-      import('@zxcvbn-ts/language-en').then(cjs),
-    ]);
-    const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
-    const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
-    // the build's word table, when there is one, tells the index where words begin (src/audit/prefilter-data.ts)
-    const { readPrefilterFile, prefixTest } = await import('./prefilter-data.js');
+    const [{ ZxcvbnFactory }, { readPrefilterFile, prefixTest }, { readIndexedWords }] = await Promise.all([import('@zxcvbn-ts/core').then(cjs), import('./prefilter-data.js'), import('./dictindex-file.js')]);
+    // the build's word table tells the index where words begin (src/audit/prefilter-data.ts)
     const data = readPrefilterFile(ESTIMATOR_ID);
-    let factory = new ZxcvbnFactory(base);
-    if (!installFastDictionary(factory, dictionary, data && prefixTest(data))) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
-    const full: Estimator = (password, userInputs) => toEstimate(factory.check(password, userInputs ? cleanInputs(userInputs) : undefined));
-    return { factory, dictionary, full };
+    const known = data && prefixTest(data);
+    const words = known && readIndexedWords(ESTIMATOR_ID);
+    let factory: InstanceType<typeof ZxcvbnFactory> | undefined;
+    if (words) {
+      const [graphs, translations] = await Promise.all([import('@zxcvbn-ts/language-common/dist/adjacencyGraphs.json.cjs').then(cjsValue), import('@zxcvbn-ts/language-en/dist/translations.cjs').then(cjsValue)]);
+      factory = new ZxcvbnFactory({ graphs, translations, maxLength: MAX_CHECKED_LENGTH });
+      if (!installFastDictionary(factory, words, known)) factory = undefined;
+    }
+    factory ??= (await fromLists(known)).factory;
+    const f = factory;
+    return (password, userInputs) => toEstimate(f.check(password, userInputs ? cleanInputs(userInputs) : undefined));
   })();
   return loading;
 }
 
+/** zxcvbn-ts from its language packages' word lists (the lists are needed too: the build, or no data file). */
+async function fromLists(known?: (h: number, len: number) => boolean) {
+  const [{ ZxcvbnFactory }, common, en] = await Promise.all([import('@zxcvbn-ts/core').then(cjs), import('@zxcvbn-ts/language-common').then(cjs), import('@zxcvbn-ts/language-en').then(cjs)]);
+  const dictionary: Dictionaries = { ...common.dictionary, ...en.dictionary };
+  const base = { graphs: common.adjacencyGraphs, translations: en.translations, maxLength: MAX_CHECKED_LENGTH };
+  let factory = new ZxcvbnFactory(base);
+  if (!installFastDictionary(factory, dictionary, known)) factory = new ZxcvbnFactory({ ...base, dictionary: dictionary as Record<string, (string | number)[]> });
+  return { factory, dictionary };
+}
+
 /** The prefilter's data, from the library itself (slow: it loads and indexes the dictionaries). */
 export async function prefilterDataFromLibrary(): Promise<PrefilterData | undefined> {
-  const [{ factory, dictionary }, { buildPrefilterData }] = await Promise.all([load(), import('./prefilter-data.js')]);
+  const [{ factory, dictionary }, { buildPrefilterData }] = await Promise.all([fromLists(), import('./prefilter-data.js')]);
   return buildPrefilterData(factory, dictionary, ESTIMATOR_ID);
+}
+
+/** The dictionary index's words for the build's data file (src/audit/dictindex-file.ts), from the lists. */
+export async function indexedWordsFromLibrary(): Promise<IndexedWords> {
+  const [{ dictionary }, { indexWords }] = await Promise.all([fromLists(), import('./dictindex.js')]);
+  return indexWords(dictionary);
 }
 
 type Strong = (password: string, userInputs?: readonly string[]) => StrengthEstimate | undefined;
@@ -92,7 +106,7 @@ function loadStrong(): Promise<Strong> {
 
 /** The estimator, loading zxcvbn-ts and its dictionaries on first use. */
 export async function loadEstimator(): Promise<Estimator> {
-  return (await load()).full;
+  return load();
 }
 
 /**
@@ -114,6 +128,11 @@ export function loadStrongProof(): Promise<Strong> {
 function cjs<T extends object>(m: T): T {
   const d = (m as { default?: unknown }).default;
   return d && typeof d === 'object' ? (d as T) : m;
+}
+/** A CommonJS module whose exports are one value: `default` (with its own `default` when bundled). */
+function cjsValue<T>(m: { default: T }): T {
+  const d = m.default as { default?: T };
+  return d && typeof d === 'object' && 'default' in d && Object.keys(d).length === 1 ? (d.default as T) : m.default;
 }
 
 /** User inputs as zxcvbn wants them: non-empty, lower-case, with e-mail and URL parts split out. */

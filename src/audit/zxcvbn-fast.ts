@@ -11,7 +11,7 @@
 // by a linear scan). Knowing the password it works on (recorded by a wrapper around its `match`),
 // the index does not return those in the first place, and the duplicate scan becomes a set lookup.
 // The result is unchanged: test/unit/strength.test.ts compares with the stock library.
-import { DictionaryIndex, type Dictionaries, type L33tVariantContext } from './dictindex.js';
+import { DictionaryIndex, type Dictionaries, type IndexedWords, type L33tVariantContext } from './dictindex.js';
 
 interface MatchOptions {
   password: string;
@@ -46,10 +46,10 @@ const installed = new WeakMap<object, Installed>();
 const PATCHED = Symbol.for('kpm.fastDictionaryMatch');
 
 /**
- * Makes `factory` (built WITHOUT dictionaries) match against `dictionaries` through the index.
- * Returns false, changing nothing, if zxcvbn-ts's internals are not laid out as expected.
+ * Makes `factory` (built WITHOUT dictionaries) match against `dictionaries` (the word lists, or
+ * their index already made: src/audit/dictindex-file.ts) through the index. Returns false, changing nothing, if zxcvbn-ts's internals are not laid out as expected.
  */
-export function installFastDictionary(factory: unknown, dictionaries: Dictionaries, known?: (h: number, len: number) => boolean): boolean {
+export function installFastDictionary(factory: unknown, dictionaries: Dictionaries | IndexedWords, known?: (h: number, len: number) => boolean): boolean {
   const f = factory as { options?: FactoryOptions; matching?: { matchers?: Record<string, MatcherLike & { dictionary?: unknown; dictionaryL33t?: MatcherLike }> } };
   const m = f.matching?.matchers;
   const options = f.options;

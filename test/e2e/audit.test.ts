@@ -222,6 +222,35 @@ describe('kpm audit', () => {
     expect(first.weak.map((w) => w.name)).toContain('github');
   });
 
+  it("the built program's estimates (word index from dist/audit-dictionary.bin, prefilter here, the rest on a worker) are those of zxcvbn-ts from its word lists", async () => {
+    // enough passwords for the worker that starts at once (src/audit/pool.ts), weak and strong ones
+    const h = initHome();
+    const words = ['dragon', 'sunshine', 'monkey', 'shadow', 'master', 'football', 'baseball', 'summer', 'princess', 'welcome'];
+    const pws = Array.from({ length: 160 }, (_, i) =>
+      i % 4 === 0 ? `${words[i % words.length]}${1980 + (i % 40)}` : i % 4 === 1 ? `${words[(i * 7) % words.length]}!${i}` : i % 4 === 2 ? `pw-${i}-${((i * 2654435761) >>> 0).toString(36)}` : `Zq${i}#vK${(i * 7919) % 1000}-mL${i}x`,
+    );
+    const csv = join(h, 'many.csv');
+    writeFileSync(csv, `name,username,password\n${pws.map((pw, i) => `site${i},user${i},${pw}`).join('\n')}\n`, { mode: 0o600 });
+    const imp = await run(['import', csv, '--format', 'csv'], { home: h, env: withMaster() });
+    expect(imp.code, describeRun(['import'], imp)).toBe(0);
+    const report = async (workers: string) => {
+      const r = await run(['audit', '--json', '--offline', '--no-cache', '--only', 'weak'], { home: h, env: { ...withMaster(), KPM_AUDIT_WORKERS: workers } });
+      expect(r.code, describeRun(['audit'], r)).toBe(0);
+      return parse(r);
+    };
+    const [onWorker, here] = await Promise.all([report('1'), report('0')]);
+    expect(onWorker).toEqual(here);
+    expect(onWorker.summary.checked).toBe(pws.length);
+    expect(onWorker.weak.length).toBeGreaterThan(60);
+    // each weak finding is zxcvbn-ts's own estimate, from the sources (which index the word lists)
+    const { estimate, weaknessHint } = await import('../../src/audit/strength.js');
+    for (const w of onWorker.weak) {
+      const i = Number(w.name.slice(4));
+      const e = await estimate(pws[i], [`site${i}`, `user${i}`]);
+      expect({ name: w.name, score: w.score, guessesLog10: w.guessesLog10, hint: w.hint }).toEqual({ name: w.name, score: e.score, guessesLog10: e.guessesLog10, hint: weaknessHint(e) });
+    }
+  });
+
   it('has help with examples', async () => {
     const r = await run(['audit', '--help'], { home });
     expect(r.code).toBe(0);

@@ -5,8 +5,15 @@ import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as commonPkg from '@zxcvbn-ts/language-common';
 import * as enPkg from '@zxcvbn-ts/language-en';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { installFastDictionary } from '../../src/audit/zxcvbn-fast.js';
-import { estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
+import { indexWords, IndexedWords } from '../../src/audit/dictindex.js';
+import { decodeIndexedWords, DICTIONARY_FILE, encodeIndexedWords, readIndexedWords } from '../../src/audit/dictindex-file.js';
+import { encodeDataFile } from '../../src/audit/datafile.js';
+import { ESTIMATOR_ID, estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
 
 const common = commonPkg as typeof commonPkg;
 const en = enPkg as typeof enPkg;
@@ -67,6 +74,69 @@ describe('zxcvbn-ts with the dictionary index', () => {
       compared++;
     }
     expect(compared).toBeGreaterThan(110);
+  });
+
+  it("gives them too with the index read from the build's data file (dist/audit-dictionary.bin); a damaged file, or one of another estimator, is not used", () => {
+    const words = indexWords(dictionary);
+    const bytes = encodeIndexedWords(words, ESTIMATOR_ID);
+    const back = decodeIndexedWords(bytes, ESTIMATOR_ID)!;
+    expect(back).toBeInstanceOf(IndexedWords);
+    expect(back.names).toEqual(Object.keys(dictionary));
+    for (const k of ['heads', 'entryHash', 'entryDict', 'entryIndex', 'entryNext', 'wordStart', 'chars'] as const) expect(Buffer.from(back[k].buffer, back[k].byteOffset, back[k].byteLength).equals(Buffer.from(words[k].buffer, words[k].byteOffset, words[k].byteLength)), k).toBe(true);
+    // zxcvbn-ts without any word list of its own, the words from the file only
+    const fromFile = new ZxcvbnFactory(base);
+    expect(installFastDictionary(fromFile, back)).toBe(true);
+    const strip = (r: ReturnType<ZxcvbnFactory['check']>) => ({ ...r, calcTime: 0 });
+    let compared = 0;
+    for (const { pw, inputs } of corpus()) {
+      if (/constructor|__proto__|hasownproperty/i.test(pw)) continue; // (see above)
+      expect(strip(fromFile.check(pw, inputs)), JSON.stringify(pw)).toEqual(strip(stock.check(pw, inputs)));
+      compared++;
+    }
+    expect(compared).toBeGreaterThan(110);
+
+    for (const at of [3, 40, Math.floor(bytes.length / 2), bytes.length - 40, bytes.length - 1]) {
+      const bad = Buffer.from(bytes);
+      bad[at] ^= 0x10;
+      expect(decodeIndexedWords(bad, ESTIMATOR_ID), `byte ${at}`).toBeUndefined();
+    }
+    expect(decodeIndexedWords(bytes.subarray(0, bytes.length - 4), ESTIMATOR_ID)).toBeUndefined();
+    expect(decodeIndexedWords(bytes, `${ESTIMATOR_ID}-next`)).toBeUndefined();
+    // a good digest over bad numbers (a chain looping back, a word past the characters, a list that is not there): not used either
+    const header = { estimator: ESTIMATOR_ID, names: words.names, buckets: words.heads.length, entries: words.entries, chars: words.chars.length };
+    const sections = (w: IndexedWords) => [w.heads, w.entryHash, w.entryIndex, w.entryNext, w.wordStart, w.entryDict, w.chars];
+    expect(decodeIndexedWords(encodeDataFile('kpm-audit-dictionary/1\n', header, sections(words)), ESTIMATOR_ID)).toBeDefined();
+    const spoiled = (k: 'entryNext' | 'wordStart' | 'entryDict', e: number, v: number) => {
+      const copy = words[k].slice();
+      copy[e] = v;
+      return encodeDataFile('kpm-audit-dictionary/1\n', header, sections(Object.assign(Object.create(IndexedWords.prototype) as IndexedWords, words, { [k]: copy })));
+    };
+    expect(decodeIndexedWords(spoiled('entryNext', 10, 10), ESTIMATOR_ID)).toBeUndefined();
+    expect(decodeIndexedWords(spoiled('wordStart', words.entries, words.chars.length + 1), ESTIMATOR_ID)).toBeUndefined();
+    expect(decodeIndexedWords(spoiled('entryDict', 5, words.names.length), ESTIMATOR_ID)).toBeUndefined();
+
+    // found next to the build's entry or above its chunks; a damaged one is passed over
+    const dir = mkdtempSync(join(tmpdir(), 'kpm-dictionary-'));
+    try {
+      mkdirSync(join(dir, 'chunks'));
+      const chunk = pathToFileURL(join(dir, 'chunks', 'x.mjs'));
+      expect(readIndexedWords(ESTIMATOR_ID, chunk)).toBeUndefined();
+      writeFileSync(join(dir, DICTIONARY_FILE), bytes);
+      expect(readIndexedWords(ESTIMATOR_ID, chunk)?.entries).toBe(words.entries);
+      const bad = Buffer.from(bytes);
+      bad[bad.length >> 1] ^= 1;
+      writeFileSync(join(dir, DICTIONARY_FILE), bad);
+      expect(readIndexedWords(ESTIMATOR_ID, chunk)).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the build writes that file, and the estimator of the build reads its words from it (no word list loaded)', () => {
+    const built = new URL('../../dist/audit-dictionary.bin', import.meta.url);
+    if (!existsSync(built)) return; // (the suite runs after `npm run build`: .ci/run, npm test)
+    const w = decodeIndexedWords(readFileSync(built), ESTIMATOR_ID);
+    expect(w?.entries).toBe(indexWords(dictionary).entries);
   });
 
   it('leaves other factories alone', () => {

@@ -141,13 +141,15 @@ async function runAudit(o: AuditOptions): Promise<void> {
     const progress = new Progress(Boolean(process.stderr.isTTY) && checked.length > 200);
     const errors: AuditError[] = [];
 
-    // The strength estimates and the breach check go on at once: what the prefilter leaves to
-    // zxcvbn-ts runs on a worker thread (src/audit/pool.ts) while this one searches the breaches.
+    // The strength estimates and the breach check go on at once: a worker thread (src/audit/pool.ts)
+    // starts on its share of the prefilter, and then on what the prefilter leaves to zxcvbn-ts,
+    // while this one searches the breaches.
     let estimating: Promise<import('../../audit/strength.js').StrengthEstimate[]> | undefined;
     if (checks.has('weak') && jobs.length) {
-      const { estimateWithCache } = await import('../../audit/cache.js');
+      const [{ estimateWithCache }] = await Promise.all([import('../../audit/cache.js'), import('../../audit/pool.js')]);
       estimating = estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
       estimating.catch(() => undefined); // (awaited below)
+      await new Promise((r) => setImmediate(r)); // its worker starts before the breach search keeps this thread busy
     }
 
     let breachCount: ((pw: string) => number | undefined) | undefined;

@@ -142,14 +142,14 @@ async function runAudit(o: AuditOptions): Promise<void> {
     const errors: AuditError[] = [];
 
     // The strength estimates and the breach check go on at once: a worker thread (src/audit/pool.ts)
-    // starts on its share of the prefilter, and then on what the prefilter leaves to zxcvbn-ts,
-    // while this one searches the breaches.
+    // loads zxcvbn-ts for what the prefilter leaves while this one searches the breaches and runs
+    // the prefilter (the worker's start, its busiest part, overlaps the breach search).
     let estimating: Promise<import('../../audit/strength.js').StrengthEstimate[]> | undefined;
     if (checks.has('weak') && jobs.length) {
       const [{ estimateWithCache }] = await Promise.all([import('../../audit/cache.js'), import('../../audit/pool.js')]);
       estimating = estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
       estimating.catch(() => undefined); // (awaited below)
-      await new Promise((r) => setImmediate(r)); // its worker starts before the breach search keeps this thread busy
+      await new Promise((r) => setImmediate(r)); // its worker is started before the breach search
     }
 
     let breachCount: ((pw: string) => number | undefined) | undefined;

@@ -46,13 +46,17 @@ const runnableAsWorker = (): boolean => /\.m?js$/.test(new URL(import.meta.url).
 /** from this many passwords on, a worker starts loading zxcvbn-ts at once, beside the prefilter */
 const EARLY_WORKER_JOBS = 64;
 
+/** at most this many of the passwords the prefilter leaves go to the early worker while it runs */
+const STREAMED = 512;
+
 /**
  * Estimates of `jobs`, in order. The prefilter (src/audit/prefilter.ts) runs here first: it
  * settles most generated passwords at a fraction of zxcvbn's cost, so that workers (each loading
  * the dictionaries again) pay off only for what it leaves, when that is a lot. A vault of many
  * passwords almost always has some the prefilter leaves (the weak ones): for those, one worker
- * starts loading zxcvbn-ts right away, on another core, while the prefilter runs here (and is
- * stopped unused when it leaves none).
+ * starts loading zxcvbn-ts right away, on another core, and is sent them batch by batch while the
+ * prefilter runs here (the first STREAMED of them; the rest are shared out after). It is stopped
+ * unused when the prefilter leaves none.
  */
 export async function estimateMany(jobs: readonly Job[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
   const workers: Worker[] = [];
@@ -67,12 +71,21 @@ export async function estimateMany(jobs: readonly Job[], onProgress?: (done: num
     const strong = await loadStrongProof();
     const results: StrengthEstimate[] = new Array(jobs.length);
     const rest: number[] = [];
+    const stream = workers.length ? streamTo(workers[0], jobs, results) : undefined;
+    let streamed = 0;
     jobs.forEach((j, i) => {
       const e = strong(j.password, j.inputs);
       if (e) results[i] = e;
+      else if (stream && streamed < STREAMED) stream.add(i), streamed++;
       else rest.push(i);
-      if (onProgress && i % 256 === 255) onProgress(i + 1 - rest.length, jobs.length);
+      if (i % 256 === 255) {
+        stream?.send();
+        if (onProgress) onProgress(i + 1 - rest.length - streamed, jobs.length);
+      }
     });
+    stream?.send();
+    rest.push(...((await stream?.done()) ?? []));
+    rest.sort((a, b) => a - b);
     const settled = jobs.length - rest.length;
     if (onProgress) onProgress(settled, jobs.length);
     if (!rest.length) return results;
@@ -104,6 +117,57 @@ const spawn = (): Worker => {
   w.on('exit', () => dead.add(w));
   return w;
 };
+
+/**
+ * Batches of jobs sent to worker `w` as they are added (send), their estimates put into `results`
+ * as they come; done() waits for them all and gives back the indexes of those not estimated (the
+ * worker failed: the caller estimates them again). Their requests have ids below 0 (onWorkers' are 0 and up).
+ */
+function streamTo(w: Worker, jobs: readonly Job[], results: StrengthEstimate[]) {
+  const pending = new Map<number, number[]>();
+  let batch: number[] = [];
+  let nextId = -1;
+  let failed = false;
+  let finish: (() => void) | undefined;
+  const settle = (id: number) => {
+    pending.delete(id);
+    if (!pending.size) finish?.();
+  };
+  const onEnd = () => {
+    failed = true;
+    finish?.();
+  };
+  const onMessage = (m: Reply) => {
+    const idx = pending.get(m.id);
+    if (!idx) return;
+    if ('error' in m) return onEnd();
+    m.results.forEach((e, k) => (results[idx[k]] = e));
+    settle(m.id);
+  };
+  w.on('message', onMessage);
+  w.on('error', onEnd);
+  w.on('exit', onEnd);
+  return {
+    add: (i: number) => void batch.push(i),
+    send(): void {
+      if (!batch.length || failed || dead.has(w)) return;
+      const id = nextId--;
+      pending.set(id, batch);
+      w.postMessage({ id, jobs: batch.map((i) => ({ password: jobs[i].password, inputs: jobs[i].inputs ? [...jobs[i].inputs] : undefined })) } satisfies Request);
+      batch = [];
+    },
+    /** the indexes added that have no estimate (the worker failed, or they were never sent) */
+    async done(): Promise<number[]> {
+      if (pending.size && !failed) await new Promise<void>((r) => (finish = r));
+      w.off('message', onMessage);
+      w.off('error', onEnd);
+      w.off('exit', onEnd);
+      const missing = [...batch];
+      for (const idx of pending.values()) missing.push(...idx);
+      return missing;
+    },
+  };
+}
 
 /** zxcvbn-ts on each job here, with progress now and then. */
 async function inThisThread(jobs: readonly Job[], onProgress?: (done: number, total: number) => void): Promise<StrengthEstimate[]> {
@@ -138,6 +202,7 @@ function onWorkers(jobs: readonly Job[], workers: readonly Worker[], onProgress?
     if (!live.length) return finish(new Error('no strength worker'));
     for (const w of live) {
       w.on('message', (m: Reply) => {
+        if (m.id < 0) return; // a streamed batch's (streamTo)
         if ('error' in m) return finish(new Error(m.error));
         m.results.forEach((r, i) => (results[m.id + i] = r));
         done += m.results.length;

@@ -1,9 +1,8 @@
 // The audit report: weak, reused, old and breached passwords among a list of entries. Pure: the
 // strength estimator and the breach counts are handed in, nothing is read or written here.
 //
-// Reused passwords are grouped by an HMAC-SHA256 of the password under a random key made for this
-// run and forgotten with it, so no password and no plain hash of one is kept or can be looked up.
-import { createHmac, randomBytes } from 'node:crypto';
+// Reused passwords are grouped in memory by the password itself (a number per distinct password):
+// nothing about them, not even a hash, is kept or written.
 import type { EntryView } from '../vault/session.js';
 import { weaknessHint, type StrengthEstimate } from './strength.js';
 
@@ -101,23 +100,24 @@ export interface StrengthJobs {
   checked: EntryView[];
   jobs: { password: string; inputs: string[] }[];
   slot: number[];
-  /** the reuse check's tag of `checked[i]`'s password: an HMAC-SHA256 under a key made for this call and forgotten */
-  passwordTag: string[];
+  /** the reuse check's tag of `checked[i]`'s password: the same number for the same password (first seen: 0, 1, …) */
+  passwordTag: number[];
 }
 
 export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
-  const key = randomBytes(32);
   const checked: EntryView[] = [];
   const jobs: { password: string; inputs: string[] }[] = [];
   const slot: number[] = [];
-  const passwordTag: string[] = [];
+  const passwordTag: number[] = [];
+  const tags = new Map<string, number>();
   const seen = new Map<string, number>();
   for (const e of entries) {
     const pw = passwordOf(e);
     if (pw === undefined) continue;
     const inputs = userInputsOf(e);
-    // one keyed tag of the password serves the reuse check and, with the inputs (not secret), finds equal jobs
-    const pwTag = keyedTag(key, pw);
+    // one tag of the password serves the reuse check and, with the inputs, finds equal jobs
+    let pwTag = tags.get(pw);
+    if (pwTag === undefined) tags.set(pw, (pwTag = tags.size));
     passwordTag.push(pwTag);
     const tag = pwTag + '\u0000' + inputs.join('\u0000');
     let k = seen.get(tag);
@@ -128,12 +128,7 @@ export function strengthJobs(entries: readonly EntryView[]): StrengthJobs {
     checked.push(e);
     slot.push(k);
   }
-  key.fill(0);
   return { checked, jobs, slot, passwordTag };
-}
-
-function keyedTag(key: Buffer, value: string): string {
-  return createHmac('sha256', key).update(value, 'utf8').digest('base64');
 }
 
 /** When the password was last changed: passwordChanged, else created; undefined when unreadable. */
@@ -172,17 +167,15 @@ export function buildReport(entries: readonly EntryView[], o: ReportOptions): Au
   }
 
   if (o.checks.has('reused')) {
-    // the tags strengthJobs made (under its own one-time key), else tags under a key made here
-    const key = made ? undefined : randomBytes(32);
-    const groups = new Map<string, EntryRef[]>();
+    // by the tags strengthJobs made, else by the passwords
+    const groups = new Map<string | number, EntryRef[]>();
     for (let i = 0; i < checked.length; i++) {
       const e = checked[i];
-      const tag = made ? made.passwordTag[i] : keyedTag(key!, passwordOf(e)!);
+      const tag = made ? made.passwordTag[i] : passwordOf(e)!;
       const g = groups.get(tag);
       if (g) g.push(refOf(e));
       else groups.set(tag, [refOf(e)]);
     }
-    key?.fill(0);
     for (const g of groups.values()) if (g.length > 1) report.reused.push({ entries: g.sort(byPlace) });
     report.reused.sort((a, b) => b.entries.length - a.entries.length || byPlace(a.entries[0], b.entries[0]));
   }

@@ -71,14 +71,18 @@ export function hchacha20(key: Uint8Array, nonce: Uint8Array, out: Uint8Array): 
   x0 = x1 = x2 = x3 = x4 = x5 = x6 = x7 = x8 = x9 = x10 = x11 = x12 = x13 = x14 = x15 = 0;
 }
 
+// One subkey and one IV buffer for every call: each is filled, handed to createCipheriv /
+// createDecipheriv (which copy them into the cipher's context) and the subkey wiped, all before
+// the call returns.
+const SUBKEY = Buffer.alloc(32);
+const IV = Buffer.alloc(12);
+
 function subkeyAndNonce(key: Uint8Array, nonce: Uint8Array): [Buffer, Buffer] {
   if (key.length !== 32) throw new RangeError('key must be 32 bytes');
   if (nonce.length !== NONCE_BYTES) throw new RangeError('nonce must be 24 bytes');
-  const subkey = Buffer.alloc(32);
-  hchacha20(key, nonce, subkey);
-  const iv = Buffer.alloc(12);
-  iv.set(nonce.subarray(16, 24), 4);
-  return [subkey, iv];
+  hchacha20(key, nonce, SUBKEY);
+  IV.set(nonce.subarray(16, 24), 4); // (bytes 0-3 stay zero)
+  return [SUBKEY, IV];
 }
 
 /** Returns ciphertext ‖ tag. */

@@ -15,14 +15,10 @@ export class ByteWriter {
     return this.bytes(Uint8Array.of(v));
   }
   u16(v: number): this {
-    const b = new Uint8Array(2);
-    new DataView(b.buffer).setUint16(0, v);
-    return this.bytes(b);
+    return this.bytes(Uint8Array.of((v >>> 8) & 0xff, v & 0xff));
   }
   u32(v: number): this {
-    const b = new Uint8Array(4);
-    new DataView(b.buffer).setUint32(0, v);
-    return this.bytes(b);
+    return this.bytes(Uint8Array.of(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff));
   }
   u64(v: number): this {
     const b = new Uint8Array(8);

@@ -240,8 +240,25 @@ export function encodeLogHeader(vaultId: Uint8Array): Uint8Array {
   return new ByteWriter().bytes(MAGIC_LOG).u16(FORMAT_VERSION).bytes(vaultId).finish();
 }
 
+/** label ‖ profile id ‖ vault id ‖ entry id ‖ u32 version ‖ u8 flags ‖ name tag (one array: it is made for every record opened) */
 export function entryAad(profileId: Uint8Array, vaultId: Uint8Array, entryId: Uint8Array, version: number, flags: number, nameTag: Uint8Array): Uint8Array {
-  return new ByteWriter().bytes(AAD.entry).bytes(profileId).bytes(vaultId).bytes(entryId).u32(version).u8(flags).bytes(nameTag).finish();
+  const label = AAD.entry;
+  const out = new Uint8Array(label.length + profileId.length + vaultId.length + entryId.length + 5 + nameTag.length);
+  out.set(label, 0);
+  let o = label.length;
+  out.set(profileId, o);
+  o += profileId.length;
+  out.set(vaultId, o);
+  o += vaultId.length;
+  out.set(entryId, o);
+  o += entryId.length;
+  out[o++] = version >>> 24;
+  out[o++] = (version >>> 16) & 0xff;
+  out[o++] = (version >>> 8) & 0xff;
+  out[o++] = version & 0xff;
+  out[o++] = flags;
+  out.set(nameTag, o);
+  return out;
 }
 
 export function encodeRecord(entryId: Uint8Array, version: number, flags: number, nameTag: Uint8Array, sealed: Uint8Array): Uint8Array {

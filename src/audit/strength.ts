@@ -135,6 +135,11 @@ function cjsValue<T>(m: { default: T }): T {
   return d && typeof d === 'object' && 'default' in d && Object.keys(d).length === 1 ? (d.default as T) : m.default;
 }
 
+const NOT_ALNUM = /[^\p{L}\p{N}]+/u;
+// the same cut for a lower-cased ASCII string (its letters and digits are a-z and 0-9), quicker
+const ASCII = /^[\x00-\x7f]*$/;
+const NOT_ASCII_ALNUM = /[^a-z0-9]+/;
+
 /** User inputs as zxcvbn wants them: non-empty, lower-case, with e-mail and URL parts split out. */
 export function cleanInputs(inputs: readonly string[]): string[] {
   const out = new Set<string>();
@@ -142,7 +147,7 @@ export function cleanInputs(inputs: readonly string[]): string[] {
     const v = raw.trim().toLowerCase();
     if (!v) continue;
     out.add(v);
-    for (const part of v.split(/[^\p{L}\p{N}]+/u)) if (part.length >= 3) out.add(part);
+    for (const part of v.split(ASCII.test(v) ? NOT_ASCII_ALNUM : NOT_ALNUM)) if (part.length >= 3) out.add(part);
   }
   return [...out];
 }

@@ -333,11 +333,12 @@ export class Session {
   /** Full entries (secrets included) matching a filter; for audit and export. */
   entries(filter: ListFilter = {}): EntryView[] {
     const q = searchOf(filter);
+    const all = !filter.type && !q; // (then no summary is needed to tell)
     const out: EntryView[] = [];
     for (const v of this.vaultsFor(filter.vault)) {
       for (const r of v.liveRecords()) {
         const payload = v.decrypt(r);
-        if (matchesFilter(this.summary(v, r, payload), filter, q)) out.push({ id: toHex(r.entryId), vault: v.name, version: r.version, payload });
+        if (all || matchesFilter(this.summary(v, r, payload), filter, q)) out.push({ id: toHex(r.entryId), vault: v.name, version: r.version, payload });
       }
     }
     return out.sort((a, b) => collator.compare(a.vault, b.vault) || collator.compare(a.payload.name, b.payload.name));

@@ -13,7 +13,7 @@ import { installFastDictionary } from '../../src/audit/zxcvbn-fast.js';
 import { indexWords, IndexedWords } from '../../src/audit/dictindex.js';
 import { decodeIndexedWords, DICTIONARY_FILE, encodeIndexedWords, readIndexedWords } from '../../src/audit/dictindex-file.js';
 import { encodeDataFile } from '../../src/audit/datafile.js';
-import { ESTIMATOR_ID, estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
+import { cleanInputs, ESTIMATOR_ID, estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
 
 const common = commonPkg as typeof commonPkg;
 const en = enPkg as typeof enPkg;
@@ -143,6 +143,23 @@ describe('zxcvbn-ts with the dictionary index', () => {
     const other = new ZxcvbnFactory(base); // no dictionaries, no index: finds no words
     expect(other.check('password').sequence.some((m) => m.pattern === 'dictionary')).toBe(false);
     expect(fast.check('password').sequence[0].pattern).toBe('dictionary');
+  });
+});
+
+describe('cleanInputs', () => {
+  it('cuts inputs into lower-case words as the Unicode rule does, ASCII or not', () => {
+    const unicode = (inputs: string[]) => {
+      const out = new Set<string>();
+      for (const raw of inputs) {
+        const v = raw.trim().toLowerCase();
+        if (!v) continue;
+        out.add(v);
+        for (const part of v.split(/[^\p{L}\p{N}]+/u)) if (part.length >= 3) out.add(part);
+      }
+      return [...out];
+    };
+    const cases = [['Alice.Smith@Example.COM', ' bob_99 ', 'https://git.example.org/a-b/c'], ['Jürgen Müller', 'İstanbul-2020', 'ª-º-x12'], ['', '  ', 'ab', 'a.b.c'], ['用户名-abc', 'naïve_café']];
+    for (const c of cases) expect(cleanInputs(c), JSON.stringify(c)).toEqual(unicode(c));
   });
 });
 

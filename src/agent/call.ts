@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { KpmError, EXIT, isErrorKind, type ExitCode } from '../core/errors.js';
 import type { KpmPaths } from '../core/paths.js';
 import type { MethodName, ParamsOf, ResultOf } from './api.js';
+import { rawHead } from './encode.js';
 import { AGENT_PROTOCOL, locateAgent, tokenProtocol, type AgentPaths, type AgentResponse } from './socket.js';
 
 export class AgentUnavailable extends Error {}
@@ -42,20 +43,51 @@ function locate(paths: KpmPaths): Located | KpmError | AgentUnavailable {
   }
 }
 
-/** One request/response exchange, without any protocol check (`lock` is the same in every version). */
-function exchange(socket: string, request: object): Promise<AgentResponse> {
+/**
+ * One request/response exchange, without any protocol check (`lock` is the same in every version).
+ * With `sink`, a raw answer (src/agent/encode.ts) is handed to it chunk by chunk as it comes, and
+ * the exchange resolves with its length in bytes; a JSON answer is parsed as always.
+ */
+function exchange(socket: string, request: object, sink?: (chunk: Buffer) => void): Promise<AgentResponse | number> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(socket);
     const chunks: Buffer[] = [];
     let connected = false;
+    // with a sink: 'head' while the first bytes do not yet tell a raw answer from JSON
+    let mode: 'json' | 'head' | 'raw' = sink ? 'head' : 'json';
+    let expected = 0;
+    let got = 0;
     sock.on('connect', () => {
       connected = true;
       sock.write(JSON.stringify(request) + '\n');
     });
-    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('data', (c: Buffer) => {
+      if (mode === 'raw') {
+        got += c.length;
+        if (got <= expected) sink!(c);
+        return;
+      }
+      chunks.push(c);
+      if (mode === 'json') return;
+      const first = chunks.length === 1 ? c : Buffer.concat(chunks);
+      const r = rawHead(first);
+      if (r === undefined) return;
+      if (r === null) return void (mode = 'json');
+      mode = 'raw';
+      chunks.length = 0;
+      expected = r.length;
+      const text = first.subarray(r.start);
+      got = text.length;
+      if (got > 0 && got <= expected) sink!(text);
+    });
     sock.on('error', (e) => reject(connected ? new KpmError(`lost the connection to the agent: ${e.message}`, EXIT.error) : new AgentUnavailable(e.message)));
     sock.on('close', () => {
       if (!connected) return;
+      if (mode === 'raw') {
+        if (got === expected) resolve(expected);
+        else reject(new KpmError('the agent closed the connection unexpectedly', EXIT.error));
+        return;
+      }
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as AgentResponse);
       } catch {
@@ -110,6 +142,19 @@ async function stopOtherAgent(at: Located): Promise<void> {
  * The request says whether this command runs offline (--offline, KPM_OFFLINE=1).
  */
 export async function agentCall<K extends MethodName>(paths: KpmPaths, method: K, params: ParamsOf<K>, opts: CallOptions = {}): Promise<ResultOf<K>> {
+  return (await call(paths, method, params, opts)) as ResultOf<K>;
+}
+
+/**
+ * agentCall of a method that answers a text, asking for it raw (src/agent/encode.ts): its UTF-8
+ * bytes go to `sink` as they come, and the call resolves with their number; from an agent that
+ * answers in JSON (one from before raw answers), the text itself, nothing sent to `sink`.
+ */
+export function agentCallStream<K extends MethodName>(paths: KpmPaths, method: K, params: ParamsOf<K>, sink: (chunk: Buffer) => void, opts: CallOptions = {}): Promise<number | ResultOf<K>> {
+  return call(paths, method, params, opts, sink);
+}
+
+async function call<K extends MethodName>(paths: KpmPaths, method: K, params: ParamsOf<K>, opts: CallOptions, sink?: (chunk: Buffer) => void): Promise<number | ResultOf<K>> {
   const at = locate(paths);
   if (at instanceof Error) throw at;
   if (at.protocol !== AGENT_PROTOCOL) {
@@ -117,8 +162,9 @@ export async function agentCall<K extends MethodName>(paths: KpmPaths, method: K
     throw new AgentMismatch(at.protocol);
   }
   const offline = process.env.KPM_OFFLINE === '1';
-  const request = { token: at.token, v: AGENT_PROTOCOL, method, params, ...(offline ? { offline } : {}) };
-  const res = await exchange(at.ap.socket, request);
+  const request = { token: at.token, v: AGENT_PROTOCOL, method, params, ...(offline ? { offline } : {}), ...(sink ? { raw: true } : {}) };
+  const res = await exchange(at.ap.socket, request, sink);
+  if (typeof res === 'number') return res;
   if (res.notice && !opts.quiet) process.stderr.write(`kpm: ${res.notice}\n`);
   if ('error' in res) {
     if (res.error.kind === 'protocol') {

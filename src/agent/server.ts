@@ -414,7 +414,7 @@ function serveFramed(server: net.Server, handle: (req: AgentRequest) => Promise<
         sock.end(JSON.stringify({ error: { message: 'malformed agent request', exitCode: EXIT.usage } }) + '\n');
         return;
       }
-      void handle(req).then((res) => sock.end(encodeResponse(res)));
+      void handle(req).then((res) => sock.end(encodeResponse(res, req.raw === true)));
     });
   });
 }

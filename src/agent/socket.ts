@@ -125,6 +125,8 @@ export interface AgentRequest {
   params: unknown[];
   /** the command runs with --offline / KPM_OFFLINE=1 (see the agent's sync hold) */
   offline?: boolean;
+  /** a text answer may come raw (src/agent/encode.ts); an agent that does not know it answers in JSON */
+  raw?: boolean;
 }
 
 export type AgentResponse = ({ ok: unknown } | { error: { message: string; exitCode: number; hint?: string; kind?: string; /** with kind 'protocol': the protocol the agent speaks */ protocol?: number } }) & {

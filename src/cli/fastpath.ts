@@ -6,7 +6,7 @@
 // program; an error the agent reports is reported here, once, as the full program would.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { agentCall, AgentMismatch, AgentUnavailable } from '../agent/call.js';
+import { agentCall, agentCallStream, AgentMismatch, AgentUnavailable } from '../agent/call.js';
 import type { MethodName, ParamsOf, ResultOf } from '../agent/api.js';
 import { resolvePaths } from '../core/paths.js';
 import { EXIT, KpmError } from '../core/errors.js';
@@ -32,8 +32,12 @@ function parseFlags(argv: string[], valued: string[], bool: string[]): { args: s
 
 /** The agent's answer; undefined when no agent runs (the full program then unlocks or says it is locked). */
 async function call<K extends MethodName>(method: K, params: ParamsOf<K>): Promise<ResultOf<K> | undefined> {
+  return unlessNoAgent(() => agentCall(resolvePaths(), method, params));
+}
+
+async function unlessNoAgent<T>(f: () => Promise<T>): Promise<T | undefined> {
   try {
-    return await agentCall(resolvePaths(), method, params);
+    return await f();
   } catch (e) {
     if (e instanceof AgentUnavailable) return undefined;
     throw e;
@@ -168,9 +172,10 @@ async function fastCommand(cmd: string | undefined, rest: string[]): Promise<num
     const type = (p.flags['--type'] ?? p.flags['-t']) as string | undefined;
     if (type && !isEntryType(type)) return undefined;
     const filter = { search: p.flags['--search'] ?? p.flags['-s'], vault: p.flags['--vault'], type };
-    const text = await call('listTextAll', [filter as ListFilter, p.flags['--json'] === true]);
-    if (text === undefined || text === '') return undefined; // "No entries." comes from the full program
-    process.stdout.write(text);
+    // the text raw: its bytes written out as they come from the agent (no JSON on either side)
+    const text = await unlessNoAgent(() => agentCallStream(resolvePaths(), 'listTextAll', [filter as ListFilter, p.flags['--json'] === true], (c) => process.stdout.write(c)));
+    if (text === undefined || text === 0 || text === '') return undefined; // "No entries." comes from the full program
+    if (typeof text === 'string') process.stdout.write(text);
     return 0;
   }
   if (cmd === 'run') return fastRun(rest);

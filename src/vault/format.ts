@@ -1,7 +1,7 @@
 // Encoding and decoding of keyring.kpm, vault.kpm and log records, exactly as docs/FORMAT.md says.
 // Pure functions over bytes: no file I/O and no key derivation here.
 import { bytesEqual, concatBytes, utf8 } from '../crypto/bytes.js';
-import { sha256, sha256ChainStep } from '../crypto/keys.js';
+import { Sha256Chain, sha256, sha256ChainStep } from '../crypto/keys.js';
 import { checkKdfParams, KDF_ARGON2ID, KdfParamsError, type KdfParams } from '../crypto/kdf.js';
 import { ByteReader, ByteWriter } from './binary.js';
 import { corrupt, KpmError, EXIT } from '../core/errors.js';
@@ -296,6 +296,7 @@ export function decodeRecords(bytes: Uint8Array, chain?: Uint8Array): { records:
   const what = 'vault log';
   const r = new ByteReader(bytes, what);
   const records: LogRecord[] = [];
+  const c = chain && new Sha256Chain(chain); // (one scratch buffer for the whole log)
   while (r.remaining > 0) {
     const start = r.offset;
     const length = r.u32();
@@ -306,8 +307,8 @@ export function decodeRecords(bytes: Uint8Array, chain?: Uint8Array): { records:
     const nameTag = r.bytes(16);
     const sealed = r.bytes(length - RECORD_FIXED_BYTES);
     const raw = bytes.subarray(start, r.offset);
-    if (chain) chain = nextChain(chain, raw);
+    c?.step(raw);
     records.push({ entryId, version, flags, nameTag, sealed, raw, offset: start });
   }
-  return { records, chain };
+  return { records, chain: c?.value() };
 }

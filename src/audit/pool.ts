@@ -109,6 +109,9 @@ export async function estimateMany(jobs: readonly Job[], onProgress?: (done: num
   }
 }
 
+/** a job as posted to a worker (its inputs as a plain array) */
+const sendable = (j: Job): Job => ({ password: j.password, inputs: j.inputs ? [...j.inputs] : undefined });
+
 /** workers that failed or ended before they were given work */
 const dead = new WeakSet<Worker>();
 const spawn = (): Worker => {
@@ -153,7 +156,7 @@ function streamTo(w: Worker, jobs: readonly Job[], results: StrengthEstimate[]) 
       if (!batch.length || failed || dead.has(w)) return;
       const id = nextId--;
       pending.set(id, batch);
-      w.postMessage({ id, jobs: batch.map((i) => ({ password: jobs[i].password, inputs: jobs[i].inputs ? [...jobs[i].inputs] : undefined })) } satisfies Request);
+      w.postMessage({ id, jobs: batch.map((i) => sendable(jobs[i])) } satisfies Request);
       batch = [];
     },
     /** the indexes added that have no estimate (the worker failed, or they were never sent) */
@@ -196,7 +199,7 @@ function onWorkers(jobs: readonly Job[], workers: readonly Worker[], onProgress?
       if (next >= jobs.length) return;
       const id = next;
       next = Math.min(jobs.length, next + BATCH);
-      w.postMessage({ id, jobs: jobs.slice(id, next).map((j) => ({ password: j.password, inputs: j.inputs ? [...j.inputs] : undefined })) } satisfies Request);
+      w.postMessage({ id, jobs: jobs.slice(id, next).map(sendable) } satisfies Request);
     };
     const live = workers.filter((w) => !dead.has(w));
     if (!live.length) return finish(new Error('no strength worker'));

@@ -8,10 +8,7 @@
 //     more); a seeded sample of 400 is estimated live here and must match the file exactly, and the
 //     file names the estimator and the corpus it was made from. KPM_UPDATE_GOLDEN=1 rewrites it.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import estimateMatch from '@zxcvbn-ts/core/dist/scoring/estimate.cjs';
 import * as commonPkg from '@zxcvbn-ts/language-common';
@@ -23,6 +20,7 @@ import { decodePrefilterData, encodePrefilterData, PREFILTER_FILE, prefixTest, r
 import { DictionaryIndex } from '../../src/audit/dictindex.js';
 import { cleanInputs, ESTIMATOR_ID, loadAuditEstimator, loadEstimator, MAX_CHECKED_LENGTH, prefilterDataFromLibrary, type Estimator } from '../../src/audit/strength.js';
 import { prefilterCorpus, type Case } from '../helpers/strength-corpus.js';
+import { expectDataFileGuards } from '../helpers/datafile.js';
 
 const common = commonPkg as typeof commonPkg;
 const en = enPkg as typeof enPkg;
@@ -177,28 +175,7 @@ describe('the audit prefilter', () => {
     // the same proofs from the file's data
     const again = strongProver(back);
     for (const c of prefilterCorpus(200, 5)) expect(again(c.pw, c.inputs), c.pw).toBe(prove(c.pw, c.inputs));
-    for (const at of [3, 40, Math.floor(bytes.length / 2), bytes.length - 40, bytes.length - 1]) {
-      const bad = Buffer.from(bytes);
-      bad[at] ^= 0x10;
-      expect(decodePrefilterData(bad, ESTIMATOR_ID), `byte ${at}`).toBeUndefined();
-    }
-    expect(decodePrefilterData(bytes.subarray(0, bytes.length - 1), ESTIMATOR_ID)).toBeUndefined();
-    expect(decodePrefilterData(bytes, `${ESTIMATOR_ID}-next`)).toBeUndefined();
     // found next to the build's entry or above its chunks, as the build lays it out; a damaged one is passed over
-    const dir = mkdtempSync(join(tmpdir(), 'kpm-prefilter-'));
-    try {
-      mkdirSync(join(dir, 'chunks'));
-      const chunk = pathToFileURL(join(dir, 'chunks', 'x.mjs'));
-      expect(readPrefilterFile(ESTIMATOR_ID, chunk)).toBeUndefined();
-      writeFileSync(join(dir, PREFILTER_FILE), bytes);
-      expect(readPrefilterFile(ESTIMATOR_ID, chunk)?.bits).toBe(data.bits);
-      expect(readPrefilterFile(ESTIMATOR_ID, pathToFileURL(join(dir, 'kpm.mjs')))?.bits).toBe(data.bits);
-      const bad = Buffer.from(bytes);
-      bad[bad.length >> 1] ^= 1;
-      writeFileSync(join(dir, PREFILTER_FILE), bad);
-      expect(readPrefilterFile(ESTIMATOR_ID, chunk)).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    expectDataFileGuards({ bytes, estimator: ESTIMATOR_ID, file: PREFILTER_FILE, decode: decodePrefilterData, read: readPrefilterFile, id: (d) => d.bits, expected: data.bits });
   });
 });

@@ -5,14 +5,12 @@ import { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import * as commonPkg from '@zxcvbn-ts/language-common';
 import * as enPkg from '@zxcvbn-ts/language-en';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
 import { installFastDictionary } from '../../src/audit/zxcvbn-fast.js';
 import { indexWords, IndexedWords } from '../../src/audit/dictindex.js';
 import { decodeIndexedWords, DICTIONARY_FILE, encodeIndexedWords, readIndexedWords } from '../../src/audit/dictindex-file.js';
 import { encodeDataFile } from '../../src/audit/datafile.js';
+import { expectDataFileGuards } from '../helpers/datafile.js';
 import { cleanInputs, ESTIMATOR_ID, estimate, MAX_CHECKED_LENGTH, weakPasswordWarning } from '../../src/audit/strength.js';
 
 const common = commonPkg as typeof commonPkg;
@@ -95,13 +93,7 @@ describe('zxcvbn-ts with the dictionary index', () => {
     }
     expect(compared).toBeGreaterThan(110);
 
-    for (const at of [3, 40, Math.floor(bytes.length / 2), bytes.length - 40, bytes.length - 1]) {
-      const bad = Buffer.from(bytes);
-      bad[at] ^= 0x10;
-      expect(decodeIndexedWords(bad, ESTIMATOR_ID), `byte ${at}`).toBeUndefined();
-    }
-    expect(decodeIndexedWords(bytes.subarray(0, bytes.length - 4), ESTIMATOR_ID)).toBeUndefined();
-    expect(decodeIndexedWords(bytes, `${ESTIMATOR_ID}-next`)).toBeUndefined();
+    expectDataFileGuards({ bytes, estimator: ESTIMATOR_ID, file: DICTIONARY_FILE, decode: decodeIndexedWords, read: readIndexedWords, id: (w) => w.entries, expected: words.entries });
     // a good digest over bad numbers (a chain looping back, a word past the characters, a list that is not there): not used either
     const header = { estimator: ESTIMATOR_ID, names: words.names, buckets: words.heads.length, entries: words.entries, chars: words.chars.length };
     const sections = (w: IndexedWords) => [w.heads, w.entryHash, w.entryIndex, w.entryNext, w.wordStart, w.entryDict, w.chars];
@@ -114,27 +106,11 @@ describe('zxcvbn-ts with the dictionary index', () => {
     expect(decodeIndexedWords(spoiled('entryNext', 10, 10), ESTIMATOR_ID)).toBeUndefined();
     expect(decodeIndexedWords(spoiled('wordStart', words.entries, words.chars.length + 1), ESTIMATOR_ID)).toBeUndefined();
     expect(decodeIndexedWords(spoiled('entryDict', 5, words.names.length), ESTIMATOR_ID)).toBeUndefined();
-
-    // found next to the build's entry or above its chunks; a damaged one is passed over
-    const dir = mkdtempSync(join(tmpdir(), 'kpm-dictionary-'));
-    try {
-      mkdirSync(join(dir, 'chunks'));
-      const chunk = pathToFileURL(join(dir, 'chunks', 'x.mjs'));
-      expect(readIndexedWords(ESTIMATOR_ID, chunk)).toBeUndefined();
-      writeFileSync(join(dir, DICTIONARY_FILE), bytes);
-      expect(readIndexedWords(ESTIMATOR_ID, chunk)?.entries).toBe(words.entries);
-      const bad = Buffer.from(bytes);
-      bad[bad.length >> 1] ^= 1;
-      writeFileSync(join(dir, DICTIONARY_FILE), bad);
-      expect(readIndexedWords(ESTIMATOR_ID, chunk)).toBeUndefined();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
   });
 
-  it('the build writes that file, and the estimator of the build reads its words from it (no word list loaded)', () => {
-    const built = new URL('../../dist/audit-dictionary.bin', import.meta.url);
-    if (!existsSync(built)) return; // (the suite runs after `npm run build`: .ci/run, npm test)
+  it('the build writes that file, with the words of the lists (the suite runs after its globalSetup built dist/)', () => {
+    const built = new URL(`../../dist/${DICTIONARY_FILE}`, import.meta.url);
+    expect(existsSync(built)).toBe(true);
     const w = decodeIndexedWords(readFileSync(built), ESTIMATOR_ID);
     expect(w?.entries).toBe(indexWords(dictionary).entries);
   });

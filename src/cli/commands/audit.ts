@@ -149,7 +149,9 @@ async function runAudit(o: AuditOptions): Promise<void> {
       const [{ estimateWithCache }] = await Promise.all([import('../../audit/cache.js'), import('../../audit/pool.js')]);
       estimating = estimateWithCache(jobs, cacheKey === undefined ? undefined : { dataDir: paths.data, key: cacheKey }, (d, t) => progress.update('Estimating strength', d, t));
       estimating.catch(() => undefined); // (awaited below)
-      await new Promise((r) => setImmediate(r)); // its worker is started before the breach search
+      // its worker is started before the breach search keeps this thread busy (pool.js is loaded
+      // above, so that estimateWithCache reaches it within this one turn of the event loop)
+      await new Promise((r) => setImmediate(r));
     }
 
     let breachCount: ((pw: string) => number | undefined) | undefined;
